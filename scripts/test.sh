@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project: the single command for
+# developers and CI. Works from any directory.
+#
+# On a fresh Debian machine with the Rust toolchain it first installs what the
+# tests need (PostgreSQL for the throwaway test clusters, Node.js and npm for
+# the openid-client end-to-end test, openssl, CA certificates), then:
+#   1. cargo fmt --check
+#   2. cargo clippy (all targets, warnings are errors)
+#   3. guard: the `ring` crate must not be in the normal/build dependency tree
+#   4. cargo test (all tests)
+#   5. tests/node/run.sh, the openid-client end-to-end test, when present
+#
+# Environment: COEUR_PG_BIN (PostgreSQL server binaries for the Rust tests,
+# default: the newest /usr/lib/postgresql/*/bin).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '==> %s\n' "$*"; }
+fail() {
+  printf 'scripts/test.sh: %s\n' "$*" >&2
+  exit 1
+}
+
+# in_dir DIR COMMAND...: runs COMMAND inside DIR.
+in_dir() { (cd "$1" && shift && "$@"); }
+
+# Runs a command with its output kept aside; shows it only if it fails.
+quietly() {
+  local out status=0
+  out="$(mktemp)"
+  "$@" >"$out" 2>&1 || status=$?
+  if ((status != 0)); then
+    cat "$out" >&2
+    rm -f "$out"
+    fail "failed (exit $status): $*"
+  fi
+  rm -f "$out"
+}
+
+# --- system packages -------------------------------------------------------
+
+have_node_tests=false
+[[ -f tests/node/package.json ]] && have_node_tests=true
+
+missing=()
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+if ! command -v node >/dev/null; then
+  missing+=(nodejs npm)
+elif $have_node_tests && ! command -v npm >/dev/null; then
+  missing+=(npm)
+fi
+command -v openssl >/dev/null || missing+=(openssl)
+[[ -f /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
+
+if ((${#missing[@]})); then
+  step "installing system packages: ${missing[*]}"
+  sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null ||
+      fail "missing packages (${missing[*]}): run as root or install them: apt-get install ${missing[*]}"
+    sudo=(sudo -n)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  quietly "${sudo[@]}" apt-get update
+  quietly "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null ||
+    fail "PostgreSQL server binaries still missing after installing postgresql"
+fi
+
+command -v cargo >/dev/null || fail "cargo not found: install the Rust toolchain"
+
+# --- Node test peers -------------------------------------------------------
+
+if $have_node_tests; then
+  command -v npm >/dev/null || fail "npm not found: install nodejs and npm"
+  node_major="$(node -p 'process.versions.node.split(".")[0]')"
+  ((node_major >= 20)) ||
+    echo "scripts/test.sh: warning: node $(node --version) is older than the v20 that tests/node needs" >&2
+  # Reinstall only when package.json or the lockfile changed since the last
+  # install (a fresh clone always installs).
+  stamp=tests/node/node_modules/.coeur-install-stamp
+  wanted="$(cat tests/node/package.json tests/node/package-lock.json 2>/dev/null | sha256sum || true)"
+  if [[ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
+    if [[ -f tests/node/package-lock.json ]]; then
+      step "npm ci (tests/node)"
+      quietly in_dir tests/node npm ci --no-audit --no-fund
+    else
+      step "npm install (tests/node)"
+      quietly in_dir tests/node npm install --no-audit --no-fund
+    fi
+    printf '%s\n' "$wanted" >"$stamp"
+  fi
+fi
+
+# --- checks and tests ------------------------------------------------------
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --all-targets --locked -q -- -D warnings
+
+step "guard: no ring crate in the normal/build dependency tree"
+tree_err="$(mktemp)"
+tree_status=0
+tree_out="$(cargo tree -i ring --edges normal,build --locked 2>"$tree_err")" || tree_status=$?
+tree_msg="$(cat "$tree_err")"
+rm -f "$tree_err"
+if grep -q '^ring v' <<<"$tree_out" || grep -q 'multiple .ring. packages' <<<"$tree_msg"; then
+  printf '%s\n%s\n' "$tree_out" "$tree_msg" >&2
+  fail "the ring crate is in the dependency tree (above); the project uses aws-lc-rs only"
+fi
+# An absent package is an error ("did not match any packages") or a
+# "nothing to print" warning: both mean the guard passed.
+if ((tree_status != 0)) && ! grep -q 'did not match any packages' <<<"$tree_msg"; then
+  printf '%s\n' "$tree_msg" >&2
+  fail "cargo tree failed"
+fi
+
+step "cargo test"
+cargo test --locked
+
+node_summary=""
+if [[ -f tests/node/run.sh ]]; then
+  step "cargo build (server binary for the end-to-end test)"
+  cargo build --locked -q
+  export COEUR_BIN="$PWD/target/debug/coeur"
+  step "tests/node/run.sh"
+  bash tests/node/run.sh
+  node_summary=", node end-to-end"
+fi
+
+echo "scripts/test.sh: all checks passed (fmt, clippy, ring guard, cargo test${node_summary})"

@@ -1,0 +1,238 @@
+//! Registered clients (relying parties) and their validation.
+
+use super::jose::SigAlg;
+use super::secret::SecretHash;
+use serde::{Deserialize, Serialize};
+
+/// How a client authenticates at the token, introspection and revocation endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAuthMethod {
+    /// HTTP Basic with the client secret.
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+    /// A JWT signed with the client's key (RFC 7523).
+    PrivateKeyJwt,
+    /// A public client: no authentication, PKCE required.
+    None,
+}
+
+impl TokenAuthMethod {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenAuthMethod::ClientSecretBasic => "client_secret_basic",
+            TokenAuthMethod::ClientSecretPost => "client_secret_post",
+            TokenAuthMethod::PrivateKeyJwt => "private_key_jwt",
+            TokenAuthMethod::None => "none",
+        }
+    }
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+    }
+}
+
+/// A grant type a client may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    /// Authorization code (with PKCE).
+    AuthorizationCode,
+    /// Refresh token.
+    RefreshToken,
+    /// Client credentials.
+    ClientCredentials,
+}
+
+impl GrantType {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+    }
+}
+
+/// A client's registration, without its secret (which is stored as a hash beside it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSpec {
+    /// The client identifier.
+    pub client_id: String,
+    /// A public client has no secret and must use PKCE.
+    #[serde(default)]
+    pub public: bool,
+    /// Redirect URIs, matched exactly.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs, matched exactly.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Token endpoint authentication method.
+    #[serde(default = "default_auth_method")]
+    pub token_endpoint_auth_method: TokenAuthMethod,
+    /// ID token signing algorithm.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<SigAlg>,
+    /// When set, userinfo answers with a JWT signed with this algorithm.
+    #[serde(default)]
+    pub userinfo_signed_response_alg: Option<SigAlg>,
+    /// Scopes the client may obtain.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// Grant types the client may use.
+    #[serde(default = "default_grants")]
+    pub grant_types: Vec<GrantType>,
+    /// The client's public keys for `private_key_jwt` (a JWKS document).
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
+    /// Stored hash of the client secret (realm files only; the CLI stores it in the database).
+    #[serde(default)]
+    pub secret_hash: Option<String>,
+}
+
+fn default_auth_method() -> TokenAuthMethod {
+    TokenAuthMethod::ClientSecretBasic
+}
+fn default_scopes() -> Vec<String> {
+    vec![
+        "openid".into(),
+        "scope_all".into(),
+        "profile".into(),
+        "email".into(),
+    ]
+}
+fn default_grants() -> Vec<GrantType> {
+    vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+}
+
+/// A registered client, ready for use by the protocol core.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// The registration.
+    pub spec: ClientSpec,
+    /// The secret hash, for confidential clients using a secret.
+    pub secret_hash: Option<SecretHash>,
+    /// The client secret itself, only for clients whose ID tokens are HS256-signed (the
+    /// key is the secret by definition, OIDC Core §10.1); stored encrypted at rest.
+    pub hmac_secret: Option<String>,
+    /// The client's parsed JWKS, for `private_key_jwt`.
+    pub jwks: Option<jsonwebtoken::jwk::JwkSet>,
+}
+
+impl Client {
+    /// The client id.
+    pub fn id(&self) -> &str {
+        &self.spec.client_id
+    }
+    /// Whether the client may use `grant`.
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.spec.grant_types.contains(&grant)
+    }
+    /// The ID token algorithm (ES256 unless the client asked otherwise).
+    pub fn id_token_alg(&self) -> SigAlg {
+        self.spec
+            .id_token_signed_response_alg
+            .unwrap_or(SigAlg::ES256)
+    }
+    /// Keeps only the requested scopes the client may obtain, in request order.
+    pub fn filter_scopes<'a>(&self, requested: impl Iterator<Item = &'a str>) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for s in requested {
+            if self.spec.scopes.iter().any(|a| a == s) && !out.iter().any(|o| o == s) {
+                out.push(s.to_owned());
+            }
+        }
+        out
+    }
+}
+
+/// Checks a registration; `Err` says what is wrong.
+pub fn validate_spec(spec: &ClientSpec) -> Result<(), String> {
+    if spec.client_id.is_empty()
+        || spec.client_id.len() > 128
+        || !spec
+            .client_id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b':')
+    {
+        return Err("client_id must be 1 to 128 printable ASCII characters without ':'".into());
+    }
+    if spec.public != (spec.token_endpoint_auth_method == TokenAuthMethod::None) {
+        return Err("a public client uses token_endpoint_auth_method = \"none\", and only a public client does".into());
+    }
+    if spec.public && spec.grant_types.contains(&GrantType::ClientCredentials) {
+        return Err("a public client cannot use client_credentials".into());
+    }
+    if spec.grant_types.contains(&GrantType::AuthorizationCode) && spec.redirect_uris.is_empty() {
+        return Err("a client using authorization_code needs at least one redirect URI".into());
+    }
+    for u in spec
+        .redirect_uris
+        .iter()
+        .chain(&spec.post_logout_redirect_uris)
+    {
+        validate_redirect_uri(u).map_err(|e| format!("redirect URI {u:?}: {e}"))?;
+    }
+    if spec.id_token_signed_response_alg == Some(SigAlg::HS256) && spec.public {
+        return Err("HS256 ID tokens need a client secret; a public client has none".into());
+    }
+    if spec.token_endpoint_auth_method == TokenAuthMethod::PrivateKeyJwt && spec.jwks.is_none() {
+        return Err("private_key_jwt needs the client's jwks".into());
+    }
+    if let Some(j) = &spec.jwks {
+        serde_json::from_value::<jsonwebtoken::jwk::JwkSet>(j.clone())
+            .map_err(|e| format!("jwks is not a JWK set: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Checks one redirect URI at registration: absolute, no fragment, no dangerous scheme,
+/// `http` only for loopback hosts (RFC 8252 §7.3), no user information.
+pub fn validate_redirect_uri(u: &str) -> Result<(), &'static str> {
+    let url = url::Url::parse(u).map_err(|_| "not an absolute URI")?;
+    if url.fragment().is_some() {
+        return Err("must not contain a fragment");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain user information");
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" => match url.host_str() {
+            Some("localhost") | Some("127.0.0.1") | Some("[::1]") => Ok(()),
+            Some(h) if h.starts_with("127.") => Ok(()),
+            _ => Err("http is allowed only for loopback hosts"),
+        },
+        "javascript" | "data" | "file" | "vbscript" | "blob" | "about" => Err("scheme not allowed"),
+        // Private-use schemes of native apps (RFC 8252 §7.1) contain a dot.
+        s if s.contains('.') => Ok(()),
+        _ => Err("scheme not allowed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uri_rules() {
+        assert!(validate_redirect_uri("https://rp.example/cb").is_ok());
+        assert!(validate_redirect_uri("http://127.0.0.1:9000/cb").is_ok());
+        assert!(validate_redirect_uri("http://localhost/cb").is_ok());
+        assert!(validate_redirect_uri("com.example.app:/cb").is_ok());
+        assert!(validate_redirect_uri("http://rp.example/cb").is_err());
+        assert!(validate_redirect_uri("https://rp.example/cb#x").is_err());
+        assert!(validate_redirect_uri("https://u:p@rp.example/cb").is_err());
+        assert!(validate_redirect_uri("javascript:alert(1)").is_err());
+        assert!(validate_redirect_uri("/relative").is_err());
+    }
+}

@@ -1,0 +1,152 @@
+//! The OpenID provider metadata document (OIDC Discovery 1.0, RFC 8414), under
+//! Keycloak-compatible endpoint paths so that existing PSC connectors work unchanged.
+
+use super::acr::Acr;
+use super::realm::Realm;
+use serde_json::{Value, json};
+
+/// Endpoint URLs of a realm.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// Authorization.
+    pub authorization: String,
+    /// Token.
+    pub token: String,
+    /// Userinfo.
+    pub userinfo: String,
+    /// JWKS.
+    pub jwks: String,
+    /// End session.
+    pub logout: String,
+    /// Introspection.
+    pub introspection: String,
+    /// Revocation.
+    pub revocation: String,
+}
+
+impl Endpoints {
+    /// The endpoints below `issuer`.
+    pub fn of(issuer: &str) -> Self {
+        let b = format!("{issuer}/protocol/openid-connect");
+        Self {
+            authorization: format!("{b}/auth"),
+            token: format!("{b}/token"),
+            userinfo: format!("{b}/userinfo"),
+            jwks: format!("{b}/certs"),
+            logout: format!("{b}/logout"),
+            introspection: format!("{b}/token/introspect"),
+            revocation: format!("{b}/revoke"),
+        }
+    }
+}
+
+/// The scopes coeur understands.
+pub const SCOPES: &[&str] = &[
+    "openid",
+    "scope_all",
+    "profile",
+    "email",
+    "phone",
+    "address",
+    "offline_access",
+];
+
+/// The discovery document of `realm`.
+pub fn document(realm: &Realm) -> Value {
+    let e = Endpoints::of(&realm.issuer);
+    let mut algs: Vec<&str> = realm.signing_algs.iter().map(|a| a.as_str()).collect();
+    algs.push("HS256");
+    let auth_methods = [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ];
+    let assertion_algs = ["ES256", "PS256", "RS256"];
+    json!({
+        "issuer": realm.issuer,
+        "authorization_endpoint": e.authorization,
+        "token_endpoint": e.token,
+        "userinfo_endpoint": e.userinfo,
+        "jwks_uri": e.jwks,
+        "end_session_endpoint": e.logout,
+        "introspection_endpoint": e.introspection,
+        "revocation_endpoint": e.revocation,
+        "scopes_supported": SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algs,
+        "userinfo_signing_alg_values_supported": algs,
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
+            "at_hash", "authMode", "preferred_username", "name", "given_name", "family_name",
+            "email", "email_verified", "phone_number", "phone_number_verified", "address",
+            "SubjectNameID", "SubjectRefPro", "SubjectRole", "SubjectOrganization",
+            "SubjectOrganizationID", "Secteur_Activite", "PSI_Locale",
+            "Palier_Authentification", "otherIds", "codeCivilite"
+        ],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "require_request_uri_registration": false,
+        "acr_values_supported": Acr::ALL.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+        "ui_locales_supported": ["fr-FR", "en"],
+        "claims_locales_supported": ["fr-FR"],
+        "display_values_supported": ["page", "popup"],
+        "authorization_response_iss_parameter_supported": true,
+        "frontchannel_logout_supported": false,
+        "backchannel_logout_supported": false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_is_consistent() {
+        let r = Realm::parse(
+            "edit.toml",
+            "name=\"edit\"\nsandbox=true\nauth_methods=[\"test\"]\n",
+            "https://idp.example",
+        )
+        .unwrap();
+        let d = document(&r);
+        assert_eq!(d["issuer"], "https://idp.example/auth/realms/edit");
+        for k in [
+            "authorization_endpoint",
+            "token_endpoint",
+            "userinfo_endpoint",
+            "jwks_uri",
+        ] {
+            let v = d[k].as_str().unwrap();
+            assert!(
+                v.starts_with("https://idp.example/auth/realms/edit/protocol/openid-connect/"),
+                "{k}"
+            );
+        }
+        assert!(
+            d["scopes_supported"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s == "openid")
+        );
+        assert!(
+            !d["id_token_signing_alg_values_supported"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s == "none")
+        );
+        assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
+    }
+}

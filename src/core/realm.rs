@@ -1,0 +1,471 @@
+//! Realm definitions (`realms/*.toml`): parsing and validation, with file and line in errors.
+
+use super::acr::Acr;
+use super::client::{ClientSpec, validate_spec};
+use super::jose::SigAlg;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A way to log in, offered as a button on the wallet page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// CPS smart card (TLS client certificate).
+    Card,
+    /// e-CPS mobile app.
+    Ecps,
+    /// FranceConnect federation.
+    Franceconnect,
+    /// Direct login of a test identity; sandbox realms only.
+    Test,
+}
+
+impl AuthMethod {
+    /// The form value and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Card => "card",
+            AuthMethod::Ecps => "ecps",
+            AuthMethod::Franceconnect => "franceconnect",
+            AuthMethod::Test => "test",
+        }
+    }
+    /// Parses the form value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "card" => Some(AuthMethod::Card),
+            "ecps" => Some(AuthMethod::Ecps),
+            "franceconnect" => Some(AuthMethod::Franceconnect),
+            "test" => Some(AuthMethod::Test),
+            _ => None,
+        }
+    }
+    /// PSC's `authMode` claim value.
+    pub fn auth_mode(self) -> &'static str {
+        match self {
+            AuthMethod::Card => "CARD",
+            AuthMethod::Ecps => "MOBILE",
+            AuthMethod::Franceconnect => "FRANCECONNECT",
+            AuthMethod::Test => "TEST",
+        }
+    }
+    /// Authentication method references (RFC 8176) for the ID token `amr` claim.
+    pub fn amr(self) -> &'static [&'static str] {
+        match self {
+            AuthMethod::Card => &["hwk", "pin", "mfa"],
+            AuthMethod::Ecps => &["swk", "pin", "mfa"],
+            AuthMethod::Franceconnect => &["fed"],
+            // Not an RFC 8176 value: says plainly that no real authentication took place.
+            AuthMethod::Test => &["test"],
+        }
+    }
+    /// The button label on the wallet page.
+    pub fn label(self) -> &'static str {
+        match self {
+            AuthMethod::Card => "Carte CPS",
+            AuthMethod::Ecps => "e-CPS",
+            AuthMethod::Franceconnect => "FranceConnect",
+            AuthMethod::Test => "Identité de test (bac à sable)",
+        }
+    }
+}
+
+/// Token and session lifetimes, in seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lifetimes {
+    /// Authorization code (≤ 60 s, FAPI 2.0).
+    pub authorization_code: i64,
+    /// Access token.
+    pub access_token: i64,
+    /// ID token.
+    pub id_token: i64,
+    /// Refresh token (idle) for online sessions.
+    pub refresh_token: i64,
+    /// Refresh token for `offline_access`.
+    pub offline_refresh_token: i64,
+    /// SSO session.
+    pub sso_session: i64,
+    /// A pending authorization request (the wallet page).
+    pub login_page: i64,
+    /// How long after a refresh token is used it may be presented again without being
+    /// treated as stolen (concurrent refreshes from one client).
+    pub refresh_reuse_window: i64,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            authorization_code: 60,
+            access_token: 120,
+            id_token: 300,
+            refresh_token: 1800,
+            offline_refresh_token: 30 * 24 * 3600,
+            sso_session: 10 * 3600,
+            login_page: 900,
+            refresh_reuse_window: 2,
+        }
+    }
+}
+
+/// The acr each method yields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcrMap {
+    /// Card login.
+    pub card: Acr,
+    /// e-CPS login.
+    pub ecps: Acr,
+    /// FranceConnect login.
+    pub franceconnect: Acr,
+    /// Test login.
+    pub test: Acr,
+}
+
+impl Default for AcrMap {
+    fn default() -> Self {
+        Self {
+            card: Acr::Eidas2,
+            ecps: Acr::Eidas2,
+            franceconnect: Acr::Eidas1,
+            test: Acr::Eidas1,
+        }
+    }
+}
+
+impl AcrMap {
+    /// The level a method yields.
+    pub fn of(&self, m: AuthMethod) -> Acr {
+        match m {
+            AuthMethod::Card => self.card,
+            AuthMethod::Ecps => self.ecps,
+            AuthMethod::Franceconnect => self.franceconnect,
+            AuthMethod::Test => self.test,
+        }
+    }
+}
+
+/// Where a realm's identities come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySeed {
+    /// Seed of the generator.
+    pub seed: u64,
+    /// How many identities to generate on first start.
+    pub count: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RealmFile {
+    name: String,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    sandbox: bool,
+    #[serde(default)]
+    issuer: Option<String>,
+    auth_methods: Vec<AuthMethod>,
+    #[serde(default = "default_subject")]
+    subject: String,
+    #[serde(default = "default_algs")]
+    signing_algs: Vec<SigAlg>,
+    #[serde(default)]
+    lifetimes: Lifetimes,
+    #[serde(default)]
+    acr: AcrMap,
+    #[serde(default)]
+    generated_identities: Option<IdentitySeed>,
+    #[serde(default)]
+    clients: Vec<toml::Spanned<ClientSpec>>,
+}
+
+fn default_subject() -> String {
+    "{national_id}".into()
+}
+fn default_algs() -> Vec<SigAlg> {
+    vec![SigAlg::ES256, SigAlg::RS256, SigAlg::PS256]
+}
+
+/// A validated realm.
+#[derive(Debug, Clone)]
+pub struct Realm {
+    /// Realm name (URL path segment).
+    pub name: String,
+    /// Display name.
+    pub display_name: String,
+    /// Sandbox realms accept `method=test`.
+    pub sandbox: bool,
+    /// The issuer identifier.
+    pub issuer: String,
+    /// Enabled methods, in display order.
+    pub auth_methods: Vec<AuthMethod>,
+    /// `sub` template; `{national_id}` is replaced.
+    pub subject: String,
+    /// Asymmetric algorithms with keys in the ring.
+    pub signing_algs: Vec<SigAlg>,
+    /// Lifetimes.
+    pub lifetimes: Lifetimes,
+    /// acr per method.
+    pub acr: AcrMap,
+    /// Generated identities, for sandbox realms.
+    pub generated_identities: Option<IdentitySeed>,
+    /// Clients defined in the file.
+    pub clients: Vec<ClientSpec>,
+}
+
+/// Why a realm file was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealmError {
+    /// The file.
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// The reason.
+    pub reason: String,
+}
+
+impl fmt::Display for RealmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: {}", self.file, l, self.reason),
+            None => write!(f, "{}: {}", self.file, self.reason),
+        }
+    }
+}
+
+impl std::error::Error for RealmError {}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).map_or(0, |s| s.matches('\n').count()) + 1
+}
+
+impl Realm {
+    /// The `sub` of an identity in this realm.
+    pub fn subject_of(&self, national_id: &str) -> String {
+        self.subject.replace("{national_id}", national_id)
+    }
+
+    /// Whether the issuer is an acceptable URL for `public_url`'s listener: `https`, or
+    /// `http` on a loopback host only.
+    fn check_issuer(issuer: &str) -> Result<(), String> {
+        let u =
+            url::Url::parse(issuer).map_err(|e| format!("issuer {issuer:?} is not a URL: {e}"))?;
+        if u.query().is_some() || u.fragment().is_some() {
+            return Err("issuer must not have a query or fragment".into());
+        }
+        match (u.scheme(), u.host()) {
+            ("https", Some(_)) => Ok(()),
+            ("http", Some(url::Host::Ipv4(ip))) if ip.is_loopback() => Ok(()),
+            ("http", Some(url::Host::Ipv6(ip))) if ip.is_loopback() => Ok(()),
+            ("http", Some(url::Host::Domain("localhost"))) => Ok(()),
+            ("http", _) => Err(format!(
+                "issuer {issuer} uses http on a non-loopback host; use https"
+            )),
+            _ => Err(format!("issuer {issuer} must be an https URL")),
+        }
+    }
+
+    /// Parses and validates a realm file. `{public_url}` in the file is replaced with
+    /// `public_url` (no trailing slash).
+    pub fn parse(file: &str, text: &str, public_url: &str) -> Result<Realm, RealmError> {
+        let err = |line: Option<usize>, reason: String| RealmError {
+            file: file.to_owned(),
+            line,
+            reason,
+        };
+        let public_url = public_url.trim_end_matches('/');
+        let raw: RealmFile = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            err(line, e.message().to_owned())
+        })?;
+        if raw.name.is_empty()
+            || !raw
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(err(None, "name must be letters, digits, '-' or '_'".into()));
+        }
+        let stem = std::path::Path::new(file)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        if !stem.is_empty() && stem != raw.name {
+            return Err(err(
+                None,
+                format!("realm name {:?} must match the file name", raw.name),
+            ));
+        }
+        if raw.auth_methods.is_empty() {
+            return Err(err(
+                None,
+                "auth_methods must list at least one method".into(),
+            ));
+        }
+        if raw.auth_methods.contains(&AuthMethod::Test) && !raw.sandbox {
+            return Err(err(
+                None,
+                "method \"test\" is allowed only in a sandbox realm (sandbox = true)".into(),
+            ));
+        }
+        if raw.signing_algs.is_empty() || raw.signing_algs.contains(&SigAlg::HS256) {
+            return Err(err(
+                None,
+                "signing_algs lists asymmetric algorithms (ES256, RS256, PS256), at least one"
+                    .into(),
+            ));
+        }
+        if !raw.subject.contains("{national_id}") {
+            return Err(err(None, "subject must contain {national_id}".into()));
+        }
+        let l = &raw.lifetimes;
+        for (name, v) in [
+            ("authorization_code", l.authorization_code),
+            ("access_token", l.access_token),
+            ("id_token", l.id_token),
+            ("refresh_token", l.refresh_token),
+            ("offline_refresh_token", l.offline_refresh_token),
+            ("sso_session", l.sso_session),
+            ("login_page", l.login_page),
+        ] {
+            if v <= 0 {
+                return Err(err(None, format!("lifetimes.{name} must be positive")));
+            }
+        }
+        if l.authorization_code > 600 {
+            return Err(err(
+                None,
+                "lifetimes.authorization_code must be at most 600 seconds".into(),
+            ));
+        }
+        if !(0..=60).contains(&l.refresh_reuse_window) {
+            return Err(err(
+                None,
+                "lifetimes.refresh_reuse_window must be 0 to 60 seconds".into(),
+            ));
+        }
+        let issuer = match raw.issuer {
+            Some(i) => i.replace("{public_url}", public_url),
+            None => format!("{public_url}/auth/realms/{}", raw.name),
+        };
+        Self::check_issuer(&issuer).map_err(|r| err(None, r))?;
+        let mut clients: Vec<ClientSpec> = Vec::new();
+        for c in raw.clients {
+            let line = Some(line_of(text, c.span().start));
+            let mut spec = c.into_inner();
+            for u in spec
+                .redirect_uris
+                .iter_mut()
+                .chain(spec.post_logout_redirect_uris.iter_mut())
+            {
+                *u = u.replace("{public_url}", public_url);
+            }
+            validate_spec(&spec)
+                .map_err(|r| err(line, format!("client {:?}: {r}", spec.client_id)))?;
+            if let Some(h) = &spec.secret_hash {
+                super::secret::SecretHash::parse(h)
+                    .map_err(|r| err(line, format!("client {:?}: {r}", spec.client_id)))?;
+            } else if !spec.public
+                && spec.token_endpoint_auth_method != super::client::TokenAuthMethod::PrivateKeyJwt
+            {
+                return Err(err(
+                    line,
+                    format!(
+                        "client {:?}: a confidential client needs secret_hash (see `coeur client hash-secret`)",
+                        spec.client_id
+                    ),
+                ));
+            }
+            if spec.id_token_signed_response_alg == Some(SigAlg::HS256) {
+                return Err(err(
+                    line,
+                    format!(
+                        "client {:?}: HS256 clients keep their secret encrypted in the database; register them with `coeur client add`",
+                        spec.client_id
+                    ),
+                ));
+            }
+            if clients.iter().any(|o| o.client_id == spec.client_id) {
+                return Err(err(
+                    line,
+                    format!("client {:?} is defined twice", spec.client_id),
+                ));
+            }
+            clients.push(spec);
+        }
+        Ok(Realm {
+            display_name: raw.display_name.unwrap_or_else(|| raw.name.clone()),
+            name: raw.name,
+            sandbox: raw.sandbox,
+            issuer,
+            auth_methods: raw.auth_methods,
+            subject: raw.subject,
+            signing_algs: raw.signing_algs,
+            lifetimes: raw.lifetimes,
+            acr: raw.acr,
+            generated_identities: raw.generated_identities,
+            clients,
+        })
+    }
+
+    /// The longest lifetime of a JWT this realm signs: how long a retired key must keep
+    /// verifying.
+    pub fn max_jwt_lifetime(&self) -> i64 {
+        self.lifetimes.access_token.max(self.lifetimes.id_token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = r#"
+name = "edit"
+sandbox = true
+auth_methods = ["card", "test"]
+
+[[clients]]
+client_id = "demo"
+public = true
+token_endpoint_auth_method = "none"
+redirect_uris = ["{public_url}/demo/callback"]
+"#;
+
+    #[test]
+    fn parses_and_substitutes() {
+        let r = Realm::parse("realms/edit.toml", OK, "http://127.0.0.1:8080/").unwrap();
+        assert_eq!(r.issuer, "http://127.0.0.1:8080/auth/realms/edit");
+        assert_eq!(
+            r.clients[0].redirect_uris[0],
+            "http://127.0.0.1:8080/demo/callback"
+        );
+    }
+
+    #[test]
+    fn errors_carry_file_and_line() {
+        let bad = OK.replace("sandbox = true", "sandbox = \"yes\"");
+        let e = Realm::parse("realms/edit.toml", &bad, "http://127.0.0.1:8080").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(e.to_string().starts_with("realms/edit.toml:3:"), "{e}");
+        let bad = OK.replace("{public_url}/demo/callback", "http://evil.example/cb");
+        let e = Realm::parse("realms/edit.toml", &bad, "http://127.0.0.1:8080").unwrap_err();
+        assert_eq!(e.line, Some(6), "{e}");
+        let bad = OK.replace("name = \"edit\"", "name = \"edit\"\ncolour = 1");
+        assert!(Realm::parse("realms/edit.toml", &bad, "http://127.0.0.1:8080").is_err());
+    }
+
+    #[test]
+    fn production_realm_cannot_enable_test() {
+        let bad = OK.replace("sandbox = true", "sandbox = false");
+        let e = Realm::parse("realms/edit.toml", &bad, "http://127.0.0.1:8080").unwrap_err();
+        assert!(e.reason.contains("sandbox"));
+    }
+
+    #[test]
+    fn http_issuer_only_on_loopback() {
+        assert!(Realm::parse("realms/edit.toml", OK, "http://idp.example").is_err());
+        assert!(Realm::parse("realms/edit.toml", OK, "https://idp.example").is_ok());
+        assert!(Realm::parse("realms/edit.toml", OK, "http://[::1]:8080").is_ok());
+    }
+}

@@ -1,0 +1,573 @@
+//! The `coeur` command: the server and the operators' tools.
+#![forbid(unsafe_code)]
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Parser, Subcommand};
+use coeur::core::client::{ClientSpec, GrantType, TokenAuthMethod, validate_spec};
+use coeur::core::jose::SigAlg;
+use coeur::core::random::{Clock, Random, token as random_token};
+use coeur::core::secret::{MIN_SECRET_LEN, SecretHash};
+use coeur::shell::config::{Config, LogFormat, Overrides, redact_url};
+use coeur::shell::keystore::{KeyStore, MasterKey};
+use coeur::shell::state::{
+    AppState, SystemClock, SystemRandom, client_secret_context, load_realms,
+};
+use coeur::shell::store::{ClientRow, Store};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "coeur",
+    version,
+    about = "Identity provider and certificate authority for the French health sector"
+)]
+struct Cli {
+    /// Configuration file (TOML); flags and environment override it.
+    #[arg(long, global = true, env = "COEUR_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://FILE (default sqlite://coeur.db) or postgres://…
+    #[arg(long, global = true, env = "COEUR_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Key store directory (default keys/).
+    #[arg(long, global = true, env = "COEUR_KEYS_DIR")]
+    keys_dir: Option<PathBuf>,
+    /// Realm definitions directory (default realms/).
+    #[arg(long, global = true, env = "COEUR_REALMS_DIR")]
+    realms_dir: Option<PathBuf>,
+    /// Public base URL (default http://<listen>).
+    #[arg(long, global = true, env = "COEUR_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Log format.
+    #[arg(long, global = true, env = "COEUR_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server.
+    Serve {
+        /// Listen address (default 127.0.0.1:8080).
+        #[arg(long, env = "COEUR_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// TLS certificate chain (PEM) for HTTPS.
+        #[arg(long, env = "COEUR_TLS_CERT")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM).
+        #[arg(long, env = "COEUR_TLS_KEY")]
+        tls_key: Option<PathBuf>,
+    },
+    /// Manage clients (relying parties).
+    #[command(subcommand)]
+    Client(ClientCmd),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Inspect identities.
+    #[command(subcommand)]
+    Identity(IdentityCmd),
+}
+
+#[derive(Subcommand)]
+enum ClientCmd {
+    /// Register a client; prints its registration (and a generated secret once).
+    Add {
+        /// Realm.
+        #[arg(long)]
+        realm: String,
+        /// Client id.
+        #[arg(long)]
+        client_id: String,
+        /// Redirect URI (repeatable).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Post-logout redirect URI (repeatable).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Client secret (at least 32 characters).
+        #[arg(long, env = "COEUR_CLIENT_SECRET", conflicts_with_all = ["generate_secret", "public"])]
+        secret: Option<String>,
+        /// Generate a 256-bit secret and print it once.
+        #[arg(long, conflicts_with = "public")]
+        generate_secret: bool,
+        /// A public client (no secret, PKCE required).
+        #[arg(long)]
+        public: bool,
+        /// Token endpoint authentication method.
+        #[arg(long)]
+        auth_method: Option<String>,
+        /// Grant type (repeatable; default authorization_code, refresh_token).
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// Allowed scope (repeatable; default openid scope_all profile email).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// ID token signing algorithm (ES256, RS256, PS256, HS256).
+        #[arg(long)]
+        id_token_alg: Option<String>,
+        /// Sign userinfo answers with this algorithm.
+        #[arg(long)]
+        userinfo_alg: Option<String>,
+        /// The client's JWKS file, for private_key_jwt.
+        #[arg(long)]
+        jwks: Option<PathBuf>,
+    },
+    /// List a realm's clients.
+    List {
+        /// Realm.
+        #[arg(long)]
+        realm: String,
+    },
+    /// Remove a client registered with `client add`.
+    Remove {
+        /// Realm.
+        #[arg(long)]
+        realm: String,
+        /// Client id.
+        #[arg(long)]
+        client_id: String,
+    },
+    /// Hash a secret read from standard input, for `secret_hash` in realm files.
+    HashSecret,
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Rotate signing keys: next → active, active → retired (still verifying).
+    Rotate {
+        /// Only this realm.
+        #[arg(long)]
+        realm: Option<String>,
+    },
+    /// Show the key rings.
+    List {
+        /// Only this realm.
+        #[arg(long)]
+        realm: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum IdentityCmd {
+    /// List identities of a realm.
+    List {
+        /// Realm.
+        #[arg(long)]
+        realm: String,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COEUR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => b.json().init(),
+        LogFormat::Text => b.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("coeur: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<()> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = Cli::parse();
+    let mut o = Overrides {
+        public_url: cli.public_url.clone(),
+        database_url: cli.database_url.clone(),
+        keys_dir: cli.keys_dir.clone(),
+        realms_dir: cli.realms_dir.clone(),
+        master_key: std::env::var("COEUR_MASTER_KEY")
+            .ok()
+            .filter(|s| !s.is_empty()),
+        log_format: cli.log_format,
+        ..Overrides::default()
+    };
+    if let Cmd::Serve {
+        listen,
+        tls_cert,
+        tls_key,
+    } = &cli.cmd
+    {
+        o.listen = *listen;
+        o.tls_cert = tls_cert.clone();
+        o.tls_key = tls_key.clone();
+        if o.public_url.is_none() && tls_cert.is_some() {
+            let l = listen.unwrap_or_else(|| {
+                coeur::shell::config::DEFAULT_LISTEN
+                    .parse()
+                    .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)))
+            });
+            o.public_url = Some(format!("https://{l}"));
+        }
+    }
+    let cfg = Config::resolve(o, cli.config.as_deref())?;
+    init_logging(cfg.log_format);
+    match cli.cmd {
+        Cmd::Serve { .. } => serve(cfg).await,
+        Cmd::Client(c) => client_cmd(cfg, c).await,
+        Cmd::Keys(k) => keys_cmd(cfg, k),
+        Cmd::Identity(IdentityCmd::List { realm, limit }) => {
+            let store = Store::connect(&cfg.database_url).await?;
+            for i in store.identities(&realm, limit).await? {
+                let prof = i
+                    .exercices
+                    .first()
+                    .map(|e| e.code_profession.as_str())
+                    .unwrap_or("");
+                println!(
+                    "{}\t{}\t{} {}\tprofession {}",
+                    i.national_id,
+                    if i.active { "active" } else { "inactive" },
+                    i.given_name,
+                    i.family_name,
+                    prof
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(cfg: Config) -> Result<()> {
+    tracing::info!(database = %redact_url(&cfg.database_url), keys = %cfg.keys_dir.display(), "starting");
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(c), Some(k)) => Some(tls_config(c, k)?),
+        _ => None,
+    };
+    let state = AppState::build(cfg.clone()).await?;
+    tracing::info!("LDAP publication is off (not configured)");
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    let mut names: Vec<&String> = state.realms.keys().collect();
+    names.sort();
+    println!("coeur listening on {}", cfg.listen);
+    println!("  demo relying party: {}/", cfg.public_url);
+    for n in names {
+        let r = &state.realms[n].realm;
+        println!(
+            "  realm {:<14} issuer {}  ({})",
+            r.name,
+            r.issuer,
+            if r.sandbox {
+                "sandbox"
+            } else {
+                "production rules"
+            }
+        );
+    }
+    spawn_housekeeping(state.clone());
+    let app = coeur::shell::http::router(state);
+    let shutdown = async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+    };
+    match tls {
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await?
+        }
+        Some(tls) => serve_tls(listener, app, tls, shutdown).await?,
+    }
+    Ok(())
+}
+
+fn spawn_housekeeping(state: Arc<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            for rt in state.realms.values() {
+                if let Err(e) = state.refresh_ring(rt) {
+                    tracing::error!(realm = %rt.realm.name, error = %format!("{e:#}"), "key ring reload failed");
+                }
+            }
+            match state.store.purge_expired(state.now()).await {
+                Ok(n) if n > 0 => tracing::debug!(rows = n, "purged expired rows"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "purge failed"),
+            }
+        }
+    });
+}
+
+fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("reading {}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("parsing {}", cert.display()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading {}", key.display()))?;
+    let mut c = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(c)
+}
+
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: rustls::ServerConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, _) = tokio::select! {
+            r = listener.accept() => r?,
+            _ = &mut shutdown => return Ok(()),
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let svc = hyper_util::service::TowerToHyperService::new(app);
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+        });
+    }
+}
+
+async fn client_cmd(cfg: Config, c: ClientCmd) -> Result<()> {
+    let now = SystemClock.now();
+    match c {
+        ClientCmd::HashSecret => {
+            let mut s = String::new();
+            std::io::stdin().read_line(&mut s)?;
+            let s = s.trim_end_matches(['\n', '\r']);
+            if s.len() < MIN_SECRET_LEN {
+                bail!("client secrets must be at least {MIN_SECRET_LEN} characters");
+            }
+            let mut salt = [0u8; 16];
+            SystemRandom.fill(&mut salt);
+            println!("{}", SecretHash::new(s, &salt).as_str());
+            Ok(())
+        }
+        ClientCmd::Add {
+            realm,
+            client_id,
+            redirect_uris,
+            post_logout_redirect_uris,
+            secret,
+            generate_secret,
+            public,
+            auth_method,
+            grant_types,
+            scopes,
+            id_token_alg,
+            userinfo_alg,
+            jwks,
+        } => {
+            let realms = load_realms(&cfg.realms_dir, &cfg.public_url)?;
+            let r = realms
+                .iter()
+                .find(|r| r.name == realm)
+                .ok_or_else(|| anyhow!("unknown realm {realm}"))?;
+            if r.clients.iter().any(|c| c.client_id == client_id) {
+                bail!("client {client_id} is defined in the realm file");
+            }
+            let auth_method = match auth_method {
+                Some(m) => {
+                    TokenAuthMethod::parse(&m).ok_or_else(|| anyhow!("unknown auth method {m}"))?
+                }
+                None if public => TokenAuthMethod::None,
+                None if jwks.is_some() => TokenAuthMethod::PrivateKeyJwt,
+                None => TokenAuthMethod::ClientSecretBasic,
+            };
+            let grant_types = if grant_types.is_empty() {
+                vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+            } else {
+                grant_types
+                    .iter()
+                    .map(|g| GrantType::parse(g).ok_or_else(|| anyhow!("unknown grant type {g}")))
+                    .collect::<Result<_>>()?
+            };
+            let alg = |a: Option<String>| {
+                a.map(|a| SigAlg::parse(&a).ok_or_else(|| anyhow!("unknown algorithm {a}")))
+                    .transpose()
+            };
+            let jwks = match jwks {
+                Some(p) => Some(serde_json::from_str(
+                    &std::fs::read_to_string(&p)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                )?),
+                None => None,
+            };
+            let spec = ClientSpec {
+                client_id: client_id.clone(),
+                public,
+                redirect_uris,
+                post_logout_redirect_uris,
+                token_endpoint_auth_method: auth_method,
+                id_token_signed_response_alg: alg(id_token_alg)?,
+                userinfo_signed_response_alg: alg(userinfo_alg)?,
+                scopes: if scopes.is_empty() {
+                    vec![
+                        "openid".into(),
+                        "scope_all".into(),
+                        "profile".into(),
+                        "email".into(),
+                    ]
+                } else {
+                    scopes
+                },
+                grant_types,
+                jwks,
+                secret_hash: None,
+            };
+            validate_spec(&spec).map_err(|e| anyhow!(e))?;
+            let needs_secret = matches!(
+                auth_method,
+                TokenAuthMethod::ClientSecretBasic | TokenAuthMethod::ClientSecretPost
+            );
+            let (secret, generated) = match (secret, generate_secret) {
+                (Some(s), _) => (Some(s), false),
+                (None, true) => (Some(random_token(&SystemRandom)), true),
+                (None, false) if needs_secret => {
+                    bail!("a confidential client needs --secret or --generate-secret")
+                }
+                (None, false) => (None, false),
+            };
+            if let Some(s) = &secret {
+                if s.len() < MIN_SECRET_LEN {
+                    bail!(
+                        "client secrets must be at least {MIN_SECRET_LEN} characters (coeur stores a fast hash, safe only for high-entropy secrets)"
+                    );
+                }
+            }
+            let mut salt = [0u8; 16];
+            SystemRandom.fill(&mut salt);
+            let sealed = match (
+                &secret,
+                spec.id_token_signed_response_alg == Some(SigAlg::HS256)
+                    || spec.userinfo_signed_response_alg == Some(SigAlg::HS256),
+            ) {
+                (Some(s), true) => {
+                    let keys = KeyStore::open(
+                        &cfg.keys_dir,
+                        MasterKey::load(&cfg.keys_dir, cfg.master_key.as_deref())?,
+                    )?;
+                    Some(
+                        keys.master()
+                            .seal(&client_secret_context(&realm, &client_id), s.as_bytes())?,
+                    )
+                }
+                (None, true) => bail!("HS256 needs a client secret"),
+                _ => None,
+            };
+            let row = ClientRow {
+                spec: serde_json::to_string(&spec)?,
+                secret_hash: secret
+                    .as_deref()
+                    .map(|s| SecretHash::new(s, &salt).as_str().to_owned()),
+                secret_sealed: sealed,
+            };
+            let store = Store::connect(&cfg.database_url).await?;
+            store.add_client(&realm, &client_id, &row, now).await?;
+            let mut out = serde_json::to_value(&spec)?;
+            if generated {
+                out["client_secret"] = secret.unwrap_or_default().into();
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
+        ClientCmd::List { realm } => {
+            let realms = load_realms(&cfg.realms_dir, &cfg.public_url)?;
+            let r = realms
+                .iter()
+                .find(|r| r.name == realm)
+                .ok_or_else(|| anyhow!("unknown realm {realm}"))?;
+            for c in &r.clients {
+                println!(
+                    "{}\t(realm file)\t{}",
+                    c.client_id,
+                    c.redirect_uris.join(" ")
+                );
+            }
+            let store = Store::connect(&cfg.database_url).await?;
+            for (id, spec) in store.clients(&realm).await? {
+                let s: ClientSpec = serde_json::from_str(&spec)?;
+                println!("{id}\t(database)\t{}", s.redirect_uris.join(" "));
+            }
+            Ok(())
+        }
+        ClientCmd::Remove { realm, client_id } => {
+            let store = Store::connect(&cfg.database_url).await?;
+            if !store.remove_client(&realm, &client_id).await? {
+                bail!("no client {client_id} in the database of realm {realm}");
+            }
+            println!("removed {client_id}");
+            Ok(())
+        }
+    }
+}
+
+fn keys_cmd(cfg: Config, k: KeysCmd) -> Result<()> {
+    let realms = load_realms(&cfg.realms_dir, &cfg.public_url)?;
+    let keys = KeyStore::open(
+        &cfg.keys_dir,
+        MasterKey::load(&cfg.keys_dir, cfg.master_key.as_deref())?,
+    )?;
+    let now = SystemClock.now();
+    let pick = |only: &Option<String>| {
+        realms
+            .iter()
+            .filter(|r| only.as_ref().is_none_or(|o| *o == r.name))
+            .collect::<Vec<_>>()
+    };
+    match k {
+        KeysCmd::Rotate { realm } => {
+            let sel = pick(&realm);
+            if sel.is_empty() {
+                bail!("no such realm");
+            }
+            for r in sel {
+                let ring = keys.rotate(&r.name, &r.signing_algs, now, r.max_jwt_lifetime() + 60)?;
+                println!("{}: rotated; {} keys in the ring", r.name, ring.keys.len());
+            }
+        }
+        KeysCmd::List { realm } => {
+            for r in pick(&realm) {
+                keys.ensure(&r.name, &r.signing_algs, now)?;
+                let l = keys.load(&r.name)?;
+                for k in &l.ring.keys {
+                    println!("{}\t{}\t{:?}\t{}", r.name, k.kid, k.status, k.alg.as_str());
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! The IO shell: configuration, HTTP, database, key files, clock. Handlers parse input into
+//! typed values, call `crate::core`, persist, and answer.
+
+pub mod config;
+pub mod http;
+pub mod keystore;
+pub mod state;
+pub mod store;
