@@ -71,6 +71,8 @@ enum Cmd {
     Identity(IdentityCmd),
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum ClientCmd {
     /// Register a client; prints its registration (and a generated secret once).
@@ -461,12 +463,12 @@ async fn client_cmd(cfg: Config, c: ClientCmd) -> Result<()> {
                 }
                 (None, false) => (None, false),
             };
-            if let Some(s) = &secret {
-                if s.len() < MIN_SECRET_LEN {
-                    bail!(
-                        "client secrets must be at least {MIN_SECRET_LEN} characters (coeur stores a fast hash, safe only for high-entropy secrets)"
-                    );
-                }
+            if let Some(s) = &secret
+                && s.len() < MIN_SECRET_LEN
+            {
+                bail!(
+                    "client secrets must be at least {MIN_SECRET_LEN} characters (coeur stores a fast hash, safe only for high-entropy secrets)"
+                );
             }
             let mut salt = [0u8; 16];
             SystemRandom.fill(&mut salt);

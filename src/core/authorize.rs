@@ -23,10 +23,11 @@ impl Params {
             if v.is_empty() {
                 continue;
             }
-            if p.map.contains_key(&k) {
-                p.repeated.push(k);
-            } else {
-                p.map.insert(k, v);
+            match p.map.entry(k) {
+                std::collections::btree_map::Entry::Occupied(e) => p.repeated.push(e.key().clone()),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(v);
+                }
             }
         }
         p

@@ -128,40 +128,39 @@ pub fn userinfo(
         }
         m.insert("email_verified".into(), false.into());
     }
-    if has(scopes, "phone") {
-        if let Some(p) = &identity.phone {
-            m.insert("phone_number".into(), p.clone().into());
-            m.insert("phone_number_verified".into(), false.into());
-        }
+    if has(scopes, "phone")
+        && let Some(p) = &identity.phone
+    {
+        m.insert("phone_number".into(), p.clone().into());
+        m.insert("phone_number_verified".into(), false.into());
     }
-    if has(scopes, "address") {
-        if let Some(a) = identity
+    if has(scopes, "address")
+        && let Some(a) = identity
             .exercices
             .first()
             .and_then(|e| e.activities.first())
-        {
-            let street = format!(
-                "{} {} {}",
-                a.numero_voie,
-                street_type(&a.code_type_de_voie),
-                a.libelle_voie
-            );
-            let locality = a
-                .bureau_cedex
-                .trim_start_matches(a.code_postal.as_str())
-                .trim()
-                .to_owned();
-            m.insert(
-                "address".into(),
-                json!({
-                    "formatted": format!("{street}\n{} {locality}\nFrance", a.code_postal),
-                    "street_address": street,
-                    "postal_code": a.code_postal,
-                    "locality": locality,
-                    "country": "FR",
-                }),
-            );
-        }
+    {
+        let street = format!(
+            "{} {} {}",
+            a.numero_voie,
+            street_type(&a.code_type_de_voie),
+            a.libelle_voie
+        );
+        let locality = a
+            .bureau_cedex
+            .trim_start_matches(a.code_postal.as_str())
+            .trim()
+            .to_owned();
+        m.insert(
+            "address".into(),
+            json!({
+                "formatted": format!("{street}\n{} {locality}\nFrance", a.code_postal),
+                "street_address": street,
+                "postal_code": a.code_postal,
+                "locality": locality,
+                "country": "FR",
+            }),
+        );
     }
     if has(scopes, "scope_all") {
         psc_claims(&mut m, identity, auth_mode);

@@ -35,7 +35,7 @@ pub fn luhn_valid(digits: &str) -> bool {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
-    luhn_sum(digits, false) % 10 == 0
+    luhn_sum(digits, false).is_multiple_of(10)
 }
 
 /// The Luhn check digit to append to `digits`.

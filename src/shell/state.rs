@@ -77,10 +77,13 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Randomness.
     pub rng: Arc<dyn Random>,
-    client_cache: Mutex<HashMap<(String, String), (Instant, Option<Client>)>>,
+    client_cache: Mutex<ClientCache>,
     /// Demo relying-party state (state → nonce, verifier), in memory.
     pub demo: Mutex<HashMap<String, (String, String, i64)>>,
 }
+
+/// Clients read from the database, by (realm, client id), with the time they were read.
+type ClientCache = HashMap<(String, String), (Instant, Option<Client>)>;
 
 const CLIENT_CACHE_TTL: Duration = Duration::from_secs(2);
 
@@ -129,12 +132,12 @@ impl AppState {
         for realm in realms {
             keys.ensure(&realm.name, &realm.signing_algs, now)?;
             let ring = keys.load(&realm.name)?;
-            if let Some(seed) = &realm.generated_identities {
-                if store.identity_count(&realm.name).await? == 0 {
-                    let ids = generate_test_identities(seed.seed, seed.count);
-                    store.put_identities(&realm.name, &ids, now).await?;
-                    tracing::info!(realm = %realm.name, count = ids.len(), "seeded test identities");
-                }
+            if let Some(seed) = &realm.generated_identities
+                && store.identity_count(&realm.name).await? == 0
+            {
+                let ids = generate_test_identities(seed.seed, seed.count);
+                store.put_identities(&realm.name, &ids, now).await?;
+                tracing::info!(realm = %realm.name, count = ids.len(), "seeded test identities");
             }
             let mut file_clients = HashMap::new();
             for spec in &realm.clients {
@@ -183,12 +186,11 @@ impl AppState {
             return Ok(Some(c.clone()));
         }
         let key = (rt.realm.name.clone(), client_id.to_owned());
-        if let Ok(cache) = self.client_cache.lock() {
-            if let Some((t, c)) = cache.get(&key) {
-                if t.elapsed() < CLIENT_CACHE_TTL {
-                    return Ok(c.clone());
-                }
-            }
+        if let Ok(cache) = self.client_cache.lock()
+            && let Some((t, c)) = cache.get(&key)
+            && t.elapsed() < CLIENT_CACHE_TTL
+        {
+            return Ok(c.clone());
         }
         let c = match self.store.client(&rt.realm.name, client_id).await? {
             Some(row) => Some(self.client_from_row(&rt.realm.name, row)?),

@@ -553,10 +553,10 @@ fn verify_id_token_hint(
             .ok()?
             .claims
     };
-    if let Some(c) = client {
-        if claims.aud != c.id() {
-            return None;
-        }
+    if let Some(c) = client
+        && claims.aud != c.id()
+    {
+        return None;
     }
     Some(claims)
 }
@@ -1004,10 +1004,10 @@ async fn verify_access_token(
     if st.store.jti_revoked(&claims.jti).await? {
         return Err(invalid().into());
     }
-    if let Some(g) = &claims.gid {
-        if st.store.grant_revoked(g).await? {
-            return Err(invalid().into());
-        }
+    if let Some(g) = &claims.gid
+        && st.store.grant_revoked(g).await?
+    {
+        return Err(invalid().into());
     }
     Ok(claims)
 }
@@ -1120,30 +1120,30 @@ async fn userinfo(
         Ok(c) => c,
         Err(e) => return internal(e),
     };
-    if let Some(c) = client.as_ref() {
-        if let Some(alg) = c.spec.userinfo_signed_response_alg {
-            let now = st.now();
-            if let Some(o) = doc.as_object_mut() {
-                o.insert("iss".into(), rt.realm.issuer.clone().into());
-                o.insert("aud".into(), c.id().into());
-                o.insert("iat".into(), now.into());
-                o.insert("exp".into(), (now + rt.realm.lifetimes.access_token).into());
-            }
-            return match sign_for_client(&rt, c, alg, "JWT", &doc) {
-                Ok(jwt) => (
-                    StatusCode::OK,
-                    no_store(),
-                    [(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/jwt"),
-                    )],
-                    jwt,
-                )
-                    .into_response(),
-                Err(TokenFailure::Internal(e)) => internal(e),
-                Err(TokenFailure::OAuth(e)) => bearer_error(&e),
-            };
+    if let Some(c) = client.as_ref()
+        && let Some(alg) = c.spec.userinfo_signed_response_alg
+    {
+        let now = st.now();
+        if let Some(o) = doc.as_object_mut() {
+            o.insert("iss".into(), rt.realm.issuer.clone().into());
+            o.insert("aud".into(), c.id().into());
+            o.insert("iat".into(), now.into());
+            o.insert("exp".into(), (now + rt.realm.lifetimes.access_token).into());
         }
+        return match sign_for_client(&rt, c, alg, "JWT", &doc) {
+            Ok(jwt) => (
+                StatusCode::OK,
+                no_store(),
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/jwt"),
+                )],
+                jwt,
+            )
+                .into_response(),
+            Err(TokenFailure::Internal(e)) => internal(e),
+            Err(TokenFailure::OAuth(e)) => bearer_error(&e),
+        };
     }
     (StatusCode::OK, no_store(), axum::Json(doc)).into_response()
 }
@@ -1344,10 +1344,10 @@ async fn logout(st: &AppState, realm: &str, headers: &HeaderMap, p: Params) -> R
         if expected.is_none() || p.get("logout_token") != expected.as_deref() {
             return refuse("The logout confirmation is not valid.");
         }
-        if let Some(s) = &session {
-            if let Err(e) = st.store.end_session(&s.sid, now).await {
-                return internal(e);
-            }
+        if let Some(s) = &session
+            && let Err(e) = st.store.end_session(&s.sid, now).await
+        {
+            return internal(e);
         }
         return logged_out(StatusCode::OK);
     }
@@ -1371,10 +1371,10 @@ async fn logout(st: &AppState, realm: &str, headers: &HeaderMap, p: Params) -> R
         }
         None => None,
     };
-    if let (Some((c, _)), Some(cp)) = (&hint, client_param) {
-        if c.aud != cp {
-            return refuse("client_id does not match the id_token_hint.");
-        }
+    if let (Some((c, _)), Some(cp)) = (&hint, client_param)
+        && c.aud != cp
+    {
+        return refuse("client_id does not match the id_token_hint.");
     }
     let redirect = match p.get("post_logout_redirect_uri") {
         None => None,
