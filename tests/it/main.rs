@@ -1,0 +1,10 @@
+//! coeur's integration tests: one binary, real servers on loopback, each test run on SQLite
+//! and on PostgreSQL.
+
+mod support;
+
+mod conformance_basic;
+mod conformance_config;
+mod negative;
+mod openidconnect_client;
+mod smoke;
