@@ -94,6 +94,29 @@ if $have_node_tests; then
   fi
 fi
 
+# --- a throwaway PostgreSQL cluster (for the end-to-end test) -----------------
+
+# start_pg_cluster: initdb + start on a free loopback port in a temp dir (as the
+# postgres user when run as root, since PostgreSQL refuses to run as root), create
+# one database, set $pg_url; the cluster is stopped and removed on exit.
+start_pg_cluster() {
+  local bin dir port as=()
+  bin="${COEUR_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
+  [[ -x "$bin/initdb" ]] || fail "PostgreSQL binaries not found (set COEUR_PG_BIN)"
+  dir="$(mktemp -d /tmp/coeur-pg.XXXXXX)"
+  if ((EUID == 0)); then
+    chown postgres: "$dir"
+    as=(runuser -u postgres --)
+  fi
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  quietly in_dir "$dir" "${as[@]}" "$bin/initdb" -D "$dir/data" -A trust -U postgres --locale=C -E UTF8
+  quietly in_dir "$dir" "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -w -l "$dir/log" \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start
+  trap "in_dir '$dir' ${as[*]} '$bin/pg_ctl' -D '$dir/data' -m immediate stop >/dev/null 2>&1; rm -rf '$dir'" EXIT
+  quietly psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "CREATE DATABASE coeur_e2e"
+  pg_url="postgres://postgres@127.0.0.1:$port/coeur_e2e"
+}
+
 # --- checks and tests ------------------------------------------------------
 
 step "cargo fmt --check"
@@ -127,9 +150,12 @@ if [[ -f tests/node/run.sh ]]; then
   step "cargo build (server binary for the end-to-end test)"
   cargo build --locked -q
   export COEUR_BIN="$PWD/target/debug/coeur"
-  step "tests/node/run.sh"
+  step "throwaway PostgreSQL cluster for the end-to-end test"
+  start_pg_cluster
+  export COEUR_TEST_PG_URL="$pg_url"
+  step "tests/node/run.sh (SQLite and PostgreSQL)"
   bash tests/node/run.sh
-  node_summary=", node end-to-end"
+  node_summary=", node end-to-end on SQLite and PostgreSQL"
 fi
 
 echo "scripts/test.sh: all checks passed (fmt, clippy, ring guard, cargo test${node_summary})"
