@@ -13,6 +13,7 @@ pub mod identity;
 pub mod jose;
 pub mod keyring;
 pub mod pkce;
+pub mod pki;
 pub mod random;
 pub mod realm;
 pub mod secret;
