@@ -42,6 +42,21 @@ struct Cli {
     /// Log format.
     #[arg(long, global = true, env = "COEUR_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
+    /// CA definitions directory (default pki/).
+    #[arg(long, global = true, env = "COEUR_PKI_DIR")]
+    pki_dir: Option<PathBuf>,
+    /// CA hierarchy: a file name of pki/ without .toml (default igc-sante).
+    #[arg(long, global = true, env = "COEUR_PKI_HIERARCHY")]
+    pki_hierarchy: Option<String>,
+    /// Run the production CAs instead of their TEST twins.
+    #[arg(long, global = true, env = "COEUR_PKI_PRODUCTION")]
+    pki_production: bool,
+    /// Where CRLs are written (default crl/).
+    #[arg(long, global = true, env = "COEUR_CRL_DIR")]
+    crl_dir: Option<PathBuf>,
+    /// The realm whose access tokens authorise CA API calls (default edit).
+    #[arg(long, global = true, env = "COEUR_CA_REALM")]
+    ca_realm: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -69,6 +84,101 @@ enum Cmd {
     /// Inspect identities.
     #[command(subcommand)]
     Identity(IdentityCmd),
+    /// Operate the certificate authority.
+    #[command(subcommand)]
+    Ca(CaCmd),
+    /// Check the audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Verify the hash chain; names the first broken link.
+    Verify,
+}
+
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+enum CaCmd {
+    /// Create the CA hierarchy (keys, certificates, OCSP responders, CRLs) if missing; list it.
+    Init,
+    /// Issue a certificate from a CSR file (PEM or DER); prints the certificate (PEM).
+    Issue {
+        /// Issuing CA id (e.g. ACI-EL-ORG-TEST).
+        #[arg(long)]
+        ca: String,
+        /// Profile (SSL_SERV, ORG_AUTH_CLI, ORG_SIGN, ORG_CONF, SMIME_MSS, CPS_AUTH, CPS_SIGN).
+        #[arg(long)]
+        profile: String,
+        /// CSR file.
+        #[arg(long)]
+        csr: PathBuf,
+        /// Structure identifier (1+FINESS or 3+SIRET).
+        #[arg(long)]
+        structure_id: Option<String>,
+        /// Structure name (O).
+        #[arg(long)]
+        organization: Option<String>,
+        /// Département (ST), e.g. "Paris (75)".
+        #[arg(long)]
+        state: Option<String>,
+        /// DNS name (repeatable).
+        #[arg(long = "dns")]
+        dns_names: Vec<String>,
+        /// E-mail address (repeatable).
+        #[arg(long = "email")]
+        emails: Vec<String>,
+        /// Service name (CN without DNS names).
+        #[arg(long)]
+        service_name: Option<String>,
+        /// Holder's national identifier (person profiles).
+        #[arg(long)]
+        national_id: Option<String>,
+        /// Holder's family name.
+        #[arg(long)]
+        family_name: Option<String>,
+        /// Holder's given name.
+        #[arg(long)]
+        given_name: Option<String>,
+        /// Holder's profession label.
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// Revoke a certificate.
+    Revoke {
+        /// CA id.
+        #[arg(long)]
+        ca: String,
+        /// Serial (hex).
+        #[arg(long)]
+        serial: String,
+        /// RFC 5280 reason name (keyCompromise, superseded, cessationOfOperation…).
+        #[arg(long, default_value = "unspecified")]
+        reason: String,
+    },
+    /// Build a CA's CRL and delta CRL now; prints their paths.
+    Crl {
+        /// CA id.
+        #[arg(long)]
+        ca: String,
+    },
+    /// List issued certificates.
+    List {
+        /// Only this CA.
+        #[arg(long)]
+        ca: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Print a CA certificate (PEM), e.g. a root to install in clients.
+    Export {
+        /// CA id.
+        #[arg(long)]
+        ca: String,
+    },
 }
 
 // Parsed once per process: the size of the largest variant does not matter.
@@ -197,6 +307,11 @@ async fn run() -> Result<()> {
             .ok()
             .filter(|s| !s.is_empty()),
         log_format: cli.log_format,
+        pki_dir: cli.pki_dir.clone(),
+        pki_hierarchy: cli.pki_hierarchy.clone(),
+        pki_production: cli.pki_production.then_some(true),
+        crl_dir: cli.crl_dir.clone(),
+        ca_realm: cli.ca_realm.clone(),
         ..Overrides::default()
     };
     if let Cmd::Serve {
@@ -223,6 +338,17 @@ async fn run() -> Result<()> {
         Cmd::Serve { .. } => serve(cfg).await,
         Cmd::Client(c) => client_cmd(cfg, c).await,
         Cmd::Keys(k) => keys_cmd(cfg, k),
+        Cmd::Ca(c) => ca_cmd(cfg, c).await,
+        Cmd::Audit(AuditCmd::Verify) => {
+            let store = Store::connect(&cfg.database_url).await?;
+            match coeur::shell::ca::verify_audit(&store).await? {
+                Ok(n) => {
+                    println!("audit log intact: {n} records");
+                    Ok(())
+                }
+                Err(seq) => bail!("audit log broken at record {seq}"),
+            }
+        }
         Cmd::Identity(IdentityCmd::List { realm, limit }) => {
             let store = Store::connect(&cfg.database_url).await?;
             for i in store.identities(&realm, limit).await? {
@@ -301,6 +427,21 @@ async fn serve(cfg: Config) -> Result<()> {
 }
 
 fn spawn_housekeeping(state: Arc<AppState>) {
+    let s2 = state.clone();
+    tokio::spawn(async move {
+        // Revocations made by other processes reach the OCSP cache within a second.
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        let mut since = s2.now() - 2;
+        loop {
+            tick.tick().await;
+            let now = s2.now();
+            if let Err(e) = s2.ca.sync_revocations(&s2.store, since).await {
+                tracing::error!(error = %format!("{e:#}"), "revocation sync failed");
+                continue;
+            }
+            since = now - 2;
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
@@ -532,6 +673,121 @@ async fn client_cmd(cfg: Config, c: ClientCmd) -> Result<()> {
                 bail!("no client {client_id} in the database of realm {realm}");
             }
             println!("removed {client_id}");
+            Ok(())
+        }
+    }
+}
+
+async fn ca_cmd(cfg: Config, c: CaCmd) -> Result<()> {
+    use coeur::core::pki::csr::SubjectRequest;
+    use coeur::core::pki::revocation::Reason;
+    let state = AppState::build(cfg).await?;
+    let ca = &state.ca;
+    let now = state.now();
+    match c {
+        CaCmd::Init => {
+            let mut ids: Vec<&String> = ca.cas.keys().collect();
+            ids.sort();
+            for id in ids {
+                let c = &ca.cas[id];
+                println!("{id}\t{}\t{}", c.def.cn, ca.hierarchy.cert_url(id));
+            }
+            Ok(())
+        }
+        CaCmd::Issue {
+            ca: ca_id,
+            profile,
+            csr,
+            structure_id,
+            organization,
+            state: st,
+            dns_names,
+            emails,
+            service_name,
+            national_id,
+            family_name,
+            given_name,
+            title,
+        } => {
+            let input =
+                std::fs::read(&csr).with_context(|| format!("reading {}", csr.display()))?;
+            let subject = SubjectRequest {
+                structure_id,
+                organization,
+                state: st,
+                dns_names,
+                emails,
+                service_name,
+                national_id,
+                family_name,
+                given_name,
+                title,
+            };
+            let approved = ca
+                .check(&ca_id, &profile, &input, &subject)
+                .map_err(|e| anyhow!("{e}"))?;
+            let (serial, der) = ca
+                .issue(
+                    &state.store,
+                    &*state.rng,
+                    &approved,
+                    &ca_id,
+                    &profile,
+                    None,
+                    "cli",
+                    now,
+                )
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            eprintln!("issued {ca_id}/{serial}");
+            print!("{}", coeur::shell::ca::cert_pem(&der));
+            Ok(())
+        }
+        CaCmd::Revoke {
+            ca: ca_id,
+            serial,
+            reason,
+        } => {
+            let r = Reason::parse(&reason).ok_or_else(|| anyhow!("unknown reason {reason}"))?;
+            ca.revoke(&state.store, &ca_id, &serial, r, "cli", now)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            println!("revoked {ca_id}/{serial}");
+            Ok(())
+        }
+        CaCmd::Crl { ca: ca_id } => {
+            let (full, delta) = ca
+                .build_crls(&state.store, &ca_id, now)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            println!("{}\t{full} entries", ca.crl_path(&ca_id, false).display());
+            println!("{}\t{delta} entries", ca.crl_path(&ca_id, true).display());
+            Ok(())
+        }
+        CaCmd::List { ca: only, limit } => {
+            for c in ca
+                .list(&state.store, only.as_deref(), None, None, limit)
+                .await
+                .map_err(|e| anyhow!("{e}"))?
+            {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    c["ca"].as_str().unwrap_or(""),
+                    c["serial"].as_str().unwrap_or(""),
+                    c["profile"].as_str().unwrap_or(""),
+                    if c["revoked_at"].is_null() {
+                        "valid"
+                    } else {
+                        "revoked"
+                    },
+                    c["subject"].as_str().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
+        CaCmd::Export { ca: ca_id } => {
+            let c = ca.ca(&ca_id).map_err(|e| anyhow!("{e}"))?;
+            print!("{}", coeur::shell::ca::cert_pem(&c.cert_der));
             Ok(())
         }
     }

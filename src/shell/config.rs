@@ -37,6 +37,16 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
     pub tls_key: Option<PathBuf>,
+    /// CA definitions directory (`pki/`).
+    pub pki_dir: PathBuf,
+    /// Hierarchy file name in `pki/` (without `.toml`).
+    pub pki_hierarchy: String,
+    /// Run the production CAs instead of their TEST twins.
+    pub pki_production: bool,
+    /// Where CRLs are written.
+    pub crl_dir: PathBuf,
+    /// The realm whose access tokens authorise CA API calls.
+    pub ca_realm: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -76,6 +86,11 @@ pub struct FileConfig {
     log_format: Option<LogFormat>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    pki_dir: Option<PathBuf>,
+    pki_hierarchy: Option<String>,
+    pki_production: Option<bool>,
+    crl_dir: Option<PathBuf>,
+    ca_realm: Option<String>,
 }
 
 /// Values given on the command line or in the environment.
@@ -99,6 +114,16 @@ pub struct Overrides {
     pub tls_cert: Option<PathBuf>,
     /// `--tls-key`.
     pub tls_key: Option<PathBuf>,
+    /// `--pki-dir`.
+    pub pki_dir: Option<PathBuf>,
+    /// `--pki-hierarchy`.
+    pub pki_hierarchy: Option<String>,
+    /// `--pki-production`.
+    pub pki_production: Option<bool>,
+    /// `--crl-dir`.
+    pub crl_dir: Option<PathBuf>,
+    /// `--ca-realm`.
+    pub ca_realm: Option<String>,
 }
 
 /// Default listener.
@@ -156,6 +181,14 @@ impl Config {
             log_format: o.log_format.or(f.log_format).unwrap_or(LogFormat::Text),
             tls_cert,
             tls_key,
+            pki_dir: o.pki_dir.or(f.pki_dir).unwrap_or_else(|| "pki".into()),
+            pki_hierarchy: o
+                .pki_hierarchy
+                .or(f.pki_hierarchy)
+                .unwrap_or_else(|| "igc-sante".into()),
+            pki_production: o.pki_production.or(f.pki_production).unwrap_or(false),
+            crl_dir: o.crl_dir.or(f.crl_dir).unwrap_or_else(|| "crl".into()),
+            ca_realm: o.ca_realm.or(f.ca_realm).unwrap_or_else(|| "edit".into()),
         })
     }
 }

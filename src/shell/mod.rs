@@ -1,6 +1,7 @@
 //! The IO shell: configuration, HTTP, database, key files, clock. Handlers parse input into
 //! typed values, call `crate::core`, persist, and answer.
 
+pub mod ca;
 pub mod config;
 pub mod http;
 pub mod keystore;

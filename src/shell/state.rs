@@ -78,6 +78,8 @@ pub struct AppState {
     /// Randomness.
     pub rng: Arc<dyn Random>,
     client_cache: Mutex<ClientCache>,
+    /// The certificate authority.
+    pub ca: Arc<super::ca::Ca>,
     /// Demo relying-party state (state → nonce, verifier), in memory.
     pub demo: Mutex<HashMap<String, (String, String, i64)>>,
 }
@@ -157,6 +159,31 @@ impl AppState {
                 }),
             );
         }
+        let ca_realm = map
+            .get(&cfg.ca_realm)
+            .ok_or_else(|| anyhow!("ca_realm {} is not a realm", cfg.ca_realm))?;
+        let auto_approve = ca_realm.realm.sandbox;
+        let (hierarchy, profiles) =
+            super::ca::load_pki(&cfg.pki_dir, &cfg.pki_hierarchy, &cfg.public_url)?;
+        let env = if cfg.pki_production {
+            super::ca::PkiEnv::Production
+        } else {
+            super::ca::PkiEnv::Test
+        };
+        let ca = super::ca::Ca::open(
+            &store,
+            &cfg.keys_dir,
+            &cfg.crl_dir,
+            keys.master(),
+            hierarchy,
+            profiles,
+            env,
+            &cfg.ca_realm,
+            auto_approve,
+            &*rng,
+            now,
+        )
+        .await?;
         Ok(Arc::new(Self {
             cfg,
             store,
@@ -165,6 +192,7 @@ impl AppState {
             clock,
             rng,
             client_cache: Mutex::new(HashMap::new()),
+            ca: Arc::new(ca),
             demo: Mutex::new(HashMap::new()),
         }))
     }

@@ -19,11 +19,14 @@ fn migrator() -> Migrator {
             false,
         )
     };
-    Migrator::with_migrations(vec![m(
-        1,
-        "provider",
-        include_str!("../../migrations/0001_provider.sql"),
-    )])
+    Migrator::with_migrations(vec![
+        m(
+            1,
+            "provider",
+            include_str!("../../migrations/0001_provider.sql"),
+        ),
+        m(2, "ca", include_str!("../../migrations/0002_ca.sql")),
+    ])
 }
 
 /// The store.

@@ -202,6 +202,22 @@ fn clean(field: &str, v: Option<&String>, max: usize) -> Result<String, CsrError
     Ok(v)
 }
 
+fn check_domain(profile: &Profile, ca: &CaDef) -> Result<(), CsrError> {
+    let ok_domain = match (profile.domain, ca.domain) {
+        (_, None) => false,
+        (Domain::Any, Some(_)) => true,
+        (p, Some(c)) => p == c,
+    };
+    if ok_domain {
+        Ok(())
+    } else {
+        Err(CsrError::WrongCa {
+            profile: profile.id.clone(),
+            ca: ca.id.clone(),
+        })
+    }
+}
+
 /// Applies the profile's policy to a request issued by `ca`.
 pub fn check(
     csr: &[u8],
@@ -221,6 +237,20 @@ pub fn check(
         });
     }
     let (spki_der, key_type) = parse(csr)?;
+    approve_key(&spki_der, key_type, req, profile, ca)
+}
+
+/// Applies the profile's policy to a key the CA holds proof of possession for by other means
+/// (a key coeur generated itself: OCSP responders, sandbox key pairs).
+pub fn approve_key(
+    spki_der: &[u8],
+    key_type: KeyType,
+    req: &SubjectRequest,
+    profile: &Profile,
+    ca: &CaDef,
+) -> Result<CsrApproved, CsrError> {
+    check_domain(profile, ca)?;
+    let spki_der = spki_der.to_vec();
     if !profile.key_types.contains(&key_type) {
         return Err(CsrError::KeyNotAllowed {
             got: key_type.as_str().into(),

@@ -296,8 +296,10 @@ impl Hierarchy {
             rcgen::DnType::OrganizationalUnitName,
             rcgen::DnValue::Utf8String(self.organization_identifier.clone()),
         );
+        // rcgen keys a DN by attribute type; the second OU goes in as a custom type with the
+        // same OID so that both are written, in order.
         dn.push(
-            rcgen::DnType::OrganizationalUnitName,
+            rcgen::DnType::CustomDnType(vec![2, 5, 4, 11]),
             rcgen::DnValue::Utf8String(self.label_of(ca)),
         );
         dn.push(

@@ -4,6 +4,7 @@
 // OAuth error body); boxing it would only add an allocation on the error path.
 #![allow(clippy::result_large_err)]
 
+mod ca;
 mod demo;
 mod oidc;
 
@@ -52,6 +53,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(&format!("{oc}/token/introspect"), post(oidc::introspect))
         .route(&format!("{oc}/revoke"), post(oidc::revoke))
+        .route("/pki/ca/{file}", get(ca::ca_cert))
+        .route("/pki/chain/{file}", get(ca::chain))
+        .route("/pki/crl/{file}", get(ca::crl))
+        .route("/pki/ocsp", post(ca::ocsp_post))
+        .route("/pki/ocsp/{*req}", get(ca::ocsp_get))
+        .route("/pki/api/v1/requests", post(ca::submit))
+        .route("/pki/api/v1/requests/{id}/approve", post(ca::approve))
+        .route("/pki/api/v1/requests/{id}/reject", post(ca::reject))
+        .route("/pki/api/v1/certificates", get(ca::list))
+        .route("/pki/api/v1/certificates/{ca}/{serial}", get(ca::get_cert))
+        .route(
+            "/pki/api/v1/certificates/{ca}/{serial}/revoke",
+            post(ca::revoke),
+        )
         .layer(axum::middleware::map_response(security_headers))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .layer(

@@ -651,7 +651,7 @@ pub(super) async fn token(
     }
 }
 
-enum TokenFailure {
+pub(super) enum TokenFailure {
     OAuth(OAuthError),
     Internal(anyhow::Error),
 }
@@ -962,7 +962,7 @@ fn sign_for_client<T: serde::Serialize>(
 // ---------------------------------------------------------------- access tokens
 
 /// Verifies one of this realm's access tokens, including revocation.
-async fn verify_access_token(
+pub(super) async fn verify_access_token(
     st: &AppState,
     rt: &RealmRt,
     token: &str,

@@ -101,6 +101,9 @@ impl TestServer {
                 database_url: Some(database_url),
                 keys_dir: Some(dir.path().join("keys")),
                 realms_dir: Some(realms.to_owned()),
+                pki_dir: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pki")),
+                pki_hierarchy: Some("modern".into()),
+                crl_dir: Some(dir.path().join("crl")),
                 ..Overrides::default()
             },
             None,

@@ -1,0 +1,1424 @@
+//! The certificate authority's shell: CA keys and certificates (created on first start),
+//! issuance and revocation persisted with their audit records in one transaction, CRLs
+//! streamed from the store to disk, and the OCSP responder with its cache.
+
+use super::keystore::MasterKey;
+use crate::core::pki::DigestSigner;
+use crate::core::pki::audit::{self, AuditRecord};
+use crate::core::pki::csr::{self, CsrApproved, CsrError, SubjectRequest};
+use crate::core::pki::der;
+use crate::core::pki::hierarchy::{CaDef, Hierarchy, KeyType, Profile, parse_profiles};
+use crate::core::pki::issue;
+use crate::core::pki::ocsp::{self, Answer, CertIdReq, IdHash, OcspRefusal, Status};
+use crate::core::pki::revocation::{self, CrlSpec, Reason, Revoked};
+use crate::core::random::Random;
+use anyhow::{Context, Result, anyhow, bail};
+use aws_lc_rs::digest;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair, RSA_PKCS1_SHA256,
+    RsaKeyPair,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use futures_util::TryStreamExt as _;
+use sqlx::Row as _;
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use x509_parser::prelude::FromDer as _;
+
+use super::store::Store;
+
+/// A CA private key, usable by rcgen (certificates) and for digest signing (CRLs, OCSP).
+pub struct CaKey {
+    key_type: KeyType,
+    rcgen: rcgen::KeyPair,
+    ec: Option<EcdsaKeyPair>,
+    rsa: Option<RsaKeyPair>,
+}
+
+impl CaKey {
+    fn generate(kt: KeyType) -> Result<(Self, Vec<u8>)> {
+        let kp = match kt {
+            KeyType::P256 | KeyType::P384 => rcgen::KeyPair::generate_for(kt.sig_alg())?,
+            KeyType::Rsa2048 => {
+                rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)?
+            }
+            KeyType::Rsa3072 => {
+                rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_3072)?
+            }
+            KeyType::Rsa4096 => {
+                rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_4096)?
+            }
+        };
+        let der = kp.serialize_der();
+        Ok((Self::from_pkcs8(kt, &der)?, der))
+    }
+
+    fn from_pkcs8(kt: KeyType, der: &[u8]) -> Result<Self> {
+        let rcgen = rcgen::KeyPair::try_from(der).map_err(|e| anyhow!("CA key: {e}"))?;
+        let (ec, rsa) = match kt {
+            KeyType::P256 => (
+                Some(
+                    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, der)
+                        .map_err(|e| anyhow!("{e}"))?,
+                ),
+                None,
+            ),
+            KeyType::P384 => (
+                Some(
+                    EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, der)
+                        .map_err(|e| anyhow!("{e}"))?,
+                ),
+                None,
+            ),
+            _ => (
+                None,
+                Some(RsaKeyPair::from_pkcs8(der).map_err(|e| anyhow!("{e}"))?),
+            ),
+        };
+        Ok(Self {
+            key_type: kt,
+            rcgen,
+            ec,
+            rsa,
+        })
+    }
+
+    /// Signs bytes (hashing them) — for OCSP responses.
+    pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>> {
+        let d = digest::digest(self.digest_alg(), msg);
+        self.sign_digest(&d).map_err(|e| anyhow!(e))
+    }
+}
+
+impl DigestSigner for CaKey {
+    fn algorithm_der(&self) -> Vec<u8> {
+        match self.key_type {
+            KeyType::P256 => der::seq(&[der::oid(&[1, 2, 840, 10045, 4, 3, 2])]),
+            KeyType::P384 => der::seq(&[der::oid(&[1, 2, 840, 10045, 4, 3, 3])]),
+            _ => der::seq(&[der::oid(&[1, 2, 840, 113549, 1, 1, 11]), der::null()]),
+        }
+    }
+    fn digest_alg(&self) -> &'static digest::Algorithm {
+        if self.key_type == KeyType::P384 {
+            &digest::SHA384
+        } else {
+            &digest::SHA256
+        }
+    }
+    fn sign_digest(&self, d: &digest::Digest) -> Result<Vec<u8>, String> {
+        if let Some(ec) = &self.ec {
+            return ec
+                .sign_digest(d)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| "signing failed".to_string());
+        }
+        if let Some(rsa) = &self.rsa {
+            let mut out = vec![0u8; rsa.public_modulus_len()];
+            rsa.sign_digest(&RSA_PKCS1_SHA256, d, &mut out)
+                .map_err(|_| "signing failed".to_string())?;
+            return Ok(out);
+        }
+        Err("no key".into())
+    }
+}
+
+/// A CA ready to work.
+pub struct CaRt {
+    /// Definition.
+    pub def: CaDef,
+    /// Certificate (DER).
+    pub cert_der: Vec<u8>,
+    /// rcgen issuer (for certificates).
+    pub issuer: rcgen::Issuer<'static, SharedKey>,
+    /// The key (for CRLs).
+    pub key: Arc<CaKey>,
+    subject_der: Vec<u8>,
+    key_id: Vec<u8>,
+    name_hash: HashMap<IdHash, Vec<u8>>,
+    key_hash: HashMap<IdHash, Vec<u8>>,
+    /// Delegated OCSP responder: key, certificate, key hash (issuing CAs only).
+    responder: Option<(CaKey, Vec<u8>, Vec<u8>)>,
+}
+
+/// A shared CA key, as rcgen's signer.
+#[derive(Clone)]
+pub struct SharedKey(pub Arc<CaKey>);
+
+impl rcgen::PublicKeyData for SharedKey {
+    fn der_bytes(&self) -> &[u8] {
+        rcgen::PublicKeyData::der_bytes(&self.0.rcgen)
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        rcgen::PublicKeyData::algorithm(&self.0.rcgen)
+    }
+}
+
+impl rcgen::SigningKey for SharedKey {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        rcgen::SigningKey::sign(&self.0.rcgen, msg)
+    }
+}
+
+/// The CA service.
+pub struct Ca {
+    /// The hierarchy.
+    pub hierarchy: Hierarchy,
+    /// Profiles.
+    pub profiles: Vec<Profile>,
+    /// Active CAs by id (TEST or production, per configuration).
+    pub cas: HashMap<String, Arc<CaRt>>,
+    /// The realm whose access tokens authorise API calls.
+    pub realm: String,
+    /// Whether requests are approved automatically (sandbox realm).
+    pub auto_approve: bool,
+    crl_dir: PathBuf,
+    ocsp_cache: Mutex<OcspCache>,
+    crl_dirty: Mutex<HashMap<String, bool>>,
+    crl_lock: tokio::sync::Mutex<()>,
+}
+
+/// Signed OCSP answers by (CA, serial), with their expiry.
+type OcspCache = HashMap<(String, Vec<u8>), (i64, Arc<Vec<u8>>)>;
+
+/// Lifetime of CRLs and OCSP answers.
+pub const CRL_LIFETIME: i64 = 24 * 3600;
+/// OCSP answers are valid this long.
+pub const OCSP_LIFETIME: i64 = 3600;
+
+fn b64(b: &[u8]) -> String {
+    STANDARD.encode(b)
+}
+
+/// Serial as stored: lowercase hex without leading zeros.
+pub fn serial_hex(serial: &[u8]) -> String {
+    let s: Vec<u8> = serial.iter().copied().skip_while(|b| *b == 0).collect();
+    if s.is_empty() {
+        "0".into()
+    } else {
+        hex::encode(s)
+    }
+}
+
+/// Outcome of a request submission.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RequestOutcome {
+    /// Request id.
+    pub id: String,
+    /// `pending`, `issued`, `rejected`.
+    pub status: String,
+    /// Serial, when issued.
+    pub serial: Option<String>,
+    /// Certificate PEM, when issued.
+    pub certificate: Option<String>,
+}
+
+/// Refusals of the CA API.
+#[derive(Debug, thiserror::Error)]
+pub enum CaError {
+    /// Policy refusal.
+    #[error("{0}")]
+    Csr(#[from] CsrError),
+    /// Unknown CA.
+    #[error("unknown CA {0}")]
+    UnknownCa(String),
+    /// Unknown profile.
+    #[error("unknown profile {0}")]
+    UnknownProfile(String),
+    /// Not found.
+    #[error("not found")]
+    NotFound,
+    /// Already revoked.
+    #[error("the certificate is already revoked")]
+    AlreadyRevoked,
+    /// Wrong state.
+    #[error("{0}")]
+    Conflict(String),
+    /// Internal.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let b = STANDARD.encode(der);
+    let mut s = format!("-----BEGIN {label}-----\n");
+    for chunk in b.as_bytes().chunks(64) {
+        s.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        s.push('\n');
+    }
+    s.push_str(&format!("-----END {label}-----\n"));
+    s
+}
+
+/// PEM of a certificate.
+pub fn cert_pem(der: &[u8]) -> String {
+    pem("CERTIFICATE", der)
+}
+
+fn hash(alg: IdHash, data: &[u8]) -> Vec<u8> {
+    match alg {
+        IdHash::Sha1 => digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, data)
+            .as_ref()
+            .to_vec(),
+        IdHash::Sha256 => digest::digest(&digest::SHA256, data).as_ref().to_vec(),
+    }
+}
+
+struct KeyFile;
+impl KeyFile {
+    fn path(dir: &Path, id: &str) -> PathBuf {
+        dir.join("ca").join(format!("{id}.key"))
+    }
+    fn context(id: &str) -> String {
+        format!("coeur/ca/{id}")
+    }
+    fn load(dir: &Path, master: &MasterKey, id: &str, kt: KeyType) -> Result<Option<CaKey>> {
+        let p = Self::path(dir, id);
+        if !p.exists() {
+            return Ok(None);
+        }
+        let sealed =
+            std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+        let der = master.open(&Self::context(id), sealed.trim())?;
+        Ok(Some(CaKey::from_pkcs8(kt, &der)?))
+    }
+    fn save(dir: &Path, master: &MasterKey, id: &str, der: &[u8]) -> Result<()> {
+        std::fs::create_dir_all(dir.join("ca"))?;
+        let p = Self::path(dir, id);
+        let tmp = p.with_extension("tmp");
+        {
+            #[cfg(unix)]
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let mut o = std::fs::OpenOptions::new();
+            o.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            o.mode(0o600);
+            let mut f = o.open(&tmp)?;
+            f.write_all(master.seal(&Self::context(id), der)?.as_bytes())?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &p)?;
+        Ok(())
+    }
+}
+
+/// Which CAs to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PkiEnv {
+    /// The TEST twins.
+    Test,
+    /// The production CAs.
+    Production,
+}
+
+/// Loads `pki/<hierarchy>.toml` and `pki/profiles.toml`.
+pub fn load_pki(
+    dir: &Path,
+    hierarchy: &str,
+    public_url: &str,
+) -> Result<(Hierarchy, Vec<Profile>)> {
+    let hp = dir.join(format!("{hierarchy}.toml"));
+    let text = std::fs::read_to_string(&hp).with_context(|| format!("reading {}", hp.display()))?;
+    let h = Hierarchy::parse(&hp.display().to_string(), &text, public_url)?;
+    let pp = dir.join("profiles.toml");
+    let text = std::fs::read_to_string(&pp).with_context(|| format!("reading {}", pp.display()))?;
+    let p = parse_profiles(&pp.display().to_string(), &text)?;
+    Ok((h, p))
+}
+
+impl Ca {
+    /// Opens the CA: creates missing CA keys and certificates (roots, then issuing CAs and their
+    /// OCSP responders) on first start.
+    #[allow(clippy::too_many_arguments)] // Wiring of the whole CA at start.
+    pub async fn open(
+        store: &Store,
+        keys_dir: &Path,
+        crl_dir: &Path,
+        master: &MasterKey,
+        hierarchy: Hierarchy,
+        profiles: Vec<Profile>,
+        env: PkiEnv,
+        realm: &str,
+        auto_approve: bool,
+        rng: &dyn Random,
+        now: i64,
+    ) -> Result<Self> {
+        std::fs::create_dir_all(crl_dir)
+            .with_context(|| format!("creating {}", crl_dir.display()))?;
+        let mut cas: HashMap<String, Arc<CaRt>> = HashMap::new();
+        let wanted: Vec<CaDef> = hierarchy
+            .cas
+            .iter()
+            .filter(|c| c.test == (env == PkiEnv::Test))
+            .cloned()
+            .collect();
+        for def in wanted {
+            let key = match KeyFile::load(keys_dir, master, &def.id, def.key)? {
+                Some(k) => k,
+                None => {
+                    tracing::info!(ca = %def.id, key = def.key.as_str(), "generating CA key");
+                    let (k, der) = CaKey::generate(def.key)?;
+                    KeyFile::save(keys_dir, master, &def.id, &der)?;
+                    k
+                }
+            };
+            let key = Arc::new(key);
+            let cert_der = match store_ca_cert(store, &def.id).await? {
+                Some(d) => d,
+                None => {
+                    let serial = issue::new_serial(rng);
+                    let parent = def.parent.as_ref().and_then(|p| cas.get(p).cloned());
+                    let params = issue::ca_params(
+                        &hierarchy,
+                        &def,
+                        parent.as_ref().map(|p| &p.def),
+                        &serial,
+                        now,
+                    )
+                    .map_err(|e| anyhow!(e))?;
+                    let cert = match &parent {
+                        None => params.self_signed(&SharedKey(key.clone()))?,
+                        Some(p) => params.signed_by(&SharedKey(key.clone()), &p.issuer)?,
+                    };
+                    let der = cert.der().to_vec();
+                    put_ca_cert(store, &def.id, &hierarchy.name, &der, now).await?;
+                    append_audit(
+                        store,
+                        now,
+                        "ca-init",
+                        &format!("{}/{}", def.id, serial_hex(&serial)),
+                        "coeur",
+                        &serde_json::json!({"cn": def.cn}).to_string(),
+                    )
+                    .await?;
+                    der
+                }
+            };
+            let rt = Self::runtime(hierarchy.dn(&def), def.clone(), cert_der, key, None)?;
+            cas.insert(def.id.clone(), Arc::new(rt));
+        }
+        let mut me = Self {
+            hierarchy,
+            profiles,
+            cas,
+            realm: realm.to_owned(),
+            auto_approve,
+            crl_dir: crl_dir.to_owned(),
+            ocsp_cache: Mutex::new(HashMap::new()),
+            crl_dirty: Mutex::new(HashMap::new()),
+            crl_lock: tokio::sync::Mutex::new(()),
+        };
+        me.ensure_responders(store, keys_dir, master, rng, now)
+            .await?;
+        Ok(me)
+    }
+
+    fn runtime(
+        dn: rcgen::DistinguishedName,
+        def: CaDef,
+        cert_der: Vec<u8>,
+        key: Arc<CaKey>,
+        responder: Option<(CaKey, Vec<u8>, Vec<u8>)>,
+    ) -> Result<CaRt> {
+        let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&cert_der)
+            .map_err(|e| anyhow!("CA certificate: {e}"))?;
+        let subject_der = cert.tbs_certificate.subject.as_raw().to_vec();
+        let spki_bits = cert
+            .tbs_certificate
+            .subject_pki
+            .subject_public_key
+            .data
+            .to_vec();
+        let key_id = cert
+            .tbs_certificate
+            .get_extension_unique(&x509_parser::oid_registry::OID_X509_EXT_SUBJECT_KEY_IDENTIFIER)
+            .ok()
+            .flatten()
+            .and_then(|e| match e.parsed_extension() {
+                x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => {
+                    Some(k.0.to_vec())
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| hash(IdHash::Sha1, &spki_bits));
+        let mut name_hash = HashMap::new();
+        let mut key_hash = HashMap::new();
+        for h in [IdHash::Sha1, IdHash::Sha256] {
+            name_hash.insert(h, hash(h, &subject_der));
+            key_hash.insert(h, hash(h, &spki_bits));
+        }
+        // The issuer is built from the hierarchy's DN rather than parsed back from the
+        // certificate: rcgen's parser folds repeated attributes (the two OUs) into one.
+        let mut ip = rcgen::CertificateParams::default();
+        ip.distinguished_name = dn;
+        ip.key_identifier_method = rcgen::KeyIdMethod::PreSpecified(key_id.clone());
+        ip.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        ip.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let issuer = rcgen::Issuer::new(ip, SharedKey(key.clone()));
+        Ok(CaRt {
+            def,
+            cert_der,
+            issuer,
+            key,
+            subject_der,
+            key_id,
+            name_hash,
+            key_hash,
+            responder,
+        })
+    }
+
+    async fn ensure_responders(
+        &mut self,
+        store: &Store,
+        keys_dir: &Path,
+        master: &MasterKey,
+        rng: &dyn Random,
+        now: i64,
+    ) -> Result<()> {
+        let profile = self
+            .profile("OCSP")
+            .cloned()
+            .ok_or_else(|| anyhow!("profiles.toml has no OCSP profile"))?;
+        let ids: Vec<String> = self
+            .cas
+            .values()
+            .filter(|c| !c.def.is_root())
+            .map(|c| c.def.id.clone())
+            .collect();
+        for id in ids {
+            let Some(ca) = self.cas.get(&id).cloned() else {
+                continue;
+            };
+            let rid = format!("{id}-OCSP");
+            let kt = KeyType::P256;
+            let key = match KeyFile::load(keys_dir, master, &rid, kt)? {
+                Some(k) => k,
+                None => {
+                    let (k, der) = CaKey::generate(kt)?;
+                    KeyFile::save(keys_dir, master, &rid, &der)?;
+                    k
+                }
+            };
+            let existing = store_ca_cert(store, &rid).await?;
+            let valid = existing.as_ref().is_some_and(|d| {
+                x509_parser::certificate::X509Certificate::from_der(d).is_ok_and(|(_, c)| {
+                    c.validity().not_after.timestamp() > now + 7 * 86_400
+                        && c.public_key().subject_public_key.data.as_ref()
+                            == rcgen::PublicKeyData::der_bytes(&key.rcgen)
+                })
+            });
+            let der = match (existing, valid) {
+                (Some(d), true) => d,
+                _ => {
+                    let req = SubjectRequest {
+                        structure_id: Some("318751275100020".into()),
+                        organization: Some(self.hierarchy.organization.clone()),
+                        service_name: Some(format!("OCSP {}", ca.def.cn)),
+                        ..Default::default()
+                    };
+                    let spki = rcgen::PublicKeyData::subject_public_key_info(&key.rcgen);
+                    let approved = csr::approve_key(&spki, kt, &req, &profile, &ca.def)?;
+                    let serial = issue::new_serial(rng);
+                    let params = issue::ee_params(
+                        &self.hierarchy,
+                        &ca.def,
+                        &profile,
+                        &approved,
+                        &serial,
+                        now,
+                    )
+                    .map_err(|e| anyhow!(e))?;
+                    let der = params
+                        .signed_by(
+                            &issue::subject_key(&approved).map_err(|e| anyhow!(e))?,
+                            &ca.issuer,
+                        )?
+                        .der()
+                        .to_vec();
+                    put_ca_cert(store, &rid, &self.hierarchy.name, &der, now).await?;
+                    der
+                }
+            };
+            let kh = hash(IdHash::Sha1, rcgen::PublicKeyData::der_bytes(&key.rcgen));
+            let rt = Self::runtime(
+                self.hierarchy.dn(&ca.def),
+                ca.def.clone(),
+                ca.cert_der.clone(),
+                ca.key.clone(),
+                Some((key, der, kh)),
+            )?;
+            self.cas.insert(id, Arc::new(rt));
+        }
+        Ok(())
+    }
+
+    /// A profile.
+    pub fn profile(&self, id: &str) -> Option<&Profile> {
+        self.profiles.iter().find(|p| p.id == id)
+    }
+
+    /// A CA.
+    pub fn ca(&self, id: &str) -> Result<&Arc<CaRt>, CaError> {
+        self.cas
+            .get(id)
+            .ok_or_else(|| CaError::UnknownCa(id.to_owned()))
+    }
+
+    /// The chain of a CA up to its root (leaf-most first).
+    pub fn chain(&self, ca_id: &str) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut cur = self.cas.get(ca_id);
+        while let Some(c) = cur {
+            out.push(c.cert_der.clone());
+            cur = c.def.parent.as_ref().and_then(|p| self.cas.get(p));
+        }
+        out
+    }
+
+    /// Checks a request against policy without writing anything.
+    pub fn check(
+        &self,
+        ca_id: &str,
+        profile: &str,
+        csr_input: &[u8],
+        subject: &SubjectRequest,
+    ) -> Result<CsrApproved, CaError> {
+        let ca = self.ca(ca_id)?;
+        let p = self
+            .profile(profile)
+            .ok_or_else(|| CaError::UnknownProfile(profile.to_owned()))?;
+        if p.subject == crate::core::pki::hierarchy::SubjectKind::Responder {
+            return Err(CaError::Csr(CsrError::ForbiddenName(
+                "OCSP responder certificates are issued by coeur itself".into(),
+            )));
+        }
+        let der = csr::csr_der(csr_input)?;
+        Ok(csr::check(&der, subject, p, &ca.def)?)
+    }
+
+    #[allow(clippy::too_many_arguments)] // One request's worth of inputs.
+    /// Submits a request: refused requests change nothing; accepted ones are stored, and issued
+    /// at once when the CA approves automatically.
+    pub async fn submit(
+        &self,
+        store: &Store,
+        rng: &dyn Random,
+        requester: &str,
+        ca_id: &str,
+        profile: &str,
+        csr_input: &[u8],
+        subject: &SubjectRequest,
+        now: i64,
+    ) -> Result<RequestOutcome, CaError> {
+        let approved = self.check(ca_id, profile, csr_input, subject)?;
+        let id = crate::core::random::id128(rng);
+        let csr_der = csr::csr_der(csr_input)?;
+        if self.auto_approve {
+            let (serial, der) = self
+                .issue(
+                    store,
+                    rng,
+                    &approved,
+                    ca_id,
+                    profile,
+                    Some((&id, &csr_der, subject, requester)),
+                    requester,
+                    now,
+                )
+                .await?;
+            return Ok(RequestOutcome {
+                id,
+                status: "issued".into(),
+                serial: Some(serial),
+                certificate: Some(cert_pem(&der)),
+            });
+        }
+        sqlx::query("INSERT INTO cert_requests (id, ca_id, profile, status, csr, subject, requester, created_at) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7)")
+            .bind(&id)
+            .bind(ca_id)
+            .bind(profile)
+            .bind(b64(&csr_der))
+            .bind(serde_json::to_string(subject).map_err(anyhow::Error::from)?)
+            .bind(requester)
+            .bind(now)
+            .execute(store.pool())
+            .await
+            .map_err(anyhow::Error::from)?;
+        Ok(RequestOutcome {
+            id,
+            status: "pending".into(),
+            serial: None,
+            certificate: None,
+        })
+    }
+
+    /// Approves a pending request and issues it.
+    pub async fn approve(
+        &self,
+        store: &Store,
+        rng: &dyn Random,
+        id: &str,
+        operator: &str,
+        now: i64,
+    ) -> Result<RequestOutcome, CaError> {
+        let row = sqlx::query("SELECT ca_id, profile, status, csr, subject, requester FROM cert_requests WHERE id = $1").bind(id).fetch_optional(store.pool()).await.map_err(anyhow::Error::from)?;
+        let row = row.ok_or(CaError::NotFound)?;
+        let status: String = row.try_get("status").map_err(anyhow::Error::from)?;
+        if status != "pending" {
+            return Err(CaError::Conflict(format!("the request is {status}")));
+        }
+        let ca_id: String = row.try_get("ca_id").map_err(anyhow::Error::from)?;
+        let profile: String = row.try_get("profile").map_err(anyhow::Error::from)?;
+        let csr_der = STANDARD
+            .decode(
+                row.try_get::<String, _>("csr")
+                    .map_err(anyhow::Error::from)?,
+            )
+            .map_err(anyhow::Error::from)?;
+        let subject: SubjectRequest = serde_json::from_str(
+            &row.try_get::<String, _>("subject")
+                .map_err(anyhow::Error::from)?,
+        )
+        .map_err(anyhow::Error::from)?;
+        let approved = self.check(&ca_id, &profile, &csr_der, &subject)?;
+        let (serial, der) = self
+            .issue(store, rng, &approved, &ca_id, &profile, None, operator, now)
+            .await?;
+        let r = sqlx::query("UPDATE cert_requests SET status = 'issued', decided_at = $1, decided_by = $2, serial = $3 WHERE id = $4 AND status = 'pending'")
+            .bind(now)
+            .bind(operator)
+            .bind(&serial)
+            .bind(id)
+            .execute(store.pool())
+            .await
+            .map_err(anyhow::Error::from)?;
+        if r.rows_affected() != 1 {
+            return Err(CaError::Conflict(
+                "the request was decided concurrently".into(),
+            ));
+        }
+        Ok(RequestOutcome {
+            id: id.to_owned(),
+            status: "issued".into(),
+            serial: Some(serial),
+            certificate: Some(cert_pem(&der)),
+        })
+    }
+
+    /// Rejects a pending request.
+    pub async fn reject(
+        &self,
+        store: &Store,
+        id: &str,
+        operator: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<(), CaError> {
+        let r = sqlx::query("UPDATE cert_requests SET status = 'rejected', decided_at = $1, decided_by = $2, reason = $3 WHERE id = $4 AND status = 'pending'")
+            .bind(now)
+            .bind(operator)
+            .bind(reason)
+            .bind(id)
+            .execute(store.pool())
+            .await
+            .map_err(anyhow::Error::from)?;
+        if r.rows_affected() != 1 {
+            return Err(CaError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Issues an approved request: the certificate and its audit record are committed together
+    /// before the certificate is returned. Returns (serial hex, DER).
+    #[allow(clippy::too_many_arguments)] // One issuance's worth of inputs.
+    pub async fn issue(
+        &self,
+        store: &Store,
+        rng: &dyn Random,
+        approved: &CsrApproved,
+        ca_id: &str,
+        profile_id: &str,
+        request: Option<(&str, &[u8], &SubjectRequest, &str)>,
+        actor: &str,
+        now: i64,
+    ) -> Result<(String, Vec<u8>), CaError> {
+        let ca = self.ca(ca_id)?;
+        let profile = self
+            .profile(profile_id)
+            .ok_or_else(|| CaError::UnknownProfile(profile_id.to_owned()))?;
+        let subject_key = issue::subject_key(approved).map_err(|e| anyhow!(e))?;
+        for _attempt in 0..5 {
+            let serial = issue::new_serial(rng);
+            let params =
+                issue::ee_params(&self.hierarchy, &ca.def, profile, approved, &serial, now)
+                    .map_err(|e| anyhow!(e))?;
+            let der = params
+                .signed_by(&subject_key, &ca.issuer)
+                .map_err(anyhow::Error::from)?
+                .der()
+                .to_vec();
+            let sh = serial_hex(&serial);
+            match self
+                .persist_issue(store, ca, profile, approved, &sh, &der, request, actor, now)
+                .await
+            {
+                Ok(()) => return Ok((sh, der)),
+                // A serial collision (or a concurrent audit append) is retried with new values.
+                Err(e) if is_conflict(&e) => continue,
+                Err(e) => return Err(CaError::Internal(e)),
+            }
+        }
+        Err(CaError::Internal(anyhow!(
+            "could not persist the certificate after 5 attempts"
+        )))
+    }
+
+    #[allow(clippy::too_many_arguments)] // One transaction's worth of values.
+    async fn persist_issue(
+        &self,
+        store: &Store,
+        ca: &CaRt,
+        profile: &Profile,
+        approved: &CsrApproved,
+        serial: &str,
+        der: &[u8],
+        request: Option<(&str, &[u8], &SubjectRequest, &str)>,
+        actor: &str,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = store.pool().begin().await?;
+        if let Some((id, csr_der, subject, requester)) = request {
+            sqlx::query("INSERT INTO cert_requests (id, ca_id, profile, status, csr, subject, requester, created_at, decided_at, decided_by, serial) VALUES ($1, $2, $3, 'issued', $4, $5, $6, $7, $7, $8, $9)")
+                .bind(id)
+                .bind(&ca.def.id)
+                .bind(&profile.id)
+                .bind(b64(csr_der))
+                .bind(serde_json::to_string(subject)?)
+                .bind(requester)
+                .bind(now)
+                .bind("auto")
+                .bind(serial)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("INSERT INTO certificates (ca_id, serial, profile, subject, not_before, not_after, der, request_id, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(&ca.def.id)
+            .bind(serial)
+            .bind(&profile.id)
+            .bind(&approved.subject_text)
+            .bind(now - 60)
+            .bind(now + profile.validity_days * 86_400)
+            .bind(b64(der))
+            .bind(request.map(|r| r.0))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        append_audit_tx(
+            &mut tx,
+            now,
+            "issue",
+            &format!("{}/{serial}", ca.def.id),
+            actor,
+            &serde_json::json!({"profile": profile.id, "subject": approved.subject_text})
+                .to_string(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes a certificate; the OCSP cache forgets it at once and CRLs are rebuilt.
+    pub async fn revoke(
+        &self,
+        store: &Store,
+        ca_id: &str,
+        serial: &str,
+        reason: Reason,
+        actor: &str,
+        now: i64,
+    ) -> Result<(), CaError> {
+        self.ca(ca_id)?;
+        let serial = serial.trim_start_matches('0').to_ascii_lowercase();
+        let mut tx = store.pool().begin().await.map_err(anyhow::Error::from)?;
+        let r = sqlx::query("UPDATE certificates SET revoked_at = $1, reason = $2 WHERE ca_id = $3 AND serial = $4 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(i64::from(reason.code()))
+            .bind(ca_id)
+            .bind(&serial)
+            .execute(&mut *tx)
+            .await
+            .map_err(anyhow::Error::from)?;
+        if r.rows_affected() != 1 {
+            let exists =
+                sqlx::query("SELECT 1 AS x FROM certificates WHERE ca_id = $1 AND serial = $2")
+                    .bind(ca_id)
+                    .bind(&serial)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(anyhow::Error::from)?;
+            return Err(if exists.is_some() {
+                CaError::AlreadyRevoked
+            } else {
+                CaError::NotFound
+            });
+        }
+        append_audit_tx(
+            &mut tx,
+            now,
+            "revoke",
+            &format!("{ca_id}/{serial}"),
+            actor,
+            &serde_json::json!({"reason": reason}).to_string(),
+        )
+        .await
+        .map_err(CaError::Internal)?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        let serial_bytes = hex::decode(if serial.len() % 2 == 1 {
+            format!("0{serial}")
+        } else {
+            serial.clone()
+        })
+        .unwrap_or_default();
+        if let Ok(mut c) = self.ocsp_cache.lock() {
+            c.remove(&(ca_id.to_owned(), serial_bytes));
+        }
+        if let Ok(mut d) = self.crl_dirty.lock() {
+            d.insert(ca_id.to_owned(), true);
+        }
+        Ok(())
+    }
+
+    /// Forgets cached OCSP answers and marks CRLs stale for certificates revoked since `since`
+    /// by any process (the CLI, another node). Run every second by the server.
+    pub async fn sync_revocations(&self, store: &Store, since: i64) -> Result<usize> {
+        let rows = sqlx::query("SELECT ca_id, serial FROM certificates WHERE revoked_at IS NOT NULL AND revoked_at >= $1")
+            .bind(since)
+            .fetch_all(store.pool())
+            .await?;
+        for r in &rows {
+            let ca_id: String = r.try_get("ca_id")?;
+            let serial: String = r.try_get("serial")?;
+            let s = if serial.len() % 2 == 1 {
+                format!("0{serial}")
+            } else {
+                serial
+            };
+            if let Ok(mut c) = self.ocsp_cache.lock() {
+                c.remove(&(ca_id.clone(), hex::decode(&s).unwrap_or_default()));
+            }
+            if let Ok(mut d) = self.crl_dirty.lock() {
+                d.insert(ca_id, true);
+            }
+        }
+        Ok(rows.len())
+    }
+
+    /// Path of a CA's current CRL file.
+    pub fn crl_path(&self, ca_id: &str, delta: bool) -> PathBuf {
+        self.crl_dir.join(if delta {
+            format!("{ca_id}-delta.crl")
+        } else {
+            format!("{ca_id}.crl")
+        })
+    }
+
+    /// Makes sure the CRLs of `ca_id` are current (built if missing, stale, or after a
+    /// revocation) and returns the path.
+    pub async fn current_crl(
+        &self,
+        store: &Store,
+        ca_id: &str,
+        delta: bool,
+        now: i64,
+    ) -> Result<PathBuf, CaError> {
+        self.ca(ca_id)?;
+        let _g = self.crl_lock.lock().await;
+        let dirty = self
+            .crl_dirty
+            .lock()
+            .map(|d| d.get(ca_id).copied().unwrap_or(false))
+            .unwrap_or(true);
+        let last: Option<(i64, i64)> = sqlx::query("SELECT number, next_update FROM crls WHERE ca_id = $1 AND delta_base IS NULL ORDER BY number DESC LIMIT 1")
+            .bind(ca_id)
+            .fetch_optional(store.pool())
+            .await
+            .map_err(anyhow::Error::from)?
+            .map(|r| (r.try_get("number").unwrap_or(0), r.try_get("next_update").unwrap_or(0)));
+        let path = self.crl_path(ca_id, false);
+        let stale = last.is_none_or(|(_, next)| next - CRL_LIFETIME / 2 <= now)
+            || !path.exists()
+            || !self.crl_path(ca_id, true).exists();
+        if dirty || stale {
+            self.build_crls(store, ca_id, now).await?;
+            if let Ok(mut d) = self.crl_dirty.lock() {
+                d.insert(ca_id.to_owned(), false);
+            }
+        }
+        Ok(self.crl_path(ca_id, delta))
+    }
+
+    /// Builds a full CRL and its delta, streaming revoked entries from the store.
+    pub async fn build_crls(
+        &self,
+        store: &Store,
+        ca_id: &str,
+        now: i64,
+    ) -> Result<(u64, u64), CaError> {
+        let ca = self.ca(ca_id)?.clone();
+        let number: i64 =
+            sqlx::query("SELECT COALESCE(MAX(number), 0) AS n FROM crls WHERE ca_id = $1")
+                .bind(ca_id)
+                .fetch_one(store.pool())
+                .await
+                .map_err(anyhow::Error::from)?
+                .try_get("n")
+                .map_err(anyhow::Error::from)?;
+        let full_no = u64::try_from(number).unwrap_or(0) + 1;
+        let n_full = self.write_crl(store, &ca, full_no, None, None, now).await?;
+        // The delta lists what was revoked since this full CRL: nothing yet; it grows with each
+        // rebuild until the next full CRL.
+        let delta_no = full_no + 1;
+        let n_delta = self
+            .write_crl(store, &ca, delta_no, Some(full_no), Some(now), now)
+            .await?;
+        Ok((n_full, n_delta))
+    }
+
+    async fn write_crl(
+        &self,
+        store: &Store,
+        ca: &CaRt,
+        number: u64,
+        delta_base: Option<u64>,
+        since: Option<i64>,
+        now: i64,
+    ) -> Result<u64, CaError> {
+        let spec = CrlSpec {
+            issuer_name_der: ca.subject_der.clone(),
+            issuer_key_id: ca.key_id.clone(),
+            sig_alg_der: ca.key.algorithm_der(),
+            this_update: now,
+            next_update: now + CRL_LIFETIME,
+            number,
+            delta_base,
+            freshest: if delta_base.is_none() {
+                vec![
+                    self.hierarchy.delta_crl_url(&ca.def.id),
+                    self.hierarchy.ldap_attr_url(&ca.def, "deltaRevocationList"),
+                ]
+            } else {
+                vec![]
+            },
+        };
+        let since = since.unwrap_or(i64::MIN);
+        // Pass 1: the entries' total size.
+        let mut total = 0usize;
+        let mut count = 0u64;
+        {
+            let mut rows = revoked_stream(store, &ca.def.id, since);
+            while let Some(r) = rows.try_next().await.map_err(anyhow::Error::from)? {
+                total += revocation::entry_der(&row_revoked(&r)?).len();
+                count += 1;
+            }
+        }
+        // Pass 2: write the TBS to a temporary file while hashing it.
+        let (prefix, suffix) = revocation::tbs_parts(&spec, total);
+        let tbs_path = self.crl_dir.join(format!(".{}-{number}.tbs", ca.def.id));
+        let mut ctx = digest::Context::new(ca.key.digest_alg());
+        let mut f =
+            std::io::BufWriter::new(std::fs::File::create(&tbs_path).map_err(anyhow::Error::from)?);
+        let mut put = |b: &[u8], f: &mut std::io::BufWriter<std::fs::File>| -> Result<()> {
+            ctx.update(b);
+            f.write_all(b)?;
+            Ok(())
+        };
+        put(&prefix, &mut f)?;
+        let mut written = 0usize;
+        {
+            let mut rows = revoked_stream(store, &ca.def.id, since);
+            while let Some(r) = rows.try_next().await.map_err(anyhow::Error::from)? {
+                let e = revocation::entry_der(&row_revoked(&r)?);
+                written += e.len();
+                if written > total {
+                    break;
+                }
+                put(&e, &mut f)?;
+            }
+        }
+        if written != total {
+            let _ = std::fs::remove_file(&tbs_path);
+            return Err(CaError::Internal(anyhow!(
+                "revocations changed while the CRL was written; retry"
+            )));
+        }
+        put(&suffix, &mut f)?;
+        f.flush().map_err(anyhow::Error::from)?;
+        drop(f);
+        let tbs_len = prefix.len() + total + suffix.len();
+        let sig = ca.key.sign_digest(&ctx.finish()).map_err(|e| anyhow!(e))?;
+        let (head, tail) = revocation::certificate_list_parts(tbs_len, &spec.sig_alg_der, &sig);
+        let out = self.crl_path(&ca.def.id, delta_base.is_some());
+        let tmp = out.with_extension("tmp");
+        {
+            let mut o =
+                std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(anyhow::Error::from)?);
+            o.write_all(&head).map_err(anyhow::Error::from)?;
+            std::io::copy(
+                &mut std::fs::File::open(&tbs_path).map_err(anyhow::Error::from)?,
+                &mut o,
+            )
+            .map_err(anyhow::Error::from)?;
+            o.write_all(&tail).map_err(anyhow::Error::from)?;
+            o.flush().map_err(anyhow::Error::from)?;
+            o.get_ref().sync_all().map_err(anyhow::Error::from)?;
+        }
+        std::fs::rename(&tmp, &out).map_err(anyhow::Error::from)?;
+        let _ = std::fs::remove_file(&tbs_path);
+        sqlx::query("INSERT INTO crls (ca_id, number, delta_base, this_update, next_update, entries) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&ca.def.id)
+            .bind(i64::try_from(number).unwrap_or(i64::MAX))
+            .bind(delta_base.map(|b| i64::try_from(b).unwrap_or(i64::MAX)))
+            .bind(now)
+            .bind(now + CRL_LIFETIME)
+            .bind(i64::try_from(count).unwrap_or(i64::MAX))
+            .execute(store.pool())
+            .await
+            .map_err(anyhow::Error::from)?;
+        Ok(count)
+    }
+
+    /// Answers an OCSP request (DER).
+    pub async fn ocsp(&self, store: &Store, request: &[u8], now: i64) -> Vec<u8> {
+        let req = match ocsp::parse_request(request) {
+            Ok(r) => r,
+            Err(e) => return ocsp::refusal(e),
+        };
+        match self
+            .ocsp_answer(store, &req.ids, req.nonce_ext.as_deref(), now)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "OCSP");
+                ocsp::refusal(OcspRefusal::InternalError)
+            }
+        }
+    }
+
+    fn find_ca(&self, id: &CertIdReq) -> Option<&Arc<CaRt>> {
+        self.cas.values().find(|c| {
+            c.name_hash.get(&id.hash) == Some(&id.name_hash)
+                && c.key_hash.get(&id.hash) == Some(&id.key_hash)
+        })
+    }
+
+    async fn ocsp_answer(
+        &self,
+        store: &Store,
+        ids: &[CertIdReq],
+        nonce: Option<&[u8]>,
+        now: i64,
+    ) -> Result<Vec<u8>> {
+        let first = ids.first().ok_or_else(|| anyhow!("empty request"))?;
+        let Some(ca) = self.find_ca(first) else {
+            return Ok(ocsp::refusal(OcspRefusal::Unauthorized));
+        };
+        if ids
+            .iter()
+            .any(|i| self.find_ca(i).map(|c| &c.def.id) != Some(&ca.def.id))
+        {
+            return Ok(ocsp::refusal(OcspRefusal::Malformed));
+        }
+        let cacheable = nonce.is_none() && ids.len() == 1;
+        let key = (ca.def.id.clone(), first.serial.clone());
+        if cacheable
+            && let Ok(c) = self.ocsp_cache.lock()
+            && let Some((exp, r)) = c.get(&key)
+            && *exp > now
+        {
+            return Ok(r.as_ref().clone());
+        }
+        let mut answers = Vec::new();
+        for id in ids {
+            let row = sqlx::query(
+                "SELECT revoked_at, reason FROM certificates WHERE ca_id = $1 AND serial = $2",
+            )
+            .bind(&ca.def.id)
+            .bind(serial_hex(&id.serial))
+            .fetch_optional(store.pool())
+            .await?;
+            let status = match row {
+                None => Status::Unknown,
+                Some(r) => match r.try_get::<Option<i64>, _>("revoked_at")? {
+                    None => Status::Good,
+                    Some(at) => Status::Revoked {
+                        at,
+                        reason: Reason::from_code(
+                            r.try_get::<Option<i64>, _>("reason")?.unwrap_or(0),
+                        )
+                        .unwrap_or(Reason::Unspecified),
+                    },
+                },
+            };
+            answers.push(Answer {
+                cert_id_der: id.cert_id_der.clone(),
+                status,
+                this_update: now,
+                next_update: now + OCSP_LIFETIME,
+            });
+        }
+        let (rkey, rcert, rhash) = ca
+            .responder
+            .as_ref()
+            .ok_or_else(|| anyhow!("CA {} has no OCSP responder", ca.def.id))?;
+        let tbs = ocsp::response_data(rhash, now, &answers, nonce);
+        let sig = rkey.sign(&tbs)?;
+        let resp = ocsp::response(
+            &tbs,
+            &rkey.algorithm_der(),
+            &sig,
+            std::slice::from_ref(rcert),
+        );
+        if cacheable && let Ok(mut c) = self.ocsp_cache.lock() {
+            if c.len() > 1_000_000 {
+                c.clear();
+            }
+            // Cached until shortly before nextUpdate; revocation removes the entry at once.
+            c.insert(key, (now + OCSP_LIFETIME / 2, Arc::new(resp.clone())));
+        }
+        Ok(resp)
+    }
+
+    /// A certificate's DER by CA and serial.
+    pub async fn certificate(
+        &self,
+        store: &Store,
+        ca_id: &str,
+        serial: &str,
+    ) -> Result<Vec<u8>, CaError> {
+        let serial = serial.trim_start_matches('0').to_ascii_lowercase();
+        let row = sqlx::query("SELECT der FROM certificates WHERE ca_id = $1 AND serial = $2")
+            .bind(ca_id)
+            .bind(&serial)
+            .fetch_optional(store.pool())
+            .await
+            .map_err(anyhow::Error::from)?;
+        let row = row.ok_or(CaError::NotFound)?;
+        Ok(STANDARD
+            .decode(
+                row.try_get::<String, _>("der")
+                    .map_err(anyhow::Error::from)?,
+            )
+            .map_err(anyhow::Error::from)?)
+    }
+
+    /// Certificates, newest first, filtered.
+    pub async fn list(
+        &self,
+        store: &Store,
+        ca: Option<&str>,
+        profile: Option<&str>,
+        q: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<serde_json::Value>, CaError> {
+        let rows = sqlx::query("SELECT ca_id, serial, profile, subject, not_before, not_after, issued_at, revoked_at, reason FROM certificates WHERE ($1 = '' OR ca_id = $1) AND ($2 = '' OR profile = $2) AND ($3 = '' OR subject LIKE $4) ORDER BY issued_at DESC, serial LIMIT $5")
+            .bind(ca.unwrap_or_default())
+            .bind(profile.unwrap_or_default())
+            .bind(q.unwrap_or_default())
+            .bind(format!("%{}%", q.unwrap_or_default()))
+            .bind(limit.clamp(1, 1000))
+            .fetch_all(store.pool())
+            .await
+            .map_err(anyhow::Error::from)?;
+        rows.iter()
+            .map(|r| {
+                let reason: Option<i64> = r.try_get("reason").map_err(anyhow::Error::from)?;
+                Ok(serde_json::json!({
+                    "ca": r.try_get::<String, _>("ca_id").map_err(anyhow::Error::from)?,
+                    "serial": r.try_get::<String, _>("serial").map_err(anyhow::Error::from)?,
+                    "profile": r.try_get::<String, _>("profile").map_err(anyhow::Error::from)?,
+                    "subject": r.try_get::<String, _>("subject").map_err(anyhow::Error::from)?,
+                    "not_before": r.try_get::<i64, _>("not_before").map_err(anyhow::Error::from)?,
+                    "not_after": r.try_get::<i64, _>("not_after").map_err(anyhow::Error::from)?,
+                    "issued_at": r.try_get::<i64, _>("issued_at").map_err(anyhow::Error::from)?,
+                    "revoked_at": r.try_get::<Option<i64>, _>("revoked_at").map_err(anyhow::Error::from)?,
+                    "reason": reason.and_then(Reason::from_code),
+                }))
+            })
+            .collect()
+    }
+}
+
+fn revoked_stream<'a>(
+    store: &'a Store,
+    ca_id: &'a str,
+    since: i64,
+) -> futures_util::stream::BoxStream<'a, Result<sqlx::any::AnyRow, sqlx::Error>> {
+    sqlx::query("SELECT serial, revoked_at, reason FROM certificates WHERE ca_id = $1 AND revoked_at IS NOT NULL AND revoked_at >= $2 ORDER BY serial")
+        .bind(ca_id)
+        .bind(since)
+        .fetch(store.pool())
+}
+
+fn row_revoked(r: &sqlx::any::AnyRow) -> Result<Revoked> {
+    let serial: String = r.try_get("serial")?;
+    let s = if serial.len() % 2 == 1 {
+        format!("0{serial}")
+    } else {
+        serial
+    };
+    Ok(Revoked {
+        serial: hex::decode(s)?,
+        at: r.try_get("revoked_at")?,
+        reason: Reason::from_code(r.try_get::<Option<i64>, _>("reason")?.unwrap_or(0))
+            .unwrap_or(Reason::Unspecified),
+    })
+}
+
+fn is_conflict(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<sqlx::Error>().is_some_and(|s| match s {
+        sqlx::Error::Database(d) => {
+            d.is_unique_violation()
+                || d.message().contains("locked")
+                || d.message().contains("busy")
+        }
+        _ => false,
+    })
+}
+
+async fn store_ca_cert(store: &Store, id: &str) -> Result<Option<Vec<u8>>> {
+    let row = sqlx::query("SELECT der FROM ca_certs WHERE ca_id = $1")
+        .bind(id)
+        .fetch_optional(store.pool())
+        .await?;
+    row.map(|r| Ok(STANDARD.decode(r.try_get::<String, _>("der")?)?))
+        .transpose()
+}
+
+async fn put_ca_cert(store: &Store, id: &str, hierarchy: &str, der: &[u8], now: i64) -> Result<()> {
+    sqlx::query("DELETE FROM ca_certs WHERE ca_id = $1")
+        .bind(id)
+        .execute(store.pool())
+        .await?;
+    sqlx::query("INSERT INTO ca_certs (ca_id, hierarchy, der, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(hierarchy)
+        .bind(b64(der))
+        .bind(now)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+async fn append_audit(
+    store: &Store,
+    now: i64,
+    action: &str,
+    subject: &str,
+    actor: &str,
+    details: &str,
+) -> Result<()> {
+    for _ in 0..10 {
+        let mut tx = store.pool().begin().await?;
+        match append_audit_tx(&mut tx, now, action, subject, actor, details).await {
+            Ok(()) => {
+                if tx.commit().await.is_ok() {
+                    return Ok(());
+                }
+            }
+            Err(e) if is_conflict(&e) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    bail!("could not append to the audit log")
+}
+
+/// Appends an audit record inside a transaction (a concurrent append makes the insert fail on
+/// the sequence's primary key; the caller retries).
+pub async fn append_audit_tx(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    now: i64,
+    action: &str,
+    subject: &str,
+    actor: &str,
+    details: &str,
+) -> Result<()> {
+    let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?;
+    let (seq, prev) = match last {
+        Some(r) => (
+            r.try_get::<i64, _>("seq")? + 1,
+            r.try_get::<String, _>("hash")?,
+        ),
+        None => (1, audit::GENESIS.to_owned()),
+    };
+    let h = audit::record_hash(seq, now, action, subject, actor, details, &prev);
+    sqlx::query("INSERT INTO audit_log (seq, at, action, subject, actor, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(seq)
+        .bind(now)
+        .bind(action)
+        .bind(subject)
+        .bind(actor)
+        .bind(details)
+        .bind(&prev)
+        .bind(&h)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Verifies the whole audit chain; returns the number of records, or the first broken link.
+pub async fn verify_audit(store: &Store) -> Result<Result<i64, i64>> {
+    let mut rows = sqlx::query("SELECT seq, at, action, subject, actor, details, prev_hash, hash FROM audit_log ORDER BY seq").fetch(store.pool());
+    let mut prev = audit::GENESIS.to_owned();
+    let mut expected = 1;
+    while let Some(r) = rows.try_next().await? {
+        let rec = AuditRecord {
+            seq: r.try_get("seq")?,
+            at: r.try_get("at")?,
+            action: r.try_get("action")?,
+            subject: r.try_get("subject")?,
+            actor: r.try_get("actor")?,
+            details: r.try_get("details")?,
+            prev_hash: r.try_get("prev_hash")?,
+            hash: r.try_get("hash")?,
+        };
+        let h = audit::record_hash(
+            rec.seq,
+            rec.at,
+            &rec.action,
+            &rec.subject,
+            &rec.actor,
+            &rec.details,
+            &rec.prev_hash,
+        );
+        if rec.seq != expected || rec.prev_hash != prev || rec.hash != h {
+            return Ok(Err(rec.seq.min(expected)));
+        }
+        prev = rec.hash;
+        expected += 1;
+    }
+    Ok(Ok(expected - 1))
+}
+
+/// A certs-only PKCS#7 SignedData (a chain bundle).
+pub fn pkcs7_certs(certs: &[Vec<u8>]) -> Vec<u8> {
+    let signed_data = der::seq(&[
+        der::uint_u64(1),
+        der::tlv(0x31, &[]),
+        der::seq(&[der::oid(&[1, 2, 840, 113549, 1, 7, 1])]),
+        der::tlv(0xa0, &certs.concat()),
+        der::tlv(0x31, &[]),
+    ]);
+    der::seq(&[
+        der::oid(&[1, 2, 840, 113549, 1, 7, 2]),
+        der::explicit(0, &signed_data),
+    ])
+}

@@ -1,0 +1,400 @@
+//! The CA over HTTP: public distribution (CA certificates, CRLs, OCSP) and the JSON API for
+//! structures and operators, authorised by coeur's own access tokens (scopes `ca:request`,
+//! `ca:approve`, `ca:revoke`, `ca:read`). See `docs/ca-api.yaml`.
+
+use super::St;
+use super::oidc::{TokenFailure, verify_access_token};
+use crate::core::pki::csr::SubjectRequest;
+use crate::core::pki::revocation::Reason;
+use crate::shell::ca::{CaError, cert_pem, pkcs7_certs};
+use crate::shell::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, Query};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashMap;
+
+fn typed(ct: &'static str, body: Vec<u8>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(ct))],
+        body,
+    )
+        .into_response()
+}
+
+fn api_error(status: StatusCode, code: &str, description: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({ "error": code, "error_description": description })),
+    )
+        .into_response()
+}
+
+fn ca_error(e: CaError) -> Response {
+    match e {
+        CaError::Csr(c) => api_error(StatusCode::BAD_REQUEST, "invalid_request", &c.to_string()),
+        CaError::UnknownCa(_) | CaError::UnknownProfile(_) => {
+            api_error(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string())
+        }
+        CaError::NotFound => api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such request or certificate",
+        ),
+        CaError::AlreadyRevoked => {
+            api_error(StatusCode::CONFLICT, "already_revoked", &e.to_string())
+        }
+        CaError::Conflict(m) => api_error(StatusCode::CONFLICT, "conflict", &m),
+        CaError::Internal(e) => {
+            tracing::error!(error = %format!("{e:#}"), "CA internal error");
+            api_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal error",
+            )
+        }
+    }
+}
+
+/// Who called, once the bearer token carries `scope`.
+async fn authorize(st: &AppState, headers: &HeaderMap, scope: &str) -> Result<String, Response> {
+    let unauthorized = |d: &str| {
+        let mut r = api_error(StatusCode::UNAUTHORIZED, "invalid_token", d);
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        r
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned())
+        .ok_or_else(|| unauthorized("a bearer access token is required"))?;
+    let rt = st.realm(&st.ca.realm).cloned().ok_or_else(|| {
+        api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "CA realm missing",
+        )
+    })?;
+    let claims = match verify_access_token(st, &rt, &token).await {
+        Ok(c) => c,
+        Err(TokenFailure::OAuth(e)) => return Err(unauthorized(&e.description)),
+        Err(TokenFailure::Internal(e)) => {
+            tracing::error!(error = %format!("{e:#}"), "token check");
+            return Err(api_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal error",
+            ));
+        }
+    };
+    if !claims.scope.split(' ').any(|s| s == scope) {
+        let mut r = api_error(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            &format!("this operation needs the {scope} scope"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+        )) {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        return Err(r);
+    }
+    Ok(format!(
+        "{}:{}",
+        claims.client_id,
+        claims.subject_name_id.unwrap_or(claims.sub)
+    ))
+}
+
+// ---------------------------------------------------------------- public distribution
+
+pub(super) async fn ca_cert(st: St, Path(file): Path<String>) -> Response {
+    let (id, pem) = match (file.strip_suffix(".cer"), file.strip_suffix(".pem")) {
+        (Some(id), _) => (id, false),
+        (_, Some(id)) => (id, true),
+        _ => return api_error(StatusCode::NOT_FOUND, "not_found", "no such file"),
+    };
+    match st.ca.ca(id) {
+        Ok(c) if pem => typed("application/x-pem-file", cert_pem(&c.cert_der).into_bytes()),
+        Ok(c) => typed("application/pkix-cert", c.cert_der.clone()),
+        Err(_) => api_error(StatusCode::NOT_FOUND, "not_found", "no such CA"),
+    }
+}
+
+pub(super) async fn chain(st: St, Path(file): Path<String>) -> Response {
+    let Some(id) = file.strip_suffix(".p7b") else {
+        return api_error(StatusCode::NOT_FOUND, "not_found", "no such file");
+    };
+    if st.ca.ca(id).is_err() {
+        return api_error(StatusCode::NOT_FOUND, "not_found", "no such CA");
+    }
+    typed("application/pkcs7-mime", pkcs7_certs(&st.ca.chain(id)))
+}
+
+pub(super) async fn crl(st: St, Path(file): Path<String>) -> Response {
+    let Some(name) = file.strip_suffix(".crl") else {
+        return api_error(StatusCode::NOT_FOUND, "not_found", "no such file");
+    };
+    let (id, delta) = match name.strip_suffix("-delta") {
+        Some(id) => (id, true),
+        None => (name, false),
+    };
+    match st.ca.current_crl(&st.store, id, delta, st.now()).await {
+        Ok(path) => match tokio::fs::File::open(&path).await {
+            Ok(f) => {
+                let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(f));
+                (
+                    StatusCode::OK,
+                    [(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/pkix-crl"),
+                    )],
+                    body,
+                )
+                    .into_response()
+            }
+            Err(e) => ca_error(CaError::Internal(e.into())),
+        },
+        Err(CaError::UnknownCa(_)) => api_error(StatusCode::NOT_FOUND, "not_found", "no such CA"),
+        Err(e) => ca_error(e),
+    }
+}
+
+fn ocsp_response(body: Vec<u8>, cacheable: bool) -> Response {
+    let mut r = typed("application/ocsp-response", body);
+    if cacheable {
+        r.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("max-age=300, public, no-transform, must-revalidate"),
+        );
+    }
+    r
+}
+
+pub(super) async fn ocsp_get(st: St, Path(b64): Path<String>) -> Response {
+    use base64::Engine as _;
+    let decoded = percent_decode(&b64);
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(decoded.trim())
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(decoded.trim()));
+    match der {
+        Ok(d) => ocsp_response(st.ca.ocsp(&st.store, &d, st.now()).await, true),
+        Err(_) => ocsp_response(
+            crate::core::pki::ocsp::refusal(crate::core::pki::ocsp::OcspRefusal::Malformed),
+            false,
+        ),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+pub(super) async fn ocsp_post(st: St, body: Bytes) -> Response {
+    ocsp_response(st.ca.ocsp(&st.store, &body, st.now()).await, false)
+}
+
+// ---------------------------------------------------------------- API
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SubmitBody {
+    ca: String,
+    profile: String,
+    csr: String,
+    #[serde(default)]
+    subject: SubjectRequest,
+}
+
+pub(super) async fn submit(st: St, headers: HeaderMap, body: Bytes) -> Response {
+    let who = match authorize(&st, &headers, "ca:request").await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let b: SubmitBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &format!("body: {e}"),
+            );
+        }
+    };
+    match st
+        .ca
+        .submit(
+            &st.store,
+            &*st.rng,
+            &who,
+            &b.ca,
+            &b.profile,
+            b.csr.as_bytes(),
+            &b.subject,
+            st.now(),
+        )
+        .await
+    {
+        Ok(o) => (StatusCode::CREATED, axum::Json(o)).into_response(),
+        Err(e) => ca_error(e),
+    }
+}
+
+pub(super) async fn approve(st: St, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let who = match authorize(&st, &headers, "ca:approve").await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    match st
+        .ca
+        .approve(&st.store, &*st.rng, &id, &who, st.now())
+        .await
+    {
+        Ok(o) => axum::Json(o).into_response(),
+        Err(e) => ca_error(e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct ReasonBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+pub(super) async fn reject(
+    st: St,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let who = match authorize(&st, &headers, "ca:approve").await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let b: ReasonBody = serde_json::from_slice(&body).unwrap_or_default();
+    match st
+        .ca
+        .reject(
+            &st.store,
+            &id,
+            &who,
+            b.reason.as_deref().unwrap_or("rejected"),
+            st.now(),
+        )
+        .await
+    {
+        Ok(()) => axum::Json(json!({ "id": id, "status": "rejected" })).into_response(),
+        Err(e) => ca_error(e),
+    }
+}
+
+pub(super) async fn list(
+    st: St,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = authorize(&st, &headers, "ca:read").await {
+        return r;
+    }
+    let limit = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+    match st
+        .ca
+        .list(
+            &st.store,
+            q.get("ca").map(String::as_str),
+            q.get("profile").map(String::as_str),
+            q.get("q").map(String::as_str),
+            limit,
+        )
+        .await
+    {
+        Ok(v) => axum::Json(json!({ "certificates": v })).into_response(),
+        Err(e) => ca_error(e),
+    }
+}
+
+pub(super) async fn get_cert(
+    st: St,
+    headers: HeaderMap,
+    Path((ca, serial)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = authorize(&st, &headers, "ca:read").await {
+        return r;
+    }
+    let der = match st.ca.certificate(&st.store, &ca, &serial).await {
+        Ok(d) => d,
+        Err(e) => return ca_error(e),
+    };
+    match q.get("format").map(String::as_str).unwrap_or("pem") {
+        "pem" => typed("application/x-pem-file", cert_pem(&der).into_bytes()),
+        "der" => typed("application/pkix-cert", der),
+        "p7b" => {
+            let mut certs = vec![der];
+            certs.extend(st.ca.chain(&ca));
+            typed("application/pkcs7-mime", pkcs7_certs(&certs))
+        }
+        _ => api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "format is pem, der or p7b",
+        ),
+    }
+}
+
+pub(super) async fn revoke(
+    st: St,
+    headers: HeaderMap,
+    Path((ca, serial)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let who = match authorize(&st, &headers, "ca:revoke").await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let b: ReasonBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(_) if body.is_empty() => ReasonBody::default(),
+        Err(e) => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &format!("body: {e}"),
+            );
+        }
+    };
+    let reason = match b.reason.as_deref() {
+        None => Reason::Unspecified,
+        Some(r) => match Reason::parse(r) {
+            Some(r) => r,
+            None => {
+                return api_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "reason is an RFC 5280 CRLReason name (keyCompromise, superseded, …)",
+                );
+            }
+        },
+    };
+    match st
+        .ca
+        .revoke(&st.store, &ca, &serial, reason, &who, st.now())
+        .await
+    {
+        Ok(()) => {
+            axum::Json(json!({ "ca": ca, "serial": serial, "status": "revoked", "reason": reason }))
+                .into_response()
+        }
+        Err(e) => ca_error(e),
+    }
+}
