@@ -3,6 +3,7 @@
 
 mod support;
 
+mod ca;
 mod conformance_basic;
 mod conformance_config;
 mod negative;

@@ -83,6 +83,16 @@ impl TestServer {
 
     /// Starts a server with the realm files of `realms`.
     pub async fn start_with_realms(db: Db, realms: &std::path::Path) -> Self {
+        Self::start_with(db, realms, |_| {}).await
+    }
+
+    /// Starts a server, letting the test adjust the configuration (e.g. `ca_realm`,
+    /// `pki_hierarchy`).
+    pub async fn start_with(
+        db: Db,
+        realms: &std::path::Path,
+        adjust: impl FnOnce(&mut Overrides),
+    ) -> Self {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = match db {
@@ -94,21 +104,19 @@ impl TestServer {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let base = format!("http://{addr}");
-        let cfg = Config::resolve(
-            Overrides {
-                listen: Some(addr),
-                public_url: Some(base.clone()),
-                database_url: Some(database_url),
-                keys_dir: Some(dir.path().join("keys")),
-                realms_dir: Some(realms.to_owned()),
-                pki_dir: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pki")),
-                pki_hierarchy: Some("modern".into()),
-                crl_dir: Some(dir.path().join("crl")),
-                ..Overrides::default()
-            },
-            None,
-        )
-        .expect("config");
+        let mut overrides = Overrides {
+            listen: Some(addr),
+            public_url: Some(base.clone()),
+            database_url: Some(database_url),
+            keys_dir: Some(dir.path().join("keys")),
+            realms_dir: Some(realms.to_owned()),
+            pki_dir: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pki")),
+            pki_hierarchy: Some("modern".into()),
+            crl_dir: Some(dir.path().join("crl")),
+            ..Overrides::default()
+        };
+        adjust(&mut overrides);
+        let cfg = Config::resolve(overrides, None).expect("config");
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
         let state = AppState::build_with(cfg, clock.clone(), Arc::new(SystemRandom))
             .await
