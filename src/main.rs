@@ -451,6 +451,14 @@ fn spawn_housekeeping(state: Arc<AppState>) {
                     tracing::error!(realm = %rt.realm.name, error = %format!("{e:#}"), "key ring reload failed");
                 }
             }
+            // CRLs: rebuilt after revocations and before they go stale.
+            let mut ids: Vec<String> = state.ca.cas.keys().cloned().collect();
+            ids.sort();
+            for id in ids {
+                if let Err(e) = state.ca.current_crl(&state.store, &id, false, state.now()).await {
+                    tracing::error!(ca = %id, error = %e, "CRL rebuild failed");
+                }
+            }
             match state.store.purge_expired(state.now()).await {
                 Ok(n) if n > 0 => tracing::debug!(rows = n, "purged expired rows"),
                 Ok(_) => {}

@@ -211,9 +211,20 @@ pub(super) async fn ocsp_post(st: St, body: Bytes) -> Response {
 pub(super) struct SubmitBody {
     ca: String,
     profile: String,
-    csr: String,
+    #[serde(default)]
+    csr: Option<String>,
     #[serde(default)]
     subject: SubjectRequest,
+    /// Sandbox only: the CA generates the key pair and answers a PKCS#12.
+    #[serde(default)]
+    generate_key: Option<GenerateKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GenerateKey {
+    key_type: crate::core::pki::hierarchy::KeyType,
+    password: String,
 }
 
 pub(super) async fn submit(st: St, headers: HeaderMap, body: Bytes) -> Response {
@@ -231,6 +242,24 @@ pub(super) async fn submit(st: St, headers: HeaderMap, body: Bytes) -> Response 
             );
         }
     };
+    if let Some(g) = &b.generate_key {
+        if b.csr.is_some() {
+            return api_error(StatusCode::BAD_REQUEST, "invalid_request", "send either csr or generate_key");
+        }
+        return match st.ca.issue_with_generated_key(&st.store, &*st.rng, &who, &b.ca, &b.profile, g.key_type, &b.subject, &g.password, st.now()).await {
+            Ok((serial, cert, p12)) => {
+                use base64::Engine as _;
+                (StatusCode::CREATED, axum::Json(json!({
+                    "status": "issued", "serial": serial, "certificate": cert_pem(&cert),
+                    "pkcs12": base64::engine::general_purpose::STANDARD.encode(p12),
+                }))).into_response()
+            }
+            Err(e) => ca_error(e),
+        };
+    }
+    let Some(csr) = &b.csr else {
+        return api_error(StatusCode::BAD_REQUEST, "invalid_request", "csr is missing");
+    };
     match st
         .ca
         .submit(
@@ -239,7 +268,7 @@ pub(super) async fn submit(st: St, headers: HeaderMap, body: Bytes) -> Response 
             &who,
             &b.ca,
             &b.profile,
-            b.csr.as_bytes(),
+            csr.as_bytes(),
             &b.subject,
             st.now(),
         )
