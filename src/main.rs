@@ -74,6 +74,10 @@ enum Cmd {
         /// TLS private key (PEM).
         #[arg(long, env = "COEUR_TLS_KEY")]
         tls_key: Option<PathBuf>,
+        /// HTTPS with a server certificate issued by coeur's own CA (created at first start);
+        /// the root is written next to the CRLs for clients.
+        #[arg(long, env = "COEUR_TLS_SELF_ISSUED", conflicts_with_all = ["tls_cert", "tls_key"])]
+        tls_self_issued: bool,
     },
     /// Manage clients (relying parties).
     #[command(subcommand)]
@@ -314,16 +318,19 @@ async fn run() -> Result<()> {
         ca_realm: cli.ca_realm.clone(),
         ..Overrides::default()
     };
+    let mut self_issued = false;
     if let Cmd::Serve {
         listen,
         tls_cert,
         tls_key,
+        tls_self_issued,
     } = &cli.cmd
     {
         o.listen = *listen;
         o.tls_cert = tls_cert.clone();
         o.tls_key = tls_key.clone();
-        if o.public_url.is_none() && tls_cert.is_some() {
+        self_issued = *tls_self_issued;
+        if o.public_url.is_none() && (tls_cert.is_some() || self_issued) {
             let l = listen.unwrap_or_else(|| {
                 coeur::shell::config::DEFAULT_LISTEN
                     .parse()
@@ -335,7 +342,7 @@ async fn run() -> Result<()> {
     let cfg = Config::resolve(o, cli.config.as_deref())?;
     init_logging(cfg.log_format);
     match cli.cmd {
-        Cmd::Serve { .. } => serve(cfg).await,
+        Cmd::Serve { .. } => serve(cfg, self_issued).await,
         Cmd::Client(c) => client_cmd(cfg, c).await,
         Cmd::Keys(k) => keys_cmd(cfg, k),
         Cmd::Ca(c) => ca_cmd(cfg, c).await,
@@ -371,13 +378,33 @@ async fn run() -> Result<()> {
     }
 }
 
-async fn serve(cfg: Config) -> Result<()> {
+async fn serve(cfg: Config, self_issued: bool) -> Result<()> {
     tracing::info!(database = %redact_url(&cfg.database_url), keys = %cfg.keys_dir.display(), "starting");
-    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+    let mut tls = match (&cfg.tls_cert, &cfg.tls_key) {
         (Some(c), Some(k)) => Some(tls_config(c, k)?),
         _ => None,
     };
     let state = AppState::build(cfg.clone()).await?;
+    if self_issued {
+        let (chain, key, root) = state
+            .ca
+            .own_server_certificate(
+                &state.store,
+                &cfg.keys_dir,
+                state.keys.master(),
+                &*state.rng,
+                &cfg.public_url,
+                state.now(),
+            )
+            .await?;
+        let root_path = cfg.crl_dir.join("coeur-root.pem");
+        std::fs::write(&root_path, root)?;
+        println!(
+            "  HTTPS certificate issued by coeur's CA; trust its root: {}",
+            root_path.display()
+        );
+        tls = Some(tls_config_from(&chain, key)?);
+    }
     tracing::info!("LDAP publication is off (not configured)");
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -455,7 +482,11 @@ fn spawn_housekeeping(state: Arc<AppState>) {
             let mut ids: Vec<String> = state.ca.cas.keys().cloned().collect();
             ids.sort();
             for id in ids {
-                if let Err(e) = state.ca.current_crl(&state.store, &id, false, state.now()).await {
+                if let Err(e) = state
+                    .ca
+                    .current_crl(&state.store, &id, false, state.now())
+                    .await
+                {
                     tracing::error!(ca = %id, error = %e, "CRL rebuild failed");
                 }
             }
@@ -466,6 +497,19 @@ fn spawn_housekeeping(state: Arc<AppState>) {
             }
         }
     });
+}
+
+fn tls_config_from(chain_pem: &str, key_pkcs8: Vec<u8>) -> Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(chain_pem.as_bytes()).collect::<Result<_, _>>()?;
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pkcs8));
+    let mut c = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(c)
 }
 
 fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<rustls::ServerConfig> {

@@ -61,6 +61,12 @@ pub fn document(realm: &Realm) -> Value {
         "client_secret_post",
         "private_key_jwt",
     ];
+    let token_auth_methods = [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "none",
+    ];
     let assertion_algs = ["ES256", "PS256", "RS256"];
     json!({
         "issuer": realm.issuer,
@@ -78,7 +84,7 @@ pub fn document(realm: &Realm) -> Value {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "userinfo_signing_alg_values_supported": algs,
-        "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_methods_supported": token_auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,

@@ -93,6 +93,7 @@ pub struct CsrApproved {
     pub(super) subject: rcgen::DistinguishedName,
     pub(super) dns: Vec<String>,
     pub(super) emails: Vec<String>,
+    pub(super) ips: Vec<std::net::IpAddr>,
     /// Human-readable subject, for listings.
     pub subject_text: String,
 }
@@ -106,6 +107,43 @@ impl CsrApproved {
     pub fn key_type(&self) -> KeyType {
         self.key_type
     }
+}
+
+/// Approves coeur's own TLS server key: the names come from coeur's configuration (its public
+/// URL), so loopback names and IP addresses are allowed here and nowhere else.
+pub fn approve_own_server(
+    spki_der: &[u8],
+    key_type: KeyType,
+    dns: Vec<String>,
+    ips: Vec<std::net::IpAddr>,
+    organization: &str,
+    profile: &Profile,
+    ca: &CaDef,
+) -> Result<CsrApproved, CsrError> {
+    check_domain(profile, ca)?;
+    use rcgen::{DnType, DnValue};
+    let mut dn = rcgen::DistinguishedName::new();
+    let fr = rcgen::string::PrintableString::try_from("FR").map_err(|_| CsrError::Malformed)?;
+    dn.push(DnType::CountryName, DnValue::PrintableString(fr));
+    dn.push(
+        DnType::OrganizationName,
+        DnValue::Utf8String(organization.to_owned()),
+    );
+    let cn = dns
+        .first()
+        .cloned()
+        .or_else(|| ips.first().map(|i| i.to_string()))
+        .ok_or_else(|| CsrError::Missing("a server name".into()))?;
+    dn.push(DnType::CommonName, DnValue::Utf8String(cn.clone()));
+    Ok(CsrApproved {
+        spki_der: spki_der.to_vec(),
+        key_type,
+        subject: dn,
+        dns,
+        emails: vec![],
+        ips,
+        subject_text: format!("CN={cn}"),
+    })
 }
 
 /// Accepts DER or PEM.
@@ -374,6 +412,7 @@ pub fn approve_key(
         subject: dn,
         dns,
         emails,
+        ips: vec![],
         subject_text: text,
     })
 }

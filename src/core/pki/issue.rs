@@ -150,6 +150,9 @@ pub fn ee_params(
             d.clone().try_into().map_err(|_| format!("{d}: not IA5"))?,
         ));
     }
+    for ip in &approved.ips {
+        sans.push(SanType::IpAddress(*ip));
+    }
     for e in &approved.emails {
         sans.push(SanType::Rfc822Name(
             e.clone().try_into().map_err(|_| format!("{e}: not IA5"))?,

@@ -244,15 +244,37 @@ pub(super) async fn submit(st: St, headers: HeaderMap, body: Bytes) -> Response 
     };
     if let Some(g) = &b.generate_key {
         if b.csr.is_some() {
-            return api_error(StatusCode::BAD_REQUEST, "invalid_request", "send either csr or generate_key");
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "send either csr or generate_key",
+            );
         }
-        return match st.ca.issue_with_generated_key(&st.store, &*st.rng, &who, &b.ca, &b.profile, g.key_type, &b.subject, &g.password, st.now()).await {
+        return match st
+            .ca
+            .issue_with_generated_key(
+                &st.store,
+                &*st.rng,
+                &who,
+                &b.ca,
+                &b.profile,
+                g.key_type,
+                &b.subject,
+                &g.password,
+                st.now(),
+            )
+            .await
+        {
             Ok((serial, cert, p12)) => {
                 use base64::Engine as _;
-                (StatusCode::CREATED, axum::Json(json!({
-                    "status": "issued", "serial": serial, "certificate": cert_pem(&cert),
-                    "pkcs12": base64::engine::general_purpose::STANDARD.encode(p12),
-                }))).into_response()
+                (
+                    StatusCode::CREATED,
+                    axum::Json(json!({
+                        "status": "issued", "serial": serial, "certificate": cert_pem(&cert),
+                        "pkcs12": base64::engine::general_purpose::STANDARD.encode(p12),
+                    })),
+                )
+                    .into_response()
             }
             Err(e) => ca_error(e),
         };

@@ -125,7 +125,17 @@ pub(super) async fn callback(st: St, RawQuery(q): RawQuery) -> Response {
         return failed("no code");
     };
     let ep = Endpoints::of(&issuer);
-    let http = reqwest::Client::new();
+    // coeur's own roots are trusted too, for `serve --tls-self-issued`.
+    let mut builder = reqwest::Client::builder();
+    for c in st.ca.cas.values().filter(|c| c.def.is_root()) {
+        if let Ok(cert) = reqwest::Certificate::from_der(&c.cert_der) {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    let http = match builder.build() {
+        Ok(h) => h,
+        Err(e) => return failed(&format!("HTTP client: {e}")),
+    };
     let tokens: serde_json::Value = match http
         .post(&ep.token)
         .form(&[

@@ -409,7 +409,15 @@ pub(super) async fn wallet_login(
     let again = |msg: &str, status: StatusCode| {
         wallet_page(&rt, &req, request_id, &typed, Some(msg), status)
     };
-    let method = match form.get("method").and_then(AuthMethod::parse) {
+    let parsed = form.get("method").and_then(AuthMethod::parse);
+    // Production realms never accept test logins, whatever the form says.
+    if parsed == Some(AuthMethod::Test) && !rt.realm.sandbox {
+        return again(
+            "Les identités de test ne sont acceptées que dans le bac à sable.",
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let method = match parsed {
         Some(m) if rt.realm.auth_methods.contains(&m) => m,
         _ => {
             return again(
@@ -418,13 +426,6 @@ pub(super) async fn wallet_login(
             );
         }
     };
-    // Production realms never accept test logins, whatever the form says.
-    if method == AuthMethod::Test && !rt.realm.sandbox {
-        return again(
-            "Les identités de test ne sont acceptées que dans le bac à sable.",
-            StatusCode::FORBIDDEN,
-        );
-    }
     if method != AuthMethod::Test {
         return again(
             "Ce moyen de connexion n'est pas encore disponible sur ce serveur.",
@@ -1164,6 +1165,13 @@ pub(super) async fn introspect(
         Ok(a) => a,
         Err((e, basic)) => return oauth_error(&e, basic),
     };
+    // RFC 7662 §2.1: the caller must authenticate; a public client cannot.
+    if auth.client().spec.token_endpoint_auth_method == crate::core::client::TokenAuthMethod::None {
+        return oauth_error(
+            &OAuthError::invalid_client("public clients cannot use introspection"),
+            false,
+        );
+    }
     let Some(token) = form.get("token") else {
         return oauth_error(&OAuthError::invalid_request("token is missing"), false);
     };
