@@ -57,6 +57,25 @@ struct Cli {
     /// The realm whose access tokens authorise CA API calls (default edit).
     #[arg(long, global = true, env = "COEUR_CA_REALM")]
     ca_realm: Option<String>,
+    /// LDAP directory to publish CA certificates, CRLs and holders' certificates to:
+    /// ldap://host[:port] or ldaps://host[:port] (publication is off without it). The bind
+    /// password is read from COEUR_LDAP_BIND_PASSWORD (or ldap_bind_password_file).
+    #[arg(long, global = true, env = "COEUR_LDAP_URL")]
+    ldap_url: Option<String>,
+    /// Upgrade ldap:// connections with StartTLS.
+    #[arg(long, global = true, env = "COEUR_LDAP_STARTTLS")]
+    ldap_starttls: bool,
+    /// DN to bind as (e.g. cn=coeur,dc=example,dc=org).
+    #[arg(long, global = true, env = "COEUR_LDAP_BIND_DN")]
+    ldap_bind_dn: Option<String>,
+    /// Base DN of the CA trees (default o=<organization>,c=FR); the LDAP URLs written into
+    /// certificates name entries under it.
+    #[arg(long, global = true, env = "COEUR_LDAP_BASE_DN")]
+    ldap_base_dn: Option<String>,
+    /// CA certificates (PEM) to trust for the directory's TLS certificate (default: system
+    /// roots).
+    #[arg(long, global = true, env = "COEUR_LDAP_CA_FILE")]
+    ldap_ca_file: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -78,6 +97,12 @@ enum Cmd {
         /// the root is written next to the CRLs for clients.
         #[arg(long, env = "COEUR_TLS_SELF_ISSUED", conflicts_with_all = ["tls_cert", "tls_key"])]
         tls_self_issued: bool,
+        /// The card (mutual TLS) listener (default 127.0.0.1:8443).
+        #[arg(long, env = "COEUR_CARD_LISTEN")]
+        card_listen: Option<SocketAddr>,
+        /// Its public base URL (default https://<card-listen>).
+        #[arg(long, env = "COEUR_CARD_PUBLIC_URL")]
+        card_public_url: Option<String>,
     },
     /// Manage clients (relying parties).
     #[command(subcommand)]
@@ -91,9 +116,48 @@ enum Cmd {
     /// Operate the certificate authority.
     #[command(subcommand)]
     Ca(CaCmd),
+    /// LDAP publication: queue status, reconciliation.
+    #[command(subcommand)]
+    Ldap(LdapCmd),
     /// Check the audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Virtual CPS cards (sandbox).
+    #[command(subcommand)]
+    Card(CardCmd),
+}
+
+#[derive(Subcommand)]
+enum CardCmd {
+    /// Make a virtual card for an identity: writes OUT (authentication, PKCS#12 protected by
+    /// the PIN, usable with curl and browsers) and OUT with "-sign" before the extension
+    /// (signature). Sandbox only.
+    Issue {
+        /// Realm of the identity.
+        #[arg(long, default_value = "edit")]
+        realm: String,
+        /// National identifier.
+        #[arg(long)]
+        national_id: String,
+        /// Card PIN (protects the PKCS#12).
+        #[arg(long, env = "COEUR_CARD_PIN")]
+        pin: String,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Issuing CA (default: the first PERSONNES CA).
+        #[arg(long)]
+        ca: Option<String>,
+    },
+    /// Revoke every card certificate of a national identifier (opposition).
+    Revoke {
+        /// National identifier.
+        #[arg(long)]
+        national_id: String,
+        /// RFC 5280 reason name.
+        #[arg(long, default_value = "keyCompromise")]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -230,6 +294,13 @@ enum ClientCmd {
         /// The client's JWKS file, for private_key_jwt.
         #[arg(long)]
         jwks: Option<PathBuf>,
+        /// tls_client_auth: the client certificate's subject DN (as `openssl x509 -subject
+        /// -nameopt RFC2253` prints it).
+        #[arg(long)]
+        tls_subject_dn: Option<String>,
+        /// tls_client_auth: a DNS name of the client certificate.
+        #[arg(long)]
+        tls_san_dns: Option<String>,
     },
     /// List a realm's clients.
     List {
@@ -279,6 +350,25 @@ enum IdentityCmd {
     },
 }
 
+#[derive(Subcommand)]
+enum LdapCmd {
+    /// Show the publication queue: depth, oldest pending row, failures, the publisher.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare the directory with the store and repair it: CA certificates and CRLs, missing
+    /// valid certificates, stale values (revoked, expired, unknown).
+    Reconcile {
+        /// Only report what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Make every pending row due now (after fixing what the directory refused).
+    Retry,
+}
+
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("COEUR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -316,6 +406,14 @@ async fn run() -> Result<()> {
         pki_production: cli.pki_production.then_some(true),
         crl_dir: cli.crl_dir.clone(),
         ca_realm: cli.ca_realm.clone(),
+        ldap_url: cli.ldap_url.clone(),
+        ldap_starttls: cli.ldap_starttls.then_some(true),
+        ldap_bind_dn: cli.ldap_bind_dn.clone(),
+        ldap_bind_password: std::env::var("COEUR_LDAP_BIND_PASSWORD")
+            .ok()
+            .filter(|s| !s.is_empty()),
+        ldap_base_dn: cli.ldap_base_dn.clone(),
+        ldap_ca_file: cli.ldap_ca_file.clone(),
         ..Overrides::default()
     };
     let mut self_issued = false;
@@ -324,8 +422,12 @@ async fn run() -> Result<()> {
         tls_cert,
         tls_key,
         tls_self_issued,
+        card_listen,
+        card_public_url,
     } = &cli.cmd
     {
+        o.card_listen = *card_listen;
+        o.card_public_url = card_public_url.clone();
         o.listen = *listen;
         o.tls_cert = tls_cert.clone();
         o.tls_key = tls_key.clone();
@@ -344,8 +446,10 @@ async fn run() -> Result<()> {
     match cli.cmd {
         Cmd::Serve { .. } => serve(cfg, self_issued).await,
         Cmd::Client(c) => client_cmd(cfg, c).await,
+        Cmd::Ldap(c) => ldap_cmd(cfg, c).await,
         Cmd::Keys(k) => keys_cmd(cfg, k),
         Cmd::Ca(c) => ca_cmd(cfg, c).await,
+        Cmd::Card(c) => card_cmd(cfg, c).await,
         Cmd::Audit(AuditCmd::Verify) => {
             let store = Store::connect(&cfg.database_url).await?;
             match coeur::shell::ca::verify_audit(&store).await? {
@@ -393,6 +497,7 @@ async fn serve(cfg: Config, self_issued: bool) -> Result<()> {
                 &cfg.keys_dir,
                 state.keys.master(),
                 &*state.rng,
+                "SERVER-TLS",
                 &cfg.public_url,
                 state.now(),
             )
@@ -405,7 +510,14 @@ async fn serve(cfg: Config, self_issued: bool) -> Result<()> {
         );
         tls = Some(tls_config_from(&chain, key)?);
     }
-    tracing::info!("LDAP publication is off (not configured)");
+    let publisher = coeur::shell::ldap::spawn(&state);
+    match &state.cfg.ldap {
+        None => tracing::info!("LDAP publication is off (not configured)"),
+        Some(l) => {
+            tracing::info!(target_dir = %l.describe(), "LDAP publication on");
+            println!("  LDAP publication to {}", l.describe());
+        }
+    }
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
@@ -427,6 +539,16 @@ async fn serve(cfg: Config, self_issued: bool) -> Result<()> {
         );
     }
     spawn_housekeeping(state.clone());
+    let card_listener = tokio::net::TcpListener::bind(cfg.card_listen)
+        .await
+        .with_context(|| format!("binding the card listener {}", cfg.card_listen))?;
+    println!("  card login (mutual TLS): {}", cfg.card_public_url);
+    let card_state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = coeur::shell::card::serve(card_state, card_listener).await {
+            tracing::error!(error = %format!("{e:#}"), "card listener stopped");
+        }
+    });
     let app = coeur::shell::http::router(state);
     let shutdown = async {
         let ctrl_c = tokio::signal::ctrl_c();
@@ -449,6 +571,9 @@ async fn serve(cfg: Config, self_issued: bool) -> Result<()> {
                 .await?
         }
         Some(tls) => serve_tls(listener, app, tls, shutdown).await?,
+    }
+    if let Some(p) = publisher {
+        p.stop().await;
     }
     Ok(())
 }
@@ -585,6 +710,8 @@ async fn client_cmd(cfg: Config, c: ClientCmd) -> Result<()> {
             id_token_alg,
             userinfo_alg,
             jwks,
+            tls_subject_dn,
+            tls_san_dns,
         } => {
             let realms = load_realms(&cfg.realms_dir, &cfg.public_url)?;
             let r = realms
@@ -600,6 +727,9 @@ async fn client_cmd(cfg: Config, c: ClientCmd) -> Result<()> {
                 }
                 None if public => TokenAuthMethod::None,
                 None if jwks.is_some() => TokenAuthMethod::PrivateKeyJwt,
+                None if tls_subject_dn.is_some() || tls_san_dns.is_some() => {
+                    TokenAuthMethod::TlsClientAuth
+                }
                 None => TokenAuthMethod::ClientSecretBasic,
             };
             let grant_types = if grant_types.is_empty() {
@@ -642,6 +772,8 @@ async fn client_cmd(cfg: Config, c: ClientCmd) -> Result<()> {
                 grant_types,
                 jwks,
                 secret_hash: None,
+                tls_client_auth_subject_dn: tls_subject_dn,
+                tls_client_auth_san_dns: tls_san_dns,
             };
             validate_spec(&spec).map_err(|e| anyhow!(e))?;
             let needs_secret = matches!(
@@ -725,6 +857,74 @@ async fn client_cmd(cfg: Config, c: ClientCmd) -> Result<()> {
                 bail!("no client {client_id} in the database of realm {realm}");
             }
             println!("removed {client_id}");
+            Ok(())
+        }
+    }
+}
+
+async fn card_cmd(cfg: Config, c: CardCmd) -> Result<()> {
+    use coeur::core::pki::revocation::Reason;
+    let state = AppState::build(cfg).await?;
+    let now = state.now();
+    match c {
+        CardCmd::Issue {
+            realm,
+            national_id,
+            pin,
+            out,
+            ca,
+        } => {
+            let identity = state
+                .store
+                .identity(&realm, &national_id)
+                .await?
+                .ok_or_else(|| anyhow!("no identity {national_id} in realm {realm}"))?;
+            let ((a_serial, a_p12), (s_serial, s_p12)) = state
+                .ca
+                .issue_virtual_card(
+                    &state.store,
+                    &*state.rng,
+                    &identity,
+                    &pin,
+                    ca.as_deref(),
+                    "cli",
+                    now,
+                )
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            let stem = out
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("card")
+                .to_owned();
+            let ext = out
+                .extension()
+                .and_then(|s| s.to_str())
+                .unwrap_or("p12")
+                .to_owned();
+            let sign_path = out.with_file_name(format!("{stem}-sign.{ext}"));
+            std::fs::write(&out, a_p12)?;
+            std::fs::write(&sign_path, s_p12)?;
+            println!("authentication certificate {a_serial}: {}", out.display());
+            println!("signature certificate {s_serial}: {}", sign_path.display());
+            Ok(())
+        }
+        CardCmd::Revoke {
+            national_id,
+            reason,
+        } => {
+            let r = Reason::parse(&reason).ok_or_else(|| anyhow!("unknown reason {reason}"))?;
+            let done = state
+                .ca
+                .revoke_cards(&state.store, &national_id, r, "cli", now)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            if done.is_empty() {
+                bail!("no valid card certificate for {national_id}");
+            }
+            for (ca, serial) in done {
+                println!("revoked {ca}/{serial}");
+            }
             Ok(())
         }
     }
@@ -880,4 +1080,84 @@ fn keys_cmd(cfg: Config, k: KeysCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+async fn ldap_cmd(cfg: Config, c: LdapCmd) -> Result<()> {
+    match c {
+        LdapCmd::Status { json } => {
+            let store = Store::connect(&cfg.database_url).await?;
+            let now = SystemClock.now();
+            let q = coeur::shell::ldap::outbox::status(&store, now).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&q)?);
+                return Ok(());
+            }
+            match &cfg.ldap {
+                Some(l) => println!("publication: on, to {}", l.describe()),
+                None => println!("publication: off (not configured); rows wait in the queue"),
+            }
+            println!("pending: {}", q.pending);
+            match q.oldest_pending_at {
+                Some(t) => println!("oldest pending: {}s ago", (now - t).max(0)),
+                None => println!("oldest pending: -"),
+            }
+            println!("failing (refused at least once): {}", q.failing);
+            println!("delivered in the last hour: {}", q.done_last_hour);
+            if let Some((id, attempts, e)) = &q.last_row_error {
+                println!("last row error: {id} (attempt {attempts}): {e}");
+            }
+            match &q.publisher {
+                Some(p) => {
+                    println!(
+                        "publisher: {} ({}), lease {}",
+                        p.holder,
+                        p.target,
+                        if p.expires_at >= now {
+                            "held"
+                        } else {
+                            "expired"
+                        }
+                    );
+                    if let Some(t) = p.last_success_at {
+                        println!("last delivery: {}s ago", (now - t).max(0));
+                    }
+                    if let (Some(e), Some(t)) = (&p.last_error, p.last_error_at) {
+                        println!(
+                            "last publisher error: {}s ago: {e} ({} failures so far)",
+                            (now - t).max(0),
+                            p.failures
+                        );
+                    }
+                }
+                None => println!("publisher: never ran"),
+            }
+            Ok(())
+        }
+        LdapCmd::Retry => {
+            let store = Store::connect(&cfg.database_url).await?;
+            let n = coeur::shell::ldap::outbox::retry_all_now(&store, SystemClock.now()).await?;
+            println!("{n} rows made due now");
+            Ok(())
+        }
+        LdapCmd::Reconcile { dry_run } => {
+            let ldap = cfg.ldap.clone();
+            let state = AppState::build(cfg).await?;
+            let d = coeur::shell::ldap::connect_cli(ldap.as_ref()).await?;
+            let r = coeur::shell::ldap::reconcile::reconcile(
+                &state.ca,
+                &state.store,
+                &d,
+                state.now(),
+                dry_run,
+            )
+            .await?;
+            let verb = if dry_run { "would be " } else { "" };
+            println!("entries with certificates scanned: {}", r.entries_scanned);
+            println!("certificates in place: {}", r.in_place);
+            println!("CA entry attributes {verb}fixed: {}", r.ca_attrs_fixed);
+            println!("certificates {verb}added: {}", r.added);
+            println!("stale values {verb}removed: {}", r.removed);
+            Ok(())
+        }
+    }
 }

@@ -378,6 +378,8 @@ mod tests {
                 grant_types: vec![GrantType::AuthorizationCode],
                 jwks: None,
                 secret_hash: None,
+                tls_client_auth_subject_dn: None,
+                tls_client_auth_san_dns: None,
             },
             secret_hash: None,
             hmac_secret: None,

@@ -95,6 +95,17 @@ pub struct AccessTokenClaims {
         default
     )]
     pub subject_name_id: Option<String>,
+    /// Confirmation: the certificate the token is bound to (RFC 8705 §3.1).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cnf: Option<Confirmation>,
+}
+
+/// The `cnf` claim of a certificate-bound token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// SHA-256 thumbprint of the certificate.
+    #[serde(rename = "x5t#S256")]
+    pub x5t_s256: String,
 }
 
 fn has(scopes: &[String], s: &str) -> bool {

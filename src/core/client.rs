@@ -16,6 +16,8 @@ pub enum TokenAuthMethod {
     PrivateKeyJwt,
     /// A public client: no authentication, PKCE required.
     None,
+    /// Mutual TLS with a certificate from coeur's ORGANISATIONS CAs (RFC 8705 §2.1).
+    TlsClientAuth,
 }
 
 impl TokenAuthMethod {
@@ -26,6 +28,7 @@ impl TokenAuthMethod {
             TokenAuthMethod::ClientSecretPost => "client_secret_post",
             TokenAuthMethod::PrivateKeyJwt => "private_key_jwt",
             TokenAuthMethod::None => "none",
+            TokenAuthMethod::TlsClientAuth => "tls_client_auth",
         }
     }
     /// Parses a wire name.
@@ -97,6 +100,12 @@ pub struct ClientSpec {
     /// Stored hash of the client secret (realm files only; the CLI stores it in the database).
     #[serde(default)]
     pub secret_hash: Option<String>,
+    /// `tls_client_auth`: the certificate's subject DN (RFC 4514, as coeur prints it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// `tls_client_auth`: a DNS name of the certificate's SAN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_dns: Option<String>,
 }
 
 fn default_auth_method() -> TokenAuthMethod {
@@ -184,6 +193,14 @@ pub fn validate_spec(spec: &ClientSpec) -> Result<(), String> {
     }
     if spec.id_token_signed_response_alg == Some(SigAlg::HS256) && spec.public {
         return Err("HS256 ID tokens need a client secret; a public client has none".into());
+    }
+    if spec.token_endpoint_auth_method == TokenAuthMethod::TlsClientAuth
+        && spec.tls_client_auth_subject_dn.is_none()
+        && spec.tls_client_auth_san_dns.is_none()
+    {
+        return Err(
+            "tls_client_auth needs tls_client_auth_subject_dn or tls_client_auth_san_dns".into(),
+        );
     }
     if spec.token_endpoint_auth_method == TokenAuthMethod::PrivateKeyJwt && spec.jwks.is_none() {
         return Err("private_key_jwt needs the client's jwks".into());

@@ -51,8 +51,14 @@ pub const SCOPES: &[&str] = &[
     "offline_access",
 ];
 
-/// The discovery document of `realm`.
-pub fn document(realm: &Realm) -> Value {
+/// The discovery document of `realm`; `mtls_base` is the base URL of the mutual-TLS listener
+/// (RFC 8705 endpoint aliases).
+pub fn document(realm: &Realm, mtls_base: &str) -> Value {
+    let m = Endpoints::of(&format!(
+        "{}/auth/realms/{}",
+        mtls_base.trim_end_matches('/'),
+        realm.name
+    ));
     let e = Endpoints::of(&realm.issuer);
     let mut algs: Vec<&str> = realm.signing_algs.iter().map(|a| a.as_str()).collect();
     algs.push("HS256");
@@ -65,6 +71,7 @@ pub fn document(realm: &Realm) -> Value {
         "client_secret_basic",
         "client_secret_post",
         "private_key_jwt",
+        "tls_client_auth",
         "none",
     ];
     let assertion_algs = ["ES256", "PS256", "RS256"];
@@ -110,6 +117,13 @@ pub fn document(realm: &Realm) -> Value {
         "authorization_response_iss_parameter_supported": true,
         "frontchannel_logout_supported": false,
         "backchannel_logout_supported": false,
+        "tls_client_certificate_bound_access_tokens": true,
+        "mtls_endpoint_aliases": {
+            "token_endpoint": m.token,
+            "userinfo_endpoint": m.userinfo,
+            "introspection_endpoint": m.introspection,
+            "revocation_endpoint": m.revocation,
+        },
     })
 }
 
@@ -125,7 +139,7 @@ mod tests {
             "https://idp.example",
         )
         .unwrap();
-        let d = document(&r);
+        let d = document(&r, "https://idp.example:8443");
         assert_eq!(d["issuer"], "https://idp.example/auth/realms/edit");
         for k in [
             "authorization_endpoint",

@@ -144,9 +144,16 @@ pub fn presented(authorization: Option<&str>, form: &Params) -> Result<Presented
 #[derive(Debug)]
 pub struct ClientAuthenticated {
     client: Client,
+    bound: Option<String>,
 }
 
 impl ClientAuthenticated {
+    /// The `x5t#S256` of the client certificate the client authenticated with, to bind the
+    /// tokens it obtains (RFC 8705 §3).
+    pub fn bound_thumbprint(&self) -> Option<&str> {
+        self.bound.as_deref()
+    }
+
     /// The authenticated client.
     pub fn client(&self) -> &Client {
         &self.client
@@ -170,6 +177,7 @@ impl AssertionChecked {
         if jti_was_fresh {
             Ok(ClientAuthenticated {
                 client: self.client,
+                bound: None,
             })
         } else {
             Err(OAuthError::invalid_client("client assertion replayed"))
@@ -212,10 +220,16 @@ pub fn authenticate(
         | (Presented::Post { secret, .. }, TokenAuthMethod::ClientSecretPost) => {
             let h = client.secret_hash.as_ref().ok_or_else(bad)?;
             h.verify(&secret).ok_or_else(bad)?;
-            Ok(AuthOutcome::Authenticated(ClientAuthenticated { client }))
+            Ok(AuthOutcome::Authenticated(ClientAuthenticated {
+                client,
+                bound: None,
+            }))
         }
         (Presented::IdOnly { .. }, TokenAuthMethod::None) => {
-            Ok(AuthOutcome::Authenticated(ClientAuthenticated { client }))
+            Ok(AuthOutcome::Authenticated(ClientAuthenticated {
+                client,
+                bound: None,
+            }))
         }
         (Presented::Assertion { jwt, .. }, TokenAuthMethod::PrivateKeyJwt) => {
             check_assertion(&jwt, &client, audiences, now)
@@ -226,6 +240,86 @@ pub fn authenticate(
             m.as_str()
         ))),
     }
+}
+
+/// A client certificate already validated against coeur's ORGANISATIONS CAs and the store.
+#[derive(Debug, Clone)]
+pub struct PresentedCertificate {
+    /// Subject DN (RFC 4514).
+    pub subject_dn: String,
+    /// SAN DNS names.
+    pub dns: Vec<String>,
+    /// `x5t#S256`.
+    pub thumbprint: String,
+}
+
+/// `tls_client_auth` (RFC 8705 §2.1.2): the certificate must carry the registered subject DN or
+/// SAN DNS name.
+pub fn authenticate_tls(
+    presented: &Presented,
+    client: Client,
+    cert: Option<&PresentedCertificate>,
+) -> Result<ClientAuthenticated, OAuthError> {
+    if client.spec.token_endpoint_auth_method != TokenAuthMethod::TlsClientAuth {
+        return Err(OAuthError::invalid_client(
+            "this client does not use tls_client_auth",
+        ));
+    }
+    if !matches!(presented, Presented::IdOnly { .. }) {
+        return Err(OAuthError::invalid_client(
+            "tls_client_auth takes no secret or assertion",
+        ));
+    }
+    let cert = cert.ok_or_else(|| {
+        OAuthError::invalid_client("a client certificate is required (use the mutual-TLS endpoint)")
+    })?;
+    let dn_ok = client
+        .spec
+        .tls_client_auth_subject_dn
+        .as_deref()
+        .is_some_and(|d| normalize_dn(d) == normalize_dn(&cert.subject_dn));
+    let san_ok = client
+        .spec
+        .tls_client_auth_san_dns
+        .as_deref()
+        .is_some_and(|d| cert.dns.iter().any(|x| x.eq_ignore_ascii_case(d)));
+    if !(dn_ok || san_ok) {
+        return Err(OAuthError::invalid_client(
+            "the client certificate does not match the registration",
+        ));
+    }
+    Ok(ClientAuthenticated {
+        client,
+        bound: Some(cert.thumbprint.clone()),
+    })
+}
+
+/// A DN string reduced to its sorted attribute/value pairs, so that RFC 4514 (reversed, `,`)
+/// and OpenSSL (`, ` separated, forward) renderings of one name compare equal.
+pub fn normalize_dn(dn: &str) -> Vec<(String, String)> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut escaped = false;
+    for ch in dn.chars() {
+        if escaped {
+            cur.push(ch);
+            escaped = false;
+        } else if ch == '\\' {
+            escaped = true;
+        } else if ch == ',' || ch == '+' {
+            parts.push(std::mem::take(&mut cur));
+        } else {
+            cur.push(ch);
+        }
+    }
+    parts.push(cur);
+    let mut out: Vec<(String, String)> = parts
+        .iter()
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.trim().to_ascii_uppercase(), v.trim().to_owned()))
+        .collect();
+    out.sort();
+    out
 }
 
 fn check_assertion(
@@ -458,6 +552,8 @@ mod tests {
                 grant_types: vec![GrantType::AuthorizationCode],
                 jwks: None,
                 secret_hash: None,
+                tls_client_auth_subject_dn: None,
+                tls_client_auth_san_dns: None,
             },
             secret_hash: Some(SecretHash::new(
                 "s3cret-s3cret-s3cret-s3cret-s3cret",
@@ -544,6 +640,15 @@ mod tests {
         let mut other = code.clone();
         other.client_id = "other".into();
         assert!(check_code(&other, &auth, Some("https://rp.example/cb"), Some(v), 50).is_err());
+    }
+
+    #[test]
+    fn dn_renderings_compare_equal() {
+        assert_eq!(
+            normalize_dn("CN=a,OU=1,O=B C,C=FR"),
+            normalize_dn("C=FR, O=B C, OU=1, CN=a")
+        );
+        assert_ne!(normalize_dn("CN=a,C=FR"), normalize_dn("CN=b,C=FR"));
     }
 
     #[test]

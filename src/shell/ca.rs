@@ -252,6 +252,20 @@ fn pem(label: &str, der: &[u8]) -> String {
     s
 }
 
+/// The profession label written in card certificates' `title` (TRE_G15).
+pub fn profession_label(code: &str) -> &'static str {
+    match code {
+        "10" => "Médecin",
+        "21" => "Pharmacien",
+        "40" => "Chirurgien-Dentiste",
+        "50" => "Sage-Femme",
+        "60" => "Infirmier",
+        "70" => "Masseur-Kinésithérapeute",
+        "80" => "Pédicure-Podologue",
+        _ => "Professionnel de santé",
+    }
+}
+
 /// PEM of a certificate.
 pub fn cert_pem(der: &[u8]) -> String {
     pem("CERTIFICATE", der)
@@ -383,7 +397,7 @@ impl Ca {
                         Some(p) => params.signed_by(&SharedKey(key.clone()), &p.issuer)?,
                     };
                     let der = cert.der().to_vec();
-                    put_ca_cert(store, &def.id, &hierarchy.name, &der, now).await?;
+                    put_ca_cert_published(store, &def.id, &hierarchy.name, &der, now).await?;
                     append_audit(
                         store,
                         now,
@@ -715,13 +729,15 @@ impl Ca {
     /// coeur's own HTTPS certificate, issued at first start by the first ORGANISATIONS CA for
     /// the host of `public_url` (plus `localhost` and `127.0.0.1` on loopback), renewed when
     /// missing, expiring or naming other hosts. Returns (certificate chain PEM, key PKCS#8 DER,
-    /// root certificate PEM).
+    /// root certificate PEM). `id` names the certificate (one per listener).
+    #[allow(clippy::too_many_arguments)] // Wiring at start.
     pub async fn own_server_certificate(
         &self,
         store: &Store,
         keys_dir: &Path,
         master: &MasterKey,
         rng: &dyn Random,
+        id: &str,
         public_url: &str,
         now: i64,
     ) -> Result<(String, Vec<u8>, String)> {
@@ -761,7 +777,6 @@ impl Ca {
             .profile("SSL_SERV")
             .cloned()
             .ok_or_else(|| anyhow!("profiles.toml has no SSL_SERV profile"))?;
-        let id = "SERVER-TLS";
         let kt = KeyType::P256;
         let key = match KeyFile::load(keys_dir, master, id, kt)? {
             Some(k) => k,
@@ -1026,6 +1041,7 @@ impl Ca {
                 .to_string(),
         )
         .await?;
+        super::ldap::outbox::enqueue_issue(&mut tx, &ca.def.id, serial, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1075,6 +1091,9 @@ impl Ca {
         )
         .await
         .map_err(CaError::Internal)?;
+        super::ldap::outbox::enqueue_revoke(&mut tx, ca_id, &serial, now)
+            .await
+            .map_err(CaError::Internal)?;
         tx.commit().await.map_err(anyhow::Error::from)?;
         let serial_bytes = hex::decode(if serial.len() % 2 == 1 {
             format!("0{serial}")
@@ -1277,6 +1296,7 @@ impl Ca {
         }
         std::fs::rename(&tmp, &out).map_err(anyhow::Error::from)?;
         let _ = std::fs::remove_file(&tbs_path);
+        let mut tx = store.pool().begin().await.map_err(anyhow::Error::from)?;
         sqlx::query("INSERT INTO crls (ca_id, number, delta_base, this_update, next_update, entries) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&ca.def.id)
             .bind(i64::try_from(number).unwrap_or(i64::MAX))
@@ -1284,9 +1304,13 @@ impl Ca {
             .bind(now)
             .bind(now + CRL_LIFETIME)
             .bind(i64::try_from(count).unwrap_or(i64::MAX))
-            .execute(store.pool())
+            .execute(&mut *tx)
             .await
             .map_err(anyhow::Error::from)?;
+        super::ldap::outbox::enqueue_crl(&mut tx, &ca.def.id, number, delta_base.is_some(), now)
+            .await
+            .map_err(CaError::Internal)?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
         Ok(count)
     }
 
@@ -1390,6 +1414,136 @@ impl Ca {
             c.insert(key, (now + OCSP_LIFETIME / 2, Arc::new(resp.clone())));
         }
         Ok(resp)
+    }
+
+    /// The revocation of a certificate (time, reason), or `None` if it is not revoked. An
+    /// unknown certificate counts as revoked.
+    pub async fn revocation(
+        &self,
+        store: &Store,
+        ca_id: &str,
+        serial: &str,
+    ) -> Result<Option<(i64, Reason)>> {
+        let row = sqlx::query(
+            "SELECT revoked_at, reason FROM certificates WHERE ca_id = $1 AND serial = $2",
+        )
+        .bind(ca_id)
+        .bind(serial.trim_start_matches('0').to_ascii_lowercase())
+        .fetch_optional(store.pool())
+        .await?;
+        Ok(match row {
+            None => Some((0, Reason::Unspecified)),
+            Some(r) => r.try_get::<Option<i64>, _>("revoked_at")?.map(|at| {
+                (
+                    at,
+                    Reason::from_code(
+                        r.try_get::<Option<i64>, _>("reason")
+                            .ok()
+                            .flatten()
+                            .unwrap_or(0),
+                    )
+                    .unwrap_or(Reason::Unspecified),
+                )
+            }),
+        })
+    }
+
+    /// Sandbox virtual card for an identity: CPS_AUTH and CPS_SIGN certificates from the first
+    /// PERSONNES CA (or `ca_id`), each with its key in a PKCS#12 protected by the card PIN.
+    /// Returns ((auth serial, auth PKCS#12), (sign serial, sign PKCS#12)).
+    #[allow(clippy::too_many_arguments)] // One card's worth of inputs.
+    pub async fn issue_virtual_card(
+        &self,
+        store: &Store,
+        rng: &dyn Random,
+        identity: &crate::core::identity::Identity,
+        pin: &str,
+        ca_id: Option<&str>,
+        actor: &str,
+        now: i64,
+    ) -> Result<((String, Vec<u8>), (String, Vec<u8>)), CaError> {
+        let ca_id = match ca_id {
+            Some(c) => c.to_owned(),
+            None => {
+                let mut ids: Vec<&String> = self
+                    .cas
+                    .iter()
+                    .filter(|(_, c)| {
+                        c.def.domain == Some(crate::core::pki::hierarchy::Domain::Personnes)
+                    })
+                    .map(|(id, _)| id)
+                    .collect();
+                ids.sort();
+                ids.first()
+                    .map(|s| (*s).clone())
+                    .ok_or_else(|| CaError::UnknownCa("PERSONNES".into()))?
+            }
+        };
+        let title = identity
+            .exercices
+            .first()
+            .map(|e| profession_label(&e.code_profession).to_owned());
+        let subject = SubjectRequest {
+            national_id: Some(identity.national_id.to_string()),
+            family_name: Some(identity.family_name.clone()),
+            given_name: Some(identity.given_name.clone()),
+            title,
+            ..Default::default()
+        };
+        let (a_serial, _, a_p12) = self
+            .issue_with_generated_key(
+                store,
+                rng,
+                actor,
+                &ca_id,
+                "CPS_AUTH",
+                KeyType::P256,
+                &subject,
+                pin,
+                now,
+            )
+            .await?;
+        let (s_serial, _, s_p12) = self
+            .issue_with_generated_key(
+                store,
+                rng,
+                actor,
+                &ca_id,
+                "CPS_SIGN",
+                KeyType::P256,
+                &subject,
+                pin,
+                now,
+            )
+            .await?;
+        Ok(((a_serial, a_p12), (s_serial, s_p12)))
+    }
+
+    /// Revokes every valid card certificate (CPS_AUTH, CPS_SIGN) of a national identifier:
+    /// the "opposition" of a lost or stolen card. Returns the revoked (CA, serial) pairs.
+    pub async fn revoke_cards(
+        &self,
+        store: &Store,
+        national_id: &str,
+        reason: Reason,
+        actor: &str,
+        now: i64,
+    ) -> Result<Vec<(String, String)>, CaError> {
+        let rows = sqlx::query("SELECT ca_id, serial FROM certificates WHERE profile IN ('CPS_AUTH', 'CPS_SIGN') AND revoked_at IS NULL AND subject LIKE $1")
+            .bind(format!("CN={national_id},%"))
+            .fetch_all(store.pool())
+            .await
+            .map_err(anyhow::Error::from)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let ca: String = r.try_get("ca_id").map_err(anyhow::Error::from)?;
+            let serial: String = r.try_get("serial").map_err(anyhow::Error::from)?;
+            match self.revoke(store, &ca, &serial, reason, actor, now).await {
+                Ok(()) | Err(CaError::AlreadyRevoked) => out.push((ca, serial)),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     /// A certificate's DER by CA and serial.
@@ -1510,6 +1664,31 @@ async fn put_ca_cert(store: &Store, id: &str, hierarchy: &str, der: &[u8], now: 
         .bind(now)
         .execute(store.pool())
         .await?;
+    Ok(())
+}
+
+/// Stores a CA certificate and announces it to the LDAP publisher, in one transaction.
+async fn put_ca_cert_published(
+    store: &Store,
+    id: &str,
+    hierarchy: &str,
+    der: &[u8],
+    now: i64,
+) -> Result<()> {
+    let mut tx = store.pool().begin().await?;
+    sqlx::query("DELETE FROM ca_certs WHERE ca_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO ca_certs (ca_id, hierarchy, der, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(hierarchy)
+        .bind(b64(der))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    super::ldap::outbox::enqueue_ca_cert(&mut tx, id, der, now).await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -31,6 +31,11 @@ pub struct Config {
     pub realms_dir: PathBuf,
     /// Master key (base64), if given.
     pub master_key: Option<String>,
+    /// LDAP publication (`None`: off).
+    pub ldap: Option<LdapConfig>,
+    /// LDAP base DN under which each hierarchy's tree sits (`None`: `o=<organization>,c=FR`).
+    /// It matters with publication off too: the LDAP URLs in certificates name entries under it.
+    pub ldap_base_dn: Option<String>,
     /// Log format.
     pub log_format: LogFormat,
     /// TLS certificate chain (PEM).
@@ -47,6 +52,10 @@ pub struct Config {
     pub crl_dir: PathBuf,
     /// The realm whose access tokens authorise CA API calls.
     pub ca_realm: String,
+    /// The card (mutual TLS) listener.
+    pub card_listen: SocketAddr,
+    /// Its public base URL.
+    pub card_public_url: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -58,8 +67,127 @@ impl std::fmt::Debug for Config {
             .field("keys_dir", &self.keys_dir)
             .field("realms_dir", &self.realms_dir)
             .field("master_key", &self.master_key.as_ref().map(|_| "<set>"))
+            .field("ldap", &self.ldap)
+            .field("ldap_base_dn", &self.ldap_base_dn)
             .finish_non_exhaustive()
     }
+}
+
+/// Where and how the LDAP publisher connects.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LdapConfig {
+    /// `ldap://host[:port]` or `ldaps://host[:port]`.
+    pub url: String,
+    /// StartTLS on an `ldap://` connection.
+    pub starttls: bool,
+    /// Bind DN (`None`: anonymous).
+    pub bind_dn: Option<String>,
+    /// Bind password (never logged).
+    pub bind_password: Option<String>,
+    /// CA certificates (PEM) trusted for the directory's TLS certificate (default: the
+    /// system's roots).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl LdapConfig {
+    /// A one-line description for logs (no password).
+    pub fn describe(&self) -> String {
+        let tls = if self.url.starts_with("ldaps:") {
+            "TLS"
+        } else if self.starttls {
+            "StartTLS"
+        } else {
+            "plain"
+        };
+        format!(
+            "{} ({tls}), bind {}",
+            self.url,
+            self.bind_dn.as_deref().unwrap_or("anonymous")
+        )
+    }
+}
+
+impl std::fmt::Debug for LdapConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LdapConfig")
+            .field("url", &self.url)
+            .field("starttls", &self.starttls)
+            .field("bind_dn", &self.bind_dn)
+            .field(
+                "bind_password",
+                &self.bind_password.as_ref().map(|_| "<set>"),
+            )
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
+}
+
+/// LDAP settings as given, before validation.
+#[derive(Debug, Default, Clone)]
+struct LdapInput {
+    url: Option<String>,
+    starttls: Option<bool>,
+    bind_dn: Option<String>,
+    bind_password: Option<String>,
+    ca_file: Option<PathBuf>,
+}
+
+fn ldap_config(i: LdapInput) -> Result<Option<LdapConfig>> {
+    let Some(url) = i.url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()) else {
+        if i.bind_dn.is_some() || i.bind_password.is_some() || i.starttls == Some(true) {
+            bail!("LDAP bind settings or StartTLS are given without --ldap-url");
+        }
+        return Ok(None);
+    };
+    let parsed = url::Url::parse(&url).map_err(|e| anyhow::anyhow!("--ldap-url {url:?}: {e}"))?;
+    let tls = match parsed.scheme() {
+        "ldap" => false,
+        "ldaps" => true,
+        s => bail!("--ldap-url: scheme {s:?}; use ldap:// (optionally with StartTLS) or ldaps://"),
+    };
+    if parsed.host_str().is_none_or(str::is_empty) {
+        bail!("--ldap-url {url:?} names no host");
+    }
+    if !matches!(parsed.path(), "" | "/") || parsed.query().is_some() {
+        bail!(
+            "--ldap-url {url:?}: give only scheme, host and port (the base DN is --ldap-base-dn)"
+        );
+    }
+    if parsed.password().is_some() || !parsed.username().is_empty() {
+        bail!("--ldap-url carries credentials: use --ldap-bind-dn and COEUR_LDAP_BIND_PASSWORD");
+    }
+    let starttls = i.starttls.unwrap_or(false);
+    if starttls && tls {
+        bail!("--ldap-starttls applies to ldap:// URLs; ldaps:// is TLS already");
+    }
+    let bind_dn = i.bind_dn.filter(|d| !d.trim().is_empty());
+    let bind_password = i.bind_password.filter(|p| !p.is_empty());
+    match (&bind_dn, &bind_password) {
+        (Some(_), None) => bail!(
+            "--ldap-bind-dn needs a password (COEUR_LDAP_BIND_PASSWORD or ldap_bind_password_file)"
+        ),
+        (None, Some(_)) => bail!("an LDAP bind password is given without --ldap-bind-dn"),
+        _ => {}
+    }
+    if let Some(d) = &bind_dn {
+        crate::core::pki::directory::Dn::parse(d)
+            .map_err(|e| anyhow::anyhow!("--ldap-bind-dn: {e}"))?;
+    }
+    if let Some(f) = &i.ca_file
+        && !f.is_file()
+    {
+        bail!("--ldap-ca-file {}: no such file", f.display());
+    }
+    if i.ca_file.is_some() && !tls && !starttls {
+        bail!("--ldap-ca-file is for TLS: use ldaps:// or --ldap-starttls");
+    }
+    Ok(Some(LdapConfig {
+        url: url.trim_end_matches('/').to_owned(),
+        starttls,
+        bind_dn,
+        bind_password,
+        ca_file: i.ca_file,
+    }))
 }
 
 /// A database URL with any password removed, for logs.
@@ -83,6 +211,12 @@ pub struct FileConfig {
     keys_dir: Option<PathBuf>,
     realms_dir: Option<PathBuf>,
     master_key_file: Option<PathBuf>,
+    ldap_url: Option<String>,
+    ldap_starttls: Option<bool>,
+    ldap_bind_dn: Option<String>,
+    ldap_bind_password_file: Option<PathBuf>,
+    ldap_base_dn: Option<String>,
+    ldap_ca_file: Option<PathBuf>,
     log_format: Option<LogFormat>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -91,6 +225,8 @@ pub struct FileConfig {
     pki_production: Option<bool>,
     crl_dir: Option<PathBuf>,
     ca_realm: Option<String>,
+    card_listen: Option<SocketAddr>,
+    card_public_url: Option<String>,
 }
 
 /// Values given on the command line or in the environment.
@@ -108,6 +244,18 @@ pub struct Overrides {
     pub realms_dir: Option<PathBuf>,
     /// `COEUR_MASTER_KEY`.
     pub master_key: Option<String>,
+    /// `--ldap-url`.
+    pub ldap_url: Option<String>,
+    /// `--ldap-starttls`.
+    pub ldap_starttls: Option<bool>,
+    /// `--ldap-bind-dn`.
+    pub ldap_bind_dn: Option<String>,
+    /// `COEUR_LDAP_BIND_PASSWORD`.
+    pub ldap_bind_password: Option<String>,
+    /// `--ldap-base-dn`.
+    pub ldap_base_dn: Option<String>,
+    /// `--ldap-ca-file`.
+    pub ldap_ca_file: Option<PathBuf>,
     /// `--log-format`.
     pub log_format: Option<LogFormat>,
     /// `--tls-cert`.
@@ -124,7 +272,14 @@ pub struct Overrides {
     pub crl_dir: Option<PathBuf>,
     /// `--ca-realm`.
     pub ca_realm: Option<String>,
+    /// `--card-listen`.
+    pub card_listen: Option<SocketAddr>,
+    /// `--card-public-url`.
+    pub card_public_url: Option<String>,
 }
+
+/// Default card (mutual TLS) listener.
+pub const DEFAULT_CARD_LISTEN: &str = "127.0.0.1:8443";
 
 /// Default listener.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -160,11 +315,49 @@ impl Config {
             ),
             (None, None) => None,
         };
+        let ldap_bind_password = match (o.ldap_bind_password, &f.ldap_bind_password_file) {
+            (Some(p), _) => Some(p),
+            (None, Some(p)) => Some(
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?
+                    .trim_end_matches(['\n', '\r'])
+                    .to_owned(),
+            ),
+            (None, None) => None,
+        };
+        let ldap = ldap_config(LdapInput {
+            url: o.ldap_url.or(f.ldap_url),
+            starttls: o.ldap_starttls.or(f.ldap_starttls),
+            bind_dn: o.ldap_bind_dn.or(f.ldap_bind_dn),
+            bind_password: ldap_bind_password,
+            ca_file: o.ldap_ca_file.or(f.ldap_ca_file),
+        })?;
+        let ldap_base_dn = o
+            .ldap_base_dn
+            .or(f.ldap_base_dn)
+            .map(|b| b.trim().to_owned())
+            .filter(|b| !b.is_empty());
+        if let Some(b) = &ldap_base_dn {
+            crate::core::pki::directory::Dn::parse(b)
+                .map_err(|e| anyhow::anyhow!("--ldap-base-dn: {e}"))?;
+        }
         let tls_cert = o.tls_cert.or(f.tls_cert);
         let tls_key = o.tls_key.or(f.tls_key);
         if tls_cert.is_some() != tls_key.is_some() {
             bail!("--tls-cert and --tls-key go together");
         }
+        let card_listen = match o.card_listen.or(f.card_listen) {
+            Some(l) => l,
+            None => DEFAULT_CARD_LISTEN
+                .parse()
+                .context("default card listener")?,
+        };
+        let card_public_url = o
+            .card_public_url
+            .or(f.card_public_url)
+            .unwrap_or_else(|| format!("https://{card_listen}"))
+            .trim_end_matches('/')
+            .to_owned();
         Ok(Self {
             listen,
             public_url,
@@ -178,6 +371,8 @@ impl Config {
                 .or(f.realms_dir)
                 .unwrap_or_else(|| "realms".into()),
             master_key,
+            ldap,
+            ldap_base_dn,
             log_format: o.log_format.or(f.log_format).unwrap_or(LogFormat::Text),
             tls_cert,
             tls_key,
@@ -189,6 +384,8 @@ impl Config {
             pki_production: o.pki_production.or(f.pki_production).unwrap_or(false),
             crl_dir: o.crl_dir.or(f.crl_dir).unwrap_or_else(|| "crl".into()),
             ca_realm: o.ca_realm.or(f.ca_realm).unwrap_or_else(|| "edit".into()),
+            card_listen,
+            card_public_url,
         })
     }
 }

@@ -2,8 +2,10 @@
 //! typed values, call `crate::core`, persist, and answer.
 
 pub mod ca;
+pub mod card;
 pub mod config;
 pub mod http;
 pub mod keystore;
+pub mod ldap;
 pub mod state;
 pub mod store;

@@ -165,6 +165,9 @@ impl AppState {
         let auto_approve = ca_realm.realm.sandbox;
         let (hierarchy, profiles) =
             super::ca::load_pki(&cfg.pki_dir, &cfg.pki_hierarchy, &cfg.public_url)?;
+        let hierarchy = hierarchy
+            .with_ldap_base_dn(cfg.ldap_base_dn.as_deref())
+            .map_err(|e| anyhow!("hierarchy {}: {e}", cfg.pki_hierarchy))?;
         let env = if cfg.pki_production {
             super::ca::PkiEnv::Production
         } else {

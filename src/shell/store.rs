@@ -26,6 +26,12 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/0001_provider.sql"),
         ),
         m(2, "ca", include_str!("../../migrations/0002_ca.sql")),
+        m(
+            3,
+            "ldap_outbox",
+            include_str!("../../migrations/0003_ldap_outbox.sql"),
+        ),
+        m(4, "card", include_str!("../../migrations/0004_card.sql")),
     ])
 }
 

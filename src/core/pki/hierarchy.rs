@@ -1,5 +1,6 @@
 //! The CA hierarchy and the certificate profiles, read from `pki/*.toml`.
 
+use super::directory::{self, Layout, LayoutFile, LayoutVars};
 use serde::Deserialize;
 use std::fmt;
 
@@ -94,6 +95,8 @@ struct HierarchyFile {
     ldap_url: String,
     policy_oid: String,
     cps_uri: String,
+    #[serde(default)]
+    ldap: LayoutFile,
     ca: Vec<CaFile>,
 }
 
@@ -135,6 +138,8 @@ pub struct Hierarchy {
     pub cps_uri: String,
     /// All CAs, parents before children.
     pub cas: Vec<CaDef>,
+    /// The directory layout (`[ldap]`), resolved against the LDAP base DN.
+    pub directory: Layout,
 }
 
 /// A refused `pki/` file.
@@ -250,6 +255,18 @@ impl Hierarchy {
             })
             .collect();
         cas.extend(twins);
+        let label = raw.label.clone();
+        let directory = Layout::resolve(
+            &raw.ldap,
+            &LayoutVars {
+                organization: &raw.organization,
+                organization_identifier: &raw.organization_identifier,
+                label: &label,
+                test_label: &format!("{label} TEST"),
+            },
+            None,
+        )
+        .map_err(err)?;
         Ok(Hierarchy {
             name: raw.name,
             organization: raw.organization,
@@ -264,7 +281,24 @@ impl Hierarchy {
             policy_oid,
             cps_uri: raw.cps_uri.replace("{public_url}", public_url),
             cas,
+            directory,
         })
+    }
+
+    /// Places the directory tree under the operator's LDAP base DN (`None` or empty: the
+    /// default `o=<organization>,c=FR`). The LDAP URLs written into certificates follow.
+    pub fn with_ldap_base_dn(mut self, base_dn: Option<&str>) -> Result<Self, String> {
+        self.directory = Layout::resolve(
+            &self.directory.file(),
+            &LayoutVars {
+                organization: &self.organization,
+                organization_identifier: &self.organization_identifier,
+                label: &self.label,
+                test_label: &format!("{} TEST", self.label),
+            },
+            base_dn,
+        )?;
+        Ok(self)
     }
 
     /// A CA by id.
@@ -309,18 +343,10 @@ impl Hierarchy {
         dn
     }
 
-    /// The CA's LDAP entry DN (roots under the label OU, issuing CAs under their root's OU).
+    /// The CA's LDAP entry DN in the configured layout (roots under the label OU, issuing CAs
+    /// under their root's OU).
     pub fn ldap_dn(&self, ca: &CaDef) -> String {
-        let tail = format!(
-            "ou={},ou={},o={},c=FR",
-            self.label_of(ca),
-            self.organization_identifier,
-            self.organization
-        );
-        match ca.parent.as_deref().and_then(|p| self.ca(p)) {
-            None => format!("cn={},{tail}", ca.cn),
-            Some(root) => format!("cn={},ou={},{tail}", ca.cn, root.cn),
-        }
+        directory::ca_dn(self, ca).to_string()
     }
 
     /// HTTP URL of a CA's full CRL.
@@ -344,7 +370,7 @@ impl Hierarchy {
         format!(
             "{}/{}?{attr};binary?base?objectClass=pkiCA",
             self.ldap_url,
-            self.ldap_dn(ca).replace(' ', "%20")
+            directory::url_encode_dn(&self.ldap_dn(ca))
         )
     }
 }
@@ -533,6 +559,37 @@ mod tests {
             h.ldap_dn(ca),
             "cn=TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS,ou=TEST AC RACINE IGC-SANTE ELEMENTAIRE,ou=IGC-SANTE TEST,ou=0002 187512751,o=ASIP-SANTE,c=FR"
         );
+        assert_eq!(
+            h.ldap_attr_url(ca, "certificateRevocationList"),
+            "ldap://annuaire-igc.example/cn=TEST%20AC%20IGC-SANTE%20ELEMENTAIRE%20ORGANISATIONS,ou=TEST%20AC%20RACINE%20IGC-SANTE%20ELEMENTAIRE,ou=IGC-SANTE%20TEST,ou=0002%20187512751,o=ASIP-SANTE,c=FR?certificateRevocationList;binary?base?objectClass=pkiCA"
+        );
+        // Under an operator's base DN, the URLs follow the entries.
+        let h = h.with_ldap_base_dn(Some("dc=sante,dc=example")).unwrap();
+        let root = h.ca("ACR-EL").unwrap();
+        assert_eq!(
+            h.ldap_dn(root),
+            "cn=AC RACINE IGC-SANTE ELEMENTAIRE,ou=IGC-SANTE,ou=0002 187512751,dc=sante,dc=example"
+        );
+        assert!(h.with_ldap_base_dn(Some("not a dn")).is_err());
+    }
+
+    #[test]
+    fn ldap_section() {
+        let text = "name='x'\norganization='O, Inc'\norganization_identifier='1'\nbase_url='u'\nldap_url='l'\npolicy_oid='1.2'\ncps_uri='c'\n[ldap]\ntree='ou={label},{base_dn}'\npersons='ou=PS,{tree}'\nsmime_attribute='userSMIMECertificate'\n[[ca]]\nid='R'\ncn='Root'\nkey='p256'\nvalidity_days=10\n";
+        let h = Hierarchy::parse("h.toml", text, "http://x").unwrap();
+        assert_eq!(
+            h.ldap_dn(h.ca("R").unwrap()),
+            "cn=Root,ou=IGC-SANTE,o=O\\, Inc,c=FR"
+        );
+        assert_eq!(
+            h.directory.test.persons.to_string(),
+            "ou=PS,ou=IGC-SANTE TEST,o=O\\, Inc,c=FR"
+        );
+        let bad = text.replace("persons='ou=PS,{tree}'", "persons='ou=PS,{oops}'");
+        let e = Hierarchy::parse("h.toml", &bad, "http://x").unwrap_err();
+        assert!(e.to_string().contains("{oops}"), "{e}");
+        let bad = text.replace("persons=", "people=");
+        assert!(Hierarchy::parse("h.toml", &bad, "http://x").is_err());
     }
 
     #[test]

@@ -81,7 +81,7 @@ async fn authorize(st: &AppState, headers: &HeaderMap, scope: &str) -> Result<St
             "CA realm missing",
         )
     })?;
-    let claims = match verify_access_token(st, &rt, &token).await {
+    let claims = match verify_access_token(st, &rt, &token, Some(None)).await {
         Ok(c) => c,
         Err(TokenFailure::OAuth(e)) => return Err(unauthorized(&e.description)),
         Err(TokenFailure::Internal(e)) => {

@@ -5,6 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 mod ca;
+mod card;
 mod demo;
 mod oidc;
 
@@ -19,6 +20,14 @@ use std::sync::{Arc, OnceLock};
 /// Shared state type of handlers.
 pub type St = axum::extract::State<Arc<AppState>>;
 
+/// The card listener's router: card login, plus the main routes (their mutual-TLS aliases).
+pub fn card_router(state: Arc<AppState>) -> Router {
+    let card = Router::new()
+        .route("/auth/realms/{realm}/card/login", get(card::card_login))
+        .with_state(state.clone());
+    router(state).merge(card)
+}
+
 /// The application router.
 pub fn router(state: Arc<AppState>) -> Router {
     let realm = "/auth/realms/{realm}";
@@ -28,6 +37,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/demo/login", get(demo::login))
         .route("/demo/callback", get(demo::callback))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(super::ldap::publisher::http_metrics))
         .route(
             &format!("{realm}/.well-known/openid-configuration"),
             get(oidc::discovery),
@@ -41,6 +51,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(oidc::authorize_get).post(oidc::authorize_post),
         )
         .route(&format!("{oc}/auth/login"), post(oidc::wallet_login))
+        .route(&format!("{oc}/auth/card-return"), get(oidc::card_return))
         .route(&format!("{oc}/token"), post(oidc::token))
         .route(
             &format!("{oc}/userinfo"),

@@ -8,6 +8,7 @@ use crate::core::acr::Acr;
 use crate::core::authorize::{
     self, AuthorizationRequest, AuthzError, Decision, Params, SessionView,
 };
+use crate::core::claims::Confirmation;
 use crate::core::claims::{AccessTokenClaims, IdTokenClaims, userinfo as userinfo_doc};
 use crate::core::client::{Client, GrantType};
 use crate::core::discovery::{self, Endpoints};
@@ -17,8 +18,10 @@ use crate::core::jose::{SigAlg, half_hash, sign_hs256, token_hash};
 use crate::core::random::{id128, token as random_token};
 use crate::core::realm::AuthMethod;
 use crate::core::token::{self as tok, AuthOutcome, ClientAuthenticated, RefreshDecision};
+use crate::shell::card::PeerCertificate;
 use crate::shell::state::{AppState, RealmRt};
 use crate::shell::store::{CodeRow, CodeUse, GrantRow, RefreshRow, SessionRow};
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -63,7 +66,9 @@ fn found(url: &str) -> Response {
 
 pub(super) async fn discovery(st: St, Path(realm): Path<String>) -> Response {
     match realm_or_404(&st, &realm) {
-        Ok(rt) => axum::Json(discovery::document(&rt.realm)).into_response(),
+        Ok(rt) => {
+            axum::Json(discovery::document(&rt.realm, &st.cfg.card_public_url)).into_response()
+        }
         Err(r) => r,
     }
 }
@@ -426,6 +431,15 @@ pub(super) async fn wallet_login(
             );
         }
     };
+    if method == AuthMethod::Card {
+        if !authorize::method_meets(&req, rt.realm.acr.of(method)) {
+            return again(
+                "Ce moyen de connexion n'atteint pas le niveau demandé par l'application.",
+                StatusCode::BAD_REQUEST,
+            );
+        }
+        return card_handoff(&st, &rt, &pending_hash, now).await;
+    }
     if method != AuthMethod::Test {
         return again(
             "Ce moyen de connexion n'est pas encore disponible sur ce serveur.",
@@ -441,29 +455,71 @@ pub(super) async fn wallet_login(
             );
         }
     };
-    let identity = match st
+    match finish_login(
+        &st,
+        &rt,
+        &req,
+        &pending_hash,
+        &headers,
+        &national_id,
+        method,
+        now,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(LoginRefusal::Message(m, status)) => again(&m, status),
+        Err(LoginRefusal::Expired) => expired(),
+        Err(LoginRefusal::Internal(e)) => internal(e),
+    }
+}
+
+/// Why a login could not complete.
+pub(super) enum LoginRefusal {
+    /// Shown to the user (on the wallet page, or an error page).
+    Message(String, StatusCode),
+    /// The pending request was already used.
+    Expired,
+    /// Internal failure.
+    Internal(anyhow::Error),
+}
+
+/// Completes a login once the user is authenticated by `method` as `national_id`: checks the
+/// identity, opens the SSO session, issues the code, and redirects to the client.
+#[allow(clippy::too_many_arguments)] // One login's worth of context.
+pub(super) async fn finish_login(
+    st: &AppState,
+    rt: &RealmRt,
+    req: &AuthorizationRequest,
+    pending_hash: &str,
+    headers: &HeaderMap,
+    national_id: &NationalId,
+    method: AuthMethod,
+    now: i64,
+) -> Result<Response, LoginRefusal> {
+    let identity = st
         .store
         .identity(&rt.realm.name, national_id.as_str())
         .await
-    {
-        Ok(i) => i,
-        Err(e) => return internal(e),
-    };
+        .map_err(LoginRefusal::Internal)?;
     let Some(identity) = identity else {
-        return again(
-            "Identité inconnue dans ce royaume.",
+        return Err(LoginRefusal::Message(
+            "Identité inconnue dans ce royaume.".into(),
             StatusCode::BAD_REQUEST,
-        );
+        ));
     };
     if !identity.active {
-        return again("Cette identité est désactivée.", StatusCode::FORBIDDEN);
+        return Err(LoginRefusal::Message(
+            "Cette identité est désactivée.".into(),
+            StatusCode::FORBIDDEN,
+        ));
     }
     let acr = rt.realm.acr.of(method);
-    if !authorize::method_meets(&req, acr) {
-        return again(
-            "Ce moyen de connexion n'atteint pas le niveau demandé par l'application.",
+    if !authorize::method_meets(req, acr) {
+        return Err(LoginRefusal::Message(
+            "Ce moyen de connexion n'atteint pas le niveau demandé par l'application.".into(),
             StatusCode::BAD_REQUEST,
-        );
+        ));
     }
     let session = SessionView {
         sid: id128(&*st.rng),
@@ -480,13 +536,13 @@ pub(super) async fn wallet_login(
         acr: acr.as_str().into(),
     };
     let cookie_value = random_token(&*st.rng);
-    let previous = cookie(&headers, SESSION_COOKIE).map(|c| token_hash(&c));
+    let previous = cookie(headers, SESSION_COOKIE).map(|c| token_hash(&c));
     let code = random_token(&*st.rng);
-    let (grant, code_row) = grant_and_code(&st, &rt, &req, &session, now);
+    let (grant, code_row) = grant_and_code(st, rt, req, &session, now);
     let done = st
         .store
         .complete_login(
-            &pending_hash,
+            pending_hash,
             previous.as_deref(),
             (
                 &rt.realm.name,
@@ -499,24 +555,139 @@ pub(super) async fn wallet_login(
             &code_row,
             now,
         )
-        .await;
-    match done {
-        Ok(true) => {}
-        Ok(false) => return expired(),
-        Err(e) => return internal(e),
+        .await
+        .map_err(LoginRefusal::Internal)?;
+    if !done {
+        return Err(LoginRefusal::Expired);
     }
     tracing::info!(realm = %rt.realm.name, client = %req.client_id, method = method.as_str(), "login");
-    let mut res = Redirect::to(&success_redirect(&rt, &req, &code)).into_response();
-    let path = cookie_path(&rt);
+    let mut res = Redirect::to(&success_redirect(rt, req, &code)).into_response();
+    let path = cookie_path(rt);
     res.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, &cookie_value, &path, None, secure(&st)),
+        set_cookie(SESSION_COOKIE, &cookie_value, &path, None, secure(st)),
     );
     res.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(LOGIN_COOKIE, "", &path, Some(0), secure(&st)),
+        set_cookie(LOGIN_COOKIE, "", &path, Some(0), secure(st)),
     );
-    res
+    Ok(res)
+}
+
+/// Sends the browser to the card listener with a one-time hand-off token.
+async fn card_handoff(st: &AppState, rt: &RealmRt, pending_hash: &str, now: i64) -> Response {
+    let handoff = random_token(&*st.rng);
+    let r = sqlx::query("INSERT INTO card_handoffs (handoff_hash, pending_hash, realm, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(token_hash(&handoff))
+        .bind(pending_hash)
+        .bind(&rt.realm.name)
+        .bind(now + 300)
+        .execute(st.store.pool())
+        .await;
+    if let Err(e) = r {
+        return internal(e.into());
+    }
+    let url = format!(
+        "{}/auth/realms/{}/card/login?handoff={handoff}",
+        st.cfg.card_public_url, rt.realm.name
+    );
+    Redirect::to(&url).into_response()
+}
+
+/// Back from the card listener: completes the login on this origin, for the browser that
+/// started it.
+pub(super) async fn card_return(
+    st: St,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let rt = match realm_or_404(&st, &realm) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let now = st.now();
+    let expired = || {
+        error_page(
+            StatusCode::BAD_REQUEST,
+            "Page expirée",
+            "This card login has expired or was already used. Go back to the application and start again.",
+        )
+    };
+    let params = Params::from_pairs(query_pairs(q.as_deref()));
+    let Some(result) = params.get("result") else {
+        return expired();
+    };
+    let row = sqlx::query("DELETE FROM card_handoffs WHERE result_hash = $1 AND realm = $2 RETURNING pending_hash, national_id, expires_at")
+        .bind(token_hash(result))
+        .bind(&rt.realm.name)
+        .fetch_optional(st.store.pool())
+        .await;
+    let row = match row {
+        Ok(Some(r)) => r,
+        Ok(None) => return expired(),
+        Err(e) => return internal(e.into()),
+    };
+    use sqlx::Row as _;
+    let (pending_hash, nid, exp): (String, Option<String>, i64) = match (
+        row.try_get("pending_hash"),
+        row.try_get("national_id"),
+        row.try_get("expires_at"),
+    ) {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+        _ => return internal(anyhow::anyhow!("card hand-off row")),
+    };
+    if now >= exp {
+        return expired();
+    }
+    let Some(national_id) = nid.and_then(|n| NationalId::parse(&n).ok()) else {
+        return expired();
+    };
+    let pending = match st.store.pending(&pending_hash).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return expired(),
+        Err(e) => return internal(e),
+    };
+    let (p_realm, browser_hash, stored, p_exp) = pending;
+    if p_realm != rt.realm.name || now >= p_exp {
+        return expired();
+    }
+    if cookie(&headers, LOGIN_COOKIE)
+        .map(|c| token_hash(&c))
+        .as_deref()
+        != Some(browser_hash.as_str())
+    {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Requête refusée",
+            "This login was started in another browser.",
+        );
+    }
+    let pairs: Vec<(String, String)> = match serde_json::from_str(&stored) {
+        Ok(p) => p,
+        Err(e) => return internal(e.into()),
+    };
+    let (req, _client) = match validate_request(&st, &rt, &Params::from_pairs(pairs)).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match finish_login(
+        &st,
+        &rt,
+        &req,
+        &pending_hash,
+        &headers,
+        &national_id,
+        AuthMethod::Card,
+        now,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(LoginRefusal::Message(m, status)) => error_page(status, "Connexion refusée", &m),
+        Err(LoginRefusal::Expired) => expired(),
+        Err(LoginRefusal::Internal(e)) => internal(e),
+    }
 }
 
 /// Verifies an ID token this realm issued (expiry ignored, as for hints). HS256 tokens are
@@ -570,6 +741,7 @@ async fn authenticate_client(
     rt: &RealmRt,
     headers: &HeaderMap,
     form: &Params,
+    peer: Option<&Extension<PeerCertificate>>,
 ) -> Result<ClientAuthenticated, (OAuthError, bool)> {
     let authz = headers
         .get(header::AUTHORIZATION)
@@ -591,6 +763,14 @@ async fn authenticate_client(
             return Err((OAuthError::server_error(), basic));
         }
     };
+    if client.spec.token_endpoint_auth_method == crate::core::client::TokenAuthMethod::TlsClientAuth
+    {
+        let cert = match peer.and_then(|p| p.0.0.clone()) {
+            Some(der) => Some(client_certificate(st, &der).await.map_err(|e| (e, basic))?),
+            None => None,
+        };
+        return tok::authenticate_tls(&presented, client, cert.as_ref()).map_err(|e| (e, basic));
+    }
     let token_url = Endpoints::of(&rt.realm.issuer).token;
     let audiences = [token_url.as_str(), rt.realm.issuer.as_str()];
     match tok::authenticate(presented, client, &audiences, st.now()).map_err(|e| (e, basic))? {
@@ -606,9 +786,45 @@ async fn authenticate_client(
     }
 }
 
+/// Validates an organisation's TLS client certificate against coeur's ORGANISATIONS CAs and
+/// the revocation state in the store.
+async fn client_certificate(
+    st: &AppState,
+    der: &[u8],
+) -> Result<tok::PresentedCertificate, OAuthError> {
+    use crate::core::pki::validate::{self, Anchor, Usage};
+    let anchors: Vec<Anchor> = st
+        .ca
+        .cas
+        .values()
+        .filter(|c| c.def.domain == Some(crate::core::pki::hierarchy::Domain::Organisations))
+        .map(|c| Anchor {
+            id: c.def.id.clone(),
+            cert_der: c.cert_der.clone(),
+        })
+        .collect();
+    let v = validate::validate(der, &anchors, Usage::ClientTls, st.now())
+        .map_err(|e| OAuthError::invalid_client(format!("client certificate refused: {e}")))?;
+    match st.ca.revocation(&st.store, &v.ca_id, &v.serial).await {
+        Ok(None) => Ok(tok::PresentedCertificate {
+            subject_dn: v.subject_dn,
+            dns: v.dns,
+            thumbprint: v.thumbprint,
+        }),
+        Ok(Some(_)) => Err(OAuthError::invalid_client(
+            "client certificate refused: revoked",
+        )),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "revocation check");
+            Err(OAuthError::server_error())
+        }
+    }
+}
+
 pub(super) async fn token(
     st: St,
     Path(realm): Path<String>,
+    peer: Option<Extension<PeerCertificate>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -621,7 +837,7 @@ pub(super) async fn token(
         Ok(g) => g.to_owned(),
         Err(e) => return oauth_error(&e, false),
     };
-    let auth = match authenticate_client(&st, &rt, &headers, &form).await {
+    let auth = match authenticate_client(&st, &rt, &headers, &form, peer.as_ref()).await {
         Ok(a) => a,
         Err((e, basic)) => return oauth_error(&e, basic),
     };
@@ -729,7 +945,17 @@ async fn code_grant(
             return Err(OAuthError::invalid_grant("the code was already used").into());
         }
     }
-    mint(st, rt, auth.client(), &grant, refresh, true, now).await
+    mint(
+        st,
+        rt,
+        auth.client(),
+        auth.bound_thumbprint(),
+        &grant,
+        refresh,
+        true,
+        now,
+    )
+    .await
 }
 
 fn refresh_expiry(rt: &RealmRt, g: &GrantRow, now: i64) -> i64 {
@@ -807,7 +1033,17 @@ async fn refresh_grant(
         .rotate_refresh(&hash, &token_hash(&next), &next_row, now)
         .await?;
     let openid = grant.scope.split(' ').any(|s| s == "openid");
-    mint(st, rt, auth.client(), &grant, Some(next), openid, now).await
+    mint(
+        st,
+        rt,
+        auth.client(),
+        auth.bound_thumbprint(),
+        &grant,
+        Some(next),
+        openid,
+        now,
+    )
+    .await
 }
 
 fn client_credentials(
@@ -842,6 +1078,9 @@ fn client_credentials(
         sid: None,
         gid: None,
         subject_name_id: None,
+        cnf: auth.bound_thumbprint().map(|t| Confirmation {
+            x5t_s256: t.to_owned(),
+        }),
     };
     let ring = rt.ring();
     let key = ring
@@ -859,10 +1098,12 @@ fn client_credentials(
 }
 
 /// Signs the access token and (for `openid`) the ID token of a user grant.
+#[allow(clippy::too_many_arguments)] // One token response's worth of inputs.
 async fn mint(
     st: &AppState,
     rt: &RealmRt,
     client: &Client,
+    bound: Option<&str>,
     grant: &GrantRow,
     refresh: Option<String>,
     id_token: bool,
@@ -894,6 +1135,9 @@ async fn mint(
         sid: Some(grant.sid.clone()),
         gid: Some(grant.grant_id.clone()),
         subject_name_id: psc.then(|| grant.national_id.clone()),
+        cnf: bound.map(|t| Confirmation {
+            x5t_s256: t.to_owned(),
+        }),
     };
     let ring = rt.ring();
     let at_key = ring
@@ -963,10 +1207,13 @@ fn sign_for_client<T: serde::Serialize>(
 // ---------------------------------------------------------------- access tokens
 
 /// Verifies one of this realm's access tokens, including revocation.
+/// `binding`: `Some(thumbprint of the presented client certificate, if any)` enforces
+/// certificate binding (RFC 8705 §3); `None` leaves it to the caller (introspection reports it).
 pub(super) async fn verify_access_token(
     st: &AppState,
     rt: &RealmRt,
     token: &str,
+    binding: Option<Option<&str>>,
 ) -> Result<AccessTokenClaims, TokenFailure> {
     let invalid = || {
         OAuthError::new(
@@ -1001,6 +1248,15 @@ pub(super) async fn verify_access_token(
         .claims;
     if claims.iss != rt.realm.issuer || claims.exp <= st.now() {
         return Err(invalid().into());
+    }
+    if let (Some(cnf), Some(presented)) = (&claims.cnf, binding)
+        && presented != Some(cnf.x5t_s256.as_str())
+    {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidToken,
+            "the access token is bound to another client certificate",
+        )
+        .into());
     }
     if st.store.jti_revoked(&claims.jti).await? {
         return Err(invalid().into());
@@ -1038,23 +1294,33 @@ fn bearer_error(e: &OAuthError) -> Response {
 pub(super) async fn userinfo_get(
     st: St,
     Path(realm): Path<String>,
+    peer: Option<Extension<PeerCertificate>>,
     headers: HeaderMap,
 ) -> Response {
-    userinfo(&st, &realm, &headers, None).await
+    let tp = thumbprint_of(peer.as_ref());
+    userinfo(&st, &realm, &headers, None, tp.as_deref()).await
+}
+
+fn thumbprint_of(peer: Option<&Extension<PeerCertificate>>) -> Option<String> {
+    peer.and_then(|p| p.0.0.as_ref())
+        .map(|c| crate::core::pki::validate::thumbprint(c))
 }
 
 pub(super) async fn userinfo_post(
     st: St,
     Path(realm): Path<String>,
+    peer: Option<Extension<PeerCertificate>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let form = Params::from_pairs(form_pairs(&body));
+    let tp = thumbprint_of(peer.as_ref());
     userinfo(
         &st,
         &realm,
         &headers,
         form.get("access_token").map(str::to_owned),
+        tp.as_deref(),
     )
     .await
 }
@@ -1064,6 +1330,7 @@ async fn userinfo(
     realm: &str,
     headers: &HeaderMap,
     body_token: Option<String>,
+    peer_thumbprint: Option<&str>,
 ) -> Response {
     let Some(rt) = st.realm(realm).cloned() else {
         return bearer_error(&OAuthError::new(ErrorCode::InvalidToken, "unknown realm"));
@@ -1086,7 +1353,7 @@ async fn userinfo(
             return res;
         }
     };
-    let claims = match verify_access_token(st, &rt, &token).await {
+    let claims = match verify_access_token(st, &rt, &token, Some(peer_thumbprint)).await {
         Ok(c) => c,
         Err(TokenFailure::OAuth(e)) => return bearer_error(&e),
         Err(TokenFailure::Internal(e)) => return internal(e),
@@ -1154,6 +1421,7 @@ async fn userinfo(
 pub(super) async fn introspect(
     st: St,
     Path(realm): Path<String>,
+    peer: Option<Extension<PeerCertificate>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -1161,7 +1429,7 @@ pub(super) async fn introspect(
         return oauth_error(&OAuthError::invalid_request("unknown realm"), false);
     };
     let form = Params::from_pairs(form_pairs(&body));
-    let auth = match authenticate_client(&st, &rt, &headers, &form).await {
+    let auth = match authenticate_client(&st, &rt, &headers, &form, peer.as_ref()).await {
         Ok(a) => a,
         Err((e, basic)) => return oauth_error(&e, basic),
     };
@@ -1184,7 +1452,7 @@ pub(super) async fn introspect(
             .into_response()
     };
     if token.contains('.') {
-        return match verify_access_token(&st, &rt, token).await {
+        return match verify_access_token(&st, &rt, token, None).await {
             Ok(c) => {
                 let mut body = json!({
                     "active": true, "scope": c.scope, "client_id": c.client_id, "token_type": "Bearer",
@@ -1193,6 +1461,10 @@ pub(super) async fn introspect(
                 if let Some(n) = &c.subject_name_id {
                     body["username"] = n.clone().into();
                     body["SubjectNameID"] = n.clone().into();
+                }
+                // RFC 8705 §3.2: the resource server checks the binding.
+                if let Some(cnf) = &c.cnf {
+                    body["cnf"] = json!({ "x5t#S256": cnf.x5t_s256 });
                 }
                 for (k, v) in [
                     ("acr", c.acr.clone().map(Into::into)),
@@ -1254,6 +1526,7 @@ pub(super) async fn introspect(
 pub(super) async fn revoke(
     st: St,
     Path(realm): Path<String>,
+    peer: Option<Extension<PeerCertificate>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -1261,7 +1534,7 @@ pub(super) async fn revoke(
         return oauth_error(&OAuthError::invalid_request("unknown realm"), false);
     };
     let form = Params::from_pairs(form_pairs(&body));
-    let auth = match authenticate_client(&st, &rt, &headers, &form).await {
+    let auth = match authenticate_client(&st, &rt, &headers, &form, peer.as_ref()).await {
         Ok(a) => a,
         Err((e, basic)) => return oauth_error(&e, basic),
     };
@@ -1271,7 +1544,7 @@ pub(super) async fn revoke(
     let now = st.now();
     let ok = || (StatusCode::OK, no_store()).into_response();
     if token.contains('.') {
-        return match verify_access_token(&st, &rt, token).await {
+        return match verify_access_token(&st, &rt, token, None).await {
             Ok(c) if c.client_id == auth.client().id() => {
                 match st.store.revoke_jti(&c.jti, c.exp).await {
                     Ok(()) => ok(),

@@ -104,6 +104,10 @@ impl TestServer {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let base = format!("http://{addr}");
+        let card_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind card listener");
+        let card_addr = card_listener.local_addr().expect("card addr");
         let mut overrides = Overrides {
             listen: Some(addr),
             public_url: Some(base.clone()),
@@ -113,6 +117,8 @@ impl TestServer {
             pki_dir: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pki")),
             pki_hierarchy: Some("modern".into()),
             crl_dir: Some(dir.path().join("crl")),
+            card_listen: Some(card_addr),
+            card_public_url: Some(format!("https://{card_addr}")),
             ..Overrides::default()
         };
         adjust(&mut overrides);
@@ -122,8 +128,11 @@ impl TestServer {
             .await
             .expect("server state");
         let app = coeur::shell::http::router(state.clone());
+        let card_state = state.clone();
         let task = tokio::spawn(async move {
+            let card = tokio::spawn(coeur::shell::card::serve(card_state, card_listener));
             let _ = axum::serve(listener, app).await;
+            card.abort();
         });
         TestServer {
             base,
@@ -132,6 +141,11 @@ impl TestServer {
             dir,
             task,
         }
+    }
+
+    /// Base URL of the card (mutual TLS) listener.
+    pub fn card_base(&self) -> String {
+        self.state.cfg.card_public_url.clone()
     }
 
     /// Issuer of a realm.
@@ -221,6 +235,8 @@ pub fn rp_spec(id: &str) -> ClientSpec {
         ],
         jwks: None,
         secret_hash: None,
+        tls_client_auth_subject_dn: None,
+        tls_client_auth_san_dns: None,
     }
 }
 
