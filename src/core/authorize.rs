@@ -297,7 +297,7 @@ pub fn decide(
 ) -> Decision {
     let usable = session.filter(|s| {
         !req.prompt.login
-            && req.max_age.is_none_or(|m| now - s.auth_time <= m)
+            && req.max_age.is_none_or(|m| m > 0 && now - s.auth_time <= m)
             && req.acr_min.is_none_or(|a| s.acr >= a)
             && hint_matches != Some(false)
     });
@@ -485,6 +485,9 @@ mod tests {
         assert_eq!(decide(&r, None, None, 200), Decision::Login);
         r.max_age = Some(10);
         assert_eq!(decide(&r, Some(&s), None, 200), Decision::Login);
+        // max_age=0 is prompt=login (OIDC Core §3.1.2.1), even within the same second.
+        r.max_age = Some(0);
+        assert_eq!(decide(&r, Some(&s), None, 100), Decision::Login);
         r.prompt.none = true;
         assert!(matches!(
             decide(&r, Some(&s), None, 200),

@@ -110,6 +110,8 @@ pub struct CodeRow {
     pub code_challenge: Option<String>,
     /// Expiry.
     pub expires_at: i64,
+    /// When it was redeemed, if it was.
+    pub used_at: Option<i64>,
 }
 
 /// A stored refresh token.
@@ -500,7 +502,7 @@ impl Store {
 
     /// A code by hash.
     pub async fn code(&self, realm: &str, code_hash: &str) -> Result<Option<CodeRow>> {
-        let row = sqlx::query("SELECT grant_id, client_id, redirect_uri, redirect_uri_given, code_challenge, expires_at FROM auth_codes WHERE code_hash = $1 AND realm = $2")
+        let row = sqlx::query("SELECT grant_id, client_id, redirect_uri, redirect_uri_given, code_challenge, expires_at, used_at FROM auth_codes WHERE code_hash = $1 AND realm = $2")
             .bind(code_hash)
             .bind(realm)
             .fetch_optional(&self.pool)
@@ -513,6 +515,7 @@ impl Store {
                 redirect_uri_given: r.try_get::<i64, _>("redirect_uri_given")? != 0,
                 code_challenge: r.try_get("code_challenge")?,
                 expires_at: r.try_get("expires_at")?,
+                used_at: r.try_get("used_at")?,
             })
         })
         .transpose()

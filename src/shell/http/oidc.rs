@@ -258,6 +258,7 @@ fn grant_and_code(
         redirect_uri_given: req.redirect_uri_given,
         code_challenge: req.code_challenge.as_ref().map(|c| c.as_str().to_owned()),
         expires_at: now + l.authorization_code,
+        used_at: None,
     };
     (grant, code)
 }
@@ -900,6 +901,13 @@ async fn code_grant(
         .code(&rt.realm.name, &code_hash)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("unknown or expired code"))?;
+    // A replay is detected before anything else (even an expired code): RFC 6749 §4.1.2 asks
+    // to revoke what the first redemption issued.
+    if row.used_at.is_some() {
+        st.store.revoke_grant(&row.grant_id, now).await?;
+        tracing::warn!(realm = %rt.realm.name, client = %row.client_id, "authorization code replayed; grant revoked");
+        return Err(OAuthError::invalid_grant("the code was already used").into());
+    }
     let grant_view = tok::CodeGrant {
         client_id: row.client_id.clone(),
         redirect_uri: row.redirect_uri.clone(),
