@@ -874,6 +874,9 @@ async fn card_cmd(cfg: Config, c: CardCmd) -> Result<()> {
             out,
             ca,
         } => {
+            if !state.realm(&realm).is_some_and(|r| r.realm.sandbox) {
+                bail!("virtual cards are made only for sandbox realms; {realm} is not one");
+            }
             let identity = state
                 .store
                 .identity(&realm, &national_id)

@@ -192,6 +192,24 @@ fn b64(b: &[u8]) -> String {
     STANDARD.encode(b)
 }
 
+/// A serial as typed (hex, any case, optional `0x` and `:` separators, leading zero bytes or
+/// digits) in the stored form of [`serial_hex`].
+pub fn normalize_serial(s: &str) -> String {
+    let h: String = s
+        .trim()
+        .trim_start_matches("0x")
+        .chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let h = if h.len() % 2 == 1 { format!("0{h}") } else { h };
+    match hex::decode(&h) {
+        Ok(b) => serial_hex(&b),
+        // Not hex: cannot match a stored serial; keep it as is for the "not found" answer.
+        Err(_) => h,
+    }
+}
+
 /// Serial as stored: lowercase hex without leading zeros.
 pub fn serial_hex(serial: &[u8]) -> String {
     let s: Vec<u8> = serial.iter().copied().skip_while(|b| *b == 0).collect();
@@ -1057,7 +1075,7 @@ impl Ca {
         now: i64,
     ) -> Result<(), CaError> {
         self.ca(ca_id)?;
-        let serial = serial.trim_start_matches('0').to_ascii_lowercase();
+        let serial = normalize_serial(serial);
         let mut tx = store.pool().begin().await.map_err(anyhow::Error::from)?;
         let r = sqlx::query("UPDATE certificates SET revoked_at = $1, reason = $2 WHERE ca_id = $3 AND serial = $4 AND revoked_at IS NULL")
             .bind(now)
@@ -1428,7 +1446,7 @@ impl Ca {
             "SELECT revoked_at, reason FROM certificates WHERE ca_id = $1 AND serial = $2",
         )
         .bind(ca_id)
-        .bind(serial.trim_start_matches('0').to_ascii_lowercase())
+        .bind(normalize_serial(serial))
         .fetch_optional(store.pool())
         .await?;
         Ok(match row {
@@ -1553,7 +1571,7 @@ impl Ca {
         ca_id: &str,
         serial: &str,
     ) -> Result<Vec<u8>, CaError> {
-        let serial = serial.trim_start_matches('0').to_ascii_lowercase();
+        let serial = normalize_serial(serial);
         let row = sqlx::query("SELECT der FROM certificates WHERE ca_id = $1 AND serial = $2")
             .bind(ca_id)
             .bind(&serial)

@@ -4,6 +4,7 @@
 mod support;
 
 mod ca;
+mod card;
 mod conformance_basic;
 mod conformance_config;
 mod negative;

@@ -619,8 +619,11 @@ pub(super) async fn card_return(
     let Some(result) = params.get("result") else {
         return expired();
     };
-    let row = sqlx::query("DELETE FROM card_handoffs WHERE result_hash = $1 AND realm = $2 RETURNING pending_hash, national_id, expires_at")
-        .bind(token_hash(result))
+    // Read first; the hand-off is consumed only once the browser is known to be the one that
+    // started the login (a result opened elsewhere does not burn the user's login).
+    let result_hash = token_hash(result);
+    let row = sqlx::query("SELECT pending_hash, national_id, expires_at FROM card_handoffs WHERE result_hash = $1 AND realm = $2")
+        .bind(&result_hash)
         .bind(&rt.realm.name)
         .fetch_optional(st.store.pool())
         .await;
@@ -663,6 +666,15 @@ pub(super) async fn card_return(
             "Requête refusée",
             "This login was started in another browser.",
         );
+    }
+    match sqlx::query("DELETE FROM card_handoffs WHERE result_hash = $1")
+        .bind(&result_hash)
+        .execute(st.store.pool())
+        .await
+    {
+        Ok(r) if r.rows_affected() == 1 => {}
+        Ok(_) => return expired(),
+        Err(e) => return internal(e.into()),
     }
     let pairs: Vec<(String, String)> = match serde_json::from_str(&stored) {
         Ok(p) => p,
