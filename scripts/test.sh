@@ -51,6 +51,10 @@ if ! command -v node >/dev/null; then
 elif $have_node_tests && ! command -v npm >/dev/null; then
   missing+=(npm)
 fi
+# OpenLDAP's slapd for the LDAP publication tests (throwaway servers) and ldap-utils for
+# their ldapsearch checks.
+[[ -x /usr/sbin/slapd && -f /etc/ldap/schema/core.schema ]] || missing+=(slapd)
+command -v ldapsearch >/dev/null || missing+=(ldap-utils)
 command -v openssl >/dev/null || missing+=(openssl)
 [[ -f /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
 
@@ -64,7 +68,21 @@ if ((${#missing[@]})); then
   fi
   export DEBIAN_FRONTEND=noninteractive
   quietly "${sudo[@]}" apt-get update
+  if [[ " ${missing[*]} " == *" slapd "* ]]; then
+    # Binaries and schemas only: no directory configured, no system server needed.
+    echo "slapd slapd/no_configuration boolean true" | quietly "${sudo[@]}" debconf-set-selections
+  fi
   quietly "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+  if [[ " ${missing[*]} " == *" slapd "* ]]; then
+    # Where the package started a system slapd anyway, stop it and keep it off: the tests run
+    # their own servers on free loopback ports.
+    if command -v systemctl >/dev/null && systemctl is-active --quiet slapd 2>/dev/null; then
+      "${sudo[@]}" systemctl disable --now slapd >/dev/null 2>&1 || true
+    fi
+    if [[ -f /run/slapd/slapd.pid ]]; then
+      "${sudo[@]}" kill "$(cat /run/slapd/slapd.pid)" 2>/dev/null || true
+    fi
+  fi
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null ||
     fail "PostgreSQL server binaries still missing after installing postgresql"
 fi

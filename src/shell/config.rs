@@ -389,3 +389,85 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod ldap_tests {
+    use super::*;
+
+    fn ldap(o: Overrides) -> Result<Config> {
+        Config::resolve(o, None)
+    }
+
+    #[test]
+    fn ldap_is_off_unless_configured() {
+        let c = ldap(Overrides::default()).unwrap();
+        assert!(c.ldap.is_none());
+        assert!(c.ldap_base_dn.is_none());
+    }
+
+    #[test]
+    fn ldap_settings_are_checked() {
+        let base = Overrides {
+            ldap_url: Some("ldap://dir.example:389".into()),
+            ldap_bind_dn: Some("cn=coeur,dc=example".into()),
+            ldap_bind_password: Some("s3cret".into()),
+            ldap_base_dn: Some("dc=example".into()),
+            ..Overrides::default()
+        };
+        let c = ldap(base.clone()).unwrap();
+        let l = c.ldap.as_ref().unwrap();
+        assert_eq!(l.url, "ldap://dir.example:389");
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "the password is never printed"
+        );
+        assert!(!l.describe().contains("s3cret"));
+        let bad = |o: Overrides, want: &str| {
+            let e = format!("{:#}", ldap(o).unwrap_err());
+            assert!(e.contains(want), "{e}");
+        };
+        bad(
+            Overrides {
+                ldap_url: Some("http://dir.example".into()),
+                ..base.clone()
+            },
+            "scheme",
+        );
+        bad(
+            Overrides {
+                ldap_url: Some("ldaps://dir.example".into()),
+                ldap_starttls: Some(true),
+                ..base.clone()
+            },
+            "TLS already",
+        );
+        bad(
+            Overrides {
+                ldap_bind_password: None,
+                ..base.clone()
+            },
+            "needs a password",
+        );
+        bad(
+            Overrides {
+                ldap_base_dn: Some("dc=,x".into()),
+                ..base.clone()
+            },
+            "--ldap-base-dn",
+        );
+        bad(
+            Overrides {
+                ldap_url: Some("ldap://dir.example/dc=x".into()),
+                ..base.clone()
+            },
+            "only scheme, host and port",
+        );
+        bad(
+            Overrides {
+                ldap_url: None,
+                ..base
+            },
+            "without --ldap-url",
+        );
+    }
+}

@@ -7,6 +7,7 @@ mod ca;
 mod card;
 mod conformance_basic;
 mod conformance_config;
+mod ldap;
 mod negative;
 mod openidconnect_client;
 mod smoke;

@@ -301,29 +301,26 @@ impl Directory {
         for _ in 0..4 {
             if !h.attr.has_equality() {
                 // No equality rule: the attribute is rewritten whole.
-                match self.read_certs(&dn).await? {
-                    Some(m) => {
-                        let mut vals = m.get(&h.attr).cloned().unwrap_or_default();
-                        if vals.contains(&h.value) {
-                            return Ok(false);
-                        }
-                        vals.push(h.value.clone());
-                        let r = self
-                            .modify_raw(
-                                &dn,
-                                vec![Mod::Replace(
-                                    name.as_bytes().to_vec(),
-                                    vals.into_iter().collect(),
-                                )],
-                            )
-                            .await?;
-                        match r.rc {
-                            0 => return Ok(true),
-                            RC_NO_SUCH_OBJECT => continue,
-                            _ => return Err(refused("modify", &dn, &r)),
-                        }
+                if let Some(m) = self.read_certs(&dn).await? {
+                    let mut vals = m.get(&h.attr).cloned().unwrap_or_default();
+                    if vals.contains(&h.value) {
+                        return Ok(false);
                     }
-                    None => {}
+                    vals.push(h.value.clone());
+                    let r = self
+                        .modify_raw(
+                            &dn,
+                            vec![Mod::Replace(
+                                name.as_bytes().to_vec(),
+                                vals.into_iter().collect(),
+                            )],
+                        )
+                        .await?;
+                    match r.rc {
+                        0 => return Ok(true),
+                        RC_NO_SUCH_OBJECT => continue,
+                        _ => return Err(refused("modify", &dn, &r)),
+                    }
                 }
             }
             let r = self

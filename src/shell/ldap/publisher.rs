@@ -211,20 +211,22 @@ pub(super) async fn stored_ca_cert(store: &Store, ca_id: &str) -> Result<Option<
         .transpose()
 }
 
-/// A CA's current CRL file (full or delta), built when missing. `None` when the CA does not
-/// run in this process and has no file here.
+/// A CA's current CRL file (full or delta); when missing, built if `build` (the publisher
+/// does not build: the CA's housekeeping does, and each build announces itself). `None` when
+/// there is no file here.
 pub(super) async fn current_crl(
     ca: &Ca,
     store: &Store,
     ca_id: &str,
     delta: bool,
+    build: bool,
     now: i64,
 ) -> Result<Option<Vec<u8>>> {
     let path = ca.crl_path(ca_id, delta);
     match tokio::fs::read(&path).await {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if !ca.cas.contains_key(ca_id) {
+            if !build || !ca.cas.contains_key(ca_id) {
                 return Ok(None);
             }
             let p = ca
@@ -269,14 +271,14 @@ async fn deliver(
                     let delta = k == Kind::DeltaCrl;
                     (
                         if delta { DELTA_CRL_ATTR } else { CRL_ATTR },
-                        current_crl(ca, store, &key.ca_id, delta, now)
+                        current_crl(ca, store, &key.ca_id, delta, false, now)
                             .await
                             .map_err(internal)?,
                     )
                 }
             };
             let Some(value) = value else {
-                tracing::warn!(ca = %key.ca_id, kind = key.kind.as_str(), "nothing to publish here (the CA does not run in this process)");
+                tracing::warn!(ca = %key.ca_id, kind = key.kind.as_str(), "no CRL file here (another node builds it); not published from this one");
                 return Ok(());
             };
             d.put_ca_attr(&entry, attr, &value).await
@@ -304,7 +306,7 @@ pub async fn publish_ca_entries(
         let entry = dir::ca_entry(&ca.hierarchy, &rt.def);
         d.put_ca_attr(&entry, CA_CERT_ATTR, &rt.cert_der).await?;
         for (delta, attr) in [(false, CRL_ATTR), (true, DELTA_CRL_ATTR)] {
-            if let Some(crl) = current_crl(ca, store, id, delta, now)
+            if let Some(crl) = current_crl(ca, store, id, delta, false, now)
                 .await
                 .map_err(internal)?
             {

@@ -73,8 +73,14 @@ pub async fn reconcile(
             .map_err(fail)?
             .unwrap_or_default();
         let mut wanted = vec![(CA_CERT_ATTR, Some(rt.cert_der.clone()))];
-        wanted.push((CRL_ATTR, current_crl(ca, store, id, false, now).await?));
-        wanted.push((DELTA_CRL_ATTR, current_crl(ca, store, id, true, now).await?));
+        wanted.push((
+            CRL_ATTR,
+            current_crl(ca, store, id, false, true, now).await?,
+        ));
+        wanted.push((
+            DELTA_CRL_ATTR,
+            current_crl(ca, store, id, true, true, now).await?,
+        ));
         for (attr, value) in wanted {
             let Some(value) = value else { continue };
             let key = attr.split(';').next().unwrap_or(attr).to_ascii_lowercase();

@@ -2,6 +2,7 @@
 //! PostgreSQL cluster, with an injected clock, and a cookie-keeping browser.
 
 pub mod pg;
+pub mod slapd;
 
 use coeur::core::client::{ClientSpec, GrantType, TokenAuthMethod};
 use coeur::core::random::Clock;

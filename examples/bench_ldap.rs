@@ -1,0 +1,303 @@
+//! Benchmark of LDAP publication into a throwaway OpenLDAP slapd (run by
+//! `scripts/bench-ldap.sh`; not a test).
+//!
+//! 1. Sustained publication: BENCH_BACKLOG certificates are issued with the publisher stopped,
+//!    then the publisher drains the backlog; entries/s = certificates / drain time.
+//! 2. Lag at a paced arrival rate: BENCH_PACED more certificates are issued, their outbox rows
+//!    set aside, then written back at BENCH_RATE rows/s while the publisher runs; the lag of a
+//!    row is the time from its write to its delivery.
+//! 3. Lag under issuance load: BENCH_LOAD certificates issued as fast as the CA can while the
+//!    publisher runs.
+//!
+//! BENCH_DB=postgres runs on the throwaway PostgreSQL cluster instead of SQLite.
+
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/it/support/mod.rs"]
+mod support;
+
+use coeur::core::pki::csr::{self, SubjectRequest};
+use coeur::core::pki::hierarchy::KeyType;
+use coeur::core::random::Clock as _;
+use coeur::shell::ldap::publisher::Publisher;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::slapd::{ROOT_DN, ROOT_PW, SUFFIX, Slapd};
+use support::{Db, TestServer, realms_dir};
+
+const ORG: &str = "MOD-EL-ORG-TEST";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn structure(i: usize) -> &'static str {
+    ["318751275100020", "1010000024"][i % 2]
+}
+
+/// Issues `n` certificates from `tasks` concurrent issuers; `each` sees every outbox row id
+/// when its issuance has committed.
+async fn issue_many(
+    s: &Arc<TestServer>,
+    tag: &str,
+    n: usize,
+    tasks: usize,
+    each: Option<Arc<Mutex<HashMap<String, Instant>>>>,
+) -> Duration {
+    let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+    let spki = rcgen::PublicKeyData::subject_public_key_info(&kp);
+    let t0 = Instant::now();
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let (s, spki, tag, each) = (s.clone(), spki.clone(), tag.to_owned(), each.clone());
+        handles.push(tokio::spawn(async move {
+            let ca = &s.state.ca;
+            let p = ca.profile("ORG_AUTH_CLI").expect("profile").clone();
+            let def = ca.ca(ORG).expect("ca").def.clone();
+            let mut i = t;
+            let mut failures = 0;
+            while i < n {
+                let req = SubjectRequest {
+                    structure_id: Some(structure(i).into()),
+                    organization: Some("HOPITAL DE BANC D'ESSAI".into()),
+                    state: Some("Paris (75)".into()),
+                    service_name: Some(format!("{tag}-{i}")),
+                    ..Default::default()
+                };
+                let approved =
+                    csr::approve_key(&spki, KeyType::P256, &req, &p, &def).expect("approved");
+                let r = ca
+                    .issue(
+                        &s.state.store,
+                        &*s.state.rng,
+                        &approved,
+                        ORG,
+                        "ORG_AUTH_CLI",
+                        None,
+                        "bench",
+                        s.clock.now(),
+                    )
+                    .await;
+                match r {
+                    Ok((serial, _)) => {
+                        if let Some(m) = &each {
+                            m.lock()
+                                .expect("lock")
+                                .insert(format!("issue:{ORG}/{serial}"), Instant::now());
+                        }
+                        i += tasks;
+                    }
+                    // Audit-chain contention between issuers: retried, as a client would.
+                    Err(e) => {
+                        failures += 1;
+                        assert!(failures < 1000, "issuance keeps failing: {e}");
+                    }
+                }
+            }
+        }));
+    }
+    for h in handles {
+        h.await.expect("issuer");
+    }
+    t0.elapsed()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn report_lags(label: &str, mut lags: Vec<Duration>) {
+    lags.sort();
+    println!(
+        "{label}: rows={} lag_p50_ms={:.1} lag_p95_ms={:.1} lag_p99_ms={:.1} lag_max_ms={:.1}",
+        lags.len(),
+        percentile(&lags, 0.50).as_secs_f64() * 1e3,
+        percentile(&lags, 0.95).as_secs_f64() * 1e3,
+        percentile(&lags, 0.99).as_secs_f64() * 1e3,
+        lags.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
+}
+
+/// Runs the publisher as `serve` does (batches, idle poll) until `stop`, measuring each
+/// delivered row's lag against `sent`.
+async fn publish_measuring(
+    mut p: Publisher,
+    sent: Arc<Mutex<HashMap<String, Instant>>>,
+    expect: usize,
+) -> (Publisher, Vec<Duration>, Duration) {
+    let mut lags = Vec::with_capacity(expect);
+    let t0 = Instant::now();
+    let mut busy = Duration::ZERO;
+    while lags.len() < expect {
+        let b0 = Instant::now();
+        let b = p.batch().await.expect("batch");
+        let now = Instant::now();
+        if b.delivered.is_empty() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        busy += now - b0;
+        let m = sent.lock().expect("lock");
+        for id in &b.delivered {
+            if let Some(t) = m.get(id) {
+                lags.push(now - *t);
+            }
+        }
+        assert_eq!(b.refused, 0, "rows refused");
+        if t0.elapsed() > Duration::from_secs(600) {
+            panic!("publication did not keep up within 10 minutes");
+        }
+    }
+    (p, lags, busy)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let db = match std::env::var("BENCH_DB").as_deref() {
+        Ok("postgres") => Db::Postgres,
+        _ => Db::Sqlite,
+    };
+    let backlog = env_usize("BENCH_BACKLOG", 20_000);
+    let paced = env_usize("BENCH_PACED", 15_000);
+    let rate = env_usize("BENCH_RATE", 5_000).max(1);
+    let load = env_usize("BENCH_LOAD", 5_000);
+    let slapd = Slapd::start();
+    let url = slapd.url.clone();
+    let s = Arc::new(
+        TestServer::start_with(db, &realms_dir(), move |o| {
+            o.ldap_url = Some(url);
+            o.ldap_bind_dn = Some(ROOT_DN.into());
+            o.ldap_bind_password = Some(ROOT_PW.into());
+            o.ldap_base_dn = Some(SUFFIX.into());
+        })
+        .await,
+    );
+    let ca = &s.state.ca;
+    let mut ids: Vec<String> = ca.cas.keys().cloned().collect();
+    ids.sort();
+    for id in &ids {
+        ca.current_crl(&s.state.store, id, false, s.clock.now())
+            .await
+            .expect("crl");
+    }
+    let cfg = s.state.cfg.ldap.clone().expect("ldap config");
+    let mut p = Publisher::new(
+        cfg,
+        s.state.ca.clone(),
+        s.state.store.clone(),
+        s.state.clock.clone(),
+        "bench".into(),
+    );
+    // Start-up rows (CA certificates, CRLs) first.
+    while !p.batch().await.expect("batch").delivered.is_empty() {}
+    println!(
+        "database: {db:?}; slapd: mdb, dbnosync, loopback; publisher: batches of {} rows, {} operations in flight",
+        coeur::shell::ldap::publisher::BATCH,
+        coeur::shell::ldap::publisher::CONCURRENCY
+    );
+
+    // 1. Sustained publication of a backlog.
+    let t = issue_many(&s, "backlog", backlog, 2, None).await;
+    println!(
+        "backlog: issued {backlog} certificates in {:.1} s ({:.0} issuances/s)",
+        t.as_secs_f64(),
+        backlog as f64 / t.as_secs_f64()
+    );
+    let t0 = Instant::now();
+    let mut delivered = 0usize;
+    loop {
+        let b = p.batch().await.expect("batch");
+        if b.delivered.is_empty() {
+            break;
+        }
+        assert_eq!(b.refused, 0);
+        delivered += b.delivered.len();
+    }
+    let t = t0.elapsed();
+    println!(
+        "sustained publication: entries={delivered} seconds={:.2} entries_per_s={:.0}",
+        t.as_secs_f64(),
+        delivered as f64 / t.as_secs_f64()
+    );
+
+    // 2. Lag at a paced arrival rate.
+    issue_many(&s, "paced", paced, 2, None).await;
+    let pool = s.state.store.pool();
+    let rows: Vec<(String, String)> = {
+        use sqlx::Row as _;
+        sqlx::query("SELECT id, serial FROM ldap_outbox WHERE done_at IS NULL ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .expect("rows")
+            .iter()
+            .map(|r| (r.get("id"), r.get("serial")))
+            .collect()
+    };
+    sqlx::query("DELETE FROM ldap_outbox WHERE done_at IS NULL")
+        .execute(pool)
+        .await
+        .expect("set aside");
+    let sent = Arc::new(Mutex::new(HashMap::new()));
+    let n = rows.len();
+    let writer = {
+        let (sent, s) = (sent.clone(), s.clone());
+        tokio::spawn(async move {
+            let t0 = Instant::now();
+            let per_tick = (rate / 100).max(1);
+            for (k, chunk) in rows.chunks(per_tick).enumerate() {
+                let due = t0 + Duration::from_millis(10 * k as u64);
+                tokio::time::sleep_until(due.into()).await;
+                let mut tx = s.state.store.pool().begin().await.expect("tx");
+                for (id, serial) in chunk {
+                    sqlx::query("INSERT INTO ldap_outbox (id, kind, ca_id, serial, created_at, attempts, next_attempt_at) VALUES ($1, 'cert', $2, $3, $4, 0, $4)")
+                        .bind(id)
+                        .bind(ORG)
+                        .bind(serial)
+                        .bind(s.clock.now())
+                        .execute(&mut *tx)
+                        .await
+                        .expect("row");
+                }
+                tx.commit().await.expect("commit");
+                let now = Instant::now();
+                let mut m = sent.lock().expect("lock");
+                for (id, _) in chunk {
+                    m.insert(id.clone(), now);
+                }
+            }
+            t0.elapsed()
+        })
+    };
+    let (p2, lags, busy) = publish_measuring(p, sent, n).await;
+    p = p2;
+    let offered = writer.await.expect("writer");
+    println!(
+        "paced arrivals: rate_offered_per_s={:.0} over {:.1} s; publisher busy {:.1} s",
+        n as f64 / offered.as_secs_f64(),
+        offered.as_secs_f64(),
+        busy.as_secs_f64()
+    );
+    report_lags("lag at paced rate", lags);
+
+    // 3. Lag under issuance load.
+    let sent = Arc::new(Mutex::new(HashMap::new()));
+    let issuer = {
+        let (s, sent) = (s.clone(), sent.clone());
+        tokio::spawn(async move { issue_many(&s, "live", load, 2, Some(sent)).await })
+    };
+    let (_p, lags, _) = publish_measuring(p, sent, load).await;
+    let t = issuer.await.expect("issuer");
+    println!(
+        "issuance load: issued {load} in {:.1} s ({:.0} issuances/s) while publishing",
+        t.as_secs_f64(),
+        load as f64 / t.as_secs_f64()
+    );
+    report_lags("lag under issuance load", lags);
+}
