@@ -4,7 +4,9 @@
 #
 # On a fresh Debian machine with the Rust toolchain it first installs what the
 # tests need (PostgreSQL for the throwaway test clusters, Node.js and npm for
-# the openid-client end-to-end test, openssl, CA certificates), then:
+# the openid-client end-to-end test, openssl, CA certificates, Python's venv,
+# and the pkilint certificate linter from PyPI in a virtualenv under target/),
+# then:
 #   1. cargo fmt --check
 #   2. cargo clippy (all targets, warnings are errors)
 #   3. guard: the `ring` crate must not be in the normal/build dependency tree
@@ -12,7 +14,8 @@
 #   5. tests/node/run.sh, the openid-client end-to-end test, when present
 #
 # Environment: COEUR_PG_BIN (PostgreSQL server binaries for the Rust tests,
-# default: the newest /usr/lib/postgresql/*/bin).
+# default: the newest /usr/lib/postgresql/*/bin). COEUR_PKILINT_BIN is set to
+# the pkilint virtualenv's bin directory for the CA tests.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -57,6 +60,11 @@ fi
 command -v ldapsearch >/dev/null || missing+=(ldap-utils)
 command -v openssl >/dev/null || missing+=(openssl)
 [[ -f /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
+if ! command -v python3 >/dev/null; then
+  missing+=(python3 python3-venv)
+elif ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  missing+=(python3-venv)
+fi
 
 if ((${#missing[@]})); then
   step "installing system packages: ${missing[*]}"
@@ -88,6 +96,23 @@ if ((${#missing[@]})); then
 fi
 
 command -v cargo >/dev/null || fail "cargo not found: install the Rust toolchain"
+
+# --- pkilint (certificate, CRL and OCSP linter for the CA tests) ------------
+
+# A virtualenv under target/ with the pinned version, made again only when it is
+# missing or holds another version.
+pkilint_version=0.13.3
+pkilint_venv="$PWD/target/pkilint-venv"
+installed="$("$pkilint_venv/bin/python" -c \
+  'import importlib.metadata as m; print(m.version("pkilint"))' 2>/dev/null || true)"
+if [[ "$installed" != "$pkilint_version" || ! -x "$pkilint_venv/bin/lint_pkix_cert" ]]; then
+  step "pip install pkilint==$pkilint_version (target/pkilint-venv)"
+  rm -rf "$pkilint_venv"
+  quietly python3 -m venv "$pkilint_venv"
+  quietly "$pkilint_venv/bin/pip" install --quiet --disable-pip-version-check \
+    "pkilint==$pkilint_version"
+fi
+export COEUR_PKILINT_BIN="$pkilint_venv/bin"
 
 # --- Node test peers -------------------------------------------------------
 

@@ -959,7 +959,15 @@ impl Ca {
             .await
             .map_err(anyhow::Error::from)?;
         if r.rows_affected() != 1 {
-            return Err(CaError::NotFound);
+            let exists = sqlx::query("SELECT status FROM cert_requests WHERE id = $1")
+                .bind(id)
+                .fetch_optional(store.pool())
+                .await
+                .map_err(anyhow::Error::from)?;
+            return Err(match exists {
+                Some(_) => CaError::Conflict("the request was already decided".into()),
+                None => CaError::NotFound,
+            });
         }
         Ok(())
     }
@@ -1743,6 +1751,17 @@ pub async fn append_audit_tx(
     actor: &str,
     details: &str,
 ) -> Result<()> {
+    // Appends are serialised: on PostgreSQL with a transaction-scoped advisory lock (released at
+    // commit or rollback); SQLite serialises writers by itself.
+    {
+        use sqlx::Connection as _;
+        let conn: &mut sqlx::AnyConnection = tx;
+        if conn.backend_name() == "PostgreSQL" {
+            sqlx::query("SELECT pg_advisory_xact_lock(7305847240)")
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
     let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut **tx)
         .await?;

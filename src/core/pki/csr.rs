@@ -176,7 +176,6 @@ pub fn parse(csr: &[u8]) -> Result<(Vec<u8>, KeyType), CsrError> {
     if !rest.is_empty() {
         return Err(CsrError::Malformed);
     }
-    req.verify_signature().map_err(|_| CsrError::BadSignature)?;
     let spki = &req.certification_request_info.subject_pki;
     let key = spki
         .parsed()
@@ -224,6 +223,9 @@ pub fn parse(csr: &[u8]) -> Result<(Vec<u8>, KeyType), CsrError> {
             ));
         }
     };
+    // The key is classified first so that a weak key gets its own error; then the proof of
+    // possession.
+    req.verify_signature().map_err(|_| CsrError::BadSignature)?;
     Ok((spki.raw.to_vec(), kt))
 }
 

@@ -124,16 +124,29 @@ pub fn ee_params(
     p.not_after = to_time(now + profile.validity_days * 86_400)?;
     p.distinguished_name = approved.subject.clone();
     p.is_ca = IsCa::ExplicitNoCa;
-    p.key_usages = profile
-        .key_usage
-        .iter()
-        .map(|k| match k {
-            KeyUsage::DigitalSignature => K::DigitalSignature,
-            KeyUsage::NonRepudiation => K::ContentCommitment,
-            KeyUsage::KeyEncipherment => K::KeyEncipherment,
-            KeyUsage::KeyAgreement => K::KeyAgreement,
-        })
-        .collect();
+    // keyEncipherment is an RSA usage (RFC 5480 §3 forbids it for EC keys): EC subjects of a
+    // profile that lists it get keyAgreement instead when the profile encrypts mail, nothing
+    // otherwise.
+    let ec = !approved.key_type().is_rsa();
+    let mut kus = Vec::new();
+    for k in &profile.key_usage {
+        let ku = match (k, ec) {
+            (KeyUsage::DigitalSignature, _) => K::DigitalSignature,
+            (KeyUsage::NonRepudiation, _) => K::ContentCommitment,
+            (KeyUsage::KeyEncipherment, false) => K::KeyEncipherment,
+            (KeyUsage::KeyEncipherment, true)
+                if profile.extended_key_usage.contains(&Eku::EmailProtection) =>
+            {
+                K::KeyAgreement
+            }
+            (KeyUsage::KeyEncipherment, true) => continue,
+            (KeyUsage::KeyAgreement, _) => K::KeyAgreement,
+        };
+        if !kus.contains(&ku) {
+            kus.push(ku);
+        }
+    }
+    p.key_usages = kus;
     p.extended_key_usages = profile
         .extended_key_usage
         .iter()
