@@ -1754,7 +1754,6 @@ pub async fn append_audit_tx(
     // Appends are serialised: on PostgreSQL with a transaction-scoped advisory lock (released at
     // commit or rollback); SQLite serialises writers by itself.
     {
-        use sqlx::Connection as _;
         let conn: &mut sqlx::AnyConnection = tx;
         if conn.backend_name() == "PostgreSQL" {
             sqlx::query("SELECT pg_advisory_xact_lock(7305847240)")
