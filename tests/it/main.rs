@@ -8,6 +8,7 @@ mod card;
 mod conformance_basic;
 mod conformance_config;
 mod ldap;
+mod mtls;
 mod negative;
 mod openidconnect_client;
 mod smoke;
