@@ -15,6 +15,7 @@
 //          --pin 1234 --client-id ID --redirect-uri URI [--vus 16] [--duration 10] [--warmup 2]
 
 import http from 'node:http';
+import tls from 'node:tls';
 import https from 'node:https';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -47,6 +48,9 @@ if (!['127.0.0.1', 'localhost'].includes(base.hostname)) {
 }
 const ca = fs.readFileSync(opt['card-ca']);
 const pfx = fs.readFileSync(opt.pfx);
+// One TLS context (the PKCS#12 is decrypted once); every request still makes a new connection
+// and a full handshake with the card certificate.
+const secureContext = tls.createSecureContext({ ca, pfx, passphrase: opt.pin });
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: Number(opt.vus) * 2 });
 
 function request(url, { method = 'GET', headers = {}, body, tls = false } = {}) {
@@ -56,7 +60,7 @@ function request(url, { method = 'GET', headers = {}, body, tls = false } = {}) 
     const o = { method, headers, hostname: u.hostname, port: u.port, path: u.pathname + u.search };
     if (u.protocol === 'https:') {
       // agent: false: a new connection, so a new TLS handshake with the card, every time.
-      Object.assign(o, { agent: false, ca, pfx, passphrase: opt.pin, servername: undefined });
+      Object.assign(o, { agent: false, secureContext });
     } else {
       o.agent = keepAlive;
     }
