@@ -32,6 +32,11 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/0003_ldap_outbox.sql"),
         ),
         m(4, "card", include_str!("../../migrations/0004_card.sql")),
+        m(
+            5,
+            "revocation indexes",
+            include_str!("../../migrations/0005_revocation_indexes.sql"),
+        ),
     ])
 }
 
