@@ -377,32 +377,10 @@ pub(super) async fn wallet_login(
         return expired();
     };
     let pending_hash = token_hash(request_id);
-    let pending = match st.store.pending(&pending_hash).await {
+    let params = match pending_for_browser(&st, &rt, &pending_hash, &headers, now, expired).await {
         Ok(p) => p,
-        Err(e) => return internal(e),
+        Err(r) => return r,
     };
-    let Some((p_realm, browser_hash, stored, expires_at)) = pending else {
-        return expired();
-    };
-    if p_realm != rt.realm.name || now >= expires_at {
-        return expired();
-    }
-    if cookie(&headers, LOGIN_COOKIE)
-        .map(|c| token_hash(&c))
-        .as_deref()
-        != Some(browser_hash.as_str())
-    {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Requête refusée",
-            "This login was started in another browser.",
-        );
-    }
-    let pairs: Vec<(String, String)> = match serde_json::from_str(&stored) {
-        Ok(p) => p,
-        Err(e) => return internal(e.into()),
-    };
-    let params = Params::from_pairs(pairs);
     let (req, _client) = match validate_request(&st, &rt, &params).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -575,6 +553,40 @@ pub(super) async fn finish_login(
     Ok(res)
 }
 
+/// The pending authorization request `pending_hash` of this realm, still live and started by
+/// this browser (its login cookie), as parameters; `expired` answers for a missing or stale one.
+async fn pending_for_browser(
+    st: &AppState,
+    rt: &RealmRt,
+    pending_hash: &str,
+    headers: &HeaderMap,
+    now: i64,
+    expired: impl Fn() -> Response,
+) -> Result<Params, Response> {
+    let (p_realm, browser_hash, stored, expires_at) = match st.store.pending(pending_hash).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Err(expired()),
+        Err(e) => return Err(internal(e)),
+    };
+    if p_realm != rt.realm.name || now >= expires_at {
+        return Err(expired());
+    }
+    if cookie(headers, LOGIN_COOKIE)
+        .map(|c| token_hash(&c))
+        .as_deref()
+        != Some(browser_hash.as_str())
+    {
+        return Err(error_page(
+            StatusCode::BAD_REQUEST,
+            "Requête refusée",
+            "This login was started in another browser.",
+        ));
+    }
+    let pairs: Vec<(String, String)> =
+        serde_json::from_str(&stored).map_err(|e| internal(e.into()))?;
+    Ok(Params::from_pairs(pairs))
+}
+
 /// Sends the browser to the card listener with a one-time hand-off token.
 async fn card_handoff(st: &AppState, rt: &RealmRt, pending_hash: &str, now: i64) -> Response {
     let handoff = random_token(&*st.rng);
@@ -647,26 +659,10 @@ pub(super) async fn card_return(
     let Some(national_id) = nid.and_then(|n| NationalId::parse(&n).ok()) else {
         return expired();
     };
-    let pending = match st.store.pending(&pending_hash).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return expired(),
-        Err(e) => return internal(e),
+    let params = match pending_for_browser(&st, &rt, &pending_hash, &headers, now, expired).await {
+        Ok(p) => p,
+        Err(r) => return r,
     };
-    let (p_realm, browser_hash, stored, p_exp) = pending;
-    if p_realm != rt.realm.name || now >= p_exp {
-        return expired();
-    }
-    if cookie(&headers, LOGIN_COOKIE)
-        .map(|c| token_hash(&c))
-        .as_deref()
-        != Some(browser_hash.as_str())
-    {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Requête refusée",
-            "This login was started in another browser.",
-        );
-    }
     match sqlx::query("DELETE FROM card_handoffs WHERE result_hash = $1")
         .bind(&result_hash)
         .execute(st.store.pool())
@@ -676,11 +672,7 @@ pub(super) async fn card_return(
         Ok(_) => return expired(),
         Err(e) => return internal(e.into()),
     }
-    let pairs: Vec<(String, String)> = match serde_json::from_str(&stored) {
-        Ok(p) => p,
-        Err(e) => return internal(e.into()),
-    };
-    let (req, _client) = match validate_request(&st, &rt, &Params::from_pairs(pairs)).await {
+    let (req, _client) = match validate_request(&st, &rt, &params).await {
         Ok(v) => v,
         Err(r) => return r,
     };
