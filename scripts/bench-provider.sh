@@ -249,7 +249,7 @@ mkdir -p "$tmp/keys"
 
 say "starting coeur on $base (SQLite in a temporary directory)"
 "${on_server_cpu[@]}" "$COEUR" "${coeur_args[@]}" serve --listen "127.0.0.1:$port" \
-  --public-url "$base" >"$tmp/coeur.log" 2>&1 &
+  --card-listen "127.0.0.1:$(free_port)" --public-url "$base" >"$tmp/coeur.log" 2>&1 &
 coeur_pid=$!
 pids+=("$coeur_pid")
 wait_http "$base/healthz" 120 "$tmp/coeur.log"

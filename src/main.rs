@@ -103,6 +103,34 @@ enum Cmd {
         /// Its public base URL (default https://<card-listen>).
         #[arg(long, env = "COEUR_CARD_PUBLIC_URL")]
         card_public_url: Option<String>,
+        /// PEM bundle of external authorities trusted for CPS cards besides coeur's own
+        /// PERSONNES CAs (e.g. the IGC-Santé roots and PERSONNES CAs; convert the published
+        /// .p7b with `openssl pkcs7 -print_certs`).
+        #[arg(long, env = "COEUR_CARD_TRUST_FILE")]
+        card_trust_file: Option<PathBuf>,
+        /// PEM bundle of external authorities trusted for organisations' TLS client
+        /// certificates (RFC 8705 tls_client_auth) besides coeur's ORGANISATIONS CAs.
+        #[arg(long, env = "COEUR_CLIENT_TRUST_FILE")]
+        client_trust_file: Option<PathBuf>,
+        /// How the status of externally issued certificates is established, in order of
+        /// preference (default ocsp,crl).
+        #[arg(
+            long,
+            env = "COEUR_EXTERNAL_REVOCATION",
+            value_enum,
+            value_delimiter = ','
+        )]
+        external_revocation: Option<Vec<coeur::shell::config::RevocationMethod>>,
+        /// Seconds after which a cached external CRL or OCSP answer is fetched again, even
+        /// before its nextUpdate (default 3600).
+        #[arg(long = "revocation-refresh", env = "COEUR_REVOCATION_REFRESH")]
+        revocation_refresh_secs: Option<i64>,
+        /// Timeout in seconds of one CRL or OCSP fetch (default 10).
+        #[arg(
+            long = "revocation-fetch-timeout",
+            env = "COEUR_REVOCATION_FETCH_TIMEOUT"
+        )]
+        revocation_fetch_timeout_secs: Option<u64>,
     },
     /// Manage clients (relying parties).
     #[command(subcommand)]
@@ -424,8 +452,18 @@ async fn run() -> Result<()> {
         tls_self_issued,
         card_listen,
         card_public_url,
+        card_trust_file,
+        client_trust_file,
+        external_revocation,
+        revocation_refresh_secs,
+        revocation_fetch_timeout_secs,
     } = &cli.cmd
     {
+        o.card_trust_file = card_trust_file.clone();
+        o.client_trust_file = client_trust_file.clone();
+        o.external_revocation = external_revocation.clone();
+        o.revocation_refresh_secs = *revocation_refresh_secs;
+        o.revocation_fetch_timeout_secs = *revocation_fetch_timeout_secs;
         o.card_listen = *card_listen;
         o.card_public_url = card_public_url.clone();
         o.listen = *listen;

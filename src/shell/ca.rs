@@ -1442,6 +1442,24 @@ impl Ca {
         Ok(resp)
     }
 
+    /// coeur's issuing CAs of `domain`, as anchors for client-certificate validation.
+    pub fn anchors(
+        &self,
+        domain: crate::core::pki::hierarchy::Domain,
+    ) -> Vec<crate::core::pki::validate::Anchor> {
+        let mut v: Vec<_> = self
+            .cas
+            .values()
+            .filter(|c| c.def.domain == Some(domain))
+            .map(|c| crate::core::pki::validate::Anchor {
+                id: c.def.id.clone(),
+                cert_der: c.cert_der.clone(),
+            })
+            .collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
     /// The revocation of a certificate (time, reason), or `None` if it is not revoked. An
     /// unknown certificate counts as revoked.
     pub async fn revocation(

@@ -1,12 +1,13 @@
 //! The card listener: a dedicated mutual-TLS endpoint where browsers present CPS card
 //! certificates (and API clients their organisation certificates, RFC 8705). It asks for a
-//! client certificate naming coeur's PERSONNES CAs as acceptable, so other users of the main
-//! listener never see a certificate prompt.
+//! client certificate naming coeur's PERSONNES CAs (and the external card authorities the
+//! operator configured) as acceptable, so other users of the main listener never see a
+//! certificate prompt.
 //!
 //! At the TLS level any client certificate is accepted once the handshake proves possession of
 //! its key; whether it is trusted (issuer, validity, usage, revocation) is decided by
-//! `core::pki::validate` and the store in the handler, so that a refusal is a clear page
-//! rather than a TLS alert the user cannot read.
+//! `shell::trust` (own CAs with the store, external ones with their OCSP/CRL) in the handler,
+//! so that a refusal is a clear page rather than a TLS alert the user cannot read.
 
 use super::state::AppState;
 use anyhow::Result;
@@ -89,16 +90,21 @@ pub async fn tls_config(state: &AppState) -> Result<rustls::ServerConfig> {
     let certs: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(chain.as_bytes()).collect::<Result<_, _>>()?;
     let mut hints = Vec::new();
-    let mut ids: Vec<&String> = state.ca.cas.keys().collect();
-    ids.sort();
-    for id in ids {
-        let c = &state.ca.cas[id];
-        if c.def.domain == Some(crate::core::pki::hierarchy::Domain::Personnes)
-            && let Ok((_, x)) = x509_parser::certificate::X509Certificate::from_der(&c.cert_der)
-        {
+    for a in state
+        .ca
+        .anchors(crate::core::pki::hierarchy::Domain::Personnes)
+    {
+        if let Ok((_, x)) = x509_parser::certificate::X509Certificate::from_der(&a.cert_der) {
             hints.push(DistinguishedName::from(x.subject().as_raw().to_vec()));
         }
     }
+    hints.extend(
+        state
+            .trust
+            .card_subjects()
+            .iter()
+            .map(|s| DistinguishedName::from(s.clone())),
+    );
     let provider = rustls::crypto::aws_lc_rs::default_provider();
     let verifier = Arc::new(AnyClientCert {
         hints,

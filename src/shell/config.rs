@@ -16,6 +16,32 @@ pub enum LogFormat {
     Json,
 }
 
+/// How the status of certificates from external authorities is established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum RevocationMethod {
+    /// Ask the OCSP responder named in the certificate.
+    Ocsp,
+    /// Fetch (and cache) the CRL of the certificate's distribution point.
+    Crl,
+}
+
+/// Trust in client certificates from external authorities (the real IGC-Santé chain).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalTrustConfig {
+    /// PEM bundle of the authorities trusted for CPS cards (roots and issuing CAs).
+    pub card_trust_file: Option<PathBuf>,
+    /// PEM bundle of the authorities trusted for organisations' TLS client certificates.
+    pub client_trust_file: Option<PathBuf>,
+    /// Methods tried in order for each certificate of a path.
+    pub methods: Vec<RevocationMethod>,
+    /// A cached CRL or OCSP answer is fetched again after this long (seconds), even before
+    /// its nextUpdate.
+    pub refresh_secs: i64,
+    /// Timeout of one CRL or OCSP fetch (seconds).
+    pub fetch_timeout_secs: u64,
+}
+
 /// The resolved configuration.
 #[derive(Clone)]
 pub struct Config {
@@ -56,6 +82,8 @@ pub struct Config {
     pub card_listen: SocketAddr,
     /// Its public base URL.
     pub card_public_url: String,
+    /// External authorities trusted for client certificates.
+    pub external: ExternalTrustConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -227,6 +255,11 @@ pub struct FileConfig {
     ca_realm: Option<String>,
     card_listen: Option<SocketAddr>,
     card_public_url: Option<String>,
+    card_trust_file: Option<PathBuf>,
+    client_trust_file: Option<PathBuf>,
+    external_revocation: Option<Vec<RevocationMethod>>,
+    revocation_refresh_secs: Option<i64>,
+    revocation_fetch_timeout_secs: Option<u64>,
 }
 
 /// Values given on the command line or in the environment.
@@ -276,6 +309,16 @@ pub struct Overrides {
     pub card_listen: Option<SocketAddr>,
     /// `--card-public-url`.
     pub card_public_url: Option<String>,
+    /// `--card-trust-file`.
+    pub card_trust_file: Option<PathBuf>,
+    /// `--client-trust-file`.
+    pub client_trust_file: Option<PathBuf>,
+    /// `--external-revocation`.
+    pub external_revocation: Option<Vec<RevocationMethod>>,
+    /// `--revocation-refresh`.
+    pub revocation_refresh_secs: Option<i64>,
+    /// `--revocation-fetch-timeout`.
+    pub revocation_fetch_timeout_secs: Option<u64>,
 }
 
 /// Default card (mutual TLS) listener.
@@ -358,7 +401,40 @@ impl Config {
             .unwrap_or_else(|| format!("https://{card_listen}"))
             .trim_end_matches('/')
             .to_owned();
+        let external = ExternalTrustConfig {
+            card_trust_file: o.card_trust_file.or(f.card_trust_file),
+            client_trust_file: o.client_trust_file.or(f.client_trust_file),
+            methods: o
+                .external_revocation
+                .or(f.external_revocation)
+                .unwrap_or_else(|| vec![RevocationMethod::Ocsp, RevocationMethod::Crl]),
+            refresh_secs: o
+                .revocation_refresh_secs
+                .or(f.revocation_refresh_secs)
+                .unwrap_or(3600),
+            fetch_timeout_secs: o
+                .revocation_fetch_timeout_secs
+                .or(f.revocation_fetch_timeout_secs)
+                .unwrap_or(10),
+        };
+        if external.methods.is_empty() {
+            bail!("--external-revocation: name at least one method (ocsp, crl)");
+        }
+        if external.refresh_secs <= 0 || external.fetch_timeout_secs == 0 {
+            bail!("--revocation-refresh and --revocation-fetch-timeout must be positive");
+        }
+        for (flag, f) in [
+            ("--card-trust-file", &external.card_trust_file),
+            ("--client-trust-file", &external.client_trust_file),
+        ] {
+            if let Some(f) = f
+                && !f.is_file()
+            {
+                bail!("{flag} {}: no such file", f.display());
+            }
+        }
         Ok(Self {
+            external,
             listen,
             public_url,
             database_url: o

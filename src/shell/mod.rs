@@ -9,3 +9,4 @@ pub mod keystore;
 pub mod ldap;
 pub mod state;
 pub mod store;
+pub mod trust;

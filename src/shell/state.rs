@@ -80,6 +80,8 @@ pub struct AppState {
     client_cache: Mutex<ClientCache>,
     /// The certificate authority.
     pub ca: Arc<super::ca::Ca>,
+    /// Trust in client certificates (own CAs, external authorities, revocation caches).
+    pub trust: super::trust::ClientTrust,
     /// Demo relying-party state (state → nonce, verifier), in memory.
     pub demo: Mutex<HashMap<String, (String, String, i64)>>,
 }
@@ -187,7 +189,9 @@ impl AppState {
             now,
         )
         .await?;
+        let trust = super::trust::ClientTrust::new(&cfg.external)?;
         Ok(Arc::new(Self {
+            trust,
             cfg,
             store,
             keys,

@@ -25,7 +25,7 @@ use std::time::Duration;
 use tokio::process::Command;
 
 /// The card PIN (protects the PKCS#12 files).
-const PIN: &str = "1234";
+pub(crate) const PIN: &str = "1234";
 /// The production realm.
 const PROD: &str = "esante-wallet";
 /// The nonce of every authorization request here.
@@ -35,7 +35,7 @@ const REFUSED: &str = "Connexion par carte refusée";
 
 // ------------------------------------------------------------------------------- helpers
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -117,11 +117,10 @@ async fn issue_card(s: &TestServer, identity: &Identity) -> VirtualCard {
     }
 }
 
-/// A virtual card for `identity` whose serials do not start with the digit 0. About one serial
-/// in nine does, and such cards are refused as revoked and cannot be revoked
-/// (`card_with_a_leading_zero_serial` shows it); tests about something else avoid them. The
-/// cards set aside stay valid, so the opposition of `identity` would fail: see
-/// [`first_card_clean`] for a card to revoke.
+/// A virtual card for `identity` whose serials do not start with the digit 0. Such serials
+/// have a test of their own (`card_with_a_leading_zero_serial`); the other tests avoid them so
+/// that a failure points at one cause. The cards set aside stay valid, so the opposition of
+/// `identity` revokes them too: see [`first_card_clean`] for a card to revoke.
 async fn card(s: &TestServer, identity: &Identity) -> VirtualCard {
     for _ in 0..30 {
         let c = issue_card(s, identity).await;
@@ -145,7 +144,7 @@ async fn first_card_clean(s: &TestServer) -> (Identity, VirtualCard) {
     panic!("30 identities whose first card has a serial starting with 0");
 }
 
-async fn identity(s: &TestServer, national_id: &str) -> Identity {
+pub(crate) async fn identity(s: &TestServer, national_id: &str) -> Identity {
     s.state
         .store
         .identity("edit", national_id)
@@ -155,7 +154,7 @@ async fn identity(s: &TestServer, national_id: &str) -> Identity {
 }
 
 /// Active identities of the sandbox realm other than [`NATIONAL_ID`].
-async fn other_active_identities(s: &TestServer) -> Vec<Identity> {
+pub(crate) async fn other_active_identities(s: &TestServer) -> Vec<Identity> {
     s.state
         .store
         .identities("edit", 200)
@@ -182,7 +181,7 @@ fn personnes_ca(s: &TestServer) -> String {
 
 /// coeur's TEST root, which the card listener's certificate chains to. The listener writes it
 /// when it starts, in the background of the test server.
-async fn root_pem(s: &TestServer) -> String {
+pub(crate) async fn root_pem(s: &TestServer) -> String {
     let path = s.state.cfg.crl_dir.join("coeur-root.pem");
     for _ in 0..400 {
         if let Ok(t) = std::fs::read_to_string(&path)
@@ -197,7 +196,7 @@ async fn root_pem(s: &TestServer) -> String {
 
 /// A client for the card listener, trusting only coeur's root, presenting `identity_pem` (key
 /// and certificates) if given, and not following redirects.
-fn card_client(root: &str, identity_pem: Option<&str>) -> reqwest::Client {
+pub(crate) fn card_client(root: &str, identity_pem: Option<&str>) -> reqwest::Client {
     let roots = reqwest::Certificate::from_pem_bundle(root.as_bytes()).expect("root PEM");
     let mut b = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -210,13 +209,13 @@ fn card_client(root: &str, identity_pem: Option<&str>) -> reqwest::Client {
 
 /// What the card listener (or the main origin) answered.
 #[derive(Debug)]
-struct Answer {
-    status: u16,
-    location: Option<String>,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) location: Option<String>,
+    pub(crate) body: String,
 }
 
-async fn answer(r: reqwest::Response) -> Answer {
+pub(crate) async fn answer(r: reqwest::Response) -> Answer {
     let status = r.status().as_u16();
     let location = r
         .headers()
@@ -232,12 +231,12 @@ async fn answer(r: reqwest::Response) -> Answer {
 }
 
 /// The card leg with reqwest.
-async fn card_leg(client: &reqwest::Client, url: &str) -> Answer {
+pub(crate) async fn card_leg(client: &reqwest::Client, url: &str) -> Answer {
     answer(client.get(url).send().await.expect("card listener")).await
 }
 
 /// The card leg with curl and a PKCS#12 file protected by the PIN.
-async fn curl_card_leg(url: &str, p12: &Path, root: &Path) -> Answer {
+pub(crate) async fn curl_card_leg(url: &str, p12: &Path, root: &Path) -> Answer {
     let o = Command::new("curl")
         .args(["-sS", "--cert"])
         .arg(format!("{}:{PIN}", p12.display()))
@@ -265,7 +264,7 @@ async fn curl_card_leg(url: &str, p12: &Path, root: &Path) -> Answer {
     }
 }
 
-fn authz_params() -> Vec<(&'static str, &'static str)> {
+pub(crate) fn authz_params() -> Vec<(&'static str, &'static str)> {
     vec![
         ("client_id", "rp"),
         ("response_type", "code"),
@@ -277,7 +276,7 @@ fn authz_params() -> Vec<(&'static str, &'static str)> {
 }
 
 /// The wallet page of a new authorization request of client `rp` in `realm`.
-async fn wallet(s: &TestServer, b: &Browser, realm: &str) -> Authz {
+pub(crate) async fn wallet(s: &TestServer, b: &Browser, realm: &str) -> Authz {
     let page = b.authorize(&authz_url(s, realm, &authz_params())).await;
     assert!(
         matches!(page, Authz::LoginPage { .. }),
@@ -288,7 +287,7 @@ async fn wallet(s: &TestServer, b: &Browser, realm: &str) -> Authz {
 
 /// Starts an authorization of `rp` in `realm` and chooses the card: the card listener URL the
 /// wallet sends the browser to, with its hand-off.
-async fn to_card_listener(s: &TestServer, b: &Browser, realm: &str) -> String {
+pub(crate) async fn to_card_listener(s: &TestServer, b: &Browser, realm: &str) -> String {
     let page = wallet(s, b, realm).await;
     let r = b.login(&s.base, &page, "", "card").await;
     assert_eq!(
@@ -318,7 +317,7 @@ fn base_url(u: &url::Url) -> String {
 }
 
 /// Checks that the card leg succeeded: the URL back to the main origin, with a result.
-fn back_url(s: &TestServer, realm: &str, a: &Answer) -> String {
+pub(crate) fn back_url(s: &TestServer, realm: &str, a: &Answer) -> String {
     assert_eq!(a.status, 303, "the card is accepted: {}", a.body);
     let to = url::Url::parse(a.location.as_deref().expect("Location")).expect("URL");
     assert_eq!(
@@ -334,7 +333,7 @@ fn back_url(s: &TestServer, realm: &str, a: &Answer) -> String {
 }
 
 /// The browser comes back to the main origin: the client's callback, with a code.
-async fn back_to_client(b: &Browser, back: &str) -> String {
+pub(crate) async fn back_to_client(b: &Browser, back: &str) -> String {
     let r = b.http.get(back).send().await.expect("card return");
     assert_eq!(r.status().as_u16(), 303, "the login completes");
     let cb = location(&r);
@@ -344,7 +343,7 @@ async fn back_to_client(b: &Browser, back: &str) -> String {
 }
 
 /// Redeems a code of `rp` in `realm`: the token response.
-async fn redeem_in(s: &TestServer, realm: &str, code: &str) -> Value {
+pub(crate) async fn redeem_in(s: &TestServer, realm: &str, code: &str) -> Value {
     let r = reqwest::Client::new()
         .post(s.endpoint(realm, "token"))
         .basic_auth("rp", Some(SECRET))
@@ -362,7 +361,12 @@ async fn redeem_in(s: &TestServer, realm: &str, code: &str) -> Value {
 
 /// Verifies the ID token of a card login in `realm` for `national_id`: signature, issuer,
 /// audience, nonce, and the card's authMode, acr and amr.
-async fn check_card_id_token(s: &TestServer, realm: &str, tokens: &Value, national_id: &str) {
+pub(crate) async fn check_card_id_token(
+    s: &TestServer,
+    realm: &str,
+    tokens: &Value,
+    national_id: &str,
+) {
     let jwt = tokens["id_token"].as_str().expect("an ID token");
     let header = jsonwebtoken::decode_header(jwt).expect("a JWS");
     let kid = header.kid.clone().expect("kid");
@@ -399,7 +403,7 @@ async fn check_card_id_token(s: &TestServer, realm: &str, tokens: &Value, nation
 
 /// A card listener refusal: `status`, a page saying why (`why`), no redirect at all (so no code
 /// reaches the client).
-fn assert_refused(a: &Answer, status: u16, why: &str) {
+pub(crate) fn assert_refused(a: &Answer, status: u16, why: &str) {
     assert_eq!(a.status, status, "{why}: {}", a.body);
     assert!(a.location.is_none(), "{why}: no redirect, got {a:?}");
     assert!(
@@ -420,24 +424,24 @@ fn assert_one_time(a: &Answer, why: &str) {
 }
 
 /// A temporary directory for files given to curl and openssl.
-struct Work(tempfile::TempDir);
+pub(crate) struct Work(tempfile::TempDir);
 
 impl Work {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Work(tempfile::tempdir().expect("temp dir"))
     }
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.0.path().join(name)
     }
-    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
         let p = self.path(name);
         std::fs::write(&p, bytes).expect("write");
         p
     }
-    fn read(&self, name: &str) -> String {
+    pub(crate) fn read(&self, name: &str) -> String {
         std::fs::read_to_string(self.path(name)).expect("read")
     }
-    async fn openssl(&self, args: &[&str]) -> String {
+    pub(crate) async fn openssl(&self, args: &[&str]) -> String {
         let o = Command::new("openssl")
             .args(args)
             .current_dir(self.0.path())

@@ -5,6 +5,7 @@ mod support;
 
 mod ca;
 mod card;
+mod card_external;
 mod conformance_basic;
 mod conformance_config;
 mod ldap;

@@ -48,7 +48,7 @@ async fn org_client_cert(s: &TestServer, service: &str) -> (String, String) {
     (pem, dn)
 }
 
-fn mtls_client(s: &TestServer, identity: Option<&str>) -> reqwest::Client {
+pub(crate) fn mtls_client(s: &TestServer, identity: Option<&str>) -> reqwest::Client {
     let root = std::fs::read(s.state.cfg.crl_dir.join("coeur-root.pem"))
         .expect("root written by the card listener");
     let mut b = reqwest::Client::builder()
@@ -60,7 +60,7 @@ fn mtls_client(s: &TestServer, identity: Option<&str>) -> reqwest::Client {
     b.build().expect("client")
 }
 
-async fn wait_for_card_listener(s: &TestServer) {
+pub(crate) async fn wait_for_card_listener(s: &TestServer) {
     for _ in 0..100 {
         if s.state.cfg.crl_dir.join("coeur-root.pem").exists() {
             return;
@@ -70,7 +70,7 @@ async fn wait_for_card_listener(s: &TestServer) {
     panic!("card listener did not start");
 }
 
-fn claims(jwt: &str) -> serde_json::Value {
+pub(crate) fn claims(jwt: &str) -> serde_json::Value {
     use base64::Engine as _;
     let p = jwt.split('.').nth(1).expect("payload");
     serde_json::from_slice(

@@ -6,11 +6,13 @@ pub mod audit;
 pub mod csr;
 pub mod der;
 pub mod directory;
+pub mod external;
 pub mod hierarchy;
 pub mod issue;
 pub mod names;
 pub mod ocsp;
 pub mod revocation;
+pub mod status;
 pub mod validate;
 
 /// Signs a precomputed SHA-2 digest (CRLs are hashed while they stream to disk).

@@ -1,6 +1,8 @@
 //! Validation of certificates presented by TLS clients (CPS cards, organisations' client
 //! certificates) against coeur's own issuing CAs: issuer, signature, validity, key usage and
-//! extended key usage. Revocation is the shell's (it reads the store).
+//! extended key usage. Revocation is the shell's (it reads the store). Certificates from
+//! external authorities (the real IGC-Santé chain) go through [`super::external`], which
+//! shares the end-entity checks of [`leaf_checks`].
 
 use aws_lc_rs::digest;
 use base64::Engine as _;
@@ -65,6 +67,15 @@ pub enum Refusal {
     /// Wrong key usage or extended key usage.
     #[error("the certificate is not for this use: {0}")]
     WrongUsage(String),
+    /// The chain to an external anchor does not validate (path building, CA constraints).
+    #[error("the certificate chain does not validate: {0}")]
+    BadChain(String),
+    /// Revoked (the certificate or a CA of its chain).
+    #[error("{0} has been revoked")]
+    Revoked(&'static str),
+    /// Revocation status could not be established (fail closed).
+    #[error("its revocation status cannot be established ({0})")]
+    StatusUnavailable(String),
 }
 
 /// `x5t#S256` of a DER certificate.
@@ -104,6 +115,36 @@ pub fn validate(
     if now > v.not_after.timestamp() {
         return Err(Refusal::Expired);
     }
+    let facts = leaf_checks(&cert, usage)?;
+    Ok(Validated {
+        ca_id: anchor.id.clone(),
+        serial: facts.serial,
+        cn: facts.cn,
+        subject_dn: facts.subject_dn,
+        dns: facts.dns,
+        thumbprint: thumbprint(leaf),
+        not_after: v.not_after.timestamp(),
+    })
+}
+
+/// What the end-entity checks read from a certificate.
+pub struct LeafFacts {
+    /// Serial, lowercase hex without leading zeros.
+    pub serial: String,
+    /// Subject CN.
+    pub cn: Option<String>,
+    /// Subject DN in RFC 4514 form.
+    pub subject_dn: String,
+    /// DNS names of the SAN.
+    pub dns: Vec<String>,
+}
+
+/// The end-entity checks every client certificate passes whatever its issuer: not a CA,
+/// clientAuth present in the EKU (an absent EKU is not accepted), digitalSignature for cards.
+pub fn leaf_checks(
+    cert: &x509_parser::certificate::X509Certificate<'_>,
+    usage: Usage,
+) -> Result<LeafFacts, Refusal> {
     if cert.is_ca() {
         return Err(Refusal::WrongUsage("a CA certificate".into()));
     }
@@ -149,8 +190,7 @@ pub fn validate(
         .copied()
         .skip_while(|b| *b == 0)
         .collect();
-    Ok(Validated {
-        ca_id: anchor.id.clone(),
+    Ok(LeafFacts {
         serial: if serial.is_empty() {
             "0".into()
         } else {
@@ -159,7 +199,5 @@ pub fn validate(
         cn,
         subject_dn: cert.subject().to_string(),
         dns,
-        thumbprint: thumbprint(leaf),
-        not_after: v.not_after.timestamp(),
     })
 }

@@ -4,7 +4,7 @@ use super::{St, error_page, query_pairs};
 use crate::core::authorize::Params;
 use crate::core::identity::NationalId;
 use crate::core::jose::token_hash;
-use crate::core::pki::validate::{self, Anchor, Usage};
+use crate::core::pki::validate::{Refusal, Usage};
 use crate::core::random::token as random_token;
 use crate::shell::card::PeerCertificate;
 use axum::Extension;
@@ -71,34 +71,23 @@ pub(super) async fn card_login(
             "No card certificate was presented. Insert your CPS card, check the card reader software, and try again.",
         );
     };
-    let anchors: Vec<Anchor> = st
-        .ca
-        .cas
-        .values()
-        .filter(|c| c.def.domain == Some(crate::core::pki::hierarchy::Domain::Personnes))
-        .map(|c| Anchor {
-            id: c.def.id.clone(),
-            cert_der: c.cert_der.clone(),
-        })
-        .collect();
-    let valid = match validate::validate(&cert, &anchors, Usage::CardAuthentication, now) {
-        Ok(v) => v,
-        Err(e) => return refused(StatusCode::FORBIDDEN, &format!("Card refused: {e}.")),
-    };
-    match st
-        .ca
-        .revocation(&st.store, &valid.ca_id, &valid.serial)
-        .await
-    {
-        Ok(None) => {}
-        Ok(Some(_)) => {
+    let valid = match st.trust.check(&st, &cert, Usage::CardAuthentication).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(Refusal::Revoked("the certificate"))) => {
             return refused(
                 StatusCode::FORBIDDEN,
                 "Card refused: this card has been revoked (opposition).",
             );
         }
+        Ok(Err(e @ Refusal::StatusUnavailable(_))) => {
+            return refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("Card refused: {e}. Try again in a few minutes."),
+            );
+        }
+        Ok(Err(e)) => return refused(StatusCode::FORBIDDEN, &format!("Card refused: {e}.")),
         Err(e) => return super::internal(e),
-    }
+    };
     let Some(national_id) = valid
         .cn
         .as_deref()

@@ -791,36 +791,24 @@ async fn authenticate_client(
     }
 }
 
-/// Validates an organisation's TLS client certificate against coeur's ORGANISATIONS CAs and
-/// the revocation state in the store.
+/// Validates an organisation's TLS client certificate: coeur's ORGANISATIONS CAs with the
+/// revocation state of the store, or the configured external authorities.
 async fn client_certificate(
     st: &AppState,
     der: &[u8],
 ) -> Result<tok::PresentedCertificate, OAuthError> {
-    use crate::core::pki::validate::{self, Anchor, Usage};
-    let anchors: Vec<Anchor> = st
-        .ca
-        .cas
-        .values()
-        .filter(|c| c.def.domain == Some(crate::core::pki::hierarchy::Domain::Organisations))
-        .map(|c| Anchor {
-            id: c.def.id.clone(),
-            cert_der: c.cert_der.clone(),
-        })
-        .collect();
-    let v = validate::validate(der, &anchors, Usage::ClientTls, st.now())
-        .map_err(|e| OAuthError::invalid_client(format!("client certificate refused: {e}")))?;
-    match st.ca.revocation(&st.store, &v.ca_id, &v.serial).await {
-        Ok(None) => Ok(tok::PresentedCertificate {
+    use crate::core::pki::validate::Usage;
+    match st.trust.check(st, der, Usage::ClientTls).await {
+        Ok(Ok(v)) => Ok(tok::PresentedCertificate {
             subject_dn: v.subject_dn,
             dns: v.dns,
             thumbprint: v.thumbprint,
         }),
-        Ok(Some(_)) => Err(OAuthError::invalid_client(
-            "client certificate refused: revoked",
-        )),
+        Ok(Err(e)) => Err(OAuthError::invalid_client(format!(
+            "client certificate refused: {e}"
+        ))),
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "revocation check");
+            tracing::error!(error = %format!("{e:#}"), "client certificate check");
             Err(OAuthError::server_error())
         }
     }

@@ -95,6 +95,13 @@ impl TestServer {
         adjust: impl FnOnce(&mut Overrides),
     ) -> Self {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        // COEUR_TEST_LOG=<filter> shows the servers' logs in failing tests' output.
+        if let Ok(filter) = std::env::var("COEUR_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = match db {
             Db::Sqlite => format!("sqlite://{}/coeur.db", dir.path().display()),

@@ -1,0 +1,457 @@
+//! Revocation status of certificates issued by external authorities: where to ask (CRL
+//! distribution points, OCSP responders of the AIA), what to ask (RFC 6960 requests), and
+//! whether an answer can be believed (CRL and OCSP response signatures, issuer binding,
+//! freshness, scope). No IO: the shell fetches and caches, this module decides.
+//!
+//! Parsing is `x509-parser` (CRLs) and `x509-ocsp` (OCSP); signatures are verified by
+//! `x509-parser` over aws-lc-rs. What no crate does is the policy around them, written here.
+
+use std::collections::HashSet;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+use x509_parser::prelude::FromDer as _;
+
+/// Clock skew tolerated between coeur and the authorities (seconds).
+pub const CLOCK_SKEW: i64 = 300;
+/// How long an OCSP answer without nextUpdate is believed after its thisUpdate (seconds).
+pub const OCSP_NO_NEXT_UPDATE_MAX_AGE: i64 = 3600;
+
+/// A certificate's revocation status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Not revoked.
+    Good,
+    /// Revoked (or on hold).
+    Revoked,
+}
+
+/// Where a certificate's status is published (HTTP and HTTPS locations only: the LDAP
+/// locations IGC-Santé also lists carry the same CRLs).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pointers {
+    /// OCSP responders (AIA id-ad-ocsp).
+    pub ocsp: Vec<String>,
+    /// CRL distribution points (full CRLs; points with a CRL issuer or reasons are skipped).
+    pub crl: Vec<String>,
+}
+
+fn uri(g: &GeneralName<'_>) -> Option<String> {
+    match g {
+        GeneralName::URI(u) => Some((*u).to_owned()),
+        _ => None,
+    }
+}
+
+/// Every URI of a certificate's CRL distribution points (whatever the scheme).
+fn distribution_points(c: &X509Certificate<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for ext in c.extensions() {
+        if let ParsedExtension::CRLDistributionPoints(dps) = ext.parsed_extension() {
+            for dp in dps.iter() {
+                if let Some(DistributionPointName::FullName(names)) = &dp.distribution_point {
+                    out.extend(names.iter().filter_map(uri));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn http_uri(g: &GeneralName<'_>) -> Option<String> {
+    match g {
+        GeneralName::URI(u) if u.starts_with("http://") || u.starts_with("https://") => {
+            Some((*u).to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// The status locations named in a certificate.
+pub fn pointers(cert_der: &[u8]) -> Pointers {
+    let mut p = Pointers::default();
+    let Ok((_, cert)) = X509Certificate::from_der(cert_der) else {
+        return p;
+    };
+    for ext in cert.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::CRLDistributionPoints(dps) => {
+                for dp in dps.iter() {
+                    if dp.crl_issuer.is_some() || dp.reasons.is_some() {
+                        continue;
+                    }
+                    if let Some(DistributionPointName::FullName(names)) = &dp.distribution_point {
+                        p.crl.extend(names.iter().filter_map(http_uri));
+                    }
+                }
+            }
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                for ad in aia.iter() {
+                    if ad.access_method
+                        == x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP
+                    {
+                        p.ocsp.extend(http_uri(&ad.access_location));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    p
+}
+
+fn unsigned(serial: &[u8]) -> Vec<u8> {
+    let s: Vec<u8> = serial.iter().copied().skip_while(|b| *b == 0).collect();
+    if s.is_empty() { vec![0] } else { s }
+}
+
+fn parse_cert(der: &[u8]) -> Result<X509Certificate<'_>, String> {
+    X509Certificate::from_der(der)
+        .map(|(_, c)| c)
+        .map_err(|e| format!("unreadable certificate: {e}"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    All,
+    EndEntities,
+    Cas,
+}
+
+/// A verified full CRL, indexed by serial for constant-time lookups.
+#[derive(Debug)]
+pub struct CrlIndex {
+    issuer: Vec<u8>,
+    issuer_key: Vec<u8>,
+    scope: Scope,
+    /// The issuing distribution point's names (URIs), when the CRL covers one partition.
+    partition: Option<Vec<String>>,
+    revoked: HashSet<Vec<u8>>,
+    /// thisUpdate.
+    pub this_update: i64,
+    /// nextUpdate, if the CRL has one.
+    pub next_update: Option<i64>,
+}
+
+impl CrlIndex {
+    /// Verifies `crl` (DER) as a full CRL of `issuer` (the certificate that issued the
+    /// certificates to check) and indexes it.
+    pub fn parse(crl: &[u8], issuer: &[u8], now: i64) -> Result<Self, String> {
+        let issuer = parse_cert(issuer)?;
+        let (_, list) = x509_parser::revocation_list::CertificateRevocationList::from_der(crl)
+            .map_err(|e| format!("unreadable CRL: {e}"))?;
+        if list.issuer().as_raw() != issuer.subject().as_raw() {
+            return Err(format!(
+                "the CRL is issued by {}, not by {}",
+                list.issuer(),
+                issuer.subject()
+            ));
+        }
+        if let Ok(Some(ku)) = issuer.key_usage()
+            && !ku.value.crl_sign()
+        {
+            return Err(format!("{} may not sign CRLs", issuer.subject()));
+        }
+        list.verify_signature(issuer.public_key())
+            .map_err(|_| "the CRL's signature does not verify".to_owned())?;
+        let this_update = list.last_update().timestamp();
+        if this_update > now + CLOCK_SKEW {
+            return Err("the CRL is dated in the future".into());
+        }
+        let mut scope = Scope::All;
+        let mut partition = None;
+        for ext in list.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::IssuingDistributionPoint(idp) => {
+                    if idp.indirect_crl
+                        || idp.only_some_reasons.is_some()
+                        || idp.only_contains_attribute_certs
+                    {
+                        return Err("partitioned or indirect CRLs are not supported".into());
+                    }
+                    match &idp.distribution_point {
+                        None => {}
+                        Some(DistributionPointName::FullName(names)) => {
+                            partition = Some(names.iter().filter_map(uri).collect());
+                        }
+                        Some(DistributionPointName::NameRelativeToCRLIssuer(_)) => {
+                            return Err("CRL partitions named relative to the issuer are not \
+                                        supported"
+                                .into());
+                        }
+                    }
+                    scope = match (idp.only_contains_user_certs, idp.only_contains_ca_certs) {
+                        (true, false) => Scope::EndEntities,
+                        (false, true) => Scope::Cas,
+                        _ => Scope::All,
+                    };
+                }
+                _ if ext.oid == x509_parser::oid_registry::OID_X509_EXT_DELTA_CRL_INDICATOR => {
+                    return Err("a delta CRL where a full CRL was expected".into());
+                }
+                ParsedExtension::UnsupportedExtension { .. }
+                | ParsedExtension::ParseError { .. }
+                    if ext.critical =>
+                {
+                    return Err(format!("unsupported critical CRL extension {}", ext.oid));
+                }
+                _ => {}
+            }
+        }
+        let revoked = list
+            .iter_revoked_certificates()
+            .map(|r| unsigned(r.raw_serial()))
+            .collect();
+        Ok(CrlIndex {
+            issuer: issuer.subject().as_raw().to_vec(),
+            issuer_key: issuer.public_key().raw.to_vec(),
+            scope,
+            partition,
+            revoked,
+            this_update,
+            next_update: list.next_update().map(|t| t.timestamp()),
+        })
+    }
+
+    /// Whether the CRL may still be relied on at `now` (a CRL without nextUpdate is left to
+    /// the caller's refresh interval).
+    pub fn fresh(&self, now: i64) -> bool {
+        self.next_update.is_none_or(|n| now <= n + CLOCK_SKEW)
+    }
+
+    /// Number of revoked entries.
+    pub fn len(&self) -> usize {
+        self.revoked.len()
+    }
+
+    /// Whether the CRL lists nothing.
+    pub fn is_empty(&self) -> bool {
+        self.revoked.is_empty()
+    }
+
+    /// The status of `cert` (DER), issued by `issuer` (DER), according to this CRL.
+    pub fn status(&self, cert: &[u8], issuer: &[u8], now: i64) -> Result<Status, String> {
+        if !self.fresh(now) {
+            return Err("the CRL is past its nextUpdate".into());
+        }
+        let c = parse_cert(cert)?;
+        let i = parse_cert(issuer)?;
+        if c.issuer().as_raw() != self.issuer.as_slice()
+            || i.public_key().raw != self.issuer_key.as_slice()
+        {
+            return Err("the CRL is of another issuer".into());
+        }
+        match (self.scope, c.is_ca()) {
+            (Scope::EndEntities, true) | (Scope::Cas, false) => {
+                return Err("the CRL does not cover this kind of certificate".into());
+            }
+            _ => {}
+        }
+        // RFC 5280 §6.3.3 (b)(2)(i): a CRL of one partition covers the certificates that name
+        // that partition among their distribution points.
+        if let Some(names) = &self.partition
+            && !distribution_points(&c).iter().any(|d| names.contains(d))
+        {
+            return Err("the CRL covers another partition".into());
+        }
+        Ok(if self.revoked.contains(&unsigned(c.raw_serial())) {
+            Status::Revoked
+        } else {
+            Status::Good
+        })
+    }
+}
+
+/// An RFC 6960 request (SHA-1 CertID, no nonce, so that responders may answer from their
+/// cache as RFC 5019 expects) for `cert` issued by `issuer`.
+pub fn ocsp_request(cert: &[u8], issuer: &[u8]) -> Result<Vec<u8>, String> {
+    use der::{Decode as _, Encode as _};
+    let c = x509_cert::Certificate::from_der(cert).map_err(|e| e.to_string())?;
+    let i = x509_cert::Certificate::from_der(issuer).map_err(|e| e.to_string())?;
+    let req = x509_ocsp::Request::from_cert::<sha1::Sha1>(&i, &c).map_err(|e| e.to_string())?;
+    x509_ocsp::builder::OcspRequestBuilder::default()
+        .with_request(req)
+        .build()
+        .to_der()
+        .map_err(|e| e.to_string())
+}
+
+/// A believed OCSP answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OcspAnswer {
+    /// The status.
+    pub status: Status,
+    /// thisUpdate.
+    pub this_update: i64,
+    /// Until when the answer may be relied on (nextUpdate, or thisUpdate plus
+    /// [`OCSP_NO_NEXT_UPDATE_MAX_AGE`]).
+    pub valid_until: i64,
+}
+
+const SHA1: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
+const SHA256: der::oid::ObjectIdentifier =
+    der::oid::ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+const OCSP_BASIC: der::oid::ObjectIdentifier =
+    der::oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.1");
+
+fn hash(alg: &'static aws_lc_rs::digest::Algorithm, data: &[u8]) -> Vec<u8> {
+    aws_lc_rs::digest::digest(alg, data).as_ref().to_vec()
+}
+
+fn key_sha1(c: &X509Certificate<'_>) -> Vec<u8> {
+    hash(
+        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        &c.public_key().subject_public_key.data,
+    )
+}
+
+/// The first element of a DER SEQUENCE, as its exact bytes (the signed part of a signed
+/// structure, without re-encoding).
+fn first_element(seq: &[u8]) -> Result<&[u8], String> {
+    use der::{Decode as _, Encode as _};
+    let outer = der::asn1::AnyRef::from_der(seq).map_err(|e| e.to_string())?;
+    let content = outer.value();
+    let mut r = der::SliceReader::new(content).map_err(|e| e.to_string())?;
+    let first: der::asn1::AnyRef<'_> = der::Decode::decode(&mut r).map_err(|e| e.to_string())?;
+    let len = first.encoded_len().map_err(|e| e.to_string())?;
+    let len = usize::try_from(len).map_err(|e| e.to_string())?;
+    content.get(..len).ok_or_else(|| "truncated".to_owned())
+}
+
+fn gen_time(t: &x509_ocsp::OcspGeneralizedTime) -> i64 {
+    i64::try_from(t.0.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Checks an OCSP response about `cert` issued by `issuer` at `now`: successful basic
+/// response, signed by the issuer or by a responder certificate the issuer gave
+/// id-kp-OCSPSigning, a SingleResponse for exactly this certificate, and fresh.
+pub fn check_ocsp_response(
+    resp: &[u8],
+    cert: &[u8],
+    issuer: &[u8],
+    now: i64,
+) -> Result<OcspAnswer, String> {
+    use der::{Decode as _, Encode as _};
+    let r = x509_ocsp::OcspResponse::from_der(resp)
+        .map_err(|e| format!("unreadable OCSP response: {e}"))?;
+    if r.response_status != x509_ocsp::OcspResponseStatus::Successful {
+        return Err(format!("the responder answered {:?}", r.response_status));
+    }
+    let rb = r
+        .response_bytes
+        .ok_or_else(|| "a successful response without content".to_owned())?;
+    if rb.response_type != OCSP_BASIC {
+        return Err("not a basic OCSP response".into());
+    }
+    let raw = rb.response.as_bytes();
+    let basic = x509_ocsp::BasicOcspResponse::from_der(raw)
+        .map_err(|e| format!("unreadable basic OCSP response: {e}"))?;
+    let tbs = first_element(raw)?;
+    let issuer_c = parse_cert(issuer)?;
+    let cert_c = parse_cert(cert)?;
+    let responder_is = |c: &X509Certificate<'_>| match &basic.tbs_response_data.responder_id {
+        x509_ocsp::ResponderId::ByName(n) => n
+            .to_der()
+            .is_ok_and(|d| d.as_slice() == c.subject().as_raw()),
+        x509_ocsp::ResponderId::ByKey(h) => h.as_bytes() == key_sha1(c).as_slice(),
+    };
+    let embedded: Vec<Vec<u8>> = basic
+        .certs
+        .iter()
+        .flatten()
+        .filter_map(|c| c.to_der().ok())
+        .collect();
+    let mut signer: Option<X509Certificate<'_>> = None;
+    if responder_is(&issuer_c) {
+        signer = Some(issuer_c.clone());
+    } else {
+        for d in &embedded {
+            let Ok(c) = parse_cert(d) else { continue };
+            if !responder_is(&c) {
+                continue;
+            }
+            if c.issuer().as_raw() != issuer_c.subject().as_raw()
+                || c.verify_signature(Some(issuer_c.public_key())).is_err()
+            {
+                return Err("the responder's certificate is not issued by the CA".into());
+            }
+            let delegated = c
+                .extended_key_usage()
+                .ok()
+                .flatten()
+                .is_some_and(|e| e.value.ocsp_signing);
+            if !delegated {
+                return Err("the responder's certificate lacks id-kp-OCSPSigning".into());
+            }
+            let v = c.validity();
+            if now + CLOCK_SKEW < v.not_before.timestamp()
+                || now - CLOCK_SKEW > v.not_after.timestamp()
+            {
+                return Err("the responder's certificate is not valid now".into());
+            }
+            signer = Some(c);
+            break;
+        }
+    }
+    let signer = signer.ok_or_else(|| {
+        "the response is signed neither by the CA nor by a responder it delegated".to_owned()
+    })?;
+    let alg_der = basic
+        .signature_algorithm
+        .to_der()
+        .map_err(|e| e.to_string())?;
+    let (_, alg) = x509_parser::x509::AlgorithmIdentifier::from_der(&alg_der)
+        .map_err(|e| format!("signature algorithm: {e}"))?;
+    let bits = x509_parser::asn1_rs::BitString {
+        unused_bits: 0,
+        data: std::borrow::Cow::Borrowed(basic.signature.raw_bytes()),
+    };
+    x509_parser::verify::verify_signature(signer.public_key(), &alg, &bits, tbs)
+        .map_err(|_| "the OCSP response's signature does not verify".to_owned())?;
+    let serial = unsigned(cert_c.raw_serial());
+    let single = basic
+        .tbs_response_data
+        .responses
+        .iter()
+        .find(|s| {
+            let alg = match s.cert_id.hash_algorithm.oid {
+                o if o == SHA1 => &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+                o if o == SHA256 => &aws_lc_rs::digest::SHA256,
+                _ => return false,
+            };
+            s.cert_id.issuer_name_hash.as_bytes() == hash(alg, issuer_c.subject().as_raw())
+                && s.cert_id.issuer_key_hash.as_bytes()
+                    == hash(alg, &issuer_c.public_key().subject_public_key.data)
+                && unsigned(s.cert_id.serial_number.as_bytes()) == serial
+        })
+        .ok_or_else(|| "the response is not about this certificate".to_owned())?;
+    let this_update = gen_time(&single.this_update);
+    if this_update > now + CLOCK_SKEW {
+        return Err("the OCSP answer is dated in the future".into());
+    }
+    let valid_until = match &single.next_update {
+        Some(n) if gen_time(n) < this_update => {
+            return Err("the OCSP answer's nextUpdate precedes its thisUpdate".into());
+        }
+        Some(n) => gen_time(n),
+        None => this_update + OCSP_NO_NEXT_UPDATE_MAX_AGE,
+    };
+    if valid_until + CLOCK_SKEW < now {
+        return Err("the OCSP answer is stale".into());
+    }
+    let status = match single.cert_status {
+        x509_ocsp::CertStatus::Good(_) => Status::Good,
+        x509_ocsp::CertStatus::Revoked(_) => Status::Revoked,
+        x509_ocsp::CertStatus::Unknown(_) => {
+            return Err("the responder does not know this certificate".into());
+        }
+    };
+    Ok(OcspAnswer {
+        status,
+        this_update,
+        valid_until,
+    })
+}
+
+#[cfg(test)]
+#[path = "status_tests.rs"]
+mod tests;

@@ -1,0 +1,325 @@
+//! Trust in client certificates (CPS cards, organisations' TLS clients): coeur's own issuing
+//! CAs with the revocation state of the store, then the external authorities the operator
+//! configured (the real IGC-Santé chain), whose revocation status comes from their OCSP
+//! responders and CRLs, fetched here and cached.
+//!
+//! Only certificates that already chain to a configured anchor are asked about, so the URLs
+//! fetched are those the trusted authorities wrote into their certificates: a client cannot
+//! make coeur fetch an address of its choosing.
+//!
+//! Failure is closed: a certificate whose status cannot be established (responder and CRL
+//! unreachable, answers stale or badly signed) is refused. A CRL that cannot be refreshed is
+//! still used until its nextUpdate.
+
+use super::config::{ExternalTrustConfig, RevocationMethod};
+use super::state::AppState;
+use crate::core::pki::external::{ExternalTrust, Link};
+use crate::core::pki::hierarchy::Domain;
+use crate::core::pki::status::{self, CrlIndex, Status};
+use crate::core::pki::validate::{self, Refusal, Usage, Validated};
+use anyhow::{Context, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Largest CRL accepted (bytes).
+const CRL_MAX_BYTES: usize = 256 << 20;
+/// Largest OCSP response accepted (bytes).
+const OCSP_MAX_BYTES: usize = 64 << 10;
+/// OCSP answers kept in memory at most.
+const OCSP_CACHE_MAX: usize = 200_000;
+
+struct CachedCrl {
+    index: Arc<CrlIndex>,
+    fetched_at: i64,
+}
+
+/// Client-certificate trust: external bundles, revocation methods, caches.
+pub struct ClientTrust {
+    card: Option<ExternalTrust>,
+    client: Option<ExternalTrust>,
+    methods: Vec<RevocationMethod>,
+    refresh: i64,
+    http: reqwest::Client,
+    crls: Mutex<HashMap<String, CachedCrl>>,
+    crl_fetch: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    ocsp: Mutex<HashMap<Vec<u8>, (Status, i64)>>,
+}
+
+fn load(path: Option<&std::path::Path>) -> Result<Option<ExternalTrust>> {
+    let Some(p) = path else { return Ok(None) };
+    let pem = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+    let t = ExternalTrust::from_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+    tracing::info!(file = %p.display(), authorities = ?t.names, "external client-certificate authorities");
+    Ok(Some(t))
+}
+
+impl ClientTrust {
+    /// Reads the configured bundles.
+    pub fn new(cfg: &ExternalTrustConfig) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(cfg.fetch_timeout_secs))
+            .connect_timeout(Duration::from_secs(cfg.fetch_timeout_secs.min(5)))
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .user_agent(concat!("coeur/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("HTTP client for revocation checks")?;
+        Ok(ClientTrust {
+            card: load(cfg.card_trust_file.as_deref())?,
+            client: load(cfg.client_trust_file.as_deref())?,
+            methods: cfg.methods.clone(),
+            refresh: cfg.refresh_secs,
+            http,
+            crls: Mutex::new(HashMap::new()),
+            crl_fetch: Mutex::new(HashMap::new()),
+            ocsp: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn external(&self, usage: Usage) -> Option<&ExternalTrust> {
+        match usage {
+            Usage::CardAuthentication => self.card.as_ref(),
+            Usage::ClientTls => self.client.as_ref(),
+        }
+    }
+
+    /// Subject DNs (DER) of the external authorities trusted for cards, for the card
+    /// listener's acceptable-issuers list.
+    pub fn card_subjects(&self) -> &[Vec<u8>] {
+        self.card.as_ref().map_or(&[], |t| &t.subjects)
+    }
+
+    /// Validates a client certificate for `usage`: coeur's own CAs of the matching domain
+    /// first, then the external authorities. `Err` is an internal failure (store).
+    pub async fn check(
+        &self,
+        st: &AppState,
+        der: &[u8],
+        usage: Usage,
+    ) -> Result<Result<Validated, Refusal>> {
+        let now = st.now();
+        let domain = match usage {
+            Usage::CardAuthentication => Domain::Personnes,
+            Usage::ClientTls => Domain::Organisations,
+        };
+        match validate::validate(der, &st.ca.anchors(domain), usage, now) {
+            Ok(v) => {
+                return Ok(
+                    match st.ca.revocation(&st.store, &v.ca_id, &v.serial).await? {
+                        None => Ok(v),
+                        Some(_) => Err(Refusal::Revoked("the certificate")),
+                    },
+                );
+            }
+            Err(Refusal::UnknownIssuer) => {}
+            Err(e) => return Ok(Err(e)),
+        }
+        let Some(trust) = self.external(usage) else {
+            return Ok(Err(Refusal::UnknownIssuer));
+        };
+        let path = match trust.validate(der, usage, now) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        for link in &path.links {
+            match self.link_status(link, now).await {
+                Ok(Status::Good) => {}
+                Ok(Status::Revoked) => {
+                    return Ok(Err(Refusal::Revoked(if link.end_entity {
+                        "the certificate"
+                    } else {
+                        "a certification authority of its chain"
+                    })));
+                }
+                Err(why) => {
+                    tracing::warn!(ca = %path.validated.ca_id, serial = %path.validated.serial, reason = %why, "revocation status unavailable");
+                    return Ok(Err(Refusal::StatusUnavailable(why)));
+                }
+            }
+        }
+        Ok(Ok(path.validated))
+    }
+
+    /// The status of one link, by the configured methods in order.
+    async fn link_status(&self, link: &Link, now: i64) -> Result<Status, String> {
+        let p = status::pointers(&link.cert);
+        let mut failures = Vec::new();
+        for m in &self.methods {
+            let urls = match m {
+                RevocationMethod::Ocsp => &p.ocsp,
+                RevocationMethod::Crl => &p.crl,
+            };
+            for url in urls {
+                let r = match m {
+                    RevocationMethod::Ocsp => self.ocsp_status(url, link, now).await,
+                    RevocationMethod::Crl => self.crl_status(url, link, now).await,
+                };
+                match r {
+                    Ok(s) => return Ok(s),
+                    Err(e) => {
+                        tracing::warn!(url, error = %e, "revocation source failed");
+                        failures.push(format!("{url}: {e}"));
+                    }
+                }
+            }
+        }
+        if failures.is_empty() {
+            if link.end_entity {
+                return Err("the certificate names no OCSP responder or CRL usable here".into());
+            }
+            // A CA certificate of the configured bundle that publishes no status: trusted
+            // as configured.
+            return Ok(Status::Good);
+        }
+        Err(failures.join("; "))
+    }
+
+    async fn ocsp_status(&self, url: &str, link: &Link, now: i64) -> Result<Status, String> {
+        let key = {
+            let mut k = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &link.cert)
+                .as_ref()
+                .to_vec();
+            k.extend_from_slice(url.as_bytes());
+            k
+        };
+        if let Some((s, until)) = self.ocsp_cache().get(&key).copied()
+            && now <= until
+        {
+            return Ok(s);
+        }
+        let req = status::ocsp_request(&link.cert, &link.issuer)?;
+        let body = fetch(
+            self.http
+                .post(url)
+                .header("content-type", "application/ocsp-request")
+                .body(req),
+            OCSP_MAX_BYTES,
+        )
+        .await?;
+        let answer = status::check_ocsp_response(&body, &link.cert, &link.issuer, now)?;
+        let until = answer.valid_until.min(now + self.refresh);
+        let mut cache = self.ocsp_cache();
+        if cache.len() >= OCSP_CACHE_MAX {
+            cache.retain(|_, (_, u)| *u >= now);
+            if cache.len() >= OCSP_CACHE_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(key, (answer.status, until));
+        Ok(answer.status)
+    }
+
+    fn ocsp_cache(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Status, i64)>> {
+        self.ocsp.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn cached_crl(&self, url: &str) -> Option<(Arc<CrlIndex>, i64)> {
+        let m = self.crls.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(url).map(|c| (c.index.clone(), c.fetched_at))
+    }
+
+    async fn crl_status(&self, url: &str, link: &Link, now: i64) -> Result<Status, String> {
+        let index = self.crl(url, &link.issuer, now).await?;
+        index.status(&link.cert, &link.issuer, now)
+    }
+
+    /// The CRL at `url`, from the cache while it is fresh, fetched once for all waiting
+    /// logins otherwise.
+    async fn crl(&self, url: &str, issuer: &[u8], now: i64) -> Result<Arc<CrlIndex>, String> {
+        let usable = |c: &Option<(Arc<CrlIndex>, i64)>| {
+            c.as_ref()
+                .filter(|(i, at)| now - at < self.refresh && i.fresh(now))
+                .map(|(i, _)| i.clone())
+        };
+        if let Some(i) = usable(&self.cached_crl(url)) {
+            return Ok(i);
+        }
+        let gate = {
+            let mut m = self.crl_fetch.lock().unwrap_or_else(|e| e.into_inner());
+            m.entry(url.to_owned()).or_default().clone()
+        };
+        let _one_fetch = gate.lock().await;
+        let cached = self.cached_crl(url);
+        if let Some(i) = usable(&cached) {
+            return Ok(i);
+        }
+        let fetched = match fetch(self.http.get(url), CRL_MAX_BYTES).await {
+            Ok(body) => {
+                let issuer = issuer.to_vec();
+                tokio::task::spawn_blocking(move || {
+                    let der = crl_der(body)?;
+                    CrlIndex::parse(&der, &issuer, now)
+                })
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r)
+            }
+            Err(e) => Err(e),
+        };
+        match fetched {
+            Ok(index) => {
+                let index = Arc::new(index);
+                tracing::info!(url, entries = index.len(), next_update = ?index.next_update, "external CRL fetched");
+                self.crls.lock().unwrap_or_else(|e| e.into_inner()).insert(
+                    url.to_owned(),
+                    CachedCrl {
+                        index: index.clone(),
+                        fetched_at: now,
+                    },
+                );
+                Ok(index)
+            }
+            Err(e) => match cached {
+                Some((i, _)) if i.fresh(now) => {
+                    tracing::warn!(url, error = %e, "CRL refresh failed; the cached CRL is used until its nextUpdate");
+                    Ok(i)
+                }
+                _ => Err(e),
+            },
+        }
+    }
+}
+
+/// A CRL body as DER (PEM is accepted too).
+fn crl_der(body: Vec<u8>) -> Result<Vec<u8>, String> {
+    if body.starts_with(b"-----BEGIN") {
+        let (_, pem) = x509_parser::pem::parse_x509_pem(&body)
+            .map_err(|e| format!("unreadable PEM CRL: {e}"))?;
+        return Ok(pem.contents);
+    }
+    Ok(body)
+}
+
+/// Sends `req` and reads at most `max` bytes of a successful answer.
+async fn fetch(req: reqwest::RequestBuilder, max: usize) -> Result<Vec<u8>, String> {
+    let mut resp = req.send().await.map_err(|e| {
+        if e.is_timeout() {
+            "no answer in time".to_owned()
+        } else if e.is_connect() {
+            "cannot connect".to_owned()
+        } else {
+            "request failed".to_owned()
+        }
+    })?;
+    if !resp.status().is_success() {
+        return Err(format!("HTTP {}", resp.status().as_u16()));
+    }
+    if resp
+        .content_length()
+        .is_some_and(|l| l > u64::try_from(max).unwrap_or(u64::MAX))
+    {
+        return Err(format!("larger than {max} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|_| "answer cut short".to_owned())?
+    {
+        if body.len() + chunk.len() > max {
+            return Err(format!("larger than {max} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
