@@ -1259,49 +1259,51 @@ impl Ca {
             },
         };
         let since = since.unwrap_or(i64::MIN);
-        // Pass 1: the entries' total size.
-        let mut total = 0usize;
-        let mut count = 0u64;
-        {
-            let mut rows = revoked_stream(store, &ca.def.id, since);
-            while let Some(r) = rows.try_next().await.map_err(anyhow::Error::from)? {
-                total += revocation::entry_der(&row_revoked(&r)?).len();
-                count += 1;
-            }
+        // One pass over the store: the entries go to a body file while their size is counted;
+        // the TBS header (which needs that size) is hashed before the body, read back from
+        // the page cache.
+        let body_path = self.crl_dir.join(format!(".{}-{number}.body", ca.def.id));
+        let result = async {
+            let mut body = std::io::BufWriter::with_capacity(
+                1 << 20,
+                std::fs::File::create(&body_path).map_err(anyhow::Error::from)?,
+            );
+            let mut total = 0usize;
+            let count = for_each_revoked(store, &ca.def.id, since, |r| {
+                let e = revocation::entry_der(&r);
+                total += e.len();
+                body.write_all(&e)?;
+                Ok(())
+            })
+            .await?;
+            body.flush()?;
+            drop(body);
+            Ok::<_, anyhow::Error>((total, count))
         }
-        // Pass 2: write the TBS to a temporary file while hashing it.
-        let (prefix, suffix) = revocation::tbs_parts(&spec, total);
-        let tbs_path = self.crl_dir.join(format!(".{}-{number}.tbs", ca.def.id));
-        let mut ctx = digest::Context::new(ca.key.digest_alg());
-        let mut f =
-            std::io::BufWriter::new(std::fs::File::create(&tbs_path).map_err(anyhow::Error::from)?);
-        let mut put = |b: &[u8], f: &mut std::io::BufWriter<std::fs::File>| -> Result<()> {
-            ctx.update(b);
-            f.write_all(b)?;
-            Ok(())
+        .await;
+        let (total, count) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = std::fs::remove_file(&body_path);
+                return Err(CaError::Internal(e));
+            }
         };
-        put(&prefix, &mut f)?;
-        let mut written = 0usize;
+        let (prefix, suffix) = revocation::tbs_parts(&spec, total);
+        let mut ctx = digest::Context::new(ca.key.digest_alg());
+        ctx.update(&prefix);
         {
-            let mut rows = revoked_stream(store, &ca.def.id, since);
-            while let Some(r) = rows.try_next().await.map_err(anyhow::Error::from)? {
-                let e = revocation::entry_der(&row_revoked(&r)?);
-                written += e.len();
-                if written > total {
+            use std::io::Read as _;
+            let mut f = std::fs::File::open(&body_path).map_err(anyhow::Error::from)?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = f.read(&mut buf).map_err(anyhow::Error::from)?;
+                if n == 0 {
                     break;
                 }
-                put(&e, &mut f)?;
+                ctx.update(&buf[..n]);
             }
         }
-        if written != total {
-            let _ = std::fs::remove_file(&tbs_path);
-            return Err(CaError::Internal(anyhow!(
-                "revocations changed while the CRL was written; retry"
-            )));
-        }
-        put(&suffix, &mut f)?;
-        f.flush().map_err(anyhow::Error::from)?;
-        drop(f);
+        ctx.update(&suffix);
         let tbs_len = prefix.len() + total + suffix.len();
         let sig = ca.key.sign_digest(&ctx.finish()).map_err(|e| anyhow!(e))?;
         let (head, tail) = revocation::certificate_list_parts(tbs_len, &spec.sig_alg_der, &sig);
@@ -1311,17 +1313,19 @@ impl Ca {
             let mut o =
                 std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(anyhow::Error::from)?);
             o.write_all(&head).map_err(anyhow::Error::from)?;
+            o.write_all(&prefix).map_err(anyhow::Error::from)?;
             std::io::copy(
-                &mut std::fs::File::open(&tbs_path).map_err(anyhow::Error::from)?,
+                &mut std::fs::File::open(&body_path).map_err(anyhow::Error::from)?,
                 &mut o,
             )
             .map_err(anyhow::Error::from)?;
+            o.write_all(&suffix).map_err(anyhow::Error::from)?;
             o.write_all(&tail).map_err(anyhow::Error::from)?;
             o.flush().map_err(anyhow::Error::from)?;
             o.get_ref().sync_all().map_err(anyhow::Error::from)?;
         }
         std::fs::rename(&tmp, &out).map_err(anyhow::Error::from)?;
-        let _ = std::fs::remove_file(&tbs_path);
+        let _ = std::fs::remove_file(&body_path);
         let mut tx = store.pool().begin().await.map_err(anyhow::Error::from)?;
         sqlx::query("INSERT INTO crls (ca_id, number, delta_base, this_update, next_update, entries) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&ca.def.id)
@@ -1650,29 +1654,86 @@ impl Ca {
     }
 }
 
-fn revoked_stream<'a>(
-    store: &'a Store,
-    ca_id: &'a str,
+/// Rows per page when reading revoked entries.
+const REVOKED_PAGE: i64 = 50_000;
+
+/// Calls `f` with every certificate of `ca_id` revoked at or after `since`, and returns how
+/// many there were. The rows are read in one snapshot (a read transaction, REPEATABLE READ on
+/// PostgreSQL), in pages of [`REVOKED_PAGE`] by serial, each page aggregated by the database
+/// into one string: one row per page instead of one per entry, because handing rows one by
+/// one from sqlx's SQLite worker to the task dominated the build of large CRLs.
+async fn for_each_revoked(
+    store: &Store,
+    ca_id: &str,
     since: i64,
-) -> futures_util::stream::BoxStream<'a, Result<sqlx::any::AnyRow, sqlx::Error>> {
-    sqlx::query("SELECT serial, revoked_at, reason FROM certificates WHERE ca_id = $1 AND revoked_at IS NOT NULL AND revoked_at >= $2 ORDER BY serial")
-        .bind(ca_id)
-        .bind(since)
-        .fetch(store.pool())
+    mut f: impl FnMut(Revoked) -> Result<()>,
+) -> Result<u64> {
+    let sql = if store.is_sqlite() {
+        "SELECT group_concat(serial || ',' || revoked_at || ',' || COALESCE(reason, 0), ';') AS \
+         page, MAX(serial) AS last, COUNT(*) AS n FROM (SELECT serial, revoked_at, reason FROM \
+         certificates WHERE ca_id = $1 AND revoked_at IS NOT NULL AND revoked_at >= $2 AND \
+         serial > $3 ORDER BY serial LIMIT $4) page_rows"
+    } else {
+        "SELECT string_agg(serial || ',' || revoked_at || ',' || COALESCE(reason, 0), ';') AS \
+         page, MAX(serial) AS last, COUNT(*) AS n FROM (SELECT serial, revoked_at, reason FROM \
+         certificates WHERE ca_id = $1 AND revoked_at IS NOT NULL AND revoked_at >= $2 AND \
+         serial > $3 ORDER BY serial LIMIT $4) page_rows"
+    };
+    let mut tx = store.pool().begin().await?;
+    if !store.is_sqlite() {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let mut after = String::new();
+    let mut count = 0u64;
+    loop {
+        let row = sqlx::query(sql)
+            .bind(ca_id)
+            .bind(since)
+            .bind(&after)
+            .bind(REVOKED_PAGE)
+            .fetch_one(&mut *tx)
+            .await?;
+        let n: i64 = row.try_get("n")?;
+        if n == 0 {
+            break;
+        }
+        let page: String = row.try_get("page")?;
+        for entry in page.split(';') {
+            f(parse_revoked(entry)?)?;
+            count += 1;
+        }
+        after = row.try_get("last")?;
+        if n < REVOKED_PAGE {
+            break;
+        }
+    }
+    tx.commit().await?;
+    Ok(count)
 }
 
-fn row_revoked(r: &sqlx::any::AnyRow) -> Result<Revoked> {
-    let serial: String = r.try_get("serial")?;
-    let s = if serial.len() % 2 == 1 {
-        format!("0{serial}")
-    } else {
-        serial
+/// One `serial,revoked_at,reason` entry of a page.
+fn parse_revoked(entry: &str) -> Result<Revoked> {
+    let mut parts = entry.split(',');
+    let (Some(serial), Some(at), Some(reason), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        bail!("malformed revoked entry {entry:?}");
     };
     Ok(Revoked {
-        serial: hex::decode(s)?,
-        at: r.try_get("revoked_at")?,
-        reason: Reason::from_code(r.try_get::<Option<i64>, _>("reason")?.unwrap_or(0))
-            .unwrap_or(Reason::Unspecified),
+        serial: decode_serial(serial)?,
+        at: at.parse()?,
+        reason: Reason::from_code(reason.parse()?).unwrap_or(Reason::Unspecified),
+    })
+}
+
+/// A stored serial (lowercase hex without leading zeros, so possibly of odd length) as bytes.
+fn decode_serial(hex_serial: &str) -> Result<Vec<u8>> {
+    Ok(if hex_serial.len() % 2 == 1 {
+        hex::decode(format!("0{hex_serial}"))?
+    } else {
+        hex::decode(hex_serial)?
     })
 }
 
