@@ -57,11 +57,11 @@ fn pem(label: &str, der: &[u8]) -> String {
 
 /// One certificate of a card with its key: the PKCS#12 the CA delivered, and the same key and
 /// chain as PEM for reqwest.
-struct CardCert {
+pub(crate) struct CardCert {
     serial: String,
     p12: Vec<u8>,
     /// PKCS#8 key, then the certificate chain, leaf first.
-    identity_pem: String,
+    pub(crate) identity_pem: String,
 }
 
 impl CardCert {
@@ -90,9 +90,9 @@ impl CardCert {
 }
 
 /// A virtual card: its authentication (CPS_AUTH) and signature (CPS_SIGN) certificates.
-struct VirtualCard {
-    auth: CardCert,
-    sign: CardCert,
+pub(crate) struct VirtualCard {
+    pub(crate) auth: CardCert,
+    pub(crate) sign: CardCert,
 }
 
 /// Issues a virtual card for `identity` through the CA.
@@ -134,7 +134,7 @@ async fn card(s: &TestServer, identity: &Identity) -> VirtualCard {
 /// An identity other than [`NATIONAL_ID`] whose first card has serials that do not start with
 /// 0, and that card: the opposition of such an identity is not hindered by a leading zero
 /// serial (see `card`).
-async fn first_card_clean(s: &TestServer) -> (Identity, VirtualCard) {
+pub(crate) async fn first_card_clean(s: &TestServer) -> (Identity, VirtualCard) {
     for i in other_active_identities(s).await.into_iter().take(30) {
         let c = issue_card(s, &i).await;
         if !c.auth.serial.starts_with('0') && !c.sign.serial.starts_with('0') {

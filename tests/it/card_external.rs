@@ -542,6 +542,37 @@ async fn external_card_refusals() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_card_whose_authority_has_the_name_of_an_own_test_ca() {
+    // With the default hierarchy coeur's TEST twins carry the real IGC-Santé TEST names, so a
+    // card of the real TEST PERSONNES CA names coeur's own CA as issuer. It is the external
+    // bundle's, and logs in through it.
+    use x509_parser::prelude::FromDer as _;
+    let pki = ExternalPki::new().await;
+    let bundle = pki.bundle();
+    let s = TestServer::start_with(Db::Sqlite, &realms_dir(), move |o| {
+        o.pki_hierarchy = Some("igc-sante".into());
+        o.card_trust_file = Some(bundle);
+        o.external_revocation = Some(vec![RevocationMethod::Crl]);
+    })
+    .await;
+    s.add_rp("edit").await;
+    let int_pem = pki.w.read("int.pem");
+    let int_der = rustls::pki_types::CertificateDer::from_pem_slice(int_pem.as_bytes())
+        .expect("issuing CA PEM");
+    let (_, int) = x509_parser::certificate::X509Certificate::from_der(&int_der).expect("parse");
+    let same_name = s.state.ca.cas.values().any(|c| {
+        x509_parser::certificate::X509Certificate::from_der(&c.cert_der)
+            .is_ok_and(|(_, own)| own.subject().as_raw() == int.subject().as_raw())
+    });
+    assert!(same_name, "an own CA is named {}", int.subject());
+    let card = pki.card("good", NATIONAL_ID, "card_ext", &[]).await;
+    login(&s, &card, NATIONAL_ID).await;
+    // A card of coeur's own CA of that name still logs in as before.
+    let own = first_card_clean(&s).await;
+    login(&s, &own.1.auth.identity_pem, own.0.national_id.as_str()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_organisation_certificate_for_tls_client_auth() {
     use crate::mtls::{claims, mtls_client, wait_for_card_listener};
     use coeur::core::client::{GrantType, TokenAuthMethod};
