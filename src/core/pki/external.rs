@@ -93,10 +93,26 @@ impl ExternalTrust {
                 t.intermediates.push(der);
             }
         }
-        for (name, issuer, raw) in issuers {
-            if !t.subjects.contains(&raw) {
+        let all: Vec<&CertificateDer<'static>> =
+            t.anchor_certs.iter().chain(&t.intermediates).collect();
+        for (der, (name, issuer, raw)) in t.intermediates.iter().zip(issuers) {
+            let signer = all.iter().find_map(|d| {
+                x509_parser::certificate::X509Certificate::from_der(d)
+                    .ok()
+                    .filter(|(_, c)| c.subject().as_raw() == raw.as_slice())
+                    .map(|(_, c)| c)
+            });
+            let Some(signer) = signer else {
                 return Err(format!(
                     "{name}: its issuer {issuer} is not in the bundle (add the root)"
+                ));
+            };
+            let signed = x509_parser::certificate::X509Certificate::from_der(der)
+                .is_ok_and(|(_, c)| c.verify_signature(Some(signer.public_key())).is_ok());
+            if !signed {
+                return Err(format!(
+                    "{name}: its signature does not verify with the key of {issuer} in the \
+                     bundle (a re-keyed root of the same name?)"
                 ));
             }
         }

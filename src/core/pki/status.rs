@@ -408,11 +408,12 @@ pub fn check_ocsp_response(
     x509_parser::verify::verify_signature(signer.public_key(), &alg, &bits, tbs)
         .map_err(|_| "the OCSP response's signature does not verify".to_owned())?;
     let serial = unsigned(cert_c.raw_serial());
-    let single = basic
+    // Every answer about this certificate is read: contradictory answers make it revoked.
+    let mut about: Vec<&x509_ocsp::SingleResponse> = basic
         .tbs_response_data
         .responses
         .iter()
-        .find(|s| {
+        .filter(|s| {
             let alg = match s.cert_id.hash_algorithm.oid {
                 o if o == SHA1 => &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
                 o if o == SHA256 => &aws_lc_rs::digest::SHA256,
@@ -423,6 +424,10 @@ pub fn check_ocsp_response(
                     == hash(alg, &issuer_c.public_key().subject_public_key.data)
                 && unsigned(s.cert_id.serial_number.as_bytes()) == serial
         })
+        .collect();
+    about.sort_by_key(|s| !matches!(s.cert_status, x509_ocsp::CertStatus::Revoked(_)));
+    let single = about
+        .first()
         .ok_or_else(|| "the response is not about this certificate".to_owned())?;
     let this_update = gen_time(&single.this_update);
     if this_update > now + CLOCK_SKEW {
