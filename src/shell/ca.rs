@@ -178,6 +178,7 @@ pub struct Ca {
     ocsp_cache: Mutex<OcspCache>,
     crl_dirty: Mutex<HashMap<String, bool>>,
     crl_lock: tokio::sync::Mutex<()>,
+    committer: tokio::sync::mpsc::Sender<(Persist, PersistReply)>,
 }
 
 /// Signed OCSP answers by (CA, serial), with their expiry.
@@ -441,6 +442,11 @@ impl Ca {
             ocsp_cache: Mutex::new(HashMap::new()),
             crl_dirty: Mutex::new(HashMap::new()),
             crl_lock: tokio::sync::Mutex::new(()),
+            committer: {
+                let (tx, rx) = tokio::sync::mpsc::channel(1024);
+                tokio::spawn(commit_loop(store.clone(), rx));
+                tx
+            },
         };
         me.ensure_responders(store, keys_dir, master, rng, now)
             .await?;
@@ -973,11 +979,12 @@ impl Ca {
     }
 
     /// Issues an approved request: the certificate and its audit record are committed together
-    /// before the certificate is returned. Returns (serial hex, DER).
+    /// before the certificate is returned. Returns (serial hex, DER). `_store` is the store the
+    /// CA was opened on: commits go through the CA's group committer, which holds it.
     #[allow(clippy::too_many_arguments)] // One issuance's worth of inputs.
     pub async fn issue(
         &self,
-        store: &Store,
+        _store: &Store,
         rng: &dyn Random,
         approved: &CsrApproved,
         ca_id: &str,
@@ -1003,7 +1010,7 @@ impl Ca {
                 .to_vec();
             let sh = serial_hex(&serial);
             match self
-                .persist_issue(store, ca, profile, approved, &sh, &der, request, actor, now)
+                .persist_issue(ca, profile, approved, &sh, &der, request, actor, now)
                 .await
             {
                 Ok(()) => return Ok((sh, der)),
@@ -1020,7 +1027,6 @@ impl Ca {
     #[allow(clippy::too_many_arguments)] // One transaction's worth of values.
     async fn persist_issue(
         &self,
-        store: &Store,
         ca: &CaRt,
         profile: &Profile,
         approved: &CsrApproved,
@@ -1030,46 +1036,36 @@ impl Ca {
         actor: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = store.pool().begin().await?;
-        if let Some((id, csr_der, subject, requester)) = request {
-            sqlx::query("INSERT INTO cert_requests (id, ca_id, profile, status, csr, subject, requester, created_at, decided_at, decided_by, serial) VALUES ($1, $2, $3, 'issued', $4, $5, $6, $7, $7, $8, $9)")
-                .bind(id)
-                .bind(&ca.def.id)
-                .bind(&profile.id)
-                .bind(b64(csr_der))
-                .bind(serde_json::to_string(subject)?)
-                .bind(requester)
-                .bind(now)
-                .bind("auto")
-                .bind(serial)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("INSERT INTO certificates (ca_id, serial, profile, subject, not_before, not_after, der, request_id, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .bind(&ca.def.id)
-            .bind(serial)
-            .bind(&profile.id)
-            .bind(&approved.subject_text)
-            .bind(now - 60)
-            .bind(now + profile.validity_days * 86_400)
-            .bind(b64(der))
-            .bind(request.map(|r| r.0))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        append_audit_tx(
-            &mut tx,
-            now,
-            "issue",
-            &format!("{}/{serial}", ca.def.id),
-            actor,
-            &serde_json::json!({"profile": profile.id, "subject": approved.subject_text})
+        let job = Persist {
+            ca_id: ca.def.id.clone(),
+            profile_id: profile.id.clone(),
+            serial: serial.to_owned(),
+            der_b64: b64(der),
+            subject_text: approved.subject_text.clone(),
+            not_before: now - 60,
+            not_after: now + profile.validity_days * 86_400,
+            request: match request {
+                Some((id, csr_der, subject, requester)) => Some(RequestRow {
+                    id: id.to_owned(),
+                    csr_b64: b64(csr_der),
+                    subject_json: serde_json::to_string(subject)?,
+                    requester: requester.to_owned(),
+                }),
+                None => None,
+            },
+            actor: actor.to_owned(),
+            details: serde_json::json!({"profile": profile.id, "subject": approved.subject_text})
                 .to_string(),
-        )
-        .await?;
-        super::ldap::outbox::enqueue_issue(&mut tx, &ca.def.id, serial, now).await?;
-        tx.commit().await?;
-        Ok(())
+            now,
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.committer
+            .send((job, reply))
+            .await
+            .map_err(|_| anyhow!("the issuance committer has stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow!("the issuance committer has stopped"))?
     }
 
     /// Revokes a certificate; the OCSP cache forgets it at once and CRLs are rebuilt.
@@ -1820,6 +1816,192 @@ async fn append_audit(
     bail!("could not append to the audit log")
 }
 
+/// An issued certificate to commit: its row, its request's row (automatic approval), its audit
+/// record and its LDAP outbox row.
+pub(crate) struct Persist {
+    ca_id: String,
+    profile_id: String,
+    serial: String,
+    der_b64: String,
+    subject_text: String,
+    not_before: i64,
+    not_after: i64,
+    request: Option<RequestRow>,
+    actor: String,
+    details: String,
+    now: i64,
+}
+
+/// The request row of an automatically approved issuance.
+pub(crate) struct RequestRow {
+    id: String,
+    csr_b64: String,
+    subject_json: String,
+    requester: String,
+}
+
+type PersistReply = tokio::sync::oneshot::Sender<Result<()>>;
+
+/// Issuances committed together at most.
+const COMMIT_BATCH: usize = 64;
+
+/// Group commit of issuances: whatever is waiting when the previous commit ends goes into one
+/// transaction with one multi-row statement per table, instead of seven statements each.
+/// Every certificate is still committed with its audit record before its answer. If the batch
+/// fails (a serial collision, say), each issuance is committed alone, so that the failure is
+/// answered to its own caller.
+async fn commit_loop(store: Store, mut rx: tokio::sync::mpsc::Receiver<(Persist, PersistReply)>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < COMMIT_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        if batch.len() > 1 {
+            let jobs: Vec<&Persist> = batch.iter().map(|(p, _)| p).collect();
+            match persist_many(&store, &jobs).await {
+                Ok(()) => {
+                    for (_, reply) in batch {
+                        let _ = reply.send(Ok(()));
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %format!("{e:#}"), size = batch.len(), "batch commit failed; committing one by one");
+                }
+            }
+        }
+        for (job, reply) in batch {
+            let _ = reply.send(persist_many(&store, &[&job]).await);
+        }
+    }
+}
+
+/// `INSERT … VALUES (…), (…) …` for `rows` rows of `row(first_placeholder_index)`.
+fn multi_row_insert(
+    head: &str,
+    rows: usize,
+    per_row: usize,
+    row: impl Fn(usize) -> String,
+    tail: &str,
+) -> String {
+    let values: Vec<String> = (0..rows).map(|i| row(i * per_row + 1)).collect();
+    format!("{head} VALUES {} {tail}", values.join(", "))
+}
+
+/// Commits `jobs` in one transaction.
+async fn persist_many(store: &Store, jobs: &[&Persist]) -> Result<()> {
+    let mut tx = store.pool().begin().await?;
+    let requests: Vec<(&Persist, &RequestRow)> = jobs
+        .iter()
+        .filter_map(|j| j.request.as_ref().map(|r| (*j, r)))
+        .collect();
+    if !requests.is_empty() {
+        let sql = multi_row_insert(
+            "INSERT INTO cert_requests (id, ca_id, profile, status, csr, subject, requester, \
+             created_at, decided_at, decided_by, serial)",
+            requests.len(),
+            8,
+            |n| {
+                format!(
+                    "(${n}, ${}, ${}, 'issued', ${}, ${}, ${}, ${}, ${}, 'auto', ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5,
+                    n + 6,
+                    n + 6,
+                    n + 7
+                )
+            },
+            "",
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (j, r) in &requests {
+            q = q
+                .bind(&r.id)
+                .bind(&j.ca_id)
+                .bind(&j.profile_id)
+                .bind(&r.csr_b64)
+                .bind(&r.subject_json)
+                .bind(&r.requester)
+                .bind(j.now)
+                .bind(&j.serial);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    let sql = multi_row_insert(
+        "INSERT INTO certificates (ca_id, serial, profile, subject, not_before, not_after, der, \
+         request_id, issued_at)",
+        jobs.len(),
+        9,
+        |n| {
+            format!(
+                "({})",
+                (n..n + 9)
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
+        "",
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for j in jobs {
+        q = q
+            .bind(&j.ca_id)
+            .bind(&j.serial)
+            .bind(&j.profile_id)
+            .bind(&j.subject_text)
+            .bind(j.not_before)
+            .bind(j.not_after)
+            .bind(&j.der_b64)
+            .bind(j.request.as_ref().map(|r| r.id.clone()))
+            .bind(j.now);
+    }
+    q.execute(&mut *tx).await?;
+    let subjects: Vec<String> = jobs
+        .iter()
+        .map(|j| format!("{}/{}", j.ca_id, j.serial))
+        .collect();
+    let records: Vec<AuditEntry<'_>> = jobs
+        .iter()
+        .zip(&subjects)
+        .map(|(j, subject)| AuditEntry {
+            at: j.now,
+            action: "issue",
+            subject,
+            actor: &j.actor,
+            details: &j.details,
+        })
+        .collect();
+    append_audit_many_tx(&mut tx, &records).await?;
+    let issued: Vec<(&str, &str)> = jobs
+        .iter()
+        .map(|j| (j.ca_id.as_str(), j.serial.as_str()))
+        .collect();
+    super::ldap::outbox::enqueue_issues(&mut tx, &issued, jobs[0].now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One audit record to append.
+pub struct AuditEntry<'a> {
+    /// When.
+    pub at: i64,
+    /// What.
+    pub action: &'a str,
+    /// On what.
+    pub subject: &'a str,
+    /// Who.
+    pub actor: &'a str,
+    /// Details (JSON).
+    pub details: &'a str,
+}
+
 /// Appends an audit record inside a transaction (a concurrent append makes the insert fail on
 /// the sequence's primary key; the caller retries).
 pub async fn append_audit_tx(
@@ -1830,6 +2012,27 @@ pub async fn append_audit_tx(
     actor: &str,
     details: &str,
 ) -> Result<()> {
+    append_audit_many_tx(
+        tx,
+        &[AuditEntry {
+            at: now,
+            action,
+            subject,
+            actor,
+            details,
+        }],
+    )
+    .await
+}
+
+/// Appends records to the audit chain, in order, inside `tx`.
+pub async fn append_audit_many_tx(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    records: &[AuditEntry<'_>],
+) -> Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
     // Appends are serialised: on PostgreSQL with a transaction-scoped advisory lock (released at
     // commit or rollback); SQLite serialises writers by itself.
     {
@@ -1843,25 +2046,47 @@ pub async fn append_audit_tx(
     let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut **tx)
         .await?;
-    let (seq, prev) = match last {
+    let (mut seq, mut prev) = match last {
         Some(r) => (
             r.try_get::<i64, _>("seq")? + 1,
             r.try_get::<String, _>("hash")?,
         ),
         None => (1, audit::GENESIS.to_owned()),
     };
-    let h = audit::record_hash(seq, now, action, subject, actor, details, &prev);
-    sqlx::query("INSERT INTO audit_log (seq, at, action, subject, actor, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(seq)
-        .bind(now)
-        .bind(action)
-        .bind(subject)
-        .bind(actor)
-        .bind(details)
-        .bind(&prev)
-        .bind(&h)
-        .execute(&mut **tx)
-        .await?;
+    let mut rows = Vec::with_capacity(records.len());
+    for r in records {
+        let h = audit::record_hash(seq, r.at, r.action, r.subject, r.actor, r.details, &prev);
+        rows.push((seq, r, std::mem::replace(&mut prev, h.clone()), h));
+        seq += 1;
+    }
+    let sql = multi_row_insert(
+        "INSERT INTO audit_log (seq, at, action, subject, actor, details, prev_hash, hash)",
+        rows.len(),
+        8,
+        |n| {
+            format!(
+                "({})",
+                (n..n + 8)
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
+        "",
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (seq, r, prev_hash, hash) in &rows {
+        q = q
+            .bind(*seq)
+            .bind(r.at)
+            .bind(r.action)
+            .bind(r.subject)
+            .bind(r.actor)
+            .bind(r.details)
+            .bind(prev_hash.as_str())
+            .bind(hash.as_str());
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -67,6 +67,34 @@ pub async fn enqueue_issue(tx: &mut Tx<'_>, ca_id: &str, serial: &str, now: i64)
     insert(tx, &id, Kind::Cert, ca_id, Some(serial), now).await
 }
 
+/// Announces issued certificates (inside the transaction that commits them together).
+pub async fn enqueue_issues(tx: &mut Tx<'_>, issued: &[(&str, &str)], now: i64) -> Result<()> {
+    if issued.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..issued.len())
+        .map(|i| {
+            let n = i * 3 + 1;
+            format!("(${n}, 'cert', ${}, ${}, $0, 0, $0)", n + 1, n + 2)
+        })
+        .collect();
+    let last = issued.len() * 3 + 1;
+    let sql = format!(
+        "INSERT INTO ldap_outbox (id, kind, ca_id, serial, created_at, attempts, next_attempt_at) \
+         VALUES {} ON CONFLICT (id) DO NOTHING",
+        rows.join(", ").replace("$0", &format!("${last}"))
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (ca_id, serial) in issued {
+        q = q
+            .bind(format!("issue:{ca_id}/{serial}"))
+            .bind(*ca_id)
+            .bind(*serial);
+    }
+    q.bind(now).execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// Announces a revocation (inside the revocation transaction).
 pub async fn enqueue_revoke(tx: &mut Tx<'_>, ca_id: &str, serial: &str, now: i64) -> Result<()> {
     let id = format!("revoke:{ca_id}/{serial}");
