@@ -1891,6 +1891,12 @@ fn multi_row_insert(
     format!("{head} VALUES {} {tail}", values.join(", "))
 }
 
+/// `($n, $n+1, …)`: `width` consecutive placeholders from `$n`.
+fn consecutive(n: usize, width: usize) -> String {
+    let p: Vec<String> = (n..n + width).map(|i| format!("${i}")).collect();
+    format!("({})", p.join(", "))
+}
+
 /// Commits `jobs` in one transaction.
 async fn persist_many(store: &Store, jobs: &[&Persist]) -> Result<()> {
     let mut tx = store.pool().begin().await?;
@@ -1938,15 +1944,7 @@ async fn persist_many(store: &Store, jobs: &[&Persist]) -> Result<()> {
          request_id, issued_at)",
         jobs.len(),
         9,
-        |n| {
-            format!(
-                "({})",
-                (n..n + 9)
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        },
+        |n| consecutive(n, 9),
         "",
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -2063,15 +2061,7 @@ pub async fn append_audit_many_tx(
         "INSERT INTO audit_log (seq, at, action, subject, actor, details, prev_hash, hash)",
         rows.len(),
         8,
-        |n| {
-            format!(
-                "({})",
-                (n..n + 8)
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        },
+        |n| consecutive(n, 8),
         "",
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));

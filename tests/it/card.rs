@@ -153,6 +153,26 @@ pub(crate) async fn identity(s: &TestServer, national_id: &str) -> Identity {
         .unwrap_or_else(|| panic!("identity {national_id} in edit"))
 }
 
+/// A well-formed national identifier the sandbox realm does not know.
+pub(crate) async fn stranger(s: &TestServer) -> String {
+    let known: Vec<String> = s
+        .state
+        .store
+        .identities("edit", 1000)
+        .await
+        .expect("identities")
+        .iter()
+        .map(|i| i.national_id.to_string())
+        .collect();
+    (0..100u32)
+        .map(|n| {
+            let body = format!("9979{:06}", 999_999 - n);
+            format!("8{body}{}", luhn_key(&body))
+        })
+        .find(|nid| !known.contains(nid))
+        .expect("an unknown national identifier")
+}
+
 /// Active identities of the sandbox realm other than [`NATIONAL_ID`].
 pub(crate) async fn other_active_identities(s: &TestServer) -> Vec<Identity> {
     s.state
@@ -805,22 +825,7 @@ both_dbs!(card_refusals, |db| async move {
     assert_refused(&a, 403, "not issued by a trusted authority");
 
     // A valid card for a national identifier this realm does not know.
-    let known: Vec<String> = s
-        .state
-        .store
-        .identities("edit", 1000)
-        .await
-        .expect("identities")
-        .iter()
-        .map(|i| i.national_id.to_string())
-        .collect();
-    let stranger = (0..100u32)
-        .map(|n| {
-            let body = format!("9979{:06}", 999_999 - n);
-            format!("8{body}{}", luhn_key(&body))
-        })
-        .find(|nid| !known.contains(nid))
-        .expect("an unknown national identifier");
+    let stranger = stranger(&s).await;
     // (Serials starting with 0 are avoided, see `card`.)
     let mut unknown = None;
     for _ in 0..30 {

@@ -12,7 +12,6 @@
 use crate::both_dbs;
 use crate::card::*;
 use crate::support::*;
-use coeur::core::identity::luhn_key;
 use coeur::shell::config::RevocationMethod;
 use rustls::pki_types::pem::PemObject as _;
 use std::collections::HashMap;
@@ -490,22 +489,7 @@ async fn external_card_refusals() {
     assert_refused(&a, 403, "expired");
 
     // A card of a professional unknown in the realm, from the trusted authority.
-    let known: Vec<String> = s
-        .state
-        .store
-        .identities("edit", 1000)
-        .await
-        .expect("identities")
-        .into_iter()
-        .map(|i| i.national_id.as_str().to_owned())
-        .collect();
-    let stranger = (0..100u32)
-        .map(|n| {
-            let body = format!("9979{:06}", 999_999 - n);
-            format!("8{body}{}", luhn_key(&body))
-        })
-        .find(|nid| !known.contains(nid))
-        .expect("an unknown national identifier");
+    let stranger = stranger(&s).await;
     let unknown = pki.card("unknown", &stranger, "card_ext", &[]).await;
     let (_, a) = attempt(&s, &unknown).await;
     assert_refused(&a, 403, "unknown in this realm");

@@ -1915,3 +1915,32 @@ fn from_pem_rejects_an_intermediate_not_signed_by_the_root_of_that_name() {
     assert!(e.contains("does not verify with the key of"), "{e}");
     assert!(ExternalTrust::from_pem(&pem(&[&p.root.der, &p.inter.der])).is_ok());
 }
+
+#[test]
+fn any_extended_key_usage_alone_is_refused_by_both_paths() {
+    let p = pki();
+    let mut params = leaf_params(&[0x07]);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::Any];
+    let card = p.inter.issue(&params);
+    let own = validate::validate(
+        &card,
+        &[validate::Anchor {
+            id: "PERSONNES".into(),
+            cert_der: p.inter.der.clone(),
+        }],
+        Usage::CardAuthentication,
+        NOW,
+    );
+    assert_eq!(
+        own,
+        Err(Refusal::WrongUsage(
+            "no clientAuth extended key usage".into()
+        ))
+    );
+    let external =
+        trust(&[&p.root.der, &p.inter.der]).validate(&card, Usage::CardAuthentication, NOW);
+    assert!(
+        matches!(&external, Err(Refusal::WrongUsage(w)) if w.contains("clientAuth")),
+        "{external:?}"
+    );
+}

@@ -140,7 +140,8 @@ pub struct LeafFacts {
 }
 
 /// The end-entity checks every client certificate passes whatever its issuer: not a CA,
-/// clientAuth present in the EKU (an absent EKU is not accepted), digitalSignature for cards.
+/// clientAuth present in the EKU (an absent EKU or anyExtendedKeyUsage alone is not accepted),
+/// digitalSignature for cards.
 pub fn leaf_checks(
     cert: &x509_parser::certificate::X509Certificate<'_>,
     usage: Usage,
@@ -149,9 +150,8 @@ pub fn leaf_checks(
         return Err(Refusal::WrongUsage("a CA certificate".into()));
     }
     let eku = cert.extended_key_usage().map_err(|_| Refusal::Malformed)?;
-    let client_auth = eku
-        .as_ref()
-        .is_some_and(|e| e.value.client_auth || e.value.any);
+    // clientAuth itself: anyExtendedKeyUsage is not accepted, as for external chains.
+    let client_auth = eku.as_ref().is_some_and(|e| e.value.client_auth);
     if !client_auth {
         return Err(Refusal::WrongUsage(
             "no clientAuth extended key usage".into(),
