@@ -8,8 +8,9 @@
 //! make coeur fetch an address of its choosing.
 //!
 //! Failure is closed: a certificate whose status cannot be established (responder and CRL
-//! unreachable, answers stale or badly signed) is refused. A CRL that cannot be refreshed is
-//! still used until its nextUpdate.
+//! unreachable, answers stale or badly signed) is refused. A cached CRL older than the refresh
+//! interval is downloaded again in the background while it keeps answering, until its
+//! nextUpdate; a CRL that cannot be refreshed is used until then.
 
 use super::config::{ExternalTrustConfig, RevocationMethod};
 use super::state::AppState;
@@ -41,9 +42,15 @@ pub struct ClientTrust {
     methods: Vec<RevocationMethod>,
     refresh: i64,
     http: reqwest::Client,
-    crls: Mutex<HashMap<String, CachedCrl>>,
-    crl_fetch: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    crls: Arc<CrlCache>,
     ocsp: Mutex<HashMap<Vec<u8>, (Status, i64)>>,
+}
+
+/// Verified CRLs by URL, with one download at a time per URL.
+struct CrlCache {
+    http: reqwest::Client,
+    entries: Mutex<HashMap<String, CachedCrl>>,
+    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 fn load(path: Option<&std::path::Path>) -> Result<Option<ExternalTrust>> {
@@ -69,9 +76,12 @@ impl ClientTrust {
             client: load(cfg.client_trust_file.as_deref())?,
             methods: cfg.methods.clone(),
             refresh: cfg.refresh_secs,
+            crls: Arc::new(CrlCache {
+                http: http.clone(),
+                entries: Mutex::new(HashMap::new()),
+                gates: Mutex::new(HashMap::new()),
+            }),
             http,
-            crls: Mutex::new(HashMap::new()),
-            crl_fetch: Mutex::new(HashMap::new()),
             ocsp: Mutex::new(HashMap::new()),
         })
     }
@@ -219,70 +229,88 @@ impl ClientTrust {
         self.ocsp.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn cached_crl(&self, url: &str) -> Option<(Arc<CrlIndex>, i64)> {
-        let m = self.crls.lock().unwrap_or_else(|e| e.into_inner());
+    async fn crl_status(&self, url: &str, link: &Link, now: i64) -> Result<Status, String> {
+        let index = self.crls.crl(url, &link.issuer, now, self.refresh).await?;
+        index.status(&link.cert, &link.issuer, now)
+    }
+}
+
+impl CrlCache {
+    fn cached(&self, url: &str) -> Option<(Arc<CrlIndex>, i64)> {
+        let m = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         m.get(url).map(|c| (c.index.clone(), c.fetched_at))
     }
 
-    async fn crl_status(&self, url: &str, link: &Link, now: i64) -> Result<Status, String> {
-        let index = self.crl(url, &link.issuer, now).await?;
-        index.status(&link.cert, &link.issuer, now)
+    fn gate(&self, url: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut m = self.gates.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(url.to_owned()).or_default().clone()
     }
 
-    /// The CRL at `url`, from the cache while it is fresh, fetched once for all waiting
-    /// logins otherwise.
-    async fn crl(&self, url: &str, issuer: &[u8], now: i64) -> Result<Arc<CrlIndex>, String> {
-        let usable = |c: &Option<(Arc<CrlIndex>, i64)>| {
-            c.as_ref()
-                .filter(|(i, at)| now - at < self.refresh && i.fresh(now))
-                .map(|(i, _)| i.clone())
-        };
-        if let Some(i) = usable(&self.cached_crl(url)) {
-            return Ok(i);
-        }
-        let gate = {
-            let mut m = self.crl_fetch.lock().unwrap_or_else(|e| e.into_inner());
-            m.entry(url.to_owned()).or_default().clone()
-        };
-        let _one_fetch = gate.lock().await;
-        let cached = self.cached_crl(url);
-        if let Some(i) = usable(&cached) {
-            return Ok(i);
-        }
-        let fetched = match fetch(self.http.get(url), CRL_MAX_BYTES).await {
-            Ok(body) => {
-                let issuer = issuer.to_vec();
-                tokio::task::spawn_blocking(move || {
-                    let der = crl_der(body)?;
-                    CrlIndex::parse(&der, &issuer, now)
-                })
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r)
+    /// The CRL at `url`. A cached CRL before its nextUpdate answers at once; once older than
+    /// `refresh` it is downloaded again in the background, so that no login waits for a large
+    /// CRL while a usable one is at hand. Without a usable CRL the login waits for the
+    /// download, which concurrent logins share.
+    async fn crl(
+        self: &Arc<Self>,
+        url: &str,
+        issuer: &[u8],
+        now: i64,
+        refresh: i64,
+    ) -> Result<Arc<CrlIndex>, String> {
+        if let Some((index, at)) = self.cached(url)
+            && index.fresh(now)
+        {
+            if now - at >= refresh {
+                self.refresh_in_background(url, issuer, now);
             }
-            Err(e) => Err(e),
-        };
-        match fetched {
-            Ok(index) => {
-                let index = Arc::new(index);
-                tracing::info!(url, entries = index.len(), next_update = ?index.next_update, "external CRL fetched");
-                self.crls.lock().unwrap_or_else(|e| e.into_inner()).insert(
-                    url.to_owned(),
-                    CachedCrl {
-                        index: index.clone(),
-                        fetched_at: now,
-                    },
-                );
-                Ok(index)
-            }
-            Err(e) => match cached {
-                Some((i, _)) if i.fresh(now) => {
-                    tracing::warn!(url, error = %e, "CRL refresh failed; the cached CRL is used until its nextUpdate");
-                    Ok(i)
-                }
-                _ => Err(e),
-            },
+            return Ok(index);
         }
+        let gate = self.gate(url);
+        let _one_download = gate.lock().await;
+        if let Some((index, _)) = self.cached(url)
+            && index.fresh(now)
+        {
+            return Ok(index);
+        }
+        self.download(url, issuer, now).await
+    }
+
+    fn refresh_in_background(self: &Arc<Self>, url: &str, issuer: &[u8], now: i64) {
+        let Ok(guard) = self.gate(url).try_lock_owned() else {
+            return; // a download is under way
+        };
+        let (cache, url, issuer) = (self.clone(), url.to_owned(), issuer.to_vec());
+        tokio::spawn(async move {
+            let _one_download = guard;
+            if let Err(e) = cache.download(&url, &issuer, now).await {
+                tracing::warn!(url, error = %e, "CRL refresh failed; the cached CRL is used until its nextUpdate");
+            }
+        });
+    }
+
+    /// Downloads, verifies and caches the CRL at `url`.
+    async fn download(&self, url: &str, issuer: &[u8], now: i64) -> Result<Arc<CrlIndex>, String> {
+        let body = fetch(self.http.get(url), CRL_MAX_BYTES).await?;
+        let issuer = issuer.to_vec();
+        let index = tokio::task::spawn_blocking(move || {
+            let der = crl_der(body)?;
+            CrlIndex::parse(&der, &issuer, now)
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let index = Arc::new(index);
+        tracing::info!(url, entries = index.len(), next_update = ?index.next_update, "external CRL fetched");
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                url.to_owned(),
+                CachedCrl {
+                    index: index.clone(),
+                    fetched_at: now,
+                },
+            );
+        Ok(index)
     }
 }
 
