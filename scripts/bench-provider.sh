@@ -200,7 +200,7 @@ secs() { awk -v d="$1" -v h="$CLK_TCK" 'BEGIN { printf "%.2f", d / h }'; }
 
 # run_wrk LABEL BASE PATH PID: warm-up, then a measured run. Prints "grants/s grants
 # server-CPU-seconds busy-seconds-of-the-server's-core busy-seconds-of-the-load-core".
-# Fails on any non-200 response or socket error.
+# Fails on any non-200 response, or on a socket error of coeur's.
 run_wrk() {
   local label="$1" base="$2" pid="$4" log="$tmp/wrk-$1.txt"
   local -a cmd=("${on_load_cpu[@]}" wrk -t1 -c"$CONNECTIONS" -s scripts/bench/client_credentials.lua)
@@ -219,7 +219,13 @@ run_wrk() {
   total="$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$log")"
   [[ -n "$rps" && -n "$bad" && -n "$total" ]] || fail "$label: could not read wrk's output"
   ((bad == 0 && ${non2xx:-0} == 0)) || fail "$label: $bad non-200 responses"
-  ((sock == 0)) || fail "$label: socket errors ($(grep 'Socket errors' "$log"))"
+  # coeur must not drop a request; the peer's timeouts (wrk gives up after 2 s) are reported
+  # beside its figure instead of voiding the comparison.
+  if ((sock != 0)); then
+    [[ "$label" != coeur ]] || fail "$label: socket errors ($(grep 'Socket errors' "$log"))"
+    printf 'bench-provider.sh: warning: %s: %s; its figure counts completed requests only\n' \
+      "$label" "$(grep 'Socket errors' "$log" | sed 's/^ *//')" >&2
+  fi
   printf '%.0f %s %s %s %s\n' "$rps" "$total" "$(secs $((t1 - t0)))" "$(secs $((c1 - c0)))" "$(secs $((l1 - l0)))"
 }
 
