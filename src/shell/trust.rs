@@ -23,8 +23,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Largest CRL accepted (bytes).
-const CRL_MAX_BYTES: usize = 256 << 20;
+/// Largest CRL accepted (bytes): a million entries with reason codes take about 45 MiB.
+const CRL_MAX_BYTES: usize = 128 << 20;
+/// After a failed CRL download, the next one is tried this long after (seconds).
+const CRL_RETRY_AFTER: i64 = 30;
 /// Largest OCSP response accepted (bytes).
 const OCSP_MAX_BYTES: usize = 64 << 10;
 /// OCSP answers kept in memory at most.
@@ -51,6 +53,8 @@ struct CrlCache {
     http: reqwest::Client,
     entries: Mutex<HashMap<String, CachedCrl>>,
     gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The last failed download per URL: when, and why.
+    failed: Mutex<HashMap<String, (i64, String)>>,
 }
 
 fn load(path: Option<&std::path::Path>) -> Result<Option<ExternalTrust>> {
@@ -67,7 +71,8 @@ impl ClientTrust {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(cfg.fetch_timeout_secs))
             .connect_timeout(Duration::from_secs(cfg.fetch_timeout_secs.min(5)))
-            .redirect(reqwest::redirect::Policy::limited(3))
+            // The URLs are the authorities' own; a redirect elsewhere is not followed.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("coeur/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("HTTP client for revocation checks")?;
@@ -80,6 +85,7 @@ impl ClientTrust {
                 http: http.clone(),
                 entries: Mutex::new(HashMap::new()),
                 gates: Mutex::new(HashMap::new()),
+                failed: Mutex::new(HashMap::new()),
             }),
             http,
             ocsp: Mutex::new(HashMap::new()),
@@ -156,11 +162,21 @@ impl ClientTrust {
         Ok(Ok(path.validated))
     }
 
-    /// The status of one link, by the configured methods in order.
+    /// The status of one link, by the configured methods in order (for a CA certificate, then
+    /// by any other method it publishes: a CA's revocation must not go unseen because it
+    /// publishes a CRL where cards publish OCSP).
     async fn link_status(&self, link: &Link, now: i64) -> Result<Status, String> {
         let p = status::pointers(&link.cert);
+        let mut methods = self.methods.clone();
+        if !link.end_entity {
+            for m in [RevocationMethod::Ocsp, RevocationMethod::Crl] {
+                if !methods.contains(&m) {
+                    methods.push(m);
+                }
+            }
+        }
         let mut failures = Vec::new();
-        for m in &self.methods {
+        for m in &methods {
             let urls = match m {
                 RevocationMethod::Ocsp => &p.ocsp,
                 RevocationMethod::Crl => &p.crl,
@@ -179,15 +195,22 @@ impl ClientTrust {
                 }
             }
         }
-        if failures.is_empty() {
-            if link.end_entity {
-                return Err("the certificate names no OCSP responder or CRL usable here".into());
-            }
-            // A CA certificate of the configured bundle that publishes no status: trusted
-            // as configured.
-            return Ok(Status::Good);
+        if !failures.is_empty() {
+            return Err(failures.join("; "));
         }
-        Err(failures.join("; "))
+        if link.end_entity {
+            return Err("the certificate names no OCSP responder or CRL usable here".into());
+        }
+        if p.unusable {
+            return Err(
+                "a CA certificate of the chain publishes its status only where coeur cannot \
+                 read it (LDAP)"
+                    .into(),
+            );
+        }
+        // A CA certificate of the configured bundle that publishes no status at all: trusted
+        // as configured.
+        Ok(Status::Good)
     }
 
     async fn ocsp_status(&self, url: &str, link: &Link, now: i64) -> Result<Status, String> {
@@ -257,22 +280,37 @@ impl CrlCache {
         now: i64,
         refresh: i64,
     ) -> Result<Arc<CrlIndex>, String> {
+        // A CRL without nextUpdate is believed for the refresh interval only.
+        let usable =
+            |i: &CrlIndex, at: i64| i.fresh(now) && (i.next_update.is_some() || now - at < refresh);
         if let Some((index, at)) = self.cached(url)
-            && index.fresh(now)
+            && usable(&index, at)
         {
-            if now - at >= refresh {
+            if now - at >= refresh && self.may_try(url, now).is_ok() {
                 self.refresh_in_background(url, issuer, now);
             }
             return Ok(index);
         }
         let gate = self.gate(url);
         let _one_download = gate.lock().await;
-        if let Some((index, _)) = self.cached(url)
-            && index.fresh(now)
+        if let Some((index, at)) = self.cached(url)
+            && usable(&index, at)
         {
             return Ok(index);
         }
+        self.may_try(url, now)?;
         self.download(url, issuer, now).await
+    }
+
+    /// Whether a download may be tried: not within [`CRL_RETRY_AFTER`] of a failed one.
+    fn may_try(&self, url: &str, now: i64) -> Result<(), String> {
+        let m = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        match m.get(url) {
+            Some((at, why)) if now - at < CRL_RETRY_AFTER => {
+                Err(format!("{why} (tried again after {CRL_RETRY_AFTER} s)"))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn refresh_in_background(self: &Arc<Self>, url: &str, issuer: &[u8], now: i64) {
@@ -288,8 +326,28 @@ impl CrlCache {
         });
     }
 
-    /// Downloads, verifies and caches the CRL at `url`.
+    /// Downloads, verifies and caches the CRL at `url`. A CRL past its nextUpdate, or older
+    /// than the one cached (a replay), is refused and leaves the cache as it was.
     async fn download(&self, url: &str, issuer: &[u8], now: i64) -> Result<Arc<CrlIndex>, String> {
+        let r = self.download_checked(url, issuer, now).await;
+        let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        match &r {
+            Ok(_) => {
+                failed.remove(url);
+            }
+            Err(e) => {
+                failed.insert(url.to_owned(), (now, e.clone()));
+            }
+        }
+        r
+    }
+
+    async fn download_checked(
+        &self,
+        url: &str,
+        issuer: &[u8],
+        now: i64,
+    ) -> Result<Arc<CrlIndex>, String> {
         let body = fetch(self.http.get(url), CRL_MAX_BYTES).await?;
         let issuer = issuer.to_vec();
         let index = tokio::task::spawn_blocking(move || {
@@ -298,6 +356,14 @@ impl CrlCache {
         })
         .await
         .map_err(|e| e.to_string())??;
+        if !index.fresh(now) {
+            return Err("the CRL served is past its nextUpdate".into());
+        }
+        if let Some((cached, _)) = self.cached(url)
+            && cached.this_update > index.this_update
+        {
+            return Err("the CRL served is older than the one cached".into());
+        }
         let index = Arc::new(index);
         tracing::info!(url, entries = index.len(), next_update = ?index.next_update, "external CRL fetched");
         self.entries

@@ -436,6 +436,7 @@ both_dbs!(external_card_login_and_revocation, |db| async move {
     assert_eq!(pki.crls.hits("int.crl"), 0, "OCSP answered for the card");
     let (_, a) = attempt(&s, &revoked).await;
     assert_refused(&a, 403, "revoked (opposition)");
+    assert_eq!(pki.crls.hits("int.crl"), 0, "refused on OCSP's word");
     // Cached: the same card again, and the root CRL is not fetched again.
     login(&s, &good, NATIONAL_ID).await;
     assert_eq!(pki.crls.hits("root.crl"), 1, "the root CRL is cached");
@@ -472,8 +473,8 @@ both_dbs!(external_card_login_and_revocation, |db| async move {
     let (_, a) = attempt(&s, &good).await;
     assert_refused(&a, 503, "revocation status cannot be established");
     assert!(
-        a.body.contains("past its nextUpdate") || a.body.contains("cannot connect"),
-        "{}",
+        a.body.contains("past its nextUpdate") && a.body.contains("cannot connect"),
+        "the responder is down and the CRL served is stale: {}",
         a.body
     );
 });
@@ -535,12 +536,35 @@ async fn external_card_refusals() {
     )
     .await;
 
-    // A CRL that cannot be fetched and no cached one: refused, not accepted.
+    // A CRL that cannot be fetched and only a stale one cached: refused, not accepted.
     pki.crls.down.store(true, Ordering::SeqCst);
     s.clock.advance(8 * 24 * 3600);
     let (_, a) = attempt(&s, &good).await;
     assert_refused(&a, 503, "HTTP 503");
     pki.stop_responder().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ca_revocation_is_seen_whatever_the_configured_method() {
+    // Only OCSP is configured, and the issuing CA publishes its status by CRL only (as
+    // IGC-Santé's do): its revocation by the root is still found.
+    let mut pki = ExternalPki::new().await;
+    pki.start_responder().await;
+    let s = server(Db::Sqlite, &pki, vec![RevocationMethod::Ocsp]).await;
+    let good = pki.card("good", NATIONAL_ID, "card_ext", &[]).await;
+    pki.stop_responder().await;
+    pki.start_responder().await;
+    login(&s, &good, NATIONAL_ID).await;
+    assert_eq!(pki.crls.hits("root.crl"), 1, "the root CRL was read");
+    assert_eq!(pki.crls.hits("int.crl"), 0, "OCSP answered for the card");
+    pki.revoke("root", "int").await;
+    s.clock.advance(3601);
+    refused_soon(
+        &s,
+        &good,
+        "a certification authority of its chain has been revoked",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,6 +33,9 @@ pub struct Pointers {
     pub ocsp: Vec<String>,
     /// CRL distribution points (full CRLs; points with a CRL issuer or reasons are skipped).
     pub crl: Vec<String>,
+    /// Whether the certificate also names status locations coeur cannot use (LDAP, partial
+    /// or indirect CRLs, an extension it cannot read).
+    pub unusable: bool,
 }
 
 fn uri(g: &GeneralName<'_>) -> Option<String> {
@@ -77,10 +80,19 @@ pub fn pointers(cert_der: &[u8]) -> Pointers {
             ParsedExtension::CRLDistributionPoints(dps) => {
                 for dp in dps.iter() {
                     if dp.crl_issuer.is_some() || dp.reasons.is_some() {
+                        p.unusable = true;
                         continue;
                     }
-                    if let Some(DistributionPointName::FullName(names)) = &dp.distribution_point {
-                        p.crl.extend(names.iter().filter_map(http_uri));
+                    match &dp.distribution_point {
+                        Some(DistributionPointName::FullName(names)) => {
+                            for n in names {
+                                match http_uri(n) {
+                                    Some(u) => p.crl.push(u),
+                                    None => p.unusable = true,
+                                }
+                            }
+                        }
+                        _ => p.unusable = true,
                     }
                 }
             }
@@ -89,9 +101,18 @@ pub fn pointers(cert_der: &[u8]) -> Pointers {
                     if ad.access_method
                         == x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP
                     {
-                        p.ocsp.extend(http_uri(&ad.access_location));
+                        match http_uri(&ad.access_location) {
+                            Some(u) => p.ocsp.push(u),
+                            None => p.unusable = true,
+                        }
                     }
                 }
+            }
+            ParsedExtension::ParseError { .. }
+                if ext.oid == x509_parser::oid_registry::OID_X509_EXT_CRL_DISTRIBUTION_POINTS
+                    || ext.oid == x509_parser::oid_registry::OID_PKIX_AUTHORITY_INFO_ACCESS =>
+            {
+                p.unusable = true;
             }
             _ => {}
         }
@@ -99,9 +120,78 @@ pub fn pointers(cert_der: &[u8]) -> Pointers {
     p
 }
 
+/// A serial (INTEGER content octets, two's complement) in minimal form, so that equal values
+/// compare equal whatever redundant sign octets an encoder wrote, and 0x00FF (255) never
+/// equals 0xFF (-1).
 fn unsigned(serial: &[u8]) -> Vec<u8> {
-    let s: Vec<u8> = serial.iter().copied().skip_while(|b| *b == 0).collect();
-    if s.is_empty() { vec![0] } else { s }
+    let mut s = serial;
+    while s.len() > 1 && ((s[0] == 0x00 && s[1] < 0x80) || (s[0] == 0xff && s[1] >= 0x80)) {
+        s = &s[1..];
+    }
+    if s.is_empty() { vec![0] } else { s.to_vec() }
+}
+
+const SHA1_WITH_RSA: &str = "1.2.840.113549.1.1.5";
+const SHA1_WITH_RSA_OLD: &str = "1.3.14.3.2.29";
+const ECDSA_WITH_SHA1: &str = "1.2.840.10045.4.1";
+
+/// Signatures of revocation data are held to what path validation accepts: no SHA-1, no RSA
+/// key under 2048 bits.
+fn acceptable_signature(
+    alg: &x509_parser::x509::AlgorithmIdentifier<'_>,
+    signer: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
+) -> Result<(), String> {
+    let oid = alg.algorithm.to_id_string();
+    if [SHA1_WITH_RSA, SHA1_WITH_RSA_OLD, ECDSA_WITH_SHA1].contains(&oid.as_str()) {
+        return Err("signed with SHA-1".into());
+    }
+    if let Ok(x509_parser::public_key::PublicKey::RSA(k)) = signer.parsed()
+        && k.key_size() < 2048
+    {
+        return Err(format!("signed with a {}-bit RSA key", k.key_size()));
+    }
+    Ok(())
+}
+
+/// The issuer Name (DER) of a TBSCertList: after the optional version and the signature
+/// algorithm.
+fn tbs_issuer(tbs: &[u8]) -> Result<Vec<u8>, String> {
+    use der::{Decode as _, Encode as _};
+    let outer = der::asn1::AnyRef::from_der(tbs).map_err(|e| e.to_string())?;
+    let mut r = der::SliceReader::new(outer.value()).map_err(|e| e.to_string())?;
+    let mut next = || -> Result<der::asn1::AnyRef<'_>, String> {
+        der::Decode::decode(&mut r).map_err(|e: der::Error| e.to_string())
+    };
+    let mut first = next()?;
+    if der::Tagged::tag(&first) == der::Tag::Integer {
+        first = next()?;
+    }
+    let _algorithm = first;
+    next()?.to_der().map_err(|e| e.to_string())
+}
+
+/// A signed structure's parts: the exact signed bytes, the algorithm and the signature.
+fn signed_parts(der: &[u8]) -> Result<(&[u8], Vec<u8>, Vec<u8>), String> {
+    use der::{Decode as _, Encode as _};
+    let outer = der::asn1::AnyRef::from_der(der).map_err(|e| e.to_string())?;
+    let mut r = der::SliceReader::new(outer.value()).map_err(|e| e.to_string())?;
+    let mut next = || -> Result<der::asn1::AnyRef<'_>, String> {
+        der::Decode::decode(&mut r).map_err(|e: der::Error| e.to_string())
+    };
+    let tbs = next()?;
+    let alg = next()?.to_der().map_err(|e| e.to_string())?;
+    let sig = next()?;
+    let tbs_len = usize::try_from(tbs.encoded_len().map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let tbs_raw = outer
+        .value()
+        .get(..tbs_len)
+        .ok_or_else(|| "truncated".to_owned())?;
+    let bits = sig.value();
+    if der::Tagged::tag(&sig) != der::Tag::BitString || bits.first() != Some(&0) {
+        return Err("the signature is not a BIT STRING".into());
+    }
+    Ok((tbs_raw, alg, bits[1..].to_vec()))
 }
 
 fn parse_cert(der: &[u8]) -> Result<X509Certificate<'_>, String> {
@@ -137,6 +227,28 @@ impl CrlIndex {
     /// certificates to check) and indexes it.
     pub fn parse(crl: &[u8], issuer: &[u8], now: i64) -> Result<Self, String> {
         let issuer = parse_cert(issuer)?;
+        // The signature is checked on the raw bytes before the entries are parsed, so that
+        // a large forged CRL costs a hash, not an index in memory.
+        let (tbs, alg, sig) = signed_parts(crl).map_err(|e| format!("unreadable CRL: {e}"))?;
+        let named = tbs_issuer(tbs).map_err(|e| format!("unreadable CRL: {e}"))?;
+        if named != issuer.subject().as_raw() {
+            let name = x509_parser::x509::X509Name::from_der(&named)
+                .map(|(_, n)| n.to_string())
+                .unwrap_or_default();
+            return Err(format!(
+                "the CRL is issued by {name}, not by {}",
+                issuer.subject()
+            ));
+        }
+        let (_, alg) = x509_parser::x509::AlgorithmIdentifier::from_der(&alg)
+            .map_err(|e| format!("unreadable CRL: {e}"))?;
+        acceptable_signature(&alg, issuer.public_key()).map_err(|e| format!("the CRL is {e}"))?;
+        let bits = x509_parser::asn1_rs::BitString {
+            unused_bits: 0,
+            data: std::borrow::Cow::Borrowed(&sig),
+        };
+        x509_parser::verify::verify_signature(issuer.public_key(), &alg, &bits, tbs)
+            .map_err(|_| "the CRL's signature does not verify".to_owned())?;
         let (_, list) = x509_parser::revocation_list::CertificateRevocationList::from_der(crl)
             .map_err(|e| format!("unreadable CRL: {e}"))?;
         if list.issuer().as_raw() != issuer.subject().as_raw() {
@@ -151,8 +263,6 @@ impl CrlIndex {
         {
             return Err(format!("{} may not sign CRLs", issuer.subject()));
         }
-        list.verify_signature(issuer.public_key())
-            .map_err(|_| "the CRL's signature does not verify".to_owned())?;
         let this_update = list.last_update().timestamp();
         if this_update > now + CLOCK_SKEW {
             return Err("the CRL is dated in the future".into());
@@ -405,6 +515,8 @@ pub fn check_ocsp_response(
         unused_bits: 0,
         data: std::borrow::Cow::Borrowed(basic.signature.raw_bytes()),
     };
+    acceptable_signature(&alg, signer.public_key())
+        .map_err(|e| format!("the OCSP response is {e}"))?;
     x509_parser::verify::verify_signature(signer.public_key(), &alg, &bits, tbs)
         .map_err(|_| "the OCSP response's signature does not verify".to_owned())?;
     let serial = unsigned(cert_c.raw_serial());
@@ -430,6 +542,14 @@ pub fn check_ocsp_response(
         .first()
         .ok_or_else(|| "the response is not about this certificate".to_owned())?;
     let this_update = gen_time(&single.this_update);
+    // A signed revocation stands whatever its dates: revocation is final.
+    if let x509_ocsp::CertStatus::Revoked(_) = single.cert_status {
+        return Ok(OcspAnswer {
+            status: Status::Revoked,
+            this_update,
+            valid_until: single.next_update.as_ref().map_or(now, gen_time).max(now),
+        });
+    }
     if this_update > now + CLOCK_SKEW {
         return Err("the OCSP answer is dated in the future".into());
     }

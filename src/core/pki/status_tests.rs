@@ -627,7 +627,8 @@ fn from_pem_rejects_a_self_issued_ca_without_its_signer() {
     // unrelated root: the real issuer is missing, the bundle should be refused at start.
     let ghost = Ca::root("TEST GHOST").sub(ca_params("TEST GHOST", Some(0)));
     let other = Ca::root("TEST OTHER ROOT");
-    assert!(ExternalTrust::from_pem(&pem(&[&other.der, &ghost.der])).is_err());
+    let e = from_pem_err(&pem(&[&other.der, &ghost.der]));
+    assert!(e.contains("names itself as issuer"), "{e}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -688,8 +689,13 @@ fn pointers_keep_http_and_https_only() {
                 "http://crl.test/personnes.crl".into(),
                 "https://crl.test/personnes-bis.crl".into(),
             ],
+            unusable: true,
         }
     );
+    // Without the LDAP locations, nothing is left unusable.
+    params.crl_distribution_points.remove(0);
+    params.custom_extensions = vec![aia(&[(AD_OCSP, "http://ocsp.test/personnes")])];
+    assert!(!pointers(&p.inter.issue(&params)).unusable);
 }
 
 #[test]
@@ -722,6 +728,7 @@ fn pointers_skip_distribution_points_with_reasons_or_a_crl_issuer() {
         Pointers {
             ocsp: vec![],
             crl: vec!["http://crl.test/full.crl".into()],
+            unusable: true,
         }
     );
 }
@@ -1943,4 +1950,30 @@ fn any_extended_key_usage_alone_is_refused_by_both_paths() {
         matches!(&external, Err(Refusal::WrongUsage(w)) if w.contains("clientAuth")),
         "{external:?}"
     );
+}
+
+#[test]
+fn ocsp_revoked_stands_whatever_its_dates() {
+    // A signed revocation is final: stale or early, it is not traded for a CRL's Good.
+    let p = pki();
+    let resp = issuer_resp(&p.inter, &p.leaf, revoked());
+    for now in [NOW + 10 * DAY, THIS - CLOCK_SKEW - 1] {
+        let a = check_ocsp_response(&resp, &p.leaf, &p.inter.der, now).unwrap();
+        assert_eq!(a.status, Status::Revoked, "at {now}");
+        assert!(a.valid_until >= now);
+    }
+}
+
+#[test]
+fn crl_negative_serial_is_not_its_positive_twin() {
+    // 0xFF is -1 and 0x00FF is 255: a CRL listing -1 says nothing of certificate 255.
+    let p = pki();
+    let leaf = p.inter.issue(&leaf_params(&[0xff]));
+    assert_eq!(parse(&leaf).raw_serial(), &[0x00, 0xff]);
+    let crl = raw_crl_of(&p.inter, &[d::tlv(0x02, &[0xff])], &[]);
+    let idx = CrlIndex::parse(&crl, &p.inter.der, NOW).unwrap();
+    assert_eq!(idx.status(&leaf, &p.inter.der, NOW), Ok(Status::Good));
+    let crl = raw_crl_of(&p.inter, &[d::tlv(0x02, &[0x00, 0xff])], &[]);
+    let idx = CrlIndex::parse(&crl, &p.inter.der, NOW).unwrap();
+    assert_eq!(idx.status(&leaf, &p.inter.der, NOW), Ok(Status::Revoked));
 }
