@@ -170,8 +170,18 @@ fn tbs_issuer(tbs: &[u8]) -> Result<Vec<u8>, String> {
     next()?.to_der().map_err(|e| e.to_string())
 }
 
-/// A signed structure's parts: the exact signed bytes, the algorithm and the signature.
-fn signed_parts(der: &[u8]) -> Result<(&[u8], Vec<u8>, Vec<u8>), String> {
+/// A signed structure's parts.
+struct SignedParts<'a> {
+    /// The exact signed bytes.
+    tbs: &'a [u8],
+    /// The AlgorithmIdentifier (DER).
+    alg: Vec<u8>,
+    /// The signature value.
+    sig: Vec<u8>,
+}
+
+/// Splits a signed structure (SEQUENCE { tbs, algorithm, BIT STRING }).
+fn signed_parts(der: &[u8]) -> Result<SignedParts<'_>, String> {
     use der::{Decode as _, Encode as _};
     let outer = der::asn1::AnyRef::from_der(der).map_err(|e| e.to_string())?;
     let mut r = der::SliceReader::new(outer.value()).map_err(|e| e.to_string())?;
@@ -191,7 +201,11 @@ fn signed_parts(der: &[u8]) -> Result<(&[u8], Vec<u8>, Vec<u8>), String> {
     if der::Tagged::tag(&sig) != der::Tag::BitString || bits.first() != Some(&0) {
         return Err("the signature is not a BIT STRING".into());
     }
-    Ok((tbs_raw, alg, bits[1..].to_vec()))
+    Ok(SignedParts {
+        tbs: tbs_raw,
+        alg,
+        sig: bits[1..].to_vec(),
+    })
 }
 
 fn parse_cert(der: &[u8]) -> Result<X509Certificate<'_>, String> {
@@ -229,7 +243,8 @@ impl CrlIndex {
         let issuer = parse_cert(issuer)?;
         // The signature is checked on the raw bytes before the entries are parsed, so that
         // a large forged CRL costs a hash, not an index in memory.
-        let (tbs, alg, sig) = signed_parts(crl).map_err(|e| format!("unreadable CRL: {e}"))?;
+        let SignedParts { tbs, alg, sig } =
+            signed_parts(crl).map_err(|e| format!("unreadable CRL: {e}"))?;
         let named = tbs_issuer(tbs).map_err(|e| format!("unreadable CRL: {e}"))?;
         if named != issuer.subject().as_raw() {
             let name = x509_parser::x509::X509Name::from_der(&named)
