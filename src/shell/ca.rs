@@ -1258,7 +1258,21 @@ impl Ca {
         // One pass over the store: the entries go to a body file while their size is counted;
         // the TBS header (which needs that size) is hashed before the body, read back from
         // the page cache.
-        let body_path = self.crl_dir.join(format!(".{}-{number}.body", ca.def.id));
+        // Temporary files are named for this build alone (another process may build the same
+        // CRL number) and removed whatever happens.
+        let unique = format!(
+            "{}-{}",
+            std::process::id(),
+            TEMP_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let body_path = self
+            .crl_dir
+            .join(format!(".{}-{number}-{unique}.body", ca.def.id));
+        let out = self.crl_path(&ca.def.id, delta_base.is_some());
+        let tmp = self
+            .crl_dir
+            .join(format!(".{}-{number}-{unique}.tmp", ca.def.id));
+        let _cleanup = RemoveOnDrop(vec![body_path.clone(), tmp.clone()]);
         let result = async {
             let mut body = std::io::BufWriter::with_capacity(
                 1 << 20,
@@ -1277,13 +1291,7 @@ impl Ca {
             Ok::<_, anyhow::Error>((total, count))
         }
         .await;
-        let (total, count) = match result {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = std::fs::remove_file(&body_path);
-                return Err(CaError::Internal(e));
-            }
-        };
+        let (total, count) = result.map_err(CaError::Internal)?;
         let (prefix, suffix) = revocation::tbs_parts(&spec, total);
         let mut ctx = digest::Context::new(ca.key.digest_alg());
         ctx.update(&prefix);
@@ -1291,20 +1299,25 @@ impl Ca {
             use std::io::Read as _;
             let mut f = std::fs::File::open(&body_path).map_err(anyhow::Error::from)?;
             let mut buf = vec![0u8; 1 << 20];
+            let mut read = 0usize;
             loop {
                 let n = f.read(&mut buf).map_err(anyhow::Error::from)?;
                 if n == 0 {
                     break;
                 }
+                read += n;
                 ctx.update(&buf[..n]);
+            }
+            if read != total {
+                return Err(CaError::Internal(anyhow!(
+                    "the CRL body file changed while it was read ({read} bytes, {total} written)"
+                )));
             }
         }
         ctx.update(&suffix);
         let tbs_len = prefix.len() + total + suffix.len();
         let sig = ca.key.sign_digest(&ctx.finish()).map_err(|e| anyhow!(e))?;
         let (head, tail) = revocation::certificate_list_parts(tbs_len, &spec.sig_alg_der, &sig);
-        let out = self.crl_path(&ca.def.id, delta_base.is_some());
-        let tmp = out.with_extension("tmp");
         {
             let mut o =
                 std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(anyhow::Error::from)?);
@@ -1321,7 +1334,6 @@ impl Ca {
             o.get_ref().sync_all().map_err(anyhow::Error::from)?;
         }
         std::fs::rename(&tmp, &out).map_err(anyhow::Error::from)?;
-        let _ = std::fs::remove_file(&body_path);
         let mut tx = store.pool().begin().await.map_err(anyhow::Error::from)?;
         sqlx::query("INSERT INTO crls (ca_id, number, delta_base, this_update, next_update, entries) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&ca.def.id)
@@ -1650,6 +1662,20 @@ impl Ca {
     }
 }
 
+/// Distinguishes the temporary files of concurrent CRL builds in one process.
+static TEMP_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Removes files when dropped (those still there).
+struct RemoveOnDrop(Vec<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// Rows per page when reading revoked entries.
 const REVOKED_PAGE: i64 = 50_000;
 
@@ -1849,7 +1875,8 @@ const COMMIT_BATCH: usize = 64;
 /// transaction with one multi-row statement per table, instead of seven statements each.
 /// Every certificate is still committed with its audit record before its answer. If the batch
 /// fails (a serial collision, say), each issuance is committed alone, so that the failure is
-/// answered to its own caller.
+/// answered to its own caller; one found already stored as itself (a commit whose answer was
+/// lost) is not stored twice.
 async fn commit_loop(store: Store, mut rx: tokio::sync::mpsc::Receiver<(Persist, PersistReply)>) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -1858,6 +1885,12 @@ async fn commit_loop(store: Store, mut rx: tokio::sync::mpsc::Receiver<(Persist,
                 Ok(j) => batch.push(j),
                 Err(_) => break,
             }
+        }
+        // A caller that went away (request cancelled) does not get a certificate committed
+        // that nobody will receive.
+        batch.retain(|(_, reply)| !reply.is_closed());
+        if batch.is_empty() {
+            continue;
         }
         if batch.len() > 1 {
             let jobs: Vec<&Persist> = batch.iter().map(|(p, _)| p).collect();
@@ -1874,7 +1907,13 @@ async fn commit_loop(store: Store, mut rx: tokio::sync::mpsc::Receiver<(Persist,
             }
         }
         for (job, reply) in batch {
-            let _ = reply.send(persist_many(&store, &[&job]).await);
+            // A commit whose answer was lost may have happened: a certificate already stored
+            // as this very one is not stored again.
+            let r = match already_committed(&store, &job).await {
+                Ok(true) => Ok(()),
+                _ => persist_many(&store, &[&job]).await,
+            };
+            let _ = reply.send(r);
         }
     }
 }
@@ -1889,6 +1928,19 @@ fn multi_row_insert(
 ) -> String {
     let values: Vec<String> = (0..rows).map(|i| row(i * per_row + 1)).collect();
     format!("{head} VALUES {} {tail}", values.join(", "))
+}
+
+/// Whether `job`'s certificate is stored, byte for byte.
+async fn already_committed(store: &Store, job: &Persist) -> Result<bool> {
+    let row = sqlx::query("SELECT der FROM certificates WHERE ca_id = $1 AND serial = $2")
+        .bind(&job.ca_id)
+        .bind(&job.serial)
+        .fetch_optional(store.pool())
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get::<String, _>("der")? == job.der_b64,
+        None => false,
+    })
 }
 
 /// `($n, $n+1, …)`: `width` consecutive placeholders from `$n`.
