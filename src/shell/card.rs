@@ -121,6 +121,7 @@ pub async fn tls_config(state: &AppState) -> Result<rustls::ServerConfig> {
 /// Serves the card listener on `listener` until the task is dropped.
 pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> Result<()> {
     let tls = tls_config(&state).await?;
+    state.trust.prefetch(state.now());
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
     let app = super::http::card_router(state);
     loop {

@@ -99,6 +99,27 @@ impl ClientTrust {
         }
     }
 
+    /// Fetches, in the background, the CRLs that cover the bundles' intermediates (the roots'
+    /// CRLs), so that the first logins do not wait for them.
+    pub fn prefetch(&self, now: i64) {
+        let links: Vec<Link> = [&self.card, &self.client]
+            .into_iter()
+            .flatten()
+            .flat_map(|t| t.ca_links().iter().cloned())
+            .collect();
+        for link in links {
+            for url in status::pointers(&link.cert).crl {
+                let (cache, refresh, issuer) =
+                    (self.crls.clone(), self.refresh, link.issuer.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = cache.crl(&url, &issuer, now, refresh).await {
+                        tracing::warn!(url, error = %e, "prefetching an external CRL failed");
+                    }
+                });
+            }
+        }
+    }
+
     /// Subject DNs (DER) of the external authorities trusted for cards, for the card
     /// listener's acceptable-issuers list.
     pub fn card_subjects(&self) -> &[Vec<u8>] {

@@ -677,4 +677,13 @@ async fn the_card_listener_advertises_the_external_authorities() {
         out.contains("TEST AC RACINE IGC-SANTE ELEMENTAIRE"),
         "and its root: {out}"
     );
+    // The root's CRL, which covers the bundle's issuing CA, is fetched before any login.
+    for _ in 0..100 {
+        if pki.crls.hits("root.crl") > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(pki.crls.hits("root.crl"), 1, "prefetched once");
+    assert_eq!(pki.crls.hits("int.crl"), 0, "card CRLs are fetched on demand");
 }

@@ -15,6 +15,8 @@ pub struct ExternalTrust {
     anchors: Vec<TrustAnchor<'static>>,
     anchor_certs: Vec<CertificateDer<'static>>,
     intermediates: Vec<CertificateDer<'static>>,
+    /// Each intermediate with the bundle certificate that issued it.
+    ca_links: Vec<Link>,
     /// Subject DNs (DER) of every configured CA, for the TLS acceptable-issuers list.
     pub subjects: Vec<Vec<u8>>,
     /// Subject DNs in RFC 4514 form, for logs and `coeur` output.
@@ -58,6 +60,7 @@ impl ExternalTrust {
             anchors: Vec::new(),
             anchor_certs: Vec::new(),
             intermediates: Vec::new(),
+            ca_links: Vec::new(),
             subjects: Vec::new(),
             names: Vec::new(),
         };
@@ -95,14 +98,15 @@ impl ExternalTrust {
         }
         let all: Vec<&CertificateDer<'static>> =
             t.anchor_certs.iter().chain(&t.intermediates).collect();
+        let mut ca_links = Vec::new();
         for (der, (name, issuer, raw)) in t.intermediates.iter().zip(issuers) {
             let signer = all.iter().find_map(|d| {
                 x509_parser::certificate::X509Certificate::from_der(d)
                     .ok()
                     .filter(|(_, c)| c.subject().as_raw() == raw.as_slice())
-                    .map(|(_, c)| c)
+                    .map(|(_, c)| (c, d.to_vec()))
             });
-            let Some(signer) = signer else {
+            let Some((signer, signer_der)) = signer else {
                 return Err(format!(
                     "{name}: its issuer {issuer} is not in the bundle (add the root)"
                 ));
@@ -115,11 +119,23 @@ impl ExternalTrust {
                      bundle (a re-keyed root of the same name?)"
                 ));
             }
+            ca_links.push(Link {
+                cert: der.to_vec(),
+                issuer: signer_der,
+                end_entity: false,
+            });
         }
+        t.ca_links = ca_links;
         if t.anchors.is_empty() {
             return Err("no self-signed root in the bundle".into());
         }
         Ok(t)
+    }
+
+    /// The intermediates of the bundle, each with its issuer: the links every path through
+    /// them has, whose status can be fetched before the first login.
+    pub fn ca_links(&self) -> &[Link] {
+        &self.ca_links
     }
 
     /// Whether `issuer` (DER Name) is the subject of a CA of this bundle.
