@@ -3,19 +3,26 @@
 # virtual card's certificate, against coeur on its default store (SQLite) with the sandbox realm.
 # The server runs on one CPU (taskset), the load driver on the other. Traffic stays on loopback.
 #
-# Usage: scripts/bench-card.sh [--no-build] [--vus N] [--duration S]
+# With --external the card comes from an authority coeur does not run (a root and a PERSONNES
+# CA made by `openssl ca`, given with --card-trust-file, its CRLs served over HTTP by Python's
+# http.server): each login then also validates the path with rustls-webpki and looks the card
+# and its CA up in the cached CRLs.
+#
+# Usage: scripts/bench-card.sh [--no-build] [--external] [--vus N] [--duration S]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 BUILD=1
+EXTERNAL=0
 VUS=16
 DURATION=10
 while (($#)); do
   case "$1" in
     --no-build) BUILD=0 ;;
+    --external) EXTERNAL=1 ;;
     --vus) VUS="$2"; shift ;;
     --duration) DURATION="$2"; shift ;;
-    *) echo "usage: $0 [--no-build] [--vus N] [--duration S]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--no-build] [--external] [--vus N] [--duration S]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -28,8 +35,10 @@ fi
 COEUR="$PWD/target/release/coeur"
 tmp="$(mktemp -d /tmp/coeur-bench-card.XXXXXX)"
 pid=""
+http_pid=""
 cleanup() {
   [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true
+  [[ -n "$http_pid" ]] && kill "$http_pid" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$tmp"
 }
@@ -42,9 +51,77 @@ args=(--database-url "sqlite://$tmp/coeur.db" --keys-dir "$tmp/keys" --crl-dir "
   --pki-hierarchy modern --public-url "http://127.0.0.1:$port")
 "$COEUR" "${args[@]}" client add --realm edit --client-id bench-card --public \
   --redirect-uri http://127.0.0.1:9/cb >/dev/null
-"$COEUR" "${args[@]}" card issue --national-id 899700218896 --pin 1234 --out "$tmp/card.p12" >/dev/null
+serve_args=()
+kind="virtual card of coeur's own CA"
+if ((EXTERNAL)); then
+  kind="card of an external CA, status from its cached CRLs"
+  ext="$tmp/ext"
+  mkdir -p "$ext/root-certs" "$ext/int-certs"
+  crl_port="$(free_port)"
+  for ca in root int; do
+    : >"$ext/$ca-index.txt"
+    echo 1000 >"$ext/$ca-serial"
+    echo 1000 >"$ext/$ca-crlnumber"
+    cat >"$ext/$ca.cnf" <<EOF
+[ca]
+default_ca = this
+[this]
+database = $ext/$ca-index.txt
+new_certs_dir = $ext/$ca-certs
+serial = $ext/$ca-serial
+crlnumber = $ext/$ca-crlnumber
+certificate = $ext/$ca.pem
+private_key = $ext/$ca.key
+default_md = sha256
+default_days = 365
+default_crl_days = 7
+policy = any
+unique_subject = no
+[any]
+countryName = optional
+organizationName = optional
+organizationalUnitName = optional
+commonName = supplied
+[int_ext]
+basicConstraints = critical,CA:true,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+crlDistributionPoints = URI:http://127.0.0.1:$crl_port/root.crl
+[card_ext]
+basicConstraints = critical,CA:false
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+crlDistributionPoints = URI:http://127.0.0.1:$crl_port/int.crl
+EOF
+  done
+  subj="/C=FR/O=ASIP-SANTE/OU=0002 187512751/OU=IGC-SANTE TEST"
+  q=(-batch -notext -startdate "$(date -u -d '1 hour ago' +%Y%m%d%H%M%SZ)")
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$ext/root.key" -out "$ext/root.pem" \
+    -days 3650 -subj "$subj/CN=TEST AC RACINE IGC-SANTE ELEMENTAIRE" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$ext/int.key" -out "$ext/int.csr" \
+    -subj "$subj/CN=TEST AC IGC-SANTE ELEMENTAIRE PERSONNES" 2>/dev/null
+  openssl ca -config "$ext/root.cnf" "${q[@]}" -extensions int_ext -in "$ext/int.csr" \
+    -out "$ext/int.pem" 2>/dev/null
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$ext/card.key" \
+    -out "$ext/card.csr" -subj "/C=FR/CN=899700218896" 2>/dev/null
+  openssl ca -config "$ext/int.cnf" "${q[@]}" -extensions card_ext -in "$ext/card.csr" \
+    -out "$ext/card.pem" 2>/dev/null
+  for ca in root int; do
+    openssl ca -config "$ext/$ca.cnf" -gencrl -out "$ext/$ca-crl.pem" 2>/dev/null
+    openssl crl -in "$ext/$ca-crl.pem" -outform DER -out "$ext/$ca.crl"
+  done
+  cat "$ext/root.pem" "$ext/int.pem" >"$ext/bundle.pem"
+  openssl pkcs12 -export -inkey "$ext/card.key" -in "$ext/card.pem" -certfile "$ext/int.pem" \
+    -passout pass:1234 -out "$tmp/card.p12"
+  python3 -m http.server "$crl_port" --bind 127.0.0.1 --directory "$ext" >/dev/null 2>&1 &
+  http_pid=$!
+  serve_args=(--card-trust-file "$ext/bundle.pem" --external-revocation crl)
+else
+  "$COEUR" "${args[@]}" card issue --national-id 899700218896 --pin 1234 --out "$tmp/card.p12" >/dev/null
+fi
 taskset -c "$SERVER_CPU" "$COEUR" "${args[@]}" serve --listen "127.0.0.1:$port" \
-  --card-listen "127.0.0.1:$card_port" >"$tmp/server.log" 2>&1 &
+  --card-listen "127.0.0.1:$card_port" "${serve_args[@]}" >"$tmp/server.log" 2>&1 &
+
 pid=$!
 for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && [[ -f "$tmp/crl/coeur-root.pem" ]] && break
@@ -55,5 +132,6 @@ result="$(taskset -c "$LOAD_CPU" node scripts/bench/cardlogin.mjs --base "http:/
   --redirect-uri http://127.0.0.1:9/cb --vus "$VUS" --duration "$DURATION" | tail -n 1)"
 echo "$result"
 rate="$(sed -n 's/.*logins_per_s=\([0-9.]*\).*/\1/p' <<<"$result")"
-echo "card logins/s (coeur, 1 core, new TLS handshake with client certificate each time): $rate"
+[[ -n "$rate" ]] || { cat "$tmp/server.log" >&2; echo "bench-card.sh: no result" >&2; exit 1; }
+echo "card logins/s (coeur, 1 core, new TLS handshake with client certificate each time; $kind): $rate"
 echo "(compare: code-flow logins/s from scripts/bench-provider.sh)"
