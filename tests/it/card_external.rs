@@ -545,6 +545,42 @@ async fn external_card_refusals() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_older_crl_does_not_undo_a_revocation() {
+    let pki = ExternalPki::new().await;
+    let s = server(Db::Sqlite, &pki, vec![RevocationMethod::Crl]).await;
+    let id = other_identity(&s, 0).await;
+    let card = pki.card("victim", &id, "card_ext", &[]).await;
+    login(&s, &card, &id).await;
+    // The CRL before the revocation, kept by someone on the network path.
+    let before = std::fs::read(pki.w.path("int.crl")).expect("CRL");
+    // thisUpdate has a one-second resolution: the next CRL must be strictly newer.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    pki.revoke("int", "victim").await;
+    s.clock.advance(3601);
+    refused_soon(&s, &card, "revoked (opposition)").await;
+    let fetches = pki.crls.hits("int.crl");
+    // The old CRL is served again at the next refresh: it is refused, the cached one stays.
+    pki.w.write("int.crl", &before);
+    s.clock.advance(3601);
+    let (_, a) = attempt(&s, &card).await;
+    assert_refused(&a, 403, "revoked (opposition)");
+    for _ in 0..100 {
+        if pki.crls.hits("int.crl") > fetches {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        pki.crls.hits("int.crl"),
+        fetches + 1,
+        "the refresh took place"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, a) = attempt(&s, &card).await;
+    assert_refused(&a, 403, "revoked (opposition)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ca_revocation_is_seen_whatever_the_configured_method() {
     // Only OCSP is configured, and the issuing CA publishes its status by CRL only (as
     // IGC-Santé's do): its revocation by the root is still found.
@@ -685,5 +721,9 @@ async fn the_card_listener_advertises_the_external_authorities() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(pki.crls.hits("root.crl"), 1, "prefetched once");
-    assert_eq!(pki.crls.hits("int.crl"), 0, "card CRLs are fetched on demand");
+    assert_eq!(
+        pki.crls.hits("int.crl"),
+        0,
+        "card CRLs are fetched on demand"
+    );
 }
