@@ -46,9 +46,50 @@ pub struct RealmRt {
     ring: RwLock<Arc<LoadedRing>>,
     ring_mtime: Mutex<Option<SystemTime>>,
     file_clients: HashMap<String, Client>,
+    verified: Mutex<VerifiedTokens>,
 }
 
+/// Access tokens whose signature was verified, by SHA-256 of the token, with the key ring
+/// they were verified against (held, so that its address is not reused while compared: a
+/// reloaded ring is another one).
+type VerifiedTokens = HashMap<[u8; 32], (Arc<LoadedRing>, crate::core::claims::AccessTokenClaims)>;
+
+/// Verified access tokens kept per realm at most.
+const VERIFIED_TOKENS_MAX: usize = 100_000;
+
 impl RealmRt {
+    /// The claims of `token` if its signature was verified against the current ring `ring`.
+    pub fn verified_claims(
+        &self,
+        token: &str,
+        ring: &Arc<LoadedRing>,
+    ) -> Option<crate::core::claims::AccessTokenClaims> {
+        let key = token_key(token);
+        let m = self.verified.lock().ok()?;
+        m.get(&key)
+            .filter(|(r, _)| Arc::ptr_eq(r, ring))
+            .map(|(_, c)| c.clone())
+    }
+
+    /// Remembers that `token`'s signature verified against `ring`, with its claims.
+    pub fn remember_verified(
+        &self,
+        token: &str,
+        ring: &Arc<LoadedRing>,
+        claims: &crate::core::claims::AccessTokenClaims,
+        now: i64,
+    ) {
+        if let Ok(mut m) = self.verified.lock() {
+            if m.len() >= VERIFIED_TOKENS_MAX {
+                m.retain(|_, (_, c)| c.exp > now);
+                if m.len() >= VERIFIED_TOKENS_MAX {
+                    m.clear();
+                }
+            }
+            m.insert(token_key(token), (ring.clone(), claims.clone()));
+        }
+    }
+
     /// The current key ring.
     pub fn ring(&self) -> Arc<LoadedRing> {
         self.ring
@@ -56,6 +97,13 @@ impl RealmRt {
             .map(|r| r.clone())
             .unwrap_or_else(|e| e.into_inner().clone())
     }
+}
+
+fn token_key(token: &str) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut k = [0u8; 32];
+    k.copy_from_slice(d.as_ref());
+    k
 }
 
 /// Sealing context of a client's secret.
@@ -158,6 +206,7 @@ impl AppState {
                     ring: RwLock::new(Arc::new(ring)),
                     ring_mtime: Mutex::new(mtime),
                     file_clients,
+                    verified: Mutex::new(HashMap::new()),
                 }),
             );
         }

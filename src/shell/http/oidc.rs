@@ -1221,31 +1221,40 @@ pub(super) async fn verify_access_token(
             "the access token is invalid or expired",
         )
     };
-    let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
-    if header
-        .typ
-        .as_deref()
-        .is_none_or(|t| !t.eq_ignore_ascii_case("at+jwt"))
-    {
-        return Err(invalid().into());
-    }
     let _ = st.refresh_ring(rt);
     let ring = rt.ring();
-    let (key, dk) = ring
-        .by_kid
-        .get(header.kid.as_deref().ok_or_else(invalid)?)
-        .ok_or_else(invalid)?;
-    if key.alg().to_jwt() != header.alg {
-        return Err(invalid().into());
-    }
-    let mut v = jsonwebtoken::Validation::new(header.alg);
-    v.validate_exp = false;
-    v.validate_nbf = false;
-    v.validate_aud = false;
-    v.required_spec_claims.clear();
-    let claims = jsonwebtoken::decode::<AccessTokenClaims>(token, dk, &v)
-        .map_err(|_| invalid())?
-        .claims;
+    // The signature of a token seen before is not verified again while the ring is the same
+    // (a pure function of the token and the keys); expiry and revocation are checked each time.
+    let claims = match rt.verified_claims(token, &ring) {
+        Some(c) => c,
+        None => {
+            let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+            if header
+                .typ
+                .as_deref()
+                .is_none_or(|t| !t.eq_ignore_ascii_case("at+jwt"))
+            {
+                return Err(invalid().into());
+            }
+            let (key, dk) = ring
+                .by_kid
+                .get(header.kid.as_deref().ok_or_else(invalid)?)
+                .ok_or_else(invalid)?;
+            if key.alg().to_jwt() != header.alg {
+                return Err(invalid().into());
+            }
+            let mut v = jsonwebtoken::Validation::new(header.alg);
+            v.validate_exp = false;
+            v.validate_nbf = false;
+            v.validate_aud = false;
+            v.required_spec_claims.clear();
+            let claims = jsonwebtoken::decode::<AccessTokenClaims>(token, dk, &v)
+                .map_err(|_| invalid())?
+                .claims;
+            rt.remember_verified(token, &ring, &claims, st.now());
+            claims
+        }
+    };
     if claims.iss != rt.realm.issuer || claims.exp <= st.now() {
         return Err(invalid().into());
     }
