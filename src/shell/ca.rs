@@ -1333,7 +1333,9 @@ impl Ca {
             o.flush().map_err(anyhow::Error::from)?;
             o.get_ref().sync_all().map_err(anyhow::Error::from)?;
         }
-        std::fs::rename(&tmp, &out).map_err(anyhow::Error::from)?;
+        // The CRL's number is claimed in the store before the file is published: of two
+        // processes building the same number, the second fails on the primary key and leaves
+        // the first one's file in place.
         let mut tx = store.pool().begin().await.map_err(anyhow::Error::from)?;
         sqlx::query("INSERT INTO crls (ca_id, number, delta_base, this_update, next_update, entries) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&ca.def.id)
@@ -1348,6 +1350,7 @@ impl Ca {
         super::ldap::outbox::enqueue_crl(&mut tx, &ca.def.id, number, delta_base.is_some(), now)
             .await
             .map_err(CaError::Internal)?;
+        std::fs::rename(&tmp, &out).map_err(anyhow::Error::from)?;
         tx.commit().await.map_err(anyhow::Error::from)?;
         Ok(count)
     }
