@@ -29,6 +29,8 @@ const CRL_MAX_BYTES: usize = 128 << 20;
 const CRL_RETRY_AFTER: i64 = 30;
 /// Largest OCSP response accepted (bytes).
 const OCSP_MAX_BYTES: usize = 64 << 10;
+/// After a responder did not answer, it is asked again this long after (seconds).
+const OCSP_RETRY_AFTER: i64 = 30;
 /// OCSP answers kept in memory at most.
 const OCSP_CACHE_MAX: usize = 200_000;
 
@@ -46,6 +48,8 @@ pub struct ClientTrust {
     http: reqwest::Client,
     crls: Arc<CrlCache>,
     ocsp: Mutex<HashMap<Vec<u8>, (Status, i64)>>,
+    /// Responders that did not answer: when, and why.
+    ocsp_failed: Mutex<HashMap<String, (i64, String)>>,
 }
 
 /// Verified CRLs by URL, with one download at a time per URL.
@@ -89,6 +93,7 @@ impl ClientTrust {
             }),
             http,
             ocsp: Mutex::new(HashMap::new()),
+            ocsp_failed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -247,15 +252,32 @@ impl ClientTrust {
         {
             return Ok(s);
         }
+        // A responder that did not answer is not asked again for a while: logins go straight
+        // to the next method instead of each waiting for the timeout.
+        if let Some((at, why)) = self.ocsp_down().get(url).cloned()
+            && now - at < OCSP_RETRY_AFTER
+        {
+            return Err(format!("{why} (not asked again for {OCSP_RETRY_AFTER} s)"));
+        }
         let req = status::ocsp_request(&link.cert, &link.issuer)?;
-        let body = fetch(
+        let body = match fetch(
             self.http
                 .post(url)
                 .header("content-type", "application/ocsp-request")
                 .body(req),
             OCSP_MAX_BYTES,
         )
-        .await?;
+        .await
+        {
+            Ok(b) => {
+                self.ocsp_down().remove(url);
+                b
+            }
+            Err(e) => {
+                self.ocsp_down().insert(url.to_owned(), (now, e.clone()));
+                return Err(e);
+            }
+        };
         let answer = status::check_ocsp_response(&body, &link.cert, &link.issuer, now)?;
         let until = answer.valid_until.min(now + self.refresh);
         let mut cache = self.ocsp_cache();
@@ -271,6 +293,10 @@ impl ClientTrust {
 
     fn ocsp_cache(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Status, i64)>> {
         self.ocsp.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn ocsp_down(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, String)>> {
+        self.ocsp_failed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn crl_status(&self, url: &str, link: &Link, now: i64) -> Result<Status, String> {

@@ -545,6 +545,43 @@ async fn external_card_refusals() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unresponsive_responder_is_not_asked_again_at_once() {
+    let pki = ExternalPki::new().await;
+    // On the cards' OCSP address, a server that accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", pki.ocsp_port))
+        .await
+        .expect("bind");
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    let hole = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((c, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(c);
+        }
+    });
+    let s = server(
+        Db::Sqlite,
+        &pki,
+        vec![RevocationMethod::Ocsp, RevocationMethod::Crl],
+    )
+    .await;
+    // The first card waits for the responder's timeout, then its CRL decides.
+    login(
+        &s,
+        &pki.card("first", NATIONAL_ID, "card_ext", &[]).await,
+        NATIONAL_ID,
+    )
+    .await;
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    // The next one goes straight to the CRL.
+    let id = other_identity(&s, 0).await;
+    login(&s, &pki.card("second", &id, "card_ext", &[]).await, &id).await;
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "not asked again");
+    hole.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_older_crl_does_not_undo_a_revocation() {
     let pki = ExternalPki::new().await;
     let s = server(Db::Sqlite, &pki, vec![RevocationMethod::Crl]).await;
