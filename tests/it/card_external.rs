@@ -6,8 +6,11 @@
 //!
 //! What is shown: a full login with such a card; revocation seen through OCSP and through the
 //! CRL; OCSP answers and CRLs cached (one CRL fetch for many logins, logins going on while the
-//! responder is down); failure closed when no fresh status can be had; chain refusals (a
-//! revoked issuing CA, an unconfigured root, wrong usage, expiry) and the identity checks.
+//! responder is down, CRLs refreshed in the background, a silent responder not asked again at
+//! once, a replayed older CRL ignored); failure closed when no fresh status can be had; chain
+//! refusals (a revoked issuing CA, also with OCSP alone configured, an unconfigured root, wrong
+//! usage, expiry) and the identity checks; the same-named own TEST CA; `tls_client_auth` with
+//! an external organisation certificate; the acceptable CA names and the CRLs read at start.
 
 use crate::both_dbs;
 use crate::card::*;

@@ -319,7 +319,7 @@ fn crl_serial_with_leading_zero_byte() {
     let crl = crl_of(&p.inter, &[&[0x00, 0x80, 0x01, 0x02, 0x03]]);
     let idx = CrlIndex::parse(&crl, &p.inter.der, NOW).unwrap();
     assert_eq!(idx.status(&leaf, &p.inter.der, NOW), Ok(Status::Revoked));
-    // A serial equal up to the leading zero but not the same is not confused with it.
+    // A serial sharing its first octets is another one.
     let near = p.inter.issue(&leaf_params(&[0x80, 0x01, 0x02]));
     assert_eq!(idx.status(&near, &p.inter.der, NOW), Ok(Status::Good));
 }
