@@ -203,8 +203,7 @@ pub fn normalize_serial(s: &str) -> String {
         .filter(|c| *c != ':')
         .collect::<String>()
         .to_ascii_lowercase();
-    let h = if h.len() % 2 == 1 { format!("0{h}") } else { h };
-    match hex::decode(&h) {
+    match decode_serial(&h) {
         Ok(b) => serial_hex(&b),
         // Not hex: cannot match a stored serial; keep it as is for the "not found" answer.
         Err(_) => h,
@@ -1117,19 +1116,19 @@ impl Ca {
             .await
             .map_err(CaError::Internal)?;
         tx.commit().await.map_err(anyhow::Error::from)?;
-        let serial_bytes = hex::decode(if serial.len() % 2 == 1 {
-            format!("0{serial}")
-        } else {
-            serial.clone()
-        })
-        .unwrap_or_default();
+        self.forget_revoked(ca_id, &serial);
+        Ok(())
+    }
+
+    /// After a revocation of `serial` (as stored): its cached OCSP answer goes, the CA's CRLs
+    /// are stale.
+    fn forget_revoked(&self, ca_id: &str, serial: &str) {
         if let Ok(mut c) = self.ocsp_cache.lock() {
-            c.remove(&(ca_id.to_owned(), serial_bytes));
+            c.remove(&(ca_id.to_owned(), decode_serial(serial).unwrap_or_default()));
         }
         if let Ok(mut d) = self.crl_dirty.lock() {
             d.insert(ca_id.to_owned(), true);
         }
-        Ok(())
     }
 
     /// Forgets cached OCSP answers and marks CRLs stale for certificates revoked since `since`
@@ -1142,17 +1141,7 @@ impl Ca {
         for r in &rows {
             let ca_id: String = r.try_get("ca_id")?;
             let serial: String = r.try_get("serial")?;
-            let s = if serial.len() % 2 == 1 {
-                format!("0{serial}")
-            } else {
-                serial
-            };
-            if let Ok(mut c) = self.ocsp_cache.lock() {
-                c.remove(&(ca_id.clone(), hex::decode(&s).unwrap_or_default()));
-            }
-            if let Ok(mut d) = self.crl_dirty.lock() {
-                d.insert(ca_id, true);
-            }
+            self.forget_revoked(&ca_id, &serial);
         }
         Ok(rows.len())
     }

@@ -17,7 +17,7 @@ use super::state::AppState;
 use crate::core::pki::external::{ExternalTrust, Link};
 use crate::core::pki::hierarchy::Domain;
 use crate::core::pki::status::{self, CrlIndex, Status};
-use crate::core::pki::validate::{self, Refusal, Usage, Validated};
+use crate::core::pki::validate::{self, Refusal, Revoked, Usage, Validated};
 use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -151,7 +151,7 @@ impl ClientTrust {
                 return Ok(
                     match st.ca.revocation(&st.store, &v.ca_id, &v.serial).await? {
                         None => Ok(v),
-                        Some(_) => Err(Refusal::Revoked("the certificate")),
+                        Some(_) => Err(Refusal::Revoked(Revoked::Certificate)),
                     },
                 );
             }
@@ -174,9 +174,9 @@ impl ClientTrust {
                 Ok(Status::Good) => {}
                 Ok(Status::Revoked) => {
                     return Ok(Err(Refusal::Revoked(if link.end_entity {
-                        "the certificate"
+                        Revoked::Certificate
                     } else {
-                        "a certification authority of its chain"
+                        Revoked::Authority
                     })));
                 }
                 Err(why) => {

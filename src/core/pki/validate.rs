@@ -72,10 +72,28 @@ pub enum Refusal {
     BadChain(String),
     /// Revoked (the certificate or a CA of its chain).
     #[error("{0} has been revoked")]
-    Revoked(&'static str),
+    Revoked(Revoked),
     /// Revocation status could not be established (fail closed).
     #[error("its revocation status cannot be established ({0})")]
     StatusUnavailable(String),
+}
+
+/// What of a presented chain was revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// The presented certificate itself (for a card: an opposition).
+    Certificate,
+    /// A certification authority of its chain.
+    Authority,
+}
+
+impl std::fmt::Display for Revoked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Revoked::Certificate => "the certificate",
+            Revoked::Authority => "a certification authority of its chain",
+        })
+    }
 }
 
 /// `x5t#S256` of a DER certificate.

@@ -4,7 +4,7 @@ use super::{St, error_page, query_pairs};
 use crate::core::authorize::Params;
 use crate::core::identity::NationalId;
 use crate::core::jose::token_hash;
-use crate::core::pki::validate::{Refusal, Usage};
+use crate::core::pki::validate::{Refusal, Revoked, Usage};
 use crate::core::random::token as random_token;
 use crate::shell::card::PeerCertificate;
 use axum::Extension;
@@ -73,7 +73,7 @@ pub(super) async fn card_login(
     };
     let valid = match st.trust.check(&st, &cert, Usage::CardAuthentication).await {
         Ok(Ok(v)) => v,
-        Ok(Err(Refusal::Revoked("the certificate"))) => {
+        Ok(Err(Refusal::Revoked(Revoked::Certificate))) => {
             return refused(
                 StatusCode::FORBIDDEN,
                 "Card refused: this card has been revoked (opposition).",
