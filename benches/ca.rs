@@ -1,7 +1,7 @@
 //! Raw rates of the CA's building blocks on one thread, without HTTP or storage, so that the
 //! distance between coeur's end-to-end figures and the physical limit is visible:
 //!
-//! - `csr_parse`: `coeur::core::pki::csr::parse` on a P-256 CSR (DER decoding, proof of
+//! - `csr_parse`: `coeur::pki::csr::parse` on a P-256 CSR (DER decoding, proof of
 //!   possession, key policy);
 //! - `ecdsa_p256_verify`: the bare signature check inside it (aws-lc-rs);
 //! - `ecdsa_p256_sign`: signing a message the size of an SSL_SERV certificate's TBS with the
@@ -20,10 +20,10 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, UnparsedPublicKey,
 };
-use coeur::core::pki::csr::{self, SubjectRequest};
-use coeur::core::pki::der;
-use coeur::core::pki::hierarchy::{Hierarchy, parse_profiles};
-use coeur::core::pki::{issue, ocsp};
+use coeur::pki::csr::{self, SubjectRequest};
+use coeur::pki::der;
+use coeur::pki::hierarchy::{Hierarchy, parse_profiles};
+use coeur::pki::{issue, ocsp};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -11,14 +11,12 @@
 //!
 //! BENCH_DB=postgres runs on the throwaway PostgreSQL cluster instead of SQLite.
 
-#[allow(dead_code, unused_imports)]
-#[path = "../tests/it/support/mod.rs"]
-mod support;
+use coeur_testkit as support;
 
-use coeur::core::pki::csr::{self, SubjectRequest};
-use coeur::core::pki::hierarchy::KeyType;
-use coeur::core::random::Clock as _;
-use coeur::shell::ldap::publisher::Publisher;
+use coeur::ca::ldap::publisher::Publisher;
+use coeur::common::random::Clock as _;
+use coeur::pki::csr::{self, SubjectRequest};
+use coeur::pki::hierarchy::KeyType;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -54,7 +52,7 @@ async fn issue_many(
     for t in 0..tasks {
         let (s, spki, tag, each) = (s.clone(), spki.clone(), tag.to_owned(), each.clone());
         handles.push(tokio::spawn(async move {
-            let ca = &s.state.ca;
+            let ca = &s.ca.ca;
             let p = ca.profile("ORG_AUTH_CLI").expect("profile").clone();
             let def = ca.ca(ORG).expect("ca").def.clone();
             let mut i = t;
@@ -71,7 +69,7 @@ async fn issue_many(
                     csr::approve_key(&spki, KeyType::P256, &req, &p, &def).expect("approved");
                 let r = ca
                     .issue(
-                        &s.state.store,
+                        &s.ca.store,
                         &*s.state.rng,
                         &approved,
                         ORG,
@@ -183,19 +181,19 @@ async fn main() {
         })
         .await,
     );
-    let ca = &s.state.ca;
+    let ca = &s.ca.ca;
     let mut ids: Vec<String> = ca.cas.keys().cloned().collect();
     ids.sort();
     for id in &ids {
-        ca.current_crl(&s.state.store, id, false, s.clock.now())
+        ca.current_crl(&s.ca.store, id, false, s.clock.now())
             .await
             .expect("crl");
     }
-    let cfg = s.state.cfg.ldap.clone().expect("ldap config");
+    let cfg = s.app.cfg.ldap.clone().expect("ldap config");
     let mut p = Publisher::new(
         cfg,
-        s.state.ca.clone(),
-        s.state.store.clone(),
+        s.ca.ca.clone(),
+        s.ca.store.clone(),
         s.state.clock.clone(),
         "bench".into(),
     );
@@ -203,8 +201,8 @@ async fn main() {
     while !p.batch().await.expect("batch").delivered.is_empty() {}
     println!(
         "database: {db:?}; slapd: mdb, dbnosync, loopback; publisher: batches of {} rows, {} operations in flight",
-        coeur::shell::ldap::publisher::BATCH,
-        coeur::shell::ldap::publisher::CONCURRENCY
+        coeur::ca::ldap::publisher::BATCH,
+        coeur::ca::ldap::publisher::CONCURRENCY
     );
 
     // 1. Sustained publication of a backlog.
@@ -233,7 +231,7 @@ async fn main() {
 
     // 2. Lag at a paced arrival rate.
     issue_many(&s, "paced", paced, 2, None).await;
-    let pool = s.state.store.pool();
+    let pool = s.ca.store.pool();
     let rows: Vec<(String, String)> = {
         use sqlx::Row as _;
         sqlx::query("SELECT id, serial FROM ldap_outbox WHERE done_at IS NULL ORDER BY id")
@@ -258,7 +256,7 @@ async fn main() {
             for (k, chunk) in rows.chunks(per_tick).enumerate() {
                 let due = t0 + Duration::from_millis(10 * k as u64);
                 tokio::time::sleep_until(due.into()).await;
-                let mut tx = s.state.store.pool().begin().await.expect("tx");
+                let mut tx = s.ca.store.pool().begin().await.expect("tx");
                 for (id, serial) in chunk {
                     sqlx::query("INSERT INTO ldap_outbox (id, kind, ca_id, serial, created_at, attempts, next_attempt_at) VALUES ($1, 'cert', $2, $3, $4, 0, $4)")
                         .bind(id)

@@ -10,8 +10,9 @@
 #   1. cargo fmt --check
 #   2. cargo clippy (all targets, warnings are errors)
 #   3. guard: the `ring` crate must not be in the normal/build dependency tree
-#   4. cargo test (all tests)
-#   5. tests/node/run.sh, the openid-client end-to-end test, when present
+#   4. guard: crate boundaries (scripts/check-boundaries.py, from cargo metadata)
+#   5. cargo test (every crate of the workspace)
+#   6. tests/node/run.sh, the openid-client end-to-end test, when present
 #
 # Environment: COEUR_PG_BIN (PostgreSQL server binaries for the Rust tests,
 # default: the newest /usr/lib/postgresql/*/bin). COEUR_PKILINT_BIN is set to
@@ -166,12 +167,12 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy"
-cargo clippy --all-targets --locked -q -- -D warnings
+cargo clippy --workspace --all-targets --locked -q -- -D warnings
 
 step "guard: no ring crate in the normal/build dependency tree"
 tree_err="$(mktemp)"
 tree_status=0
-tree_out="$(cargo tree -i ring --edges normal,build --locked 2>"$tree_err")" || tree_status=$?
+tree_out="$(cargo tree --workspace -i ring --edges normal,build --locked 2>"$tree_err")" || tree_status=$?
 tree_msg="$(cat "$tree_err")"
 rm -f "$tree_err"
 if grep -q '^ring v' <<<"$tree_out" || grep -q 'multiple .ring. packages' <<<"$tree_msg"; then
@@ -185,8 +186,11 @@ if ((tree_status != 0)) && ! grep -q 'did not match any packages' <<<"$tree_msg"
   fail "cargo tree failed"
 fi
 
+step "guard: crate boundaries (scripts/check-boundaries.py)"
+python3 scripts/check-boundaries.py
+
 step "cargo test"
-cargo test --locked
+cargo test --workspace --locked
 
 node_summary=""
 if [[ -f tests/node/run.sh ]]; then

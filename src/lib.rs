@@ -1,8 +1,19 @@
 //! coeur: an OpenID Connect provider and certificate authority for the French health sector.
 //!
-//! `core` is the pure protocol logic; `shell` does all IO around it (HTTP, database, files,
-//! clock). See `docs/ARCHITECTURE.md`.
+//! The root package is the `coeur` binary: configuration ([`config`]), wiring ([`app`]) and
+//! the command line. The domains live in the workspace's crates (`crates/`): pure protocol
+//! crates (`coeur-oauth`, `coeur-pki`, `coeur-common`), the provider, the CA, and the shared
+//! plumbing. See `docs/ARCHITECTURE.md`.
 #![forbid(unsafe_code)]
 
-pub mod core;
-pub mod shell;
+pub mod app;
+pub mod config;
+
+pub use coeur_ca as ca;
+pub use coeur_common as common;
+pub use coeur_oauth as oauth;
+pub use coeur_pki as pki;
+pub use coeur_provider as provider;
+pub use coeur_resource_server as resource_server;
+pub use coeur_storage as storage;
+pub use coeur_web as web;

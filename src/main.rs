@@ -3,16 +3,16 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
-use coeur::core::client::{ClientSpec, GrantType, TokenAuthMethod, validate_spec};
-use coeur::core::jose::SigAlg;
-use coeur::core::random::{Clock, Random, token as random_token};
-use coeur::core::secret::{MIN_SECRET_LEN, SecretHash};
-use coeur::shell::config::{Config, LogFormat, Overrides, redact_url};
-use coeur::shell::keystore::{KeyStore, MasterKey};
-use coeur::shell::state::{
-    AppState, SystemClock, SystemRandom, client_secret_context, load_realms,
-};
-use coeur::shell::store::{ClientRow, Store};
+use coeur::app::{App, SystemClock, SystemRandom};
+use coeur::common::random::{Clock, Random, token as random_token};
+use coeur::config::{Config, LogFormat, Overrides, redact_url};
+use coeur::oauth::client::{ClientSpec, GrantType, TokenAuthMethod, validate_spec};
+use coeur::oauth::jose::SigAlg;
+use coeur::oauth::secret::{MIN_SECRET_LEN, SecretHash};
+use coeur::provider::state::{client_secret_context, load_realms};
+use coeur::provider::store::{ClientRow, Store};
+use coeur::storage::Db;
+use coeur::storage::keystore::{KeyStore, MasterKey};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -120,7 +120,7 @@ enum Cmd {
             value_enum,
             value_delimiter = ','
         )]
-        external_revocation: Option<Vec<coeur::shell::config::RevocationMethod>>,
+        external_revocation: Option<Vec<coeur::ca::config::RevocationMethod>>,
         /// Seconds after which a cached external CRL or OCSP answer is fetched again, even
         /// before its nextUpdate (default 3600).
         #[arg(long = "revocation-refresh", env = "COEUR_REVOCATION_REFRESH")]
@@ -472,7 +472,7 @@ async fn run() -> Result<()> {
         self_issued = *tls_self_issued;
         if o.public_url.is_none() && (tls_cert.is_some() || self_issued) {
             let l = listen.unwrap_or_else(|| {
-                coeur::shell::config::DEFAULT_LISTEN
+                coeur::config::DEFAULT_LISTEN
                     .parse()
                     .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)))
             });
@@ -489,8 +489,8 @@ async fn run() -> Result<()> {
         Cmd::Ca(c) => ca_cmd(cfg, c).await,
         Cmd::Card(c) => card_cmd(cfg, c).await,
         Cmd::Audit(AuditCmd::Verify) => {
-            let store = Store::connect(&cfg.database_url).await?;
-            match coeur::shell::ca::verify_audit(&store).await? {
+            let store = Db::connect(&cfg.database_url).await?;
+            match coeur::ca::ca::verify_audit(&store).await? {
                 Ok(n) => {
                     println!("audit log intact: {n} records");
                     Ok(())
@@ -499,7 +499,7 @@ async fn run() -> Result<()> {
             }
         }
         Cmd::Identity(IdentityCmd::List { realm, limit }) => {
-            let store = Store::connect(&cfg.database_url).await?;
+            let store = Store::new(Db::connect(&cfg.database_url).await?);
             for i in store.identities(&realm, limit).await? {
                 let prof = i
                     .exercices
@@ -526,12 +526,14 @@ async fn serve(cfg: Config, self_issued: bool) -> Result<()> {
         (Some(c), Some(k)) => Some(tls_config(c, k)?),
         _ => None,
     };
-    let state = AppState::build(cfg.clone()).await?;
+    let app = Arc::new(App::build(cfg.clone()).await?);
+    let state = &app.provider;
     if self_issued {
-        let (chain, key, root) = state
+        let (chain, key, root) = app
+            .ca
             .ca
             .own_server_certificate(
-                &state.store,
+                &app.ca.store,
                 &cfg.keys_dir,
                 state.keys.master(),
                 &*state.rng,
@@ -548,8 +550,8 @@ async fn serve(cfg: Config, self_issued: bool) -> Result<()> {
         );
         tls = Some(tls_config_from(&chain, key)?);
     }
-    let publisher = coeur::shell::ldap::spawn(&state);
-    match &state.cfg.ldap {
+    let publisher = coeur::ca::ldap::spawn(&app.ca);
+    match &app.ca.ldap {
         None => tracing::info!("LDAP publication is off (not configured)"),
         Some(l) => {
             tracing::info!(target_dir = %l.describe(), "LDAP publication on");
@@ -559,12 +561,10 @@ async fn serve(cfg: Config, self_issued: bool) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
-    let mut names: Vec<&String> = state.realms.keys().collect();
-    names.sort();
     println!("coeur listening on {}", cfg.listen);
     println!("  demo relying party: {}/", cfg.public_url);
-    for n in names {
-        let r = &state.realms[n].realm;
+    for n in state.realms.names() {
+        let r = &state.realms[n.as_str()].realm;
         println!(
             "  realm {:<14} issuer {}  ({})",
             r.name,
@@ -576,18 +576,18 @@ async fn serve(cfg: Config, self_issued: bool) -> Result<()> {
             }
         );
     }
-    spawn_housekeeping(state.clone());
+    spawn_housekeeping(&app);
     let card_listener = tokio::net::TcpListener::bind(cfg.card_listen)
         .await
         .with_context(|| format!("binding the card listener {}", cfg.card_listen))?;
     println!("  card login (mutual TLS): {}", cfg.card_public_url);
-    let card_state = state.clone();
+    let card_app = app.clone();
     tokio::spawn(async move {
-        if let Err(e) = coeur::shell::card::serve(card_state, card_listener).await {
+        if let Err(e) = card_app.serve_card(card_listener).await {
             tracing::error!(error = %format!("{e:#}"), "card listener stopped");
         }
     });
-    let app = coeur::shell::http::router(state);
+    let router = app.router();
     let shutdown = async {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
@@ -604,11 +604,11 @@ async fn serve(cfg: Config, self_issued: bool) -> Result<()> {
     };
     match tls {
         None => {
-            axum::serve(listener, app)
+            axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown)
                 .await?
         }
-        Some(tls) => serve_tls(listener, app, tls, shutdown).await?,
+        Some(tls) => serve_tls(listener, router, tls, shutdown).await?,
     }
     if let Some(p) = publisher {
         p.stop().await;
@@ -616,40 +616,38 @@ async fn serve(cfg: Config, self_issued: bool) -> Result<()> {
     Ok(())
 }
 
-fn spawn_housekeeping(state: Arc<AppState>) {
-    let s2 = state.clone();
+fn spawn_housekeeping(app: &App) {
+    let ca = app.ca.clone();
     tokio::spawn(async move {
         // Revocations made by other processes reach the OCSP cache within a second.
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        let mut since = s2.now() - 2;
+        let mut since = ca.now() - 2;
         loop {
             tick.tick().await;
-            let now = s2.now();
-            if let Err(e) = s2.ca.sync_revocations(&s2.store, since).await {
+            let now = ca.now();
+            if let Err(e) = ca.ca.sync_revocations(&ca.store, since).await {
                 tracing::error!(error = %format!("{e:#}"), "revocation sync failed");
                 continue;
             }
             since = now - 2;
         }
     });
+    let state = app.provider.clone();
+    let ca = app.ca.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
-            for rt in state.realms.values() {
+            for (_, rt) in state.realms.iter() {
                 if let Err(e) = state.refresh_ring(rt) {
                     tracing::error!(realm = %rt.realm.name, error = %format!("{e:#}"), "key ring reload failed");
                 }
             }
             // CRLs: rebuilt after revocations and before they go stale.
-            let mut ids: Vec<String> = state.ca.cas.keys().cloned().collect();
+            let mut ids: Vec<String> = ca.ca.cas.keys().cloned().collect();
             ids.sort();
             for id in ids {
-                if let Err(e) = state
-                    .ca
-                    .current_crl(&state.store, &id, false, state.now())
-                    .await
-                {
+                if let Err(e) = ca.ca.current_crl(&ca.store, &id, false, ca.now()).await {
                     tracing::error!(ca = %id, error = %e, "CRL rebuild failed");
                 }
             }
@@ -860,7 +858,7 @@ async fn client_cmd(cfg: Config, c: ClientCmd) -> Result<()> {
                     .map(|s| SecretHash::new(s, &salt).as_str().to_owned()),
                 secret_sealed: sealed,
             };
-            let store = Store::connect(&cfg.database_url).await?;
+            let store = Store::new(Db::connect(&cfg.database_url).await?);
             store.add_client(&realm, &client_id, &row, now).await?;
             let mut out = serde_json::to_value(&spec)?;
             if generated {
@@ -882,7 +880,7 @@ async fn client_cmd(cfg: Config, c: ClientCmd) -> Result<()> {
                     c.redirect_uris.join(" ")
                 );
             }
-            let store = Store::connect(&cfg.database_url).await?;
+            let store = Store::new(Db::connect(&cfg.database_url).await?);
             for (id, spec) in store.clients(&realm).await? {
                 let s: ClientSpec = serde_json::from_str(&spec)?;
                 println!("{id}\t(database)\t{}", s.redirect_uris.join(" "));
@@ -890,7 +888,7 @@ async fn client_cmd(cfg: Config, c: ClientCmd) -> Result<()> {
             Ok(())
         }
         ClientCmd::Remove { realm, client_id } => {
-            let store = Store::connect(&cfg.database_url).await?;
+            let store = Store::new(Db::connect(&cfg.database_url).await?);
             if !store.remove_client(&realm, &client_id).await? {
                 bail!("no client {client_id} in the database of realm {realm}");
             }
@@ -901,8 +899,9 @@ async fn client_cmd(cfg: Config, c: ClientCmd) -> Result<()> {
 }
 
 async fn card_cmd(cfg: Config, c: CardCmd) -> Result<()> {
-    use coeur::core::pki::revocation::Reason;
-    let state = AppState::build(cfg).await?;
+    use coeur::pki::revocation::Reason;
+    let app = App::build(cfg).await?;
+    let state = &app.provider;
     let now = state.now();
     match c {
         CardCmd::Issue {
@@ -920,10 +919,11 @@ async fn card_cmd(cfg: Config, c: CardCmd) -> Result<()> {
                 .identity(&realm, &national_id)
                 .await?
                 .ok_or_else(|| anyhow!("no identity {national_id} in realm {realm}"))?;
-            let ((a_serial, a_p12), (s_serial, s_p12)) = state
+            let ((a_serial, a_p12), (s_serial, s_p12)) = app
+                .ca
                 .ca
                 .issue_virtual_card(
-                    &state.store,
+                    &app.ca.store,
                     &*state.rng,
                     &identity,
                     &pin,
@@ -955,9 +955,10 @@ async fn card_cmd(cfg: Config, c: CardCmd) -> Result<()> {
             reason,
         } => {
             let r = Reason::parse(&reason).ok_or_else(|| anyhow!("unknown reason {reason}"))?;
-            let done = state
+            let done = app
                 .ca
-                .revoke_cards(&state.store, &national_id, r, "cli", now)
+                .ca
+                .revoke_cards(&app.ca.store, &national_id, r, "cli", now)
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
             if done.is_empty() {
@@ -972,10 +973,11 @@ async fn card_cmd(cfg: Config, c: CardCmd) -> Result<()> {
 }
 
 async fn ca_cmd(cfg: Config, c: CaCmd) -> Result<()> {
-    use coeur::core::pki::csr::SubjectRequest;
-    use coeur::core::pki::revocation::Reason;
-    let state = AppState::build(cfg).await?;
-    let ca = &state.ca;
+    use coeur::pki::csr::SubjectRequest;
+    use coeur::pki::revocation::Reason;
+    let app = App::build(cfg).await?;
+    let state = &*app.ca;
+    let ca = &*state.ca;
     let now = state.now();
     match c {
         CaCmd::Init => {
@@ -1033,7 +1035,7 @@ async fn ca_cmd(cfg: Config, c: CaCmd) -> Result<()> {
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
             eprintln!("issued {ca_id}/{serial}");
-            print!("{}", coeur::shell::ca::cert_pem(&der));
+            print!("{}", coeur::ca::ca::cert_pem(&der));
             Ok(())
         }
         CaCmd::Revoke {
@@ -1080,7 +1082,7 @@ async fn ca_cmd(cfg: Config, c: CaCmd) -> Result<()> {
         }
         CaCmd::Export { ca: ca_id } => {
             let c = ca.ca(&ca_id).map_err(|e| anyhow!("{e}"))?;
-            print!("{}", coeur::shell::ca::cert_pem(&c.cert_der));
+            print!("{}", coeur::ca::ca::cert_pem(&c.cert_der));
             Ok(())
         }
     }
@@ -1126,9 +1128,9 @@ fn keys_cmd(cfg: Config, k: KeysCmd) -> Result<()> {
 async fn ldap_cmd(cfg: Config, c: LdapCmd) -> Result<()> {
     match c {
         LdapCmd::Status { json } => {
-            let store = Store::connect(&cfg.database_url).await?;
+            let store = Db::connect(&cfg.database_url).await?;
             let now = SystemClock.now();
-            let q = coeur::shell::ldap::outbox::status(&store, now).await?;
+            let q = coeur::ca::ldap::outbox::status(&store, now).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&q)?);
                 return Ok(());
@@ -1175,16 +1177,17 @@ async fn ldap_cmd(cfg: Config, c: LdapCmd) -> Result<()> {
             Ok(())
         }
         LdapCmd::Retry => {
-            let store = Store::connect(&cfg.database_url).await?;
-            let n = coeur::shell::ldap::outbox::retry_all_now(&store, SystemClock.now()).await?;
+            let store = Db::connect(&cfg.database_url).await?;
+            let n = coeur::ca::ldap::outbox::retry_all_now(&store, SystemClock.now()).await?;
             println!("{n} rows made due now");
             Ok(())
         }
         LdapCmd::Reconcile { dry_run } => {
             let ldap = cfg.ldap.clone();
-            let state = AppState::build(cfg).await?;
-            let d = coeur::shell::ldap::connect_cli(ldap.as_ref()).await?;
-            let r = coeur::shell::ldap::reconcile::reconcile(
+            let app = App::build(cfg).await?;
+            let state = &*app.ca;
+            let d = coeur::ca::ldap::connect_cli(ldap.as_ref()).await?;
+            let r = coeur::ca::ldap::reconcile::reconcile(
                 &state.ca,
                 &state.store,
                 &d,

@@ -11,7 +11,7 @@
 
 use crate::both_dbs;
 use crate::support::*;
-use coeur::core::client::GrantType;
+use coeur::oauth::client::GrantType;
 use serde_json::{Value, json};
 use sqlx::Row as _;
 use std::collections::BTreeSet;
@@ -420,7 +420,7 @@ fn person_subject() -> Value {
 
 /// Rows of the CA tables: (certificates, cert_requests, audit_log).
 async fn rows(s: &TestServer) -> (i64, i64, i64) {
-    let pool = s.state.store.pool();
+    let pool = s.state.store.db().pool();
     let n = |r: sqlx::any::AnyRow| r.try_get::<i64, _>("n").expect("count");
     (
         n(sqlx::query("SELECT COUNT(*) AS n FROM certificates")
@@ -731,7 +731,7 @@ both_dbs!(ec_keys_get_no_key_encipherment, |db| async move {
 /// roots' ARLs) with openssl and lint_pkix_cert / lint_crl. `key` is what `openssl x509 -text`
 /// prints for the roots' key and signature algorithm, then for the issuing CAs'.
 async fn check_hierarchy(s: &TestServer, api: &Api<'_>, w: &Work, key: [&str; 4]) {
-    let ca = &s.state.ca;
+    let ca = &s.state.ca.ca;
     let h = &ca.hierarchy;
     let mut ids: Vec<&String> = ca.cas.keys().collect();
     ids.sort_by_key(|id| (!ca.cas[*id].def.is_root(), id.as_str()));
@@ -845,7 +845,7 @@ async fn check_hierarchy(s: &TestServer, api: &Api<'_>, w: &Work, key: [&str; 4]
     // Delegated OCSP responders, one per issuing CA.
     let responders =
         sqlx::query("SELECT ca_id, der FROM ca_certs WHERE ca_id LIKE '%-OCSP' ORDER BY ca_id")
-            .fetch_all(s.state.store.pool())
+            .fetch_all(s.state.store.db().pool())
             .await
             .expect("responders");
     assert_eq!(responders.len(), 6);
@@ -1641,7 +1641,7 @@ both_dbs!(refusals_are_precise_and_write_nothing, |db| async move {
         sqlx::query("SELECT reason FROM certificates WHERE ca_id = $1 AND serial = $2")
             .bind(ORG_CA)
             .bind(&serial)
-            .fetch_one(s.state.store.pool())
+            .fetch_one(s.state.store.db().pool())
             .await
             .unwrap()
             .try_get("reason")
@@ -1663,7 +1663,7 @@ async fn request_row(
     let r =
         sqlx::query("SELECT status, decided_by, serial, reason FROM cert_requests WHERE id = $1")
             .bind(id)
-            .fetch_one(s.state.store.pool())
+            .fetch_one(s.state.store.db().pool())
             .await
             .expect("request row");
     (
@@ -1680,7 +1680,7 @@ both_dbs!(operator_approves_and_rejects, |db| async move {
     })
     .await;
     assert!(
-        !s.state.ca.auto_approve,
+        !s.state.ca.ca.auto_approve,
         "production rules: no automatic approval"
     );
     let api = Api::new(&s, "esante-wallet").await;
@@ -1837,7 +1837,7 @@ both_dbs!(concurrent_issuance_gives_unique_serials, |db| async move {
         assert!(raw[0] & 0x80 == 0, "positive: {serial}");
         let bits = raw.len() * 8 - raw[0].leading_zeros() as usize;
         assert!(bits >= 64, "at least 64 bits: {serial} has {bits}");
-        assert_eq!(coeur::shell::ca::serial_hex(raw), serial);
+        assert_eq!(coeur::ca::ca::serial_hex(raw), serial);
         first_bytes.insert(raw[0]);
         assert!(serials.insert(serial.clone()), "duplicate serial {serial}");
     }
@@ -1849,7 +1849,7 @@ both_dbs!(concurrent_issuance_gives_unique_serials, |db| async move {
     assert_eq!(rows(&s).await, (base.0 + 100, base.1 + 100, base.2 + 100));
     let stored: BTreeSet<String> = sqlx::query("SELECT serial FROM certificates WHERE ca_id = $1")
         .bind(ORG_CA)
-        .fetch_all(s.state.store.pool())
+        .fetch_all(s.state.store.db().pool())
         .await
         .unwrap()
         .iter()
@@ -1858,9 +1858,7 @@ both_dbs!(concurrent_issuance_gives_unique_serials, |db| async move {
     assert!(stored.is_superset(&serials), "every serial is stored");
     let n = base.2 + 100;
     assert_eq!(
-        coeur::shell::ca::verify_audit(&s.state.store)
-            .await
-            .unwrap(),
+        coeur::ca::ca::verify_audit(&s.ca.store).await.unwrap(),
         Ok(n)
     );
 });
@@ -1898,7 +1896,7 @@ both_dbs!(audit_chain_detects_tampering, |db| async move {
     assert!(n >= 4, "issuances and the revocation are recorded");
     let last =
         sqlx::query("SELECT action, subject, actor FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .fetch_one(s.state.store.pool())
+            .fetch_one(s.state.store.db().pool())
             .await
             .unwrap();
     assert_eq!(last.try_get::<String, _>("action").unwrap(), "revoke");
@@ -1912,12 +1910,10 @@ both_dbs!(audit_chain_detects_tampering, |db| async move {
             .starts_with("ca-client")
     );
     assert_eq!(
-        coeur::shell::ca::verify_audit(&s.state.store)
-            .await
-            .unwrap(),
+        coeur::ca::ca::verify_audit(&s.ca.store).await.unwrap(),
         Ok(n)
     );
-    let url = s.state.cfg.database_url.clone();
+    let url = s.app.cfg.database_url.clone();
     let o = coeur(s.dir.path(), &["--database-url", &url, "audit", "verify"]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(
@@ -1926,13 +1922,11 @@ both_dbs!(audit_chain_detects_tampering, |db| async move {
     );
 
     sqlx::query("UPDATE audit_log SET actor = 'x' WHERE seq = 3")
-        .execute(s.state.store.pool())
+        .execute(s.state.store.db().pool())
         .await
         .unwrap();
     assert_eq!(
-        coeur::shell::ca::verify_audit(&s.state.store)
-            .await
-            .unwrap(),
+        coeur::ca::ca::verify_audit(&s.ca.store).await.unwrap(),
         Err(3)
     );
     let o = coeur(s.dir.path(), &["--database-url", &url, "audit", "verify"]);

@@ -13,11 +13,11 @@
 use crate::both_dbs;
 use crate::support::*;
 use base64::Engine as _;
-use coeur::core::identity::{Identity, luhn_key};
-use coeur::core::pki::csr::SubjectRequest;
-use coeur::core::pki::hierarchy::{Domain, KeyType};
-use coeur::core::pki::revocation::Reason;
-use coeur::core::random::Clock as _;
+use coeur::common::identity::{Identity, luhn_key};
+use coeur::common::random::Clock as _;
+use coeur::pki::csr::SubjectRequest;
+use coeur::pki::hierarchy::{Domain, KeyType};
+use coeur::pki::revocation::Reason;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -100,8 +100,9 @@ async fn issue_card(s: &TestServer, identity: &Identity) -> VirtualCard {
     let ((a_serial, a_p12), (s_serial, s_p12)) = s
         .state
         .ca
+        .ca
         .issue_virtual_card(
-            &s.state.store,
+            &s.ca.store,
             &*s.state.rng,
             identity,
             PIN,
@@ -190,6 +191,7 @@ fn personnes_ca(s: &TestServer) -> String {
     let mut ids: Vec<&String> = s
         .state
         .ca
+        .ca
         .cas
         .iter()
         .filter(|(_, c)| c.def.domain == Some(Domain::Personnes))
@@ -202,7 +204,7 @@ fn personnes_ca(s: &TestServer) -> String {
 /// coeur's TEST root, which the card listener's certificate chains to. The listener writes it
 /// when it starts, in the background of the test server.
 pub(crate) async fn root_pem(s: &TestServer) -> String {
-    let path = s.state.cfg.crl_dir.join("coeur-root.pem");
+    let path = s.app.cfg.crl_dir.join("coeur-root.pem");
     for _ in 0..400 {
         if let Ok(t) = std::fs::read_to_string(&path)
             && t.contains("-----END CERTIFICATE-----")
@@ -579,7 +581,7 @@ fn openssl_subject(der: &[u8]) -> String {
 
 /// Arguments that point the `coeur` binary at the test server's database, keys and CAs.
 fn cli_common(s: &TestServer, crl: &Path) -> Vec<String> {
-    let cfg = &s.state.cfg;
+    let cfg = &s.app.cfg;
     vec![
         "--database-url".into(),
         cfg.database_url.clone(),
@@ -778,7 +780,7 @@ both_dbs!(card_refusals, |db| async move {
 
     // A look-alike: a CA bearing the exact name of coeur's PERSONNES CA, with its own key.
     let w = Work::new();
-    let ca_der = s.state.ca.cas[&personnes_ca(&s)].cert_der.clone();
+    let ca_der = s.state.ca.ca.cas[&personnes_ca(&s)].cert_der.clone();
     let foreign = foreign_card(&w, &openssl_subject(&ca_der), NATIONAL_ID).await;
     let handoff_url = to_card_listener(&s, &b, "edit").await;
     let a = card_leg(&card_client(&root, Some(&foreign)), &handoff_url).await;
@@ -788,6 +790,7 @@ both_dbs!(card_refusals, |db| async move {
     let org_ca = {
         let mut ids: Vec<&String> = s
             .state
+            .ca
             .ca
             .cas
             .iter()
@@ -800,8 +803,9 @@ both_dbs!(card_refusals, |db| async move {
     let (serial, _, p12) = s
         .state
         .ca
+        .ca
         .issue_with_generated_key(
-            &s.state.store,
+            &s.ca.store,
             &*s.state.rng,
             "test",
             &org_ca,
@@ -832,8 +836,9 @@ both_dbs!(card_refusals, |db| async move {
         let (serial, _, p12) = s
             .state
             .ca
+            .ca
             .issue_with_generated_key(
-                &s.state.store,
+                &s.ca.store,
                 &*s.state.rng,
                 "test",
                 &personnes_ca(&s),
@@ -908,8 +913,9 @@ both_dbs!(card_refusals, |db| async move {
     let done = s
         .state
         .ca
+        .ca
         .revoke_cards(
-            &s.state.store,
+            &s.ca.store,
             holder.national_id.as_str(),
             Reason::KeyCompromise,
             "test",
@@ -966,8 +972,9 @@ both_dbs!(card_with_a_leading_zero_serial, |db| async move {
     let done = s
         .state
         .ca
+        .ca
         .revoke_cards(
-            &s.state.store,
+            &s.ca.store,
             holder.national_id.as_str(),
             Reason::KeyCompromise,
             "test",
@@ -1060,6 +1067,7 @@ both_dbs!(
             .to_owned();
         let personnes: Vec<String> = s
             .state
+            .ca
             .ca
             .cas
             .values()

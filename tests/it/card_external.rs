@@ -15,7 +15,7 @@
 use crate::both_dbs;
 use crate::card::*;
 use crate::support::*;
-use coeur::shell::config::RevocationMethod;
+use coeur::ca::config::RevocationMethod;
 use rustls::pki_types::pem::PemObject as _;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -662,7 +662,7 @@ async fn external_card_whose_authority_has_the_name_of_an_own_test_ca() {
     let int_der = rustls::pki_types::CertificateDer::from_pem_slice(int_pem.as_bytes())
         .expect("issuing CA PEM");
     let (_, int) = x509_parser::certificate::X509Certificate::from_der(&int_der).expect("parse");
-    let same_name = s.state.ca.cas.values().any(|c| {
+    let same_name = s.state.ca.ca.cas.values().any(|c| {
         x509_parser::certificate::X509Certificate::from_der(&c.cert_der)
             .is_ok_and(|(_, own)| own.subject().as_raw() == int.subject().as_raw())
     });
@@ -677,7 +677,7 @@ async fn external_card_whose_authority_has_the_name_of_an_own_test_ca() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_organisation_certificate_for_tls_client_auth() {
     use crate::mtls::{claims, mtls_client, wait_for_card_listener};
-    use coeur::core::client::{GrantType, TokenAuthMethod};
+    use coeur::oauth::client::{GrantType, TokenAuthMethod};
     let pki = ExternalPki::new().await;
     let bundle = pki.bundle();
     let s = TestServer::start_with(Db::Sqlite, &realms_dir(), move |o| {

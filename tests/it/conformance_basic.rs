@@ -15,10 +15,10 @@ use crate::both_dbs;
 use crate::support::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use coeur::core::acr::Acr;
-use coeur::core::client::{ClientSpec, TokenAuthMethod};
-use coeur::core::jose::SigAlg;
-use coeur::core::random::Clock as _;
+use coeur::common::random::Clock as _;
+use coeur::oauth::acr::Acr;
+use coeur::oauth::client::{ClientSpec, TokenAuthMethod};
+use coeur::oauth::jose::SigAlg;
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -872,10 +872,10 @@ both_dbs!(oidcc_idtoken_unsigned, |db| async move {
     spec["id_token_signed_response_alg"] = "none".into();
     assert!(serde_json::from_value::<ClientSpec>(spec.clone()).is_err());
     // Even stored behind the registration's back, it yields no code.
-    let row = coeur::shell::store::ClientRow {
+    let row = coeur::provider::store::ClientRow {
         spec: spec.to_string(),
         secret_hash: Some(
-            coeur::core::secret::SecretHash::new(SECRET, &[7; 16])
+            coeur::oauth::secret::SecretHash::new(SECRET, &[7; 16])
                 .as_str()
                 .to_owned(),
         ),

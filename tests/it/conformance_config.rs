@@ -5,7 +5,7 @@
 
 use crate::both_dbs;
 use crate::support::*;
-use coeur::core::jose::SigAlg;
+use coeur::oauth::jose::SigAlg;
 use serde_json::Value;
 use std::collections::HashSet;
 

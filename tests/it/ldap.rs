@@ -6,11 +6,11 @@
 use crate::both_dbs;
 use crate::support::slapd::{ROOT_DN, ROOT_PW, SUFFIX, Slapd};
 use crate::support::{Db, NATIONAL_ID, TestServer, realms_dir};
-use coeur::core::pki::csr::{self, SubjectRequest};
-use coeur::core::pki::hierarchy::KeyType;
-use coeur::core::pki::revocation::Reason;
-use coeur::core::random::Clock as _;
-use coeur::shell::ldap::outbox;
+use coeur::ca::ldap::outbox;
+use coeur::common::random::Clock as _;
+use coeur::pki::csr::{self, SubjectRequest};
+use coeur::pki::hierarchy::KeyType;
+use coeur::pki::revocation::Reason;
 use ldap3::{LdapConnAsync, Mod, Scope, SearchEntry};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -53,7 +53,7 @@ async fn issue(
     profile: &str,
     req: &SubjectRequest,
 ) -> (String, Vec<u8>) {
-    let ca = &s.state.ca;
+    let ca = &s.state.ca.ca;
     let p = ca.profile(profile).expect("profile");
     let def = &ca.ca(ca_id).expect("ca").def;
     let approved = csr::approve_key(&spki(), KeyType::P256, req, p, def).expect("approved");
@@ -62,7 +62,7 @@ async fn issue(
     for _ in 0..5 {
         match ca
             .issue(
-                &s.state.store,
+                &s.ca.store,
                 &*s.state.rng,
                 &approved,
                 ca_id,
@@ -123,7 +123,7 @@ fn mailbox() -> SubjectRequest {
 async fn wait_drained(s: &TestServer, within: Duration) {
     let t0 = Instant::now();
     loop {
-        let q = outbox::status(&s.state.store, s.clock.now())
+        let q = outbox::status(&s.ca.store, s.clock.now())
             .await
             .expect("status");
         if q.pending == 0 {
@@ -271,9 +271,9 @@ fn ldap_urls(der: &[u8]) -> Vec<(String, String)> {
 both_dbs!(publishes_and_withdraws, |db: Db| async move {
     let slapd = Slapd::start();
     let s = start(db, &slapd).await;
-    let publisher = coeur::shell::ldap::spawn(&s.state).expect("LDAP is configured");
-    let store = &s.state.store;
-    let ca = &s.state.ca;
+    let publisher = coeur::ca::ldap::spawn(&s.ca).expect("LDAP is configured");
+    let store = &s.ca.store;
+    let ca = &s.state.ca.ca;
     let now = s.clock.now();
     let (p_serial, p_der) = issue(&s, PER, "CPS_AUTH", &person()).await;
     let (_, o_der) = issue(&s, ORG, "SSL_SERV", &server_cert()).await;
@@ -424,7 +424,7 @@ both_dbs!(publishes_and_withdraws, |db: Db| async move {
         assert!(
             parsed
                 .iter_revoked_certificates()
-                .any(|r| coeur::shell::ca::serial_hex(r.raw_serial()) == p_serial),
+                .any(|r| coeur::ca::ca::serial_hex(r.raw_serial()) == p_serial),
             "the published CRL lists the revoked certificate"
         );
     }
@@ -434,7 +434,7 @@ both_dbs!(publishes_and_withdraws, |db: Db| async move {
 both_dbs!(outage_during_burst_converges, |db: Db| async move {
     let slapd = Arc::new(Slapd::start());
     let s = Arc::new(start(db, &slapd).await);
-    let publisher = coeur::shell::ldap::spawn(&s.state).expect("LDAP is configured");
+    let publisher = coeur::ca::ldap::spawn(&s.ca).expect("LDAP is configured");
     wait_drained(&s, Duration::from_secs(20)).await;
     let t0 = Instant::now();
     let issued = Arc::new(AtomicUsize::new(0));
@@ -464,7 +464,7 @@ both_dbs!(outage_during_burst_converges, |db: Db| async move {
     slapd.kill();
     let failures_before = failures_total(&s).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let q = outbox::status(&s.state.store, s.clock.now())
+    let q = outbox::status(&s.ca.store, s.clock.now())
         .await
         .expect("status");
     assert!(
@@ -519,7 +519,7 @@ both_dbs!(outage_during_burst_converges, |db: Db| async move {
         &sqlx::query(
             "SELECT COUNT(*) AS n FROM ldap_outbox WHERE id LIKE 'issue:%' AND done_at IS NOT NULL",
         )
-        .fetch_one(s.state.store.pool())
+        .fetch_one(s.state.store.db().pool())
         .await
         .expect("count"),
         "n",
@@ -528,7 +528,7 @@ both_dbs!(outage_during_burst_converges, |db: Db| async move {
     // background at start, have no place in the directory but are delivered all the same).
     let stored: i64 = sqlx::Row::get(
         &sqlx::query("SELECT COUNT(*) AS n FROM certificates")
-            .fetch_one(s.state.store.pool())
+            .fetch_one(s.state.store.db().pool())
             .await
             .expect("count"),
         "n",
@@ -540,11 +540,11 @@ both_dbs!(outage_during_burst_converges, |db: Db| async move {
 
 /// What the server's housekeeping does at start: a CRL and a delta CRL for every CA.
 async fn build_all_crls(s: &TestServer) {
-    let ca = &s.state.ca;
+    let ca = &s.state.ca.ca;
     let mut ids: Vec<&String> = ca.cas.keys().collect();
     ids.sort();
     for id in ids {
-        ca.current_crl(&s.state.store, id, false, s.clock.now())
+        ca.current_crl(&s.ca.store, id, false, s.clock.now())
             .await
             .expect("crls");
     }
@@ -572,9 +572,9 @@ async fn metric(s: &TestServer, name: &str) -> u64 {
 both_dbs!(reconcile_repairs_the_directory, |db: Db| async move {
     let slapd = Slapd::start();
     let s = start(db, &slapd).await;
-    let publisher = coeur::shell::ldap::spawn(&s.state).expect("LDAP is configured");
-    let store = &s.state.store;
-    let ca = &s.state.ca;
+    let publisher = coeur::ca::ldap::spawn(&s.ca).expect("LDAP is configured");
+    let store = &s.ca.store;
+    let ca = &s.state.ca.ca;
     let now = s.clock.now();
     build_all_crls(&s).await;
     let (_, a) = issue(&s, ORG, "ORG_SIGN", &service(SIRET, "cachet-a")).await;
@@ -631,10 +631,10 @@ both_dbs!(reconcile_repairs_the_directory, |db: Db| async move {
     .success()
     .expect("added");
 
-    let d = coeur::shell::ldap::connect_cli(s.state.cfg.ldap.as_ref())
+    let d = coeur::ca::ldap::connect_cli(s.app.cfg.ldap.as_ref())
         .await
         .expect("connect");
-    let dry = coeur::shell::ldap::reconcile::reconcile(ca, store, &d, now, true)
+    let dry = coeur::ca::ldap::reconcile::reconcile(ca, store, &d, now, true)
         .await
         .expect("dry run");
     assert_eq!(
@@ -648,7 +648,7 @@ both_dbs!(reconcile_repairs_the_directory, |db: Db| async move {
         "a dry run writes nothing"
     );
 
-    let r = coeur::shell::ldap::reconcile::reconcile(ca, store, &d, now, false)
+    let r = coeur::ca::ldap::reconcile::reconcile(ca, store, &d, now, false)
         .await
         .expect("reconcile");
     assert_eq!((r.added, r.removed, r.ca_attrs_fixed), (1, 2, 1), "{r:?}");
@@ -670,7 +670,7 @@ both_dbs!(reconcile_repairs_the_directory, |db: Db| async move {
         Some(vec![crl])
     );
 
-    let again = coeur::shell::ldap::reconcile::reconcile(ca, store, &d, now, false)
+    let again = coeur::ca::ldap::reconcile::reconcile(ca, store, &d, now, false)
         .await
         .expect("again");
     assert_eq!(
@@ -683,23 +683,23 @@ both_dbs!(reconcile_repairs_the_directory, |db: Db| async move {
 
 both_dbs!(off_until_configured, |db: Db| async move {
     let s = TestServer::start(db).await;
-    assert!(s.state.cfg.ldap.is_none());
+    assert!(s.app.cfg.ldap.is_none());
     assert!(
-        coeur::shell::ldap::spawn(&s.state).is_none(),
+        coeur::ca::ldap::spawn(&s.ca).is_none(),
         "no publisher without --ldap-url"
     );
-    let before = outbox::status(&s.state.store, s.clock.now())
+    let before = outbox::status(&s.ca.store, s.clock.now())
         .await
         .expect("status")
         .pending;
     let (serial, _) = issue(&s, PER, "CPS_SIGN", &person()).await;
     // Rows are kept while publication is off, so that turning it on publishes the history.
-    let q = outbox::status(&s.state.store, s.clock.now())
+    let q = outbox::status(&s.ca.store, s.clock.now())
         .await
         .expect("status");
     // (The server's own TLS certificates may be issued in the background meanwhile.)
     assert!(q.pending > before, "{q:?}");
-    let rows = outbox::due(&s.state.store, i64::MAX, 10_000)
+    let rows = outbox::due(&s.ca.store, i64::MAX, 10_000)
         .await
         .expect("rows");
     assert!(rows.iter().any(|r| r.id == format!("issue:{PER}/{serial}")));

@@ -3,6 +3,8 @@
 
 mod support;
 
+pub(crate) use coeur_testkit::both_dbs;
+
 mod ca;
 mod card;
 mod card_external;

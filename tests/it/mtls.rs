@@ -3,9 +3,9 @@
 
 use crate::both_dbs;
 use crate::support::*;
-use coeur::core::client::{GrantType, TokenAuthMethod};
-use coeur::core::pki::csr::SubjectRequest;
-use coeur::core::random::Clock as _;
+use coeur::common::random::Clock as _;
+use coeur::oauth::client::{GrantType, TokenAuthMethod};
+use coeur::pki::csr::SubjectRequest;
 use x509_parser::prelude::FromDer as _;
 
 /// An organisation's client certificate from `MOD-EL-ORG-TEST`: (identity PEM, subject DN).
@@ -24,13 +24,13 @@ async fn org_client_cert(s: &TestServer, service: &str) -> (String, String) {
         service_name: Some(service.into()),
         ..Default::default()
     };
-    let ca = &s.state.ca;
+    let ca = &s.state.ca.ca;
     let approved = ca
         .check("MOD-EL-ORG-TEST", "ORG_AUTH_CLI", &csr, &subject)
         .expect("policy");
     let (_, der) = ca
         .issue(
-            &s.state.store,
+            &s.ca.store,
             &*s.state.rng,
             &approved,
             "MOD-EL-ORG-TEST",
@@ -43,13 +43,13 @@ async fn org_client_cert(s: &TestServer, service: &str) -> (String, String) {
         .expect("issue");
     let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&der).expect("parse");
     let dn = cert.subject().to_string();
-    let mut pem = coeur::shell::ca::cert_pem(&der);
+    let mut pem = coeur::ca::ca::cert_pem(&der);
     pem.push_str(&key.serialize_pem());
     (pem, dn)
 }
 
 pub(crate) fn mtls_client(s: &TestServer, identity: Option<&str>) -> reqwest::Client {
-    let root = std::fs::read(s.state.cfg.crl_dir.join("coeur-root.pem"))
+    let root = std::fs::read(s.app.cfg.crl_dir.join("coeur-root.pem"))
         .expect("root written by the card listener");
     let mut b = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -62,7 +62,7 @@ pub(crate) fn mtls_client(s: &TestServer, identity: Option<&str>) -> reqwest::Cl
 
 pub(crate) async fn wait_for_card_listener(s: &TestServer) {
     for _ in 0..100 {
-        if s.state.cfg.crl_dir.join("coeur-root.pem").exists() {
+        if s.app.cfg.crl_dir.join("coeur-root.pem").exists() {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -252,11 +252,12 @@ both_dbs!(tls_client_auth_and_bound_tokens, |db| async move {
     };
     s.state
         .ca
+        .ca
         .revoke(
-            &s.state.store,
+            &s.ca.store,
             "MOD-EL-ORG-TEST",
             &serial,
-            coeur::core::pki::revocation::Reason::KeyCompromise,
+            coeur::pki::revocation::Reason::KeyCompromise,
             "test",
             s.clock.now(),
         )

@@ -6,10 +6,10 @@ use crate::both_dbs;
 use crate::support::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use coeur::core::client::{ClientSpec, GrantType, TokenAuthMethod};
-use coeur::core::keyring::KeyStatus;
-use coeur::core::random::Clock as _;
-use coeur::core::secret::MIN_SECRET_LEN;
+use coeur::common::random::Clock as _;
+use coeur::oauth::client::{ClientSpec, GrantType, TokenAuthMethod};
+use coeur::oauth::keyring::KeyStatus;
+use coeur::oauth::secret::MIN_SECRET_LEN;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
@@ -1817,7 +1817,7 @@ both_dbs!(key_rotation_keeps_old_tokens_valid, |db| async move {
             .ring
             .keys
             .iter()
-            .find(|k| k.alg == coeur::core::jose::SigAlg::ES256 && k.status == status)
+            .find(|k| k.alg == coeur::oauth::jose::SigAlg::ES256 && k.status == status)
             .map(|k| k.kid.clone())
             .expect("key")
     };
@@ -1901,7 +1901,7 @@ both_dbs!(key_rotation_keeps_old_tokens_valid, |db| async move {
 fn load_one(file: &str, text: &str) -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join(file), text).expect("write");
-    match coeur::shell::state::load_realms(dir.path(), "http://127.0.0.1:1") {
+    match coeur::provider::state::load_realms(dir.path(), "http://127.0.0.1:1") {
         Ok(r) => panic!(
             "{file} accepted: {:?}",
             r.iter().map(|r| &r.name).collect::<Vec<_>>()
@@ -2008,7 +2008,7 @@ fn bad_realm_files_are_refused_with_file_and_line() {
         assert!(e.contains(reason), "{what}: no reason in {e:?}");
     }
     // Control: the shipped realms load.
-    let realms = coeur::shell::state::load_realms(&realms_dir(), "http://127.0.0.1:1")
+    let realms = coeur::provider::state::load_realms(&realms_dir(), "http://127.0.0.1:1")
         .expect("shipped realms");
     assert_eq!(realms.len(), 2);
 }

@@ -5,8 +5,8 @@
 
 use crate::both_dbs;
 use crate::support::*;
-use coeur::core::jose::SigAlg;
-use coeur::core::random::Clock as _;
+use coeur::common::random::Clock as _;
+use coeur::oauth::jose::SigAlg;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
     CoreGenderClaim, CoreIdTokenVerifier, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,

@@ -1,0 +1,130 @@
+//! The CA as the rest of coeur sees it: the CA itself with its store, clock and randomness,
+//! trust in client certificates, the LDAP settings, and the verifier of the access tokens
+//! that authorise its API. Built once by the `coeur` binary.
+
+use crate::ca::{Ca, PkiEnv, load_pki};
+use crate::config::{ExternalTrustConfig, LdapConfig};
+use crate::trust::ClientTrust;
+use anyhow::{Result, anyhow};
+use coeur_common::random::{Clock, Random};
+use coeur_pki::validate::{Refusal, Usage, Validated};
+use coeur_resource_server::Verifier;
+use coeur_storage::Db;
+use coeur_storage::keystore::MasterKey;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What the CA needs at start.
+pub struct CaSettings {
+    /// `pki/`: hierarchies and profiles.
+    pub pki_dir: PathBuf,
+    /// The hierarchy's name (`igc-sante`, `modern`).
+    pub hierarchy: String,
+    /// The production CAs instead of the TEST twins.
+    pub production: bool,
+    /// Base DN of the LDAP directory the CA publishes to (URLs in certificates name it).
+    pub ldap_base_dn: Option<String>,
+    /// The public base URL (CRL, OCSP and CA certificate URLs).
+    pub public_url: String,
+    /// Where CA keys are kept.
+    pub keys_dir: PathBuf,
+    /// Where CRLs are written.
+    pub crl_dir: PathBuf,
+    /// The realm whose access tokens authorise the API (for audit and listings).
+    pub realm: String,
+    /// Whether requests are approved automatically.
+    pub auto_approve: bool,
+    /// External authorities trusted for client certificates.
+    pub external: ExternalTrustConfig,
+    /// LDAP publication (`None`: off).
+    pub ldap: Option<LdapConfig>,
+}
+
+/// The running CA.
+pub struct CaService {
+    /// The CA.
+    pub ca: Arc<Ca>,
+    /// Its database.
+    pub store: Db,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness.
+    pub rng: Arc<dyn Random>,
+    /// Trust in client certificates (own CAs, external authorities).
+    pub trust: ClientTrust,
+    /// LDAP publication settings.
+    pub ldap: Option<LdapConfig>,
+    /// Verifies the access tokens of the API's callers.
+    pub verifier: Arc<Verifier>,
+    /// Where CA keys are kept.
+    pub keys_dir: PathBuf,
+    /// Where CRLs are written.
+    pub crl_dir: PathBuf,
+}
+
+impl CaService {
+    /// Opens the CA, creating its keys and certificates on first start.
+    pub async fn open(
+        settings: CaSettings,
+        store: Db,
+        master: &MasterKey,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Random>,
+        verifier: Arc<Verifier>,
+    ) -> Result<Self> {
+        let (hierarchy, profiles) =
+            load_pki(&settings.pki_dir, &settings.hierarchy, &settings.public_url)?;
+        let hierarchy = hierarchy
+            .with_ldap_base_dn(settings.ldap_base_dn.as_deref())
+            .map_err(|e| anyhow!("hierarchy {}: {e}", settings.hierarchy))?;
+        let env = if settings.production {
+            PkiEnv::Production
+        } else {
+            PkiEnv::Test
+        };
+        let ca = Ca::open(
+            &store,
+            &settings.keys_dir,
+            &settings.crl_dir,
+            master,
+            hierarchy,
+            profiles,
+            env,
+            &settings.realm,
+            settings.auto_approve,
+            &*rng,
+            clock.now(),
+        )
+        .await?;
+        let trust = ClientTrust::new(&settings.external)?;
+        Ok(Self {
+            ca: Arc::new(ca),
+            store,
+            clock,
+            rng,
+            trust,
+            ldap: settings.ldap,
+            verifier,
+            keys_dir: settings.keys_dir,
+            crl_dir: settings.crl_dir,
+        })
+    }
+
+    /// Current time.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Validates a client certificate for `usage` (cards, organisations' `tls_client_auth`):
+    /// own CAs with the store's revocation state, then external authorities. `Err` is an
+    /// internal failure.
+    pub async fn check_client_certificate(
+        &self,
+        der: &[u8],
+        usage: Usage,
+    ) -> Result<Result<Validated, Refusal>> {
+        self.trust
+            .check(&self.ca, &self.store, der, usage, self.now())
+            .await
+    }
+}

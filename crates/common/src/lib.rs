@@ -1,0 +1,8 @@
+//! Pure types shared by every coeur domain: health professionals' identifiers (IdNat with its
+//! RPPS Luhn key, identities, the sandbox's generated identities) and the injected clock and
+//! randomness ([`random::Clock`], [`random::Random`]). No IO.
+#![forbid(unsafe_code)]
+
+pub mod encoding;
+pub mod identity;
+pub mod random;

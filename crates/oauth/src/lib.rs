@@ -1,0 +1,20 @@
+//! The pure OAuth 2.0 / OpenID Connect core of coeur: realms, clients, authorization
+//! requests, client authentication, PKCE, tokens and claims (PSC's shape), discovery, JOSE.
+//!
+//! Everything here takes its inputs as typed values (time as `now`, randomness through
+//! [`coeur_common::random::Random`]) and returns decisions; no network, database, file or
+//! clock access. The provider crate does the IO around it.
+#![forbid(unsafe_code)]
+
+pub mod acr;
+pub mod authorize;
+pub mod claims;
+pub mod client;
+pub mod discovery;
+pub mod error;
+pub mod jose;
+pub mod keyring;
+pub mod pkce;
+pub mod realm;
+pub mod secret;
+pub mod token;

@@ -1,0 +1,672 @@
+//! The token endpoint's decisions: who the client is, and whether a code or refresh token may
+//! be redeemed. Persistence (single use, replay detection) is the caller's, driven by the
+//! proof values returned here.
+
+use super::authorize::Params;
+use super::client::{Client, TokenAuthMethod};
+use super::error::{ErrorCode, OAuthError};
+use super::pkce::{self, CodeChallenge, PkceVerified};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+
+/// How long a client assertion may live (exp − now), and the clock skew tolerated.
+pub const ASSERTION_MAX_LIFETIME: i64 = 300;
+/// Clock skew tolerated on `iat`/`nbf`/`exp` of client assertions.
+pub const CLOCK_SKEW: i64 = 10;
+
+/// Client credentials as presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presented {
+    /// HTTP Basic (RFC 6749 §2.3.1, form-urlencoded id and secret).
+    Basic {
+        /// Client id.
+        id: String,
+        /// Secret.
+        secret: String,
+    },
+    /// Form body id and secret.
+    Post {
+        /// Client id.
+        id: String,
+        /// Secret.
+        secret: String,
+    },
+    /// A signed JWT (RFC 7523).
+    Assertion {
+        /// `client_id` parameter, if sent.
+        id: Option<String>,
+        /// The JWT.
+        jwt: String,
+    },
+    /// Only a client id (public clients).
+    IdOnly {
+        /// Client id.
+        id: String,
+    },
+}
+
+impl Presented {
+    /// The client id these credentials claim, if it can be read without verification.
+    pub fn claimed_id(&self) -> Option<String> {
+        match self {
+            Presented::Basic { id, .. } | Presented::Post { id, .. } | Presented::IdOnly { id } => {
+                Some(id.clone())
+            }
+            Presented::Assertion { id: Some(id), .. } => Some(id.clone()),
+            Presented::Assertion { id: None, jwt } => {
+                let c: AssertionClaims =
+                    jsonwebtoken::dangerous::insecure_decode_claims(jwt).ok()?;
+                c.sub.or(c.iss)
+            }
+        }
+    }
+}
+
+/// Reads the client's credentials from the `Authorization` header and the form. Using more
+/// than one method is an error (RFC 6749 §2.3).
+pub fn presented(authorization: Option<&str>, form: &Params) -> Result<Presented, OAuthError> {
+    let basic = match authorization {
+        Some(h) => {
+            let (scheme, rest) = h.split_once(' ').unwrap_or((h, ""));
+            if !scheme.eq_ignore_ascii_case("basic") {
+                return Err(OAuthError::invalid_client(
+                    "unsupported Authorization scheme",
+                ));
+            }
+            let raw = STANDARD
+                .decode(rest.trim())
+                .map_err(|_| OAuthError::invalid_client("malformed Basic credentials"))?;
+            let raw = String::from_utf8(raw)
+                .map_err(|_| OAuthError::invalid_client("malformed Basic credentials"))?;
+            let (id, secret) = raw
+                .split_once(':')
+                .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
+            let dec = |s: &str| {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            Some((dec(id), dec(secret)))
+        }
+        None => None,
+    };
+    let post_secret = form.get("client_secret");
+    let assertion = form.get("client_assertion");
+    let methods = usize::from(basic.is_some())
+        + usize::from(post_secret.is_some())
+        + usize::from(assertion.is_some());
+    if methods > 1 {
+        return Err(OAuthError::invalid_request(
+            "use exactly one client authentication method",
+        ));
+    }
+    let form_id = form.get("client_id").map(str::to_owned);
+    if let Some((id, secret)) = basic {
+        if form_id.as_deref().is_some_and(|f| f != id) {
+            return Err(OAuthError::invalid_client(
+                "client_id does not match the Basic credentials",
+            ));
+        }
+        return Ok(Presented::Basic { id, secret });
+    }
+    if let Some(secret) = post_secret {
+        let id = form_id.ok_or_else(|| OAuthError::invalid_client("client_id is missing"))?;
+        return Ok(Presented::Post {
+            id,
+            secret: secret.to_owned(),
+        });
+    }
+    if let Some(jwt) = assertion {
+        if form.get("client_assertion_type")
+            != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        {
+            return Err(OAuthError::invalid_client(
+                "client_assertion_type must be jwt-bearer",
+            ));
+        }
+        return Ok(Presented::Assertion {
+            id: form_id,
+            jwt: jwt.to_owned(),
+        });
+    }
+    match form_id {
+        Some(id) => Ok(Presented::IdOnly { id }),
+        None => Err(OAuthError::invalid_client(
+            "client authentication is missing",
+        )),
+    }
+}
+
+/// Proof that the client authenticated as its registration requires. Only [`authenticate`]
+/// and [`AssertionChecked::first_use`] make one.
+#[derive(Debug)]
+pub struct ClientAuthenticated {
+    client: Client,
+    bound: Option<String>,
+}
+
+impl ClientAuthenticated {
+    /// The `x5t#S256` of the client certificate the client authenticated with, to bind the
+    /// tokens it obtains (RFC 8705 §3).
+    pub fn bound_thumbprint(&self) -> Option<&str> {
+        self.bound.as_deref()
+    }
+
+    /// The authenticated client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// A client assertion whose signature and claims are good; its `jti` must still be recorded
+/// as used (replay protection) before the client counts as authenticated.
+#[derive(Debug)]
+pub struct AssertionChecked {
+    client: Client,
+    /// The assertion's id.
+    pub jti: String,
+    /// Until when the jti must be remembered.
+    pub exp: i64,
+}
+
+impl AssertionChecked {
+    /// Completes authentication once the store has confirmed the jti was never seen.
+    pub fn first_use(self, jti_was_fresh: bool) -> Result<ClientAuthenticated, OAuthError> {
+        if jti_was_fresh {
+            Ok(ClientAuthenticated {
+                client: self.client,
+                bound: None,
+            })
+        } else {
+            Err(OAuthError::invalid_client("client assertion replayed"))
+        }
+    }
+}
+
+/// Outcome of checking credentials.
+#[derive(Debug)]
+pub enum AuthOutcome {
+    /// Done.
+    Authenticated(ClientAuthenticated),
+    /// Assertion checked; record its jti, then call [`AssertionChecked::first_use`].
+    NeedsJtiCheck(AssertionChecked),
+}
+
+#[derive(Deserialize)]
+struct AssertionClaims {
+    iss: Option<String>,
+    sub: Option<String>,
+    aud: Option<serde_json::Value>,
+    exp: Option<i64>,
+    iat: Option<i64>,
+    nbf: Option<i64>,
+    jti: Option<String>,
+}
+
+/// Checks `presented` against `client`'s registration. `audiences` are the values accepted
+/// in an assertion's `aud` (the token endpoint URL and the issuer).
+pub fn authenticate(
+    presented: Presented,
+    client: Client,
+    audiences: &[&str],
+    now: i64,
+) -> Result<AuthOutcome, OAuthError> {
+    let method = client.spec.token_endpoint_auth_method;
+    let bad = || OAuthError::invalid_client("client authentication failed");
+    match (presented, method) {
+        (Presented::Basic { secret, .. }, TokenAuthMethod::ClientSecretBasic)
+        | (Presented::Post { secret, .. }, TokenAuthMethod::ClientSecretPost) => {
+            let h = client.secret_hash.as_ref().ok_or_else(bad)?;
+            h.verify(&secret).ok_or_else(bad)?;
+            Ok(AuthOutcome::Authenticated(ClientAuthenticated {
+                client,
+                bound: None,
+            }))
+        }
+        (Presented::IdOnly { .. }, TokenAuthMethod::None) => {
+            Ok(AuthOutcome::Authenticated(ClientAuthenticated {
+                client,
+                bound: None,
+            }))
+        }
+        (Presented::Assertion { jwt, .. }, TokenAuthMethod::PrivateKeyJwt) => {
+            check_assertion(&jwt, &client, audiences, now)
+                .map(|(jti, exp)| AuthOutcome::NeedsJtiCheck(AssertionChecked { client, jti, exp }))
+        }
+        (_, m) => Err(OAuthError::invalid_client(format!(
+            "this client must authenticate with {}",
+            m.as_str()
+        ))),
+    }
+}
+
+/// A client certificate already validated against coeur's ORGANISATIONS CAs and the store.
+#[derive(Debug, Clone)]
+pub struct PresentedCertificate {
+    /// Subject DN (RFC 4514).
+    pub subject_dn: String,
+    /// SAN DNS names.
+    pub dns: Vec<String>,
+    /// `x5t#S256`.
+    pub thumbprint: String,
+}
+
+/// `tls_client_auth` (RFC 8705 §2.1.2): the certificate must carry the registered subject DN or
+/// SAN DNS name.
+pub fn authenticate_tls(
+    presented: &Presented,
+    client: Client,
+    cert: Option<&PresentedCertificate>,
+) -> Result<ClientAuthenticated, OAuthError> {
+    if client.spec.token_endpoint_auth_method != TokenAuthMethod::TlsClientAuth {
+        return Err(OAuthError::invalid_client(
+            "this client does not use tls_client_auth",
+        ));
+    }
+    if !matches!(presented, Presented::IdOnly { .. }) {
+        return Err(OAuthError::invalid_client(
+            "tls_client_auth takes no secret or assertion",
+        ));
+    }
+    let cert = cert.ok_or_else(|| {
+        OAuthError::invalid_client("a client certificate is required (use the mutual-TLS endpoint)")
+    })?;
+    let dn_ok = client
+        .spec
+        .tls_client_auth_subject_dn
+        .as_deref()
+        .is_some_and(|d| normalize_dn(d) == normalize_dn(&cert.subject_dn));
+    let san_ok = client
+        .spec
+        .tls_client_auth_san_dns
+        .as_deref()
+        .is_some_and(|d| cert.dns.iter().any(|x| x.eq_ignore_ascii_case(d)));
+    if !(dn_ok || san_ok) {
+        return Err(OAuthError::invalid_client(
+            "the client certificate does not match the registration",
+        ));
+    }
+    Ok(ClientAuthenticated {
+        client,
+        bound: Some(cert.thumbprint.clone()),
+    })
+}
+
+/// A DN string reduced to its sorted attribute/value pairs, so that RFC 4514 (reversed, `,`)
+/// and OpenSSL (`, ` separated, forward) renderings of one name compare equal.
+pub fn normalize_dn(dn: &str) -> Vec<(String, String)> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut escaped = false;
+    for ch in dn.chars() {
+        if escaped {
+            cur.push(ch);
+            escaped = false;
+        } else if ch == '\\' {
+            escaped = true;
+        } else if ch == ',' || ch == '+' {
+            parts.push(std::mem::take(&mut cur));
+        } else {
+            cur.push(ch);
+        }
+    }
+    parts.push(cur);
+    let mut out: Vec<(String, String)> = parts
+        .iter()
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.trim().to_ascii_uppercase(), v.trim().to_owned()))
+        .collect();
+    out.sort();
+    out
+}
+
+fn check_assertion(
+    jwt: &str,
+    client: &Client,
+    audiences: &[&str],
+    now: i64,
+) -> Result<(String, i64), OAuthError> {
+    let bad = |why: &str| OAuthError::invalid_client(format!("client assertion rejected: {why}"));
+    let header = jsonwebtoken::decode_header(jwt).map_err(|_| bad("malformed"))?;
+    use jsonwebtoken::Algorithm as A;
+    if !matches!(
+        header.alg,
+        A::ES256
+            | A::ES384
+            | A::PS256
+            | A::PS384
+            | A::PS512
+            | A::RS256
+            | A::RS384
+            | A::RS512
+            | A::EdDSA
+    ) {
+        return Err(bad("algorithm not allowed"));
+    }
+    let jwks = client
+        .jwks
+        .as_ref()
+        .ok_or_else(|| bad("client has no keys"))?;
+    let candidates: Vec<&jsonwebtoken::jwk::Jwk> = match &header.kid {
+        Some(kid) => jwks.find(kid).into_iter().collect(),
+        None => jwks.keys.iter().collect(),
+    };
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    // Time and audience are checked below against the injected clock.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let claims: AssertionClaims = candidates
+        .iter()
+        .filter_map(|jwk| jsonwebtoken::DecodingKey::from_jwk(jwk).ok())
+        .find_map(|k| jsonwebtoken::decode::<AssertionClaims>(jwt, &k, &validation).ok())
+        .map(|d| d.claims)
+        .ok_or_else(|| bad("signature does not verify with the client's keys"))?;
+    let id = client.id();
+    if claims.iss.as_deref() != Some(id) || claims.sub.as_deref() != Some(id) {
+        return Err(bad("iss and sub must be the client id"));
+    }
+    let aud_ok = match &claims.aud {
+        Some(serde_json::Value::String(a)) => audiences.contains(&a.as_str()),
+        Some(serde_json::Value::Array(v)) => v
+            .iter()
+            .any(|a| a.as_str().is_some_and(|a| audiences.contains(&a))),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err(bad("aud must be the token endpoint or the issuer"));
+    }
+    let exp = claims.exp.ok_or_else(|| bad("exp is missing"))?;
+    if exp + CLOCK_SKEW < now {
+        return Err(bad("expired"));
+    }
+    if exp - now > ASSERTION_MAX_LIFETIME + CLOCK_SKEW {
+        return Err(bad("exp is too far in the future"));
+    }
+    if claims.nbf.is_some_and(|n| n > now + CLOCK_SKEW)
+        || claims.iat.is_some_and(|i| i > now + CLOCK_SKEW)
+    {
+        return Err(bad("not yet valid"));
+    }
+    let jti = claims
+        .jti
+        .filter(|j| !j.is_empty() && j.len() <= 256)
+        .ok_or_else(|| bad("jti is missing"))?;
+    Ok((jti, exp + CLOCK_SKEW))
+}
+
+/// An authorization code as stored.
+#[derive(Debug, Clone)]
+pub struct CodeGrant {
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The redirect URI it was sent to.
+    pub redirect_uri: String,
+    /// Whether the authorization request named `redirect_uri`.
+    pub redirect_uri_given: bool,
+    /// PKCE challenge.
+    pub code_challenge: Option<String>,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// Proof that a code may be redeemed by this client with this request.
+#[derive(Debug)]
+pub struct CodeRedeemable {
+    /// PKCE proof, when the code had a challenge.
+    pub pkce: Option<PkceVerified>,
+}
+
+/// Checks a code against the token request (RFC 6749 §4.1.3, RFC 7636 §4.6).
+pub fn check_code(
+    code: &CodeGrant,
+    auth: &ClientAuthenticated,
+    redirect_uri: Option<&str>,
+    verifier: Option<&str>,
+    now: i64,
+) -> Result<CodeRedeemable, OAuthError> {
+    if code.client_id != auth.client.id() {
+        return Err(OAuthError::invalid_grant(
+            "the code was issued to another client",
+        ));
+    }
+    if now >= code.expires_at {
+        return Err(OAuthError::invalid_grant("the code has expired"));
+    }
+    match redirect_uri {
+        Some(r) if r != code.redirect_uri => {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri does not match the authorization request",
+            ));
+        }
+        None if code.redirect_uri_given => {
+            return Err(OAuthError::invalid_grant("redirect_uri is required"));
+        }
+        _ => {}
+    }
+    let pkce = match (&code.code_challenge, verifier) {
+        (Some(c), Some(v)) => Some(
+            pkce::verify(&CodeChallenge::from_stored(c.clone()), v)
+                .map_err(OAuthError::invalid_grant)?,
+        ),
+        (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is required")),
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier sent but no code_challenge was",
+            ));
+        }
+        (None, None) => None,
+    };
+    Ok(CodeRedeemable { pkce })
+}
+
+/// A refresh token as stored.
+#[derive(Debug, Clone)]
+pub struct RefreshRecord {
+    /// Client.
+    pub client_id: String,
+    /// Expiry.
+    pub expires_at: i64,
+    /// When it was exchanged, if it was.
+    pub used_at: Option<i64>,
+    /// Whether its grant is revoked.
+    pub revoked: bool,
+}
+
+/// What to do with a presented refresh token.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RefreshDecision {
+    /// Exchange it.
+    Rotate,
+    /// Reuse outside the concurrency window: revoke the whole grant, refuse.
+    RevokeFamily,
+}
+
+/// Decides a refresh (RFC 9700 §4.14.2: rotation with reuse detection).
+pub fn check_refresh(
+    rec: &RefreshRecord,
+    client_id: &str,
+    window: i64,
+    now: i64,
+) -> Result<RefreshDecision, OAuthError> {
+    if rec.client_id != client_id {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    if rec.revoked {
+        return Err(OAuthError::invalid_grant("the refresh token is revoked"));
+    }
+    if now >= rec.expires_at {
+        return Err(OAuthError::invalid_grant("the refresh token has expired"));
+    }
+    match rec.used_at {
+        None => Ok(RefreshDecision::Rotate),
+        Some(t) if now - t <= window => Ok(RefreshDecision::Rotate),
+        Some(_) => Ok(RefreshDecision::RevokeFamily),
+    }
+}
+
+/// The grant type of a token request.
+pub fn grant_type(form: &Params) -> Result<&str, OAuthError> {
+    for k in [
+        "grant_type",
+        "code",
+        "code_verifier",
+        "redirect_uri",
+        "refresh_token",
+        "scope",
+        "client_id",
+    ] {
+        if form.repeated(k) {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRequest,
+                format!("parameter {k} is repeated"),
+            ));
+        }
+    }
+    form.get("grant_type")
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{ClientSpec, GrantType};
+    use crate::secret::SecretHash;
+
+    fn client(method: TokenAuthMethod) -> Client {
+        Client {
+            spec: ClientSpec {
+                client_id: "rp".into(),
+                public: method == TokenAuthMethod::None,
+                redirect_uris: vec!["https://rp.example/cb".into()],
+                post_logout_redirect_uris: vec![],
+                token_endpoint_auth_method: method,
+                id_token_signed_response_alg: None,
+                userinfo_signed_response_alg: None,
+                scopes: vec!["openid".into()],
+                grant_types: vec![GrantType::AuthorizationCode],
+                jwks: None,
+                secret_hash: None,
+                tls_client_auth_subject_dn: None,
+                tls_client_auth_san_dns: None,
+            },
+            secret_hash: Some(SecretHash::new(
+                "s3cret-s3cret-s3cret-s3cret-s3cret",
+                &[1; 16],
+            )),
+            hmac_secret: None,
+            jwks: None,
+        }
+    }
+
+    fn form(q: &str) -> Params {
+        Params::from_pairs(url::form_urlencoded::parse(q.as_bytes()).into_owned())
+    }
+
+    #[test]
+    fn basic_and_post() {
+        let h = format!(
+            "Basic {}",
+            STANDARD.encode("rp:s3cret-s3cret-s3cret-s3cret-s3cret")
+        );
+        let p = presented(Some(&h), &form("grant_type=x")).unwrap();
+        assert!(matches!(
+            authenticate(p, client(TokenAuthMethod::ClientSecretBasic), &[], 0),
+            Ok(AuthOutcome::Authenticated(_))
+        ));
+        let p = presented(
+            None,
+            &form("client_id=rp&client_secret=s3cret-s3cret-s3cret-s3cret-s3cret"),
+        )
+        .unwrap();
+        assert!(
+            authenticate(
+                p.clone(),
+                client(TokenAuthMethod::ClientSecretBasic),
+                &[],
+                0
+            )
+            .is_err(),
+            "method must match registration"
+        );
+        assert!(authenticate(p, client(TokenAuthMethod::ClientSecretPost), &[], 0).is_ok());
+        let p = presented(None, &form("client_id=rp&client_secret=wrong")).unwrap();
+        assert_eq!(
+            authenticate(p, client(TokenAuthMethod::ClientSecretPost), &[], 0)
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidClient
+        );
+        assert!(
+            presented(Some(&h), &form("client_secret=x")).is_err(),
+            "two methods"
+        );
+        assert!(presented(None, &form("grant_type=x")).is_err());
+    }
+
+    #[test]
+    fn code_checks() {
+        let c = client(TokenAuthMethod::None);
+        let auth = match authenticate(Presented::IdOnly { id: "rp".into() }, c, &[], 0).unwrap() {
+            AuthOutcome::Authenticated(a) => a,
+            _ => panic!(),
+        };
+        let code = CodeGrant {
+            client_id: "rp".into(),
+            redirect_uri: "https://rp.example/cb".into(),
+            redirect_uri_given: true,
+            code_challenge: Some("n7y9mWizNKIm0sx6qNrauhtys1VCoDWiE_BjyLxYGQQ".into()),
+            expires_at: 100,
+        };
+        let v = "k2Vd9pCfQy7rTn3LwXe6uZb1HsGm8JaKo4RiNt0YcMv";
+        assert!(check_code(&code, &auth, Some("https://rp.example/cb"), Some(v), 50).is_ok());
+        assert!(
+            check_code(&code, &auth, Some("https://rp.example/cb"), Some(v), 100).is_err(),
+            "expired"
+        );
+        assert!(
+            check_code(&code, &auth, None, Some(v), 50).is_err(),
+            "redirect_uri required"
+        );
+        assert!(
+            check_code(&code, &auth, Some("https://rp.example/cb"), None, 50).is_err(),
+            "verifier required"
+        );
+        let mut other = code.clone();
+        other.client_id = "other".into();
+        assert!(check_code(&other, &auth, Some("https://rp.example/cb"), Some(v), 50).is_err());
+    }
+
+    #[test]
+    fn dn_renderings_compare_equal() {
+        assert_eq!(
+            normalize_dn("CN=a,OU=1,O=B C,C=FR"),
+            normalize_dn("C=FR, O=B C, OU=1, CN=a")
+        );
+        assert_ne!(normalize_dn("CN=a,C=FR"), normalize_dn("CN=b,C=FR"));
+    }
+
+    #[test]
+    fn refresh_reuse_window() {
+        let r = RefreshRecord {
+            client_id: "rp".into(),
+            expires_at: 1000,
+            used_at: Some(100),
+            revoked: false,
+        };
+        assert_eq!(
+            check_refresh(&r, "rp", 2, 101).unwrap(),
+            RefreshDecision::Rotate
+        );
+        assert_eq!(
+            check_refresh(&r, "rp", 2, 103).unwrap(),
+            RefreshDecision::RevokeFamily
+        );
+        assert!(check_refresh(&r, "other", 2, 101).is_err());
+    }
+}

@@ -1,0 +1,310 @@
+//! Application state: configuration, realms with their keys and clients, the store, and the
+//! injected clock and randomness.
+
+use crate::store::{ClientRow, Store};
+use crate::tokens::RealmTokens;
+use anyhow::{Context, Result, anyhow, bail};
+use coeur_ca::CaService;
+use coeur_common::identity::generate_test_identities;
+use coeur_common::random::{Clock, Random};
+use coeur_oauth::client::{Client, ClientSpec, validate_spec};
+use coeur_oauth::realm::Realm;
+use coeur_oauth::secret::SecretHash;
+use coeur_resource_server::Verifier;
+use coeur_storage::keystore::{KeyStore, LoadedRing};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+/// A realm at run time: its definition, keys and file-defined clients.
+pub struct RealmRt {
+    /// The definition.
+    pub realm: Realm,
+    ring: RwLock<Arc<LoadedRing>>,
+    ring_mtime: Mutex<Option<SystemTime>>,
+    file_clients: HashMap<String, Client>,
+}
+
+impl RealmRt {
+    /// The current key ring.
+    pub fn ring(&self) -> Arc<LoadedRing> {
+        self.ring
+            .read()
+            .map(|r| r.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Reloads the key ring if its file changed (e.g. `coeur keys rotate` in another process).
+    pub fn refresh_ring(&self, keys: &KeyStore) -> Result<()> {
+        let m = keys.modified(&self.realm.name);
+        let changed = self.ring_mtime.lock().map(|g| *g != m).unwrap_or(true);
+        if changed {
+            let loaded = keys.load(&self.realm.name)?;
+            if let Ok(mut g) = self.ring.write() {
+                *g = Arc::new(loaded);
+            }
+            if let Ok(mut g) = self.ring_mtime.lock() {
+                *g = m;
+            }
+            tracing::info!(realm = %self.realm.name, "key ring reloaded");
+        }
+        Ok(())
+    }
+}
+
+/// Sealing context of a client's secret.
+pub fn client_secret_context(realm: &str, client_id: &str) -> String {
+    format!("coeur/client/{realm}/{client_id}")
+}
+
+/// Where the provider is reached.
+#[derive(Debug, Clone)]
+pub struct ProviderUrls {
+    /// The main listener's public base URL.
+    pub public_url: String,
+    /// The card listener's public base URL.
+    pub card_public_url: String,
+}
+
+/// The realms at run time, with a token verifier each.
+pub struct Realms {
+    map: HashMap<String, Arc<RealmRt>>,
+    verifiers: HashMap<String, Arc<Verifier>>,
+}
+
+impl Realms {
+    /// Loads the realm files of `dir`, creates missing signing keys and seeds sandbox
+    /// identities.
+    pub async fn open(
+        dir: &std::path::Path,
+        public_url: &str,
+        store: &Store,
+        keys: &Arc<KeyStore>,
+        clock: &Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let now = clock.now();
+        let mut map = HashMap::new();
+        let mut verifiers = HashMap::new();
+        for realm in load_realms(dir, public_url)? {
+            keys.ensure(&realm.name, &realm.signing_algs, now)?;
+            let ring = keys.load(&realm.name)?;
+            if let Some(seed) = &realm.generated_identities
+                && store.identity_count(&realm.name).await? == 0
+            {
+                let ids = generate_test_identities(seed.seed, seed.count);
+                store.put_identities(&realm.name, &ids, now).await?;
+                tracing::info!(realm = %realm.name, count = ids.len(), "seeded test identities");
+            }
+            let mut file_clients = HashMap::new();
+            for spec in &realm.clients {
+                file_clients.insert(
+                    spec.client_id.clone(),
+                    client_from_spec(spec.clone(), None, None)?,
+                );
+            }
+            let mtime = keys.modified(&realm.name);
+            let rt = Arc::new(RealmRt {
+                realm,
+                ring: RwLock::new(Arc::new(ring)),
+                ring_mtime: Mutex::new(mtime),
+                file_clients,
+            });
+            let source = RealmTokens::new(rt.clone(), store.clone(), keys.clone());
+            verifiers.insert(
+                rt.realm.name.clone(),
+                Arc::new(Verifier::new(Arc::new(source), clock.clone())),
+            );
+            map.insert(rt.realm.name.clone(), rt);
+        }
+        Ok(Self { map, verifiers })
+    }
+
+    /// A realm by name.
+    pub fn get(&self, name: &str) -> Option<&Arc<RealmRt>> {
+        self.map.get(name)
+    }
+
+    /// The verifier of a realm's access tokens (for resource servers in this process).
+    pub fn verifier(&self, name: &str) -> Option<&Arc<Verifier>> {
+        self.verifiers.get(name)
+    }
+
+    /// Every realm, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Arc<RealmRt>)> {
+        self.map.iter()
+    }
+
+    /// The realms' names, sorted.
+    pub fn names(&self) -> Vec<&String> {
+        let mut names: Vec<&String> = self.map.keys().collect();
+        names.sort();
+        names
+    }
+}
+
+impl std::ops::Index<&str> for Realms {
+    type Output = Arc<RealmRt>;
+    fn index(&self, name: &str) -> &Arc<RealmRt> {
+        &self.map[name]
+    }
+}
+
+/// Everything handlers need.
+pub struct AppState {
+    /// Where the provider is reached.
+    pub urls: ProviderUrls,
+    /// The provider's store.
+    pub store: Store,
+    /// The key store.
+    pub keys: Arc<KeyStore>,
+    /// Realms by name.
+    pub realms: Realms,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness.
+    pub rng: Arc<dyn Random>,
+    client_cache: Mutex<ClientCache>,
+    /// The certificate authority (card and client certificate trust, the demo's roots).
+    pub ca: Arc<CaService>,
+    /// Demo relying-party state (state → nonce, verifier), in memory.
+    pub demo: Mutex<HashMap<String, (String, String, i64)>>,
+}
+
+/// Clients read from the database, by (realm, client id), with the time they were read.
+type ClientCache = HashMap<(String, String), (Instant, Option<Client>)>;
+
+const CLIENT_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// Loads every `*.toml` realm file of `dir`.
+pub fn load_realms(dir: &std::path::Path, public_url: &str) -> Result<Vec<Realm>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading realms from {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut out: Vec<Realm> = Vec::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        let r = Realm::parse(&f.display().to_string(), &text, public_url)?;
+        out.push(r);
+    }
+    if out.is_empty() {
+        bail!("no realm definitions (*.toml) in {}", dir.display());
+    }
+    Ok(out)
+}
+
+impl AppState {
+    /// The provider over its opened parts.
+    pub fn new(
+        urls: ProviderUrls,
+        store: Store,
+        keys: Arc<KeyStore>,
+        realms: Realms,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Random>,
+        ca: Arc<CaService>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            urls,
+            store,
+            keys,
+            realms,
+            clock,
+            rng,
+            client_cache: Mutex::new(HashMap::new()),
+            ca,
+            demo: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A realm by name.
+    pub fn realm(&self, name: &str) -> Option<&Arc<RealmRt>> {
+        self.realms.get(name)
+    }
+
+    /// The verifier of a realm's access tokens.
+    pub fn verifier(&self, realm: &str) -> Option<&Arc<Verifier>> {
+        self.realms.verifier(realm)
+    }
+
+    /// Current time.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// A client of a realm: from the realm file, else from the database (cached briefly so
+    /// that clients added by `coeur client add` appear within seconds).
+    pub async fn client(&self, rt: &RealmRt, client_id: &str) -> Result<Option<Client>> {
+        if let Some(c) = rt.file_clients.get(client_id) {
+            return Ok(Some(c.clone()));
+        }
+        let key = (rt.realm.name.clone(), client_id.to_owned());
+        if let Ok(cache) = self.client_cache.lock()
+            && let Some((t, c)) = cache.get(&key)
+            && t.elapsed() < CLIENT_CACHE_TTL
+        {
+            return Ok(c.clone());
+        }
+        let c = match self.store.client(&rt.realm.name, client_id).await? {
+            Some(row) => Some(self.client_from_row(&rt.realm.name, row)?),
+            None => None,
+        };
+        if let Ok(mut cache) = self.client_cache.lock() {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(key, (Instant::now(), c.clone()));
+        }
+        Ok(c)
+    }
+
+    fn client_from_row(&self, realm: &str, row: ClientRow) -> Result<Client> {
+        let spec: ClientSpec =
+            serde_json::from_str(&row.spec).context("stored client registration")?;
+        let hmac = match &row.secret_sealed {
+            Some(s) => Some(
+                String::from_utf8(
+                    self.keys
+                        .master()
+                        .open(&client_secret_context(realm, &spec.client_id), s)?,
+                )
+                .map_err(|_| anyhow!("sealed secret is not text"))?,
+            ),
+            None => None,
+        };
+        client_from_spec(spec, row.secret_hash, hmac)
+    }
+
+    /// Reloads a realm's key ring if its file changed (e.g. `coeur keys rotate`).
+    pub fn refresh_ring(&self, rt: &RealmRt) -> Result<()> {
+        rt.refresh_ring(&self.keys)
+    }
+}
+
+/// Builds a [`Client`] from its registration and stored secret forms.
+pub fn client_from_spec(
+    spec: ClientSpec,
+    stored_hash: Option<String>,
+    hmac_secret: Option<String>,
+) -> Result<Client> {
+    validate_spec(&spec).map_err(|e| anyhow!("client {}: {e}", spec.client_id))?;
+    let hash = stored_hash.or_else(|| spec.secret_hash.clone());
+    let secret_hash = hash
+        .map(|h| SecretHash::parse(&h).map_err(|e| anyhow!("{e}")))
+        .transpose()?;
+    let jwks = spec
+        .jwks
+        .clone()
+        .map(serde_json::from_value)
+        .transpose()
+        .context("client jwks")?;
+    Ok(Client {
+        spec,
+        secret_hash,
+        hmac_secret,
+        jwks,
+    })
+}

@@ -1,0 +1,773 @@
+//! The database: one schema on SQLite (default) or PostgreSQL, through sqlx's `Any` driver
+//! with portable SQL (`$n` placeholders work on both).
+
+use anyhow::{Context, Result};
+use coeur_common::identity::Identity;
+use coeur_storage::Db;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// The store.
+#[derive(Clone)]
+pub struct Store {
+    db: Db,
+}
+
+/// The card a hand-off was completed with.
+#[derive(Debug, Clone, Copy)]
+pub struct CardPresented<'a> {
+    /// The holder's IdNat.
+    pub national_id: &'a str,
+    /// The issuing CA.
+    pub ca_id: &'a str,
+    /// The certificate's serial.
+    pub serial: &'a str,
+}
+
+/// A completed card hand-off, as the main origin reads it.
+#[derive(Debug, Clone)]
+pub struct CardResult {
+    /// The pending login it completes.
+    pub pending_hash: String,
+    /// The card holder's IdNat.
+    pub national_id: Option<String>,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// A stored client row.
+#[derive(Debug, Clone)]
+pub struct ClientRow {
+    /// Registration JSON.
+    pub spec: String,
+    /// Secret hash.
+    pub secret_hash: Option<String>,
+    /// Sealed secret (HS256 clients).
+    pub secret_sealed: Option<String>,
+}
+
+/// A stored session.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    /// Public id.
+    pub sid: String,
+    /// Who.
+    pub national_id: String,
+    /// When.
+    pub auth_time: i64,
+    /// Method.
+    pub method: String,
+    /// Level.
+    pub acr: String,
+}
+
+/// A stored grant.
+#[derive(Debug, Clone)]
+pub struct GrantRow {
+    /// Id.
+    pub grant_id: String,
+    /// Client.
+    pub client_id: String,
+    /// Who.
+    pub national_id: String,
+    /// Session.
+    pub sid: String,
+    /// Scopes, space separated.
+    pub scope: String,
+    /// Nonce of the authorization request.
+    pub nonce: Option<String>,
+    /// Authentication time.
+    pub auth_time: i64,
+    /// Level.
+    pub acr: String,
+    /// Method.
+    pub method: String,
+    /// Expiry of the grant (refresh chain).
+    pub expires_at: i64,
+    /// Revocation time.
+    pub revoked_at: Option<i64>,
+}
+
+/// A stored authorization code.
+#[derive(Debug, Clone)]
+pub struct CodeRow {
+    /// Grant.
+    pub grant_id: String,
+    /// Client.
+    pub client_id: String,
+    /// Redirect URI.
+    pub redirect_uri: String,
+    /// Whether the request named it.
+    pub redirect_uri_given: bool,
+    /// PKCE challenge.
+    pub code_challenge: Option<String>,
+    /// Expiry.
+    pub expires_at: i64,
+    /// When it was redeemed, if it was.
+    pub used_at: Option<i64>,
+}
+
+/// A stored refresh token.
+#[derive(Debug, Clone)]
+pub struct RefreshRow {
+    /// Grant.
+    pub grant_id: String,
+    /// Client.
+    pub client_id: String,
+    /// Expiry.
+    pub expires_at: i64,
+    /// When exchanged.
+    pub used_at: Option<i64>,
+}
+
+/// Outcome of marking a code used.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CodeUse {
+    /// First redemption.
+    First,
+    /// Already redeemed: a replay.
+    Replay,
+}
+
+fn grant_from(r: &AnyRow) -> Result<GrantRow> {
+    Ok(GrantRow {
+        grant_id: r.try_get("grant_id")?,
+        client_id: r.try_get("client_id")?,
+        national_id: r.try_get("national_id")?,
+        sid: r.try_get("sid")?,
+        scope: r.try_get("scope")?,
+        nonce: r.try_get("nonce")?,
+        auth_time: r.try_get("auth_time")?,
+        acr: r.try_get("acr")?,
+        method: r.try_get("method")?,
+        expires_at: r.try_get("expires_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
+}
+
+impl Store {
+    /// The provider's repository over an open database.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// The database underneath (migrations, tests' checks).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    // ---- identities ----
+
+    /// Number of identities in a realm.
+    pub async fn identity_count(&self, realm: &str) -> Result<i64> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) AS n FROM identities WHERE realm = $1")
+                .bind(realm)
+                .fetch_one(self.db.pool())
+                .await?
+                .try_get("n")?,
+        )
+    }
+
+    /// Inserts or replaces identities, in one transaction.
+    pub async fn put_identities(&self, realm: &str, ids: &[Identity], now: i64) -> Result<()> {
+        let mut tx = self.db.pool().begin().await?;
+        for i in ids {
+            sqlx::query("DELETE FROM identities WHERE realm = $1 AND national_id = $2")
+                .bind(realm)
+                .bind(i.national_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO identities (realm, national_id, active, data, updated_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(realm)
+                .bind(i.national_id.as_str())
+                .bind(i64::from(i.active))
+                .bind(serde_json::to_string(i)?)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An identity.
+    pub async fn identity(&self, realm: &str, national_id: &str) -> Result<Option<Identity>> {
+        let row = sqlx::query("SELECT data FROM identities WHERE realm = $1 AND national_id = $2")
+            .bind(realm)
+            .bind(national_id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        match row {
+            Some(r) => Ok(Some(serde_json::from_str(
+                &r.try_get::<String, _>("data")?,
+            )?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Some identities of a realm, for listings.
+    pub async fn identities(&self, realm: &str, limit: i64) -> Result<Vec<Identity>> {
+        let rows = sqlx::query(
+            "SELECT data FROM identities WHERE realm = $1 ORDER BY national_id LIMIT $2",
+        )
+        .bind(realm)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>("data")?)?))
+            .collect()
+    }
+
+    // ---- clients ----
+
+    /// Adds a client; fails if the id exists.
+    pub async fn add_client(
+        &self,
+        realm: &str,
+        client_id: &str,
+        row: &ClientRow,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO clients (realm, client_id, spec, secret_hash, secret_sealed, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(realm)
+            .bind(client_id)
+            .bind(&row.spec)
+            .bind(&row.secret_hash)
+            .bind(&row.secret_sealed)
+            .bind(now)
+            .execute(self.db.pool())
+            .await
+            .with_context(|| format!("client {client_id} already exists in realm {realm}"))?;
+        Ok(())
+    }
+
+    /// A client.
+    pub async fn client(&self, realm: &str, client_id: &str) -> Result<Option<ClientRow>> {
+        let row = sqlx::query("SELECT spec, secret_hash, secret_sealed FROM clients WHERE realm = $1 AND client_id = $2")
+            .bind(realm)
+            .bind(client_id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(|r| {
+            Ok(ClientRow {
+                spec: r.try_get("spec")?,
+                secret_hash: r.try_get("secret_hash")?,
+                secret_sealed: r.try_get("secret_sealed")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// All client ids of a realm with their registration.
+    pub async fn clients(&self, realm: &str) -> Result<Vec<(String, String)>> {
+        let rows =
+            sqlx::query("SELECT client_id, spec FROM clients WHERE realm = $1 ORDER BY client_id")
+                .bind(realm)
+                .fetch_all(self.db.pool())
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("client_id")?, r.try_get("spec")?)))
+            .collect()
+    }
+
+    /// Removes a client; true if it existed.
+    pub async fn remove_client(&self, realm: &str, client_id: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM clients WHERE realm = $1 AND client_id = $2")
+            .bind(realm)
+            .bind(client_id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    // ---- pending logins ----
+
+    /// Records a pending authorization request.
+    pub async fn put_pending(
+        &self,
+        id_hash: &str,
+        realm: &str,
+        browser_hash: &str,
+        params: &str,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO pending_logins (id_hash, realm, browser_hash, params, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id_hash)
+            .bind(realm)
+            .bind(browser_hash)
+            .bind(params)
+            .bind(expires_at)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// A pending request: (realm, browser hash, params, expiry).
+    pub async fn pending(&self, id_hash: &str) -> Result<Option<(String, String, String, i64)>> {
+        let row = sqlx::query(
+            "SELECT realm, browser_hash, params, expires_at FROM pending_logins WHERE id_hash = $1",
+        )
+        .bind(id_hash)
+        .fetch_optional(self.db.pool())
+        .await?;
+        row.map(|r| {
+            Ok((
+                r.try_get("realm")?,
+                r.try_get("browser_hash")?,
+                r.try_get("params")?,
+                r.try_get("expires_at")?,
+            ))
+        })
+        .transpose()
+    }
+
+    // ---- sessions, grants and codes ----
+
+    /// Finds a live session by cookie hash.
+    pub async fn session(
+        &self,
+        realm: &str,
+        cookie_hash: &str,
+        now: i64,
+    ) -> Result<Option<SessionRow>> {
+        let row = sqlx::query(
+            "SELECT sid, national_id, auth_time, method, acr FROM sessions WHERE cookie_hash = $1 AND realm = $2 AND ended_at IS NULL AND expires_at > $3",
+        )
+        .bind(cookie_hash)
+        .bind(realm)
+        .bind(now)
+        .fetch_optional(self.db.pool())
+        .await?;
+        row.map(|r| {
+            Ok(SessionRow {
+                sid: r.try_get("sid")?,
+                national_id: r.try_get("national_id")?,
+                auth_time: r.try_get("auth_time")?,
+                method: r.try_get("method")?,
+                acr: r.try_get("acr")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Completes a login in one transaction: consumes the pending request, ends the
+    /// browser's previous session in this realm, opens the new session, records the grant
+    /// and its code. Returns false (and writes nothing) if the pending request was already used.
+    #[allow(clippy::too_many_arguments)] // One transaction's worth of values.
+    pub async fn complete_login(
+        &self,
+        pending_hash: &str,
+        previous_cookie_hash: Option<&str>,
+        session: (&str, &str, &SessionRow, i64),
+        grant: &GrantRow,
+        code_hash: &str,
+        code: &CodeRow,
+        now: i64,
+    ) -> Result<bool> {
+        let (realm, cookie_hash, s, session_expires) = session;
+        let mut tx = self.db.pool().begin().await?;
+        let gone = sqlx::query("DELETE FROM pending_logins WHERE id_hash = $1")
+            .bind(pending_hash)
+            .execute(&mut *tx)
+            .await?;
+        if gone.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if let Some(prev) = previous_cookie_hash {
+            sqlx::query(
+                "UPDATE sessions SET ended_at = $1 WHERE cookie_hash = $2 AND ended_at IS NULL",
+            )
+            .bind(now)
+            .bind(prev)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("INSERT INTO sessions (sid, cookie_hash, realm, national_id, auth_time, method, acr, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(&s.sid)
+            .bind(cookie_hash)
+            .bind(realm)
+            .bind(&s.national_id)
+            .bind(s.auth_time)
+            .bind(&s.method)
+            .bind(&s.acr)
+            .bind(session_expires)
+            .execute(&mut *tx)
+            .await?;
+        Self::insert_grant_and_code(&mut tx, realm, grant, code_hash, code, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records a grant and its code for an existing session (SSO).
+    pub async fn issue_code(
+        &self,
+        realm: &str,
+        grant: &GrantRow,
+        code_hash: &str,
+        code: &CodeRow,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.db.pool().begin().await?;
+        Self::insert_grant_and_code(&mut tx, realm, grant, code_hash, code, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_grant_and_code(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        realm: &str,
+        g: &GrantRow,
+        code_hash: &str,
+        c: &CodeRow,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO grants (grant_id, realm, client_id, national_id, sid, scope, nonce, auth_time, acr, method, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+            .bind(&g.grant_id)
+            .bind(realm)
+            .bind(&g.client_id)
+            .bind(&g.national_id)
+            .bind(&g.sid)
+            .bind(&g.scope)
+            .bind(&g.nonce)
+            .bind(g.auth_time)
+            .bind(&g.acr)
+            .bind(&g.method)
+            .bind(now)
+            .bind(g.expires_at)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("INSERT INTO auth_codes (code_hash, grant_id, realm, client_id, redirect_uri, redirect_uri_given, code_challenge, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(code_hash)
+            .bind(&g.grant_id)
+            .bind(realm)
+            .bind(&c.client_id)
+            .bind(&c.redirect_uri)
+            .bind(i64::from(c.redirect_uri_given))
+            .bind(&c.code_challenge)
+            .bind(c.expires_at)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// A code by hash.
+    pub async fn code(&self, realm: &str, code_hash: &str) -> Result<Option<CodeRow>> {
+        let row = sqlx::query("SELECT grant_id, client_id, redirect_uri, redirect_uri_given, code_challenge, expires_at, used_at FROM auth_codes WHERE code_hash = $1 AND realm = $2")
+            .bind(code_hash)
+            .bind(realm)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(|r| {
+            Ok(CodeRow {
+                grant_id: r.try_get("grant_id")?,
+                client_id: r.try_get("client_id")?,
+                redirect_uri: r.try_get("redirect_uri")?,
+                redirect_uri_given: r.try_get::<i64, _>("redirect_uri_given")? != 0,
+                code_challenge: r.try_get("code_challenge")?,
+                expires_at: r.try_get("expires_at")?,
+                used_at: r.try_get("used_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Redeems a code: marks it used and, on first use, stores the refresh token (if any),
+    /// in one transaction. On a replay, revokes the grant (RFC 6749 §4.1.2).
+    pub async fn redeem_code(
+        &self,
+        code_hash: &str,
+        grant_id: &str,
+        refresh: Option<(&str, &RefreshRow)>,
+        now: i64,
+    ) -> Result<CodeUse> {
+        let mut tx = self.db.pool().begin().await?;
+        let r = sqlx::query(
+            "UPDATE auth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            sqlx::query(
+                "UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(grant_id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(CodeUse::Replay);
+        }
+        if let Some((hash, rt)) = refresh {
+            Self::insert_refresh(&mut tx, hash, rt, now).await?;
+        }
+        tx.commit().await?;
+        Ok(CodeUse::First)
+    }
+
+    async fn insert_refresh(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        hash: &str,
+        rt: &RefreshRow,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, realm, client_id, created_at, expires_at) SELECT $1, grant_id, realm, $2, $3, $4 FROM grants WHERE grant_id = $5")
+            .bind(hash)
+            .bind(&rt.client_id)
+            .bind(now)
+            .bind(rt.expires_at)
+            .bind(&rt.grant_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// A grant.
+    pub async fn grant(&self, grant_id: &str) -> Result<Option<GrantRow>> {
+        let row = sqlx::query("SELECT grant_id, client_id, national_id, sid, scope, nonce, auth_time, acr, method, expires_at, revoked_at FROM grants WHERE grant_id = $1")
+            .bind(grant_id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.as_ref().map(grant_from).transpose()
+    }
+
+    /// Whether a grant is revoked (or unknown).
+    pub async fn grant_revoked(&self, grant_id: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT revoked_at FROM grants WHERE grant_id = $1")
+            .bind(grant_id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+            None => true,
+        })
+    }
+
+    /// Revokes a grant; true if it was live.
+    pub async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(grant_id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// A refresh token by hash.
+    pub async fn refresh(&self, realm: &str, hash: &str) -> Result<Option<RefreshRow>> {
+        let row = sqlx::query("SELECT grant_id, client_id, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1 AND realm = $2")
+            .bind(hash)
+            .bind(realm)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(|r| {
+            Ok(RefreshRow {
+                grant_id: r.try_get("grant_id")?,
+                client_id: r.try_get("client_id")?,
+                expires_at: r.try_get("expires_at")?,
+                used_at: r.try_get("used_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Rotates a refresh token: marks the old one used (keeping the first use time) and
+    /// stores its successor, in one transaction.
+    pub async fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        new: &RefreshRow,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(old_hash)
+        .execute(&mut *tx)
+        .await?;
+        Self::insert_refresh(&mut tx, new_hash, new, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes an access token by jti.
+    pub async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()> {
+        let sql = if self.db.is_sqlite() {
+            "INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES ($1, $2)"
+        } else {
+            "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        };
+        sqlx::query(sql)
+            .bind(jti)
+            .bind(expires_at)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Whether an access token's jti is revoked.
+    pub async fn jti_revoked(&self, jti: &str) -> Result<bool> {
+        Ok(
+            sqlx::query("SELECT 1 AS x FROM revoked_tokens WHERE jti = $1")
+                .bind(jti)
+                .fetch_optional(self.db.pool())
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// Records a client assertion's jti; false if it was already used.
+    pub async fn use_assertion_jti(
+        &self,
+        realm: &str,
+        client_id: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> Result<bool> {
+        let sql = if self.db.is_sqlite() {
+            "INSERT OR IGNORE INTO assertion_jtis (realm, client_id, jti, expires_at) VALUES ($1, $2, $3, $4)"
+        } else {
+            "INSERT INTO assertion_jtis (realm, client_id, jti, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+        };
+        let r = sqlx::query(sql)
+            .bind(realm)
+            .bind(client_id)
+            .bind(jti)
+            .bind(expires_at)
+            .execute(self.db.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Ends a session and revokes its grants.
+    pub async fn end_session(&self, sid: &str, now: i64) -> Result<()> {
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL")
+            .bind(now)
+            .bind(sid)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE grants SET revoked_at = $1 WHERE sid = $2 AND revoked_at IS NULL AND scope NOT LIKE '%offline_access%'")
+            .bind(now)
+            .bind(sid)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- card hand-offs (wallet page → card listener → main origin) ----
+
+    /// Records a hand-off token (by hash) for a pending login, valid until `expires_at`.
+    pub async fn put_card_handoff(
+        &self,
+        handoff_hash: &str,
+        pending_hash: &str,
+        realm: &str,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO card_handoffs (handoff_hash, pending_hash, realm, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(handoff_hash)
+            .bind(pending_hash)
+            .bind(realm)
+            .bind(expires_at)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// A hand-off the card listener may still complete: of `realm`, not expired at `now`, no
+    /// card presented yet.
+    pub async fn open_card_handoff(
+        &self,
+        handoff_hash: &str,
+        realm: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT realm, expires_at, result_hash FROM card_handoffs WHERE handoff_hash = $1",
+        )
+        .bind(handoff_hash)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else { return Ok(false) };
+        let realm_ok = row.try_get::<String, _>("realm")? == realm;
+        let live = now < row.try_get::<i64, _>("expires_at")?;
+        let unused = row.try_get::<Option<String>, _>("result_hash")?.is_none();
+        Ok(realm_ok && live && unused)
+    }
+
+    /// Records the card presented for a hand-off, with the one-time result token (by hash)
+    /// that the main origin redeems. `false` if the hand-off was completed meanwhile.
+    pub async fn complete_card_handoff(
+        &self,
+        handoff_hash: &str,
+        result_hash: &str,
+        card: &CardPresented<'_>,
+    ) -> Result<bool> {
+        let r = sqlx::query("UPDATE card_handoffs SET result_hash = $1, national_id = $2, cert_ca = $3, cert_serial = $4 WHERE handoff_hash = $5 AND result_hash IS NULL")
+            .bind(result_hash)
+            .bind(card.national_id)
+            .bind(card.ca_id)
+            .bind(card.serial)
+            .bind(handoff_hash)
+            .execute(self.db.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The outcome of a card login by its result token's hash, in `realm`.
+    pub async fn card_result(&self, result_hash: &str, realm: &str) -> Result<Option<CardResult>> {
+        let row = sqlx::query("SELECT pending_hash, national_id, expires_at FROM card_handoffs WHERE result_hash = $1 AND realm = $2")
+            .bind(result_hash)
+            .bind(realm)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(|r| {
+            Ok(CardResult {
+                pending_hash: r.try_get("pending_hash")?,
+                national_id: r.try_get("national_id")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Consumes a card login's result; `false` if another request consumed it first.
+    pub async fn consume_card_result(&self, result_hash: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM card_handoffs WHERE result_hash = $1")
+            .bind(result_hash)
+            .execute(self.db.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Deletes expired rows; returns how many.
+    pub async fn purge_expired(&self, now: i64) -> Result<u64> {
+        let mut n = 0;
+        for sql in [
+            "DELETE FROM pending_logins WHERE expires_at < $1",
+            "DELETE FROM revoked_tokens WHERE expires_at < $1",
+            "DELETE FROM assertion_jtis WHERE expires_at < $1",
+            "DELETE FROM auth_codes WHERE expires_at < $1",
+            "DELETE FROM refresh_tokens WHERE expires_at < $1",
+            "DELETE FROM grants WHERE expires_at < $1 AND grant_id NOT IN (SELECT grant_id FROM refresh_tokens) AND grant_id NOT IN (SELECT grant_id FROM auth_codes)",
+            "DELETE FROM sessions WHERE expires_at < $1",
+        ] {
+            n += sqlx::query(sql)
+                .bind(now - 3600)
+                .execute(self.db.pool())
+                .await?
+                .rows_affected();
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,9 @@
+//! coeur's persistence base, shared by the domains: the database connection with its embedded
+//! migrations ([`db::Db`]), and the on-disk key store ([`keystore`]: the master key that seals
+//! every private key and secret at rest, realms' key rings).
+#![forbid(unsafe_code)]
+
+pub mod db;
+pub mod keystore;
+
+pub use db::Db;

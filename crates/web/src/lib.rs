@@ -1,0 +1,180 @@
+//! coeur's shared web plumbing: pages (minijinja, auto-escaped), cookies, form and query
+//! parsing, OAuth error bodies, security headers, the `Authorization` header, and the
+//! mutual-TLS listener ([`mtls`]). No domain logic: the provider and the CA build on it.
+#![forbid(unsafe_code)]
+// Handlers return a finished `Response` as their error value on purpose (an error page or an
+// OAuth error body); boxing it would only add an allocation on the error path.
+#![allow(clippy::result_large_err)]
+
+pub mod mtls;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use coeur_oauth::error::{ErrorCode, OAuthError};
+use std::sync::OnceLock;
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), if any.
+/// The one Bearer parser of coeur (RFC 6750 §2.1).
+pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned())
+}
+
+/// Headers every answer carries (no sniffing, no framing, no referrer; pages are not cached
+/// and get a strict content security policy).
+pub async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    if h.get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"))
+    {
+        h.insert(
+            "content-security-policy",
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action *; frame-ancestors 'none'"),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+fn templates() -> &'static minijinja::Environment<'static> {
+    static ENV: OnceLock<minijinja::Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = minijinja::Environment::new();
+        let all = [
+            ("base.html", include_str!("../../../templates/base.html")),
+            (
+                "wallet.html",
+                include_str!("../../../templates/wallet.html"),
+            ),
+            ("error.html", include_str!("../../../templates/error.html")),
+            (
+                "logout.html",
+                include_str!("../../../templates/logout.html"),
+            ),
+            ("home.html", include_str!("../../../templates/home.html")),
+            ("demo.html", include_str!("../../../templates/demo.html")),
+        ];
+        for (name, src) in all {
+            if let Err(e) = env.add_template(name, src) {
+                tracing::error!(template = name, error = %e, "template does not compile");
+            }
+        }
+        env
+    })
+}
+
+/// Renders a page.
+pub fn page(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
+    match templates().get_template(name).and_then(|t| t.render(ctx)) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(template = name, error = %e, "rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// An error page (never a redirect).
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    page(status, "error.html", minijinja::context! { title, message })
+}
+
+/// A JSON OAuth error (RFC 6749 §5.2). `invalid_client` is 401, with a Basic challenge when
+/// the client used Basic.
+pub fn oauth_error(e: &OAuthError, basic_used: bool) -> Response {
+    let status = match e.code {
+        ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let body = serde_json::json!({ "error": e.code.as_str(), "error_description": e.description });
+    let mut res = (status, no_store(), axum::Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED && basic_used {
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"coeur\""),
+        );
+    }
+    res
+}
+
+/// `Cache-Control: no-store` and `Pragma: no-cache`, for responses carrying tokens.
+pub fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
+    [
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+    ]
+}
+
+/// Logs an internal failure and answers a generic error.
+pub fn internal(e: anyhow::Error) -> Response {
+    tracing::error!(error = %format!("{e:#}"), "internal error");
+    oauth_error(&OAuthError::server_error(), false)
+}
+
+/// A cookie's value.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Secure on https.
+pub fn set_cookie(
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: Option<i64>,
+    secure: bool,
+) -> HeaderValue {
+    let mut s = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax");
+    if let Some(m) = max_age {
+        s.push_str(&format!("; Max-Age={m}"));
+    }
+    if secure {
+        s.push_str("; Secure");
+    }
+    HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// Parses an `application/x-www-form-urlencoded` body.
+pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// Parses a query string.
+pub fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// The layers every listener's router gets: security headers, a 64 KiB body limit, and
+/// request logs that carry method and path only (queries can carry codes and states).
+pub fn with_common_layers(router: axum::Router) -> axum::Router {
+    router
+        .layer(axum::middleware::map_response(security_headers))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<_>| {
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                },
+            ),
+        )
+}

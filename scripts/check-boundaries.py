@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Checks the workspace's crate boundaries from `cargo metadata` (docs/ARCHITECTURE.md).
+
+1. Each workspace crate depends only on the workspace crates it is allowed to (normal, build
+   and dev dependencies alike). In particular no crate but the root binary depends on the
+   provider, and the CA does not.
+2. The pure crates reach no IO crate, not even transitively (normal and build edges): no
+   async runtime, sockets, database, HTTP or LDAP client, no file-backed temp dirs.
+
+Exits 1 with one line per breach.
+"""
+import json
+import subprocess
+import sys
+
+ALLOWED = {
+    "coeur-common": set(),
+    "coeur-oauth": {"coeur-common"},
+    "coeur-pki": {"coeur-common"},
+    "coeur-storage": {"coeur-oauth"},
+    "coeur-web": {"coeur-oauth"},
+    "coeur-resource-server": {"coeur-common", "coeur-oauth", "coeur-web"},
+    "coeur-rp": set(),
+    "coeur-ca": {
+        "coeur-common", "coeur-oauth", "coeur-pki", "coeur-storage", "coeur-web",
+        "coeur-resource-server",
+    },
+    "coeur-provider": {
+        "coeur-common", "coeur-oauth", "coeur-pki", "coeur-storage", "coeur-web",
+        "coeur-resource-server", "coeur-rp", "coeur-ca",
+    },
+    # Test harness: reaches the domains only through the root package's wiring.
+    "coeur-testkit": {"coeur"},
+    "coeur": None,  # the binary: wires everything
+}
+PURE = ["coeur-common", "coeur-oauth", "coeur-pki"]
+IO_CRATES = {
+    "tokio", "mio", "socket2", "sqlx", "sqlx-core", "reqwest", "hyper", "hyper-util",
+    "axum", "tower", "ldap3", "tokio-rustls", "tokio-util", "tempfile", "minijinja",
+    "tracing-subscriber",
+}
+
+
+def main() -> int:
+    meta = json.loads(
+        subprocess.run(
+            ["cargo", "metadata", "--format-version", "1", "--locked"],
+            check=True, capture_output=True, text=True,
+        ).stdout
+    )
+    members = set(meta["workspace_members"])
+    pkgs = {p["id"]: p for p in meta["packages"]}
+    names = {pkgs[m]["name"] for m in members}
+    errors = []
+    unknown = names - set(ALLOWED)
+    for n in sorted(unknown):
+        errors.append(f"{n}: a workspace crate missing from scripts/check-boundaries.py")
+    for m in members:
+        p = pkgs[m]
+        allowed = ALLOWED.get(p["name"])
+        if allowed is None:
+            continue
+        for d in p["dependencies"]:
+            if d["name"] in names and d["name"] not in allowed:
+                kind = d["kind"] or "normal"
+                errors.append(f"{p['name']} may not depend on {d['name']} ({kind})")
+    nodes = {n["id"]: n for n in meta["resolve"]["nodes"]}
+    by_name = {pkgs[m]["name"]: m for m in members}
+    for pure in PURE:
+        seen, stack = set(), [(by_name[pure], [pure])]
+        while stack:
+            node, path = stack.pop()
+            for dep in nodes[node]["deps"]:
+                kinds = {k["kind"] for k in dep["dep_kinds"]}
+                if not kinds & {None, "build"} or dep["pkg"] in seen:
+                    continue
+                seen.add(dep["pkg"])
+                name = pkgs[dep["pkg"]]["name"]
+                if name in IO_CRATES:
+                    errors.append(f"pure crate {pure} reaches {name}: {' -> '.join(path + [name])}")
+                stack.append((dep["pkg"], path + [name]))
+    for e in errors:
+        print(f"boundary: {e}", file=sys.stderr)
+    if not errors:
+        print(f"boundaries hold: {len(members)} workspace crates, pure crates {', '.join(PURE)}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+//! Wiring: opens the database and key store, the provider's realms, the CA (whose API trusts
+//! the CA realm's tokens through the provider's in-process verifier), and assembles the
+//! routers of both listeners. The only place that knows every domain.
+
+use crate::config::Config;
+use anyhow::{Context, Result, anyhow};
+use coeur_ca::{CaService, CaSettings};
+use coeur_common::random::{Clock, Random};
+use coeur_provider::AppState;
+use coeur_provider::state::{ProviderUrls, Realms};
+use coeur_provider::store::Store;
+use coeur_storage::Db;
+use coeur_storage::keystore::{KeyStore, MasterKey};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// The system clock: the only place coeur reads the time.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+}
+
+/// The system CSPRNG (aws-lc).
+pub struct SystemRandom;
+
+impl Random for SystemRandom {
+    fn fill(&self, out: &mut [u8]) {
+        // aws-lc's generator does not fail once initialised; an error here means the
+        // process cannot produce secrets at all, so it must not continue.
+        if aws_lc_rs::rand::fill(out).is_err() {
+            std::process::abort();
+        }
+    }
+}
+
+/// The whole system, opened.
+pub struct App {
+    /// The configuration it was opened with.
+    pub cfg: Config,
+    /// The OpenID Connect provider.
+    pub provider: Arc<AppState>,
+    /// The certificate authority.
+    pub ca: Arc<CaService>,
+}
+
+impl App {
+    /// Opens everything with the system clock and randomness.
+    pub async fn build(cfg: Config) -> Result<Self> {
+        Self::build_with(cfg, Arc::new(SystemClock), Arc::new(SystemRandom)).await
+    }
+
+    /// Opens everything with an injected clock and randomness: the database (migrated), the
+    /// key store, realms (missing keys created, sandbox identities seeded), then the CA (keys
+    /// and certificates created on first start).
+    pub async fn build_with(
+        cfg: Config,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Random>,
+    ) -> Result<Self> {
+        let db = Db::connect(&cfg.database_url).await?;
+        let keys = Arc::new(KeyStore::open(
+            &cfg.keys_dir,
+            MasterKey::load(&cfg.keys_dir, cfg.master_key.as_deref())?,
+        )?);
+        let store = Store::new(db.clone());
+        let realms = Realms::open(&cfg.realms_dir, &cfg.public_url, &store, &keys, &clock).await?;
+        let ca_realm = realms
+            .get(&cfg.ca_realm)
+            .ok_or_else(|| anyhow!("ca_realm {} is not a realm", cfg.ca_realm))?;
+        let verifier = realms
+            .verifier(&cfg.ca_realm)
+            .cloned()
+            .context("the CA realm has no token verifier")?;
+        let settings = CaSettings {
+            pki_dir: cfg.pki_dir.clone(),
+            hierarchy: cfg.pki_hierarchy.clone(),
+            production: cfg.pki_production,
+            ldap_base_dn: cfg.ldap_base_dn.clone(),
+            public_url: cfg.public_url.clone(),
+            keys_dir: cfg.keys_dir.clone(),
+            crl_dir: cfg.crl_dir.clone(),
+            realm: cfg.ca_realm.clone(),
+            auto_approve: ca_realm.realm.sandbox,
+            external: cfg.external.clone(),
+            ldap: cfg.ldap.clone(),
+        };
+        let ca = Arc::new(
+            CaService::open(
+                settings,
+                db,
+                keys.master(),
+                clock.clone(),
+                rng.clone(),
+                verifier,
+            )
+            .await?,
+        );
+        let urls = ProviderUrls {
+            public_url: cfg.public_url.clone(),
+            card_public_url: cfg.card_public_url.clone(),
+        };
+        let provider = AppState::new(urls, store, keys, realms, clock, rng, ca.clone());
+        Ok(Self { cfg, provider, ca })
+    }
+
+    /// The main listener's router: the provider and the CA, with the common layers.
+    pub fn router(&self) -> axum::Router {
+        coeur_web::with_common_layers(
+            coeur_provider::router(self.provider.clone())
+                .merge(coeur_ca::http::router(self.ca.clone())),
+        )
+    }
+
+    /// The card listener's router: the card login, plus every main route (their mutual-TLS
+    /// aliases).
+    pub fn card_router(&self) -> axum::Router {
+        coeur_web::with_common_layers(
+            coeur_provider::router(self.provider.clone())
+                .merge(coeur_ca::http::router(self.ca.clone()))
+                .merge(coeur_provider::card_routes(self.provider.clone())),
+        )
+    }
+
+    /// The card listener's TLS configuration: its own certificate from coeur's CA (the root
+    /// written to `crl/coeur-root.pem`), and the PERSONNES CAs (own and external) advertised as
+    /// acceptable issuers.
+    pub async fn card_tls_config(&self) -> Result<rustls::ServerConfig> {
+        let p = &self.provider;
+        let (chain, key, root) = self
+            .ca
+            .ca
+            .own_server_certificate(
+                &self.ca.store,
+                &self.cfg.keys_dir,
+                p.keys.master(),
+                &*p.rng,
+                "CARD-TLS",
+                &self.cfg.card_public_url,
+                p.now(),
+            )
+            .await?;
+        let _ = std::fs::create_dir_all(&self.cfg.crl_dir);
+        std::fs::write(self.cfg.crl_dir.join("coeur-root.pem"), root)?;
+        let mut hints: Vec<Vec<u8>> = self
+            .ca
+            .ca
+            .anchors(coeur_pki::hierarchy::Domain::Personnes)
+            .iter()
+            .filter_map(|a| coeur_web::mtls::subject_der(&a.cert_der))
+            .collect();
+        hints.extend(self.ca.trust.card_subjects().iter().cloned());
+        coeur_web::mtls::server_config(&chain, key, hints)
+    }
+
+    /// Serves the card listener on `listener` until the task is dropped.
+    pub async fn serve_card(&self, listener: tokio::net::TcpListener) -> Result<()> {
+        let tls = self.card_tls_config().await?;
+        self.ca.trust.prefetch(self.ca.now());
+        coeur_web::mtls::serve(tls, listener, self.card_router()).await
+    }
+}
