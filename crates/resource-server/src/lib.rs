@@ -51,7 +51,7 @@ pub trait TokenSource: Send + Sync + 'static {
 /// The proof of possession a request presents alongside its token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Binding<'a> {
-    /// None: only tokens bound to nothing are accepted.
+    /// No proof: tokens bound to a certificate or key are refused.
     None,
     /// A client certificate from the mutual-TLS listener, by its `x5t#S256` (RFC 8705).
     Mtls(&'a str),
@@ -148,11 +148,10 @@ impl Verifier {
         }
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid(INVALID))?;
-        if header
-            .typ
-            .as_deref()
-            .is_none_or(|t| !t.eq_ignore_ascii_case("at+jwt"))
-        {
+        // RFC 9068 §4: `at+jwt`, or its full media type `application/at+jwt`.
+        if header.typ.as_deref().is_none_or(|t| {
+            !t.eq_ignore_ascii_case("at+jwt") && !t.eq_ignore_ascii_case("application/at+jwt")
+        }) {
             return Err(TokenError::Invalid(INVALID));
         }
         let kid = header.kid.as_deref().ok_or(TokenError::Invalid(INVALID))?;

@@ -294,9 +294,11 @@ async fn typ_must_be_at_jwt() {
         let t = k.sign(typ, &c).unwrap();
         assert_invalid(f.verifier.verify(&t, Binding::None).await);
     }
-    // Media types compare case-insensitively.
-    let t = k.sign("AT+JWT", &c).unwrap();
-    assert_eq!(f.verifier.verify(&t, Binding::None).await.unwrap(), c);
+    // Media types compare case-insensitively, short or full (RFC 9068 §4).
+    for typ in ["AT+JWT", "application/at+jwt", "Application/AT+JWT"] {
+        let t = k.sign(typ, &c).unwrap();
+        assert_eq!(f.verifier.verify(&t, Binding::None).await.unwrap(), c);
+    }
 }
 
 #[tokio::test]
