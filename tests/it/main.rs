@@ -14,4 +14,5 @@ mod ldap;
 mod mtls;
 mod negative;
 mod openidconnect_client;
+mod resource_server;
 mod smoke;

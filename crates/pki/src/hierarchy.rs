@@ -525,14 +525,17 @@ mod tests {
     fn shipped_files_parse() {
         for f in ["igc-sante.toml", "modern.toml"] {
             let text =
-                std::fs::read_to_string(format!("{}/../../pki/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+                std::fs::read_to_string(format!("{}/../../pki/{f}", env!("CARGO_MANIFEST_DIR")))
+                    .unwrap();
             let h = Hierarchy::parse(f, &text, "http://127.0.0.1:8080").unwrap();
             assert_eq!(h.cas.len(), 18, "9 CAs and 9 TEST twins");
             assert!(h.cas.iter().any(|c| c.test && c.cn.starts_with("TEST AC")));
         }
-        let text =
-            std::fs::read_to_string(format!("{}/../../pki/profiles.toml", env!("CARGO_MANIFEST_DIR")))
-                .unwrap();
+        let text = std::fs::read_to_string(format!(
+            "{}/../../pki/profiles.toml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
         let p = parse_profiles("profiles.toml", &text).unwrap();
         for id in [
             "SSL_SERV",
@@ -550,9 +553,11 @@ mod tests {
 
     #[test]
     fn ldap_dn_shape() {
-        let text =
-            std::fs::read_to_string(format!("{}/../../pki/igc-sante.toml", env!("CARGO_MANIFEST_DIR")))
-                .unwrap();
+        let text = std::fs::read_to_string(format!(
+            "{}/../../pki/igc-sante.toml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
         let h = Hierarchy::parse("igc-sante.toml", &text, "http://x").unwrap();
         let ca = h.ca("ACI-EL-ORG-TEST").unwrap();
         assert_eq!(

@@ -1,6 +1,6 @@
 //! A [`TokenSource`] for services that are not the provider: the issuer's keys come from its
 //! JWKS over HTTPS (found through discovery), fetched again when a token names an unknown
-//! `kid` (at most every [`JwksSource::MIN_REFRESH`]) so that key rotation needs no restart.
+//! `kid` (at most every [`JwksSource::MIN_REFRESH`], or as set) so that key rotation needs no restart.
 
 use crate::TokenSource;
 use anyhow::{Context, Result, bail};
@@ -17,11 +17,20 @@ pub struct JwksSource {
     http: reqwest::Client,
     current: Mutex<(Arc<VerificationKeys>, Option<Instant>)>,
     fetch: tokio::sync::Mutex<()>,
+    min_refresh: Duration,
 }
 
 impl JwksSource {
-    /// How often an unknown `kid` may cause a fetch.
+    /// How often an unknown `kid` may cause a fetch, by default.
     pub const MIN_REFRESH: Duration = Duration::from_secs(10);
+
+    /// Sets how often an unknown `kid` may cause a fetch (default [`Self::MIN_REFRESH`]): a
+    /// token naming a key the provider does not publish then costs no more than one fetch
+    /// per interval.
+    pub fn with_min_refresh(mut self, interval: Duration) -> Self {
+        self.min_refresh = interval;
+        self
+    }
 
     /// A source for `issuer` whose keys are at `jwks_uri`; fetched on first use.
     pub fn new(issuer: &str, jwks_uri: &str, http: reqwest::Client) -> Self {
@@ -31,6 +40,7 @@ impl JwksSource {
             http,
             current: Mutex::new((Arc::new(VerificationKeys::default()), None)),
             fetch: tokio::sync::Mutex::new(()),
+            min_refresh: Self::MIN_REFRESH,
         }
     }
 
@@ -108,7 +118,7 @@ impl TokenSource for JwksSource {
         Box::pin(async move {
             let _one = self.fetch.lock().await;
             match self.cached() {
-                (_, Some(t)) if t.elapsed() < Self::MIN_REFRESH => Ok(None),
+                (_, Some(t)) if t.elapsed() < self.min_refresh => Ok(None),
                 _ => self.fetch_keys().await.map(Some),
             }
         })
