@@ -206,7 +206,7 @@ impl ExternalTrust {
                 ca_id: format!("external:{issuer_cn}"),
                 serial: facts.serial,
                 cn: facts.cn,
-                subject_dn: facts.subject_dn,
+                subject: facts.subject,
                 dns: facts.dns,
                 thumbprint: validate::thumbprint(leaf),
                 not_after: cert.validity().not_after.timestamp(),

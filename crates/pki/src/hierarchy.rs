@@ -1,6 +1,7 @@
 //! The CA hierarchy and the certificate profiles, read from `pki/*.toml`.
 
-use super::directory::{self, Layout, LayoutFile, LayoutVars};
+use super::dn::Dn;
+use super::layout::{self, Layout, LayoutError, LayoutFile, LayoutVars};
 use serde::Deserialize;
 use std::fmt;
 
@@ -266,7 +267,7 @@ impl Hierarchy {
             },
             None,
         )
-        .map_err(err)?;
+        .map_err(|e| err(e.to_string()))?;
         Ok(Hierarchy {
             name: raw.name,
             organization: raw.organization,
@@ -287,7 +288,7 @@ impl Hierarchy {
 
     /// Places the directory tree under the operator's LDAP base DN (`None` or empty: the
     /// default `o=<organization>,c=FR`). The LDAP URLs written into certificates follow.
-    pub fn with_ldap_base_dn(mut self, base_dn: Option<&str>) -> Result<Self, String> {
+    pub fn with_ldap_base_dn(mut self, base_dn: Option<&str>) -> Result<Self, LayoutError> {
         self.directory = Layout::resolve(
             &self.directory.file(),
             &LayoutVars {
@@ -346,7 +347,17 @@ impl Hierarchy {
     /// The CA's LDAP entry DN in the configured layout (roots under the label OU, issuing CAs
     /// under their root's OU).
     pub fn ldap_dn(&self, ca: &CaDef) -> String {
-        directory::ca_dn(self, ca).to_string()
+        self.ca_entry_dn(ca).to_string()
+    }
+
+    /// The CA's LDAP entry DN: roots directly under the tree, issuing CAs under
+    /// `ou=<root CN>` (IGC-Santé's shape).
+    pub fn ca_entry_dn(&self, ca: &CaDef) -> Dn {
+        let tree = &self.directory.trees(ca.test).tree;
+        match ca.parent.as_deref().and_then(|p| self.ca(p)) {
+            None => tree.child("cn", &ca.cn),
+            Some(root) => tree.child("ou", &root.cn).child("cn", &ca.cn),
+        }
     }
 
     /// HTTP URL of a CA's full CRL.
@@ -370,7 +381,7 @@ impl Hierarchy {
         format!(
             "{}/{}?{attr};binary?base?objectClass=pkiCA",
             self.ldap_url,
-            directory::url_encode_dn(&self.ldap_dn(ca))
+            layout::url_encode_dn(&self.ldap_dn(ca))
         )
     }
 }
@@ -525,14 +536,17 @@ mod tests {
     fn shipped_files_parse() {
         for f in ["igc-sante.toml", "modern.toml"] {
             let text =
-                std::fs::read_to_string(format!("{}/pki/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+                std::fs::read_to_string(format!("{}/../../pki/{f}", env!("CARGO_MANIFEST_DIR")))
+                    .unwrap();
             let h = Hierarchy::parse(f, &text, "http://127.0.0.1:8080").unwrap();
             assert_eq!(h.cas.len(), 18, "9 CAs and 9 TEST twins");
             assert!(h.cas.iter().any(|c| c.test && c.cn.starts_with("TEST AC")));
         }
-        let text =
-            std::fs::read_to_string(format!("{}/pki/profiles.toml", env!("CARGO_MANIFEST_DIR")))
-                .unwrap();
+        let text = std::fs::read_to_string(format!(
+            "{}/../../pki/profiles.toml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
         let p = parse_profiles("profiles.toml", &text).unwrap();
         for id in [
             "SSL_SERV",
@@ -550,9 +564,11 @@ mod tests {
 
     #[test]
     fn ldap_dn_shape() {
-        let text =
-            std::fs::read_to_string(format!("{}/pki/igc-sante.toml", env!("CARGO_MANIFEST_DIR")))
-                .unwrap();
+        let text = std::fs::read_to_string(format!(
+            "{}/../../pki/igc-sante.toml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
         let h = Hierarchy::parse("igc-sante.toml", &text, "http://x").unwrap();
         let ca = h.ca("ACI-EL-ORG-TEST").unwrap();
         assert_eq!(
