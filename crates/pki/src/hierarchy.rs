@@ -160,12 +160,17 @@ impl fmt::Display for PkiFileError {
 
 impl std::error::Error for PkiFileError {}
 
+/// A string that is not a dotted OID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an OID")]
+pub struct NotAnOid(pub String);
+
 /// Parses a dotted OID.
-pub fn parse_oid(s: &str) -> Result<Vec<u64>, String> {
+pub fn parse_oid(s: &str) -> Result<Vec<u64>, NotAnOid> {
     let v: Result<Vec<u64>, _> = s.split('.').map(str::parse::<u64>).collect();
     match v {
         Ok(v) if v.len() >= 2 && v[0] <= 2 => Ok(v),
-        _ => Err(format!("{s:?} is not an OID")),
+        _ => Err(NotAnOid(s.to_owned())),
     }
 }
 
@@ -185,7 +190,7 @@ impl Hierarchy {
             err(format!("line {line}: {}", e.message()))
         })?;
         let public_url = public_url.trim_end_matches('/');
-        let policy_oid = parse_oid(&raw.policy_oid).map_err(err)?;
+        let policy_oid = parse_oid(&raw.policy_oid).map_err(|e| err(e.to_string()))?;
         let mut cas: Vec<CaDef> = Vec::new();
         for c in &raw.ca {
             if c.id.is_empty() || !c.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {

@@ -1530,7 +1530,7 @@ fn trust(cas: &[&[u8]]) -> ExternalTrust {
 }
 
 fn from_pem_err(bundle: &[u8]) -> String {
-    ExternalTrust::from_pem(bundle).unwrap_err()
+    ExternalTrust::from_pem(bundle).unwrap_err().to_string()
 }
 
 /// A link as (certificate, issuer, end entity), to compare.
