@@ -15,7 +15,7 @@ import sys
 
 ALLOWED = {
     "coeur-common": set(),
-    "coeur-oauth": {"coeur-common"},
+    "coeur-oauth": {"coeur-common", "coeur-pki"},
     "coeur-pki": {"coeur-common"},
     "coeur-storage": {"coeur-oauth"},
     "coeur-web": {"coeur-oauth"},

@@ -108,20 +108,20 @@ impl DigestSigner for CaKey {
             &digest::SHA256
         }
     }
-    fn sign_digest(&self, d: &digest::Digest) -> Result<Vec<u8>, String> {
+    fn sign_digest(&self, d: &digest::Digest) -> Result<Vec<u8>, coeur_pki::SignError> {
         if let Some(ec) = &self.ec {
             return ec
                 .sign_digest(d)
                 .map(|s| s.as_ref().to_vec())
-                .map_err(|_| "signing failed".to_string());
+                .map_err(|_| coeur_pki::SignError::Failed);
         }
         if let Some(rsa) = &self.rsa {
             let mut out = vec![0u8; rsa.public_modulus_len()];
             rsa.sign_digest(&RSA_PKCS1_SHA256, d, &mut out)
-                .map_err(|_| "signing failed".to_string())?;
+                .map_err(|_| coeur_pki::SignError::Failed)?;
             return Ok(out);
         }
-        Err("no key".into())
+        Err(coeur_pki::SignError::NoKey)
     }
 }
 

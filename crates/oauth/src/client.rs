@@ -164,8 +164,47 @@ impl Client {
     }
 }
 
+/// What is wrong with a client registration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// The client id is empty, too long, or has characters it may not have.
+    #[error("client_id must be 1 to 128 printable ASCII characters without ':'")]
+    ClientId,
+    /// `public` and `token_endpoint_auth_method = "none"` disagree.
+    #[error(
+        "a public client uses token_endpoint_auth_method = \"none\", and only a public client does"
+    )]
+    PublicMismatch,
+    /// A public client asks for `client_credentials`.
+    #[error("a public client cannot use client_credentials")]
+    PublicClientCredentials,
+    /// `authorization_code` without a redirect URI.
+    #[error("a client using authorization_code needs at least one redirect URI")]
+    NoRedirectUri,
+    /// A redirect URI is refused.
+    #[error("redirect URI {uri:?}: {reason}")]
+    RedirectUri {
+        /// The URI.
+        uri: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// HS256 ID tokens for a client without a secret.
+    #[error("HS256 ID tokens need a client secret; a public client has none")]
+    Hs256Public,
+    /// `tls_client_auth` without a name to match.
+    #[error("tls_client_auth needs tls_client_auth_subject_dn or tls_client_auth_san_dns")]
+    TlsClientAuthWithoutName,
+    /// `private_key_jwt` without keys.
+    #[error("private_key_jwt needs the client's jwks")]
+    PrivateKeyJwtWithoutJwks,
+    /// `jwks` is not a JWK set.
+    #[error("jwks is not a JWK set: {0}")]
+    Jwks(String),
+}
+
 /// Checks a registration; `Err` says what is wrong.
-pub fn validate_spec(spec: &ClientSpec) -> Result<(), String> {
+pub fn validate_spec(spec: &ClientSpec) -> Result<(), SpecError> {
     if spec.client_id.is_empty()
         || spec.client_id.len() > 128
         || !spec
@@ -173,41 +212,42 @@ pub fn validate_spec(spec: &ClientSpec) -> Result<(), String> {
             .bytes()
             .all(|b| b.is_ascii_graphic() && b != b':')
     {
-        return Err("client_id must be 1 to 128 printable ASCII characters without ':'".into());
+        return Err(SpecError::ClientId);
     }
     if spec.public != (spec.token_endpoint_auth_method == TokenAuthMethod::None) {
-        return Err("a public client uses token_endpoint_auth_method = \"none\", and only a public client does".into());
+        return Err(SpecError::PublicMismatch);
     }
     if spec.public && spec.grant_types.contains(&GrantType::ClientCredentials) {
-        return Err("a public client cannot use client_credentials".into());
+        return Err(SpecError::PublicClientCredentials);
     }
     if spec.grant_types.contains(&GrantType::AuthorizationCode) && spec.redirect_uris.is_empty() {
-        return Err("a client using authorization_code needs at least one redirect URI".into());
+        return Err(SpecError::NoRedirectUri);
     }
     for u in spec
         .redirect_uris
         .iter()
         .chain(&spec.post_logout_redirect_uris)
     {
-        validate_redirect_uri(u).map_err(|e| format!("redirect URI {u:?}: {e}"))?;
+        validate_redirect_uri(u).map_err(|reason| SpecError::RedirectUri {
+            uri: u.clone(),
+            reason,
+        })?;
     }
     if spec.id_token_signed_response_alg == Some(SigAlg::HS256) && spec.public {
-        return Err("HS256 ID tokens need a client secret; a public client has none".into());
+        return Err(SpecError::Hs256Public);
     }
     if spec.token_endpoint_auth_method == TokenAuthMethod::TlsClientAuth
         && spec.tls_client_auth_subject_dn.is_none()
         && spec.tls_client_auth_san_dns.is_none()
     {
-        return Err(
-            "tls_client_auth needs tls_client_auth_subject_dn or tls_client_auth_san_dns".into(),
-        );
+        return Err(SpecError::TlsClientAuthWithoutName);
     }
     if spec.token_endpoint_auth_method == TokenAuthMethod::PrivateKeyJwt && spec.jwks.is_none() {
-        return Err("private_key_jwt needs the client's jwks".into());
+        return Err(SpecError::PrivateKeyJwtWithoutJwks);
     }
     if let Some(j) = &spec.jwks {
         serde_json::from_value::<jsonwebtoken::jwk::JwkSet>(j.clone())
-            .map_err(|e| format!("jwks is not a JWK set: {e}"))?;
+            .map_err(|e| SpecError::Jwks(e.to_string()))?;
     }
     Ok(())
 }

@@ -240,6 +240,28 @@ fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).map_or(0, |s| s.matches('\n').count()) + 1
 }
 
+/// Why a realm's issuer is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IssuerError {
+    /// Not a URL.
+    #[error("issuer {issuer:?} is not a URL: {error}")]
+    NotAUrl {
+        /// The issuer.
+        issuer: String,
+        /// Why it does not parse.
+        error: url::ParseError,
+    },
+    /// A query or fragment.
+    #[error("issuer must not have a query or fragment")]
+    QueryOrFragment,
+    /// `http` on a host that is not loopback.
+    #[error("issuer {0} uses http on a non-loopback host; use https")]
+    HttpNotLoopback(String),
+    /// Neither `https` nor loopback `http`.
+    #[error("issuer {0} must be an https URL")]
+    NotHttps(String),
+}
+
 impl Realm {
     /// The `sub` of an identity in this realm.
     pub fn subject_of(&self, national_id: &str) -> String {
@@ -248,21 +270,21 @@ impl Realm {
 
     /// Whether the issuer is an acceptable URL for `public_url`'s listener: `https`, or
     /// `http` on a loopback host only.
-    fn check_issuer(issuer: &str) -> Result<(), String> {
-        let u =
-            url::Url::parse(issuer).map_err(|e| format!("issuer {issuer:?} is not a URL: {e}"))?;
+    fn check_issuer(issuer: &str) -> Result<(), IssuerError> {
+        let u = url::Url::parse(issuer).map_err(|error| IssuerError::NotAUrl {
+            issuer: issuer.to_owned(),
+            error,
+        })?;
         if u.query().is_some() || u.fragment().is_some() {
-            return Err("issuer must not have a query or fragment".into());
+            return Err(IssuerError::QueryOrFragment);
         }
         match (u.scheme(), u.host()) {
             ("https", Some(_)) => Ok(()),
             ("http", Some(url::Host::Ipv4(ip))) if ip.is_loopback() => Ok(()),
             ("http", Some(url::Host::Ipv6(ip))) if ip.is_loopback() => Ok(()),
             ("http", Some(url::Host::Domain("localhost"))) => Ok(()),
-            ("http", _) => Err(format!(
-                "issuer {issuer} uses http on a non-loopback host; use https"
-            )),
-            _ => Err(format!("issuer {issuer} must be an https URL")),
+            ("http", _) => Err(IssuerError::HttpNotLoopback(issuer.to_owned())),
+            _ => Err(IssuerError::NotHttps(issuer.to_owned())),
         }
     }
 
@@ -349,7 +371,7 @@ impl Realm {
             Some(i) => i.replace("{public_url}", public_url),
             None => format!("{public_url}/auth/realms/{}", raw.name),
         };
-        Self::check_issuer(&issuer).map_err(|r| err(None, r))?;
+        Self::check_issuer(&issuer).map_err(|r| err(None, r.to_string()))?;
         let mut clients: Vec<ClientSpec> = Vec::new();
         for c in raw.clients {
             let line = Some(line_of(text, c.span().start));

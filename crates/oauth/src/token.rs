@@ -8,6 +8,7 @@ use super::error::{ErrorCode, OAuthError};
 use super::pkce::{self, CodeChallenge, PkceVerified};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use coeur_pki::dn::Dn;
 use serde::Deserialize;
 
 /// How long a client assertion may live (exp − now), and the clock skew tolerated.
@@ -245,8 +246,8 @@ pub fn authenticate(
 /// A client certificate already validated against coeur's ORGANISATIONS CAs and the store.
 #[derive(Debug, Clone)]
 pub struct PresentedCertificate {
-    /// Subject DN (RFC 4514).
-    pub subject_dn: String,
+    /// Subject DN, read from the certificate's DER subject.
+    pub subject: Dn,
     /// SAN DNS names.
     pub dns: Vec<String>,
     /// `x5t#S256`.
@@ -277,7 +278,7 @@ pub fn authenticate_tls(
         .spec
         .tls_client_auth_subject_dn
         .as_deref()
-        .is_some_and(|d| normalize_dn(d) == normalize_dn(&cert.subject_dn));
+        .is_some_and(|d| registered_dn_matches(d, &cert.subject));
     let san_ok = client
         .spec
         .tls_client_auth_san_dns
@@ -294,32 +295,16 @@ pub fn authenticate_tls(
     })
 }
 
-/// A DN string reduced to its sorted attribute/value pairs, so that RFC 4514 (reversed, `,`)
-/// and OpenSSL (`, ` separated, forward) renderings of one name compare equal.
-pub fn normalize_dn(dn: &str) -> Vec<(String, String)> {
-    let mut parts = Vec::new();
-    let mut cur = String::new();
-    let mut escaped = false;
-    for ch in dn.chars() {
-        if escaped {
-            cur.push(ch);
-            escaped = false;
-        } else if ch == '\\' {
-            escaped = true;
-        } else if ch == ',' || ch == '+' {
-            parts.push(std::mem::take(&mut cur));
-        } else {
-            cur.push(ch);
-        }
+/// Whether a registered `tls_client_auth_subject_dn` names the certificate's subject
+/// (RFC 8705 §2.1.2: an RFC 4514 string, compared as [`Dn`] compares, RDN by RDN). A
+/// registration written least specific first, as OpenSSL and x509-parser print a subject
+/// (`C=FR, O=…, CN=…`), is read in that order; no other reordering of RDNs matches. A
+/// registration that does not parse, or is empty, matches nothing.
+pub fn registered_dn_matches(registered: &str, subject: &Dn) -> bool {
+    match Dn::parse(registered) {
+        Ok(r) if !r.is_empty() => r == *subject || r.reversed() == *subject,
+        _ => false,
     }
-    parts.push(cur);
-    let mut out: Vec<(String, String)> = parts
-        .iter()
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| (k.trim().to_ascii_uppercase(), v.trim().to_owned()))
-        .collect();
-    out.sort();
-    out
 }
 
 fn check_assertion(
@@ -642,13 +627,93 @@ mod tests {
         assert!(check_code(&other, &auth, Some("https://rp.example/cb"), Some(v), 50).is_err());
     }
 
+    fn subject(dn: &str) -> Dn {
+        Dn::parse(dn).unwrap()
+    }
+
     #[test]
-    fn dn_renderings_compare_equal() {
-        assert_eq!(
-            normalize_dn("CN=a,OU=1,O=B C,C=FR"),
-            normalize_dn("C=FR, O=B C, OU=1, CN=a")
+    fn registered_dn_renderings() {
+        let cert = subject("CN=a,OU=1,O=B C,C=FR");
+        assert!(registered_dn_matches("CN=a,OU=1,O=B C,C=FR", &cert));
+        assert!(registered_dn_matches("C=FR, O=B C, OU=1, CN=a", &cert));
+        assert!(registered_dn_matches("cn=A, ou=1, o=b  c, c=fr", &cert));
+        assert!(
+            !registered_dn_matches("OU=1,CN=a,O=B C,C=FR", &cert),
+            "not a reversal"
         );
-        assert_ne!(normalize_dn("CN=a,C=FR"), normalize_dn("CN=b,C=FR"));
+        assert!(!registered_dn_matches("CN=a,OU=1,C=FR", &cert));
+        assert!(!registered_dn_matches("CN=a+OU=1,O=B C,C=FR", &cert));
+        assert!(!registered_dn_matches("CN=b,OU=1,O=B C,C=FR", &cert));
+        assert!(!registered_dn_matches("CN=a;OU=1", &cert), "does not parse");
+        assert!(!registered_dn_matches("", &Dn::default()), "empty");
+    }
+
+    fn tls_client(dn: &str) -> Client {
+        let mut c = client(TokenAuthMethod::TlsClientAuth);
+        c.spec.tls_client_auth_subject_dn = Some(dn.into());
+        c
+    }
+
+    fn presented_cert(dn: &str) -> PresentedCertificate {
+        PresentedCertificate {
+            subject: subject(dn),
+            dns: vec!["rp.example".into()],
+            thumbprint: "thumb".into(),
+        }
+    }
+
+    #[test]
+    fn tls_client_auth_decision() {
+        let id = || Presented::IdOnly { id: "rp".into() };
+        let ok = authenticate_tls(
+            &id(),
+            tls_client("CN=a,O=evil"),
+            Some(&presented_cert("CN=a,O=evil")),
+        )
+        .unwrap();
+        assert_eq!(ok.bound_thumbprint(), Some("thumb"));
+        // One CN holding "a,O=evil" is not the two RDNs CN=a and O=evil, either way round.
+        for (registered, cert) in [
+            ("CN=a,O=evil", "CN=a\\,O=evil"),
+            ("CN=a\\,O=evil", "CN=a,O=evil"),
+            ("CN=a,O=evil", "CN=a\\2CO\\3Devil"),
+            ("CN=a+O=evil", "CN=a,O=evil"),
+            ("CN=a,O=evil", "CN=a+O=evil"),
+        ] {
+            let e = authenticate_tls(&id(), tls_client(registered), Some(&presented_cert(cert)))
+                .unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidClient, "{registered} / {cert}");
+            assert_eq!(
+                e.description,
+                "the client certificate does not match the registration"
+            );
+        }
+        let e = authenticate_tls(&id(), tls_client("CN=a,O=evil"), None).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidClient);
+        let secret = Presented::Post {
+            id: "rp".into(),
+            secret: "x".into(),
+        };
+        assert!(
+            authenticate_tls(
+                &secret,
+                tls_client("CN=a,O=evil"),
+                Some(&presented_cert("CN=a,O=evil"))
+            )
+            .is_err()
+        );
+        assert!(
+            authenticate_tls(
+                &id(),
+                client(TokenAuthMethod::None),
+                Some(&presented_cert("CN=a,O=evil"))
+            )
+            .is_err()
+        );
+        // The SAN DNS name alone, case-insensitively.
+        let mut by_san = client(TokenAuthMethod::TlsClientAuth);
+        by_san.spec.tls_client_auth_san_dns = Some("RP.example".into());
+        assert!(authenticate_tls(&id(), by_san, Some(&presented_cert("CN=z"))).is_ok());
     }
 
     #[test]

@@ -324,7 +324,7 @@ pub fn approve_key(
                 ));
             }
             for d in &req.dns_names {
-                let n = validate_dns_name(d).map_err(CsrError::ForbiddenName)?;
+                let n = validate_dns_name(d).map_err(|e| CsrError::ForbiddenName(e.to_string()))?;
                 if !dns.contains(&n) {
                     dns.push(n);
                 }
@@ -343,7 +343,7 @@ pub fn approve_key(
                 ));
             }
             for e in &req.emails {
-                let n = validate_email(e).map_err(CsrError::ForbiddenName)?;
+                let n = validate_email(e).map_err(|e| CsrError::ForbiddenName(e.to_string()))?;
                 if !emails.contains(&n) {
                     emails.push(n);
                 }
@@ -361,7 +361,7 @@ pub fn approve_key(
                     .as_deref()
                     .ok_or_else(|| CsrError::Missing("structure_id".into()))?,
             )
-            .map_err(CsrError::ForbiddenName)?;
+            .map_err(|e| CsrError::ForbiddenName(e.to_string()))?;
             let org = clean("organization", req.organization.as_ref(), 64)?;
             let cn = match (dns.first(), &req.service_name) {
                 (Some(d), _) => d.clone(),

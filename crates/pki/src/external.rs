@@ -9,6 +9,59 @@ use super::validate::{self, Refusal, Usage, Validated};
 use rustls::pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use x509_parser::prelude::FromDer as _;
 
+/// Why a bundle of external authorities is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    /// Not PEM.
+    #[error("not a PEM certificate bundle: {0}")]
+    NotPem(String),
+    /// No certificate at all.
+    #[error("no certificate in the bundle")]
+    Empty,
+    /// A certificate does not parse.
+    #[error("unreadable certificate: {0}")]
+    Unreadable(String),
+    /// An end-entity certificate.
+    #[error("{0} is not a CA certificate")]
+    NotCa(String),
+    /// A subject found twice.
+    #[error("{0} appears twice")]
+    Duplicate(String),
+    /// A self-issued certificate that is not self-signed.
+    #[error("{0} names itself as issuer but its signature does not verify with its own key")]
+    SelfIssuedNotSelfSigned(String),
+    /// A root webpki cannot use.
+    #[error("{name}: not usable as a trust anchor: {reason}")]
+    BadAnchor {
+        /// The root.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// An intermediate whose issuer is missing.
+    #[error("{name}: its issuer {issuer} is not in the bundle (add the root)")]
+    MissingIssuer {
+        /// The intermediate.
+        name: String,
+        /// Its issuer's name.
+        issuer: String,
+    },
+    /// An intermediate not signed by the key of its issuer in the bundle.
+    #[error(
+        "{name}: its signature does not verify with the key of {issuer} in the bundle (a \
+         re-keyed root of the same name?)"
+    )]
+    WrongIssuerKey {
+        /// The intermediate.
+        name: String,
+        /// Its issuer's name.
+        issuer: String,
+    },
+    /// No root.
+    #[error("no self-signed root in the bundle")]
+    NoRoot,
+}
+
 /// The external authorities trusted for one use (cards, or organisations' TLS clients).
 #[derive(Debug)]
 pub struct ExternalTrust {
@@ -48,13 +101,13 @@ impl ExternalTrust {
     /// Reads a PEM bundle: self-signed CA certificates become trust anchors, the other CA
     /// certificates intermediates that paths may use. Every intermediate must chain to a
     /// certificate of the bundle, so that a missing root is found at start, not at login.
-    pub fn from_pem(pem: &[u8]) -> Result<Self, String> {
+    pub fn from_pem(pem: &[u8]) -> Result<Self, BundleError> {
         use rustls::pki_types::pem::PemObject as _;
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
             .collect::<Result<_, _>>()
-            .map_err(|e| format!("not a PEM certificate bundle: {e}"))?;
+            .map_err(|e| BundleError::NotPem(e.to_string()))?;
         if certs.is_empty() {
-            return Err("no certificate in the bundle".into());
+            return Err(BundleError::Empty);
         }
         let mut t = ExternalTrust {
             anchors: Vec::new(),
@@ -67,27 +120,27 @@ impl ExternalTrust {
         let mut issuers = Vec::new();
         for der in certs {
             let (_, c) = x509_parser::certificate::X509Certificate::from_der(&der)
-                .map_err(|e| format!("unreadable certificate: {e}"))?;
+                .map_err(|e| BundleError::Unreadable(e.to_string()))?;
             let name = c.subject().to_string();
             if !c.is_ca() {
-                return Err(format!("{name} is not a CA certificate"));
+                return Err(BundleError::NotCa(name));
             }
             if t.subjects.iter().any(|s| s == c.subject().as_raw()) {
-                return Err(format!("{name} appears twice"));
+                return Err(BundleError::Duplicate(name));
             }
             let self_issued = c.subject().as_raw() == c.issuer().as_raw();
             let self_signed = self_issued && c.verify_signature(None).is_ok();
             if self_issued && !self_signed {
-                return Err(format!(
-                    "{name} names itself as issuer but its signature does not verify with \
-                     its own key"
-                ));
+                return Err(BundleError::SelfIssuedNotSelfSigned(name));
             }
             t.subjects.push(c.subject().as_raw().to_vec());
             t.names.push(name.clone());
             if self_signed {
                 let a = webpki::anchor_from_trusted_cert(&der)
-                    .map_err(|e| format!("{name}: not usable as a trust anchor: {e:?}"))?
+                    .map_err(|e| BundleError::BadAnchor {
+                        name: name.clone(),
+                        reason: format!("{e:?}"),
+                    })?
                     .to_owned();
                 t.anchors.push(a);
                 t.anchor_certs.push(der);
@@ -107,17 +160,12 @@ impl ExternalTrust {
                     .map(|(_, c)| (c, d.to_vec()))
             });
             let Some((signer, signer_der)) = signer else {
-                return Err(format!(
-                    "{name}: its issuer {issuer} is not in the bundle (add the root)"
-                ));
+                return Err(BundleError::MissingIssuer { name, issuer });
             };
             let signed = x509_parser::certificate::X509Certificate::from_der(der)
                 .is_ok_and(|(_, c)| c.verify_signature(Some(signer.public_key())).is_ok());
             if !signed {
-                return Err(format!(
-                    "{name}: its signature does not verify with the key of {issuer} in the \
-                     bundle (a re-keyed root of the same name?)"
-                ));
+                return Err(BundleError::WrongIssuerKey { name, issuer });
             }
             ca_links.push(Link {
                 cert: der.to_vec(),
@@ -127,7 +175,7 @@ impl ExternalTrust {
         }
         t.ca_links = ca_links;
         if t.anchors.is_empty() {
-            return Err("no self-signed root in the bundle".into());
+            return Err(BundleError::NoRoot);
         }
         Ok(t)
     }
@@ -206,7 +254,7 @@ impl ExternalTrust {
                 ca_id: format!("external:{issuer_cn}"),
                 serial: facts.serial,
                 cn: facts.cn,
-                subject_dn: facts.subject_dn,
+                subject: facts.subject,
                 dns: facts.dns,
                 thumbprint: validate::thumbprint(leaf),
                 not_after: cert.validity().not_after.timestamp(),

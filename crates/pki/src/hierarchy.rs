@@ -1,6 +1,7 @@
 //! The CA hierarchy and the certificate profiles, read from `pki/*.toml`.
 
-use super::directory::{self, Layout, LayoutFile, LayoutVars};
+use super::dn::Dn;
+use super::layout::{self, Layout, LayoutError, LayoutFile, LayoutVars};
 use serde::Deserialize;
 use std::fmt;
 
@@ -159,12 +160,17 @@ impl fmt::Display for PkiFileError {
 
 impl std::error::Error for PkiFileError {}
 
+/// A string that is not a dotted OID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an OID")]
+pub struct NotAnOid(pub String);
+
 /// Parses a dotted OID.
-pub fn parse_oid(s: &str) -> Result<Vec<u64>, String> {
+pub fn parse_oid(s: &str) -> Result<Vec<u64>, NotAnOid> {
     let v: Result<Vec<u64>, _> = s.split('.').map(str::parse::<u64>).collect();
     match v {
         Ok(v) if v.len() >= 2 && v[0] <= 2 => Ok(v),
-        _ => Err(format!("{s:?} is not an OID")),
+        _ => Err(NotAnOid(s.to_owned())),
     }
 }
 
@@ -184,7 +190,7 @@ impl Hierarchy {
             err(format!("line {line}: {}", e.message()))
         })?;
         let public_url = public_url.trim_end_matches('/');
-        let policy_oid = parse_oid(&raw.policy_oid).map_err(err)?;
+        let policy_oid = parse_oid(&raw.policy_oid).map_err(|e| err(e.to_string()))?;
         let mut cas: Vec<CaDef> = Vec::new();
         for c in &raw.ca {
             if c.id.is_empty() || !c.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
@@ -266,7 +272,7 @@ impl Hierarchy {
             },
             None,
         )
-        .map_err(err)?;
+        .map_err(|e| err(e.to_string()))?;
         Ok(Hierarchy {
             name: raw.name,
             organization: raw.organization,
@@ -287,7 +293,7 @@ impl Hierarchy {
 
     /// Places the directory tree under the operator's LDAP base DN (`None` or empty: the
     /// default `o=<organization>,c=FR`). The LDAP URLs written into certificates follow.
-    pub fn with_ldap_base_dn(mut self, base_dn: Option<&str>) -> Result<Self, String> {
+    pub fn with_ldap_base_dn(mut self, base_dn: Option<&str>) -> Result<Self, LayoutError> {
         self.directory = Layout::resolve(
             &self.directory.file(),
             &LayoutVars {
@@ -346,7 +352,17 @@ impl Hierarchy {
     /// The CA's LDAP entry DN in the configured layout (roots under the label OU, issuing CAs
     /// under their root's OU).
     pub fn ldap_dn(&self, ca: &CaDef) -> String {
-        directory::ca_dn(self, ca).to_string()
+        self.ca_entry_dn(ca).to_string()
+    }
+
+    /// The CA's LDAP entry DN: roots directly under the tree, issuing CAs under
+    /// `ou=<root CN>` (IGC-Santé's shape).
+    pub fn ca_entry_dn(&self, ca: &CaDef) -> Dn {
+        let tree = &self.directory.trees(ca.test).tree;
+        match ca.parent.as_deref().and_then(|p| self.ca(p)) {
+            None => tree.child("cn", &ca.cn),
+            Some(root) => tree.child("ou", &root.cn).child("cn", &ca.cn),
+        }
     }
 
     /// HTTP URL of a CA's full CRL.
@@ -370,7 +386,7 @@ impl Hierarchy {
         format!(
             "{}/{}?{attr};binary?base?objectClass=pkiCA",
             self.ldap_url,
-            directory::url_encode_dn(&self.ldap_dn(ca))
+            layout::url_encode_dn(&self.ldap_dn(ca))
         )
     }
 }

@@ -21,8 +21,22 @@ pub fn new_serial(rng: &dyn Random) -> Vec<u8> {
     b
 }
 
-fn to_time(t: i64) -> Result<time::OffsetDateTime, String> {
-    time::OffsetDateTime::from_unix_timestamp(t).map_err(|e| e.to_string())
+/// Why certificate parameters cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    /// A validity date out of range.
+    #[error(transparent)]
+    Time(#[from] time::error::ComponentRange),
+    /// A name that is not IA5 (DNS names and e-mail addresses of the SAN).
+    #[error("{0}: not IA5")]
+    NotIa5(String),
+    /// The subject's public key cannot be read.
+    #[error(transparent)]
+    Key(#[from] rcgen::Error),
+}
+
+fn to_time(t: i64) -> Result<time::OffsetDateTime, IssueError> {
+    Ok(time::OffsetDateTime::from_unix_timestamp(t)?)
 }
 
 const ID_QT_CPS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 2, 1];
@@ -85,7 +99,7 @@ pub fn ca_params(
     issuer: Option<&CaDef>,
     serial: &[u8],
     now: i64,
-) -> Result<CertificateParams, String> {
+) -> Result<CertificateParams, IssueError> {
     let mut p = CertificateParams::default();
     p.serial_number = Some(rcgen::SerialNumber::from_slice(serial));
     p.not_before = to_time(now - 60)?;
@@ -117,7 +131,7 @@ pub fn ee_params(
     approved: &CsrApproved,
     serial: &[u8],
     now: i64,
-) -> Result<CertificateParams, String> {
+) -> Result<CertificateParams, IssueError> {
     let mut p = CertificateParams::default();
     p.serial_number = Some(rcgen::SerialNumber::from_slice(serial));
     p.not_before = to_time(now - 60)?;
@@ -160,7 +174,9 @@ pub fn ee_params(
     let mut sans = Vec::new();
     for d in &approved.dns {
         sans.push(SanType::DnsName(
-            d.clone().try_into().map_err(|_| format!("{d}: not IA5"))?,
+            d.clone()
+                .try_into()
+                .map_err(|_| IssueError::NotIa5(d.clone()))?,
         ));
     }
     for ip in &approved.ips {
@@ -168,7 +184,9 @@ pub fn ee_params(
     }
     for e in &approved.emails {
         sans.push(SanType::Rfc822Name(
-            e.clone().try_into().map_err(|_| format!("{e}: not IA5"))?,
+            e.clone()
+                .try_into()
+                .map_err(|_| IssueError::NotIa5(e.clone()))?,
         ));
     }
     p.subject_alt_names = sans;
@@ -198,6 +216,6 @@ pub fn ee_params(
 }
 
 /// The subject's public key, for rcgen.
-pub fn subject_key(approved: &CsrApproved) -> Result<rcgen::SubjectPublicKeyInfo, String> {
-    rcgen::SubjectPublicKeyInfo::from_der(approved.spki_der()).map_err(|e| e.to_string())
+pub fn subject_key(approved: &CsrApproved) -> Result<rcgen::SubjectPublicKeyInfo, IssueError> {
+    Ok(rcgen::SubjectPublicKeyInfo::from_der(approved.spki_der())?)
 }

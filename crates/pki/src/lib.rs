@@ -7,9 +7,11 @@ pub mod audit;
 pub mod csr;
 pub mod der;
 pub mod directory;
+pub mod dn;
 pub mod external;
 pub mod hierarchy;
 pub mod issue;
+pub mod layout;
 pub mod names;
 pub mod ocsp;
 pub mod revocation;
@@ -23,5 +25,16 @@ pub trait DigestSigner {
     /// Which digest the signature expects.
     fn digest_alg(&self) -> &'static aws_lc_rs::digest::Algorithm;
     /// Signs the digest of the to-be-signed bytes.
-    fn sign_digest(&self, digest: &aws_lc_rs::digest::Digest) -> Result<Vec<u8>, String>;
+    fn sign_digest(&self, digest: &aws_lc_rs::digest::Digest) -> Result<Vec<u8>, SignError>;
+}
+
+/// Why a [`DigestSigner`] did not sign.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    /// The key refused to sign.
+    #[error("signing failed")]
+    Failed,
+    /// There is no key to sign with.
+    #[error("no key")]
+    NoKey,
 }

@@ -3,6 +3,32 @@
 
 use coeur_common::identity::luhn_valid;
 
+/// Why an identifier, DNS name or e-mail address is refused (each carries the input).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// Neither `1`+FINESS nor `3`+SIRET (nor a bare one).
+    #[error("{0:?} is not a structure identifier (1+FINESS or 3+SIRET)")]
+    NotStructureId(String),
+    /// An identifier with a character that is not a digit.
+    #[error("{0:?}: identifiers are digits")]
+    NotDigits(String),
+    /// The Luhn key does not match.
+    #[error("{0:?}: the check key is wrong")]
+    CheckKey(String),
+    /// Not a DNS name coeur certifies.
+    #[error("{0:?} is not a valid DNS name")]
+    DnsName(String),
+    /// No `@`.
+    #[error("{0:?} is not an e-mail address")]
+    NotEmail(String),
+    /// A local part or domain coeur does not certify.
+    #[error("{0:?} is not a valid e-mail address")]
+    Email(String),
+    /// The domain of an address is not a valid DNS name.
+    #[error("{0:?} has an invalid domain")]
+    EmailDomain(String),
+}
+
 /// A structure's national identifier (IdNat_Struct, TRE_G07): type digit + identifier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StructureId {
@@ -14,24 +40,20 @@ pub enum StructureId {
 
 impl StructureId {
     /// Parses `1<FINESS>`, `3<SIRET>`, or a bare FINESS (9) / SIRET (14).
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, NameError> {
         let s = s.trim();
         let (kind, body) = match (s.len(), s.chars().next()) {
             (10, Some('1')) => ('F', &s[1..]),
             (15, Some('3')) => ('S', &s[1..]),
             (9, _) => ('F', s),
             (14, _) => ('S', s),
-            _ => {
-                return Err(format!(
-                    "{s:?} is not a structure identifier (1+FINESS or 3+SIRET)"
-                ));
-            }
+            _ => return Err(NameError::NotStructureId(s.to_owned())),
         };
         if !body.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("{s:?}: identifiers are digits"));
+            return Err(NameError::NotDigits(s.to_owned()));
         }
         if !luhn_valid(body) {
-            return Err(format!("{s:?}: the check key is wrong"));
+            return Err(NameError::CheckKey(s.to_owned()));
         }
         Ok(if kind == 'F' {
             StructureId::Finess(body.to_owned())
@@ -51,7 +73,7 @@ impl StructureId {
 
 /// Checks a DNS name for a server certificate: LDH labels, at least two labels, no wildcard
 /// beyond a leading `*.`, no trailing dot, at most 253 characters.
-pub fn validate_dns_name(name: &str) -> Result<String, String> {
+pub fn validate_dns_name(name: &str) -> Result<String, NameError> {
     let n = name.trim().to_ascii_lowercase();
     let body = n.strip_prefix("*.").unwrap_or(&n);
     let labels: Vec<&str> = body.split('.').collect();
@@ -71,16 +93,16 @@ pub fn validate_dns_name(name: &str) -> Result<String, String> {
     if ok {
         Ok(n)
     } else {
-        Err(format!("{name:?} is not a valid DNS name"))
+        Err(NameError::DnsName(name.to_owned()))
     }
 }
 
 /// Checks an e-mail address (ASCII, one `@`, valid domain).
-pub fn validate_email(addr: &str) -> Result<String, String> {
+pub fn validate_email(addr: &str) -> Result<String, NameError> {
     let a = addr.trim();
     let (local, domain) = a
         .split_once('@')
-        .ok_or_else(|| format!("{addr:?} is not an e-mail address"))?;
+        .ok_or_else(|| NameError::NotEmail(addr.to_owned()))?;
     let local_ok = !local.is_empty()
         && local.len() <= 64
         && local
@@ -90,9 +112,9 @@ pub fn validate_email(addr: &str) -> Result<String, String> {
         && !local.ends_with('.')
         && !local.contains("..");
     if !local_ok || domain.starts_with("*.") {
-        return Err(format!("{addr:?} is not a valid e-mail address"));
+        return Err(NameError::Email(addr.to_owned()));
     }
-    let d = validate_dns_name(domain).map_err(|_| format!("{addr:?} has an invalid domain"))?;
+    let d = validate_dns_name(domain).map_err(|_| NameError::EmailDomain(addr.to_owned()))?;
     Ok(format!("{local}@{d}"))
 }
 
@@ -110,8 +132,20 @@ mod tests {
             StructureId::parse("010000024").unwrap().idnat(),
             "1010000024"
         );
-        assert!(StructureId::parse("318751275100021").is_err());
-        assert!(StructureId::parse("12").is_err());
+        assert_eq!(
+            StructureId::parse("318751275100021")
+                .unwrap_err()
+                .to_string(),
+            "\"318751275100021\": the check key is wrong"
+        );
+        assert_eq!(
+            StructureId::parse(" 12 ").unwrap_err().to_string(),
+            "\"12\" is not a structure identifier (1+FINESS or 3+SIRET)"
+        );
+        assert_eq!(
+            StructureId::parse("1A10000024").unwrap_err().to_string(),
+            "\"1A10000024\": identifiers are digits"
+        );
     }
 
     #[test]
@@ -123,7 +157,21 @@ mod tests {
         assert!(validate_dns_name("-a.fr").is_err());
         assert!(validate_dns_name("x.*.fr").is_err());
         assert!(validate_email("dr.martin@hopital.mssante.fr").is_ok());
-        assert!(validate_email("a@b").is_err());
-        assert!(validate_email("a b@c.fr").is_err());
+        assert_eq!(
+            validate_email("a@b").unwrap_err().to_string(),
+            "\"a@b\" has an invalid domain"
+        );
+        assert_eq!(
+            validate_email("a b@c.fr").unwrap_err().to_string(),
+            "\"a b@c.fr\" is not a valid e-mail address"
+        );
+        assert_eq!(
+            validate_email("ab.fr").unwrap_err().to_string(),
+            "\"ab.fr\" is not an e-mail address"
+        );
+        assert_eq!(
+            validate_dns_name("a..fr").unwrap_err().to_string(),
+            "\"a..fr\" is not a valid DNS name"
+        );
     }
 }

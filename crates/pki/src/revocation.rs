@@ -163,12 +163,12 @@ pub fn certificate_list_parts(
     (header, trailer)
 }
 
-/// A whole CRL in memory (small CRLs and tests).
-pub fn crl_in_memory(
+/// A whole CRL in memory (small CRLs and tests); the signer's error comes back as is.
+pub fn crl_in_memory<E>(
     spec: &CrlSpec,
     entries: &[Revoked],
-    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, String>,
-) -> Result<Vec<u8>, String> {
+    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+) -> Result<Vec<u8>, E> {
     let body: Vec<u8> = entries.iter().flat_map(entry_der).collect();
     let (prefix, suffix) = tbs_parts(spec, body.len());
     let tbs = [prefix, body, suffix].concat();
@@ -206,7 +206,10 @@ mod tests {
                 reason: Reason::Unspecified,
             },
         ];
-        let crl = crl_in_memory(&spec, &entries, |_| Ok(vec![0x30, 0x00])).unwrap();
+        let crl = crl_in_memory(&spec, &entries, |_| {
+            Ok::<_, std::convert::Infallible>(vec![0x30, 0x00])
+        })
+        .unwrap();
         let (rest, parsed) =
             x509_parser::revocation_list::CertificateRevocationList::from_der(&crl).unwrap();
         assert!(rest.is_empty());

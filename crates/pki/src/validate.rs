@@ -4,6 +4,7 @@
 //! external authorities (the real IGC-Santé chain) go through [`super::external`], which
 //! shares the end-entity checks of [`leaf_checks`].
 
+use crate::dn::Dn;
 use x509_parser::prelude::FromDer as _;
 
 /// An issuing CA trusted for client certificates.
@@ -33,8 +34,8 @@ pub struct Validated {
     pub serial: String,
     /// Subject CN.
     pub cn: Option<String>,
-    /// Subject DN in RFC 4514 form.
-    pub subject_dn: String,
+    /// Subject DN, read from the certificate's DER subject.
+    pub subject: Dn,
     /// DNS names of the SAN.
     pub dns: Vec<String>,
     /// `x5t#S256` thumbprint (RFC 8705 §3.1).
@@ -135,7 +136,7 @@ pub fn validate(
         ca_id: anchor.id.clone(),
         serial: facts.serial,
         cn: facts.cn,
-        subject_dn: facts.subject_dn,
+        subject: facts.subject,
         dns: facts.dns,
         thumbprint: thumbprint(leaf),
         not_after: v.not_after.timestamp(),
@@ -148,8 +149,8 @@ pub struct LeafFacts {
     pub serial: String,
     /// Subject CN.
     pub cn: Option<String>,
-    /// Subject DN in RFC 4514 form.
-    pub subject_dn: String,
+    /// Subject DN, read from the certificate's DER subject.
+    pub subject: Dn,
     /// DNS names of the SAN.
     pub dns: Vec<String>,
 }
@@ -199,6 +200,7 @@ pub fn leaf_checks(
                 .collect()
         })
         .unwrap_or_default();
+    let subject = Dn::from_der(cert.subject().as_raw()).map_err(|_| Refusal::Malformed)?;
     let serial: Vec<u8> = cert
         .raw_serial()
         .iter()
@@ -212,7 +214,7 @@ pub fn leaf_checks(
             hex::encode(serial)
         },
         cn,
-        subject_dn: cert.subject().to_string(),
+        subject,
         dns,
     })
 }

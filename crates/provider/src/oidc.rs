@@ -785,7 +785,7 @@ async fn client_certificate(
     use coeur_pki::validate::Usage;
     match st.ca.check_client_certificate(der, Usage::ClientTls).await {
         Ok(Ok(v)) => Ok(tok::PresentedCertificate {
-            subject_dn: v.subject_dn,
+            subject: v.subject,
             dns: v.dns,
             thumbprint: v.thumbprint,
         }),
