@@ -489,7 +489,7 @@ async fn run() -> Result<()> {
         Cmd::Ca(c) => ca_cmd(cfg, c).await,
         Cmd::Card(c) => card_cmd(cfg, c).await,
         Cmd::Audit(AuditCmd::Verify) => {
-            let store = Db::connect(&cfg.database_url).await?;
+            let store = coeur::ca::store::CaStore::new(Db::connect(&cfg.database_url).await?);
             match coeur::ca::ca::verify_audit(&store).await? {
                 Ok(n) => {
                     println!("audit log intact: {n} records");
@@ -1061,21 +1061,28 @@ async fn ca_cmd(cfg: Config, c: CaCmd) -> Result<()> {
         }
         CaCmd::List { ca: only, limit } => {
             for c in ca
-                .list(&state.store, only.as_deref(), None, None, limit)
+                .list(
+                    &state.store,
+                    coeur::ca::store::ListFilter {
+                        ca: only.as_deref(),
+                        limit,
+                        ..Default::default()
+                    },
+                )
                 .await
                 .map_err(|e| anyhow!("{e}"))?
             {
                 println!(
                     "{}\t{}\t{}\t{}\t{}",
-                    c["ca"].as_str().unwrap_or(""),
-                    c["serial"].as_str().unwrap_or(""),
-                    c["profile"].as_str().unwrap_or(""),
-                    if c["revoked_at"].is_null() {
+                    c.ca,
+                    c.serial,
+                    c.profile,
+                    if c.revoked_at.is_none() {
                         "valid"
                     } else {
                         "revoked"
                     },
-                    c["subject"].as_str().unwrap_or("")
+                    c.subject
                 );
             }
             Ok(())
@@ -1128,7 +1135,7 @@ fn keys_cmd(cfg: Config, k: KeysCmd) -> Result<()> {
 async fn ldap_cmd(cfg: Config, c: LdapCmd) -> Result<()> {
     match c {
         LdapCmd::Status { json } => {
-            let store = Db::connect(&cfg.database_url).await?;
+            let store = coeur::ca::store::CaStore::new(Db::connect(&cfg.database_url).await?);
             let now = SystemClock.now();
             let q = coeur::ca::ldap::outbox::status(&store, now).await?;
             if json {
@@ -1177,7 +1184,7 @@ async fn ldap_cmd(cfg: Config, c: LdapCmd) -> Result<()> {
             Ok(())
         }
         LdapCmd::Retry => {
-            let store = Db::connect(&cfg.database_url).await?;
+            let store = coeur::ca::store::CaStore::new(Db::connect(&cfg.database_url).await?);
             let n = coeur::ca::ldap::outbox::retry_all_now(&store, SystemClock.now()).await?;
             println!("{n} rows made due now");
             Ok(())

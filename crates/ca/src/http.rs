@@ -4,6 +4,7 @@
 
 use crate::ca::{CaError, cert_pem, pkcs7_certs};
 use crate::service::CaService;
+use crate::store::ListFilter;
 use axum::body::Bytes;
 use axum::extract::FromRef;
 use axum::extract::{Path, Query};
@@ -338,10 +339,12 @@ async fn list(
         .ca
         .list(
             &st.store,
-            q.get("ca").map(String::as_str),
-            q.get("profile").map(String::as_str),
-            q.get("q").map(String::as_str),
-            limit,
+            ListFilter {
+                ca: q.get("ca").map(String::as_str),
+                profile: q.get("profile").map(String::as_str),
+                subject_contains: q.get("q").map(String::as_str),
+                limit,
+            },
         )
         .await
     {

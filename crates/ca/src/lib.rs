@@ -12,6 +12,7 @@ pub mod config;
 pub mod http;
 pub mod ldap;
 pub mod service;
+pub mod store;
 pub mod trust;
 
 pub use service::{CaService, CaSettings};

@@ -2,8 +2,9 @@
 //! trust in client certificates, the LDAP settings, and the verifier of the access tokens
 //! that authorise its API. Built once by the `coeur` binary.
 
-use crate::ca::{Ca, PkiEnv, load_pki};
+use crate::ca::{Ca, CaSetup, PkiEnv, load_pki};
 use crate::config::{ExternalTrustConfig, LdapConfig};
+use crate::store::CaStore;
 use crate::trust::ClientTrust;
 use anyhow::{Result, anyhow};
 use coeur_common::random::{Clock, Random};
@@ -44,8 +45,8 @@ pub struct CaSettings {
 pub struct CaService {
     /// The CA.
     pub ca: Arc<Ca>,
-    /// Its database.
-    pub store: Db,
+    /// Its repository.
+    pub store: CaStore,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Randomness.
@@ -82,20 +83,16 @@ impl CaService {
         } else {
             PkiEnv::Test
         };
-        let ca = Ca::open(
-            &store,
-            &settings.keys_dir,
-            &settings.crl_dir,
+        let store = CaStore::new(store);
+        let setup = CaSetup {
+            keys_dir: &settings.keys_dir,
+            crl_dir: &settings.crl_dir,
             master,
-            hierarchy,
-            profiles,
             env,
-            &settings.realm,
-            settings.auto_approve,
-            &*rng,
-            clock.now(),
-        )
-        .await?;
+            realm: &settings.realm,
+            auto_approve: settings.auto_approve,
+        };
+        let ca = Ca::open(&store, &setup, hierarchy, profiles, &*rng, clock.now()).await?;
         let trust = ClientTrust::new(&settings.external)?;
         Ok(Self {
             ca: Arc::new(ca),

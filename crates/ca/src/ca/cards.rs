@@ -23,7 +23,7 @@ impl Ca {
     #[allow(clippy::too_many_arguments)] // One card's worth of inputs.
     pub async fn issue_virtual_card(
         &self,
-        store: &Store,
+        store: &CaStore,
         rng: &dyn Random,
         identity: &coeur_common::identity::Identity,
         pin: &str,
@@ -90,21 +90,14 @@ impl Ca {
     /// the "opposition" of a lost or stolen card. Returns the revoked (CA, serial) pairs.
     pub async fn revoke_cards(
         &self,
-        store: &Store,
+        store: &CaStore,
         national_id: &str,
         reason: Reason,
         actor: &str,
         now: i64,
     ) -> Result<Vec<(String, String)>, CaError> {
-        let rows = sqlx::query("SELECT ca_id, serial FROM certificates WHERE profile IN ('CPS_AUTH', 'CPS_SIGN') AND revoked_at IS NULL AND subject LIKE $1")
-            .bind(format!("CN={national_id},%"))
-            .fetch_all(store.pool())
-            .await
-            .map_err(anyhow::Error::from)?;
         let mut out = Vec::new();
-        for r in rows {
-            let ca: String = r.try_get("ca_id").map_err(anyhow::Error::from)?;
-            let serial: String = r.try_get("serial").map_err(anyhow::Error::from)?;
+        for (ca, serial) in store.valid_card_certificates(national_id).await? {
             match self.revoke(store, &ca, &serial, reason, actor, now).await {
                 Ok(()) | Err(CaError::AlreadyRevoked) => out.push((ca, serial)),
                 Err(e) => return Err(e),

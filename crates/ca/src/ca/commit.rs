@@ -1,31 +1,7 @@
 //! The group committer: issued certificates committed with their audit records and LDAP
-//! outbox rows, several issuances to a transaction.
+//! outbox rows, several issuances to a transaction (see [`CaStore::insert_issued`]).
 
 use super::*;
-
-/// An issued certificate to commit: its row, its request's row (automatic approval), its audit
-/// record and its LDAP outbox row.
-pub(crate) struct Persist {
-    pub(super) ca_id: String,
-    pub(super) profile_id: String,
-    pub(super) serial: String,
-    pub(super) der_b64: String,
-    pub(super) subject_text: String,
-    pub(super) not_before: i64,
-    pub(super) not_after: i64,
-    pub(super) request: Option<RequestRow>,
-    pub(super) actor: String,
-    pub(super) details: String,
-    pub(super) now: i64,
-}
-
-/// The request row of an automatically approved issuance.
-pub(crate) struct RequestRow {
-    pub(super) id: String,
-    pub(super) csr_b64: String,
-    pub(super) subject_json: String,
-    pub(super) requester: String,
-}
 
 pub(super) type PersistReply = tokio::sync::oneshot::Sender<Result<()>>;
 
@@ -39,8 +15,8 @@ const COMMIT_BATCH: usize = 64;
 /// answered to its own caller; one found already stored as itself (a commit whose answer was
 /// lost) is not stored twice.
 pub(super) async fn commit_loop(
-    store: Store,
-    mut rx: tokio::sync::mpsc::Receiver<(Persist, PersistReply)>,
+    store: CaStore,
+    mut rx: tokio::sync::mpsc::Receiver<(IssuedCert, PersistReply)>,
 ) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -57,8 +33,8 @@ pub(super) async fn commit_loop(
             continue;
         }
         if batch.len() > 1 {
-            let jobs: Vec<&Persist> = batch.iter().map(|(p, _)| p).collect();
-            match persist_many(&store, &jobs).await {
+            let jobs: Vec<&IssuedCert> = batch.iter().map(|(p, _)| p).collect();
+            match store.insert_issued(&jobs).await {
                 Ok(()) => {
                     for (_, reply) in batch {
                         let _ = reply.send(Ok(()));
@@ -75,129 +51,17 @@ pub(super) async fn commit_loop(
             // as this very one is not stored again.
             let r = match already_committed(&store, &job).await {
                 Ok(true) => Ok(()),
-                _ => persist_many(&store, &[&job]).await,
+                _ => store.insert_issued(&[&job]).await,
             };
             let _ = reply.send(r);
         }
     }
 }
 
-/// `INSERT … VALUES (…), (…) …` for `rows` rows of `row(first_placeholder_index)`.
-pub(super) fn multi_row_insert(
-    head: &str,
-    rows: usize,
-    per_row: usize,
-    row: impl Fn(usize) -> String,
-    tail: &str,
-) -> String {
-    let values: Vec<String> = (0..rows).map(|i| row(i * per_row + 1)).collect();
-    format!("{head} VALUES {} {tail}", values.join(", "))
-}
-
 /// Whether `job`'s certificate is stored, byte for byte.
-async fn already_committed(store: &Store, job: &Persist) -> Result<bool> {
-    let row = sqlx::query("SELECT der FROM certificates WHERE ca_id = $1 AND serial = $2")
-        .bind(&job.ca_id)
-        .bind(&job.serial)
-        .fetch_optional(store.pool())
-        .await?;
-    Ok(match row {
-        Some(r) => r.try_get::<String, _>("der")? == job.der_b64,
-        None => false,
-    })
-}
-
-/// `($n, $n+1, …)`: `width` consecutive placeholders from `$n`.
-pub(super) fn consecutive(n: usize, width: usize) -> String {
-    let p: Vec<String> = (n..n + width).map(|i| format!("${i}")).collect();
-    format!("({})", p.join(", "))
-}
-
-/// Commits `jobs` in one transaction.
-async fn persist_many(store: &Store, jobs: &[&Persist]) -> Result<()> {
-    let mut tx = store.pool().begin().await?;
-    let requests: Vec<(&Persist, &RequestRow)> = jobs
-        .iter()
-        .filter_map(|j| j.request.as_ref().map(|r| (*j, r)))
-        .collect();
-    if !requests.is_empty() {
-        let sql = multi_row_insert(
-            "INSERT INTO cert_requests (id, ca_id, profile, status, csr, subject, requester, \
-             created_at, decided_at, decided_by, serial)",
-            requests.len(),
-            8,
-            |n| {
-                format!(
-                    "(${n}, ${}, ${}, 'issued', ${}, ${}, ${}, ${}, ${}, 'auto', ${})",
-                    n + 1,
-                    n + 2,
-                    n + 3,
-                    n + 4,
-                    n + 5,
-                    n + 6,
-                    n + 6,
-                    n + 7
-                )
-            },
-            "",
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (j, r) in &requests {
-            q = q
-                .bind(&r.id)
-                .bind(&j.ca_id)
-                .bind(&j.profile_id)
-                .bind(&r.csr_b64)
-                .bind(&r.subject_json)
-                .bind(&r.requester)
-                .bind(j.now)
-                .bind(&j.serial);
-        }
-        q.execute(&mut *tx).await?;
-    }
-    let sql = multi_row_insert(
-        "INSERT INTO certificates (ca_id, serial, profile, subject, not_before, not_after, der, \
-         request_id, issued_at)",
-        jobs.len(),
-        9,
-        |n| consecutive(n, 9),
-        "",
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for j in jobs {
-        q = q
-            .bind(&j.ca_id)
-            .bind(&j.serial)
-            .bind(&j.profile_id)
-            .bind(&j.subject_text)
-            .bind(j.not_before)
-            .bind(j.not_after)
-            .bind(&j.der_b64)
-            .bind(j.request.as_ref().map(|r| r.id.clone()))
-            .bind(j.now);
-    }
-    q.execute(&mut *tx).await?;
-    let subjects: Vec<String> = jobs
-        .iter()
-        .map(|j| format!("{}/{}", j.ca_id, j.serial))
-        .collect();
-    let records: Vec<AuditEntry<'_>> = jobs
-        .iter()
-        .zip(&subjects)
-        .map(|(j, subject)| AuditEntry {
-            at: j.now,
-            action: "issue",
-            subject,
-            actor: &j.actor,
-            details: &j.details,
-        })
-        .collect();
-    append_audit_many_tx(&mut tx, &records).await?;
-    let issued: Vec<(&str, &str)> = jobs
-        .iter()
-        .map(|j| (j.ca_id.as_str(), j.serial.as_str()))
-        .collect();
-    crate::ldap::outbox::enqueue_issues(&mut tx, &issued, jobs[0].now).await?;
-    tx.commit().await?;
-    Ok(())
+async fn already_committed(store: &CaStore, job: &IssuedCert) -> Result<bool> {
+    Ok(store
+        .certificate_der(&job.ca_id, &job.serial)
+        .await?
+        .is_some_and(|der| der == job.der))
 }

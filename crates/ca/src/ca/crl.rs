@@ -17,80 +17,6 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// Rows per page when reading revoked entries.
-const REVOKED_PAGE: i64 = 50_000;
-
-/// Calls `f` with every certificate of `ca_id` revoked at or after `since`, and returns how
-/// many there were. The rows are read in one snapshot (a read transaction, REPEATABLE READ on
-/// PostgreSQL), in pages of [`REVOKED_PAGE`] by serial, each page aggregated by the database
-/// into one string: one row per page instead of one per entry, because handing rows one by
-/// one from sqlx's SQLite worker to the task dominated the build of large CRLs.
-async fn for_each_revoked(
-    store: &Store,
-    ca_id: &str,
-    since: i64,
-    mut f: impl FnMut(Revoked) -> Result<()>,
-) -> Result<u64> {
-    let sql = if store.is_sqlite() {
-        "SELECT group_concat(serial || ',' || revoked_at || ',' || COALESCE(reason, 0), ';') AS \
-         page, MAX(serial) AS last, COUNT(*) AS n FROM (SELECT serial, revoked_at, reason FROM \
-         certificates WHERE ca_id = $1 AND revoked_at IS NOT NULL AND revoked_at >= $2 AND \
-         serial > $3 ORDER BY serial LIMIT $4) page_rows"
-    } else {
-        "SELECT string_agg(serial || ',' || revoked_at || ',' || COALESCE(reason, 0), ';') AS \
-         page, MAX(serial) AS last, COUNT(*) AS n FROM (SELECT serial, revoked_at, reason FROM \
-         certificates WHERE ca_id = $1 AND revoked_at IS NOT NULL AND revoked_at >= $2 AND \
-         serial > $3 ORDER BY serial LIMIT $4) page_rows"
-    };
-    let mut tx = store.pool().begin().await?;
-    if !store.is_sqlite() {
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            .execute(&mut *tx)
-            .await?;
-    }
-    let mut after = String::new();
-    let mut count = 0u64;
-    loop {
-        let row = sqlx::query(sql)
-            .bind(ca_id)
-            .bind(since)
-            .bind(&after)
-            .bind(REVOKED_PAGE)
-            .fetch_one(&mut *tx)
-            .await?;
-        let n: i64 = row.try_get("n")?;
-        if n == 0 {
-            break;
-        }
-        let page: String = row.try_get("page")?;
-        for entry in page.split(';') {
-            f(parse_revoked(entry)?)?;
-            count += 1;
-        }
-        after = row.try_get("last")?;
-        if n < REVOKED_PAGE {
-            break;
-        }
-    }
-    tx.commit().await?;
-    Ok(count)
-}
-
-/// One `serial,revoked_at,reason` entry of a page.
-fn parse_revoked(entry: &str) -> Result<Revoked> {
-    let mut parts = entry.split(',');
-    let (Some(serial), Some(at), Some(reason), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        bail!("malformed revoked entry {entry:?}");
-    };
-    Ok(Revoked {
-        serial: decode_serial(serial)?,
-        at: at.parse()?,
-        reason: Reason::from_code(reason.parse()?).unwrap_or(Reason::Unspecified),
-    })
-}
-
 impl Ca {
     /// Path of a CA's current CRL file.
     pub fn crl_path(&self, ca_id: &str, delta: bool) -> PathBuf {
@@ -105,7 +31,7 @@ impl Ca {
     /// revocation) and returns the path.
     pub async fn current_crl(
         &self,
-        store: &Store,
+        store: &CaStore,
         ca_id: &str,
         delta: bool,
         now: i64,
@@ -117,12 +43,7 @@ impl Ca {
             .lock()
             .map(|d| d.get(ca_id).copied().unwrap_or(false))
             .unwrap_or(true);
-        let last: Option<(i64, i64)> = sqlx::query("SELECT number, next_update FROM crls WHERE ca_id = $1 AND delta_base IS NULL ORDER BY number DESC LIMIT 1")
-            .bind(ca_id)
-            .fetch_optional(store.pool())
-            .await
-            .map_err(anyhow::Error::from)?
-            .map(|r| (r.try_get("number").unwrap_or(0), r.try_get("next_update").unwrap_or(0)));
+        let last = store.last_full_crl(ca_id).await?;
         let path = self.crl_path(ca_id, false);
         let stale = last.is_none_or(|(_, next)| next - CRL_LIFETIME / 2 <= now)
             || !path.exists()
@@ -139,20 +60,12 @@ impl Ca {
     /// Builds a full CRL and its delta, streaming revoked entries from the store.
     pub async fn build_crls(
         &self,
-        store: &Store,
+        store: &CaStore,
         ca_id: &str,
         now: i64,
     ) -> Result<(u64, u64), CaError> {
         let ca = self.ca(ca_id)?.clone();
-        let number: i64 =
-            sqlx::query("SELECT COALESCE(MAX(number), 0) AS n FROM crls WHERE ca_id = $1")
-                .bind(ca_id)
-                .fetch_one(store.pool())
-                .await
-                .map_err(anyhow::Error::from)?
-                .try_get("n")
-                .map_err(anyhow::Error::from)?;
-        let full_no = u64::try_from(number).unwrap_or(0) + 1;
+        let full_no = store.max_crl_number(ca_id).await? + 1;
         let n_full = self.write_crl(store, &ca, full_no, None, None, now).await?;
         // The delta lists what was revoked since this full CRL: nothing yet; it grows with each
         // rebuild until the next full CRL.
@@ -165,7 +78,7 @@ impl Ca {
 
     async fn write_crl(
         &self,
-        store: &Store,
+        store: &CaStore,
         ca: &CaRt,
         number: u64,
         delta_base: Option<u64>,
@@ -214,13 +127,14 @@ impl Ca {
                 std::fs::File::create(&body_path).map_err(anyhow::Error::from)?,
             );
             let mut total = 0usize;
-            let count = for_each_revoked(store, &ca.def.id, since, |r| {
-                let e = revocation::entry_der(&r);
-                total += e.len();
-                body.write_all(&e)?;
-                Ok(())
-            })
-            .await?;
+            let count = store
+                .for_each_revoked(&ca.def.id, since, |r| {
+                    let e = revocation::entry_der(&r);
+                    total += e.len();
+                    body.write_all(&e)?;
+                    Ok(())
+                })
+                .await?;
             body.flush()?;
             drop(body);
             Ok::<_, anyhow::Error>((total, count))
@@ -271,22 +185,21 @@ impl Ca {
         // The CRL's number is claimed in the store before the file is published: of two
         // processes building the same number, the second fails on the primary key and leaves
         // the first one's file in place.
-        let mut tx = store.pool().begin().await.map_err(anyhow::Error::from)?;
-        sqlx::query("INSERT INTO crls (ca_id, number, delta_base, this_update, next_update, entries) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(&ca.def.id)
-            .bind(i64::try_from(number).unwrap_or(i64::MAX))
-            .bind(delta_base.map(|b| i64::try_from(b).unwrap_or(i64::MAX)))
-            .bind(now)
-            .bind(now + CRL_LIFETIME)
-            .bind(i64::try_from(count).unwrap_or(i64::MAX))
-            .execute(&mut *tx)
-            .await
-            .map_err(anyhow::Error::from)?;
-        crate::ldap::outbox::enqueue_crl(&mut tx, &ca.def.id, number, delta_base.is_some(), now)
-            .await
-            .map_err(CaError::Internal)?;
+        let mut tx = store.begin().await?;
+        tx.claim_crl(
+            &CrlRecord {
+                ca_id: &ca.def.id,
+                number,
+                delta_base,
+                this_update: now,
+                next_update: now + CRL_LIFETIME,
+                entries: count,
+            },
+            now,
+        )
+        .await?;
         std::fs::rename(&tmp, &out).map_err(anyhow::Error::from)?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
+        tx.commit().await?;
         Ok(count)
     }
 }

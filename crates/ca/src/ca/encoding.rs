@@ -2,10 +2,6 @@
 
 use super::*;
 
-pub(super) fn b64(b: &[u8]) -> String {
-    STANDARD.encode(b)
-}
-
 /// A serial as typed (hex, any case, optional `0x` and `:` separators, leading zero bytes or
 /// digits) in the stored form of [`serial_hex`].
 pub fn normalize_serial(s: &str) -> String {
@@ -50,7 +46,7 @@ pub fn cert_pem(der: &[u8]) -> String {
 }
 
 /// A stored serial (lowercase hex without leading zeros, so possibly of odd length) as bytes.
-pub(super) fn decode_serial(hex_serial: &str) -> Result<Vec<u8>> {
+pub(crate) fn decode_serial(hex_serial: &str) -> Result<Vec<u8>> {
     Ok(if hex_serial.len() % 2 == 1 {
         hex::decode(format!("0{hex_serial}"))?
     } else {

@@ -30,7 +30,7 @@ impl Ca {
     /// at once when the CA approves automatically.
     pub async fn submit(
         &self,
-        store: &Store,
+        store: &CaStore,
         rng: &dyn Random,
         requester: &str,
         ca_id: &str,
@@ -50,7 +50,12 @@ impl Ca {
                     &approved,
                     ca_id,
                     profile,
-                    Some((&id, &csr_der, subject, requester)),
+                    Some(IssuedRequest {
+                        id: id.clone(),
+                        csr_der: csr_der.clone(),
+                        subject: subject.clone(),
+                        requester: requester.to_owned(),
+                    }),
                     requester,
                     now,
                 )
@@ -62,17 +67,17 @@ impl Ca {
                 certificate: Some(cert_pem(&der)),
             });
         }
-        sqlx::query("INSERT INTO cert_requests (id, ca_id, profile, status, csr, subject, requester, created_at) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7)")
-            .bind(&id)
-            .bind(ca_id)
-            .bind(profile)
-            .bind(b64(&csr_der))
-            .bind(serde_json::to_string(subject).map_err(anyhow::Error::from)?)
-            .bind(requester)
-            .bind(now)
-            .execute(store.pool())
-            .await
-            .map_err(anyhow::Error::from)?;
+        store
+            .insert_pending_request(&NewRequest {
+                id: &id,
+                ca_id,
+                profile,
+                csr_der: &csr_der,
+                subject,
+                requester,
+                now,
+            })
+            .await?;
         Ok(RequestOutcome {
             id,
             status: "pending".into(),
@@ -87,7 +92,7 @@ impl Ca {
     #[allow(clippy::too_many_arguments)] // One request's worth of inputs.
     pub async fn issue_with_generated_key(
         &self,
-        store: &Store,
+        store: &CaStore,
         rng: &dyn Random,
         requester: &str,
         ca_id: &str,
@@ -138,44 +143,26 @@ impl Ca {
     /// Approves a pending request and issues it.
     pub async fn approve(
         &self,
-        store: &Store,
+        store: &CaStore,
         rng: &dyn Random,
         id: &str,
         operator: &str,
         now: i64,
     ) -> Result<RequestOutcome, CaError> {
-        let row = sqlx::query("SELECT ca_id, profile, status, csr, subject, requester FROM cert_requests WHERE id = $1").bind(id).fetch_optional(store.pool()).await.map_err(anyhow::Error::from)?;
-        let row = row.ok_or(CaError::NotFound)?;
-        let status: String = row.try_get("status").map_err(anyhow::Error::from)?;
-        if status != "pending" {
-            return Err(CaError::Conflict(format!("the request is {status}")));
+        let r = store.request(id).await?.ok_or(CaError::NotFound)?;
+        if r.status != "pending" {
+            return Err(CaError::Conflict(format!("the request is {}", r.status)));
         }
-        let ca_id: String = row.try_get("ca_id").map_err(anyhow::Error::from)?;
-        let profile: String = row.try_get("profile").map_err(anyhow::Error::from)?;
-        let csr_der = STANDARD
-            .decode(
-                row.try_get::<String, _>("csr")
-                    .map_err(anyhow::Error::from)?,
-            )
-            .map_err(anyhow::Error::from)?;
-        let subject: SubjectRequest = serde_json::from_str(
-            &row.try_get::<String, _>("subject")
-                .map_err(anyhow::Error::from)?,
-        )
-        .map_err(anyhow::Error::from)?;
-        let approved = self.check(&ca_id, &profile, &csr_der, &subject)?;
+        let approved = self.check(&r.ca_id, &r.profile, &r.csr_der, &r.subject)?;
         let (serial, der) = self
-            .issue(store, rng, &approved, &ca_id, &profile, None, operator, now)
+            .issue(
+                store, rng, &approved, &r.ca_id, &r.profile, None, operator, now,
+            )
             .await?;
-        let r = sqlx::query("UPDATE cert_requests SET status = 'issued', decided_at = $1, decided_by = $2, serial = $3 WHERE id = $4 AND status = 'pending'")
-            .bind(now)
-            .bind(operator)
-            .bind(&serial)
-            .bind(id)
-            .execute(store.pool())
-            .await
-            .map_err(anyhow::Error::from)?;
-        if r.rows_affected() != 1 {
+        if !store
+            .mark_request_issued(id, operator, &serial, now)
+            .await?
+        {
             return Err(CaError::Conflict(
                 "the request was decided concurrently".into(),
             ));
@@ -191,29 +178,17 @@ impl Ca {
     /// Rejects a pending request.
     pub async fn reject(
         &self,
-        store: &Store,
+        store: &CaStore,
         id: &str,
         operator: &str,
         reason: &str,
         now: i64,
     ) -> Result<(), CaError> {
-        let r = sqlx::query("UPDATE cert_requests SET status = 'rejected', decided_at = $1, decided_by = $2, reason = $3 WHERE id = $4 AND status = 'pending'")
-            .bind(now)
-            .bind(operator)
-            .bind(reason)
-            .bind(id)
-            .execute(store.pool())
-            .await
-            .map_err(anyhow::Error::from)?;
-        if r.rows_affected() != 1 {
-            let exists = sqlx::query("SELECT status FROM cert_requests WHERE id = $1")
-                .bind(id)
-                .fetch_optional(store.pool())
-                .await
-                .map_err(anyhow::Error::from)?;
-            return Err(match exists {
-                Some(_) => CaError::Conflict("the request was already decided".into()),
-                None => CaError::NotFound,
+        if !store.reject_request(id, operator, reason, now).await? {
+            return Err(if store.request_exists(id).await? {
+                CaError::Conflict("the request was already decided".into())
+            } else {
+                CaError::NotFound
             });
         }
         Ok(())
@@ -225,12 +200,12 @@ impl Ca {
     #[allow(clippy::too_many_arguments)] // One issuance's worth of inputs.
     pub async fn issue(
         &self,
-        _store: &Store,
+        _store: &CaStore,
         rng: &dyn Random,
         approved: &CsrApproved,
         ca_id: &str,
         profile_id: &str,
-        request: Option<(&str, &[u8], &SubjectRequest, &str)>,
+        request: Option<IssuedRequest>,
         actor: &str,
         now: i64,
     ) -> Result<(String, Vec<u8>), CaError> {
@@ -251,7 +226,16 @@ impl Ca {
                 .to_vec();
             let sh = serial_hex(&serial);
             match self
-                .persist_issue(ca, profile, approved, &sh, &der, request, actor, now)
+                .persist_issue(
+                    ca,
+                    profile,
+                    approved,
+                    &sh,
+                    &der,
+                    request.clone(),
+                    actor,
+                    now,
+                )
                 .await
             {
                 Ok(()) => return Ok((sh, der)),
@@ -273,27 +257,19 @@ impl Ca {
         approved: &CsrApproved,
         serial: &str,
         der: &[u8],
-        request: Option<(&str, &[u8], &SubjectRequest, &str)>,
+        request: Option<IssuedRequest>,
         actor: &str,
         now: i64,
     ) -> Result<()> {
-        let job = Persist {
+        let job = IssuedCert {
             ca_id: ca.def.id.clone(),
             profile_id: profile.id.clone(),
             serial: serial.to_owned(),
-            der_b64: b64(der),
+            der: der.to_vec(),
             subject_text: approved.subject_text.clone(),
             not_before: now - 60,
             not_after: now + profile.validity_days * 86_400,
-            request: match request {
-                Some((id, csr_der, subject, requester)) => Some(RequestRow {
-                    id: id.to_owned(),
-                    csr_b64: b64(csr_der),
-                    subject_json: serde_json::to_string(subject)?,
-                    requester: requester.to_owned(),
-                }),
-                None => None,
-            },
+            request,
             actor: actor.to_owned(),
             details: serde_json::json!({"profile": profile.id, "subject": approved.subject_text})
                 .to_string(),
@@ -308,15 +284,4 @@ impl Ca {
             .await
             .map_err(|_| anyhow!("the issuance committer has stopped"))?
     }
-}
-
-pub(super) fn is_conflict(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<sqlx::Error>().is_some_and(|s| match s {
-        sqlx::Error::Database(d) => {
-            d.is_unique_violation()
-                || d.message().contains("locked")
-                || d.message().contains("busy")
-        }
-        _ => false,
-    })
 }

@@ -148,6 +148,21 @@ impl KeyFile {
         let der = master.open(&Self::context(id), sealed.trim())?;
         Ok(Some(CaKey::from_pkcs8(kt, &der)?))
     }
+    /// The key stored under `id`, generated and stored first if there is none.
+    pub(super) fn load_or_generate(
+        dir: &Path,
+        master: &MasterKey,
+        id: &str,
+        kt: KeyType,
+    ) -> Result<CaKey> {
+        if let Some(k) = Self::load(dir, master, id, kt)? {
+            return Ok(k);
+        }
+        tracing::info!(key_id = %id, key = kt.as_str(), "generating key");
+        let (k, der) = CaKey::generate(kt)?;
+        Self::save(dir, master, id, &der)?;
+        Ok(k)
+    }
     pub(super) fn save(dir: &Path, master: &MasterKey, id: &str, der: &[u8]) -> Result<()> {
         std::fs::create_dir_all(dir.join("ca"))?;
         let p = Self::path(dir, id);

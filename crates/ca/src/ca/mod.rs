@@ -12,23 +12,21 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use coeur_common::random::Random;
 use coeur_pki::DigestSigner;
-use coeur_pki::audit::AuditRecord;
 use coeur_pki::csr::{self, CsrApproved, CsrError, SubjectRequest};
 use coeur_pki::der;
 use coeur_pki::hierarchy::{CaDef, Hierarchy, KeyType, Profile, parse_profiles};
 use coeur_pki::issue;
 use coeur_pki::ocsp::{Answer, CertIdReq, IdHash, OcspRefusal, Status};
-use coeur_pki::revocation::{CrlSpec, Reason, Revoked};
+use coeur_pki::revocation::{CrlSpec, Reason};
 use coeur_storage::keystore::MasterKey;
-use futures_util::TryStreamExt as _;
-use sqlx::Row as _;
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use x509_parser::prelude::FromDer as _;
 
-use coeur_storage::Db as Store;
+use crate::store::{AuditEntry, CrlRecord, IssuedCert, IssuedRequest, NewRequest, RevokeOutcome};
+pub use crate::store::{CaStore, CertificateSummary, ListFilter};
 
 mod audit;
 mod bootstrap;
@@ -42,16 +40,15 @@ mod ocsp;
 mod revocation;
 mod server_cert;
 
-pub use audit::{AuditEntry, append_audit_many_tx, append_audit_tx, verify_audit};
+pub use audit::verify_audit;
+pub use bootstrap::CaSetup;
 pub use cards::profession_label;
 pub use encoding::{cert_pem, normalize_serial, pkcs7_certs, serial_hex};
 pub use keys::{CaKey, SharedKey};
 
-use audit::append_audit;
-use bootstrap::{put_ca_cert, store_ca_cert};
-use commit::{Persist, PersistReply, RequestRow, commit_loop, consecutive, multi_row_insert};
-use encoding::{b64, decode_serial};
-use issuance::is_conflict;
+use crate::store::is_conflict;
+use commit::{PersistReply, commit_loop};
+pub(crate) use encoding::decode_serial;
 use keys::{KeyFile, hash};
 
 /// A CA ready to work.
@@ -88,7 +85,7 @@ pub struct Ca {
     ocsp_cache: Mutex<OcspCache>,
     crl_dirty: Mutex<HashMap<String, bool>>,
     crl_lock: tokio::sync::Mutex<()>,
-    committer: tokio::sync::mpsc::Sender<(Persist, PersistReply)>,
+    committer: tokio::sync::mpsc::Sender<(IssuedCert, PersistReply)>,
 }
 
 /// Signed OCSP answers by (CA, serial), with their expiry.
@@ -265,59 +262,22 @@ impl Ca {
     /// A certificate's DER by CA and serial.
     pub async fn certificate(
         &self,
-        store: &Store,
+        store: &CaStore,
         ca_id: &str,
         serial: &str,
     ) -> Result<Vec<u8>, CaError> {
-        let serial = normalize_serial(serial);
-        let row = sqlx::query("SELECT der FROM certificates WHERE ca_id = $1 AND serial = $2")
-            .bind(ca_id)
-            .bind(&serial)
-            .fetch_optional(store.pool())
-            .await
-            .map_err(anyhow::Error::from)?;
-        let row = row.ok_or(CaError::NotFound)?;
-        Ok(STANDARD
-            .decode(
-                row.try_get::<String, _>("der")
-                    .map_err(anyhow::Error::from)?,
-            )
-            .map_err(anyhow::Error::from)?)
+        store
+            .certificate_der(ca_id, &normalize_serial(serial))
+            .await?
+            .ok_or(CaError::NotFound)
     }
 
     /// Certificates, newest first, filtered.
     pub async fn list(
         &self,
-        store: &Store,
-        ca: Option<&str>,
-        profile: Option<&str>,
-        q: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<serde_json::Value>, CaError> {
-        let rows = sqlx::query("SELECT ca_id, serial, profile, subject, not_before, not_after, issued_at, revoked_at, reason FROM certificates WHERE ($1 = '' OR ca_id = $1) AND ($2 = '' OR profile = $2) AND ($3 = '' OR subject LIKE $4) ORDER BY issued_at DESC, serial LIMIT $5")
-            .bind(ca.unwrap_or_default())
-            .bind(profile.unwrap_or_default())
-            .bind(q.unwrap_or_default())
-            .bind(format!("%{}%", q.unwrap_or_default()))
-            .bind(limit.clamp(1, 1000))
-            .fetch_all(store.pool())
-            .await
-            .map_err(anyhow::Error::from)?;
-        rows.iter()
-            .map(|r| {
-                let reason: Option<i64> = r.try_get("reason").map_err(anyhow::Error::from)?;
-                Ok(serde_json::json!({
-                    "ca": r.try_get::<String, _>("ca_id").map_err(anyhow::Error::from)?,
-                    "serial": r.try_get::<String, _>("serial").map_err(anyhow::Error::from)?,
-                    "profile": r.try_get::<String, _>("profile").map_err(anyhow::Error::from)?,
-                    "subject": r.try_get::<String, _>("subject").map_err(anyhow::Error::from)?,
-                    "not_before": r.try_get::<i64, _>("not_before").map_err(anyhow::Error::from)?,
-                    "not_after": r.try_get::<i64, _>("not_after").map_err(anyhow::Error::from)?,
-                    "issued_at": r.try_get::<i64, _>("issued_at").map_err(anyhow::Error::from)?,
-                    "revoked_at": r.try_get::<Option<i64>, _>("revoked_at").map_err(anyhow::Error::from)?,
-                    "reason": reason.and_then(Reason::from_code),
-                }))
-            })
-            .collect()
+        store: &CaStore,
+        filter: ListFilter<'_>,
+    ) -> Result<Vec<CertificateSummary>, CaError> {
+        Ok(store.list_certificates(filter).await?)
     }
 }

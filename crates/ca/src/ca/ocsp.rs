@@ -5,7 +5,7 @@ use coeur_pki::ocsp;
 
 impl Ca {
     /// Answers an OCSP request (DER).
-    pub async fn ocsp(&self, store: &Store, request: &[u8], now: i64) -> Vec<u8> {
+    pub async fn ocsp(&self, store: &CaStore, request: &[u8], now: i64) -> Vec<u8> {
         let req = match ocsp::parse_request(request) {
             Ok(r) => r,
             Err(e) => return ocsp::refusal(e),
@@ -31,7 +31,7 @@ impl Ca {
 
     async fn ocsp_answer(
         &self,
-        store: &Store,
+        store: &CaStore,
         ids: &[CertIdReq],
         nonce: Option<&[u8]>,
         now: i64,
@@ -57,25 +57,13 @@ impl Ca {
         }
         let mut answers = Vec::new();
         for id in ids {
-            let row = sqlx::query(
-                "SELECT revoked_at, reason FROM certificates WHERE ca_id = $1 AND serial = $2",
-            )
-            .bind(&ca.def.id)
-            .bind(serial_hex(&id.serial))
-            .fetch_optional(store.pool())
-            .await?;
-            let status = match row {
+            let status = match store
+                .revocation_state(&ca.def.id, &serial_hex(&id.serial))
+                .await?
+            {
                 None => Status::Unknown,
-                Some(r) => match r.try_get::<Option<i64>, _>("revoked_at")? {
-                    None => Status::Good,
-                    Some(at) => Status::Revoked {
-                        at,
-                        reason: Reason::from_code(
-                            r.try_get::<Option<i64>, _>("reason")?.unwrap_or(0),
-                        )
-                        .unwrap_or(Reason::Unspecified),
-                    },
-                },
+                Some(None) => Status::Good,
+                Some(Some((at, reason))) => Status::Revoked { at, reason },
             };
             answers.push(Answer {
                 cert_id_der: id.cert_id_der.clone(),

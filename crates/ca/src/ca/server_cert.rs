@@ -10,7 +10,7 @@ impl Ca {
     #[allow(clippy::too_many_arguments)] // Wiring at start.
     pub async fn own_server_certificate(
         &self,
-        store: &Store,
+        store: &CaStore,
         keys_dir: &Path,
         master: &MasterKey,
         rng: &dyn Random,
@@ -72,7 +72,7 @@ impl Ca {
             .cloned()
             .chain(ips.iter().map(|i| i.to_string()))
             .collect();
-        let current = store_ca_cert(store, id).await?.filter(|d| {
+        let current = store.ca_cert(id).await?.filter(|d| {
             x509_parser::certificate::X509Certificate::from_der(d).is_ok_and(|(_, c)| {
                 let names: Vec<String> = c
                     .subject_alternative_name()
@@ -133,7 +133,9 @@ impl Ca {
                     )
                     .await
                     .map_err(|e| anyhow!("{e}"))?;
-                put_ca_cert(store, id, &self.hierarchy.name, &der, now).await?;
+                store
+                    .put_ca_cert(id, &self.hierarchy.name, &der, now)
+                    .await?;
                 tracing::info!(ca = %ca.def.id, serial = %serial, "issued coeur's own HTTPS certificate");
                 der
             }
