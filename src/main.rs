@@ -534,11 +534,13 @@ async fn serve(cfg: Config, self_issued: bool) -> Result<()> {
             .ca
             .own_server_certificate(
                 &app.ca.store,
-                &cfg.keys_dir,
-                state.keys.master(),
                 &*state.rng,
-                "SERVER-TLS",
-                &cfg.public_url,
+                &coeur::ca::ca::OwnCertificate {
+                    id: "SERVER-TLS",
+                    public_url: &cfg.public_url,
+                    keys_dir: &cfg.keys_dir,
+                    master: state.keys.master(),
+                },
                 state.now(),
             )
             .await?;
@@ -922,15 +924,7 @@ async fn card_cmd(cfg: Config, c: CardCmd) -> Result<()> {
             let ((a_serial, a_p12), (s_serial, s_p12)) = app
                 .ca
                 .ca
-                .issue_virtual_card(
-                    &app.ca.store,
-                    &*state.rng,
-                    &identity,
-                    &pin,
-                    ca.as_deref(),
-                    "cli",
-                    now,
-                )
+                .issue_virtual_card(&*state.rng, &identity, &pin, ca.as_deref(), "cli", now)
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
             let stem = out
@@ -1023,13 +1017,14 @@ async fn ca_cmd(cfg: Config, c: CaCmd) -> Result<()> {
                 .map_err(|e| anyhow!("{e}"))?;
             let (serial, der) = ca
                 .issue(
-                    &state.store,
                     &*state.rng,
-                    &approved,
-                    &ca_id,
-                    &profile,
-                    None,
-                    "cli",
+                    &coeur::ca::ca::Issuance {
+                        approved: &approved,
+                        ca_id: &ca_id,
+                        profile: &profile,
+                        actor: "cli",
+                        request: None,
+                    },
                     now,
                 )
                 .await

@@ -2,7 +2,7 @@
 //! structures and operators, authorised by coeur's own access tokens (scopes `ca:request`,
 //! `ca:approve`, `ca:revoke`, `ca:read`). See `docs/ca-api.yaml`.
 
-use crate::ca::{CaError, cert_pem, pkcs7_certs};
+use crate::ca::{CaError, IssueRequest, KeyRequest, cert_pem, pkcs7_certs};
 use crate::service::CaService;
 use crate::store::ListFilter;
 use axum::body::Bytes;
@@ -239,14 +239,15 @@ async fn submit(st: St, bearer: Bearer<CaRequest>, body: Bytes) -> Response {
         return match st
             .ca
             .issue_with_generated_key(
-                &st.store,
                 &*st.rng,
-                &who,
-                &b.ca,
-                &b.profile,
-                g.key_type,
-                &b.subject,
-                &g.password,
+                &KeyRequest {
+                    requester: &who,
+                    ca_id: &b.ca,
+                    profile: &b.profile,
+                    key_type: g.key_type,
+                    subject: &b.subject,
+                    password: &g.password,
+                },
                 st.now(),
             )
             .await
@@ -273,11 +274,13 @@ async fn submit(st: St, bearer: Bearer<CaRequest>, body: Bytes) -> Response {
         .submit(
             &st.store,
             &*st.rng,
-            &who,
-            &b.ca,
-            &b.profile,
-            csr.as_bytes(),
-            &b.subject,
+            &IssueRequest {
+                requester: &who,
+                ca_id: &b.ca,
+                profile: &b.profile,
+                csr: csr.as_bytes(),
+                subject: &b.subject,
+            },
             st.now(),
         )
         .await

@@ -20,10 +20,8 @@ impl Ca {
     /// Sandbox virtual card for an identity: CPS_AUTH and CPS_SIGN certificates from the first
     /// PERSONNES CA (or `ca_id`), each with its key in a PKCS#12 protected by the card PIN.
     /// Returns ((auth serial, auth PKCS#12), (sign serial, sign PKCS#12)).
-    #[allow(clippy::too_many_arguments)] // One card's worth of inputs.
     pub async fn issue_virtual_card(
         &self,
-        store: &CaStore,
         rng: &dyn Random,
         identity: &coeur_common::identity::Identity,
         pin: &str,
@@ -59,27 +57,29 @@ impl Ca {
         };
         let (a_serial, _, a_p12) = self
             .issue_with_generated_key(
-                store,
                 rng,
-                actor,
-                &ca_id,
-                "CPS_AUTH",
-                KeyType::P256,
-                &subject,
-                pin,
+                &KeyRequest {
+                    requester: actor,
+                    ca_id: &ca_id,
+                    profile: "CPS_AUTH",
+                    key_type: KeyType::P256,
+                    subject: &subject,
+                    password: pin,
+                },
                 now,
             )
             .await?;
         let (s_serial, _, s_p12) = self
             .issue_with_generated_key(
-                store,
                 rng,
-                actor,
-                &ca_id,
-                "CPS_SIGN",
-                KeyType::P256,
-                &subject,
-                pin,
+                &KeyRequest {
+                    requester: actor,
+                    ca_id: &ca_id,
+                    profile: "CPS_SIGN",
+                    key_type: KeyType::P256,
+                    subject: &subject,
+                    password: pin,
+                },
                 now,
             )
             .await?;

@@ -44,7 +44,9 @@ pub use audit::verify_audit;
 pub use bootstrap::CaSetup;
 pub use cards::profession_label;
 pub use encoding::{cert_pem, normalize_serial, pkcs7_certs, serial_hex};
+pub use issuance::{Issuance, IssueRequest, KeyRequest};
 pub use keys::{CaKey, SharedKey};
+pub use server_cert::OwnCertificate;
 
 use crate::store::is_conflict;
 use commit::{PersistReply, commit_loop};
