@@ -76,6 +76,9 @@ impl Ca {
         Ok((n_full, n_delta))
     }
 
+    /// Builds one CRL (full, or delta when `delta_base` is set) listing what was revoked since
+    /// `since` (everything when `None`), claims its number in the store and publishes the file.
+    /// Returns the number of entries.
     async fn write_crl(
         &self,
         store: &CaStore,
@@ -85,24 +88,7 @@ impl Ca {
         since: Option<i64>,
         now: i64,
     ) -> Result<u64, CaError> {
-        let spec = CrlSpec {
-            issuer_name_der: ca.subject_der.clone(),
-            issuer_key_id: ca.key_id.clone(),
-            sig_alg_der: ca.key.algorithm_der(),
-            this_update: now,
-            next_update: now + CRL_LIFETIME,
-            number,
-            delta_base,
-            freshest: if delta_base.is_none() {
-                vec![
-                    self.hierarchy.delta_crl_url(&ca.def.id),
-                    self.hierarchy.ldap_attr_url(&ca.def, "deltaRevocationList"),
-                ]
-            } else {
-                vec![]
-            },
-        };
-        let since = since.unwrap_or(i64::MIN);
+        let spec = self.crl_spec(ca, number, delta_base, now);
         // One pass over the store: the entries go to a body file while their size is counted;
         // the TBS header (which needs that size) is hashed before the body, read back from
         // the page cache.
@@ -121,67 +107,14 @@ impl Ca {
             .crl_dir
             .join(format!(".{}-{number}-{unique}.tmp", ca.def.id));
         let _cleanup = RemoveOnDrop(vec![body_path.clone(), tmp.clone()]);
-        let result = async {
-            let mut body = std::io::BufWriter::with_capacity(
-                1 << 20,
-                std::fs::File::create(&body_path).map_err(anyhow::Error::from)?,
-            );
-            let mut total = 0usize;
-            let count = store
-                .for_each_revoked(&ca.def.id, since, |r| {
-                    let e = revocation::entry_der(&r);
-                    total += e.len();
-                    body.write_all(&e)?;
-                    Ok(())
-                })
-                .await?;
-            body.flush()?;
-            drop(body);
-            Ok::<_, anyhow::Error>((total, count))
-        }
-        .await;
-        let (total, count) = result.map_err(CaError::Internal)?;
+        let since = since.unwrap_or(i64::MIN);
+        let (total, count) = write_body(store, &ca.def.id, since, &body_path).await?;
         let (prefix, suffix) = revocation::tbs_parts(&spec, total);
-        let mut ctx = digest::Context::new(ca.key.digest_alg());
-        ctx.update(&prefix);
-        {
-            use std::io::Read as _;
-            let mut f = std::fs::File::open(&body_path).map_err(anyhow::Error::from)?;
-            let mut buf = vec![0u8; 1 << 20];
-            let mut read = 0usize;
-            loop {
-                let n = f.read(&mut buf).map_err(anyhow::Error::from)?;
-                if n == 0 {
-                    break;
-                }
-                read += n;
-                ctx.update(&buf[..n]);
-            }
-            if read != total {
-                return Err(CaError::Internal(anyhow!(
-                    "the CRL body file changed while it was read ({read} bytes, {total} written)"
-                )));
-            }
-        }
-        ctx.update(&suffix);
+        let tbs_hash = hash_tbs(ca.key.digest_alg(), &prefix, &body_path, total, &suffix)?;
         let tbs_len = prefix.len() + total + suffix.len();
-        let sig = ca.key.sign_digest(&ctx.finish()).map_err(|e| anyhow!(e))?;
+        let sig = ca.key.sign_digest(&tbs_hash).map_err(|e| anyhow!(e))?;
         let (head, tail) = revocation::certificate_list_parts(tbs_len, &spec.sig_alg_der, &sig);
-        {
-            let mut o =
-                std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(anyhow::Error::from)?);
-            o.write_all(&head).map_err(anyhow::Error::from)?;
-            o.write_all(&prefix).map_err(anyhow::Error::from)?;
-            std::io::copy(
-                &mut std::fs::File::open(&body_path).map_err(anyhow::Error::from)?,
-                &mut o,
-            )
-            .map_err(anyhow::Error::from)?;
-            o.write_all(&suffix).map_err(anyhow::Error::from)?;
-            o.write_all(&tail).map_err(anyhow::Error::from)?;
-            o.flush().map_err(anyhow::Error::from)?;
-            o.get_ref().sync_all().map_err(anyhow::Error::from)?;
-        }
+        write_crl_file(&tmp, [&head, &prefix], &body_path, [&suffix, &tail])?;
         // The CRL's number is claimed in the store before the file is published: of two
         // processes building the same number, the second fails on the primary key and leaves
         // the first one's file in place.
@@ -202,4 +135,92 @@ impl Ca {
         tx.commit().await?;
         Ok(count)
     }
+
+    /// What a CRL of `ca` says besides its entries.
+    fn crl_spec(&self, ca: &CaRt, number: u64, delta_base: Option<u64>, now: i64) -> CrlSpec {
+        CrlSpec {
+            issuer_name_der: ca.subject_der.clone(),
+            issuer_key_id: ca.key_id.clone(),
+            sig_alg_der: ca.key.algorithm_der(),
+            this_update: now,
+            next_update: now + CRL_LIFETIME,
+            number,
+            delta_base,
+            freshest: if delta_base.is_none() {
+                vec![
+                    self.hierarchy.delta_crl_url(&ca.def.id),
+                    self.hierarchy.ldap_attr_url(&ca.def, "deltaRevocationList"),
+                ]
+            } else {
+                vec![]
+            },
+        }
+    }
+}
+
+/// Writes the DER entries of the certificates of `ca_id` revoked since `since` to `path`.
+/// Returns (bytes written, entries).
+async fn write_body(store: &CaStore, ca_id: &str, since: i64, path: &Path) -> Result<(usize, u64)> {
+    let mut body = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut total = 0usize;
+    let count = store
+        .for_each_revoked(ca_id, since, |r| {
+            let e = revocation::entry_der(&r);
+            total += e.len();
+            body.write_all(&e)?;
+            Ok(())
+        })
+        .await?;
+    body.flush()?;
+    Ok((total, count))
+}
+
+/// The digest of the TBS: `prefix`, the body file (which must still be `total` bytes long),
+/// `suffix`.
+fn hash_tbs(
+    alg: &'static digest::Algorithm,
+    prefix: &[u8],
+    body_path: &Path,
+    total: usize,
+    suffix: &[u8],
+) -> Result<digest::Digest> {
+    use std::io::Read as _;
+    let mut ctx = digest::Context::new(alg);
+    ctx.update(prefix);
+    let mut f = std::fs::File::open(body_path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut read = 0usize;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        read += n;
+        ctx.update(&buf[..n]);
+    }
+    if read != total {
+        bail!("the CRL body file changed while it was read ({read} bytes, {total} written)");
+    }
+    ctx.update(suffix);
+    Ok(ctx.finish())
+}
+
+/// Writes and syncs the CRL file: `before`, the body file, `after`.
+fn write_crl_file(
+    path: &Path,
+    before: [&[u8]; 2],
+    body_path: &Path,
+    after: [&[u8]; 2],
+) -> Result<()> {
+    let mut o = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for part in before {
+        o.write_all(part)?;
+    }
+    std::io::copy(&mut std::fs::File::open(body_path)?, &mut o)?;
+    for part in after {
+        o.write_all(part)?;
+    }
+    o.flush()?;
+    o.get_ref().sync_all()?;
+    Ok(())
 }
