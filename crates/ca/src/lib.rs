@@ -11,6 +11,7 @@ pub mod ca;
 pub mod config;
 pub mod http;
 pub mod ldap;
+pub mod policy;
 pub mod service;
 pub mod store;
 pub mod trust;

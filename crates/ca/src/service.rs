@@ -4,6 +4,7 @@
 
 use crate::ca::{Ca, CaSetup, PkiEnv, load_pki};
 use crate::config::{ExternalTrustConfig, LdapConfig};
+use crate::policy::{AllowAll, IssuancePolicy};
 use crate::store::CaStore;
 use crate::trust::ClientTrust;
 use anyhow::{Result, anyhow};
@@ -61,6 +62,8 @@ pub struct CaService {
     pub keys_dir: PathBuf,
     /// Where CRLs are written.
     pub crl_dir: PathBuf,
+    /// Who may ask for which certificate (consulted by the API before a request is written).
+    pub policy: Arc<dyn IssuancePolicy>,
 }
 
 impl CaService {
@@ -104,7 +107,14 @@ impl CaService {
             verifier,
             keys_dir: settings.keys_dir,
             crl_dir: settings.crl_dir,
+            policy: Arc::new(AllowAll),
         })
+    }
+
+    /// The same service with another issuance policy than the default [`AllowAll`].
+    pub fn with_policy(mut self, policy: Arc<dyn IssuancePolicy>) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Current time.
