@@ -69,13 +69,14 @@ async fn issue_many(
                     csr::approve_key(&spki, KeyType::P256, &req, &p, &def).expect("approved");
                 let r = ca
                     .issue(
-                        &s.ca.store,
                         &*s.state.rng,
-                        &approved,
-                        ORG,
-                        "ORG_AUTH_CLI",
-                        None,
-                        "bench",
+                        &coeur::ca::ca::Issuance {
+                            approved: &approved,
+                            ca_id: ORG,
+                            profile: "ORG_AUTH_CLI",
+                            actor: "bench",
+                            request: None,
+                        },
                         s.clock.now(),
                     )
                     .await;

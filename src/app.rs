@@ -137,11 +137,13 @@ impl App {
             .ca
             .own_server_certificate(
                 &self.ca.store,
-                &self.cfg.keys_dir,
-                p.keys.master(),
                 &*p.rng,
-                "CARD-TLS",
-                &self.cfg.card_public_url,
+                &coeur_ca::ca::OwnCertificate {
+                    id: "CARD-TLS",
+                    public_url: &self.cfg.card_public_url,
+                    keys_dir: &self.cfg.keys_dir,
+                    master: p.keys.master(),
+                },
                 p.now(),
             )
             .await?;

@@ -489,7 +489,7 @@ async fn run() -> Result<()> {
         Cmd::Ca(c) => ca_cmd(cfg, c).await,
         Cmd::Card(c) => card_cmd(cfg, c).await,
         Cmd::Audit(AuditCmd::Verify) => {
-            let store = Db::connect(&cfg.database_url).await?;
+            let store = coeur::ca::store::CaStore::new(Db::connect(&cfg.database_url).await?);
             match coeur::ca::ca::verify_audit(&store).await? {
                 Ok(n) => {
                     println!("audit log intact: {n} records");
@@ -534,11 +534,13 @@ async fn serve(cfg: Config, self_issued: bool) -> Result<()> {
             .ca
             .own_server_certificate(
                 &app.ca.store,
-                &cfg.keys_dir,
-                state.keys.master(),
                 &*state.rng,
-                "SERVER-TLS",
-                &cfg.public_url,
+                &coeur::ca::ca::OwnCertificate {
+                    id: "SERVER-TLS",
+                    public_url: &cfg.public_url,
+                    keys_dir: &cfg.keys_dir,
+                    master: state.keys.master(),
+                },
                 state.now(),
             )
             .await?;
@@ -922,15 +924,7 @@ async fn card_cmd(cfg: Config, c: CardCmd) -> Result<()> {
             let ((a_serial, a_p12), (s_serial, s_p12)) = app
                 .ca
                 .ca
-                .issue_virtual_card(
-                    &app.ca.store,
-                    &*state.rng,
-                    &identity,
-                    &pin,
-                    ca.as_deref(),
-                    "cli",
-                    now,
-                )
+                .issue_virtual_card(&*state.rng, &identity, &pin, ca.as_deref(), "cli", now)
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
             let stem = out
@@ -1023,13 +1017,14 @@ async fn ca_cmd(cfg: Config, c: CaCmd) -> Result<()> {
                 .map_err(|e| anyhow!("{e}"))?;
             let (serial, der) = ca
                 .issue(
-                    &state.store,
                     &*state.rng,
-                    &approved,
-                    &ca_id,
-                    &profile,
-                    None,
-                    "cli",
+                    &coeur::ca::ca::Issuance {
+                        approved: &approved,
+                        ca_id: &ca_id,
+                        profile: &profile,
+                        actor: "cli",
+                        request: None,
+                    },
                     now,
                 )
                 .await
@@ -1061,21 +1056,28 @@ async fn ca_cmd(cfg: Config, c: CaCmd) -> Result<()> {
         }
         CaCmd::List { ca: only, limit } => {
             for c in ca
-                .list(&state.store, only.as_deref(), None, None, limit)
+                .list(
+                    &state.store,
+                    coeur::ca::store::ListFilter {
+                        ca: only.as_deref(),
+                        limit,
+                        ..Default::default()
+                    },
+                )
                 .await
                 .map_err(|e| anyhow!("{e}"))?
             {
                 println!(
                     "{}\t{}\t{}\t{}\t{}",
-                    c["ca"].as_str().unwrap_or(""),
-                    c["serial"].as_str().unwrap_or(""),
-                    c["profile"].as_str().unwrap_or(""),
-                    if c["revoked_at"].is_null() {
+                    c.ca,
+                    c.serial,
+                    c.profile,
+                    if c.revoked_at.is_none() {
                         "valid"
                     } else {
                         "revoked"
                     },
-                    c["subject"].as_str().unwrap_or("")
+                    c.subject
                 );
             }
             Ok(())
@@ -1128,7 +1130,7 @@ fn keys_cmd(cfg: Config, k: KeysCmd) -> Result<()> {
 async fn ldap_cmd(cfg: Config, c: LdapCmd) -> Result<()> {
     match c {
         LdapCmd::Status { json } => {
-            let store = Db::connect(&cfg.database_url).await?;
+            let store = coeur::ca::store::CaStore::new(Db::connect(&cfg.database_url).await?);
             let now = SystemClock.now();
             let q = coeur::ca::ldap::outbox::status(&store, now).await?;
             if json {
@@ -1177,7 +1179,7 @@ async fn ldap_cmd(cfg: Config, c: LdapCmd) -> Result<()> {
             Ok(())
         }
         LdapCmd::Retry => {
-            let store = Db::connect(&cfg.database_url).await?;
+            let store = coeur::ca::store::CaStore::new(Db::connect(&cfg.database_url).await?);
             let n = coeur::ca::ldap::outbox::retry_all_now(&store, SystemClock.now()).await?;
             println!("{n} rows made due now");
             Ok(())

@@ -101,15 +101,7 @@ async fn issue_card(s: &TestServer, identity: &Identity) -> VirtualCard {
         .state
         .ca
         .ca
-        .issue_virtual_card(
-            &s.ca.store,
-            &*s.state.rng,
-            identity,
-            PIN,
-            None,
-            "test",
-            s.clock.now(),
-        )
+        .issue_virtual_card(&*s.state.rng, identity, PIN, None, "test", s.clock.now())
         .await
         .expect("virtual card");
     VirtualCard {
@@ -805,20 +797,21 @@ both_dbs!(card_refusals, |db| async move {
         .ca
         .ca
         .issue_with_generated_key(
-            &s.ca.store,
             &*s.state.rng,
-            "test",
-            &org_ca,
-            "ORG_AUTH_CLI",
-            KeyType::P256,
-            &SubjectRequest {
-                structure_id: Some("318751275100020".into()),
-                organization: Some("CENTRE HOSPITALIER DE TEST".into()),
-                state: Some("Paris (75)".into()),
-                service_name: Some(NATIONAL_ID.into()),
-                ..Default::default()
+            &coeur::ca::ca::KeyRequest {
+                requester: "test",
+                ca_id: &org_ca,
+                profile: "ORG_AUTH_CLI",
+                key_type: KeyType::P256,
+                subject: &SubjectRequest {
+                    structure_id: Some("318751275100020".into()),
+                    organization: Some("CENTRE HOSPITALIER DE TEST".into()),
+                    state: Some("Paris (75)".into()),
+                    service_name: Some(NATIONAL_ID.into()),
+                    ..Default::default()
+                },
+                password: PIN,
             },
-            PIN,
             s.clock.now(),
         )
         .await
@@ -838,19 +831,20 @@ both_dbs!(card_refusals, |db| async move {
             .ca
             .ca
             .issue_with_generated_key(
-                &s.ca.store,
                 &*s.state.rng,
-                "test",
-                &personnes_ca(&s),
-                "CPS_AUTH",
-                KeyType::P256,
-                &SubjectRequest {
-                    national_id: Some(stranger.clone()),
-                    family_name: Some("INCONNU".into()),
-                    given_name: Some("JEAN".into()),
-                    ..Default::default()
+                &coeur::ca::ca::KeyRequest {
+                    requester: "test",
+                    ca_id: &personnes_ca(&s),
+                    profile: "CPS_AUTH",
+                    key_type: KeyType::P256,
+                    subject: &SubjectRequest {
+                        national_id: Some(stranger.clone()),
+                        family_name: Some("INCONNU".into()),
+                        given_name: Some("JEAN".into()),
+                        ..Default::default()
+                    },
+                    password: PIN,
                 },
-                PIN,
                 s.clock.now(),
             )
             .await

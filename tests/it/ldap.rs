@@ -62,13 +62,14 @@ async fn issue(
     for _ in 0..5 {
         match ca
             .issue(
-                &s.ca.store,
                 &*s.state.rng,
-                &approved,
-                ca_id,
-                profile,
-                None,
-                "test",
+                &coeur::ca::ca::Issuance {
+                    approved: &approved,
+                    ca_id,
+                    profile,
+                    actor: "test",
+                    request: None,
+                },
                 s.clock.now(),
             )
             .await

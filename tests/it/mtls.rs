@@ -30,13 +30,14 @@ async fn org_client_cert(s: &TestServer, service: &str) -> (String, String) {
         .expect("policy");
     let (_, der) = ca
         .issue(
-            &s.ca.store,
             &*s.state.rng,
-            &approved,
-            "MOD-EL-ORG-TEST",
-            "ORG_AUTH_CLI",
-            None,
-            "test",
+            &coeur::ca::ca::Issuance {
+                approved: &approved,
+                ca_id: "MOD-EL-ORG-TEST",
+                profile: "ORG_AUTH_CLI",
+                actor: "test",
+                request: None,
+            },
             s.clock.now(),
         )
         .await

@@ -2,14 +2,17 @@
 //! structures and operators, authorised by coeur's own access tokens (scopes `ca:request`,
 //! `ca:approve`, `ca:revoke`, `ca:read`). See `docs/ca-api.yaml`.
 
-use crate::ca::{CaError, cert_pem, pkcs7_certs};
+use crate::ca::{CaError, IssueRequest, KeyRequest, cert_pem, pkcs7_certs};
+use crate::policy::{Caller, IssuancePolicy, RequestScope};
 use crate::service::CaService;
+use crate::store::ListFilter;
 use axum::body::Bytes;
 use axum::extract::FromRef;
 use axum::extract::{Path, Query};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use coeur_oauth::claims::AccessTokenClaims;
 use coeur_pki::csr::SubjectRequest;
 use coeur_pki::revocation::Reason;
 use coeur_resource_server::{Bearer, Verifier, api_error, scope};
@@ -227,61 +230,95 @@ async fn submit(st: St, bearer: Bearer<CaRequest>, body: Bytes) -> Response {
             );
         }
     };
-    if let Some(g) = &b.generate_key {
-        if b.csr.is_some() {
+    let csr = match (&b.csr, &b.generate_key) {
+        (Some(_), Some(_)) => {
             return api_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 "send either csr or generate_key",
             );
         }
-        return match st
-            .ca
-            .issue_with_generated_key(
-                &st.store,
-                &*st.rng,
-                &who,
-                &b.ca,
-                &b.profile,
-                g.key_type,
-                &b.subject,
-                &g.password,
-                st.now(),
-            )
-            .await
-        {
-            Ok((serial, cert, p12)) => {
-                use base64::Engine as _;
-                (
-                    StatusCode::CREATED,
-                    axum::Json(json!({
-                        "status": "issued", "serial": serial, "certificate": cert_pem(&cert),
-                        "pkcs12": base64::engine::general_purpose::STANDARD.encode(p12),
-                    })),
-                )
-                    .into_response()
-            }
-            Err(e) => ca_error(e),
-        };
-    }
-    let Some(csr) = &b.csr else {
-        return api_error(StatusCode::BAD_REQUEST, "invalid_request", "csr is missing");
+        (None, None) => {
+            return api_error(StatusCode::BAD_REQUEST, "invalid_request", "csr is missing");
+        }
+        (csr, _) => csr.as_deref(),
     };
+    if let Some(refused) = policy_refusal(&*st.policy, &bearer.claims, &b) {
+        return refused;
+    }
+    if let Some(g) = &b.generate_key {
+        return submit_generated_key(&st, &who, &b, g).await;
+    }
+    let csr = csr.unwrap_or_default();
     match st
         .ca
         .submit(
             &st.store,
             &*st.rng,
-            &who,
-            &b.ca,
-            &b.profile,
-            csr.as_bytes(),
-            &b.subject,
+            &IssueRequest {
+                requester: &who,
+                ca_id: &b.ca,
+                profile: &b.profile,
+                csr: csr.as_bytes(),
+                subject: &b.subject,
+            },
             st.now(),
         )
         .await
     {
         Ok(o) => (StatusCode::CREATED, axum::Json(o)).into_response(),
+        Err(e) => ca_error(e),
+    }
+}
+
+/// The issuance policy's refusal of a submission, as a 403 `access_denied` answer; `None`
+/// when the policy allows it.
+fn policy_refusal(
+    policy: &dyn IssuancePolicy,
+    claims: &AccessTokenClaims,
+    b: &SubmitBody,
+) -> Option<Response> {
+    let caller = Caller::from_claims(claims);
+    policy
+        .may_request(&caller, &RequestScope::of(&b.ca, &b.profile, &b.subject))
+        .err()
+        .map(|r| api_error(StatusCode::FORBIDDEN, "access_denied", &r.0))
+}
+
+/// Sandbox only: the CA generates the key pair and answers the certificate with a PKCS#12.
+async fn submit_generated_key(
+    st: &CaState,
+    who: &str,
+    b: &SubmitBody,
+    g: &GenerateKey,
+) -> Response {
+    let issued = st
+        .ca
+        .issue_with_generated_key(
+            &*st.rng,
+            &KeyRequest {
+                requester: who,
+                ca_id: &b.ca,
+                profile: &b.profile,
+                key_type: g.key_type,
+                subject: &b.subject,
+                password: &g.password,
+            },
+            st.now(),
+        )
+        .await;
+    match issued {
+        Ok((serial, cert, p12)) => {
+            use base64::Engine as _;
+            (
+                StatusCode::CREATED,
+                axum::Json(json!({
+                    "status": "issued", "serial": serial, "certificate": cert_pem(&cert),
+                    "pkcs12": base64::engine::general_purpose::STANDARD.encode(p12),
+                })),
+            )
+                .into_response()
+        }
         Err(e) => ca_error(e),
     }
 }
@@ -338,10 +375,12 @@ async fn list(
         .ca
         .list(
             &st.store,
-            q.get("ca").map(String::as_str),
-            q.get("profile").map(String::as_str),
-            q.get("q").map(String::as_str),
-            limit,
+            ListFilter {
+                ca: q.get("ca").map(String::as_str),
+                profile: q.get("profile").map(String::as_str),
+                subject_contains: q.get("q").map(String::as_str),
+                limit,
+            },
         )
         .await
     {
@@ -417,5 +456,62 @@ async fn revoke(
                 .into_response()
         }
         Err(e) => ca_error(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::PolicyRefusal;
+
+    /// Refuses every request for profile `SSL_SERV`.
+    struct NoServers;
+
+    impl IssuancePolicy for NoServers {
+        fn may_request(&self, c: &Caller, r: &RequestScope<'_>) -> Result<(), PolicyRefusal> {
+            if r.profile == "SSL_SERV" {
+                Err(PolicyRefusal(format!(
+                    "{} may not ask for server certificates",
+                    c.client_id
+                )))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    fn claims() -> AccessTokenClaims {
+        serde_json::from_value(json!({
+            "iss": "https://coeur.test/realms/sandbox", "sub": "u", "aud": "coeur-ca",
+            "client_id": "structure-1", "exp": 2, "iat": 1, "jti": "j", "scope": "ca:request",
+        }))
+        .expect("claims")
+    }
+
+    fn body(profile: &str) -> SubmitBody {
+        serde_json::from_value(json!({
+            "ca": "MOD-EL-ORG-TEST", "profile": profile, "csr": "-",
+            "subject": { "dns_names": ["a.test"] },
+        }))
+        .expect("body")
+    }
+
+    #[tokio::test]
+    async fn a_policy_refusal_is_access_denied() {
+        let refused = policy_refusal(&NoServers, &claims(), &body("SSL_SERV")).expect("refused");
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let bytes = axum::body::to_bytes(refused.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        let v: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+        assert_eq!(
+            v,
+            json!({
+                "error": "access_denied",
+                "error_description": "structure-1 may not ask for server certificates",
+            })
+        );
+        assert!(policy_refusal(&NoServers, &claims(), &body("ORG_AUTH_CLI")).is_none());
+        assert!(policy_refusal(&crate::policy::AllowAll, &claims(), &body("SSL_SERV")).is_none());
     }
 }

@@ -11,7 +11,9 @@ pub mod ca;
 pub mod config;
 pub mod http;
 pub mod ldap;
+pub mod policy;
 pub mod service;
+pub mod store;
 pub mod trust;
 
 pub use service::{CaService, CaSettings};

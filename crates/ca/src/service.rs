@@ -2,8 +2,10 @@
 //! trust in client certificates, the LDAP settings, and the verifier of the access tokens
 //! that authorise its API. Built once by the `coeur` binary.
 
-use crate::ca::{Ca, PkiEnv, load_pki};
+use crate::ca::{Ca, CaSetup, PkiEnv, load_pki};
 use crate::config::{ExternalTrustConfig, LdapConfig};
+use crate::policy::{AllowAll, IssuancePolicy};
+use crate::store::CaStore;
 use crate::trust::ClientTrust;
 use anyhow::{Result, anyhow};
 use coeur_common::random::{Clock, Random};
@@ -44,8 +46,8 @@ pub struct CaSettings {
 pub struct CaService {
     /// The CA.
     pub ca: Arc<Ca>,
-    /// Its database.
-    pub store: Db,
+    /// Its repository.
+    pub store: CaStore,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Randomness.
@@ -60,6 +62,8 @@ pub struct CaService {
     pub keys_dir: PathBuf,
     /// Where CRLs are written.
     pub crl_dir: PathBuf,
+    /// Who may ask for which certificate (consulted by the API before a request is written).
+    pub policy: Arc<dyn IssuancePolicy>,
 }
 
 impl CaService {
@@ -82,20 +86,16 @@ impl CaService {
         } else {
             PkiEnv::Test
         };
-        let ca = Ca::open(
-            &store,
-            &settings.keys_dir,
-            &settings.crl_dir,
+        let store = CaStore::new(store);
+        let setup = CaSetup {
+            keys_dir: &settings.keys_dir,
+            crl_dir: &settings.crl_dir,
             master,
-            hierarchy,
-            profiles,
             env,
-            &settings.realm,
-            settings.auto_approve,
-            &*rng,
-            clock.now(),
-        )
-        .await?;
+            realm: &settings.realm,
+            auto_approve: settings.auto_approve,
+        };
+        let ca = Ca::open(&store, &setup, hierarchy, profiles, &*rng, clock.now()).await?;
         let trust = ClientTrust::new(&settings.external)?;
         Ok(Self {
             ca: Arc::new(ca),
@@ -107,7 +107,14 @@ impl CaService {
             verifier,
             keys_dir: settings.keys_dir,
             crl_dir: settings.crl_dir,
+            policy: Arc::new(AllowAll),
         })
+    }
+
+    /// The same service with another issuance policy than the default [`AllowAll`].
+    pub fn with_policy(mut self, policy: Arc<dyn IssuancePolicy>) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Current time.

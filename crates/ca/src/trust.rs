@@ -14,12 +14,12 @@
 
 use crate::ca::Ca;
 use crate::config::{ExternalTrustConfig, RevocationMethod};
+use crate::store::CaStore;
 use anyhow::{Context, Result};
 use coeur_pki::external::{ExternalTrust, Link};
 use coeur_pki::hierarchy::Domain;
 use coeur_pki::status::{self, CrlIndex, Status};
 use coeur_pki::validate::{self, Refusal, Revoked, Usage, Validated};
-use coeur_storage::Db;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -137,7 +137,7 @@ impl ClientTrust {
     pub async fn check(
         &self,
         ca: &Ca,
-        store: &Db,
+        store: &CaStore,
         der: &[u8],
         usage: Usage,
         now: i64,

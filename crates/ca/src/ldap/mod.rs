@@ -7,7 +7,7 @@
 //! matter; `reconcile` compares the whole directory with the store and repairs it. Where each
 //! certificate goes is decided by the pure [`coeur_pki::directory`].
 
-pub mod outbox;
+pub use crate::store::outbox;
 pub mod publisher;
 pub mod reconcile;
 

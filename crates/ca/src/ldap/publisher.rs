@@ -7,14 +7,11 @@ use super::{DirError, Directory};
 use crate::ca::Ca;
 use crate::config::LdapConfig;
 use crate::service::CaService;
+use crate::store::{CaStore, StoredCert};
 use anyhow::Result;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use coeur_common::random::Clock;
 use coeur_pki::directory::{self as dir, CA_CERT_ATTR, CRL_ATTR, DELTA_CRL_ATTR};
-use coeur_storage::Db as Store;
 use futures_util::StreamExt as _;
-use sqlx::Row as _;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -53,7 +50,7 @@ pub static METRICS: Metrics = Metrics {
 };
 
 /// The Prometheus text exposition of LDAP publication (queue figures read from the store).
-pub async fn metrics_text(store: &Store, now: i64, configured: bool) -> Result<String> {
+pub async fn metrics_text(store: &CaStore, now: i64, configured: bool) -> Result<String> {
     let q = outbox::status(store, now).await?;
     let oldest = q.oldest_pending_at.map_or(0, |t| (now - t).max(0));
     let m = &METRICS;
@@ -122,25 +119,10 @@ struct Key {
     serial: Option<String>,
 }
 
-/// A stored certificate, as delivery needs it.
-#[derive(Debug, Clone)]
-pub(super) struct StoredCert {
-    pub profile: String,
-    pub der: Vec<u8>,
-    pub revoked_at: Option<i64>,
-    pub not_after: i64,
-}
-
-pub(super) fn stored_cert(r: &sqlx::any::AnyRow) -> Result<StoredCert> {
-    Ok(StoredCert {
-        profile: r.try_get("profile")?,
-        der: STANDARD.decode(r.try_get::<String, _>("der")?)?,
-        revoked_at: r.try_get("revoked_at")?,
-        not_after: r.try_get("not_after")?,
-    })
-}
-
-async fn load_certs(store: &Store, keys: &[&Key]) -> Result<HashMap<(String, String), StoredCert>> {
+async fn load_certs(
+    store: &CaStore,
+    keys: &[&Key],
+) -> Result<HashMap<(String, String), StoredCert>> {
     let mut by_ca: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for k in keys {
         if let (Kind::Cert, Some(s)) = (k.kind, &k.serial) {
@@ -149,20 +131,8 @@ async fn load_certs(store: &Store, keys: &[&Key]) -> Result<HashMap<(String, Str
     }
     let mut out = HashMap::new();
     for (ca, serials) in by_ca {
-        for chunk in serials.chunks(500) {
-            let ph: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-            let sql = format!(
-                "SELECT serial, profile, der, revoked_at, not_after FROM certificates WHERE ca_id = $1 AND serial IN ({})",
-                ph.join(", ")
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ca);
-            for s in chunk {
-                q = q.bind(*s);
-            }
-            for r in q.fetch_all(store.pool()).await? {
-                let serial: String = r.try_get("serial")?;
-                out.insert((ca.to_owned(), serial), stored_cert(&r)?);
-            }
+        for (serial, cert) in store.certificates_by_serial(ca, &serials).await? {
+            out.insert((ca.to_owned(), serial), cert);
         }
     }
     Ok(out)
@@ -201,22 +171,12 @@ pub(super) async fn sync_cert(
     Ok(changed)
 }
 
-/// The CA certificate as stored.
-pub(super) async fn stored_ca_cert(store: &Store, ca_id: &str) -> Result<Option<Vec<u8>>> {
-    let row = sqlx::query("SELECT der FROM ca_certs WHERE ca_id = $1")
-        .bind(ca_id)
-        .fetch_optional(store.pool())
-        .await?;
-    row.map(|r| Ok(STANDARD.decode(r.try_get::<String, _>("der")?)?))
-        .transpose()
-}
-
 /// A CA's current CRL file (full or delta); when missing, built if `build` (the publisher
 /// does not build: the CA's housekeeping does, and each build announces itself). `None` when
 /// there is no file here.
 pub(super) async fn current_crl(
     ca: &Ca,
-    store: &Store,
+    store: &CaStore,
     ca_id: &str,
     delta: bool,
     build: bool,
@@ -241,7 +201,7 @@ pub(super) async fn current_crl(
 
 async fn deliver(
     ca: &Ca,
-    store: &Store,
+    store: &CaStore,
     d: &Directory,
     key: &Key,
     cert: Option<&StoredCert>,
@@ -265,7 +225,7 @@ async fn deliver(
             let (attr, value) = match key.kind {
                 Kind::CaCert => (
                     CA_CERT_ATTR,
-                    stored_ca_cert(store, &key.ca_id).await.map_err(internal)?,
+                    store.ca_cert(&key.ca_id).await.map_err(internal)?,
                 ),
                 k => {
                     let delta = k == Kind::DeltaCrl;
@@ -294,7 +254,7 @@ pub fn row_backoff(attempts: i64) -> i64 {
 /// Publishes the CA entries (certificates and current CRLs) of the CAs this process runs.
 pub async fn publish_ca_entries(
     ca: &Ca,
-    store: &Store,
+    store: &CaStore,
     d: &Directory,
     now: i64,
 ) -> Result<(), DirError> {
@@ -330,7 +290,7 @@ pub struct BatchOutcome {
 pub struct Publisher {
     cfg: LdapConfig,
     ca: Arc<Ca>,
-    store: Store,
+    store: CaStore,
     clock: Arc<dyn Clock>,
     holder: String,
     dir: Option<Directory>,
@@ -341,7 +301,7 @@ impl Publisher {
     pub fn new(
         cfg: LdapConfig,
         ca: Arc<Ca>,
-        store: Store,
+        store: CaStore,
         clock: Arc<dyn Clock>,
         holder: String,
     ) -> Self {

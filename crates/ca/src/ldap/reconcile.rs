@@ -3,14 +3,13 @@
 //! CAs this process runs is put where it belongs; certificate values the store does not list as
 //! valid at that place (revoked, expired, unknown, misplaced) are taken off.
 
-use super::publisher::{StoredCert, current_crl, stored_cert, sync_cert};
+use super::publisher::{current_crl, sync_cert};
 use super::{DirError, Directory};
 use crate::ca::Ca;
+use crate::store::{CaStore, StoredCert};
 use anyhow::{Result, anyhow};
 use coeur_pki::directory::{self as dir, CA_CERT_ATTR, CRL_ATTR, CertAttr, DELTA_CRL_ATTR};
-use coeur_storage::Db as Store;
 use futures_util::StreamExt as _;
-use sqlx::Row as _;
 use std::collections::HashMap;
 
 /// What reconciliation found and did.
@@ -49,7 +48,7 @@ fn fail(e: DirError) -> anyhow::Error {
 /// Reconciles the directory with the store (`dry_run`: only counts).
 pub async fn reconcile(
     ca: &Ca,
-    store: &Store,
+    store: &CaStore,
     d: &Directory,
     now: i64,
     dry_run: bool,
@@ -125,16 +124,11 @@ pub async fn reconcile(
     for ca_id in &active {
         let mut after = String::new();
         loop {
-            let rows = sqlx::query("SELECT serial, profile, der, revoked_at, not_after FROM certificates WHERE ca_id = $1 AND serial > $2 ORDER BY serial LIMIT 500")
-                .bind(ca_id)
-                .bind(&after)
-                .fetch_all(store.pool())
-                .await?;
-            let Some(last) = rows.last() else { break };
-            after = last.try_get("serial")?;
+            let rows = store.certificates_page(ca_id, &after, 500).await?;
+            let Some((last, _)) = rows.last() else { break };
+            after = last.clone();
             let mut missing: Vec<StoredCert> = Vec::new();
-            for r in &rows {
-                let cert = stored_cert(r)?;
+            for (_, cert) in rows {
                 if !dir::publishable(cert.revoked_at, cert.not_after, now) {
                     continue;
                 }

@@ -1,8 +1,8 @@
-//! The publication outbox: rows written in the transaction of the change they announce, read
+//! The LDAP publication outbox: rows written in the transaction of the change they announce, read
 //! and marked by the publisher, summarised for `coeur ldap status` and `/metrics`.
 
+use super::{CaStore as Store, CaTx};
 use anyhow::Result;
-use coeur_storage::Db as Store;
 use sqlx::Row as _;
 
 /// What a row asks the publisher to bring up to date.
@@ -40,10 +40,8 @@ impl Kind {
     }
 }
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
-
 async fn insert(
-    tx: &mut Tx<'_>,
+    tx: &mut CaTx,
     id: &str,
     kind: Kind,
     ca_id: &str,
@@ -56,19 +54,19 @@ async fn insert(
         .bind(ca_id)
         .bind(serial)
         .bind(now)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(())
 }
 
 /// Announces an issued certificate (inside the issuance transaction).
-pub async fn enqueue_issue(tx: &mut Tx<'_>, ca_id: &str, serial: &str, now: i64) -> Result<()> {
+pub async fn enqueue_issue(tx: &mut CaTx, ca_id: &str, serial: &str, now: i64) -> Result<()> {
     let id = format!("issue:{ca_id}/{serial}");
     insert(tx, &id, Kind::Cert, ca_id, Some(serial), now).await
 }
 
 /// Announces issued certificates (inside the transaction that commits them together).
-pub async fn enqueue_issues(tx: &mut Tx<'_>, issued: &[(&str, &str)], now: i64) -> Result<()> {
+pub async fn enqueue_issues(tx: &mut CaTx, issued: &[(&str, &str)], now: i64) -> Result<()> {
     if issued.is_empty() {
         return Ok(());
     }
@@ -91,19 +89,19 @@ pub async fn enqueue_issues(tx: &mut Tx<'_>, issued: &[(&str, &str)], now: i64) 
             .bind(*ca_id)
             .bind(*serial);
     }
-    q.bind(now).execute(&mut **tx).await?;
+    q.bind(now).execute(tx.conn()).await?;
     Ok(())
 }
 
 /// Announces a revocation (inside the revocation transaction).
-pub async fn enqueue_revoke(tx: &mut Tx<'_>, ca_id: &str, serial: &str, now: i64) -> Result<()> {
+pub async fn enqueue_revoke(tx: &mut CaTx, ca_id: &str, serial: &str, now: i64) -> Result<()> {
     let id = format!("revoke:{ca_id}/{serial}");
     insert(tx, &id, Kind::Cert, ca_id, Some(serial), now).await
 }
 
 /// Announces a CRL (full or delta) recorded in `crls` (inside that transaction).
 pub async fn enqueue_crl(
-    tx: &mut Tx<'_>,
+    tx: &mut CaTx,
     ca_id: &str,
     number: u64,
     delta: bool,
@@ -115,7 +113,7 @@ pub async fn enqueue_crl(
 }
 
 /// Announces a CA certificate (inside the transaction that stores it).
-pub async fn enqueue_ca_cert(tx: &mut Tx<'_>, ca_id: &str, der: &[u8], now: i64) -> Result<()> {
+pub async fn enqueue_ca_cert(tx: &mut CaTx, ca_id: &str, der: &[u8], now: i64) -> Result<()> {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
     let id = format!("ca:{ca_id}/{}", hex::encode(&d.as_ref()[..16]));
     insert(tx, &id, Kind::CaCert, ca_id, None, now).await

@@ -1,0 +1,62 @@
+//! Revocation: revoking certificates, the revocation state of a certificate, and keeping the
+//! OCSP cache and CRLs in step with revocations made by other processes.
+
+use super::*;
+
+impl Ca {
+    /// Revokes a certificate; the OCSP cache forgets it at once and CRLs are rebuilt.
+    pub async fn revoke(
+        &self,
+        store: &CaStore,
+        ca_id: &str,
+        serial: &str,
+        reason: Reason,
+        actor: &str,
+        now: i64,
+    ) -> Result<(), CaError> {
+        self.ca(ca_id)?;
+        let serial = normalize_serial(serial);
+        match store.revoke(ca_id, &serial, reason, actor, now).await? {
+            RevokeOutcome::Revoked => {}
+            RevokeOutcome::AlreadyRevoked => return Err(CaError::AlreadyRevoked),
+            RevokeOutcome::NotFound => return Err(CaError::NotFound),
+        }
+        self.forget_revoked(ca_id, &serial);
+        Ok(())
+    }
+
+    /// After a revocation of `serial` (as stored): its cached OCSP answer goes, the CA's CRLs
+    /// are stale.
+    fn forget_revoked(&self, ca_id: &str, serial: &str) {
+        if let Ok(mut c) = self.ocsp_cache.lock() {
+            c.remove(&(ca_id.to_owned(), decode_serial(serial).unwrap_or_default()));
+        }
+        if let Ok(mut d) = self.crl_dirty.lock() {
+            d.insert(ca_id.to_owned(), true);
+        }
+    }
+
+    /// Forgets cached OCSP answers and marks CRLs stale for certificates revoked since `since`
+    /// by any process (the CLI, another node). Run every second by the server.
+    pub async fn sync_revocations(&self, store: &CaStore, since: i64) -> Result<usize> {
+        let revoked = store.revoked_since(since).await?;
+        for (ca_id, serial) in &revoked {
+            self.forget_revoked(ca_id, serial);
+        }
+        Ok(revoked.len())
+    }
+
+    /// The revocation of a certificate (time, reason), or `None` if it is not revoked. An
+    /// unknown certificate counts as revoked.
+    pub async fn revocation(
+        &self,
+        store: &CaStore,
+        ca_id: &str,
+        serial: &str,
+    ) -> Result<Option<(i64, Reason)>> {
+        Ok(store
+            .revocation_state(ca_id, &normalize_serial(serial))
+            .await?
+            .unwrap_or(Some((0, Reason::Unspecified))))
+    }
+}
