@@ -1,25 +1,31 @@
 //! The card listener's pages: certificate → identity, then back to the main origin.
 
 use crate::St;
-use crate::store::CardPresented;
+use crate::authorize::validate_request;
+use crate::error::realm_or_404;
+use crate::login::{LoginRefusal, finish_login, pending_for_browser};
+use crate::state::{AppState, RealmRt};
 use axum::Extension;
 use axum::extract::{Path, RawQuery};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use coeur_common::identity::NationalId;
 use coeur_common::random::token as random_token;
 use coeur_oauth::authorize::Params;
 use coeur_oauth::jose::token_hash;
-use coeur_pki::validate::{Refusal, Revoked, Usage};
+use coeur_oauth::realm::AuthMethod;
 use coeur_web::mtls::PeerCertificate;
-use coeur_web::{error_page, query_pairs};
+use coeur_web::{error_page, internal, query_pairs};
+
+use crate::store::CardPresented;
+use coeur_pki::validate::{Refusal, Revoked, Usage};
 
 fn refused(status: StatusCode, msg: &str) -> Response {
     error_page(status, "Connexion par carte refusée", msg)
 }
 
 /// `GET /auth/realms/{realm}/card/login?handoff=…` on the card listener.
-pub(super) async fn card_login(
+pub(crate) async fn card_login(
     st: St,
     Path(realm): Path<String>,
     Extension(peer): Extension<PeerCertificate>,
@@ -132,4 +138,101 @@ pub(super) async fn card_login(
         st.urls.public_url, rt.realm.name
     ))
     .into_response()
+}
+
+/// Sends the browser to the card listener with a one-time hand-off token.
+pub(crate) async fn card_handoff(
+    st: &AppState,
+    rt: &RealmRt,
+    pending_hash: &str,
+    now: i64,
+) -> Response {
+    let handoff = random_token(&*st.rng);
+    if let Err(e) = st
+        .store
+        .put_card_handoff(
+            &token_hash(&handoff),
+            pending_hash,
+            &rt.realm.name,
+            now + 300,
+        )
+        .await
+    {
+        return internal(e);
+    }
+    let url = format!(
+        "{}/auth/realms/{}/card/login?handoff={handoff}",
+        st.urls.card_public_url, rt.realm.name
+    );
+    Redirect::to(&url).into_response()
+}
+
+/// Back from the card listener: completes the login on this origin, for the browser that
+/// started it.
+pub(crate) async fn card_return(
+    st: St,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let rt = match realm_or_404(&st, &realm) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let now = st.now();
+    let expired = || {
+        error_page(
+            StatusCode::BAD_REQUEST,
+            "Page expirée",
+            "This card login has expired or was already used. Go back to the application and start again.",
+        )
+    };
+    let params = Params::from_pairs(query_pairs(q.as_deref()));
+    let Some(result) = params.get("result") else {
+        return expired();
+    };
+    // Read first; the hand-off is consumed only once the browser is known to be the one that
+    // started the login (a result opened elsewhere does not burn the user's login).
+    let result_hash = token_hash(result);
+    let (pending_hash, nid, exp) = match st.store.card_result(&result_hash, &rt.realm.name).await {
+        Ok(Some(r)) => (r.pending_hash, r.national_id, r.expires_at),
+        Ok(None) => return expired(),
+        Err(e) => return internal(e),
+    };
+    if now >= exp {
+        return expired();
+    }
+    let Some(national_id) = nid.and_then(|n| NationalId::parse(&n).ok()) else {
+        return expired();
+    };
+    let params = match pending_for_browser(&st, &rt, &pending_hash, &headers, now, expired).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match st.store.consume_card_result(&result_hash).await {
+        Ok(true) => {}
+        Ok(false) => return expired(),
+        Err(e) => return internal(e),
+    }
+    let (req, _client) = match validate_request(&st, &rt, &params).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match finish_login(
+        &st,
+        &rt,
+        &req,
+        &pending_hash,
+        &headers,
+        &national_id,
+        AuthMethod::Card,
+        now,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(LoginRefusal::Message(m, status)) => error_page(status, "Connexion refusée", &m),
+        Err(LoginRefusal::Expired) => expired(),
+        Err(LoginRefusal::Internal(e)) => internal(e),
+    }
 }

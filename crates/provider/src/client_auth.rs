@@ -1,0 +1,84 @@
+//! Client authentication at the token, introspection and revocation endpoints.
+
+use crate::state::{AppState, RealmRt};
+use axum::Extension;
+use axum::http::{HeaderMap, header};
+use coeur_oauth::authorize::Params;
+use coeur_oauth::discovery::Endpoints;
+use coeur_oauth::error::OAuthError;
+use coeur_oauth::token::{self as tok, AuthOutcome, ClientAuthenticated};
+use coeur_web::mtls::PeerCertificate;
+
+/// Authenticates the client of a token, introspection or revocation request.
+pub(crate) async fn authenticate_client(
+    st: &AppState,
+    rt: &RealmRt,
+    headers: &HeaderMap,
+    form: &Params,
+    peer: Option<&Extension<PeerCertificate>>,
+) -> Result<ClientAuthenticated, (OAuthError, bool)> {
+    let authz = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let basic = authz.is_some();
+    let presented = tok::presented(authz, form).map_err(|e| (e, basic))?;
+    let bad = || {
+        (
+            OAuthError::invalid_client("client authentication failed"),
+            basic,
+        )
+    };
+    let id = presented.claimed_id().ok_or_else(bad)?;
+    let client = match st.client(rt, &id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err(bad()),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "client lookup");
+            return Err((OAuthError::server_error(), basic));
+        }
+    };
+    if client.spec.token_endpoint_auth_method == coeur_oauth::client::TokenAuthMethod::TlsClientAuth
+    {
+        let cert = match peer.and_then(|p| p.0.0.clone()) {
+            Some(der) => Some(client_certificate(st, &der).await.map_err(|e| (e, basic))?),
+            None => None,
+        };
+        return tok::authenticate_tls(&presented, client, cert.as_ref()).map_err(|e| (e, basic));
+    }
+    let token_url = Endpoints::of(&rt.realm.issuer).token;
+    let audiences = [token_url.as_str(), rt.realm.issuer.as_str()];
+    match tok::authenticate(presented, client, &audiences, st.now()).map_err(|e| (e, basic))? {
+        AuthOutcome::Authenticated(a) => Ok(a),
+        AuthOutcome::NeedsJtiCheck(checked) => {
+            let fresh = st
+                .store
+                .use_assertion_jti(&rt.realm.name, &id, &checked.jti, checked.exp)
+                .await
+                .map_err(|_| (OAuthError::server_error(), basic))?;
+            checked.first_use(fresh).map_err(|e| (e, basic))
+        }
+    }
+}
+
+/// Validates an organisation's TLS client certificate: coeur's ORGANISATIONS CAs with the
+/// revocation state of the store, or the configured external authorities.
+pub(crate) async fn client_certificate(
+    st: &AppState,
+    der: &[u8],
+) -> Result<tok::PresentedCertificate, OAuthError> {
+    use coeur_pki::validate::Usage;
+    match st.ca.check_client_certificate(der, Usage::ClientTls).await {
+        Ok(Ok(v)) => Ok(tok::PresentedCertificate {
+            subject_dn: v.subject_dn,
+            dns: v.dns,
+            thumbprint: v.thumbprint,
+        }),
+        Ok(Err(e)) => Err(OAuthError::invalid_client(format!(
+            "client certificate refused: {e}"
+        ))),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "client certificate check");
+            Err(OAuthError::server_error())
+        }
+    }
+}
