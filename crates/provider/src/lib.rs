@@ -32,19 +32,15 @@ use std::sync::Arc;
 /// Shared state type of handlers.
 type St = axum::extract::State<Arc<AppState>>;
 
-/// The routes only the card listener serves (the card login); it serves the main routes too,
-/// as their mutual-TLS aliases.
+/// The routes only the card listener serves (those login methods add to it: the card login);
+/// it serves the main routes too, as their mutual-TLS aliases.
 pub fn card_routes(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route(
-            "/auth/realms/{realm}/card/login",
-            get(login::card::card_login),
-        )
-        .with_state(state)
+    login::routes(login::Listener::Card).with_state(state)
 }
 
 /// The provider's routes: per realm discovery, authorization, wallet, token, userinfo, JWKS,
-/// logout, introspection, revocation; the demo relying party; `/healthz`.
+/// logout, introspection, revocation, and the routes login methods add (the card's return);
+/// the demo relying party; `/healthz`.
 pub fn router(state: Arc<AppState>) -> Router {
     let realm = "/auth/realms/{realm}";
     let oc = "/auth/realms/{realm}/protocol/openid-connect";
@@ -66,10 +62,6 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(authorize::authorize_get).post(authorize::authorize_post),
         )
         .route(&format!("{oc}/auth/login"), post(login::wallet_login))
-        .route(
-            &format!("{oc}/auth/card-return"),
-            get(login::card::card_return),
-        )
         .route(&format!("{oc}/token"), post(token::token))
         .route(
             &format!("{oc}/userinfo"),
@@ -85,5 +77,6 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(introspection::introspect),
         )
         .route(&format!("{oc}/revoke"), post(introspection::revoke))
+        .merge(login::routes(login::Listener::Main))
         .with_state(state)
 }

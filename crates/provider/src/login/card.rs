@@ -1,31 +1,79 @@
-//! The card listener's pages: certificate → identity, then back to the main origin.
+//! Login with a CPS card: the hand-off to the card listener, its page (certificate →
+//! identity), and the return to the main origin.
 
+use super::{
+    Listener, LoginContext, LoginMethod, LoginRefusal, WalletSubmission, finish_login,
+    pending_for_browser,
+};
 use crate::St;
 use crate::authorize::validate_request;
 use crate::error::realm_or_404;
-use crate::login::{LoginRefusal, finish_login, pending_for_browser};
-use crate::state::{AppState, RealmRt};
+use crate::state::AppState;
+use crate::store::CardPresented;
 use axum::Extension;
+use axum::Router;
 use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
 use coeur_common::identity::NationalId;
 use coeur_common::random::token as random_token;
+use coeur_oauth::authorize;
 use coeur_oauth::authorize::Params;
 use coeur_oauth::jose::token_hash;
 use coeur_oauth::realm::AuthMethod;
+use coeur_pki::validate::{Refusal, Revoked, Usage};
 use coeur_web::mtls::PeerCertificate;
 use coeur_web::{error_page, internal, query_pairs};
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
 
-use crate::store::CardPresented;
-use coeur_pki::validate::{Refusal, Revoked, Usage};
+/// Login with a CPS card: the wallet sends the browser to the card listener, which reads the
+/// card's certificate and sends it back to `card-return` on this origin.
+pub(crate) struct CardLogin;
+
+impl LoginMethod for CardLogin {
+    fn method(&self) -> AuthMethod {
+        AuthMethod::Card
+    }
+
+    fn start<'a>(
+        &'a self,
+        form: WalletSubmission<'a>,
+    ) -> BoxFuture<'a, Result<Response, LoginRefusal>> {
+        Box::pin(async move {
+            let cx = &form.login;
+            // Refused before the hand-off: the card would not be enough once read.
+            if !authorize::method_meets(cx.req, self.acr(&cx.rt.realm)) {
+                return Err(LoginRefusal::Message(
+                    "Ce moyen de connexion n'atteint pas le niveau demandé par l'application."
+                        .into(),
+                    StatusCode::BAD_REQUEST,
+                ));
+            }
+            card_handoff(cx).await
+        })
+    }
+
+    fn routes(&self, listener: Listener) -> Router<Arc<AppState>> {
+        match listener {
+            Listener::Main => Router::new().route(
+                "/auth/realms/{realm}/protocol/openid-connect/auth/card-return",
+                get(card_return),
+            ),
+            Listener::Card => {
+                Router::new().route("/auth/realms/{realm}/card/login", get(card_login))
+            }
+        }
+    }
+}
 
 fn refused(status: StatusCode, msg: &str) -> Response {
     error_page(status, "Connexion par carte refusée", msg)
 }
 
 /// `GET /auth/realms/{realm}/card/login?handoff=…` on the card listener.
-pub(crate) async fn card_login(
+async fn card_login(
     st: St,
     Path(realm): Path<String>,
     Extension(peer): Extension<PeerCertificate>,
@@ -141,35 +189,27 @@ pub(crate) async fn card_login(
 }
 
 /// Sends the browser to the card listener with a one-time hand-off token.
-pub(crate) async fn card_handoff(
-    st: &AppState,
-    rt: &RealmRt,
-    pending_hash: &str,
-    now: i64,
-) -> Response {
+async fn card_handoff(cx: &LoginContext<'_>) -> Result<Response, LoginRefusal> {
+    let LoginContext { st, rt, .. } = *cx;
     let handoff = random_token(&*st.rng);
-    if let Err(e) = st
-        .store
+    st.store
         .put_card_handoff(
             &token_hash(&handoff),
-            pending_hash,
+            cx.pending_hash,
             &rt.realm.name,
-            now + 300,
+            cx.now + 300,
         )
-        .await
-    {
-        return internal(e);
-    }
+        .await?;
     let url = format!(
         "{}/auth/realms/{}/card/login?handoff={handoff}",
         st.urls.card_public_url, rt.realm.name
     );
-    Redirect::to(&url).into_response()
+    Ok(Redirect::to(&url).into_response())
 }
 
 /// Back from the card listener: completes the login on this origin, for the browser that
 /// started it.
-pub(crate) async fn card_return(
+async fn card_return(
     st: St,
     Path(realm): Path<String>,
     headers: HeaderMap,
@@ -218,18 +258,15 @@ pub(crate) async fn card_return(
         Ok(v) => v,
         Err(r) => return r,
     };
-    match finish_login(
-        &st,
-        &rt,
-        &req,
-        &pending_hash,
-        &headers,
-        &national_id,
-        AuthMethod::Card,
+    let cx = LoginContext {
+        st: &st,
+        rt: &rt,
+        req: &req,
+        pending_hash: &pending_hash,
+        headers: &headers,
         now,
-    )
-    .await
-    {
+    };
+    match finish_login(&cx, &national_id, &CardLogin).await {
         Ok(r) => r,
         Err(LoginRefusal::Message(m, status)) => error_page(status, "Connexion refusée", &m),
         Err(LoginRefusal::Expired) => expired(),

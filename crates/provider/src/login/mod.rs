@@ -1,24 +1,107 @@
-//! The wallet page and its login methods; completing a login.
+//! The wallet page and its login methods.
+//!
+//! Each way of logging in is a [`LoginMethod`], registered in [`METHODS`]: the wallet page
+//! offers the realm's methods through it, and the wallet form hands the submission to the
+//! method the user chose. A method the realm lists but no implementation backs (e-CPS,
+//! FranceConnect for now) is shown and answered "not yet available".
 
 pub(crate) mod card;
+mod finish;
+mod sandbox;
+
+pub(crate) use finish::{LoginContext, LoginRefusal, finish_login, pending_for_browser};
+
 use crate::St;
-use crate::authorize::{grant_and_code, success_redirect, validate_request};
+use crate::authorize::validate_request;
 use crate::error::realm_or_404;
-use crate::session::{LOGIN_COOKIE, SESSION_COOKIE, cookie_path, secure};
 use crate::state::{AppState, RealmRt};
-use crate::store::SessionRow;
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::Path;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
-use card::card_handoff;
-use coeur_common::identity::NationalId;
-use coeur_common::random::{id128, token as random_token};
-use coeur_oauth::authorize::{self, AuthorizationRequest, Params, SessionView};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use coeur_oauth::acr::Acr;
+use coeur_oauth::authorize::{self, AuthorizationRequest, Params};
 use coeur_oauth::jose::token_hash;
-use coeur_oauth::realm::AuthMethod;
-use coeur_web::{cookie, error_page, form_pairs, internal, page, set_cookie};
+use coeur_oauth::realm::{AuthMethod, Realm};
+use coeur_web::{error_page, form_pairs, internal, page};
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
 
+/// Which listener serves a route a login method contributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listener {
+    /// The main listener (served on the card listener too, as mutual-TLS aliases).
+    Main,
+    /// The card listener only: it asks the browser for a client certificate.
+    Card,
+}
+
+/// Why a realm may not use a login method at all: the method is not offered on its wallet
+/// page, and a form asking for it anyway gets this message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unavailable {
+    /// Shown on the wallet page.
+    pub message: &'static str,
+    /// The status of that page.
+    pub status: StatusCode,
+}
+
+/// A submission of the wallet form, handed to the method the user chose.
+pub(crate) struct WalletSubmission<'a> {
+    /// The login it continues.
+    pub login: LoginContext<'a>,
+    /// The national identifier as typed (trimmed; possibly empty).
+    pub typed_national_id: &'a str,
+}
+
+/// One way of logging in from the wallet page.
+pub(crate) trait LoginMethod: Send + Sync {
+    /// The method, as sessions and grants record it.
+    fn method(&self) -> AuthMethod;
+
+    /// The assurance level a login by this method reaches in `realm`.
+    fn acr(&self, realm: &Realm) -> Acr {
+        realm.acr.of(self.method())
+    }
+
+    /// Whether `realm` may use this method at all.
+    fn available_in(&self, realm: &Realm) -> Result<(), Unavailable> {
+        let _ = realm;
+        Ok(())
+    }
+
+    /// Answers the wallet form: sends the browser on (e.g. to the card listener) or completes
+    /// the login at once.
+    fn start<'a>(
+        &'a self,
+        form: WalletSubmission<'a>,
+    ) -> BoxFuture<'a, Result<Response, LoginRefusal>>;
+
+    /// The routes this method adds to `listener`.
+    fn routes(&self, listener: Listener) -> Router<Arc<AppState>> {
+        let _ = listener;
+        Router::new()
+    }
+}
+
+/// The login methods this provider implements; e-CPS and FranceConnect join here.
+static METHODS: &[&dyn LoginMethod] = &[&card::CardLogin, &sandbox::TestLogin];
+
+/// The implementation of `method`, if there is one.
+fn registered(method: AuthMethod) -> Option<&'static dyn LoginMethod> {
+    METHODS.iter().copied().find(|m| m.method() == method)
+}
+
+/// The routes every login method adds to `listener`.
+pub(crate) fn routes(listener: Listener) -> Router<Arc<AppState>> {
+    METHODS
+        .iter()
+        .fold(Router::new(), |r, m| r.merge(m.routes(listener)))
+}
+
+/// The wallet page: the realm's login methods, those below the level the client asks for
+/// disabled.
 pub(crate) fn wallet_page(
     rt: &RealmRt,
     req: &AuthorizationRequest,
@@ -31,10 +114,14 @@ pub(crate) fn wallet_page(
         .realm
         .auth_methods
         .iter()
-        .filter(|m| **m != AuthMethod::Test || rt.realm.sandbox)
-        .map(|m| {
-            let enabled = authorize::method_meets(req, rt.realm.acr.of(*m));
-            minijinja::context! { value => m.as_str(), label => m.label(), enabled, why => "niveau insuffisant pour cette application" }
+        .filter_map(|m| {
+            let login = registered(*m);
+            if login.is_some_and(|l| l.available_in(&rt.realm).is_err()) {
+                return None;
+            }
+            let acr = login.map_or_else(|| rt.realm.acr.of(*m), |l| l.acr(&rt.realm));
+            let enabled = authorize::method_meets(req, acr);
+            Some(minijinja::context! { value => m.as_str(), label => m.label(), enabled, why => "niveau insuffisant pour cette application" })
         })
         .collect();
     page(
@@ -51,6 +138,33 @@ pub(crate) fn wallet_page(
             methods,
         },
     )
+}
+
+/// The method the wallet form asks for, if this realm may use it; the refusal shown on the
+/// wallet page otherwise.
+fn chosen_method(
+    realm: &Realm,
+    form: &Params,
+) -> Result<&'static dyn LoginMethod, (&'static str, StatusCode)> {
+    let parsed = form.get("method").and_then(AuthMethod::parse);
+    // Checked before the realm's list: a production realm refuses test logins plainly,
+    // whatever the form says.
+    if let Some(Err(u)) = parsed.and_then(registered).map(|l| l.available_in(realm)) {
+        return Err((u.message, u.status));
+    }
+    let method = match parsed {
+        Some(m) if realm.auth_methods.contains(&m) => m,
+        _ => {
+            return Err((
+                "Ce moyen de connexion n'est pas proposé ici.",
+                StatusCode::BAD_REQUEST,
+            ));
+        }
+    };
+    registered(method).ok_or((
+        "Ce moyen de connexion n'est pas encore disponible sur ce serveur.",
+        StatusCode::NOT_IMPLEMENTED,
+    ))
 }
 
 /// The wallet form: `request_id`, `national_id`, `method`.
@@ -93,196 +207,25 @@ pub(crate) async fn wallet_login(
     let again = |msg: &str, status: StatusCode| {
         wallet_page(&rt, &req, request_id, &typed, Some(msg), status)
     };
-    let parsed = form.get("method").and_then(AuthMethod::parse);
-    // Production realms never accept test logins, whatever the form says.
-    if parsed == Some(AuthMethod::Test) && !rt.realm.sandbox {
-        return again(
-            "Les identités de test ne sont acceptées que dans le bac à sable.",
-            StatusCode::FORBIDDEN,
-        );
-    }
-    let method = match parsed {
-        Some(m) if rt.realm.auth_methods.contains(&m) => m,
-        _ => {
-            return again(
-                "Ce moyen de connexion n'est pas proposé ici.",
-                StatusCode::BAD_REQUEST,
-            );
-        }
+    let login = match chosen_method(&rt.realm, &form) {
+        Ok(l) => l,
+        Err((msg, status)) => return again(msg, status),
     };
-    if method == AuthMethod::Card {
-        if !authorize::method_meets(&req, rt.realm.acr.of(method)) {
-            return again(
-                "Ce moyen de connexion n'atteint pas le niveau demandé par l'application.",
-                StatusCode::BAD_REQUEST,
-            );
-        }
-        return card_handoff(&st, &rt, &pending_hash, now).await;
-    }
-    if method != AuthMethod::Test {
-        return again(
-            "Ce moyen de connexion n'est pas encore disponible sur ce serveur.",
-            StatusCode::NOT_IMPLEMENTED,
-        );
-    }
-    let national_id = match NationalId::parse(&typed) {
-        Ok(n) => n,
-        Err(e) => {
-            return again(
-                &format!("Identifiant national invalide : {e}."),
-                StatusCode::BAD_REQUEST,
-            );
-        }
+    let submission = WalletSubmission {
+        login: LoginContext {
+            st: &st,
+            rt: &rt,
+            req: &req,
+            pending_hash: &pending_hash,
+            headers: &headers,
+            now,
+        },
+        typed_national_id: &typed,
     };
-    match finish_login(
-        &st,
-        &rt,
-        &req,
-        &pending_hash,
-        &headers,
-        &national_id,
-        method,
-        now,
-    )
-    .await
-    {
+    match login.start(submission).await {
         Ok(r) => r,
         Err(LoginRefusal::Message(m, status)) => again(&m, status),
         Err(LoginRefusal::Expired) => expired(),
         Err(LoginRefusal::Internal(e)) => internal(e),
     }
-}
-
-/// Why a login could not complete.
-pub(crate) enum LoginRefusal {
-    /// Shown to the user (on the wallet page, or an error page).
-    Message(String, StatusCode),
-    /// The pending request was already used.
-    Expired,
-    /// Internal failure.
-    Internal(anyhow::Error),
-}
-
-/// Completes a login once the user is authenticated by `method` as `national_id`: checks the
-/// identity, opens the SSO session, issues the code, and redirects to the client.
-#[allow(clippy::too_many_arguments)] // One login's worth of context.
-pub(crate) async fn finish_login(
-    st: &AppState,
-    rt: &RealmRt,
-    req: &AuthorizationRequest,
-    pending_hash: &str,
-    headers: &HeaderMap,
-    national_id: &NationalId,
-    method: AuthMethod,
-    now: i64,
-) -> Result<Response, LoginRefusal> {
-    let identity = st
-        .store
-        .identity(&rt.realm.name, national_id.as_str())
-        .await
-        .map_err(LoginRefusal::Internal)?;
-    let Some(identity) = identity else {
-        return Err(LoginRefusal::Message(
-            "Identité inconnue dans ce royaume.".into(),
-            StatusCode::BAD_REQUEST,
-        ));
-    };
-    if !identity.active {
-        return Err(LoginRefusal::Message(
-            "Cette identité est désactivée.".into(),
-            StatusCode::FORBIDDEN,
-        ));
-    }
-    let acr = rt.realm.acr.of(method);
-    if !authorize::method_meets(req, acr) {
-        return Err(LoginRefusal::Message(
-            "Ce moyen de connexion n'atteint pas le niveau demandé par l'application.".into(),
-            StatusCode::BAD_REQUEST,
-        ));
-    }
-    let session = SessionView {
-        sid: id128(&*st.rng),
-        national_id: national_id.to_string(),
-        auth_time: now,
-        method,
-        acr,
-    };
-    let session_row = SessionRow {
-        sid: session.sid.clone(),
-        national_id: session.national_id.clone(),
-        auth_time: now,
-        method: method.as_str().into(),
-        acr: acr.as_str().into(),
-    };
-    let cookie_value = random_token(&*st.rng);
-    let previous = cookie(headers, SESSION_COOKIE).map(|c| token_hash(&c));
-    let code = random_token(&*st.rng);
-    let (grant, code_row) = grant_and_code(st, rt, req, &session, now);
-    let done = st
-        .store
-        .complete_login(
-            pending_hash,
-            previous.as_deref(),
-            (
-                &rt.realm.name,
-                &token_hash(&cookie_value),
-                &session_row,
-                now + rt.realm.lifetimes.sso_session,
-            ),
-            &grant,
-            &token_hash(&code),
-            &code_row,
-            now,
-        )
-        .await
-        .map_err(LoginRefusal::Internal)?;
-    if !done {
-        return Err(LoginRefusal::Expired);
-    }
-    tracing::info!(realm = %rt.realm.name, client = %req.client_id, method = method.as_str(), "login");
-    let mut res = Redirect::to(&success_redirect(rt, req, &code)).into_response();
-    let path = cookie_path(rt);
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, &cookie_value, &path, None, secure(st)),
-    );
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(LOGIN_COOKIE, "", &path, Some(0), secure(st)),
-    );
-    Ok(res)
-}
-
-/// The pending authorization request `pending_hash` of this realm, still live and started by
-/// this browser (its login cookie), as parameters; `expired` answers for a missing or stale one.
-pub(crate) async fn pending_for_browser(
-    st: &AppState,
-    rt: &RealmRt,
-    pending_hash: &str,
-    headers: &HeaderMap,
-    now: i64,
-    expired: impl Fn() -> Response,
-) -> Result<Params, Response> {
-    let (p_realm, browser_hash, stored, expires_at) = match st.store.pending(pending_hash).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return Err(expired()),
-        Err(e) => return Err(internal(e)),
-    };
-    if p_realm != rt.realm.name || now >= expires_at {
-        return Err(expired());
-    }
-    if cookie(headers, LOGIN_COOKIE)
-        .map(|c| token_hash(&c))
-        .as_deref()
-        != Some(browser_hash.as_str())
-    {
-        return Err(error_page(
-            StatusCode::BAD_REQUEST,
-            "Requête refusée",
-            "This login was started in another browser.",
-        ));
-    }
-    let pairs: Vec<(String, String)> =
-        serde_json::from_str(&stored).map_err(|e| internal(e.into()))?;
-    Ok(Params::from_pairs(pairs))
 }
