@@ -1,31 +1,19 @@
 //! Verification of the realm's own access tokens.
 
+use crate::error::ProviderError;
 use crate::state::{AppState, RealmRt};
-use crate::token::TokenFailure;
 use coeur_oauth::claims::AccessTokenClaims;
-use coeur_oauth::error::{ErrorCode, OAuthError};
-use coeur_resource_server::{Binding, TokenError, Verifier};
+use coeur_resource_server::{Binding, Verifier};
 use std::sync::Arc;
 
 /// The verifier of `rt`'s access tokens (every realm has one).
 pub(crate) fn verifier<'a>(
     st: &'a AppState,
     rt: &RealmRt,
-) -> Result<&'a Arc<Verifier>, TokenFailure> {
+) -> Result<&'a Arc<Verifier>, ProviderError> {
     st.verifier(&rt.realm.name).ok_or_else(|| {
-        TokenFailure::Internal(anyhow::anyhow!("no verifier for realm {}", rt.realm.name))
+        ProviderError::Internal(anyhow::anyhow!("no verifier for realm {}", rt.realm.name))
     })
-}
-
-impl From<TokenError> for TokenFailure {
-    fn from(e: TokenError) -> Self {
-        match e {
-            TokenError::Invalid(d) => {
-                TokenFailure::OAuth(OAuthError::new(ErrorCode::InvalidToken, d))
-            }
-            TokenError::Internal(e) => TokenFailure::Internal(e),
-        }
-    }
 }
 
 /// Verifies one of this realm's access tokens for a request presenting `presented`.
@@ -34,7 +22,7 @@ pub(crate) async fn verify_bound(
     rt: &RealmRt,
     token: &str,
     presented: Binding<'_>,
-) -> Result<AccessTokenClaims, TokenFailure> {
+) -> Result<AccessTokenClaims, ProviderError> {
     Ok(verifier(st, rt)?.verify(token, presented).await?)
 }
 
@@ -44,6 +32,6 @@ pub(crate) async fn verify_unbound(
     st: &AppState,
     rt: &RealmRt,
     token: &str,
-) -> Result<AccessTokenClaims, TokenFailure> {
+) -> Result<AccessTokenClaims, ProviderError> {
     Ok(verifier(st, rt)?.verify_unbound(token).await?)
 }

@@ -1,7 +1,7 @@
 //! The authorization endpoint: validation, SSO reuse, the start of a login.
 
 use crate::St;
-use crate::error::{found, realm_or_404};
+use crate::error::{ProviderError, found, realm_or_404};
 use crate::login::wallet_page;
 use crate::session::{LOGIN_COOKIE, cookie_path, current_session, secure};
 use crate::state::{AppState, RealmRt};
@@ -18,14 +18,15 @@ use coeur_oauth::authorize::{
 use coeur_oauth::claims::IdTokenClaims;
 use coeur_oauth::client::Client;
 use coeur_oauth::jose::token_hash;
-use coeur_web::{error_page, form_pairs, internal, query_pairs, set_cookie};
+use coeur_web::{form_pairs, query_pairs, set_cookie};
 
+/// `GET` authorization request: parameters in the query.
 pub(crate) async fn authorize_get(
     st: St,
     Path(realm): Path<String>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
-) -> Response {
+) -> Result<Response, ProviderError> {
     authorize(
         &st,
         &realm,
@@ -35,34 +36,28 @@ pub(crate) async fn authorize_get(
     .await
 }
 
+/// `POST` authorization request: parameters in the form.
 pub(crate) async fn authorize_post(
     st: St,
     Path(realm): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Result<Response, ProviderError> {
     authorize(&st, &realm, &headers, Params::from_pairs(form_pairs(&body))).await
 }
 
-pub(crate) async fn authorize(
+/// Answers an authorization request: with the SSO session when it suffices, with an error
+/// sent to the client, or with the wallet page.
+async fn authorize(
     st: &AppState,
     realm: &str,
     headers: &HeaderMap,
     params: Params,
-) -> Response {
-    let rt = match realm_or_404(st, realm) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let (req, client) = match validate_request(st, &rt, &params).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+) -> Result<Response, ProviderError> {
+    let rt = realm_or_404(st, realm)?;
+    let (req, client) = validate_request(st, &rt, &params).await?;
     let now = st.now();
-    let session = match current_session(st, &rt, headers, now).await {
-        Ok(s) => s,
-        Err(e) => return internal(e),
-    };
+    let session = current_session(st, &rt, headers, now).await?;
     let hint_matches = req.id_token_hint.as_deref().map(|h| {
         let sub = verify_id_token_hint(st, &rt, h, Some(&client)).map(|c| c.sub);
         match (&session, sub) {
@@ -73,25 +68,21 @@ pub(crate) async fn authorize(
     match authorize::decide(&req, session.as_ref(), hint_matches, now) {
         Decision::UseSession => {
             let Some(s) = session else {
-                return internal(anyhow::anyhow!("session vanished"));
+                return Err(anyhow::anyhow!("session vanished").into());
             };
             let code = random_token(&*st.rng);
             let (grant, code_row) = grant_and_code(st, &rt, &req, &s, now);
-            if let Err(e) = st
-                .store
+            st.store
                 .issue_code(&rt.realm.name, &grant, &token_hash(&code), &code_row, now)
-                .await
-            {
-                return internal(e);
-            }
-            found(&success_redirect(&rt, &req, &code))
+                .await?;
+            Ok(found(&success_redirect(&rt, &req, &code)))
         }
-        Decision::Refuse(e) => found(&authorize::error_redirect(
+        Decision::Refuse(e) => Ok(found(&authorize::error_redirect(
             &req.redirect_uri,
             req.state.as_deref(),
             &e,
             &rt.realm.issuer,
-        )),
+        ))),
         Decision::Login => start_login(st, &rt, &req, &params, now).await,
     }
 }
@@ -101,33 +92,33 @@ pub(crate) async fn validate_request(
     st: &AppState,
     rt: &RealmRt,
     params: &Params,
-) -> Result<(AuthorizationRequest, Client), Response> {
-    let page_err = |m: &str| error_page(StatusCode::BAD_REQUEST, "Requête refusée", m);
+) -> Result<(AuthorizationRequest, Client), ProviderError> {
+    let page_err = |m: String| ProviderError::page(StatusCode::BAD_REQUEST, "Requête refusée", m);
     let client_id = authorize::client_id(params).map_err(|e| match e {
-        AuthzError::Page(m) => page_err(&m),
-        AuthzError::Redirect { .. } => page_err("invalid request"),
+        AuthzError::Page(m) => page_err(m),
+        AuthzError::Redirect { .. } => page_err("invalid request".into()),
     })?;
-    let client = match st.client(rt, client_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return Err(page_err("Unknown client_id for this realm.")),
-        Err(e) => return Err(internal(e)),
-    };
+    let client = st
+        .client(rt, client_id)
+        .await?
+        .ok_or_else(|| page_err("Unknown client_id for this realm.".into()))?;
     let req = authorize::validate(params, &client).map_err(|e| match e {
-        AuthzError::Page(m) => page_err(&m),
+        AuthzError::Page(m) => page_err(m),
         AuthzError::Redirect {
             redirect_uri,
             state,
             error,
-        } => found(&authorize::error_redirect(
+        } => ProviderError::Answer(found(&authorize::error_redirect(
             &redirect_uri,
             state.as_deref(),
             &error,
             &rt.realm.issuer,
-        )),
+        ))),
     })?;
     Ok((req, client))
 }
 
+/// The grant a login (or the SSO session) gives the client, and its authorization code.
 pub(crate) fn grant_and_code(
     st: &AppState,
     rt: &RealmRt,
@@ -167,6 +158,7 @@ pub(crate) fn grant_and_code(
     (grant, code)
 }
 
+/// The client's redirect URI with the code, `state` and `iss`.
 pub(crate) fn success_redirect(rt: &RealmRt, req: &AuthorizationRequest, code: &str) -> String {
     let mut p = vec![("code", code)];
     if let Some(s) = &req.state {
@@ -176,22 +168,20 @@ pub(crate) fn success_redirect(rt: &RealmRt, req: &AuthorizationRequest, code: &
     authorize::redirect_with(&req.redirect_uri, &p)
 }
 
-pub(crate) async fn start_login(
+/// Stores the request as pending and shows the wallet page, with the login cookie that ties
+/// the login to this browser.
+async fn start_login(
     st: &AppState,
     rt: &RealmRt,
     req: &AuthorizationRequest,
     params: &Params,
     now: i64,
-) -> Response {
+) -> Result<Response, ProviderError> {
     let request_id = random_token(&*st.rng);
     let browser = random_token(&*st.rng);
     let stored: Vec<(&str, &str)> = params.pairs().collect();
-    let stored = match serde_json::to_string(&stored) {
-        Ok(s) => s,
-        Err(e) => return internal(e.into()),
-    };
-    if let Err(e) = st
-        .store
+    let stored = serde_json::to_string(&stored)?;
+    st.store
         .put_pending(
             &token_hash(&request_id),
             &rt.realm.name,
@@ -199,10 +189,7 @@ pub(crate) async fn start_login(
             &stored,
             now + rt.realm.lifetimes.login_page,
         )
-        .await
-    {
-        return internal(e);
-    }
+        .await?;
     let prefill = req
         .login_hint
         .as_deref()
@@ -220,7 +207,7 @@ pub(crate) async fn start_login(
             secure(st),
         ),
     );
-    res
+    Ok(res)
 }
 
 /// Verifies an ID token this realm issued (expiry ignored, as for hints). HS256 tokens are

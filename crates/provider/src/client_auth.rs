@@ -1,5 +1,6 @@
 //! Client authentication at the token, introspection and revocation endpoints.
 
+use crate::error::ProviderError;
 use crate::state::{AppState, RealmRt};
 use axum::Extension;
 use axum::http::{HeaderMap, header};
@@ -16,46 +17,42 @@ pub(crate) async fn authenticate_client(
     headers: &HeaderMap,
     form: &Params,
     peer: Option<&Extension<PeerCertificate>>,
-) -> Result<ClientAuthenticated, (OAuthError, bool)> {
+) -> Result<ClientAuthenticated, ProviderError> {
     let authz = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let basic = authz.is_some();
-    let presented = tok::presented(authz, form).map_err(|e| (e, basic))?;
-    let bad = || {
-        (
-            OAuthError::invalid_client("client authentication failed"),
-            basic,
-        )
-    };
+    let basic_used = authz.is_some();
+    let fail = |error: OAuthError| ProviderError::OAuth { error, basic_used };
+    let presented = tok::presented(authz, form).map_err(fail)?;
+    let bad = || fail(OAuthError::invalid_client("client authentication failed"));
     let id = presented.claimed_id().ok_or_else(bad)?;
     let client = match st.client(rt, &id).await {
         Ok(Some(c)) => c,
         Ok(None) => return Err(bad()),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "client lookup");
-            return Err((OAuthError::server_error(), basic));
+            return Err(fail(OAuthError::server_error()));
         }
     };
     if client.spec.token_endpoint_auth_method == coeur_oauth::client::TokenAuthMethod::TlsClientAuth
     {
         let cert = match peer.and_then(|p| p.0.0.clone()) {
-            Some(der) => Some(client_certificate(st, &der).await.map_err(|e| (e, basic))?),
+            Some(der) => Some(client_certificate(st, &der).await.map_err(fail)?),
             None => None,
         };
-        return tok::authenticate_tls(&presented, client, cert.as_ref()).map_err(|e| (e, basic));
+        return tok::authenticate_tls(&presented, client, cert.as_ref()).map_err(fail);
     }
     let token_url = Endpoints::of(&rt.realm.issuer).token;
     let audiences = [token_url.as_str(), rt.realm.issuer.as_str()];
-    match tok::authenticate(presented, client, &audiences, st.now()).map_err(|e| (e, basic))? {
+    match tok::authenticate(presented, client, &audiences, st.now()).map_err(fail)? {
         AuthOutcome::Authenticated(a) => Ok(a),
         AuthOutcome::NeedsJtiCheck(checked) => {
             let fresh = st
                 .store
                 .use_assertion_jti(&rt.realm.name, &id, &checked.jti, checked.exp)
                 .await
-                .map_err(|_| (OAuthError::server_error(), basic))?;
-            checked.first_use(fresh).map_err(|e| (e, basic))
+                .map_err(|_| fail(OAuthError::server_error()))?;
+            checked.first_use(fresh).map_err(fail)
         }
     }
 }

@@ -3,8 +3,9 @@
 //! tokens and sessions, and the demo relying party. Decisions come from `coeur-oauth`
 //! (pure); this crate does the IO (HTTP, its store, key files).
 #![forbid(unsafe_code)]
-// Handlers return a finished `Response` as their error value on purpose (an error page or an
-// OAuth error body); boxing it would only add an allocation on the error path.
+// Handlers' error value, `ProviderError`, can carry a finished `Response` (a redirect with an
+// error, the wallet page with a message); boxing it would only add an allocation on the error
+// path.
 #![allow(clippy::result_large_err)]
 
 mod access_tokens;

@@ -2,23 +2,26 @@
 
 use crate::St;
 use crate::authorize::verify_id_token_hint;
-use crate::error::{found, realm_or_404};
+use crate::error::{ProviderError, found, realm_or_404};
 use crate::session::{SESSION_COOKIE, cookie_path, current_session, secure};
-use crate::state::AppState;
+use crate::state::{AppState, RealmRt};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use coeur_oauth::authorize::{self, Params};
+use coeur_oauth::claims::IdTokenClaims;
+use coeur_oauth::client::Client;
 use coeur_oauth::jose::token_hash;
-use coeur_web::{cookie, error_page, form_pairs, internal, page, query_pairs, set_cookie};
+use coeur_web::{cookie, form_pairs, page, query_pairs, set_cookie};
 
+/// `GET` logout: parameters in the query.
 pub(crate) async fn logout_get(
     st: St,
     Path(realm): Path<String>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
-) -> Response {
+) -> Result<Response, ProviderError> {
     logout(
         &st,
         &realm,
@@ -28,120 +31,67 @@ pub(crate) async fn logout_get(
     .await
 }
 
+/// `POST` logout: parameters in the form (also the confirmation form).
 pub(crate) async fn logout_post(
     st: St,
     Path(realm): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Result<Response, ProviderError> {
     logout(&st, &realm, &headers, Params::from_pairs(form_pairs(&body))).await
 }
 
-pub(crate) async fn logout(st: &AppState, realm: &str, headers: &HeaderMap, p: Params) -> Response {
-    let rt = match realm_or_404(st, realm) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let refuse = |m: &str| error_page(StatusCode::BAD_REQUEST, "Déconnexion refusée", m);
+/// A refused logout, as a page.
+fn refuse(message: &'static str) -> ProviderError {
+    ProviderError::page(StatusCode::BAD_REQUEST, "Déconnexion refusée", message)
+}
+
+/// The proof a confirmation form came from this browser's own logout page.
+fn logout_token(session_cookie: &str) -> String {
+    token_hash(&format!("logout:{session_cookie}"))
+}
+
+/// The "logged out" page, clearing the session cookie.
+fn logged_out(rt: &RealmRt, clear: HeaderValue) -> Response {
+    let mut r = page(
+        StatusCode::OK,
+        "logout.html",
+        minijinja::context! { realm => rt.realm.display_name, confirm => false },
+    );
+    r.headers_mut().append(header::SET_COOKIE, clear);
+    r
+}
+
+/// Ends the browser's session: at once with a valid `id_token_hint` (then back to a
+/// registered `post_logout_redirect_uri`), after the user confirms otherwise.
+async fn logout(
+    st: &AppState,
+    realm: &str,
+    headers: &HeaderMap,
+    p: Params,
+) -> Result<Response, ProviderError> {
+    let rt = realm_or_404(st, realm)?;
     let now = st.now();
     let cookie_value = cookie(headers, SESSION_COOKIE);
-    let session = match current_session(st, &rt, headers, now).await {
-        Ok(s) => s,
-        Err(e) => return internal(e),
-    };
+    let session = current_session(st, &rt, headers, now).await?;
     let clear = set_cookie(SESSION_COOKIE, "", &cookie_path(&rt), Some(0), secure(st));
-    let logged_out = |st_code: StatusCode| {
-        let mut r = page(
-            st_code,
-            "logout.html",
-            minijinja::context! { realm => rt.realm.display_name, confirm => false },
-        );
-        r.headers_mut().append(header::SET_COOKIE, clear.clone());
-        r
-    };
     // Confirmation of a logout without id_token_hint: the token proves the form came from
     // this browser's own page.
     if p.get("confirm") == Some("yes") {
-        let expected = cookie_value
-            .as_deref()
-            .map(|c| token_hash(&format!("logout:{c}")));
+        let expected = cookie_value.as_deref().map(logout_token);
         if expected.is_none() || p.get("logout_token") != expected.as_deref() {
-            return refuse("The logout confirmation is not valid.");
+            return Err(refuse("The logout confirmation is not valid."));
         }
-        if let Some(s) = &session
-            && let Err(e) = st.store.end_session(&s.sid, now).await
-        {
-            return internal(e);
+        if let Some(s) = &session {
+            st.store.end_session(&s.sid, now).await?;
         }
-        return logged_out(StatusCode::OK);
+        return Ok(logged_out(&rt, clear));
     }
-    let client_param = p.get("client_id");
-    let hint = match p.get("id_token_hint") {
-        Some(h) => {
-            let aud = jsonwebtoken::dangerous::insecure_decode_claims::<serde_json::Value>(h)
-                .ok()
-                .and_then(|c| c.get("aud").and_then(|a| a.as_str()).map(str::to_owned));
-            let client = match aud {
-                Some(a) => match st.client(&rt, &a).await {
-                    Ok(c) => c,
-                    Err(e) => return internal(e),
-                },
-                None => None,
-            };
-            match verify_id_token_hint(st, &rt, h, client.as_ref()) {
-                Some(c) => Some((c, client)),
-                None => return refuse("The id_token_hint is not a valid ID token of this realm."),
-            }
-        }
-        None => None,
-    };
-    if let (Some((c, _)), Some(cp)) = (&hint, client_param)
-        && c.aud != cp
-    {
-        return refuse("client_id does not match the id_token_hint.");
-    }
-    let redirect = match p.get("post_logout_redirect_uri") {
-        None => None,
-        Some(u) => {
-            let client = match &hint {
-                Some((_, c)) => c.clone(),
-                None => match client_param {
-                    Some(id) => match st.client(&rt, id).await {
-                        Ok(c) => c,
-                        Err(e) => return internal(e),
-                    },
-                    None => None,
-                },
-            };
-            match client {
-                Some(c) if c.spec.post_logout_redirect_uris.iter().any(|r| r == u) => {
-                    Some(u.to_owned())
-                }
-                _ => return refuse("post_logout_redirect_uri is not registered for this client."),
-            }
-        }
-    };
+    let hint = checked_hint(st, &rt, &p).await?;
+    let redirect = post_logout_redirect(st, &rt, &p, hint.as_ref()).await?;
     match (&hint, session) {
-        (Some(_), Some(s)) => {
-            if let Err(e) = st.store.end_session(&s.sid, now).await {
-                return internal(e);
-            }
-        }
-        (None, Some(_)) => {
-            // No proof the request comes from the relying party: ask the user.
-            let token = cookie_value
-                .as_deref()
-                .map(|c| token_hash(&format!("logout:{c}")))
-                .unwrap_or_default();
-            return page(
-                StatusCode::OK,
-                "logout.html",
-                minijinja::context! {
-                    realm => rt.realm.display_name, confirm => true, logout_token => token,
-                    action => format!("/auth/realms/{}/protocol/openid-connect/logout", rt.realm.name),
-                },
-            );
-        }
+        (Some(_), Some(s)) => st.store.end_session(&s.sid, now).await?,
+        (None, Some(_)) => return Ok(confirmation_page(&rt, cookie_value.as_deref())),
         (_, None) => {}
     }
     match (redirect, hint.is_some()) {
@@ -152,8 +102,79 @@ pub(crate) async fn logout(st: &AppState, realm: &str, headers: &HeaderMap, p: P
             }
             let mut r = found(&authorize::redirect_with(&u, &params));
             r.headers_mut().append(header::SET_COOKIE, clear);
-            r
+            Ok(r)
         }
-        _ => logged_out(StatusCode::OK),
+        _ => Ok(logged_out(&rt, clear)),
+    }
+}
+
+/// No proof the request comes from the relying party: the page asking the user to confirm.
+fn confirmation_page(rt: &RealmRt, session_cookie: Option<&str>) -> Response {
+    let token = session_cookie.map(logout_token).unwrap_or_default();
+    page(
+        StatusCode::OK,
+        "logout.html",
+        minijinja::context! {
+            realm => rt.realm.display_name, confirm => true, logout_token => token,
+            action => format!("/auth/realms/{}/protocol/openid-connect/logout", rt.realm.name),
+        },
+    )
+}
+
+/// The `id_token_hint`, if given: verified (an HS256 hint with the secret of the client it
+/// names), with that client, and consistent with `client_id`.
+async fn checked_hint(
+    st: &AppState,
+    rt: &RealmRt,
+    p: &Params,
+) -> Result<Option<(IdTokenClaims, Option<Client>)>, ProviderError> {
+    let Some(h) = p.get("id_token_hint") else {
+        return Ok(None);
+    };
+    let aud = jsonwebtoken::dangerous::insecure_decode_claims::<serde_json::Value>(h)
+        .ok()
+        .and_then(|c| c.get("aud").and_then(|a| a.as_str()).map(str::to_owned));
+    let client = match aud {
+        Some(a) => st.client(rt, &a).await?,
+        None => None,
+    };
+    let Some(claims) = verify_id_token_hint(st, rt, h, client.as_ref()) else {
+        return Err(refuse(
+            "The id_token_hint is not a valid ID token of this realm.",
+        ));
+    };
+    if let Some(cp) = p.get("client_id")
+        && claims.aud != cp
+    {
+        return Err(refuse("client_id does not match the id_token_hint."));
+    }
+    Ok(Some((claims, client)))
+}
+
+/// The `post_logout_redirect_uri`, if given, once found among those of the client (the
+/// hint's, or `client_id`'s).
+async fn post_logout_redirect(
+    st: &AppState,
+    rt: &RealmRt,
+    p: &Params,
+    hint: Option<&(IdTokenClaims, Option<Client>)>,
+) -> Result<Option<String>, ProviderError> {
+    let Some(u) = p.get("post_logout_redirect_uri") else {
+        return Ok(None);
+    };
+    let client = match hint {
+        Some((_, c)) => c.clone(),
+        None => match p.get("client_id") {
+            Some(id) => st.client(rt, id).await?,
+            None => None,
+        },
+    };
+    match client {
+        Some(c) if c.spec.post_logout_redirect_uris.iter().any(|r| r == u) => {
+            Ok(Some(u.to_owned()))
+        }
+        _ => Err(refuse(
+            "post_logout_redirect_uri is not registered for this client.",
+        )),
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::St;
 use crate::client_auth::authenticate_client;
+use crate::error::{ProviderError, realm_or_invalid};
 use crate::state::{AppState, RealmRt};
 use crate::store::{CodeUse, GrantRow, RefreshRow};
 use axum::Extension;
@@ -19,79 +20,91 @@ use coeur_oauth::jose::{SigAlg, half_hash, sign_hs256, token_hash};
 use coeur_oauth::realm::AuthMethod;
 use coeur_oauth::token::{self as tok, ClientAuthenticated, RefreshDecision};
 use coeur_web::mtls::PeerCertificate;
-use coeur_web::{form_pairs, internal, no_store, oauth_error};
+use coeur_web::{form_pairs, no_store};
 use serde_json::json;
 
+/// The token endpoint: authenticates the client, then the grant it asks for.
 pub(crate) async fn token(
     st: St,
     Path(realm): Path<String>,
     peer: Option<Extension<PeerCertificate>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let rt = match st.realm(&realm) {
-        Some(r) => r.clone(),
-        None => return oauth_error(&OAuthError::invalid_request("unknown realm"), false),
-    };
+) -> Result<Response, ProviderError> {
+    let rt = realm_or_invalid(&st, &realm)?;
     let form = Params::from_pairs(form_pairs(&body));
-    let gt = match tok::grant_type(&form) {
-        Ok(g) => g.to_owned(),
-        Err(e) => return oauth_error(&e, false),
-    };
-    let auth = match authenticate_client(&st, &rt, &headers, &form, peer.as_ref()).await {
-        Ok(a) => a,
-        Err((e, basic)) => return oauth_error(&e, basic),
-    };
-    let grant = match GrantType::parse(&gt) {
-        Some(g) => g,
-        None => {
-            return oauth_error(
-                &OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type"),
-                false,
-            );
-        }
-    };
+    let gt = tok::grant_type(&form)?.to_owned();
+    let auth = authenticate_client(&st, &rt, &headers, &form, peer.as_ref()).await?;
+    let grant = GrantType::parse(&gt).ok_or_else(|| {
+        OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type")
+    })?;
     if !auth.client().allows_grant(grant) {
-        return oauth_error(
-            &OAuthError::unauthorized_client("this client may not use this grant type"),
-            false,
+        return Err(
+            OAuthError::unauthorized_client("this client may not use this grant type").into(),
         );
     }
-    let result = match grant {
-        GrantType::AuthorizationCode => code_grant(&st, &rt, &auth, &form).await,
-        GrantType::RefreshToken => refresh_grant(&st, &rt, &auth, &form).await,
-        GrantType::ClientCredentials => client_credentials(&st, &rt, &auth, &form),
+    let body = match grant {
+        GrantType::AuthorizationCode => code_grant(&st, &rt, &auth, &form).await?,
+        GrantType::RefreshToken => refresh_grant(&st, &rt, &auth, &form).await?,
+        GrantType::ClientCredentials => client_credentials(&st, &rt, &auth, &form)?,
     };
-    match result {
-        Ok(body) => (StatusCode::OK, no_store(), axum::Json(body)).into_response(),
-        Err(TokenFailure::OAuth(e)) => oauth_error(&e, false),
-        Err(TokenFailure::Internal(e)) => internal(e),
-    }
+    Ok((StatusCode::OK, no_store(), axum::Json(body)).into_response())
 }
 
-pub(crate) enum TokenFailure {
-    OAuth(OAuthError),
-    Internal(anyhow::Error),
-}
-
-impl From<OAuthError> for TokenFailure {
-    fn from(e: OAuthError) -> Self {
-        TokenFailure::OAuth(e)
-    }
-}
-impl From<anyhow::Error> for TokenFailure {
-    fn from(e: anyhow::Error) -> Self {
-        TokenFailure::Internal(e)
-    }
-}
-
-pub(crate) async fn code_grant(
+/// The `authorization_code` grant: redeems the code once, then mints the tokens.
+async fn code_grant(
     st: &AppState,
     rt: &RealmRt,
     auth: &ClientAuthenticated,
     form: &Params,
-) -> Result<serde_json::Value, TokenFailure> {
+) -> Result<serde_json::Value, ProviderError> {
     let now = st.now();
+    let (code_hash, grant) = redeemable_code(st, rt, auth, form, now).await?;
+    let refresh = auth
+        .client()
+        .allows_grant(GrantType::RefreshToken)
+        .then(|| random_token(&*st.rng));
+    let rt_row = refresh.as_ref().map(|_| RefreshRow {
+        grant_id: grant.grant_id.clone(),
+        client_id: grant.client_id.clone(),
+        expires_at: refresh_expiry(rt, &grant, now),
+        used_at: None,
+    });
+    let refresh_hash = refresh.as_deref().map(token_hash);
+    let stored = refresh_hash.as_deref().zip(rt_row.as_ref());
+    match st
+        .store
+        .redeem_code(&code_hash, &grant.grant_id, stored, now)
+        .await?
+    {
+        CodeUse::First => {}
+        CodeUse::Replay => {
+            tracing::warn!(realm = %rt.realm.name, client = %grant.client_id, "authorization code replayed; grant revoked");
+            return Err(OAuthError::invalid_grant("the code was already used").into());
+        }
+    }
+    mint(
+        st,
+        rt,
+        auth.client(),
+        auth.bound_thumbprint(),
+        &grant,
+        refresh,
+        true,
+        now,
+    )
+    .await
+}
+
+/// The code `form` presents, checked for `auth`'s client (redirect URI, PKCE, expiry), and its
+/// live grant. A replayed code revokes its grant.
+async fn redeemable_code(
+    st: &AppState,
+    rt: &RealmRt,
+    auth: &ClientAuthenticated,
+    form: &Params,
+    now: i64,
+) -> Result<(String, GrantRow), ProviderError> {
     let code = form
         .get("code")
         .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
@@ -130,43 +143,11 @@ pub(crate) async fn code_grant(
     if grant.revoked_at.is_some() {
         return Err(OAuthError::invalid_grant("the grant was revoked").into());
     }
-    let refresh = auth
-        .client()
-        .allows_grant(GrantType::RefreshToken)
-        .then(|| random_token(&*st.rng));
-    let rt_row = refresh.as_ref().map(|_| RefreshRow {
-        grant_id: grant.grant_id.clone(),
-        client_id: grant.client_id.clone(),
-        expires_at: refresh_expiry(rt, &grant, now),
-        used_at: None,
-    });
-    let refresh_hash = refresh.as_deref().map(token_hash);
-    let stored = refresh_hash.as_deref().zip(rt_row.as_ref());
-    match st
-        .store
-        .redeem_code(&code_hash, &grant.grant_id, stored, now)
-        .await?
-    {
-        CodeUse::First => {}
-        CodeUse::Replay => {
-            tracing::warn!(realm = %rt.realm.name, client = %grant.client_id, "authorization code replayed; grant revoked");
-            return Err(OAuthError::invalid_grant("the code was already used").into());
-        }
-    }
-    mint(
-        st,
-        rt,
-        auth.client(),
-        auth.bound_thumbprint(),
-        &grant,
-        refresh,
-        true,
-        now,
-    )
-    .await
+    Ok((code_hash, grant))
 }
 
-pub(crate) fn refresh_expiry(rt: &RealmRt, g: &GrantRow, now: i64) -> i64 {
+/// When a refresh token issued now for grant `g` expires: never after the grant.
+fn refresh_expiry(rt: &RealmRt, g: &GrantRow, now: i64) -> i64 {
     let l = &rt.realm.lifetimes;
     let life = if g.scope.split(' ').any(|s| s == "offline_access") {
         l.offline_refresh_token
@@ -176,12 +157,14 @@ pub(crate) fn refresh_expiry(rt: &RealmRt, g: &GrantRow, now: i64) -> i64 {
     (now + life).min(g.expires_at)
 }
 
-pub(crate) async fn refresh_grant(
+/// The `refresh_token` grant: rotates the refresh token (a reuse revokes the grant), then
+/// mints the tokens.
+async fn refresh_grant(
     st: &AppState,
     rt: &RealmRt,
     auth: &ClientAuthenticated,
     form: &Params,
-) -> Result<serde_json::Value, TokenFailure> {
+) -> Result<serde_json::Value, ProviderError> {
     let now = st.now();
     let presented = form
         .get("refresh_token")
@@ -254,12 +237,13 @@ pub(crate) async fn refresh_grant(
     .await
 }
 
-pub(crate) fn client_credentials(
+/// The `client_credentials` grant: an access token for the client itself.
+fn client_credentials(
     st: &AppState,
     rt: &RealmRt,
     auth: &ClientAuthenticated,
     form: &Params,
-) -> Result<serde_json::Value, TokenFailure> {
+) -> Result<serde_json::Value, ProviderError> {
     let now = st.now();
     let client = auth.client();
     let scope: Vec<String> = client
@@ -290,14 +274,7 @@ pub(crate) fn client_credentials(
             x5t_s256: t.to_owned(),
         }),
     };
-    let ring = rt.ring();
-    let key = ring
-        .signer(SigAlg::ES256)
-        .or_else(|| rt.realm.signing_algs.first().and_then(|a| ring.signer(*a)))
-        .ok_or_else(|| anyhow::anyhow!("no active key"))?;
-    let token = key
-        .sign("at+jwt", &at)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let token = sign_access_token(rt, &at)?;
     let mut body = json!({ "access_token": token, "token_type": "Bearer", "expires_in": rt.realm.lifetimes.access_token });
     if !scope.is_empty() {
         body["scope"] = scope.join(" ").into();
@@ -307,7 +284,7 @@ pub(crate) fn client_credentials(
 
 /// Signs the access token and (for `openid`) the ID token of a user grant.
 #[allow(clippy::too_many_arguments)] // One token response's worth of inputs.
-pub(crate) async fn mint(
+async fn mint(
     st: &AppState,
     rt: &RealmRt,
     client: &Client,
@@ -316,7 +293,7 @@ pub(crate) async fn mint(
     refresh: Option<String>,
     id_token: bool,
     now: i64,
-) -> Result<serde_json::Value, TokenFailure> {
+) -> Result<serde_json::Value, ProviderError> {
     let identity = st
         .store
         .identity(&rt.realm.name, &grant.national_id)
@@ -347,14 +324,7 @@ pub(crate) async fn mint(
             x5t_s256: t.to_owned(),
         }),
     };
-    let ring = rt.ring();
-    let at_key = ring
-        .signer(SigAlg::ES256)
-        .or_else(|| rt.realm.signing_algs.first().and_then(|a| ring.signer(*a)))
-        .ok_or_else(|| anyhow::anyhow!("no active key"))?;
-    let access_token = at_key
-        .sign("at+jwt", &at)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let access_token = sign_access_token(rt, &at)?;
     let mut body = json!({
         "access_token": access_token,
         "token_type": "Bearer",
@@ -366,48 +336,75 @@ pub(crate) async fn mint(
         body["refresh_expires_in"] = (refresh_expiry(rt, grant, now) - now).into();
     }
     if id_token {
-        let method = AuthMethod::parse(&grant.method).unwrap_or(AuthMethod::Test);
-        let claims = IdTokenClaims {
-            iss: rt.realm.issuer.clone(),
-            sub,
-            aud: client.id().to_owned(),
-            azp: client.id().to_owned(),
-            exp: now + l.id_token,
-            iat: now,
-            jti: id128(&*st.rng),
-            auth_time: grant.auth_time,
-            nonce: grant.nonce.clone(),
-            acr: grant.acr.clone(),
-            amr: method.amr().iter().map(|s| (*s).to_owned()).collect(),
-            sid: grant.sid.clone(),
-            at_hash: Some(half_hash(&access_token)),
-            auth_mode: method.auth_mode().to_owned(),
-            subject_name_id: psc.then(|| grant.national_id.clone()),
-            preferred_username: psc.then(|| grant.national_id.clone()),
-        };
+        let claims = id_token_claims(st, rt, client, grant, sub, &access_token, psc, now);
         body["id_token"] =
             sign_for_client(rt, client, client.id_token_alg(), "JWT", &claims)?.into();
     }
     Ok(body)
 }
 
+/// The ID token of `grant` for `client`, issued with `access_token`.
+#[allow(clippy::too_many_arguments)] // The claims come from all of them.
+fn id_token_claims(
+    st: &AppState,
+    rt: &RealmRt,
+    client: &Client,
+    grant: &GrantRow,
+    sub: String,
+    access_token: &str,
+    psc: bool,
+    now: i64,
+) -> IdTokenClaims {
+    let method = AuthMethod::parse(&grant.method).unwrap_or(AuthMethod::Test);
+    IdTokenClaims {
+        iss: rt.realm.issuer.clone(),
+        sub,
+        aud: client.id().to_owned(),
+        azp: client.id().to_owned(),
+        exp: now + rt.realm.lifetimes.id_token,
+        iat: now,
+        jti: id128(&*st.rng),
+        auth_time: grant.auth_time,
+        nonce: grant.nonce.clone(),
+        acr: grant.acr.clone(),
+        amr: method.amr().iter().map(|s| (*s).to_owned()).collect(),
+        sid: grant.sid.clone(),
+        at_hash: Some(half_hash(access_token)),
+        auth_mode: method.auth_mode().to_owned(),
+        subject_name_id: psc.then(|| grant.national_id.clone()),
+        preferred_username: psc.then(|| grant.national_id.clone()),
+    }
+}
+
+/// Signs an access token with the realm's ES256 key, or its first algorithm's.
+fn sign_access_token(rt: &RealmRt, at: &AccessTokenClaims) -> anyhow::Result<String> {
+    let ring = rt.ring();
+    let key = ring
+        .signer(SigAlg::ES256)
+        .or_else(|| rt.realm.signing_algs.first().and_then(|a| ring.signer(*a)))
+        .ok_or_else(|| anyhow::anyhow!("no active key"))?;
+    key.sign("at+jwt", at).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Signs `claims` for `client` with `alg`: HS256 with the client's secret, otherwise with the
+/// realm's active key of that algorithm.
 pub(crate) fn sign_for_client<T: serde::Serialize>(
     rt: &RealmRt,
     client: &Client,
     alg: SigAlg,
     typ: &str,
     claims: &T,
-) -> Result<String, TokenFailure> {
+) -> anyhow::Result<String> {
     if alg == SigAlg::HS256 {
         let secret = client
             .hmac_secret
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("HS256 client without a sealed secret"))?;
-        return Ok(sign_hs256(secret.as_bytes(), typ, claims).map_err(|e| anyhow::anyhow!("{e}"))?);
+        return sign_hs256(secret.as_bytes(), typ, claims).map_err(|e| anyhow::anyhow!("{e}"));
     }
     let ring = rt.ring();
     let key = ring.signer(alg).ok_or_else(|| {
         anyhow::anyhow!("no active {} key in realm {}", alg.as_str(), rt.realm.name)
     })?;
-    Ok(key.sign(typ, claims).map_err(|e| anyhow::anyhow!("{e}"))?)
+    key.sign(typ, claims).map_err(|e| anyhow::anyhow!("{e}"))
 }

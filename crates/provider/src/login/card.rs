@@ -7,8 +7,8 @@ use super::{
 };
 use crate::St;
 use crate::authorize::validate_request;
-use crate::error::realm_or_404;
-use crate::state::AppState;
+use crate::error::{ProviderError, realm_or_404};
+use crate::state::{AppState, RealmRt};
 use crate::store::CardPresented;
 use axum::Extension;
 use axum::Router;
@@ -22,10 +22,11 @@ use coeur_oauth::authorize;
 use coeur_oauth::authorize::Params;
 use coeur_oauth::jose::token_hash;
 use coeur_oauth::realm::AuthMethod;
-use coeur_pki::validate::{Refusal, Revoked, Usage};
+use coeur_pki::validate::{Refusal, Revoked, Usage, Validated};
 use coeur_web::mtls::PeerCertificate;
-use coeur_web::{error_page, internal, query_pairs};
+use coeur_web::query_pairs;
 use futures_util::future::BoxFuture;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Login with a CPS card: the wallet sends the browser to the card listener, which reads the
@@ -68,8 +69,9 @@ impl LoginMethod for CardLogin {
     }
 }
 
-fn refused(status: StatusCode, msg: &str) -> Response {
-    error_page(status, "Connexion par carte refusée", msg)
+/// A refused card login, as a page of the card listener.
+fn refused(status: StatusCode, msg: impl Into<Cow<'static, str>>) -> ProviderError {
+    ProviderError::page(status, "Connexion par carte refusée", msg)
 }
 
 /// `GET /auth/realms/{realm}/card/login?handoff=…` on the card listener.
@@ -78,114 +80,117 @@ async fn card_login(
     Path(realm): Path<String>,
     Extension(peer): Extension<PeerCertificate>,
     RawQuery(q): RawQuery,
-) -> Response {
+) -> Result<Response, ProviderError> {
     let Some(rt) = st.realm(&realm).cloned() else {
-        return refused(StatusCode::NOT_FOUND, "Unknown realm.");
+        return Err(refused(StatusCode::NOT_FOUND, "Unknown realm."));
     };
     let now = st.now();
     let params = Params::from_pairs(query_pairs(q.as_deref()));
     let Some(handoff) = params.get("handoff") else {
-        return refused(
+        return Err(refused(
             StatusCode::BAD_REQUEST,
             "This card login link is incomplete.",
-        );
+        ));
     };
     let handoff_hash = token_hash(handoff);
-    match st
+    if !st
         .store
         .open_card_handoff(&handoff_hash, &rt.realm.name, now)
-        .await
+        .await?
     {
-        Ok(true) => {}
-        Ok(false) => {
-            return refused(
-                StatusCode::BAD_REQUEST,
-                "This card login has expired or was already used. Go back to the application and start again.",
-            );
-        }
-        Err(e) => return coeur_web::internal(e),
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "This card login has expired or was already used. Go back to the application and start again.",
+        ));
     }
     let Some(cert) = peer.0 else {
-        return refused(
+        return Err(refused(
             StatusCode::UNAUTHORIZED,
             "No card certificate was presented. Insert your CPS card, check the card reader software, and try again.",
-        );
+        ));
     };
-    let valid = match st
-        .ca
-        .check_client_certificate(&cert, Usage::CardAuthentication)
-        .await
-    {
-        Ok(Ok(v)) => v,
-        Ok(Err(Refusal::Revoked(Revoked::Certificate))) => {
-            return refused(
-                StatusCode::FORBIDDEN,
-                "Card refused: this card has been revoked (opposition).",
-            );
-        }
-        Ok(Err(e @ Refusal::StatusUnavailable(_))) => {
-            return refused(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &format!("Card refused: {e}. Try again in a few minutes."),
-            );
-        }
-        Ok(Err(e)) => return refused(StatusCode::FORBIDDEN, &format!("Card refused: {e}.")),
-        Err(e) => return coeur_web::internal(e),
-    };
-    let Some(national_id) = valid
-        .cn
-        .as_deref()
-        .and_then(|cn| NationalId::parse(cn).ok())
-    else {
-        return refused(
-            StatusCode::FORBIDDEN,
-            "Card refused: the certificate does not carry a national identifier.",
-        );
-    };
-    let identity = match st
-        .store
-        .identity(&rt.realm.name, national_id.as_str())
-        .await
-    {
-        Ok(i) => i,
-        Err(e) => return coeur_web::internal(e),
-    };
-    match identity {
-        None => {
-            return refused(
-                StatusCode::FORBIDDEN,
-                "Card refused: this professional is unknown in this realm.",
-            );
-        }
-        Some(i) if !i.active => {
-            return refused(
-                StatusCode::FORBIDDEN,
-                "Card refused: this professional's account is inactive.",
-            );
-        }
-        Some(_) => {}
-    }
+    let (national_id, valid) = card_holder(&st, &rt, &cert).await?;
     let result = random_token(&*st.rng);
     let card = CardPresented {
         national_id: national_id.as_str(),
         ca_id: &valid.ca_id,
         serial: &valid.serial,
     };
-    match st
+    if !st
         .store
         .complete_card_handoff(&handoff_hash, &token_hash(&result), &card)
-        .await
+        .await?
     {
-        Ok(true) => {}
-        Ok(false) => return refused(StatusCode::BAD_REQUEST, "This card login was already used."),
-        Err(e) => return coeur_web::internal(e),
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "This card login was already used.",
+        ));
     }
     tracing::info!(realm = %rt.realm.name, ca = %valid.ca_id, serial = %valid.serial, "card authenticated");
-    Redirect::to(&format!(
+    Ok(Redirect::to(&format!(
         "{}/auth/realms/{}/protocol/openid-connect/auth/card-return?result={result}",
         st.urls.public_url, rt.realm.name
     ))
-    .into_response()
+    .into_response())
+}
+
+/// The active professional of this realm the card certificate `cert` names, with the
+/// certificate's validation.
+async fn card_holder(
+    st: &AppState,
+    rt: &RealmRt,
+    cert: &[u8],
+) -> Result<(NationalId, Validated), ProviderError> {
+    let valid = match st
+        .ca
+        .check_client_certificate(cert, Usage::CardAuthentication)
+        .await?
+    {
+        Ok(v) => v,
+        Err(Refusal::Revoked(Revoked::Certificate)) => {
+            return Err(refused(
+                StatusCode::FORBIDDEN,
+                "Card refused: this card has been revoked (opposition).",
+            ));
+        }
+        Err(e @ Refusal::StatusUnavailable(_)) => {
+            return Err(refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("Card refused: {e}. Try again in a few minutes."),
+            ));
+        }
+        Err(e) => {
+            return Err(refused(
+                StatusCode::FORBIDDEN,
+                format!("Card refused: {e}."),
+            ));
+        }
+    };
+    let Some(national_id) = valid
+        .cn
+        .as_deref()
+        .and_then(|cn| NationalId::parse(cn).ok())
+    else {
+        return Err(refused(
+            StatusCode::FORBIDDEN,
+            "Card refused: the certificate does not carry a national identifier.",
+        ));
+    };
+    match st
+        .store
+        .identity(&rt.realm.name, national_id.as_str())
+        .await?
+    {
+        None => Err(refused(
+            StatusCode::FORBIDDEN,
+            "Card refused: this professional is unknown in this realm.",
+        )),
+        Some(i) if !i.active => Err(refused(
+            StatusCode::FORBIDDEN,
+            "Card refused: this professional's account is inactive.",
+        )),
+        Some(_) => Ok((national_id, valid)),
+    }
 }
 
 /// Sends the browser to the card listener with a one-time hand-off token.
@@ -214,14 +219,11 @@ async fn card_return(
     Path(realm): Path<String>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
-) -> Response {
-    let rt = match realm_or_404(&st, &realm) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+) -> Result<Response, ProviderError> {
+    let rt = realm_or_404(&st, &realm)?;
     let now = st.now();
     let expired = || {
-        error_page(
+        ProviderError::page(
             StatusCode::BAD_REQUEST,
             "Page expirée",
             "This card login has expired or was already used. Go back to the application and start again.",
@@ -229,35 +231,26 @@ async fn card_return(
     };
     let params = Params::from_pairs(query_pairs(q.as_deref()));
     let Some(result) = params.get("result") else {
-        return expired();
+        return Err(expired());
     };
     // Read first; the hand-off is consumed only once the browser is known to be the one that
     // started the login (a result opened elsewhere does not burn the user's login).
     let result_hash = token_hash(result);
-    let (pending_hash, nid, exp) = match st.store.card_result(&result_hash, &rt.realm.name).await {
-        Ok(Some(r)) => (r.pending_hash, r.national_id, r.expires_at),
-        Ok(None) => return expired(),
-        Err(e) => return internal(e),
+    let Some(r) = st.store.card_result(&result_hash, &rt.realm.name).await? else {
+        return Err(expired());
     };
+    let (pending_hash, nid, exp) = (r.pending_hash, r.national_id, r.expires_at);
     if now >= exp {
-        return expired();
+        return Err(expired());
     }
     let Some(national_id) = nid.and_then(|n| NationalId::parse(&n).ok()) else {
-        return expired();
+        return Err(expired());
     };
-    let params = match pending_for_browser(&st, &rt, &pending_hash, &headers, now, expired).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    match st.store.consume_card_result(&result_hash).await {
-        Ok(true) => {}
-        Ok(false) => return expired(),
-        Err(e) => return internal(e),
+    let params = pending_for_browser(&st, &rt, &pending_hash, &headers, now, expired).await?;
+    if !st.store.consume_card_result(&result_hash).await? {
+        return Err(expired());
     }
-    let (req, _client) = match validate_request(&st, &rt, &params).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let (req, _client) = validate_request(&st, &rt, &params).await?;
     let cx = LoginContext {
         st: &st,
         rt: &rt,
@@ -267,9 +260,11 @@ async fn card_return(
         now,
     };
     match finish_login(&cx, &national_id, &CardLogin).await {
-        Ok(r) => r,
-        Err(LoginRefusal::Message(m, status)) => error_page(status, "Connexion refusée", &m),
-        Err(LoginRefusal::Expired) => expired(),
-        Err(LoginRefusal::Internal(e)) => internal(e),
+        Ok(r) => Ok(r),
+        Err(LoginRefusal::Message(m, status)) => {
+            Err(ProviderError::page(status, "Connexion refusée", m))
+        }
+        Err(LoginRefusal::Expired) => Err(expired()),
+        Err(LoginRefusal::Internal(e)) => Err(e.into()),
     }
 }

@@ -2,6 +2,7 @@
 
 use super::LoginMethod;
 use crate::authorize::{grant_and_code, success_redirect};
+use crate::error::ProviderError;
 use crate::session::{LOGIN_COOKIE, SESSION_COOKIE, cookie_path, secure};
 use crate::state::{AppState, RealmRt};
 use crate::store::SessionRow;
@@ -11,7 +12,7 @@ use coeur_common::identity::NationalId;
 use coeur_common::random::{id128, token as random_token};
 use coeur_oauth::authorize::{self, AuthorizationRequest, Params, SessionView};
 use coeur_oauth::jose::token_hash;
-use coeur_web::{cookie, error_page, internal, set_cookie};
+use coeur_web::{cookie, set_cookie};
 
 /// Why a login could not complete.
 pub(crate) enum LoginRefusal {
@@ -62,23 +63,7 @@ pub(crate) async fn finish_login(
         now,
     } = *cx;
     let method = login.method();
-    let identity = st
-        .store
-        .identity(&rt.realm.name, national_id.as_str())
-        .await
-        .map_err(LoginRefusal::Internal)?;
-    let Some(identity) = identity else {
-        return Err(LoginRefusal::Message(
-            "Identité inconnue dans ce royaume.".into(),
-            StatusCode::BAD_REQUEST,
-        ));
-    };
-    if !identity.active {
-        return Err(LoginRefusal::Message(
-            "Cette identité est désactivée.".into(),
-            StatusCode::FORBIDDEN,
-        ));
-    }
+    check_identity(cx, national_id).await?;
     let acr = login.acr(&rt.realm);
     if !authorize::method_meets(req, acr) {
         return Err(LoginRefusal::Message(
@@ -120,23 +105,54 @@ pub(crate) async fn finish_login(
             &code_row,
             now,
         )
-        .await
-        .map_err(LoginRefusal::Internal)?;
+        .await?;
     if !done {
         return Err(LoginRefusal::Expired);
     }
     tracing::info!(realm = %rt.realm.name, client = %req.client_id, method = method.as_str(), "login");
-    let mut res = Redirect::to(&success_redirect(rt, req, &code)).into_response();
+    Ok(logged_in(cx, &code, &cookie_value))
+}
+
+/// Refuses an unknown or inactive identity.
+async fn check_identity(
+    cx: &LoginContext<'_>,
+    national_id: &NationalId,
+) -> Result<(), LoginRefusal> {
+    let identity = cx
+        .st
+        .store
+        .identity(&cx.rt.realm.name, national_id.as_str())
+        .await?;
+    let Some(identity) = identity else {
+        return Err(LoginRefusal::Message(
+            "Identité inconnue dans ce royaume.".into(),
+            StatusCode::BAD_REQUEST,
+        ));
+    };
+    if !identity.active {
+        return Err(LoginRefusal::Message(
+            "Cette identité est désactivée.".into(),
+            StatusCode::FORBIDDEN,
+        ));
+    }
+    Ok(())
+}
+
+/// The redirect to the client with `code`, setting the new session's cookie and clearing the
+/// login cookie.
+fn logged_in(cx: &LoginContext<'_>, code: &str, cookie_value: &str) -> Response {
+    let LoginContext { st, rt, req, .. } = *cx;
+    let mut res = Redirect::to(&success_redirect(rt, req, code)).into_response();
     let path = cookie_path(rt);
     res.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, &cookie_value, &path, None, secure(st)),
+        set_cookie(SESSION_COOKIE, cookie_value, &path, None, secure(st)),
     );
     res.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(LOGIN_COOKIE, "", &path, Some(0), secure(st)),
     );
-    Ok(res)
+    res
 }
 
 /// The pending authorization request `pending_hash` of this realm, still live and started by
@@ -147,12 +163,11 @@ pub(crate) async fn pending_for_browser(
     pending_hash: &str,
     headers: &HeaderMap,
     now: i64,
-    expired: impl Fn() -> Response,
-) -> Result<Params, Response> {
-    let (p_realm, browser_hash, stored, expires_at) = match st.store.pending(pending_hash).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return Err(expired()),
-        Err(e) => return Err(internal(e)),
+    expired: impl Fn() -> ProviderError,
+) -> Result<Params, ProviderError> {
+    let Some((p_realm, browser_hash, stored, expires_at)) = st.store.pending(pending_hash).await?
+    else {
+        return Err(expired());
     };
     if p_realm != rt.realm.name || now >= expires_at {
         return Err(expired());
@@ -162,13 +177,12 @@ pub(crate) async fn pending_for_browser(
         .as_deref()
         != Some(browser_hash.as_str())
     {
-        return Err(error_page(
+        return Err(ProviderError::page(
             StatusCode::BAD_REQUEST,
             "Requête refusée",
             "This login was started in another browser.",
         ));
     }
-    let pairs: Vec<(String, String)> =
-        serde_json::from_str(&stored).map_err(|e| internal(e.into()))?;
+    let pairs: Vec<(String, String)> = serde_json::from_str(&stored)?;
     Ok(Params::from_pairs(pairs))
 }

@@ -13,7 +13,7 @@ pub(crate) use finish::{LoginContext, LoginRefusal, finish_login, pending_for_br
 
 use crate::St;
 use crate::authorize::validate_request;
-use crate::error::realm_or_404;
+use crate::error::{ProviderError, realm_or_404};
 use crate::state::{AppState, RealmRt};
 use axum::Router;
 use axum::body::Bytes;
@@ -24,7 +24,7 @@ use coeur_oauth::acr::Acr;
 use coeur_oauth::authorize::{self, AuthorizationRequest, Params};
 use coeur_oauth::jose::token_hash;
 use coeur_oauth::realm::{AuthMethod, Realm};
-use coeur_web::{error_page, form_pairs, internal, page};
+use coeur_web::{form_pairs, page};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 
@@ -173,32 +173,23 @@ pub(crate) async fn wallet_login(
     Path(realm): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let rt = match realm_or_404(&st, &realm) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+) -> Result<Response, ProviderError> {
+    let rt = realm_or_404(&st, &realm)?;
     let form = Params::from_pairs(form_pairs(&body));
     let now = st.now();
     let expired = || {
-        error_page(
+        ProviderError::page(
             StatusCode::BAD_REQUEST,
             "Page expirée",
             "This login page has expired or was already used. Go back to the application and start again.",
         )
     };
     let Some(request_id) = form.get("request_id") else {
-        return expired();
+        return Err(expired());
     };
     let pending_hash = token_hash(request_id);
-    let params = match pending_for_browser(&st, &rt, &pending_hash, &headers, now, expired).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let (req, _client) = match validate_request(&st, &rt, &params).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let params = pending_for_browser(&st, &rt, &pending_hash, &headers, now, expired).await?;
+    let (req, _client) = validate_request(&st, &rt, &params).await?;
     let typed = form
         .get("national_id")
         .unwrap_or_default()
@@ -209,7 +200,7 @@ pub(crate) async fn wallet_login(
     };
     let login = match chosen_method(&rt.realm, &form) {
         Ok(l) => l,
-        Err((msg, status)) => return again(msg, status),
+        Err((msg, status)) => return Ok(again(msg, status)),
     };
     let submission = WalletSubmission {
         login: LoginContext {
@@ -223,9 +214,9 @@ pub(crate) async fn wallet_login(
         typed_national_id: &typed,
     };
     match login.start(submission).await {
-        Ok(r) => r,
-        Err(LoginRefusal::Message(m, status)) => again(&m, status),
-        Err(LoginRefusal::Expired) => expired(),
-        Err(LoginRefusal::Internal(e)) => internal(e),
+        Ok(r) => Ok(r),
+        Err(LoginRefusal::Message(m, status)) => Ok(again(&m, status)),
+        Err(LoginRefusal::Expired) => Err(expired()),
+        Err(LoginRefusal::Internal(e)) => Err(e.into()),
     }
 }
