@@ -3,16 +3,26 @@
 //! tokens and sessions, and the demo relying party. Decisions come from `coeur-oauth`
 //! (pure); this crate does the IO (HTTP, its store, key files).
 #![forbid(unsafe_code)]
-// Handlers return a finished `Response` as their error value on purpose (an error page or an
-// OAuth error body); boxing it would only add an allocation on the error path.
+// Handlers' error value, `ProviderError`, can carry a finished `Response` (a redirect with an
+// error, the wallet page with a message); boxing it would only add an allocation on the error
+// path.
 #![allow(clippy::result_large_err)]
 
-mod card;
+mod access_tokens;
+mod authorize;
+mod client_auth;
 mod demo;
-mod oidc;
+mod discovery;
+mod error;
+mod introspection;
+mod login;
+mod logout;
+mod session;
 pub mod state;
 pub mod store;
+mod token;
 pub mod tokens;
+mod userinfo;
 
 pub use state::AppState;
 
@@ -23,16 +33,15 @@ use std::sync::Arc;
 /// Shared state type of handlers.
 type St = axum::extract::State<Arc<AppState>>;
 
-/// The routes only the card listener serves (the card login); it serves the main routes too,
-/// as their mutual-TLS aliases.
+/// The routes only the card listener serves (those login methods add to it: the card login);
+/// it serves the main routes too, as their mutual-TLS aliases.
 pub fn card_routes(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/auth/realms/{realm}/card/login", get(card::card_login))
-        .with_state(state)
+    login::routes(login::Listener::Card).with_state(state)
 }
 
 /// The provider's routes: per realm discovery, authorization, wallet, token, userinfo, JWKS,
-/// logout, introspection, revocation; the demo relying party; `/healthz`.
+/// logout, introspection, revocation, and the routes login methods add (the card's return);
+/// the demo relying party; `/healthz`.
 pub fn router(state: Arc<AppState>) -> Router {
     let realm = "/auth/realms/{realm}";
     let oc = "/auth/realms/{realm}/protocol/openid-connect";
@@ -43,29 +52,32 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route(
             &format!("{realm}/.well-known/openid-configuration"),
-            get(oidc::discovery),
+            get(discovery::discovery),
         )
         .route(
             &format!("{realm}/.well-known/wallet-openid-configuration"),
-            get(oidc::discovery),
+            get(discovery::discovery),
         )
         .route(
             &format!("{oc}/auth"),
-            get(oidc::authorize_get).post(oidc::authorize_post),
+            get(authorize::authorize_get).post(authorize::authorize_post),
         )
-        .route(&format!("{oc}/auth/login"), post(oidc::wallet_login))
-        .route(&format!("{oc}/auth/card-return"), get(oidc::card_return))
-        .route(&format!("{oc}/token"), post(oidc::token))
+        .route(&format!("{oc}/auth/login"), post(login::wallet_login))
+        .route(&format!("{oc}/token"), post(token::token))
         .route(
             &format!("{oc}/userinfo"),
-            get(oidc::userinfo_get).post(oidc::userinfo_post),
+            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
         )
-        .route(&format!("{oc}/certs"), get(oidc::jwks))
+        .route(&format!("{oc}/certs"), get(discovery::jwks))
         .route(
             &format!("{oc}/logout"),
-            get(oidc::logout_get).post(oidc::logout_post),
+            get(logout::logout_get).post(logout::logout_post),
         )
-        .route(&format!("{oc}/token/introspect"), post(oidc::introspect))
-        .route(&format!("{oc}/revoke"), post(oidc::revoke))
+        .route(
+            &format!("{oc}/token/introspect"),
+            post(introspection::introspect),
+        )
+        .route(&format!("{oc}/revoke"), post(introspection::revoke))
+        .merge(login::routes(login::Listener::Main))
         .with_state(state)
 }

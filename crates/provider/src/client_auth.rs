@@ -1,0 +1,81 @@
+//! Client authentication at the token, introspection and revocation endpoints.
+
+use crate::error::ProviderError;
+use crate::state::{AppState, RealmRt};
+use axum::Extension;
+use axum::http::{HeaderMap, header};
+use coeur_oauth::authorize::Params;
+use coeur_oauth::discovery::Endpoints;
+use coeur_oauth::error::OAuthError;
+use coeur_oauth::token::{self as tok, AuthOutcome, ClientAuthenticated};
+use coeur_web::mtls::PeerCertificate;
+
+/// Authenticates the client of a token, introspection or revocation request.
+pub(crate) async fn authenticate_client(
+    st: &AppState,
+    rt: &RealmRt,
+    headers: &HeaderMap,
+    form: &Params,
+    peer: Option<&Extension<PeerCertificate>>,
+) -> Result<ClientAuthenticated, ProviderError> {
+    let authz = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let basic_used = authz.is_some();
+    let fail = |error: OAuthError| ProviderError::OAuth { error, basic_used };
+    let presented = tok::presented(authz, form).map_err(fail)?;
+    let bad = || fail(OAuthError::invalid_client("client authentication failed"));
+    let id = presented.claimed_id().ok_or_else(bad)?;
+    let client = match st.client(rt, &id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err(bad()),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "client lookup");
+            return Err(fail(OAuthError::server_error()));
+        }
+    };
+    if client.spec.token_endpoint_auth_method == coeur_oauth::client::TokenAuthMethod::TlsClientAuth
+    {
+        let cert = match peer.and_then(|p| p.0.0.clone()) {
+            Some(der) => Some(client_certificate(st, &der).await.map_err(fail)?),
+            None => None,
+        };
+        return tok::authenticate_tls(&presented, client, cert.as_ref()).map_err(fail);
+    }
+    let token_url = Endpoints::of(&rt.realm.issuer).token;
+    let audiences = [token_url.as_str(), rt.realm.issuer.as_str()];
+    match tok::authenticate(presented, client, &audiences, st.now()).map_err(fail)? {
+        AuthOutcome::Authenticated(a) => Ok(a),
+        AuthOutcome::NeedsJtiCheck(checked) => {
+            let fresh = st
+                .store
+                .use_assertion_jti(&rt.realm.name, &id, &checked.jti, checked.exp)
+                .await
+                .map_err(|_| fail(OAuthError::server_error()))?;
+            checked.first_use(fresh).map_err(fail)
+        }
+    }
+}
+
+/// Validates an organisation's TLS client certificate: coeur's ORGANISATIONS CAs with the
+/// revocation state of the store, or the configured external authorities.
+pub(crate) async fn client_certificate(
+    st: &AppState,
+    der: &[u8],
+) -> Result<tok::PresentedCertificate, OAuthError> {
+    use coeur_pki::validate::Usage;
+    match st.ca.check_client_certificate(der, Usage::ClientTls).await {
+        Ok(Ok(v)) => Ok(tok::PresentedCertificate {
+            subject: v.subject,
+            dns: v.dns,
+            thumbprint: v.thumbprint,
+        }),
+        Ok(Err(e)) => Err(OAuthError::invalid_client(format!(
+            "client certificate refused: {e}"
+        ))),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "client certificate check");
+            Err(OAuthError::server_error())
+        }
+    }
+}

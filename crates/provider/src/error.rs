@@ -1,0 +1,166 @@
+//! How endpoints answer when they do not answer normally: [`ProviderError`], which handlers
+//! return and propagate with `?`, and the answers shared by the endpoints.
+
+use crate::state::{AppState, RealmRt};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use coeur_oauth::error::{ErrorCode, OAuthError};
+use coeur_resource_server::TokenError;
+use coeur_web::{error_page, internal, oauth_error};
+use serde_json::json;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// Why a handler did not answer normally, and so how it answers.
+#[derive(Debug)]
+pub(crate) enum ProviderError {
+    /// A JSON OAuth error (RFC 6749 §5.2), with a Basic challenge on a 401 when the client
+    /// authenticated with Basic.
+    OAuth {
+        /// The error.
+        error: OAuthError,
+        /// Whether the client used HTTP Basic.
+        basic_used: bool,
+    },
+    /// A protected resource's refusal of a bearer token (RFC 6750 §3), with its
+    /// `WWW-Authenticate` challenge.
+    Bearer(OAuthError),
+    /// An HTML error page.
+    Page {
+        /// Its status.
+        status: StatusCode,
+        /// Its title.
+        title: &'static str,
+        /// What it says.
+        message: Cow<'static, str>,
+    },
+    /// An answer already built: an error sent back to the client's redirect URI, the wallet
+    /// page with a message.
+    Answer(Response),
+    /// An internal failure: logged, answered with a generic `server_error`.
+    Internal(anyhow::Error),
+}
+
+impl ProviderError {
+    /// An HTML error page.
+    pub(crate) fn page(
+        status: StatusCode,
+        title: &'static str,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        ProviderError::Page {
+            status,
+            title,
+            message: message.into(),
+        }
+    }
+
+    /// The same refusal, told to a protected resource's caller: an OAuth error becomes a
+    /// bearer-token error.
+    pub(crate) fn bearer(self) -> Self {
+        match self {
+            ProviderError::OAuth { error, .. } => ProviderError::Bearer(error),
+            other => other,
+        }
+    }
+}
+
+impl IntoResponse for ProviderError {
+    fn into_response(self) -> Response {
+        match self {
+            ProviderError::OAuth { error, basic_used } => oauth_error(&error, basic_used),
+            ProviderError::Bearer(e) => bearer_error(&e),
+            ProviderError::Page {
+                status,
+                title,
+                message,
+            } => error_page(status, title, &message),
+            ProviderError::Answer(r) => r,
+            ProviderError::Internal(e) => internal(e),
+        }
+    }
+}
+
+impl From<OAuthError> for ProviderError {
+    fn from(error: OAuthError) -> Self {
+        ProviderError::OAuth {
+            error,
+            basic_used: false,
+        }
+    }
+}
+
+impl From<anyhow::Error> for ProviderError {
+    fn from(e: anyhow::Error) -> Self {
+        ProviderError::Internal(e)
+    }
+}
+
+impl From<serde_json::Error> for ProviderError {
+    fn from(e: serde_json::Error) -> Self {
+        ProviderError::Internal(e.into())
+    }
+}
+
+impl From<TokenError> for ProviderError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Invalid(d) => OAuthError::new(ErrorCode::InvalidToken, d).into(),
+            TokenError::Internal(e) => ProviderError::Internal(e),
+        }
+    }
+}
+
+/// A bearer-token error (RFC 6750 §3): 400 for a malformed request, 401 otherwise, with the
+/// error in the challenge and in a JSON body.
+fn bearer_error(e: &OAuthError) -> Response {
+    let status = if e.code == ErrorCode::InvalidRequest {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    let challenge = format!(
+        "Bearer error=\"{}\", error_description=\"{}\"",
+        e.code.as_str(),
+        e.description
+    );
+    let mut res = (
+        status,
+        axum::Json(json!({ "error": e.code.as_str(), "error_description": e.description })),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    res
+}
+
+/// The realm `name`, or a 404 page.
+pub(crate) fn realm_or_404(st: &AppState, name: &str) -> Result<Arc<RealmRt>, ProviderError> {
+    st.realm(name).cloned().ok_or_else(|| {
+        ProviderError::page(
+            StatusCode::NOT_FOUND,
+            "Royaume inconnu",
+            "This realm does not exist.",
+        )
+    })
+}
+
+/// The realm `name`, or an OAuth `invalid_request` (endpoints clients call directly).
+pub(crate) fn realm_or_invalid(st: &AppState, name: &str) -> Result<Arc<RealmRt>, ProviderError> {
+    st.realm(name)
+        .cloned()
+        .ok_or_else(|| OAuthError::invalid_request("unknown realm").into())
+}
+
+/// 302 Found to `url`.
+pub(crate) fn found(url: &str) -> Response {
+    (
+        StatusCode::FOUND,
+        [(
+            header::LOCATION,
+            HeaderValue::from_str(url).unwrap_or_else(|_| HeaderValue::from_static("/")),
+        )],
+    )
+        .into_response()
+}

@@ -1,0 +1,222 @@
+//! The wallet page and its login methods.
+//!
+//! Each way of logging in is a [`LoginMethod`], registered in [`METHODS`]: the wallet page
+//! offers the realm's methods through it, and the wallet form hands the submission to the
+//! method the user chose. A method the realm lists but no implementation backs (e-CPS,
+//! FranceConnect for now) is shown and answered "not yet available".
+
+pub(crate) mod card;
+mod finish;
+mod sandbox;
+
+pub(crate) use finish::{LoginContext, LoginRefusal, finish_login, pending_for_browser};
+
+use crate::St;
+use crate::authorize::validate_request;
+use crate::error::{ProviderError, realm_or_404};
+use crate::state::{AppState, RealmRt};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use coeur_oauth::acr::Acr;
+use coeur_oauth::authorize::{self, AuthorizationRequest, Params};
+use coeur_oauth::jose::token_hash;
+use coeur_oauth::realm::{AuthMethod, Realm};
+use coeur_web::{form_pairs, page};
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
+
+/// Which listener serves a route a login method contributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listener {
+    /// The main listener (served on the card listener too, as mutual-TLS aliases).
+    Main,
+    /// The card listener only: it asks the browser for a client certificate.
+    Card,
+}
+
+/// Why a realm may not use a login method at all: the method is not offered on its wallet
+/// page, and a form asking for it anyway gets this message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unavailable {
+    /// Shown on the wallet page.
+    pub message: &'static str,
+    /// The status of that page.
+    pub status: StatusCode,
+}
+
+/// A submission of the wallet form, handed to the method the user chose.
+pub(crate) struct WalletSubmission<'a> {
+    /// The login it continues.
+    pub login: LoginContext<'a>,
+    /// The national identifier as typed (trimmed; possibly empty).
+    pub typed_national_id: &'a str,
+}
+
+/// One way of logging in from the wallet page.
+pub(crate) trait LoginMethod: Send + Sync {
+    /// The method, as sessions and grants record it.
+    fn method(&self) -> AuthMethod;
+
+    /// The assurance level a login by this method reaches in `realm`.
+    fn acr(&self, realm: &Realm) -> Acr {
+        realm.acr.of(self.method())
+    }
+
+    /// Whether `realm` may use this method at all.
+    fn available_in(&self, realm: &Realm) -> Result<(), Unavailable> {
+        let _ = realm;
+        Ok(())
+    }
+
+    /// Answers the wallet form: sends the browser on (e.g. to the card listener) or completes
+    /// the login at once.
+    fn start<'a>(
+        &'a self,
+        form: WalletSubmission<'a>,
+    ) -> BoxFuture<'a, Result<Response, LoginRefusal>>;
+
+    /// The routes this method adds to `listener`.
+    fn routes(&self, listener: Listener) -> Router<Arc<AppState>> {
+        let _ = listener;
+        Router::new()
+    }
+}
+
+/// The login methods this provider implements; e-CPS and FranceConnect join here.
+static METHODS: &[&dyn LoginMethod] = &[&card::CardLogin, &sandbox::TestLogin];
+
+/// The implementation of `method`, if there is one.
+fn registered(method: AuthMethod) -> Option<&'static dyn LoginMethod> {
+    METHODS.iter().copied().find(|m| m.method() == method)
+}
+
+/// The routes every login method adds to `listener`.
+pub(crate) fn routes(listener: Listener) -> Router<Arc<AppState>> {
+    METHODS
+        .iter()
+        .fold(Router::new(), |r, m| r.merge(m.routes(listener)))
+}
+
+/// The wallet page: the realm's login methods, those below the level the client asks for
+/// disabled.
+pub(crate) fn wallet_page(
+    rt: &RealmRt,
+    req: &AuthorizationRequest,
+    request_id: &str,
+    national_id: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let methods: Vec<minijinja::Value> = rt
+        .realm
+        .auth_methods
+        .iter()
+        .filter_map(|m| {
+            let login = registered(*m);
+            if login.is_some_and(|l| l.available_in(&rt.realm).is_err()) {
+                return None;
+            }
+            let acr = login.map_or_else(|| rt.realm.acr.of(*m), |l| l.acr(&rt.realm));
+            let enabled = authorize::method_meets(req, acr);
+            Some(minijinja::context! { value => m.as_str(), label => m.label(), enabled, why => "niveau insuffisant pour cette application" })
+        })
+        .collect();
+    page(
+        status,
+        "wallet.html",
+        minijinja::context! {
+            realm => rt.realm.display_name,
+            sandbox => rt.realm.sandbox,
+            client_id => req.client_id,
+            action => format!("/auth/realms/{}/protocol/openid-connect/auth/login", rt.realm.name),
+            request_id,
+            national_id,
+            error,
+            methods,
+        },
+    )
+}
+
+/// The method the wallet form asks for, if this realm may use it; the refusal shown on the
+/// wallet page otherwise.
+fn chosen_method(
+    realm: &Realm,
+    form: &Params,
+) -> Result<&'static dyn LoginMethod, (&'static str, StatusCode)> {
+    let parsed = form.get("method").and_then(AuthMethod::parse);
+    // Checked before the realm's list: a production realm refuses test logins plainly,
+    // whatever the form says.
+    if let Some(Err(u)) = parsed.and_then(registered).map(|l| l.available_in(realm)) {
+        return Err((u.message, u.status));
+    }
+    let method = match parsed {
+        Some(m) if realm.auth_methods.contains(&m) => m,
+        _ => {
+            return Err((
+                "Ce moyen de connexion n'est pas proposé ici.",
+                StatusCode::BAD_REQUEST,
+            ));
+        }
+    };
+    registered(method).ok_or((
+        "Ce moyen de connexion n'est pas encore disponible sur ce serveur.",
+        StatusCode::NOT_IMPLEMENTED,
+    ))
+}
+
+/// The wallet form: `request_id`, `national_id`, `method`.
+pub(crate) async fn wallet_login(
+    st: St,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ProviderError> {
+    let rt = realm_or_404(&st, &realm)?;
+    let form = Params::from_pairs(form_pairs(&body));
+    let now = st.now();
+    let expired = || {
+        ProviderError::page(
+            StatusCode::BAD_REQUEST,
+            "Page expirée",
+            "This login page has expired or was already used. Go back to the application and start again.",
+        )
+    };
+    let Some(request_id) = form.get("request_id") else {
+        return Err(expired());
+    };
+    let pending_hash = token_hash(request_id);
+    let params = pending_for_browser(&st, &rt, &pending_hash, &headers, now, expired).await?;
+    let (req, _client) = validate_request(&st, &rt, &params).await?;
+    let typed = form
+        .get("national_id")
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let again = |msg: &str, status: StatusCode| {
+        wallet_page(&rt, &req, request_id, &typed, Some(msg), status)
+    };
+    let login = match chosen_method(&rt.realm, &form) {
+        Ok(l) => l,
+        Err((msg, status)) => return Ok(again(msg, status)),
+    };
+    let submission = WalletSubmission {
+        login: LoginContext {
+            st: &st,
+            rt: &rt,
+            req: &req,
+            pending_hash: &pending_hash,
+            headers: &headers,
+            now,
+        },
+        typed_national_id: &typed,
+    };
+    match login.start(submission).await {
+        Ok(r) => Ok(r),
+        Err(LoginRefusal::Message(m, status)) => Ok(again(&m, status)),
+        Err(LoginRefusal::Expired) => Err(expired()),
+        Err(LoginRefusal::Internal(e)) => Err(e.into()),
+    }
+}

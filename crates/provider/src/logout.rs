@@ -1,0 +1,180 @@
+//! RP-initiated logout.
+
+use crate::St;
+use crate::authorize::verify_id_token_hint;
+use crate::error::{ProviderError, found, realm_or_404};
+use crate::session::{SESSION_COOKIE, cookie_path, current_session, secure};
+use crate::state::{AppState, RealmRt};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use coeur_oauth::authorize::{self, Params};
+use coeur_oauth::claims::IdTokenClaims;
+use coeur_oauth::client::Client;
+use coeur_oauth::jose::token_hash;
+use coeur_web::{cookie, form_pairs, page, query_pairs, set_cookie};
+
+/// `GET` logout: parameters in the query.
+pub(crate) async fn logout_get(
+    st: St,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ProviderError> {
+    logout(
+        &st,
+        &realm,
+        &headers,
+        Params::from_pairs(query_pairs(q.as_deref())),
+    )
+    .await
+}
+
+/// `POST` logout: parameters in the form (also the confirmation form).
+pub(crate) async fn logout_post(
+    st: St,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ProviderError> {
+    logout(&st, &realm, &headers, Params::from_pairs(form_pairs(&body))).await
+}
+
+/// A refused logout, as a page.
+fn refuse(message: &'static str) -> ProviderError {
+    ProviderError::page(StatusCode::BAD_REQUEST, "Déconnexion refusée", message)
+}
+
+/// The proof a confirmation form came from this browser's own logout page.
+fn logout_token(session_cookie: &str) -> String {
+    token_hash(&format!("logout:{session_cookie}"))
+}
+
+/// The "logged out" page, clearing the session cookie.
+fn logged_out(rt: &RealmRt, clear: HeaderValue) -> Response {
+    let mut r = page(
+        StatusCode::OK,
+        "logout.html",
+        minijinja::context! { realm => rt.realm.display_name, confirm => false },
+    );
+    r.headers_mut().append(header::SET_COOKIE, clear);
+    r
+}
+
+/// Ends the browser's session: at once with a valid `id_token_hint` (then back to a
+/// registered `post_logout_redirect_uri`), after the user confirms otherwise.
+async fn logout(
+    st: &AppState,
+    realm: &str,
+    headers: &HeaderMap,
+    p: Params,
+) -> Result<Response, ProviderError> {
+    let rt = realm_or_404(st, realm)?;
+    let now = st.now();
+    let cookie_value = cookie(headers, SESSION_COOKIE);
+    let session = current_session(st, &rt, headers, now).await?;
+    let clear = set_cookie(SESSION_COOKIE, "", &cookie_path(&rt), Some(0), secure(st));
+    // Confirmation of a logout without id_token_hint: the token proves the form came from
+    // this browser's own page.
+    if p.get("confirm") == Some("yes") {
+        let expected = cookie_value.as_deref().map(logout_token);
+        if expected.is_none() || p.get("logout_token") != expected.as_deref() {
+            return Err(refuse("The logout confirmation is not valid."));
+        }
+        if let Some(s) = &session {
+            st.store.end_session(&s.sid, now).await?;
+        }
+        return Ok(logged_out(&rt, clear));
+    }
+    let hint = checked_hint(st, &rt, &p).await?;
+    let redirect = post_logout_redirect(st, &rt, &p, hint.as_ref()).await?;
+    match (&hint, session) {
+        (Some(_), Some(s)) => st.store.end_session(&s.sid, now).await?,
+        (None, Some(_)) => return Ok(confirmation_page(&rt, cookie_value.as_deref())),
+        (_, None) => {}
+    }
+    match (redirect, hint.is_some()) {
+        (Some(u), true) => {
+            let mut params = vec![];
+            if let Some(s) = p.get("state") {
+                params.push(("state", s));
+            }
+            let mut r = found(&authorize::redirect_with(&u, &params));
+            r.headers_mut().append(header::SET_COOKIE, clear);
+            Ok(r)
+        }
+        _ => Ok(logged_out(&rt, clear)),
+    }
+}
+
+/// No proof the request comes from the relying party: the page asking the user to confirm.
+fn confirmation_page(rt: &RealmRt, session_cookie: Option<&str>) -> Response {
+    let token = session_cookie.map(logout_token).unwrap_or_default();
+    page(
+        StatusCode::OK,
+        "logout.html",
+        minijinja::context! {
+            realm => rt.realm.display_name, confirm => true, logout_token => token,
+            action => format!("/auth/realms/{}/protocol/openid-connect/logout", rt.realm.name),
+        },
+    )
+}
+
+/// The `id_token_hint`, if given: verified (an HS256 hint with the secret of the client it
+/// names), with that client, and consistent with `client_id`.
+async fn checked_hint(
+    st: &AppState,
+    rt: &RealmRt,
+    p: &Params,
+) -> Result<Option<(IdTokenClaims, Option<Client>)>, ProviderError> {
+    let Some(h) = p.get("id_token_hint") else {
+        return Ok(None);
+    };
+    let aud = jsonwebtoken::dangerous::insecure_decode_claims::<serde_json::Value>(h)
+        .ok()
+        .and_then(|c| c.get("aud").and_then(|a| a.as_str()).map(str::to_owned));
+    let client = match aud {
+        Some(a) => st.client(rt, &a).await?,
+        None => None,
+    };
+    let Some(claims) = verify_id_token_hint(st, rt, h, client.as_ref()) else {
+        return Err(refuse(
+            "The id_token_hint is not a valid ID token of this realm.",
+        ));
+    };
+    if let Some(cp) = p.get("client_id")
+        && claims.aud != cp
+    {
+        return Err(refuse("client_id does not match the id_token_hint."));
+    }
+    Ok(Some((claims, client)))
+}
+
+/// The `post_logout_redirect_uri`, if given, once found among those of the client (the
+/// hint's, or `client_id`'s).
+async fn post_logout_redirect(
+    st: &AppState,
+    rt: &RealmRt,
+    p: &Params,
+    hint: Option<&(IdTokenClaims, Option<Client>)>,
+) -> Result<Option<String>, ProviderError> {
+    let Some(u) = p.get("post_logout_redirect_uri") else {
+        return Ok(None);
+    };
+    let client = match hint {
+        Some((_, c)) => c.clone(),
+        None => match p.get("client_id") {
+            Some(id) => st.client(rt, id).await?,
+            None => None,
+        },
+    };
+    match client {
+        Some(c) if c.spec.post_logout_redirect_uris.iter().any(|r| r == u) => {
+            Ok(Some(u.to_owned()))
+        }
+        _ => Err(refuse(
+            "post_logout_redirect_uri is not registered for this client.",
+        )),
+    }
+}

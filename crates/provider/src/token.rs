@@ -1,0 +1,410 @@
+//! The token endpoint and its grants.
+
+use crate::St;
+use crate::client_auth::authenticate_client;
+use crate::error::{ProviderError, realm_or_invalid};
+use crate::state::{AppState, RealmRt};
+use crate::store::{CodeUse, GrantRow, RefreshRow};
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use coeur_common::random::{id128, token as random_token};
+use coeur_oauth::authorize::Params;
+use coeur_oauth::claims::Confirmation;
+use coeur_oauth::claims::{AccessTokenClaims, IdTokenClaims};
+use coeur_oauth::client::{Client, GrantType};
+use coeur_oauth::error::{ErrorCode, OAuthError};
+use coeur_oauth::jose::{SigAlg, half_hash, sign_hs256, token_hash};
+use coeur_oauth::realm::AuthMethod;
+use coeur_oauth::token::{self as tok, ClientAuthenticated, RefreshDecision};
+use coeur_web::mtls::PeerCertificate;
+use coeur_web::{form_pairs, no_store};
+use serde_json::json;
+
+/// The token endpoint: authenticates the client, then the grant it asks for.
+pub(crate) async fn token(
+    st: St,
+    Path(realm): Path<String>,
+    peer: Option<Extension<PeerCertificate>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ProviderError> {
+    let rt = realm_or_invalid(&st, &realm)?;
+    let form = Params::from_pairs(form_pairs(&body));
+    let gt = tok::grant_type(&form)?.to_owned();
+    let auth = authenticate_client(&st, &rt, &headers, &form, peer.as_ref()).await?;
+    let grant = GrantType::parse(&gt).ok_or_else(|| {
+        OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type")
+    })?;
+    if !auth.client().allows_grant(grant) {
+        return Err(
+            OAuthError::unauthorized_client("this client may not use this grant type").into(),
+        );
+    }
+    let body = match grant {
+        GrantType::AuthorizationCode => code_grant(&st, &rt, &auth, &form).await?,
+        GrantType::RefreshToken => refresh_grant(&st, &rt, &auth, &form).await?,
+        GrantType::ClientCredentials => client_credentials(&st, &rt, &auth, &form)?,
+    };
+    Ok((StatusCode::OK, no_store(), axum::Json(body)).into_response())
+}
+
+/// The `authorization_code` grant: redeems the code once, then mints the tokens.
+async fn code_grant(
+    st: &AppState,
+    rt: &RealmRt,
+    auth: &ClientAuthenticated,
+    form: &Params,
+) -> Result<serde_json::Value, ProviderError> {
+    let now = st.now();
+    let (code_hash, grant) = redeemable_code(st, rt, auth, form, now).await?;
+    let refresh = auth
+        .client()
+        .allows_grant(GrantType::RefreshToken)
+        .then(|| random_token(&*st.rng));
+    let rt_row = refresh.as_ref().map(|_| RefreshRow {
+        grant_id: grant.grant_id.clone(),
+        client_id: grant.client_id.clone(),
+        expires_at: refresh_expiry(rt, &grant, now),
+        used_at: None,
+    });
+    let refresh_hash = refresh.as_deref().map(token_hash);
+    let stored = refresh_hash.as_deref().zip(rt_row.as_ref());
+    match st
+        .store
+        .redeem_code(&code_hash, &grant.grant_id, stored, now)
+        .await?
+    {
+        CodeUse::First => {}
+        CodeUse::Replay => {
+            tracing::warn!(realm = %rt.realm.name, client = %grant.client_id, "authorization code replayed; grant revoked");
+            return Err(OAuthError::invalid_grant("the code was already used").into());
+        }
+    }
+    mint(
+        st,
+        rt,
+        auth.client(),
+        auth.bound_thumbprint(),
+        &grant,
+        refresh,
+        true,
+        now,
+    )
+    .await
+}
+
+/// The code `form` presents, checked for `auth`'s client (redirect URI, PKCE, expiry), and its
+/// live grant. A replayed code revokes its grant.
+async fn redeemable_code(
+    st: &AppState,
+    rt: &RealmRt,
+    auth: &ClientAuthenticated,
+    form: &Params,
+    now: i64,
+) -> Result<(String, GrantRow), ProviderError> {
+    let code = form
+        .get("code")
+        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
+    let code_hash = token_hash(code);
+    let row = st
+        .store
+        .code(&rt.realm.name, &code_hash)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("unknown or expired code"))?;
+    // A replay is detected before anything else (even an expired code): RFC 6749 §4.1.2 asks
+    // to revoke what the first redemption issued.
+    if row.used_at.is_some() {
+        st.store.revoke_grant(&row.grant_id, now).await?;
+        tracing::warn!(realm = %rt.realm.name, client = %row.client_id, "authorization code replayed; grant revoked");
+        return Err(OAuthError::invalid_grant("the code was already used").into());
+    }
+    let grant_view = tok::CodeGrant {
+        client_id: row.client_id.clone(),
+        redirect_uri: row.redirect_uri.clone(),
+        redirect_uri_given: row.redirect_uri_given,
+        code_challenge: row.code_challenge.clone(),
+        expires_at: row.expires_at,
+    };
+    let _redeemable = tok::check_code(
+        &grant_view,
+        auth,
+        form.get("redirect_uri"),
+        form.get("code_verifier"),
+        now,
+    )?;
+    let grant = st
+        .store
+        .grant(&row.grant_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("unknown grant"))?;
+    if grant.revoked_at.is_some() {
+        return Err(OAuthError::invalid_grant("the grant was revoked").into());
+    }
+    Ok((code_hash, grant))
+}
+
+/// When a refresh token issued now for grant `g` expires: never after the grant.
+fn refresh_expiry(rt: &RealmRt, g: &GrantRow, now: i64) -> i64 {
+    let l = &rt.realm.lifetimes;
+    let life = if g.scope.split(' ').any(|s| s == "offline_access") {
+        l.offline_refresh_token
+    } else {
+        l.refresh_token
+    };
+    (now + life).min(g.expires_at)
+}
+
+/// The `refresh_token` grant: rotates the refresh token (a reuse revokes the grant), then
+/// mints the tokens.
+async fn refresh_grant(
+    st: &AppState,
+    rt: &RealmRt,
+    auth: &ClientAuthenticated,
+    form: &Params,
+) -> Result<serde_json::Value, ProviderError> {
+    let now = st.now();
+    let presented = form
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+    let hash = token_hash(presented);
+    let row = st
+        .store
+        .refresh(&rt.realm.name, &hash)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("unknown refresh token"))?;
+    let revoked = st.store.grant_revoked(&row.grant_id).await?;
+    let rec = tok::RefreshRecord {
+        client_id: row.client_id.clone(),
+        expires_at: row.expires_at,
+        used_at: row.used_at,
+        revoked,
+    };
+    match tok::check_refresh(
+        &rec,
+        auth.client().id(),
+        rt.realm.lifetimes.refresh_reuse_window,
+        now,
+    )? {
+        RefreshDecision::RevokeFamily => {
+            st.store.revoke_grant(&row.grant_id, now).await?;
+            tracing::warn!(realm = %rt.realm.name, client = %row.client_id, "refresh token reused; grant revoked");
+            return Err(OAuthError::invalid_grant("the refresh token was already used").into());
+        }
+        RefreshDecision::Rotate => {}
+    }
+    let grant = st
+        .store
+        .grant(&row.grant_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("unknown grant"))?;
+    if let Some(scope) = form.get("scope") {
+        let granted: Vec<&str> = grant.scope.split(' ').collect();
+        if scope
+            .split(' ')
+            .any(|s| !s.is_empty() && !granted.contains(&s))
+        {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidScope,
+                "scope exceeds the original grant",
+            )
+            .into());
+        }
+    }
+    let next = random_token(&*st.rng);
+    let next_row = RefreshRow {
+        grant_id: grant.grant_id.clone(),
+        client_id: grant.client_id.clone(),
+        expires_at: refresh_expiry(rt, &grant, now),
+        used_at: None,
+    };
+    st.store
+        .rotate_refresh(&hash, &token_hash(&next), &next_row, now)
+        .await?;
+    let openid = grant.scope.split(' ').any(|s| s == "openid");
+    mint(
+        st,
+        rt,
+        auth.client(),
+        auth.bound_thumbprint(),
+        &grant,
+        Some(next),
+        openid,
+        now,
+    )
+    .await
+}
+
+/// The `client_credentials` grant: an access token for the client itself.
+fn client_credentials(
+    st: &AppState,
+    rt: &RealmRt,
+    auth: &ClientAuthenticated,
+    form: &Params,
+) -> Result<serde_json::Value, ProviderError> {
+    let now = st.now();
+    let client = auth.client();
+    let scope: Vec<String> = client
+        .filter_scopes(
+            form.get("scope")
+                .unwrap_or_default()
+                .split(' ')
+                .filter(|s| !s.is_empty()),
+        )
+        .into_iter()
+        .filter(|s| s != "openid" && s != "offline_access")
+        .collect();
+    let at = AccessTokenClaims {
+        iss: rt.realm.issuer.clone(),
+        sub: client.id().to_owned(),
+        aud: client.id().to_owned(),
+        client_id: client.id().to_owned(),
+        exp: now + rt.realm.lifetimes.access_token,
+        iat: now,
+        jti: id128(&*st.rng),
+        scope: scope.join(" "),
+        auth_time: None,
+        acr: None,
+        sid: None,
+        gid: None,
+        subject_name_id: None,
+        cnf: auth.bound_thumbprint().map(|t| Confirmation {
+            x5t_s256: t.to_owned(),
+        }),
+    };
+    let token = sign_access_token(rt, &at)?;
+    let mut body = json!({ "access_token": token, "token_type": "Bearer", "expires_in": rt.realm.lifetimes.access_token });
+    if !scope.is_empty() {
+        body["scope"] = scope.join(" ").into();
+    }
+    Ok(body)
+}
+
+/// Signs the access token and (for `openid`) the ID token of a user grant.
+#[allow(clippy::too_many_arguments)] // One token response's worth of inputs.
+async fn mint(
+    st: &AppState,
+    rt: &RealmRt,
+    client: &Client,
+    bound: Option<&str>,
+    grant: &GrantRow,
+    refresh: Option<String>,
+    id_token: bool,
+    now: i64,
+) -> Result<serde_json::Value, ProviderError> {
+    let identity = st
+        .store
+        .identity(&rt.realm.name, &grant.national_id)
+        .await?;
+    if !identity.as_ref().is_some_and(|i| i.active) {
+        st.store.revoke_grant(&grant.grant_id, now).await?;
+        return Err(OAuthError::invalid_grant("the user is no longer active").into());
+    }
+    let sub = rt.realm.subject_of(&grant.national_id);
+    let l = &rt.realm.lifetimes;
+    let scopes: Vec<String> = grant.scope.split(' ').map(str::to_owned).collect();
+    let psc = scopes.iter().any(|s| s == "scope_all");
+    let at = AccessTokenClaims {
+        iss: rt.realm.issuer.clone(),
+        sub: sub.clone(),
+        aud: client.id().to_owned(),
+        client_id: client.id().to_owned(),
+        exp: now + l.access_token,
+        iat: now,
+        jti: id128(&*st.rng),
+        scope: grant.scope.clone(),
+        auth_time: Some(grant.auth_time),
+        acr: Some(grant.acr.clone()),
+        sid: Some(grant.sid.clone()),
+        gid: Some(grant.grant_id.clone()),
+        subject_name_id: psc.then(|| grant.national_id.clone()),
+        cnf: bound.map(|t| Confirmation {
+            x5t_s256: t.to_owned(),
+        }),
+    };
+    let access_token = sign_access_token(rt, &at)?;
+    let mut body = json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": l.access_token,
+        "scope": grant.scope,
+    });
+    if let Some(r) = refresh {
+        body["refresh_token"] = r.into();
+        body["refresh_expires_in"] = (refresh_expiry(rt, grant, now) - now).into();
+    }
+    if id_token {
+        let claims = id_token_claims(st, rt, client, grant, sub, &access_token, psc, now);
+        body["id_token"] =
+            sign_for_client(rt, client, client.id_token_alg(), "JWT", &claims)?.into();
+    }
+    Ok(body)
+}
+
+/// The ID token of `grant` for `client`, issued with `access_token`.
+#[allow(clippy::too_many_arguments)] // The claims come from all of them.
+fn id_token_claims(
+    st: &AppState,
+    rt: &RealmRt,
+    client: &Client,
+    grant: &GrantRow,
+    sub: String,
+    access_token: &str,
+    psc: bool,
+    now: i64,
+) -> IdTokenClaims {
+    let method = AuthMethod::parse(&grant.method).unwrap_or(AuthMethod::Test);
+    IdTokenClaims {
+        iss: rt.realm.issuer.clone(),
+        sub,
+        aud: client.id().to_owned(),
+        azp: client.id().to_owned(),
+        exp: now + rt.realm.lifetimes.id_token,
+        iat: now,
+        jti: id128(&*st.rng),
+        auth_time: grant.auth_time,
+        nonce: grant.nonce.clone(),
+        acr: grant.acr.clone(),
+        amr: method.amr().iter().map(|s| (*s).to_owned()).collect(),
+        sid: grant.sid.clone(),
+        at_hash: Some(half_hash(access_token)),
+        auth_mode: method.auth_mode().to_owned(),
+        subject_name_id: psc.then(|| grant.national_id.clone()),
+        preferred_username: psc.then(|| grant.national_id.clone()),
+    }
+}
+
+/// Signs an access token with the realm's ES256 key, or its first algorithm's.
+fn sign_access_token(rt: &RealmRt, at: &AccessTokenClaims) -> anyhow::Result<String> {
+    let ring = rt.ring();
+    let key = ring
+        .signer(SigAlg::ES256)
+        .or_else(|| rt.realm.signing_algs.first().and_then(|a| ring.signer(*a)))
+        .ok_or_else(|| anyhow::anyhow!("no active key"))?;
+    key.sign("at+jwt", at).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Signs `claims` for `client` with `alg`: HS256 with the client's secret, otherwise with the
+/// realm's active key of that algorithm.
+pub(crate) fn sign_for_client<T: serde::Serialize>(
+    rt: &RealmRt,
+    client: &Client,
+    alg: SigAlg,
+    typ: &str,
+    claims: &T,
+) -> anyhow::Result<String> {
+    if alg == SigAlg::HS256 {
+        let secret = client
+            .hmac_secret
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("HS256 client without a sealed secret"))?;
+        return sign_hs256(secret.as_bytes(), typ, claims).map_err(|e| anyhow::anyhow!("{e}"));
+    }
+    let ring = rt.ring();
+    let key = ring.signer(alg).ok_or_else(|| {
+        anyhow::anyhow!("no active {} key in realm {}", alg.as_str(), rt.realm.name)
+    })?;
+    key.sign(typ, claims).map_err(|e| anyhow::anyhow!("{e}"))
+}
