@@ -5,7 +5,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
 use coeur::app::{App, SystemClock, SystemRandom};
 use coeur::common::random::{Clock, Random, token as random_token};
-use coeur::config::{Config, LogFormat, Overrides, redact_url};
+use coeur::config::{CommonSettings, Config, LogFormat, ServeSettings, Settings, redact_url};
 use coeur::oauth::client::{ClientSpec, GrantType, TokenAuthMethod, validate_spec};
 use coeur::oauth::jose::SigAlg;
 use coeur::oauth::secret::{MIN_SECRET_LEN, SecretHash};
@@ -13,7 +13,6 @@ use coeur::provider::state::{client_secret_context, load_realms};
 use coeur::provider::store::{ClientRow, Store};
 use coeur::storage::Db;
 use coeur::storage::keystore::{KeyStore, MasterKey};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -27,55 +26,8 @@ struct Cli {
     /// Configuration file (TOML); flags and environment override it.
     #[arg(long, global = true, env = "COEUR_CONFIG")]
     config: Option<PathBuf>,
-    /// Database URL: sqlite://FILE (default sqlite://coeur.db) or postgres://…
-    #[arg(long, global = true, env = "COEUR_DATABASE_URL")]
-    database_url: Option<String>,
-    /// Key store directory (default keys/).
-    #[arg(long, global = true, env = "COEUR_KEYS_DIR")]
-    keys_dir: Option<PathBuf>,
-    /// Realm definitions directory (default realms/).
-    #[arg(long, global = true, env = "COEUR_REALMS_DIR")]
-    realms_dir: Option<PathBuf>,
-    /// Public base URL (default http://<listen>).
-    #[arg(long, global = true, env = "COEUR_PUBLIC_URL")]
-    public_url: Option<String>,
-    /// Log format.
-    #[arg(long, global = true, env = "COEUR_LOG_FORMAT", value_enum)]
-    log_format: Option<LogFormat>,
-    /// CA definitions directory (default pki/).
-    #[arg(long, global = true, env = "COEUR_PKI_DIR")]
-    pki_dir: Option<PathBuf>,
-    /// CA hierarchy: a file name of pki/ without .toml (default igc-sante).
-    #[arg(long, global = true, env = "COEUR_PKI_HIERARCHY")]
-    pki_hierarchy: Option<String>,
-    /// Run the production CAs instead of their TEST twins.
-    #[arg(long, global = true, env = "COEUR_PKI_PRODUCTION")]
-    pki_production: bool,
-    /// Where CRLs are written (default crl/).
-    #[arg(long, global = true, env = "COEUR_CRL_DIR")]
-    crl_dir: Option<PathBuf>,
-    /// The realm whose access tokens authorise CA API calls (default edit).
-    #[arg(long, global = true, env = "COEUR_CA_REALM")]
-    ca_realm: Option<String>,
-    /// LDAP directory to publish CA certificates, CRLs and holders' certificates to:
-    /// ldap://host[:port] or ldaps://host[:port] (publication is off without it). The bind
-    /// password is read from COEUR_LDAP_BIND_PASSWORD (or ldap_bind_password_file).
-    #[arg(long, global = true, env = "COEUR_LDAP_URL")]
-    ldap_url: Option<String>,
-    /// Upgrade ldap:// connections with StartTLS.
-    #[arg(long, global = true, env = "COEUR_LDAP_STARTTLS")]
-    ldap_starttls: bool,
-    /// DN to bind as (e.g. cn=coeur,dc=example,dc=org).
-    #[arg(long, global = true, env = "COEUR_LDAP_BIND_DN")]
-    ldap_bind_dn: Option<String>,
-    /// Base DN of the CA trees (default o=<organization>,c=FR); the LDAP URLs written into
-    /// certificates name entries under it.
-    #[arg(long, global = true, env = "COEUR_LDAP_BASE_DN")]
-    ldap_base_dn: Option<String>,
-    /// CA certificates (PEM) to trust for the directory's TLS certificate (default: system
-    /// roots).
-    #[arg(long, global = true, env = "COEUR_LDAP_CA_FILE")]
-    ldap_ca_file: Option<PathBuf>,
+    #[command(flatten)]
+    settings: CommonSettings,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -84,53 +36,8 @@ struct Cli {
 enum Cmd {
     /// Run the server.
     Serve {
-        /// Listen address (default 127.0.0.1:8080).
-        #[arg(long, env = "COEUR_LISTEN")]
-        listen: Option<SocketAddr>,
-        /// TLS certificate chain (PEM) for HTTPS.
-        #[arg(long, env = "COEUR_TLS_CERT")]
-        tls_cert: Option<PathBuf>,
-        /// TLS private key (PEM).
-        #[arg(long, env = "COEUR_TLS_KEY")]
-        tls_key: Option<PathBuf>,
-        /// HTTPS with a server certificate issued by coeur's own CA (created at first start);
-        /// the root is written next to the CRLs for clients.
-        #[arg(long, env = "COEUR_TLS_SELF_ISSUED", conflicts_with_all = ["tls_cert", "tls_key"])]
-        tls_self_issued: bool,
-        /// The card (mutual TLS) listener (default 127.0.0.1:8443).
-        #[arg(long, env = "COEUR_CARD_LISTEN")]
-        card_listen: Option<SocketAddr>,
-        /// Its public base URL (default https://<card-listen>).
-        #[arg(long, env = "COEUR_CARD_PUBLIC_URL")]
-        card_public_url: Option<String>,
-        /// PEM bundle of external authorities trusted for CPS cards besides coeur's own
-        /// PERSONNES CAs (e.g. the IGC-Santé roots and PERSONNES CAs; convert the published
-        /// .p7b with `openssl pkcs7 -print_certs`).
-        #[arg(long, env = "COEUR_CARD_TRUST_FILE")]
-        card_trust_file: Option<PathBuf>,
-        /// PEM bundle of external authorities trusted for organisations' TLS client
-        /// certificates (RFC 8705 tls_client_auth) besides coeur's ORGANISATIONS CAs.
-        #[arg(long, env = "COEUR_CLIENT_TRUST_FILE")]
-        client_trust_file: Option<PathBuf>,
-        /// How the status of externally issued certificates is established, in order of
-        /// preference (default ocsp,crl).
-        #[arg(
-            long,
-            env = "COEUR_EXTERNAL_REVOCATION",
-            value_enum,
-            value_delimiter = ','
-        )]
-        external_revocation: Option<Vec<coeur::ca::config::RevocationMethod>>,
-        /// Seconds after which a cached external CRL or OCSP answer is fetched again, even
-        /// before its nextUpdate (default 3600).
-        #[arg(long = "revocation-refresh", env = "COEUR_REVOCATION_REFRESH")]
-        revocation_refresh_secs: Option<i64>,
-        /// Timeout in seconds of one CRL or OCSP fetch (default 10).
-        #[arg(
-            long = "revocation-fetch-timeout",
-            env = "COEUR_REVOCATION_FETCH_TIMEOUT"
-        )]
-        revocation_fetch_timeout_secs: Option<u64>,
+        #[command(flatten)]
+        settings: ServeSettings,
     },
     /// Manage clients (relying parties).
     #[command(subcommand)]
@@ -420,69 +327,15 @@ async fn main() {
 async fn run() -> Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
-    let mut o = Overrides {
-        public_url: cli.public_url.clone(),
-        database_url: cli.database_url.clone(),
-        keys_dir: cli.keys_dir.clone(),
-        realms_dir: cli.realms_dir.clone(),
-        master_key: std::env::var("COEUR_MASTER_KEY")
-            .ok()
-            .filter(|s| !s.is_empty()),
-        log_format: cli.log_format,
-        pki_dir: cli.pki_dir.clone(),
-        pki_hierarchy: cli.pki_hierarchy.clone(),
-        pki_production: cli.pki_production.then_some(true),
-        crl_dir: cli.crl_dir.clone(),
-        ca_realm: cli.ca_realm.clone(),
-        ldap_url: cli.ldap_url.clone(),
-        ldap_starttls: cli.ldap_starttls.then_some(true),
-        ldap_bind_dn: cli.ldap_bind_dn.clone(),
-        ldap_bind_password: std::env::var("COEUR_LDAP_BIND_PASSWORD")
-            .ok()
-            .filter(|s| !s.is_empty()),
-        ldap_base_dn: cli.ldap_base_dn.clone(),
-        ldap_ca_file: cli.ldap_ca_file.clone(),
-        ..Overrides::default()
+    let serve_settings = match &cli.cmd {
+        Cmd::Serve { settings } => Some(settings.clone()),
+        _ => None,
     };
-    let mut self_issued = false;
-    if let Cmd::Serve {
-        listen,
-        tls_cert,
-        tls_key,
-        tls_self_issued,
-        card_listen,
-        card_public_url,
-        card_trust_file,
-        client_trust_file,
-        external_revocation,
-        revocation_refresh_secs,
-        revocation_fetch_timeout_secs,
-    } = &cli.cmd
-    {
-        o.card_trust_file = card_trust_file.clone();
-        o.client_trust_file = client_trust_file.clone();
-        o.external_revocation = external_revocation.clone();
-        o.revocation_refresh_secs = *revocation_refresh_secs;
-        o.revocation_fetch_timeout_secs = *revocation_fetch_timeout_secs;
-        o.card_listen = *card_listen;
-        o.card_public_url = card_public_url.clone();
-        o.listen = *listen;
-        o.tls_cert = tls_cert.clone();
-        o.tls_key = tls_key.clone();
-        self_issued = *tls_self_issued;
-        if o.public_url.is_none() && (tls_cert.is_some() || self_issued) {
-            let l = listen.unwrap_or_else(|| {
-                coeur::config::DEFAULT_LISTEN
-                    .parse()
-                    .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)))
-            });
-            o.public_url = Some(format!("https://{l}"));
-        }
-    }
-    let cfg = Config::resolve(o, cli.config.as_deref())?;
+    let given = Settings::from_command_line(cli.settings, serve_settings);
+    let cfg = Config::resolve(given, cli.config.as_deref())?;
     init_logging(cfg.log_format);
     match cli.cmd {
-        Cmd::Serve { .. } => serve(cfg, self_issued).await,
+        Cmd::Serve { .. } => serve(cfg).await,
         Cmd::Client(c) => client_cmd(cfg, c).await,
         Cmd::Ldap(c) => ldap_cmd(cfg, c).await,
         Cmd::Keys(k) => keys_cmd(cfg, k),
@@ -520,7 +373,7 @@ async fn run() -> Result<()> {
     }
 }
 
-async fn serve(cfg: Config, self_issued: bool) -> Result<()> {
+async fn serve(cfg: Config) -> Result<()> {
     tracing::info!(database = %redact_url(&cfg.database_url), keys = %cfg.keys_dir.display(), "starting");
     let mut tls = match (&cfg.tls_cert, &cfg.tls_key) {
         (Some(c), Some(k)) => Some(tls_config(c, k)?),
@@ -528,7 +381,7 @@ async fn serve(cfg: Config, self_issued: bool) -> Result<()> {
     };
     let app = Arc::new(App::build(cfg.clone()).await?);
     let state = &app.provider;
-    if self_issued {
+    if cfg.tls_self_issued {
         let (chain, key, root) = app
             .ca
             .ca
