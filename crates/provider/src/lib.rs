@@ -8,6 +8,7 @@
 #![allow(clippy::result_large_err)]
 
 mod card;
+pub mod clients;
 mod demo;
 mod oidc;
 pub mod state;
