@@ -175,10 +175,10 @@ async fn main() {
     let url = slapd.url.clone();
     let s = Arc::new(
         TestServer::start_with(db, &realms_dir(), move |o| {
-            o.ldap_url = Some(url);
-            o.ldap_bind_dn = Some(ROOT_DN.into());
-            o.ldap_bind_password = Some(ROOT_PW.into());
-            o.ldap_base_dn = Some(SUFFIX.into());
+            o.common.ldap_url = Some(url);
+            o.common.ldap_bind_dn = Some(ROOT_DN.into());
+            o.secrets.ldap_bind_password = Some(ROOT_PW.into());
+            o.common.ldap_base_dn = Some(SUFFIX.into());
         })
         .await,
     );

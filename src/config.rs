@@ -1,5 +1,8 @@
-//! Configuration: command-line flags, then environment, then an optional TOML file, then
-//! defaults (the embedded default: SQLite file, `keys/`, `realms/`, loopback listener).
+//! Configuration, declared once. Each setting is one field of [`CommonSettings`] (flags every
+//! command takes), [`ServeSettings`] (flags of `serve`) or [`Secrets`] (never a flag): the
+//! field carries its flag and environment variable (clap) and its key in the TOML file given
+//! with `--config` (serde). Precedence: flags, then environment, then the file, then the
+//! defaults [`Config::resolve`] applies (SQLite file, `keys/`, `realms/`, loopback listener).
 
 use anyhow::{Context, Result, bail};
 use coeur_ca::config::{ExternalTrustConfig, LdapConfig, LdapInput, RevocationMethod, ldap_config};
@@ -15,6 +18,255 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// Declares a struct of optional settings and its `or`, which layers it over a lower one:
+/// each setting from `self`, or else from `lower`. Every field must be an `Option`.
+macro_rules! layered {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident {
+            $( $(#[$fattr:meta])* pub $field:ident : $ty:ty, )*
+        }
+    ) => {
+        $(#[$attr])*
+        pub struct $name {
+            $( $(#[$fattr])* pub $field: $ty, )*
+        }
+
+        impl $name {
+            /// Each setting from `self`, or else from `lower`.
+            pub fn or(self, lower: Self) -> Self {
+                Self { $( $field: self.$field.or(lower.$field), )* }
+            }
+        }
+    };
+}
+
+layered! {
+    /// Settings every command reads (global flags).
+    #[derive(Debug, Default, Clone, clap::Args, Deserialize)]
+    pub struct CommonSettings {
+        /// Database URL: sqlite://FILE (default sqlite://coeur.db) or postgres://…
+        #[arg(long, global = true, env = "COEUR_DATABASE_URL")]
+        pub database_url: Option<String>,
+        /// Key store directory (default keys/).
+        #[arg(long, global = true, env = "COEUR_KEYS_DIR")]
+        pub keys_dir: Option<PathBuf>,
+        /// Realm definitions directory (default realms/).
+        #[arg(long, global = true, env = "COEUR_REALMS_DIR")]
+        pub realms_dir: Option<PathBuf>,
+        /// Public base URL (default http://<listen>).
+        #[arg(long, global = true, env = "COEUR_PUBLIC_URL")]
+        pub public_url: Option<String>,
+        /// Log format.
+        #[arg(long, global = true, env = "COEUR_LOG_FORMAT", value_enum)]
+        pub log_format: Option<LogFormat>,
+        /// CA definitions directory (default pki/).
+        #[arg(long, global = true, env = "COEUR_PKI_DIR")]
+        pub pki_dir: Option<PathBuf>,
+        /// CA hierarchy: a file name of pki/ without .toml (default igc-sante).
+        #[arg(long, global = true, env = "COEUR_PKI_HIERARCHY")]
+        pub pki_hierarchy: Option<String>,
+        /// Run the production CAs instead of their TEST twins.
+        #[arg(
+            long,
+            global = true,
+            env = "COEUR_PKI_PRODUCTION",
+            action = clap::ArgAction::SetTrue
+        )]
+        pub pki_production: Option<bool>,
+        /// Where CRLs are written (default crl/).
+        #[arg(long, global = true, env = "COEUR_CRL_DIR")]
+        pub crl_dir: Option<PathBuf>,
+        /// The realm whose access tokens authorise CA API calls (default edit).
+        #[arg(long, global = true, env = "COEUR_CA_REALM")]
+        pub ca_realm: Option<String>,
+        /// LDAP directory to publish CA certificates, CRLs and holders' certificates to:
+        /// ldap://host[:port] or ldaps://host[:port] (publication is off without it). The bind
+        /// password is read from COEUR_LDAP_BIND_PASSWORD (or ldap_bind_password_file).
+        #[arg(long, global = true, env = "COEUR_LDAP_URL")]
+        pub ldap_url: Option<String>,
+        /// Upgrade ldap:// connections with StartTLS.
+        #[arg(
+            long,
+            global = true,
+            env = "COEUR_LDAP_STARTTLS",
+            action = clap::ArgAction::SetTrue
+        )]
+        pub ldap_starttls: Option<bool>,
+        /// DN to bind as (e.g. cn=coeur,dc=example,dc=org).
+        #[arg(long, global = true, env = "COEUR_LDAP_BIND_DN")]
+        pub ldap_bind_dn: Option<String>,
+        /// Base DN of the CA trees (default o=<organization>,c=FR); the LDAP URLs written into
+        /// certificates name entries under it.
+        #[arg(long, global = true, env = "COEUR_LDAP_BASE_DN")]
+        pub ldap_base_dn: Option<String>,
+        /// CA certificates (PEM) to trust for the directory's TLS certificate (default: system
+        /// roots).
+        #[arg(long, global = true, env = "COEUR_LDAP_CA_FILE")]
+        pub ldap_ca_file: Option<PathBuf>,
+    }
+}
+
+layered! {
+    /// Settings of the server (flags of `serve`).
+    #[derive(Debug, Default, Clone, clap::Args, Deserialize)]
+    pub struct ServeSettings {
+        /// Listen address (default 127.0.0.1:8080).
+        #[arg(long, env = "COEUR_LISTEN")]
+        pub listen: Option<SocketAddr>,
+        /// TLS certificate chain (PEM) for HTTPS.
+        #[arg(long, env = "COEUR_TLS_CERT")]
+        pub tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM).
+        #[arg(long, env = "COEUR_TLS_KEY")]
+        pub tls_key: Option<PathBuf>,
+        /// HTTPS with a server certificate issued by coeur's own CA (created at first start);
+        /// the root is written next to the CRLs for clients.
+        #[arg(
+            long,
+            env = "COEUR_TLS_SELF_ISSUED",
+            action = clap::ArgAction::SetTrue,
+            conflicts_with_all = ["tls_cert", "tls_key"]
+        )]
+        #[serde(skip)]
+        pub tls_self_issued: Option<bool>,
+        /// The card (mutual TLS) listener (default 127.0.0.1:8443).
+        #[arg(long, env = "COEUR_CARD_LISTEN")]
+        pub card_listen: Option<SocketAddr>,
+        /// Its public base URL (default https://<card-listen>).
+        #[arg(long, env = "COEUR_CARD_PUBLIC_URL")]
+        pub card_public_url: Option<String>,
+        /// PEM bundle of external authorities trusted for CPS cards besides coeur's own
+        /// PERSONNES CAs (e.g. the IGC-Santé roots and PERSONNES CAs; convert the published
+        /// .p7b with `openssl pkcs7 -print_certs`).
+        #[arg(long, env = "COEUR_CARD_TRUST_FILE")]
+        pub card_trust_file: Option<PathBuf>,
+        /// PEM bundle of external authorities trusted for organisations' TLS client
+        /// certificates (RFC 8705 tls_client_auth) besides coeur's ORGANISATIONS CAs.
+        #[arg(long, env = "COEUR_CLIENT_TRUST_FILE")]
+        pub client_trust_file: Option<PathBuf>,
+        /// How the status of externally issued certificates is established, in order of
+        /// preference (default ocsp,crl).
+        #[arg(
+            long,
+            env = "COEUR_EXTERNAL_REVOCATION",
+            value_enum,
+            value_delimiter = ','
+        )]
+        pub external_revocation: Option<Vec<RevocationMethod>>,
+        /// Seconds after which a cached external CRL or OCSP answer is fetched again, even
+        /// before its nextUpdate (default 3600).
+        #[arg(long = "revocation-refresh", env = "COEUR_REVOCATION_REFRESH")]
+        pub revocation_refresh_secs: Option<i64>,
+        /// Timeout in seconds of one CRL or OCSP fetch (default 10).
+        #[arg(
+            long = "revocation-fetch-timeout",
+            env = "COEUR_REVOCATION_FETCH_TIMEOUT"
+        )]
+        pub revocation_fetch_timeout_secs: Option<u64>,
+    }
+}
+
+layered! {
+    /// Secrets: from the environment or from files named in the configuration file, never
+    /// from a flag (flags show in process listings), never printed.
+    #[derive(Default, Clone, Deserialize)]
+    pub struct Secrets {
+        /// The master key, base64 of 32 bytes (`COEUR_MASTER_KEY`).
+        #[serde(skip)]
+        pub master_key: Option<String>,
+        /// A file holding the master key.
+        pub master_key_file: Option<PathBuf>,
+        /// The LDAP bind password (`COEUR_LDAP_BIND_PASSWORD`).
+        #[serde(skip)]
+        pub ldap_bind_password: Option<String>,
+        /// A file holding the LDAP bind password.
+        pub ldap_bind_password_file: Option<PathBuf>,
+    }
+}
+
+impl Secrets {
+    /// The secrets the environment gives (`COEUR_MASTER_KEY`, `COEUR_LDAP_BIND_PASSWORD`);
+    /// an empty variable counts as unset.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|s| !s.is_empty());
+        Self {
+            master_key: var("COEUR_MASTER_KEY"),
+            ldap_bind_password: var("COEUR_LDAP_BIND_PASSWORD"),
+            ..Self::default()
+        }
+    }
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |s: &Option<String>| s.as_ref().map(|_| "<set>");
+        f.debug_struct("Secrets")
+            .field("master_key", &set(&self.master_key))
+            .field("master_key_file", &self.master_key_file)
+            .field("ldap_bind_password", &set(&self.ldap_bind_password))
+            .field("ldap_bind_password_file", &self.ldap_bind_password_file)
+            .finish()
+    }
+}
+
+/// Every setting, unresolved: one layer (the command line and environment, or the file).
+/// The configuration file is this struct in TOML, flat (`database_url = "…"`, `listen = "…"`,
+/// `master_key_file = "…"`); an unknown key is an error.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Settings every command reads.
+    #[serde(flatten)]
+    pub common: CommonSettings,
+    /// Settings of the server.
+    #[serde(flatten)]
+    pub serve: ServeSettings,
+    /// Secrets.
+    #[serde(flatten)]
+    pub secrets: Secrets,
+}
+
+impl Settings {
+    /// The layer of the command line and the environment: the parsed flags (whose
+    /// environment variables clap read), `serve`'s when the command is `serve`, and the
+    /// secrets of the environment.
+    pub fn from_command_line(mut common: CommonSettings, serve: Option<ServeSettings>) -> Self {
+        let mut serve = serve.unwrap_or_default();
+        // A switch left off leaves the decision to the file: it only turns a setting on.
+        for switch in [
+            &mut common.pki_production,
+            &mut common.ldap_starttls,
+            &mut serve.tls_self_issued,
+        ] {
+            if *switch == Some(false) {
+                *switch = None;
+            }
+        }
+        Self {
+            common,
+            serve,
+            secrets: Secrets::from_env(),
+        }
+    }
+
+    /// The configuration file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    /// Each setting from `self`, or else from `lower`.
+    pub fn or(self, lower: Self) -> Self {
+        Self {
+            common: self.common.or(lower.common),
+            serve: self.serve.or(lower.serve),
+            secrets: self.secrets.or(lower.secrets),
+        }
+    }
 }
 
 /// The resolved configuration.
@@ -43,6 +295,8 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
     pub tls_key: Option<PathBuf>,
+    /// HTTPS with a server certificate issued by coeur's own CA.
+    pub tls_self_issued: bool,
     /// CA definitions directory (`pki/`).
     pub pki_dir: PathBuf,
     /// Hierarchy file name in `pki/` (without `.toml`).
@@ -87,98 +341,6 @@ pub fn redact_url(u: &str) -> String {
     }
 }
 
-/// The optional configuration file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    listen: Option<SocketAddr>,
-    public_url: Option<String>,
-    database_url: Option<String>,
-    keys_dir: Option<PathBuf>,
-    realms_dir: Option<PathBuf>,
-    master_key_file: Option<PathBuf>,
-    ldap_url: Option<String>,
-    ldap_starttls: Option<bool>,
-    ldap_bind_dn: Option<String>,
-    ldap_bind_password_file: Option<PathBuf>,
-    ldap_base_dn: Option<String>,
-    ldap_ca_file: Option<PathBuf>,
-    log_format: Option<LogFormat>,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
-    pki_dir: Option<PathBuf>,
-    pki_hierarchy: Option<String>,
-    pki_production: Option<bool>,
-    crl_dir: Option<PathBuf>,
-    ca_realm: Option<String>,
-    card_listen: Option<SocketAddr>,
-    card_public_url: Option<String>,
-    card_trust_file: Option<PathBuf>,
-    client_trust_file: Option<PathBuf>,
-    external_revocation: Option<Vec<RevocationMethod>>,
-    revocation_refresh_secs: Option<i64>,
-    revocation_fetch_timeout_secs: Option<u64>,
-}
-
-/// Values given on the command line or in the environment.
-#[derive(Debug, Default, Clone)]
-pub struct Overrides {
-    /// `--listen`.
-    pub listen: Option<SocketAddr>,
-    /// `--public-url`.
-    pub public_url: Option<String>,
-    /// `--database-url`.
-    pub database_url: Option<String>,
-    /// `--keys-dir`.
-    pub keys_dir: Option<PathBuf>,
-    /// `--realms-dir`.
-    pub realms_dir: Option<PathBuf>,
-    /// `COEUR_MASTER_KEY`.
-    pub master_key: Option<String>,
-    /// `--ldap-url`.
-    pub ldap_url: Option<String>,
-    /// `--ldap-starttls`.
-    pub ldap_starttls: Option<bool>,
-    /// `--ldap-bind-dn`.
-    pub ldap_bind_dn: Option<String>,
-    /// `COEUR_LDAP_BIND_PASSWORD`.
-    pub ldap_bind_password: Option<String>,
-    /// `--ldap-base-dn`.
-    pub ldap_base_dn: Option<String>,
-    /// `--ldap-ca-file`.
-    pub ldap_ca_file: Option<PathBuf>,
-    /// `--log-format`.
-    pub log_format: Option<LogFormat>,
-    /// `--tls-cert`.
-    pub tls_cert: Option<PathBuf>,
-    /// `--tls-key`.
-    pub tls_key: Option<PathBuf>,
-    /// `--pki-dir`.
-    pub pki_dir: Option<PathBuf>,
-    /// `--pki-hierarchy`.
-    pub pki_hierarchy: Option<String>,
-    /// `--pki-production`.
-    pub pki_production: Option<bool>,
-    /// `--crl-dir`.
-    pub crl_dir: Option<PathBuf>,
-    /// `--ca-realm`.
-    pub ca_realm: Option<String>,
-    /// `--card-listen`.
-    pub card_listen: Option<SocketAddr>,
-    /// `--card-public-url`.
-    pub card_public_url: Option<String>,
-    /// `--card-trust-file`.
-    pub card_trust_file: Option<PathBuf>,
-    /// `--client-trust-file`.
-    pub client_trust_file: Option<PathBuf>,
-    /// `--external-revocation`.
-    pub external_revocation: Option<Vec<RevocationMethod>>,
-    /// `--revocation-refresh`.
-    pub revocation_refresh_secs: Option<i64>,
-    /// `--revocation-fetch-timeout`.
-    pub revocation_fetch_timeout_secs: Option<u64>,
-}
-
 /// Default card (mutual TLS) listener.
 pub const DEFAULT_CARD_LISTEN: &str = "127.0.0.1:8443";
 
@@ -186,167 +348,185 @@ pub const DEFAULT_CARD_LISTEN: &str = "127.0.0.1:8443";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 impl Config {
-    /// Resolves the configuration from overrides and an optional file.
-    pub fn resolve(o: Overrides, file: Option<&Path>) -> Result<Self> {
-        let f: FileConfig = match file {
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("reading {}", p.display()))?;
-                toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
-            }
-            None => FileConfig::default(),
+    /// Resolves the configuration from the command line's layer (flags and environment) and
+    /// an optional configuration file: each setting from the first that has it, else its
+    /// default; then checks the whole.
+    pub fn resolve(given: Settings, file: Option<&Path>) -> Result<Self> {
+        let given = https_public_url(given)?;
+        let s = match file {
+            Some(p) => given.or(Settings::from_file(p)?),
+            None => given,
         };
-        let listen = match o.listen.or(f.listen) {
+        let (c, serve) = (s.common, s.serve);
+        let listen = match serve.listen {
             Some(l) => l,
             None => DEFAULT_LISTEN.parse().context("default listener")?,
         };
-        let public_url = o
+        let public_url = c
             .public_url
-            .or(f.public_url)
             .unwrap_or_else(|| format!("http://{listen}"))
             .trim_end_matches('/')
             .to_owned();
-        let master_key = match (o.master_key, &f.master_key_file) {
-            (Some(k), _) => Some(k),
-            (None, Some(p)) => Some(
-                std::fs::read_to_string(p)
-                    .with_context(|| format!("reading {}", p.display()))?
-                    .trim()
-                    .to_owned(),
-            ),
-            (None, None) => None,
-        };
-        let ldap_bind_password = match (o.ldap_bind_password, &f.ldap_bind_password_file) {
-            (Some(p), _) => Some(p),
-            (None, Some(p)) => Some(
-                std::fs::read_to_string(p)
-                    .with_context(|| format!("reading {}", p.display()))?
-                    .trim_end_matches(['\n', '\r'])
-                    .to_owned(),
-            ),
-            (None, None) => None,
-        };
+        let master_key = secret_from_file(
+            s.secrets.master_key,
+            s.secrets.master_key_file.as_deref(),
+            str::trim,
+        )?;
+        let ldap_bind_password = secret_from_file(
+            s.secrets.ldap_bind_password,
+            s.secrets.ldap_bind_password_file.as_deref(),
+            |t| t.trim_end_matches(['\n', '\r']),
+        )?;
         let ldap = ldap_config(LdapInput {
-            url: o.ldap_url.or(f.ldap_url),
-            starttls: o.ldap_starttls.or(f.ldap_starttls),
-            bind_dn: o.ldap_bind_dn.or(f.ldap_bind_dn),
+            url: c.ldap_url,
+            starttls: c.ldap_starttls,
+            bind_dn: c.ldap_bind_dn,
             bind_password: ldap_bind_password,
-            ca_file: o.ldap_ca_file.or(f.ldap_ca_file),
+            ca_file: c.ldap_ca_file,
         })?;
-        let ldap_base_dn = o
+        let ldap_base_dn = c
             .ldap_base_dn
-            .or(f.ldap_base_dn)
             .map(|b| b.trim().to_owned())
             .filter(|b| !b.is_empty());
         if let Some(b) = &ldap_base_dn {
             coeur_pki::directory::Dn::parse(b)
                 .map_err(|e| anyhow::anyhow!("--ldap-base-dn: {e}"))?;
         }
-        let tls_cert = o.tls_cert.or(f.tls_cert);
-        let tls_key = o.tls_key.or(f.tls_key);
-        if tls_cert.is_some() != tls_key.is_some() {
+        if serve.tls_cert.is_some() != serve.tls_key.is_some() {
             bail!("--tls-cert and --tls-key go together");
         }
-        let card_listen = match o.card_listen.or(f.card_listen) {
+        let card_listen = match serve.card_listen {
             Some(l) => l,
             None => DEFAULT_CARD_LISTEN
                 .parse()
                 .context("default card listener")?,
         };
-        let card_public_url = o
+        let card_public_url = serve
             .card_public_url
-            .or(f.card_public_url)
+            .clone()
             .unwrap_or_else(|| format!("https://{card_listen}"))
             .trim_end_matches('/')
             .to_owned();
-        let external = ExternalTrustConfig {
-            card_trust_file: o.card_trust_file.or(f.card_trust_file),
-            client_trust_file: o.client_trust_file.or(f.client_trust_file),
-            methods: o
-                .external_revocation
-                .or(f.external_revocation)
-                .unwrap_or_else(|| vec![RevocationMethod::Ocsp, RevocationMethod::Crl]),
-            refresh_secs: o
-                .revocation_refresh_secs
-                .or(f.revocation_refresh_secs)
-                .unwrap_or(3600),
-            fetch_timeout_secs: o
-                .revocation_fetch_timeout_secs
-                .or(f.revocation_fetch_timeout_secs)
-                .unwrap_or(10),
-        };
-        if external.methods.is_empty() {
-            bail!("--external-revocation: name at least one method (ocsp, crl)");
-        }
-        if external.refresh_secs <= 0 || external.fetch_timeout_secs == 0 {
-            bail!("--revocation-refresh and --revocation-fetch-timeout must be positive");
-        }
-        for (flag, f) in [
-            ("--card-trust-file", &external.card_trust_file),
-            ("--client-trust-file", &external.client_trust_file),
-        ] {
-            if let Some(f) = f
-                && !f.is_file()
-            {
-                bail!("{flag} {}: no such file", f.display());
-            }
-        }
         Ok(Self {
-            external,
+            external: external_trust(&serve)?,
             listen,
             public_url,
-            database_url: o
+            database_url: c
                 .database_url
-                .or(f.database_url)
                 .unwrap_or_else(|| "sqlite://coeur.db?mode=rwc".into()),
-            keys_dir: o.keys_dir.or(f.keys_dir).unwrap_or_else(|| "keys".into()),
-            realms_dir: o
-                .realms_dir
-                .or(f.realms_dir)
-                .unwrap_or_else(|| "realms".into()),
+            keys_dir: c.keys_dir.unwrap_or_else(|| "keys".into()),
+            realms_dir: c.realms_dir.unwrap_or_else(|| "realms".into()),
             master_key,
             ldap,
             ldap_base_dn,
-            log_format: o.log_format.or(f.log_format).unwrap_or(LogFormat::Text),
-            tls_cert,
-            tls_key,
-            pki_dir: o.pki_dir.or(f.pki_dir).unwrap_or_else(|| "pki".into()),
-            pki_hierarchy: o
-                .pki_hierarchy
-                .or(f.pki_hierarchy)
-                .unwrap_or_else(|| "igc-sante".into()),
-            pki_production: o.pki_production.or(f.pki_production).unwrap_or(false),
-            crl_dir: o.crl_dir.or(f.crl_dir).unwrap_or_else(|| "crl".into()),
-            ca_realm: o.ca_realm.or(f.ca_realm).unwrap_or_else(|| "edit".into()),
+            log_format: c.log_format.unwrap_or(LogFormat::Text),
+            tls_cert: serve.tls_cert,
+            tls_key: serve.tls_key,
+            tls_self_issued: serve.tls_self_issued.unwrap_or(false),
+            pki_dir: c.pki_dir.unwrap_or_else(|| "pki".into()),
+            pki_hierarchy: c.pki_hierarchy.unwrap_or_else(|| "igc-sante".into()),
+            pki_production: c.pki_production.unwrap_or(false),
+            crl_dir: c.crl_dir.unwrap_or_else(|| "crl".into()),
+            ca_realm: c.ca_realm.unwrap_or_else(|| "edit".into()),
             card_listen,
             card_public_url,
         })
     }
 }
 
+/// HTTPS asked for on the command line (`--tls-cert` or `--tls-self-issued`) without a
+/// public URL there: the default public URL is `https://` on the listener given there.
+fn https_public_url(mut given: Settings) -> Result<Settings> {
+    let https = given.serve.tls_cert.is_some() || given.serve.tls_self_issued == Some(true);
+    if given.common.public_url.is_none() && https {
+        let listen = match given.serve.listen {
+            Some(l) => l,
+            None => DEFAULT_LISTEN.parse().context("default listener")?,
+        };
+        given.common.public_url = Some(format!("https://{listen}"));
+    }
+    Ok(given)
+}
+
+/// A secret given directly, or else read from `file` and cleaned by `clean`.
+fn secret_from_file(
+    given: Option<String>,
+    file: Option<&Path>,
+    clean: impl Fn(&str) -> &str,
+) -> Result<Option<String>> {
+    match (given, file) {
+        (Some(s), _) => Ok(Some(s)),
+        (None, Some(p)) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Ok(Some(clean(&text).to_owned()))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// Trust in externally issued client certificates, checked.
+fn external_trust(serve: &ServeSettings) -> Result<ExternalTrustConfig> {
+    let external = ExternalTrustConfig {
+        card_trust_file: serve.card_trust_file.clone(),
+        client_trust_file: serve.client_trust_file.clone(),
+        methods: serve
+            .external_revocation
+            .clone()
+            .unwrap_or_else(|| vec![RevocationMethod::Ocsp, RevocationMethod::Crl]),
+        refresh_secs: serve.revocation_refresh_secs.unwrap_or(3600),
+        fetch_timeout_secs: serve.revocation_fetch_timeout_secs.unwrap_or(10),
+    };
+    if external.methods.is_empty() {
+        bail!("--external-revocation: name at least one method (ocsp, crl)");
+    }
+    if external.refresh_secs <= 0 || external.fetch_timeout_secs == 0 {
+        bail!("--revocation-refresh and --revocation-fetch-timeout must be positive");
+    }
+    for (flag, f) in [
+        ("--card-trust-file", &external.card_trust_file),
+        ("--client-trust-file", &external.client_trust_file),
+    ] {
+        if let Some(f) = f
+            && !f.is_file()
+        {
+            bail!("{flag} {}: no such file", f.display());
+        }
+    }
+    Ok(external)
+}
+
 #[cfg(test)]
 mod ldap_tests {
     use super::*;
 
-    fn ldap(o: Overrides) -> Result<Config> {
+    fn ldap(o: Settings) -> Result<Config> {
         Config::resolve(o, None)
     }
 
     #[test]
     fn ldap_is_off_unless_configured() {
-        let c = ldap(Overrides::default()).unwrap();
+        let c = ldap(Settings::default()).unwrap();
         assert!(c.ldap.is_none());
         assert!(c.ldap_base_dn.is_none());
     }
 
     #[test]
     fn ldap_settings_are_checked() {
-        let base = Overrides {
-            ldap_url: Some("ldap://dir.example:389".into()),
+        let with = |url: Option<&str>, starttls: Option<bool>, base_dn: &str| CommonSettings {
+            ldap_url: url.map(Into::into),
+            ldap_starttls: starttls,
             ldap_bind_dn: Some("cn=coeur,dc=example".into()),
-            ldap_bind_password: Some("s3cret".into()),
-            ldap_base_dn: Some("dc=example".into()),
-            ..Overrides::default()
+            ldap_base_dn: Some(base_dn.into()),
+            ..CommonSettings::default()
+        };
+        let base = Settings {
+            common: with(Some("ldap://dir.example:389"), None, "dc=example"),
+            secrets: Secrets {
+                ldap_bind_password: Some("s3cret".into()),
+                ..Secrets::default()
+            },
+            ..Settings::default()
         };
         let c = ldap(base.clone()).unwrap();
         let l = c.ldap.as_ref().unwrap();
@@ -355,53 +535,130 @@ mod ldap_tests {
             !format!("{c:?}").contains("s3cret"),
             "the password is never printed"
         );
+        assert!(!format!("{base:?}").contains("s3cret"));
         assert!(!l.describe().contains("s3cret"));
-        let bad = |o: Overrides, want: &str| {
+        let bad = |o: Settings, want: &str| {
             let e = format!("{:#}", ldap(o).unwrap_err());
             assert!(e.contains(want), "{e}");
         };
+        let common = |common| Settings {
+            common,
+            ..base.clone()
+        };
         bad(
-            Overrides {
-                ldap_url: Some("http://dir.example".into()),
-                ..base.clone()
-            },
+            common(with(Some("http://dir.example"), None, "dc=example")),
             "scheme",
         );
         bad(
-            Overrides {
-                ldap_url: Some("ldaps://dir.example".into()),
-                ldap_starttls: Some(true),
-                ..base.clone()
-            },
+            common(with(Some("ldaps://dir.example"), Some(true), "dc=example")),
             "TLS already",
         );
         bad(
-            Overrides {
-                ldap_bind_password: None,
+            Settings {
+                secrets: Secrets::default(),
                 ..base.clone()
             },
             "needs a password",
         );
         bad(
-            Overrides {
-                ldap_base_dn: Some("dc=,x".into()),
-                ..base.clone()
-            },
+            common(with(Some("ldap://dir.example:389"), None, "dc=,x")),
             "--ldap-base-dn",
         );
         bad(
-            Overrides {
-                ldap_url: Some("ldap://dir.example/dc=x".into()),
-                ..base.clone()
-            },
+            common(with(Some("ldap://dir.example/dc=x"), None, "dc=example")),
             "only scheme, host and port",
         );
-        bad(
-            Overrides {
-                ldap_url: None,
-                ..base
-            },
-            "without --ldap-url",
+        bad(common(with(None, None, "dc=example")), "without --ldap-url");
+    }
+}
+
+#[cfg(test)]
+mod layer_tests {
+    use super::*;
+
+    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("coeur.toml");
+        std::fs::write(&p, text).unwrap();
+        (dir, p)
+    }
+
+    #[test]
+    fn the_command_line_beats_the_file_which_beats_the_defaults() {
+        let (_dir, p) = file(
+            "listen = \"127.0.0.1:9000\"\nca_realm = \"esante-wallet\"\npki_production = true\n\
+             revocation_refresh_secs = 60\nexternal_revocation = [\"crl\"]\n",
         );
+        let given = Settings {
+            common: CommonSettings {
+                ca_realm: Some("edit".into()),
+                ..CommonSettings::default()
+            },
+            ..Settings::default()
+        };
+        let c = Config::resolve(given, Some(&p)).unwrap();
+        assert_eq!(c.ca_realm, "edit");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(c.public_url, "http://127.0.0.1:9000");
+        assert!(c.pki_production);
+        assert_eq!(c.external.refresh_secs, 60);
+        assert_eq!(c.external.methods, vec![RevocationMethod::Crl]);
+        assert_eq!(c.external.fetch_timeout_secs, 10);
+        assert_eq!(c.pki_hierarchy, "igc-sante");
+        assert_eq!(c.database_url, "sqlite://coeur.db?mode=rwc");
+    }
+
+    #[test]
+    fn secrets_come_from_files_named_in_the_file_not_from_keys_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("master.key");
+        std::fs::write(&key, " a2V5\n").unwrap();
+        let (_d, p) = file(&format!(
+            "master_key_file = {:?}\n",
+            key.display().to_string()
+        ));
+        let c = Config::resolve(Settings::default(), Some(&p)).unwrap();
+        assert_eq!(c.master_key.as_deref(), Some("a2V5"));
+        let given = Settings {
+            secrets: Secrets {
+                master_key: Some("ZW52".into()),
+                ..Secrets::default()
+            },
+            ..Settings::default()
+        };
+        let c = Config::resolve(given, Some(&p)).unwrap();
+        assert_eq!(
+            c.master_key.as_deref(),
+            Some("ZW52"),
+            "the environment wins"
+        );
+        for key in [
+            "master_key",
+            "ldap_bind_password",
+            "tls_self_issued",
+            "nope",
+        ] {
+            let (_d, p) = file(&format!("{key} = \"x\"\n"));
+            let e = format!(
+                "{:#}",
+                Config::resolve(Settings::default(), Some(&p)).unwrap_err()
+            );
+            assert!(e.contains(&format!("unknown field `{key}`")), "{e}");
+        }
+    }
+
+    #[test]
+    fn https_on_the_command_line_makes_the_default_public_url_https() {
+        let given = Settings {
+            serve: ServeSettings {
+                listen: Some("127.0.0.1:9443".parse().unwrap()),
+                tls_self_issued: Some(true),
+                ..ServeSettings::default()
+            },
+            ..Settings::default()
+        };
+        let c = Config::resolve(given, None).unwrap();
+        assert_eq!(c.public_url, "https://127.0.0.1:9443");
+        assert!(c.tls_self_issued);
     }
 }

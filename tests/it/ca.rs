@@ -902,7 +902,7 @@ both_dbs!(modern_ca_certificates, |db| async move {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn igc_sante_ca_certificates_sqlite() {
     let s = TestServer::start_with(Db::Sqlite, &realms_dir(), |o| {
-        o.pki_hierarchy = Some("igc-sante".into());
+        o.common.pki_hierarchy = Some("igc-sante".into());
     })
     .await;
     let api = Api::new(&s, "edit").await;
@@ -1676,7 +1676,7 @@ async fn request_row(
 
 both_dbs!(operator_approves_and_rejects, |db| async move {
     let s = TestServer::start_with(db, &realms_dir(), |o| {
-        o.ca_realm = Some("esante-wallet".into());
+        o.common.ca_realm = Some("esante-wallet".into());
     })
     .await;
     assert!(

@@ -359,9 +359,9 @@ impl ExternalPki {
 async fn server(db: Db, pki: &ExternalPki, methods: Vec<RevocationMethod>) -> TestServer {
     let bundle = pki.bundle();
     let s = TestServer::start_with(db, &realms_dir(), move |o| {
-        o.card_trust_file = Some(bundle);
-        o.external_revocation = Some(methods);
-        o.revocation_fetch_timeout_secs = Some(3);
+        o.serve.card_trust_file = Some(bundle);
+        o.serve.external_revocation = Some(methods);
+        o.serve.revocation_fetch_timeout_secs = Some(3);
     })
     .await;
     s.add_rp("edit").await;
@@ -652,9 +652,9 @@ async fn external_card_whose_authority_has_the_name_of_an_own_test_ca() {
     let pki = ExternalPki::new().await;
     let bundle = pki.bundle();
     let s = TestServer::start_with(Db::Sqlite, &realms_dir(), move |o| {
-        o.pki_hierarchy = Some("igc-sante".into());
-        o.card_trust_file = Some(bundle);
-        o.external_revocation = Some(vec![RevocationMethod::Crl]);
+        o.common.pki_hierarchy = Some("igc-sante".into());
+        o.serve.card_trust_file = Some(bundle);
+        o.serve.external_revocation = Some(vec![RevocationMethod::Crl]);
     })
     .await;
     s.add_rp("edit").await;
@@ -681,8 +681,8 @@ async fn external_organisation_certificate_for_tls_client_auth() {
     let pki = ExternalPki::new().await;
     let bundle = pki.bundle();
     let s = TestServer::start_with(Db::Sqlite, &realms_dir(), move |o| {
-        o.client_trust_file = Some(bundle);
-        o.external_revocation = Some(vec![RevocationMethod::Crl]);
+        o.serve.client_trust_file = Some(bundle);
+        o.serve.external_revocation = Some(vec![RevocationMethod::Crl]);
     })
     .await;
     wait_for_card_listener(&s).await;

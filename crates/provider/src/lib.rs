@@ -11,6 +11,7 @@
 mod access_tokens;
 mod authorize;
 mod client_auth;
+pub mod clients;
 mod demo;
 mod discovery;
 mod error;

@@ -10,7 +10,7 @@ use coeur::app::{App, SystemClock, SystemRandom};
 use coeur::ca::CaService;
 use coeur::common::random::Clock;
 use coeur::common::random::testing::FixedClock;
-use coeur::config::{Config, Overrides};
+use coeur::config::{CommonSettings, Config, ServeSettings, Settings};
 use coeur::oauth::client::{ClientSpec, GrantType, TokenAuthMethod};
 use coeur::oauth::secret::SecretHash;
 use coeur::provider::AppState;
@@ -105,7 +105,7 @@ impl TestServer {
     pub async fn start_with(
         db: Db,
         realms: &std::path::Path,
-        adjust: impl FnOnce(&mut Overrides),
+        adjust: impl FnOnce(&mut Settings),
     ) -> Self {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         // COEUR_TEST_LOG=<filter> shows the servers' logs in failing tests' output.
@@ -129,21 +129,27 @@ impl TestServer {
             .await
             .expect("bind card listener");
         let card_addr = card_listener.local_addr().expect("card addr");
-        let mut overrides = Overrides {
-            listen: Some(addr),
-            public_url: Some(base.clone()),
-            database_url: Some(database_url),
-            keys_dir: Some(dir.path().join("keys")),
-            realms_dir: Some(realms.to_owned()),
-            pki_dir: Some(repo_dir().join("pki")),
-            pki_hierarchy: Some("modern".into()),
-            crl_dir: Some(dir.path().join("crl")),
-            card_listen: Some(card_addr),
-            card_public_url: Some(format!("https://{card_addr}")),
-            ..Overrides::default()
+        let mut settings = Settings {
+            common: CommonSettings {
+                public_url: Some(base.clone()),
+                database_url: Some(database_url),
+                keys_dir: Some(dir.path().join("keys")),
+                realms_dir: Some(realms.to_owned()),
+                pki_dir: Some(repo_dir().join("pki")),
+                pki_hierarchy: Some("modern".into()),
+                crl_dir: Some(dir.path().join("crl")),
+                ..CommonSettings::default()
+            },
+            serve: ServeSettings {
+                listen: Some(addr),
+                card_listen: Some(card_addr),
+                card_public_url: Some(format!("https://{card_addr}")),
+                ..ServeSettings::default()
+            },
+            ..Settings::default()
         };
-        adjust(&mut overrides);
-        let cfg = Config::resolve(overrides, None).expect("config");
+        adjust(&mut settings);
+        let cfg = Config::resolve(settings, None).expect("config");
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
         let app = Arc::new(
             App::build_with(cfg, clock.clone(), Arc::new(SystemRandom))

@@ -1,0 +1,206 @@
+//! `coeur serve`: the server, its listeners and housekeeping.
+
+use anyhow::{Context, Result};
+use coeur::app::App;
+use coeur::config::{Config, redact_url};
+use std::sync::Arc;
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn run(cfg: Config) -> Result<()> {
+    tracing::info!(database = %redact_url(&cfg.database_url), keys = %cfg.keys_dir.display(), "starting");
+    let mut tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(c), Some(k)) => Some(tls_config(c, k)?),
+        _ => None,
+    };
+    let app = Arc::new(App::build(cfg.clone()).await?);
+    let state = &app.provider;
+    if cfg.tls_self_issued {
+        let (chain, key, root) = app
+            .ca
+            .ca
+            .own_server_certificate(
+                &app.ca.store,
+                &*state.rng,
+                &coeur::ca::ca::OwnCertificate {
+                    id: "SERVER-TLS",
+                    public_url: &cfg.public_url,
+                    keys_dir: &cfg.keys_dir,
+                    master: state.keys.master(),
+                },
+                state.now(),
+            )
+            .await?;
+        let root_path = cfg.crl_dir.join("coeur-root.pem");
+        std::fs::write(&root_path, root)?;
+        println!(
+            "  HTTPS certificate issued by coeur's CA; trust its root: {}",
+            root_path.display()
+        );
+        tls = Some(tls_config_from(&chain, key)?);
+    }
+    let publisher = coeur::ca::ldap::spawn(&app.ca);
+    match &app.ca.ldap {
+        None => tracing::info!("LDAP publication is off (not configured)"),
+        Some(l) => {
+            tracing::info!(target_dir = %l.describe(), "LDAP publication on");
+            println!("  LDAP publication to {}", l.describe());
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    println!("coeur listening on {}", cfg.listen);
+    println!("  demo relying party: {}/", cfg.public_url);
+    for n in state.realms.names() {
+        let r = &state.realms[n.as_str()].realm;
+        println!(
+            "  realm {:<14} issuer {}  ({})",
+            r.name,
+            r.issuer,
+            if r.sandbox {
+                "sandbox"
+            } else {
+                "production rules"
+            }
+        );
+    }
+    spawn_housekeeping(&app);
+    let card_listener = tokio::net::TcpListener::bind(cfg.card_listen)
+        .await
+        .with_context(|| format!("binding the card listener {}", cfg.card_listen))?;
+    println!("  card login (mutual TLS): {}", cfg.card_public_url);
+    let card_app = app.clone();
+    tokio::spawn(async move {
+        if let Err(e) = card_app.serve_card(card_listener).await {
+            tracing::error!(error = %format!("{e:#}"), "card listener stopped");
+        }
+    });
+    let router = app.router();
+    let shutdown = async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+    };
+    match tls {
+        None => {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await?
+        }
+        Some(tls) => serve_tls(listener, router, tls, shutdown).await?,
+    }
+    if let Some(p) = publisher {
+        p.stop().await;
+    }
+    Ok(())
+}
+
+fn spawn_housekeeping(app: &App) {
+    let ca = app.ca.clone();
+    tokio::spawn(async move {
+        // Revocations made by other processes reach the OCSP cache within a second.
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        let mut since = ca.now() - 2;
+        loop {
+            tick.tick().await;
+            let now = ca.now();
+            if let Err(e) = ca.ca.sync_revocations(&ca.store, since).await {
+                tracing::error!(error = %format!("{e:#}"), "revocation sync failed");
+                continue;
+            }
+            since = now - 2;
+        }
+    });
+    let state = app.provider.clone();
+    let ca = app.ca.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            for (_, rt) in state.realms.iter() {
+                if let Err(e) = state.refresh_ring(rt) {
+                    tracing::error!(realm = %rt.realm.name, error = %format!("{e:#}"), "key ring reload failed");
+                }
+            }
+            // CRLs: rebuilt after revocations and before they go stale.
+            let mut ids: Vec<String> = ca.ca.cas.keys().cloned().collect();
+            ids.sort();
+            for id in ids {
+                if let Err(e) = ca.ca.current_crl(&ca.store, &id, false, ca.now()).await {
+                    tracing::error!(ca = %id, error = %e, "CRL rebuild failed");
+                }
+            }
+            match state.store.purge_expired(state.now()).await {
+                Ok(n) if n > 0 => tracing::debug!(rows = n, "purged expired rows"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "purge failed"),
+            }
+        }
+    });
+}
+
+fn tls_config_from(chain_pem: &str, key_pkcs8: Vec<u8>) -> Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(chain_pem.as_bytes()).collect::<Result<_, _>>()?;
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pkcs8));
+    let mut c = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(c)
+}
+
+fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("reading {}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("parsing {}", cert.display()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading {}", key.display()))?;
+    let mut c = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(c)
+}
+
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: rustls::ServerConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, _) = tokio::select! {
+            r = listener.accept() => r?,
+            _ = &mut shutdown => return Ok(()),
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let svc = hyper_util::service::TowerToHyperService::new(app);
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+        });
+    }
+}
