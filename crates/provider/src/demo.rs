@@ -1,19 +1,17 @@
 //! The demo relying party at `/` ("essaie ta connexion"): a real authorization code flow with
-//! PKCE against the sandbox realm, over HTTP to coeur's own endpoints, showing the ID token
-//! claims and the userinfo answer.
+//! PKCE against the sandbox realm, through `coeur-rp` over HTTP to coeur's own public endpoints
+//! like any third party, showing the ID token claims and the userinfo answer.
 
 use crate::St;
 use crate::state::AppState;
-use aws_lc_rs::digest;
 use axum::extract::RawQuery;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use coeur_common::random::token as random_token;
 use coeur_oauth::discovery::Endpoints;
+use coeur_rp::{Http, RelyingParty, RpError};
 use coeur_web::{error_page, page, query_pairs};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The demo client registered in sandbox realms.
 pub const DEMO_CLIENT: &str = "demo-rp";
@@ -52,6 +50,29 @@ fn callback_url(st: &AppState) -> String {
     format!("{}/demo/callback", st.urls.public_url)
 }
 
+/// What the demo asks for.
+const SCOPES: &[&str] = &["openid", "scope_all", "profile", "email"];
+
+/// The demo client at the demo realm, discovered over HTTP, with the provider's clock and
+/// randomness.
+async fn relying_party(st: &AppState, realm: &str) -> Result<RelyingParty, RpError> {
+    // coeur's own roots are trusted too, for `serve --tls-self-issued`.
+    let roots = st
+        .ca
+        .ca
+        .cas
+        .values()
+        .filter(|c| c.def.is_root())
+        .map(|c| c.cert_der.as_slice());
+    let http = Http::with_roots(roots)?;
+    let issuer = &st.realms[realm].realm.issuer;
+    let rp = RelyingParty::discover(issuer, DEMO_CLIENT, None, &callback_url(st), http).await?;
+    let (clock, rng) = (st.clock.clone(), st.rng.clone());
+    Ok(rp
+        .with_clock(Arc::new(move || clock.now()))
+        .with_random(Arc::new(move |b: &mut [u8]| rng.fill(b))))
+}
+
 pub(super) async fn login(st: St) -> Response {
     let Some(realm) = demo_realm(&st) else {
         return error_page(
@@ -60,33 +81,21 @@ pub(super) async fn login(st: St) -> Response {
             "No sandbox realm registers the demo client.",
         );
     };
-    let state = random_token(&*st.rng);
-    let nonce = random_token(&*st.rng);
-    let verifier = random_token(&*st.rng);
-    let challenge = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, verifier.as_bytes()));
-    let now = st.now();
-    if let Ok(mut m) = st.demo.lock() {
-        m.retain(|_, v| v.2 > now);
-        if m.len() < 10_000 {
-            m.insert(state.clone(), (nonce.clone(), verifier, now + 900));
-        }
-    }
-    let issuer = &st.realms[realm.as_str()].realm.issuer;
-    let mut u = match url::Url::parse(&Endpoints::of(issuer).authorization) {
-        Ok(u) => u,
-        Err(_) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Erreur", "bad issuer"),
+    let started = match relying_party(&st, &realm).await {
+        Ok(rp) => rp.authorize_url(SCOPES, &[("acr_values", "eidas1")]),
+        Err(e) => Err(e),
     };
-    u.query_pairs_mut()
-        .append_pair("client_id", DEMO_CLIENT)
-        .append_pair("response_type", "code")
-        .append_pair("scope", "openid scope_all profile email")
-        .append_pair("redirect_uri", &callback_url(&st))
-        .append_pair("state", &state)
-        .append_pair("nonce", &nonce)
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("acr_values", "eidas1");
-    Redirect::to(u.as_str()).into_response()
+    let (url, pending) = match started {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e.report(), "demo login");
+            return error_page(StatusCode::BAD_GATEWAY, "Démo indisponible", &e.report());
+        }
+    };
+    if !st.demo.insert(pending, st.now()) {
+        tracing::warn!("too many pending demo logins");
+    }
+    Redirect::to(url.as_str()).into_response()
 }
 
 fn failed(msg: &str) -> Response {
@@ -95,6 +104,15 @@ fn failed(msg: &str) -> Response {
         "demo.html",
         minijinja::context! { error => msg },
     )
+}
+
+/// The demo page's words for a failed login.
+fn failure(e: &RpError) -> String {
+    match e {
+        RpError::NonceMismatch => "nonce mismatch".into(),
+        RpError::IdToken(_) => "the ID token does not verify".into(),
+        other => other.report(),
+    }
 }
 
 pub(super) async fn callback(st: St, RawQuery(q): RawQuery) -> Response {
@@ -110,71 +128,29 @@ pub(super) async fn callback(st: St, RawQuery(q): RawQuery) -> Response {
     let Some(realm) = demo_realm(&st) else {
         return failed("no demo realm");
     };
-    let issuer = st.realms[realm.as_str()].realm.issuer.clone();
-    let Some((nonce, verifier, _)) = p
-        .get("state")
-        .and_then(|s| st.demo.lock().ok().and_then(|mut m| m.remove(s)))
-    else {
+    let Some(pending) = p.get("state").and_then(|s| st.demo.take(s, st.now())) else {
         return failed("unknown or reused state");
     };
-    if p.get("iss") != Some(&issuer) {
-        return failed("the iss parameter does not name the expected issuer");
+    let rp = match relying_party(&st, &realm).await {
+        Ok(rp) => rp,
+        Err(e) => return failed(&failure(&e)),
+    };
+    if let Err(e) = rp.check_callback_issuer(p.get("iss").map(String::as_str)) {
+        return failed(&failure(&e));
     }
     let Some(code) = p.get("code") else {
         return failed("no code");
     };
-    let ep = Endpoints::of(&issuer);
-    // coeur's own roots are trusted too, for `serve --tls-self-issued`.
-    let mut builder = reqwest::Client::builder();
-    for c in st.ca.ca.cas.values().filter(|c| c.def.is_root()) {
-        if let Ok(cert) = reqwest::Certificate::from_der(&c.cert_der) {
-            builder = builder.add_root_certificate(cert);
+    let login = match rp.exchange(code, pending).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::info!(error = %e.report(), "demo login refused");
+            return failed(&failure(&e));
         }
-    }
-    let http = match builder.build() {
-        Ok(h) => h,
-        Err(e) => return failed(&format!("HTTP client: {e}")),
     };
-    let tokens: serde_json::Value = match http
-        .post(&ep.token)
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", &callback_url(&st)),
-            ("client_id", DEMO_CLIENT),
-            ("code_verifier", &verifier),
-        ])
-        .send()
-        .await
-    {
-        Ok(r) => match r.json().await {
-            Ok(v) => v,
-            Err(e) => return failed(&format!("token response: {e}")),
-        },
-        Err(e) => return failed(&format!("token request: {e}")),
-    };
-    let (Some(at), Some(idt)) = (tokens["access_token"].as_str(), tokens["id_token"].as_str())
-    else {
-        return failed(&format!("token endpoint answered {tokens}"));
-    };
-    let rt = &st.realms[realm.as_str()];
-    let claims = match jsonwebtoken::decode_header(idt).ok().and_then(|h| {
-        let ring = rt.ring();
-        let (_, dk) = ring.by_kid.get(h.kid.as_deref()?)?;
-        let mut v = jsonwebtoken::Validation::new(h.alg);
-        v.set_audience(&[DEMO_CLIENT]);
-        v.set_issuer(&[&issuer]);
-        jsonwebtoken::decode::<serde_json::Value>(idt, dk, &v).ok()
-    }) {
-        Some(d) => d.claims,
-        None => return failed("the ID token does not verify"),
-    };
-    if claims["nonce"].as_str() != Some(nonce.as_str()) {
-        return failed("nonce mismatch");
-    }
-    let userinfo: serde_json::Value = match http.get(&ep.userinfo).bearer_auth(at).send().await {
-        Ok(r) => r.json().await.unwrap_or_default(),
-        Err(e) => return failed(&format!("userinfo: {e}")),
+    let userinfo = match rp.userinfo_for(&login).await {
+        Ok(u) => u,
+        Err(e) => return failed(&failure(&e)),
     };
     let name = format!(
         "{} {}",
@@ -186,7 +162,7 @@ pub(super) async fn callback(st: St, RawQuery(q): RawQuery) -> Response {
         "demo.html",
         minijinja::context! {
             name,
-            id_token_claims => serde_json::to_string_pretty(&claims).unwrap_or_default(),
+            id_token_claims => serde_json::to_string_pretty(&login.claims.all).unwrap_or_default(),
             userinfo => serde_json::to_string_pretty(&userinfo).unwrap_or_default(),
         },
     )

@@ -11,6 +11,7 @@ use coeur_oauth::client::{Client, ClientSpec, validate_spec};
 use coeur_oauth::realm::Realm;
 use coeur_oauth::secret::SecretHash;
 use coeur_resource_server::Verifier;
+use coeur_rp::PendingLogins;
 use coeur_storage::keystore::{KeyStore, LoadedRing};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -166,8 +167,8 @@ pub struct AppState {
     client_cache: Mutex<ClientCache>,
     /// The certificate authority (card and client certificate trust, the demo's roots).
     pub ca: Arc<CaService>,
-    /// Demo relying-party state (state → nonce, verifier), in memory.
-    pub demo: Mutex<HashMap<String, (String, String, i64)>>,
+    /// The demo relying party's logins in progress, by state, in memory.
+    pub demo: PendingLogins,
 }
 
 /// Clients read from the database, by (realm, client id), with the time they were read.
@@ -216,7 +217,8 @@ impl AppState {
             rng,
             client_cache: Mutex::new(HashMap::new()),
             ca,
-            demo: Mutex::new(HashMap::new()),
+            // A login has 15 minutes to come back; at most 10 000 are pending at once.
+            demo: PendingLogins::new(900, 10_000),
         })
     }
 
