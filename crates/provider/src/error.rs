@@ -164,3 +164,51 @@ pub(crate) fn found(url: &str) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(r: &Response, name: header::HeaderName) -> Option<&str> {
+        r.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[test]
+    fn oauth_errors_keep_their_status_and_challenge() {
+        let basic = ProviderError::OAuth {
+            error: OAuthError::invalid_client("client authentication failed"),
+            basic_used: true,
+        }
+        .into_response();
+        assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            header(&basic, header::WWW_AUTHENTICATE),
+            Some("Basic realm=\"coeur\"")
+        );
+        assert_eq!(header(&basic, header::CACHE_CONTROL), Some("no-store"));
+        let plain: ProviderError = OAuthError::invalid_request("code is missing").into();
+        let plain = plain.into_response();
+        assert_eq!(plain.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(header(&plain, header::WWW_AUTHENTICATE), None);
+    }
+
+    #[test]
+    fn bearer_errors_carry_the_error_in_the_challenge() {
+        let e: ProviderError = TokenError::Invalid("expired").into();
+        let r = e.bearer().into_response();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let challenge = header(&r, header::WWW_AUTHENTICATE).unwrap();
+        assert!(challenge.starts_with("Bearer error=\"invalid_token\""));
+        let r = ProviderError::Bearer(OAuthError::invalid_request("send the access token once"))
+            .into_response();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn internal_failures_answer_a_generic_server_error() {
+        let r = ProviderError::from(anyhow::anyhow!("disk on fire"))
+            .bearer()
+            .into_response();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

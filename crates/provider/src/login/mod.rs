@@ -220,3 +220,69 @@ pub(crate) async fn wallet_login(
         Err(LoginRefusal::Internal(e)) => Err(e.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn realm(sandbox: bool, methods: &str) -> Realm {
+        let text = format!(
+            "name = \"r\"\nsandbox = {sandbox}\nauth_methods = [{methods}]\n\n[[clients]]\nclient_id = \"demo\"\npublic = true\ntoken_endpoint_auth_method = \"none\"\nredirect_uris = [\"https://rp.example/cb\"]\n"
+        );
+        Realm::parse("realms/r.toml", &text, "https://idp.example/").unwrap()
+    }
+
+    fn form(method: &str) -> Params {
+        Params::from_pairs(vec![("method".to_owned(), method.to_owned())])
+    }
+
+    fn chosen(realm: &Realm, method: &str) -> Result<AuthMethod, (&'static str, StatusCode)> {
+        chosen_method(realm, &form(method)).map(|l| l.method())
+    }
+
+    #[test]
+    fn the_table_backs_card_and_test_only() {
+        assert!(registered(AuthMethod::Card).is_some());
+        assert!(registered(AuthMethod::Test).is_some());
+        assert!(registered(AuthMethod::Ecps).is_none());
+        assert!(registered(AuthMethod::Franceconnect).is_none());
+    }
+
+    #[test]
+    fn a_sandbox_realm_takes_its_methods() {
+        let r = realm(true, "\"card\", \"test\"");
+        assert_eq!(chosen(&r, "card"), Ok(AuthMethod::Card));
+        assert_eq!(chosen(&r, "test"), Ok(AuthMethod::Test));
+    }
+
+    #[test]
+    fn a_production_realm_refuses_test_logins_plainly() {
+        let r = realm(false, "\"card\"");
+        let (message, status) = chosen(&r, "test").unwrap_err();
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(message.contains("bac à sable"));
+        let test = registered(AuthMethod::Test).unwrap();
+        assert!(test.available_in(&r).is_err());
+        assert_eq!(chosen(&r, "card"), Ok(AuthMethod::Card));
+    }
+
+    #[test]
+    fn unknown_or_unlisted_methods_are_not_offered() {
+        let r = realm(true, "\"test\"");
+        for m in ["card", "bogus", ""] {
+            let (message, status) = chosen(&r, m).unwrap_err();
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{m}");
+            assert!(message.contains("pas proposé"), "{m}");
+        }
+    }
+
+    #[test]
+    fn listed_but_unimplemented_methods_are_not_yet_available() {
+        let r = realm(true, "\"ecps\", \"franceconnect\", \"test\"");
+        for m in ["ecps", "franceconnect"] {
+            let (message, status) = chosen(&r, m).unwrap_err();
+            assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{m}");
+            assert!(message.contains("pas encore disponible"), "{m}");
+        }
+    }
+}
