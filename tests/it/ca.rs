@@ -2085,3 +2085,108 @@ fn cli_issue_revoke_crl_sqlite() {
         text(&o)
     );
 }
+
+/// Refuses server certificates (`SSL_SERV`), allows the rest.
+struct NoServerCertificates;
+
+impl coeur::ca::policy::IssuancePolicy for NoServerCertificates {
+    fn may_request(
+        &self,
+        caller: &coeur::ca::policy::Caller,
+        r: &coeur::ca::policy::RequestScope<'_>,
+    ) -> Result<(), coeur::ca::policy::PolicyRefusal> {
+        if r.profile == "SSL_SERV" {
+            return Err(coeur::ca::policy::PolicyRefusal(format!(
+                "{} may not ask for server certificates for {}",
+                caller.client_id,
+                r.dns_names.join(", ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+both_dbs!(issuance_policy_refuses_before_writing, |db| async move {
+    let s = TestServer::start(db).await;
+    let api = Api::new(&s, "edit").await;
+    // The same CA, served with a policy that refuses server certificates.
+    let cfg = &s.app.cfg;
+    let settings = coeur::ca::CaSettings {
+        pki_dir: cfg.pki_dir.clone(),
+        hierarchy: cfg.pki_hierarchy.clone(),
+        production: cfg.pki_production,
+        ldap_base_dn: cfg.ldap_base_dn.clone(),
+        public_url: cfg.public_url.clone(),
+        keys_dir: cfg.keys_dir.clone(),
+        crl_dir: cfg.crl_dir.clone(),
+        realm: cfg.ca_realm.clone(),
+        auto_approve: s.state.ca.ca.auto_approve,
+        external: cfg.external.clone(),
+        ldap: None,
+    };
+    let ca = coeur::ca::CaService::open(
+        settings,
+        s.ca.store.db().clone(),
+        s.state.keys.master(),
+        s.ca.clock.clone(),
+        s.ca.rng.clone(),
+        s.ca.verifier.clone(),
+    )
+    .await
+    .expect("CA")
+    .with_policy(std::sync::Arc::new(NoServerCertificates));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let router = coeur::ca::http::router(std::sync::Arc::new(ca));
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let w = Work::new();
+    let csr = w.csr("srv", Key::P256);
+    let before = rows(&s).await;
+    let post = |body: Value| {
+        let (http, token, url) = (
+            api.http.clone(),
+            api.token.clone(),
+            format!("{base}/pki/api/v1/requests"),
+        );
+        async move {
+            let r = http
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("post");
+            (r.status().as_u16(), r.json::<Value>().await.expect("json"))
+        }
+    };
+    let refused = json!({
+        "error": "access_denied",
+        "error_description":
+            "ca-client may not ask for server certificates for srv.ch-test.fr, www.ch-test.fr",
+    });
+    let (st, v) = post(json!({
+        "ca": ORG_CA, "profile": "SSL_SERV", "csr": csr, "subject": server_subject(),
+    }))
+    .await;
+    assert_eq!((st, &v), (403, &refused), "CSR path");
+    let (st, v) = post(json!({
+        "ca": ORG_CA, "profile": "SSL_SERV", "subject": server_subject(),
+        "generate_key": { "key_type": "p256", "password": "1234" },
+    }))
+    .await;
+    assert_eq!((st, &v), (403, &refused), "generated-key path");
+    assert_eq!(rows(&s).await, before, "a refusal writes nothing");
+    // What the policy allows goes through as before.
+    let client_csr = w.csr("cli", Key::P256);
+    let (st, v) = post(json!({
+        "ca": ORG_CA, "profile": "ORG_AUTH_CLI", "csr": client_csr,
+        "subject": org_subject(json!({ "service_name": "INSI-AUTO" })),
+    }))
+    .await;
+    assert_eq!((st, v["status"].as_str()), (201, Some("issued")), "{v}");
+    server.abort();
+});

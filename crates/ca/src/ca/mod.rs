@@ -1,6 +1,12 @@
 //! The certificate authority's shell: CA keys and certificates (created on first start),
 //! issuance and revocation persisted with their audit records in one transaction, CRLs
 //! streamed from the store to disk, and the OCSP responder with its cache.
+//!
+//! By concern: `keys` (CA keys and their sealed files), `bootstrap` (first start), `issuance`
+//! (requests, approval, issuance), `commit` (the group committer), `revocation`, `crl`, `ocsp`,
+//! `server_cert` (coeur's own HTTPS certificates), `cards` (sandbox virtual cards, opposition),
+//! `audit`, `encoding` (serials, PEM, PKCS#7). Every statement on the database goes through
+//! [`CaStore`].
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_lc_rs::digest;
