@@ -10,6 +10,7 @@ mod card;
 mod card_external;
 mod conformance_basic;
 mod conformance_config;
+mod demo;
 mod ldap;
 mod mtls;
 mod negative;
