@@ -1,9 +1,9 @@
 //! coeur: an OpenID Connect provider and certificate authority for the French health sector.
 //!
 //! The root package is the `coeur` binary: configuration ([`config`]), wiring ([`app`]) and
-//! the command line. The domains live in the workspace's crates (`crates/`): pure protocol
-//! crates (`coeur-oauth`, `coeur-pki`, `coeur-common`), the provider, the CA, and the shared
-//! plumbing. See `docs/ARCHITECTURE.md`.
+//! the command line (the binary's `src/cli/`). The domains live in the workspace's crates
+//! (`crates/`): pure protocol crates (`coeur-oauth`, `coeur-pki`, `coeur-common`), the
+//! provider, the CA, and the shared plumbing. See `docs/ARCHITECTURE.md`.
 #![forbid(unsafe_code)]
 
 pub mod app;

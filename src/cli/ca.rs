@@ -3,6 +3,7 @@
 use anyhow::{Context, Result, anyhow};
 use clap::Subcommand;
 use coeur::app::App;
+use coeur::ca::CaService;
 use coeur::config::Config;
 use coeur::pki::csr::SubjectRequest;
 use coeur::pki::revocation::Reason;
@@ -137,26 +138,7 @@ pub async fn run(cfg: Config, c: CaCmd) -> Result<()> {
                 given_name,
                 title,
             };
-            let approved = ca
-                .check(&ca_id, &profile, &input, &subject)
-                .map_err(|e| anyhow!("{e}"))?;
-            let (serial, der) = ca
-                .issue(
-                    &*state.rng,
-                    &coeur::ca::ca::Issuance {
-                        approved: &approved,
-                        ca_id: &ca_id,
-                        profile: &profile,
-                        actor: "cli",
-                        request: None,
-                    },
-                    now,
-                )
-                .await
-                .map_err(|e| anyhow!("{e}"))?;
-            eprintln!("issued {ca_id}/{serial}");
-            print!("{}", coeur::ca::ca::cert_pem(&der));
-            Ok(())
+            issue(state, &ca_id, &profile, &input, &subject).await
         }
         CaCmd::Revoke {
             ca: ca_id,
@@ -213,4 +195,35 @@ pub async fn run(cfg: Config, c: CaCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `ca issue`: checks the request against the profile, issues, prints the certificate.
+async fn issue(
+    state: &CaService,
+    ca_id: &str,
+    profile: &str,
+    csr: &[u8],
+    subject: &SubjectRequest,
+) -> Result<()> {
+    let ca = &*state.ca;
+    let approved = ca
+        .check(ca_id, profile, csr, subject)
+        .map_err(|e| anyhow!("{e}"))?;
+    let (serial, der) = ca
+        .issue(
+            &*state.rng,
+            &coeur::ca::ca::Issuance {
+                approved: &approved,
+                ca_id,
+                profile,
+                actor: "cli",
+                request: None,
+            },
+            state.now(),
+        )
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    eprintln!("issued {ca_id}/{serial}");
+    print!("{}", coeur::ca::ca::cert_pem(&der));
+    Ok(())
 }

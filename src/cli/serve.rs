@@ -13,30 +13,8 @@ pub async fn run(cfg: Config) -> Result<()> {
         _ => None,
     };
     let app = Arc::new(App::build(cfg.clone()).await?);
-    let state = &app.provider;
     if cfg.tls_self_issued {
-        let (chain, key, root) = app
-            .ca
-            .ca
-            .own_server_certificate(
-                &app.ca.store,
-                &*state.rng,
-                &coeur::ca::ca::OwnCertificate {
-                    id: "SERVER-TLS",
-                    public_url: &cfg.public_url,
-                    keys_dir: &cfg.keys_dir,
-                    master: state.keys.master(),
-                },
-                state.now(),
-            )
-            .await?;
-        let root_path = cfg.crl_dir.join("coeur-root.pem");
-        std::fs::write(&root_path, root)?;
-        println!(
-            "  HTTPS certificate issued by coeur's CA; trust its root: {}",
-            root_path.display()
-        );
-        tls = Some(tls_config_from(&chain, key)?);
+        tls = Some(self_issued_tls(&app, &cfg).await?);
     }
     let publisher = coeur::ca::ldap::spawn(&app.ca);
     match &app.ca.ldap {
@@ -51,19 +29,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         .with_context(|| format!("binding {}", cfg.listen))?;
     println!("coeur listening on {}", cfg.listen);
     println!("  demo relying party: {}/", cfg.public_url);
-    for n in state.realms.names() {
-        let r = &state.realms[n.as_str()].realm;
-        println!(
-            "  realm {:<14} issuer {}  ({})",
-            r.name,
-            r.issuer,
-            if r.sandbox {
-                "sandbox"
-            } else {
-                "production rules"
-            }
-        );
-    }
+    print_realms(&app);
     spawn_housekeeping(&app);
     let card_listener = tokio::net::TcpListener::bind(cfg.card_listen)
         .await
@@ -76,20 +42,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         }
     });
     let router = app.router();
-    let shutdown = async {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(s) => s,
-                    Err(_) => return,
-                };
-            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-        }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
-    };
+    let shutdown = shutdown_signal();
     match tls {
         None => {
             axum::serve(listener, router)
@@ -104,6 +57,69 @@ pub async fn run(cfg: Config) -> Result<()> {
     Ok(())
 }
 
+/// A server certificate from coeur's own CA (issued at first start); its root is written
+/// next to the CRLs for clients to trust.
+async fn self_issued_tls(app: &App, cfg: &Config) -> Result<rustls::ServerConfig> {
+    let state = &app.provider;
+    let (chain, key, root) = app
+        .ca
+        .ca
+        .own_server_certificate(
+            &app.ca.store,
+            &*state.rng,
+            &coeur::ca::ca::OwnCertificate {
+                id: "SERVER-TLS",
+                public_url: &cfg.public_url,
+                keys_dir: &cfg.keys_dir,
+                master: state.keys.master(),
+            },
+            state.now(),
+        )
+        .await?;
+    let root_path = cfg.crl_dir.join("coeur-root.pem");
+    std::fs::write(&root_path, root)?;
+    println!(
+        "  HTTPS certificate issued by coeur's CA; trust its root: {}",
+        root_path.display()
+    );
+    tls_config_from(&chain, key)
+}
+
+/// One line per realm: its issuer and its rules.
+fn print_realms(app: &App) {
+    let state = &app.provider;
+    for n in state.realms.names() {
+        let r = &state.realms[n.as_str()].realm;
+        println!(
+            "  realm {:<14} issuer {}  ({})",
+            r.name,
+            r.issuer,
+            if r.sandbox {
+                "sandbox"
+            } else {
+                "production rules"
+            }
+        );
+    }
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return,
+            };
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Background work: revocations of other processes, key rings, CRLs, purges.
 fn spawn_housekeeping(app: &App) {
     let ca = app.ca.clone();
     tokio::spawn(async move {

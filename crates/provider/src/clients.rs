@@ -324,3 +324,129 @@ pub async fn list_clients(store: &Store, realm: &Realm) -> anyhow::Result<Vec<Li
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use coeur_common::random::testing::SeededRandom;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef01";
+
+    fn edit() -> Realm {
+        let text = include_str!("../../../realms/edit.toml");
+        Realm::parse("edit.toml", text, "http://127.0.0.1:8080").expect("edit realm")
+    }
+
+    fn reg(client_id: &str) -> ClientRegistration {
+        ClientRegistration {
+            client_id: client_id.into(),
+            redirect_uris: vec!["https://rp.example/cb".into()],
+            ..ClientRegistration::default()
+        }
+    }
+
+    fn refusal(r: ClientRegistration) -> String {
+        match NewClient::check(&edit(), r, &SeededRandom::new(1)) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn defaults_complete_a_registration() {
+        let r = ClientRegistration {
+            secret: SecretRequest::Generate,
+            ..reg("app")
+        };
+        let c = NewClient::check(&edit(), r, &SeededRandom::new(1)).unwrap();
+        assert_eq!(
+            c.spec.token_endpoint_auth_method,
+            TokenAuthMethod::ClientSecretBasic
+        );
+        assert_eq!(
+            c.spec.grant_types,
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        );
+        assert_eq!(c.spec.scopes, ["openid", "scope_all", "profile", "email"]);
+        assert!(c.generated && c.secret.as_ref().is_some_and(|s| s.len() >= MIN_SECRET_LEN));
+        assert!(!c.needs_master_key());
+        let public = NewClient::check(
+            &edit(),
+            ClientRegistration {
+                public: true,
+                ..reg("spa")
+            },
+            &SeededRandom::new(1),
+        )
+        .unwrap();
+        assert_eq!(
+            public.spec.token_endpoint_auth_method,
+            TokenAuthMethod::None
+        );
+        assert!(public.secret.is_none());
+        let hs = NewClient::check(
+            &edit(),
+            ClientRegistration {
+                secret: SecretRequest::Given(SECRET.into()),
+                id_token_alg: Some("HS256".into()),
+                ..reg("hs")
+            },
+            &SeededRandom::new(1),
+        )
+        .unwrap();
+        assert!(hs.needs_master_key());
+    }
+
+    #[test]
+    fn bad_registrations_are_refused() {
+        let taken = edit().clients[0].client_id.clone();
+        assert_eq!(
+            refusal(ClientRegistration {
+                secret: SecretRequest::Given(SECRET.into()),
+                ..reg(&taken)
+            }),
+            format!("client {taken} is defined in the realm file")
+        );
+        assert_eq!(
+            refusal(ClientRegistration {
+                auth_method: Some("bogus".into()),
+                ..reg("a")
+            }),
+            "unknown auth method bogus"
+        );
+        assert_eq!(
+            refusal(ClientRegistration {
+                grant_types: vec!["bogus".into()],
+                ..reg("a")
+            }),
+            "unknown grant type bogus"
+        );
+        assert_eq!(
+            refusal(ClientRegistration {
+                userinfo_alg: Some("XX".into()),
+                ..reg("a")
+            }),
+            "unknown algorithm XX"
+        );
+        assert_eq!(
+            refusal(reg("a")),
+            "a confidential client needs --secret or --generate-secret"
+        );
+        assert!(
+            refusal(ClientRegistration {
+                secret: SecretRequest::Given("short".into()),
+                ..reg("a")
+            })
+            .starts_with("client secrets must be at least")
+        );
+        assert_eq!(
+            refusal(ClientRegistration {
+                auth_method: Some("private_key_jwt".into()),
+                userinfo_alg: Some("HS256".into()),
+                jwks: Some(serde_json::json!({ "keys": [] })),
+                ..reg("a")
+            }),
+            "HS256 needs a client secret"
+        );
+    }
+}

@@ -100,8 +100,8 @@ impl TestServer {
         Self::start_with(db, realms, |_| {}).await
     }
 
-    /// Starts a server, letting the test adjust the configuration (e.g. `ca_realm`,
-    /// `pki_hierarchy`).
+    /// Starts a server, letting the test adjust the settings (e.g. `common.ca_realm`,
+    /// `common.pki_hierarchy`, `serve.card_trust_file`).
     pub async fn start_with(
         db: Db,
         realms: &std::path::Path,
