@@ -301,7 +301,7 @@ impl ClientTrust {
 
     async fn crl_status(&self, url: &str, link: &Link, now: i64) -> Result<Status, String> {
         let index = self.crls.crl(url, &link.issuer, now, self.refresh).await?;
-        index.status(&link.cert, &link.issuer, now)
+        Ok(index.status(&link.cert, &link.issuer, now)?)
     }
 }
 
@@ -399,7 +399,7 @@ impl CrlCache {
         let issuer = issuer.to_vec();
         let index = tokio::task::spawn_blocking(move || {
             let der = crl_der(body)?;
-            CrlIndex::parse(&der, &issuer, now)
+            CrlIndex::parse(&der, &issuer, now).map_err(String::from)
         })
         .await
         .map_err(|e| e.to_string())??;

@@ -507,6 +507,198 @@ mod tests {
         assert_eq!(decide(&r, Some(&s), Some(true), 200), Decision::UseSession);
     }
 
+    /// The error a request is redirected with.
+    fn redirected(q: &str, c: &Client) -> (ErrorCode, String, Option<String>) {
+        match validate(&params(q), c) {
+            Err(AuthzError::Redirect {
+                error,
+                state,
+                redirect_uri,
+            }) => {
+                assert_eq!(redirect_uri, "https://rp.example/cb", "{q}");
+                (error.code, error.description, state)
+            }
+            other => panic!("{q}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_refusal_has_its_code_and_reason() {
+        let c = client(false);
+        let base = "client_id=c&redirect_uri=https://rp.example/cb&response_type=code";
+        for (extra, code, why) in [
+            (
+                "&scope=openid&nonce=a&nonce=b",
+                ErrorCode::InvalidRequest,
+                "parameter nonce is repeated",
+            ),
+            (
+                "&scope=openid&request=x",
+                ErrorCode::RequestNotSupported,
+                "request objects are not supported",
+            ),
+            (
+                "&scope=openid&request_uri=x",
+                ErrorCode::RequestUriNotSupported,
+                "request_uri is not supported",
+            ),
+            (
+                "&scope=openid&response_mode=fragment",
+                ErrorCode::InvalidRequest,
+                "only response_mode=query is supported",
+            ),
+            ("", ErrorCode::InvalidScope, "scope is missing"),
+            (
+                "&scope=admin",
+                ErrorCode::InvalidScope,
+                "none of the requested scopes is allowed for this client",
+            ),
+            (
+                "&scope=openid&prompt=bogus",
+                ErrorCode::InvalidRequest,
+                "unknown prompt value",
+            ),
+            (
+                "&scope=openid&prompt=none+login",
+                ErrorCode::InvalidRequest,
+                "prompt=none cannot be combined with other values",
+            ),
+            (
+                "&scope=openid&max_age=-1",
+                ErrorCode::InvalidRequest,
+                "max_age must be a non-negative integer",
+            ),
+            (
+                "&scope=openid&max_age=soon",
+                ErrorCode::InvalidRequest,
+                "max_age must be a non-negative integer",
+            ),
+        ] {
+            let q = format!("{base}{extra}&state=st");
+            let (got, desc, state) = redirected(&q, &c);
+            assert_eq!((got, desc.as_str()), (code, why), "{q}");
+            assert_eq!(state.as_deref(), Some("st"));
+        }
+        let (_, desc, _) = redirected(
+            "client_id=c&redirect_uri=https://rp.example/cb&scope=openid",
+            &c,
+        );
+        assert_eq!(desc, "response_type is missing");
+        // A repeated state is dropped rather than echoed.
+        let (_, _, state) = redirected(
+            "client_id=c&redirect_uri=https://rp.example/cb&scope=openid&state=a&state=b",
+            &c,
+        );
+        assert_eq!(state, None);
+    }
+
+    #[test]
+    fn grant_and_openid_scope_are_the_clients() {
+        let base = "client_id=c&redirect_uri=https://rp.example/cb&response_type=code";
+        let mut c = client(false);
+        c.spec.scopes = vec!["scope_all".into()];
+        let (code, desc, _) = redirected(&format!("{base}&scope=openid+scope_all"), &c);
+        assert_eq!(code, ErrorCode::InvalidScope);
+        assert_eq!(desc, "this client may not use the openid scope");
+        let mut c = client(false);
+        c.spec.grant_types = vec![GrantType::ClientCredentials];
+        let (code, desc, _) = redirected(&format!("{base}&scope=openid"), &c);
+        assert_eq!(code, ErrorCode::UnauthorizedClient);
+        assert_eq!(desc, "this client may not use the authorization code flow");
+    }
+
+    #[test]
+    fn client_id_and_default_redirect() {
+        assert_eq!(client_id(&params("client_id=c")), Ok("c"));
+        assert_eq!(
+            client_id(&params("x=1")),
+            Err(AuthzError::Page("client_id is missing".into()))
+        );
+        assert_eq!(
+            client_id(&params("client_id=c&client_id=d")),
+            Err(AuthzError::Page("client_id is repeated".into()))
+        );
+        let mut c = client(false);
+        c.spec.redirect_uris.truncate(1);
+        let r = validate(
+            &params("client_id=c&response_type=code&scope=openid&prompt=login+consent&max_age=0&acr_values=eidas2&nonce=n"),
+            &c,
+        )
+        .unwrap();
+        assert_eq!(r.redirect_uri, "https://rp.example/cb");
+        assert!(!r.redirect_uri_given);
+        assert_eq!(
+            r.prompt,
+            Prompt {
+                none: false,
+                login: true
+            }
+        );
+        assert_eq!(r.max_age, Some(0));
+        assert_eq!(r.acr_min, Some(Acr::Eidas2));
+        assert_eq!(r.nonce.as_deref(), Some("n"));
+        let r = validate(
+            &params(
+                "client_id=c&response_type=code&scope=openid&redirect_uri=https://rp.example/cb",
+            ),
+            &c,
+        )
+        .unwrap();
+        assert!(r.redirect_uri_given);
+    }
+
+    #[test]
+    fn session_age_and_level_boundaries() {
+        let c = client(false);
+        let mut r = validate(
+            &params(
+                "client_id=c&redirect_uri=https://rp.example/cb&scope=openid&response_type=code",
+            ),
+            &c,
+        )
+        .unwrap();
+        let s = SessionView {
+            sid: "s".into(),
+            national_id: "n".into(),
+            auth_time: 100,
+            method: AuthMethod::Test,
+            acr: Acr::Eidas2,
+        };
+        r.max_age = Some(10);
+        assert_eq!(decide(&r, Some(&s), None, 110), Decision::UseSession);
+        assert_eq!(decide(&r, Some(&s), None, 111), Decision::Login);
+        r.max_age = None;
+        r.acr_min = Some(Acr::Eidas2);
+        assert_eq!(decide(&r, Some(&s), None, 200), Decision::UseSession);
+        assert!(method_meets(&r, Acr::Eidas2));
+        assert!(!method_meets(&r, Acr::Eidas1));
+        r.acr_min = None;
+        assert!(method_meets(&r, Acr::Eidas1));
+        r.prompt.login = true;
+        assert_eq!(decide(&r, Some(&s), None, 200), Decision::Login);
+        r.prompt.none = true;
+        assert_eq!(
+            decide(&r, None, None, 200),
+            Decision::Refuse(OAuthError::new(
+                ErrorCode::LoginRequired,
+                "the user must log in"
+            ))
+        );
+    }
+
+    #[test]
+    fn error_redirect_carries_state_and_issuer() {
+        let e = OAuthError::new(ErrorCode::AccessDenied, "no");
+        assert_eq!(
+            error_redirect("https://rp.example/cb", Some("s t"), &e, "https://op"),
+            "https://rp.example/cb?error=access_denied&error_description=no&state=s+t&iss=https%3A%2F%2Fop"
+        );
+        assert_eq!(
+            error_redirect("https://rp.example/cb", None, &e, "https://op"),
+            "https://rp.example/cb?error=access_denied&error_description=no&iss=https%3A%2F%2Fop"
+        );
+    }
+
     #[test]
     fn redirect_keeps_registered_query() {
         let u = redirect_with("https://rp.example/cb?a=1", &[("code", "x y")]);

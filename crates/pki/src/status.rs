@@ -16,6 +16,144 @@ pub const CLOCK_SKEW: i64 = 300;
 /// How long an OCSP answer without nextUpdate is believed after its thisUpdate (seconds).
 pub const OCSP_NO_NEXT_UPDATE_MAX_AGE: i64 = 3600;
 
+/// A DER structure that does not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DerError(String);
+
+impl From<der::Error> for DerError {
+    fn from(e: der::Error) -> Self {
+        DerError(e.to_string())
+    }
+}
+
+/// A signature of revocation data made with what path validation refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WeakSignature {
+    /// SHA-1.
+    #[error("signed with SHA-1")]
+    Sha1,
+    /// An RSA key under 2048 bits.
+    #[error("signed with a {0}-bit RSA key")]
+    ShortRsaKey(usize),
+}
+
+/// Why a CRL or OCSP answer is not believed, or a request cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatusError {
+    /// A certificate does not parse.
+    #[error("unreadable certificate: {0}")]
+    UnreadableCertificate(String),
+    /// DER that does not decode or encode.
+    #[error(transparent)]
+    Der(#[from] DerError),
+    /// The CRL does not parse.
+    #[error("unreadable CRL: {0}")]
+    UnreadableCrl(String),
+    /// The CRL names another issuer.
+    #[error("the CRL is issued by {named}, not by {issuer}")]
+    CrlIssuer {
+        /// The issuer the CRL names.
+        named: String,
+        /// The expected issuer.
+        issuer: String,
+    },
+    /// The CRL's signature is too weak.
+    #[error("the CRL is {0}")]
+    CrlWeakSignature(WeakSignature),
+    /// The CRL's signature does not verify.
+    #[error("the CRL's signature does not verify")]
+    CrlSignature,
+    /// The issuer's key usage forbids CRL signing.
+    #[error("{0} may not sign CRLs")]
+    MayNotSignCrls(String),
+    /// thisUpdate beyond the skew.
+    #[error("the CRL is dated in the future")]
+    CrlInTheFuture,
+    /// Reasons, indirect or attribute-certificate CRLs.
+    #[error("partitioned or indirect CRLs are not supported")]
+    CrlPartitioned,
+    /// A partition named relative to the issuer.
+    #[error("CRL partitions named relative to the issuer are not supported")]
+    CrlRelativePartition,
+    /// A delta CRL.
+    #[error("a delta CRL where a full CRL was expected")]
+    DeltaCrl,
+    /// A critical extension coeur does not read.
+    #[error("unsupported critical CRL extension {0}")]
+    CrlCriticalExtension(String),
+    /// Past nextUpdate.
+    #[error("the CRL is past its nextUpdate")]
+    CrlStale,
+    /// The CRL is of another issuer than the certificate's.
+    #[error("the CRL is of another issuer")]
+    CrlOfAnotherIssuer,
+    /// The CRL covers only CAs, or only end entities.
+    #[error("the CRL does not cover this kind of certificate")]
+    CrlScope,
+    /// The CRL covers another partition.
+    #[error("the CRL covers another partition")]
+    CrlPartition,
+    /// The OCSP response does not parse.
+    #[error("unreadable OCSP response: {0}")]
+    UnreadableOcsp(String),
+    /// The responder did not answer `successful`.
+    #[error("the responder answered {0}")]
+    ResponderStatus(String),
+    /// `successful` without responseBytes.
+    #[error("a successful response without content")]
+    NoContent,
+    /// Not id-pkix-ocsp-basic.
+    #[error("not a basic OCSP response")]
+    NotBasic,
+    /// The BasicOCSPResponse does not parse.
+    #[error("unreadable basic OCSP response: {0}")]
+    UnreadableBasic(String),
+    /// A responder certificate not issued by the CA.
+    #[error("the responder's certificate is not issued by the CA")]
+    ResponderNotIssued,
+    /// A responder certificate without id-kp-OCSPSigning.
+    #[error("the responder's certificate lacks id-kp-OCSPSigning")]
+    ResponderNotDelegated,
+    /// A responder certificate out of its validity.
+    #[error("the responder's certificate is not valid now")]
+    ResponderNotValid,
+    /// No acceptable signer.
+    #[error("the response is signed neither by the CA nor by a responder it delegated")]
+    NoSigner,
+    /// The signature algorithm does not parse.
+    #[error("signature algorithm: {0}")]
+    SignatureAlgorithm(String),
+    /// The OCSP response's signature is too weak.
+    #[error("the OCSP response is {0}")]
+    OcspWeakSignature(WeakSignature),
+    /// The OCSP response's signature does not verify.
+    #[error("the OCSP response's signature does not verify")]
+    OcspSignature,
+    /// No SingleResponse about the certificate.
+    #[error("the response is not about this certificate")]
+    NotAbout,
+    /// thisUpdate beyond the skew.
+    #[error("the OCSP answer is dated in the future")]
+    OcspInTheFuture,
+    /// nextUpdate before thisUpdate.
+    #[error("the OCSP answer's nextUpdate precedes its thisUpdate")]
+    OcspNextBeforeThis,
+    /// Past nextUpdate (or the default age).
+    #[error("the OCSP answer is stale")]
+    OcspStale,
+    /// `unknown`.
+    #[error("the responder does not know this certificate")]
+    OcspUnknown,
+}
+
+/// The message, for callers that carry reasons as text.
+impl From<StatusError> for String {
+    fn from(e: StatusError) -> String {
+        e.to_string()
+    }
+}
+
 /// A certificate's revocation status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -140,34 +278,32 @@ const ECDSA_WITH_SHA1: &str = "1.2.840.10045.4.1";
 fn acceptable_signature(
     alg: &x509_parser::x509::AlgorithmIdentifier<'_>,
     signer: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
-) -> Result<(), String> {
+) -> Result<(), WeakSignature> {
     let oid = alg.algorithm.to_id_string();
     if [SHA1_WITH_RSA, SHA1_WITH_RSA_OLD, ECDSA_WITH_SHA1].contains(&oid.as_str()) {
-        return Err("signed with SHA-1".into());
+        return Err(WeakSignature::Sha1);
     }
     if let Ok(x509_parser::public_key::PublicKey::RSA(k)) = signer.parsed()
         && k.key_size() < 2048
     {
-        return Err(format!("signed with a {}-bit RSA key", k.key_size()));
+        return Err(WeakSignature::ShortRsaKey(k.key_size()));
     }
     Ok(())
 }
 
 /// The issuer Name (DER) of a TBSCertList: after the optional version and the signature
 /// algorithm.
-fn tbs_issuer(tbs: &[u8]) -> Result<Vec<u8>, String> {
+fn tbs_issuer(tbs: &[u8]) -> Result<Vec<u8>, DerError> {
     use der::{Decode as _, Encode as _};
-    let outer = der::asn1::AnyRef::from_der(tbs).map_err(|e| e.to_string())?;
-    let mut r = der::SliceReader::new(outer.value()).map_err(|e| e.to_string())?;
-    let mut next = || -> Result<der::asn1::AnyRef<'_>, String> {
-        der::Decode::decode(&mut r).map_err(|e: der::Error| e.to_string())
-    };
+    let outer = der::asn1::AnyRef::from_der(tbs)?;
+    let mut r = der::SliceReader::new(outer.value())?;
+    let mut next = || -> Result<der::asn1::AnyRef<'_>, der::Error> { der::Decode::decode(&mut r) };
     let mut first = next()?;
     if der::Tagged::tag(&first) == der::Tag::Integer {
         first = next()?;
     }
     let _algorithm = first;
-    next()?.to_der().map_err(|e| e.to_string())
+    Ok(next()?.to_der()?)
 }
 
 /// A signed structure's parts.
@@ -181,25 +317,22 @@ struct SignedParts<'a> {
 }
 
 /// Splits a signed structure (SEQUENCE { tbs, algorithm, BIT STRING }).
-fn signed_parts(der: &[u8]) -> Result<SignedParts<'_>, String> {
+fn signed_parts(der: &[u8]) -> Result<SignedParts<'_>, DerError> {
     use der::{Decode as _, Encode as _};
-    let outer = der::asn1::AnyRef::from_der(der).map_err(|e| e.to_string())?;
-    let mut r = der::SliceReader::new(outer.value()).map_err(|e| e.to_string())?;
-    let mut next = || -> Result<der::asn1::AnyRef<'_>, String> {
-        der::Decode::decode(&mut r).map_err(|e: der::Error| e.to_string())
-    };
+    let outer = der::asn1::AnyRef::from_der(der)?;
+    let mut r = der::SliceReader::new(outer.value())?;
+    let mut next = || -> Result<der::asn1::AnyRef<'_>, der::Error> { der::Decode::decode(&mut r) };
     let tbs = next()?;
-    let alg = next()?.to_der().map_err(|e| e.to_string())?;
+    let alg = next()?.to_der()?;
     let sig = next()?;
-    let tbs_len = usize::try_from(tbs.encoded_len().map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
+    let tbs_len = usize::try_from(tbs.encoded_len()?).map_err(|e| DerError(e.to_string()))?;
     let tbs_raw = outer
         .value()
         .get(..tbs_len)
-        .ok_or_else(|| "truncated".to_owned())?;
+        .ok_or_else(|| DerError("truncated".to_owned()))?;
     let bits = sig.value();
     if der::Tagged::tag(&sig) != der::Tag::BitString || bits.first() != Some(&0) {
-        return Err("the signature is not a BIT STRING".into());
+        return Err(DerError("the signature is not a BIT STRING".into()));
     }
     Ok(SignedParts {
         tbs: tbs_raw,
@@ -208,10 +341,10 @@ fn signed_parts(der: &[u8]) -> Result<SignedParts<'_>, String> {
     })
 }
 
-fn parse_cert(der: &[u8]) -> Result<X509Certificate<'_>, String> {
+fn parse_cert(der: &[u8]) -> Result<X509Certificate<'_>, StatusError> {
     X509Certificate::from_der(der)
         .map(|(_, c)| c)
-        .map_err(|e| format!("unreadable certificate: {e}"))
+        .map_err(|e| StatusError::UnreadableCertificate(e.to_string()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,48 +372,47 @@ pub struct CrlIndex {
 impl CrlIndex {
     /// Verifies `crl` (DER) as a full CRL of `issuer` (the certificate that issued the
     /// certificates to check) and indexes it.
-    pub fn parse(crl: &[u8], issuer: &[u8], now: i64) -> Result<Self, String> {
+    pub fn parse(crl: &[u8], issuer: &[u8], now: i64) -> Result<Self, StatusError> {
         let issuer = parse_cert(issuer)?;
         // The signature is checked on the raw bytes before the entries are parsed, so that
         // a large forged CRL costs a hash, not an index in memory.
         let SignedParts { tbs, alg, sig } =
-            signed_parts(crl).map_err(|e| format!("unreadable CRL: {e}"))?;
-        let named = tbs_issuer(tbs).map_err(|e| format!("unreadable CRL: {e}"))?;
+            signed_parts(crl).map_err(|e| StatusError::UnreadableCrl(e.to_string()))?;
+        let named = tbs_issuer(tbs).map_err(|e| StatusError::UnreadableCrl(e.to_string()))?;
         if named != issuer.subject().as_raw() {
             let name = x509_parser::x509::X509Name::from_der(&named)
                 .map(|(_, n)| n.to_string())
                 .unwrap_or_default();
-            return Err(format!(
-                "the CRL is issued by {name}, not by {}",
-                issuer.subject()
-            ));
+            return Err(StatusError::CrlIssuer {
+                named: name,
+                issuer: issuer.subject().to_string(),
+            });
         }
         let (_, alg) = x509_parser::x509::AlgorithmIdentifier::from_der(&alg)
-            .map_err(|e| format!("unreadable CRL: {e}"))?;
-        acceptable_signature(&alg, issuer.public_key()).map_err(|e| format!("the CRL is {e}"))?;
+            .map_err(|e| StatusError::UnreadableCrl(e.to_string()))?;
+        acceptable_signature(&alg, issuer.public_key()).map_err(StatusError::CrlWeakSignature)?;
         let bits = x509_parser::asn1_rs::BitString {
             unused_bits: 0,
             data: std::borrow::Cow::Borrowed(&sig),
         };
         x509_parser::verify::verify_signature(issuer.public_key(), &alg, &bits, tbs)
-            .map_err(|_| "the CRL's signature does not verify".to_owned())?;
+            .map_err(|_| StatusError::CrlSignature)?;
         let (_, list) = x509_parser::revocation_list::CertificateRevocationList::from_der(crl)
-            .map_err(|e| format!("unreadable CRL: {e}"))?;
+            .map_err(|e| StatusError::UnreadableCrl(e.to_string()))?;
         if list.issuer().as_raw() != issuer.subject().as_raw() {
-            return Err(format!(
-                "the CRL is issued by {}, not by {}",
-                list.issuer(),
-                issuer.subject()
-            ));
+            return Err(StatusError::CrlIssuer {
+                named: list.issuer().to_string(),
+                issuer: issuer.subject().to_string(),
+            });
         }
         if let Ok(Some(ku)) = issuer.key_usage()
             && !ku.value.crl_sign()
         {
-            return Err(format!("{} may not sign CRLs", issuer.subject()));
+            return Err(StatusError::MayNotSignCrls(issuer.subject().to_string()));
         }
         let this_update = list.last_update().timestamp();
         if this_update > now + CLOCK_SKEW {
-            return Err("the CRL is dated in the future".into());
+            return Err(StatusError::CrlInTheFuture);
         }
         let mut scope = Scope::All;
         let mut partition = None;
@@ -291,7 +423,7 @@ impl CrlIndex {
                         || idp.only_some_reasons.is_some()
                         || idp.only_contains_attribute_certs
                     {
-                        return Err("partitioned or indirect CRLs are not supported".into());
+                        return Err(StatusError::CrlPartitioned);
                     }
                     match &idp.distribution_point {
                         None => {}
@@ -299,9 +431,7 @@ impl CrlIndex {
                             partition = Some(names.iter().filter_map(uri).collect());
                         }
                         Some(DistributionPointName::NameRelativeToCRLIssuer(_)) => {
-                            return Err("CRL partitions named relative to the issuer are not \
-                                        supported"
-                                .into());
+                            return Err(StatusError::CrlRelativePartition);
                         }
                     }
                     scope = match (idp.only_contains_user_certs, idp.only_contains_ca_certs) {
@@ -311,13 +441,13 @@ impl CrlIndex {
                     };
                 }
                 _ if ext.oid == x509_parser::oid_registry::OID_X509_EXT_DELTA_CRL_INDICATOR => {
-                    return Err("a delta CRL where a full CRL was expected".into());
+                    return Err(StatusError::DeltaCrl);
                 }
                 ParsedExtension::UnsupportedExtension { .. }
                 | ParsedExtension::ParseError { .. }
                     if ext.critical =>
                 {
-                    return Err(format!("unsupported critical CRL extension {}", ext.oid));
+                    return Err(StatusError::CrlCriticalExtension(ext.oid.to_string()));
                 }
                 _ => {}
             }
@@ -354,20 +484,20 @@ impl CrlIndex {
     }
 
     /// The status of `cert` (DER), issued by `issuer` (DER), according to this CRL.
-    pub fn status(&self, cert: &[u8], issuer: &[u8], now: i64) -> Result<Status, String> {
+    pub fn status(&self, cert: &[u8], issuer: &[u8], now: i64) -> Result<Status, StatusError> {
         if !self.fresh(now) {
-            return Err("the CRL is past its nextUpdate".into());
+            return Err(StatusError::CrlStale);
         }
         let c = parse_cert(cert)?;
         let i = parse_cert(issuer)?;
         if c.issuer().as_raw() != self.issuer.as_slice()
             || i.public_key().raw != self.issuer_key.as_slice()
         {
-            return Err("the CRL is of another issuer".into());
+            return Err(StatusError::CrlOfAnotherIssuer);
         }
         match (self.scope, c.is_ca()) {
             (Scope::EndEntities, true) | (Scope::Cas, false) => {
-                return Err("the CRL does not cover this kind of certificate".into());
+                return Err(StatusError::CrlScope);
             }
             _ => {}
         }
@@ -376,7 +506,7 @@ impl CrlIndex {
         if let Some(names) = &self.partition
             && !distribution_points(&c).iter().any(|d| names.contains(d))
         {
-            return Err("the CRL covers another partition".into());
+            return Err(StatusError::CrlPartition);
         }
         Ok(if self.revoked.contains(&unsigned(c.raw_serial())) {
             Status::Revoked
@@ -388,16 +518,17 @@ impl CrlIndex {
 
 /// An RFC 6960 request (SHA-1 CertID, no nonce, so that responders may answer from their
 /// cache as RFC 5019 expects) for `cert` issued by `issuer`.
-pub fn ocsp_request(cert: &[u8], issuer: &[u8]) -> Result<Vec<u8>, String> {
+pub fn ocsp_request(cert: &[u8], issuer: &[u8]) -> Result<Vec<u8>, StatusError> {
     use der::{Decode as _, Encode as _};
-    let c = x509_cert::Certificate::from_der(cert).map_err(|e| e.to_string())?;
-    let i = x509_cert::Certificate::from_der(issuer).map_err(|e| e.to_string())?;
-    let req = x509_ocsp::Request::from_cert::<sha1::Sha1>(&i, &c).map_err(|e| e.to_string())?;
-    x509_ocsp::builder::OcspRequestBuilder::default()
+    let c = x509_cert::Certificate::from_der(cert).map_err(DerError::from)?;
+    let i = x509_cert::Certificate::from_der(issuer).map_err(DerError::from)?;
+    let req =
+        x509_ocsp::Request::from_cert::<sha1::Sha1>(&i, &c).map_err(|e| DerError(e.to_string()))?;
+    Ok(x509_ocsp::builder::OcspRequestBuilder::default()
         .with_request(req)
         .build()
         .to_der()
-        .map_err(|e| e.to_string())
+        .map_err(DerError::from)?)
 }
 
 /// A believed OCSP answer.
@@ -431,15 +562,16 @@ fn key_sha1(c: &X509Certificate<'_>) -> Vec<u8> {
 
 /// The first element of a DER SEQUENCE, as its exact bytes (the signed part of a signed
 /// structure, without re-encoding).
-fn first_element(seq: &[u8]) -> Result<&[u8], String> {
+fn first_element(seq: &[u8]) -> Result<&[u8], DerError> {
     use der::{Decode as _, Encode as _};
-    let outer = der::asn1::AnyRef::from_der(seq).map_err(|e| e.to_string())?;
+    let outer = der::asn1::AnyRef::from_der(seq)?;
     let content = outer.value();
-    let mut r = der::SliceReader::new(content).map_err(|e| e.to_string())?;
-    let first: der::asn1::AnyRef<'_> = der::Decode::decode(&mut r).map_err(|e| e.to_string())?;
-    let len = first.encoded_len().map_err(|e| e.to_string())?;
-    let len = usize::try_from(len).map_err(|e| e.to_string())?;
-    content.get(..len).ok_or_else(|| "truncated".to_owned())
+    let mut r = der::SliceReader::new(content)?;
+    let first: der::asn1::AnyRef<'_> = der::Decode::decode(&mut r)?;
+    let len = usize::try_from(first.encoded_len()?).map_err(|e| DerError(e.to_string()))?;
+    content
+        .get(..len)
+        .ok_or_else(|| DerError("truncated".to_owned()))
 }
 
 fn gen_time(t: &x509_ocsp::OcspGeneralizedTime) -> i64 {
@@ -454,22 +586,23 @@ pub fn check_ocsp_response(
     cert: &[u8],
     issuer: &[u8],
     now: i64,
-) -> Result<OcspAnswer, String> {
+) -> Result<OcspAnswer, StatusError> {
     use der::{Decode as _, Encode as _};
     let r = x509_ocsp::OcspResponse::from_der(resp)
-        .map_err(|e| format!("unreadable OCSP response: {e}"))?;
+        .map_err(|e| StatusError::UnreadableOcsp(e.to_string()))?;
     if r.response_status != x509_ocsp::OcspResponseStatus::Successful {
-        return Err(format!("the responder answered {:?}", r.response_status));
+        return Err(StatusError::ResponderStatus(format!(
+            "{:?}",
+            r.response_status
+        )));
     }
-    let rb = r
-        .response_bytes
-        .ok_or_else(|| "a successful response without content".to_owned())?;
+    let rb = r.response_bytes.ok_or(StatusError::NoContent)?;
     if rb.response_type != OCSP_BASIC {
-        return Err("not a basic OCSP response".into());
+        return Err(StatusError::NotBasic);
     }
     let raw = rb.response.as_bytes();
     let basic = x509_ocsp::BasicOcspResponse::from_der(raw)
-        .map_err(|e| format!("unreadable basic OCSP response: {e}"))?;
+        .map_err(|e| StatusError::UnreadableBasic(e.to_string()))?;
     let tbs = first_element(raw)?;
     let issuer_c = parse_cert(issuer)?;
     let cert_c = parse_cert(cert)?;
@@ -497,7 +630,7 @@ pub fn check_ocsp_response(
             if c.issuer().as_raw() != issuer_c.subject().as_raw()
                 || c.verify_signature(Some(issuer_c.public_key())).is_err()
             {
-                return Err("the responder's certificate is not issued by the CA".into());
+                return Err(StatusError::ResponderNotIssued);
             }
             let delegated = c
                 .extended_key_usage()
@@ -505,35 +638,29 @@ pub fn check_ocsp_response(
                 .flatten()
                 .is_some_and(|e| e.value.ocsp_signing);
             if !delegated {
-                return Err("the responder's certificate lacks id-kp-OCSPSigning".into());
+                return Err(StatusError::ResponderNotDelegated);
             }
             let v = c.validity();
             if now + CLOCK_SKEW < v.not_before.timestamp()
                 || now - CLOCK_SKEW > v.not_after.timestamp()
             {
-                return Err("the responder's certificate is not valid now".into());
+                return Err(StatusError::ResponderNotValid);
             }
             signer = Some(c);
             break;
         }
     }
-    let signer = signer.ok_or_else(|| {
-        "the response is signed neither by the CA nor by a responder it delegated".to_owned()
-    })?;
-    let alg_der = basic
-        .signature_algorithm
-        .to_der()
-        .map_err(|e| e.to_string())?;
+    let signer = signer.ok_or(StatusError::NoSigner)?;
+    let alg_der = basic.signature_algorithm.to_der().map_err(DerError::from)?;
     let (_, alg) = x509_parser::x509::AlgorithmIdentifier::from_der(&alg_der)
-        .map_err(|e| format!("signature algorithm: {e}"))?;
+        .map_err(|e| StatusError::SignatureAlgorithm(e.to_string()))?;
     let bits = x509_parser::asn1_rs::BitString {
         unused_bits: 0,
         data: std::borrow::Cow::Borrowed(basic.signature.raw_bytes()),
     };
-    acceptable_signature(&alg, signer.public_key())
-        .map_err(|e| format!("the OCSP response is {e}"))?;
+    acceptable_signature(&alg, signer.public_key()).map_err(StatusError::OcspWeakSignature)?;
     x509_parser::verify::verify_signature(signer.public_key(), &alg, &bits, tbs)
-        .map_err(|_| "the OCSP response's signature does not verify".to_owned())?;
+        .map_err(|_| StatusError::OcspSignature)?;
     let serial = unsigned(cert_c.raw_serial());
     // Every answer about this certificate is read: contradictory answers make it revoked.
     let mut about: Vec<&x509_ocsp::SingleResponse> = basic
@@ -553,9 +680,7 @@ pub fn check_ocsp_response(
         })
         .collect();
     about.sort_by_key(|s| !matches!(s.cert_status, x509_ocsp::CertStatus::Revoked(_)));
-    let single = about
-        .first()
-        .ok_or_else(|| "the response is not about this certificate".to_owned())?;
+    let single = about.first().ok_or(StatusError::NotAbout)?;
     let this_update = gen_time(&single.this_update);
     // A signed revocation stands whatever its dates: revocation is final.
     if let x509_ocsp::CertStatus::Revoked(_) = single.cert_status {
@@ -566,23 +691,23 @@ pub fn check_ocsp_response(
         });
     }
     if this_update > now + CLOCK_SKEW {
-        return Err("the OCSP answer is dated in the future".into());
+        return Err(StatusError::OcspInTheFuture);
     }
     let valid_until = match &single.next_update {
         Some(n) if gen_time(n) < this_update => {
-            return Err("the OCSP answer's nextUpdate precedes its thisUpdate".into());
+            return Err(StatusError::OcspNextBeforeThis);
         }
         Some(n) => gen_time(n),
         None => this_update + OCSP_NO_NEXT_UPDATE_MAX_AGE,
     };
     if valid_until + CLOCK_SKEW < now {
-        return Err("the OCSP answer is stale".into());
+        return Err(StatusError::OcspStale);
     }
     let status = match single.cert_status {
         x509_ocsp::CertStatus::Good(_) => Status::Good,
         x509_ocsp::CertStatus::Revoked(_) => Status::Revoked,
         x509_ocsp::CertStatus::Unknown(_) => {
-            return Err("the responder does not know this certificate".into());
+            return Err(StatusError::OcspUnknown);
         }
     };
     Ok(OcspAnswer {
