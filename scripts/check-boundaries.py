@@ -6,10 +6,13 @@
    provider, and the CA does not.
 2. The pure crates reach no IO crate, not even transitively (normal and build edges): no
    async runtime, sockets, database, HTTP or LDAP client, no file-backed temp dirs.
+3. Persistence is a layer: SQL (`sqlx::`) and the pool (`.pool()`) appear in the crates'
+   sources only inside repository modules (`store.rs`, `store/`, and coeur-storage's `db.rs`).
 
 Exits 1 with one line per breach.
 """
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -39,6 +42,32 @@ IO_CRATES = {
     "axum", "tower", "ldap3", "tokio-rustls", "tokio-util", "tempfile", "minijinja",
     "tracing-subscriber",
 }
+
+
+def is_repository(path: pathlib.Path) -> bool:
+    parts = path.parts
+    return (
+        path.name == "store.rs"
+        or "store" in parts
+        or parts[-3:] == ("storage", "src", "db.rs")
+    )
+
+
+def sql_outside_repositories(root: str) -> list:
+    """SQL or the pool used outside a repository module of a crate (tests may check rows)."""
+    found = []
+    for src in sorted(pathlib.Path(root).glob("crates/*/src")):
+        if src.parent.name == "testkit":
+            continue
+        for f in sorted(src.rglob("*.rs")):
+            rel = f.relative_to(root)
+            if is_repository(rel):
+                continue
+            for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+                code = line.split("//", 1)[0]
+                if "sqlx::" in code or ".pool()" in code:
+                    found.append(f"{rel}:{n}: SQL outside a repository module")
+    return found
 
 
 def main() -> int:
@@ -79,10 +108,14 @@ def main() -> int:
                 if name in IO_CRATES:
                     errors.append(f"pure crate {pure} reaches {name}: {' -> '.join(path + [name])}")
                 stack.append((dep["pkg"], path + [name]))
+    errors += sql_outside_repositories(meta["workspace_root"])
     for e in errors:
         print(f"boundary: {e}", file=sys.stderr)
     if not errors:
-        print(f"boundaries hold: {len(members)} workspace crates, pure crates {', '.join(PURE)}")
+        print(
+            f"boundaries hold: {len(members)} workspace crates, pure crates {', '.join(PURE)},"
+            " SQL in repositories only"
+        )
     return 1 if errors else 0
 
 
