@@ -308,17 +308,14 @@ async fn submit_generated_key(
         )
         .await;
     match issued {
-        Ok((serial, cert, p12)) => {
-            use base64::Engine as _;
-            (
-                StatusCode::CREATED,
-                axum::Json(json!({
-                    "status": "issued", "serial": serial, "certificate": cert_pem(&cert),
-                    "pkcs12": base64::engine::general_purpose::STANDARD.encode(p12),
-                })),
-            )
-                .into_response()
-        }
+        Ok((serial, cert, p12)) => (
+            StatusCode::CREATED,
+            axum::Json(json!({
+                "status": "issued", "serial": serial, "certificate": cert_pem(&cert),
+                "pkcs12": coeur_common::encoding::b64(&p12),
+            })),
+        )
+            .into_response(),
         Err(e) => ca_error(e),
     }
 }

@@ -11,8 +11,6 @@ use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _, RSA_PKCS1_SHA256, RSA_PSS_SHA256,
     RsaKeyPair,
 };
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -97,7 +95,7 @@ impl std::fmt::Debug for SigningKey {
 }
 
 fn b64(b: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(b)
+    coeur_common::encoding::b64url(b)
 }
 
 impl SigningKey {

@@ -66,12 +66,7 @@ fn presented_token(
     headers: &HeaderMap,
     body_token: Option<String>,
 ) -> Result<String, ProviderError> {
-    let header_token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_owned());
+    let header_token = coeur_web::bearer_token(headers);
     match (header_token, body_token) {
         (Some(_), Some(_)) => Err(ProviderError::Bearer(OAuthError::invalid_request(
             "send the access token once",

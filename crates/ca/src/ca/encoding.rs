@@ -30,7 +30,7 @@ pub fn serial_hex(serial: &[u8]) -> String {
 }
 
 pub(super) fn pem(label: &str, der: &[u8]) -> String {
-    let b = STANDARD.encode(der);
+    let b = coeur_common::encoding::b64(der);
     let mut s = format!("-----BEGIN {label}-----\n");
     for chunk in b.as_bytes().chunks(64) {
         s.push_str(std::str::from_utf8(chunk).unwrap_or_default());

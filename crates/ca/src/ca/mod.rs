@@ -14,8 +14,6 @@ use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair, RSA_PKCS1_SHA256,
     RsaKeyPair,
 };
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use coeur_common::random::Random;
 use coeur_pki::DigestSigner;
 use coeur_pki::csr::{self, CsrApproved, CsrError, SubjectRequest};

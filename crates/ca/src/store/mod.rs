@@ -90,7 +90,7 @@ pub fn is_conflict(e: &anyhow::Error) -> bool {
 
 /// DER as stored.
 fn b64(der: &[u8]) -> String {
-    STANDARD.encode(der)
+    coeur_common::encoding::b64(der)
 }
 
 /// Stored base64 back to DER.
