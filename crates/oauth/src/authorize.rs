@@ -111,57 +111,123 @@ pub fn client_id(p: &Params) -> Result<&str, AuthzError> {
         .ok_or_else(|| AuthzError::Page("client_id is missing".into()))
 }
 
+/// A refusal sent back to the client's redirect URI: error code and description.
+type Refusal = (ErrorCode, String);
+
+/// Builds a [`Refusal`].
+fn refuse(code: ErrorCode, description: &str) -> Refusal {
+    (code, description.to_owned())
+}
+
 /// Validates a request for `client` (already looked up by `client_id`).
 pub fn validate(p: &Params, client: &Client) -> Result<AuthorizationRequest, AuthzError> {
+    let (redirect_uri, given) = redirect_uri(p, client)?;
+    let state = if p.repeated("state") {
+        None
+    } else {
+        p.get("state").map(str::to_owned)
+    };
+    let checked = check_redirectable(p, client).map_err(|(code, d)| AuthzError::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone(),
+        error: OAuthError::new(code, &d),
+    })?;
+    Ok(AuthorizationRequest {
+        client_id: client.spec.client_id.clone(),
+        redirect_uri,
+        redirect_uri_given: given,
+        scope: checked.scope,
+        state,
+        nonce: p.get("nonce").map(str::to_owned),
+        code_challenge: checked.code_challenge,
+        prompt: checked.prompt,
+        max_age: checked.max_age,
+        acr_min: p.get("acr_values").and_then(Acr::minimum_of),
+        login_hint: p.get("login_hint").map(str::to_owned),
+        id_token_hint: p.get("id_token_hint").map(str::to_owned),
+        ui_locales: p.get("ui_locales").map(str::to_owned),
+    })
+}
+
+/// The redirect URI to answer to, and whether the request named it; an error page when it
+/// cannot be trusted.
+fn redirect_uri(p: &Params, client: &Client) -> Result<(String, bool), AuthzError> {
     if p.repeated("redirect_uri") {
         return Err(AuthzError::Page("redirect_uri is repeated".into()));
     }
     let registered = &client.spec.redirect_uris;
-    let (redirect_uri, given) = match p.get("redirect_uri") {
+    match p.get("redirect_uri") {
         Some(u) => {
             if !registered.iter().any(|r| r == u) {
                 return Err(AuthzError::Page(
                     "the redirect_uri is not registered for this client".into(),
                 ));
             }
-            (u.to_owned(), true)
+            Ok((u.to_owned(), true))
         }
-        None if registered.len() == 1 => (registered[0].clone(), false),
-        None => return Err(AuthzError::Page("redirect_uri is missing".into())),
-    };
-    let state = if p.repeated("state") {
-        None
-    } else {
-        p.get("state").map(str::to_owned)
-    };
-    let fail = |code: ErrorCode, d: &str| AuthzError::Redirect {
-        redirect_uri: redirect_uri.clone(),
-        state: state.clone(),
-        error: OAuthError::new(code, d),
-    };
+        None if registered.len() == 1 => Ok((registered[0].clone(), false)),
+        None => Err(AuthzError::Page("redirect_uri is missing".into())),
+    }
+}
+
+/// The parts of a request checked once the redirect URI is trusted.
+struct Checked {
+    /// Granted scopes.
+    scope: Vec<String>,
+    /// PKCE challenge.
+    code_challenge: Option<CodeChallenge>,
+    /// Prompt.
+    prompt: Prompt,
+    /// Maximum authentication age.
+    max_age: Option<i64>,
+}
+
+/// Checks, in order, everything whose refusal goes back to the redirect URI.
+fn check_redirectable(p: &Params, client: &Client) -> Result<Checked, Refusal> {
+    check_shape(p, client)?;
+    let scope = granted_scope(p, client)?;
+    let code_challenge = code_challenge(p, client)?;
+    let prompt = prompt(p)?;
+    let max_age = max_age(p)?;
+    Ok(Checked {
+        scope,
+        code_challenge,
+        prompt,
+        max_age,
+    })
+}
+
+/// Refuses repeated parameters, request objects, and unsupported response types or modes,
+/// and clients not allowed the authorization code flow.
+fn check_shape(p: &Params, client: &Client) -> Result<(), Refusal> {
     if let Some(k) = p.repeated.first() {
-        return Err(fail(
+        return Err((
             ErrorCode::InvalidRequest,
-            &format!("parameter {k} is repeated"),
+            format!("parameter {k} is repeated"),
         ));
     }
     if p.get("request").is_some() {
-        return Err(fail(
+        return Err(refuse(
             ErrorCode::RequestNotSupported,
             "request objects are not supported",
         ));
     }
     if p.get("request_uri").is_some() {
-        return Err(fail(
+        return Err(refuse(
             ErrorCode::RequestUriNotSupported,
             "request_uri is not supported",
         ));
     }
     match p.get("response_type") {
-        None => return Err(fail(ErrorCode::InvalidRequest, "response_type is missing")),
+        None => {
+            return Err(refuse(
+                ErrorCode::InvalidRequest,
+                "response_type is missing",
+            ));
+        }
         Some("code") => {}
         Some(_) => {
-            return Err(fail(
+            return Err(refuse(
                 ErrorCode::UnsupportedResponseType,
                 "only response_type=code is supported",
             ));
@@ -170,48 +236,60 @@ pub fn validate(p: &Params, client: &Client) -> Result<AuthorizationRequest, Aut
     match p.get("response_mode") {
         None | Some("query") => {}
         Some(_) => {
-            return Err(fail(
+            return Err(refuse(
                 ErrorCode::InvalidRequest,
                 "only response_mode=query is supported",
             ));
         }
     }
     if !client.allows_grant(GrantType::AuthorizationCode) {
-        return Err(fail(
+        return Err(refuse(
             ErrorCode::UnauthorizedClient,
             "this client may not use the authorization code flow",
         ));
     }
+    Ok(())
+}
+
+/// The requested scopes the client is allowed, refusing when `openid` or every scope is not.
+fn granted_scope(p: &Params, client: &Client) -> Result<Vec<String>, Refusal> {
     let requested = p.get("scope").unwrap_or_default();
     if requested.is_empty() {
-        return Err(fail(ErrorCode::InvalidScope, "scope is missing"));
+        return Err(refuse(ErrorCode::InvalidScope, "scope is missing"));
     }
     let scope = client.filter_scopes(requested.split(' ').filter(|s| !s.is_empty()));
     if requested.split(' ').any(|s| s == "openid") && !scope.iter().any(|s| s == "openid") {
-        return Err(fail(
+        return Err(refuse(
             ErrorCode::InvalidScope,
             "this client may not use the openid scope",
         ));
     }
     if scope.is_empty() {
-        return Err(fail(
+        return Err(refuse(
             ErrorCode::InvalidScope,
             "none of the requested scopes is allowed for this client",
         ));
     }
-    let code_challenge = match p.get("code_challenge") {
-        Some(c) => Some(
+    Ok(scope)
+}
+
+/// The PKCE challenge, required for public clients.
+fn code_challenge(p: &Params, client: &Client) -> Result<Option<CodeChallenge>, Refusal> {
+    match p.get("code_challenge") {
+        Some(c) => Ok(Some(
             CodeChallenge::parse(c, p.get("code_challenge_method"))
-                .map_err(|e| fail(ErrorCode::InvalidRequest, e))?,
-        ),
-        None if client.spec.public => {
-            return Err(fail(
-                ErrorCode::InvalidRequest,
-                "PKCE (code_challenge, S256) is required for public clients",
-            ));
-        }
-        None => None,
-    };
+                .map_err(|e| refuse(ErrorCode::InvalidRequest, e))?,
+        )),
+        None if client.spec.public => Err(refuse(
+            ErrorCode::InvalidRequest,
+            "PKCE (code_challenge, S256) is required for public clients",
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The `prompt` values; `none` stands alone.
+fn prompt(p: &Params) -> Result<Prompt, Refusal> {
     let mut prompt = Prompt::default();
     for v in p
         .get("prompt")
@@ -223,42 +301,34 @@ pub fn validate(p: &Params, client: &Client) -> Result<AuthorizationRequest, Aut
             "none" => prompt.none = true,
             "login" => prompt.login = true,
             "consent" | "select_account" => {}
-            _ => return Err(fail(ErrorCode::InvalidRequest, "unknown prompt value")),
+            _ => return Err(refuse(ErrorCode::InvalidRequest, "unknown prompt value")),
         }
     }
     if prompt.none
         && p.get("prompt")
             .is_some_and(|v| v.split(' ').filter(|s| !s.is_empty()).count() > 1)
     {
-        return Err(fail(
+        return Err(refuse(
             ErrorCode::InvalidRequest,
             "prompt=none cannot be combined with other values",
         ));
     }
-    let max_age = match p.get("max_age") {
-        None => None,
-        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            fail(
-                ErrorCode::InvalidRequest,
-                "max_age must be a non-negative integer",
-            )
-        })?),
-    };
-    Ok(AuthorizationRequest {
-        client_id: client.spec.client_id.clone(),
-        redirect_uri,
-        redirect_uri_given: given,
-        scope,
-        state,
-        nonce: p.get("nonce").map(str::to_owned),
-        code_challenge,
-        prompt,
-        max_age,
-        acr_min: p.get("acr_values").and_then(Acr::minimum_of),
-        login_hint: p.get("login_hint").map(str::to_owned),
-        id_token_hint: p.get("id_token_hint").map(str::to_owned),
-        ui_locales: p.get("ui_locales").map(str::to_owned),
-    })
+    Ok(prompt)
+}
+
+/// The `max_age`, a non-negative integer when present.
+fn max_age(p: &Params) -> Result<Option<i64>, Refusal> {
+    match p.get("max_age") {
+        None => Ok(None),
+        Some(v) => Ok(Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(
+            || {
+                refuse(
+                    ErrorCode::InvalidRequest,
+                    "max_age must be a non-negative integer",
+                )
+            },
+        )?)),
+    }
 }
 
 /// What an existing SSO session says about the user.
