@@ -286,6 +286,28 @@ pub struct BatchOutcome {
     pub refused: usize,
 }
 
+/// A store failure during a batch, reported as the directory being unavailable (nothing is
+/// marked, the batch is retried).
+fn store_unavailable(e: anyhow::Error) -> DirError {
+    DirError::Unavailable(format!("store: {e:#}"))
+}
+
+/// Groups due rows by what they publish (kind, CA, serial), in key order.
+fn group_rows(rows: Vec<Row>) -> BTreeMap<Key, Vec<Row>> {
+    let mut groups: BTreeMap<Key, Vec<Row>> = BTreeMap::new();
+    for r in rows {
+        groups
+            .entry(Key {
+                kind: r.kind,
+                ca_id: r.ca_id.clone(),
+                serial: r.serial.clone(),
+            })
+            .or_default()
+            .push(r);
+    }
+    groups
+}
+
 /// The publisher.
 pub struct Publisher {
     cfg: LdapConfig,
@@ -334,27 +356,51 @@ impl Publisher {
     /// marked); refused rows are marked for a later retry.
     pub async fn batch(&mut self) -> Result<BatchOutcome, DirError> {
         let now = self.clock.now();
-        let internal = |e: anyhow::Error| DirError::Unavailable(format!("store: {e:#}"));
         let rows = outbox::due(&self.store, now, BATCH)
             .await
-            .map_err(internal)?;
+            .map_err(store_unavailable)?;
         if rows.is_empty() {
             return Ok(BatchOutcome::default());
         }
         let d = self.directory().await?;
-        let mut groups: BTreeMap<Key, Vec<Row>> = BTreeMap::new();
-        for r in rows {
-            groups
-                .entry(Key {
-                    kind: r.kind,
-                    ca_id: r.ca_id.clone(),
-                    serial: r.serial.clone(),
-                })
-                .or_default()
-                .push(r);
+        let groups = group_rows(rows);
+        let results = self.deliver_groups(&d, &groups, now).await?;
+        let (out, unavailable, oldest) = self.settle(&groups, results, now).await?;
+        outbox::mark_done(&self.store, &out.delivered, now)
+            .await
+            .map_err(store_unavailable)?;
+        if !out.delivered.is_empty() {
+            METRICS
+                .published
+                .fetch_add(out.delivered.len() as u64, Ordering::Relaxed);
+            METRICS.last_lag.store(now - oldest, Ordering::Relaxed);
+            tracing::debug!(
+                rows = out.delivered.len(),
+                refused = out.refused,
+                "LDAP batch delivered"
+            );
         }
+        match unavailable {
+            Some(e) => {
+                self.dir = None;
+                Err(DirError::Unavailable(e))
+            }
+            None => Ok(out),
+        }
+    }
+
+    /// Loads the certificates the groups name and delivers each group to the directory,
+    /// `CONCURRENCY` at a time; returns each group's result.
+    async fn deliver_groups(
+        &self,
+        d: &Directory,
+        groups: &BTreeMap<Key, Vec<Row>>,
+        now: i64,
+    ) -> Result<Vec<(Key, Result<(), DirError>)>, DirError> {
         let keys: Vec<&Key> = groups.keys().collect();
-        let certs = load_certs(&self.store, &keys).await.map_err(internal)?;
+        let certs = load_certs(&self.store, &keys)
+            .await
+            .map_err(store_unavailable)?;
         let jobs: Vec<(Key, Option<StoredCert>)> = groups
             .keys()
             .map(|k| {
@@ -366,7 +412,7 @@ impl Publisher {
                 (k.clone(), cert)
             })
             .collect();
-        let results: Vec<(Key, Result<(), DirError>)> =
+        Ok(
             futures_util::stream::iter(jobs.into_iter().map(|(k, cert)| {
                 let (ca, store, d) = (self.ca.clone(), self.store.clone(), d.clone());
                 async move {
@@ -376,7 +422,19 @@ impl Publisher {
             }))
             .buffer_unordered(CONCURRENCY)
             .collect()
-            .await;
+            .await,
+        )
+    }
+
+    /// Sorts the groups' results: delivered rows are collected, refused rows are marked for a
+    /// retry after their back-off. Returns the outcome, the last "directory unavailable" error
+    /// met, and the creation time of the oldest delivered row (`now` if none).
+    async fn settle(
+        &self,
+        groups: &BTreeMap<Key, Vec<Row>>,
+        results: Vec<(Key, Result<(), DirError>)>,
+        now: i64,
+    ) -> Result<(BatchOutcome, Option<String>, i64), DirError> {
         let mut out = BatchOutcome::default();
         let mut unavailable: Option<String> = None;
         let mut oldest = now;
@@ -400,32 +458,12 @@ impl Publisher {
                         tracing::warn!(row = %row.id, attempts = row.attempts + 1, retry_in = retry - now, error = %e, "LDAP publication refused");
                         outbox::mark_failed(&self.store, &row.id, retry, &e)
                             .await
-                            .map_err(internal)?;
+                            .map_err(store_unavailable)?;
                     }
                 }
             }
         }
-        outbox::mark_done(&self.store, &out.delivered, now)
-            .await
-            .map_err(internal)?;
-        if !out.delivered.is_empty() {
-            METRICS
-                .published
-                .fetch_add(out.delivered.len() as u64, Ordering::Relaxed);
-            METRICS.last_lag.store(now - oldest, Ordering::Relaxed);
-            tracing::debug!(
-                rows = out.delivered.len(),
-                refused = out.refused,
-                "LDAP batch delivered"
-            );
-        }
-        match unavailable {
-            Some(e) => {
-                self.dir = None;
-                Err(DirError::Unavailable(e))
-            }
-            None => Ok(out),
-        }
+        Ok((out, unavailable, oldest))
     }
 
     /// Runs until `stop` turns true: lease, batches, back-off.

@@ -58,6 +58,30 @@ pub async fn reconcile(
         ..Report::default()
     };
     // 1. CA entries.
+    fix_ca_entries(ca, store, d, now, &mut report).await?;
+    // 2. What the directory holds, below the trees of the CAs this process runs.
+    let mut found = scan_directory(ca, d).await?;
+    report.entries_scanned = found.len();
+    // 3. The store, page by page: valid certificates must be in place.
+    let mut active: Vec<String> = ca.cas.keys().cloned().collect();
+    active.sort();
+    for ca_id in &active {
+        place_valid_certs(ca, store, d, ca_id, now, &mut found, &mut report).await?;
+    }
+    // 4. Values nobody accounted for go.
+    remove_stale(d, &found, &mut report).await?;
+    Ok(report)
+}
+
+/// Step 1: gives every CA entry the stored CA certificate and the current CRLs, counting
+/// (and, unless in a dry run, writing) the attributes that are missing or different.
+async fn fix_ca_entries(
+    ca: &Ca,
+    store: &CaStore,
+    d: &Directory,
+    now: i64,
+    report: &mut Report,
+) -> Result<()> {
     let mut ids: Vec<&String> = ca.cas.keys().collect();
     ids.sort();
     for id in &ids {
@@ -89,12 +113,17 @@ pub async fn reconcile(
             }
             report.ca_attrs_fixed += 1;
             tracing::info!(ca = %id, attr, "CA entry attribute missing or stale");
-            if !dry_run {
+            if !report.dry_run {
                 d.put_ca_attr(&entry, attr, &value).await.map_err(fail)?;
             }
         }
     }
-    // 2. What the directory holds, below the trees of the CAs this process runs.
+    Ok(())
+}
+
+/// Step 2: collects the certificate values the directory holds below the trees of the CAs
+/// this process runs, keyed by normalised DN, none of them yet accounted for.
+async fn scan_directory(ca: &Ca, d: &Directory) -> Result<HashMap<String, Found>> {
     let mut envs: Vec<bool> = ca.cas.values().map(|c| c.def.test).collect();
     envs.sort();
     envs.dedup();
@@ -117,69 +146,100 @@ pub async fn reconcile(
             .map_err(fail)?;
         }
     }
-    report.entries_scanned = found.len();
-    // 3. The store, page by page: valid certificates must be in place.
-    let mut active: Vec<String> = ca.cas.keys().cloned().collect();
-    active.sort();
-    for ca_id in &active {
-        let mut after = String::new();
-        loop {
-            let rows = store.certificates_page(ca_id, &after, 500).await?;
-            let Some((last, _)) = rows.last() else { break };
-            after = last.clone();
-            let mut missing: Vec<StoredCert> = Vec::new();
-            for (_, cert) in rows {
-                if !dir::publishable(cert.revoked_at, cert.not_after, now) {
-                    continue;
-                }
-                let Some(def) = ca.hierarchy.ca(ca_id) else {
-                    continue;
-                };
-                let Some(profile) = ca.profile(&cert.profile) else {
-                    continue;
-                };
-                let holders = match dir::placement(&ca.hierarchy, def, profile, &cert.der) {
-                    Ok(h) => h,
-                    Err(e) => {
-                        tracing::warn!(ca = %ca_id, error = %e, "certificate has no place in the directory");
-                        continue;
-                    }
-                };
-                let mut complete = true;
-                for h in &holders {
-                    let want = digest(&h.value);
-                    let hit = found.get_mut(&h.entry.dn.norm()).and_then(|f| {
-                        f.values
-                            .iter_mut()
-                            .find(|(a, dg, _)| *a == h.attr && *dg == want)
-                    });
-                    match hit {
-                        Some(v) => {
-                            v.2 = true;
-                            report.in_place += 1;
-                        }
-                        None => complete = false,
-                    }
-                }
-                if !complete {
-                    report.added += 1;
-                    missing.push(cert);
-                }
-            }
-            if !dry_run && !missing.is_empty() {
-                let results: Vec<Result<usize, DirError>> =
-                    futures_util::stream::iter(missing.iter())
-                        .map(|c| sync_cert(ca, d, ca_id, c, now))
-                        .buffer_unordered(super::publisher::CONCURRENCY)
-                        .collect()
-                        .await;
-                for r in results {
-                    r.map_err(fail)?;
-                }
+    Ok(found)
+}
+
+/// Step 3, for one CA: walks its stored certificates page by page, marks the directory values
+/// of the valid ones as accounted for, and (unless in a dry run) publishes those that are not
+/// completely in place.
+async fn place_valid_certs(
+    ca: &Ca,
+    store: &CaStore,
+    d: &Directory,
+    ca_id: &str,
+    now: i64,
+    found: &mut HashMap<String, Found>,
+    report: &mut Report,
+) -> Result<()> {
+    let mut after = String::new();
+    loop {
+        let rows = store.certificates_page(ca_id, &after, 500).await?;
+        let Some((last, _)) = rows.last() else { break };
+        after = last.clone();
+        let missing = check_page(ca, ca_id, rows, now, found, report);
+        if !report.dry_run && !missing.is_empty() {
+            let results: Vec<Result<usize, DirError>> = futures_util::stream::iter(missing.iter())
+                .map(|c| sync_cert(ca, d, ca_id, c, now))
+                .buffer_unordered(super::publisher::CONCURRENCY)
+                .collect()
+                .await;
+            for r in results {
+                r.map_err(fail)?;
             }
         }
     }
-    // 4. Values nobody accounted for go.
+    Ok(())
+}
+
+/// Checks one page of stored certificates against what the directory holds: values in place
+/// are marked as seen; returns the valid certificates not completely in place.
+fn check_page(
+    ca: &Ca,
+    ca_id: &str,
+    rows: Vec<(String, StoredCert)>,
+    now: i64,
+    found: &mut HashMap<String, Found>,
+    report: &mut Report,
+) -> Vec<StoredCert> {
+    let mut missing: Vec<StoredCert> = Vec::new();
+    for (_, cert) in rows {
+        if !dir::publishable(cert.revoked_at, cert.not_after, now) {
+            continue;
+        }
+        let Some(def) = ca.hierarchy.ca(ca_id) else {
+            continue;
+        };
+        let Some(profile) = ca.profile(&cert.profile) else {
+            continue;
+        };
+        let holders = match dir::placement(&ca.hierarchy, def, profile, &cert.der) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(ca = %ca_id, error = %e, "certificate has no place in the directory");
+                continue;
+            }
+        };
+        let mut complete = true;
+        for h in &holders {
+            let want = digest(&h.value);
+            let hit = found.get_mut(&h.entry.dn.norm()).and_then(|f| {
+                f.values
+                    .iter_mut()
+                    .find(|(a, dg, _)| *a == h.attr && *dg == want)
+            });
+            match hit {
+                Some(v) => {
+                    v.2 = true;
+                    report.in_place += 1;
+                }
+                None => complete = false,
+            }
+        }
+        if !complete {
+            report.added += 1;
+            missing.push(cert);
+        }
+    }
+    missing
+}
+
+/// Step 4: counts the certificate values nobody accounted for and (unless in a dry run)
+/// removes them, as the directory holds them.
+async fn remove_stale(
+    d: &Directory,
+    found: &HashMap<String, Found>,
+    report: &mut Report,
+) -> Result<()> {
     for f in found.values() {
         let stale: Vec<(CertAttr, [u8; 32])> = f
             .values
@@ -192,7 +252,7 @@ pub async fn reconcile(
         }
         report.removed += stale.len();
         tracing::info!(dn = %f.dn, values = stale.len(), "stale certificate values in the directory");
-        if dry_run {
+        if report.dry_run {
             continue;
         }
         // Values are removed as the directory holds them.
@@ -217,5 +277,5 @@ pub async fn reconcile(
             }
         }
     }
-    Ok(report)
+    Ok(())
 }
