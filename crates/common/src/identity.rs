@@ -316,51 +316,10 @@ fn generate_one(rng: &SeededRandom, rpps: &str, index: usize) -> Identity {
     let civilite = if rng.below(2) == 0 { "M" } else { "MME" };
     let (prof, sf_type, sf_code) = *pick(rng, PROFESSIONS);
     let n_activities = 1 + rng.below(2) as usize;
-    let mut activities = Vec::new();
-    for a in 0..n_activities {
-        let (cp, commune, town) = *pick(rng, TOWNS);
-        let liberal = a == 0;
-        let mut act = Activity {
-            code_mode_exercice: if liberal { "L" } else { "S" }.into(),
-            code_secteur_dactivite: if liberal { "SA07" } else { "SA01" }.into(),
-            code_genre_activite: "GENR01".into(),
-            numero_voie: (1 + rng.below(120)).to_string(),
-            code_type_de_voie: "R".into(),
-            libelle_voie: (*pick(rng, STREETS)).into(),
-            bureau_cedex: format!("{cp} {town}"),
-            code_postal: cp.into(),
-            code_commune: commune.into(),
-            code_pays: "99000".into(),
-            code_departement: cp[..2].into(),
-            ..Activity::default()
-        };
-        if liberal {
-            let siren_body = format!("{:08}", rng.below(100_000_000));
-            let siren = format!("{siren_body}{}", luhn_key(&siren_body));
-            let nic_body = format!("{siren}{:04}", 1 + rng.below(9));
-            let siret = format!("{nic_body}{}", luhn_key(&nic_body));
-            act.numero_siret_site = siret.clone();
-            act.numero_siren_site = siren;
-            act.identifiant_technique_de_la_structure = format!("R{}", 10000 + rng.below(89999));
-            act.raison_sociale_site = format!("CABINET {civilite} {family}");
-            act.complement_destinataire = format!("CABINET {civilite} {family}");
-            act.ancien_identifiant_de_la_structure = format!("4{siret}");
-            act.autorite_denregistrement = "CNOM/CNOM/CNOM".into();
-        } else {
-            let dept = &cp[..2];
-            let body = format!("{dept}0{:05}", rng.below(100_000));
-            let finess = format!("{body}{}", luhn_key(&body));
-            let ej_body = format!("{dept}0{:05}", rng.below(100_000));
-            let finess_ej = format!("{ej_body}{}", luhn_key(&ej_body));
-            act.numero_finess_site = finess.clone();
-            act.numero_finessetablissement_juridique = finess_ej;
-            act.identifiant_technique_de_la_structure = format!("F{finess}");
-            act.raison_sociale_site = format!("CENTRE HOSPITALIER DE {town}");
-            act.ancien_identifiant_de_la_structure = format!("1{finess}");
-            act.autorite_denregistrement = "CNOM/CNOM/ARS".into();
-        }
-        activities.push(act);
-    }
+    // Drawn in order: the generated identities depend on the sequence of draws.
+    let activities = (0..n_activities)
+        .map(|a| activity(rng, a == 0, civilite, &family))
+        .collect();
     let civ_ex = if prof == "10" || prof == "40" {
         "DR"
     } else {
@@ -396,6 +355,52 @@ fn generate_one(rng: &SeededRandom, rpps: &str, index: usize) -> Identity {
             activities,
         }],
     }
+}
+
+/// One activity: the first of an identity is liberal (a practice with a SIRET), the others
+/// salaried (a hospital with a FINESS).
+fn activity(rng: &SeededRandom, liberal: bool, civilite: &str, family: &str) -> Activity {
+    let (cp, commune, town) = *pick(rng, TOWNS);
+    let mut act = Activity {
+        code_mode_exercice: if liberal { "L" } else { "S" }.into(),
+        code_secteur_dactivite: if liberal { "SA07" } else { "SA01" }.into(),
+        code_genre_activite: "GENR01".into(),
+        numero_voie: (1 + rng.below(120)).to_string(),
+        code_type_de_voie: "R".into(),
+        libelle_voie: (*pick(rng, STREETS)).into(),
+        bureau_cedex: format!("{cp} {town}"),
+        code_postal: cp.into(),
+        code_commune: commune.into(),
+        code_pays: "99000".into(),
+        code_departement: cp[..2].into(),
+        ..Activity::default()
+    };
+    if liberal {
+        let siren_body = format!("{:08}", rng.below(100_000_000));
+        let siren = format!("{siren_body}{}", luhn_key(&siren_body));
+        let nic_body = format!("{siren}{:04}", 1 + rng.below(9));
+        let siret = format!("{nic_body}{}", luhn_key(&nic_body));
+        act.numero_siret_site = siret.clone();
+        act.numero_siren_site = siren;
+        act.identifiant_technique_de_la_structure = format!("R{}", 10000 + rng.below(89999));
+        act.raison_sociale_site = format!("CABINET {civilite} {family}");
+        act.complement_destinataire = format!("CABINET {civilite} {family}");
+        act.ancien_identifiant_de_la_structure = format!("4{siret}");
+        act.autorite_denregistrement = "CNOM/CNOM/CNOM".into();
+    } else {
+        let dept = &cp[..2];
+        let body = format!("{dept}0{:05}", rng.below(100_000));
+        let finess = format!("{body}{}", luhn_key(&body));
+        let ej_body = format!("{dept}0{:05}", rng.below(100_000));
+        let finess_ej = format!("{ej_body}{}", luhn_key(&ej_body));
+        act.numero_finess_site = finess.clone();
+        act.numero_finessetablissement_juridique = finess_ej;
+        act.identifiant_technique_de_la_structure = format!("F{finess}");
+        act.raison_sociale_site = format!("CENTRE HOSPITALIER DE {town}");
+        act.ancien_identifiant_de_la_structure = format!("1{finess}");
+        act.autorite_denregistrement = "CNOM/CNOM/ARS".into();
+    }
+    act
 }
 
 #[cfg(test)]

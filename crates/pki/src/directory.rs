@@ -220,88 +220,20 @@ pub fn placement(
     let trees = h.directory.trees(ca.test);
     match profile.subject {
         SubjectKind::Responder => Ok(vec![]),
-        SubjectKind::Person => {
-            let Some(cn) = s.cn.clone() else {
-                return Err(PlacementError::PersonWithoutCn);
-            };
-            let mut attrs = vec![
-                ("cn", cn.clone()),
-                ("sn", s.sn.clone().unwrap_or(cn.clone())),
-            ];
-            if let Some(g) = &s.gn {
-                attrs.push(("givenName", g.clone()));
-            }
-            if let Some(t) = &s.title {
-                attrs.push(("title", t.clone()));
-            }
-            Ok(vec![Holder {
-                entry: EntrySpec {
-                    dn: trees.persons.child("cn", &cn),
-                    object_classes: vec!["inetOrgPerson"],
-                    attrs,
-                },
-                attr: CertAttr::UserCertificate,
-                value: cert_der.to_vec(),
-                ancestors: vec![],
-            }])
-        }
+        SubjectKind::Person => person(&s, trees, cert_der).map(|p| vec![p]),
         SubjectKind::Organisation => {
-            let Some(ou) = s.ou.clone() else {
+            let Some(structure) = structure(&s, trees) else {
                 return Ok(vec![]);
             };
-            let structure_dn = trees.structures.child("ou", &ou);
-            let mut sattrs = vec![("ou", ou.clone())];
-            if let Some(o) = &s.o {
-                sattrs.push(("description", o.clone()));
-            }
-            if let Some(st) = &s.st {
-                sattrs.push(("st", st.clone()));
-            }
-            let structure = EntrySpec {
-                dn: structure_dn.clone(),
-                object_classes: vec!["organizationalUnit"],
-                attrs: sattrs,
-            };
             if profile.san == SanKind::Email {
-                let attr = match h.directory.smime_attribute {
-                    SmimeAttribute::UserCertificate => CertAttr::UserCertificate,
-                    SmimeAttribute::UserSmimeCertificate => CertAttr::UserSmimeCertificate,
-                };
-                let value = match attr {
-                    CertAttr::UserCertificate => cert_der.to_vec(),
-                    CertAttr::UserSmimeCertificate => smime_value(cert_der),
-                };
-                return Ok(s
-                    .emails
-                    .iter()
-                    .map(|mail| {
-                        let mut attrs = vec![
-                            ("mail", mail.clone()),
-                            ("cn", s.cn.clone().unwrap_or_else(|| mail.clone())),
-                            ("sn", mail.clone()),
-                        ];
-                        if let Some(o) = &s.o {
-                            attrs.push(("o", o.clone()));
-                        }
-                        Holder {
-                            entry: EntrySpec {
-                                dn: structure_dn.child("mail", mail),
-                                object_classes: vec!["inetOrgPerson"],
-                                attrs,
-                            },
-                            attr,
-                            value: value.clone(),
-                            ancestors: vec![structure.clone()],
-                        }
-                    })
-                    .collect());
+                return Ok(mailboxes(h, &s, &structure, cert_der));
             }
             let Some(cn) = s.cn.clone() else {
                 return Err(PlacementError::OrganisationWithoutCn);
             };
             Ok(vec![Holder {
                 entry: EntrySpec {
-                    dn: structure_dn.child("cn", &cn),
+                    dn: structure.dn.child("cn", &cn),
                     object_classes: vec!["applicationProcess", "pkiUser"],
                     attrs: vec![("cn", cn.clone())],
                 },
@@ -311,6 +243,87 @@ pub fn placement(
             }])
         }
     }
+}
+
+/// A person's entry, under the persons tree, named by the certificate's CN.
+fn person(s: &Subject, trees: &Trees, cert_der: &[u8]) -> Result<Holder, PlacementError> {
+    let Some(cn) = s.cn.clone() else {
+        return Err(PlacementError::PersonWithoutCn);
+    };
+    let mut attrs = vec![
+        ("cn", cn.clone()),
+        ("sn", s.sn.clone().unwrap_or(cn.clone())),
+    ];
+    if let Some(g) = &s.gn {
+        attrs.push(("givenName", g.clone()));
+    }
+    if let Some(t) = &s.title {
+        attrs.push(("title", t.clone()));
+    }
+    Ok(Holder {
+        entry: EntrySpec {
+            dn: trees.persons.child("cn", &cn),
+            object_classes: vec!["inetOrgPerson"],
+            attrs,
+        },
+        attr: CertAttr::UserCertificate,
+        value: cert_der.to_vec(),
+        ancestors: vec![],
+    })
+}
+
+/// The structure entry an organisation certificate goes under (named by its OU, the
+/// structure identifier); `None` without one.
+fn structure(s: &Subject, trees: &Trees) -> Option<EntrySpec> {
+    let ou = s.ou.clone()?;
+    let mut attrs = vec![("ou", ou.clone())];
+    if let Some(o) = &s.o {
+        attrs.push(("description", o.clone()));
+    }
+    if let Some(st) = &s.st {
+        attrs.push(("st", st.clone()));
+    }
+    Some(EntrySpec {
+        dn: trees.structures.child("ou", &ou),
+        object_classes: vec!["organizationalUnit"],
+        attrs,
+    })
+}
+
+/// One entry per mailbox of an S/MIME certificate, under its structure, holding the
+/// certificate in the attribute the hierarchy chose.
+fn mailboxes(h: &Hierarchy, s: &Subject, structure: &EntrySpec, cert_der: &[u8]) -> Vec<Holder> {
+    let attr = match h.directory.smime_attribute {
+        SmimeAttribute::UserCertificate => CertAttr::UserCertificate,
+        SmimeAttribute::UserSmimeCertificate => CertAttr::UserSmimeCertificate,
+    };
+    let value = match attr {
+        CertAttr::UserCertificate => cert_der.to_vec(),
+        CertAttr::UserSmimeCertificate => smime_value(cert_der),
+    };
+    s.emails
+        .iter()
+        .map(|mail| {
+            let mut attrs = vec![
+                ("mail", mail.clone()),
+                ("cn", s.cn.clone().unwrap_or_else(|| mail.clone())),
+                ("sn", mail.clone()),
+            ];
+            if let Some(o) = &s.o {
+                attrs.push(("o", o.clone()));
+            }
+            Holder {
+                entry: EntrySpec {
+                    dn: structure.dn.child("mail", mail),
+                    object_classes: vec!["inetOrgPerson"],
+                    attrs,
+                },
+                attr,
+                value: value.clone(),
+                ancestors: vec![structure.clone()],
+            }
+        })
+        .collect()
 }
 
 /// Whether a stored certificate belongs in the directory now: not revoked and not expired.
