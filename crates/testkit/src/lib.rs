@@ -11,7 +11,7 @@ use coeur::ca::CaService;
 use coeur::common::random::Clock;
 use coeur::common::random::testing::FixedClock;
 use coeur::config::{CommonSettings, Config, ServeSettings, Settings};
-use coeur::oauth::client::{ClientSpec, GrantType, TokenAuthMethod};
+use coeur::oauth::client::{ClientSpec, GrantType, SecretMethods, TokenAuthMethod};
 use coeur::oauth::secret::SecretHash;
 use coeur::provider::AppState;
 use coeur::provider::store::ClientRow;
@@ -245,6 +245,7 @@ pub fn rp_spec(id: &str) -> ClientSpec {
         redirect_uris: vec![REDIRECT.into(), REDIRECT2.into()],
         post_logout_redirect_uris: vec![POST_LOGOUT.into()],
         token_endpoint_auth_method: TokenAuthMethod::ClientSecretBasic,
+        secret_methods: SecretMethods::Either,
         id_token_signed_response_alg: None,
         userinfo_signed_response_alg: None,
         scopes: [
