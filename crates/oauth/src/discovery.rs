@@ -186,7 +186,11 @@ mod tests {
         for endpoint in ["introspection", "revocation"] {
             let methods = &d[format!("{endpoint}_endpoint_auth_methods_supported")];
             assert!(
-                methods.as_array().unwrap().iter().any(|m| m == "tls_client_auth"),
+                methods
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|m| m == "tls_client_auth"),
                 "{endpoint}"
             );
         }

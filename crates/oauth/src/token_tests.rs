@@ -528,8 +528,14 @@ fn secret_clients_accept_both_secret_methods_unless_registered_only() {
     assert!(authenticate(post(), strict(TokenAuthMethod::ClientSecretPost), &[], 0).is_ok());
     // A secret never stands for the other kinds of client.
     for other in [TokenAuthMethod::PrivateKeyJwt, TokenAuthMethod::None] {
-        assert!(authenticate(post(), client(other), &[], 0).is_err(), "{other:?}");
-        assert!(authenticate(basic(), client(other), &[], 0).is_err(), "{other:?}");
+        assert!(
+            authenticate(post(), client(other), &[], 0).is_err(),
+            "{other:?}"
+        );
+        assert!(
+            authenticate(basic(), client(other), &[], 0).is_err(),
+            "{other:?}"
+        );
     }
     let (_, why) = refusal(authenticate(
         Presented::IdOnly { id: "rp".into() },
@@ -563,8 +569,7 @@ fn assertion_client() -> (Client, impl Fn(&serde_json::Value) -> String) {
     let sign = move |claims: &serde_json::Value| {
         let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
         h.kid = Some("k1".into());
-        jsonwebtoken::encode(&h, claims, &jsonwebtoken::EncodingKey::from_ec_der(&pkcs8))
-            .unwrap()
+        jsonwebtoken::encode(&h, claims, &jsonwebtoken::EncodingKey::from_ec_der(&pkcs8)).unwrap()
     };
     (c, sign)
 }

@@ -36,7 +36,15 @@ pub(crate) async fn introspect(
 ) -> Result<Response, ProviderError> {
     let rt = realm_or_invalid(&st, &realm)?;
     let form = Params::from_pairs(client_form(&headers, &body)?);
-    let auth = authenticate_client(&st, &rt, AuthAt::Introspection, &headers, &form, peer.as_ref()).await?;
+    let auth = authenticate_client(
+        &st,
+        &rt,
+        AuthAt::Introspection,
+        &headers,
+        &form,
+        peer.as_ref(),
+    )
+    .await?;
     // RFC 7662 §2.1: the caller must authenticate; a public client cannot.
     if auth.client().spec.token_endpoint_auth_method == TokenAuthMethod::None {
         return Err(OAuthError::invalid_client("public clients cannot use introspection").into());
@@ -134,7 +142,8 @@ pub(crate) async fn revoke(
 ) -> Result<Response, ProviderError> {
     let rt = realm_or_invalid(&st, &realm)?;
     let form = Params::from_pairs(client_form(&headers, &body)?);
-    let auth = authenticate_client(&st, &rt, AuthAt::Revocation, &headers, &form, peer.as_ref()).await?;
+    let auth =
+        authenticate_client(&st, &rt, AuthAt::Revocation, &headers, &form, peer.as_ref()).await?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;

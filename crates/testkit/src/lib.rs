@@ -3,6 +3,7 @@
 //! OpenLDAP directories (`slapd`); `both_dbs!` to run a test on both databases.
 #![forbid(unsafe_code)]
 
+pub mod logs;
 pub mod pg;
 pub mod slapd;
 
@@ -108,13 +109,7 @@ impl TestServer {
         adjust: impl FnOnce(&mut Settings),
     ) -> Self {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        // COEUR_TEST_LOG=<filter> shows the servers' logs in failing tests' output.
-        if let Ok(filter) = std::env::var("COEUR_TEST_LOG") {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-                .with_test_writer()
-                .try_init();
-        }
+        logs::install();
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = match db {
             Db::Sqlite => format!("sqlite://{}/coeur.db", dir.path().display()),
