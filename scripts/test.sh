@@ -5,7 +5,8 @@
 # On a fresh Debian machine with the Rust toolchain it first installs what the
 # tests need (PostgreSQL for the throwaway test clusters, Node.js and npm for
 # the openid-client end-to-end test, openssl, CA certificates, Python's venv,
-# and the pkilint certificate linter from PyPI in a virtualenv under target/),
+# the pkilint certificate linter from PyPI in a virtualenv under target/, and the
+# Python test peer's packages (tests/python/requirements.txt: Authlib) in another),
 # then:
 #   1. cargo fmt --check
 #   2. cargo clippy (all targets, warnings are errors)
@@ -16,7 +17,8 @@
 #
 # Environment: COEUR_PG_BIN (PostgreSQL server binaries for the Rust tests,
 # default: the newest /usr/lib/postgresql/*/bin). COEUR_PKILINT_BIN is set to
-# the pkilint virtualenv's bin directory for the CA tests.
+# the pkilint virtualenv's bin directory for the CA tests; COEUR_REQUIRE_PEERS is set
+# so that the Python peer test fails, not skips, when its virtualenv is missing.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -114,6 +116,24 @@ if [[ "$installed" != "$pkilint_version" || ! -x "$pkilint_venv/bin/lint_pkix_ce
     "pkilint==$pkilint_version"
 fi
 export COEUR_PKILINT_BIN="$pkilint_venv/bin"
+
+# --- Python test peer (Authlib, driven by tests/it/compat_authlib.rs) -------
+
+# A virtualenv under target/ with tests/python/requirements.txt, made again when the
+# requirements change. COEUR_REQUIRE_PEERS makes the peer tests fail rather than skip
+# when a peer is missing.
+peer_venv="$PWD/target/python-peer-venv"
+peer_stamp="$peer_venv/.coeur-requirements"
+peer_wanted="$(sha256sum <tests/python/requirements.txt)"
+if [[ "$(cat "$peer_stamp" 2>/dev/null)" != "$peer_wanted" || ! -x "$peer_venv/bin/python" ]]; then
+  step "pip install -r tests/python/requirements.txt (target/python-peer-venv)"
+  rm -rf "$peer_venv"
+  quietly python3 -m venv "$peer_venv"
+  quietly "$peer_venv/bin/pip" install --quiet --disable-pip-version-check \
+    -r tests/python/requirements.txt
+  printf '%s\n' "$peer_wanted" >"$peer_stamp"
+fi
+export COEUR_REQUIRE_PEERS=1
 
 # --- Node test peers -------------------------------------------------------
 

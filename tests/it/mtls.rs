@@ -9,7 +9,7 @@ use coeur::pki::csr::SubjectRequest;
 use x509_parser::prelude::FromDer as _;
 
 /// An organisation's client certificate from `MOD-EL-ORG-TEST`: (identity PEM, subject DN).
-async fn org_client_cert(s: &TestServer, service: &str) -> (String, String) {
+pub(crate) async fn org_client_cert(s: &TestServer, service: &str) -> (String, String) {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
     let csr = rcgen::CertificateParams::new(Vec::<String>::new())
         .expect("params")

@@ -5,7 +5,8 @@
 // starts a server and sets all of these):
 //   COEUR_ISSUER                    e.g. http://127.0.0.1:8080/auth/realms/edit
 //   COEUR_CLIENT_ID                 client registered with the provider
-//   COEUR_CLIENT_SECRET             its secret (client_secret_basic)
+//   COEUR_CLIENT_SECRET             its secret (sent as openid-client's default,
+//                                   client_secret_post)
 //   COEUR_REDIRECT_URI              one of its registered redirect URIs
 //   COEUR_POST_LOGOUT_REDIRECT_URI  one of its registered post-logout URIs
 //   COEUR_NATIONAL_ID               test identity to log in as (default 899700218896)
@@ -297,7 +298,10 @@ describe('coeur OpenID Connect provider, driven by openid-client', { timeout: 18
       new URL(ISSUER),
       CLIENT_ID,
       CLIENT_SECRET,
-      client.ClientSecretBasic(CLIENT_SECRET),
+      // openid-client's default: client_secret_post when a secret is given, against a client
+      // registered with coeur's default (client_secret_basic), as relying parties do out of
+      // the box.
+      undefined,
       // Plain http on loopback; also verify JWT signatures against jwks_uri.
       { execute: [client.allowInsecureRequests, client.enableNonRepudiationChecks] },
     );

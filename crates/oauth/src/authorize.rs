@@ -158,7 +158,7 @@ fn redirect_uri(p: &Params, client: &Client) -> Result<(String, bool), AuthzErro
     let registered = &client.spec.redirect_uris;
     match p.get("redirect_uri") {
         Some(u) => {
-            if !registered.iter().any(|r| r == u) {
+            if !registered.iter().any(|r| redirect_uri_matches(r, u)) {
                 return Err(AuthzError::Page(
                     "the redirect_uri is not registered for this client".into(),
                 ));
@@ -168,6 +168,46 @@ fn redirect_uri(p: &Params, client: &Client) -> Result<(String, bool), AuthzErro
         None if registered.len() == 1 => Ok((registered[0].clone(), false)),
         None => Err(AuthzError::Page("redirect_uri is missing".into())),
     }
+}
+
+/// Whether a requested redirect URI matches a registered one: exactly, or, for a registered
+/// `http` URI on a loopback IP literal (`127.0.0.1`, `[::1]`), with any port (RFC 8252 §7.3:
+/// native apps listen on an ephemeral port). Scheme, host, path and query still match exactly;
+/// `localhost` is a name, not a loopback literal, and matches exactly only.
+pub fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
+    if registered == requested {
+        return true;
+    }
+    match (loopback_parts(registered), loopback_parts(requested)) {
+        (Some(r), Some(q)) => r == q,
+        _ => false,
+    }
+}
+
+/// `(host, rest)` of `http://<loopback literal>[:port]<rest>`, the port dropped; `rest` is
+/// empty or starts with `/` or `?`.
+fn loopback_parts(uri: &str) -> Option<(&'static str, &str)> {
+    for host in ["127.0.0.1", "[::1]"] {
+        let Some(after) = uri
+            .strip_prefix("http://")
+            .and_then(|u| u.strip_prefix(host))
+        else {
+            continue;
+        };
+        let rest = match after.strip_prefix(':') {
+            Some(p) => {
+                let digits = p.bytes().take_while(u8::is_ascii_digit).count();
+                p[..digits].parse::<u16>().ok()?;
+                &p[digits..]
+            }
+            None => after,
+        };
+        if rest.is_empty() || rest.starts_with('/') || rest.starts_with('?') {
+            return Some((host, rest));
+        }
+        return None;
+    }
+    None
 }
 
 /// The parts of a request checked once the redirect URI is trusted.
@@ -425,7 +465,41 @@ pub fn error_redirect(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{ClientSpec, TokenAuthMethod};
+    use crate::client::{ClientSpec, SecretMethods, TokenAuthMethod};
+
+    #[test]
+    fn loopback_redirect_uris_match_any_port() {
+        let yes = [
+            ("http://127.0.0.1/cb", "http://127.0.0.1:53211/cb"),
+            ("http://127.0.0.1:9/cb", "http://127.0.0.1:53211/cb"),
+            ("http://127.0.0.1:9/cb?x=1", "http://127.0.0.1/cb?x=1"),
+            ("http://[::1]/cb", "http://[::1]:8080/cb"),
+            ("http://127.0.0.1", "http://127.0.0.1:1"),
+            ("http://localhost:9/cb", "http://localhost:9/cb"),
+        ];
+        for (r, q) in yes {
+            assert!(redirect_uri_matches(r, q), "{r} {q}");
+        }
+        let no = [
+            ("http://127.0.0.1/cb", "http://127.0.0.1:53211/cb2"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:53211/cb?x=1"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:53211/CB"),
+            ("http://127.0.0.1/cb", "http://[::1]:53211/cb"),
+            ("http://127.0.0.1/cb", "https://127.0.0.1:53211/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:99999/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1.evil.example/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1@evil.example/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:80@evil.example/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:8080/cb#f"),
+            ("http://localhost/cb", "http://localhost:8080/cb"),
+            ("https://rp.example/cb", "https://rp.example:444/cb"),
+            ("http://127.0.0.2/cb", "http://127.0.0.2:8080/cb"),
+        ];
+        for (r, q) in no {
+            assert!(!redirect_uri_matches(r, q), "{r} {q}");
+        }
+    }
 
     fn client(public: bool) -> Client {
         Client {
@@ -442,6 +516,7 @@ mod tests {
                 } else {
                     TokenAuthMethod::ClientSecretBasic
                 },
+                secret_methods: SecretMethods::Either,
                 id_token_signed_response_alg: None,
                 userinfo_signed_response_alg: None,
                 scopes: vec!["openid".into(), "scope_all".into()],

@@ -244,7 +244,7 @@ fn psc_claims(m: &mut Map<String, Value>, identity: &Identity, auth_mode: Option
     m.insert("UITVersion".into(), "1.0".into());
     m.insert(
         "otherIds".into(),
-        json!([{ "identifiant": identity.national_id.rpps().unwrap_or(id), "origine": identity.origin, "qualite": 1 }]),
+        json!([{ "identifiant": id, "origine": identity.origin, "qualite": 1 }]),
     );
     m.insert(
         "SubjectRefPro".into(),
@@ -277,7 +277,11 @@ mod tests {
         assert!(act.get("codeModeExercice").is_some());
         assert!(act.get("numeroFinessetablissementJuridique").is_some());
         assert!(act.get("identifiantTechniqueDeLaStructure").is_some());
-        assert_eq!(u["otherIds"][0]["origine"], "RPPS");
+        // PSC's shape: a list of objects; identifiant is the national identifier itself.
+        assert_eq!(
+            u["otherIds"],
+            json!([{ "identifiant": "899700218896", "origine": "RPPS", "qualite": 1 }])
+        );
         assert!(u.get("email").is_none(), "email only with the email scope");
     }
 

@@ -35,6 +35,33 @@ impl TokenAuthMethod {
     pub fn parse(s: &str) -> Option<Self> {
         serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
     }
+    /// Whether the method presents the client secret (Basic or in the form).
+    pub fn is_secret(self) -> bool {
+        matches!(
+            self,
+            TokenAuthMethod::ClientSecretBasic | TokenAuthMethod::ClientSecretPost
+        )
+    }
+}
+
+/// Which of the two secret methods a client registered with `client_secret_basic` or
+/// `client_secret_post` may use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretMethods {
+    /// Either one, whichever was registered, as Keycloak accepts: relying parties send the
+    /// secret the way their library defaults to (`openid-client` v6 and mod_auth_openidc
+    /// configured for it post it).
+    #[default]
+    Either,
+    /// Only the registered one.
+    RegisteredOnly,
+}
+
+impl SecretMethods {
+    fn is_either(&self) -> bool {
+        *self == SecretMethods::Either
+    }
 }
 
 /// A grant type a client may use.
@@ -82,6 +109,10 @@ pub struct ClientSpec {
     /// Token endpoint authentication method.
     #[serde(default = "default_auth_method")]
     pub token_endpoint_auth_method: TokenAuthMethod,
+    /// For a secret method: whether the other secret method is accepted too (by default it
+    /// is; `registered_only` keeps the client to the registered one).
+    #[serde(default, skip_serializing_if = "SecretMethods::is_either")]
+    pub secret_methods: SecretMethods,
     /// ID token signing algorithm.
     #[serde(default)]
     pub id_token_signed_response_alg: Option<SigAlg>,
@@ -141,6 +172,24 @@ impl Client {
     /// The client id.
     pub fn id(&self) -> &str {
         &self.spec.client_id
+    }
+    /// Whether the client may authenticate with `used`: its registered method, or the other
+    /// secret method unless it was registered as `registered_only`.
+    pub fn accepts_method(&self, used: TokenAuthMethod) -> bool {
+        let registered = self.spec.token_endpoint_auth_method;
+        used == registered
+            || (self.spec.secret_methods == SecretMethods::Either
+                && registered.is_secret()
+                && used.is_secret())
+    }
+    /// The methods the client may authenticate with, as said in a refusal.
+    pub fn accepted_methods(&self) -> String {
+        let registered = self.spec.token_endpoint_auth_method;
+        if registered.is_secret() && self.spec.secret_methods == SecretMethods::Either {
+            "client_secret_basic or client_secret_post".into()
+        } else {
+            registered.as_str().into()
+        }
     }
     /// Whether the client may use `grant`.
     pub fn allows_grant(&self, grant: GrantType) -> bool {

@@ -51,6 +51,15 @@ pub const SCOPES: &[&str] = &[
     "offline_access",
 ];
 
+/// The acr values some login method of `realm` yields, lowest first.
+pub fn acr_values(realm: &Realm) -> Vec<&'static str> {
+    Acr::ALL
+        .into_iter()
+        .filter(|a| realm.auth_methods.iter().any(|m| realm.acr.of(*m) == *a))
+        .map(Acr::as_str)
+        .collect()
+}
+
 /// The discovery document of `realm`; `mtls_base` is the base URL of the mutual-TLS listener
 /// (RFC 8705 endpoint aliases).
 pub fn document(realm: &Realm, mtls_base: &str) -> Value {
@@ -66,6 +75,7 @@ pub fn document(realm: &Realm, mtls_base: &str) -> Value {
         "client_secret_basic",
         "client_secret_post",
         "private_key_jwt",
+        "tls_client_auth",
     ];
     let token_auth_methods = [
         "client_secret_basic",
@@ -104,16 +114,17 @@ pub fn document(realm: &Realm, mtls_base: &str) -> Value {
             "email", "email_verified", "phone_number", "phone_number_verified", "address",
             "SubjectNameID", "SubjectRefPro", "SubjectRole", "SubjectOrganization",
             "SubjectOrganizationID", "Secteur_Activite", "PSI_Locale",
-            "Palier_Authentification", "otherIds", "codeCivilite"
+            "Palier_Authentification", "otherIds", "codeCivilite", "Acces_Regulation_Medicale",
+            "Mode_Acces_Raison", "UITVersion", "codeGenreActivite", "jti"
         ],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "require_request_uri_registration": false,
-        "acr_values_supported": Acr::ALL.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
-        "ui_locales_supported": ["fr-FR", "en"],
+        "acr_values_supported": acr_values(realm),
+        // The pages are in French only.
+        "ui_locales_supported": ["fr-FR"],
         "claims_locales_supported": ["fr-FR"],
-        "display_values_supported": ["page", "popup"],
         "authorization_response_iss_parameter_supported": true,
         "frontchannel_logout_supported": false,
         "backchannel_logout_supported": false,
@@ -168,5 +179,31 @@ mod tests {
                 .any(|s| s == "none")
         );
         assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
+        // Only what works: the test login yields eidas1; the pages are French.
+        assert_eq!(d["acr_values_supported"], json!(["eidas1"]));
+        assert_eq!(d["ui_locales_supported"], json!(["fr-FR"]));
+        assert!(d.get("display_values_supported").is_none());
+        for endpoint in ["introspection", "revocation"] {
+            let methods = &d[format!("{endpoint}_endpoint_auth_methods_supported")];
+            assert!(
+                methods
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|m| m == "tls_client_auth"),
+                "{endpoint}"
+            );
+        }
+    }
+
+    #[test]
+    fn acr_values_are_those_the_realm_methods_yield() {
+        let r = Realm::parse(
+            "r.toml",
+            "name=\"r\"\nauth_methods=[\"card\",\"franceconnect\"]\n[acr]\ncard=\"eidas3\"\n",
+            "https://idp.example",
+        )
+        .unwrap();
+        assert_eq!(acr_values(&r), ["eidas1", "eidas3"]);
     }
 }

@@ -70,6 +70,9 @@ impl AuthMethod {
     }
 }
 
+/// The longest lifetime a realm may set (10 years), in seconds.
+pub const MAX_LIFETIME: i64 = 10 * 366 * 24 * 3600;
+
 /// Token and session lifetimes, in seconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -354,6 +357,13 @@ impl Realm {
             if v <= 0 {
                 return Err(err(None, format!("lifetimes.{name} must be positive")));
             }
+            // Bounded, so that `now + lifetime` can never overflow.
+            if v > MAX_LIFETIME {
+                return Err(err(
+                    None,
+                    format!("lifetimes.{name} must be at most {MAX_LIFETIME} seconds (10 years)"),
+                ));
+            }
         }
         if l.authorization_code > 600 {
             return Err(err(
@@ -489,5 +499,40 @@ redirect_uris = ["{public_url}/demo/callback"]
         assert!(Realm::parse("realms/edit.toml", OK, "http://idp.example").is_err());
         assert!(Realm::parse("realms/edit.toml", OK, "https://idp.example").is_ok());
         assert!(Realm::parse("realms/edit.toml", OK, "http://[::1]:8080").is_ok());
+    }
+
+    #[test]
+    fn lifetimes_are_bounded() {
+        for (line, ok) in [
+            ("access_token = 9223372036854775807", false),
+            ("offline_refresh_token = 316224001", false),
+            ("offline_refresh_token = 316224000", true),
+        ] {
+            let text = OK.replace(
+                "[[clients]]",
+                &format!("[lifetimes]\n{line}\n\n[[clients]]"),
+            );
+            let r = Realm::parse("realms/edit.toml", &text, "http://127.0.0.1:8080");
+            assert_eq!(r.is_ok(), ok, "{line}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn a_client_may_be_kept_to_its_registered_secret_method() {
+        let hash = crate::secret::SecretHash::new("s3cret-s3cret-s3cret-s3cret", &[1; 16]);
+        let strict = format!(
+            "[[clients]]\nclient_id = \"strict\"\ntoken_endpoint_auth_method = \"client_secret_post\"\nsecret_methods = \"registered_only\"\nsecret_hash = \"{}\"\nredirect_uris = [\"https://rp.example/cb\"]\n\n[[clients]]",
+            hash.as_str()
+        );
+        let text = OK.replace("[[clients]]", &strict);
+        let r = Realm::parse("realms/edit.toml", &text, "http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            r.clients[0].secret_methods,
+            crate::client::SecretMethods::RegisteredOnly
+        );
+        assert_eq!(
+            r.clients[1].secret_methods,
+            crate::client::SecretMethods::Either
+        );
     }
 }

@@ -11,8 +11,9 @@ use base64::engine::general_purpose::STANDARD;
 use coeur_pki::dn::Dn;
 use serde::Deserialize;
 
-/// How long a client assertion may live (exp − now), and the clock skew tolerated.
-pub const ASSERTION_MAX_LIFETIME: i64 = 300;
+/// How long a client assertion may live (exp − now): an hour, as Authlib signs them. Its jti
+/// is remembered until `exp`, so a longer life does not open a replay.
+pub const ASSERTION_MAX_LIFETIME: i64 = 3600;
 /// Clock skew tolerated on `iat`/`nbf`/`exp` of client assertions.
 pub const CLOCK_SKEW: i64 = 10;
 
@@ -48,6 +49,17 @@ pub enum Presented {
 }
 
 impl Presented {
+    /// The authentication method these credentials use (`IdOnly` is `none`, or the start of
+    /// `tls_client_auth`, which [`authenticate_tls`] decides).
+    pub fn method(&self) -> TokenAuthMethod {
+        match self {
+            Presented::Basic { .. } => TokenAuthMethod::ClientSecretBasic,
+            Presented::Post { .. } => TokenAuthMethod::ClientSecretPost,
+            Presented::Assertion { .. } => TokenAuthMethod::PrivateKeyJwt,
+            Presented::IdOnly { .. } => TokenAuthMethod::None,
+        }
+    }
+
     /// The client id these credentials claim, if it can be read without verification.
     pub fn claimed_id(&self) -> Option<String> {
         match self {
@@ -207,18 +219,22 @@ struct AssertionClaims {
 }
 
 /// Checks `presented` against `client`'s registration. `audiences` are the values accepted
-/// in an assertion's `aud` (the token endpoint URL and the issuer).
+/// in an assertion's `aud` (the issuer, the token endpoint and the endpoint being called).
 pub fn authenticate(
     presented: Presented,
     client: Client,
     audiences: &[&str],
     now: i64,
 ) -> Result<AuthOutcome, OAuthError> {
-    let method = client.spec.token_endpoint_auth_method;
+    if !client.accepts_method(presented.method()) {
+        return Err(OAuthError::invalid_client(format!(
+            "this client must authenticate with {}",
+            client.accepted_methods()
+        )));
+    }
     let bad = || OAuthError::invalid_client("client authentication failed");
-    match (presented, method) {
-        (Presented::Basic { secret, .. }, TokenAuthMethod::ClientSecretBasic)
-        | (Presented::Post { secret, .. }, TokenAuthMethod::ClientSecretPost) => {
+    match presented {
+        Presented::Basic { secret, .. } | Presented::Post { secret, .. } => {
             let h = client.secret_hash.as_ref().ok_or_else(bad)?;
             h.verify(&secret).ok_or_else(bad)?;
             Ok(AuthOutcome::Authenticated(ClientAuthenticated {
@@ -226,20 +242,12 @@ pub fn authenticate(
                 bound: None,
             }))
         }
-        (Presented::IdOnly { .. }, TokenAuthMethod::None) => {
-            Ok(AuthOutcome::Authenticated(ClientAuthenticated {
-                client,
-                bound: None,
-            }))
-        }
-        (Presented::Assertion { jwt, .. }, TokenAuthMethod::PrivateKeyJwt) => {
-            check_assertion(&jwt, &client, audiences, now)
-                .map(|(jti, exp)| AuthOutcome::NeedsJtiCheck(AssertionChecked { client, jti, exp }))
-        }
-        (_, m) => Err(OAuthError::invalid_client(format!(
-            "this client must authenticate with {}",
-            m.as_str()
-        ))),
+        Presented::IdOnly { .. } => Ok(AuthOutcome::Authenticated(ClientAuthenticated {
+            client,
+            bound: None,
+        })),
+        Presented::Assertion { jwt, .. } => check_assertion(&jwt, &client, audiences, now)
+            .map(|(jti, exp)| AuthOutcome::NeedsJtiCheck(AssertionChecked { client, jti, exp })),
     }
 }
 
@@ -362,25 +370,34 @@ fn check_assertion(
         _ => false,
     };
     if !aud_ok {
-        return Err(bad("aud must be the token endpoint or the issuer"));
+        return Err(bad(
+            "aud must be the issuer, the token endpoint or the endpoint called",
+        ));
     }
     let exp = claims.exp.ok_or_else(|| bad("exp is missing"))?;
-    if exp + CLOCK_SKEW < now {
+    // Claims come from the client: every sum is checked (an `exp` near i64::MAX is refused,
+    // not wrapped).
+    let remember_until = exp
+        .checked_add(CLOCK_SKEW)
+        .ok_or_else(|| bad("exp is too far in the future"))?;
+    if remember_until < now {
         return Err(bad("expired"));
     }
-    if exp - now > ASSERTION_MAX_LIFETIME + CLOCK_SKEW {
+    let lifetime = exp
+        .checked_sub(now)
+        .ok_or_else(|| bad("exp is out of range"))?;
+    if lifetime > ASSERTION_MAX_LIFETIME + CLOCK_SKEW {
         return Err(bad("exp is too far in the future"));
     }
-    if claims.nbf.is_some_and(|n| n > now + CLOCK_SKEW)
-        || claims.iat.is_some_and(|i| i > now + CLOCK_SKEW)
-    {
+    let latest = now.saturating_add(CLOCK_SKEW);
+    if claims.nbf.is_some_and(|n| n > latest) || claims.iat.is_some_and(|i| i > latest) {
         return Err(bad("not yet valid"));
     }
     let jti = claims
         .jti
         .filter(|j| !j.is_empty() && j.len() <= 256)
         .ok_or_else(|| bad("jti is missing"))?;
-    Ok((jti, exp + CLOCK_SKEW))
+    Ok((jti, remember_until))
 }
 
 /// An authorization code as stored.

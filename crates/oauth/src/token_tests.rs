@@ -1,5 +1,5 @@
 use super::*;
-use crate::client::{ClientSpec, GrantType};
+use crate::client::{ClientSpec, GrantType, SecretMethods};
 use crate::secret::SecretHash;
 
 fn client(method: TokenAuthMethod) -> Client {
@@ -10,6 +10,7 @@ fn client(method: TokenAuthMethod) -> Client {
             redirect_uris: vec!["https://rp.example/cb".into()],
             post_logout_redirect_uris: vec![],
             token_endpoint_auth_method: method,
+            secret_methods: SecretMethods::Either,
             id_token_signed_response_alg: None,
             userinfo_signed_response_alg: None,
             scopes: vec!["openid".into()],
@@ -26,6 +27,13 @@ fn client(method: TokenAuthMethod) -> Client {
         hmac_secret: None,
         jwks: None,
     }
+}
+
+/// A client that may use only its registered method.
+fn strict(method: TokenAuthMethod) -> Client {
+    let mut c = client(method);
+    c.spec.secret_methods = SecretMethods::RegisteredOnly;
+    c
 }
 
 fn form(q: &str) -> Params {
@@ -55,8 +63,18 @@ fn basic_and_post() {
             &[],
             0
         )
+        .is_ok(),
+        "a secret client may post its secret, as Keycloak accepts"
+    );
+    assert!(
+        authenticate(
+            p.clone(),
+            strict(TokenAuthMethod::ClientSecretBasic),
+            &[],
+            0
+        )
         .is_err(),
-        "method must match registration"
+        "registered_only: the method must match the registration"
     );
     assert!(authenticate(p, client(TokenAuthMethod::ClientSecretPost), &[], 0).is_ok());
     let p = presented(None, &form("client_id=rp&client_secret=wrong")).unwrap();
@@ -279,7 +297,7 @@ fn method_must_be_the_registered_one() {
     assert_eq!(code, ErrorCode::InvalidClient);
     assert_eq!(
         why,
-        "this client must authenticate with client_secret_basic"
+        "this client must authenticate with client_secret_basic or client_secret_post"
     );
     let mut no_hash = client(TokenAuthMethod::ClientSecretPost);
     no_hash.secret_hash = None;
@@ -471,4 +489,148 @@ fn refresh_reuse_window() {
         RefreshDecision::RevokeFamily
     );
     assert!(check_refresh(&r, "other", 2, 101).is_err());
+}
+
+#[test]
+fn secret_clients_accept_both_secret_methods_unless_registered_only() {
+    let secret = "s3cret-s3cret-s3cret-s3cret-s3cret";
+    let basic = || Presented::Basic {
+        id: "rp".into(),
+        secret: secret.into(),
+    };
+    let post = || Presented::Post {
+        id: "rp".into(),
+        secret: secret.into(),
+    };
+    for registered in [
+        TokenAuthMethod::ClientSecretBasic,
+        TokenAuthMethod::ClientSecretPost,
+    ] {
+        for p in [basic(), post()] {
+            assert!(
+                authenticate(p, client(registered), &[], 0).is_ok(),
+                "{registered:?}"
+            );
+        }
+    }
+    let (code, why) = refusal(authenticate(
+        post(),
+        strict(TokenAuthMethod::ClientSecretBasic),
+        &[],
+        0,
+    ));
+    assert_eq!(code, ErrorCode::InvalidClient);
+    assert_eq!(
+        why,
+        "this client must authenticate with client_secret_basic"
+    );
+    assert!(authenticate(basic(), strict(TokenAuthMethod::ClientSecretBasic), &[], 0).is_ok());
+    assert!(authenticate(post(), strict(TokenAuthMethod::ClientSecretPost), &[], 0).is_ok());
+    // A secret never stands for the other kinds of client.
+    for other in [TokenAuthMethod::PrivateKeyJwt, TokenAuthMethod::None] {
+        assert!(
+            authenticate(post(), client(other), &[], 0).is_err(),
+            "{other:?}"
+        );
+        assert!(
+            authenticate(basic(), client(other), &[], 0).is_err(),
+            "{other:?}"
+        );
+    }
+    let (_, why) = refusal(authenticate(
+        Presented::IdOnly { id: "rp".into() },
+        client(TokenAuthMethod::ClientSecretPost),
+        &[],
+        0,
+    ));
+    assert_eq!(
+        why,
+        "this client must authenticate with client_secret_basic or client_secret_post"
+    );
+}
+
+/// A client registered for `private_key_jwt` with a fresh P-256 key, and a signer.
+fn assertion_client() -> (Client, impl Fn(&serde_json::Value) -> String) {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    let doc = EcdsaKeyPair::generate_pkcs8(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        &aws_lc_rs::rand::SystemRandom::new(),
+    )
+    .unwrap();
+    let pkcs8 = doc.as_ref().to_vec();
+    let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(
+        &jsonwebtoken::EncodingKey::from_ec_der(&pkcs8),
+        jsonwebtoken::Algorithm::ES256,
+    )
+    .unwrap();
+    jwk.common.key_id = Some("k1".into());
+    let mut c = client(TokenAuthMethod::PrivateKeyJwt);
+    c.jwks = Some(jsonwebtoken::jwk::JwkSet { keys: vec![jwk] });
+    let sign = move |claims: &serde_json::Value| {
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        h.kid = Some("k1".into());
+        jsonwebtoken::encode(&h, claims, &jsonwebtoken::EncodingKey::from_ec_der(&pkcs8)).unwrap()
+    };
+    (c, sign)
+}
+
+#[test]
+fn assertion_lifetimes_and_extreme_times() {
+    const NOW: i64 = 1_800_000_000;
+    let (c, sign) = assertion_client();
+    let check = |claims: serde_json::Value| {
+        let jwt = sign(&claims);
+        authenticate(
+            Presented::Assertion {
+                id: Some("rp".into()),
+                jwt,
+            },
+            c.clone(),
+            &["https://op/token"],
+            NOW,
+        )
+    };
+    let claims = |exp: serde_json::Value| {
+        serde_json::json!({
+            "iss": "rp", "sub": "rp", "aud": "https://op/token", "iat": NOW, "exp": exp,
+            "jti": "j1",
+        })
+    };
+    // Authlib's default: valid one hour; the jti is remembered until exp (+ skew).
+    match check(claims((NOW + 3600).into())).unwrap() {
+        AuthOutcome::NeedsJtiCheck(a) => assert_eq!(a.exp, NOW + 3600 + CLOCK_SKEW),
+        AuthOutcome::Authenticated(_) => panic!("an assertion needs its jti recorded"),
+    }
+    assert_eq!(
+        refusal(check(claims((NOW + 3600 + CLOCK_SKEW + 1).into()))).1,
+        "client assertion rejected: exp is too far in the future"
+    );
+    // Extreme values are refused, never wrapped or panicking.
+    for (exp, why) in [
+        (i64::MAX, "exp is too far in the future"),
+        (i64::MAX - CLOCK_SKEW, "exp is too far in the future"),
+        (i64::MIN, "expired"),
+    ] {
+        assert_eq!(
+            refusal(check(claims(exp.into()))),
+            (
+                ErrorCode::InvalidClient,
+                format!("client assertion rejected: {why}")
+            ),
+            "exp = {exp}"
+        );
+    }
+    let mut future = claims((NOW + 60).into());
+    future["iat"] = i64::MAX.into();
+    future["nbf"] = i64::MAX.into();
+    assert_eq!(
+        refusal(check(future)).1,
+        "client assertion rejected: not yet valid"
+    );
+    let mut other = claims((NOW + 60).into());
+    other["aud"] = "https://op/token/introspect".into();
+    assert_eq!(
+        refusal(check(other)).1,
+        "client assertion rejected: aud must be the issuer, the token endpoint or the endpoint called"
+    );
 }

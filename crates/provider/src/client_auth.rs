@@ -6,17 +6,76 @@ use axum::Extension;
 use axum::http::{HeaderMap, header};
 use coeur_oauth::authorize::Params;
 use coeur_oauth::discovery::Endpoints;
-use coeur_oauth::error::OAuthError;
+use coeur_oauth::error::{ErrorCode, OAuthError};
 use coeur_oauth::token::{self as tok, AuthOutcome, ClientAuthenticated};
 use coeur_web::mtls::PeerCertificate;
 
-/// Authenticates the client of a token, introspection or revocation request.
+/// The endpoint a client authenticates at: an assertion may name it in `aud`, as libraries
+/// do at introspection and revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AuthAt {
+    /// The token endpoint.
+    Token,
+    /// The introspection endpoint.
+    Introspection,
+    /// The revocation endpoint.
+    Revocation,
+}
+
+impl AuthAt {
+    fn url(self, e: &Endpoints) -> &str {
+        match self {
+            AuthAt::Token => &e.token,
+            AuthAt::Introspection => &e.introspection,
+            AuthAt::Revocation => &e.revocation,
+        }
+    }
+}
+
+/// Authenticates the client of a token, introspection or revocation request. A refusal
+/// (`invalid_client`) is logged with the client id and the reason, never the credentials, so
+/// that an integrator can see why their client is refused.
 pub(crate) async fn authenticate_client(
     st: &AppState,
     rt: &RealmRt,
+    at: AuthAt,
     headers: &HeaderMap,
     form: &Params,
     peer: Option<&Extension<PeerCertificate>>,
+) -> Result<ClientAuthenticated, ProviderError> {
+    // Said in the log only: the answer does not tell an unknown client from a wrong secret.
+    let mut detail = None;
+    let outcome = authenticate(st, rt, at, headers, form, peer, &mut detail).await;
+    if let Err(ProviderError::OAuth { error, .. }) = &outcome
+        && error.code == ErrorCode::InvalidClient
+    {
+        let authz = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let client = tok::presented(authz, form)
+            .ok()
+            .and_then(|p| p.claimed_id())
+            .or_else(|| form.get("client_id").map(str::to_owned))
+            .unwrap_or_default();
+        tracing::info!(
+            realm = %rt.realm.name,
+            client_id = %client.escape_debug(),
+            endpoint = ?at,
+            reason = %detail.map_or(error.description.as_str(), |d| d),
+            "client authentication refused"
+        );
+    }
+    outcome
+}
+
+async fn authenticate(
+    st: &AppState,
+    rt: &RealmRt,
+    at: AuthAt,
+    headers: &HeaderMap,
+    form: &Params,
+    peer: Option<&Extension<PeerCertificate>>,
+    detail: &mut Option<&'static str>,
 ) -> Result<ClientAuthenticated, ProviderError> {
     let authz = headers
         .get(header::AUTHORIZATION)
@@ -28,7 +87,10 @@ pub(crate) async fn authenticate_client(
     let id = presented.claimed_id().ok_or_else(bad)?;
     let client = match st.client(rt, &id).await {
         Ok(Some(c)) => c,
-        Ok(None) => return Err(bad()),
+        Ok(None) => {
+            *detail = Some("unknown client");
+            return Err(bad());
+        }
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "client lookup");
             return Err(fail(OAuthError::server_error()));
@@ -42,8 +104,19 @@ pub(crate) async fn authenticate_client(
         };
         return tok::authenticate_tls(&presented, client, cert.as_ref()).map_err(fail);
     }
-    let token_url = Endpoints::of(&rt.realm.issuer).token;
-    let audiences = [token_url.as_str(), rt.realm.issuer.as_str()];
+    let main = Endpoints::of(&rt.realm.issuer);
+    let mtls = Endpoints::of(&format!(
+        "{}/auth/realms/{}",
+        st.urls.card_public_url.trim_end_matches('/'),
+        rt.realm.name
+    ));
+    let audiences = [
+        rt.realm.issuer.as_str(),
+        main.token.as_str(),
+        at.url(&main),
+        mtls.token.as_str(),
+        at.url(&mtls),
+    ];
     match tok::authenticate(presented, client, &audiences, st.now()).map_err(fail)? {
         AuthOutcome::Authenticated(a) => Ok(a),
         AuthOutcome::NeedsJtiCheck(checked) => {

@@ -6,7 +6,7 @@
 use crate::state::client_secret_context;
 use crate::store::{ClientRow, Store};
 use coeur_common::random::{Random, token as random_token};
-use coeur_oauth::client::{ClientSpec, GrantType, TokenAuthMethod, validate_spec};
+use coeur_oauth::client::{ClientSpec, GrantType, SecretMethods, TokenAuthMethod, validate_spec};
 use coeur_oauth::jose::SigAlg;
 use coeur_oauth::realm::Realm;
 use coeur_oauth::secret::{MIN_SECRET_LEN, SecretHash};
@@ -225,6 +225,7 @@ fn spec_of(reg: &ClientRegistration) -> Result<ClientSpec, RegistrationError> {
         redirect_uris: reg.redirect_uris.clone(),
         post_logout_redirect_uris: reg.post_logout_redirect_uris.clone(),
         token_endpoint_auth_method: auth_method,
+        secret_methods: SecretMethods::Either,
         id_token_signed_response_alg: alg(&reg.id_token_alg)?,
         userinfo_signed_response_alg: alg(&reg.userinfo_alg)?,
         scopes,

@@ -1,7 +1,7 @@
 //! Discovery documents and the realm's public keys.
 
 use crate::St;
-use crate::error::{ProviderError, realm_or_404};
+use crate::error::{ProviderError, realm_or_json_404};
 use axum::extract::Path;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -12,13 +12,13 @@ pub(crate) async fn discovery(
     st: St,
     Path(realm): Path<String>,
 ) -> Result<Response, ProviderError> {
-    let rt = realm_or_404(&st, &realm)?;
+    let rt = realm_or_json_404(&st, &realm)?;
     Ok(axum::Json(discovery::document(&rt.realm, &st.urls.card_public_url)).into_response())
 }
 
 /// The realm's public keys, reloaded first if another process rotated them.
 pub(crate) async fn jwks(st: St, Path(realm): Path<String>) -> Result<Response, ProviderError> {
-    let rt = realm_or_404(&st, &realm)?;
+    let rt = realm_or_json_404(&st, &realm)?;
     st.refresh_ring(&rt)?;
     let ring = rt.ring();
     let mut res = axum::Json(ring.jwks.clone()).into_response();

@@ -146,6 +146,19 @@ pub(crate) fn realm_or_404(st: &AppState, name: &str) -> Result<Arc<RealmRt>, Pr
     })
 }
 
+/// The realm `name`, or a JSON 404 (discovery and keys: clients parse the answer as JSON).
+pub(crate) fn realm_or_json_404(st: &AppState, name: &str) -> Result<Arc<RealmRt>, ProviderError> {
+    st.realm(name).cloned().ok_or_else(|| {
+        ProviderError::Answer(
+            (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({ "error": "not_found", "error_description": "unknown realm" })),
+            )
+                .into_response(),
+        )
+    })
+}
+
 /// The realm `name`, or an OAuth `invalid_request` (endpoints clients call directly).
 pub(crate) fn realm_or_invalid(st: &AppState, name: &str) -> Result<Arc<RealmRt>, ProviderError> {
     st.realm(name)

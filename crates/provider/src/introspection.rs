@@ -2,7 +2,7 @@
 
 use crate::St;
 use crate::access_tokens::verify_unbound;
-use crate::client_auth::authenticate_client;
+use crate::client_auth::{AuthAt, authenticate_client};
 use crate::error::{ProviderError, realm_or_invalid};
 use crate::state::{AppState, RealmRt};
 use axum::Extension;
@@ -17,7 +17,7 @@ use coeur_oauth::error::OAuthError;
 use coeur_oauth::jose::token_hash;
 use coeur_oauth::token::{self as tok, ClientAuthenticated, RefreshDecision};
 use coeur_web::mtls::PeerCertificate;
-use coeur_web::{form_pairs, no_store};
+use coeur_web::{client_form, no_store};
 use serde_json::json;
 
 /// A 200 JSON answer that is not cached.
@@ -35,8 +35,16 @@ pub(crate) async fn introspect(
     body: Bytes,
 ) -> Result<Response, ProviderError> {
     let rt = realm_or_invalid(&st, &realm)?;
-    let form = Params::from_pairs(form_pairs(&body));
-    let auth = authenticate_client(&st, &rt, &headers, &form, peer.as_ref()).await?;
+    let form = Params::from_pairs(client_form(&headers, &body)?);
+    let auth = authenticate_client(
+        &st,
+        &rt,
+        AuthAt::Introspection,
+        &headers,
+        &form,
+        peer.as_ref(),
+    )
+    .await?;
     // RFC 7662 §2.1: the caller must authenticate; a public client cannot.
     if auth.client().spec.token_endpoint_auth_method == TokenAuthMethod::None {
         return Err(OAuthError::invalid_client("public clients cannot use introspection").into());
@@ -133,8 +141,9 @@ pub(crate) async fn revoke(
     body: Bytes,
 ) -> Result<Response, ProviderError> {
     let rt = realm_or_invalid(&st, &realm)?;
-    let form = Params::from_pairs(form_pairs(&body));
-    let auth = authenticate_client(&st, &rt, &headers, &form, peer.as_ref()).await?;
+    let form = Params::from_pairs(client_form(&headers, &body)?);
+    let auth =
+        authenticate_client(&st, &rt, AuthAt::Revocation, &headers, &form, peer.as_ref()).await?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;

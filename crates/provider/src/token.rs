@@ -1,7 +1,7 @@
 //! The token endpoint and its grants.
 
 use crate::St;
-use crate::client_auth::authenticate_client;
+use crate::client_auth::{AuthAt, authenticate_client};
 use crate::error::{ProviderError, realm_or_invalid};
 use crate::state::{AppState, RealmRt};
 use crate::store::{CodeUse, GrantRow, RefreshRow};
@@ -20,7 +20,7 @@ use coeur_oauth::jose::{SigAlg, half_hash, sign_hs256, token_hash};
 use coeur_oauth::realm::AuthMethod;
 use coeur_oauth::token::{self as tok, ClientAuthenticated, RefreshDecision};
 use coeur_web::mtls::PeerCertificate;
-use coeur_web::{form_pairs, no_store};
+use coeur_web::{client_form, no_store};
 use serde_json::json;
 
 /// The token endpoint: authenticates the client, then the grant it asks for.
@@ -32,9 +32,9 @@ pub(crate) async fn token(
     body: Bytes,
 ) -> Result<Response, ProviderError> {
     let rt = realm_or_invalid(&st, &realm)?;
-    let form = Params::from_pairs(form_pairs(&body));
+    let form = Params::from_pairs(client_form(&headers, &body)?);
     let gt = tok::grant_type(&form)?.to_owned();
-    let auth = authenticate_client(&st, &rt, &headers, &form, peer.as_ref()).await?;
+    let auth = authenticate_client(&st, &rt, AuthAt::Token, &headers, &form, peer.as_ref()).await?;
     let grant = GrantType::parse(&gt).ok_or_else(|| {
         OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type")
     })?;

@@ -3,6 +3,7 @@
 //! OpenLDAP directories (`slapd`); `both_dbs!` to run a test on both databases.
 #![forbid(unsafe_code)]
 
+pub mod logs;
 pub mod pg;
 pub mod slapd;
 
@@ -11,7 +12,7 @@ use coeur::ca::CaService;
 use coeur::common::random::Clock;
 use coeur::common::random::testing::FixedClock;
 use coeur::config::{CommonSettings, Config, ServeSettings, Settings};
-use coeur::oauth::client::{ClientSpec, GrantType, TokenAuthMethod};
+use coeur::oauth::client::{ClientSpec, GrantType, SecretMethods, TokenAuthMethod};
 use coeur::oauth::secret::SecretHash;
 use coeur::provider::AppState;
 use coeur::provider::store::ClientRow;
@@ -108,13 +109,7 @@ impl TestServer {
         adjust: impl FnOnce(&mut Settings),
     ) -> Self {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        // COEUR_TEST_LOG=<filter> shows the servers' logs in failing tests' output.
-        if let Ok(filter) = std::env::var("COEUR_TEST_LOG") {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-                .with_test_writer()
-                .try_init();
-        }
+        logs::install();
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = match db {
             Db::Sqlite => format!("sqlite://{}/coeur.db", dir.path().display()),
@@ -245,6 +240,7 @@ pub fn rp_spec(id: &str) -> ClientSpec {
         redirect_uris: vec![REDIRECT.into(), REDIRECT2.into()],
         post_logout_redirect_uris: vec![POST_LOGOUT.into()],
         token_endpoint_auth_method: TokenAuthMethod::ClientSecretBasic,
+        secret_methods: SecretMethods::Either,
         id_token_signed_response_alg: None,
         userinfo_signed_response_alg: None,
         scopes: [

@@ -157,6 +157,25 @@ pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
+/// Parses the form body of a request a client sends directly (token, introspection,
+/// revocation): its `Content-Type` must be `application/x-www-form-urlencoded` (parameters such
+/// as `charset` allowed). Any other type is `invalid_request`: a form read whatever its type
+/// would accept `text/plain`, which a page of any site can make a browser post.
+pub fn client_form(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+    let essence = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim());
+    match essence {
+        Some(t) if t.eq_ignore_ascii_case("application/x-www-form-urlencoded") => {
+            Ok(form_pairs(body))
+        }
+        _ => Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        )),
+    }
+}
+
 /// Parses a query string.
 pub fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
     url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
@@ -177,4 +196,39 @@ pub fn with_common_layers(router: axum::Router) -> axum::Router {
                 },
             ),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(ct: Option<&str>) -> Result<Vec<(String, String)>, OAuthError> {
+        let mut h = HeaderMap::new();
+        if let Some(ct) = ct {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+        }
+        client_form(&h, b"grant_type=client_credentials")
+    }
+
+    #[test]
+    fn client_forms_must_say_they_are_forms() {
+        for ok in [
+            "application/x-www-form-urlencoded",
+            "application/x-www-form-urlencoded; charset=UTF-8",
+            "Application/X-WWW-Form-Urlencoded;charset=utf-8",
+        ] {
+            assert_eq!(typed(Some(ok)).unwrap().len(), 1, "{ok}");
+        }
+        for bad in [
+            None,
+            Some("text/plain"),
+            Some("text/plain; x=application/x-www-form-urlencoded"),
+            Some("application/json"),
+            Some("multipart/form-data; boundary=x"),
+            Some("application/x-www-form-urlencodedx"),
+        ] {
+            let e = typed(bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidRequest, "{bad:?}");
+        }
+    }
 }
