@@ -17,3 +17,4 @@ mod negative;
 mod openidconnect_client;
 mod resource_server;
 mod smoke;
+mod token_edges;

@@ -396,6 +396,18 @@ pub struct CodeGrant {
     pub code_challenge: Option<String>,
     /// Expiry.
     pub expires_at: i64,
+    /// Whether it was already redeemed.
+    pub used: bool,
+}
+
+/// What to do with a presented code.
+#[derive(Debug)]
+pub enum CodeDecision {
+    /// Redeem it.
+    Redeem(CodeRedeemable),
+    /// Its own client presents it again: revoke what the first redemption issued
+    /// (RFC 6749 §4.1.2), refuse.
+    Replay,
 }
 
 /// Proof that a code may be redeemed by this client with this request.
@@ -405,18 +417,24 @@ pub struct CodeRedeemable {
     pub pkce: Option<PkceVerified>,
 }
 
-/// Checks a code against the token request (RFC 6749 §4.1.3, RFC 7636 §4.6).
+/// Checks a code against the token request (RFC 6749 §4.1.3, RFC 7636 §4.6). The client
+/// binding comes first: a code presented by another client is refused and changes nothing,
+/// even when it was already used; its own client's replay (even of an expired code) is a
+/// [`CodeDecision::Replay`].
 pub fn check_code(
     code: &CodeGrant,
     auth: &ClientAuthenticated,
     redirect_uri: Option<&str>,
     verifier: Option<&str>,
     now: i64,
-) -> Result<CodeRedeemable, OAuthError> {
+) -> Result<CodeDecision, OAuthError> {
     if code.client_id != auth.client.id() {
         return Err(OAuthError::invalid_grant(
             "the code was issued to another client",
         ));
+    }
+    if code.used {
+        return Ok(CodeDecision::Replay);
     }
     if now >= code.expires_at {
         return Err(OAuthError::invalid_grant("the code has expired"));
@@ -445,7 +463,7 @@ pub fn check_code(
         }
         (None, None) => None,
     };
-    Ok(CodeRedeemable { pkce })
+    Ok(CodeDecision::Redeem(CodeRedeemable { pkce }))
 }
 
 /// A refresh token as stored.

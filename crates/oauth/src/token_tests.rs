@@ -18,6 +18,7 @@ fn client(method: TokenAuthMethod) -> Client {
             secret_hash: None,
             tls_client_auth_subject_dn: None,
             tls_client_auth_san_dns: None,
+            resource_server_for: vec![],
         },
         secret_hash: Some(SecretHash::new(
             "s3cret-s3cret-s3cret-s3cret-s3cret",
@@ -86,6 +87,7 @@ fn code_checks() {
         redirect_uri_given: true,
         code_challenge: Some("n7y9mWizNKIm0sx6qNrauhtys1VCoDWiE_BjyLxYGQQ".into()),
         expires_at: 100,
+        used: false,
     };
     let v = "k2Vd9pCfQy7rTn3LwXe6uZb1HsGm8JaKo4RiNt0YcMv";
     assert!(check_code(&code, &auth, Some("https://rp.example/cb"), Some(v), 50).is_ok());
@@ -104,6 +106,44 @@ fn code_checks() {
     let mut other = code.clone();
     other.client_id = "other".into();
     assert!(check_code(&other, &auth, Some("https://rp.example/cb"), Some(v), 50).is_err());
+}
+
+#[test]
+fn a_used_code_is_a_replay_only_for_its_own_client() {
+    let auth = match authenticate(
+        Presented::IdOnly { id: "rp".into() },
+        client(TokenAuthMethod::None),
+        &[],
+        0,
+    )
+    .unwrap()
+    {
+        AuthOutcome::Authenticated(a) => a,
+        _ => panic!(),
+    };
+    let used = CodeGrant {
+        client_id: "rp".into(),
+        redirect_uri: "https://rp.example/cb".into(),
+        redirect_uri_given: false,
+        code_challenge: None,
+        expires_at: 100,
+        used: true,
+    };
+    assert!(matches!(
+        check_code(&used, &auth, None, None, 500),
+        Ok(CodeDecision::Replay)
+    ));
+    let theirs = CodeGrant {
+        client_id: "victim".into(),
+        ..used
+    };
+    assert_eq!(
+        refusal(check_code(&theirs, &auth, None, None, 50)),
+        (
+            ErrorCode::InvalidGrant,
+            "the code was issued to another client".into()
+        )
+    );
 }
 
 fn subject(dn: &str) -> Dn {
@@ -339,6 +379,7 @@ fn code_refusals_say_why() {
         redirect_uri_given: false,
         code_challenge: None,
         expires_at: 100,
+        used: false,
     };
     let grant = ErrorCode::InvalidGrant;
     assert!(

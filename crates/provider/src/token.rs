@@ -18,7 +18,7 @@ use coeur_oauth::client::{Client, GrantType};
 use coeur_oauth::error::{ErrorCode, OAuthError};
 use coeur_oauth::jose::{SigAlg, half_hash, sign_hs256, token_hash};
 use coeur_oauth::realm::AuthMethod;
-use coeur_oauth::token::{self as tok, ClientAuthenticated, RefreshDecision};
+use coeur_oauth::token::{self as tok, ClientAuthenticated, CodeDecision, RefreshDecision};
 use coeur_web::mtls::PeerCertificate;
 use coeur_web::{form_pairs, no_store};
 use serde_json::json;
@@ -97,7 +97,8 @@ async fn code_grant(
 }
 
 /// The code `form` presents, checked for `auth`'s client (redirect URI, PKCE, expiry), and its
-/// live grant. A replayed code revokes its grant.
+/// live grant. A code replayed by its own client revokes its grant; presented by another
+/// client, it is refused and nothing changes.
 async fn redeemable_code(
     st: &AppState,
     rt: &RealmRt,
@@ -114,27 +115,28 @@ async fn redeemable_code(
         .code(&rt.realm.name, &code_hash)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("unknown or expired code"))?;
-    // A replay is detected before anything else (even an expired code): RFC 6749 §4.1.2 asks
-    // to revoke what the first redemption issued.
-    if row.used_at.is_some() {
-        st.store.revoke_grant(&row.grant_id, now).await?;
-        tracing::warn!(realm = %rt.realm.name, client = %row.client_id, "authorization code replayed; grant revoked");
-        return Err(OAuthError::invalid_grant("the code was already used").into());
-    }
     let grant_view = tok::CodeGrant {
         client_id: row.client_id.clone(),
         redirect_uri: row.redirect_uri.clone(),
         redirect_uri_given: row.redirect_uri_given,
         code_challenge: row.code_challenge.clone(),
         expires_at: row.expires_at,
+        used: row.used_at.is_some(),
     };
-    let _redeemable = tok::check_code(
+    match tok::check_code(
         &grant_view,
         auth,
         form.get("redirect_uri"),
         form.get("code_verifier"),
         now,
-    )?;
+    )? {
+        CodeDecision::Redeem(_redeemable) => {}
+        CodeDecision::Replay => {
+            st.store.revoke_grant(&row.grant_id, now).await?;
+            tracing::warn!(realm = %rt.realm.name, client = %row.client_id, "authorization code replayed; grant revoked");
+            return Err(OAuthError::invalid_grant("the code was already used").into());
+        }
+    }
     let grant = st
         .store
         .grant(&row.grant_id)
