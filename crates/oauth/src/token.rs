@@ -484,6 +484,9 @@ pub struct RefreshRecord {
 pub enum RefreshDecision {
     /// Exchange it.
     Rotate,
+    /// A retry within the concurrency window: answer with the successor tokens its first use
+    /// got (no second token family).
+    Repeat,
     /// Reuse outside the concurrency window: revoke the whole grant, refuse.
     RevokeFamily,
 }
@@ -508,9 +511,30 @@ pub fn check_refresh(
     }
     match rec.used_at {
         None => Ok(RefreshDecision::Rotate),
-        Some(t) if now - t <= window => Ok(RefreshDecision::Rotate),
+        Some(t) if now - t <= window => Ok(RefreshDecision::Repeat),
         Some(_) => Ok(RefreshDecision::RevokeFamily),
     }
+}
+
+/// The scope of the tokens a refresh issues from a grant of scope `granted` (RFC 6749 §6):
+/// the `requested` scope when it narrows the grant, the whole grant when none is requested;
+/// a scope beyond the grant is `invalid_scope`.
+pub fn refresh_scope(granted: &str, requested: Option<&str>) -> Result<String, OAuthError> {
+    let granted: Vec<&str> = granted.split(' ').filter(|s| !s.is_empty()).collect();
+    let mut asked: Vec<&str> = Vec::new();
+    for s in requested.unwrap_or_default().split(' ') {
+        if s.is_empty() || asked.contains(&s) {
+            continue;
+        }
+        if !granted.contains(&s) {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidScope,
+                "scope exceeds the original grant",
+            ));
+        }
+        asked.push(s);
+    }
+    Ok(if asked.is_empty() { granted } else { asked }.join(" "))
 }
 
 /// The grant type of a token request.

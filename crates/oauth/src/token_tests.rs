@@ -466,7 +466,7 @@ fn refresh_refusals_and_boundaries() {
     };
     assert_eq!(
         check_refresh(&used, "rp", 2, 102).unwrap(),
-        RefreshDecision::Rotate
+        RefreshDecision::Repeat
     );
     assert_eq!(
         check_refresh(&used, "rp", 0, 101).unwrap(),
@@ -505,11 +505,34 @@ fn refresh_reuse_window() {
     };
     assert_eq!(
         check_refresh(&r, "rp", 2, 101).unwrap(),
-        RefreshDecision::Rotate
+        RefreshDecision::Repeat
     );
     assert_eq!(
         check_refresh(&r, "rp", 2, 103).unwrap(),
         RefreshDecision::RevokeFamily
     );
     assert!(check_refresh(&r, "other", 2, 101).is_err());
+}
+
+#[test]
+fn refresh_scope_narrows_never_widens() {
+    assert_eq!(
+        refresh_scope("openid scope_all", None).unwrap(),
+        "openid scope_all"
+    );
+    assert_eq!(
+        refresh_scope("openid scope_all", Some(" ")).unwrap(),
+        "openid scope_all"
+    );
+    assert_eq!(
+        refresh_scope("openid scope_all", Some("scope_all scope_all")).unwrap(),
+        "scope_all"
+    );
+    assert_eq!(
+        refusal(refresh_scope("openid", Some("openid email"))),
+        (
+            ErrorCode::InvalidScope,
+            "scope exceeds the original grant".into()
+        )
+    );
 }

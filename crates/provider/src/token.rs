@@ -83,17 +83,12 @@ async fn code_grant(
             return Err(OAuthError::invalid_grant("the code was already used").into());
         }
     }
-    mint(
-        st,
-        rt,
-        auth.client(),
-        auth.bound_thumbprint(),
-        &grant,
+    let issued = Issued {
+        scope: &grant.scope,
         refresh,
-        true,
-        now,
-    )
-    .await
+        id_token: true,
+    };
+    mint(st, rt, auth, &grant, issued, now).await
 }
 
 /// The code `form` presents, checked for `auth`'s client (redirect URI, PKCE, expiry), and its
@@ -195,6 +190,7 @@ async fn refresh_grant(
             tracing::warn!(realm = %rt.realm.name, client = %row.client_id, "refresh token reused; grant revoked");
             return Err(OAuthError::invalid_grant("the refresh token was already used").into());
         }
+        RefreshDecision::Repeat => return repeated_answer(st, rt, &hash).await,
         RefreshDecision::Rotate => {}
     }
     let grant = st
@@ -202,19 +198,7 @@ async fn refresh_grant(
         .grant(&row.grant_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("unknown grant"))?;
-    if let Some(scope) = form.get("scope") {
-        let granted: Vec<&str> = grant.scope.split(' ').collect();
-        if scope
-            .split(' ')
-            .any(|s| !s.is_empty() && !granted.contains(&s))
-        {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidScope,
-                "scope exceeds the original grant",
-            )
-            .into());
-        }
-    }
+    let scope = tok::refresh_scope(&grant.scope, form.get("scope"))?;
     let next = random_token(&*st.rng);
     let next_row = RefreshRow {
         grant_id: grant.grant_id.clone(),
@@ -222,21 +206,47 @@ async fn refresh_grant(
         expires_at: refresh_expiry(rt, &grant, now),
         used_at: None,
     };
-    st.store
-        .rotate_refresh(&hash, &token_hash(&next), &next_row, now)
-        .await?;
-    let openid = grant.scope.split(' ').any(|s| s == "openid");
-    mint(
-        st,
-        rt,
-        auth.client(),
-        auth.bound_thumbprint(),
-        &grant,
-        Some(next),
-        openid,
-        now,
-    )
-    .await
+    let openid = scope.split(' ').any(|s| s == "openid");
+    let issued = Issued {
+        scope: &scope,
+        refresh: Some(next.clone()),
+        id_token: openid,
+    };
+    let body = mint(st, rt, auth, &grant, issued, now).await?;
+    let sealed = st
+        .keys
+        .master()
+        .seal(&successor_context(rt, &hash), body.to_string().as_bytes())?;
+    if !st
+        .store
+        .rotate_refresh(&hash, &sealed, &token_hash(&next), &next_row, now)
+        .await?
+    {
+        // A concurrent use of the same token rotated it first: its answer is the answer.
+        return repeated_answer(st, rt, &hash).await;
+    }
+    Ok(body)
+}
+
+/// The sealing context of the answer to the refresh token of hash `hash`.
+fn successor_context(rt: &RealmRt, hash: &str) -> String {
+    format!("coeur/refresh/{}/{hash}", rt.realm.name)
+}
+
+/// The answer the first use of a refresh token got, for a retry within the reuse window.
+async fn repeated_answer(
+    st: &AppState,
+    rt: &RealmRt,
+    hash: &str,
+) -> Result<serde_json::Value, ProviderError> {
+    let Some(sealed) = st.store.refresh_successor(hash).await? else {
+        return Err(OAuthError::invalid_grant("the refresh token was already used").into());
+    };
+    let plain = st
+        .keys
+        .master()
+        .open(&successor_context(rt, hash), &sealed)?;
+    Ok(serde_json::from_slice(&plain).map_err(anyhow::Error::from)?)
 }
 
 /// The `client_credentials` grant: an access token for the client itself.
@@ -284,18 +294,26 @@ fn client_credentials(
     Ok(body)
 }
 
+/// What a token response of a user grant carries beside the access token.
+struct Issued<'a> {
+    /// The tokens' scope: the grant's, or narrower.
+    scope: &'a str,
+    /// The refresh token, if one is issued.
+    refresh: Option<String>,
+    /// Whether an ID token is issued.
+    id_token: bool,
+}
+
 /// Signs the access token and (for `openid`) the ID token of a user grant.
-#[allow(clippy::too_many_arguments)] // One token response's worth of inputs.
 async fn mint(
     st: &AppState,
     rt: &RealmRt,
-    client: &Client,
-    bound: Option<&str>,
+    auth: &ClientAuthenticated,
     grant: &GrantRow,
-    refresh: Option<String>,
-    id_token: bool,
+    issued: Issued<'_>,
     now: i64,
 ) -> Result<serde_json::Value, ProviderError> {
+    let (client, bound) = (auth.client(), auth.bound_thumbprint());
     let identity = st
         .store
         .identity(&rt.realm.name, &grant.national_id)
@@ -306,8 +324,7 @@ async fn mint(
     }
     let sub = rt.realm.subject_of(&grant.national_id);
     let l = &rt.realm.lifetimes;
-    let scopes: Vec<String> = grant.scope.split(' ').map(str::to_owned).collect();
-    let psc = scopes.iter().any(|s| s == "scope_all");
+    let psc = issued.scope.split(' ').any(|s| s == "scope_all");
     let at = AccessTokenClaims {
         iss: rt.realm.issuer.clone(),
         sub: sub.clone(),
@@ -316,7 +333,7 @@ async fn mint(
         exp: now + l.access_token,
         iat: now,
         jti: id128(&*st.rng),
-        scope: grant.scope.clone(),
+        scope: issued.scope.to_owned(),
         auth_time: Some(grant.auth_time),
         acr: Some(grant.acr.clone()),
         sid: Some(grant.sid.clone()),
@@ -331,13 +348,13 @@ async fn mint(
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": l.access_token,
-        "scope": grant.scope,
+        "scope": issued.scope,
     });
-    if let Some(r) = refresh {
+    if let Some(r) = issued.refresh {
         body["refresh_token"] = r.into();
         body["refresh_expires_in"] = (refresh_expiry(rt, grant, now) - now).into();
     }
-    if id_token {
+    if issued.id_token {
         let claims = id_token_claims(st, rt, client, grant, sub, &access_token, psc, now);
         body["id_token"] =
             sign_for_client(rt, client, client.id_token_alg(), "JWT", &claims)?.into();
