@@ -25,8 +25,9 @@ fn answer(body: serde_json::Value) -> Response {
     (StatusCode::OK, no_store(), axum::Json(body)).into_response()
 }
 
-/// The introspection endpoint: an access token (a JWT) or a refresh token of the calling
-/// client; anything else is `active: false`.
+/// The introspection endpoint: an access token (a JWT) of the calling client or of a client
+/// it is a resource server for, or a refresh token of the calling client; anything else is
+/// `active: false`.
 pub(crate) async fn introspect(
     st: St,
     Path(realm): Path<String>,
@@ -46,7 +47,8 @@ pub(crate) async fn introspect(
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
     let active = if token.contains('.') {
         match verify_unbound(&st, &rt, token).await {
-            Ok(c) => Some(access_token_info(&c)),
+            Ok(c) if c.introspectable_by(auth.client()) => Some(access_token_info(&c)),
+            Ok(_) => None,
             Err(ProviderError::OAuth { .. }) => None,
             Err(e) => return Err(e),
         }
