@@ -3,13 +3,15 @@
 //! like any third party, showing the ID token claims and the userinfo answer.
 
 use crate::St;
+use crate::session::secure;
 use crate::state::AppState;
 use axum::extract::RawQuery;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use coeur_oauth::discovery::Endpoints;
-use coeur_rp::{Http, RelyingParty, RpError};
-use coeur_web::{error_page, page, query_pairs};
+use coeur_rp::{Http, PendingLogin, RelyingParty, RpError};
+use coeur_web::{cookie, error_page, page, query_pairs, set_cookie};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -92,10 +94,60 @@ pub(super) async fn login(st: St) -> Response {
             return error_page(StatusCode::BAD_GATEWAY, "Démo indisponible", &e.report());
         }
     };
-    if !st.demo.insert(pending, st.now()) {
-        tracing::warn!("too many pending demo logins");
-    }
-    Redirect::to(url.as_str()).into_response()
+    let sealed = match seal_login(&st, pending) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "demo login");
+            return error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Démo indisponible",
+                "The login could not be started.",
+            );
+        }
+    };
+    let mut r = Redirect::to(url.as_str()).into_response();
+    let c = set_cookie(
+        DEMO_COOKIE,
+        &sealed,
+        DEMO_PATH,
+        Some(LOGIN_TTL),
+        secure(&st),
+    );
+    r.headers_mut().append(header::SET_COOKIE, c);
+    r
+}
+
+/// The cookie holding the demo's login in progress, sealed: the browser that started a login
+/// is the only one that can finish it, and the demo keeps nothing per login.
+const DEMO_COOKIE: &str = "COEUR_DEMO";
+const DEMO_PATH: &str = "/demo/";
+/// How long a login has to come back, in seconds.
+const LOGIN_TTL: i64 = 900;
+/// The sealing context of the demo's cookie.
+const SEAL_CONTEXT: &str = "coeur/demo/login";
+
+/// A login in progress and when it started, as sealed in the cookie.
+#[derive(Serialize, Deserialize)]
+struct SealedLogin {
+    login: PendingLogin,
+    started: i64,
+}
+
+fn seal_login(st: &AppState, login: PendingLogin) -> anyhow::Result<String> {
+    let plain = serde_json::to_vec(&SealedLogin {
+        login,
+        started: st.now(),
+    })?;
+    st.keys.master().seal(SEAL_CONTEXT, &plain)
+}
+
+/// The login in progress of this browser for `state`, unless it expired.
+fn open_login(st: &AppState, headers: &HeaderMap, state: &str) -> Option<PendingLogin> {
+    let sealed = cookie(headers, DEMO_COOKIE)?;
+    let plain = st.keys.master().open(SEAL_CONTEXT, &sealed).ok()?;
+    let s: SealedLogin = serde_json::from_slice(&plain).ok()?;
+    let fresh = (0..LOGIN_TTL).contains(&(st.now() - s.started));
+    (fresh && s.login.state == state).then_some(s.login)
 }
 
 fn failed(msg: &str) -> Response {
@@ -115,8 +167,16 @@ fn failure(e: &RpError) -> String {
     }
 }
 
-pub(super) async fn callback(st: St, RawQuery(q): RawQuery) -> Response {
-    let p: HashMap<String, String> = query_pairs(q.as_deref()).into_iter().collect();
+/// The callback: the demo's cookie is cleared whatever happens (a state is good once).
+pub(super) async fn callback(st: St, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let mut r = finish(&st, &headers, q.as_deref()).await;
+    let clear = set_cookie(DEMO_COOKIE, "", DEMO_PATH, Some(0), secure(&st));
+    r.headers_mut().append(header::SET_COOKIE, clear);
+    r
+}
+
+async fn finish(st: &AppState, headers: &HeaderMap, q: Option<&str>) -> Response {
+    let p: HashMap<String, String> = query_pairs(q).into_iter().collect();
     if let Some(e) = p.get("error") {
         return failed(&format!(
             "{e}: {}",
@@ -125,13 +185,13 @@ pub(super) async fn callback(st: St, RawQuery(q): RawQuery) -> Response {
                 .unwrap_or_default()
         ));
     }
-    let Some(realm) = demo_realm(&st) else {
+    let Some(realm) = demo_realm(st) else {
         return failed("no demo realm");
     };
-    let Some(pending) = p.get("state").and_then(|s| st.demo.take(s, st.now())) else {
+    let Some(pending) = p.get("state").and_then(|s| open_login(st, headers, s)) else {
         return failed("unknown or reused state");
     };
-    let rp = match relying_party(&st, &realm).await {
+    let rp = match relying_party(st, &realm).await {
         Ok(rp) => rp,
         Err(e) => return failed(&failure(&e)),
     };
