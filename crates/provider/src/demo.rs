@@ -31,10 +31,17 @@ fn demo_realm(st: &AppState) -> Option<String> {
     names.first().map(|s| (*s).clone())
 }
 
+/// The issuer of the demo realm.
+fn demo_issuer(st: &AppState) -> Option<String> {
+    let name = demo_realm(st)?;
+    Some(st.realm(&name)?.realm.issuer.clone())
+}
+
 pub(super) async fn home(st: St) -> Response {
     let mut realms: Vec<minijinja::Value> = Vec::new();
     for n in st.realms.names() {
-        let r = &st.realms[n.as_str()].realm;
+        let Some(rt) = st.realm(n) else { continue };
+        let r = &rt.realm;
         realms.push(minijinja::context! {
             name => r.name, sandbox => r.sandbox, issuer => r.issuer,
             discovery => format!("{}/.well-known/openid-configuration", r.issuer),
@@ -57,7 +64,7 @@ const SCOPES: &[&str] = &["openid", "scope_all", "profile", "email"];
 
 /// The demo client at the demo realm, discovered over HTTP, with the provider's clock and
 /// randomness.
-async fn relying_party(st: &AppState, realm: &str) -> Result<RelyingParty, RpError> {
+async fn relying_party(st: &AppState, issuer: &str) -> Result<RelyingParty, RpError> {
     // coeur's own roots are trusted too, for `serve --tls-self-issued`.
     let roots = st
         .ca
@@ -67,7 +74,7 @@ async fn relying_party(st: &AppState, realm: &str) -> Result<RelyingParty, RpErr
         .filter(|c| c.def.is_root())
         .map(|c| c.cert_der.as_slice());
     let http = Http::with_roots(roots)?;
-    let issuer = &st.realms[realm].realm.issuer;
+
     let rp = RelyingParty::discover(issuer, DEMO_CLIENT, None, &callback_url(st), http).await?;
     let (clock, rng) = (st.clock.clone(), st.rng.clone());
     Ok(rp
@@ -76,14 +83,14 @@ async fn relying_party(st: &AppState, realm: &str) -> Result<RelyingParty, RpErr
 }
 
 pub(super) async fn login(st: St) -> Response {
-    let Some(realm) = demo_realm(&st) else {
+    let Some(issuer) = demo_issuer(&st) else {
         return error_page(
             StatusCode::NOT_FOUND,
             "Démo indisponible",
             "No sandbox realm registers the demo client.",
         );
     };
-    let started = match relying_party(&st, &realm).await {
+    let started = match relying_party(&st, &issuer).await {
         Ok(rp) => rp.authorize_url(SCOPES, &[("acr_values", "eidas1")]),
         Err(e) => Err(e),
     };
@@ -185,13 +192,13 @@ async fn finish(st: &AppState, headers: &HeaderMap, q: Option<&str>) -> Response
                 .unwrap_or_default()
         ));
     }
-    let Some(realm) = demo_realm(st) else {
+    let Some(issuer) = demo_issuer(st) else {
         return failed("no demo realm");
     };
     let Some(pending) = p.get("state").and_then(|s| open_login(st, headers, s)) else {
         return failed("unknown or reused state");
     };
-    let rp = match relying_party(st, &realm).await {
+    let rp = match relying_party(st, &issuer).await {
         Ok(rp) => rp,
         Err(e) => return failed(&failure(&e)),
     };

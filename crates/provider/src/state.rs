@@ -142,13 +142,6 @@ impl Realms {
     }
 }
 
-impl std::ops::Index<&str> for Realms {
-    type Output = Arc<RealmRt>;
-    fn index(&self, name: &str) -> &Arc<RealmRt> {
-        &self.map[name]
-    }
-}
-
 /// Everything handlers need.
 pub struct AppState {
     /// Where the provider is reached.
