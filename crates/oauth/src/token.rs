@@ -491,8 +491,9 @@ pub enum RefreshDecision {
     RevokeFamily,
 }
 
-/// Decides a refresh (RFC 9700 §4.14.2: rotation with reuse detection).
-pub fn check_refresh(
+/// Decides a refresh (RFC 9700 §4.14.2: rotation with reuse detection). A refresh token is
+/// active (introspection) exactly when the decision is [`RefreshDecision::Rotate`].
+pub fn refresh_decision(
     rec: &RefreshRecord,
     client_id: &str,
     window: i64,

@@ -438,15 +438,15 @@ fn refresh_refusals_and_boundaries() {
     };
     let grant = ErrorCode::InvalidGrant;
     assert_eq!(
-        check_refresh(&r, "rp", 2, 999).unwrap(),
+        refresh_decision(&r, "rp", 2, 999).unwrap(),
         RefreshDecision::Rotate
     );
     assert_eq!(
-        refusal(check_refresh(&r, "rp", 2, 1000)),
+        refusal(refresh_decision(&r, "rp", 2, 1000)),
         (grant, "the refresh token has expired".into())
     );
     assert_eq!(
-        refusal(check_refresh(&r, "other", 2, 10)),
+        refusal(refresh_decision(&r, "other", 2, 10)),
         (
             grant,
             "the refresh token was issued to another client".into()
@@ -457,7 +457,7 @@ fn refresh_refusals_and_boundaries() {
         ..r.clone()
     };
     assert_eq!(
-        refusal(check_refresh(&revoked, "rp", 2, 10)),
+        refusal(refresh_decision(&revoked, "rp", 2, 10)),
         (grant, "the refresh token is revoked".into())
     );
     let used = RefreshRecord {
@@ -465,11 +465,11 @@ fn refresh_refusals_and_boundaries() {
         ..r
     };
     assert_eq!(
-        check_refresh(&used, "rp", 2, 102).unwrap(),
+        refresh_decision(&used, "rp", 2, 102).unwrap(),
         RefreshDecision::Repeat
     );
     assert_eq!(
-        check_refresh(&used, "rp", 0, 101).unwrap(),
+        refresh_decision(&used, "rp", 0, 101).unwrap(),
         RefreshDecision::RevokeFamily
     );
 }
@@ -504,14 +504,14 @@ fn refresh_reuse_window() {
         revoked: false,
     };
     assert_eq!(
-        check_refresh(&r, "rp", 2, 101).unwrap(),
+        refresh_decision(&r, "rp", 2, 101).unwrap(),
         RefreshDecision::Repeat
     );
     assert_eq!(
-        check_refresh(&r, "rp", 2, 103).unwrap(),
+        refresh_decision(&r, "rp", 2, 103).unwrap(),
         RefreshDecision::RevokeFamily
     );
-    assert!(check_refresh(&r, "other", 2, 101).is_err());
+    assert!(refresh_decision(&r, "other", 2, 101).is_err());
 }
 
 #[test]

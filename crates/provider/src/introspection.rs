@@ -5,6 +5,7 @@ use crate::access_tokens::verify_unbound;
 use crate::client_auth::authenticate_client;
 use crate::error::{ProviderError, realm_or_invalid};
 use crate::state::{AppState, RealmRt};
+use crate::token::refresh_decision;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::Path;
@@ -15,7 +16,7 @@ use coeur_oauth::claims::AccessTokenClaims;
 use coeur_oauth::client::TokenAuthMethod;
 use coeur_oauth::error::OAuthError;
 use coeur_oauth::jose::token_hash;
-use coeur_oauth::token::{self as tok, ClientAuthenticated, RefreshDecision};
+use coeur_oauth::token::{ClientAuthenticated, RefreshDecision};
 use coeur_web::mtls::PeerCertificate;
 use coeur_web::{form_pairs, no_store};
 use serde_json::json;
@@ -96,33 +97,17 @@ async fn refresh_token_info(
     let Some(row) = st.store.refresh(&rt.realm.name, &token_hash(token)).await? else {
         return Ok(None);
     };
-    if row.client_id != auth.client().id() {
+    let decision = refresh_decision(st, rt, &row, auth.client().id(), now).await?;
+    if decision != Ok(RefreshDecision::Rotate) {
         return Ok(None);
     }
-    let revoked = st.store.grant_revoked(&row.grant_id).await?;
-    let rec = tok::RefreshRecord {
-        client_id: row.client_id.clone(),
-        expires_at: row.expires_at,
-        used_at: row.used_at,
-        revoked,
+    let Some(grant) = st.store.grant(&row.grant_id).await? else {
+        return Ok(None);
     };
-    match tok::check_refresh(
-        &rec,
-        auth.client().id(),
-        rt.realm.lifetimes.refresh_reuse_window,
-        now,
-    ) {
-        Ok(RefreshDecision::Rotate) if row.used_at.is_none() => {
-            let Some(grant) = st.store.grant(&row.grant_id).await? else {
-                return Ok(None);
-            };
-            Ok(Some(json!({
-                "active": true, "token_type": "refresh_token", "client_id": row.client_id, "scope": grant.scope,
-                "exp": row.expires_at, "sub": rt.realm.subject_of(&grant.national_id), "iss": rt.realm.issuer,
-            })))
-        }
-        _ => Ok(None),
-    }
+    Ok(Some(json!({
+        "active": true, "token_type": "refresh_token", "client_id": row.client_id, "scope": grant.scope,
+        "exp": row.expires_at, "sub": rt.realm.subject_of(&grant.national_id), "iss": rt.realm.issuer,
+    })))
 }
 
 /// The revocation endpoint: an access token (its `jti`) or a refresh token (its whole grant)

@@ -172,19 +172,7 @@ async fn refresh_grant(
         .refresh(&rt.realm.name, &hash)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("unknown refresh token"))?;
-    let revoked = st.store.grant_revoked(&row.grant_id).await?;
-    let rec = tok::RefreshRecord {
-        client_id: row.client_id.clone(),
-        expires_at: row.expires_at,
-        used_at: row.used_at,
-        revoked,
-    };
-    match tok::check_refresh(
-        &rec,
-        auth.client().id(),
-        rt.realm.lifetimes.refresh_reuse_window,
-        now,
-    )? {
+    match refresh_decision(st, rt, &row, auth.client().id(), now).await?? {
         RefreshDecision::RevokeFamily => {
             st.store.revoke_grant(&row.grant_id, now).await?;
             tracing::warn!(realm = %rt.realm.name, client = %row.client_id, "refresh token reused; grant revoked");
@@ -226,6 +214,25 @@ async fn refresh_grant(
         return repeated_answer(st, rt, &hash).await;
     }
     Ok(body)
+}
+
+/// What to do with stored refresh token `row` presented by `client_id` (its grant's
+/// revocation read from the store).
+pub(crate) async fn refresh_decision(
+    st: &AppState,
+    rt: &RealmRt,
+    row: &RefreshRow,
+    client_id: &str,
+    now: i64,
+) -> Result<Result<RefreshDecision, OAuthError>, ProviderError> {
+    let rec = tok::RefreshRecord {
+        client_id: row.client_id.clone(),
+        expires_at: row.expires_at,
+        used_at: row.used_at,
+        revoked: st.store.grant_revoked(&row.grant_id).await?,
+    };
+    let window = rt.realm.lifetimes.refresh_reuse_window;
+    Ok(tok::refresh_decision(&rec, client_id, window, now))
 }
 
 /// The sealing context of the answer to the refresh token of hash `hash`.
