@@ -101,10 +101,7 @@ async fn redeemable_code(
     form: &Params,
     now: i64,
 ) -> Result<(String, GrantRow), ProviderError> {
-    let code = form
-        .get("code")
-        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
-    let code_hash = token_hash(code);
+    let code_hash = presented_hash(form, "code")?;
     let row = st
         .store
         .code(&rt.realm.name, &code_hash)
@@ -132,15 +129,27 @@ async fn redeemable_code(
             return Err(OAuthError::invalid_grant("the code was already used").into());
         }
     }
-    let grant = st
-        .store
-        .grant(&row.grant_id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_grant("unknown grant"))?;
+    let grant = grant_of(st, &row.grant_id).await?;
     if grant.revoked_at.is_some() {
         return Err(OAuthError::invalid_grant("the grant was revoked").into());
     }
     Ok((code_hash, grant))
+}
+
+/// The hash of the code or refresh token `form` presents in `name`.
+fn presented_hash(form: &Params, name: &str) -> Result<String, OAuthError> {
+    form.get(name)
+        .map(token_hash)
+        .ok_or_else(|| OAuthError::invalid_request(format!("{name} is missing")))
+}
+
+/// The grant a code or refresh token belongs to.
+async fn grant_of(st: &AppState, grant_id: &str) -> Result<GrantRow, ProviderError> {
+    Ok(st
+        .store
+        .grant(grant_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("unknown grant"))?)
 }
 
 /// When a refresh token issued now for grant `g` expires: never after the grant.
@@ -163,10 +172,7 @@ async fn refresh_grant(
     form: &Params,
 ) -> Result<serde_json::Value, ProviderError> {
     let now = st.now();
-    let presented = form
-        .get("refresh_token")
-        .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
-    let hash = token_hash(presented);
+    let hash = presented_hash(form, "refresh_token")?;
     let row = st
         .store
         .refresh(&rt.realm.name, &hash)
@@ -181,11 +187,7 @@ async fn refresh_grant(
         RefreshDecision::Repeat => return repeated_answer(st, rt, &hash).await,
         RefreshDecision::Rotate => {}
     }
-    let grant = st
-        .store
-        .grant(&row.grant_id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_grant("unknown grant"))?;
+    let grant = grant_of(st, &row.grant_id).await?;
     let scope = tok::refresh_scope(&grant.scope, form.get("scope"))?;
     let next = random_token(&*st.rng);
     let next_row = RefreshRow {
