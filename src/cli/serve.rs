@@ -89,7 +89,8 @@ async fn self_issued_tls(app: &App, cfg: &Config) -> Result<rustls::ServerConfig
 fn print_realms(app: &App) {
     let state = &app.provider;
     for n in state.realms.names() {
-        let r = &state.realms[n.as_str()].realm;
+        let Some(rt) = state.realm(n) else { continue };
+        let r = &rt.realm;
         println!(
             "  realm {:<14} issuer {}  ({})",
             r.name,

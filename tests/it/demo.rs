@@ -120,3 +120,36 @@ both_dbs!(
         assert!(html.contains("unknown or reused state"), "{html}");
     }
 );
+
+both_dbs!(
+    demo_binds_a_login_to_the_browser_that_started_it,
+    |db| async move {
+        let s = TestServer::start(db).await;
+        let b = s.browser();
+        // The pending login lives in a short-lived HttpOnly, SameSite=Lax cookie.
+        let r = s
+            .browser()
+            .http
+            .get(format!("{}/demo/login", s.base))
+            .send()
+            .await
+            .expect("demo login");
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+        let cb = demo_callback(&s, &b).await;
+        // Another browser presenting the callback has no pending login.
+        let (status, html) = get(&s.browser(), cb.as_str()).await;
+        assert_eq!(status, 400);
+        assert!(html.contains("unknown or reused state"), "{html}");
+        let (status, html) = get(&b, cb.as_str()).await;
+        assert_eq!(status, 200, "{html}");
+    }
+);

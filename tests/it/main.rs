@@ -20,3 +20,4 @@ mod negative;
 mod openidconnect_client;
 mod resource_server;
 mod smoke;
+mod token_edges;

@@ -525,6 +525,7 @@ mod tests {
                 secret_hash: None,
                 tls_client_auth_subject_dn: None,
                 tls_client_auth_san_dns: None,
+                resource_server_for: vec![],
             },
             secret_hash: None,
             hmac_secret: None,

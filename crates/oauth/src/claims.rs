@@ -1,6 +1,7 @@
 //! What tokens and userinfo say: ID token and access token claims, and the userinfo document
 //! per scope, with PSC's field names for `scope_all` (shared reference psc.md §2.2).
 
+use crate::client::Client;
 use coeur_common::identity::Identity;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -98,6 +99,14 @@ pub struct AccessTokenClaims {
     /// Confirmation: the certificate the token is bound to (RFC 8705 §3.1).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cnf: Option<Confirmation>,
+}
+
+impl AccessTokenClaims {
+    /// Whether introspection may describe this token to `caller` (RFC 7662 §4): the client it
+    /// was issued to, or a client registered as resource server for its audience.
+    pub fn introspectable_by(&self, caller: &Client) -> bool {
+        self.client_id == caller.id() || caller.spec.resource_server_for.contains(&self.aud)
+    }
 }
 
 /// The `cnf` claim of a certificate-bound token.
@@ -259,6 +268,41 @@ fn psc_claims(m: &mut Map<String, Value>, identity: &Identity, auth_mode: Option
 mod tests {
     use super::*;
     use coeur_common::identity::generate_test_identities;
+
+    #[test]
+    fn only_the_tokens_client_and_its_resource_servers_introspect_it() {
+        let spec = |id: &str, rs: &[&str]| {
+            let mut spec: crate::client::ClientSpec =
+                serde_json::from_value(json!({ "client_id": id })).unwrap();
+            spec.resource_server_for = rs.iter().map(|s| (*s).to_owned()).collect();
+            Client {
+                spec,
+                secret_hash: None,
+                hmac_secret: None,
+                jwks: None,
+            }
+        };
+        let at = AccessTokenClaims {
+            iss: "https://idp.example".into(),
+            sub: "s".into(),
+            aud: "rp".into(),
+            client_id: "rp".into(),
+            exp: 2,
+            iat: 1,
+            jti: "j".into(),
+            scope: "openid".into(),
+            auth_time: None,
+            acr: None,
+            sid: None,
+            gid: None,
+            subject_name_id: None,
+            cnf: None,
+        };
+        assert!(at.introspectable_by(&spec("rp", &[])));
+        assert!(at.introspectable_by(&spec("rs", &["rp"])));
+        assert!(!at.introspectable_by(&spec("rp2", &[])));
+        assert!(!at.introspectable_by(&spec("rs2", &["other"])));
+    }
 
     #[test]
     fn scope_all_has_psc_shape() {

@@ -137,6 +137,10 @@ pub struct ClientSpec {
     /// `tls_client_auth`: a DNS name of the certificate's SAN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_client_auth_san_dns: Option<String>,
+    /// The audiences (client ids) whose access tokens this client, as their resource server,
+    /// may introspect.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_server_for: Vec<String>,
 }
 
 fn default_auth_method() -> TokenAuthMethod {

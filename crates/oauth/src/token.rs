@@ -413,6 +413,18 @@ pub struct CodeGrant {
     pub code_challenge: Option<String>,
     /// Expiry.
     pub expires_at: i64,
+    /// Whether it was already redeemed.
+    pub used: bool,
+}
+
+/// What to do with a presented code.
+#[derive(Debug)]
+pub enum CodeDecision {
+    /// Redeem it.
+    Redeem(CodeRedeemable),
+    /// Its own client presents it again: revoke what the first redemption issued
+    /// (RFC 6749 §4.1.2), refuse.
+    Replay,
 }
 
 /// Proof that a code may be redeemed by this client with this request.
@@ -422,18 +434,24 @@ pub struct CodeRedeemable {
     pub pkce: Option<PkceVerified>,
 }
 
-/// Checks a code against the token request (RFC 6749 §4.1.3, RFC 7636 §4.6).
+/// Checks a code against the token request (RFC 6749 §4.1.3, RFC 7636 §4.6). The client
+/// binding comes first: a code presented by another client is refused and changes nothing,
+/// even when it was already used; its own client's replay (even of an expired code) is a
+/// [`CodeDecision::Replay`].
 pub fn check_code(
     code: &CodeGrant,
     auth: &ClientAuthenticated,
     redirect_uri: Option<&str>,
     verifier: Option<&str>,
     now: i64,
-) -> Result<CodeRedeemable, OAuthError> {
+) -> Result<CodeDecision, OAuthError> {
     if code.client_id != auth.client.id() {
         return Err(OAuthError::invalid_grant(
             "the code was issued to another client",
         ));
+    }
+    if code.used {
+        return Ok(CodeDecision::Replay);
     }
     if now >= code.expires_at {
         return Err(OAuthError::invalid_grant("the code has expired"));
@@ -462,7 +480,7 @@ pub fn check_code(
         }
         (None, None) => None,
     };
-    Ok(CodeRedeemable { pkce })
+    Ok(CodeDecision::Redeem(CodeRedeemable { pkce }))
 }
 
 /// A refresh token as stored.
@@ -483,12 +501,16 @@ pub struct RefreshRecord {
 pub enum RefreshDecision {
     /// Exchange it.
     Rotate,
+    /// A retry within the concurrency window: answer with the successor tokens its first use
+    /// got (no second token family).
+    Repeat,
     /// Reuse outside the concurrency window: revoke the whole grant, refuse.
     RevokeFamily,
 }
 
-/// Decides a refresh (RFC 9700 §4.14.2: rotation with reuse detection).
-pub fn check_refresh(
+/// Decides a refresh (RFC 9700 §4.14.2: rotation with reuse detection). A refresh token is
+/// active (introspection) exactly when the decision is [`RefreshDecision::Rotate`].
+pub fn refresh_decision(
     rec: &RefreshRecord,
     client_id: &str,
     window: i64,
@@ -507,9 +529,30 @@ pub fn check_refresh(
     }
     match rec.used_at {
         None => Ok(RefreshDecision::Rotate),
-        Some(t) if now - t <= window => Ok(RefreshDecision::Rotate),
+        Some(t) if now - t <= window => Ok(RefreshDecision::Repeat),
         Some(_) => Ok(RefreshDecision::RevokeFamily),
     }
+}
+
+/// The scope of the tokens a refresh issues from a grant of scope `granted` (RFC 6749 §6):
+/// the `requested` scope when it narrows the grant, the whole grant when none is requested;
+/// a scope beyond the grant is `invalid_scope`.
+pub fn refresh_scope(granted: &str, requested: Option<&str>) -> Result<String, OAuthError> {
+    let granted: Vec<&str> = granted.split(' ').filter(|s| !s.is_empty()).collect();
+    let mut asked: Vec<&str> = Vec::new();
+    for s in requested.unwrap_or_default().split(' ') {
+        if s.is_empty() || asked.contains(&s) {
+            continue;
+        }
+        if !granted.contains(&s) {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidScope,
+                "scope exceeds the original grant",
+            ));
+        }
+        asked.push(s);
+    }
+    Ok(if asked.is_empty() { granted } else { asked }.join(" "))
 }
 
 /// The grant type of a token request.

@@ -19,6 +19,7 @@ fn client(method: TokenAuthMethod) -> Client {
             secret_hash: None,
             tls_client_auth_subject_dn: None,
             tls_client_auth_san_dns: None,
+            resource_server_for: vec![],
         },
         secret_hash: Some(SecretHash::new(
             "s3cret-s3cret-s3cret-s3cret-s3cret",
@@ -104,6 +105,7 @@ fn code_checks() {
         redirect_uri_given: true,
         code_challenge: Some("n7y9mWizNKIm0sx6qNrauhtys1VCoDWiE_BjyLxYGQQ".into()),
         expires_at: 100,
+        used: false,
     };
     let v = "k2Vd9pCfQy7rTn3LwXe6uZb1HsGm8JaKo4RiNt0YcMv";
     assert!(check_code(&code, &auth, Some("https://rp.example/cb"), Some(v), 50).is_ok());
@@ -122,6 +124,44 @@ fn code_checks() {
     let mut other = code.clone();
     other.client_id = "other".into();
     assert!(check_code(&other, &auth, Some("https://rp.example/cb"), Some(v), 50).is_err());
+}
+
+#[test]
+fn a_used_code_is_a_replay_only_for_its_own_client() {
+    let auth = match authenticate(
+        Presented::IdOnly { id: "rp".into() },
+        client(TokenAuthMethod::None),
+        &[],
+        0,
+    )
+    .unwrap()
+    {
+        AuthOutcome::Authenticated(a) => a,
+        _ => panic!(),
+    };
+    let used = CodeGrant {
+        client_id: "rp".into(),
+        redirect_uri: "https://rp.example/cb".into(),
+        redirect_uri_given: false,
+        code_challenge: None,
+        expires_at: 100,
+        used: true,
+    };
+    assert!(matches!(
+        check_code(&used, &auth, None, None, 500),
+        Ok(CodeDecision::Replay)
+    ));
+    let theirs = CodeGrant {
+        client_id: "victim".into(),
+        ..used
+    };
+    assert_eq!(
+        refusal(check_code(&theirs, &auth, None, None, 50)),
+        (
+            ErrorCode::InvalidGrant,
+            "the code was issued to another client".into()
+        )
+    );
 }
 
 fn subject(dn: &str) -> Dn {
@@ -357,6 +397,7 @@ fn code_refusals_say_why() {
         redirect_uri_given: false,
         code_challenge: None,
         expires_at: 100,
+        used: false,
     };
     let grant = ErrorCode::InvalidGrant;
     assert!(
@@ -415,15 +456,15 @@ fn refresh_refusals_and_boundaries() {
     };
     let grant = ErrorCode::InvalidGrant;
     assert_eq!(
-        check_refresh(&r, "rp", 2, 999).unwrap(),
+        refresh_decision(&r, "rp", 2, 999).unwrap(),
         RefreshDecision::Rotate
     );
     assert_eq!(
-        refusal(check_refresh(&r, "rp", 2, 1000)),
+        refusal(refresh_decision(&r, "rp", 2, 1000)),
         (grant, "the refresh token has expired".into())
     );
     assert_eq!(
-        refusal(check_refresh(&r, "other", 2, 10)),
+        refusal(refresh_decision(&r, "other", 2, 10)),
         (
             grant,
             "the refresh token was issued to another client".into()
@@ -434,7 +475,7 @@ fn refresh_refusals_and_boundaries() {
         ..r.clone()
     };
     assert_eq!(
-        refusal(check_refresh(&revoked, "rp", 2, 10)),
+        refusal(refresh_decision(&revoked, "rp", 2, 10)),
         (grant, "the refresh token is revoked".into())
     );
     let used = RefreshRecord {
@@ -442,11 +483,11 @@ fn refresh_refusals_and_boundaries() {
         ..r
     };
     assert_eq!(
-        check_refresh(&used, "rp", 2, 102).unwrap(),
-        RefreshDecision::Rotate
+        refresh_decision(&used, "rp", 2, 102).unwrap(),
+        RefreshDecision::Repeat
     );
     assert_eq!(
-        check_refresh(&used, "rp", 0, 101).unwrap(),
+        refresh_decision(&used, "rp", 0, 101).unwrap(),
         RefreshDecision::RevokeFamily
     );
 }
@@ -481,14 +522,37 @@ fn refresh_reuse_window() {
         revoked: false,
     };
     assert_eq!(
-        check_refresh(&r, "rp", 2, 101).unwrap(),
-        RefreshDecision::Rotate
+        refresh_decision(&r, "rp", 2, 101).unwrap(),
+        RefreshDecision::Repeat
     );
     assert_eq!(
-        check_refresh(&r, "rp", 2, 103).unwrap(),
+        refresh_decision(&r, "rp", 2, 103).unwrap(),
         RefreshDecision::RevokeFamily
     );
-    assert!(check_refresh(&r, "other", 2, 101).is_err());
+    assert!(refresh_decision(&r, "other", 2, 101).is_err());
+}
+
+#[test]
+fn refresh_scope_narrows_never_widens() {
+    assert_eq!(
+        refresh_scope("openid scope_all", None).unwrap(),
+        "openid scope_all"
+    );
+    assert_eq!(
+        refresh_scope("openid scope_all", Some(" ")).unwrap(),
+        "openid scope_all"
+    );
+    assert_eq!(
+        refresh_scope("openid scope_all", Some("scope_all scope_all")).unwrap(),
+        "scope_all"
+    );
+    assert_eq!(
+        refusal(refresh_scope("openid", Some("openid email"))),
+        (
+            ErrorCode::InvalidScope,
+            "scope exceeds the original grant".into()
+        )
+    );
 }
 
 #[test]

@@ -234,6 +234,7 @@ fn spec_of(reg: &ClientRegistration) -> Result<ClientSpec, RegistrationError> {
         secret_hash: None,
         tls_client_auth_subject_dn: reg.tls_subject_dn.clone(),
         tls_client_auth_san_dns: reg.tls_san_dns.clone(),
+        resource_server_for: vec![],
     })
 }
 

@@ -5,6 +5,7 @@ use crate::access_tokens::verify_unbound;
 use crate::client_auth::{AuthAt, authenticate_client};
 use crate::error::{ProviderError, realm_or_invalid};
 use crate::state::{AppState, RealmRt};
+use crate::token::refresh_decision;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::Path;
@@ -15,7 +16,7 @@ use coeur_oauth::claims::AccessTokenClaims;
 use coeur_oauth::client::TokenAuthMethod;
 use coeur_oauth::error::OAuthError;
 use coeur_oauth::jose::token_hash;
-use coeur_oauth::token::{self as tok, ClientAuthenticated, RefreshDecision};
+use coeur_oauth::token::{ClientAuthenticated, RefreshDecision};
 use coeur_web::mtls::PeerCertificate;
 use coeur_web::{client_form, no_store};
 use serde_json::json;
@@ -25,8 +26,9 @@ fn answer(body: serde_json::Value) -> Response {
     (StatusCode::OK, no_store(), axum::Json(body)).into_response()
 }
 
-/// The introspection endpoint: an access token (a JWT) or a refresh token of the calling
-/// client; anything else is `active: false`.
+/// The introspection endpoint: an access token (a JWT) of the calling client or of a client
+/// it is a resource server for, or a refresh token of the calling client; anything else is
+/// `active: false`.
 pub(crate) async fn introspect(
     st: St,
     Path(realm): Path<String>,
@@ -54,7 +56,8 @@ pub(crate) async fn introspect(
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
     let active = if token.contains('.') {
         match verify_unbound(&st, &rt, token).await {
-            Ok(c) => Some(access_token_info(&c)),
+            Ok(c) if c.introspectable_by(auth.client()) => Some(access_token_info(&c)),
+            Ok(_) => None,
             Err(ProviderError::OAuth { .. }) => None,
             Err(e) => return Err(e),
         }
@@ -102,33 +105,17 @@ async fn refresh_token_info(
     let Some(row) = st.store.refresh(&rt.realm.name, &token_hash(token)).await? else {
         return Ok(None);
     };
-    if row.client_id != auth.client().id() {
+    let decision = refresh_decision(st, rt, &row, auth.client().id(), now).await?;
+    if decision != Ok(RefreshDecision::Rotate) {
         return Ok(None);
     }
-    let revoked = st.store.grant_revoked(&row.grant_id).await?;
-    let rec = tok::RefreshRecord {
-        client_id: row.client_id.clone(),
-        expires_at: row.expires_at,
-        used_at: row.used_at,
-        revoked,
+    let Some(grant) = st.store.grant(&row.grant_id).await? else {
+        return Ok(None);
     };
-    match tok::check_refresh(
-        &rec,
-        auth.client().id(),
-        rt.realm.lifetimes.refresh_reuse_window,
-        now,
-    ) {
-        Ok(RefreshDecision::Rotate) if row.used_at.is_none() => {
-            let Some(grant) = st.store.grant(&row.grant_id).await? else {
-                return Ok(None);
-            };
-            Ok(Some(json!({
-                "active": true, "token_type": "refresh_token", "client_id": row.client_id, "scope": grant.scope,
-                "exp": row.expires_at, "sub": rt.realm.subject_of(&grant.national_id), "iss": rt.realm.issuer,
-            })))
-        }
-        _ => Ok(None),
-    }
+    Ok(Some(json!({
+        "active": true, "token_type": "refresh_token", "client_id": row.client_id, "scope": grant.scope,
+        "exp": row.expires_at, "sub": rt.realm.subject_of(&grant.national_id), "iss": rt.realm.issuer,
+    })))
 }
 
 /// The revocation endpoint: an access token (its `jti`) or a refresh token (its whole grant)

@@ -62,8 +62,9 @@ fn logged_out(rt: &RealmRt, clear: HeaderValue) -> Response {
     r
 }
 
-/// Ends the browser's session: at once with a valid `id_token_hint` (then back to a
-/// registered `post_logout_redirect_uri`), after the user confirms otherwise.
+/// Ends the browser's session: at once with a valid `id_token_hint` of this session's user
+/// and session (then back to a registered `post_logout_redirect_uri`), after the user confirms
+/// otherwise (then back only to a URI registered for the hint's client).
 async fn logout(
     st: &AppState,
     realm: &str,
@@ -75,24 +76,29 @@ async fn logout(
     let cookie_value = cookie(headers, SESSION_COOKIE);
     let session = current_session(st, &rt, headers, now).await?;
     let clear = set_cookie(SESSION_COOKIE, "", &cookie_path(&rt), Some(0), secure(st));
-    // Confirmation of a logout without id_token_hint: the token proves the form came from
-    // this browser's own page.
-    if p.get("confirm") == Some("yes") {
+    // The confirmation form proves it came from this browser's own logout page.
+    let confirmed = p.get("confirm") == Some("yes");
+    if confirmed {
         let expected = cookie_value.as_deref().map(logout_token);
         if expected.is_none() || p.get("logout_token") != expected.as_deref() {
             return Err(refuse("The logout confirmation is not valid."));
         }
-        if let Some(s) = &session {
-            st.store.end_session(&s.sid, now).await?;
-        }
-        return Ok(logged_out(&rt, clear));
     }
     let hint = checked_hint(st, &rt, &p).await?;
     let redirect = post_logout_redirect(st, &rt, &p, hint.as_ref()).await?;
-    match (&hint, session) {
-        (Some(_), Some(s)) => st.store.end_session(&s.sid, now).await?,
-        (None, Some(_)) => return Ok(confirmation_page(&rt, cookie_value.as_deref())),
-        (_, None) => {}
+    if let Some(s) = &session {
+        let hint_is_this_session = hint
+            .as_ref()
+            .is_some_and(|(c, _)| c.sid == s.sid && c.sub == rt.realm.subject_of(&s.national_id));
+        if !confirmed && !hint_is_this_session {
+            return Ok(confirmation_page(
+                &rt,
+                cookie_value.as_deref(),
+                &p,
+                hint.is_some(),
+            ));
+        }
+        st.store.end_session(&s.sid, now).await?;
     }
     match (redirect, hint.is_some()) {
         (Some(u), true) => {
@@ -108,15 +114,25 @@ async fn logout(
     }
 }
 
-/// No proof the request comes from the relying party: the page asking the user to confirm.
-fn confirmation_page(rt: &RealmRt, session_cookie: Option<&str>) -> Response {
+/// No proof the request comes from the relying party for this session: the page asking the
+/// user to confirm, carrying the hint, the post-logout URI and state when there is a hint.
+fn confirmation_page(
+    rt: &RealmRt,
+    session_cookie: Option<&str>,
+    p: &Params,
+    hinted: bool,
+) -> Response {
     let token = session_cookie.map(logout_token).unwrap_or_default();
+    let kept = |k: &str| hinted.then(|| p.get(k)).flatten();
     page(
         StatusCode::OK,
         "logout.html",
         minijinja::context! {
             realm => rt.realm.display_name, confirm => true, logout_token => token,
             action => format!("/auth/realms/{}/protocol/openid-connect/logout", rt.realm.name),
+            id_token_hint => kept("id_token_hint"),
+            post_logout_redirect_uri => kept("post_logout_redirect_uri"),
+            state => kept("state"),
         },
     )
 }

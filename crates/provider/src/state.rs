@@ -11,7 +11,6 @@ use coeur_oauth::client::{Client, ClientSpec, validate_spec};
 use coeur_oauth::realm::Realm;
 use coeur_oauth::secret::SecretHash;
 use coeur_resource_server::Verifier;
-use coeur_rp::PendingLogins;
 use coeur_storage::keystore::{KeyStore, LoadedRing};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -143,13 +142,6 @@ impl Realms {
     }
 }
 
-impl std::ops::Index<&str> for Realms {
-    type Output = Arc<RealmRt>;
-    fn index(&self, name: &str) -> &Arc<RealmRt> {
-        &self.map[name]
-    }
-}
-
 /// Everything handlers need.
 pub struct AppState {
     /// Where the provider is reached.
@@ -167,8 +159,6 @@ pub struct AppState {
     client_cache: Mutex<ClientCache>,
     /// The certificate authority (card and client certificate trust, the demo's roots).
     pub ca: Arc<CaService>,
-    /// The demo relying party's logins in progress, by state, in memory.
-    pub demo: PendingLogins,
 }
 
 /// Clients read from the database, by (realm, client id), with the time they were read.
@@ -217,8 +207,6 @@ impl AppState {
             rng,
             client_cache: Mutex::new(HashMap::new()),
             ca,
-            // A login has 15 minutes to come back; at most 10 000 are pending at once.
-            demo: PendingLogins::new(900, 10_000),
         })
     }
 

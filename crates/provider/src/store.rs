@@ -558,6 +558,18 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
+    /// The answer a refresh token's first use got, sealed (see [`Store::rotate_refresh`]).
+    pub async fn refresh_successor(&self, hash: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT successor_sealed FROM refresh_tokens WHERE token_hash = $1")
+            .bind(hash)
+            .fetch_optional(self.db.pool())
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get("successor_sealed")?,
+            None => None,
+        })
+    }
+
     /// A refresh token by hash.
     pub async fn refresh(&self, realm: &str, hash: &str) -> Result<Option<RefreshRow>> {
         let row = sqlx::query("SELECT grant_id, client_id, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1 AND realm = $2")
@@ -576,26 +588,33 @@ impl Store {
         .transpose()
     }
 
-    /// Rotates a refresh token: marks the old one used (keeping the first use time) and
-    /// stores its successor, in one transaction.
+    /// Rotates a refresh token: marks the old one used, keeping the answer its use got
+    /// (`successor_sealed`), and stores its successor, in one transaction. False, with nothing
+    /// changed, when the old one was already used (a concurrent rotation won).
     pub async fn rotate_refresh(
         &self,
         old_hash: &str,
+        successor_sealed: &str,
         new_hash: &str,
         new: &RefreshRow,
         now: i64,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let mut tx = self.db.pool().begin().await?;
-        sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+        let r = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1, successor_sealed = $2 WHERE token_hash = $3 AND used_at IS NULL",
         )
         .bind(now)
+        .bind(successor_sealed)
         .bind(old_hash)
         .execute(&mut *tx)
         .await?;
+        if r.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         Self::insert_refresh(&mut tx, new_hash, new, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Revokes an access token by jti.

@@ -18,7 +18,7 @@ use coeur_oauth::client::{Client, GrantType};
 use coeur_oauth::error::{ErrorCode, OAuthError};
 use coeur_oauth::jose::{SigAlg, half_hash, sign_hs256, token_hash};
 use coeur_oauth::realm::AuthMethod;
-use coeur_oauth::token::{self as tok, ClientAuthenticated, RefreshDecision};
+use coeur_oauth::token::{self as tok, ClientAuthenticated, CodeDecision, RefreshDecision};
 use coeur_web::mtls::PeerCertificate;
 use coeur_web::{client_form, no_store};
 use serde_json::json;
@@ -83,21 +83,17 @@ async fn code_grant(
             return Err(OAuthError::invalid_grant("the code was already used").into());
         }
     }
-    mint(
-        st,
-        rt,
-        auth.client(),
-        auth.bound_thumbprint(),
-        &grant,
+    let issued = Issued {
+        scope: &grant.scope,
         refresh,
-        true,
-        now,
-    )
-    .await
+        id_token: true,
+    };
+    mint(st, rt, auth, &grant, issued, now).await
 }
 
 /// The code `form` presents, checked for `auth`'s client (redirect URI, PKCE, expiry), and its
-/// live grant. A replayed code revokes its grant.
+/// live grant. A code replayed by its own client revokes its grant; presented by another
+/// client, it is refused and nothing changes.
 async fn redeemable_code(
     st: &AppState,
     rt: &RealmRt,
@@ -105,45 +101,55 @@ async fn redeemable_code(
     form: &Params,
     now: i64,
 ) -> Result<(String, GrantRow), ProviderError> {
-    let code = form
-        .get("code")
-        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
-    let code_hash = token_hash(code);
+    let code_hash = presented_hash(form, "code")?;
     let row = st
         .store
         .code(&rt.realm.name, &code_hash)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("unknown or expired code"))?;
-    // A replay is detected before anything else (even an expired code): RFC 6749 §4.1.2 asks
-    // to revoke what the first redemption issued.
-    if row.used_at.is_some() {
-        st.store.revoke_grant(&row.grant_id, now).await?;
-        tracing::warn!(realm = %rt.realm.name, client = %row.client_id, "authorization code replayed; grant revoked");
-        return Err(OAuthError::invalid_grant("the code was already used").into());
-    }
     let grant_view = tok::CodeGrant {
         client_id: row.client_id.clone(),
         redirect_uri: row.redirect_uri.clone(),
         redirect_uri_given: row.redirect_uri_given,
         code_challenge: row.code_challenge.clone(),
         expires_at: row.expires_at,
+        used: row.used_at.is_some(),
     };
-    let _redeemable = tok::check_code(
+    match tok::check_code(
         &grant_view,
         auth,
         form.get("redirect_uri"),
         form.get("code_verifier"),
         now,
-    )?;
-    let grant = st
-        .store
-        .grant(&row.grant_id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_grant("unknown grant"))?;
+    )? {
+        CodeDecision::Redeem(_redeemable) => {}
+        CodeDecision::Replay => {
+            st.store.revoke_grant(&row.grant_id, now).await?;
+            tracing::warn!(realm = %rt.realm.name, client = %row.client_id, "authorization code replayed; grant revoked");
+            return Err(OAuthError::invalid_grant("the code was already used").into());
+        }
+    }
+    let grant = grant_of(st, &row.grant_id).await?;
     if grant.revoked_at.is_some() {
         return Err(OAuthError::invalid_grant("the grant was revoked").into());
     }
     Ok((code_hash, grant))
+}
+
+/// The hash of the code or refresh token `form` presents in `name`.
+fn presented_hash(form: &Params, name: &str) -> Result<String, OAuthError> {
+    form.get(name)
+        .map(token_hash)
+        .ok_or_else(|| OAuthError::invalid_request(format!("{name} is missing")))
+}
+
+/// The grant a code or refresh token belongs to.
+async fn grant_of(st: &AppState, grant_id: &str) -> Result<GrantRow, ProviderError> {
+    Ok(st
+        .store
+        .grant(grant_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("unknown grant"))?)
 }
 
 /// When a refresh token issued now for grant `g` expires: never after the grant.
@@ -166,53 +172,23 @@ async fn refresh_grant(
     form: &Params,
 ) -> Result<serde_json::Value, ProviderError> {
     let now = st.now();
-    let presented = form
-        .get("refresh_token")
-        .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
-    let hash = token_hash(presented);
+    let hash = presented_hash(form, "refresh_token")?;
     let row = st
         .store
         .refresh(&rt.realm.name, &hash)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("unknown refresh token"))?;
-    let revoked = st.store.grant_revoked(&row.grant_id).await?;
-    let rec = tok::RefreshRecord {
-        client_id: row.client_id.clone(),
-        expires_at: row.expires_at,
-        used_at: row.used_at,
-        revoked,
-    };
-    match tok::check_refresh(
-        &rec,
-        auth.client().id(),
-        rt.realm.lifetimes.refresh_reuse_window,
-        now,
-    )? {
+    match refresh_decision(st, rt, &row, auth.client().id(), now).await?? {
         RefreshDecision::RevokeFamily => {
             st.store.revoke_grant(&row.grant_id, now).await?;
             tracing::warn!(realm = %rt.realm.name, client = %row.client_id, "refresh token reused; grant revoked");
             return Err(OAuthError::invalid_grant("the refresh token was already used").into());
         }
+        RefreshDecision::Repeat => return repeated_answer(st, rt, &hash).await,
         RefreshDecision::Rotate => {}
     }
-    let grant = st
-        .store
-        .grant(&row.grant_id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_grant("unknown grant"))?;
-    if let Some(scope) = form.get("scope") {
-        let granted: Vec<&str> = grant.scope.split(' ').collect();
-        if scope
-            .split(' ')
-            .any(|s| !s.is_empty() && !granted.contains(&s))
-        {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidScope,
-                "scope exceeds the original grant",
-            )
-            .into());
-        }
-    }
+    let grant = grant_of(st, &row.grant_id).await?;
+    let scope = tok::refresh_scope(&grant.scope, form.get("scope"))?;
     let next = random_token(&*st.rng);
     let next_row = RefreshRow {
         grant_id: grant.grant_id.clone(),
@@ -220,21 +196,66 @@ async fn refresh_grant(
         expires_at: refresh_expiry(rt, &grant, now),
         used_at: None,
     };
-    st.store
-        .rotate_refresh(&hash, &token_hash(&next), &next_row, now)
-        .await?;
-    let openid = grant.scope.split(' ').any(|s| s == "openid");
-    mint(
-        st,
-        rt,
-        auth.client(),
-        auth.bound_thumbprint(),
-        &grant,
-        Some(next),
-        openid,
-        now,
-    )
-    .await
+    let openid = scope.split(' ').any(|s| s == "openid");
+    let issued = Issued {
+        scope: &scope,
+        refresh: Some(next.clone()),
+        id_token: openid,
+    };
+    let body = mint(st, rt, auth, &grant, issued, now).await?;
+    let sealed = st
+        .keys
+        .master()
+        .seal(&successor_context(rt, &hash), body.to_string().as_bytes())?;
+    if !st
+        .store
+        .rotate_refresh(&hash, &sealed, &token_hash(&next), &next_row, now)
+        .await?
+    {
+        // A concurrent use of the same token rotated it first: its answer is the answer.
+        return repeated_answer(st, rt, &hash).await;
+    }
+    Ok(body)
+}
+
+/// What to do with stored refresh token `row` presented by `client_id` (its grant's
+/// revocation read from the store).
+pub(crate) async fn refresh_decision(
+    st: &AppState,
+    rt: &RealmRt,
+    row: &RefreshRow,
+    client_id: &str,
+    now: i64,
+) -> Result<Result<RefreshDecision, OAuthError>, ProviderError> {
+    let rec = tok::RefreshRecord {
+        client_id: row.client_id.clone(),
+        expires_at: row.expires_at,
+        used_at: row.used_at,
+        revoked: st.store.grant_revoked(&row.grant_id).await?,
+    };
+    let window = rt.realm.lifetimes.refresh_reuse_window;
+    Ok(tok::refresh_decision(&rec, client_id, window, now))
+}
+
+/// The sealing context of the answer to the refresh token of hash `hash`.
+fn successor_context(rt: &RealmRt, hash: &str) -> String {
+    format!("coeur/refresh/{}/{hash}", rt.realm.name)
+}
+
+/// The answer the first use of a refresh token got, for a retry within the reuse window.
+async fn repeated_answer(
+    st: &AppState,
+    rt: &RealmRt,
+    hash: &str,
+) -> Result<serde_json::Value, ProviderError> {
+    let Some(sealed) = st.store.refresh_successor(hash).await? else {
+        return Err(OAuthError::invalid_grant("the refresh token was already used").into());
+    };
+    let plain = st
+        .keys
+        .master()
+        .open(&successor_context(rt, hash), &sealed)?;
+    Ok(serde_json::from_slice(&plain).map_err(anyhow::Error::from)?)
 }
 
 /// The `client_credentials` grant: an access token for the client itself.
@@ -282,18 +303,26 @@ fn client_credentials(
     Ok(body)
 }
 
+/// What a token response of a user grant carries beside the access token.
+struct Issued<'a> {
+    /// The tokens' scope: the grant's, or narrower.
+    scope: &'a str,
+    /// The refresh token, if one is issued.
+    refresh: Option<String>,
+    /// Whether an ID token is issued.
+    id_token: bool,
+}
+
 /// Signs the access token and (for `openid`) the ID token of a user grant.
-#[allow(clippy::too_many_arguments)] // One token response's worth of inputs.
 async fn mint(
     st: &AppState,
     rt: &RealmRt,
-    client: &Client,
-    bound: Option<&str>,
+    auth: &ClientAuthenticated,
     grant: &GrantRow,
-    refresh: Option<String>,
-    id_token: bool,
+    issued: Issued<'_>,
     now: i64,
 ) -> Result<serde_json::Value, ProviderError> {
+    let (client, bound) = (auth.client(), auth.bound_thumbprint());
     let identity = st
         .store
         .identity(&rt.realm.name, &grant.national_id)
@@ -304,8 +333,7 @@ async fn mint(
     }
     let sub = rt.realm.subject_of(&grant.national_id);
     let l = &rt.realm.lifetimes;
-    let scopes: Vec<String> = grant.scope.split(' ').map(str::to_owned).collect();
-    let psc = scopes.iter().any(|s| s == "scope_all");
+    let psc = issued.scope.split(' ').any(|s| s == "scope_all");
     let at = AccessTokenClaims {
         iss: rt.realm.issuer.clone(),
         sub: sub.clone(),
@@ -314,7 +342,7 @@ async fn mint(
         exp: now + l.access_token,
         iat: now,
         jti: id128(&*st.rng),
-        scope: grant.scope.clone(),
+        scope: issued.scope.to_owned(),
         auth_time: Some(grant.auth_time),
         acr: Some(grant.acr.clone()),
         sid: Some(grant.sid.clone()),
@@ -329,13 +357,13 @@ async fn mint(
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": l.access_token,
-        "scope": grant.scope,
+        "scope": issued.scope,
     });
-    if let Some(r) = refresh {
+    if let Some(r) = issued.refresh {
         body["refresh_token"] = r.into();
         body["refresh_expires_in"] = (refresh_expiry(rt, grant, now) - now).into();
     }
-    if id_token {
+    if issued.id_token {
         let claims = id_token_claims(st, rt, client, grant, sub, &access_token, psc, now);
         body["id_token"] =
             sign_for_client(rt, client, client.id_token_alg(), "JWT", &claims)?.into();

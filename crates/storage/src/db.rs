@@ -37,6 +37,11 @@ fn migrator() -> Migrator {
             "revocation indexes",
             include_str!("../../../migrations/0005_revocation_indexes.sql"),
         ),
+        m(
+            6,
+            "refresh successor",
+            include_str!("../../../migrations/0006_refresh_successor.sql"),
+        ),
     ])
 }
 

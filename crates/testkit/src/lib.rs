@@ -264,6 +264,7 @@ pub fn rp_spec(id: &str) -> ClientSpec {
         secret_hash: None,
         tls_client_auth_subject_dn: None,
         tls_client_auth_san_dns: None,
+        resource_server_for: vec![],
     }
 }
 
