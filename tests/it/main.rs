@@ -14,6 +14,7 @@ mod demo;
 mod ldap;
 mod mtls;
 mod negative;
+mod ocsp;
 mod openidconnect_client;
 mod resource_server;
 mod smoke;
