@@ -12,6 +12,7 @@ mod conformance_basic;
 mod conformance_config;
 mod demo;
 mod ldap;
+mod listeners;
 mod mtls;
 mod negative;
 mod ocsp;
