@@ -11,6 +11,7 @@ mod card_external;
 mod conformance_basic;
 mod conformance_config;
 mod demo;
+mod fd_limit;
 mod ldap;
 mod listeners;
 mod mtls;
