@@ -717,3 +717,55 @@ mod layer_tests {
         assert!(c.tls_self_issued);
     }
 }
+
+#[cfg(test)]
+mod listener_tests {
+    use super::*;
+
+    #[test]
+    fn listener_limits_have_defaults_and_refuse_zero() {
+        let c = Config::resolve(Settings::default(), None).unwrap();
+        assert_eq!(c.limits.handshake_timeout, Duration::from_secs(10));
+        assert_eq!(c.limits.header_read_timeout, Duration::from_secs(30));
+        assert_eq!(c.limits.max_connections, 512);
+        assert_eq!(c.card_limits.handshake_timeout, Duration::from_secs(120));
+        assert_eq!(c.card_limits.max_connections, 512);
+        assert!(c.admin_listen.is_none(), "no admin listener unless asked");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("coeur.toml");
+        std::fs::write(
+            &p,
+            "max_connections = 64\nheader_read_timeout_secs = 5\ncard_handshake_timeout_secs = 60\n\
+             admin_listen = \"127.0.0.1:9090\"\n",
+        )
+        .unwrap();
+        let c = Config::resolve(Settings::default(), Some(&p)).unwrap();
+        assert_eq!(c.limits.max_connections, 64);
+        assert_eq!(c.card_limits.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(c.card_limits.handshake_timeout, Duration::from_secs(60));
+        assert_eq!(c.admin_listen, Some("127.0.0.1:9090".parse().unwrap()));
+        for (serve, flag) in [
+            (
+                ServeSettings {
+                    max_connections: Some(0),
+                    ..ServeSettings::default()
+                },
+                "--max-connections",
+            ),
+            (
+                ServeSettings {
+                    handshake_timeout_secs: Some(0),
+                    ..ServeSettings::default()
+                },
+                "--handshake-timeout",
+            ),
+        ] {
+            let given = Settings {
+                serve,
+                ..Settings::default()
+            };
+            let e = format!("{:#}", Config::resolve(given, None).unwrap_err());
+            assert!(e.contains(flag), "{e}");
+        }
+    }
+}
