@@ -4,7 +4,8 @@
 //!
 //! A listener survives its clients: a TLS handshake must end within
 //! [`Limits::handshake_timeout`], request headers must arrive within
-//! [`Limits::header_read_timeout`] (also between requests of a kept-alive connection), at most
+//! [`Limits::header_read_timeout`] (also between requests of a kept-alive connection; an
+//! HTTP/2 connection without a request in flight for as long is closed), at most
 //! [`Limits::max_connections`] connections are served at once (further clients wait in the
 //! kernel's backlog until one ends), and an `accept` error (e.g. no file descriptor left) is
 //! logged and retried after a pause instead of stopping the listener.
@@ -185,13 +186,36 @@ impl Conn {
             .http2()
             .timer(TokioTimer::new())
             .keep_alive_interval(self.limits.header_read_timeout);
-        let svc = hyper_util::service::TowerToHyperService::new(self.app);
+        // HTTP/2 has no header-read timeout in hyper: an idle connection is closed instead.
+        let activity = idle::Activity::new();
+        let app = if h2 {
+            activity.track(self.app)
+        } else {
+            self.app
+        };
+        let svc = hyper_util::service::TowerToHyperService::new(app);
         let conn = builder.serve_connection(TokioIo::new(io), svc);
-        if let Err(e) = self.watcher.watch(conn.into_owned()).await {
-            tracing::debug!(error = %e, "connection ended");
+        let served = self.watcher.watch(conn.into_owned());
+        let ended = async {
+            if h2 {
+                activity.idle_for(self.limits.header_read_timeout).await;
+            } else {
+                std::future::pending().await
+            }
+        };
+        tokio::select! {
+            r = served => {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "connection ended");
+                }
+            }
+            () = ended => tracing::debug!("idle HTTP/2 connection closed"),
         }
     }
 }
+
+#[path = "listener_idle.rs"]
+mod idle;
 
 #[cfg(test)]
 #[path = "listener_tests.rs"]

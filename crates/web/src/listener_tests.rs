@@ -152,3 +152,42 @@ async fn accept_errors_do_not_stop_the_listener() {
     assert!(r.contains("hello"), "{r}");
     assert_eq!(failures.load(Ordering::SeqCst), 0);
 }
+
+/// A TLS client that negotiates `alpn` with a server whose certificate is `cert_der`.
+async fn tls_connect(
+    addr: &str,
+    cert_der: Vec<u8>,
+    alpn: &[u8],
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert_der.into()).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut c = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    c.alpn_protocols = vec![alpn.to_vec()];
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    tokio_rustls::TlsConnector::from(Arc::new(c))
+        .connect(name, tcp)
+        .await
+        .expect("handshake")
+}
+
+#[tokio::test]
+async fn a_silent_http2_connection_is_closed() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let k = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let mut config =
+        crate::mtls::server_config(&k.cert.pem(), k.signing_key.serialize_der(), vec![]).unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let (l, a) = bind().await;
+    let addr = start(l, a, Tls::On(Arc::new(config)), limits(60_000, 200, 16)).await;
+    let mut idle = tls_connect(&addr, k.cert.der().to_vec(), b"h2").await;
+    assert_eq!(idle.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let mut sink = Vec::new();
+    let closed = tokio::time::timeout(PATIENCE, idle.read_to_end(&mut sink)).await;
+    assert!(closed.is_ok(), "silent HTTP/2 connection kept");
+}
