@@ -11,6 +11,7 @@ use coeur_provider::state::{ProviderUrls, Realms};
 use coeur_provider::store::Store;
 use coeur_storage::Db;
 use coeur_storage::keystore::{KeyStore, MasterKey};
+use coeur_web::listener::{self, Tls};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -160,10 +161,38 @@ impl App {
         coeur_web::mtls::server_config(&chain, key, hints)
     }
 
+    /// The admin listener's router: `/metrics`.
+    pub fn admin_router(&self) -> axum::Router {
+        coeur_web::with_common_layers(coeur_ca::http::admin_router(self.ca.clone()))
+    }
+
+    /// Serves the main listener (over `tls` if given) until `shutdown` resolves.
+    pub async fn serve_main(
+        &self,
+        listener: tokio::net::TcpListener,
+        tls: Option<rustls::ServerConfig>,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) {
+        let tls = match tls {
+            Some(c) => Tls::On(Arc::new(c)),
+            None => Tls::Off,
+        };
+        listener::serve(listener, tls, self.cfg.limits, self.router(), shutdown).await
+    }
+
     /// Serves the card listener on `listener` until the task is dropped.
     pub async fn serve_card(&self, listener: tokio::net::TcpListener) -> Result<()> {
-        let tls = self.card_tls_config().await?;
+        let tls = Tls::Mutual(Arc::new(self.card_tls_config().await?));
         self.ca.trust.prefetch(self.ca.now());
-        coeur_web::mtls::serve(tls, listener, self.card_router()).await
+        let limits = self.cfg.card_limits;
+        let pending = std::future::pending();
+        listener::serve(listener, tls, limits, self.card_router(), pending).await;
+        Ok(())
+    }
+
+    /// Serves the admin listener (plain HTTP) on `listener` until the task is dropped.
+    pub async fn serve_admin(&self, listener: tokio::net::TcpListener) {
+        let (limits, app) = (self.cfg.limits, self.admin_router());
+        listener::serve(listener, Tls::Off, limits, app, std::future::pending()).await
     }
 }

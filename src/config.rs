@@ -6,9 +6,11 @@
 
 use anyhow::{Context, Result, bail};
 use coeur_ca::config::{ExternalTrustConfig, LdapConfig, LdapInput, RevocationMethod, ldap_config};
+use coeur_web::listener::Limits;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -166,6 +168,23 @@ layered! {
             env = "COEUR_REVOCATION_FETCH_TIMEOUT"
         )]
         pub revocation_fetch_timeout_secs: Option<u64>,
+        /// Seconds a client has to complete the TLS handshake on the main listener (default 10).
+        #[arg(long = "handshake-timeout", env = "COEUR_HANDSHAKE_TIMEOUT")]
+        pub handshake_timeout_secs: Option<u64>,
+        /// Seconds a client has to complete the TLS handshake on the card listener, where the
+        /// browser asks the user for the card and its PIN (default 120).
+        #[arg(long = "card-handshake-timeout", env = "COEUR_CARD_HANDSHAKE_TIMEOUT")]
+        pub card_handshake_timeout_secs: Option<u64>,
+        /// Seconds a client has to send a request's headers, on every listener (default 30).
+        #[arg(long = "header-read-timeout", env = "COEUR_HEADER_READ_TIMEOUT")]
+        pub header_read_timeout_secs: Option<u64>,
+        /// Connections served at once by each listener; further clients wait (default 512).
+        #[arg(long, env = "COEUR_MAX_CONNECTIONS")]
+        pub max_connections: Option<usize>,
+        /// Admin listener serving /metrics (plain HTTP; off by default, and /metrics is never
+        /// served on the public listeners).
+        #[arg(long, env = "COEUR_ADMIN_LISTEN")]
+        pub admin_listen: Option<SocketAddr>,
     }
 }
 
@@ -313,6 +332,12 @@ pub struct Config {
     pub card_public_url: String,
     /// External authorities trusted for client certificates.
     pub external: ExternalTrustConfig,
+    /// Limits of the main and admin listeners.
+    pub limits: Limits,
+    /// Limits of the card listener.
+    pub card_limits: Limits,
+    /// The admin listener (/metrics), if any.
+    pub admin_listen: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Config {
@@ -407,8 +432,12 @@ impl Config {
             .unwrap_or_else(|| format!("https://{card_listen}"))
             .trim_end_matches('/')
             .to_owned();
+        let (limits, card_limits) = listener_limits(&serve)?;
         Ok(Self {
             external: external_trust(&serve)?,
+            limits,
+            card_limits,
+            admin_listen: serve.admin_listen,
             listen,
             public_url,
             database_url: c
@@ -463,6 +492,32 @@ fn secret_from_file(
         }
         (None, None) => Ok(None),
     }
+}
+
+/// Timeouts and connection bounds of the main and admin listeners, and of the card listener.
+fn listener_limits(serve: &ServeSettings) -> Result<(Limits, Limits)> {
+    let secs = |given: Option<u64>, default: u64, flag: &str| match given.unwrap_or(default) {
+        0 => bail!("{flag} must be positive"),
+        n => Ok(Duration::from_secs(n)),
+    };
+    let max_connections = serve.max_connections.unwrap_or(512);
+    if max_connections == 0 {
+        bail!("--max-connections must be positive");
+    }
+    let main = Limits {
+        handshake_timeout: secs(serve.handshake_timeout_secs, 10, "--handshake-timeout")?,
+        header_read_timeout: secs(serve.header_read_timeout_secs, 30, "--header-read-timeout")?,
+        max_connections,
+    };
+    let card = Limits {
+        handshake_timeout: secs(
+            serve.card_handshake_timeout_secs,
+            120,
+            "--card-handshake-timeout",
+        )?,
+        ..main
+    };
+    Ok((main, card))
 }
 
 /// Trust in externally issued client certificates, checked.
@@ -660,5 +715,57 @@ mod layer_tests {
         let c = Config::resolve(given, None).unwrap();
         assert_eq!(c.public_url, "https://127.0.0.1:9443");
         assert!(c.tls_self_issued);
+    }
+}
+
+#[cfg(test)]
+mod listener_tests {
+    use super::*;
+
+    #[test]
+    fn listener_limits_have_defaults_and_refuse_zero() {
+        let c = Config::resolve(Settings::default(), None).unwrap();
+        assert_eq!(c.limits.handshake_timeout, Duration::from_secs(10));
+        assert_eq!(c.limits.header_read_timeout, Duration::from_secs(30));
+        assert_eq!(c.limits.max_connections, 512);
+        assert_eq!(c.card_limits.handshake_timeout, Duration::from_secs(120));
+        assert_eq!(c.card_limits.max_connections, 512);
+        assert!(c.admin_listen.is_none(), "no admin listener unless asked");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("coeur.toml");
+        std::fs::write(
+            &p,
+            "max_connections = 64\nheader_read_timeout_secs = 5\ncard_handshake_timeout_secs = 60\n\
+             admin_listen = \"127.0.0.1:9090\"\n",
+        )
+        .unwrap();
+        let c = Config::resolve(Settings::default(), Some(&p)).unwrap();
+        assert_eq!(c.limits.max_connections, 64);
+        assert_eq!(c.card_limits.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(c.card_limits.handshake_timeout, Duration::from_secs(60));
+        assert_eq!(c.admin_listen, Some("127.0.0.1:9090".parse().unwrap()));
+        for (serve, flag) in [
+            (
+                ServeSettings {
+                    max_connections: Some(0),
+                    ..ServeSettings::default()
+                },
+                "--max-connections",
+            ),
+            (
+                ServeSettings {
+                    handshake_timeout_secs: Some(0),
+                    ..ServeSettings::default()
+                },
+                "--handshake-timeout",
+            ),
+        ] {
+            let given = Settings {
+                serve,
+                ..Settings::default()
+            };
+            let e = format!("{:#}", Config::resolve(given, None).unwrap_err());
+            assert!(e.contains(flag), "{e}");
+        }
     }
 }

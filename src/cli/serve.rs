@@ -41,16 +41,15 @@ pub async fn run(cfg: Config) -> Result<()> {
             tracing::error!(error = %format!("{e:#}"), "card listener stopped");
         }
     });
-    let router = app.router();
-    let shutdown = shutdown_signal();
-    match tls {
-        None => {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await?
-        }
-        Some(tls) => serve_tls(listener, router, tls, shutdown).await?,
+    if let Some(admin) = cfg.admin_listen {
+        let admin_listener = tokio::net::TcpListener::bind(admin)
+            .await
+            .with_context(|| format!("binding the admin listener {admin}"))?;
+        println!("  metrics: http://{admin}/metrics");
+        let admin_app = app.clone();
+        tokio::spawn(async move { admin_app.serve_admin(admin_listener).await });
     }
+    app.serve_main(listener, tls, shutdown_signal()).await;
     if let Some(p) = publisher {
         p.stop().await;
     }
@@ -192,32 +191,4 @@ fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<rustls::S
         .with_single_cert(certs, key)?;
     c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(c)
-}
-
-async fn serve_tls(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    tls: rustls::ServerConfig,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> Result<()> {
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, _) = tokio::select! {
-            r = listener.accept() => r?,
-            _ = &mut shutdown => return Ok(()),
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        tokio::spawn(async move {
-            let Ok(stream) = acceptor.accept(tcp).await else {
-                return;
-            };
-            let svc = hyper_util::service::TowerToHyperService::new(app);
-            let _ =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-        });
-    }
 }

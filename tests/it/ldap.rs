@@ -556,7 +556,7 @@ async fn failures_total(s: &TestServer) -> u64 {
 }
 
 async fn metric(s: &TestServer, name: &str) -> u64 {
-    let text = reqwest::get(format!("{}/metrics", s.base))
+    let text = reqwest::get(format!("{}/metrics", s.admin_base))
         .await
         .expect("metrics")
         .text()

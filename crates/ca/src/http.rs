@@ -47,11 +47,10 @@ impl FromRef<CaState> for Arc<Verifier> {
 
 type St = axum::extract::State<CaState>;
 
-/// The CA's routes: public distribution under `/pki/` (CA certificates, chains, CRLs, OCSP),
-/// the API under `/pki/api/v1/`, and `/metrics` (LDAP publication figures).
+/// The CA's public routes: distribution under `/pki/` (CA certificates, chains, CRLs, OCSP)
+/// and the API under `/pki/api/v1/`.
 pub fn router(ca: Arc<CaService>) -> axum::Router {
     axum::Router::new()
-        .route("/metrics", get(crate::ldap::publisher::http_metrics))
         .route("/pki/ca/{file}", get(ca_cert))
         .route("/pki/chain/{file}", get(chain))
         .route("/pki/crl/{file}", get(crl))
@@ -66,6 +65,14 @@ pub fn router(ca: Arc<CaService>) -> axum::Router {
             "/pki/api/v1/certificates/{ca}/{serial}/revoke",
             post(revoke),
         )
+        .with_state(CaState(ca))
+}
+
+/// The CA's operator routes, for the admin listener only: `/metrics` (LDAP publication
+/// figures).
+pub fn admin_router(ca: Arc<CaService>) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", get(crate::ldap::publisher::http_metrics))
         .with_state(CaState(ca))
 }
 

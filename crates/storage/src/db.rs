@@ -62,6 +62,9 @@ impl Db {
         } else {
             url.to_owned()
         };
+        if sqlite {
+            create_owner_only(&url)?;
+        }
         let opts = AnyPoolOptions::new()
             // SQLite serialises writers: more connections only add thread switches (measured:
             // +30% logins per CPU-second with 2 instead of 8).
@@ -104,5 +107,60 @@ impl Db {
     /// The pool: for domain repositories and tests' checks, never for handlers.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+}
+
+/// Creates a missing SQLite store file readable by its owner only (SQLite gives its -wal and
+/// -shm files the same permissions); an existing file is left as it is.
+fn create_owner_only(url: &str) -> Result<()> {
+    use std::str::FromStr as _;
+    // Only where SQLite would create it (`mode=rwc`, the default), never in memory.
+    if !url.contains("mode=rwc") || url.contains(":memory:") {
+        return Ok(());
+    }
+    let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url).context("the SQLite URL")?;
+    let path = opts.get_filename();
+    if path.as_os_str().is_empty() || path.exists() {
+        return Ok(());
+    }
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    match o.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn a_new_sqlite_store_is_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("coeur.db");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let db = Db::connect(&format!("sqlite://{}", file.display()))
+                .await
+                .unwrap();
+            // A write, so that the WAL and its index exist.
+            sqlx::query("CREATE TABLE t (x INTEGER)")
+                .execute(db.pool())
+                .await
+                .unwrap();
+            for suffix in ["", "-wal", "-shm"] {
+                let p = dir.path().join(format!("coeur.db{suffix}"));
+                let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{}: {mode:o}", p.display());
+            }
+        });
     }
 }

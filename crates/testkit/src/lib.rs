@@ -61,6 +61,8 @@ pub const POST_LOGOUT: &str = "https://rp.example/bye";
 pub struct TestServer {
     /// Base URL, e.g. `http://127.0.0.1:12345`.
     pub base: String,
+    /// Base URL of the admin listener (`/metrics`).
+    pub admin_base: String,
     /// The provider's state (store, realms, keys).
     pub state: Arc<AppState>,
     /// The certificate authority.
@@ -124,6 +126,10 @@ impl TestServer {
             .await
             .expect("bind card listener");
         let card_addr = card_listener.local_addr().expect("card addr");
+        let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind admin listener");
+        let admin_addr = admin_listener.local_addr().expect("admin addr");
         let mut settings = Settings {
             common: CommonSettings {
                 public_url: Some(base.clone()),
@@ -139,6 +145,7 @@ impl TestServer {
                 listen: Some(addr),
                 card_listen: Some(card_addr),
                 card_public_url: Some(format!("https://{card_addr}")),
+                admin_listen: Some(admin_addr),
                 ..ServeSettings::default()
             },
             ..Settings::default()
@@ -151,15 +158,25 @@ impl TestServer {
                 .await
                 .expect("server state"),
         );
-        let router = app.router();
-        let card_app = app.clone();
+        let main_app = app.clone();
         let task = tokio::spawn(async move {
-            let card = tokio::spawn(async move { card_app.serve_card(card_listener).await });
-            let _ = axum::serve(listener, router).await;
-            card.abort();
+            // Dropped with this task (when the server is), the set stops the other listeners.
+            let mut others = tokio::task::JoinSet::new();
+            let card_app = main_app.clone();
+            others.spawn(async move {
+                if let Err(e) = card_app.serve_card(card_listener).await {
+                    panic!("card listener: {e:#}");
+                }
+            });
+            let admin_app = main_app.clone();
+            others.spawn(async move { admin_app.serve_admin(admin_listener).await });
+            main_app
+                .serve_main(listener, None, std::future::pending())
+                .await;
         });
         TestServer {
             base,
+            admin_base: format!("http://{admin_addr}"),
             state: app.provider.clone(),
             ca: app.ca.clone(),
             app,

@@ -6,6 +6,7 @@
 // OAuth error body); boxing it would only add an allocation on the error path.
 #![allow(clippy::result_large_err)]
 
+pub mod listener;
 pub mod mtls;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -194,7 +195,8 @@ pub fn with_common_layers(router: axum::Router) -> axum::Router {
                 |req: &axum::http::Request<_>| {
                     tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
                 },
-            ),
+            )
+            .on_failure(log_failure),
         )
 }
 
@@ -230,5 +232,80 @@ mod tests {
             let e = typed(bad).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidRequest, "{bad:?}");
         }
+    }
+}
+
+/// Logs a failed response: at ERROR, except 501 (a feature this server does not offer, e.g.
+/// a login method a realm lists before it exists), which is no fault of the server.
+fn log_failure(
+    class: tower_http::classify::ServerErrorsFailureClass,
+    latency: std::time::Duration,
+    span: &tracing::Span,
+) {
+    use tower_http::classify::ServerErrorsFailureClass as Class;
+    let ms = latency.as_millis();
+    match class {
+        Class::StatusCode(StatusCode::NOT_IMPLEMENTED) => {
+            tracing::debug!(parent: span, latency_ms = ms, "not implemented here")
+        }
+        class => {
+            tracing::error!(parent: span, classification = %class, latency_ms = ms, "response failed")
+        }
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use tower::Service as _;
+
+    /// A log sink the test reads back.
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The ERROR lines logged while a router with the common layers answers `status`.
+    fn errors_logged_for(status: StatusCode) -> String {
+        let sink = Sink::default();
+        let w = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::ERROR)
+            .with_ansi(false)
+            .with_writer(move || w.clone())
+            .finish();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            rt.block_on(async {
+                let mut app = with_common_layers(
+                    axum::Router::new()
+                        .route("/", axum::routing::get(move || async move { status })),
+                );
+                let r = app
+                    .call(axum::http::Request::new(axum::body::Body::empty()))
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), status);
+            })
+        });
+        String::from_utf8(sink.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn not_implemented_is_not_an_error_of_the_server() {
+        // A login method the realm lists but this server does not offer yet answers 501.
+        assert_eq!(errors_logged_for(StatusCode::NOT_IMPLEMENTED), "");
+        assert!(errors_logged_for(StatusCode::INTERNAL_SERVER_ERROR).contains("ERROR"));
     }
 }

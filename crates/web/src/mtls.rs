@@ -100,37 +100,3 @@ pub fn subject_der(cert_der: &[u8]) -> Option<Vec<u8>> {
         .ok()
         .map(|(_, x)| x.subject().as_raw().to_vec())
 }
-
-/// Serves `app` over mutual TLS on `listener` until the task is dropped; each connection's
-/// client certificate reaches handlers as the [`PeerCertificate`] extension.
-pub async fn serve(
-    tls: rustls::ServerConfig,
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-) -> Result<()> {
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-    loop {
-        let (tcp, _) = listener.accept().await?;
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        tokio::spawn(async move {
-            let Ok(stream) = acceptor.accept(tcp).await else {
-                return;
-            };
-            let peer = PeerCertificate(
-                stream
-                    .get_ref()
-                    .1
-                    .peer_certificates()
-                    .and_then(|c| c.first())
-                    .map(|c| Arc::new(c.to_vec())),
-            );
-            let app = app.layer(axum::Extension(peer));
-            let svc = hyper_util::service::TowerToHyperService::new(app);
-            let _ =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-        });
-    }
-}

@@ -94,8 +94,21 @@ pub struct Ca {
     committer: tokio::sync::mpsc::Sender<(IssuedCert, PersistReply)>,
 }
 
-/// Signed OCSP answers by (CA, serial), with their expiry.
-type OcspCache = HashMap<(String, Vec<u8>), (i64, Arc<Vec<u8>>)>;
+/// Signed OCSP answers by (CA, serial) (so that a revocation evicts them all), one per CertID
+/// as received (a SHA-1 and a SHA-256 CertID get different answers, each echoing its own), with
+/// their expiry.
+type OcspCache = HashMap<(String, Vec<u8>), Vec<CachedOcsp>>;
+
+/// One cached OCSP answer: the CertID it answers, its expiry, the signed response.
+struct CachedOcsp {
+    cert_id_der: Vec<u8>,
+    until: i64,
+    response: Arc<Vec<u8>>,
+}
+
+/// At most this many CertID forms are cached per certificate (hash algorithms, parameter
+/// encodings); further ones are answered uncached.
+const OCSP_FORMS_PER_SERIAL: usize = 4;
 
 /// Lifetime of CRLs and OCSP answers.
 pub const CRL_LIFETIME: i64 = 24 * 3600;

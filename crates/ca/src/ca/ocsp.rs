@@ -46,14 +46,15 @@ impl Ca {
         {
             return Ok(ocsp::refusal(OcspRefusal::Malformed));
         }
+        let Some((rkey, rcert, rhash)) = ca.responder.as_ref() else {
+            // A root CA answers for no certificate here: its CertIDs are not ours to answer.
+            tracing::debug!(ca = %ca.def.id, "OCSP request for a CA without responder");
+            return Ok(ocsp::refusal(OcspRefusal::Unauthorized));
+        };
         let cacheable = nonce.is_none() && ids.len() == 1;
         let key = (ca.def.id.clone(), first.serial.clone());
-        if cacheable
-            && let Ok(c) = self.ocsp_cache.lock()
-            && let Some((exp, r)) = c.get(&key)
-            && *exp > now
-        {
-            return Ok(r.as_ref().clone());
+        if cacheable && let Some(r) = self.cached_ocsp(&key, &first.cert_id_der, now) {
+            return Ok(r);
         }
         let mut answers = Vec::new();
         for id in ids {
@@ -72,10 +73,6 @@ impl Ca {
                 next_update: now + OCSP_LIFETIME,
             });
         }
-        let (rkey, rcert, rhash) = ca
-            .responder
-            .as_ref()
-            .ok_or_else(|| anyhow!("CA {} has no OCSP responder", ca.def.id))?;
         let tbs = ocsp::response_data(rhash, now, &answers, nonce);
         let sig = rkey.sign(&tbs)?;
         let resp = ocsp::response(
@@ -84,13 +81,43 @@ impl Ca {
             &sig,
             std::slice::from_ref(rcert),
         );
-        if cacheable && let Ok(mut c) = self.ocsp_cache.lock() {
-            if c.len() > 1_000_000 {
-                c.clear();
-            }
-            // Cached until shortly before nextUpdate; revocation removes the entry at once.
-            c.insert(key, (now + OCSP_LIFETIME / 2, Arc::new(resp.clone())));
+        if cacheable {
+            self.cache_ocsp(key, &first.cert_id_der, now, &resp);
         }
         Ok(resp)
+    }
+
+    /// The cached answer to exactly this CertID, if still fresh.
+    fn cached_ocsp(
+        &self,
+        key: &(String, Vec<u8>),
+        cert_id_der: &[u8],
+        now: i64,
+    ) -> Option<Vec<u8>> {
+        let c = self.ocsp_cache.lock().ok()?;
+        c.get(key)?
+            .iter()
+            .find(|e| e.cert_id_der == cert_id_der && e.until > now)
+            .map(|e| e.response.as_ref().clone())
+    }
+
+    /// Caches the answer to this CertID until shortly before its nextUpdate; a revocation
+    /// removes every answer for the serial at once.
+    fn cache_ocsp(&self, key: (String, Vec<u8>), cert_id_der: &[u8], now: i64, resp: &[u8]) {
+        let Ok(mut c) = self.ocsp_cache.lock() else {
+            return;
+        };
+        if c.len() > 1_000_000 {
+            c.clear();
+        }
+        let forms = c.entry(key).or_default();
+        forms.retain(|e| e.cert_id_der != cert_id_der && e.until > now);
+        if forms.len() < OCSP_FORMS_PER_SERIAL {
+            forms.push(CachedOcsp {
+                cert_id_der: cert_id_der.to_vec(),
+                until: now + OCSP_LIFETIME / 2,
+                response: Arc::new(resp.to_vec()),
+            });
+        }
     }
 }
