@@ -450,6 +450,7 @@ mod tests {
                 secret_hash: None,
                 tls_client_auth_subject_dn: None,
                 tls_client_auth_san_dns: None,
+                ca: None,
             },
             secret_hash: None,
             hmac_secret: None,

@@ -18,6 +18,7 @@ fn client(method: TokenAuthMethod) -> Client {
             secret_hash: None,
             tls_client_auth_subject_dn: None,
             tls_client_auth_san_dns: None,
+            ca: None,
         },
         secret_hash: Some(SecretHash::new(
             "s3cret-s3cret-s3cret-s3cret-s3cret",

@@ -107,6 +107,18 @@ impl TestServer {
         realms: &std::path::Path,
         adjust: impl FnOnce(&mut Settings),
     ) -> Self {
+        Self::try_start_with(db, realms, adjust)
+            .await
+            .expect("server state")
+    }
+
+    /// Like [`TestServer::start_with`], but a configuration the server refuses to start with
+    /// is an `Err` carrying its message.
+    pub async fn try_start_with(
+        db: Db,
+        realms: &std::path::Path,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> anyhow::Result<Self> {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         // COEUR_TEST_LOG=<filter> shows the servers' logs in failing tests' output.
         if let Ok(filter) = std::env::var("COEUR_TEST_LOG") {
@@ -151,11 +163,7 @@ impl TestServer {
         adjust(&mut settings);
         let cfg = Config::resolve(settings, None).expect("config");
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
-        let app = Arc::new(
-            App::build_with(cfg, clock.clone(), Arc::new(SystemRandom))
-                .await
-                .expect("server state"),
-        );
+        let app = Arc::new(App::build_with(cfg, clock.clone(), Arc::new(SystemRandom)).await?);
         let router = app.router();
         let card_app = app.clone();
         let task = tokio::spawn(async move {
@@ -163,7 +171,7 @@ impl TestServer {
             let _ = axum::serve(listener, router).await;
             card.abort();
         });
-        TestServer {
+        Ok(TestServer {
             base,
             state: app.provider.clone(),
             ca: app.ca.clone(),
@@ -171,7 +179,7 @@ impl TestServer {
             clock,
             dir,
             task,
-        }
+        })
     }
 
     /// Base URL of the card (mutual TLS) listener.
@@ -218,6 +226,26 @@ impl TestServer {
             .add_client(realm, &spec.client_id.clone(), &row, self.clock.now())
             .await
             .expect("add client");
+    }
+
+    /// An access token of `client_id` (secret [`SECRET`]) in `realm` for `scope`, from the
+    /// client credentials grant.
+    pub async fn client_credentials_token(
+        &self,
+        realm: &str,
+        client_id: &str,
+        scope: &str,
+    ) -> String {
+        let r = reqwest::Client::new()
+            .post(self.endpoint(realm, "token"))
+            .basic_auth(client_id, Some(SECRET))
+            .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(r.status(), 200, "client credentials grant");
+        let v: serde_json::Value = r.json().await.expect("token json");
+        v["access_token"].as_str().expect("access_token").to_owned()
     }
 
     /// Registers the standard confidential test client `rp` (secret [`SECRET`]).
@@ -268,6 +296,7 @@ pub fn rp_spec(id: &str) -> ClientSpec {
         secret_hash: None,
         tls_client_auth_subject_dn: None,
         tls_client_auth_san_dns: None,
+        ca: None,
     }
 }
 
