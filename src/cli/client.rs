@@ -144,12 +144,12 @@ pub async fn run(cfg: Config, c: ClientCmd) -> Result<()> {
                 jwks,
                 tls_subject_dn,
                 tls_san_dns,
-                ca: (!ca_structures.is_empty() || !ca_dns_suffixes.is_empty()).then(|| {
+                ca: (!ca_structures.is_empty() || !ca_dns_suffixes.is_empty()).then_some(
                     coeur::oauth::client::CaEntitlements {
                         structures: ca_structures,
                         dns_suffixes: ca_dns_suffixes,
-                    }
-                }),
+                    },
+                ),
             };
             add(&cfg, &realm, reg).await
         }

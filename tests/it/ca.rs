@@ -1444,13 +1444,6 @@ both_dbs!(refusals_are_precise_and_write_nothing, |db| async move {
         ),
         (
             ORG_CA,
-            "SSL_SERV",
-            &ec[..],
-            with(ssl.clone(), "structure_id", json!("318751275100021")),
-            r#"forbidden name: "318751275100021": the check key is wrong"#.into(),
-        ),
-        (
-            ORG_CA,
             "SSL_CLIENT",
             &ec[..],
             ssl.clone(),

@@ -290,3 +290,68 @@ both_dbs!(startup_refuses_to_cross_the_boundary, |db| async move {
         "{e}"
     );
 });
+
+both_dbs!(
+    certificate_hold_is_refused_and_writes_nothing,
+    |db| async move {
+        let s = TestServer::start(db).await;
+        let mut spec = rp_spec("operator");
+        spec.scopes = vec!["ca:request".into(), "ca:revoke".into()];
+        spec.grant_types = vec![GrantType::ClientCredentials];
+        spec.ca = entitled();
+        s.add_client("edit", spec, Some(SECRET)).await;
+        let token = s
+            .client_credentials_token("edit", "operator", "ca:request ca:revoke")
+            .await;
+        let (_, csr) = key_and_csr();
+        let (st, v) = submit(
+        &s,
+        &token,
+        json!({ "ca": ORG_CA, "profile": "SSL_SERV", "csr": csr, "subject": server(STRUCTURE_ID, &["www.lps-editeur.fr"]) }),
+    )
+    .await;
+        assert_eq!(st, 201, "{v}");
+        let serial = v["serial"].as_str().expect("serial").to_owned();
+        let before = rows(&s).await;
+        let revoke = |reason: &'static str| {
+            let (url, token) = (
+                format!(
+                    "{}/pki/api/v1/certificates/{ORG_CA}/{serial}/revoke",
+                    s.base
+                ),
+                token.clone(),
+            );
+            async move {
+                let r = reqwest::Client::new()
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json!({ "reason": reason }))
+                    .send()
+                    .await
+                    .expect("revoke");
+                (r.status().as_u16(), r.json::<Value>().await.expect("json"))
+            }
+        };
+        let (st, v) = revoke("certificateHold").await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{v}"
+        );
+        assert_eq!(
+            v["error_description"],
+            "certificateHold is not supported (a hold could not be lifted): revoke with another reason"
+        );
+        assert_eq!(rows(&s).await, before, "a refusal writes nothing");
+        assert_eq!(
+            s.ca.ca
+                .revocation(&s.ca.store, ORG_CA, &serial)
+                .await
+                .expect("state"),
+            None,
+            "still valid"
+        );
+        let (st, v) = revoke("superseded").await;
+        assert_eq!((st, v["status"].as_str()), (200, Some("revoked")), "{v}");
+    }
+);
