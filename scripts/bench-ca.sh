@@ -334,6 +334,7 @@ coeur_args=(--database-url "sqlite://$tmp/coeur.db" --keys-dir "$tmp/keys" --crl
 mkdir -p "$tmp/keys"
 "$COEUR" "${coeur_args[@]}" client add --realm "$REALM" --client-id "$CLIENT_ID" \
   --secret "$SECRET" --grant-type client_credentials --scope ca:request \
+  --ca-structure "$STRUCTURE_ID" --ca-dns-suffix bench.example \
   --redirect-uri https://x.example/cb >/dev/null 2>"$tmp/client-add.log" ||
   { cat "$tmp/client-add.log" >&2; fail "coeur client add failed"; }
 

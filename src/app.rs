@@ -3,10 +3,13 @@
 //! routers of both listeners. The only place that knows every domain.
 
 use crate::config::Config;
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use coeur_ca::{CaService, CaSettings};
+use coeur_common::environment::Environment;
 use coeur_common::random::{Clock, Random};
+use coeur_oauth::realm::Realm;
 use coeur_provider::AppState;
+use coeur_provider::ca_clients::RealmRequesters;
 use coeur_provider::state::{ProviderUrls, Realms};
 use coeur_provider::store::Store;
 use coeur_storage::Db;
@@ -14,6 +17,25 @@ use coeur_storage::keystore::{KeyStore, MasterKey};
 use coeur_web::listener::{self, Tls};
 use std::sync::Arc;
 use std::time::SystemTime;
+
+/// The environment of the CAs to run, checked against the CA realm's: the TEST hierarchy
+/// serves a sandbox realm only, the production hierarchy a production realm only. Any other
+/// combination would let one side's certificates be trusted by the other, and is refused.
+pub fn pki_environment(cfg: &Config, ca_realm: &Realm) -> Result<Environment> {
+    let pki = Environment::of_sandbox(!cfg.pki_production);
+    let realm = ca_realm.environment();
+    if pki != realm {
+        bail!(
+            "refusing to start: ca_realm {} is a {realm} realm but pki_production = {} runs the \
+             {pki} CAs; TEST CAs serve sandbox realms only and production CAs production realms \
+             only (set ca_realm to a {pki} realm, or pki_production = {})",
+            ca_realm.name,
+            cfg.pki_production,
+            !cfg.pki_production,
+        );
+    }
+    Ok(pki)
+}
 
 /// The system clock: the only place coeur reads the time.
 pub struct SystemClock;
@@ -78,19 +100,20 @@ impl App {
             .verifier(&cfg.ca_realm)
             .cloned()
             .context("the CA realm has no token verifier")?;
+        let environment = pki_environment(&cfg, &ca_realm.realm)?;
         let settings = CaSettings {
             pki_dir: cfg.pki_dir.clone(),
             hierarchy: cfg.pki_hierarchy.clone(),
-            production: cfg.pki_production,
+            environment,
             ldap_base_dn: cfg.ldap_base_dn.clone(),
             public_url: cfg.public_url.clone(),
             keys_dir: cfg.keys_dir.clone(),
             crl_dir: cfg.crl_dir.clone(),
             realm: cfg.ca_realm.clone(),
-            auto_approve: ca_realm.realm.sandbox,
             external: cfg.external.clone(),
             ldap: cfg.ldap.clone(),
         };
+        let requesters = Arc::new(RealmRequesters::new(ca_realm.clone(), store.clone()));
         let ca = Arc::new(
             CaService::open(
                 settings,
@@ -100,7 +123,8 @@ impl App {
                 rng.clone(),
                 verifier,
             )
-            .await?,
+            .await?
+            .with_requesters(requesters),
         );
         let urls = ProviderUrls {
             public_url: cfg.public_url.clone(),

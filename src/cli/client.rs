@@ -68,6 +68,14 @@ pub enum ClientCmd {
         /// tls_client_auth: a DNS name of the client certificate.
         #[arg(long)]
         tls_san_dns: Option<String>,
+        /// CA API (`ca:request`): a structure (FINESS or SIRET) the client may request
+        /// certificates for; repeat for several.
+        #[arg(long = "ca-structure")]
+        ca_structures: Vec<String>,
+        /// CA API (`ca:request`): a DNS suffix the client may name in certificates (the name
+        /// and every name under it); repeat for several.
+        #[arg(long = "ca-dns-suffix")]
+        ca_dns_suffixes: Vec<String>,
     },
     /// List a realm's clients.
     List {
@@ -108,6 +116,8 @@ pub async fn run(cfg: Config, c: ClientCmd) -> Result<()> {
             jwks,
             tls_subject_dn,
             tls_san_dns,
+            ca_structures,
+            ca_dns_suffixes,
         } => {
             let jwks = match jwks {
                 Some(p) => Some(serde_json::from_str(
@@ -134,6 +144,12 @@ pub async fn run(cfg: Config, c: ClientCmd) -> Result<()> {
                 jwks,
                 tls_subject_dn,
                 tls_san_dns,
+                ca: (!ca_structures.is_empty() || !ca_dns_suffixes.is_empty()).then_some(
+                    coeur::oauth::client::CaEntitlements {
+                        structures: ca_structures,
+                        dns_suffixes: ca_dns_suffixes,
+                    },
+                ),
             };
             add(&cfg, &realm, reg).await
         }

@@ -6,6 +6,7 @@ mod support;
 pub(crate) use coeur_testkit::both_dbs;
 
 mod ca;
+mod ca_policy;
 mod card;
 mod card_external;
 mod compat;

@@ -47,16 +47,7 @@ async fn start_service(verifier: Arc<Verifier>) -> (String, tokio::task::JoinHan
 }
 
 async fn client_token(s: &TestServer, scope: &str) -> String {
-    let r = reqwest::Client::new()
-        .post(s.endpoint("edit", "token"))
-        .basic_auth("rs-client", Some(SECRET))
-        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
-        .send()
-        .await
-        .expect("token");
-    assert_eq!(r.status(), 200, "client credentials grant");
-    let v: Value = r.json().await.expect("token json");
-    v["access_token"].as_str().expect("access_token").to_owned()
+    s.client_credentials_token("edit", "rs-client", scope).await
 }
 
 fn kid(token: &str) -> String {

@@ -12,7 +12,6 @@ use axum::extract::{Path, Query};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use coeur_oauth::claims::AccessTokenClaims;
 use coeur_pki::csr::SubjectRequest;
 use coeur_pki::revocation::Reason;
 use coeur_resource_server::{Bearer, Verifier, api_error, scope};
@@ -85,28 +84,35 @@ fn typed(ct: &'static str, body: Vec<u8>) -> Response {
         .into_response()
 }
 
-fn ca_error(e: CaError) -> Response {
-    match e {
-        CaError::Csr(c) => api_error(StatusCode::BAD_REQUEST, "invalid_request", &c.to_string()),
-        CaError::UnknownCa(_) | CaError::UnknownProfile(_) => {
-            api_error(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string())
-        }
-        CaError::NotFound => api_error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such request or certificate",
-        ),
-        CaError::AlreadyRevoked => {
-            api_error(StatusCode::CONFLICT, "already_revoked", &e.to_string())
-        }
-        CaError::Conflict(m) => api_error(StatusCode::CONFLICT, "conflict", &m),
-        CaError::Internal(e) => {
-            tracing::error!(error = %format!("{e:#}"), "CA internal error");
-            api_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "internal error",
-            )
+impl IntoResponse for CaError {
+    /// The one mapping of the CA's refusals to API answers: bad input 400, policy refusals 403
+    /// `access_denied`, unknown objects 404, wrong state 409, the rest 500 (logged, never shown).
+    fn into_response(self) -> Response {
+        match self {
+            CaError::Csr(c) => {
+                api_error(StatusCode::BAD_REQUEST, "invalid_request", &c.to_string())
+            }
+            e @ (CaError::Invalid(_) | CaError::UnknownCa(_) | CaError::UnknownProfile(_)) => {
+                api_error(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string())
+            }
+            CaError::Refused(r) => api_error(StatusCode::FORBIDDEN, "access_denied", &r.0),
+            CaError::NotFound => api_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such request or certificate",
+            ),
+            e @ CaError::AlreadyRevoked => {
+                api_error(StatusCode::CONFLICT, "already_revoked", &e.to_string())
+            }
+            CaError::Conflict(m) => api_error(StatusCode::CONFLICT, "conflict", &m),
+            CaError::Internal(e) => {
+                tracing::error!(error = %format!("{e:#}"), "CA internal error");
+                api_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "internal error",
+                )
+            }
         }
     }
 }
@@ -158,10 +164,10 @@ async fn crl(st: St, Path(file): Path<String>) -> Response {
                 )
                     .into_response()
             }
-            Err(e) => ca_error(CaError::Internal(e.into())),
+            Err(e) => CaError::Internal(e.into()).into_response(),
         },
         Err(CaError::UnknownCa(_)) => api_error(StatusCode::NOT_FOUND, "not_found", "no such CA"),
-        Err(e) => ca_error(e),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -225,39 +231,24 @@ struct GenerateKey {
     password: String,
 }
 
-async fn submit(st: St, bearer: Bearer<CaRequest>, body: Bytes) -> Response {
+async fn submit(st: St, bearer: Bearer<CaRequest>, body: Bytes) -> Result<Response, CaError> {
     let who = bearer.caller();
-    let b: SubmitBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                &format!("body: {e}"),
-            );
-        }
-    };
+    let b: SubmitBody =
+        serde_json::from_slice(&body).map_err(|e| CaError::Invalid(format!("body: {e}")))?;
     let csr = match (&b.csr, &b.generate_key) {
         (Some(_), Some(_)) => {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "send either csr or generate_key",
-            );
+            return Err(CaError::Invalid("send either csr or generate_key".into()));
         }
-        (None, None) => {
-            return api_error(StatusCode::BAD_REQUEST, "invalid_request", "csr is missing");
-        }
+        (None, None) => return Err(CaError::Invalid("csr is missing".into())),
         (csr, _) => csr.as_deref(),
     };
-    if let Some(refused) = policy_refusal(&*st.policy, &bearer.claims, &b) {
-        return refused;
-    }
+    let entitlements = st.requesters.entitlements(&bearer.claims.client_id).await?;
+    let caller = Caller::from_claims(&bearer.claims, entitlements);
+    may_request(&st, &*st.policy, &caller, &b)?;
     if let Some(g) = &b.generate_key {
         return submit_generated_key(&st, &who, &b, g).await;
     }
-    let csr = csr.unwrap_or_default();
-    match st
+    let outcome = st
         .ca
         .submit(
             &st.store,
@@ -266,30 +257,29 @@ async fn submit(st: St, bearer: Bearer<CaRequest>, body: Bytes) -> Response {
                 requester: &who,
                 ca_id: &b.ca,
                 profile: &b.profile,
-                csr: csr.as_bytes(),
+                csr: csr.unwrap_or_default().as_bytes(),
                 subject: &b.subject,
             },
             st.now(),
         )
-        .await
-    {
-        Ok(o) => (StatusCode::CREATED, axum::Json(o)).into_response(),
-        Err(e) => ca_error(e),
-    }
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(outcome)).into_response())
 }
 
-/// The issuance policy's refusal of a submission, as a 403 `access_denied` answer; `None`
-/// when the policy allows it.
-fn policy_refusal(
+/// The issuance policy's decision on a submission, before anything is written: `Err` is the
+/// refusal (403 `access_denied`), or an unknown profile (400).
+fn may_request(
+    st: &CaService,
     policy: &dyn IssuancePolicy,
-    claims: &AccessTokenClaims,
+    caller: &Caller,
     b: &SubmitBody,
-) -> Option<Response> {
-    let caller = Caller::from_claims(claims);
-    policy
-        .may_request(&caller, &RequestScope::of(&b.ca, &b.profile, &b.subject))
-        .err()
-        .map(|r| api_error(StatusCode::FORBIDDEN, "access_denied", &r.0))
+) -> Result<(), CaError> {
+    let profile = st
+        .ca
+        .profile(&b.profile)
+        .ok_or_else(|| CaError::UnknownProfile(b.profile.clone()))?;
+    let scope = RequestScope::of(&b.ca, &b.profile, profile.subject, &b.subject);
+    Ok(policy.may_request(caller, &scope)?)
 }
 
 /// Sandbox only: the CA generates the key pair and answers the certificate with a PKCS#12.
@@ -298,8 +288,8 @@ async fn submit_generated_key(
     who: &str,
     b: &SubmitBody,
     g: &GenerateKey,
-) -> Response {
-    let issued = st
+) -> Result<Response, CaError> {
+    let (serial, cert, p12) = st
         .ca
         .issue_with_generated_key(
             &*st.rng,
@@ -313,30 +303,28 @@ async fn submit_generated_key(
             },
             st.now(),
         )
-        .await;
-    match issued {
-        Ok((serial, cert, p12)) => (
-            StatusCode::CREATED,
-            axum::Json(json!({
-                "status": "issued", "serial": serial, "certificate": cert_pem(&cert),
-                "pkcs12": coeur_common::encoding::b64(&p12),
-            })),
-        )
-            .into_response(),
-        Err(e) => ca_error(e),
-    }
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({
+            "status": "issued", "serial": serial, "certificate": cert_pem(&cert),
+            "pkcs12": coeur_common::encoding::b64(&p12),
+        })),
+    )
+        .into_response())
 }
 
-async fn approve(st: St, bearer: Bearer<CaApprove>, Path(id): Path<String>) -> Response {
+async fn approve(
+    st: St,
+    bearer: Bearer<CaApprove>,
+    Path(id): Path<String>,
+) -> Result<Response, CaError> {
     let who = bearer.caller();
-    match st
+    let outcome = st
         .ca
         .approve(&st.store, &*st.rng, &id, &who, st.now())
-        .await
-    {
-        Ok(o) => axum::Json(o).into_response(),
-        Err(e) => ca_error(e),
-    }
+        .await?;
+    Ok(axum::Json(outcome).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -350,47 +338,28 @@ async fn reject(
     bearer: Bearer<CaApprove>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Response {
+) -> Result<Response, CaError> {
     let who = bearer.caller();
     let b: ReasonBody = serde_json::from_slice(&body).unwrap_or_default();
-    match st
-        .ca
-        .reject(
-            &st.store,
-            &id,
-            &who,
-            b.reason.as_deref().unwrap_or("rejected"),
-            st.now(),
-        )
-        .await
-    {
-        Ok(()) => axum::Json(json!({ "id": id, "status": "rejected" })).into_response(),
-        Err(e) => ca_error(e),
-    }
+    let reason = b.reason.as_deref().unwrap_or("rejected");
+    st.ca.reject(&st.store, &id, &who, reason, st.now()).await?;
+    Ok(axum::Json(json!({ "id": id, "status": "rejected" })).into_response())
 }
 
 async fn list(
     st: St,
     _bearer: Bearer<CaRead>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
+) -> Result<Response, CaError> {
     let limit = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
-    match st
-        .ca
-        .list(
-            &st.store,
-            ListFilter {
-                ca: q.get("ca").map(String::as_str),
-                profile: q.get("profile").map(String::as_str),
-                subject_contains: q.get("q").map(String::as_str),
-                limit,
-            },
-        )
-        .await
-    {
-        Ok(v) => axum::Json(json!({ "certificates": v })).into_response(),
-        Err(e) => ca_error(e),
-    }
+    let filter = ListFilter {
+        ca: q.get("ca").map(String::as_str),
+        profile: q.get("profile").map(String::as_str),
+        subject_contains: q.get("q").map(String::as_str),
+        limit,
+    };
+    let v = st.ca.list(&st.store, filter).await?;
+    Ok(axum::Json(json!({ "certificates": v })).into_response())
 }
 
 async fn get_cert(
@@ -398,12 +367,9 @@ async fn get_cert(
     _bearer: Bearer<CaRead>,
     Path((ca, serial)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let der = match st.ca.certificate(&st.store, &ca, &serial).await {
-        Ok(d) => d,
-        Err(e) => return ca_error(e),
-    };
-    match q.get("format").map(String::as_str).unwrap_or("pem") {
+) -> Result<Response, CaError> {
+    let der = st.ca.certificate(&st.store, &ca, &serial).await?;
+    Ok(match q.get("format").map(String::as_str).unwrap_or("pem") {
         "pem" => typed("application/x-pem-file", cert_pem(&der).into_bytes()),
         "der" => typed("application/pkix-cert", der),
         "p7b" => {
@@ -411,12 +377,8 @@ async fn get_cert(
             certs.extend(st.ca.chain(&ca));
             typed("application/pkcs7-mime", pkcs7_certs(&certs))
         }
-        _ => api_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "format is pem, der or p7b",
-        ),
-    }
+        _ => return Err(CaError::Invalid("format is pem, der or p7b".into())),
+    })
 }
 
 async fn revoke(
@@ -424,43 +386,28 @@ async fn revoke(
     bearer: Bearer<CaRevoke>,
     Path((ca, serial)): Path<(String, String)>,
     body: Bytes,
-) -> Response {
+) -> Result<Response, CaError> {
     let who = bearer.caller();
     let b: ReasonBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(_) if body.is_empty() => ReasonBody::default(),
-        Err(e) => {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                &format!("body: {e}"),
-            );
-        }
+        Err(e) => return Err(CaError::Invalid(format!("body: {e}"))),
     };
     let reason = match b.reason.as_deref() {
         None => Reason::Unspecified,
-        Some(r) => match Reason::parse(r) {
-            Some(r) => r,
-            None => {
-                return api_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "reason is an RFC 5280 CRLReason name (keyCompromise, superseded, …)",
-                );
-            }
-        },
+        Some(r) => Reason::parse(r).ok_or_else(|| {
+            CaError::Invalid(
+                "reason is an RFC 5280 CRLReason name (keyCompromise, superseded, …)".into(),
+            )
+        })?,
     };
-    match st
-        .ca
+    st.ca
         .revoke(&st.store, &ca, &serial, reason, &who, st.now())
-        .await
-    {
-        Ok(()) => {
-            axum::Json(json!({ "ca": ca, "serial": serial, "status": "revoked", "reason": reason }))
-                .into_response()
-        }
-        Err(e) => ca_error(e),
-    }
+        .await?;
+    Ok(
+        axum::Json(json!({ "ca": ca, "serial": serial, "status": "revoked", "reason": reason }))
+            .into_response(),
+    )
 }
 
 #[cfg(test)]
@@ -468,54 +415,52 @@ mod tests {
     use super::*;
     use crate::policy::PolicyRefusal;
 
-    /// Refuses every request for profile `SSL_SERV`.
-    struct NoServers;
-
-    impl IssuancePolicy for NoServers {
-        fn may_request(&self, c: &Caller, r: &RequestScope<'_>) -> Result<(), PolicyRefusal> {
-            if r.profile == "SSL_SERV" {
-                Err(PolicyRefusal(format!(
-                    "{} may not ask for server certificates",
-                    c.client_id
-                )))
-            } else {
-                Ok(())
-            }
-        }
-    }
-
-    fn claims() -> AccessTokenClaims {
-        serde_json::from_value(json!({
-            "iss": "https://coeur.test/realms/sandbox", "sub": "u", "aud": "coeur-ca",
-            "client_id": "structure-1", "exp": 2, "iat": 1, "jti": "j", "scope": "ca:request",
-        }))
-        .expect("claims")
-    }
-
-    fn body(profile: &str) -> SubmitBody {
-        serde_json::from_value(json!({
-            "ca": "MOD-EL-ORG-TEST", "profile": profile, "csr": "-",
-            "subject": { "dns_names": ["a.test"] },
-        }))
-        .expect("body")
+    async fn answer(e: CaError) -> (StatusCode, serde_json::Value) {
+        let r = e.into_response();
+        let status = r.status();
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json"))
     }
 
     #[tokio::test]
-    async fn a_policy_refusal_is_access_denied() {
-        let refused = policy_refusal(&NoServers, &claims(), &body("SSL_SERV")).expect("refused");
-        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-        let bytes = axum::body::to_bytes(refused.into_body(), 1 << 16)
-            .await
-            .expect("body");
-        let v: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    async fn every_ca_error_has_one_answer() {
+        let refused = CaError::Refused(PolicyRefusal("ca-client may not ask for this".into()));
         assert_eq!(
-            v,
-            json!({
-                "error": "access_denied",
-                "error_description": "structure-1 may not ask for server certificates",
-            })
+            answer(refused).await,
+            (
+                StatusCode::FORBIDDEN,
+                json!({
+                    "error": "access_denied",
+                    "error_description": "ca-client may not ask for this",
+                })
+            )
         );
-        assert!(policy_refusal(&NoServers, &claims(), &body("ORG_AUTH_CLI")).is_none());
-        assert!(policy_refusal(&crate::policy::AllowAll, &claims(), &body("SSL_SERV")).is_none());
+        let cases = [
+            (
+                CaError::Invalid("csr is missing".into()),
+                400,
+                "invalid_request",
+            ),
+            (CaError::UnknownProfile("X".into()), 400, "invalid_request"),
+            (CaError::NotFound, 404, "not_found"),
+            (CaError::AlreadyRevoked, 409, "already_revoked"),
+            (CaError::Conflict("pending".into()), 409, "conflict"),
+            (
+                CaError::Internal(anyhow::anyhow!("secret detail")),
+                500,
+                "server_error",
+            ),
+        ];
+        for (e, status, error) in cases {
+            let (st, v) = answer(e).await;
+            assert_eq!(
+                (st.as_u16(), v["error"].as_str()),
+                (status, Some(error)),
+                "{v}"
+            );
+            assert!(!v.to_string().contains("secret detail"), "{v}");
+        }
     }
 }

@@ -1,14 +1,22 @@
-//! Who may ask for which certificate: the issuance policy the API consults before a request
-//! (with a CSR, or with a key pair the CA generates) is written or issued.
+//! The CA's issuance policy, in one place: who may ask for which certificate through the API,
+//! and how an allowed request is approved.
 //!
-//! The token's `ca:request` scope is checked first by the API; the policy then decides on what
-//! is asked: CA, profile, structure and subject names. [`AllowAll`] is the default: any caller
-//! holding `ca:request` may ask for anything the CA's own rules accept.
+//! The token's `ca:request` scope is checked first by the API; [`EntitledRequests`] then
+//! decides on what is asked, before anything is written: card profiles (`CPS_AUTH`,
+//! `CPS_SIGN`) never come from the API (cards come from the card lifecycle only), and a client
+//! asks only for the structures and DNS names its registration entitles it to
+//! ([`CaEntitlements`]). [`Approval`] follows from the CA's environment: TEST CAs approve
+//! automatically, production CAs never do.
 
+use coeur_common::environment::Environment;
 use coeur_oauth::claims::AccessTokenClaims;
+pub use coeur_oauth::client::CaEntitlements;
 use coeur_pki::csr::SubjectRequest;
+use coeur_pki::hierarchy::SubjectKind;
+use std::future::Future;
+use std::pin::Pin;
 
-/// Who calls, from the verified access token.
+/// Who calls, from the verified access token and the client's registration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The OAuth client.
@@ -17,15 +25,18 @@ pub struct Caller {
     pub national_id: Option<String>,
     /// The scopes granted to the token.
     pub scopes: Vec<String>,
+    /// What the client's registration entitles it to request (`None`: nothing).
+    pub entitlements: Option<CaEntitlements>,
 }
 
 impl Caller {
-    /// The caller an access token names.
-    pub fn from_claims(claims: &AccessTokenClaims) -> Self {
+    /// The caller an access token names, with its client's entitlements.
+    pub fn from_claims(claims: &AccessTokenClaims, entitlements: Option<CaEntitlements>) -> Self {
         Self {
             client_id: claims.client_id.clone(),
             national_id: claims.subject_name_id.clone(),
             scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
+            entitlements,
         }
     }
 
@@ -42,6 +53,8 @@ pub struct RequestScope<'a> {
     pub ca_id: &'a str,
     /// The profile asked.
     pub profile: &'a str,
+    /// The subject the profile builds (an organisation's, a card holder's, a responder's).
+    pub subject_kind: SubjectKind,
     /// The structure the certificate is for (FINESS, SIRET…), if any.
     pub structure_id: Option<&'a str>,
     /// DNS names asked.
@@ -53,11 +66,18 @@ pub struct RequestScope<'a> {
 }
 
 impl<'a> RequestScope<'a> {
-    /// What a request for `ca_id` and `profile` with these subject attributes asks for.
-    pub fn of(ca_id: &'a str, profile: &'a str, subject: &'a SubjectRequest) -> Self {
+    /// What a request for `ca_id` and `profile` (building a `subject_kind` subject) with these
+    /// subject attributes asks for.
+    pub fn of(
+        ca_id: &'a str,
+        profile: &'a str,
+        subject_kind: SubjectKind,
+        subject: &'a SubjectRequest,
+    ) -> Self {
         Self {
             ca_id,
             profile,
+            subject_kind,
             structure_id: subject.structure_id.as_deref(),
             dns_names: &subject.dns_names,
             emails: &subject.emails,
@@ -79,89 +99,90 @@ pub trait IssuancePolicy: Send + Sync {
     -> Result<(), PolicyRefusal>;
 }
 
-/// The default policy: every caller allowed to call the API may ask for anything the CA's own
-/// rules (profiles, CSR checks) accept.
+/// The policy of the API: organisation certificates only, for the caller's own structures and
+/// DNS names.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct AllowAll;
+pub struct EntitledRequests;
 
-impl IssuancePolicy for AllowAll {
-    fn may_request(&self, _: &Caller, _: &RequestScope<'_>) -> Result<(), PolicyRefusal> {
+impl IssuancePolicy for EntitledRequests {
+    fn may_request(&self, caller: &Caller, r: &RequestScope<'_>) -> Result<(), PolicyRefusal> {
+        let refuse = |why: String| Err(PolicyRefusal(why));
+        if r.subject_kind == SubjectKind::Person || r.national_id.is_some() {
+            return refuse(format!(
+                "profile {} is not issued through the API: cards come from the card lifecycle",
+                r.profile
+            ));
+        }
+        let Some(e) = &caller.entitlements else {
+            return refuse(format!(
+                "client {} is not entitled to request certificates",
+                caller.client_id
+            ));
+        };
+        if let Some(s) = r.structure_id
+            && !e.covers_structure(s)
+        {
+            return refuse(format!(
+                "client {} is not entitled to request certificates for structure {s}",
+                caller.client_id
+            ));
+        }
+        let domains = r
+            .dns_names
+            .iter()
+            .map(String::as_str)
+            .chain(r.emails.iter().map(|m| m.rsplit('@').next().unwrap_or(m)));
+        for name in domains {
+            if !e.covers_dns(name) {
+                return refuse(format!(
+                    "client {} is not entitled to request certificates for {name}",
+                    caller.client_id
+                ));
+            }
+        }
         Ok(())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// How a request the policy allowed becomes a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approval {
+    /// Issued at once (TEST CAs only).
+    Automatic,
+    /// Kept pending until an operator approves it (production CAs, always).
+    Operator,
+}
 
-    /// A policy that lets a client ask only for its own structure.
-    struct OwnStructure;
-
-    impl IssuancePolicy for OwnStructure {
-        fn may_request(&self, caller: &Caller, r: &RequestScope<'_>) -> Result<(), PolicyRefusal> {
-            match r.structure_id {
-                Some(s) if caller.client_id == format!("structure-{s}") => Ok(()),
-                _ => Err(PolicyRefusal(format!(
-                    "client {} may not ask for this structure",
-                    caller.client_id
-                ))),
-            }
+impl Approval {
+    /// The approval of the CAs of `env`: nothing a realm or a setting says can make a
+    /// production CA approve automatically.
+    pub fn of(env: Environment) -> Self {
+        match env {
+            Environment::Test => Self::Automatic,
+            Environment::Production => Self::Operator,
         }
     }
+}
 
-    fn claims(client_id: &str, national_id: Option<&str>) -> AccessTokenClaims {
-        serde_json::from_value(serde_json::json!({
-            "iss": "https://coeur.test/realms/sandbox", "sub": "u", "aud": "coeur-ca",
-            "client_id": client_id, "exp": 2, "iat": 1, "jti": "j",
-            "scope": "openid ca:request", "SubjectNameID": national_id,
-        }))
-        .expect("claims")
-    }
+/// A boxed future of a lookup.
+pub type Lookup<'a, T> = Pin<Box<dyn Future<Output = anyhow::Result<T>> + Send + 'a>>;
 
-    #[test]
-    fn caller_from_claims() {
-        let c = Caller::from_claims(&claims("structure-1", Some("810001234567")));
-        assert_eq!(c.client_id, "structure-1");
-        assert_eq!(c.national_id.as_deref(), Some("810001234567"));
-        assert!(c.has_scope("ca:request"));
-        assert!(!c.has_scope("ca:approve"));
-        assert_eq!(Caller::from_claims(&claims("x", None)).national_id, None);
-    }
+/// Where the API finds what a client is entitled to request: its registration in the CA
+/// realm (realm file or database).
+pub trait Requesters: Send + Sync {
+    /// The entitlements of `client_id` (`None`: the client may request nothing).
+    fn entitlements<'a>(&'a self, client_id: &'a str) -> Lookup<'a, Option<CaEntitlements>>;
+}
 
-    #[test]
-    fn request_scope_names_what_is_asked() {
-        let subject = SubjectRequest {
-            structure_id: Some("1".into()),
-            dns_names: vec!["a.test".into()],
-            emails: vec!["x@a.test".into()],
-            national_id: Some("810001234567".into()),
-            ..Default::default()
-        };
-        let r = RequestScope::of("CA", "SSL_SERV", &subject);
-        assert_eq!(r.ca_id, "CA");
-        assert_eq!(r.profile, "SSL_SERV");
-        assert_eq!(r.structure_id, Some("1"));
-        assert_eq!(r.dns_names, ["a.test".to_owned()]);
-        assert_eq!(r.emails, ["x@a.test".to_owned()]);
-        assert_eq!(r.national_id, Some("810001234567"));
-    }
+/// No client is entitled to anything (a CA without registrations).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoRequesters;
 
-    #[test]
-    fn a_policy_refuses_and_the_default_allows() {
-        let subject = SubjectRequest {
-            structure_id: Some("2".into()),
-            ..Default::default()
-        };
-        let r = RequestScope::of("CA", "ORG_AUTH_CLI", &subject);
-        let caller = Caller::from_claims(&claims("structure-1", None));
-        assert_eq!(
-            OwnStructure.may_request(&caller, &r),
-            Err(PolicyRefusal(
-                "client structure-1 may not ask for this structure".into()
-            ))
-        );
-        let own = Caller::from_claims(&claims("structure-2", None));
-        assert_eq!(OwnStructure.may_request(&own, &r), Ok(()));
-        assert_eq!(AllowAll.may_request(&caller, &r), Ok(()));
+impl Requesters for NoRequesters {
+    fn entitlements<'a>(&'a self, _: &'a str) -> Lookup<'a, Option<CaEntitlements>> {
+        Box::pin(async { Ok(None) })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,12 +2,13 @@
 //! trust in client certificates, the LDAP settings, and the verifier of the access tokens
 //! that authorise its API. Built once by the `coeur` binary.
 
-use crate::ca::{Ca, CaSetup, PkiEnv, load_pki};
+use crate::ca::{Ca, CaSetup, load_pki};
 use crate::config::{ExternalTrustConfig, LdapConfig};
-use crate::policy::{AllowAll, IssuancePolicy};
+use crate::policy::{EntitledRequests, IssuancePolicy, NoRequesters, Requesters};
 use crate::store::CaStore;
 use crate::trust::ClientTrust;
 use anyhow::{Result, anyhow};
+use coeur_common::environment::Environment;
 use coeur_common::random::{Clock, Random};
 use coeur_pki::validate::{Refusal, Usage, Validated};
 use coeur_resource_server::Verifier;
@@ -22,8 +23,8 @@ pub struct CaSettings {
     pub pki_dir: PathBuf,
     /// The hierarchy's name (`igc-sante`, `modern`).
     pub hierarchy: String,
-    /// The production CAs instead of the TEST twins.
-    pub production: bool,
+    /// The production CAs (production realms only) or the TEST twins (sandbox realms only).
+    pub environment: Environment,
     /// Base DN of the LDAP directory the CA publishes to (URLs in certificates name it).
     pub ldap_base_dn: Option<String>,
     /// The public base URL (CRL, OCSP and CA certificate URLs).
@@ -34,8 +35,6 @@ pub struct CaSettings {
     pub crl_dir: PathBuf,
     /// The realm whose access tokens authorise the API (for audit and listings).
     pub realm: String,
-    /// Whether requests are approved automatically.
-    pub auto_approve: bool,
     /// External authorities trusted for client certificates.
     pub external: ExternalTrustConfig,
     /// LDAP publication (`None`: off).
@@ -64,6 +63,8 @@ pub struct CaService {
     pub crl_dir: PathBuf,
     /// Who may ask for which certificate (consulted by the API before a request is written).
     pub policy: Arc<dyn IssuancePolicy>,
+    /// What each API client is entitled to request (from its registration in the CA realm).
+    pub requesters: Arc<dyn Requesters>,
 }
 
 impl CaService {
@@ -81,19 +82,13 @@ impl CaService {
         let hierarchy = hierarchy
             .with_ldap_base_dn(settings.ldap_base_dn.as_deref())
             .map_err(|e| anyhow!("hierarchy {}: {e}", settings.hierarchy))?;
-        let env = if settings.production {
-            PkiEnv::Production
-        } else {
-            PkiEnv::Test
-        };
         let store = CaStore::new(store);
         let setup = CaSetup {
             keys_dir: &settings.keys_dir,
             crl_dir: &settings.crl_dir,
             master,
-            env,
+            env: settings.environment,
             realm: &settings.realm,
-            auto_approve: settings.auto_approve,
         };
         let ca = Ca::open(&store, &setup, hierarchy, profiles, &*rng, clock.now()).await?;
         let trust = ClientTrust::new(&settings.external)?;
@@ -107,13 +102,21 @@ impl CaService {
             verifier,
             keys_dir: settings.keys_dir,
             crl_dir: settings.crl_dir,
-            policy: Arc::new(AllowAll),
+            policy: Arc::new(EntitledRequests),
+            requesters: Arc::new(NoRequesters),
         })
     }
 
-    /// The same service with another issuance policy than the default [`AllowAll`].
+    /// The same service with another issuance policy than the default [`EntitledRequests`].
     pub fn with_policy(mut self, policy: Arc<dyn IssuancePolicy>) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// The same service with the registrations of its API clients (by default nobody is
+    /// entitled to request anything).
+    pub fn with_requesters(mut self, requesters: Arc<dyn Requesters>) -> Self {
+        self.requesters = requesters;
         self
     }
 
@@ -122,16 +125,18 @@ impl CaService {
         self.clock.now()
     }
 
-    /// Validates a client certificate for `usage` (cards, organisations' `tls_client_auth`):
-    /// own CAs with the store's revocation state, then external authorities. `Err` is an
+    /// Validates a client certificate for `usage` (cards, organisations' `tls_client_auth`)
+    /// presented to a realm of environment `realm`: own CAs (only when they serve that
+    /// environment) with the store's revocation state, then external authorities. `Err` is an
     /// internal failure.
     pub async fn check_client_certificate(
         &self,
         der: &[u8],
         usage: Usage,
+        realm: Environment,
     ) -> Result<Result<Validated, Refusal>> {
         self.trust
-            .check(&self.ca, &self.store, der, usage, self.now())
+            .check(&self.ca, &self.store, der, usage, realm, self.now())
             .await
     }
 }

@@ -16,6 +16,7 @@ use crate::ca::Ca;
 use crate::config::{ExternalTrustConfig, RevocationMethod};
 use crate::store::CaStore;
 use anyhow::{Context, Result};
+use coeur_common::environment::Environment;
 use coeur_pki::external::{ExternalTrust, Link};
 use coeur_pki::hierarchy::Domain;
 use coeur_pki::status::{self, CrlIndex, Status};
@@ -132,21 +133,30 @@ impl ClientTrust {
         self.card.as_ref().map_or(&[], |t| &t.subjects)
     }
 
-    /// Validates a client certificate for `usage`: coeur's own CAs of the matching domain
-    /// first, then the external authorities. `Err` is an internal failure (store).
+    /// Validates a client certificate for `usage`, presented to a realm of environment
+    /// `realm`: coeur's own CAs of the matching domain and environment first, then the
+    /// external authorities. `Err` is an internal failure (store).
     pub async fn check(
         &self,
         ca: &Ca,
         store: &CaStore,
         der: &[u8],
         usage: Usage,
+        realm: Environment,
         now: i64,
     ) -> Result<Result<Validated, Refusal>> {
         let domain = match usage {
             Usage::CardAuthentication => Domain::Personnes,
             Usage::ClientTls => Domain::Organisations,
         };
-        let own = validate::validate(der, &ca.anchors(domain), usage, now);
+        // The sandbox/production boundary: a realm trusts coeur's CAs only when they serve
+        // its environment (TEST CAs for sandbox realms, production CAs for production ones).
+        let anchors = if ca.environment == realm {
+            ca.anchors(domain)
+        } else {
+            Vec::new()
+        };
+        let own = validate::validate(der, &anchors, usage, now);
         let external = self.external(usage);
         match own {
             Ok(v) => {

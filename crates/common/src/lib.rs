@@ -1,8 +1,10 @@
 //! Pure types shared by every coeur domain: health professionals' identifiers (IdNat with its
 //! RPPS Luhn key, identities, the sandbox's generated identities) and the injected clock and
-//! randomness ([`random::Clock`], [`random::Random`]). No IO.
+//! randomness ([`random::Clock`], [`random::Random`]), the sandbox/production
+//! [`environment::Environment`]. No IO.
 #![forbid(unsafe_code)]
 
 pub mod encoding;
+pub mod environment;
 pub mod identity;
 pub mod random;

@@ -526,6 +526,7 @@ mod tests {
                 tls_client_auth_subject_dn: None,
                 tls_client_auth_san_dns: None,
                 resource_server_for: vec![],
+                ca: None,
             },
             secret_hash: None,
             hmac_secret: None,

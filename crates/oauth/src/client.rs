@@ -141,6 +141,42 @@ pub struct ClientSpec {
     /// may introspect.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resource_server_for: Vec<String>,
+    /// What the client may ask coeur's CA for with `ca:request`; none without this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<CaEntitlements>,
+}
+
+/// What a CA client is entitled to request: certificates for its own structures and for DNS
+/// names under its own suffixes, nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaEntitlements {
+    /// Structures the client acts for (FINESS or SIRET identifiers).
+    #[serde(default)]
+    pub structures: Vec<String>,
+    /// DNS suffixes (`ch-exemple.fr`): the name itself and every name under it.
+    #[serde(default)]
+    pub dns_suffixes: Vec<String>,
+}
+
+impl CaEntitlements {
+    /// Whether the client acts for `structure_id`.
+    pub fn covers_structure(&self, structure_id: &str) -> bool {
+        self.structures.iter().any(|s| s == structure_id)
+    }
+
+    /// Whether `name` (a DNS name, possibly a `*.` wildcard, or an e-mail domain) is one of
+    /// the client's suffixes or under one, on a label boundary.
+    pub fn covers_dns(&self, name: &str) -> bool {
+        let name = name.strip_prefix("*.").unwrap_or(name).to_ascii_lowercase();
+        self.dns_suffixes.iter().any(|suffix| {
+            let suffix = suffix.to_ascii_lowercase();
+            name == suffix
+                || name
+                    .strip_suffix(suffix.as_str())
+                    .is_some_and(|head| head.ends_with('.'))
+        })
+    }
 }
 
 fn default_auth_method() -> TokenAuthMethod {
@@ -254,6 +290,9 @@ pub enum SpecError {
     /// `jwks` is not a JWK set.
     #[error("jwks is not a JWK set: {0}")]
     Jwks(String),
+    /// A CA entitlement's DNS suffix is not a plain DNS name.
+    #[error("ca.dns_suffixes: {0:?} is not a DNS name of at least two labels")]
+    CaDnsSuffix(String),
 }
 
 /// Checks a registration; `Err` says what is wrong.
@@ -302,6 +341,17 @@ pub fn validate_spec(spec: &ClientSpec) -> Result<(), SpecError> {
         serde_json::from_value::<jsonwebtoken::jwk::JwkSet>(j.clone())
             .map_err(|e| SpecError::Jwks(e.to_string()))?;
     }
+    for suffix in spec.ca.iter().flat_map(|c| &c.dns_suffixes) {
+        let labels: Vec<&str> = suffix.split('.').collect();
+        let label_ok = |l: &&str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
+        if labels.len() < 2 || !labels.iter().all(label_ok) {
+            return Err(SpecError::CaDnsSuffix(suffix.clone()));
+        }
+    }
     Ok(())
 }
 
@@ -344,5 +394,33 @@ mod tests {
         assert!(validate_redirect_uri("https://u:p@rp.example/cb").is_err());
         assert!(validate_redirect_uri("javascript:alert(1)").is_err());
         assert!(validate_redirect_uri("/relative").is_err());
+    }
+
+    #[test]
+    fn ca_entitlements_cover_their_structures_and_suffixes() {
+        let e = CaEntitlements {
+            structures: vec!["318751275100020".into()],
+            dns_suffixes: vec!["ch-test.fr".into()],
+        };
+        assert!(e.covers_structure("318751275100020"));
+        assert!(!e.covers_structure("318751275100021"));
+        for ok in [
+            "ch-test.fr",
+            "srv.ch-test.fr",
+            "*.ch-test.fr",
+            "A.CH-TEST.FR",
+        ] {
+            assert!(e.covers_dns(ok), "{ok}");
+        }
+        for refused in [
+            "evil-ch-test.fr",
+            "ch-test.fr.evil",
+            "gouv.fr",
+            "*.fr",
+            "fr",
+        ] {
+            assert!(!e.covers_dns(refused), "{refused}");
+        }
+        assert!(!CaEntitlements::default().covers_dns("ch-test.fr"));
     }
 }

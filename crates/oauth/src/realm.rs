@@ -217,6 +217,14 @@ pub struct Realm {
     pub clients: Vec<ClientSpec>,
 }
 
+impl Realm {
+    /// The side of the sandbox/production boundary the realm is on: a sandbox realm trusts
+    /// only TEST CAs, a production realm only production CAs.
+    pub fn environment(&self) -> coeur_common::environment::Environment {
+        coeur_common::environment::Environment::of_sandbox(self.sandbox)
+    }
+}
+
 /// Why a realm file was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealmError {

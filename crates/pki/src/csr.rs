@@ -142,7 +142,7 @@ pub fn approve_own_server(
         dns,
         emails: vec![],
         ips,
-        subject_text: format!("CN={cn}"),
+        subject_text: rfc4514(&[("CN", &cn)]),
     })
 }
 
@@ -229,12 +229,22 @@ pub fn parse(csr: &[u8]) -> Result<(Vec<u8>, KeyType), CsrError> {
     Ok((spki.raw.to_vec(), kt))
 }
 
+/// The subject's text as stored and shown (listings, search, audit): RFC 4514, values escaped,
+/// so that `O=CN=evil,O=x` cannot pass for two attributes.
+fn rfc4514(attributes: &[(&str, &str)]) -> String {
+    attributes
+        .iter()
+        .map(|(t, v)| format!("{t}={}", crate::dn::escape_value(v)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn clean(field: &str, v: Option<&String>, max: usize) -> Result<String, CsrError> {
     let v = v
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
         .ok_or_else(|| CsrError::Missing(field.into()))?;
-    if v.chars().count() > max || v.chars().any(|c| c.is_control()) {
+    if v.chars().count() > max || v.chars().any(crate::names::is_forbidden_char) {
         return Err(CsrError::ForbiddenName(format!(
             "{field}: at most {max} printable characters"
         )));
@@ -379,7 +389,7 @@ pub fn approve_key(
                 DnValue::Utf8String(sid.idnat()),
             );
             dn.push(DnType::CommonName, DnValue::Utf8String(cn.clone()));
-            format!("CN={cn}, OU={}, O={org}", sid.idnat())
+            rfc4514(&[("CN", &cn), ("OU", &sid.idnat()), ("O", &org)])
         }
         SubjectKind::Person => {
             let nid = NationalId::parse(
@@ -405,7 +415,7 @@ pub fn approve_key(
                 );
             }
             dn.push(DnType::CommonName, DnValue::Utf8String(nid.to_string()));
-            format!("CN={nid}, SN={sn}, GN={gn}")
+            rfc4514(&[("CN", &nid.to_string()), ("SN", &sn), ("GN", &gn)])
         }
     };
     Ok(CsrApproved {
@@ -561,7 +571,7 @@ mod tests {
         assert_eq!(a.dns, vec!["srv.hopital.example", "*.hopital.example"]);
         assert_eq!(
             a.subject_text,
-            "CN=srv.hopital.example, OU=318751275100020, O=HOPITAL TEST"
+            "CN=srv.hopital.example,OU=318751275100020,O=HOPITAL TEST"
         );
         r.dns_names = vec!["localhost".into()];
         assert_eq!(
@@ -629,7 +639,7 @@ mod tests {
         let a = approve(&base(), &p).unwrap();
         assert_eq!(
             a.subject_text,
-            "CN=Messagerie, OU=318751275100020, O=HOPITAL TEST"
+            "CN=Messagerie,OU=318751275100020,O=HOPITAL TEST"
         );
         for (change, expected) in [
             (
@@ -653,6 +663,18 @@ mod tests {
                 |r| r.organization = Some("a\nb".into()),
                 "forbidden name: organization: at most 64 printable characters",
             ),
+            (
+                |r| r.organization = Some("HOPITAL \u{202E}TSET".into()),
+                "forbidden name: organization: at most 64 printable characters",
+            ),
+            (
+                |r| r.service_name = Some("Messa\u{200B}gerie".into()),
+                "forbidden name: service_name: at most 64 printable characters",
+            ),
+            (
+                |r| r.structure_id = Some("300000000000000".into()),
+                "forbidden name: \"300000000000000\" is not an attributed identifier",
+            ),
             (|r| r.state = None, "missing field: state"),
             (|r| r.service_name = None, "missing field: service_name"),
         ] {
@@ -660,6 +682,13 @@ mod tests {
             change(&mut r);
             assert_eq!(why(approve(&r, &p)), expected);
         }
+        // Values are escaped in the stored text: one attribute stays one attribute.
+        let mut r = base();
+        r.organization = Some("CN=evil,O=x".into());
+        assert_eq!(
+            approve(&r, &p).unwrap().subject_text,
+            "CN=Messagerie,OU=318751275100020,O=CN\\=evil\\,O\\=x"
+        );
         // A responder has no state.
         let responder = profile(SanKind::None, SubjectKind::Responder);
         let mut r = base();
@@ -678,7 +707,7 @@ mod tests {
             ..Default::default()
         };
         let a = approve(&r, &p).unwrap();
-        assert_eq!(a.subject_text, "CN=899700218896, SN=DUPONT, GN=Jean");
+        assert_eq!(a.subject_text, "CN=899700218896,SN=DUPONT,GN=Jean");
         let mut no_id = r.clone();
         no_id.national_id = None;
         assert_eq!(why(approve(&no_id, &p)), "missing field: national_id");

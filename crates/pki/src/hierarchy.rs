@@ -78,6 +78,12 @@ pub struct CaDef {
 }
 
 impl CaDef {
+    /// The environment the CA serves: a TEST CA the sandbox only, a production CA production
+    /// only.
+    pub fn environment(&self) -> coeur_common::environment::Environment {
+        coeur_common::environment::Environment::of_sandbox(self.test)
+    }
+
     /// Whether it is a root.
     pub fn is_root(&self) -> bool {
         self.parent.is_none()

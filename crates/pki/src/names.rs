@@ -15,9 +15,15 @@ pub enum NameError {
     /// The Luhn key does not match.
     #[error("{0:?}: the check key is wrong")]
     CheckKey(String),
+    /// A well-formed identifier no registry attributes (all one digit, SIREN zero).
+    #[error("{0:?} is not an attributed identifier")]
+    NotAttributed(String),
     /// Not a DNS name coeur certifies.
     #[error("{0:?} is not a valid DNS name")]
     DnsName(String),
+    /// A wildcard over a public suffix (`*.co.uk`, `*.gouv.fr`): names nobody owns.
+    #[error("{0:?}: a wildcard may not cover a public suffix")]
+    PublicSuffixWildcard(String),
     /// No `@`.
     #[error("{0:?} is not an e-mail address")]
     NotEmail(String),
@@ -55,6 +61,13 @@ impl StructureId {
         if !luhn_valid(body) {
             return Err(NameError::CheckKey(s.to_owned()));
         }
+        // Patterns that pass the Luhn key but that the registries never attribute: one digit
+        // repeated, and a SIRET whose SIREN is zero.
+        let first = body.as_bytes()[0];
+        if body.bytes().all(|b| b == first) || (kind == 'S' && body[..9].bytes().all(|b| b == b'0'))
+        {
+            return Err(NameError::NotAttributed(s.to_owned()));
+        }
         Ok(if kind == 'F' {
             StructureId::Finess(body.to_owned())
         } else {
@@ -90,11 +103,47 @@ pub fn validate_dns_name(name: &str) -> Result<String, NameError> {
         && labels
             .last()
             .is_some_and(|tld| tld.bytes().any(|b| b.is_ascii_alphabetic()));
-    if ok {
-        Ok(n)
-    } else {
-        Err(NameError::DnsName(name.to_owned()))
+    if !ok {
+        return Err(NameError::DnsName(name.to_owned()));
     }
+    if n.starts_with("*.") && is_public_suffix(body) {
+        return Err(NameError::PublicSuffixWildcard(name.to_owned()));
+    }
+    Ok(n)
+}
+
+/// Whether `name` is itself a public suffix of the Public Suffix List (`co.uk`, `gouv.fr`).
+fn is_public_suffix(name: &str) -> bool {
+    psl::suffix(name.as_bytes()).is_some_and(|s| s.is_known() && s.as_bytes() == name.as_bytes())
+}
+
+/// Characters never accepted in subject text: controls, and the invisible format characters
+/// (bidirectional overrides and isolates, zero-width characters, BOM, tags…) that make a name
+/// display as something else, and line or paragraph separators.
+pub fn is_forbidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{061C}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{08E2}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{110BD}'
+                | '\u{110CD}'
+                | '\u{13430}'..='\u{1343F}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0001}'
+                | '\u{E0020}'..='\u{E007F}'
+        )
 }
 
 /// Checks an e-mail address (ASCII, one `@`, valid domain).
@@ -146,6 +195,55 @@ mod tests {
             StructureId::parse("1A10000024").unwrap_err().to_string(),
             "\"1A10000024\": identifiers are digits"
         );
+        // Luhn-valid, never attributed.
+        for unattributed in [
+            "300000000000000",
+            "1000000000",
+            "000000000",
+            "300000000000018",
+        ] {
+            assert_eq!(
+                StructureId::parse(unattributed).unwrap_err(),
+                NameError::NotAttributed(unattributed.into()),
+                "{unattributed}"
+            );
+        }
+    }
+
+    #[test]
+    fn wildcards_on_public_suffixes_are_refused() {
+        for w in ["*.co.uk", "*.gouv.fr", "*.github.io"] {
+            assert_eq!(
+                validate_dns_name(w),
+                Err(NameError::PublicSuffixWildcard(w.into())),
+                "{w}"
+            );
+        }
+        assert!(validate_dns_name("*.sante.gouv.fr").is_ok());
+        assert!(validate_dns_name("*.hopital.co.uk").is_ok());
+        assert!(validate_dns_name("*.bench.example").is_ok());
+        assert!(
+            validate_dns_name("gouv.fr").is_ok(),
+            "only wildcards are refused"
+        );
+    }
+
+    #[test]
+    fn invisible_characters_are_forbidden() {
+        for c in [
+            '\u{202E}',
+            '\u{200B}',
+            '\u{2066}',
+            '\u{FEFF}',
+            '\u{E0041}',
+            '\n',
+            '\u{2028}',
+        ] {
+            assert!(is_forbidden_char(c), "{c:?}");
+        }
+        for c in ['a', 'É', 'ç', ' ', '-', '\'', '(', '—'] {
+            assert!(!is_forbidden_char(c), "{c:?}");
+        }
     }
 
     #[test]

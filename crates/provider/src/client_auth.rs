@@ -99,7 +99,7 @@ async fn authenticate(
     if client.spec.token_endpoint_auth_method == coeur_oauth::client::TokenAuthMethod::TlsClientAuth
     {
         let cert = match peer.and_then(|p| p.0.0.clone()) {
-            Some(der) => Some(client_certificate(st, &der).await.map_err(fail)?),
+            Some(der) => Some(client_certificate(st, rt, &der).await.map_err(fail)?),
             None => None,
         };
         return tok::authenticate_tls(&presented, client, cert.as_ref()).map_err(fail);
@@ -130,14 +130,21 @@ async fn authenticate(
     }
 }
 
-/// Validates an organisation's TLS client certificate: coeur's ORGANISATIONS CAs with the
-/// revocation state of the store, or the configured external authorities.
+/// Validates an organisation's TLS client certificate presented to realm `rt`: coeur's
+/// ORGANISATIONS CAs of the realm's environment with the revocation state of the store, or the
+/// configured external authorities.
 pub(crate) async fn client_certificate(
     st: &AppState,
+    rt: &RealmRt,
     der: &[u8],
 ) -> Result<tok::PresentedCertificate, OAuthError> {
     use coeur_pki::validate::Usage;
-    match st.ca.check_client_certificate(der, Usage::ClientTls).await {
+    let env = rt.realm.environment();
+    match st
+        .ca
+        .check_client_certificate(der, Usage::ClientTls, env)
+        .await
+    {
         Ok(Ok(v)) => Ok(tok::PresentedCertificate {
             subject: v.subject,
             dns: v.dns,

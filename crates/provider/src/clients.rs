@@ -63,6 +63,8 @@ pub struct ClientRegistration {
     pub tls_subject_dn: Option<String>,
     /// `tls_client_auth`: a DNS name of the certificate.
     pub tls_san_dns: Option<String>,
+    /// What the client may ask coeur's CA for (`ca:request`).
+    pub ca: Option<coeur_oauth::client::CaEntitlements>,
 }
 
 /// Why a registration is refused.
@@ -235,6 +237,7 @@ fn spec_of(reg: &ClientRegistration) -> Result<ClientSpec, RegistrationError> {
         tls_client_auth_subject_dn: reg.tls_subject_dn.clone(),
         tls_client_auth_san_dns: reg.tls_san_dns.clone(),
         resource_server_for: vec![],
+        ca: reg.ca.clone(),
     })
 }
 

@@ -10,6 +10,7 @@
 
 mod access_tokens;
 mod authorize;
+pub mod ca_clients;
 mod client_auth;
 pub mod clients;
 mod demo;

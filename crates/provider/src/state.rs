@@ -26,6 +26,11 @@ pub struct RealmRt {
 }
 
 impl RealmRt {
+    /// A client defined in the realm file.
+    pub fn file_client(&self, client_id: &str) -> Option<&Client> {
+        self.file_clients.get(client_id)
+    }
+
     /// The current key ring.
     pub fn ring(&self) -> Arc<LoadedRing> {
         self.ring

@@ -110,6 +110,18 @@ impl TestServer {
         realms: &std::path::Path,
         adjust: impl FnOnce(&mut Settings),
     ) -> Self {
+        Self::try_start_with(db, realms, adjust)
+            .await
+            .expect("server state")
+    }
+
+    /// Like [`TestServer::start_with`], but a configuration the server refuses to start with
+    /// is an `Err` carrying its message.
+    pub async fn try_start_with(
+        db: Db,
+        realms: &std::path::Path,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> anyhow::Result<Self> {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         logs::install();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -153,11 +165,7 @@ impl TestServer {
         adjust(&mut settings);
         let cfg = Config::resolve(settings, None).expect("config");
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
-        let app = Arc::new(
-            App::build_with(cfg, clock.clone(), Arc::new(SystemRandom))
-                .await
-                .expect("server state"),
-        );
+        let app = Arc::new(App::build_with(cfg, clock.clone(), Arc::new(SystemRandom)).await?);
         let main_app = app.clone();
         let task = tokio::spawn(async move {
             // Dropped with this task (when the server is), the set stops the other listeners.
@@ -174,7 +182,7 @@ impl TestServer {
                 .serve_main(listener, None, std::future::pending())
                 .await;
         });
-        TestServer {
+        Ok(TestServer {
             base,
             admin_base: format!("http://{admin_addr}"),
             state: app.provider.clone(),
@@ -183,7 +191,7 @@ impl TestServer {
             clock,
             dir,
             task,
-        }
+        })
     }
 
     /// Base URL of the card (mutual TLS) listener.
@@ -230,6 +238,26 @@ impl TestServer {
             .add_client(realm, &spec.client_id.clone(), &row, self.clock.now())
             .await
             .expect("add client");
+    }
+
+    /// An access token of `client_id` (secret [`SECRET`]) in `realm` for `scope`, from the
+    /// client credentials grant.
+    pub async fn client_credentials_token(
+        &self,
+        realm: &str,
+        client_id: &str,
+        scope: &str,
+    ) -> String {
+        let r = reqwest::Client::new()
+            .post(self.endpoint(realm, "token"))
+            .basic_auth(client_id, Some(SECRET))
+            .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(r.status(), 200, "client credentials grant");
+        let v: serde_json::Value = r.json().await.expect("token json");
+        v["access_token"].as_str().expect("access_token").to_owned()
     }
 
     /// Registers the standard confidential test client `rp` (secret [`SECRET`]).
@@ -282,6 +310,7 @@ pub fn rp_spec(id: &str) -> ClientSpec {
         tls_client_auth_subject_dn: None,
         tls_client_auth_san_dns: None,
         resource_server_for: vec![],
+        ca: None,
     }
 }
 

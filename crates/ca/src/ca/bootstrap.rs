@@ -13,11 +13,9 @@ pub struct CaSetup<'a> {
     /// Seals and opens the key files.
     pub master: &'a MasterKey,
     /// TEST twins or production CAs.
-    pub env: PkiEnv,
+    pub env: Environment,
     /// The realm whose access tokens authorise API calls.
     pub realm: &'a str,
-    /// Whether requests are approved automatically (sandbox realm).
-    pub auto_approve: bool,
 }
 
 impl Ca {
@@ -38,7 +36,7 @@ impl Ca {
         let wanted: Vec<CaDef> = hierarchy
             .cas
             .iter()
-            .filter(|c| c.test == (setup.env == PkiEnv::Test))
+            .filter(|c| c.environment() == setup.env)
             .cloned()
             .collect();
         for def in wanted {
@@ -60,7 +58,7 @@ impl Ca {
             profiles,
             cas,
             realm: setup.realm.to_owned(),
-            auto_approve: setup.auto_approve,
+            environment: setup.env,
             crl_dir: crl_dir.to_owned(),
             ocsp_cache: Mutex::new(HashMap::new()),
             crl_dirty: Mutex::new(HashMap::new()),

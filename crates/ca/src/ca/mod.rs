@@ -14,6 +14,7 @@ use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair, RSA_PKCS1_SHA256,
     RsaKeyPair,
 };
+use coeur_common::environment::Environment;
 use coeur_common::random::Random;
 use coeur_pki::DigestSigner;
 use coeur_pki::csr::{self, CsrApproved, CsrError, SubjectRequest};
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use x509_parser::prelude::FromDer as _;
 
+use crate::policy::Approval;
 use crate::store::{AuditEntry, CrlRecord, IssuedCert, IssuedRequest, NewRequest, RevokeOutcome};
 pub use crate::store::{CaStore, CertificateSummary, ListFilter};
 
@@ -85,8 +87,9 @@ pub struct Ca {
     pub cas: HashMap<String, Arc<CaRt>>,
     /// The realm whose access tokens authorise API calls.
     pub realm: String,
-    /// Whether requests are approved automatically (sandbox realm).
-    pub auto_approve: bool,
+    /// The environment of the CAs that run: TEST CAs serve the sandbox only, production CAs
+    /// production only.
+    pub environment: Environment,
     crl_dir: PathBuf,
     ocsp_cache: Mutex<OcspCache>,
     crl_dirty: Mutex<HashMap<String, bool>>,
@@ -134,6 +137,9 @@ pub enum CaError {
     /// Policy refusal.
     #[error("{0}")]
     Csr(#[from] CsrError),
+    /// A request the API cannot read (body, parameters).
+    #[error("{0}")]
+    Invalid(String),
     /// Unknown CA.
     #[error("unknown CA {0}")]
     UnknownCa(String),
@@ -149,18 +155,12 @@ pub enum CaError {
     /// Wrong state.
     #[error("{0}")]
     Conflict(String),
+    /// The issuance policy refused the caller's request.
+    #[error("{0}")]
+    Refused(#[from] crate::policy::PolicyRefusal),
     /// Internal.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
-}
-
-/// Which CAs to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PkiEnv {
-    /// The TEST twins.
-    Test,
-    /// The production CAs.
-    Production,
 }
 
 /// Loads `pki/<hierarchy>.toml` and `pki/profiles.toml`.
@@ -235,6 +235,12 @@ impl Ca {
             key_hash,
             responder,
         })
+    }
+
+    /// How requests that the issuance policy allowed are approved: automatically by TEST CAs
+    /// only, by an operator for production CAs.
+    pub fn approval(&self) -> Approval {
+        Approval::of(self.environment)
     }
 
     /// A profile.

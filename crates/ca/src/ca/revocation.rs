@@ -5,6 +5,8 @@ use super::*;
 
 impl Ca {
     /// Revokes a certificate; the OCSP cache forgets it at once and CRLs are rebuilt.
+    /// `certificateHold` is refused: coeur cannot lift a hold (`removeFromCRL`), and a hold
+    /// that can never be lifted would be a revocation under a misleading reason.
     pub async fn revoke(
         &self,
         store: &CaStore,
@@ -15,6 +17,13 @@ impl Ca {
         now: i64,
     ) -> Result<(), CaError> {
         self.ca(ca_id)?;
+        if reason == Reason::CertificateHold {
+            return Err(CaError::Invalid(
+                "certificateHold is not supported (a hold could not be lifted): revoke with \
+                 another reason"
+                    .into(),
+            ));
+        }
         let serial = normalize_serial(serial);
         match store.revoke(ca_id, &serial, reason, actor, now).await? {
             RevokeOutcome::Revoked => {}

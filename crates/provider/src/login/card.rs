@@ -143,7 +143,7 @@ async fn card_holder(
 ) -> Result<(NationalId, Validated), ProviderError> {
     let valid = match st
         .ca
-        .check_client_certificate(cert, Usage::CardAuthentication)
+        .check_client_certificate(cert, Usage::CardAuthentication, rt.realm.environment())
         .await?
     {
         Ok(v) => v,
