@@ -52,17 +52,31 @@ fn run(name: &str, seconds: f64, mut f: impl FnMut()) {
     );
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let seconds: f64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2.0);
+type Error = Box<dyn std::error::Error>;
+
+/// What every case works on: the `modern` hierarchy's organisation TEST CA with a P-256 key,
+/// the SSL_SERV profile, and a subject's P-256 CSR.
+struct Fixture {
+    hierarchy: Hierarchy,
+    ca_def: coeur::pki::hierarchy::CaDef,
+    profile: coeur::pki::hierarchy::Profile,
+    subject_key: rcgen::KeyPair,
+    csr_der: Vec<u8>,
+    request: SubjectRequest,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    /// The CA key, for aws-lc-rs directly.
+    ca_ec: EcdsaKeyPair,
+}
+
+const SERIAL: [u8; 16] = [0x5a_u8; 16];
+const NOW: i64 = 1_800_000_000;
+
+fn fixture() -> Result<Fixture, Error> {
     let root = env!("CARGO_MANIFEST_DIR");
-    let public_url = "http://127.0.0.1:8080";
     let hierarchy = Hierarchy::parse(
         "modern.toml",
         &std::fs::read_to_string(format!("{root}/pki/modern.toml"))?,
-        public_url,
+        "http://127.0.0.1:8080",
     )?;
     let profiles = parse_profiles(
         "profiles.toml",
@@ -77,7 +91,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .find(|p| p.id == "SSL_SERV")
         .ok_or("pki/profiles.toml has no SSL_SERV")?
         .clone();
-
     // A subject's P-256 CSR, as a structure would send it.
     let subject_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
     let csr_der = rcgen::CertificateParams::new(vec!["h1.bench.example".to_owned()])?
@@ -91,11 +104,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         dns_names: vec!["h1.bench.example".into()],
         ..Default::default()
     };
-
     // The CA: a P-256 key, usable by rcgen and by aws-lc-rs directly.
     let ca_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-    let ca_pkcs8 = ca_key.serialize_der();
-    let ca_ec = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &ca_pkcs8)
+    let ca_ec = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &ca_key.serialize_der())
         .map_err(|e| format!("CA key: {e}"))?;
     let mut ca_params = rcgen::CertificateParams::default();
     ca_params.distinguished_name = hierarchy.dn(&ca_def);
@@ -104,15 +115,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rcgen::KeyUsagePurpose::KeyCertSign,
         rcgen::KeyUsagePurpose::CrlSign,
     ];
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let serial = [0x5a_u8; 16];
-    let now = 1_800_000_000_i64;
+    Ok(Fixture {
+        issuer: rcgen::Issuer::new(ca_params, ca_key),
+        hierarchy,
+        ca_def,
+        profile,
+        subject_key,
+        csr_der,
+        request,
+        ca_ec,
+    })
+}
 
+impl Fixture {
+    /// A whole certificate as the CA builds it, without storage.
+    fn issue(&self, csr_der: &[u8]) -> Result<Vec<u8>, Error> {
+        let approved = csr::check(csr_der, &self.request, &self.profile, &self.ca_def)?;
+        let cert = issue::ee_params(
+            &self.hierarchy,
+            &self.ca_def,
+            &self.profile,
+            &approved,
+            &SERIAL,
+            NOW,
+        )?
+        .signed_by(&issue::subject_key(&approved)?, &self.issuer)?;
+        Ok(cert.der().to_vec())
+    }
+}
+
+fn main() -> Result<(), Error> {
+    let seconds: f64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2.0);
+    let f = fixture()?;
     // One certificate, to size the TBS and to check that the path works.
-    let approved = csr::check(&csr_der, &request, &profile, &ca_def)?;
-    let cert = issue::ee_params(&hierarchy, &ca_def, &profile, &approved, &serial, now)?
-        .signed_by(&issue::subject_key(&approved)?, &issuer)?;
-    let cert_der = cert.der().to_vec();
+    let cert_der = f.issue(&f.csr_der)?;
     let tbs_len = {
         use x509_parser::prelude::FromDer as _;
         let (_, c) = x509_parser::certificate::X509Certificate::from_der(&cert_der)?;
@@ -120,22 +159,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     println!(
         "bench ca: P-256 CSR {} bytes; SSL_SERV certificate {} bytes (TBS {tbs_len} bytes); {seconds} s per case",
-        csr_der.len(),
+        f.csr_der.len(),
         cert_der.len()
     );
-
-    let rng = SystemRandom::new();
-    let tbs = vec![0x42_u8; tbs_len];
-
-    run("csr_parse", seconds, || {
-        black_box(csr::parse(black_box(&csr_der)).expect("CSR parses"));
+    bench_signatures(&f, tbs_len, seconds)?;
+    run("issue_in_memory", seconds, || {
+        black_box(f.issue(black_box(&f.csr_der)).expect("issued"));
     });
+    bench_ocsp(&f, cert_der, seconds)
+}
 
-    // The bare verification inside csr_parse: the CSR's own signature over its info.
+/// `csr_parse`, and the bare signature operations: the CSR's own signature checked, a TBS of
+/// the certificate's size signed.
+fn bench_signatures(f: &Fixture, tbs_len: usize, seconds: f64) -> Result<(), Error> {
+    run("csr_parse", seconds, || {
+        black_box(csr::parse(black_box(&f.csr_der)).expect("CSR parses"));
+    });
     let (info, sig) = {
         use x509_parser::prelude::FromDer as _;
         let (_, r) =
-            x509_parser::certification_request::X509CertificationRequest::from_der(&csr_der)?;
+            x509_parser::certification_request::X509CertificationRequest::from_der(&f.csr_der)?;
         (
             r.certification_request_info.raw.to_vec(),
             r.signature_value.data.to_vec(),
@@ -143,7 +186,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let subject_pub = UnparsedPublicKey::new(
         &ECDSA_P256_SHA256_ASN1,
-        subject_key.public_key_raw().to_vec(),
+        f.subject_key.public_key_raw().to_vec(),
     );
     subject_pub
         .verify(&info, &sig)
@@ -151,33 +194,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     run("ecdsa_p256_verify", seconds, || {
         black_box(subject_pub.verify(black_box(&info), black_box(&sig))).expect("verifies");
     });
-
+    let rng = SystemRandom::new();
+    let tbs = vec![0x42_u8; tbs_len];
     run("ecdsa_p256_sign", seconds, || {
-        black_box(ca_ec.sign(&rng, black_box(&tbs)).expect("signs"));
+        black_box(f.ca_ec.sign(&rng, black_box(&tbs)).expect("signs"));
     });
+    Ok(())
+}
 
-    run("issue_in_memory", seconds, || {
-        let approved = csr::check(black_box(&csr_der), &request, &profile, &ca_def).expect("ok");
-        let cert = issue::ee_params(&hierarchy, &ca_def, &profile, &approved, &serial, now)
-            .expect("params")
-            .signed_by(&issue::subject_key(&approved).expect("key"), &issuer)
-            .expect("signed");
-        black_box(cert.der());
-    });
-
-    // OCSP: a request for one certificate (SHA-1 CertID, as `openssl ocsp` sends), answered
-    // "good" by a P-256 responder.
+/// `ocsp_sign_on_demand`: a request for one certificate (SHA-1 CertID, as `openssl ocsp`
+/// sends) parsed and answered "good" by a P-256 responder, without the status lookup.
+fn bench_ocsp(f: &Fixture, responder_cert: Vec<u8>, seconds: f64) -> Result<(), Error> {
     let cert_id = der::seq(&[
         der::seq(&[der::oid(&[1, 3, 14, 3, 2, 26]), der::null()]),
         der::octets(&[0x11; 20]),
         der::octets(&[0x22; 20]),
-        der::uint(&serial),
+        der::uint(&SERIAL),
     ]);
     let ocsp_request = der::seq(&[der::seq(&[der::seq(&[der::seq(&[cert_id])])])]);
     let responder_hash = [0x33_u8; 20];
-    let responder_cert = cert_der.clone();
     let sig_alg = der::seq(&[der::oid(&[1, 2, 840, 10045, 4, 3, 2])]);
     ocsp::parse_request(&ocsp_request).map_err(|e| format!("OCSP request: {e:?}"))?;
+    let rng = SystemRandom::new();
     run("ocsp_sign_on_demand", seconds, || {
         let req = ocsp::parse_request(black_box(&ocsp_request)).expect("parses");
         let answers: Vec<ocsp::Answer> = req
@@ -186,12 +224,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|id| ocsp::Answer {
                 cert_id_der: id.cert_id_der.clone(),
                 status: ocsp::Status::Good,
-                this_update: now,
-                next_update: now + 3600,
+                this_update: NOW,
+                next_update: NOW + 3600,
             })
             .collect();
-        let data = ocsp::response_data(&responder_hash, now, &answers, req.nonce_ext.as_deref());
-        let sig = ca_ec.sign(&rng, &data).expect("signs");
+        let data = ocsp::response_data(&responder_hash, NOW, &answers, req.nonce_ext.as_deref());
+        let sig = f.ca_ec.sign(&rng, &data).expect("signs");
         black_box(ocsp::response(
             &data,
             &sig_alg,

@@ -167,10 +167,26 @@ async fn main() {
         Ok("postgres") => Db::Postgres,
         _ => Db::Sqlite,
     };
-    let backlog = env_usize("BENCH_BACKLOG", 20_000);
-    let paced = env_usize("BENCH_PACED", 15_000);
-    let rate = env_usize("BENCH_RATE", 5_000).max(1);
-    let load = env_usize("BENCH_LOAD", 5_000);
+    let (s, _slapd, mut p) = start(db).await;
+    println!(
+        "database: {db:?}; slapd: mdb, dbnosync, loopback; publisher: batches of {} rows, {} operations in flight",
+        coeur::ca::ldap::publisher::BATCH,
+        coeur::ca::ldap::publisher::CONCURRENCY
+    );
+    sustained(&s, &mut p, env_usize("BENCH_BACKLOG", 20_000)).await;
+    let p = paced(
+        &s,
+        p,
+        env_usize("BENCH_PACED", 15_000),
+        env_usize("BENCH_RATE", 5_000).max(1),
+    )
+    .await;
+    under_load(&s, p, env_usize("BENCH_LOAD", 5_000)).await;
+}
+
+/// A server publishing to a throwaway slapd, its CRLs made, and a publisher (not running)
+/// that has delivered the start-up rows (CA certificates, CRLs).
+async fn start(db: Db) -> (Arc<TestServer>, Slapd, Publisher) {
     let slapd = Slapd::start();
     let url = slapd.url.clone();
     let s = Arc::new(
@@ -198,16 +214,13 @@ async fn main() {
         s.state.clock.clone(),
         "bench".into(),
     );
-    // Start-up rows (CA certificates, CRLs) first.
     while !p.batch().await.expect("batch").delivered.is_empty() {}
-    println!(
-        "database: {db:?}; slapd: mdb, dbnosync, loopback; publisher: batches of {} rows, {} operations in flight",
-        coeur::ca::ldap::publisher::BATCH,
-        coeur::ca::ldap::publisher::CONCURRENCY
-    );
+    (s, slapd, p)
+}
 
-    // 1. Sustained publication of a backlog.
-    let t = issue_many(&s, "backlog", backlog, 2, None).await;
+/// 1. Sustained publication of a backlog of `backlog` certificates.
+async fn sustained(s: &Arc<TestServer>, p: &mut Publisher, backlog: usize) {
+    let t = issue_many(s, "backlog", backlog, 2, None).await;
     println!(
         "backlog: issued {backlog} certificates in {:.1} s ({:.0} issuances/s)",
         t.as_secs_f64(),
@@ -229,9 +242,12 @@ async fn main() {
         t.as_secs_f64(),
         delivered as f64 / t.as_secs_f64()
     );
+}
 
-    // 2. Lag at a paced arrival rate.
-    issue_many(&s, "paced", paced, 2, None).await;
+/// 2. Lag at a paced arrival rate: `n` certificates issued, their outbox rows set aside and
+/// written back at `rate` rows/s while the publisher runs.
+async fn paced(s: &Arc<TestServer>, p: Publisher, n: usize, rate: usize) -> Publisher {
+    issue_many(s, "paced", n, 2, None).await;
     let pool = s.ca.store.pool();
     let rows: Vec<(String, String)> = {
         use sqlx::Row as _;
@@ -249,37 +265,8 @@ async fn main() {
         .expect("set aside");
     let sent = Arc::new(Mutex::new(HashMap::new()));
     let n = rows.len();
-    let writer = {
-        let (sent, s) = (sent.clone(), s.clone());
-        tokio::spawn(async move {
-            let t0 = Instant::now();
-            let per_tick = (rate / 100).max(1);
-            for (k, chunk) in rows.chunks(per_tick).enumerate() {
-                let due = t0 + Duration::from_millis(10 * k as u64);
-                tokio::time::sleep_until(due.into()).await;
-                let mut tx = s.ca.store.pool().begin().await.expect("tx");
-                for (id, serial) in chunk {
-                    sqlx::query("INSERT INTO ldap_outbox (id, kind, ca_id, serial, created_at, attempts, next_attempt_at) VALUES ($1, 'cert', $2, $3, $4, 0, $4)")
-                        .bind(id)
-                        .bind(ORG)
-                        .bind(serial)
-                        .bind(s.clock.now())
-                        .execute(&mut *tx)
-                        .await
-                        .expect("row");
-                }
-                tx.commit().await.expect("commit");
-                let now = Instant::now();
-                let mut m = sent.lock().expect("lock");
-                for (id, _) in chunk {
-                    m.insert(id.clone(), now);
-                }
-            }
-            t0.elapsed()
-        })
-    };
-    let (p2, lags, busy) = publish_measuring(p, sent, n).await;
-    p = p2;
+    let writer = tokio::spawn(write_paced(s.clone(), rows, rate, sent.clone()));
+    let (p, lags, busy) = publish_measuring(p, sent, n).await;
     let offered = writer.await.expect("writer");
     println!(
         "paced arrivals: rate_offered_per_s={:.0} over {:.1} s; publisher busy {:.1} s",
@@ -288,8 +275,46 @@ async fn main() {
         busy.as_secs_f64()
     );
     report_lags("lag at paced rate", lags);
+    p
+}
 
-    // 3. Lag under issuance load.
+/// Writes `rows` back into the outbox at `rate` rows/s (a transaction every 10 ms), noting
+/// when each was written; returns how long that took.
+async fn write_paced(
+    s: Arc<TestServer>,
+    rows: Vec<(String, String)>,
+    rate: usize,
+    sent: Arc<Mutex<HashMap<String, Instant>>>,
+) -> Duration {
+    let t0 = Instant::now();
+    let per_tick = (rate / 100).max(1);
+    for (k, chunk) in rows.chunks(per_tick).enumerate() {
+        let due = t0 + Duration::from_millis(10 * k as u64);
+        tokio::time::sleep_until(due.into()).await;
+        let mut tx = s.ca.store.pool().begin().await.expect("tx");
+        for (id, serial) in chunk {
+            sqlx::query("INSERT INTO ldap_outbox (id, kind, ca_id, serial, created_at, attempts, next_attempt_at) VALUES ($1, 'cert', $2, $3, $4, 0, $4)")
+                .bind(id)
+                .bind(ORG)
+                .bind(serial)
+                .bind(s.clock.now())
+                .execute(&mut *tx)
+                .await
+                .expect("row");
+        }
+        tx.commit().await.expect("commit");
+        let now = Instant::now();
+        let mut m = sent.lock().expect("lock");
+        for (id, _) in chunk {
+            m.insert(id.clone(), now);
+        }
+    }
+    t0.elapsed()
+}
+
+/// 3. Lag under issuance load: `load` certificates issued as fast as the CA can while the
+/// publisher runs.
+async fn under_load(s: &Arc<TestServer>, p: Publisher, load: usize) {
     let sent = Arc::new(Mutex::new(HashMap::new()));
     let issuer = {
         let (s, sent) = (s.clone(), sent.clone());

@@ -409,29 +409,11 @@ impl Config {
             bind_password: ldap_bind_password,
             ca_file: c.ldap_ca_file,
         })?;
-        let ldap_base_dn = c
-            .ldap_base_dn
-            .map(|b| b.trim().to_owned())
-            .filter(|b| !b.is_empty());
-        if let Some(b) = &ldap_base_dn {
-            coeur_pki::directory::Dn::parse(b)
-                .map_err(|e| anyhow::anyhow!("--ldap-base-dn: {e}"))?;
-        }
+        let ldap_base_dn = ldap_base_dn(c.ldap_base_dn)?;
         if serve.tls_cert.is_some() != serve.tls_key.is_some() {
             bail!("--tls-cert and --tls-key go together");
         }
-        let card_listen = match serve.card_listen {
-            Some(l) => l,
-            None => DEFAULT_CARD_LISTEN
-                .parse()
-                .context("default card listener")?,
-        };
-        let card_public_url = serve
-            .card_public_url
-            .clone()
-            .unwrap_or_else(|| format!("https://{card_listen}"))
-            .trim_end_matches('/')
-            .to_owned();
+        let (card_listen, card_public_url) = card_listener(&serve)?;
         let (limits, card_limits) = listener_limits(&serve)?;
         Ok(Self {
             external: external_trust(&serve)?,
@@ -461,6 +443,32 @@ impl Config {
             card_public_url,
         })
     }
+}
+
+/// The operator's LDAP base DN: trimmed, empty meaning none, and a valid RFC 4514 name.
+fn ldap_base_dn(given: Option<String>) -> Result<Option<String>> {
+    let base = given.map(|b| b.trim().to_owned()).filter(|b| !b.is_empty());
+    if let Some(b) = &base {
+        coeur_pki::directory::Dn::parse(b).map_err(|e| anyhow::anyhow!("--ldap-base-dn: {e}"))?;
+    }
+    Ok(base)
+}
+
+/// The card listener's address and public URL (by default `https://` on that address).
+fn card_listener(serve: &ServeSettings) -> Result<(SocketAddr, String)> {
+    let listen = match serve.card_listen {
+        Some(l) => l,
+        None => DEFAULT_CARD_LISTEN
+            .parse()
+            .context("default card listener")?,
+    };
+    let public_url = serve
+        .card_public_url
+        .clone()
+        .unwrap_or_else(|| format!("https://{listen}"))
+        .trim_end_matches('/')
+        .to_owned();
+    Ok((listen, public_url))
 }
 
 /// HTTPS asked for on the command line (`--tls-cert` or `--tls-self-issued`) without a

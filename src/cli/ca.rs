@@ -101,12 +101,7 @@ pub async fn run(cfg: Config, c: CaCmd) -> Result<()> {
     let now = state.now();
     match c {
         CaCmd::Init => {
-            let mut ids: Vec<&String> = ca.cas.keys().collect();
-            ids.sort();
-            for id in ids {
-                let c = &ca.cas[id];
-                println!("{id}\t{}\t{}", c.def.cn, ca.hierarchy.cert_url(id));
-            }
+            print_cas(ca);
             Ok(())
         }
         CaCmd::Issue {
@@ -161,40 +156,49 @@ pub async fn run(cfg: Config, c: CaCmd) -> Result<()> {
             println!("{}\t{delta} entries", ca.crl_path(&ca_id, true).display());
             Ok(())
         }
-        CaCmd::List { ca: only, limit } => {
-            for c in ca
-                .list(
-                    &state.store,
-                    coeur::ca::store::ListFilter {
-                        ca: only.as_deref(),
-                        limit,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|e| anyhow!("{e}"))?
-            {
-                println!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    c.ca,
-                    c.serial,
-                    c.profile,
-                    if c.revoked_at.is_none() {
-                        "valid"
-                    } else {
-                        "revoked"
-                    },
-                    c.subject
-                );
-            }
-            Ok(())
-        }
+        CaCmd::List { ca: only, limit } => list(state, only.as_deref(), limit).await,
         CaCmd::Export { ca: ca_id } => {
             let c = ca.ca(&ca_id).map_err(|e| anyhow!("{e}"))?;
             print!("{}", coeur::ca::ca::cert_pem(&c.cert_der));
             Ok(())
         }
     }
+}
+
+/// `ca init`: the CAs (created on first start), with their names and certificate URLs.
+fn print_cas(ca: &coeur::ca::ca::Ca) {
+    let mut ids: Vec<&String> = ca.cas.keys().collect();
+    ids.sort();
+    for id in ids {
+        let c = &ca.cas[id];
+        println!("{id}\t{}\t{}", c.def.cn, ca.hierarchy.cert_url(id));
+    }
+}
+
+/// `ca list`: issued certificates, newest first, a line each.
+async fn list(state: &CaService, only: Option<&str>, limit: i64) -> Result<()> {
+    let filter = coeur::ca::store::ListFilter {
+        ca: only,
+        limit,
+        ..Default::default()
+    };
+    let certs = state
+        .ca
+        .list(&state.store, filter)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    for c in certs {
+        let status = if c.revoked_at.is_none() {
+            "valid"
+        } else {
+            "revoked"
+        };
+        println!(
+            "{}\t{}\t{}\t{status}\t{}",
+            c.ca, c.serial, c.profile, c.subject
+        );
+    }
+    Ok(())
 }
 
 /// `ca issue`: checks the request against the profile, issues, prints the certificate.

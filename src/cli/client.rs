@@ -153,32 +153,38 @@ pub async fn run(cfg: Config, c: ClientCmd) -> Result<()> {
             };
             add(&cfg, &realm, reg).await
         }
-        ClientCmd::List { realm } => {
-            let realms = load_realms(&cfg.realms_dir, &cfg.public_url)?;
-            let r = realms
-                .iter()
-                .find(|r| r.name == realm)
-                .ok_or_else(|| anyhow!("unknown realm {realm}"))?;
-            let store = Store::new(Db::connect(&cfg.database_url).await?);
-            for c in list_clients(&store, r).await? {
-                println!(
-                    "{}\t({})\t{}",
-                    c.client_id,
-                    c.source,
-                    c.redirect_uris.join(" ")
-                );
-            }
-            Ok(())
-        }
-        ClientCmd::Remove { realm, client_id } => {
-            let store = Store::new(Db::connect(&cfg.database_url).await?);
-            if !store.remove_client(&realm, &client_id).await? {
-                bail!("no client {client_id} in the database of realm {realm}");
-            }
-            println!("removed {client_id}");
-            Ok(())
-        }
+        ClientCmd::List { realm } => list(&cfg, &realm).await,
+        ClientCmd::Remove { realm, client_id } => remove(&cfg, &realm, &client_id).await,
     }
+}
+
+/// `client list`: the realm's clients, from its file and from the database.
+async fn list(cfg: &Config, realm: &str) -> Result<()> {
+    let realms = load_realms(&cfg.realms_dir, &cfg.public_url)?;
+    let r = realms
+        .iter()
+        .find(|r| r.name == realm)
+        .ok_or_else(|| anyhow!("unknown realm {realm}"))?;
+    let store = Store::new(Db::connect(&cfg.database_url).await?);
+    for c in list_clients(&store, r).await? {
+        println!(
+            "{}\t({})\t{}",
+            c.client_id,
+            c.source,
+            c.redirect_uris.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// `client remove`: a client registered in the database (those of realm files stay).
+async fn remove(cfg: &Config, realm: &str, client_id: &str) -> Result<()> {
+    let store = Store::new(Db::connect(&cfg.database_url).await?);
+    if !store.remove_client(realm, client_id).await? {
+        bail!("no client {client_id} in the database of realm {realm}");
+    }
+    println!("removed {client_id}");
+    Ok(())
 }
 
 /// `client add`: checks the registration, then stores it; prints it (with a generated

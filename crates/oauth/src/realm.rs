@@ -312,79 +312,8 @@ impl Realm {
             let line = e.span().map(|s| line_of(text, s.start));
             err(line, e.message().to_owned())
         })?;
-        if raw.name.is_empty()
-            || !raw
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(err(None, "name must be letters, digits, '-' or '_'".into()));
-        }
-        let stem = std::path::Path::new(file)
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default();
-        if !stem.is_empty() && stem != raw.name {
-            return Err(err(
-                None,
-                format!("realm name {:?} must match the file name", raw.name),
-            ));
-        }
-        if raw.auth_methods.is_empty() {
-            return Err(err(
-                None,
-                "auth_methods must list at least one method".into(),
-            ));
-        }
-        if raw.auth_methods.contains(&AuthMethod::Test) && !raw.sandbox {
-            return Err(err(
-                None,
-                "method \"test\" is allowed only in a sandbox realm (sandbox = true)".into(),
-            ));
-        }
-        if raw.signing_algs.is_empty() || raw.signing_algs.contains(&SigAlg::HS256) {
-            return Err(err(
-                None,
-                "signing_algs lists asymmetric algorithms (ES256, RS256, PS256), at least one"
-                    .into(),
-            ));
-        }
-        if !raw.subject.contains("{national_id}") {
-            return Err(err(None, "subject must contain {national_id}".into()));
-        }
-        let l = &raw.lifetimes;
-        for (name, v) in [
-            ("authorization_code", l.authorization_code),
-            ("access_token", l.access_token),
-            ("id_token", l.id_token),
-            ("refresh_token", l.refresh_token),
-            ("offline_refresh_token", l.offline_refresh_token),
-            ("sso_session", l.sso_session),
-            ("login_page", l.login_page),
-        ] {
-            if v <= 0 {
-                return Err(err(None, format!("lifetimes.{name} must be positive")));
-            }
-            // Bounded, so that `now + lifetime` can never overflow.
-            if v > MAX_LIFETIME {
-                return Err(err(
-                    None,
-                    format!("lifetimes.{name} must be at most {MAX_LIFETIME} seconds (10 years)"),
-                ));
-            }
-        }
-        if l.authorization_code > 600 {
-            return Err(err(
-                None,
-                "lifetimes.authorization_code must be at most 600 seconds".into(),
-            ));
-        }
-        if !(0..=60).contains(&l.refresh_reuse_window) {
-            return Err(err(
-                None,
-                "lifetimes.refresh_reuse_window must be 0 to 60 seconds".into(),
-            ));
-        }
+        check_settings(file, &raw).map_err(|r| err(None, r))?;
+        check_lifetimes(&raw.lifetimes).map_err(|r| err(None, r))?;
         let issuer = match raw.issuer {
             Some(i) => i.replace("{public_url}", public_url),
             None => format!("{public_url}/auth/realms/{}", raw.name),
@@ -401,31 +330,8 @@ impl Realm {
             {
                 *u = u.replace("{public_url}", public_url);
             }
-            validate_spec(&spec)
+            check_client(&spec)
                 .map_err(|r| err(line, format!("client {:?}: {r}", spec.client_id)))?;
-            if let Some(h) = &spec.secret_hash {
-                super::secret::SecretHash::parse(h)
-                    .map_err(|r| err(line, format!("client {:?}: {r}", spec.client_id)))?;
-            } else if !spec.public
-                && spec.token_endpoint_auth_method != super::client::TokenAuthMethod::PrivateKeyJwt
-            {
-                return Err(err(
-                    line,
-                    format!(
-                        "client {:?}: a confidential client needs secret_hash (see `coeur client hash-secret`)",
-                        spec.client_id
-                    ),
-                ));
-            }
-            if spec.id_token_signed_response_alg == Some(SigAlg::HS256) {
-                return Err(err(
-                    line,
-                    format!(
-                        "client {:?}: HS256 clients keep their secret encrypted in the database; register them with `coeur client add`",
-                        spec.client_id
-                    ),
-                ));
-            }
             if clients.iter().any(|o| o.client_id == spec.client_id) {
                 return Err(err(
                     line,
@@ -454,6 +360,95 @@ impl Realm {
     pub fn max_jwt_lifetime(&self) -> i64 {
         self.lifetimes.access_token.max(self.lifetimes.id_token)
     }
+}
+
+/// The realm's name (that of its file), login methods, signing algorithms and subject.
+fn check_settings(file: &str, raw: &RealmFile) -> Result<(), String> {
+    if raw.name.is_empty()
+        || !raw
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err("name must be letters, digits, '-' or '_'".into());
+    }
+    let stem = std::path::Path::new(file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    if !stem.is_empty() && stem != raw.name {
+        return Err(format!(
+            "realm name {:?} must match the file name",
+            raw.name
+        ));
+    }
+    if raw.auth_methods.is_empty() {
+        return Err("auth_methods must list at least one method".into());
+    }
+    if raw.auth_methods.contains(&AuthMethod::Test) && !raw.sandbox {
+        return Err("method \"test\" is allowed only in a sandbox realm (sandbox = true)".into());
+    }
+    if raw.signing_algs.is_empty() || raw.signing_algs.contains(&SigAlg::HS256) {
+        return Err(
+            "signing_algs lists asymmetric algorithms (ES256, RS256, PS256), at least one".into(),
+        );
+    }
+    if !raw.subject.contains("{national_id}") {
+        return Err("subject must contain {national_id}".into());
+    }
+    Ok(())
+}
+
+/// Every lifetime positive and bounded (so that `now + lifetime` can never overflow), codes
+/// short-lived, the refresh reuse window a minute at most.
+fn check_lifetimes(l: &Lifetimes) -> Result<(), String> {
+    for (name, v) in [
+        ("authorization_code", l.authorization_code),
+        ("access_token", l.access_token),
+        ("id_token", l.id_token),
+        ("refresh_token", l.refresh_token),
+        ("offline_refresh_token", l.offline_refresh_token),
+        ("sso_session", l.sso_session),
+        ("login_page", l.login_page),
+    ] {
+        if v <= 0 {
+            return Err(format!("lifetimes.{name} must be positive"));
+        }
+        if v > MAX_LIFETIME {
+            return Err(format!(
+                "lifetimes.{name} must be at most {MAX_LIFETIME} seconds (10 years)"
+            ));
+        }
+    }
+    if l.authorization_code > 600 {
+        return Err("lifetimes.authorization_code must be at most 600 seconds".into());
+    }
+    if !(0..=60).contains(&l.refresh_reuse_window) {
+        return Err("lifetimes.refresh_reuse_window must be 0 to 60 seconds".into());
+    }
+    Ok(())
+}
+
+/// A client of a realm file: valid registration, a secret unless public or `private_key_jwt`,
+/// no HS256 (whose secret is kept encrypted in the database, not in files).
+fn check_client(spec: &ClientSpec) -> Result<(), String> {
+    validate_spec(spec).map_err(|r| r.to_string())?;
+    if let Some(h) = &spec.secret_hash {
+        super::secret::SecretHash::parse(h).map_err(|r| r.to_string())?;
+    } else if !spec.public
+        && spec.token_endpoint_auth_method != super::client::TokenAuthMethod::PrivateKeyJwt
+    {
+        return Err(
+            "a confidential client needs secret_hash (see `coeur client hash-secret`)".into(),
+        );
+    }
+    if spec.id_token_signed_response_alg == Some(SigAlg::HS256) {
+        return Err(
+            "HS256 clients keep their secret encrypted in the database; register them with `coeur client add`"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -321,8 +321,15 @@ fn check_assertion(
     audiences: &[&str],
     now: i64,
 ) -> Result<(String, i64), OAuthError> {
-    let bad = |why: &str| OAuthError::invalid_client(format!("client assertion rejected: {why}"));
-    let header = jsonwebtoken::decode_header(jwt).map_err(|_| bad("malformed"))?;
+    verify_assertion(jwt, client)
+        .and_then(|claims| assertion_claims(claims, client.id(), audiences, now))
+        .map_err(|why| OAuthError::invalid_client(format!("client assertion rejected: {why}")))
+}
+
+/// The claims of an assertion signed with an asymmetric algorithm by one of the client's
+/// keys (the one its `kid` names, or any).
+fn verify_assertion(jwt: &str, client: &Client) -> Result<AssertionClaims, &'static str> {
+    let header = jsonwebtoken::decode_header(jwt).map_err(|_| "malformed")?;
     use jsonwebtoken::Algorithm as A;
     if !matches!(
         header.alg,
@@ -336,31 +343,37 @@ fn check_assertion(
             | A::RS512
             | A::EdDSA
     ) {
-        return Err(bad("algorithm not allowed"));
+        return Err("algorithm not allowed");
     }
-    let jwks = client
-        .jwks
-        .as_ref()
-        .ok_or_else(|| bad("client has no keys"))?;
+    let jwks = client.jwks.as_ref().ok_or("client has no keys")?;
     let candidates: Vec<&jsonwebtoken::jwk::Jwk> = match &header.kid {
         Some(kid) => jwks.find(kid).into_iter().collect(),
         None => jwks.keys.iter().collect(),
     };
     let mut validation = jsonwebtoken::Validation::new(header.alg);
-    // Time and audience are checked below against the injected clock.
+    // Time and audience are checked by `assertion_claims` against the injected clock.
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    let claims: AssertionClaims = candidates
+    candidates
         .iter()
         .filter_map(|jwk| jsonwebtoken::DecodingKey::from_jwk(jwk).ok())
         .find_map(|k| jsonwebtoken::decode::<AssertionClaims>(jwt, &k, &validation).ok())
         .map(|d| d.claims)
-        .ok_or_else(|| bad("signature does not verify with the client's keys"))?;
-    let id = client.id();
+        .ok_or("signature does not verify with the client's keys")
+}
+
+/// Checks a verified assertion's claims (RFC 7523 §3): issuer and subject, audience, times;
+/// returns its `jti` and until when to remember it.
+fn assertion_claims(
+    claims: AssertionClaims,
+    id: &str,
+    audiences: &[&str],
+    now: i64,
+) -> Result<(String, i64), &'static str> {
     if claims.iss.as_deref() != Some(id) || claims.sub.as_deref() != Some(id) {
-        return Err(bad("iss and sub must be the client id"));
+        return Err("iss and sub must be the client id");
     }
     let aud_ok = match &claims.aud {
         Some(serde_json::Value::String(a)) => audiences.contains(&a.as_str()),
@@ -370,33 +383,29 @@ fn check_assertion(
         _ => false,
     };
     if !aud_ok {
-        return Err(bad(
-            "aud must be the issuer, the token endpoint or the endpoint called",
-        ));
+        return Err("aud must be the issuer, the token endpoint or the endpoint called");
     }
-    let exp = claims.exp.ok_or_else(|| bad("exp is missing"))?;
+    let exp = claims.exp.ok_or("exp is missing")?;
     // Claims come from the client: every sum is checked (an `exp` near i64::MAX is refused,
     // not wrapped).
     let remember_until = exp
         .checked_add(CLOCK_SKEW)
-        .ok_or_else(|| bad("exp is too far in the future"))?;
+        .ok_or("exp is too far in the future")?;
     if remember_until < now {
-        return Err(bad("expired"));
+        return Err("expired");
     }
-    let lifetime = exp
-        .checked_sub(now)
-        .ok_or_else(|| bad("exp is out of range"))?;
+    let lifetime = exp.checked_sub(now).ok_or("exp is out of range")?;
     if lifetime > ASSERTION_MAX_LIFETIME + CLOCK_SKEW {
-        return Err(bad("exp is too far in the future"));
+        return Err("exp is too far in the future");
     }
     let latest = now.saturating_add(CLOCK_SKEW);
     if claims.nbf.is_some_and(|n| n > latest) || claims.iat.is_some_and(|i| i > latest) {
-        return Err(bad("not yet valid"));
+        return Err("not yet valid");
     }
     let jti = claims
         .jti
         .filter(|j| !j.is_empty() && j.len() <= 256)
-        .ok_or_else(|| bad("jti is missing"))?;
+        .ok_or("jti is missing")?;
     Ok((jti, remember_until))
 }
 

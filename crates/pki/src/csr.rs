@@ -275,17 +275,7 @@ pub fn check(
     profile: &Profile,
     ca: &CaDef,
 ) -> Result<CsrApproved, CsrError> {
-    let ok_domain = match (profile.domain, ca.domain) {
-        (_, None) => false,
-        (Domain::Any, Some(_)) => true,
-        (p, Some(c)) => p == c,
-    };
-    if !ok_domain {
-        return Err(CsrError::WrongCa {
-            profile: profile.id.clone(),
-            ca: ca.id.clone(),
-        });
-    }
+    check_domain(profile, ca)?;
     let (spki_der, key_type) = parse(csr)?;
     approve_key(&spki_der, key_type, req, profile, ca)
 }
@@ -300,133 +290,179 @@ pub fn approve_key(
     ca: &CaDef,
 ) -> Result<CsrApproved, CsrError> {
     check_domain(profile, ca)?;
-    let spki_der = spki_der.to_vec();
-    if !profile.key_types.contains(&key_type) {
-        return Err(CsrError::KeyNotAllowed {
-            got: key_type.as_str().into(),
-            profile: profile.id.clone(),
-            allowed: profile
-                .key_types
-                .iter()
-                .map(|k| k.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
+    check_key_type(key_type, profile)?;
+    let (dns, emails) = alt_names(req, profile)?;
+    let (subject, subject_text) = subject(req, profile, &dns, &emails)?;
+    Ok(CsrApproved {
+        spki_der: spki_der.to_vec(),
+        key_type,
+        subject,
+        dns,
+        emails,
+        ips: vec![],
+        subject_text,
+    })
+}
+
+fn check_key_type(key_type: KeyType, profile: &Profile) -> Result<(), CsrError> {
+    if profile.key_types.contains(&key_type) {
+        return Ok(());
     }
-    let mut dns = Vec::new();
-    let mut emails = Vec::new();
+    Err(CsrError::KeyNotAllowed {
+        got: key_type.as_str().into(),
+        profile: profile.id.clone(),
+        allowed: profile
+            .key_types
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// The subject alternative names the profile allows, validated and without repeats: DNS
+/// names and e-mail addresses.
+fn alt_names(
+    req: &SubjectRequest,
+    profile: &Profile,
+) -> Result<(Vec<String>, Vec<String>), CsrError> {
+    let forbidden = |m: &str| Err(CsrError::ForbiddenName(m.into()));
     match profile.san {
-        SanKind::None => {
-            if !req.dns_names.is_empty() || !req.emails.is_empty() {
-                return Err(CsrError::ForbiddenName(format!(
-                    "profile {} carries no subject alternative names",
-                    profile.id
-                )));
-            }
+        SanKind::None if req.dns_names.is_empty() && req.emails.is_empty() => Ok((vec![], vec![])),
+        SanKind::None => forbidden(&format!(
+            "profile {} carries no subject alternative names",
+            profile.id
+        )),
+        SanKind::Dns if req.dns_names.is_empty() => Err(CsrError::Missing("dns_names".into())),
+        SanKind::Dns if !req.emails.is_empty() => {
+            forbidden("e-mail addresses are not allowed in this profile")
         }
         SanKind::Dns => {
-            if req.dns_names.is_empty() {
-                return Err(CsrError::Missing("dns_names".into()));
-            }
-            if !req.emails.is_empty() {
-                return Err(CsrError::ForbiddenName(
-                    "e-mail addresses are not allowed in this profile".into(),
-                ));
-            }
-            for d in &req.dns_names {
-                let n = validate_dns_name(d).map_err(|e| CsrError::ForbiddenName(e.to_string()))?;
-                if !dns.contains(&n) {
-                    dns.push(n);
-                }
-            }
+            let dns = distinct(&req.dns_names, |d| {
+                validate_dns_name(d).map_err(|e| e.to_string())
+            })?;
             if dns.len() > 100 {
-                return Err(CsrError::ForbiddenName("at most 100 DNS names".into()));
+                return forbidden("at most 100 DNS names");
             }
+            Ok((dns, vec![]))
         }
-        SanKind::Email => {
-            if req.emails.is_empty() {
-                return Err(CsrError::Missing("emails".into()));
-            }
-            if !req.dns_names.is_empty() {
-                return Err(CsrError::ForbiddenName(
-                    "DNS names are not allowed in this profile".into(),
-                ));
-            }
-            for e in &req.emails {
-                let n = validate_email(e).map_err(|e| CsrError::ForbiddenName(e.to_string()))?;
-                if !emails.contains(&n) {
-                    emails.push(n);
-                }
-            }
+        SanKind::Email if req.emails.is_empty() => Err(CsrError::Missing("emails".into())),
+        SanKind::Email if !req.dns_names.is_empty() => {
+            forbidden("DNS names are not allowed in this profile")
+        }
+        SanKind::Email => Ok((
+            vec![],
+            distinct(&req.emails, |e| {
+                validate_email(e).map_err(|e| e.to_string())
+            })?,
+        )),
+    }
+}
+
+/// Each value validated into its normal form, repeats dropped, order kept.
+fn distinct(
+    values: &[String],
+    validate: impl Fn(&str) -> Result<String, String>,
+) -> Result<Vec<String>, CsrError> {
+    let mut out = Vec::with_capacity(values.len());
+    for v in values {
+        let n = validate(v).map_err(CsrError::ForbiddenName)?;
+        if !out.contains(&n) {
+            out.push(n);
         }
     }
+    Ok(out)
+}
+
+/// The subject name of the profile's kind, and its RFC 4514 text.
+fn subject(
+    req: &SubjectRequest,
+    profile: &Profile,
+    dns: &[String],
+    emails: &[String],
+) -> Result<(rcgen::DistinguishedName, String), CsrError> {
     use rcgen::{DnType, DnValue};
     let mut dn = rcgen::DistinguishedName::new();
     let fr = rcgen::string::PrintableString::try_from("FR").map_err(|_| CsrError::Malformed)?;
     dn.push(DnType::CountryName, DnValue::PrintableString(fr));
     let text = match profile.subject {
         SubjectKind::Organisation | SubjectKind::Responder => {
-            let sid = StructureId::parse(
-                req.structure_id
-                    .as_deref()
-                    .ok_or_else(|| CsrError::Missing("structure_id".into()))?,
-            )
-            .map_err(|e| CsrError::ForbiddenName(e.to_string()))?;
-            let org = clean("organization", req.organization.as_ref(), 64)?;
-            let cn = match (dns.first(), &req.service_name) {
-                (Some(d), _) => d.clone(),
-                (None, Some(_)) => clean("service_name", req.service_name.as_ref(), 64)?,
-                (None, None) if !emails.is_empty() => emails[0].clone(),
-                (None, None) => return Err(CsrError::Missing("service_name".into())),
-            };
-            if profile.subject == SubjectKind::Organisation {
-                let st = clean("state", req.state.as_ref(), 64)?;
-                dn.push(DnType::StateOrProvinceName, DnValue::Utf8String(st));
-            }
-            dn.push(DnType::OrganizationName, DnValue::Utf8String(org.clone()));
-            dn.push(
-                DnType::OrganizationalUnitName,
-                DnValue::Utf8String(sid.idnat()),
-            );
-            dn.push(DnType::CommonName, DnValue::Utf8String(cn.clone()));
-            rfc4514(&[("CN", &cn), ("OU", &sid.idnat()), ("O", &org)])
+            organisation_subject(&mut dn, req, profile, dns, emails)?
         }
-        SubjectKind::Person => {
-            let nid = NationalId::parse(
-                req.national_id
-                    .as_deref()
-                    .ok_or_else(|| CsrError::Missing("national_id".into()))?,
-            )
-            .map_err(|e| CsrError::ForbiddenName(format!("national_id: {e}")))?;
-            let sn = clean("family_name", req.family_name.as_ref(), 64)?;
-            let gn = clean("given_name", req.given_name.as_ref(), 64)?;
-            dn.push(
-                DnType::from_oid(&[2, 5, 4, 4]),
-                DnValue::Utf8String(sn.clone()),
-            );
-            dn.push(
-                DnType::from_oid(&[2, 5, 4, 42]),
-                DnValue::Utf8String(gn.clone()),
-            );
-            if let Some(t) = req.title.as_ref().filter(|t| !t.trim().is_empty()) {
-                dn.push(
-                    DnType::from_oid(&[2, 5, 4, 12]),
-                    DnValue::Utf8String(clean("title", Some(t), 64)?),
-                );
-            }
-            dn.push(DnType::CommonName, DnValue::Utf8String(nid.to_string()));
-            rfc4514(&[("CN", &nid.to_string()), ("SN", &sn), ("GN", &gn)])
-        }
+        SubjectKind::Person => person_subject(&mut dn, req)?,
     };
-    Ok(CsrApproved {
-        spki_der,
-        key_type,
-        subject: dn,
-        dns,
-        emails,
-        ips: vec![],
-        subject_text: text,
-    })
+    Ok((dn, text))
+}
+
+/// `C, [ST,] O, OU = structure identifier, CN = first DNS name, service name or address`.
+fn organisation_subject(
+    dn: &mut rcgen::DistinguishedName,
+    req: &SubjectRequest,
+    profile: &Profile,
+    dns: &[String],
+    emails: &[String],
+) -> Result<String, CsrError> {
+    use rcgen::{DnType, DnValue};
+    let sid = StructureId::parse(
+        req.structure_id
+            .as_deref()
+            .ok_or_else(|| CsrError::Missing("structure_id".into()))?,
+    )
+    .map_err(|e| CsrError::ForbiddenName(e.to_string()))?;
+    let org = clean("organization", req.organization.as_ref(), 64)?;
+    let cn = match (dns.first(), &req.service_name) {
+        (Some(d), _) => d.clone(),
+        (None, Some(_)) => clean("service_name", req.service_name.as_ref(), 64)?,
+        (None, None) if !emails.is_empty() => emails[0].clone(),
+        (None, None) => return Err(CsrError::Missing("service_name".into())),
+    };
+    if profile.subject == SubjectKind::Organisation {
+        let st = clean("state", req.state.as_ref(), 64)?;
+        dn.push(DnType::StateOrProvinceName, DnValue::Utf8String(st));
+    }
+    dn.push(DnType::OrganizationName, DnValue::Utf8String(org.clone()));
+    dn.push(
+        DnType::OrganizationalUnitName,
+        DnValue::Utf8String(sid.idnat()),
+    );
+    dn.push(DnType::CommonName, DnValue::Utf8String(cn.clone()));
+    Ok(rfc4514(&[("CN", &cn), ("OU", &sid.idnat()), ("O", &org)]))
+}
+
+/// `C, SN, GN, [T,] CN = national identifier`.
+fn person_subject(
+    dn: &mut rcgen::DistinguishedName,
+    req: &SubjectRequest,
+) -> Result<String, CsrError> {
+    use rcgen::{DnType, DnValue};
+    let nid = NationalId::parse(
+        req.national_id
+            .as_deref()
+            .ok_or_else(|| CsrError::Missing("national_id".into()))?,
+    )
+    .map_err(|e| CsrError::ForbiddenName(format!("national_id: {e}")))?;
+    let sn = clean("family_name", req.family_name.as_ref(), 64)?;
+    let gn = clean("given_name", req.given_name.as_ref(), 64)?;
+    dn.push(
+        DnType::from_oid(&[2, 5, 4, 4]),
+        DnValue::Utf8String(sn.clone()),
+    );
+    dn.push(
+        DnType::from_oid(&[2, 5, 4, 42]),
+        DnValue::Utf8String(gn.clone()),
+    );
+    if let Some(t) = req.title.as_ref().filter(|t| !t.trim().is_empty()) {
+        dn.push(
+            DnType::from_oid(&[2, 5, 4, 12]),
+            DnValue::Utf8String(clean("title", Some(t), 64)?),
+        );
+    }
+    dn.push(DnType::CommonName, DnValue::Utf8String(nid.to_string()));
+    Ok(rfc4514(&[
+        ("CN", &nid.to_string()),
+        ("SN", &sn),
+        ("GN", &gn),
+    ]))
 }
 
 #[cfg(test)]

@@ -184,6 +184,91 @@ fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).map_or(0, |s| s.matches('\n').count()) + 1
 }
 
+/// The file's CAs, checked in order: ids, parents defined before their children (issuing CAs
+/// directly under a root, with a domain), validity, key strength, names.
+fn check_cas(raw: &[CaFile]) -> Result<Vec<CaDef>, String> {
+    let mut cas: Vec<CaDef> = Vec::new();
+    for c in raw {
+        if c.id.is_empty() || !c.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(format!("CA id {:?}: letters, digits and '-' only", c.id));
+        }
+        if cas.iter().any(|o| o.id == c.id) {
+            return Err(format!("CA {} is defined twice", c.id));
+        }
+        check_place(c, &cas)?;
+        if !(1..=9200).contains(&c.validity_days) {
+            return Err(format!("CA {}: validity_days must be 1 to 9200", c.id));
+        }
+        if matches!(c.key, KeyType::Rsa2048) {
+            return Err(format!(
+                "CA {}: CA keys are at least RSA 3072 or P-256",
+                c.id
+            ));
+        }
+        if c.cn.trim().is_empty() {
+            return Err(format!("CA {}: cn is empty", c.id));
+        }
+        cas.push(CaDef {
+            id: c.id.clone(),
+            parent: c.parent.clone(),
+            cn: c.cn.clone(),
+            domain: c.domain,
+            key: c.key,
+            validity_days: c.validity_days,
+            test: false,
+        });
+    }
+    if cas.is_empty() {
+        return Err("no CA defined".into());
+    }
+    Ok(cas)
+}
+
+/// A root has no domain; an issuing CA sits directly under a root defined before it and has
+/// a domain.
+fn check_place(c: &CaFile, before: &[CaDef]) -> Result<(), String> {
+    let Some(p) = &c.parent else {
+        return match c.domain {
+            Some(_) => Err(format!("CA {}: a root has no domain", c.id)),
+            None => Ok(()),
+        };
+    };
+    let parent = before
+        .iter()
+        .find(|o| &o.id == p)
+        .ok_or_else(|| format!("CA {}: parent {p} must be defined before it", c.id))?;
+    if !parent.is_root() {
+        return Err(format!(
+            "CA {}: issuing CAs sit directly under a root (pathlen 0)",
+            c.id
+        ));
+    }
+    if c.domain.is_none() {
+        return Err(format!(
+            "CA {}: an issuing CA needs a domain (personnes or organisations)",
+            c.id
+        ));
+    }
+    Ok(())
+}
+
+/// The CAs followed by their TEST twins (`<id>-TEST`, `TEST <cn>`), which serve sandbox
+/// realms.
+fn with_test_twins(mut cas: Vec<CaDef>) -> Vec<CaDef> {
+    let twins: Vec<CaDef> = cas
+        .iter()
+        .map(|c| CaDef {
+            id: format!("{}-TEST", c.id),
+            parent: c.parent.as_ref().map(|p| format!("{p}-TEST")),
+            cn: format!("TEST {}", c.cn),
+            test: true,
+            ..c.clone()
+        })
+        .collect();
+    cas.extend(twins);
+    cas
+}
+
 impl Hierarchy {
     /// Parses a hierarchy file; `{public_url}` is substituted.
     pub fn parse(file: &str, text: &str, public_url: &str) -> Result<Self, PkiFileError> {
@@ -197,76 +282,7 @@ impl Hierarchy {
         })?;
         let public_url = public_url.trim_end_matches('/');
         let policy_oid = parse_oid(&raw.policy_oid).map_err(|e| err(e.to_string()))?;
-        let mut cas: Vec<CaDef> = Vec::new();
-        for c in &raw.ca {
-            if c.id.is_empty() || !c.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-                return Err(err(format!(
-                    "CA id {:?}: letters, digits and '-' only",
-                    c.id
-                )));
-            }
-            if cas.iter().any(|o| o.id == c.id) {
-                return Err(err(format!("CA {} is defined twice", c.id)));
-            }
-            match &c.parent {
-                Some(p) => {
-                    let parent = cas.iter().find(|o| &o.id == p).ok_or_else(|| {
-                        err(format!("CA {}: parent {p} must be defined before it", c.id))
-                    })?;
-                    if !parent.is_root() {
-                        return Err(err(format!(
-                            "CA {}: issuing CAs sit directly under a root (pathlen 0)",
-                            c.id
-                        )));
-                    }
-                    if c.domain.is_none() {
-                        return Err(err(format!(
-                            "CA {}: an issuing CA needs a domain (personnes or organisations)",
-                            c.id
-                        )));
-                    }
-                }
-                None if c.domain.is_some() => {
-                    return Err(err(format!("CA {}: a root has no domain", c.id)));
-                }
-                None => {}
-            }
-            if !(1..=9200).contains(&c.validity_days) {
-                return Err(err(format!("CA {}: validity_days must be 1 to 9200", c.id)));
-            }
-            if matches!(c.key, KeyType::Rsa2048) {
-                return Err(err(format!(
-                    "CA {}: CA keys are at least RSA 3072 or P-256",
-                    c.id
-                )));
-            }
-            if c.cn.trim().is_empty() {
-                return Err(err(format!("CA {}: cn is empty", c.id)));
-            }
-            cas.push(CaDef {
-                id: c.id.clone(),
-                parent: c.parent.clone(),
-                cn: c.cn.clone(),
-                domain: c.domain,
-                key: c.key,
-                validity_days: c.validity_days,
-                test: false,
-            });
-        }
-        if cas.is_empty() {
-            return Err(err("no CA defined".into()));
-        }
-        let twins: Vec<CaDef> = cas
-            .iter()
-            .map(|c| CaDef {
-                id: format!("{}-TEST", c.id),
-                parent: c.parent.as_ref().map(|p| format!("{p}-TEST")),
-                cn: format!("TEST {}", c.cn),
-                test: true,
-                ..c.clone()
-            })
-            .collect();
-        cas.extend(twins);
+        let cas = with_test_twins(check_cas(&raw.ca).map_err(err)?);
         let label = raw.label.clone();
         let directory = Layout::resolve(
             &raw.ldap,

@@ -138,10 +138,32 @@ pub fn ee_params(
     p.not_after = to_time(now + profile.validity_days * 86_400)?;
     p.distinguished_name = approved.subject.clone();
     p.is_ca = IsCa::ExplicitNoCa;
-    // keyEncipherment is an RSA usage (RFC 5480 §3 forbids it for EC keys): EC subjects of a
-    // profile that lists it get keyAgreement instead when the profile encrypts mail, nothing
-    // otherwise.
-    let ec = !approved.key_type().is_rsa();
+    p.key_usages = key_usages(profile, !approved.key_type().is_rsa());
+    p.extended_key_usages = profile
+        .extended_key_usage
+        .iter()
+        .map(|e| match e {
+            Eku::ServerAuth => E::ServerAuth,
+            Eku::ClientAuth => E::ClientAuth,
+            Eku::EmailProtection => E::EmailProtection,
+            Eku::OcspSigning => E::OcspSigning,
+        })
+        .collect();
+    p.subject_alt_names = alt_names(approved)?;
+    p.name_constraints = None;
+    p.use_authority_key_identifier_extension = true;
+    p.key_identifier_method = rcgen::KeyIdMethod::Sha256;
+    p.custom_extensions = vec![policies(&h.policy_oid, &h.cps_uri)];
+    status_pointers(&mut p, h, ca, profile);
+    Ok(p)
+}
+
+/// The profile's key usages for an RSA or EC (`ec`) subject key, without repeats.
+///
+/// keyEncipherment is an RSA usage (RFC 5480 §3 forbids it for EC keys): EC subjects of a
+/// profile that lists it get keyAgreement instead when the profile encrypts mail, nothing
+/// otherwise.
+fn key_usages(profile: &Profile, ec: bool) -> Vec<K> {
     let mut kus = Vec::new();
     for k in &profile.key_usage {
         let ku = match (k, ec) {
@@ -160,42 +182,34 @@ pub fn ee_params(
             kus.push(ku);
         }
     }
-    p.key_usages = kus;
-    p.extended_key_usages = profile
-        .extended_key_usage
-        .iter()
-        .map(|e| match e {
-            Eku::ServerAuth => E::ServerAuth,
-            Eku::ClientAuth => E::ClientAuth,
-            Eku::EmailProtection => E::EmailProtection,
-            Eku::OcspSigning => E::OcspSigning,
-        })
-        .collect();
+    kus
+}
+
+/// The approved DNS names, IP addresses and e-mail addresses, in that order.
+fn alt_names(approved: &CsrApproved) -> Result<Vec<SanType>, IssueError> {
+    let ia5 = |v: &String| {
+        v.clone()
+            .try_into()
+            .map_err(|_| IssueError::NotIa5(v.clone()))
+    };
     let mut sans = Vec::new();
     for d in &approved.dns {
-        sans.push(SanType::DnsName(
-            d.clone()
-                .try_into()
-                .map_err(|_| IssueError::NotIa5(d.clone()))?,
-        ));
+        sans.push(SanType::DnsName(ia5(d)?));
     }
     for ip in &approved.ips {
         sans.push(SanType::IpAddress(*ip));
     }
     for e in &approved.emails {
-        sans.push(SanType::Rfc822Name(
-            e.clone()
-                .try_into()
-                .map_err(|_| IssueError::NotIa5(e.clone()))?,
-        ));
+        sans.push(SanType::Rfc822Name(ia5(e)?));
     }
-    p.subject_alt_names = sans;
-    p.name_constraints = None;
-    p.use_authority_key_identifier_extension = true;
-    p.key_identifier_method = rcgen::KeyIdMethod::Sha256;
-    p.custom_extensions = vec![policies(&h.policy_oid, &h.cps_uri)];
+    Ok(sans)
+}
+
+/// Where relying parties find the issuer and the certificate's status: CRL and delta CRL
+/// points and OCSP, except for a delegated responder, which is not itself checked by OCSP
+/// (RFC 6960 §4.2.2.2.1) and carries id-pkix-ocsp-nocheck instead.
+fn status_pointers(p: &mut CertificateParams, h: &Hierarchy, ca: &CaDef, profile: &Profile) {
     if profile.subject == SubjectKind::Responder {
-        // A delegated responder is not itself checked by OCSP (RFC 6960 §4.2.2.2.1).
         p.custom_extensions
             .push(CustomExtension::from_oid_content(OCSP_NOCHECK, der::null()));
         p.crl_distribution_points = vec![];
@@ -212,7 +226,6 @@ pub fn ee_params(
         p.custom_extensions
             .push(aia(Some(&h.ocsp_url()), &h.cert_url(&ca.id)));
     }
-    Ok(p)
 }
 
 /// The subject's public key, for rcgen.
