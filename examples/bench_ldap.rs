@@ -218,7 +218,7 @@ async fn start(db: Db) -> (Arc<TestServer>, Slapd, Publisher) {
     (s, slapd, p)
 }
 
-/// 1. Sustained publication of a backlog of `backlog` certificates.
+/// Sustained publication (1.): a backlog of `backlog` certificates.
 async fn sustained(s: &Arc<TestServer>, p: &mut Publisher, backlog: usize) {
     let t = issue_many(s, "backlog", backlog, 2, None).await;
     println!(
@@ -244,7 +244,7 @@ async fn sustained(s: &Arc<TestServer>, p: &mut Publisher, backlog: usize) {
     );
 }
 
-/// 2. Lag at a paced arrival rate: `n` certificates issued, their outbox rows set aside and
+/// Lag at a paced arrival rate (2.): `n` certificates issued, their outbox rows set aside and
 /// written back at `rate` rows/s while the publisher runs.
 async fn paced(s: &Arc<TestServer>, p: Publisher, n: usize, rate: usize) -> Publisher {
     issue_many(s, "paced", n, 2, None).await;
@@ -312,7 +312,7 @@ async fn write_paced(
     t0.elapsed()
 }
 
-/// 3. Lag under issuance load: `load` certificates issued as fast as the CA can while the
+/// Lag under issuance load (3.): `load` certificates issued as fast as the CA can while the
 /// publisher runs.
 async fn under_load(s: &Arc<TestServer>, p: Publisher, load: usize) {
     let sent = Arc::new(Mutex::new(HashMap::new()));
