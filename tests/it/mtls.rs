@@ -223,11 +223,13 @@ both_dbs!(tls_client_auth_and_bound_tokens, |db| async move {
         );
     }
 
-    // Introspection reports the binding for resource servers.
-    s.add_rp("edit").await;
+    // Introspection reports the binding to the token's resource servers.
+    let mut rs = rp_spec("rs");
+    rs.resource_server_for = vec!["lps".into()];
+    s.add_client("edit", rs, Some(SECRET)).await;
     let r = reqwest::Client::new()
         .post(s.endpoint("edit", "token/introspect"))
-        .basic_auth("rp", Some(SECRET))
+        .basic_auth("rs", Some(SECRET))
         .form(&[("token", at.as_str())])
         .send()
         .await
