@@ -45,14 +45,6 @@ enum Key {
     P384,
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// A temporary directory where openssl and pkilint run.
 struct Work {
     dir: tempfile::TempDir,

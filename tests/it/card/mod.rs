@@ -38,14 +38,6 @@ const REFUSED: &str = "Connexion par carte refusée";
 
 // ------------------------------------------------------------------------------- helpers
 
-pub(crate) fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// DER as PEM.
 fn pem(label: &str, der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);

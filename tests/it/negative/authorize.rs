@@ -3,6 +3,25 @@
 
 use super::*;
 
+/// The Luhn check digit that completes `digits`.
+fn luhn_key(digits: &str) -> u32 {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 0 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    (10 - sum % 10) % 10
+}
+
 // ---------------------------------------------------------------- authorization endpoint
 
 both_dbs!(authorization_endpoint_refusals, |db| async move {

@@ -2,6 +2,44 @@
 
 use super::*;
 
+/// Encodings of the public key an attacker could try as an HMAC secret.
+fn public_encodings(key: &ClientKey) -> Vec<Vec<u8>> {
+    let coord = |k: &str| {
+        URL_SAFE_NO_PAD
+            .decode(key.jwk[k].as_str().expect("coordinate"))
+            .expect("b64")
+    };
+    let mut point = vec![4u8];
+    point.extend(coord("x"));
+    point.extend(coord("y"));
+    // SubjectPublicKeyInfo of a P-256 key: fixed prefix, then the point.
+    let mut spki = hex_bytes("3059301306072a8648ce3d020106082a8648ce3d030107034200");
+    spki.extend_from_slice(&point);
+    let body = STANDARD.encode(&spki);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).expect("ascii"))
+        .collect();
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        lines.join("\n")
+    );
+    vec![
+        point,
+        spki,
+        pem.into_bytes(),
+        key.jwk.to_string().into_bytes(),
+    ]
+}
+
+fn hex_bytes(h: &str) -> Vec<u8> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
 // ---------------------------------------------------------------- token endpoint: clients
 
 both_dbs!(client_authentication_refusals, |db| async move {
@@ -337,7 +375,7 @@ both_dbs!(private_key_jwt_refusals, |db| async move {
     bad.push(("payload altered", tampered));
     assert_eq!(h["kid"], "k1");
     // HS256 keyed with the client's public key, in every encoding.
-    for secret in key.public_encodings() {
+    for secret in public_encodings(&key) {
         bad.push((
             "HS256 with the public key",
             hs256_jwt(
