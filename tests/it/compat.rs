@@ -5,7 +5,6 @@
 //! checked against behaviour is in `compat_discovery`; Authlib as a peer in `compat_authlib`.
 
 use crate::both_dbs;
-use crate::negative::{ClientKey, expect_error, http, post};
 use crate::support::*;
 use coeur::common::random::Clock as _;
 use coeur::oauth::client::{ClientSpec, GrantType, TokenAuthMethod};

@@ -5,7 +5,6 @@
 use crate::both_dbs;
 use crate::compat::{add_assertion_client, assertion, assertion_form};
 use crate::mtls::{claims as jwt_claims, mtls_client, org_client_cert, wait_for_card_listener};
-use crate::negative::{ClientKey, http, post};
 use crate::support::*;
 use coeur::common::random::Clock as _;
 use coeur::oauth::client::{GrantType, TokenAuthMethod};

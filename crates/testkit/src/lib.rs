@@ -1,8 +1,10 @@
 //! coeur's test harness: a real coeur server on a loopback port, on SQLite or on a throwaway
 //! PostgreSQL cluster (`pg`), with an injected clock; a cookie-keeping browser; throwaway
-//! OpenLDAP directories (`slapd`); `both_dbs!` to run a test on both databases.
+//! OpenLDAP directories (`slapd`); `both_dbs!` to run a test on both databases; small helpers
+//! several test modules share (`helpers`).
 #![forbid(unsafe_code)]
 
+mod helpers;
 pub mod logs;
 pub mod pg;
 pub mod slapd;
@@ -17,6 +19,8 @@ use coeur::oauth::secret::SecretHash;
 use coeur::provider::AppState;
 use coeur::provider::store::ClientRow;
 use std::sync::Arc;
+
+pub use helpers::*;
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

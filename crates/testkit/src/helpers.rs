@@ -1,0 +1,91 @@
+//! Small helpers shared by several test modules: a plain HTTP client, form POSTs, OAuth error
+//! assertions, a client's ES256 key, and the output of a command as text.
+
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+/// An HTTP client that does not follow redirects and keeps no cookies.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// POSTs `form` to a realm endpoint, with Basic credentials when given.
+pub async fn post(
+    url: &str,
+    basic: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = http().post(url).form(form);
+    if let Some((id, secret)) = basic {
+        req = req.basic_auth(id, Some(secret));
+    }
+    req.send().await.expect("POST")
+}
+
+/// Asserts a JSON OAuth error (RFC 6749 §5.2) and returns the headers.
+pub async fn expect_error(r: reqwest::Response, status: u16, code: &str, what: &str) -> HeaderMap {
+    let got = r.status().as_u16();
+    let headers = r.headers().clone();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    assert_eq!(got, status, "{what}: status (body {body})");
+    assert_eq!(body["error"], code, "{what}: error code (body {body})");
+    assert!(
+        body.get("access_token").is_none(),
+        "{what}: no token with an error"
+    );
+    headers
+}
+
+/// A client's ES256 key pair.
+pub struct ClientKey {
+    pkcs8: Vec<u8>,
+    /// The public key as a JWK (with its `kid`).
+    pub jwk: Value,
+}
+
+impl ClientKey {
+    /// A new P-256 key whose JWK carries `kid`.
+    pub fn generate(kid: &str) -> Self {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let doc = EcdsaKeyPair::generate_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &aws_lc_rs::rand::SystemRandom::new(),
+        )
+        .expect("EC key");
+        let pkcs8 = doc.as_ref().to_vec();
+        let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(
+            &jsonwebtoken::EncodingKey::from_ec_der(&pkcs8),
+            jsonwebtoken::Algorithm::ES256,
+        )
+        .expect("JWK");
+        jwk.common.key_id = Some(kid.to_owned());
+        Self {
+            pkcs8,
+            jwk: serde_json::to_value(&jwk).expect("JWK JSON"),
+        }
+    }
+
+    /// Signs `claims` with ES256, header `kid` as given.
+    pub fn sign(&self, kid: &str, claims: &Value) -> String {
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        h.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(
+            &h,
+            claims,
+            &jsonwebtoken::EncodingKey::from_ec_der(&self.pkcs8),
+        )
+        .expect("sign")
+    }
+}
+
+/// A command's standard output followed by its standard error.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
