@@ -14,6 +14,8 @@
 #   4. guard: crate boundaries (scripts/check-boundaries.py, from cargo metadata)
 #   5. cargo test (every crate of the workspace)
 #   6. tests/node/run.sh, the openid-client end-to-end test, when present
+#   7. scripts/fuzz.sh: the fuzz targets built, each run briefly from its seeds
+#      (COEUR_FUZZ_SECONDS, default 10; 0 skips the runs but still builds)
 #
 # Environment: COEUR_PG_BIN (PostgreSQL server binaries for the Rust tests,
 # default: the newest /usr/lib/postgresql/*/bin). COEUR_PKILINT_BIN is set to
@@ -225,4 +227,13 @@ if [[ -f tests/node/run.sh ]]; then
   node_summary=", node end-to-end on SQLite and PostgreSQL"
 fi
 
-echo "scripts/test.sh: all checks passed (fmt, clippy, ring guard, cargo test${node_summary})"
+fuzz_seconds="${COEUR_FUZZ_SECONDS:-10}"
+if ((fuzz_seconds > 0)); then
+  step "scripts/fuzz.sh $fuzz_seconds (every fuzz target, briefly)"
+  scripts/fuzz.sh "$fuzz_seconds"
+else
+  step "scripts/fuzz.sh --build-only"
+  scripts/fuzz.sh --build-only
+fi
+
+echo "scripts/test.sh: all checks passed (fmt, clippy, ring guard, boundaries, cargo test${node_summary}, fuzz targets)"

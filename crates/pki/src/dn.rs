@@ -543,6 +543,11 @@ impl Dn {
         let mut rdns = Vec::with_capacity(parsed.0.len());
         // DER order is least specific first; a Dn is most specific first.
         for rdn in parsed.0.iter().rev() {
+            // RelativeDistinguishedName ::= SET SIZE (1..MAX) (X.501): an empty RDN has no
+            // RFC 4514 text and would print as a bare separator.
+            if rdn.0.is_empty() {
+                return Err(DnError::Der("empty relative distinguished name".into()));
+            }
             let mut avas = Vec::with_capacity(rdn.0.len());
             for atv in rdn.0.iter() {
                 let ber = atv

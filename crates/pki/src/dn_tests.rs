@@ -200,3 +200,13 @@ fn from_der_multi_valued_and_other_strings() {
     assert!(Dn::from_der(b"\x30\x03\x31").is_err());
     assert!(Dn::from_der(&[]).is_err());
 }
+
+#[test]
+fn der_names_with_an_empty_rdn_are_refused() {
+    // SEQUENCE { SET {}, SET {}, SET {} }: found by the `dn` fuzz target, which printed it
+    // as ",," and could not read it back.
+    assert!(Dn::from_der(&[0x30, 0x06, 0x31, 0x00, 0x31, 0x00, 0x31, 0x00]).is_err());
+    assert!(Dn::from_der(&[0x30, 0x02, 0x31, 0x00]).is_err());
+    // The empty name itself (no RDN at all) stays valid.
+    assert!(Dn::from_der(&[0x30, 0x00]).unwrap().is_empty());
+}
