@@ -139,7 +139,7 @@ failed=()
 for t in "${targets[@]}"; do
   seed "$t"
   mkdir -p "fuzz/artifacts/$t"
-  log="fuzz/artifacts/$t/last-run.log"
+  log="fuzz/artifacts/$t/run-$(date +%Y%m%dT%H%M%S)-$$.log"
   found_before="$(found "$t")"
   status=0
   "$bin_dir/$t" "fuzz/corpus/$t" -max_total_time="$seconds" -print_final_stats=1 \
@@ -160,4 +160,4 @@ for t in "${targets[@]}"; do
   fi
 done
 
-((${#failed[@]} == 0)) || fail "failed: ${failed[*]} (inputs and logs under fuzz/artifacts/)"
+((${#failed[@]} == 0)) || fail "failed: ${failed[*]} (inputs and run logs under fuzz/artifacts/)"
