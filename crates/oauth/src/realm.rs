@@ -312,8 +312,8 @@ impl Realm {
             let line = e.span().map(|s| line_of(text, s.start));
             err(line, e.message().to_owned())
         })?;
-        check_settings(file, &raw).map_err(|r| err(None, r))?;
-        check_lifetimes(&raw.lifetimes).map_err(|r| err(None, r))?;
+        check_settings(file, &raw)?;
+        check_lifetimes(file, &raw.lifetimes)?;
         let issuer = match raw.issuer {
             Some(i) => i.replace("{public_url}", public_url),
             None => format!("{public_url}/auth/realms/{}", raw.name),
@@ -330,8 +330,7 @@ impl Realm {
             {
                 *u = u.replace("{public_url}", public_url);
             }
-            check_client(&spec)
-                .map_err(|r| err(line, format!("client {:?}: {r}", spec.client_id)))?;
+            check_client(file, line, &spec)?;
             if clients.iter().any(|o| o.client_id == spec.client_id) {
                 return Err(err(
                     line,
@@ -362,46 +361,58 @@ impl Realm {
     }
 }
 
+fn refused(file: &str, line: Option<usize>, reason: String) -> RealmError {
+    RealmError {
+        file: file.to_owned(),
+        line,
+        reason,
+    }
+}
+
 /// The realm's name (that of its file), login methods, signing algorithms and subject.
-fn check_settings(file: &str, raw: &RealmFile) -> Result<(), String> {
+fn check_settings(file: &str, raw: &RealmFile) -> Result<(), RealmError> {
+    let refuse = |reason: String| Err(refused(file, None, reason));
     if raw.name.is_empty()
         || !raw
             .name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
-        return Err("name must be letters, digits, '-' or '_'".into());
+        return refuse("name must be letters, digits, '-' or '_'".into());
     }
     let stem = std::path::Path::new(file)
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or_default();
     if !stem.is_empty() && stem != raw.name {
-        return Err(format!(
+        return refuse(format!(
             "realm name {:?} must match the file name",
             raw.name
         ));
     }
     if raw.auth_methods.is_empty() {
-        return Err("auth_methods must list at least one method".into());
+        return refuse("auth_methods must list at least one method".into());
     }
     if raw.auth_methods.contains(&AuthMethod::Test) && !raw.sandbox {
-        return Err("method \"test\" is allowed only in a sandbox realm (sandbox = true)".into());
+        return refuse(
+            "method \"test\" is allowed only in a sandbox realm (sandbox = true)".into(),
+        );
     }
     if raw.signing_algs.is_empty() || raw.signing_algs.contains(&SigAlg::HS256) {
-        return Err(
+        return refuse(
             "signing_algs lists asymmetric algorithms (ES256, RS256, PS256), at least one".into(),
         );
     }
     if !raw.subject.contains("{national_id}") {
-        return Err("subject must contain {national_id}".into());
+        return refuse("subject must contain {national_id}".into());
     }
     Ok(())
 }
 
 /// Every lifetime positive and bounded (so that `now + lifetime` can never overflow), codes
 /// short-lived, the refresh reuse window a minute at most.
-fn check_lifetimes(l: &Lifetimes) -> Result<(), String> {
+fn check_lifetimes(file: &str, l: &Lifetimes) -> Result<(), RealmError> {
+    let refuse = |reason: String| Err(refused(file, None, reason));
     for (name, v) in [
         ("authorization_code", l.authorization_code),
         ("access_token", l.access_token),
@@ -412,38 +423,49 @@ fn check_lifetimes(l: &Lifetimes) -> Result<(), String> {
         ("login_page", l.login_page),
     ] {
         if v <= 0 {
-            return Err(format!("lifetimes.{name} must be positive"));
+            return refuse(format!("lifetimes.{name} must be positive"));
         }
         if v > MAX_LIFETIME {
-            return Err(format!(
+            return refuse(format!(
                 "lifetimes.{name} must be at most {MAX_LIFETIME} seconds (10 years)"
             ));
         }
     }
     if l.authorization_code > 600 {
-        return Err("lifetimes.authorization_code must be at most 600 seconds".into());
+        return refuse("lifetimes.authorization_code must be at most 600 seconds".into());
     }
     if !(0..=60).contains(&l.refresh_reuse_window) {
-        return Err("lifetimes.refresh_reuse_window must be 0 to 60 seconds".into());
+        return refuse("lifetimes.refresh_reuse_window must be 0 to 60 seconds".into());
     }
     Ok(())
 }
 
 /// A client of a realm file: valid registration, a secret unless public or `private_key_jwt`,
 /// no HS256 (whose secret is kept encrypted in the database, not in files).
-fn check_client(spec: &ClientSpec) -> Result<(), String> {
-    validate_spec(spec).map_err(|r| r.to_string())?;
+fn check_client(file: &str, line: Option<usize>, spec: &ClientSpec) -> Result<(), RealmError> {
+    let refuse = |reason: String| {
+        Err(refused(
+            file,
+            line,
+            format!("client {:?}: {reason}", spec.client_id),
+        ))
+    };
+    if let Err(r) = validate_spec(spec) {
+        return refuse(r.to_string());
+    }
     if let Some(h) = &spec.secret_hash {
-        super::secret::SecretHash::parse(h).map_err(|r| r.to_string())?;
+        if let Err(r) = super::secret::SecretHash::parse(h) {
+            return refuse(r.to_string());
+        }
     } else if !spec.public
         && spec.token_endpoint_auth_method != super::client::TokenAuthMethod::PrivateKeyJwt
     {
-        return Err(
+        return refuse(
             "a confidential client needs secret_hash (see `coeur client hash-secret`)".into(),
         );
     }
     if spec.id_token_signed_response_alg == Some(SigAlg::HS256) {
-        return Err(
+        return refuse(
             "HS256 clients keep their secret encrypted in the database; register them with `coeur client add`"
                 .into(),
         );

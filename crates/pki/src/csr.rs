@@ -338,9 +338,7 @@ fn alt_names(
             forbidden("e-mail addresses are not allowed in this profile")
         }
         SanKind::Dns => {
-            let dns = distinct(&req.dns_names, |d| {
-                validate_dns_name(d).map_err(|e| e.to_string())
-            })?;
+            let dns = distinct(&req.dns_names, validate_dns_name)?;
             if dns.len() > 100 {
                 return forbidden("at most 100 DNS names");
             }
@@ -350,23 +348,18 @@ fn alt_names(
         SanKind::Email if !req.dns_names.is_empty() => {
             forbidden("DNS names are not allowed in this profile")
         }
-        SanKind::Email => Ok((
-            vec![],
-            distinct(&req.emails, |e| {
-                validate_email(e).map_err(|e| e.to_string())
-            })?,
-        )),
+        SanKind::Email => Ok((vec![], distinct(&req.emails, validate_email)?)),
     }
 }
 
 /// Each value validated into its normal form, repeats dropped, order kept.
 fn distinct(
     values: &[String],
-    validate: impl Fn(&str) -> Result<String, String>,
+    validate: impl Fn(&str) -> Result<String, crate::names::NameError>,
 ) -> Result<Vec<String>, CsrError> {
     let mut out = Vec::with_capacity(values.len());
     for v in values {
-        let n = validate(v).map_err(CsrError::ForbiddenName)?;
+        let n = validate(v).map_err(|e| CsrError::ForbiddenName(e.to_string()))?;
         if !out.contains(&n) {
             out.push(n);
         }

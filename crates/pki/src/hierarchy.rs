@@ -184,29 +184,38 @@ fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).map_or(0, |s| s.matches('\n').count()) + 1
 }
 
+/// Why a part of a `pki/` file is refused (the file is named by [`PkiFileError`]).
+struct Refusal(String);
+
 /// The file's CAs, checked in order: ids, parents defined before their children (issuing CAs
 /// directly under a root, with a domain), validity, key strength, names.
-fn check_cas(raw: &[CaFile]) -> Result<Vec<CaDef>, String> {
+fn check_cas(raw: &[CaFile]) -> Result<Vec<CaDef>, Refusal> {
     let mut cas: Vec<CaDef> = Vec::new();
     for c in raw {
         if c.id.is_empty() || !c.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(format!("CA id {:?}: letters, digits and '-' only", c.id));
+            return Err(Refusal(format!(
+                "CA id {:?}: letters, digits and '-' only",
+                c.id
+            )));
         }
         if cas.iter().any(|o| o.id == c.id) {
-            return Err(format!("CA {} is defined twice", c.id));
+            return Err(Refusal(format!("CA {} is defined twice", c.id)));
         }
         check_place(c, &cas)?;
         if !(1..=9200).contains(&c.validity_days) {
-            return Err(format!("CA {}: validity_days must be 1 to 9200", c.id));
+            return Err(Refusal(format!(
+                "CA {}: validity_days must be 1 to 9200",
+                c.id
+            )));
         }
         if matches!(c.key, KeyType::Rsa2048) {
-            return Err(format!(
+            return Err(Refusal(format!(
                 "CA {}: CA keys are at least RSA 3072 or P-256",
                 c.id
-            ));
+            )));
         }
         if c.cn.trim().is_empty() {
-            return Err(format!("CA {}: cn is empty", c.id));
+            return Err(Refusal(format!("CA {}: cn is empty", c.id)));
         }
         cas.push(CaDef {
             id: c.id.clone(),
@@ -219,35 +228,35 @@ fn check_cas(raw: &[CaFile]) -> Result<Vec<CaDef>, String> {
         });
     }
     if cas.is_empty() {
-        return Err("no CA defined".into());
+        return Err(Refusal("no CA defined".into()));
     }
     Ok(cas)
 }
 
 /// A root has no domain; an issuing CA sits directly under a root defined before it and has
 /// a domain.
-fn check_place(c: &CaFile, before: &[CaDef]) -> Result<(), String> {
+fn check_place(c: &CaFile, before: &[CaDef]) -> Result<(), Refusal> {
     let Some(p) = &c.parent else {
         return match c.domain {
-            Some(_) => Err(format!("CA {}: a root has no domain", c.id)),
+            Some(_) => Err(Refusal(format!("CA {}: a root has no domain", c.id))),
             None => Ok(()),
         };
     };
     let parent = before
         .iter()
         .find(|o| &o.id == p)
-        .ok_or_else(|| format!("CA {}: parent {p} must be defined before it", c.id))?;
+        .ok_or_else(|| Refusal(format!("CA {}: parent {p} must be defined before it", c.id)))?;
     if !parent.is_root() {
-        return Err(format!(
+        return Err(Refusal(format!(
             "CA {}: issuing CAs sit directly under a root (pathlen 0)",
             c.id
-        ));
+        )));
     }
     if c.domain.is_none() {
-        return Err(format!(
+        return Err(Refusal(format!(
             "CA {}: an issuing CA needs a domain (personnes or organisations)",
             c.id
-        ));
+        )));
     }
     Ok(())
 }
@@ -282,7 +291,7 @@ impl Hierarchy {
         })?;
         let public_url = public_url.trim_end_matches('/');
         let policy_oid = parse_oid(&raw.policy_oid).map_err(|e| err(e.to_string()))?;
-        let cas = with_test_twins(check_cas(&raw.ca).map_err(err)?);
+        let cas = with_test_twins(check_cas(&raw.ca).map_err(|reason| err(reason.0))?);
         let label = raw.label.clone();
         let directory = Layout::resolve(
             &raw.ldap,
