@@ -2,9 +2,12 @@
 # Builds coeur's fuzz targets (fuzz/) and runs each for a set time, keeping its corpus.
 #
 #   scripts/fuzz.sh [--build-only] [SECONDS] [TARGET...]
+#   scripts/fuzz.sh --smoke RUNS [TARGET...]
 #
 # SECONDS (default 300) is each target's run time; with no TARGET every target runs, one
-# after the other. The corpus of a target is fuzz/corpus/<target>/ (kept between runs, not
+# after the other. --smoke (what scripts/test.sh runs) gives each target RUNS inputs with a
+# fixed random seed, from a fresh corpus of the seeds only, in a temporary directory: the same
+# inputs on every machine, so that a failure there is a failure here. The corpus of a target is fuzz/corpus/<target>/ (kept between runs, not
 # committed); it is seeded on first use from the repository (realm and PKI files) and from
 # openssl (CSRs, CRLs, OCSP requests and responses, certificates). A crash, leak or timeout
 # leaves its input in fuzz/artifacts/<target>/ and makes the script fail; replay it with
@@ -27,12 +30,17 @@ fail() {
 }
 
 build_only=false
+smoke_runs=""
 if [[ "${1:-}" == "--build-only" ]]; then
   build_only=true
   shift
+elif [[ "${1:-}" == "--smoke" ]]; then
+  [[ "${2:-}" =~ ^[0-9]+$ ]] || fail "--smoke takes a number of runs"
+  smoke_runs="$2"
+  shift 2
 fi
 seconds=300
-if [[ "${1:-}" =~ ^[0-9]+$ ]]; then
+if [[ -z "$smoke_runs" && "${1:-}" =~ ^[0-9]+$ ]]; then
   seconds="$1"
   shift
 fi
@@ -61,9 +69,9 @@ bin_dir="fuzz/target/$host/release"
 
 # --- seeds -----------------------------------------------------------------
 
-# seed TARGET: fills fuzz/corpus/TARGET with valid inputs when it is empty.
+# seed TARGET DIR: fills the corpus DIR of TARGET with valid inputs when it is empty.
 seed() {
-  local t="$1" dir="fuzz/corpus/$1" tmp
+  local t="$1" dir="$2" tmp
   mkdir -p "$dir"
   [[ -z "$(ls -A "$dir")" ]] || return 0
   tmp="$(mktemp -d)"
@@ -136,13 +144,25 @@ found() {
 
 printf '%-18s %12s %9s %8s %8s %7s %s\n' target executions exec/s cov ft corpus crashes
 failed=()
+smoke_dir=""
+if [[ -n "$smoke_runs" ]]; then
+  smoke_dir="$(mktemp -d)"
+  trap 'rm -rf "$smoke_dir"' EXIT
+fi
 for t in "${targets[@]}"; do
-  seed "$t"
+  if [[ -n "$smoke_runs" ]]; then
+    corpus_dir="$smoke_dir/$t"
+    limit=(-runs="$smoke_runs" -seed=1)
+  else
+    corpus_dir="fuzz/corpus/$t"
+    limit=(-max_total_time="$seconds")
+  fi
+  seed "$t" "$corpus_dir"
   mkdir -p "fuzz/artifacts/$t"
   log="fuzz/artifacts/$t/run-$(date +%Y%m%dT%H%M%S)-$$.log"
   found_before="$(found "$t")"
   status=0
-  "$bin_dir/$t" "fuzz/corpus/$t" -max_total_time="$seconds" -print_final_stats=1 \
+  "$bin_dir/$t" "$corpus_dir" "${limit[@]}" -print_final_stats=1 \
     -artifact_prefix="fuzz/artifacts/$t/" -rss_limit_mb=2048 -timeout=10 >"$log" 2>&1 ||
     status=$?
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
@@ -150,7 +170,7 @@ for t in "${targets[@]}"; do
   last="$(grep -E '^#[0-9]+' "$log" | tail -n 1 || true)"
   cov="$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")"
   ft="$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")"
-  corpus="$(ls -A "fuzz/corpus/$t" | wc -l)"
+  corpus="$(ls -A "$corpus_dir" | wc -l)"
   crashes=$(($(found "$t") - found_before))
   printf '%-18s %12s %9s %8s %8s %7s %s\n' "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" \
     "$corpus" "$crashes"

@@ -14,8 +14,8 @@
 #   4. guard: crate boundaries (scripts/check-boundaries.py, from cargo metadata)
 #   5. cargo test (every crate of the workspace)
 #   6. tests/node/run.sh, the openid-client end-to-end test, when present
-#   7. scripts/fuzz.sh: the fuzz targets built, each run briefly from its seeds
-#      (COEUR_FUZZ_SECONDS, default 10; 0 skips the runs but still builds)
+#   7. scripts/fuzz.sh --smoke: the fuzz targets built, each given the same inputs on every
+#      machine from its seeds (COEUR_FUZZ_RUNS per target, default 50000; 0 only builds)
 #
 # Environment: COEUR_PG_BIN (PostgreSQL server binaries for the Rust tests,
 # default: the newest /usr/lib/postgresql/*/bin). COEUR_PKILINT_BIN is set to
@@ -227,10 +227,10 @@ if [[ -f tests/node/run.sh ]]; then
   node_summary=", node end-to-end on SQLite and PostgreSQL"
 fi
 
-fuzz_seconds="${COEUR_FUZZ_SECONDS:-10}"
-if ((fuzz_seconds > 0)); then
-  step "scripts/fuzz.sh $fuzz_seconds (every fuzz target, briefly)"
-  scripts/fuzz.sh "$fuzz_seconds"
+fuzz_runs="${COEUR_FUZZ_RUNS:-50000}"
+if ((fuzz_runs > 0)); then
+  step "scripts/fuzz.sh --smoke $fuzz_runs (every fuzz target, a fixed sequence of inputs)"
+  scripts/fuzz.sh --smoke "$fuzz_runs"
 else
   step "scripts/fuzz.sh --build-only"
   scripts/fuzz.sh --build-only

@@ -367,8 +367,10 @@ fn decode_string(ber: &[u8]) -> Option<String> {
 
 fn value_from_ber(ber: Vec<u8>) -> Value {
     match decode_string(&ber) {
-        Some(t) => Value::Text(t),
-        None => Value::Ber(ber),
+        // An empty string stays encoded: its text (`O=`) is refused by `Dn::parse`, and
+        // `#1400` reads back as the same value.
+        Some(t) if !t.is_empty() => Value::Text(t),
+        _ => Value::Ber(ber),
     }
 }
 

@@ -210,3 +210,18 @@ fn der_names_with_an_empty_rdn_are_refused() {
     // The empty name itself (no RDN at all) stays valid.
     assert!(Dn::from_der(&[0x30, 0x00]).unwrap().is_empty());
 }
+
+#[test]
+fn empty_string_values_print_as_they_read_back() {
+    // `O=#1400` (an empty TeletexString): found by the `dn` fuzz target, which printed it as
+    // `O=`, a text `Dn::parse` refuses.
+    let d = dn("CN=x,O=#1400");
+    assert_eq!(d.to_string(), "CN=x,O=#1400");
+    assert_eq!(dn(&d.to_string()), d);
+    // The same from DER: SEQUENCE { SET { SEQUENCE { OID 2.5.4.10, UTF8String "" } } }.
+    let der = [
+        0x30, 0x0b, 0x31, 0x09, 0x30, 0x07, 0x06, 0x03, 0x55, 0x04, 0x0a, 0x0c, 0x00,
+    ];
+    let d = Dn::from_der(&der).expect("an empty value is valid DER");
+    assert_eq!(dn(&d.to_string()), d);
+}
