@@ -14,6 +14,7 @@ mod compat_authlib;
 mod compat_discovery;
 mod conformance_basic;
 mod conformance_config;
+mod cors;
 mod demo;
 mod fd_limit;
 mod ldap;

@@ -527,6 +527,7 @@ mod tests {
                 tls_client_auth_san_dns: None,
                 resource_server_for: vec![],
                 ca: None,
+                web_origins: None,
             },
             secret_hash: None,
             hmac_secret: None,

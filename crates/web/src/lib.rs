@@ -6,6 +6,7 @@
 // OAuth error body); boxing it would only add an allocation on the error path.
 #![allow(clippy::result_large_err)]
 
+pub mod cors;
 pub mod listener;
 pub mod mtls;
 
