@@ -15,6 +15,7 @@ mod compat_discovery;
 mod conformance_basic;
 mod conformance_config;
 mod cors;
+mod cors_browser;
 mod demo;
 mod fd_limit;
 mod ldap;
