@@ -128,7 +128,7 @@ async fn claims_answer(
     let scopes: Vec<String> = claims.scope.split(' ').map(str::to_owned).collect();
     let auth_mode = AuthMethod::parse(&grant.method).map(|m| m.auth_mode());
     let mut doc = userinfo_doc(&claims.sub, &identity, &scopes, auth_mode);
-    let client = st.client(&rt, &claims.client_id).await?;
+    let client = st.client(rt, &claims.client_id).await?;
     if let Some(c) = client.as_ref()
         && let Some(alg) = c.spec.userinfo_signed_response_alg
     {
@@ -139,7 +139,7 @@ async fn claims_answer(
             o.insert("iat".into(), now.into());
             o.insert("exp".into(), (now + rt.realm.lifetimes.access_token).into());
         }
-        let jwt = sign_for_client(&rt, c, alg, "JWT", &doc)?;
+        let jwt = sign_for_client(rt, c, alg, "JWT", &doc)?;
         return Ok((
             StatusCode::OK,
             no_store(),

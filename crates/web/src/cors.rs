@@ -93,7 +93,7 @@ mod tests {
             .unwrap()
     }
 
-    fn get<'a>(res: &'a Response, name: header::HeaderName) -> Option<&'a str> {
+    fn get(res: &Response, name: header::HeaderName) -> Option<&str> {
         res.headers().get(name).and_then(|v| v.to_str().ok())
     }
 
