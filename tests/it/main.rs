@@ -5,6 +5,7 @@ mod support;
 
 pub(crate) use coeur_testkit::both_dbs;
 
+mod acr_unmet;
 mod ca;
 mod ca_policy;
 mod card;
