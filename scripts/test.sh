@@ -4,7 +4,8 @@
 #
 # On a fresh Debian machine with the Rust toolchain it first installs what the
 # tests need (PostgreSQL for the throwaway test clusters, Node.js and npm for
-# the openid-client end-to-end test, openssl, CA certificates, Python's venv,
+# the openid-client end-to-end test and the browser test's driver, Debian's
+# Chromium for the browser test (tests/it/cors_browser.rs), openssl, CA certificates, Python's venv,
 # the pkilint certificate linter from PyPI in a virtualenv under target/, and the
 # Python test peer's packages (tests/python/requirements.txt: Authlib) in another),
 # then:
@@ -20,7 +21,8 @@
 # Environment: COEUR_PG_BIN (PostgreSQL server binaries for the Rust tests,
 # default: the newest /usr/lib/postgresql/*/bin). COEUR_PKILINT_BIN is set to
 # the pkilint virtualenv's bin directory for the CA tests; COEUR_REQUIRE_PEERS is set
-# so that the Python peer test fails, not skips, when its virtualenv is missing.
+# so that the peer tests (Python Authlib, the browser test) fail, not skip, when their
+# peers are missing.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -64,6 +66,9 @@ fi
 [[ -x /usr/sbin/slapd && -f /etc/ldap/schema/core.schema ]] || missing+=(slapd)
 command -v ldapsearch >/dev/null || missing+=(ldap-utils)
 command -v openssl >/dev/null || missing+=(openssl)
+# Headless Chromium for the single-page application test (driven by playwright-core from
+# tests/node, which downloads no browser of its own).
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
 [[ -f /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
 if ! command -v python3 >/dev/null; then
   missing+=(python3 python3-venv)

@@ -76,6 +76,11 @@ pub enum ClientCmd {
         /// and every name under it); repeat for several.
         #[arg(long = "ca-dns-suffix")]
         ca_dns_suffixes: Vec<String>,
+        /// A web origin (`https://app.example`) whose pages may call the token, userinfo and
+        /// revocation endpoints (CORS), or `+` for the redirect URIs' origins; repeatable.
+        /// Without it a public client gets `+`, a confidential client none.
+        #[arg(long = "web-origin")]
+        web_origins: Vec<String>,
     },
     /// List a realm's clients.
     List {
@@ -118,6 +123,7 @@ pub async fn run(cfg: Config, c: ClientCmd) -> Result<()> {
             tls_san_dns,
             ca_structures,
             ca_dns_suffixes,
+            web_origins,
         } => {
             let jwks = match jwks {
                 Some(p) => Some(serde_json::from_str(
@@ -150,6 +156,7 @@ pub async fn run(cfg: Config, c: ClientCmd) -> Result<()> {
                         dns_suffixes: ca_dns_suffixes,
                     },
                 ),
+                web_origins: (!web_origins.is_empty()).then_some(web_origins),
             };
             add(&cfg, &realm, reg).await
         }

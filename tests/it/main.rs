@@ -5,6 +5,7 @@ mod support;
 
 pub(crate) use coeur_testkit::both_dbs;
 
+mod acr_unmet;
 mod ca;
 mod ca_policy;
 mod card;
@@ -14,6 +15,8 @@ mod compat_authlib;
 mod compat_discovery;
 mod conformance_basic;
 mod conformance_config;
+mod cors;
+mod cors_browser;
 mod demo;
 mod fd_limit;
 mod ldap;

@@ -426,6 +426,27 @@ pub fn method_meets(req: &AuthorizationRequest, method_acr: Acr) -> bool {
     req.acr_min.is_none_or(|a| method_acr >= a)
 }
 
+/// When the client asked for a level (`acr_values`) some of the methods offered cannot reach:
+/// the error the user may send back to the client instead of logging in
+/// (`unmet_authentication_requirements`), saying whether any method offered (whose levels are
+/// `offered`) reaches it. `None` when the request asks for no level, or every method offered
+/// reaches it: then there is nothing the user cannot meet.
+pub fn unmet_requirements(req: &AuthorizationRequest, offered: &[Acr]) -> Option<OAuthError> {
+    let wanted = req.acr_min?;
+    if offered.iter().all(|a| *a >= wanted) {
+        return None;
+    }
+    let description = if offered.iter().any(|a| *a >= wanted) {
+        format!("the user has no login method reaching the requested level ({wanted})")
+    } else {
+        format!("no login method offered reaches the requested level ({wanted})")
+    };
+    Some(OAuthError::new(
+        ErrorCode::UnmetAuthenticationRequirements,
+        description,
+    ))
+}
+
 /// Builds the redirect to `redirect_uri` with `params` added to its query (the registered
 /// URI's own query is kept, RFC 6749 §3.1.2).
 pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> String {
@@ -527,6 +548,7 @@ mod tests {
                 tls_client_auth_san_dns: None,
                 resource_server_for: vec![],
                 ca: None,
+                web_origins: None,
             },
             secret_hash: None,
             hmac_secret: None,
@@ -831,6 +853,30 @@ mod tests {
                 "the user must log in"
             ))
         );
+    }
+
+    #[test]
+    fn unmet_requirements_only_when_a_level_is_out_of_reach() {
+        let c = client(false);
+        let q = "client_id=c&redirect_uri=https://rp.example/cb&scope=openid&response_type=code";
+        let r = validate(&params(q), &c).unwrap();
+        let offered = [Acr::Eidas2, Acr::Eidas2, Acr::Eidas1, Acr::Eidas1];
+        assert_eq!(unmet_requirements(&r, &offered), None, "no level asked");
+        let at = |acr: &str| validate(&params(&format!("{q}&acr_values={acr}")), &c).unwrap();
+        assert_eq!(unmet_requirements(&at("eidas1"), &offered), None);
+        let e = unmet_requirements(&at("eidas3"), &offered).unwrap();
+        assert_eq!(e.code.as_str(), "unmet_authentication_requirements");
+        assert_eq!(
+            e.description,
+            "no login method offered reaches the requested level (eidas3)"
+        );
+        let e = unmet_requirements(&at("eidas2"), &offered).unwrap();
+        assert_eq!(e.code, ErrorCode::UnmetAuthenticationRequirements);
+        assert_eq!(
+            e.description,
+            "the user has no login method reaching the requested level (eidas2)"
+        );
+        assert_eq!(unmet_requirements(&at("eidas2"), &[Acr::Eidas3]), None);
     }
 
     #[test]

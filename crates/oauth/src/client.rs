@@ -144,6 +144,11 @@ pub struct ClientSpec {
     /// What the client may ask coeur's CA for with `ca:request`; none without this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<CaEntitlements>,
+    /// The web origins whose pages may read the answers of the token, userinfo and revocation
+    /// endpoints (CORS): exact origins, or `+` for the redirect URIs' origins. Unset, a
+    /// public client gets `+` and a confidential client none ([`crate::cors::WebOrigins`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_origins: Option<Vec<String>>,
 }
 
 /// What a CA client is entitled to request: certificates for its own structures and for DNS
@@ -290,6 +295,14 @@ pub enum SpecError {
     /// `jwks` is not a JWK set.
     #[error("jwks is not a JWK set: {0}")]
     Jwks(String),
+    /// A web origin is refused.
+    #[error("web origin {origin:?}: {reason}")]
+    WebOrigin {
+        /// The entry.
+        origin: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// A CA entitlement's DNS suffix is not a plain DNS name.
     #[error("ca.dns_suffixes: {0:?} is not a DNS name of at least two labels")]
     CaDnsSuffix(String),
@@ -322,6 +335,12 @@ pub fn validate_spec(spec: &ClientSpec) -> Result<(), SpecError> {
     {
         validate_redirect_uri(u).map_err(|reason| SpecError::RedirectUri {
             uri: u.clone(),
+            reason,
+        })?;
+    }
+    for o in spec.web_origins.iter().flatten() {
+        crate::cors::validate_web_origin(o).map_err(|reason| SpecError::WebOrigin {
+            origin: o.clone(),
             reason,
         })?;
     }
@@ -394,6 +413,29 @@ mod tests {
         assert!(validate_redirect_uri("https://u:p@rp.example/cb").is_err());
         assert!(validate_redirect_uri("javascript:alert(1)").is_err());
         assert!(validate_redirect_uri("/relative").is_err());
+    }
+
+    #[test]
+    fn web_origins_are_checked_at_registration() {
+        let spec = |origins: &[&str]| -> ClientSpec {
+            serde_json::from_value(serde_json::json!({
+                "client_id": "spa",
+                "public": true,
+                "token_endpoint_auth_method": "none",
+                "redirect_uris": ["https://app.example/cb"],
+                "web_origins": origins,
+            }))
+            .unwrap()
+        };
+        assert_eq!(validate_spec(&spec(&["+", "https://cdn.example"])), Ok(()));
+        assert_eq!(
+            validate_spec(&spec(&["https://cdn.example/app"])),
+            Err(SpecError::WebOrigin {
+                origin: "https://cdn.example/app".into(),
+                reason: "an origin has no path, query or fragment",
+            })
+        );
+        assert!(validate_spec(&spec(&["*"])).is_err());
     }
 
     #[test]

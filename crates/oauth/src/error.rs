@@ -1,5 +1,5 @@
 //! OAuth 2.0 / OpenID Connect error codes (RFC 6749 §4.1.2.1, §5.2; OIDC Core §3.1.2.6;
-//! RFC 6750 §3.1; RFC 7009).
+//! RFC 6750 §3.1; RFC 7009; OIDC Core errata set 2 for `unmet_authentication_requirements`).
 
 use serde::Serialize;
 use std::fmt;
@@ -38,6 +38,9 @@ pub enum ErrorCode {
     InvalidToken,
     /// The token type cannot be revoked (RFC 7009).
     UnsupportedTokenType,
+    /// The authentication the client requires (`acr_values`) cannot be met (OpenID Connect
+    /// Core 1.0 errata set 2, §3.1.2.6).
+    UnmetAuthenticationRequirements,
 }
 
 impl ErrorCode {
@@ -59,6 +62,7 @@ impl ErrorCode {
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
+            ErrorCode::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
         }
     }
 }

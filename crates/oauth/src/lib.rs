@@ -10,6 +10,7 @@ pub mod acr;
 pub mod authorize;
 pub mod claims;
 pub mod client;
+pub mod cors;
 pub mod discovery;
 pub mod error;
 pub mod jose;

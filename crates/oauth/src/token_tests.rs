@@ -21,6 +21,7 @@ fn client(method: TokenAuthMethod) -> Client {
             tls_client_auth_san_dns: None,
             resource_server_for: vec![],
             ca: None,
+            web_origins: None,
         },
         secret_hash: Some(SecretHash::new(
             "s3cret-s3cret-s3cret-s3cret-s3cret",

@@ -83,7 +83,10 @@ async fn authorize(
             &e,
             &rt.realm.issuer,
         ))),
-        Decision::Login => start_login(st, &rt, &req, &params, now).await,
+        Decision::Login => {
+            let lang = crate::login::lang_of(&req, headers);
+            start_login(st, &rt, &req, &params, now, lang).await
+        }
     }
 }
 
@@ -176,6 +179,7 @@ async fn start_login(
     req: &AuthorizationRequest,
     params: &Params,
     now: i64,
+    lang: coeur_web::Lang,
 ) -> Result<Response, ProviderError> {
     let request_id = random_token(&*st.rng);
     let browser = random_token(&*st.rng);
@@ -196,7 +200,7 @@ async fn start_login(
         .and_then(|h| NationalId::parse(h).ok())
         .map(|n| n.to_string())
         .unwrap_or_default();
-    let mut res = wallet_page(rt, req, &request_id, &prefill, None, StatusCode::OK);
+    let mut res = wallet_page(rt, req, &request_id, &prefill, None, StatusCode::OK, lang);
     res.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(

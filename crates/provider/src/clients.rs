@@ -65,6 +65,8 @@ pub struct ClientRegistration {
     pub tls_san_dns: Option<String>,
     /// What the client may ask coeur's CA for (`ca:request`).
     pub ca: Option<coeur_oauth::client::CaEntitlements>,
+    /// Web origins allowed to read the client's answers (CORS); `None` for the default.
+    pub web_origins: Option<Vec<String>>,
 }
 
 /// Why a registration is refused.
@@ -238,6 +240,7 @@ fn spec_of(reg: &ClientRegistration) -> Result<ClientSpec, RegistrationError> {
         tls_client_auth_san_dns: reg.tls_san_dns.clone(),
         resource_server_for: vec![],
         ca: reg.ca.clone(),
+        web_origins: reg.web_origins.clone(),
     })
 }
 

@@ -13,6 +13,7 @@ mod authorize;
 pub mod ca_clients;
 mod client_auth;
 pub mod clients;
+mod cors;
 mod demo;
 mod discovery;
 mod error;
@@ -29,7 +30,9 @@ mod userinfo;
 pub use state::AppState;
 
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
+use coeur_web::cors::public as public_cors;
 use std::sync::Arc;
 
 /// Shared state type of handlers.
@@ -43,10 +46,13 @@ pub fn card_routes(state: Arc<AppState>) -> Router {
 
 /// The provider's routes: per realm discovery, authorization, wallet, token, userinfo, JWKS,
 /// logout, introspection, revocation, and the routes login methods add (the card's return);
-/// the demo relying party; `/healthz`.
+/// the demo relying party; `/healthz`. Discovery and JWKS may be read from any origin; token,
+/// userinfo and revocation by the origins of the client concerned (`cors`).
 pub fn router(state: Arc<AppState>) -> Router {
     let realm = "/auth/realms/{realm}";
     let oc = "/auth/realms/{realm}/protocol/openid-connect";
+    let form_client = from_fn_with_state(state.clone(), cors::form_client);
+    let handler_client = from_fn_with_state(state.clone(), cors::handler_client);
     Router::new()
         .route("/", get(demo::home))
         .route("/demo/login", get(demo::login))
@@ -54,23 +60,34 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route(
             &format!("{realm}/.well-known/openid-configuration"),
-            get(discovery::discovery),
+            get(discovery::discovery).layer(public_cors()),
         )
         .route(
             &format!("{realm}/.well-known/wallet-openid-configuration"),
-            get(discovery::discovery),
+            get(discovery::discovery).layer(public_cors()),
         )
         .route(
             &format!("{oc}/auth"),
             get(authorize::authorize_get).post(authorize::authorize_post),
         )
         .route(&format!("{oc}/auth/login"), post(login::wallet_login))
-        .route(&format!("{oc}/token"), post(token::token))
+        .route(
+            &format!("{oc}/token"),
+            post(token::token)
+                .route_layer(form_client.clone())
+                .options(cors::preflight_post),
+        )
         .route(
             &format!("{oc}/userinfo"),
-            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+            get(userinfo::userinfo_get)
+                .post(userinfo::userinfo_post)
+                .route_layer(handler_client)
+                .options(cors::preflight_get_post),
         )
-        .route(&format!("{oc}/certs"), get(discovery::jwks))
+        .route(
+            &format!("{oc}/certs"),
+            get(discovery::jwks).layer(public_cors()),
+        )
         .route(
             &format!("{oc}/logout"),
             get(logout::logout_get).post(logout::logout_post),
@@ -79,7 +96,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             &format!("{oc}/token/introspect"),
             post(introspection::introspect),
         )
-        .route(&format!("{oc}/revoke"), post(introspection::revoke))
+        .route(
+            &format!("{oc}/revoke"),
+            post(introspection::revoke)
+                .route_layer(form_client)
+                .options(cors::preflight_post),
+        )
         .merge(login::routes(login::Listener::Main))
         .with_state(state)
 }

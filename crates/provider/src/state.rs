@@ -8,6 +8,7 @@ use coeur_ca::CaService;
 use coeur_common::identity::generate_test_identities;
 use coeur_common::random::{Clock, Random};
 use coeur_oauth::client::{Client, ClientSpec, validate_spec};
+use coeur_oauth::cors::WebOrigins;
 use coeur_oauth::realm::Realm;
 use coeur_oauth::secret::SecretHash;
 use coeur_resource_server::Verifier;
@@ -162,6 +163,7 @@ pub struct AppState {
     /// Randomness.
     pub rng: Arc<dyn Random>,
     client_cache: Mutex<ClientCache>,
+    origin_cache: Mutex<HashMap<String, (Instant, Arc<WebOrigins>)>>,
     /// The certificate authority (card and client certificate trust, the demo's roots).
     pub ca: Arc<CaService>,
 }
@@ -211,6 +213,7 @@ impl AppState {
             clock,
             rng,
             client_cache: Mutex::new(HashMap::new()),
+            origin_cache: Mutex::new(HashMap::new()),
             ca,
         })
     }
@@ -254,6 +257,31 @@ impl AppState {
             cache.insert(key, (Instant::now(), c.clone()));
         }
         Ok(c)
+    }
+
+    /// The web origins of every client of a realm (file and database), those a preflight may
+    /// be answered for; read again after [`CLIENT_CACHE_TTL`], like clients.
+    pub async fn realm_origins(&self, rt: &RealmRt) -> Result<Arc<WebOrigins>> {
+        let name = &rt.realm.name;
+        if let Ok(cache) = self.origin_cache.lock()
+            && let Some((t, o)) = cache.get(name)
+            && t.elapsed() < CLIENT_CACHE_TTL
+        {
+            return Ok(o.clone());
+        }
+        let mut specs: Vec<ClientSpec> = Vec::new();
+        for (id, spec) in self.store.clients(name).await? {
+            specs.push(
+                serde_json::from_str(&spec)
+                    .with_context(|| format!("stored registration of client {id}"))?,
+            );
+        }
+        let file = rt.file_clients.values().map(|c| &c.spec);
+        let origins = Arc::new(WebOrigins::of_clients(file.chain(&specs)));
+        if let Ok(mut cache) = self.origin_cache.lock() {
+            cache.insert(name.clone(), (Instant::now(), origins.clone()));
+        }
+        Ok(origins)
     }
 
     fn client_from_row(&self, realm: &str, row: ClientRow) -> Result<Client> {

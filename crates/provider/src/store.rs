@@ -323,6 +323,16 @@ impl Store {
         .transpose()
     }
 
+    /// Ends a pending request without a login (the user went back to the application).
+    /// Returns false if it was already used or ended.
+    pub async fn abandon_pending(&self, id_hash: &str) -> Result<bool> {
+        let gone = sqlx::query("DELETE FROM pending_logins WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(self.db.pool())
+            .await?;
+        Ok(gone.rows_affected() == 1)
+    }
+
     // ---- sessions, grants and codes ----
 
     /// Finds a live session by cookie hash.

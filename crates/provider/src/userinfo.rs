@@ -3,8 +3,9 @@
 
 use crate::St;
 use crate::access_tokens::verify_bound;
+use crate::cors::CorsClient;
 use crate::error::ProviderError;
-use crate::state::AppState;
+use crate::state::{AppState, RealmRt};
 use crate::token::sign_for_client;
 use axum::Extension;
 use axum::body::Bytes;
@@ -12,7 +13,7 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use coeur_oauth::authorize::Params;
-use coeur_oauth::claims::userinfo as userinfo_doc;
+use coeur_oauth::claims::{AccessTokenClaims, userinfo as userinfo_doc};
 use coeur_oauth::error::{ErrorCode, OAuthError};
 use coeur_oauth::realm::AuthMethod;
 use coeur_resource_server::Binding;
@@ -97,6 +98,19 @@ async fn userinfo(
     let claims = verify_bound(st, &rt, &token, Binding::of_certificate(peer_thumbprint))
         .await
         .map_err(ProviderError::bearer)?;
+    // From here on the answer concerns the token's client: its origins may read it.
+    let cors = CorsClient(claims.client_id.clone());
+    let mut res = claims_answer(st, &rt, &claims).await.into_response();
+    res.extensions_mut().insert(cors);
+    Ok(res)
+}
+
+/// The answer for a verified access token: its user's claims, or why there are none.
+async fn claims_answer(
+    st: &AppState,
+    rt: &RealmRt,
+    claims: &AccessTokenClaims,
+) -> Result<Response, ProviderError> {
     let Some(gid) = &claims.gid else {
         return Err(invalid_token("this token does not represent a user"));
     };
@@ -114,7 +128,7 @@ async fn userinfo(
     let scopes: Vec<String> = claims.scope.split(' ').map(str::to_owned).collect();
     let auth_mode = AuthMethod::parse(&grant.method).map(|m| m.auth_mode());
     let mut doc = userinfo_doc(&claims.sub, &identity, &scopes, auth_mode);
-    let client = st.client(&rt, &claims.client_id).await?;
+    let client = st.client(rt, &claims.client_id).await?;
     if let Some(c) = client.as_ref()
         && let Some(alg) = c.spec.userinfo_signed_response_alg
     {
@@ -125,7 +139,7 @@ async fn userinfo(
             o.insert("iat".into(), now.into());
             o.insert("exp".into(), (now + rt.realm.lifetimes.access_token).into());
         }
-        let jwt = sign_for_client(&rt, c, alg, "JWT", &doc)?;
+        let jwt = sign_for_client(rt, c, alg, "JWT", &doc)?;
         return Ok((
             StatusCode::OK,
             no_store(),

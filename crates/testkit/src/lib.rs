@@ -315,6 +315,7 @@ pub fn rp_spec(id: &str) -> ClientSpec {
         tls_client_auth_san_dns: None,
         resource_server_for: vec![],
         ca: None,
+        web_origins: None,
     }
 }
 

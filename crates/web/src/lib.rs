@@ -6,6 +6,7 @@
 // OAuth error body); boxing it would only add an allocation on the error path.
 #![allow(clippy::result_large_err)]
 
+pub mod cors;
 pub mod listener;
 pub mod mtls;
 
@@ -45,6 +46,66 @@ pub async fn security_headers(mut res: Response) -> Response {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     res
+}
+
+/// The language of a page's messages: French, the pages' own, unless English is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// French (the default).
+    Fr,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The BCP 47 tag, for `lang` attributes.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::Fr => "fr",
+            Lang::En => "en",
+        }
+    }
+
+    fn of_tag(tag: &str) -> Option<Lang> {
+        let primary = tag.trim().split(['-', '_']).next().unwrap_or_default();
+        if primary.eq_ignore_ascii_case("fr") {
+            Some(Lang::Fr)
+        } else if primary.eq_ignore_ascii_case("en") {
+            Some(Lang::En)
+        } else {
+            None
+        }
+    }
+}
+
+/// The language of a page: the first of the request's `ui_locales` (OIDC Core §3.1.2.1, in
+/// order of preference) that coeur speaks, else the browser's `Accept-Language` (by weight),
+/// else French.
+pub fn page_lang(ui_locales: Option<&str>, accept_language: Option<&str>) -> Lang {
+    if let Some(l) = ui_locales
+        .into_iter()
+        .flat_map(|u| u.split(' '))
+        .find_map(Lang::of_tag)
+    {
+        return l;
+    }
+    let mut weighted: Vec<(u16, Lang)> = accept_language
+        .into_iter()
+        .flat_map(|a| a.split(','))
+        .filter_map(|item| {
+            let mut parts = item.split(';');
+            let lang = Lang::of_tag(parts.next()?)?;
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            // Weights have at most three decimals (RFC 9110 §12.4.2).
+            let q = (q.clamp(0.0, 1.0) * 1000.0).round() as u16;
+            (q > 0).then_some((q, lang))
+        })
+        .collect();
+    weighted.sort_by_key(|w| std::cmp::Reverse(w.0));
+    weighted.first().map_or(Lang::Fr, |(_, l)| *l)
 }
 
 fn templates() -> &'static minijinja::Environment<'static> {
@@ -210,6 +271,20 @@ mod tests {
             h.insert(header::CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
         }
         client_form(&h, b"grant_type=client_credentials")
+    }
+
+    #[test]
+    fn pages_speak_french_unless_english_is_asked_for() {
+        assert_eq!(page_lang(None, None), Lang::Fr);
+        assert_eq!(page_lang(Some("en"), None), Lang::En);
+        assert_eq!(page_lang(Some("de-DE en-GB fr"), None), Lang::En);
+        assert_eq!(page_lang(Some("fr-FR en"), Some("en")), Lang::Fr);
+        assert_eq!(page_lang(Some("de"), Some("en-US,en;q=0.9")), Lang::En);
+        assert_eq!(page_lang(None, Some("de-DE,fr;q=0.8,en;q=0.9")), Lang::En);
+        assert_eq!(page_lang(None, Some("en;q=0.5, fr")), Lang::Fr);
+        assert_eq!(page_lang(None, Some("en;q=0")), Lang::Fr);
+        assert_eq!(page_lang(None, Some("de, es")), Lang::Fr);
+        assert_eq!(page_lang(None, Some("EN-us")), Lang::En);
     }
 
     #[test]

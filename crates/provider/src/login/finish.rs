@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use coeur_common::identity::NationalId;
 use coeur_common::random::{id128, token as random_token};
 use coeur_oauth::authorize::{self, AuthorizationRequest, Params, SessionView};
+use coeur_oauth::error::OAuthError;
 use coeur_oauth::jose::token_hash;
 use coeur_web::{cookie, set_cookie};
 
@@ -151,6 +152,28 @@ fn logged_in(cx: &LoginContext<'_>, code: &str, cookie_value: &str) -> Response 
     res.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(LOGIN_COOKIE, "", &path, Some(0), secure(st)),
+    );
+    res
+}
+
+/// The redirect to the client with `error` (its `state` and `iss`), clearing the login cookie:
+/// the user went back to the application without logging in.
+pub(crate) fn back_to_client(
+    st: &AppState,
+    rt: &RealmRt,
+    req: &AuthorizationRequest,
+    error: &OAuthError,
+) -> Response {
+    let to = authorize::error_redirect(
+        &req.redirect_uri,
+        req.state.as_deref(),
+        error,
+        &rt.realm.issuer,
+    );
+    let mut res = Redirect::to(&to).into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(LOGIN_COOKIE, "", &cookie_path(rt), Some(0), secure(st)),
     );
     res
 }

@@ -18,13 +18,13 @@ use crate::state::{AppState, RealmRt};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::Path;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use coeur_oauth::acr::Acr;
 use coeur_oauth::authorize::{self, AuthorizationRequest, Params};
 use coeur_oauth::jose::token_hash;
 use coeur_oauth::realm::{AuthMethod, Realm};
-use coeur_web::{form_pairs, page};
+use coeur_web::{Lang, form_pairs, page, page_lang};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 
@@ -100,18 +100,9 @@ pub(crate) fn routes(listener: Listener) -> Router<Arc<AppState>> {
         .fold(Router::new(), |r, m| r.merge(m.routes(listener)))
 }
 
-/// The wallet page: the realm's login methods, those below the level the client asks for
-/// disabled.
-pub(crate) fn wallet_page(
-    rt: &RealmRt,
-    req: &AuthorizationRequest,
-    request_id: &str,
-    national_id: &str,
-    error: Option<&str>,
-    status: StatusCode,
-) -> Response {
-    let methods: Vec<minijinja::Value> = rt
-        .realm
+/// The methods the wallet page offers in `rt`, with the level each reaches.
+fn offered(rt: &RealmRt) -> Vec<(AuthMethod, Acr)> {
+    rt.realm
         .auth_methods
         .iter()
         .filter_map(|m| {
@@ -120,10 +111,79 @@ pub(crate) fn wallet_page(
                 return None;
             }
             let acr = login.map_or_else(|| rt.realm.acr.of(*m), |l| l.acr(&rt.realm));
-            let enabled = authorize::method_meets(req, acr);
-            Some(minijinja::context! { value => m.as_str(), label => m.label(), enabled, why => "niveau insuffisant pour cette application" })
+            Some((*m, acr))
+        })
+        .collect()
+}
+
+/// The language of the wallet page for `req` from this browser.
+pub(crate) fn lang_of(req: &AuthorizationRequest, headers: &HeaderMap) -> Lang {
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    page_lang(req.ui_locales.as_deref(), accept)
+}
+
+/// What the wallet page says when the client asks for a level some methods offered cannot
+/// reach, with the label of the button back to the application: `stuck` when none reaches it.
+fn unmet_text(lang: Lang, acr: Acr, stuck: bool) -> (String, &'static str) {
+    match (lang, stuck) {
+        (Lang::Fr, true) => (
+            format!(
+                "Aucun des moyens de connexion proposés ici n'atteint le niveau d'authentification qu'exige l'application ({acr}) : vous ne pouvez pas vous y connecter depuis cette page."
+            ),
+            "Retour à l'application",
+        ),
+        (Lang::Fr, false) => (
+            format!(
+                "L'application exige le niveau d'authentification {acr} : seuls les moyens de connexion actifs ci-dessus l'atteignent."
+            ),
+            "Je n'en ai aucun : retour à l'application",
+        ),
+        (Lang::En, true) => (
+            format!(
+                "None of the login methods offered here reaches the authentication level the application requires ({acr}): you cannot log in to it from this page."
+            ),
+            "Back to the application",
+        ),
+        (Lang::En, false) => (
+            format!(
+                "The application requires authentication level {acr}: only the login methods enabled above reach it."
+            ),
+            "I have none of them: back to the application",
+        ),
+    }
+}
+
+/// The wallet page: the realm's login methods, those below the level the client asks for
+/// disabled; when the client asks for a level some cannot reach, why, and a way back to the
+/// application (`unmet_authentication_requirements`).
+pub(crate) fn wallet_page(
+    rt: &RealmRt,
+    req: &AuthorizationRequest,
+    request_id: &str,
+    national_id: &str,
+    error: Option<&str>,
+    status: StatusCode,
+    lang: Lang,
+) -> Response {
+    let offered = offered(rt);
+    let methods: Vec<minijinja::Value> = offered
+        .iter()
+        .map(|(m, acr)| {
+            let enabled = authorize::method_meets(req, *acr);
+            minijinja::context! { value => m.as_str(), label => m.label(), enabled, why => "niveau insuffisant pour cette application" }
         })
         .collect();
+    let levels: Vec<Acr> = offered.iter().map(|(_, a)| *a).collect();
+    let back = req
+        .acr_min
+        .filter(|_| authorize::unmet_requirements(req, &levels).is_some())
+        .map(|acr| {
+            let stuck = !levels.iter().any(|a| *a >= acr);
+            let (text, label) = unmet_text(lang, acr, stuck);
+            minijinja::context! { lang => lang.tag(), text, label, stuck }
+        });
     page(
         status,
         "wallet.html",
@@ -136,8 +196,30 @@ pub(crate) fn wallet_page(
             national_id,
             error,
             methods,
+            back,
         },
     )
+}
+
+/// The user goes back to the application for want of a method reaching the level it asks
+/// for: the pending request ends and the client gets `unmet_authentication_requirements`.
+/// `None` when the request asks for no level out of reach (nothing to give up for).
+async fn give_up(
+    st: &AppState,
+    rt: &RealmRt,
+    req: &AuthorizationRequest,
+    pending_hash: &str,
+    expired: impl Fn() -> ProviderError,
+) -> Result<Option<Response>, ProviderError> {
+    let levels: Vec<Acr> = offered(rt).iter().map(|(_, a)| *a).collect();
+    let Some(error) = authorize::unmet_requirements(req, &levels) else {
+        return Ok(None);
+    };
+    if !st.store.abandon_pending(pending_hash).await? {
+        return Err(expired());
+    }
+    tracing::info!(realm = %rt.realm.name, client = %req.client_id, reason = %error.description, "login abandoned: authentication requirements unmet");
+    Ok(Some(finish::back_to_client(st, rt, req, &error)))
 }
 
 /// The method the wallet form asks for, if this realm may use it; the refusal shown on the
@@ -195,9 +277,19 @@ pub(crate) async fn wallet_login(
         .unwrap_or_default()
         .trim()
         .to_owned();
+    let lang = lang_of(&req, &headers);
     let again = |msg: &str, status: StatusCode| {
-        wallet_page(&rt, &req, request_id, &typed, Some(msg), status)
+        wallet_page(&rt, &req, request_id, &typed, Some(msg), status, lang)
     };
+    if form.get("unmet").is_some() {
+        return match give_up(&st, &rt, &req, &pending_hash, expired).await? {
+            Some(back) => Ok(back),
+            None => Ok(again(
+                "L'application n'exige aucun niveau hors de portée : choisissez un moyen de connexion.",
+                StatusCode::BAD_REQUEST,
+            )),
+        };
+    }
     let login = match chosen_method(&rt.realm, &form) {
         Ok(l) => l,
         Err((msg, status)) => return Ok(again(msg, status)),
