@@ -28,3 +28,4 @@ mod openidconnect_client;
 mod resource_server;
 mod smoke;
 mod token_edges;
+mod wallet_page;

@@ -3,7 +3,8 @@
 //! Each way of logging in is a [`LoginMethod`], registered in [`METHODS`]: the wallet page
 //! offers the realm's methods through it, and the wallet form hands the submission to the
 //! method the user chose. A method the realm lists but no implementation backs (e-CPS,
-//! FranceConnect for now) is shown and answered "not yet available".
+//! FranceConnect for now) is shown disabled, saying it is not available yet, and reaches no
+//! level; a form asking for it anyway is answered "not yet available".
 
 pub(crate) mod card;
 mod finish;
@@ -100,18 +101,16 @@ pub(crate) fn routes(listener: Listener) -> Router<Arc<AppState>> {
         .fold(Router::new(), |r, m| r.merge(m.routes(listener)))
 }
 
-/// The methods the wallet page offers in `rt`, with the level each reaches.
+/// The methods a user can log in with in `rt` (listed by the realm, implemented here and
+/// available to it), with the level each reaches.
 fn offered(rt: &RealmRt) -> Vec<(AuthMethod, Acr)> {
     rt.realm
         .auth_methods
         .iter()
         .filter_map(|m| {
-            let login = registered(*m);
-            if login.is_some_and(|l| l.available_in(&rt.realm).is_err()) {
-                return None;
-            }
-            let acr = login.map_or_else(|| rt.realm.acr.of(*m), |l| l.acr(&rt.realm));
-            Some((*m, acr))
+            let login = registered(*m)?;
+            login.available_in(&rt.realm).ok()?;
+            Some((*m, login.acr(&rt.realm)))
         })
         .collect()
 }
@@ -155,6 +154,61 @@ fn unmet_text(lang: Lang, acr: Acr, stuck: bool) -> (String, &'static str) {
     }
 }
 
+/// The wallet page's buttons: the methods offered, those the client's level rules out
+/// disabled, then the methods the realm lists that this server does not implement yet,
+/// disabled; each disabled one with its reason in visible text.
+///
+/// The first enabled button is the one Enter submits (HTML's implicit submission): the
+/// sandbox's test login, then e-CPS, before the card, which sends the browser to a
+/// certificate prompt and so must be an explicit choice.
+fn buttons(
+    rt: &RealmRt,
+    req: &AuthorizationRequest,
+    offered: &[(AuthMethod, Acr)],
+    lang: Lang,
+) -> Vec<minijinja::Value> {
+    let (too_weak, not_here) = match lang {
+        Lang::Fr => (
+            "Niveau d'authentification insuffisant pour cette application.",
+            "Pas encore disponible sur ce serveur.",
+        ),
+        Lang::En => (
+            "Authentication level too low for this application.",
+            "Not available on this server yet.",
+        ),
+    };
+    let mut shown: Vec<(AuthMethod, Option<&str>)> = offered
+        .iter()
+        .map(|(m, acr)| {
+            (
+                *m,
+                (!authorize::method_meets(req, *acr)).then_some(too_weak),
+            )
+        })
+        .collect();
+    shown.extend(
+        rt.realm
+            .auth_methods
+            .iter()
+            .filter(|m| registered(**m).is_none())
+            .map(|m| (*m, Some(not_here))),
+    );
+    let rank = |m: AuthMethod| match m {
+        AuthMethod::Test => 0,
+        AuthMethod::Ecps => 1,
+        AuthMethod::Card => 2,
+        AuthMethod::Franceconnect => 3,
+    };
+    // Stable: enabled first, then by rank.
+    shown.sort_by_key(|(m, why)| (why.is_some(), rank(*m)));
+    shown
+        .into_iter()
+        .map(|(m, why)| {
+            minijinja::context! { value => m.as_str(), label => m.label(), enabled => why.is_none(), why }
+        })
+        .collect()
+}
+
 /// The wallet page: the realm's login methods, those below the level the client asks for
 /// disabled; when the client asks for a level some cannot reach, why, and a way back to the
 /// application (`unmet_authentication_requirements`).
@@ -168,13 +222,7 @@ pub(crate) fn wallet_page(
     lang: Lang,
 ) -> Response {
     let offered = offered(rt);
-    let methods: Vec<minijinja::Value> = offered
-        .iter()
-        .map(|(m, acr)| {
-            let enabled = authorize::method_meets(req, *acr);
-            minijinja::context! { value => m.as_str(), label => m.label(), enabled, why => "niveau insuffisant pour cette application" }
-        })
-        .collect();
+    let methods = buttons(rt, req, &offered, lang);
     let levels: Vec<Acr> = offered.iter().map(|(_, a)| *a).collect();
     let back = req
         .acr_min
@@ -197,6 +245,7 @@ pub(crate) fn wallet_page(
             error,
             methods,
             back,
+            lang => lang.tag(),
         },
     )
 }
