@@ -76,6 +76,14 @@ pub enum ClientCmd {
         /// and every name under it); repeat for several.
         #[arg(long = "ca-dns-suffix")]
         ca_dns_suffixes: Vec<String>,
+        /// Back-Channel Logout: where coeur posts a Logout Token when a session the client
+        /// took part in ends (https, or http on a loopback host).
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
+        /// Back-Channel Logout: the client needs `sid` in Logout Tokens (coeur always sends
+        /// it).
+        #[arg(long, requires = "backchannel_logout_uri")]
+        backchannel_logout_session_required: bool,
     },
     /// List a realm's clients.
     List {
@@ -118,6 +126,8 @@ pub async fn run(cfg: Config, c: ClientCmd) -> Result<()> {
             tls_san_dns,
             ca_structures,
             ca_dns_suffixes,
+            backchannel_logout_uri,
+            backchannel_logout_session_required,
         } => {
             let jwks = match jwks {
                 Some(p) => Some(serde_json::from_str(
@@ -150,6 +160,8 @@ pub async fn run(cfg: Config, c: ClientCmd) -> Result<()> {
                         dns_suffixes: ca_dns_suffixes,
                     },
                 ),
+                backchannel_logout_uri,
+                backchannel_logout_session_required,
             };
             add(&cfg, &realm, reg).await
         }

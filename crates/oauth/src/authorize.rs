@@ -527,6 +527,8 @@ mod tests {
                 tls_client_auth_san_dns: None,
                 resource_server_for: vec![],
                 ca: None,
+                backchannel_logout_uri: None,
+                backchannel_logout_session_required: false,
             },
             secret_hash: None,
             hmac_secret: None,

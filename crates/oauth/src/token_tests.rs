@@ -21,6 +21,8 @@ fn client(method: TokenAuthMethod) -> Client {
             tls_client_auth_san_dns: None,
             resource_server_for: vec![],
             ca: None,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         },
         secret_hash: Some(SecretHash::new(
             "s3cret-s3cret-s3cret-s3cret-s3cret",

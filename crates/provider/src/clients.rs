@@ -65,6 +65,10 @@ pub struct ClientRegistration {
     pub tls_san_dns: Option<String>,
     /// What the client may ask coeur's CA for (`ca:request`).
     pub ca: Option<coeur_oauth::client::CaEntitlements>,
+    /// Where coeur posts Logout Tokens (Back-Channel Logout).
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether the client needs `sid` in Logout Tokens.
+    pub backchannel_logout_session_required: bool,
 }
 
 /// Why a registration is refused.
@@ -238,6 +242,8 @@ fn spec_of(reg: &ClientRegistration) -> Result<ClientSpec, RegistrationError> {
         tls_client_auth_san_dns: reg.tls_san_dns.clone(),
         resource_server_for: vec![],
         ca: reg.ca.clone(),
+        backchannel_logout_uri: reg.backchannel_logout_uri.clone(),
+        backchannel_logout_session_required: reg.backchannel_logout_session_required,
     })
 }
 
@@ -400,6 +406,22 @@ mod tests {
         )
         .unwrap();
         assert!(hs.needs_master_key());
+        let bcl = NewClient::check(
+            &edit(),
+            ClientRegistration {
+                secret: SecretRequest::Generate,
+                backchannel_logout_uri: Some("https://rp.example/bcl".into()),
+                backchannel_logout_session_required: true,
+                ..reg("bcl")
+            },
+            &SeededRandom::new(1),
+        )
+        .unwrap();
+        assert_eq!(
+            bcl.spec.backchannel_logout_uri.as_deref(),
+            Some("https://rp.example/bcl")
+        );
+        assert!(bcl.spec.backchannel_logout_session_required);
     }
 
     #[test]
@@ -452,6 +474,14 @@ mod tests {
                 ..reg("a")
             }),
             "HS256 needs a client secret"
+        );
+        assert_eq!(
+            refusal(ClientRegistration {
+                secret: SecretRequest::Given(SECRET.into()),
+                backchannel_logout_uri: Some("http://rp.example/bcl".into()),
+                ..reg("a")
+            }),
+            "backchannel_logout_uri \"http://rp.example/bcl\": http is allowed only for loopback hosts"
         );
     }
 }

@@ -315,6 +315,8 @@ pub fn rp_spec(id: &str) -> ClientSpec {
         tls_client_auth_san_dns: None,
         resource_server_for: vec![],
         ca: None,
+        backchannel_logout_uri: None,
+        backchannel_logout_session_required: false,
     }
 }
 
