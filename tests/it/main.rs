@@ -5,6 +5,7 @@ mod support;
 
 pub(crate) use coeur_testkit::both_dbs;
 
+mod backchannel_logout;
 mod ca;
 mod ca_policy;
 mod card;

@@ -1,6 +1,7 @@
 //! Application state: configuration, realms with their keys and clients, the store, and the
 //! injected clock and randomness.
 
+use crate::backchannel::Backchannel;
 use crate::store::{ClientRow, Store};
 use crate::tokens::RealmTokens;
 use anyhow::{Context, Result, anyhow, bail};
@@ -162,6 +163,8 @@ pub struct AppState {
     /// Randomness.
     pub rng: Arc<dyn Random>,
     client_cache: Mutex<ClientCache>,
+    /// The sender of Back-Channel Logout requests.
+    pub(crate) backchannel: Backchannel,
     /// The certificate authority (card and client certificate trust, the demo's roots).
     pub ca: Arc<CaService>,
 }
@@ -194,6 +197,7 @@ pub fn load_realms(dir: &std::path::Path, public_url: &str) -> Result<Vec<Realm>
 
 impl AppState {
     /// The provider over its opened parts.
+    #[allow(clippy::too_many_arguments)] // Its parts, opened by the root.
     pub fn new(
         urls: ProviderUrls,
         store: Store,
@@ -202,8 +206,8 @@ impl AppState {
         clock: Arc<dyn Clock>,
         rng: Arc<dyn Random>,
         ca: Arc<CaService>,
-    ) -> Arc<Self> {
-        Arc::new(Self {
+    ) -> Result<Arc<Self>> {
+        Ok(Arc::new(Self {
             urls,
             store,
             keys,
@@ -211,8 +215,9 @@ impl AppState {
             clock,
             rng,
             client_cache: Mutex::new(HashMap::new()),
+            backchannel: Backchannel::new()?,
             ca,
-        })
+        }))
     }
 
     /// A realm by name.
