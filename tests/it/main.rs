@@ -11,6 +11,7 @@ mod ca_policy;
 mod card;
 mod card_external;
 mod compat;
+mod compat_apache;
 mod compat_authlib;
 mod compat_discovery;
 mod conformance_basic;
