@@ -197,7 +197,6 @@ pub fn load_realms(dir: &std::path::Path, public_url: &str) -> Result<Vec<Realm>
 
 impl AppState {
     /// The provider over its opened parts.
-    #[allow(clippy::too_many_arguments)] // Its parts, opened by the root.
     pub fn new(
         urls: ProviderUrls,
         store: Store,
