@@ -65,6 +65,10 @@ fi
 # their ldapsearch checks.
 [[ -x /usr/sbin/slapd && -f /etc/ldap/schema/core.schema ]] || missing+=(slapd)
 command -v ldapsearch >/dev/null || missing+=(ldap-utils)
+# Apache httpd and mod_auth_openidc for the relying-party test of back-channel logout
+# (throwaway servers).
+[[ -x /usr/sbin/apache2 ]] || missing+=(apache2)
+[[ -f /usr/lib/apache2/modules/mod_auth_openidc.so ]] || missing+=(libapache2-mod-auth-openidc)
 command -v openssl >/dev/null || missing+=(openssl)
 # Headless Chromium for the single-page application test (driven by playwright-core from
 # tests/node, which downloads no browser of its own).
@@ -99,6 +103,15 @@ if ((${#missing[@]})); then
     fi
     if [[ -f /run/slapd/slapd.pid ]]; then
       "${sudo[@]}" kill "$(cat /run/slapd/slapd.pid)" 2>/dev/null || true
+    fi
+  fi
+  if [[ " ${missing[*]} " == *" apache2 "* ]]; then
+    # Likewise for a system Apache the package may have started.
+    if command -v systemctl >/dev/null && systemctl is-active --quiet apache2 2>/dev/null; then
+      "${sudo[@]}" systemctl disable --now apache2 >/dev/null 2>&1 || true
+    fi
+    if [[ -f /run/apache2/apache2.pid ]]; then
+      "${sudo[@]}" kill "$(cat /run/apache2/apache2.pid)" 2>/dev/null || true
     fi
   fi
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null ||

@@ -130,7 +130,7 @@ impl App {
             public_url: cfg.public_url.clone(),
             card_public_url: cfg.card_public_url.clone(),
         };
-        let provider = AppState::new(urls, store, keys, realms, clock, rng, ca.clone());
+        let provider = AppState::new(urls, store, keys, realms, clock, rng, ca.clone())?;
         Ok(Self { cfg, provider, ca })
     }
 

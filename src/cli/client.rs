@@ -81,6 +81,14 @@ pub enum ClientCmd {
         /// Without it a public client gets `+`, a confidential client none.
         #[arg(long = "web-origin")]
         web_origins: Vec<String>,
+        /// Back-Channel Logout: where coeur posts a Logout Token when a session the client
+        /// took part in ends (https, or http on a loopback host).
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
+        /// Back-Channel Logout: the client needs `sid` in Logout Tokens (coeur always sends
+        /// it).
+        #[arg(long, requires = "backchannel_logout_uri")]
+        backchannel_logout_session_required: bool,
     },
     /// List a realm's clients.
     List {
@@ -124,6 +132,8 @@ pub async fn run(cfg: Config, c: ClientCmd) -> Result<()> {
             ca_structures,
             ca_dns_suffixes,
             web_origins,
+            backchannel_logout_uri,
+            backchannel_logout_session_required,
         } => {
             let jwks = match jwks {
                 Some(p) => Some(serde_json::from_str(
@@ -157,6 +167,8 @@ pub async fn run(cfg: Config, c: ClientCmd) -> Result<()> {
                     },
                 ),
                 web_origins: (!web_origins.is_empty()).then_some(web_origins),
+                backchannel_logout_uri,
+                backchannel_logout_session_required,
             };
             add(&cfg, &realm, reg).await
         }

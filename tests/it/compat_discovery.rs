@@ -1,7 +1,9 @@
 //! Discovery says exactly what works: every value advertised is exercised (each client
 //! authentication method at each endpoint that advertises it, each grant, response type,
-//! scope, claim, acr, PKCE method and signing algorithm), and an unknown realm answers JSON.
+//! scope, claim, acr, PKCE method and signing algorithm, back-channel logout with `sid`), and
+//! an unknown realm answers JSON.
 
+use crate::backchannel_logout::{Receiver, add_bcl_client, tokens_of, verified_logout_token};
 use crate::both_dbs;
 use crate::compat::{add_assertion_client, assertion, assertion_form};
 use crate::mtls::{claims as jwt_claims, mtls_client, org_client_cert, wait_for_card_listener};
@@ -400,4 +402,31 @@ both_dbs!(discovery_says_what_works, |db| async move {
             "userinfo"
         );
     }
+
+    backchannel_logout_works(&s, &d).await;
 });
+
+/// `backchannel_logout_supported` and `backchannel_logout_session_supported`: a client of the
+/// session with a `backchannel_logout_uri` receives, at logout, a Logout Token naming the
+/// session (its ID token's `sid`).
+async fn backchannel_logout_works(s: &TestServer, d: &Value) {
+    assert_eq!(d["backchannel_logout_supported"], true);
+    assert_eq!(d["backchannel_logout_session_supported"], true);
+    let recv = Receiver::start().await;
+    add_bcl_client(s, "disc-bcl", Some(recv.uri(200, "disc-bcl"))).await;
+    let b = s.browser();
+    let t = tokens_of(s, &b, "disc-bcl", "openid").await;
+    let idt = jwt_claims(t["id_token"].as_str().expect("ID token"));
+    let (sub, sid) = (
+        idt["sub"].as_str().expect("sub"),
+        idt["sid"].as_str().expect("sid"),
+    );
+    let mut u = url::Url::parse(&s.endpoint("edit", "logout")).expect("URL");
+    u.query_pairs_mut()
+        .append_pair("id_token_hint", t["id_token"].as_str().expect("ID token"));
+    let r = b.http.get(u.as_str()).send().await.expect("logout");
+    assert_eq!(r.status(), 200, "logged out");
+    let got = recv.wait_for("disc-bcl", 1).await;
+    assert_eq!(got.len(), 1, "one logout request");
+    verified_logout_token(s, got[0].token(), "disc-bcl", (sub, sid), None).await;
+}

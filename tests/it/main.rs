@@ -6,11 +6,13 @@ mod support;
 pub(crate) use coeur_testkit::both_dbs;
 
 mod acr_unmet;
+mod backchannel_logout;
 mod ca;
 mod ca_policy;
 mod card;
 mod card_external;
 mod compat;
+mod compat_apache;
 mod compat_authlib;
 mod compat_discovery;
 mod conformance_basic;

@@ -64,6 +64,8 @@ fn client(public: bool) -> Client {
             resource_server_for: vec![],
             ca: None,
             web_origins: None,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         },
         secret_hash: None,
         hmac_secret: None,

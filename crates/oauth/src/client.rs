@@ -149,6 +149,13 @@ pub struct ClientSpec {
     /// public client gets `+` and a confidential client none ([`crate::cors::WebOrigins`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_origins: Option<Vec<String>>,
+    /// Where coeur posts a Logout Token when a session the client took part in ends
+    /// (OpenID Connect Back-Channel Logout 1.0): `https`, or `http` on a loopback host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether the client needs `sid` in Logout Tokens (coeur always sends it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub backchannel_logout_session_required: bool,
 }
 
 /// What a CA client is entitled to request: certificates for its own structures and for DNS
@@ -303,6 +310,17 @@ pub enum SpecError {
         /// Why.
         reason: &'static str,
     },
+    /// The back-channel logout URI is refused.
+    #[error("backchannel_logout_uri {uri:?}: {reason}")]
+    BackchannelLogoutUri {
+        /// The URI.
+        uri: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// `backchannel_logout_session_required` without a URI to post to.
+    #[error("backchannel_logout_session_required needs backchannel_logout_uri")]
+    BackchannelSessionWithoutUri,
     /// A CA entitlement's DNS suffix is not a plain DNS name.
     #[error("ca.dns_suffixes: {0:?} is not a DNS name of at least two labels")]
     CaDnsSuffix(String),
@@ -343,6 +361,14 @@ pub fn validate_spec(spec: &ClientSpec) -> Result<(), SpecError> {
             origin: o.clone(),
             reason,
         })?;
+    }
+    if let Some(u) = &spec.backchannel_logout_uri {
+        validate_backchannel_logout_uri(u).map_err(|reason| SpecError::BackchannelLogoutUri {
+            uri: u.clone(),
+            reason,
+        })?;
+    } else if spec.backchannel_logout_session_required {
+        return Err(SpecError::BackchannelSessionWithoutUri);
     }
     if spec.id_token_signed_response_alg == Some(SigAlg::HS256) && spec.public {
         return Err(SpecError::Hs256Public);
@@ -398,6 +424,17 @@ pub fn validate_redirect_uri(u: &str) -> Result<(), &'static str> {
     }
 }
 
+/// Checks a back-channel logout URI at registration: an absolute `https` URI, or `http` on a
+/// loopback host as for redirect URIs; no fragment (Back-Channel Logout 1.0 §2.2), no user
+/// information. coeur posts to it from the server, so no other scheme makes sense.
+pub fn validate_backchannel_logout_uri(u: &str) -> Result<(), &'static str> {
+    validate_redirect_uri(u)?;
+    match url::Url::parse(u).map(|url| url.scheme().to_owned()) {
+        Ok(s) if s == "https" || s == "http" => Ok(()),
+        _ => Err("must be an https URI (or http on a loopback host)"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,6 +473,62 @@ mod tests {
             })
         );
         assert!(validate_spec(&spec(&["*"])).is_err());
+    }
+
+    #[test]
+    fn backchannel_logout_uri_rules() {
+        for ok in [
+            "https://rp.example/logout?backchannel=1",
+            "http://127.0.0.1:9000/bcl",
+            "http://[::1]/bcl",
+        ] {
+            assert!(validate_backchannel_logout_uri(ok).is_ok(), "{ok}");
+        }
+        for refused in [
+            "https://rp.example/bcl#frag",
+            "http://rp.example/bcl",
+            "com.example.app:/bcl",
+            "https://u:p@rp.example/bcl",
+            "/bcl",
+            "javascript:alert(1)",
+        ] {
+            assert!(
+                validate_backchannel_logout_uri(refused).is_err(),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn backchannel_fields_are_validated_with_the_registration() {
+        let spec = |uri: Option<&str>, session: bool| -> ClientSpec {
+            let mut s: ClientSpec = serde_json::from_value(serde_json::json!({
+                "client_id": "rp",
+                "redirect_uris": ["https://rp.example/cb"],
+            }))
+            .expect("spec");
+            s.backchannel_logout_uri = uri.map(str::to_owned);
+            s.backchannel_logout_session_required = session;
+            s
+        };
+        assert_eq!(validate_spec(&spec(None, false)), Ok(()));
+        assert_eq!(
+            validate_spec(&spec(Some("https://rp.example/bcl"), true)),
+            Ok(())
+        );
+        assert!(matches!(
+            validate_spec(&spec(Some("http://rp.example/bcl"), false)),
+            Err(SpecError::BackchannelLogoutUri { .. })
+        ));
+        assert_eq!(
+            validate_spec(&spec(None, true)),
+            Err(SpecError::BackchannelSessionWithoutUri)
+        );
+        // Registrations stored before these fields existed still read, and a client without
+        // them is stored as before.
+        let plain = serde_json::to_value(spec(None, false)).expect("JSON");
+        assert!(plain.get("backchannel_logout_uri").is_none());
+        assert!(plain.get("backchannel_logout_session_required").is_none());
     }
 
     #[test]

@@ -180,6 +180,8 @@ mod tests {
             resource_server_for: vec![],
             ca: None,
             web_origins: web_origins.map(|w| w.iter().map(|s| s.to_string()).collect()),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         }
     }
 

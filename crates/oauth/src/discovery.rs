@@ -127,7 +127,9 @@ pub fn document(realm: &Realm, mtls_base: &str) -> Value {
         "claims_locales_supported": ["fr-FR"],
         "authorization_response_iss_parameter_supported": true,
         "frontchannel_logout_supported": false,
-        "backchannel_logout_supported": false,
+        // Back-Channel Logout 1.0, with `sid` in every Logout Token.
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "tls_client_certificate_bound_access_tokens": true,
         "mtls_endpoint_aliases": {
             "token_endpoint": m.token,
@@ -182,6 +184,9 @@ mod tests {
         // Only what works: the test login yields eidas1; the pages are French.
         assert_eq!(d["acr_values_supported"], json!(["eidas1"]));
         assert_eq!(d["ui_locales_supported"], json!(["fr-FR"]));
+        assert_eq!(d["backchannel_logout_supported"], true);
+        assert_eq!(d["backchannel_logout_session_supported"], true);
+        assert_eq!(d["frontchannel_logout_supported"], false);
         assert!(d.get("display_values_supported").is_none());
         for endpoint in ["introspection", "revocation"] {
             let methods = &d[format!("{endpoint}_endpoint_auth_methods_supported")];

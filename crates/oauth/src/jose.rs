@@ -213,6 +213,26 @@ pub fn sign_hs256<T: Serialize>(secret: &[u8], typ: &str, claims: &T) -> Result<
     Ok(format!("{input}.{}", b64(tag.as_ref())))
 }
 
+/// What signs a token meant for one client: the realm's active key of the client's algorithm,
+/// or, for HS256, the client's own secret (OIDC Core §10.1).
+#[derive(Debug, Clone, Copy)]
+pub enum Signer<'a> {
+    /// A key of the realm's ring.
+    Key(&'a SigningKey),
+    /// The client's secret, for HS256.
+    Secret(&'a [u8]),
+}
+
+impl Signer<'_> {
+    /// Signs `claims` as a compact JWS with header `typ`.
+    pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, JoseError> {
+        match self {
+            Signer::Key(k) => k.sign(typ, claims),
+            Signer::Secret(s) => sign_hs256(s, typ, claims),
+        }
+    }
+}
+
 /// `at_hash` / `c_hash`: base64url of the left half of SHA-256 of the token (all of coeur's
 /// algorithms use SHA-256).
 pub fn half_hash(token: &str) -> String {

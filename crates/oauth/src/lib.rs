@@ -1,5 +1,6 @@
 //! The pure OAuth 2.0 / OpenID Connect core of coeur: realms, clients, authorization
-//! requests, client authentication, PKCE, tokens and claims (PSC's shape), discovery, JOSE.
+//! requests, client authentication, PKCE, tokens and claims (PSC's shape), discovery, JOSE,
+//! Back-Channel Logout tokens.
 //!
 //! Everything here takes its inputs as typed values (time as `now`, randomness through
 //! [`coeur_common::random::Random`]) and returns decisions; no network, database, file or
@@ -15,6 +16,7 @@ pub mod discovery;
 pub mod error;
 pub mod jose;
 pub mod keyring;
+pub mod logout;
 pub mod pkce;
 pub mod realm;
 pub mod secret;

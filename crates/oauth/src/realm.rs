@@ -327,6 +327,7 @@ impl Realm {
                 .redirect_uris
                 .iter_mut()
                 .chain(spec.post_logout_redirect_uris.iter_mut())
+                .chain(spec.backchannel_logout_uri.iter_mut())
             {
                 *u = u.replace("{public_url}", public_url);
             }
@@ -540,6 +541,43 @@ redirect_uris = ["{public_url}/demo/callback"]
             let r = Realm::parse("realms/edit.toml", &text, "http://127.0.0.1:8080");
             assert_eq!(r.is_ok(), ok, "{line}: {r:?}");
         }
+    }
+
+    #[test]
+    fn a_client_may_register_back_channel_logout() {
+        let with = |uri: &str| {
+            OK.replace(
+                "redirect_uris = [",
+                &format!(
+                    "backchannel_logout_uri = \"{uri}\"\nbackchannel_logout_session_required = true\nredirect_uris = ["
+                ),
+            )
+        };
+        let r = Realm::parse(
+            "realms/edit.toml",
+            &with("{public_url}/demo/backchannel"),
+            "http://127.0.0.1:8080",
+        )
+        .unwrap();
+        assert_eq!(
+            r.clients[0].backchannel_logout_uri.as_deref(),
+            Some("http://127.0.0.1:8080/demo/backchannel")
+        );
+        assert!(r.clients[0].backchannel_logout_session_required);
+        assert!(
+            !Realm::parse("realms/edit.toml", OK, "http://127.0.0.1:8080")
+                .unwrap()
+                .clients[0]
+                .backchannel_logout_session_required
+        );
+        let e = Realm::parse(
+            "realms/edit.toml",
+            &with("https://rp.example/bcl#x"),
+            "http://127.0.0.1:8080",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(6), "{e}");
+        assert!(e.reason.contains("backchannel_logout_uri"), "{e}");
     }
 
     #[test]

@@ -22,6 +22,8 @@ fn client(method: TokenAuthMethod) -> Client {
             resource_server_for: vec![],
             ca: None,
             web_origins: None,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         },
         secret_hash: Some(SecretHash::new(
             "s3cret-s3cret-s3cret-s3cret-s3cret",

@@ -67,6 +67,10 @@ pub struct ClientRegistration {
     pub ca: Option<coeur_oauth::client::CaEntitlements>,
     /// Web origins allowed to read the client's answers (CORS); `None` for the default.
     pub web_origins: Option<Vec<String>>,
+    /// Where coeur posts Logout Tokens (Back-Channel Logout).
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether the client needs `sid` in Logout Tokens.
+    pub backchannel_logout_session_required: bool,
 }
 
 /// Why a registration is refused.
@@ -241,6 +245,8 @@ fn spec_of(reg: &ClientRegistration) -> Result<ClientSpec, RegistrationError> {
         resource_server_for: vec![],
         ca: reg.ca.clone(),
         web_origins: reg.web_origins.clone(),
+        backchannel_logout_uri: reg.backchannel_logout_uri.clone(),
+        backchannel_logout_session_required: reg.backchannel_logout_session_required,
     })
 }
 
@@ -403,6 +409,22 @@ mod tests {
         )
         .unwrap();
         assert!(hs.needs_master_key());
+        let bcl = NewClient::check(
+            &edit(),
+            ClientRegistration {
+                secret: SecretRequest::Generate,
+                backchannel_logout_uri: Some("https://rp.example/bcl".into()),
+                backchannel_logout_session_required: true,
+                ..reg("bcl")
+            },
+            &SeededRandom::new(1),
+        )
+        .unwrap();
+        assert_eq!(
+            bcl.spec.backchannel_logout_uri.as_deref(),
+            Some("https://rp.example/bcl")
+        );
+        assert!(bcl.spec.backchannel_logout_session_required);
     }
 
     #[test]
@@ -455,6 +477,14 @@ mod tests {
                 ..reg("a")
             }),
             "HS256 needs a client secret"
+        );
+        assert_eq!(
+            refusal(ClientRegistration {
+                secret: SecretRequest::Given(SECRET.into()),
+                backchannel_logout_uri: Some("http://rp.example/bcl".into()),
+                ..reg("a")
+            }),
+            "backchannel_logout_uri \"http://rp.example/bcl\": http is allowed only for loopback hosts"
         );
     }
 }

@@ -10,6 +10,7 @@
 
 mod access_tokens;
 mod authorize;
+mod backchannel;
 pub mod ca_clients;
 mod client_auth;
 pub mod clients;

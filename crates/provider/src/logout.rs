@@ -1,7 +1,9 @@
-//! RP-initiated logout.
+//! RP-initiated logout; the relying parties of the ended session are told through the back
+//! channel (`backchannel`).
 
 use crate::St;
 use crate::authorize::verify_id_token_hint;
+use crate::backchannel;
 use crate::error::{ProviderError, found, realm_or_404};
 use crate::session::{SESSION_COOKIE, cookie_path, current_session, secure};
 use crate::state::{AppState, RealmRt};
@@ -98,7 +100,9 @@ async fn logout(
                 hint.is_some(),
             ));
         }
-        st.store.end_session(&s.sid, now).await?;
+        if let Some(ended) = st.store.end_session(&s.sid, now).await? {
+            backchannel::session_ended(st, &rt, &ended).await;
+        }
     }
     match (redirect, hint.is_some()) {
         (Some(u), true) => {

@@ -1,6 +1,7 @@
 //! Application state: configuration, realms with their keys and clients, the store, and the
 //! injected clock and randomness.
 
+use crate::backchannel::Backchannel;
 use crate::store::{ClientRow, Store};
 use crate::tokens::RealmTokens;
 use anyhow::{Context, Result, anyhow, bail};
@@ -164,6 +165,8 @@ pub struct AppState {
     pub rng: Arc<dyn Random>,
     client_cache: Mutex<ClientCache>,
     origin_cache: Mutex<HashMap<String, (Instant, Arc<WebOrigins>)>>,
+    /// The sender of Back-Channel Logout requests.
+    pub(crate) backchannel: Backchannel,
     /// The certificate authority (card and client certificate trust, the demo's roots).
     pub ca: Arc<CaService>,
 }
@@ -204,8 +207,8 @@ impl AppState {
         clock: Arc<dyn Clock>,
         rng: Arc<dyn Random>,
         ca: Arc<CaService>,
-    ) -> Arc<Self> {
-        Arc::new(Self {
+    ) -> Result<Arc<Self>> {
+        Ok(Arc::new(Self {
             urls,
             store,
             keys,
@@ -214,8 +217,9 @@ impl AppState {
             rng,
             client_cache: Mutex::new(HashMap::new()),
             origin_cache: Mutex::new(HashMap::new()),
+            backchannel: Backchannel::new()?,
             ca,
-        })
+        }))
     }
 
     /// A realm by name.

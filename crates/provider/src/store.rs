@@ -61,6 +61,27 @@ pub struct SessionRow {
     pub acr: String,
 }
 
+/// A session that has just ended: whose it was, and the clients that took part in it (those
+/// a code was issued to under its `sid`, whether redeemed or not), to be told so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedSessionRow {
+    /// Its id.
+    pub sid: String,
+    /// Its realm.
+    pub realm: String,
+    /// Whose it was.
+    pub national_id: String,
+    /// The clients of its grants, sorted, each once.
+    pub clients: Vec<String>,
+}
+
+/// A login completed by [`Store::complete_login`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginCompleted {
+    /// The browser's previous session in the realm, which the new one replaced.
+    pub replaced: Option<EndedSessionRow>,
+}
+
 /// A stored grant.
 #[derive(Debug, Clone)]
 pub struct GrantRow {
@@ -363,8 +384,9 @@ impl Store {
     }
 
     /// Completes a login in one transaction: consumes the pending request, ends the
-    /// browser's previous session in this realm, opens the new session, records the grant
-    /// and its code. Returns false (and writes nothing) if the pending request was already used.
+    /// browser's previous session in this realm (as a logout does: [`Store::end_session`]),
+    /// opens the new session, records the grant and its code. `None` (and nothing written) if
+    /// the pending request was already used.
     #[allow(clippy::too_many_arguments)] // One transaction's worth of values.
     pub async fn complete_login(
         &self,
@@ -375,7 +397,7 @@ impl Store {
         code_hash: &str,
         code: &CodeRow,
         now: i64,
-    ) -> Result<bool> {
+    ) -> Result<Option<LoginCompleted>> {
         let (realm, cookie_hash, s, session_expires) = session;
         let mut tx = self.db.pool().begin().await?;
         let gone = sqlx::query("DELETE FROM pending_logins WHERE id_hash = $1")
@@ -383,17 +405,24 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if gone.rows_affected() != 1 {
-            return Ok(false);
+            return Ok(None);
         }
-        if let Some(prev) = previous_cookie_hash {
-            sqlx::query(
-                "UPDATE sessions SET ended_at = $1 WHERE cookie_hash = $2 AND ended_at IS NULL",
+        let previous = match previous_cookie_hash {
+            Some(prev) => sqlx::query(
+                "SELECT sid FROM sessions WHERE cookie_hash = $1 AND realm = $2 AND ended_at IS NULL",
             )
-            .bind(now)
             .bind(prev)
-            .execute(&mut *tx)
-            .await?;
-        }
+            .bind(realm)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get::<String, _>("sid"))
+            .transpose()?,
+            None => None,
+        };
+        let replaced = match previous {
+            Some(sid) => Self::end_session_in(&mut tx, &sid, now).await?,
+            None => None,
+        };
         sqlx::query("INSERT INTO sessions (sid, cookie_hash, realm, national_id, auth_time, method, acr, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&s.sid)
             .bind(cookie_hash)
@@ -407,7 +436,7 @@ impl Store {
             .await?;
         Self::insert_grant_and_code(&mut tx, realm, grant, code_hash, code, now).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(LoginCompleted { replaced }))
     }
 
     /// Records a grant and its code for an existing session (SSO).
@@ -676,21 +705,53 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Ends a session and revokes its grants.
-    pub async fn end_session(&self, sid: &str, now: i64) -> Result<()> {
+    /// Ends a live session and revokes its grants, except `offline_access` ones (which
+    /// outlive the session by design), in one transaction. The ended session, with the
+    /// clients to tell; `None` when it had already ended (nobody is told twice).
+    pub async fn end_session(&self, sid: &str, now: i64) -> Result<Option<EndedSessionRow>> {
         let mut tx = self.db.pool().begin().await?;
-        sqlx::query("UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL")
-            .bind(now)
-            .bind(sid)
-            .execute(&mut *tx)
-            .await?;
+        let ended = Self::end_session_in(&mut tx, sid, now).await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    async fn end_session_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        sid: &str,
+        now: i64,
+    ) -> Result<Option<EndedSessionRow>> {
+        let ended =
+            sqlx::query("UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL")
+                .bind(now)
+                .bind(sid)
+                .execute(&mut **tx)
+                .await?;
         sqlx::query("UPDATE grants SET revoked_at = $1 WHERE sid = $2 AND revoked_at IS NULL AND scope NOT LIKE '%offline_access%'")
             .bind(now)
             .bind(sid)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        tx.commit().await?;
-        Ok(())
+        if ended.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let session = sqlx::query("SELECT realm, national_id FROM sessions WHERE sid = $1")
+            .bind(sid)
+            .fetch_one(&mut **tx)
+            .await?;
+        let clients =
+            sqlx::query("SELECT DISTINCT client_id FROM grants WHERE sid = $1 ORDER BY client_id")
+                .bind(sid)
+                .fetch_all(&mut **tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get("client_id"))
+                .collect::<Result<Vec<String>, _>>()?;
+        Ok(Some(EndedSessionRow {
+            sid: sid.to_owned(),
+            realm: session.try_get("realm")?,
+            national_id: session.try_get("national_id")?,
+            clients,
+        }))
     }
 
     // ---- card hand-offs (wallet page → card listener → main origin) ----

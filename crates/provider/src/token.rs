@@ -16,9 +16,10 @@ use coeur_oauth::claims::Confirmation;
 use coeur_oauth::claims::{AccessTokenClaims, IdTokenClaims};
 use coeur_oauth::client::{Client, GrantType};
 use coeur_oauth::error::{ErrorCode, OAuthError};
-use coeur_oauth::jose::{SigAlg, half_hash, sign_hs256, token_hash};
+use coeur_oauth::jose::{SigAlg, Signer, half_hash, token_hash};
 use coeur_oauth::realm::AuthMethod;
 use coeur_oauth::token::{self as tok, ClientAuthenticated, CodeDecision, RefreshDecision};
+use coeur_storage::keystore::LoadedRing;
 use coeur_web::mtls::PeerCertificate;
 use coeur_web::{client_form, no_store};
 use serde_json::json;
@@ -423,16 +424,29 @@ pub(crate) fn sign_for_client<T: serde::Serialize>(
     typ: &str,
     claims: &T,
 ) -> anyhow::Result<String> {
+    let ring = rt.ring();
+    client_signer(rt, &ring, client, alg)?
+        .sign(typ, claims)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// What signs tokens of algorithm `alg` for `client`: its secret for HS256, otherwise the
+/// active key of `ring` (the realm's) for that algorithm.
+pub(crate) fn client_signer<'a>(
+    rt: &RealmRt,
+    ring: &'a LoadedRing,
+    client: &'a Client,
+    alg: SigAlg,
+) -> anyhow::Result<Signer<'a>> {
     if alg == SigAlg::HS256 {
         let secret = client
             .hmac_secret
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("HS256 client without a sealed secret"))?;
-        return sign_hs256(secret.as_bytes(), typ, claims).map_err(|e| anyhow::anyhow!("{e}"));
+        return Ok(Signer::Secret(secret.as_bytes()));
     }
-    let ring = rt.ring();
     let key = ring.signer(alg).ok_or_else(|| {
         anyhow::anyhow!("no active {} key in realm {}", alg.as_str(), rt.realm.name)
     })?;
-    key.sign(typ, claims).map_err(|e| anyhow::anyhow!("{e}"))
+    Ok(Signer::Key(key))
 }

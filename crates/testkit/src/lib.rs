@@ -1,9 +1,11 @@
 //! coeur's test harness: a real coeur server on a loopback port, on SQLite or on a throwaway
 //! PostgreSQL cluster (`pg`), with an injected clock; a cookie-keeping browser; throwaway
-//! OpenLDAP directories (`slapd`); `both_dbs!` to run a test on both databases; small helpers
-//! several test modules share (`helpers`).
+//! OpenLDAP directories (`slapd`) and Apache httpd relying parties with mod_auth_openidc
+//! (`apache`); `both_dbs!` to run a test on both databases; small helpers several test
+//! modules share (`helpers`).
 #![forbid(unsafe_code)]
 
+pub mod apache;
 mod helpers;
 pub mod logs;
 pub mod pg;
@@ -316,6 +318,8 @@ pub fn rp_spec(id: &str) -> ClientSpec {
         resource_server_for: vec![],
         ca: None,
         web_origins: None,
+        backchannel_logout_uri: None,
+        backchannel_logout_session_required: false,
     }
 }
 

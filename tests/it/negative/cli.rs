@@ -96,3 +96,57 @@ fn cli_client_add_list_remove() {
     assert!(!out.status.success(), "second remove succeeded");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no client cli-rp"));
 }
+
+#[test]
+fn cli_client_add_registers_back_channel_logout() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = dir.path();
+    let add = |id: &str, extra: &[&str]| {
+        let mut args = vec![
+            "client",
+            "add",
+            "--realm",
+            "edit",
+            "--client-id",
+            id,
+            "--redirect-uri",
+            REDIRECT,
+            "--secret",
+            SECRET,
+        ];
+        args.extend_from_slice(extra);
+        coeur_cli(dir, &args)
+    };
+    let out = add(
+        "bcl-cli",
+        &[
+            "--backchannel-logout-uri",
+            "https://rp.example/logout/backchannel",
+            "--backchannel-logout-session-required",
+        ],
+    );
+    assert!(out.status.success(), "add: {out:?}");
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("registration JSON");
+    assert_eq!(
+        printed["backchannel_logout_uri"],
+        "https://rp.example/logout/backchannel"
+    );
+    assert_eq!(printed["backchannel_logout_session_required"], true);
+
+    // A URI coeur would post to in clear off loopback, or with a fragment, is refused, and
+    // nothing is stored.
+    for bad in ["http://rp.example/bcl", "https://rp.example/bcl#x"] {
+        let out = add("bcl-bad", &["--backchannel-logout-uri", bad]);
+        assert!(!out.status.success(), "{bad} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("backchannel_logout_uri"), "{bad}: {err}");
+    }
+    let out = add("bcl-bad", &["--backchannel-logout-session-required"]);
+    assert!(!out.status.success(), "session required without a URI");
+    let out = coeur_cli(dir, &["client", "list", "--realm", "edit"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("bcl-cli") && !listed.contains("bcl-bad"),
+        "{listed}"
+    );
+}

@@ -2,6 +2,7 @@
 
 use super::LoginMethod;
 use crate::authorize::{grant_and_code, success_redirect};
+use crate::backchannel;
 use crate::error::ProviderError;
 use crate::session::{LOGIN_COOKIE, SESSION_COOKIE, cookie_path, secure};
 use crate::state::{AppState, RealmRt};
@@ -107,8 +108,12 @@ pub(crate) async fn finish_login(
             now,
         )
         .await?;
-    if !done {
+    let Some(done) = done else {
         return Err(LoginRefusal::Expired);
+    };
+    // The browser's previous session ended: its relying parties are told, as at a logout.
+    if let Some(replaced) = &done.replaced {
+        backchannel::session_ended(st, rt, replaced).await;
     }
     tracing::info!(realm = %rt.realm.name, client = %req.client_id, method = method.as_str(), "login");
     Ok(logged_in(cx, &code, &cookie_value))

@@ -1,0 +1,160 @@
+//! Back-Channel Logout (OpenID Connect Back-Channel Logout 1.0): when a session ends, each
+//! client that took part in it and registered a `backchannel_logout_uri` receives a Logout
+//! Token, posted from a spawned task so that the user's logout never waits for a relying
+//! party nor fails because of one.
+//!
+//! Tokens are built by `coeur_oauth::logout` and signed here, as the client's ID tokens are;
+//! deliveries are bounded in number at any moment, retried on 408, 429, 5xx and transport
+//! errors (`RetryPolicy`), never follow redirects, and are logged at warn level when they
+//! fail, with the client and the URI, never the token.
+
+use crate::state::{AppState, RealmRt};
+use crate::store::EndedSessionRow;
+use crate::token::client_signer;
+use anyhow::Context;
+use coeur_oauth::client::Client;
+use coeur_oauth::logout::{DeliveryAnswer, EndedSession, RetryPolicy};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// How long a connection to a relying party may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one attempt may take in all.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Logout requests in flight at once, across all sessions; others wait for a slot.
+const MAX_IN_FLIGHT: usize = 32;
+
+/// The sender of logout requests: an HTTP client and the bound on requests in flight.
+pub struct Backchannel {
+    http: reqwest::Client,
+    slots: Arc<Semaphore>,
+    policy: RetryPolicy,
+}
+
+/// One Logout Token to post.
+struct Delivery {
+    client_id: String,
+    uri: String,
+    token: String,
+}
+
+impl Backchannel {
+    /// A sender with the default retry policy.
+    pub fn new() -> anyhow::Result<Self> {
+        Self::with_policy(RetryPolicy::default())
+    }
+
+    /// A sender retrying as `policy` says.
+    pub fn with_policy(policy: RetryPolicy) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            // A relying party's answer is its answer: a redirect is not followed.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("coeur/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("HTTP client for back-channel logout")?;
+        Ok(Self {
+            http,
+            slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            policy,
+        })
+    }
+
+    /// Posts `d` in a task of its own, retrying as the policy says; the outcome is logged.
+    fn spawn(&self, d: Delivery) {
+        let (http, slots, policy) = (self.http.clone(), self.slots.clone(), self.policy);
+        tokio::spawn(async move {
+            let mut attempt = 1;
+            loop {
+                // A slot is held for the request only, not for the wait between attempts.
+                let outcome = match slots.acquire().await {
+                    Ok(_slot) => post(&http, &d).await,
+                    Err(_) => return,
+                };
+                let failure = match outcome {
+                    Ok(status) => match DeliveryAnswer::of(status) {
+                        DeliveryAnswer::Delivered => {
+                            tracing::debug!(client = %d.client_id, uri = %d.uri, attempt, "back-channel logout delivered");
+                            return;
+                        }
+                        DeliveryAnswer::Refused => {
+                            tracing::warn!(client = %d.client_id, uri = %d.uri, status, "back-channel logout refused by the relying party");
+                            return;
+                        }
+                        DeliveryAnswer::TryAgain => format!("status {status}"),
+                    },
+                    Err(e) => e,
+                };
+                let Some(ms) = policy.delay_after(attempt) else {
+                    tracing::warn!(client = %d.client_id, uri = %d.uri, attempts = attempt, error = %failure, "back-channel logout failed");
+                    return;
+                };
+                tracing::debug!(client = %d.client_id, uri = %d.uri, attempt, error = %failure, "back-channel logout attempt failed; trying again");
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                attempt += 1;
+            }
+        });
+    }
+}
+
+/// Posts the token of `d` as a form (`logout_token=…`): the status, or why there was none.
+async fn post(http: &reqwest::Client, d: &Delivery) -> Result<u16, String> {
+    http.post(&d.uri)
+        .form(&[("logout_token", d.token.as_str())])
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        // Without the URL (logged beside it) nor anything of the body.
+        .map_err(|e| format!("{:#}", anyhow::Error::from(e.without_url())))
+}
+
+/// Tells the clients of `ended` (a session of realm `rt`) that it ended: signs a Logout Token
+/// for each one with a `backchannel_logout_uri` and hands it to a spawned task. Never fails
+/// nor waits for a relying party: a client that cannot be told is logged and skipped.
+pub(crate) async fn session_ended(st: &AppState, rt: &RealmRt, ended: &EndedSessionRow) {
+    let session = EndedSession {
+        issuer: rt.realm.issuer.clone(),
+        sub: rt.realm.subject_of(&ended.national_id),
+        sid: ended.sid.clone(),
+    };
+    let now = st.now();
+    for client_id in &ended.clients {
+        let client = match st.client(rt, client_id).await {
+            Ok(Some(c)) => c,
+            // Removed since: nobody to tell.
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(realm = %rt.realm.name, client = %client_id, error = %format!("{e:#}"), "back-channel logout: client not read");
+                continue;
+            }
+        };
+        let Some(uri) = client.spec.backchannel_logout_uri.clone() else {
+            continue;
+        };
+        match logout_token(st, rt, &client, &session, now) {
+            Ok(token) => st.backchannel.spawn(Delivery {
+                client_id: client_id.clone(),
+                uri,
+                token,
+            }),
+            Err(e) => {
+                tracing::warn!(realm = %rt.realm.name, client = %client_id, uri = %uri, error = %format!("{e:#}"), "back-channel logout: token not signed");
+            }
+        }
+    }
+}
+
+/// The Logout Token telling `client` that `session` ended, signed as its ID tokens are.
+fn logout_token(
+    st: &AppState,
+    rt: &RealmRt,
+    client: &Client,
+    session: &EndedSession,
+    now: i64,
+) -> anyhow::Result<String> {
+    let ring = rt.ring();
+    let signer = client_signer(rt, &ring, client, client.id_token_alg())?;
+    Ok(session.logout_token(client.id(), signer, now, &*st.rng)?)
+}
