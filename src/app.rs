@@ -70,6 +70,8 @@ pub struct App {
     pub provider: Arc<AppState>,
     /// The certificate authority.
     pub ca: Arc<CaService>,
+    /// How the pages present the service.
+    service: Arc<coeur_web::ServiceIdentity>,
 }
 
 impl App {
@@ -131,7 +133,13 @@ impl App {
             card_public_url: cfg.card_public_url.clone(),
         };
         let provider = AppState::new(urls, store, keys, realms, clock, rng, ca.clone())?;
-        Ok(Self { cfg, provider, ca })
+        let service = Arc::new(cfg.service.clone());
+        Ok(Self {
+            cfg,
+            provider,
+            ca,
+            service,
+        })
     }
 
     /// The main listener's router: the provider and the CA, with the common layers.
@@ -139,6 +147,7 @@ impl App {
         coeur_web::with_common_layers(
             coeur_provider::router(self.provider.clone())
                 .merge(coeur_ca::http::router(self.ca.clone())),
+            self.service.clone(),
         )
     }
 
@@ -149,6 +158,7 @@ impl App {
             coeur_provider::router(self.provider.clone())
                 .merge(coeur_ca::http::router(self.ca.clone()))
                 .merge(coeur_provider::card_routes(self.provider.clone())),
+            self.service.clone(),
         )
     }
 
@@ -187,7 +197,10 @@ impl App {
 
     /// The admin listener's router: `/metrics`.
     pub fn admin_router(&self) -> axum::Router {
-        coeur_web::with_common_layers(coeur_ca::http::admin_router(self.ca.clone()))
+        coeur_web::with_common_layers(
+            coeur_ca::http::admin_router(self.ca.clone()),
+            self.service.clone(),
+        )
     }
 
     /// Serves the main listener (over `tls` if given) until `shutdown` resolves.

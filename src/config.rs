@@ -185,6 +185,20 @@ layered! {
         /// served on the public listeners).
         #[arg(long, env = "COEUR_ADMIN_LISTEN")]
         pub admin_listen: Option<SocketAddr>,
+        /// The service's name on every page (default "coeur").
+        #[arg(long, env = "COEUR_SERVICE_NAME")]
+        pub service_name: Option<String>,
+        /// The line under the name saying what the service is, in French (default: a line
+        /// saying it logs health professionals in).
+        #[arg(long, env = "COEUR_SERVICE_TAGLINE_FR")]
+        pub service_tagline_fr: Option<String>,
+        /// The same line in English.
+        #[arg(long, env = "COEUR_SERVICE_TAGLINE_EN")]
+        pub service_tagline_en: Option<String>,
+        /// The help link of every page: an https URL, or a path on this server (default
+        /// /help, coeur's help page).
+        #[arg(long, env = "COEUR_HELP_URL")]
+        pub help_url: Option<String>,
     }
 }
 
@@ -338,6 +352,8 @@ pub struct Config {
     pub card_limits: Limits,
     /// The admin listener (/metrics), if any.
     pub admin_listen: Option<SocketAddr>,
+    /// How the pages present the service.
+    pub service: coeur_web::ServiceIdentity,
 }
 
 impl std::fmt::Debug for Config {
@@ -364,6 +380,34 @@ pub fn redact_url(u: &str) -> String {
         }
         _ => u.to_owned(),
     }
+}
+
+/// How the pages present the service: its name and lines (non-empty, one line each) and
+/// the help link (`https://`, or an absolute path on this server).
+fn service_identity(serve: &ServeSettings) -> Result<coeur_web::ServiceIdentity> {
+    let line = |v: &Option<String>, flag: &str| -> Result<Option<String>> {
+        match v.as_deref().map(str::trim) {
+            None => Ok(None),
+            Some(t) if t.is_empty() || t.contains(['\n', '\r']) || t.chars().count() > 200 => {
+                bail!("{flag} is one line of at most 200 characters")
+            }
+            Some(t) => Ok(Some(t.to_owned())),
+        }
+    };
+    let help_url = match serve.help_url.as_deref().map(str::trim) {
+        None => None,
+        Some(u) if u.starts_with('/') && !u.starts_with("//") => Some(u.to_owned()),
+        Some(u) => match url::Url::parse(u) {
+            Ok(p) if p.scheme() == "https" || p.scheme() == "http" => Some(u.to_owned()),
+            _ => bail!("--help-url must be an http(s) URL or a path on this server (/…)"),
+        },
+    };
+    Ok(coeur_web::ServiceIdentity {
+        name: line(&serve.service_name, "--service-name")?,
+        tagline_fr: line(&serve.service_tagline_fr, "--service-tagline-fr")?,
+        tagline_en: line(&serve.service_tagline_en, "--service-tagline-en")?,
+        help_url,
+    })
 }
 
 /// Default card (mutual TLS) listener.
@@ -415,7 +459,9 @@ impl Config {
         }
         let (card_listen, card_public_url) = card_listener(&serve)?;
         let (limits, card_limits) = listener_limits(&serve)?;
+        let service = service_identity(&serve)?;
         Ok(Self {
+            service,
             external: external_trust(&serve)?,
             limits,
             card_limits,

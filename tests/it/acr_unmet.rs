@@ -111,7 +111,13 @@ both_dbs!(no_method_reaches_the_level, |db| async move {
     // The login is over: neither going back again nor logging in continues it.
     let again = go_back(&s, &b, &p).await;
     assert_eq!(again.status(), 400);
-    assert!(again.text().await.unwrap().contains("Page expirée"));
+    assert!(
+        again
+            .text()
+            .await
+            .unwrap()
+            .contains(&fr("error.page_expired.title"))
+    );
     let login = b.login(&s.base, &p, NATIONAL_ID, "test").await;
     assert_eq!(login.status(), 400);
     assert!(login.headers().get("location").is_none());

@@ -153,3 +153,66 @@ both_dbs!(
         assert_eq!(status, 200, "{html}");
     }
 );
+
+/// The value of the hidden field `name` of `html`'s forms.
+fn hidden(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("no field {name}: {html}"));
+    let v = &html[at + name.len() + 15..];
+    v[..v.find('"').expect("quote")].to_owned()
+}
+
+both_dbs!(
+    demo_shows_claims_as_a_table_and_logs_out_through_the_provider,
+    |db| async move {
+        let s = TestServer::start(db).await;
+        let b = s.browser();
+        let cb = demo_callback(&s, &b).await;
+        let (status, html) = get(&b, cb.as_str()).await;
+        assert_eq!(status, 200, "{html}");
+        // A readable table beside the raw JSON: each claim, its value, what it is.
+        let table = &html[html.find("id=\"userinfo-table\"").expect("userinfo table")..];
+        let row = &table[table.find("<code>SubjectNameID</code>").expect("row")..];
+        let row = &row[..row.find("</tr>").expect("row end")];
+        assert!(row.contains(NATIONAL_ID), "{row}");
+        assert!(row.contains(&fr("claim.SubjectNameID")), "{row}");
+        assert!(html.contains("id=\"id-token-table\""), "{html}");
+
+        // The logout button: RP-initiated logout with the ID token as hint, back home.
+        let action = {
+            let at = html
+                .find("<form method=\"get\" action=\"")
+                .expect("logout form");
+            let a = &html[at + 27..];
+            a[..a.find('"').expect("quote")].replace("&#x2f;", "/")
+        };
+        assert_eq!(action, s.endpoint("edit", "logout"));
+        let home = format!("{}/", s.base);
+        let back = hidden(&html, "post_logout_redirect_uri").replace("&#x2f;", "/");
+        assert_eq!(back, home);
+        let mut logout = url::Url::parse(&action).expect("logout URL");
+        logout
+            .query_pairs_mut()
+            .append_pair("id_token_hint", &hidden(&html, "id_token_hint"))
+            .append_pair("post_logout_redirect_uri", &back);
+        let r = b.http.get(logout).send().await.expect("logout");
+        assert_eq!(
+            r.status(),
+            302,
+            "no confirmation for the session's own hint"
+        );
+        assert_eq!(location(&r).as_str(), home);
+        // The session is over: the demo's next login asks for the identity again.
+        let r = b
+            .http
+            .get(format!("{}/demo/login", s.base))
+            .send()
+            .await
+            .expect("demo login");
+        assert!(matches!(
+            b.authorize(location(&r).as_str()).await,
+            Authz::LoginPage { .. }
+        ));
+    }
+);

@@ -451,6 +451,8 @@ pub fn unmet_requirements(req: &AuthorizationRequest, offered: &[Acr]) -> Option
 /// URI's own query is kept, RFC 6749 §3.1.2).
 pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> String {
     match url::Url::parse(redirect_uri) {
+        // Nothing to add: the registered URI exactly (no dangling `?`).
+        Ok(_) if params.is_empty() => redirect_uri.to_owned(),
         Ok(mut u) => {
             {
                 let mut q = u.query_pairs_mut();

@@ -406,3 +406,15 @@ fn redirect_keeps_registered_query() {
     let u = redirect_with("https://rp.example/cb?a=1", &[("code", "x y")]);
     assert_eq!(u, "https://rp.example/cb?a=1&code=x+y");
 }
+
+#[test]
+fn redirect_with_nothing_to_add_is_the_registered_uri() {
+    assert_eq!(
+        redirect_with("https://rp.example/", &[]),
+        "https://rp.example/"
+    );
+    assert_eq!(
+        redirect_with("https://rp.example/cb?a=1", &[]),
+        "https://rp.example/cb?a=1"
+    );
+}

@@ -18,7 +18,7 @@ use coeur_oauth::authorize::{
 use coeur_oauth::claims::IdTokenClaims;
 use coeur_oauth::client::Client;
 use coeur_oauth::jose::token_hash;
-use coeur_web::{form_pairs, query_pairs, set_cookie};
+use coeur_web::{Text, form_pairs, query_pairs, set_cookie};
 
 /// `GET` authorization request: parameters in the query.
 pub(crate) async fn authorize_get(
@@ -96,15 +96,25 @@ pub(crate) async fn validate_request(
     rt: &RealmRt,
     params: &Params,
 ) -> Result<(AuthorizationRequest, Client), ProviderError> {
-    let page_err = |m: String| ProviderError::page(StatusCode::BAD_REQUEST, "Requête refusée", m);
+    let refused = |message: Text, detail: String| {
+        ProviderError::page(
+            StatusCode::BAD_REQUEST,
+            Text::new("error.request_refused.title"),
+            message,
+        )
+        .with_detail(detail)
+    };
+    let page_err = |m: String| refused(Text::new("error.bad_request.message"), m);
     let client_id = authorize::client_id(params).map_err(|e| match e {
         AuthzError::Page(m) => page_err(m),
         AuthzError::Redirect { .. } => page_err("invalid request".into()),
     })?;
-    let client = st
-        .client(rt, client_id)
-        .await?
-        .ok_or_else(|| page_err("Unknown client_id for this realm.".into()))?;
+    let client = st.client(rt, client_id).await?.ok_or_else(|| {
+        refused(
+            Text::new("error.unknown_client.message"),
+            format!("unknown client_id for this realm: {client_id}"),
+        )
+    })?;
     let req = authorize::validate(params, &client).map_err(|e| match e {
         AuthzError::Page(m) => page_err(m),
         AuthzError::Redirect {

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use coeur_oauth::discovery::Endpoints;
 use coeur_rp::{Http, PendingLogin, RelyingParty, RpError};
-use coeur_web::{cookie, error_page, page, query_pairs, set_cookie};
+use coeur_web::{Text, cookie, error_page, localized_page, query_pairs, set_cookie};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,15 +43,25 @@ pub(super) async fn home(st: St) -> Response {
         let Some(rt) = st.realm(n) else { continue };
         let r = &rt.realm;
         realms.push(minijinja::context! {
-            name => r.name, sandbox => r.sandbox, issuer => r.issuer,
+            display_name => r.display_name, sandbox => r.sandbox, issuer => r.issuer,
             discovery => format!("{}/.well-known/openid-configuration", r.issuer),
             jwks => Endpoints::of(&r.issuer).jwks,
         });
     }
-    page(
+    localized_page(
         StatusCode::OK,
         "home.html",
         minijinja::context! { realms, demo_realm => demo_realm(&st) },
+    )
+}
+
+/// The demo's error page.
+fn unavailable(status: StatusCode, message: Text, detail: Option<&str>) -> Response {
+    error_page(
+        status,
+        &Text::new("demo.unavailable.title"),
+        &message,
+        detail,
     )
 }
 
@@ -84,11 +94,7 @@ async fn relying_party(st: &AppState, issuer: &str) -> Result<RelyingParty, RpEr
 
 pub(super) async fn login(st: St) -> Response {
     let Some(issuer) = demo_issuer(&st) else {
-        return error_page(
-            StatusCode::NOT_FOUND,
-            "Démo indisponible",
-            "No sandbox realm registers the demo client.",
-        );
+        return unavailable(StatusCode::NOT_FOUND, Text::new("demo.no_realm"), None);
     };
     let started = match relying_party(&st, &issuer).await {
         Ok(rp) => rp.authorize_url(SCOPES, &[("acr_values", "eidas1")]),
@@ -98,17 +104,21 @@ pub(super) async fn login(st: St) -> Response {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = %e.report(), "demo login");
-            return error_page(StatusCode::BAD_GATEWAY, "Démo indisponible", &e.report());
+            return unavailable(
+                StatusCode::BAD_GATEWAY,
+                Text::new("demo.start_failed"),
+                Some(&e.report()),
+            );
         }
     };
     let sealed = match seal_login(&st, pending) {
         Ok(v) => v,
         Err(e) => {
             tracing::warn!(error = %e, "demo login");
-            return error_page(
+            return unavailable(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "Démo indisponible",
-                "The login could not be started.",
+                Text::new("demo.start_failed"),
+                None,
             );
         }
     };
@@ -157,21 +167,66 @@ fn open_login(st: &AppState, headers: &HeaderMap, state: &str) -> Option<Pending
     (fresh && s.login.state == state).then_some(s.login)
 }
 
-fn failed(msg: &str) -> Response {
-    page(
+/// The demo's page for a failed login: what happened, and the technical reason.
+fn failed(error: Text, detail: impl Into<Option<String>>) -> Response {
+    localized_page(
         StatusCode::BAD_REQUEST,
         "demo.html",
-        minijinja::context! { error => msg },
+        minijinja::context! { error, detail => detail.into() },
     )
 }
 
-/// The demo page's words for a failed login.
-fn failure(e: &RpError) -> String {
-    match e {
+/// A failed login for `e`, as the demo page says it.
+fn failure(e: &RpError) -> Response {
+    let detail = match e {
         RpError::NonceMismatch => "nonce mismatch".into(),
         RpError::IdToken(_) => "the ID token does not verify".into(),
         other => other.report(),
-    }
+    };
+    failed(Text::new("demo.verify"), detail)
+}
+
+/// What a claim is, for the claims PSC's relying parties read most.
+fn meaning(claim: &str) -> Option<Text> {
+    Some(match claim {
+        "sub" => Text::new("claim.sub"),
+        "preferred_username" => Text::new("claim.preferred_username"),
+        "SubjectNameID" => Text::new("claim.SubjectNameID"),
+        "given_name" => Text::new("claim.given_name"),
+        "family_name" => Text::new("claim.family_name"),
+        "email" => Text::new("claim.email"),
+        "acr" => Text::new("claim.acr"),
+        "amr" => Text::new("claim.amr"),
+        "auth_time" => Text::new("claim.auth_time"),
+        "iss" => Text::new("claim.iss"),
+        "aud" => Text::new("claim.aud"),
+        "exp" => Text::new("claim.exp"),
+        "iat" => Text::new("claim.iat"),
+        "sid" => Text::new("claim.sid"),
+        "nonce" => Text::new("claim.nonce"),
+        "SubjectRefPro" => Text::new("claim.SubjectRefPro"),
+        "SubjectOrganization" => Text::new("claim.SubjectOrganization"),
+        "SubjectRole" => Text::new("claim.SubjectRole"),
+        "otherIds" => Text::new("claim.otherIds"),
+        "codeCivilite" => Text::new("claim.codeCivilite"),
+        _ => return None,
+    })
+}
+
+/// The rows of a claims table: each claim, its value (texts as they are, anything else as
+/// compact JSON), and what it is when known.
+fn claim_rows(claims: &serde_json::Map<String, serde_json::Value>) -> Vec<minijinja::Value> {
+    claims
+        .iter()
+        .map(|(name, v)| {
+            let (value, long) = match v {
+                serde_json::Value::String(s) => (s.clone(), false),
+                serde_json::Value::Array(_) | serde_json::Value::Object(_) => (v.to_string(), true),
+                other => (other.to_string(), false),
+            };
+            minijinja::context! { name, value, long, meaning => meaning(name) }
+        })
+        .collect()
 }
 
 /// The callback: the demo's cookie is cleared whatever happens (a state is good once).
@@ -185,52 +240,61 @@ pub(super) async fn callback(st: St, headers: HeaderMap, RawQuery(q): RawQuery) 
 async fn finish(st: &AppState, headers: &HeaderMap, q: Option<&str>) -> Response {
     let p: HashMap<String, String> = query_pairs(q).into_iter().collect();
     if let Some(e) = p.get("error") {
-        return failed(&format!(
-            "{e}: {}",
-            p.get("error_description")
-                .map(String::as_str)
-                .unwrap_or_default()
-        ));
+        let description = p.get("error_description").map(String::as_str);
+        return failed(
+            Text::new("demo.provider_error"),
+            format!("{e}: {}", description.unwrap_or_default()),
+        );
     }
     let Some(issuer) = demo_issuer(st) else {
-        return failed("no demo realm");
+        return failed(Text::new("demo.no_realm"), None::<String>);
     };
     let Some(pending) = p.get("state").and_then(|s| open_login(st, headers, s)) else {
-        return failed("unknown or reused state");
+        return failed(
+            Text::new("demo.state"),
+            "unknown or reused state".to_owned(),
+        );
     };
     let rp = match relying_party(st, &issuer).await {
         Ok(rp) => rp,
-        Err(e) => return failed(&failure(&e)),
+        Err(e) => return failure(&e),
     };
     if let Err(e) = rp.check_callback_issuer(p.get("iss").map(String::as_str)) {
-        return failed(&failure(&e));
+        return failure(&e);
     }
     let Some(code) = p.get("code") else {
-        return failed("no code");
+        return failed(Text::new("demo.verify"), "no code".to_owned());
     };
     let login = match rp.exchange(code, pending).await {
         Ok(l) => l,
         Err(e) => {
             tracing::info!(error = %e.report(), "demo login refused");
-            return failed(&failure(&e));
+            return failure(&e);
         }
     };
     let userinfo = match rp.userinfo_for(&login).await {
         Ok(u) => u,
-        Err(e) => return failed(&failure(&e)),
+        Err(e) => return failure(&e),
     };
     let name = format!(
         "{} {}",
         userinfo["given_name"].as_str().unwrap_or_default(),
         userinfo["family_name"].as_str().unwrap_or_default()
     );
-    page(
+    let userinfo_rows = userinfo.as_object().map(claim_rows).unwrap_or_default();
+    localized_page(
         StatusCode::OK,
         "demo.html",
         minijinja::context! {
             name,
+            userinfo_rows,
+            id_token_rows => claim_rows(&login.claims.all),
             id_token_claims => serde_json::to_string_pretty(&login.claims.all).unwrap_or_default(),
             userinfo => serde_json::to_string_pretty(&userinfo).unwrap_or_default(),
+            // RP-initiated logout, back to the home page (registered for the demo client).
+            logout_url => rp.end_session_endpoint().map(url::Url::as_str),
+            id_token => login.id_token,
+            post_logout_redirect_uri => format!("{}/", st.urls.public_url),
         },
     )
 }

@@ -6,9 +6,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use coeur_oauth::error::{ErrorCode, OAuthError};
 use coeur_resource_server::TokenError;
-use coeur_web::{error_page, internal, oauth_error};
+use coeur_web::{Text, error_page, internal, oauth_error};
 use serde_json::json;
-use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Why a handler did not answer normally, and so how it answers.
@@ -25,14 +24,16 @@ pub(crate) enum ProviderError {
     /// A protected resource's refusal of a bearer token (RFC 6750 §3), with its
     /// `WWW-Authenticate` challenge.
     Bearer(OAuthError),
-    /// An HTML error page.
+    /// An HTML error page, in the request's language.
     Page {
         /// Its status.
         status: StatusCode,
         /// Its title.
-        title: &'static str,
+        title: Text,
         /// What it says.
-        message: Cow<'static, str>,
+        message: Text,
+        /// The technical reason, for the application's developers (as the protocol says it).
+        detail: Option<String>,
     },
     /// An answer already built: an error sent back to the client's redirect URI, the wallet
     /// page with a message.
@@ -43,15 +44,30 @@ pub(crate) enum ProviderError {
 
 impl ProviderError {
     /// An HTML error page.
-    pub(crate) fn page(
-        status: StatusCode,
-        title: &'static str,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub(crate) fn page(status: StatusCode, title: Text, message: Text) -> Self {
         ProviderError::Page {
             status,
             title,
-            message: message.into(),
+            message,
+            detail: None,
+        }
+    }
+
+    /// The same page, with the technical reason for developers.
+    pub(crate) fn with_detail(self, reason: impl Into<String>) -> Self {
+        match self {
+            ProviderError::Page {
+                status,
+                title,
+                message,
+                ..
+            } => ProviderError::Page {
+                status,
+                title,
+                message,
+                detail: Some(reason.into()),
+            },
+            other => other,
         }
     }
 
@@ -74,7 +90,8 @@ impl IntoResponse for ProviderError {
                 status,
                 title,
                 message,
-            } => error_page(status, title, &message),
+                detail,
+            } => error_page(status, &title, &message, detail.as_deref()),
             ProviderError::Answer(r) => r,
             ProviderError::Internal(e) => internal(e),
         }
@@ -140,8 +157,8 @@ pub(crate) fn realm_or_404(st: &AppState, name: &str) -> Result<Arc<RealmRt>, Pr
     st.realm(name).cloned().ok_or_else(|| {
         ProviderError::page(
             StatusCode::NOT_FOUND,
-            "Royaume inconnu",
-            "This realm does not exist.",
+            Text::new("error.unknown_realm.title"),
+            Text::new("error.unknown_realm.message"),
         )
     })
 }

@@ -58,6 +58,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(demo::home))
         .route("/demo/login", get(demo::login))
         .route("/demo/callback", get(demo::callback))
+        .route("/help", get(coeur_web::help_page))
         .route("/healthz", get(|| async { "ok" }))
         .route(
             &format!("{realm}/.well-known/openid-configuration"),

@@ -15,7 +15,7 @@ use coeur_oauth::authorize::{self, Params};
 use coeur_oauth::claims::IdTokenClaims;
 use coeur_oauth::client::Client;
 use coeur_oauth::jose::token_hash;
-use coeur_web::{cookie, form_pairs, page, query_pairs, set_cookie};
+use coeur_web::{Lang, Text, cookie, form_pairs, page, page_lang, query_pairs, set_cookie};
 
 /// `GET` logout: parameters in the query.
 pub(crate) async fn logout_get(
@@ -44,8 +44,21 @@ pub(crate) async fn logout_post(
 }
 
 /// A refused logout, as a page.
-fn refuse(message: &'static str) -> ProviderError {
-    ProviderError::page(StatusCode::BAD_REQUEST, "Déconnexion refusée", message)
+fn refuse(message: Text) -> ProviderError {
+    ProviderError::page(
+        StatusCode::BAD_REQUEST,
+        Text::new("error.logout_refused.title"),
+        message,
+    )
+}
+
+/// The language of the logout pages: the request's `ui_locales` (OpenID Connect RP-Initiated
+/// Logout §2), else the browser's.
+fn lang_of(headers: &HeaderMap, p: &Params) -> Lang {
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    page_lang(p.get("ui_locales"), accept)
 }
 
 /// The proof a confirmation form came from this browser's own logout page.
@@ -54,10 +67,11 @@ fn logout_token(session_cookie: &str) -> String {
 }
 
 /// The "logged out" page, clearing the session cookie.
-fn logged_out(rt: &RealmRt, clear: HeaderValue) -> Response {
+fn logged_out(rt: &RealmRt, clear: HeaderValue, lang: Lang) -> Response {
     let mut r = page(
         StatusCode::OK,
         "logout.html",
+        lang,
         minijinja::context! { realm => rt.realm.display_name, confirm => false },
     );
     r.headers_mut().append(header::SET_COOKIE, clear);
@@ -83,7 +97,7 @@ async fn logout(
     if confirmed {
         let expected = cookie_value.as_deref().map(logout_token);
         if expected.is_none() || p.get("logout_token") != expected.as_deref() {
-            return Err(refuse("The logout confirmation is not valid."));
+            return Err(refuse(Text::new("logout.invalid_confirmation")));
         }
     }
     let hint = checked_hint(st, &rt, &p).await?;
@@ -98,6 +112,7 @@ async fn logout(
                 cookie_value.as_deref(),
                 &p,
                 hint.is_some(),
+                lang_of(headers, &p),
             ));
         }
         if let Some(ended) = st.store.end_session(&s.sid, now).await? {
@@ -114,7 +129,7 @@ async fn logout(
             r.headers_mut().append(header::SET_COOKIE, clear);
             Ok(r)
         }
-        _ => Ok(logged_out(&rt, clear)),
+        _ => Ok(logged_out(&rt, clear, lang_of(headers, &p))),
     }
 }
 
@@ -125,12 +140,14 @@ fn confirmation_page(
     session_cookie: Option<&str>,
     p: &Params,
     hinted: bool,
+    lang: Lang,
 ) -> Response {
     let token = session_cookie.map(logout_token).unwrap_or_default();
     let kept = |k: &str| hinted.then(|| p.get(k)).flatten();
     page(
         StatusCode::OK,
         "logout.html",
+        lang,
         minijinja::context! {
             realm => rt.realm.display_name, confirm => true, logout_token => token,
             action => format!("/auth/realms/{}/protocol/openid-connect/logout", rt.realm.name),
@@ -159,14 +176,14 @@ async fn checked_hint(
         None => None,
     };
     let Some(claims) = verify_id_token_hint(st, rt, h, client.as_ref()) else {
-        return Err(refuse(
-            "The id_token_hint is not a valid ID token of this realm.",
-        ));
+        return Err(refuse(Text::new("logout.invalid_hint"))
+            .with_detail("the id_token_hint is not a valid ID token of this realm"));
     };
     if let Some(cp) = p.get("client_id")
         && claims.aud != cp
     {
-        return Err(refuse("client_id does not match the id_token_hint."));
+        return Err(refuse(Text::new("logout.client_mismatch"))
+            .with_detail("client_id does not match the id_token_hint"));
     }
     Ok(Some((claims, client)))
 }
@@ -193,8 +210,7 @@ async fn post_logout_redirect(
         Some(c) if c.spec.post_logout_redirect_uris.iter().any(|r| r == u) => {
             Ok(Some(u.to_owned()))
         }
-        _ => Err(refuse(
-            "post_logout_redirect_uri is not registered for this client.",
-        )),
+        _ => Err(refuse(Text::new("logout.unregistered_uri"))
+            .with_detail("post_logout_redirect_uri is not registered for this client")),
     }
 }

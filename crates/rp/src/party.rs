@@ -33,6 +33,10 @@ pub struct ExtraMetadata {
     /// RFC 9207: the provider always names itself in the authorization response (`iss`).
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+    /// OpenID Connect RP-Initiated Logout 1.0: where the relying party sends the browser to
+    /// end the user's session at the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_session_endpoint: Option<String>,
 }
 impl AdditionalProviderMetadata for ExtraMetadata {}
 
@@ -87,6 +91,7 @@ pub struct RelyingParty {
     client_secret: Option<String>,
     id_token_algs: Vec<CoreJwsSigningAlgorithm>,
     userinfo_endpoint: Option<url::Url>,
+    end_session_endpoint: Option<url::Url>,
     http: Http,
     clock: Clock,
     random: Option<RandomFill>,
@@ -140,6 +145,11 @@ impl RelyingParty {
             .additional_metadata()
             .authorization_response_iss_parameter_supported;
         let userinfo_endpoint = metadata.userinfo_endpoint().map(|u| u.url().clone());
+        let end_session_endpoint = metadata
+            .additional_metadata()
+            .end_session_endpoint
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok());
         let id_token_algs = metadata
             .id_token_signing_alg_values_supported()
             .iter()
@@ -171,6 +181,7 @@ impl RelyingParty {
             client_secret: client_secret.map(str::to_owned),
             id_token_algs,
             userinfo_endpoint,
+            end_session_endpoint,
             http,
             clock: Arc::new(system_now),
             random: None,
@@ -192,6 +203,11 @@ impl RelyingParty {
     /// The issuer, as its metadata names it.
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// The provider's RP-Initiated Logout endpoint, when its metadata names one.
+    pub fn end_session_endpoint(&self) -> Option<&url::Url> {
+        self.end_session_endpoint.as_ref()
     }
 
     /// Starts a login: the authorization URL (code flow, `openid` plus `scopes`, PKCE S256,

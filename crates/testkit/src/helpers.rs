@@ -89,3 +89,18 @@ pub fn text(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// The words of the catalogue's message `key` as a French page shows them (HTML-escaped).
+pub fn fr(key: &str) -> String {
+    page_words(coeur::web::Lang::Fr, key)
+}
+
+/// The words of the catalogue's message `key` as an English page shows them (HTML-escaped).
+pub fn en(key: &str) -> String {
+    page_words(coeur::web::Lang::En, key)
+}
+
+fn page_words(lang: coeur::web::Lang, key: &str) -> String {
+    let words = coeur::web::i18n::translate(lang, key, &[]);
+    minijinja::HtmlEscape(&words).to_string()
+}

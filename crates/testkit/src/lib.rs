@@ -169,7 +169,7 @@ impl TestServer {
             ..Settings::default()
         };
         adjust(&mut settings);
-        let cfg = Config::resolve(settings, None).expect("config");
+        let cfg = Config::resolve(settings, None)?;
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
         let app = Arc::new(App::build_with(cfg, clock.clone(), Arc::new(SystemRandom)).await?);
         let main_app = app.clone();

@@ -7,13 +7,20 @@
 #![allow(clippy::result_large_err)]
 
 pub mod cors;
+pub mod i18n;
 pub mod listener;
 pub mod mtls;
+mod pages;
+
+pub use i18n::Text;
+pub use pages::{
+    Lang, ServiceIdentity, error_page, help_page, localized_page, page, page_lang, render_pages,
+    request_lang,
+};
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use coeur_oauth::error::{ErrorCode, OAuthError};
-use std::sync::OnceLock;
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), if any.
 /// The one Bearer parser of coeur (RFC 6750 §2.1).
@@ -46,109 +53,6 @@ pub async fn security_headers(mut res: Response) -> Response {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     res
-}
-
-/// The language of a page's messages: French, the pages' own, unless English is asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    /// French (the default).
-    Fr,
-    /// English.
-    En,
-}
-
-impl Lang {
-    /// The BCP 47 tag, for `lang` attributes.
-    pub fn tag(self) -> &'static str {
-        match self {
-            Lang::Fr => "fr",
-            Lang::En => "en",
-        }
-    }
-
-    fn of_tag(tag: &str) -> Option<Lang> {
-        let primary = tag.trim().split(['-', '_']).next().unwrap_or_default();
-        if primary.eq_ignore_ascii_case("fr") {
-            Some(Lang::Fr)
-        } else if primary.eq_ignore_ascii_case("en") {
-            Some(Lang::En)
-        } else {
-            None
-        }
-    }
-}
-
-/// The language of a page: the first of the request's `ui_locales` (OIDC Core §3.1.2.1, in
-/// order of preference) that coeur speaks, else the browser's `Accept-Language` (by weight),
-/// else French.
-pub fn page_lang(ui_locales: Option<&str>, accept_language: Option<&str>) -> Lang {
-    if let Some(l) = ui_locales
-        .into_iter()
-        .flat_map(|u| u.split(' '))
-        .find_map(Lang::of_tag)
-    {
-        return l;
-    }
-    let mut weighted: Vec<(u16, Lang)> = accept_language
-        .into_iter()
-        .flat_map(|a| a.split(','))
-        .filter_map(|item| {
-            let mut parts = item.split(';');
-            let lang = Lang::of_tag(parts.next()?)?;
-            let q = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .find_map(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0);
-            // Weights have at most three decimals (RFC 9110 §12.4.2).
-            let q = (q.clamp(0.0, 1.0) * 1000.0).round() as u16;
-            (q > 0).then_some((q, lang))
-        })
-        .collect();
-    weighted.sort_by_key(|w| std::cmp::Reverse(w.0));
-    weighted.first().map_or(Lang::Fr, |(_, l)| *l)
-}
-
-fn templates() -> &'static minijinja::Environment<'static> {
-    static ENV: OnceLock<minijinja::Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = minijinja::Environment::new();
-        let all = [
-            ("base.html", include_str!("../../../templates/base.html")),
-            (
-                "wallet.html",
-                include_str!("../../../templates/wallet.html"),
-            ),
-            ("error.html", include_str!("../../../templates/error.html")),
-            (
-                "logout.html",
-                include_str!("../../../templates/logout.html"),
-            ),
-            ("home.html", include_str!("../../../templates/home.html")),
-            ("demo.html", include_str!("../../../templates/demo.html")),
-        ];
-        for (name, src) in all {
-            if let Err(e) = env.add_template(name, src) {
-                tracing::error!(template = name, error = %e, "template does not compile");
-            }
-        }
-        env
-    })
-}
-
-/// Renders a page.
-pub fn page(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
-    match templates().get_template(name).and_then(|t| t.render(ctx)) {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => {
-            tracing::error!(template = name, error = %e, "rendering failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
-    }
-}
-
-/// An error page (never a redirect).
-pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
-    page(status, "error.html", minijinja::context! { title, message })
 }
 
 /// A JSON OAuth error (RFC 6749 §5.2). `invalid_client` is 401, with a Basic challenge when
@@ -245,10 +149,15 @@ pub fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The layers every listener's router gets: security headers, a 64 KiB body limit, and
-/// request logs that carry method and path only (queries can carry codes and states).
-pub fn with_common_layers(router: axum::Router) -> axum::Router {
+/// The layers every listener's router gets: pages rendered in their language as `service`
+/// presents itself, security headers, a 64 KiB body limit, and request logs that carry
+/// method and path only (queries can carry codes and states).
+pub fn with_common_layers(
+    router: axum::Router,
+    service: std::sync::Arc<ServiceIdentity>,
+) -> axum::Router {
     router
+        .layer(axum::middleware::from_fn_with_state(service, render_pages))
         .layer(axum::middleware::map_response(security_headers))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .layer(
@@ -271,20 +180,6 @@ mod tests {
             h.insert(header::CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
         }
         client_form(&h, b"grant_type=client_credentials")
-    }
-
-    #[test]
-    fn pages_speak_french_unless_english_is_asked_for() {
-        assert_eq!(page_lang(None, None), Lang::Fr);
-        assert_eq!(page_lang(Some("en"), None), Lang::En);
-        assert_eq!(page_lang(Some("de-DE en-GB fr"), None), Lang::En);
-        assert_eq!(page_lang(Some("fr-FR en"), Some("en")), Lang::Fr);
-        assert_eq!(page_lang(Some("de"), Some("en-US,en;q=0.9")), Lang::En);
-        assert_eq!(page_lang(None, Some("de-DE,fr;q=0.8,en;q=0.9")), Lang::En);
-        assert_eq!(page_lang(None, Some("en;q=0.5, fr")), Lang::Fr);
-        assert_eq!(page_lang(None, Some("en;q=0")), Lang::Fr);
-        assert_eq!(page_lang(None, Some("de, es")), Lang::Fr);
-        assert_eq!(page_lang(None, Some("EN-us")), Lang::En);
     }
 
     #[test]
@@ -366,6 +261,7 @@ mod log_tests {
                 let mut app = with_common_layers(
                     axum::Router::new()
                         .route("/", axum::routing::get(move || async move { status })),
+                    Default::default(),
                 );
                 let r = app
                     .call(axum::http::Request::new(axum::body::Body::empty()))

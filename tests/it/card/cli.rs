@@ -107,5 +107,5 @@ both_dbs!(card_issued_and_revoked_by_the_cli, |db| async move {
     let b = s.browser();
     let handoff_url = to_card_listener(&s, &b, "edit").await;
     let a = curl_card_leg(&handoff_url, &w.path("card.p12"), &root).await;
-    assert_refused(&a, 403, "revoked (opposition)");
+    assert_refused(&a, 403, &fr("card.revoked"));
 });

@@ -17,12 +17,12 @@ both_dbs!(card_login_through_reqwest, |db| async move {
 
     // The hand-off is one-time: a second use, even with the same valid card, is refused.
     let again = card_leg(&with_card, &handoff_url).await;
-    assert_one_time(&again, "already used");
+    assert_one_time(&again, &fr("error.page_expired.message"));
 
     let code = back_to_client(&b, &back).await;
     // The result is one-time too.
     let again = answer(b.http.get(&back).send().await.expect("card return")).await;
-    assert_one_time(&again, "already used");
+    assert_one_time(&again, &fr("error.page_expired.message"));
 
     let tokens = redeem_in(&s, "edit", &code).await;
     check_card_id_token(&s, "edit", &tokens, NATIONAL_ID).await;
@@ -112,5 +112,5 @@ both_dbs!(card_with_a_leading_zero_serial, |db| async move {
     let b = s.browser();
     let handoff_url = to_card_listener(&s, &b, "edit").await;
     let a = card_leg(&with_card, &handoff_url).await;
-    assert_refused(&a, 403, "revoked (opposition)");
+    assert_refused(&a, 403, &fr("card.revoked"));
 });

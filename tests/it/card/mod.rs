@@ -33,8 +33,6 @@ mod refusals;
 pub(crate) const PIN: &str = "1234";
 /// The nonce of every authorization request here.
 const NONCE: &str = "n-card-0S6_WzA2Mj";
-/// Title of every refusal page of the card listener.
-const REFUSED: &str = "Connexion par carte refusée";
 
 // ------------------------------------------------------------------------------- helpers
 
@@ -416,7 +414,7 @@ pub(crate) fn assert_refused(a: &Answer, status: u16, why: &str) {
     assert_eq!(a.status, status, "{why}: {}", a.body);
     assert!(a.location.is_none(), "{why}: no redirect, got {a:?}");
     assert!(
-        a.body.contains(REFUSED),
+        a.body.contains(&fr("card.title")),
         "{why}: a refusal page: {}",
         a.body
     );

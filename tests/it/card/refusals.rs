@@ -119,7 +119,7 @@ both_dbs!(card_refusals, |db| async move {
     // No certificate at all.
     let handoff_url = to_card_listener(&s, &b, "edit").await;
     let a = card_leg(&card_client(&root, None), &handoff_url).await;
-    assert_refused(&a, 401, "No card certificate was presented");
+    assert_refused(&a, 401, &fr("card.no_certificate"));
 
     // Wrong extended key usage: the signature certificate of a valid card.
     let handoff_url = to_card_listener(&s, &b, "edit").await;
@@ -233,7 +233,7 @@ both_dbs!(card_refusals, |db| async move {
         &handoff_url,
     )
     .await;
-    assert_refused(&a, 403, "unknown in this realm");
+    assert_refused(&a, 403, &fr("card.unknown"));
 
     // A valid card of an inactive identity.
     let inactive = s
@@ -252,12 +252,12 @@ both_dbs!(card_refusals, |db| async move {
         &handoff_url,
     )
     .await;
-    assert_refused(&a, 403, "inactive");
+    assert_refused(&a, 403, &fr("card.inactive"));
 
     // A refusal leaves the hand-off usable: the user inserts the right card and tries again.
     let handoff_url = to_card_listener(&s, &b, "edit").await;
     let a = card_leg(&card_client(&root, None), &handoff_url).await;
-    assert_refused(&a, 401, "No card certificate was presented");
+    assert_refused(&a, 401, &fr("card.no_certificate"));
     let with_good = card_client(&root, Some(&good.auth.identity_pem));
     let a = card_leg(&with_good, &handoff_url).await;
     let back = back_url(&s, "edit", &a);
@@ -266,7 +266,7 @@ both_dbs!(card_refusals, |db| async move {
     // its login cookie) is refused and gets no code.
     let other = s.browser();
     let a = answer(other.http.get(&back).send().await.expect("card return")).await;
-    assert_one_time(&a, "started in another browser");
+    assert_one_time(&a, &fr("error.other_browser.message"));
 
     // Revocation (opposition) is seen at the very next login.
     let (holder, revoked) = first_card_clean(&s).await;
@@ -293,7 +293,7 @@ both_dbs!(card_refusals, |db| async move {
     let b = s.browser();
     let handoff_url = to_card_listener(&s, &b, "edit").await;
     let a = card_leg(&with_revoked, &handoff_url).await;
-    assert_refused(&a, 403, "revoked (opposition)");
+    assert_refused(&a, 403, &fr("card.revoked"));
 
     // Expired: the cards are valid 1095 days.
     s.clock.advance(1096 * 86_400);
@@ -354,5 +354,5 @@ both_dbs!(production_realm_refuses_test_cards, |db| async move {
         &handoff_url.replace("/realms/edit/", &format!("/realms/{PROD}/")),
     )
     .await;
-    assert_one_time(&a, "expired or was already used");
+    assert_one_time(&a, &fr("error.page_expired.message"));
 });

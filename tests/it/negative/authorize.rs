@@ -370,43 +370,91 @@ both_dbs!(wallet_login_refusals, |db| async move {
     let b = s.browser();
     let page = b.authorize(&authz(&s, "edit", "rp", &[])).await;
     assert!(matches!(page, Authz::LoginPage { .. }), "{page:?}");
-    // (case, national id, method, status, what the page says)
-    for (what, id, method, status, reason) in [
+    // (case, national id, method, status, what the page says, about the national id field)
+    for (what, id, method, status, reason, on_field) in [
         (
             "inactive identity",
             inactive.as_str(),
             "test",
             403,
-            "sactiv",
+            "login.inactive_identity",
+            true,
         ),
         (
             "unknown national id",
             unknown.as_str(),
             "test",
             400,
-            "inconnue",
+            "login.unknown_identity",
+            true,
         ),
-        ("bad Luhn key", bad_key.as_str(), "test", 400, "invalide"),
-        ("too short", "89970021889", "test", 400, "invalide"),
-        ("empty national id", "", "test", 400, "invalide"),
-        ("unknown method", NATIONAL_ID, "password", 400, "pas propos"),
-        ("no method", NATIONAL_ID, "", 400, "pas propos"),
+        (
+            "bad Luhn key",
+            bad_key.as_str(),
+            "test",
+            400,
+            "national_id.rpps_key",
+            true,
+        ),
+        (
+            "too short",
+            "89970021889",
+            "test",
+            400,
+            "national_id.rpps_format",
+            true,
+        ),
+        (
+            "empty national id",
+            "",
+            "test",
+            400,
+            "national_id.empty",
+            true,
+        ),
+        (
+            "unknown method",
+            NATIONAL_ID,
+            "password",
+            400,
+            "login.not_offered",
+            false,
+        ),
+        (
+            "no method",
+            NATIONAL_ID,
+            "",
+            400,
+            "login.not_offered",
+            false,
+        ),
     ] {
         let r = b.login(&s.base, &page, id, method).await;
         let html = expect_page(r, status, what).await;
-        assert!(html.contains(reason), "{what}: the page says why");
+        assert!(html.contains(&fr(reason)), "{what}: the page says why");
+        // A reason about the national id is tied to its field, for screen readers too.
+        let tied = html.contains("aria-invalid=\"true\"")
+            && html.contains("aria-describedby=\"national_id-hint national_id-error\"")
+            && html.contains("id=\"national_id-error\"");
+        assert_eq!(tied, on_field, "{what}: reason tied to the field: {html}");
     }
     // The pending request belongs to the browser that started it.
     let stranger = s.browser();
     let r = stranger.login(&s.base, &page, NATIONAL_ID, "test").await;
     let html = expect_page(r, 400, "no login cookie").await;
-    assert!(html.contains("another browser"), "no login cookie: why");
+    assert!(
+        html.contains(&fr("error.other_browser.message")),
+        "no login cookie: why"
+    );
     let other = s.browser();
     let own = other.authorize(&authz(&s, "edit", "rp", &[])).await;
     assert!(matches!(own, Authz::LoginPage { .. }));
     let r = other.login(&s.base, &page, NATIONAL_ID, "test").await;
     let html = expect_page(r, 400, "another browser's login cookie").await;
-    assert!(html.contains("another browser"), "foreign cookie: why");
+    assert!(
+        html.contains(&fr("error.other_browser.message")),
+        "foreign cookie: why"
+    );
     let Authz::LoginPage { action, .. } = &page else {
         unreachable!()
     };
@@ -449,7 +497,10 @@ both_dbs!(wallet_login_refusals, |db| async move {
     // ...and only once.
     let r = b.login(&s.base, &page, NATIONAL_ID, "test").await;
     let html = expect_page(r, 400, "replayed request_id").await;
-    assert!(html.contains("already used"), "replay: why");
+    assert!(
+        html.contains(&fr("error.page_expired.message")),
+        "replay: why"
+    );
     let r = other.login(&s.base, &own, NATIONAL_ID, "test").await;
     assert_eq!(r.status(), 303, "the other browser's own request is intact");
     let r = other.login(&s.base, &own, NATIONAL_ID, "test").await;

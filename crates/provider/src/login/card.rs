@@ -24,9 +24,8 @@ use coeur_oauth::jose::token_hash;
 use coeur_oauth::realm::AuthMethod;
 use coeur_pki::validate::{Refusal, Revoked, Usage, Validated};
 use coeur_web::mtls::PeerCertificate;
-use coeur_web::query_pairs;
+use coeur_web::{Text, query_pairs};
 use futures_util::future::BoxFuture;
-use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Login with a CPS card: the wallet sends the browser to the card listener, which reads the
@@ -47,8 +46,7 @@ impl LoginMethod for CardLogin {
             // Refused before the hand-off: the card would not be enough once read.
             if !authorize::method_meets(cx.req, self.acr(&cx.rt.realm)) {
                 return Err(LoginRefusal::Message(
-                    "Ce moyen de connexion n'atteint pas le niveau demandé par l'application."
-                        .into(),
+                    Text::new("login.too_weak"),
                     StatusCode::BAD_REQUEST,
                 ));
             }
@@ -70,8 +68,8 @@ impl LoginMethod for CardLogin {
 }
 
 /// A refused card login, as a page of the card listener.
-fn refused(status: StatusCode, msg: impl Into<Cow<'static, str>>) -> ProviderError {
-    ProviderError::page(status, "Connexion par carte refusée", msg)
+fn refused(status: StatusCode, message: Text) -> ProviderError {
+    ProviderError::page(status, Text::new("card.title"), message)
 }
 
 /// `GET /auth/realms/{realm}/card/login?handoff=…` on the card listener.
@@ -82,14 +80,17 @@ async fn card_login(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ProviderError> {
     let Some(rt) = st.realm(&realm).cloned() else {
-        return Err(refused(StatusCode::NOT_FOUND, "Unknown realm."));
+        return Err(refused(
+            StatusCode::NOT_FOUND,
+            Text::new("error.unknown_realm.message"),
+        ));
     };
     let now = st.now();
     let params = Params::from_pairs(query_pairs(q.as_deref()));
     let Some(handoff) = params.get("handoff") else {
         return Err(refused(
             StatusCode::BAD_REQUEST,
-            "This card login link is incomplete.",
+            Text::new("card.incomplete"),
         ));
     };
     let handoff_hash = token_hash(handoff);
@@ -100,13 +101,13 @@ async fn card_login(
     {
         return Err(refused(
             StatusCode::BAD_REQUEST,
-            "This card login has expired or was already used. Go back to the application and start again.",
+            Text::new("error.page_expired.message"),
         ));
     }
     let Some(cert) = peer.0 else {
         return Err(refused(
             StatusCode::UNAUTHORIZED,
-            "No card certificate was presented. Insert your CPS card, check the card reader software, and try again.",
+            Text::new("card.no_certificate"),
         ));
     };
     let (national_id, valid) = card_holder(&st, &rt, &cert).await?;
@@ -121,10 +122,7 @@ async fn card_login(
         .complete_card_handoff(&handoff_hash, &token_hash(&result), &card)
         .await?
     {
-        return Err(refused(
-            StatusCode::BAD_REQUEST,
-            "This card login was already used.",
-        ));
+        return Err(refused(StatusCode::BAD_REQUEST, Text::new("card.used")));
     }
     tracing::info!(realm = %rt.realm.name, ca = %valid.ca_id, serial = %valid.serial, "card authenticated");
     Ok(Redirect::to(&format!(
@@ -148,22 +146,18 @@ async fn card_holder(
     {
         Ok(v) => v,
         Err(Refusal::Revoked(Revoked::Certificate)) => {
-            return Err(refused(
-                StatusCode::FORBIDDEN,
-                "Card refused: this card has been revoked (opposition).",
-            ));
+            return Err(refused(StatusCode::FORBIDDEN, Text::new("card.revoked")));
         }
         Err(e @ Refusal::StatusUnavailable(_)) => {
             return Err(refused(
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("Card refused: {e}. Try again in a few minutes."),
-            ));
+                Text::new("card.unavailable"),
+            )
+            .with_detail(e.to_string()));
         }
         Err(e) => {
-            return Err(refused(
-                StatusCode::FORBIDDEN,
-                format!("Card refused: {e}."),
-            ));
+            return Err(refused(StatusCode::FORBIDDEN, Text::new("card.invalid"))
+                .with_detail(e.to_string()));
         }
     };
     let Some(national_id) = valid
@@ -173,7 +167,7 @@ async fn card_holder(
     else {
         return Err(refused(
             StatusCode::FORBIDDEN,
-            "Card refused: the certificate does not carry a national identifier.",
+            Text::new("card.no_national_id"),
         ));
     };
     match st
@@ -181,14 +175,8 @@ async fn card_holder(
         .identity(&rt.realm.name, national_id.as_str())
         .await?
     {
-        None => Err(refused(
-            StatusCode::FORBIDDEN,
-            "Card refused: this professional is unknown in this realm.",
-        )),
-        Some(i) if !i.active => Err(refused(
-            StatusCode::FORBIDDEN,
-            "Card refused: this professional's account is inactive.",
-        )),
+        None => Err(refused(StatusCode::FORBIDDEN, Text::new("card.unknown"))),
+        Some(i) if !i.active => Err(refused(StatusCode::FORBIDDEN, Text::new("card.inactive"))),
         Some(_) => Ok((national_id, valid)),
     }
 }
@@ -225,8 +213,8 @@ async fn card_return(
     let expired = || {
         ProviderError::page(
             StatusCode::BAD_REQUEST,
-            "Page expirée",
-            "This card login has expired or was already used. Go back to the application and start again.",
+            Text::new("error.page_expired.title"),
+            Text::new("error.page_expired.message"),
         )
     };
     let params = Params::from_pairs(query_pairs(q.as_deref()));
@@ -261,9 +249,9 @@ async fn card_return(
     };
     match finish_login(&cx, &national_id, &CardLogin).await {
         Ok(r) => Ok(r),
-        Err(LoginRefusal::Message(m, status)) => {
-            Err(ProviderError::page(status, "Connexion refusée", m))
-        }
+        Err(LoginRefusal::Message(m, status) | LoginRefusal::NationalId(m, status)) => Err(
+            ProviderError::page(status, Text::new("error.login_refused.title"), m),
+        ),
         Err(LoginRefusal::Expired) => Err(expired()),
         Err(LoginRefusal::Internal(e)) => Err(e.into()),
     }

@@ -14,12 +14,14 @@ use coeur_common::random::{id128, token as random_token};
 use coeur_oauth::authorize::{self, AuthorizationRequest, Params, SessionView};
 use coeur_oauth::error::OAuthError;
 use coeur_oauth::jose::token_hash;
-use coeur_web::{cookie, set_cookie};
+use coeur_web::{Text, cookie, set_cookie};
 
 /// Why a login could not complete.
 pub(crate) enum LoginRefusal {
     /// Shown to the user (on the wallet page, or an error page).
-    Message(String, StatusCode),
+    Message(Text, StatusCode),
+    /// About the national identifier the user typed: shown beside that field.
+    NationalId(Text, StatusCode),
     /// The pending request was already used.
     Expired,
     /// Internal failure.
@@ -69,7 +71,7 @@ pub(crate) async fn finish_login(
     let acr = login.acr(&rt.realm);
     if !authorize::method_meets(req, acr) {
         return Err(LoginRefusal::Message(
-            "Ce moyen de connexion n'atteint pas le niveau demandé par l'application.".into(),
+            Text::new("login.too_weak"),
             StatusCode::BAD_REQUEST,
         ));
     }
@@ -130,14 +132,14 @@ async fn check_identity(
         .identity(&cx.rt.realm.name, national_id.as_str())
         .await?;
     let Some(identity) = identity else {
-        return Err(LoginRefusal::Message(
-            "Identité inconnue dans ce royaume.".into(),
+        return Err(LoginRefusal::NationalId(
+            Text::new("login.unknown_identity"),
             StatusCode::BAD_REQUEST,
         ));
     };
     if !identity.active {
-        return Err(LoginRefusal::Message(
-            "Cette identité est désactivée.".into(),
+        return Err(LoginRefusal::NationalId(
+            Text::new("login.inactive_identity"),
             StatusCode::FORBIDDEN,
         ));
     }
@@ -207,8 +209,8 @@ pub(crate) async fn pending_for_browser(
     {
         return Err(ProviderError::page(
             StatusCode::BAD_REQUEST,
-            "Requête refusée",
-            "This login was started in another browser.",
+            Text::new("error.request_refused.title"),
+            Text::new("error.other_browser.message"),
         ));
     }
     let pairs: Vec<(String, String)> = serde_json::from_str(&stored)?;

@@ -25,7 +25,7 @@ use coeur_oauth::acr::Acr;
 use coeur_oauth::authorize::{self, AuthorizationRequest, Params};
 use coeur_oauth::jose::token_hash;
 use coeur_oauth::realm::{AuthMethod, Realm};
-use coeur_web::{Lang, form_pairs, page, page_lang};
+use coeur_web::{Lang, Text, form_pairs, page, page_lang};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 
@@ -40,10 +40,10 @@ pub(crate) enum Listener {
 
 /// Why a realm may not use a login method at all: the method is not offered on its wallet
 /// page, and a form asking for it anyway gets this message.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Unavailable {
     /// Shown on the wallet page.
-    pub message: &'static str,
+    pub message: Text,
     /// The status of that page.
     pub status: StatusCode,
 }
@@ -125,32 +125,27 @@ pub(crate) fn lang_of(req: &AuthorizationRequest, headers: &HeaderMap) -> Lang {
 
 /// What the wallet page says when the client asks for a level some methods offered cannot
 /// reach, with the label of the button back to the application: `stuck` when none reaches it.
-fn unmet_text(lang: Lang, acr: Acr, stuck: bool) -> (String, &'static str) {
-    match (lang, stuck) {
-        (Lang::Fr, true) => (
-            format!(
-                "Aucun des moyens de connexion proposés ici n'atteint le niveau d'authentification qu'exige l'application ({acr}) : vous ne pouvez pas vous y connecter depuis cette page."
-            ),
-            "Retour à l'application",
-        ),
-        (Lang::Fr, false) => (
-            format!(
-                "L'application exige le niveau d'authentification {acr} : seuls les moyens de connexion actifs ci-dessus l'atteignent."
-            ),
-            "Je n'en ai aucun : retour à l'application",
-        ),
-        (Lang::En, true) => (
-            format!(
-                "None of the login methods offered here reaches the authentication level the application requires ({acr}): you cannot log in to it from this page."
-            ),
-            "Back to the application",
-        ),
-        (Lang::En, false) => (
-            format!(
-                "The application requires authentication level {acr}: only the login methods enabled above reach it."
-            ),
-            "I have none of them: back to the application",
-        ),
+fn unmet_text(acr: Acr, stuck: bool) -> (Text, Text) {
+    if stuck {
+        (
+            Text::new("wallet.unmet.stuck").arg("acr", acr),
+            Text::new("wallet.back.stuck"),
+        )
+    } else {
+        (
+            Text::new("wallet.unmet.some").arg("acr", acr),
+            Text::new("wallet.back.some"),
+        )
+    }
+}
+
+/// The label of a method's button.
+fn label(m: AuthMethod) -> Text {
+    match m {
+        AuthMethod::Card => Text::new("method.card"),
+        AuthMethod::Ecps => Text::new("method.ecps"),
+        AuthMethod::Franceconnect => Text::new("method.franceconnect"),
+        AuthMethod::Test => Text::new("method.test"),
     }
 }
 
@@ -165,24 +160,15 @@ fn buttons(
     rt: &RealmRt,
     req: &AuthorizationRequest,
     offered: &[(AuthMethod, Acr)],
-    lang: Lang,
 ) -> Vec<minijinja::Value> {
-    let (too_weak, not_here) = match lang {
-        Lang::Fr => (
-            "Niveau d'authentification insuffisant pour cette application.",
-            "Pas encore disponible sur ce serveur.",
-        ),
-        Lang::En => (
-            "Authentication level too low for this application.",
-            "Not available on this server yet.",
-        ),
-    };
-    let mut shown: Vec<(AuthMethod, Option<&str>)> = offered
+    let too_weak = Text::new("wallet.why.too_weak");
+    let not_here = Text::new("wallet.why.not_here");
+    let mut shown: Vec<(AuthMethod, Option<Text>)> = offered
         .iter()
         .map(|(m, acr)| {
             (
                 *m,
-                (!authorize::method_meets(req, *acr)).then_some(too_weak),
+                (!authorize::method_meets(req, *acr)).then(|| too_weak.clone()),
             )
         })
         .collect();
@@ -191,7 +177,7 @@ fn buttons(
             .auth_methods
             .iter()
             .filter(|m| registered(**m).is_none())
-            .map(|m| (*m, Some(not_here))),
+            .map(|m| (*m, Some(not_here.clone()))),
     );
     let rank = |m: AuthMethod| match m {
         AuthMethod::Test => 0,
@@ -204,9 +190,18 @@ fn buttons(
     shown
         .into_iter()
         .map(|(m, why)| {
-            minijinja::context! { value => m.as_str(), label => m.label(), enabled => why.is_none(), why }
+            minijinja::context! { value => m.as_str(), label => label(m), enabled => why.is_none(), why }
         })
         .collect()
+}
+
+/// A message on the wallet page: about the whole form, or about the national identifier typed
+/// (then shown beside that field, which is marked invalid).
+pub(crate) enum WalletError {
+    /// About the form.
+    Form(Text),
+    /// About the national identifier.
+    NationalId(Text),
 }
 
 /// The wallet page: the realm's login methods, those below the level the client asks for
@@ -217,24 +212,30 @@ pub(crate) fn wallet_page(
     req: &AuthorizationRequest,
     request_id: &str,
     national_id: &str,
-    error: Option<&str>,
+    error: Option<WalletError>,
     status: StatusCode,
     lang: Lang,
 ) -> Response {
     let offered = offered(rt);
-    let methods = buttons(rt, req, &offered, lang);
+    let methods = buttons(rt, req, &offered);
+    let (error, error_field) = match error {
+        Some(WalletError::Form(t)) => (Some(t), false),
+        Some(WalletError::NationalId(t)) => (Some(t), true),
+        None => (None, false),
+    };
     let levels: Vec<Acr> = offered.iter().map(|(_, a)| *a).collect();
     let back = req
         .acr_min
         .filter(|_| authorize::unmet_requirements(req, &levels).is_some())
         .map(|acr| {
             let stuck = !levels.iter().any(|a| *a >= acr);
-            let (text, label) = unmet_text(lang, acr, stuck);
-            minijinja::context! { lang => lang.tag(), text, label, stuck }
+            let (text, label) = unmet_text(acr, stuck);
+            minijinja::context! { text, label, stuck }
         });
     page(
         status,
         "wallet.html",
+        lang,
         minijinja::context! {
             realm => rt.realm.display_name,
             sandbox => rt.realm.sandbox,
@@ -243,9 +244,9 @@ pub(crate) fn wallet_page(
             request_id,
             national_id,
             error,
+            error_field,
             methods,
             back,
-            lang => lang.tag(),
         },
     )
 }
@@ -276,7 +277,7 @@ async fn give_up(
 fn chosen_method(
     realm: &Realm,
     form: &Params,
-) -> Result<&'static dyn LoginMethod, (&'static str, StatusCode)> {
+) -> Result<&'static dyn LoginMethod, (Text, StatusCode)> {
     let parsed = form.get("method").and_then(AuthMethod::parse);
     // Checked before the realm's list: a production realm refuses test logins plainly,
     // whatever the form says.
@@ -286,16 +287,10 @@ fn chosen_method(
     let method = match parsed {
         Some(m) if realm.auth_methods.contains(&m) => m,
         _ => {
-            return Err((
-                "Ce moyen de connexion n'est pas proposé ici.",
-                StatusCode::BAD_REQUEST,
-            ));
+            return Err((Text::new("login.not_offered"), StatusCode::BAD_REQUEST));
         }
     };
-    registered(method).ok_or((
-        "Ce moyen de connexion n'est pas encore disponible sur ce serveur.",
-        StatusCode::NOT_IMPLEMENTED,
-    ))
+    registered(method).ok_or((Text::new("login.not_yet"), StatusCode::NOT_IMPLEMENTED))
 }
 
 /// The wallet form: `request_id`, `national_id`, `method`.
@@ -311,8 +306,8 @@ pub(crate) async fn wallet_login(
     let expired = || {
         ProviderError::page(
             StatusCode::BAD_REQUEST,
-            "Page expirée",
-            "This login page has expired or was already used. Go back to the application and start again.",
+            Text::new("error.page_expired.title"),
+            Text::new("error.page_expired.message"),
         )
     };
     let Some(request_id) = form.get("request_id") else {
@@ -327,21 +322,21 @@ pub(crate) async fn wallet_login(
         .trim()
         .to_owned();
     let lang = lang_of(&req, &headers);
-    let again = |msg: &str, status: StatusCode| {
-        wallet_page(&rt, &req, request_id, &typed, Some(msg), status, lang)
+    let again = |error: WalletError, status: StatusCode| {
+        wallet_page(&rt, &req, request_id, &typed, Some(error), status, lang)
     };
     if form.get("unmet").is_some() {
         return match give_up(&st, &rt, &req, &pending_hash, expired).await? {
             Some(back) => Ok(back),
             None => Ok(again(
-                "L'application n'exige aucun niveau hors de portée : choisissez un moyen de connexion.",
+                WalletError::Form(Text::new("login.nothing_unmet")),
                 StatusCode::BAD_REQUEST,
             )),
         };
     }
     let login = match chosen_method(&rt.realm, &form) {
         Ok(l) => l,
-        Err((msg, status)) => return Ok(again(msg, status)),
+        Err((msg, status)) => return Ok(again(WalletError::Form(msg), status)),
     };
     let submission = WalletSubmission {
         login: LoginContext {
@@ -356,7 +351,8 @@ pub(crate) async fn wallet_login(
     };
     match login.start(submission).await {
         Ok(r) => Ok(r),
-        Err(LoginRefusal::Message(m, status)) => Ok(again(&m, status)),
+        Err(LoginRefusal::Message(m, status)) => Ok(again(WalletError::Form(m), status)),
+        Err(LoginRefusal::NationalId(m, status)) => Ok(again(WalletError::NationalId(m), status)),
         Err(LoginRefusal::Expired) => Err(expired()),
         Err(LoginRefusal::Internal(e)) => Err(e.into()),
     }
@@ -377,7 +373,7 @@ mod tests {
         Params::from_pairs(vec![("method".to_owned(), method.to_owned())])
     }
 
-    fn chosen(realm: &Realm, method: &str) -> Result<AuthMethod, (&'static str, StatusCode)> {
+    fn chosen(realm: &Realm, method: &str) -> Result<AuthMethod, (Text, StatusCode)> {
         chosen_method(realm, &form(method)).map(|l| l.method())
     }
 
@@ -401,7 +397,7 @@ mod tests {
         let r = realm(false, "\"card\"");
         let (message, status) = chosen(&r, "test").unwrap_err();
         assert_eq!(status, StatusCode::FORBIDDEN);
-        assert!(message.contains("bac à sable"));
+        assert_eq!(message, Text::new("login.sandbox_only"));
         let test = registered(AuthMethod::Test).unwrap();
         assert!(test.available_in(&r).is_err());
         assert_eq!(chosen(&r, "card"), Ok(AuthMethod::Card));
@@ -413,7 +409,7 @@ mod tests {
         for m in ["card", "bogus", ""] {
             let (message, status) = chosen(&r, m).unwrap_err();
             assert_eq!(status, StatusCode::BAD_REQUEST, "{m}");
-            assert!(message.contains("pas proposé"), "{m}");
+            assert_eq!(message, Text::new("login.not_offered"), "{m}");
         }
     }
 
@@ -423,7 +419,7 @@ mod tests {
         for m in ["ecps", "franceconnect"] {
             let (message, status) = chosen(&r, m).unwrap_err();
             assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{m}");
-            assert!(message.contains("pas encore disponible"), "{m}");
+            assert_eq!(message, Text::new("login.not_yet"), "{m}");
         }
     }
 }

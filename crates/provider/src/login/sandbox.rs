@@ -5,7 +5,9 @@ use super::{LoginMethod, LoginRefusal, Unavailable, WalletSubmission, finish_log
 use axum::http::StatusCode;
 use axum::response::Response;
 use coeur_common::identity::NationalId;
+use coeur_common::identity::NationalIdError;
 use coeur_oauth::realm::{AuthMethod, Realm};
+use coeur_web::Text;
 use futures_util::future::BoxFuture;
 
 /// Login of the test identity the user typed, completed at once.
@@ -21,7 +23,7 @@ impl LoginMethod for TestLogin {
             Ok(())
         } else {
             Err(Unavailable {
-                message: "Les identités de test ne sont acceptées que dans le bac à sable.",
+                message: Text::new("login.sandbox_only"),
                 status: StatusCode::FORBIDDEN,
             })
         }
@@ -35,15 +37,22 @@ impl LoginMethod for TestLogin {
             // Checked again here, not only when the form is read: no path completes a test
             // login in a production realm.
             if let Err(u) = self.available_in(&form.login.rt.realm) {
-                return Err(LoginRefusal::Message(u.message.into(), u.status));
+                return Err(LoginRefusal::Message(u.message, u.status));
             }
             let national_id = NationalId::parse(form.typed_national_id).map_err(|e| {
-                LoginRefusal::Message(
-                    format!("Identifiant national invalide : {e}."),
-                    StatusCode::BAD_REQUEST,
-                )
+                LoginRefusal::NationalId(national_id_error(&e), StatusCode::BAD_REQUEST)
             })?;
             finish_login(&form.login, &national_id, self).await
         })
+    }
+}
+
+/// What the wallet page says of a national identifier that does not parse.
+fn national_id_error(e: &NationalIdError) -> Text {
+    match e {
+        NationalIdError::Empty => Text::new("national_id.empty"),
+        NationalIdError::RppsFormat => Text::new("national_id.rpps_format"),
+        NationalIdError::RppsKey => Text::new("national_id.rpps_key"),
+        NationalIdError::UnknownForm => Text::new("national_id.unknown_form"),
     }
 }

@@ -330,3 +330,16 @@ fn a_token_response_without_id_token_is_refused() {
         Err(RpError::NoIdToken)
     ));
 }
+
+#[test]
+fn the_end_session_endpoint_comes_from_the_metadata() {
+    assert_eq!(rp().end_session_endpoint(), None);
+    let with = rp_with(
+        None,
+        serde_json::json!({ "end_session_endpoint": "https://idp.example/logout" }),
+    );
+    assert_eq!(
+        with.end_session_endpoint().map(url::Url::as_str),
+        Some("https://idp.example/logout")
+    );
+}
