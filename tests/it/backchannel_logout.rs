@@ -376,22 +376,53 @@ both_dbs!(
         tokens_of(&s, &b, "bcl-hs", "openid").await;
         assert!(recv.all().is_empty(), "nothing while the session lives");
 
-        // prompt=login: a new login in the same browser ends the first session.
-        let page = b
-            .authorize(&authz_url(
-                &s,
-                "edit",
-                &[
-                    ("client_id", "rp"),
-                    ("response_type", "code"),
-                    ("scope", "openid"),
-                    ("redirect_uri", REDIRECT),
-                    ("prompt", "login"),
-                ],
-            ))
-            .await;
+        let prompt_login = authz_url(
+            &s,
+            "edit",
+            &[
+                ("client_id", "rp"),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("redirect_uri", REDIRECT),
+                ("prompt", "login"),
+            ],
+        );
+        // prompt=login by the same professional (as a step-up does): the session goes on,
+        // with the new authentication; nobody is told, the first tokens live on.
+        let page = b.authorize(&prompt_login).await;
         let r = b.login(&s.base, &page, NATIONAL_ID, "test").await;
         assert_eq!(r.status(), 303, "logged in again");
+        let code = param(&location(&r), "code").expect("code");
+        let t: Value = redeem(&s, &code, &[]).await.json().await.expect("JSON");
+        assert_eq!(
+            sub_and_sid(&t),
+            (sub.clone(), sid.clone()),
+            "the same session"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(recv.all().is_empty(), "nobody told: {:?}", recv.all());
+        assert_eq!(
+            refresh_status(&s, "rp", &first).await,
+            200,
+            "first tokens live"
+        );
+        let first = tokens_of(&s, &b, "rp", "openid").await;
+
+        // Another professional logging in in the same browser ends the first session.
+        let other = s
+            .state
+            .store
+            .identities("edit", 20)
+            .await
+            .expect("identities")
+            .into_iter()
+            .find(|i| i.active && i.national_id.as_str() != NATIONAL_ID)
+            .expect("another identity");
+        let page = b.authorize(&prompt_login).await;
+        let r = b
+            .login(&s.base, &page, other.national_id.as_str(), "test")
+            .await;
+        assert_eq!(r.status(), 303, "the other one logged in");
         let got = recv.wait_for("rp", 1).await;
         assert_eq!(got.len(), 1, "rp: told once");
         verified_logout_token(&s, got[0].token(), "rp", (&sub, &sid), None).await;
@@ -413,8 +444,9 @@ both_dbs!(
         // The new session is another one: its logout names it, not the first.
         let code = param(&location(&r), "code").expect("code");
         let t: Value = redeem(&s, &code, &[]).await.json().await.expect("JSON");
-        let (_, sid2) = sub_and_sid(&t);
+        let (sub2, sid2) = sub_and_sid(&t);
         assert_ne!(sid, sid2);
+        assert_ne!(sub, sub2);
         let mut u = url::Url::parse(&s.endpoint("edit", "logout")).expect("URL");
         u.query_pairs_mut()
             .append_pair("id_token_hint", t["id_token"].as_str().expect("ID token"));
@@ -429,7 +461,7 @@ both_dbs!(
         );
         let got = recv.wait_for("rp", 2).await;
         assert_eq!(got.len(), 2, "rp: told of the second session");
-        verified_logout_token(&s, got[1].token(), "rp", (&sub, &sid2), None).await;
+        verified_logout_token(&s, got[1].token(), "rp", (&sub2, &sid2), None).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(
             recv.for_client("bcl-hs").len(),

@@ -438,7 +438,7 @@ both_dbs!(external_card_login_and_revocation, |db| async move {
     assert_eq!(pki.crls.hits("root.crl"), 1, "the root CRL was fetched");
     assert_eq!(pki.crls.hits("int.crl"), 0, "OCSP answered for the card");
     let (_, a) = attempt(&s, &revoked).await;
-    assert_refused(&a, 403, "revoked (opposition)");
+    assert_refused(&a, 403, &fr("card.revoked"));
     assert_eq!(pki.crls.hits("int.crl"), 0, "refused on OCSP's word");
     // Cached: the same card again, and the root CRL is not fetched again.
     login(&s, &good, NATIONAL_ID).await;
@@ -463,7 +463,7 @@ both_dbs!(external_card_login_and_revocation, |db| async move {
     s.clock.advance(3601);
     let (_, a) = attempt(&s, &later).await;
     assert_eq!(a.status, 303, "answered from the cached CRL: {}", a.body);
-    refused_soon(&s, &later, "revoked (opposition)").await;
+    refused_soon(&s, &later, &fr("card.revoked")).await;
     assert_eq!(
         pki.crls.hits("int.crl"),
         2,
@@ -514,7 +514,7 @@ async fn external_card_refusals() {
     let stranger = stranger(&s).await;
     let unknown = pki.card("unknown", &stranger, "card_ext", &[]).await;
     let (_, a) = attempt(&s, &unknown).await;
-    assert_refused(&a, 403, "unknown in this realm");
+    assert_refused(&a, 403, &fr("card.unknown"));
 
     // A card from another authority of the same name that the operator did not configure.
     let rogue = ExternalPki::new().await;
@@ -597,13 +597,13 @@ async fn a_replayed_older_crl_does_not_undo_a_revocation() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     pki.revoke("int", "victim").await;
     s.clock.advance(3601);
-    refused_soon(&s, &card, "revoked (opposition)").await;
+    refused_soon(&s, &card, &fr("card.revoked")).await;
     let fetches = pki.crls.hits("int.crl");
     // The old CRL is served again at the next refresh: it is refused, the cached one stays.
     pki.w.write("int.crl", &before);
     s.clock.advance(3601);
     let (_, a) = attempt(&s, &card).await;
-    assert_refused(&a, 403, "revoked (opposition)");
+    assert_refused(&a, 403, &fr("card.revoked"));
     for _ in 0..100 {
         if pki.crls.hits("int.crl") > fetches {
             break;
@@ -617,7 +617,7 @@ async fn a_replayed_older_crl_does_not_undo_a_revocation() {
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (_, a) = attempt(&s, &card).await;
-    assert_refused(&a, 403, "revoked (opposition)");
+    assert_refused(&a, 403, &fr("card.revoked"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

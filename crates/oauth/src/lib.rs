@@ -13,6 +13,7 @@ pub mod claims;
 pub mod client;
 pub mod cors;
 pub mod discovery;
+pub mod ecps;
 pub mod error;
 pub mod jose;
 pub mod keyring;

@@ -42,6 +42,7 @@ fn migrator() -> Migrator {
             "refresh successor",
             include_str!("../../../migrations/0006_refresh_successor.sql"),
         ),
+        m(7, "ecps", include_str!("../../../migrations/0007_ecps.sql")),
     ])
 }
 

@@ -78,7 +78,11 @@ pub struct EndedSessionRow {
 /// A login completed by [`Store::complete_login`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginCompleted {
-    /// The browser's previous session in the realm, which the new one replaced.
+    /// The session the login belongs to: the browser's own when the same professional logged
+    /// in again, else a new one.
+    pub sid: String,
+    /// The browser's previous session in the realm, another professional's, which the new one
+    /// replaced.
     pub replaced: Option<EndedSessionRow>,
 }
 
@@ -383,10 +387,12 @@ impl Store {
         .transpose()
     }
 
-    /// Completes a login in one transaction: consumes the pending request, ends the
-    /// browser's previous session in this realm (as a logout does: [`Store::end_session`]),
-    /// opens the new session, records the grant and its code. `None` (and nothing written) if
-    /// the pending request was already used.
+    /// Completes a login in one transaction: consumes the pending request, opens the session,
+    /// records the grant and its code. A browser's live session in this realm goes on when the
+    /// same professional logs in again (a step-up, `prompt=login`): same `sid`, the new
+    /// authentication's time, method and level, a new cookie. Another professional's ends, as a
+    /// logout does ([`Store::end_session`]), and is returned so its clients can be told. `None`
+    /// (and nothing written) if the pending request was already used.
     #[allow(clippy::too_many_arguments)] // One transaction's worth of values.
     pub async fn complete_login(
         &self,
@@ -409,34 +415,55 @@ impl Store {
         }
         let previous = match previous_cookie_hash {
             Some(prev) => sqlx::query(
-                "SELECT sid FROM sessions WHERE cookie_hash = $1 AND realm = $2 AND ended_at IS NULL",
+                "SELECT sid, national_id FROM sessions WHERE cookie_hash = $1 AND realm = $2 AND ended_at IS NULL",
             )
             .bind(prev)
             .bind(realm)
             .fetch_optional(&mut *tx)
             .await?
-            .map(|r| r.try_get::<String, _>("sid"))
+            .map(|r| -> Result<(String, String)> { Ok((r.try_get("sid")?, r.try_get("national_id")?)) })
             .transpose()?,
             None => None,
         };
-        let replaced = match previous {
-            Some(sid) => Self::end_session_in(&mut tx, &sid, now).await?,
-            None => None,
+        let (sid, replaced) = match previous {
+            Some((sid, national_id)) if national_id == s.national_id => {
+                sqlx::query("UPDATE sessions SET cookie_hash = $1, auth_time = $2, method = $3, acr = $4, expires_at = $5 WHERE sid = $6")
+                    .bind(cookie_hash)
+                    .bind(s.auth_time)
+                    .bind(&s.method)
+                    .bind(&s.acr)
+                    .bind(session_expires)
+                    .bind(&sid)
+                    .execute(&mut *tx)
+                    .await?;
+                (sid, None)
+            }
+            other => {
+                let replaced = match other {
+                    Some((old, _)) => Self::end_session_in(&mut tx, &old, now).await?,
+                    None => None,
+                };
+                sqlx::query("INSERT INTO sessions (sid, cookie_hash, realm, national_id, auth_time, method, acr, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .bind(&s.sid)
+                    .bind(cookie_hash)
+                    .bind(realm)
+                    .bind(&s.national_id)
+                    .bind(s.auth_time)
+                    .bind(&s.method)
+                    .bind(&s.acr)
+                    .bind(session_expires)
+                    .execute(&mut *tx)
+                    .await?;
+                (s.sid.clone(), replaced)
+            }
         };
-        sqlx::query("INSERT INTO sessions (sid, cookie_hash, realm, national_id, auth_time, method, acr, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(&s.sid)
-            .bind(cookie_hash)
-            .bind(realm)
-            .bind(&s.national_id)
-            .bind(s.auth_time)
-            .bind(&s.method)
-            .bind(&s.acr)
-            .bind(session_expires)
-            .execute(&mut *tx)
-            .await?;
-        Self::insert_grant_and_code(&mut tx, realm, grant, code_hash, code, now).await?;
+        let grant = GrantRow {
+            sid: sid.clone(),
+            ..grant.clone()
+        };
+        Self::insert_grant_and_code(&mut tx, realm, &grant, code_hash, code, now).await?;
         tx.commit().await?;
-        Ok(Some(LoginCompleted { replaced }))
+        Ok(Some(LoginCompleted { sid, replaced }))
     }
 
     /// Records a grant and its code for an existing session (SSO).
