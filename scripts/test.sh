@@ -5,7 +5,8 @@
 # On a fresh Debian machine with the Rust toolchain it first installs what the
 # tests need (PostgreSQL for the throwaway test clusters, Node.js and npm for
 # the openid-client end-to-end test and the browser test's driver, Debian's
-# Chromium for the browser test (tests/it/cors_browser.rs), openssl, CA certificates, Python's venv,
+# Chromium for the browser tests (tests/it/cors_browser.rs, tests/it/pages_a11y.rs), openssl,
+# CA certificates, Python's venv,
 # the pkilint certificate linter from PyPI in a virtualenv under target/, and the
 # Python test peer's packages (tests/python/requirements.txt: Authlib) in another),
 # then:
@@ -21,8 +22,9 @@
 # Environment: COEUR_PG_BIN (PostgreSQL server binaries for the Rust tests,
 # default: the newest /usr/lib/postgresql/*/bin). COEUR_PKILINT_BIN is set to
 # the pkilint virtualenv's bin directory for the CA tests; COEUR_REQUIRE_PEERS is set
-# so that the peer tests (Python Authlib, the browser test) fail, not skip, when their
-# peers are missing.
+# so that the peer tests (Python Authlib, the browser tests) fail, not skip, when their
+# peers are missing. COEUR_SCREENSHOTS (default target/screenshots): where the pages' browser
+# test (tests/it/pages_a11y.rs) leaves its screenshots, the run's artefacts; printed at the end.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -155,6 +157,12 @@ if [[ "$(cat "$peer_stamp" 2>/dev/null)" != "$peer_wanted" || ! -x "$peer_venv/b
 fi
 export COEUR_REQUIRE_PEERS=1
 
+# The pages' screenshots (every page, both languages, desktop and phone widths), for reviewers.
+COEUR_SCREENSHOTS="${COEUR_SCREENSHOTS:-$PWD/target/screenshots}"
+mkdir -p "$COEUR_SCREENSHOTS"
+COEUR_SCREENSHOTS="$(cd "$COEUR_SCREENSHOTS" && pwd)"
+export COEUR_SCREENSHOTS
+
 # --- Node test peers -------------------------------------------------------
 
 if $have_node_tests; then
@@ -230,7 +238,11 @@ step "guard: crate boundaries (scripts/check-boundaries.py)"
 python3 scripts/check-boundaries.py
 
 step "cargo test"
-cargo test --workspace --locked
+test_status=0
+cargo test --workspace --locked || test_status=$?
+# Said whether or not the tests passed: the screenshots show what failed too.
+echo "scripts/test.sh: screenshots of the pages (artefacts): $COEUR_SCREENSHOTS"
+((test_status == 0)) || fail "cargo test failed (exit $test_status)"
 
 node_summary=""
 if [[ -f tests/node/run.sh ]]; then
@@ -254,4 +266,5 @@ else
   scripts/fuzz.sh --build-only
 fi
 
+echo "scripts/test.sh: screenshots of the pages (artefacts): $COEUR_SCREENSHOTS"
 echo "scripts/test.sh: all checks passed (fmt, clippy, ring guard, boundaries, cargo test${node_summary}, fuzz targets)"

@@ -27,6 +27,7 @@ mod mtls;
 mod negative;
 mod ocsp;
 mod openidconnect_client;
+mod pages_a11y;
 mod pages_i18n;
 mod resource_server;
 mod smoke;
