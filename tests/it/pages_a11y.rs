@@ -68,6 +68,7 @@ const CONFIRM_LOGOUT: &str = "button[name=confirm]";
 #[rustfmt::skip]
 const PAGES: &[Page] = &[
     ("home",                   Browser,   "/",                                &[], "/"),
+    ("help",                   Browser,   "/help",                            &[], "/help"),
     ("wallet",                 Browser,   "{auth}?{rp}",                      &[], "{auth}"),
     ("wallet-ui-locales",      UiLocales, "{auth}?{rp}&ui_locales={lang}",    &[], "{auth}"),
     ("wallet-bad-national-id", Browser,   "{auth}?{rp}",                      &[Fill(NATIONAL_ID_FIELD, "12345"), Click(TEST_LOGIN)], "{auth}/login"),
