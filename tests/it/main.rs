@@ -6,6 +6,7 @@ mod support;
 pub(crate) use coeur_testkit::both_dbs;
 
 mod acr_unmet;
+mod approvals;
 mod backchannel_logout;
 mod ca;
 mod ca_policy;

@@ -7,6 +7,10 @@ use coeur_storage::Db;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+mod approvals;
+
+pub use approvals::{ApprovalRow, Decided, NewApproval};
+
 /// The store.
 #[derive(Clone)]
 pub struct Store {
