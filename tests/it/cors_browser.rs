@@ -16,26 +16,6 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Chromium and the node packages, or why they are missing.
-fn peers() -> Result<PathBuf, String> {
-    let chromium = std::env::var_os("COEUR_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    if !chromium.exists() {
-        return Err(format!("{} is missing", chromium.display()));
-    }
-    for package in ["playwright-core", "oidc-client-ts"] {
-        if !repo_dir()
-            .join("tests/node/node_modules")
-            .join(package)
-            .exists()
-        {
-            return Err(format!("tests/node/node_modules/{package} is missing"));
-        }
-    }
-    Ok(chromium)
-}
-
 /// Serves the application (tests/node/spa, the `oidc-client-ts` browser bundle, and its
 /// configuration naming `issuer`) on a loopback port; returns its port.
 async fn serve_app(issuer: String) -> u16 {
@@ -95,7 +75,7 @@ fn drive(chromium: PathBuf, app: String, clients: &[&str]) -> Value {
 }
 
 both_dbs!(oidc_client_ts_in_chromium, |db| async move {
-    let chromium = match peers() {
+    let chromium = match browser_peers(&["playwright-core", "oidc-client-ts"]) {
         Ok(c) => c,
         Err(why) if std::env::var_os("COEUR_REQUIRE_PEERS").is_none() => {
             eprintln!("skipped: the browser test's peers are not installed: {why}");

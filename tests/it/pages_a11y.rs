@@ -101,26 +101,6 @@ fn expand(s: &str, lang: &str) -> String {
         .replace("{lang}", lang)
 }
 
-/// Chromium and the node packages, or why they are missing.
-fn peers() -> Result<PathBuf, String> {
-    let chromium = std::env::var_os("COEUR_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    if !chromium.exists() {
-        return Err(format!("{} is missing", chromium.display()));
-    }
-    for package in ["playwright-core", "axe-core"] {
-        if !repo_dir()
-            .join("tests/node/node_modules")
-            .join(package)
-            .exists()
-        {
-            return Err(format!("tests/node/node_modules/{package} is missing"));
-        }
-    }
-    Ok(chromium)
-}
-
 /// Where the screenshots go.
 fn screenshots_dir() -> PathBuf {
     std::env::var_os("COEUR_SCREENSHOTS")
@@ -250,7 +230,7 @@ fn other_problems(p: &Value, base: &str, shots: &Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_pass_axe_in_french_and_english_at_every_width() {
-    let chromium = match peers() {
+    let chromium = match browser_peers(&["playwright-core", "axe-core"]) {
         Ok(c) => c,
         Err(why) if std::env::var_os("COEUR_REQUIRE_PEERS").is_none() => {
             eprintln!("skipped: the browser test's peers are not installed: {why}");

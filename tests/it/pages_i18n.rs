@@ -16,20 +16,6 @@ async fn get(b: &Browser, url: &str, accept: Option<&str>) -> (u16, String) {
     (status, r.text().await.expect("page"))
 }
 
-/// The authorization URL of client `rp` in realm `edit`, with `extra` parameters.
-fn rp_authz(s: &TestServer, extra: &[(&str, &str)]) -> String {
-    let mut p = vec![
-        ("client_id", "rp"),
-        ("response_type", "code"),
-        ("scope", "openid"),
-        ("redirect_uri", REDIRECT),
-        ("state", "st"),
-        ("nonce", "n"),
-    ];
-    p.extend_from_slice(extra);
-    authz_url(s, "edit", &p)
-}
-
 /// Asserts `html` is a page in `lang` saying the catalogue's `key`, and nothing of the other
 /// language's version of it.
 fn assert_speaks(html: &str, lang: &str, key: &str) {
@@ -62,7 +48,7 @@ both_dbs!(
             (&[("ui_locales", "fr")][..], Some("en"), "fr"),
             (&[("ui_locales", "de en")][..], Some("fr"), "en"),
         ] {
-            let (status, html) = get(&b, &rp_authz(&s, extra), accept).await;
+            let (status, html) = get(&b, &rp_authz_url(&s, "edit", extra), accept).await;
             assert_eq!(status, 200, "{html}");
             assert_speaks(&html, lang, "wallet.heading");
             assert_speaks(&html, lang, "wallet.national_id.hint");
@@ -71,7 +57,9 @@ both_dbs!(
 
         // A refusal on the wallet page stays in the language the request asked for, beside
         // the field it is about.
-        let page = b.authorize(&rp_authz(&s, &[("ui_locales", "en")])).await;
+        let page = b
+            .authorize(&rp_authz_url(&s, "edit", &[("ui_locales", "en")]))
+            .await;
         let r = b.login(&s.base, &page, "899700218890", "test").await;
         assert_eq!(r.status(), 400);
         let html = r.text().await.unwrap();
@@ -144,7 +132,7 @@ both_dbs!(
             (Some("en"), "The region&#x27;s identity service"),
         ] {
             for url in [
-                rp_authz(&s, &[]),
+                rp_authz_url(&s, "edit", &[]),
                 format!("{}/", s.base),
                 format!("{}/help", s.base),
             ] {

@@ -7,16 +7,7 @@ use crate::support::*;
 
 /// The wallet page of realm `edit` for client `rp`, with `extra` parameters.
 async fn wallet(s: &TestServer, extra: &[(&str, &str)]) -> String {
-    let mut p = vec![
-        ("client_id", "rp"),
-        ("response_type", "code"),
-        ("scope", "openid"),
-        ("redirect_uri", REDIRECT),
-        ("state", "st"),
-        ("nonce", "n"),
-    ];
-    p.extend_from_slice(extra);
-    match s.browser().authorize(&authz_url(s, "edit", &p)).await {
+    match s.browser().authorize(&rp_authz_url(s, "edit", extra)).await {
         Authz::LoginPage { html, .. } => html,
         other => panic!("not a login page: {other:?}"),
     }

@@ -104,3 +104,38 @@ fn page_words(lang: coeur::web::Lang, key: &str) -> String {
     let words = coeur::web::i18n::translate(lang, key, &[]);
     minijinja::HtmlEscape(&words).to_string()
 }
+
+/// Debian's Chromium (or `COEUR_CHROMIUM`) and the node `packages` of tests/node a browser
+/// test needs, or why they are missing.
+pub fn browser_peers(packages: &[&str]) -> Result<std::path::PathBuf, String> {
+    let chromium = std::env::var_os("COEUR_CHROMIUM")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("/usr/bin/chromium"));
+    if !chromium.exists() {
+        return Err(format!("{} is missing", chromium.display()));
+    }
+    for package in packages {
+        let dir = crate::repo_dir()
+            .join("tests/node/node_modules")
+            .join(package);
+        if !dir.exists() {
+            return Err(format!("tests/node/node_modules/{package} is missing"));
+        }
+    }
+    Ok(chromium)
+}
+
+/// The authorization URL of test client `rp` in `realm` (code flow, `openid`, its first
+/// redirect URI, a state and a nonce), with `extra` parameters.
+pub fn rp_authz_url(server: &crate::TestServer, realm: &str, extra: &[(&str, &str)]) -> String {
+    let mut p = vec![
+        ("client_id", "rp"),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("redirect_uri", crate::REDIRECT),
+        ("state", "st"),
+        ("nonce", "n"),
+    ];
+    p.extend_from_slice(extra);
+    crate::authz_url(server, realm, &p)
+}
