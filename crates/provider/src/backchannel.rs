@@ -15,6 +15,7 @@ use anyhow::Context;
 use coeur_oauth::client::Client;
 use coeur_oauth::logout::{DeliveryAnswer, EndedSession, RetryPolicy};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
@@ -24,12 +25,26 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Logout requests in flight at once, across all sessions; others wait for a slot.
 const MAX_IN_FLIGHT: usize = 32;
+/// Deliveries waiting or in flight at once (each holds its token in memory); beyond, a new one
+/// is dropped and logged: a storm of logouts cannot exhaust the server's memory.
+const MAX_QUEUED: usize = 10_000;
 
 /// The sender of logout requests: an HTTP client and the bound on requests in flight.
 pub struct Backchannel {
     http: reqwest::Client,
     slots: Arc<Semaphore>,
     policy: RetryPolicy,
+    queued: Arc<AtomicUsize>,
+    max_queued: usize,
+}
+
+/// Counts a delivery as queued for as long as it lives.
+struct Queued(Arc<AtomicUsize>);
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// One Logout Token to post.
@@ -59,13 +74,34 @@ impl Backchannel {
             http,
             slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             policy,
+            queued: Arc::new(AtomicUsize::new(0)),
+            max_queued: MAX_QUEUED,
         })
     }
 
+    /// Deliveries waiting or in flight.
+    #[cfg(test)]
+    fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Counts a new delivery, unless `max_queued` are already queued.
+    fn enqueue(&self) -> Option<Queued> {
+        let before = self.queued.fetch_add(1, Ordering::Relaxed);
+        let guard = Queued(self.queued.clone());
+        (before < self.max_queued).then_some(guard)
+    }
+
     /// Posts `d` in a task of its own, retrying as the policy says; the outcome is logged.
+    /// Dropped (and logged) when too many deliveries are already queued.
     fn spawn(&self, d: Delivery) {
+        let Some(queued) = self.enqueue() else {
+            tracing::warn!(client = %d.client_id, uri = %d.uri, queued = self.max_queued, "back-channel logout dropped: too many deliveries queued");
+            return;
+        };
         let (http, slots, policy) = (self.http.clone(), self.slots.clone(), self.policy);
         tokio::spawn(async move {
+            let _queued = queued;
             let mut attempt = 1;
             loop {
                 // A slot is held for the request only, not for the wait between attempts.
@@ -157,4 +193,24 @@ fn logout_token(
     let ring = rt.ring();
     let signer = client_signer(rt, &ring, client, client.id_token_alg())?;
     Ok(session.logout_token(client.id(), signer, now, &*st.rng)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deliveries_beyond_the_queue_bound_are_dropped() {
+        let mut b = Backchannel::new().unwrap();
+        b.max_queued = 2;
+        let first = b.enqueue().expect("room");
+        let second = b.enqueue().expect("room");
+        assert!(b.enqueue().is_none(), "full");
+        assert_eq!(b.queued(), 2, "a refused one is not counted");
+        drop(first);
+        assert_eq!(b.queued(), 1);
+        let third = b.enqueue().expect("room again");
+        drop((second, third));
+        assert_eq!(b.queued(), 0);
+    }
 }
