@@ -7,7 +7,7 @@ use coeur::app::SystemClock;
 use coeur::common::identity::import::{
     COLUMNS, Format, ImportErrors, identity_from_fields, identity_from_psc, parse,
 };
-use coeur::common::identity::{Identity, NationalId, admit};
+use coeur::common::identity::{Identity, NationalId, admit, sandbox_identities};
 use coeur::common::random::Clock;
 use coeur::config::Config;
 use coeur::oauth::realm::Realm;
@@ -66,6 +66,13 @@ pub enum IdentityCmd {
         #[arg(long)]
         check: bool,
     },
+    /// Add the identities a sandbox realm is seeded with on first start (its generated ones
+    /// and the shipped EDIT ones) that it does not have; the others are left as they are.
+    Seed {
+        /// Sandbox realm.
+        #[arg(long)]
+        realm: String,
+    },
     /// Stop an identity of a sandbox realm from logging in.
     Deactivate {
         /// Sandbox realm.
@@ -111,6 +118,7 @@ pub async fn run(cfg: Config, c: IdentityCmd) -> Result<()> {
             format,
             check,
         } => import(&cfg, &realm, &file, format, check).await,
+        IdentityCmd::Seed { realm } => seed(&cfg, &realm).await,
         IdentityCmd::Deactivate { realm, national_id } => {
             set_active(&cfg, &realm, &national_id, false).await
         }
@@ -301,6 +309,32 @@ fn bad_rows(file: &Path, e: &ImportErrors) -> anyhow::Error {
         msg.push_str(&format!("\n  … and {} more", e.0.len() - SHOWN_ERRORS));
     }
     anyhow!(msg)
+}
+
+/// `identity seed`.
+async fn seed(cfg: &Config, realm: &str) -> Result<()> {
+    let realm = sandbox_realm(cfg, realm)?;
+    let Some(generated) = &realm.generated_identities else {
+        bail!("realm {} has no [generated_identities]", realm.name);
+    };
+    let store = Store::new(Db::connect(&cfg.database_url).await?);
+    let mut missing = Vec::new();
+    for i in sandbox_identities(generated.seed, generated.count) {
+        if store
+            .identity(&realm.name, i.national_id.as_str())
+            .await?
+            .is_none()
+        {
+            missing.push(i);
+        }
+    }
+    let count = missing.len();
+    let ids = admit(realm.environment(), missing).map_err(|e| anyhow!("{e}"))?;
+    store
+        .put_identities(&realm, &ids, SystemClock.now())
+        .await?;
+    println!("{count} identities added to realm {}", realm.name);
+    Ok(())
 }
 
 /// `identity activate` / `identity deactivate`.

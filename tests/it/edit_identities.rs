@@ -120,6 +120,34 @@ both_dbs!(shipped_edit_identities_log_in, |db| async move {
     // The RPPS-based identities keep their origin.
     let (_, rpps) = login(&s, NATIONAL_ID).await;
     assert_eq!(rpps["otherIds"][0]["origine"], "RPPS");
+
+    // `identity seed` gives back a seeded identity the realm lost, and nothing else.
+    let o = coeur_cli(
+        &s,
+        &[
+            "identity",
+            "remove",
+            "--realm",
+            "edit",
+            "--national-id",
+            "ANS20250923171203",
+        ],
+    )
+    .await;
+    assert!(o.status.success(), "remove: {}", text(&o));
+    assert_eq!(
+        s.state.store.identity_count("edit").await.expect("count"),
+        204
+    );
+    let o = coeur_cli(&s, &["identity", "seed", "--realm", "edit"]).await;
+    assert!(o.status.success(), "seed: {}", text(&o));
+    assert!(text(&o).contains("1 identities added"), "{}", text(&o));
+    assert_eq!(
+        s.state.store.identity_count("edit").await.expect("count"),
+        205
+    );
+    let (id_token, _) = login(&s, "ANS20250923171203").await;
+    assert_eq!(id_token["SubjectNameID"], "ANS20250923171203");
 });
 
 const IMPORT: &str = "\
