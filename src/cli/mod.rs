@@ -43,7 +43,7 @@ enum Cmd {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCmd),
-    /// Inspect identities.
+    /// Identities: list them; add, import, deactivate and remove sandbox test identities.
     #[command(subcommand)]
     Identity(identity::IdentityCmd),
     /// Operate the certificate authority.

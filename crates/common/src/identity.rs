@@ -1,14 +1,31 @@
-//! Health professionals' identities as PSC returns them, national identifiers, and a generator
-//! of realistic test identities for sandbox realms.
+//! Health professionals' identities as PSC returns them, national identifiers, the checks an
+//! identity passes before a realm holds it ([`admit`]), the sandbox's test identities
+//! ([`sandbox_identities`]) and the operators' import formats ([`import`]).
 
-use super::random::testing::SeededRandom;
+mod generator;
+pub mod import;
+mod validate;
+
+pub use generator::{edit_test_identities, generate_test_identities, sandbox_identities};
+pub use validate::{
+    AdmissionError, AdmittedIdentities, IdentityError, PROFESSIONS, admit, profession_label,
+};
+
+use crate::environment::Environment;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A national identifier (IdNat_PS).
 ///
-/// Accepted forms: `8` + an 11-digit RPPS number whose last digit is its Luhn key, and the
-/// structure-staff forms `<type digit><structure id>/<local id>` (`0`, `3`, `4`, `5`).
+/// Accepted forms, told apart by their first character (see [`IdOrigin`]):
+/// - `8` + an 11-digit RPPS number whose last digit is its Luhn key (`899700218896`);
+/// - the structure-staff forms `<type digit><structure id>/<local id>`, type digit `0`
+///   (ADELI-based), `3` (FINESS), `4` (SIREN) or `5` (SIRET) (`500000001815646/CPAT00045`);
+/// - EDIT test identities, as ANS's sandbox (EDIT) makes them: `ANS` in upper case followed
+///   by exactly 14 digits that are the date and time of their creation, `yyyymmddhhmmss`, a
+///   real calendar date from the year 2000 on, hours 00–23, minutes and seconds 00–59
+///   (`ANS20231122132732`). They exist only in the sandbox: see
+///   [`NationalId::admissible_in`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct NationalId(String);
@@ -25,10 +42,47 @@ pub enum NationalIdError {
     /// The Luhn key of the RPPS number does not match.
     #[error("the RPPS number's check digit is wrong")]
     RppsKey,
+    /// `ANS` not followed by a date and time `yyyymmddhhmmss`.
+    #[error(
+        "an EDIT test identifier is ANS followed by the date and time yyyymmddhhmmss \
+         (e.g. ANS20231122132732)"
+    )]
+    EditFormat,
     /// Not a known form.
     #[error("unknown national identifier form")]
     UnknownForm,
 }
+
+/// Where a national identifier comes from, as PSC's `otherIds[].origine` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdOrigin {
+    /// `8` + RPPS number.
+    Rpps,
+    /// The structure-staff forms (ADELI-based, FINESS, SIREN, SIRET).
+    Structure,
+    /// An EDIT test identity (`ANS` + timestamp): sandbox only.
+    Edit,
+}
+
+impl IdOrigin {
+    /// The `origine` value: `RPPS`, `ADELI` (coeur's default for the structure-staff forms,
+    /// the ADELI-based family of IdNat_PS), `EDIT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rpps => "RPPS",
+            Self::Structure => "ADELI",
+            Self::Edit => "EDIT",
+        }
+    }
+}
+
+/// An EDIT test identity met where only the sandbox may have one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0} is an EDIT test identity: EDIT identities exist only in sandbox realms and are \
+     refused in production"
+)]
+pub struct EditOutsideSandbox(pub NationalId);
 
 /// Luhn check over a string of ASCII digits.
 pub fn luhn_valid(digits: &str) -> bool {
@@ -78,6 +132,7 @@ impl NationalId {
                 }
                 Ok(Self(s.to_owned()))
             }
+            'A' => Self::parse_edit(s),
             '0' | '3' | '4' | '5' => {
                 let (structure, local) = s.split_once('/').ok_or(NationalIdError::UnknownForm)?;
                 let ok_structure = structure.len() >= 2
@@ -98,15 +153,101 @@ impl NationalId {
         }
     }
 
+    /// `ANS` + a real date and time `yyyymmddhhmmss` (year 2000 or later).
+    fn parse_edit(s: &str) -> Result<Self, NationalIdError> {
+        let stamp = s.strip_prefix("ANS").ok_or(NationalIdError::UnknownForm)?;
+        if stamp.len() != 14 || !stamp.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(NationalIdError::EditFormat);
+        }
+        let n = |from: usize, to: usize| stamp.get(from..to).and_then(|d| d.parse::<u32>().ok());
+        let fields = (n(0, 4), n(4, 6), n(6, 8), n(8, 10), n(10, 12), n(12, 14));
+        let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(sec)) = fields else {
+            return Err(NationalIdError::EditFormat);
+        };
+        let valid = y >= 2000
+            && (1..=12).contains(&mo)
+            && d >= 1
+            && d <= days_in_month(y, mo)
+            && h <= 23
+            && mi <= 59
+            && sec <= 59;
+        if valid {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(NationalIdError::EditFormat)
+        }
+    }
+
+    /// The EDIT test identifier of an identity created at `now` (seconds since the epoch,
+    /// from the injected clock): `ANS` + its UTC date and time `yyyymmddhhmmss`. `None`
+    /// before 2000 or after 9999.
+    pub fn edit_at(now: i64) -> Option<Self> {
+        let (days, secs) = (now.div_euclid(86_400), now.rem_euclid(86_400));
+        let (y, mo, d) = civil_from_days(days);
+        if !(2000..=9999).contains(&y) {
+            return None;
+        }
+        let (h, mi, sec) = (secs / 3600, secs % 3600 / 60, secs % 60);
+        Some(Self(format!("ANS{y:04}{mo:02}{d:02}{h:02}{mi:02}{sec:02}")))
+    }
+
     /// The identifier as a string.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Where the identifier comes from, by its form.
+    pub fn origin(&self) -> IdOrigin {
+        if self.0.starts_with('8') {
+            IdOrigin::Rpps
+        } else if self.0.starts_with("ANS") {
+            IdOrigin::Edit
+        } else {
+            IdOrigin::Structure
+        }
+    }
+
+    /// Whether an identity with this identifier may be held by, or log in to, a realm of
+    /// `environment`: EDIT test identities belong to the sandbox only.
+    pub fn admissible_in(&self, environment: Environment) -> Result<(), EditOutsideSandbox> {
+        match (self.origin(), environment) {
+            (IdOrigin::Edit, Environment::Production) => Err(EditOutsideSandbox(self.clone())),
+            _ => Ok(()),
+        }
     }
 
     /// The RPPS number, for RPPS-based identifiers.
     pub fn rpps(&self) -> Option<&str> {
         self.0.strip_prefix('8')
     }
+}
+
+fn is_leap(y: u32) -> bool {
+    (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
+}
+
+fn days_in_month(y: u32, m: u32) -> u32 {
+    match m {
+        2 if is_leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// The proleptic Gregorian (year, month, day) of a day count since 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 impl TryFrom<String> for NationalId {
@@ -146,15 +287,18 @@ pub struct Identity {
     pub email: Option<String>,
     /// Phone number, if known.
     pub phone: Option<String>,
-    /// Origin of the identifier (`RPPS`, `ADELI`, `EDIT`).
+    /// Origin of the identifier, as `otherIds[].origine` (`RPPS`, `ADELI`, `EDIT`): that of
+    /// its form ([`NationalId::origin`]), which [`admit`] checks.
     pub origin: String,
     /// Practices ("exercices"), one per profession.
     pub exercices: Vec<Exercice>,
 }
 
 /// One practice (profession) of a professional.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+///
+/// A missing key reads as empty, as in PSC's abbreviated payloads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Exercice {
     /// Profession code (`10` médecin, `21` pharmacien…).
     pub code_profession: String,
@@ -175,8 +319,10 @@ pub struct Exercice {
 }
 
 /// One work situation (activity in a structure).
+///
+/// A missing key reads as empty, as in PSC's abbreviated payloads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct Activity {
     /// Mode (`L` libéral, `S` salarié).
     pub code_mode_exercice: String,
@@ -240,167 +386,95 @@ pub struct Activity {
     pub autorite_denregistrement: String,
 }
 
-const GIVEN: &[&str] = &[
-    "CAMILLE", "LOUISE", "HUGO", "JULES", "EMMA", "LEA", "GABRIEL", "CHLOE", "ARTHUR", "MANON",
-    "PAUL", "INES", "LUCAS", "JADE", "ADAM", "ZOE", "NATHAN", "ALICE", "THEO", "ROSE",
-];
-const FAMILY: &[&str] = &[
-    "MARTIN", "BERNARD", "DUBOIS", "THOMAS", "ROBERT", "RICHARD", "PETIT", "DURAND", "LEROY",
-    "MOREAU", "SIMON", "LAURENT", "LEFEBVRE", "MICHEL", "GARCIA", "DAVID", "BERTRAND", "ROUX",
-    "VINCENT", "FOURNIER", "MOREL", "GIRARD", "ANDRE", "MERCIER", "BONNET", "LAMBERT",
-];
-/// (profession code, know-how type, know-how code, label) for generated practices.
-const PROFESSIONS: &[(&str, &str, &str)] = &[
-    ("10", "S", "SM54"),
-    ("10", "S", "SM26"),
-    ("10", "S", "SM04"),
-    ("21", "", ""),
-    ("40", "", ""),
-    ("50", "", ""),
-    ("60", "", ""),
-    ("70", "", ""),
-    ("80", "", ""),
-];
-const STREETS: &[&str] = &[
-    "DE LA REPUBLIQUE",
-    "VICTOR HUGO",
-    "JEAN JAURES",
-    "DE PARIS",
-    "PASTEUR",
-    "DES LILAS",
-];
-const TOWNS: &[(&str, &str, &str)] = &[
-    ("75009", "75109", "PARIS"),
-    ("69003", "69383", "LYON"),
-    ("13005", "13205", "MARSEILLE"),
-    ("33000", "33063", "BORDEAUX"),
-    ("59000", "59350", "LILLE"),
-    ("35000", "35238", "RENNES"),
-];
+impl Activity {
+    /// Every field, named as in CSV imports (snake case), in declaration order.
+    pub fn fields(&self) -> [(&'static str, &str); 30] {
+        [
+            ("code_mode_exercice", &self.code_mode_exercice),
+            ("code_secteur_dactivite", &self.code_secteur_dactivite),
+            ("code_section_pharmacien", &self.code_section_pharmacien),
+            ("code_role", &self.code_role),
+            ("code_genre_activite", &self.code_genre_activite),
+            ("numero_siret_site", &self.numero_siret_site),
+            ("numero_siren_site", &self.numero_siren_site),
+            ("numero_finess_site", &self.numero_finess_site),
+            (
+                "numero_finessetablissement_juridique",
+                &self.numero_finessetablissement_juridique,
+            ),
+            (
+                "identifiant_technique_de_la_structure",
+                &self.identifiant_technique_de_la_structure,
+            ),
+            ("raison_sociale_site", &self.raison_sociale_site),
+            ("enseigne_commerciale_site", &self.enseigne_commerciale_site),
+            ("complement_destinataire", &self.complement_destinataire),
+            (
+                "complement_point_geographique",
+                &self.complement_point_geographique,
+            ),
+            ("numero_voie", &self.numero_voie),
+            ("indice_repetition_voie", &self.indice_repetition_voie),
+            ("code_type_de_voie", &self.code_type_de_voie),
+            ("libelle_voie", &self.libelle_voie),
+            ("mention_distribution", &self.mention_distribution),
+            ("bureau_cedex", &self.bureau_cedex),
+            ("code_postal", &self.code_postal),
+            ("code_commune", &self.code_commune),
+            ("code_pays", &self.code_pays),
+            ("telephone", &self.telephone),
+            ("telephone2", &self.telephone2),
+            ("telecopie", &self.telecopie),
+            ("adresse_e_mail", &self.adresse_e_mail),
+            ("code_departement", &self.code_departement),
+            (
+                "ancien_identifiant_de_la_structure",
+                &self.ancien_identifiant_de_la_structure,
+            ),
+            ("autorite_denregistrement", &self.autorite_denregistrement),
+        ]
+    }
 
-/// Makes `count` realistic, reproducible test identities in the `8997…` test range.
-///
-/// The first three are the identities seen in ANS's public sandbox samples (`899700218896`,
-/// `899700366240`, `899700427869`); the rest have generated RPPS numbers with valid keys.
-/// One in ten generated identities is inactive so that refusals can be exercised.
-pub fn generate_test_identities(seed: u64, count: usize) -> Vec<Identity> {
-    let rng = SeededRandom::new(seed);
-    let mut out = Vec::with_capacity(count);
-    let known = ["99700218896", "99700366240", "99700427869"];
-    let mut used = std::collections::HashSet::new();
-    for i in 0..count {
-        let rpps = if let Some(k) = known.get(i) {
-            (*k).to_owned()
-        } else {
-            loop {
-                let body = format!("997{:07}", rng.below(10_000_000));
-                let candidate = format!("{body}{}", luhn_key(&body));
-                if !known.contains(&candidate.as_str()) && used.insert(candidate.clone()) {
-                    break candidate;
-                }
+    /// The field named `name` (as in [`Activity::fields`]).
+    pub fn field_mut(&mut self, name: &str) -> Option<&mut String> {
+        Some(match name {
+            "code_mode_exercice" => &mut self.code_mode_exercice,
+            "code_secteur_dactivite" => &mut self.code_secteur_dactivite,
+            "code_section_pharmacien" => &mut self.code_section_pharmacien,
+            "code_role" => &mut self.code_role,
+            "code_genre_activite" => &mut self.code_genre_activite,
+            "numero_siret_site" => &mut self.numero_siret_site,
+            "numero_siren_site" => &mut self.numero_siren_site,
+            "numero_finess_site" => &mut self.numero_finess_site,
+            "numero_finessetablissement_juridique" => {
+                &mut self.numero_finessetablissement_juridique
             }
-        };
-        out.push(generate_one(&rng, &rpps, i));
+            "identifiant_technique_de_la_structure" => {
+                &mut self.identifiant_technique_de_la_structure
+            }
+            "raison_sociale_site" => &mut self.raison_sociale_site,
+            "enseigne_commerciale_site" => &mut self.enseigne_commerciale_site,
+            "complement_destinataire" => &mut self.complement_destinataire,
+            "complement_point_geographique" => &mut self.complement_point_geographique,
+            "numero_voie" => &mut self.numero_voie,
+            "indice_repetition_voie" => &mut self.indice_repetition_voie,
+            "code_type_de_voie" => &mut self.code_type_de_voie,
+            "libelle_voie" => &mut self.libelle_voie,
+            "mention_distribution" => &mut self.mention_distribution,
+            "bureau_cedex" => &mut self.bureau_cedex,
+            "code_postal" => &mut self.code_postal,
+            "code_commune" => &mut self.code_commune,
+            "code_pays" => &mut self.code_pays,
+            "telephone" => &mut self.telephone,
+            "telephone2" => &mut self.telephone2,
+            "telecopie" => &mut self.telecopie,
+            "adresse_e_mail" => &mut self.adresse_e_mail,
+            "code_departement" => &mut self.code_departement,
+            "ancien_identifiant_de_la_structure" => &mut self.ancien_identifiant_de_la_structure,
+            "autorite_denregistrement" => &mut self.autorite_denregistrement,
+            _ => return None,
+        })
     }
-    out
-}
-
-fn pick<'a, T>(rng: &SeededRandom, items: &'a [T]) -> &'a T {
-    // `items` is a non-empty constant table.
-    &items[(rng.below(items.len() as u64)) as usize]
-}
-
-fn generate_one(rng: &SeededRandom, rpps: &str, index: usize) -> Identity {
-    let given = (*pick(rng, GIVEN)).to_owned();
-    let family = format!("{}{}", pick(rng, FAMILY), rng.below(100));
-    let civilite = if rng.below(2) == 0 { "M" } else { "MME" };
-    let (prof, sf_type, sf_code) = *pick(rng, PROFESSIONS);
-    let n_activities = 1 + rng.below(2) as usize;
-    // Drawn in order: the generated identities depend on the sequence of draws.
-    let activities = (0..n_activities)
-        .map(|a| activity(rng, a == 0, civilite, &family))
-        .collect();
-    let civ_ex = if prof == "10" || prof == "40" {
-        "DR"
-    } else {
-        civilite
-    };
-    Identity {
-        national_id: NationalId(format!("8{rpps}")),
-        active: index < 3 || rng.below(10) != 0,
-        civilite: civilite.into(),
-        given_name: given.clone(),
-        family_name: family.clone(),
-        email: Some(format!(
-            "{}.{}@test.sante.fr",
-            given.to_lowercase(),
-            family.to_lowercase()
-        )),
-        phone: Some(format!(
-            "+33 1 {:02} {:02} {:02} {:02}",
-            rng.below(100),
-            rng.below(100),
-            rng.below(100),
-            rng.below(100)
-        )),
-        origin: "RPPS".into(),
-        exercices: vec![Exercice {
-            code_profession: prof.into(),
-            code_categorie_professionnelle: "C".into(),
-            code_civilite_dexercice: civ_ex.into(),
-            nom_dexercice: family,
-            prenom_dexercice: given,
-            code_type_savoir_faire: sf_type.into(),
-            code_savoir_faire: sf_code.into(),
-            activities,
-        }],
-    }
-}
-
-/// One activity: the first of an identity is liberal (a practice with a SIRET), the others
-/// salaried (a hospital with a FINESS).
-fn activity(rng: &SeededRandom, liberal: bool, civilite: &str, family: &str) -> Activity {
-    let (cp, commune, town) = *pick(rng, TOWNS);
-    let mut act = Activity {
-        code_mode_exercice: if liberal { "L" } else { "S" }.into(),
-        code_secteur_dactivite: if liberal { "SA07" } else { "SA01" }.into(),
-        code_genre_activite: "GENR01".into(),
-        numero_voie: (1 + rng.below(120)).to_string(),
-        code_type_de_voie: "R".into(),
-        libelle_voie: (*pick(rng, STREETS)).into(),
-        bureau_cedex: format!("{cp} {town}"),
-        code_postal: cp.into(),
-        code_commune: commune.into(),
-        code_pays: "99000".into(),
-        code_departement: cp[..2].into(),
-        ..Activity::default()
-    };
-    if liberal {
-        let siren_body = format!("{:08}", rng.below(100_000_000));
-        let siren = format!("{siren_body}{}", luhn_key(&siren_body));
-        let nic_body = format!("{siren}{:04}", 1 + rng.below(9));
-        let siret = format!("{nic_body}{}", luhn_key(&nic_body));
-        act.numero_siret_site = siret.clone();
-        act.numero_siren_site = siren;
-        act.identifiant_technique_de_la_structure = format!("R{}", 10000 + rng.below(89999));
-        act.raison_sociale_site = format!("CABINET {civilite} {family}");
-        act.complement_destinataire = format!("CABINET {civilite} {family}");
-        act.ancien_identifiant_de_la_structure = format!("4{siret}");
-        act.autorite_denregistrement = "CNOM/CNOM/CNOM".into();
-    } else {
-        let dept = &cp[..2];
-        let body = format!("{dept}0{:05}", rng.below(100_000));
-        let finess = format!("{body}{}", luhn_key(&body));
-        let ej_body = format!("{dept}0{:05}", rng.below(100_000));
-        let finess_ej = format!("{ej_body}{}", luhn_key(&ej_body));
-        act.numero_finess_site = finess.clone();
-        act.numero_finessetablissement_juridique = finess_ej;
-        act.identifiant_technique_de_la_structure = format!("F{finess}");
-        act.raison_sociale_site = format!("CENTRE HOSPITALIER DE {town}");
-        act.ancien_identifiant_de_la_structure = format!("1{finess}");
-        act.autorite_denregistrement = "CNOM/CNOM/ARS".into();
-    }
-    act
 }
 
 #[cfg(test)]
@@ -414,6 +488,9 @@ mod tests {
             "899700366240",
             "899700427869",
             "500000001815646/CPAT00045",
+            "ANS20231122132732",
+            "ANS20210107161422",
+            "ANS20211229094028",
         ] {
             assert!(NationalId::parse(s).is_ok(), "{s}");
         }
@@ -430,25 +507,94 @@ mod tests {
     }
 
     #[test]
-    fn generator_is_reproducible_and_valid() {
-        let a = generate_test_identities(7, 50);
-        let b = generate_test_identities(7, 50);
-        assert_eq!(a, b);
-        assert_eq!(a[0].national_id.as_str(), "899700218896");
-        let mut ids = std::collections::HashSet::new();
-        for i in &a {
-            let rpps = i.national_id.rpps().unwrap();
-            assert!(rpps.starts_with("997"));
-            assert!(luhn_valid(rpps));
-            assert!(ids.insert(i.national_id.clone()));
-            for act in &i.exercices[0].activities {
-                if !act.numero_siret_site.is_empty() {
-                    assert!(luhn_valid(&act.numero_siret_site));
-                    assert!(luhn_valid(&act.numero_siren_site));
-                }
-            }
+    fn edit_ids_are_ans_and_a_real_date_and_time() {
+        let edit = |s: &str| NationalId::parse(s);
+        assert_eq!(
+            edit(" ANS20240229235959 ").unwrap().as_str(),
+            "ANS20240229235959"
+        );
+        assert!(edit("ANS20000101000000").is_ok(), "from 2000 on");
+        for bad in [
+            "ANS",
+            "ANS2023112213273",   // 13 digits
+            "ANS202311221327321", // 15 digits
+            "ANS2023112213273X",  // not a digit
+            "ANS+2023112213273",  // sign
+            "ANS19991231235959",  // before 2000
+            "ANS20230229120000",  // not a leap year
+            "ANS21000229120000",  // 2100 is not a leap year either
+            "ANS20231301120000",  // month 13
+            "ANS20231100120000",  // day 0
+            "ANS20230431120000",  // 31 April
+            "ANS20231122242732",  // hour 24
+            "ANS20231122136032",  // minute 60
+            "ANS20231122132760",  // second 60
+            "ANS 20231122132732", // inner space
+            "ANS２0231122132732", // a non-ASCII digit
+        ] {
+            assert_eq!(edit(bad), Err(NationalIdError::EditFormat), "{bad}");
         }
-        assert!(a.iter().any(|i| !i.active), "some identities are inactive");
+        for other in ["ans20231122132732", "AN20231122132732", "ANX20231122132732"] {
+            assert_eq!(edit(other), Err(NationalIdError::UnknownForm), "{other}");
+        }
+    }
+
+    #[test]
+    fn origin_by_form() {
+        let origin = |s: &str| NationalId::parse(s).unwrap().origin();
+        assert_eq!(origin("899700218896"), IdOrigin::Rpps);
+        assert_eq!(origin("500000001815646/CPAT00045"), IdOrigin::Structure);
+        assert_eq!(origin("ANS20231122132732"), IdOrigin::Edit);
+        assert_eq!(IdOrigin::Edit.as_str(), "EDIT");
+        assert_eq!(IdOrigin::Rpps.as_str(), "RPPS");
+    }
+
+    #[test]
+    fn edit_ids_stay_in_the_sandbox() {
+        let edit = NationalId::parse("ANS20231122132732").unwrap();
+        assert!(edit.admissible_in(Environment::Test).is_ok());
+        let e = edit.admissible_in(Environment::Production).unwrap_err();
+        assert!(e.to_string().contains("only in sandbox realms"), "{e}");
+        for s in ["899700218896", "500000001815646/CPAT00045"] {
+            let id = NationalId::parse(s).unwrap();
+            assert!(id.admissible_in(Environment::Production).is_ok(), "{s}");
+            assert!(id.admissible_in(Environment::Test).is_ok(), "{s}");
+        }
+    }
+
+    #[test]
+    fn edit_id_from_the_clock() {
+        let id = NationalId::edit_at(1_700_659_652).unwrap();
+        assert_eq!(id.as_str(), "ANS20231122132732");
+        assert_eq!(NationalId::parse(id.as_str()), Ok(id));
+        let leap = NationalId::edit_at(1_709_251_199).unwrap();
+        assert_eq!(leap.as_str(), "ANS20240229235959");
+        assert_eq!(
+            NationalId::edit_at(946_684_800).unwrap().as_str(),
+            "ANS20000101000000"
+        );
+        assert_eq!(NationalId::edit_at(946_684_799), None, "1999");
+        assert_eq!(NationalId::edit_at(0), None);
+        // Every second of a few years round-trips through the parser.
+        for t in (946_684_800..1_900_000_000).step_by(86_399 * 7 + 3_601) {
+            let id = NationalId::edit_at(t).unwrap();
+            assert!(NationalId::parse(id.as_str()).is_ok(), "{id}");
+        }
+    }
+
+    #[test]
+    fn activity_fields_are_named_once_and_settable() {
+        let mut a = Activity::default();
+        let names: Vec<&str> = a.fields().iter().map(|(n, _)| *n).collect();
+        let unique: std::collections::HashSet<&&str> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+        for (i, n) in names.iter().enumerate() {
+            *a.field_mut(n).unwrap() = i.to_string();
+        }
+        for (i, (_, v)) in a.fields().iter().enumerate() {
+            assert_eq!(*v, i.to_string());
+        }
+        assert!(a.field_mut("nope").is_none());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! per scope, with PSC's field names for `scope_all` (shared reference psc.md §2.2).
 
 use crate::client::Client;
-use coeur_common::identity::Identity;
+use coeur_common::identity::{IdOrigin, Identity};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -251,9 +251,14 @@ fn psc_claims(m: &mut Map<String, Value>, identity: &Identity, auth_mode: Option
     m.insert("Acces_Regulation_Medicale".into(), "FAUX".into());
     m.insert("Mode_Acces_Raison".into(), "".into());
     m.insert("UITVersion".into(), "1.0".into());
+    // An EDIT test identity is `EDIT` by its form, whatever was stored with it.
+    let origine = match identity.national_id.origin() {
+        IdOrigin::Edit => IdOrigin::Edit.as_str(),
+        IdOrigin::Rpps | IdOrigin::Structure => identity.origin.as_str(),
+    };
     m.insert(
         "otherIds".into(),
-        json!([{ "identifiant": id, "origine": identity.origin, "qualite": 1 }]),
+        json!([{ "identifiant": id, "origine": origine, "qualite": 1 }]),
     );
     m.insert(
         "SubjectRefPro".into(),
@@ -327,6 +332,46 @@ mod tests {
             json!([{ "identifiant": "899700218896", "origine": "RPPS", "qualite": 1 }])
         );
         assert!(u.get("email").is_none(), "email only with the email scope");
+    }
+
+    #[test]
+    fn edit_identities_are_edit_in_other_ids() {
+        let mut i = coeur_common::identity::edit_test_identities().remove(0);
+        let scopes = ["openid".to_owned(), "scope_all".to_owned()];
+        let u = userinfo("sub-1", &i, &scopes, None);
+        assert_eq!(u["preferred_username"], "ANS20231122132732");
+        assert_eq!(u["SubjectNameID"], "ANS20231122132732");
+        assert_eq!(
+            u["otherIds"],
+            json!([{ "identifiant": "ANS20231122132732", "origine": "EDIT", "qualite": 1 }])
+        );
+        // Even if the stored origin says otherwise.
+        i.origin = "RPPS".into();
+        let u = userinfo("sub-1", &i, &scopes, None);
+        assert_eq!(u["otherIds"][0]["origine"], "EDIT");
+    }
+
+    #[test]
+    fn userinfo_reads_back_as_the_same_identity() {
+        // What `coeur identity add --json` accepts is what userinfo gives.
+        use coeur_common::identity::import::identity_from_psc;
+        let scopes: Vec<String> = ["openid", "scope_all", "email", "phone"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let identities = generate_test_identities(5, 20)
+            .into_iter()
+            .filter(|i| i.active)
+            .chain(coeur_common::identity::edit_test_identities());
+        for i in identities {
+            let u = userinfo("s", &i, &scopes, Some("CARD"));
+            assert_eq!(
+                identity_from_psc(&u, None).as_ref(),
+                Ok(&i),
+                "{}",
+                i.national_id
+            );
+        }
     }
 
     #[test]

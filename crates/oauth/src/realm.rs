@@ -211,7 +211,8 @@ pub struct Realm {
     pub lifetimes: Lifetimes,
     /// acr per method.
     pub acr: AcrMap,
-    /// Generated identities, for sandbox realms.
+    /// Generated identities (sandbox realms only): the realm is seeded with them, and the
+    /// shipped EDIT ones, when it has no identity.
     pub generated_identities: Option<IdentitySeed>,
     /// Clients defined in the file.
     pub clients: Vec<ClientSpec>,
@@ -399,6 +400,15 @@ fn check_settings(file: &str, raw: &RealmFile) -> Result<(), RealmError> {
             "method \"test\" is allowed only in a sandbox realm (sandbox = true)".into(),
         );
     }
+    // The generated identities include EDIT test identities, which exist only in the
+    // sandbox; a production realm holds none of them.
+    if raw.generated_identities.is_some() && !raw.sandbox {
+        return refuse(
+            "generated_identities (test identities, EDIT ones among them) are allowed only in a \
+             sandbox realm (sandbox = true)"
+                .into(),
+        );
+    }
     if raw.signing_algs.is_empty() || raw.signing_algs.contains(&SigAlg::HS256) {
         return refuse(
             "signing_algs lists asymmetric algorithms (ES256, RS256, PS256), at least one".into(),
@@ -518,6 +528,18 @@ redirect_uris = ["{public_url}/demo/callback"]
         let bad = OK.replace("sandbox = true", "sandbox = false");
         let e = Realm::parse("realms/edit.toml", &bad, "http://127.0.0.1:8080").unwrap_err();
         assert!(e.reason.contains("sandbox"));
+    }
+
+    #[test]
+    fn production_realm_cannot_generate_identities() {
+        let seeded = format!("{OK}\n[generated_identities]\nseed = 1\ncount = 3\n");
+        let r = Realm::parse("realms/edit.toml", &seeded, "http://127.0.0.1:8080").unwrap();
+        assert!(r.generated_identities.is_some());
+        let bad = seeded
+            .replace("sandbox = true", "sandbox = false")
+            .replace("[\"card\", \"test\"]", "[\"card\"]");
+        let e = Realm::parse("realms/edit.toml", &bad, "http://127.0.0.1:8080").unwrap_err();
+        assert!(e.reason.contains("generated_identities"), "{e}");
     }
 
     #[test]

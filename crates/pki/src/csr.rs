@@ -3,6 +3,7 @@
 
 use super::hierarchy::{CaDef, Domain, KeyType, Profile, SanKind, SubjectKind};
 use super::names::{StructureId, validate_dns_name, validate_email};
+use coeur_common::environment::Environment;
 use coeur_common::identity::NationalId;
 use serde::{Deserialize, Serialize};
 use x509_parser::prelude::FromDer as _;
@@ -292,7 +293,7 @@ pub fn approve_key(
     check_domain(profile, ca)?;
     check_key_type(key_type, profile)?;
     let (dns, emails) = alt_names(req, profile)?;
-    let (subject, subject_text) = subject(req, profile, &dns, &emails)?;
+    let (subject, subject_text) = subject(req, profile, ca, &dns, &emails)?;
     Ok(CsrApproved {
         spki_der: spki_der.to_vec(),
         key_type,
@@ -371,6 +372,7 @@ fn distinct(
 fn subject(
     req: &SubjectRequest,
     profile: &Profile,
+    ca: &CaDef,
     dns: &[String],
     emails: &[String],
 ) -> Result<(rcgen::DistinguishedName, String), CsrError> {
@@ -382,7 +384,7 @@ fn subject(
         SubjectKind::Organisation | SubjectKind::Responder => {
             organisation_subject(&mut dn, req, profile, dns, emails)?
         }
-        SubjectKind::Person => person_subject(&mut dn, req)?,
+        SubjectKind::Person => person_subject(&mut dn, req, Environment::of_sandbox(ca.test))?,
     };
     Ok((dn, text))
 }
@@ -422,10 +424,11 @@ fn organisation_subject(
     Ok(rfc4514(&[("CN", &cn), ("OU", &sid.idnat()), ("O", &org)]))
 }
 
-/// `C, SN, GN, [T,] CN = national identifier`.
+/// `C, SN, GN, [T,] CN = national identifier`; an EDIT test identity only from a TEST CA.
 fn person_subject(
     dn: &mut rcgen::DistinguishedName,
     req: &SubjectRequest,
+    environment: Environment,
 ) -> Result<String, CsrError> {
     use rcgen::{DnType, DnValue};
     let nid = NationalId::parse(
@@ -434,6 +437,8 @@ fn person_subject(
             .ok_or_else(|| CsrError::Missing("national_id".into()))?,
     )
     .map_err(|e| CsrError::ForbiddenName(format!("national_id: {e}")))?;
+    nid.admissible_in(environment)
+        .map_err(|e| CsrError::ForbiddenName(format!("national_id: {e}")))?;
     let sn = clean("family_name", req.family_name.as_ref(), 64)?;
     let gn = clean("given_name", req.given_name.as_ref(), 64)?;
     dn.push(
@@ -743,6 +748,18 @@ mod tests {
         let mut bad_id = r.clone();
         bad_id.national_id = Some("x".into());
         assert!(why(approve(&bad_id, &p)).starts_with("forbidden name: national_id: "));
+        let mut edit = r.clone();
+        edit.national_id = Some("ANS20231122132732".into());
+        assert_eq!(
+            approve(&edit, &p).unwrap().subject_text,
+            "CN=ANS20231122132732,SN=DUPONT,GN=Jean",
+            "a TEST CA certifies EDIT test identities"
+        );
+        let mut production = ca();
+        production.test = false;
+        let e = why(approve_key(b"spki", KeyType::P256, &edit, &p, &production));
+        assert!(e.contains("is an EDIT test identity"), "{e}");
+        assert!(approve_key(b"spki", KeyType::P256, &r, &p, &production).is_ok());
         let mut no_gn = r.clone();
         no_gn.given_name = None;
         assert_eq!(why(approve(&no_gn, &p)), "missing field: given_name");

@@ -6,7 +6,7 @@ use crate::store::{ClientRow, Store};
 use crate::tokens::RealmTokens;
 use anyhow::{Context, Result, anyhow, bail};
 use coeur_ca::CaService;
-use coeur_common::identity::generate_test_identities;
+use coeur_common::identity::{admit, sandbox_identities};
 use coeur_common::random::{Clock, Random};
 use coeur_oauth::client::{Client, ClientSpec, validate_spec};
 use coeur_oauth::cors::WebOrigins;
@@ -98,9 +98,17 @@ impl Realms {
             if let Some(seed) = &realm.generated_identities
                 && store.identity_count(&realm.name).await? == 0
             {
-                let ids = generate_test_identities(seed.seed, seed.count);
-                store.put_identities(&realm.name, &ids, now).await?;
-                tracing::info!(realm = %realm.name, count = ids.len(), "seeded test identities");
+                let ids = admit(
+                    realm.environment(),
+                    sandbox_identities(seed.seed, seed.count),
+                )
+                .with_context(|| format!("seeding realm {}", realm.name))?;
+                store.put_identities(&realm, &ids, now).await?;
+                tracing::info!(
+                    realm = %realm.name,
+                    count = ids.identities().len(),
+                    "seeded test identities"
+                );
             }
             let mut file_clients = HashMap::new();
             for spec in &realm.clients {

@@ -13,13 +13,14 @@ pub mod slapd;
 
 use coeur::app::{App, SystemClock, SystemRandom};
 use coeur::ca::CaService;
+use coeur::common::identity::{Identity, admit};
 use coeur::common::random::Clock;
 use coeur::common::random::testing::FixedClock;
 use coeur::config::{CommonSettings, Config, ServeSettings, Settings};
 use coeur::oauth::client::{ClientSpec, GrantType, SecretMethods, TokenAuthMethod};
 use coeur::oauth::secret::SecretHash;
 use coeur::provider::AppState;
-use coeur::provider::store::ClientRow;
+use coeur::provider::store::{ClientRow, IdentitiesWritten};
 use std::sync::Arc;
 
 pub use helpers::*;
@@ -244,6 +245,25 @@ impl TestServer {
             .add_client(realm, &spec.client_id.clone(), &row, self.clock.now())
             .await
             .expect("add client");
+    }
+
+    /// Writes identities into `realm` as `coeur identity import` does: admitted for the
+    /// realm's environment (an EDIT test identity is refused outside the sandbox), then
+    /// written in one transaction.
+    pub async fn put_identities(
+        &self,
+        realm: &str,
+        ids: Vec<Identity>,
+    ) -> anyhow::Result<IdentitiesWritten> {
+        let rt = self
+            .state
+            .realm(realm)
+            .ok_or_else(|| anyhow::anyhow!("no realm {realm}"))?;
+        let admitted = admit(rt.realm.environment(), ids)?;
+        self.state
+            .store
+            .put_identities(&rt.realm, &admitted, self.clock.now())
+            .await
     }
 
     /// An access token of `client_id` (secret [`SECRET`]) in `realm` for `scope`, from the
@@ -499,6 +519,17 @@ pub async fn login_code(
     browser: &Browser,
     extra: &[(&str, &str)],
 ) -> url::Url {
+    login_code_as(server, browser, NATIONAL_ID, extra).await
+}
+
+/// Logs `national_id` in to the sandbox realm through the wallet page (method `test`) for
+/// client `rp` and returns the callback URL (with `code`).
+pub async fn login_code_as(
+    server: &TestServer,
+    browser: &Browser,
+    national_id: &str,
+    extra: &[(&str, &str)],
+) -> url::Url {
     let mut params = vec![
         ("client_id", "rp"),
         ("response_type", "code"),
@@ -512,7 +543,7 @@ pub async fn login_code(
     match page {
         Authz::Redirect(u) => u,
         p @ Authz::LoginPage { .. } => {
-            let r = browser.login(&server.base, &p, NATIONAL_ID, "test").await;
+            let r = browser.login(&server.base, &p, national_id, "test").await;
             assert_eq!(r.status().as_u16(), 303, "login answers 303");
             location(&r)
         }

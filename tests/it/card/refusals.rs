@@ -311,9 +311,7 @@ both_dbs!(production_realm_refuses_test_cards, |db| async move {
     s.add_rp("edit").await;
     let root = root_pem(&s).await;
     let holder = identity(&s, NATIONAL_ID).await;
-    s.state
-        .store
-        .put_identities(PROD, std::slice::from_ref(&holder), s.clock.now())
+    s.put_identities(PROD, vec![holder.clone()])
         .await
         .expect("identity in the production realm");
     let c = card(&s, &holder).await;

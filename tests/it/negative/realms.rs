@@ -18,9 +18,7 @@ both_dbs!(production_realm_refuses_test_logins, |db| async move {
         .expect("store")
         .expect("sandbox identity");
     assert!(known.active);
-    s.state
-        .store
-        .put_identities("esante-wallet", &[known], s.clock.now())
+    s.put_identities("esante-wallet", vec![known])
         .await
         .expect("identity");
 

@@ -2,18 +2,10 @@
 
 use super::*;
 
-/// The profession label written in card certificates' `title` (TRE_G15).
+/// The profession label written in card certificates' `title` (TRE_G15): that of the
+/// identities' table ([`coeur_common::identity::PROFESSIONS`]).
 pub fn profession_label(code: &str) -> &'static str {
-    match code {
-        "10" => "Médecin",
-        "21" => "Pharmacien",
-        "40" => "Chirurgien-Dentiste",
-        "50" => "Sage-Femme",
-        "60" => "Infirmier",
-        "70" => "Masseur-Kinésithérapeute",
-        "80" => "Pédicure-Podologue",
-        _ => "Professionnel de santé",
-    }
+    coeur_common::identity::profession_label(code).unwrap_or("Professionnel de santé")
 }
 
 impl Ca {

@@ -121,11 +121,21 @@ pub(crate) async fn finish_login(
     Ok(logged_in(cx, &code, &cookie_value))
 }
 
-/// Refuses an unknown or inactive identity.
+/// Refuses an EDIT test identity outside the sandbox, and an unknown or inactive identity.
 async fn check_identity(
     cx: &LoginContext<'_>,
     national_id: &NationalId,
 ) -> Result<(), LoginRefusal> {
+    // Whatever the method (a card too) and whatever the realm's store holds.
+    if let Err(e) = national_id.admissible_in(cx.rt.realm.environment()) {
+        tracing::warn!(realm = %cx.rt.realm.name, "login refused: {e}");
+        return Err(LoginRefusal::Message(
+            "Les identités de test EDIT n'existent que dans le bac à sable : \
+             elles sont refusées en production."
+                .into(),
+            StatusCode::FORBIDDEN,
+        ));
+    }
     let identity = cx
         .st
         .store

@@ -1,8 +1,9 @@
 //! The database: one schema on SQLite (default) or PostgreSQL, through sqlx's `Any` driver
 //! with portable SQL (`$n` placeholders work on both).
 
-use anyhow::{Context, Result};
-use coeur_common::identity::Identity;
+use anyhow::{Context, Result, bail};
+use coeur_common::identity::{AdmittedIdentities, Identity};
+use coeur_oauth::realm::Realm;
 use coeur_storage::Db;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -37,6 +38,15 @@ pub struct CardResult {
     pub national_id: Option<String>,
     /// Expiry.
     pub expires_at: i64,
+}
+
+/// What [`Store::put_identities`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IdentitiesWritten {
+    /// Identities the realm did not have.
+    pub added: usize,
+    /// Identities replaced in place.
+    pub updated: usize,
 }
 
 /// A stored client row.
@@ -198,26 +208,62 @@ impl Store {
         )
     }
 
-    /// Inserts or replaces identities, in one transaction.
-    pub async fn put_identities(&self, realm: &str, ids: &[Identity], now: i64) -> Result<()> {
+    /// Writes admitted identities into `realm`, in one transaction: each one inserted, or
+    /// replaced when the realm has its national identifier. Refused, with nothing written,
+    /// when they were admitted for another environment than the realm's.
+    pub async fn put_identities(
+        &self,
+        realm: &Realm,
+        ids: &AdmittedIdentities,
+        now: i64,
+    ) -> Result<IdentitiesWritten> {
+        if ids.environment() != realm.environment() {
+            bail!(
+                "identities admitted for the {} environment cannot be written to realm {} ({})",
+                ids.environment(),
+                realm.name,
+                realm.environment()
+            );
+        }
+        let mut written = IdentitiesWritten::default();
         let mut tx = self.db.pool().begin().await?;
-        for i in ids {
-            sqlx::query("DELETE FROM identities WHERE realm = $1 AND national_id = $2")
-                .bind(realm)
-                .bind(i.national_id.as_str())
-                .execute(&mut *tx)
-                .await?;
+        for i in ids.identities() {
+            let replaced =
+                sqlx::query("DELETE FROM identities WHERE realm = $1 AND national_id = $2")
+                    .bind(&realm.name)
+                    .bind(i.national_id.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
             sqlx::query("INSERT INTO identities (realm, national_id, active, data, updated_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(realm)
+                .bind(&realm.name)
                 .bind(i.national_id.as_str())
                 .bind(i64::from(i.active))
                 .bind(serde_json::to_string(i)?)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+            if replaced > 0 {
+                written.updated += 1;
+            } else {
+                written.added += 1;
+            }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(written)
+    }
+
+    /// Removes an identity; whether the realm had it.
+    pub async fn remove_identity(&self, realm: &str, national_id: &str) -> Result<bool> {
+        Ok(
+            sqlx::query("DELETE FROM identities WHERE realm = $1 AND national_id = $2")
+                .bind(realm)
+                .bind(national_id)
+                .execute(self.db.pool())
+                .await?
+                .rows_affected()
+                > 0,
+        )
     }
 
     /// An identity.
