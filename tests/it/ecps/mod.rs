@@ -16,6 +16,7 @@ use coeur::common::identity::Identity;
 use coeur::oauth::ecps::{Challenge, Decision};
 use serde_json::{Value, json};
 
+mod cli;
 mod login;
 mod refusals;
 
