@@ -96,67 +96,81 @@ both_dbs!(ecps_refusals_change_nothing, |db| async move {
     let r = forged.decide(&s, &req, Decision::Approve).await;
     expect_error(r, 401, "invalid_token", "a forged credential").await;
     untouched(&s, &id, "a forged credential").await;
-
-    // Approved once; a replay (of the same answer, or the other) is refused.
-    let r = mine.decide(&s, &req, Decision::Approve).await;
-    assert_eq!(r.status().as_u16(), 200);
-    let decided = row(&s, &id).await;
-    for (d, who) in [
-        (Decision::Approve, &mine),
-        (Decision::Deny, &mine),
-        (Decision::Deny, &my_other),
-    ] {
-        let r = who.decide(&s, &req, d).await;
-        expect_error(r, 409, "request_closed", "a replay").await;
-        assert_eq!(row(&s, &id).await, decided, "a replay changes nothing");
-    }
-
-    // After expiry.
-    let (_b, waiting) = start_login(&s, NATIONAL_ID).await;
-    let id = request_of(&waiting);
-    let req = mine.pending(&s).await[0].clone();
-    s.clock.advance(REQUEST_TTL);
-    let r = mine.decide(&s, &req, Decision::Approve).await;
-    expect_error(r, 409, "request_closed", "after expiry").await;
-    untouched(&s, &id, "after expiry").await;
-    assert!(mine.pending(&s).await.is_empty());
-
-    // A revoked device: refused, and the request it could have approved stays pending.
-    let (_b, waiting) = start_login(&s, NATIONAL_ID).await;
-    let id = request_of(&waiting);
-    let req = mine.pending(&s).await[0].clone();
-    let r = http()
-        .post(api(&s, "edit", "devices/revoke"))
-        .bearer_auth(&mine.credential)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let r = mine.decide(&s, &req, Decision::Approve).await;
-    expect_error(r, 401, "invalid_token", "a revoked device").await;
-    untouched(&s, &id, "a revoked device").await;
-    let listed: Value = my_other.get(&s, "devices").await.json().await.unwrap();
-    // Both enrolled in the same second: listed in an order of their ids.
-    let mut states: Vec<(bool, bool)> = listed["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["active"].as_bool().unwrap(),
-                d["this_device"].as_bool().unwrap(),
-            )
-        })
-        .collect();
-    states.sort();
-    assert_eq!(states, [(false, false), (true, true)], "{listed}");
-
-    // An expired device.
-    let validity = s.state.realm("edit").unwrap().realm.lifetimes.ecps_validity;
-    s.clock.advance(validity);
-    let r = my_other.get(&s, "requests").await;
-    expect_error(r, 401, "invalid_token", "an expired device").await;
 });
+
+both_dbs!(
+    ecps_replays_late_answers_and_dead_devices_change_nothing,
+    |db| async move {
+        let s = TestServer::start(db).await;
+        s.add_rp("edit").await;
+        let me = me(&s).await;
+        let mine = enrolled(&s, &me).await;
+        let my_other = enrolled(&s, &me).await;
+        let (_b, waiting) = start_login(&s, NATIONAL_ID).await;
+        let id = request_of(&waiting);
+        let req = mine.pending(&s).await[0].clone();
+
+        // Approved once; a replay (of the same answer, or the other) is refused.
+        let r = mine.decide(&s, &req, Decision::Approve).await;
+        assert_eq!(r.status().as_u16(), 200);
+        let decided = row(&s, &id).await;
+        for (d, who) in [
+            (Decision::Approve, &mine),
+            (Decision::Deny, &mine),
+            (Decision::Deny, &my_other),
+        ] {
+            let r = who.decide(&s, &req, d).await;
+            expect_error(r, 409, "request_closed", "a replay").await;
+            assert_eq!(row(&s, &id).await, decided, "a replay changes nothing");
+        }
+
+        // After expiry.
+        let (_b, waiting) = start_login(&s, NATIONAL_ID).await;
+        let id = request_of(&waiting);
+        let req = mine.pending(&s).await[0].clone();
+        s.clock.advance(REQUEST_TTL);
+        let r = mine.decide(&s, &req, Decision::Approve).await;
+        expect_error(r, 409, "request_closed", "after expiry").await;
+        untouched(&s, &id, "after expiry").await;
+        assert!(mine.pending(&s).await.is_empty());
+
+        // A revoked device: refused, and the request it could have approved stays pending.
+        let (_b, waiting) = start_login(&s, NATIONAL_ID).await;
+        let id = request_of(&waiting);
+        let req = mine.pending(&s).await[0].clone();
+        let r = http()
+            .post(api(&s, "edit", "devices/revoke"))
+            .bearer_auth(&mine.credential)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let r = mine.decide(&s, &req, Decision::Approve).await;
+        expect_error(r, 401, "invalid_token", "a revoked device").await;
+        untouched(&s, &id, "a revoked device").await;
+        let listed: Value = my_other.get(&s, "devices").await.json().await.unwrap();
+        // Both enrolled in the same second: listed in an order of their ids.
+        let mut states: Vec<(bool, bool)> = listed["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["active"].as_bool().unwrap(),
+                    d["this_device"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        states.sort();
+        assert_eq!(states, [(false, false), (true, true)], "{listed}");
+
+        // An expired device.
+        let validity = s.state.realm("edit").unwrap().realm.lifetimes.ecps_validity;
+        s.clock.advance(validity);
+        let r = my_other.get(&s, "requests").await;
+        expect_error(r, 401, "invalid_token", "an expired device").await;
+    }
+);
 
 both_dbs!(ecps_activation_and_rate_limits, |db| async move {
     let s = TestServer::start(db).await;
