@@ -1,7 +1,7 @@
 -- e-CPS: professionals' devices, their activation codes, and the decisions awaited from a
 -- professional (a wallet login by e-CPS, a CIBA authentication request). Portable SQL.
 
--- A device holding an e-CPS: its P-256 public key (SubjectPublicKeyInfo, DER, base64url);
+-- A device holding an e-CPS: its P-256 public key (the uncompressed point, base64url);
 -- the private key never leaves the device. Expired or revoked devices approve nothing.
 CREATE TABLE ecps_devices (
     device_id TEXT PRIMARY KEY,

@@ -4,6 +4,7 @@ mod audit;
 mod ca;
 mod card;
 mod client;
+mod ecps;
 mod identity;
 mod keys;
 mod ldap;
@@ -58,6 +59,8 @@ enum Cmd {
     /// Virtual CPS cards (sandbox).
     #[command(subcommand)]
     Card(card::CardCmd),
+    /// An e-CPS authenticator (sandbox): enrol a device, answer requests.
+    Ecps(ecps::EcpsCmd),
 }
 
 fn init_logging(format: LogFormat) {
@@ -76,6 +79,10 @@ fn init_logging(format: LogFormat) {
 pub async fn run() -> Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
+    // The authenticator is a client of a server: it needs none of the server's settings.
+    if let Cmd::Ecps(c) = cli.cmd {
+        return ecps::run(c).await;
+    }
     let serve_settings = match &cli.cmd {
         Cmd::Serve { settings } => Some(settings.clone()),
         _ => None,
@@ -92,5 +99,6 @@ pub async fn run() -> Result<()> {
         Cmd::Card(c) => card::run(cfg, c).await,
         Cmd::Audit(c) => audit::run(cfg, c).await,
         Cmd::Identity(c) => identity::run(cfg, c).await,
+        Cmd::Ecps(c) => ecps::run(c).await,
     }
 }

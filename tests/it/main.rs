@@ -21,6 +21,7 @@ mod conformance_config;
 mod cors;
 mod cors_browser;
 mod demo;
+mod ecps;
 mod edit_identities;
 mod fd_limit;
 mod ldap;

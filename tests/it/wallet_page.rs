@@ -1,4 +1,4 @@
-//! The wallet page's buttons: Enter submits the sandbox's test login, not the card; methods
+//! The wallet page's buttons: Enter submits the sandbox's test login (or e-CPS), not the card; methods
 //! this server does not implement yet are disabled with their reason in visible text, in the
 //! page's language.
 
@@ -44,36 +44,38 @@ both_dbs!(
         // the test login, never the card's certificate prompt.
         assert_eq!(b[0].0, "test", "{b:?}");
         assert!(!b[0].1, "{b:?}");
-        let card = b.iter().find(|x| x.0 == "card").expect("card button");
-        assert!(!card.1 && card.2.is_none(), "{card:?}");
-        for m in ["ecps", "franceconnect"] {
+        for m in ["card", "ecps"] {
             let x = b.iter().find(|x| x.0 == m).expect("button");
-            assert!(x.1, "{m} is disabled: {x:?}");
-            assert_eq!(
-                x.2.as_deref(),
-                Some("Pas encore disponible sur ce serveur.")
-            );
+            assert!(!x.1 && x.2.is_none(), "{x:?}");
         }
+        let x = b.iter().find(|x| x.0 == "franceconnect").expect("button");
+        assert!(x.1, "franceconnect is disabled: {x:?}");
+        assert_eq!(
+            x.2.as_deref(),
+            Some("Pas encore disponible sur ce serveur.")
+        );
         // Enabled ones first.
         let first_disabled = b.iter().position(|x| x.1).expect("some disabled");
         assert!(b[first_disabled..].iter().all(|x| x.1), "{b:?}");
 
         let b = buttons(&wallet(&s, &[("ui_locales", "en")]).await);
-        let x = b.iter().find(|x| x.0 == "ecps").expect("button");
+        let x = b.iter().find(|x| x.0 == "franceconnect").expect("button");
         assert_eq!(x.2.as_deref(), Some("Not available on this server yet."));
     }
 );
 
 both_dbs!(
-    a_level_only_the_card_reaches_leaves_it_first,
+    a_level_the_test_login_misses_leaves_ecps_and_the_card_first,
     |db| async move {
         let s = TestServer::start(db).await;
         s.add_rp("edit").await;
         let html = wallet(&s, &[("acr_values", "eidas2")]).await;
         let b = buttons(&html);
-        // e-CPS would reach eidas2 but is not implemented here: it counts for nothing.
-        assert_eq!(b[0].0, "card", "{b:?}");
+        // e-CPS, then the card (a certificate prompt, so never what Enter submits).
+        assert_eq!(b[0].0, "ecps", "{b:?}");
         assert!(!b[0].1);
+        assert_eq!(b[1].0, "card", "{b:?}");
+        assert!(!b[1].1);
         let test = b.iter().find(|x| x.0 == "test").expect("test button");
         assert!(test.1, "{test:?}");
         assert_eq!(

@@ -94,6 +94,8 @@ pub struct Lifetimes {
     /// How long after a refresh token is used it may be presented again without being
     /// treated as stolen (concurrent refreshes from one client).
     pub refresh_reuse_window: i64,
+    /// How long an e-CPS (an enrolled device) stays valid (default 3 years).
+    pub ecps_validity: i64,
 }
 
 impl Default for Lifetimes {
@@ -107,6 +109,7 @@ impl Default for Lifetimes {
             sso_session: 10 * 3600,
             login_page: 900,
             refresh_reuse_window: 2,
+            ecps_validity: 94_608_000,
         }
     }
 }
@@ -432,6 +435,7 @@ fn check_lifetimes(file: &str, l: &Lifetimes) -> Result<(), RealmError> {
         ("offline_refresh_token", l.offline_refresh_token),
         ("sso_session", l.sso_session),
         ("login_page", l.login_page),
+        ("ecps_validity", l.ecps_validity),
     ] {
         if v <= 0 {
             return refuse(format!("lifetimes.{name} must be positive"));
@@ -554,6 +558,9 @@ redirect_uris = ["{public_url}/demo/callback"]
         for (line, ok) in [
             ("access_token = 9223372036854775807", false),
             ("offline_refresh_token = 316224001", false),
+            ("ecps_validity = 0", false),
+            ("ecps_validity = 316224001", false),
+            ("ecps_validity = 94608000", true),
             ("offline_refresh_token = 316224000", true),
         ] {
             let text = OK.replace(

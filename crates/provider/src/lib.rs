@@ -17,6 +17,7 @@ pub mod clients;
 mod cors;
 mod demo;
 mod discovery;
+mod ecps;
 mod error;
 mod introspection;
 mod login;

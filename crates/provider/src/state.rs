@@ -177,6 +177,8 @@ pub struct AppState {
     pub(crate) backchannel: Backchannel,
     /// The certificate authority (card and client certificate trust, the demo's roots).
     pub ca: Arc<CaService>,
+    /// Rate limits on starting e-CPS logins and enrolments.
+    pub(crate) ecps_limits: crate::ecps::limiter::Limiter,
 }
 
 /// Clients read from the database, by (realm, client id), with the time they were read.
@@ -227,6 +229,7 @@ impl AppState {
             origin_cache: Mutex::new(HashMap::new()),
             backchannel: Backchannel::new()?,
             ca,
+            ecps_limits: Default::default(),
         }))
     }
 

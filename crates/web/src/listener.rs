@@ -139,8 +139,16 @@ struct Conn {
     _slot: OwnedSemaphorePermit,
 }
 
+/// The address of the client at the other end of the connection (a request extension on
+/// every listener): behind a reverse proxy, the proxy's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::IpAddr);
+
 impl Conn {
-    async fn run(self, tcp: TcpStream) {
+    async fn run(mut self, tcp: TcpStream) {
+        if let Ok(a) = tcp.peer_addr() {
+            self.app = self.app.layer(axum::Extension(PeerAddr(a.ip())));
+        }
         let config = match &self.tls {
             Tls::Off => return self.http(tcp, false).await,
             Tls::On(c) | Tls::Mutual(c) => c.clone(),

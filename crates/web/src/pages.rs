@@ -140,6 +140,14 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("home.html", include_str!("../../../templates/home.html")),
             ("demo.html", include_str!("../../../templates/demo.html")),
             ("help.html", include_str!("../../../templates/help.html")),
+            (
+                "ecps_wait.html",
+                include_str!("../../../templates/ecps_wait.html"),
+            ),
+            (
+                "ecps_enrol.html",
+                include_str!("../../../templates/ecps_enrol.html"),
+            ),
         ];
         for (name, src) in all {
             if let Err(e) = env.add_template(name, src) {

@@ -107,7 +107,7 @@ async fn issue_card(s: &TestServer, identity: &Identity) -> VirtualCard {
 /// have a test of their own (`card_with_a_leading_zero_serial`); the other tests avoid them so
 /// that a failure points at one cause. The cards set aside stay valid, so the opposition of
 /// `identity` revokes them too: see [`first_card_clean`] for a card to revoke.
-async fn card(s: &TestServer, identity: &Identity) -> VirtualCard {
+pub(crate) async fn card(s: &TestServer, identity: &Identity) -> VirtualCard {
     for _ in 0..30 {
         let c = issue_card(s, identity).await;
         if !c.auth.serial.starts_with('0') && !c.sign.serial.starts_with('0') {

@@ -68,7 +68,7 @@ impl LoginMethod for CardLogin {
 }
 
 /// A refused card login, as a page of the card listener.
-fn refused(status: StatusCode, message: Text) -> ProviderError {
+pub(crate) fn refused(status: StatusCode, message: Text) -> ProviderError {
     ProviderError::page(status, Text::new("card.title"), message)
 }
 
@@ -134,7 +134,7 @@ async fn card_login(
 
 /// The active professional of this realm the card certificate `cert` names, with the
 /// certificate's validation.
-async fn card_holder(
+pub(crate) async fn card_holder(
     st: &AppState,
     rt: &RealmRt,
     cert: &[u8],
@@ -252,7 +252,7 @@ async fn card_return(
         Err(LoginRefusal::Message(m, status) | LoginRefusal::NationalId(m, status)) => Err(
             ProviderError::page(status, Text::new("error.login_refused.title"), m),
         ),
-        Err(LoginRefusal::Expired) => Err(expired()),
+        Err(LoginRefusal::Expired | LoginRefusal::RateLimited(_)) => Err(expired()),
         Err(LoginRefusal::Internal(e)) => Err(e.into()),
     }
 }

@@ -24,6 +24,8 @@ pub(crate) enum LoginRefusal {
     NationalId(Text, StatusCode),
     /// The pending request was already used.
     Expired,
+    /// Too many attempts: try again in so many seconds.
+    RateLimited(i64),
     /// Internal failure.
     Internal(anyhow::Error),
 }

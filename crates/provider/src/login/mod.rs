@@ -2,13 +2,16 @@
 //!
 //! Each way of logging in is a [`LoginMethod`], registered in [`METHODS`]: the wallet page
 //! offers the realm's methods through it, and the wallet form hands the submission to the
-//! method the user chose. A method the realm lists but no implementation backs (e-CPS,
-//! FranceConnect for now) is shown disabled, saying it is not available yet, and reaches no
+//! method the user chose. A method the realm lists but no implementation backs
+//! (FranceConnect for now) is shown disabled, saying it is not available yet, and reaches no
 //! level; a form asking for it anyway is answered "not yet available".
 
 pub(crate) mod card;
+mod ecps;
 mod finish;
 mod sandbox;
+
+use sandbox::national_id_error;
 
 pub(crate) use finish::{LoginContext, LoginRefusal, finish_login, pending_for_browser};
 
@@ -16,15 +19,17 @@ use crate::St;
 use crate::authorize::validate_request;
 use crate::error::{ProviderError, realm_or_404};
 use crate::state::{AppState, RealmRt};
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::Path;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use coeur_oauth::acr::Acr;
 use coeur_oauth::authorize::{self, AuthorizationRequest, Params};
 use coeur_oauth::jose::token_hash;
 use coeur_oauth::realm::{AuthMethod, Realm};
+use coeur_web::listener::PeerAddr;
 use coeur_web::{Lang, Text, form_pairs, page, page_lang};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -54,6 +59,8 @@ pub(crate) struct WalletSubmission<'a> {
     pub login: LoginContext<'a>,
     /// The national identifier as typed (trimmed; possibly empty).
     pub typed_national_id: &'a str,
+    /// The source address of the request, for rate limits.
+    pub source: String,
 }
 
 /// One way of logging in from the wallet page.
@@ -86,8 +93,8 @@ pub(crate) trait LoginMethod: Send + Sync {
     }
 }
 
-/// The login methods this provider implements; e-CPS and FranceConnect join here.
-static METHODS: &[&dyn LoginMethod] = &[&card::CardLogin, &sandbox::TestLogin];
+/// The login methods this provider implements; FranceConnect joins here.
+static METHODS: &[&dyn LoginMethod] = &[&card::CardLogin, &ecps::EcpsLogin, &sandbox::TestLogin];
 
 /// The implementation of `method`, if there is one.
 fn registered(method: AuthMethod) -> Option<&'static dyn LoginMethod> {
@@ -297,6 +304,7 @@ fn chosen_method(
 pub(crate) async fn wallet_login(
     st: St,
     Path(realm): Path<String>,
+    peer: Option<Extension<PeerAddr>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ProviderError> {
@@ -348,11 +356,19 @@ pub(crate) async fn wallet_login(
             now,
         },
         typed_national_id: &typed,
+        source: crate::ecps::source(peer.as_deref()),
     };
     match login.start(submission).await {
         Ok(r) => Ok(r),
         Err(LoginRefusal::Message(m, status)) => Ok(again(WalletError::Form(m), status)),
         Err(LoginRefusal::NationalId(m, status)) => Ok(again(WalletError::NationalId(m), status)),
+        Err(LoginRefusal::RateLimited(wait)) => {
+            let text = Text::new("ecps.too_many").arg("seconds", wait);
+            let mut page = again(WalletError::Form(text), StatusCode::TOO_MANY_REQUESTS);
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            Ok(page)
+        }
         Err(LoginRefusal::Expired) => Err(expired()),
         Err(LoginRefusal::Internal(e)) => Err(e.into()),
     }
@@ -378,10 +394,10 @@ mod tests {
     }
 
     #[test]
-    fn the_table_backs_card_and_test_only() {
+    fn the_table_backs_card_ecps_and_test() {
         assert!(registered(AuthMethod::Card).is_some());
         assert!(registered(AuthMethod::Test).is_some());
-        assert!(registered(AuthMethod::Ecps).is_none());
+        assert!(registered(AuthMethod::Ecps).is_some());
         assert!(registered(AuthMethod::Franceconnect).is_none());
     }
 
@@ -416,10 +432,9 @@ mod tests {
     #[test]
     fn listed_but_unimplemented_methods_are_not_yet_available() {
         let r = realm(true, "\"ecps\", \"franceconnect\", \"test\"");
-        for m in ["ecps", "franceconnect"] {
-            let (message, status) = chosen(&r, m).unwrap_err();
-            assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{m}");
-            assert_eq!(message, Text::new("login.not_yet"), "{m}");
-        }
+        assert_eq!(chosen(&r, "ecps"), Ok(AuthMethod::Ecps));
+        let (message, status) = chosen(&r, "franceconnect").unwrap_err();
+        assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(message, Text::new("login.not_yet"));
     }
 }

@@ -48,7 +48,7 @@ impl LoginMethod for TestLogin {
 }
 
 /// What the wallet page says of a national identifier that does not parse.
-fn national_id_error(e: &NationalIdError) -> Text {
+pub(super) fn national_id_error(e: &NationalIdError) -> Text {
     match e {
         NationalIdError::Empty => Text::new("national_id.empty"),
         NationalIdError::RppsFormat => Text::new("national_id.rpps_format"),

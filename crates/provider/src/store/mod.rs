@@ -9,8 +9,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 mod approvals;
+mod ecps;
 
 pub use approvals::{ApprovalRow, Decided, NewApproval};
+pub use ecps::{DeviceRow, Enrolment, MAX_ACTIVATION_ATTEMPTS, NewActivation, NewDevice};
 
 /// The store.
 #[derive(Clone)]
