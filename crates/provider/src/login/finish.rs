@@ -131,10 +131,8 @@ async fn check_identity(
     // Whatever the method (a card too) and whatever the realm's store holds.
     if let Err(e) = national_id.admissible_in(cx.rt.realm.environment()) {
         tracing::warn!(realm = %cx.rt.realm.name, "login refused: {e}");
-        return Err(LoginRefusal::Message(
-            "Les identités de test EDIT n'existent que dans le bac à sable : \
-             elles sont refusées en production."
-                .into(),
+        return Err(LoginRefusal::NationalId(
+            Text::new("login.edit_in_production"),
             StatusCode::FORBIDDEN,
         ));
     }

@@ -54,5 +54,6 @@ pub(super) fn national_id_error(e: &NationalIdError) -> Text {
         NationalIdError::RppsFormat => Text::new("national_id.rpps_format"),
         NationalIdError::RppsKey => Text::new("national_id.rpps_key"),
         NationalIdError::UnknownForm => Text::new("national_id.unknown_form"),
+        NationalIdError::EditFormat => Text::new("national_id.edit_format"),
     }
 }
