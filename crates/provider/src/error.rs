@@ -53,6 +53,15 @@ impl ProviderError {
         }
     }
 
+    /// The page of a login page that expired or was already used.
+    pub(crate) fn page_expired() -> Self {
+        Self::page(
+            StatusCode::BAD_REQUEST,
+            Text::new("error.page_expired.title"),
+            Text::new("error.page_expired.message"),
+        )
+    }
+
     /// The same page, with the technical reason for developers.
     pub(crate) fn with_detail(self, reason: impl Into<String>) -> Self {
         match self {

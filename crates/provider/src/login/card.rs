@@ -210,13 +210,7 @@ async fn card_return(
 ) -> Result<Response, ProviderError> {
     let rt = realm_or_404(&st, &realm)?;
     let now = st.now();
-    let expired = || {
-        ProviderError::page(
-            StatusCode::BAD_REQUEST,
-            Text::new("error.page_expired.title"),
-            Text::new("error.page_expired.message"),
-        )
-    };
+    let expired = ProviderError::page_expired;
     let params = Params::from_pairs(query_pairs(q.as_deref()));
     let Some(result) = params.get("result") else {
         return Err(expired());

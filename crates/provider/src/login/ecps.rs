@@ -126,13 +126,7 @@ async fn waiting(
 ) -> Result<Response, ProviderError> {
     let rt = realm_or_404(&st, &realm)?;
     let now = st.now();
-    let expired = || {
-        ProviderError::page(
-            StatusCode::BAD_REQUEST,
-            Text::new("error.page_expired.title"),
-            Text::new("error.page_expired.message"),
-        )
-    };
+    let expired = ProviderError::page_expired;
     let q = Params::from_pairs(query_pairs(q.as_deref()));
     let row = match q.get("request") {
         Some(id) => st.store.approval(&rt.realm.name, id).await?,

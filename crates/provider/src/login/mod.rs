@@ -311,13 +311,7 @@ pub(crate) async fn wallet_login(
     let rt = realm_or_404(&st, &realm)?;
     let form = Params::from_pairs(form_pairs(&body));
     let now = st.now();
-    let expired = || {
-        ProviderError::page(
-            StatusCode::BAD_REQUEST,
-            Text::new("error.page_expired.title"),
-            Text::new("error.page_expired.message"),
-        )
-    };
+    let expired = ProviderError::page_expired;
     let Some(request_id) = form.get("request_id") else {
         return Err(expired());
     };
