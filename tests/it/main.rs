@@ -12,6 +12,7 @@ mod ca;
 mod ca_policy;
 mod card;
 mod card_external;
+mod ciba;
 mod compat;
 mod compat_apache;
 mod compat_authlib;

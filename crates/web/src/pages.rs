@@ -148,6 +148,10 @@ fn templates() -> &'static minijinja::Environment<'static> {
                 "ecps_enrol.html",
                 include_str!("../../../templates/ecps_enrol.html"),
             ),
+            (
+                "ciba_approve.html",
+                include_str!("../../../templates/ciba_approve.html"),
+            ),
         ];
         for (name, src) in all {
             if let Err(e) = env.add_template(name, src) {
