@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
 /// A confidential client registered for CIBA with `ciba`, secret [`SECRET`].
-fn lps_spec(id: &str, ciba: Option<CibaRegistration>) -> ClientSpec {
+pub(crate) fn lps_spec(id: &str, ciba: Option<CibaRegistration>) -> ClientSpec {
     let mut s = rp_spec(id);
     s.grant_types = vec![GrantType::Ciba, GrantType::RefreshToken];
     s.redirect_uris = vec![];
@@ -276,6 +276,48 @@ both_dbs!(ciba_card_channel_approved_with_the_card, |db| async move {
     let r = card_client(&root, None).get(&page_url).send().await;
     assert!(r.map(|r| r.status().as_u16() != 200).unwrap_or(true));
 });
+
+/// Presents `who`'s virtual card on the approval page and approves every request listed: how
+/// many there were.
+pub(crate) async fn approve_all_by_card(
+    s: &TestServer,
+    who: &coeur::common::identity::Identity,
+) -> usize {
+    let root = root_pem(s).await;
+    let vc = card(s, who).await;
+    let client = card_client(&root, Some(&vc.auth.identity_pem));
+    let url = format!("{}/auth/realms/edit/ciba/approve", s.card_base());
+    let r = client.get(&url).send().await.expect("approval page");
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("the form token's cookie")
+        .to_owned();
+    let html = r.text().await.expect("page");
+    let ids = request_ids(&html);
+    for id in &ids {
+        let r = client
+            .post(&url)
+            .header("cookie", &cookie)
+            .form(&[
+                ("csrf", hidden(&html, "csrf").as_str()),
+                ("request", id.as_str()),
+                ("decision", "approve"),
+            ])
+            .send()
+            .await
+            .expect("decision");
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains(&fr("ciba.approve.approved"))
+        );
+    }
+    ids.len()
+}
 
 /// The request ids of the approval page's forms.
 fn request_ids(html: &str) -> Vec<String> {

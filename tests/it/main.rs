@@ -13,6 +13,7 @@ mod ca_policy;
 mod card;
 mod card_external;
 mod ciba;
+mod ciba_openid_client;
 mod compat;
 mod compat_apache;
 mod compat_authlib;
