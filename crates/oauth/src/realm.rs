@@ -161,6 +161,25 @@ pub struct IdentitySeed {
     pub count: usize,
 }
 
+/// Rate limits of the realm's e-CPS and CIBA starts (push-bombing), per minute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// e-CPS logins, CIBA requests and enrolments started for one national id.
+    pub ecps_per_national_id: u32,
+    /// e-CPS logins and enrolments started from one address (a hospital's NAT serves many).
+    pub ecps_per_address: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            ecps_per_national_id: 5,
+            ecps_per_address: 30,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RealmFile {
@@ -180,6 +199,8 @@ struct RealmFile {
     lifetimes: Lifetimes,
     #[serde(default)]
     acr: AcrMap,
+    #[serde(default)]
+    limits: Limits,
     #[serde(default)]
     generated_identities: Option<IdentitySeed>,
     #[serde(default)]
@@ -214,6 +235,8 @@ pub struct Realm {
     pub lifetimes: Lifetimes,
     /// acr per method.
     pub acr: AcrMap,
+    /// Rate limits.
+    pub limits: Limits,
     /// Generated identities (sandbox realms only): the realm is seeded with them, and the
     /// shipped EDIT ones, when it has no identity.
     pub generated_identities: Option<IdentitySeed>,
@@ -362,6 +385,7 @@ impl Realm {
             signing_algs: raw.signing_algs,
             lifetimes: raw.lifetimes,
             acr: raw.acr,
+            limits: raw.limits,
             generated_identities: raw.generated_identities,
             clients,
         })

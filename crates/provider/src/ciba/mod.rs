@@ -15,7 +15,7 @@ pub(crate) mod grant;
 use crate::St;
 use crate::authorize::verify_id_token_hint;
 use crate::client_auth::{AuthAt, authenticate_client};
-use crate::ecps::limiter;
+use crate::ecps::limiter::Rule;
 use crate::error::{ProviderError, realm_or_invalid};
 use crate::state::{AppState, RealmRt};
 use crate::store::{ApprovalRow, NewApproval};
@@ -83,8 +83,8 @@ pub(crate) async fn authentication_request(
     let req = ciba::validate(&params, client, &rt.realm, signed)?;
     let national_id = professional(&st, &rt, client, &ciba::hint(&params)?, now)?;
     if let Err(wait) = st.ecps_limits.hit(
-        &format!("ciba:nid:{}", national_id.as_str()),
-        limiter::PER_NATIONAL_ID,
+        &format!("{}:ciba:nid:{}", rt.realm.name, national_id.as_str()),
+        Rule::per_minute(rt.realm.limits.ecps_per_national_id),
         now,
     ) {
         return Err(too_many(wait));

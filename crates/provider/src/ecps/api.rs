@@ -90,8 +90,14 @@ pub(crate) async fn enrol(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let rt = realm_of(&st, &realm)?;
-    limit(&st, Attempt::Enrolment, &source(peer.as_deref()), None)
-        .map_err(ApiError::rate_limited)?;
+    limit(
+        &st,
+        &rt.realm,
+        Attempt::Enrolment,
+        &source(peer.as_deref()),
+        None,
+    )
+    .map_err(ApiError::rate_limited)?;
     let b: EnrolBody = json_body(&body)?;
     let name = b.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {

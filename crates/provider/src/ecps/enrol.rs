@@ -43,6 +43,7 @@ pub(crate) async fn enrol_page(
     let (national_id, valid) = card_holder(&st, &rt, &cert).await?;
     if let Err(wait) = limit(
         &st,
+        &rt.realm,
         Attempt::Enrolment,
         &source(addr.as_deref()),
         Some(national_id.as_str()),

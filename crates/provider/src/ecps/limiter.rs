@@ -13,13 +13,12 @@ pub(crate) struct Rule {
     pub window: i64,
 }
 
-/// Starting e-CPS logins for one national id: a professional retries a few times a minute.
-pub(crate) const PER_NATIONAL_ID: Rule = Rule { max: 5, window: 60 };
-/// Starting e-CPS logins or enrolments from one address (a hospital's NAT serves many).
-pub(crate) const PER_ADDRESS: Rule = Rule {
-    max: 30,
-    window: 60,
-};
+impl Rule {
+    /// `max` attempts a minute.
+    pub(crate) fn per_minute(max: u32) -> Self {
+        Rule { max, window: 60 }
+    }
+}
 
 /// Keys kept at most; when full, finished windows are dropped, then, if still full, the
 /// whole table (a burst of distinct keys cannot grow memory without bound).

@@ -14,7 +14,9 @@ use crate::store::ApprovalRow;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use coeur_oauth::ecps::{Origin, Status};
+use coeur_oauth::realm::Realm;
 use coeur_web::listener::PeerAddr;
+use limiter::Rule;
 use serde_json::json;
 
 /// What the device API and enrolment answer when they refuse: a JSON error, nothing written.
@@ -104,6 +106,7 @@ pub(crate) enum Attempt {
 /// limits; the seconds to wait when over.
 pub(crate) fn limit(
     st: &AppState,
+    realm: &Realm,
     attempt: Attempt,
     address: &str,
     national_id: Option<&str>,
@@ -113,11 +116,18 @@ pub(crate) fn limit(
         Attempt::Login => "login",
         Attempt::Enrolment => "enrol",
     };
-    st.ecps_limits
-        .hit(&format!("{kind}:addr:{address}"), limiter::PER_ADDRESS, now)?;
+    let l = &realm.limits;
+    st.ecps_limits.hit(
+        &format!("{}:{kind}:addr:{address}", realm.name),
+        Rule::per_minute(l.ecps_per_address),
+        now,
+    )?;
     if let Some(n) = national_id {
-        st.ecps_limits
-            .hit(&format!("{kind}:nid:{n}"), limiter::PER_NATIONAL_ID, now)?;
+        st.ecps_limits.hit(
+            &format!("{}:{kind}:nid:{n}", realm.name),
+            Rule::per_minute(l.ecps_per_national_id),
+            now,
+        )?;
     }
     Ok(())
 }

@@ -53,6 +53,7 @@ impl LoginMethod for EcpsLogin {
             })?;
             if let Err(wait) = limit(
                 cx.st,
+                &cx.rt.realm,
                 Attempt::Login,
                 &form.source,
                 Some(national_id.as_str()),
