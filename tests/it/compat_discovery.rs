@@ -292,9 +292,15 @@ both_dbs!(discovery_says_what_works, |db| async move {
         );
     }
     let grants = strings(&d, "grant_types_supported");
+    // The CIBA grant works as tests/it/ciba.rs (and ciba_openid_client.rs) show.
     assert_eq!(
         grants,
-        ["authorization_code", "refresh_token", "client_credentials"]
+        [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:openid:params:grant-type:ciba"
+        ]
     );
     let rt = t["refresh_token"].as_str().expect("refresh token");
     let at = t["access_token"].as_str().expect("access token").to_owned();
