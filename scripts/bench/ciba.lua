@@ -1,22 +1,8 @@
 -- wrk script: CIBA authentication requests (client_secret_basic, keep-alive), each for a new
 -- well-formed national id (8 + an RPPS number with its Luhn key), as an LPS asks on MOBILE.
 --
--- Environment: BENCH_CIBA_PATH, BENCH_CLIENT_ID, BENCH_SECRET. Responses other than 200 are
+-- Environment: BENCH_CIBA_PATH, BENCH_AUTHORIZATION. Responses other than 200 are
 -- counted and reported by done() as "bench: non-200 responses: N".
-
-local function b64(s)
-  local chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-  return ((s:gsub(".", function(x)
-    local r, b = "", x:byte()
-    for i = 8, 1, -1 do r = r .. (b % 2 ^ i - b % 2 ^ (i - 1) > 0 and "1" or "0") end
-    return r
-  end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(x)
-    if #x < 6 then return "" end
-    local c = 0
-    for i = 1, 6 do c = c + (x:sub(i, i) == "1" and 2 ^ (6 - i) or 0) end
-    return chars:sub(c + 1, c + 1)
-  end) .. ({ "", "==", "=" })[#s % 3 + 1])
-end
 
 -- The Luhn key of a string of digits.
 local function luhn(digits)
@@ -34,9 +20,8 @@ local function luhn(digits)
 end
 
 local path = assert(os.getenv("BENCH_CIBA_PATH"), "BENCH_CIBA_PATH is not set")
-local id = assert(os.getenv("BENCH_CLIENT_ID"), "BENCH_CLIENT_ID is not set")
-local secret = assert(os.getenv("BENCH_SECRET"), "BENCH_SECRET is not set")
-local auth = "Basic " .. b64(id .. ":" .. secret)
+-- The client's Authorization header (Basic), made by the calling script.
+local auth = assert(os.getenv("BENCH_AUTHORIZATION"), "BENCH_AUTHORIZATION is not set")
 local threads = {}
 local counter = 0
 

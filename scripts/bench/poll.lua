@@ -4,27 +4,12 @@
 -- slow_down when polled within its interval): both are counted as answered polls; anything
 -- else is reported by done() as "bench: unexpected responses: N".
 --
--- Environment: BENCH_TOKEN_PATH, BENCH_CLIENT_ID, BENCH_SECRET, BENCH_IDS_FILE.
-
-local function b64(s)
-  local chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-  return ((s:gsub(".", function(x)
-    local r, b = "", x:byte()
-    for i = 8, 1, -1 do r = r .. (b % 2 ^ i - b % 2 ^ (i - 1) > 0 and "1" or "0") end
-    return r
-  end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(x)
-    if #x < 6 then return "" end
-    local c = 0
-    for i = 1, 6 do c = c + (x:sub(i, i) == "1" and 2 ^ (6 - i) or 0) end
-    return chars:sub(c + 1, c + 1)
-  end) .. ({ "", "==", "=" })[#s % 3 + 1])
-end
+-- Environment: BENCH_TOKEN_PATH, BENCH_AUTHORIZATION, BENCH_IDS_FILE.
 
 local path = assert(os.getenv("BENCH_TOKEN_PATH"), "BENCH_TOKEN_PATH is not set")
-local id = assert(os.getenv("BENCH_CLIENT_ID"), "BENCH_CLIENT_ID is not set")
-local secret = assert(os.getenv("BENCH_SECRET"), "BENCH_SECRET is not set")
 local file = assert(os.getenv("BENCH_IDS_FILE"), "BENCH_IDS_FILE is not set")
-local auth = "Basic " .. b64(id .. ":" .. secret)
+-- The client's Authorization header (Basic), made by the calling script.
+local auth = assert(os.getenv("BENCH_AUTHORIZATION"), "BENCH_AUTHORIZATION is not set")
 local threads = {}
 
 function setup(thread)

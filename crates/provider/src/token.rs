@@ -62,18 +62,8 @@ async fn code_grant(
 ) -> Result<serde_json::Value, ProviderError> {
     let now = st.now();
     let (code_hash, grant) = redeemable_code(st, rt, auth, form, now).await?;
-    let refresh = auth
-        .client()
-        .allows_grant(GrantType::RefreshToken)
-        .then(|| random_token(&*st.rng));
-    let rt_row = refresh.as_ref().map(|_| RefreshRow {
-        grant_id: grant.grant_id.clone(),
-        client_id: grant.client_id.clone(),
-        expires_at: refresh_expiry(rt, &grant, now),
-        used_at: None,
-    });
-    let refresh_hash = refresh.as_deref().map(token_hash);
-    let stored = refresh_hash.as_deref().zip(rt_row.as_ref());
+    let refresh = NewRefresh::for_grant(st, rt, auth, &grant, now);
+    let stored = refresh.as_ref().map(NewRefresh::stored);
     match st
         .store
         .redeem_code(&code_hash, &grant.grant_id, stored, now)
@@ -87,10 +77,50 @@ async fn code_grant(
     }
     let issued = Issued {
         scope: &grant.scope,
-        refresh,
+        refresh: refresh.map(|r| r.token),
         id_token: true,
     };
     mint(st, rt, auth, &grant, issued, now).await
+}
+
+/// The refresh token issued with a new grant, when the client may refresh: the token, its
+/// hash and its row, as the store keeps them.
+pub(crate) struct NewRefresh {
+    /// The token, for the client.
+    pub token: String,
+    hash: String,
+    row: RefreshRow,
+}
+
+impl NewRefresh {
+    /// A refresh token for `grant`, if `auth`'s client may use the refresh grant.
+    pub(crate) fn for_grant(
+        st: &AppState,
+        rt: &RealmRt,
+        auth: &ClientAuthenticated,
+        grant: &GrantRow,
+        now: i64,
+    ) -> Option<Self> {
+        if !auth.client().allows_grant(GrantType::RefreshToken) {
+            return None;
+        }
+        let token = random_token(&*st.rng);
+        Some(NewRefresh {
+            hash: token_hash(&token),
+            row: RefreshRow {
+                grant_id: grant.grant_id.clone(),
+                client_id: grant.client_id.clone(),
+                expires_at: refresh_expiry(rt, grant, now),
+                used_at: None,
+            },
+            token,
+        })
+    }
+
+    /// Its hash and row, for the store.
+    pub(crate) fn stored(&self) -> (&str, &RefreshRow) {
+        (&self.hash, &self.row)
+    }
 }
 
 /// The code `form` presents, checked for `auth`'s client (redirect URI, PKCE, expiry), and its
@@ -155,7 +185,7 @@ async fn grant_of(st: &AppState, grant_id: &str) -> Result<GrantRow, ProviderErr
 }
 
 /// When a refresh token issued now for grant `g` expires: never after the grant.
-pub(crate) fn refresh_expiry(rt: &RealmRt, g: &GrantRow, now: i64) -> i64 {
+fn refresh_expiry(rt: &RealmRt, g: &GrantRow, now: i64) -> i64 {
     let l = &rt.realm.lifetimes;
     let life = if g.scope.split(' ').any(|s| s == "offline_access") {
         l.offline_refresh_token

@@ -7,12 +7,11 @@ use super::Stored;
 use crate::authorize::grant_expiry;
 use crate::error::ProviderError;
 use crate::state::{AppState, RealmRt};
-use crate::store::{GrantRow, RefreshRow};
-use crate::token::{Issued, mint, refresh_expiry};
-use coeur_common::random::{id128, token as random_token};
+use crate::store::GrantRow;
+use crate::token::{Issued, NewRefresh, mint};
+use coeur_common::random::id128;
 use coeur_oauth::authorize::Params;
 use coeur_oauth::ciba::{self, INTERVAL, PollDecision, PollView};
-use coeur_oauth::client::GrantType;
 use coeur_oauth::ecps::Origin;
 use coeur_oauth::error::OAuthError;
 use coeur_oauth::jose::token_hash;
@@ -78,18 +77,8 @@ pub(crate) async fn ciba_grant(
         expires_at: grant_expiry(rt, &scope, now),
         revoked_at: None,
     };
-    let refresh = auth
-        .client()
-        .allows_grant(GrantType::RefreshToken)
-        .then(|| random_token(&*st.rng));
-    let refresh_row = refresh.as_ref().map(|_| RefreshRow {
-        grant_id: grant.grant_id.clone(),
-        client_id: grant.client_id.clone(),
-        expires_at: refresh_expiry(rt, &grant, now),
-        used_at: None,
-    });
-    let refresh_hash = refresh.as_deref().map(token_hash);
-    let stored_refresh = refresh_hash.as_deref().zip(refresh_row.as_ref());
+    let refresh = NewRefresh::for_grant(st, rt, auth, &grant, now);
+    let stored_refresh = refresh.as_ref().map(NewRefresh::stored);
     if !st
         .store
         .redeem_ciba(&rt.realm.name, &row.id, &grant, stored_refresh, now)
@@ -100,7 +89,7 @@ pub(crate) async fn ciba_grant(
     tracing::info!(realm = %rt.realm.name, client = %row.client_id, request = %row.id, method = method.as_str(), "CIBA tokens issued");
     let issued = Issued {
         scope: &stored.scope,
-        refresh,
+        refresh: refresh.map(|r| r.token),
         id_token: true,
     };
     mint(st, rt, auth, &grant, issued, now).await
