@@ -26,6 +26,7 @@ mod session;
 pub mod state;
 pub mod store;
 mod token;
+pub mod upstream;
 pub mod tokens;
 mod userinfo;
 

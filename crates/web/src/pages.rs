@@ -148,6 +148,14 @@ fn templates() -> &'static minijinja::Environment<'static> {
                 "ecps_enrol.html",
                 include_str!("../../../templates/ecps_enrol.html"),
             ),
+            (
+                "franceconnect_link.html",
+                include_str!("../../../templates/franceconnect_link.html"),
+            ),
+            (
+                "franceconnect_links.html",
+                include_str!("../../../templates/franceconnect_links.html"),
+            ),
         ];
         for (name, src) in all {
             if let Err(e) = env.add_template(name, src) {

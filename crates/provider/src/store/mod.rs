@@ -11,9 +11,11 @@ use sqlx::any::AnyRow;
 mod approvals;
 mod card;
 mod ecps;
+mod upstream;
 
 pub use approvals::{ApprovalRow, Decided, NewApproval};
 pub use card::{CardPresented, CardResult};
+pub use upstream::{LinkRow, UpstreamLoginRow, UpstreamSessionRow};
 pub use ecps::{DeviceRow, Enrolment, MAX_ACTIVATION_ATTEMPTS, NewActivation, NewDevice};
 
 /// The store.
