@@ -114,6 +114,8 @@ async function configure(cfg, issuer) {
     claims,
     scopes: ['openid', ...pivot],
     cookies: { keys: ['fc-upstream-test-cookie-key'] },
+    // coeur is on loopback: no protection against fetching special-use addresses here.
+    fetch: (url, options) => globalThis.fetch(url, { ...options, dispatcher: undefined }),
     pkce: { required: () => true },
     routes: { authorization: '/authorize', token: '/token', userinfo: '/userinfo', jwks: '/jwks', end_session: '/session/end' },
     features: {

@@ -108,7 +108,8 @@ fn load_one(spec: &UpstreamSpec, dir: &Path) -> Result<Arc<UpstreamRt>> {
 fn json_of(what: &str, r: (reqwest::StatusCode, Option<String>, Vec<u8>)) -> Result<Value> {
     let (status, _, body) = r;
     if !status.is_success() {
-        bail!("{what} answered {status}");
+        let text = String::from_utf8_lossy(&body);
+        bail!("{what} answered {status}: {}", text.chars().take(300).collect::<String>());
     }
     serde_json::from_slice(&body).with_context(|| format!("{what} is not JSON"))
 }

@@ -254,6 +254,7 @@ async fn callback(
             Text::new("fc.title"),
             Text::new("fc.unavailable").arg("name", &up.spec.display_name),
         )
+        .with_detail(format!("{e:#}"))
     };
     let d = up.discovered(now).await.map_err(down)?;
     let (id_token, access) = up
