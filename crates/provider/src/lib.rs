@@ -26,8 +26,8 @@ mod session;
 pub mod state;
 pub mod store;
 mod token;
-pub mod upstream;
 pub mod tokens;
+pub mod upstream;
 mod userinfo;
 
 pub use state::AppState;

@@ -60,9 +60,8 @@ pub fn load(realm: &Realm, dir: &Path) -> Result<Vec<Arc<UpstreamRt>>> {
         .upstreams
         .iter()
         .map(|spec| {
-            load_one(spec, dir).with_context(|| {
-                format!("{}: upstream {:?}", file.display(), spec.name)
-            })
+            load_one(spec, dir)
+                .with_context(|| format!("{}: upstream {:?}", file.display(), spec.name))
         })
         .collect()
 }
@@ -82,7 +81,8 @@ fn load_one(spec: &UpstreamSpec, dir: &Path) -> Result<Arc<UpstreamRt>> {
     }
     let mut decryption = Vec::new();
     for f in &spec.decryption_keys {
-        let pem = std::fs::read(dir.join(f)).with_context(|| format!("reading the key file {f}"))?;
+        let pem =
+            std::fs::read(dir.join(f)).with_context(|| format!("reading the key file {f}"))?;
         let (_, pem) = x509_parser::pem::parse_x509_pem(&pem)
             .map_err(|e| anyhow!("the key file {f} is not PEM: {e}"))?;
         if pem.label != "PRIVATE KEY" {
@@ -109,7 +109,10 @@ fn json_of(what: &str, r: (reqwest::StatusCode, Option<String>, Vec<u8>)) -> Res
     let (status, _, body) = r;
     if !status.is_success() {
         let text = String::from_utf8_lossy(&body);
-        bail!("{what} answered {status}: {}", text.chars().take(300).collect::<String>());
+        bail!(
+            "{what} answered {status}: {}",
+            text.chars().take(300).collect::<String>()
+        );
     }
     serde_json::from_slice(&body).with_context(|| format!("{what} is not JSON"))
 }
@@ -157,7 +160,10 @@ impl UpstreamRt {
             .map_err(|e| anyhow!("{e}"))?;
         let m = json_of("the upstream's metadata", r)?;
         if m["issuer"].as_str() != Some(self.spec.issuer.as_str()) {
-            bail!("the upstream's metadata names another issuer: {}", m["issuer"]);
+            bail!(
+                "the upstream's metadata names another issuer: {}",
+                m["issuer"]
+            );
         }
         let s = |k: &str| m[k].as_str().map(str::to_owned);
         let need = |k: &str| s(k).ok_or_else(|| anyhow!("the upstream's metadata lacks {k}"));

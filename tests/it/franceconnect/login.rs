@@ -5,102 +5,130 @@
 
 use super::*;
 
-both_dbs!(franceconnect_plus_first_login_links_by_card_then_logs_in, |db| async move {
-    let fc = start(db, json!({})).await;
-    // coeur publishes its encryption key for the upstream.
-    let jwks: Value = reqwest::get(format!("{}/auth/realms/edit/franceconnect/fcplus/jwks", fc.s.base))
+both_dbs!(
+    franceconnect_plus_first_login_links_by_card_then_logs_in,
+    |db| async move {
+        let fc = start(db, json!({})).await;
+        // coeur publishes its encryption key for the upstream.
+        let jwks: Value = reqwest::get(format!(
+            "{}/auth/realms/edit/franceconnect/fcplus/jwks",
+            fc.s.base
+        ))
         .await
         .expect("jwks")
         .json()
         .await
         .expect("JSON");
-    assert_eq!(jwks["keys"][0]["use"], "enc", "{jwks}");
-    assert!(jwks["keys"][0].get("d").is_none(), "public only: {jwks}");
+        assert_eq!(jwks["keys"][0]["use"], "enc", "{jwks}");
+        assert!(jwks["keys"][0].get("d").is_none(), "public only: {jwks}");
 
-    // First login: no link yet, no login; the card proves the national id and logs in.
-    let code = link_by_card(&fc, Some("eidas2"), "angela").await;
-    let tokens = redeem_in(&fc.s, "edit", &code).await;
-    assert_eq!(id_claims(&fc, &tokens).await["authMode"], "CARD");
-    assert_eq!(rows(&fc, "upstream_links").await, 1);
-    let audit = audited(&fc, "upstream.link").await;
-    assert_eq!(audit.len(), 1, "{audit:?}");
-    assert!(audit[0].0.starts_with("edit/fcplus/b6048e"), "{audit:?}");
-    assert!(audit[0].1.contains(NATIONAL_ID), "{audit:?}");
+        // First login: no link yet, no login; the card proves the national id and logs in.
+        let code = link_by_card(&fc, Some("eidas2"), "angela").await;
+        let tokens = redeem_in(&fc.s, "edit", &code).await;
+        assert_eq!(id_claims(&fc, &tokens).await["authMode"], "CARD");
+        assert_eq!(rows(&fc, "upstream_links").await, 1);
+        let audit = audited(&fc, "upstream.link").await;
+        assert_eq!(audit.len(), 1, "{audit:?}");
+        assert!(audit[0].0.starts_with("edit/fcplus/b6048e"), "{audit:?}");
+        assert!(audit[0].1.contains(NATIONAL_ID), "{audit:?}");
 
-    // Next time, in another browser, FranceConnect+ alone logs the professional in.
-    let b = fc.s.browser();
-    let a = fc_login(&fc, &b, Some("eidas2"), "angela").await;
-    assert_eq!(a.status, 303, "{}", a.body);
-    let cb = url::Url::parse(a.location.as_deref().expect("to the client")).expect("URL");
-    assert!(cb.as_str().starts_with(REDIRECT), "{cb}");
-    let tokens = redeem_in(&fc.s, "edit", &param(&cb, "code").expect("code")).await;
-    let c = id_claims(&fc, &tokens).await;
-    assert_eq!(c["authMode"], "FRANCECONNECT", "{c}");
-    assert_eq!(c["acr"], "eidas2", "{c}");
-    assert_eq!(c["amr"], json!(["fed"]), "{c}");
-    assert_eq!(c["nonce"], NONCE);
-    assert!(c["sub"].as_str().is_some_and(|s| s.ends_with(NATIONAL_ID)), "{c}");
-    // PSC claims come from coeur's identity, never from the upstream's pivot identity.
-    let body = serde_json::to_string(&c).expect("json");
-    assert!(!body.contains("DUBOIS") && !body.contains("yopmail"), "{c}");
+        // Next time, in another browser, FranceConnect+ alone logs the professional in.
+        let b = fc.s.browser();
+        let a = fc_login(&fc, &b, Some("eidas2"), "angela").await;
+        assert_eq!(a.status, 303, "{}", a.body);
+        let cb = url::Url::parse(a.location.as_deref().expect("to the client")).expect("URL");
+        assert!(cb.as_str().starts_with(REDIRECT), "{cb}");
+        let tokens = redeem_in(&fc.s, "edit", &param(&cb, "code").expect("code")).await;
+        let c = id_claims(&fc, &tokens).await;
+        assert_eq!(c["authMode"], "FRANCECONNECT", "{c}");
+        assert_eq!(c["acr"], "eidas2", "{c}");
+        assert_eq!(c["amr"], json!(["fed"]), "{c}");
+        assert_eq!(c["nonce"], NONCE);
+        assert!(
+            c["sub"].as_str().is_some_and(|s| s.ends_with(NATIONAL_ID)),
+            "{c}"
+        );
+        // PSC claims come from coeur's identity, never from the upstream's pivot identity.
+        let body = serde_json::to_string(&c).expect("json");
+        assert!(!body.contains("DUBOIS") && !body.contains("yopmail"), "{c}");
 
-    // The holder sees the link, and removes it (audited); the next login asks for a proof.
-    let page = b
-        .http
-        .get(format!("{}/auth/realms/edit/franceconnect/links", fc.s.base))
-        .send()
-        .await
-        .expect("links page");
-    assert_eq!(page.status().as_u16(), 200);
-    let html = page.text().await.expect("html");
-    assert!(html.contains("FranceConnect+") && html.contains("b6048e95bb"), "{html}");
-    let start = html.find("name=\"token\" value=\"").expect("token") + 20;
-    let token = &html[start..start + html[start..].find('"').expect("end")];
-    let sub = "b6048e95bb134ec5b1d1e1fa69f287172e91722b9354d637a1bcf2ebb0fd2ef5v1";
-    // Without the page's token, nothing changes.
-    let forged = b
-        .http
-        .post(format!("{}/auth/realms/edit/franceconnect/links", fc.s.base))
-        .form(&[("token", "forged"), ("upstream", "fcplus"), ("sub", sub)])
-        .send()
-        .await
-        .expect("remove");
-    assert_eq!(forged.status().as_u16(), 400);
-    assert_eq!(rows(&fc, "upstream_links").await, 1);
-    let removed = b
-        .http
-        .post(format!("{}/auth/realms/edit/franceconnect/links", fc.s.base))
-        .form(&[("token", token), ("upstream", "fcplus"), ("sub", sub)])
-        .send()
-        .await
-        .expect("remove");
-    assert_eq!(removed.status().as_u16(), 302);
-    assert_eq!(rows(&fc, "upstream_links").await, 0);
-    assert_eq!(audited(&fc, "upstream.unlink").await.len(), 1);
-    let again = fc_login(&fc, &fc.s.browser(), Some("eidas2"), "angela").await;
-    link_handle(&again);
-});
+        // The holder sees the link, and removes it (audited); the next login asks for a proof.
+        let page = b
+            .http
+            .get(format!(
+                "{}/auth/realms/edit/franceconnect/links",
+                fc.s.base
+            ))
+            .send()
+            .await
+            .expect("links page");
+        assert_eq!(page.status().as_u16(), 200);
+        let html = page.text().await.expect("html");
+        assert!(
+            html.contains("FranceConnect+") && html.contains("b6048e95bb"),
+            "{html}"
+        );
+        let start = html.find("name=\"token\" value=\"").expect("token") + 20;
+        let token = &html[start..start + html[start..].find('"').expect("end")];
+        let sub = "b6048e95bb134ec5b1d1e1fa69f287172e91722b9354d637a1bcf2ebb0fd2ef5v1";
+        // Without the page's token, nothing changes.
+        let forged = b
+            .http
+            .post(format!(
+                "{}/auth/realms/edit/franceconnect/links",
+                fc.s.base
+            ))
+            .form(&[("token", "forged"), ("upstream", "fcplus"), ("sub", sub)])
+            .send()
+            .await
+            .expect("remove");
+        assert_eq!(forged.status().as_u16(), 400);
+        assert_eq!(rows(&fc, "upstream_links").await, 1);
+        let removed = b
+            .http
+            .post(format!(
+                "{}/auth/realms/edit/franceconnect/links",
+                fc.s.base
+            ))
+            .form(&[("token", token), ("upstream", "fcplus"), ("sub", sub)])
+            .send()
+            .await
+            .expect("remove");
+        assert_eq!(removed.status().as_u16(), 302);
+        assert_eq!(rows(&fc, "upstream_links").await, 0);
+        assert_eq!(audited(&fc, "upstream.unlink").await.len(), 1);
+        let again = fc_login(&fc, &fc.s.browser(), Some("eidas2"), "angela").await;
+        link_handle(&again);
+    }
+);
 
-both_dbs!(franceconnect_v2_signed_only_logs_in_at_eidas1, |db| async move {
-    let fc = start(db, json!({})).await;
-    // No level asked: the first upstream (FranceConnect v2); a citizen born abroad.
-    link_by_card(&fc, None, "abroad").await;
-    let b = fc.s.browser();
-    let to = to_upstream(&fc, &b, None).await;
-    assert!(to.as_str().starts_with(&fc.v2.issuer), "{to}");
-    assert_eq!(param(&to, "acr_values").as_deref(), Some("eidas1"));
-    let cb = through_upstream(&b, &to, Some("abroad")).await;
-    let a = answer(b.http.get(cb).send().await.expect("callback")).await;
-    assert_eq!(a.status, 303, "{}", a.body);
-    let cb = url::Url::parse(a.location.as_deref().expect("to")).expect("URL");
-    let tokens = redeem_in(&fc.s, "edit", &param(&cb, "code").expect("code")).await;
-    let c = id_claims(&fc, &tokens).await;
-    assert_eq!((c["authMode"].as_str(), c["acr"].as_str()), (Some("FRANCECONNECT"), Some("eidas1")), "{c}");
+both_dbs!(
+    franceconnect_v2_signed_only_logs_in_at_eidas1,
+    |db| async move {
+        let fc = start(db, json!({})).await;
+        // No level asked: the first upstream (FranceConnect v2); a citizen born abroad.
+        link_by_card(&fc, None, "abroad").await;
+        let b = fc.s.browser();
+        let to = to_upstream(&fc, &b, None).await;
+        assert!(to.as_str().starts_with(&fc.v2.issuer), "{to}");
+        assert_eq!(param(&to, "acr_values").as_deref(), Some("eidas1"));
+        let cb = through_upstream(&b, &to, Some("abroad")).await;
+        let a = answer(b.http.get(cb).send().await.expect("callback")).await;
+        assert_eq!(a.status, 303, "{}", a.body);
+        let cb = url::Url::parse(a.location.as_deref().expect("to")).expect("URL");
+        let tokens = redeem_in(&fc.s, "edit", &param(&cb, "code").expect("code")).await;
+        let c = id_claims(&fc, &tokens).await;
+        assert_eq!(
+            (c["authMode"].as_str(), c["acr"].as_str()),
+            (Some("FRANCECONNECT"), Some("eidas1")),
+            "{c}"
+        );
 
-    // The citizen with a partial birth date goes through as well (to the linking page).
-    let a = fc_login(&fc, &fc.s.browser(), None, "partial").await;
-    link_handle(&a);
-});
+        // The citizen with a partial birth date goes through as well (to the linking page).
+        let a = fc_login(&fc, &fc.s.browser(), None, "partial").await;
+        link_handle(&a);
+    }
+);
 
 both_dbs!(logout_ends_the_upstream_session_too, |db| async move {
     let fc = start(db, json!({})).await;
@@ -119,11 +147,21 @@ both_dbs!(logout_ends_the_upstream_session_too, |db| async move {
     let r = b.http.get(logout).send().await.expect("logout");
     assert_eq!(r.status().as_u16(), 302);
     let up = location(&r);
-    assert!(up.as_str().starts_with(&format!("{}/session/end?", fc.plus.issuer)), "{up}");
-    assert!(param(&up, "id_token_hint").is_some_and(|h| h.split('.').count() == 3), "{up}");
+    assert!(
+        up.as_str()
+            .starts_with(&format!("{}/session/end?", fc.plus.issuer)),
+        "{up}"
+    );
+    assert!(
+        param(&up, "id_token_hint").is_some_and(|h| h.split('.').count() == 3),
+        "{up}"
+    );
     assert!(param(&up, "state").is_some_and(|s| s.len() >= 32));
     let back = param(&up, "post_logout_redirect_uri").expect("back");
-    assert_eq!(back, format!("{}/auth/realms/edit/franceconnect/logout-return", fc.s.base));
+    assert_eq!(
+        back,
+        format!("{}/auth/realms/edit/franceconnect/logout-return", fc.s.base)
+    );
     // coeur's session is already over.
     wallet(&fc, &b, None).await;
     // The upstream's page confirms (a form), then sends the browser back to coeur, on to the
@@ -131,8 +169,16 @@ both_dbs!(logout_ends_the_upstream_session_too, |db| async move {
     let page = b.http.get(up.clone()).send().await.expect("end session");
     assert_eq!(page.status().as_u16(), 200);
     let html = page.text().await.expect("html");
-    let action = html.split("action=\"").nth(1).and_then(|s| s.split('"').next()).expect("action");
-    let xsrf = html.split("name=\"xsrf\" value=\"").nth(1).and_then(|s| s.split('"').next()).expect("xsrf");
+    let action = html
+        .split("action=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("action");
+    let xsrf = html
+        .split("name=\"xsrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("xsrf");
     let r = b
         .http
         .post(up.join(action).expect("action"))
@@ -143,7 +189,12 @@ both_dbs!(logout_ends_the_upstream_session_too, |db| async move {
     assert!(r.status().is_redirection(), "{}", r.status());
     let to_coeur = location(&r);
     assert!(to_coeur.as_str().starts_with(&back), "{to_coeur}");
-    let r = b.http.get(to_coeur.clone()).send().await.expect("logout return");
+    let r = b
+        .http
+        .get(to_coeur.clone())
+        .send()
+        .await
+        .expect("logout return");
     let to_rp = location(&r);
     assert!(to_rp.as_str().starts_with(POST_LOGOUT), "{to_rp}");
     assert_eq!(param(&to_rp, "state").as_deref(), Some("bye-1"));
@@ -152,23 +203,26 @@ both_dbs!(logout_ends_the_upstream_session_too, |db| async move {
     assert_eq!(again.status().as_u16(), 200, "the logged-out page");
 });
 
-both_dbs!(a_failed_upstream_logout_does_not_block_coeurs, |db| async move {
-    let mut fc = start(db, json!({})).await;
-    link_by_card(&fc, Some("eidas2"), "angela").await;
-    let b = fc.s.browser();
-    let a = fc_login(&fc, &b, Some("eidas2"), "angela").await;
-    let cb = url::Url::parse(a.location.as_deref().expect("to")).expect("URL");
-    let tokens = redeem_in(&fc.s, "edit", &param(&cb, "code").expect("code")).await;
-    fc.plus.stop().await;
-    let mut logout = url::Url::parse(&fc.s.endpoint("edit", "logout")).expect("url");
-    logout
-        .query_pairs_mut()
-        .append_pair("id_token_hint", tokens["id_token"].as_str().expect("hint"))
-        .append_pair("post_logout_redirect_uri", POST_LOGOUT);
-    // The upstream's metadata is still known: coeur sends the browser there; coeur's own
-    // session ended first either way.
-    let r = b.http.get(logout).send().await.expect("logout");
-    assert_eq!(r.status().as_u16(), 302);
-    // No session left in this browser: a new authorization shows the wallet page.
-    wallet(&fc, &b, None).await;
-});
+both_dbs!(
+    a_failed_upstream_logout_does_not_block_coeurs,
+    |db| async move {
+        let mut fc = start(db, json!({})).await;
+        link_by_card(&fc, Some("eidas2"), "angela").await;
+        let b = fc.s.browser();
+        let a = fc_login(&fc, &b, Some("eidas2"), "angela").await;
+        let cb = url::Url::parse(a.location.as_deref().expect("to")).expect("URL");
+        let tokens = redeem_in(&fc.s, "edit", &param(&cb, "code").expect("code")).await;
+        fc.plus.stop().await;
+        let mut logout = url::Url::parse(&fc.s.endpoint("edit", "logout")).expect("url");
+        logout
+            .query_pairs_mut()
+            .append_pair("id_token_hint", tokens["id_token"].as_str().expect("hint"))
+            .append_pair("post_logout_redirect_uri", POST_LOGOUT);
+        // The upstream's metadata is still known: coeur sends the browser there; coeur's own
+        // session ended first either way.
+        let r = b.http.get(logout).send().await.expect("logout");
+        assert_eq!(r.status().as_u16(), 302);
+        // No session left in this browser: a new authorization shows the wallet page.
+        wallet(&fc, &b, None).await;
+    }
+);

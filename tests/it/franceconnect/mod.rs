@@ -6,7 +6,10 @@
 //! (`franceconnect` reaching eidas2 at most).
 
 use crate::both_dbs;
-use crate::card::{Answer, answer, back_to_client, back_url, card, card_client, card_leg, identity, redeem_in, root_pem};
+use crate::card::{
+    Answer, answer, back_to_client, back_url, card, card_client, card_leg, identity, redeem_in,
+    root_pem,
+};
 use crate::support::*;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use base64::Engine as _;
@@ -43,7 +46,11 @@ impl Upstream {
         let stdin = child.stdin.take().expect("stdin");
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let issuer = loop {
-            let line = stdout.next_line().await.expect("read").expect("the upstream starts");
+            let line = stdout
+                .next_line()
+                .await
+                .expect("read")
+                .expect("the upstream starts");
             if let Ok(v) = serde_json::from_str::<Value>(&line)
                 && let Some(i) = v["issuer"].as_str()
             {
@@ -203,7 +210,12 @@ pub(crate) async fn wallet(fc: &Fc, b: &Browser, acr: Option<&str>) -> Authz {
 pub(crate) async fn to_upstream(fc: &Fc, b: &Browser, acr: Option<&str>) -> url::Url {
     let page = wallet(fc, b, acr).await;
     let r = b.login(&fc.s.base, &page, "", "franceconnect").await;
-    assert_eq!(r.status().as_u16(), 303, "sent upstream: {:?}", r.text().await);
+    assert_eq!(
+        r.status().as_u16(),
+        303,
+        "sent upstream: {:?}",
+        r.text().await
+    );
     let to = location(&r);
     for k in ["state", "nonce", "code_challenge"] {
         assert!(param(&to, k).is_some_and(|v| v.len() >= 32), "{k}: {to}");
@@ -215,7 +227,11 @@ pub(crate) async fn to_upstream(fc: &Fc, b: &Browser, acr: Option<&str>) -> url:
 
 /// Goes through the upstream's login page as `citizen` (or cancels when `None`): the URL of
 /// coeur's callback the upstream sends the browser to.
-pub(crate) async fn through_upstream(b: &Browser, to: &url::Url, citizen: Option<&str>) -> url::Url {
+pub(crate) async fn through_upstream(
+    b: &Browser,
+    to: &url::Url,
+    citizen: Option<&str>,
+) -> url::Url {
     let mut at = to.clone();
     for _ in 0..10 {
         if at.path().ends_with("/franceconnect/callback") {
@@ -236,11 +252,19 @@ pub(crate) async fn through_upstream(b: &Browser, to: &url::Url, citizen: Option
                 .send()
                 .await
                 .expect("login upstream");
-            assert!(post.status().is_redirection(), "upstream login: {}", post.status());
+            assert!(
+                post.status().is_redirection(),
+                "upstream login: {}",
+                post.status()
+            );
             at = location_in(&post, &at);
             continue;
         }
-        assert!(r.status().is_redirection(), "upstream at {at}: {}", r.status());
+        assert!(
+            r.status().is_redirection(),
+            "upstream at {at}: {}",
+            r.status()
+        );
         at = location_in(&r, &at);
     }
     panic!("never back to coeur from {to}");
@@ -288,7 +312,11 @@ pub(crate) async fn link_by_card(fc: &Fc, acr: Option<&str>, citizen: &str) -> S
     assert_eq!(a.status, 303, "to the card listener: {}", a.body);
     let root = root_pem(&fc.s).await;
     let c = card(&fc.s, &identity(&fc.s, NATIONAL_ID).await).await;
-    let leg = card_leg(&card_client(&root, Some(&c.auth.identity_pem)), a.location.as_deref().expect("to")).await;
+    let leg = card_leg(
+        &card_client(&root, Some(&c.auth.identity_pem)),
+        a.location.as_deref().expect("to"),
+    )
+    .await;
     let back = back_url(&fc.s, "edit", &leg);
     back_to_client(&b, &back).await
 }
@@ -303,12 +331,15 @@ pub(crate) async fn id_claims(fc: &Fc, tokens: &Value) -> Value {
         .json()
         .await
         .expect("JWKS JSON");
-    let key = jsonwebtoken::DecodingKey::from_jwk(set.find(&header.kid.expect("kid")).expect("kid"))
-        .expect("key");
+    let key =
+        jsonwebtoken::DecodingKey::from_jwk(set.find(&header.kid.expect("kid")).expect("kid"))
+            .expect("key");
     let mut v = jsonwebtoken::Validation::new(header.alg);
     v.validate_exp = false;
     v.set_audience(&["rp"]);
-    jsonwebtoken::decode::<Value>(jwt, &key, &v).expect("verifies").claims
+    jsonwebtoken::decode::<Value>(jwt, &key, &v)
+        .expect("verifies")
+        .claims
 }
 
 /// How many rows `table` holds.
@@ -336,23 +367,48 @@ pub(crate) async fn audited(fc: &Fc, action: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-both_dbs!(bad_upstream_settings_are_refused_at_start, |db| async move {
-    let realms = tempfile::tempdir().expect("realms dir");
-    let dir = realms.path();
-    let toml = upstreams_toml("https://fc.example/api/v2", "https://fcplus.example/api/v2");
-    // The secret file is missing.
-    std::fs::write(dir.join("edit.toml"), realm_with(&toml)).expect("realm");
-    let e = match TestServer::try_start_with(db, dir, |_| {}).await {
-        Ok(_) => panic!("started without the secret file"),
-        Err(e) => format!("{e:#}"),
-    };
-    assert!(e.contains("edit.toml") && e.contains("\"fc\"") && e.contains("fc.secret"), "{e}");
-    // FranceConnect+ without a decryption key: refused when the realm file is read.
-    let bad = toml.replace("decryption_keys = [\"fcplus-enc.pem\"]", "");
-    let err = coeur::oauth::realm::Realm::parse("realms/edit.toml", &realm_with(&bad), "http://127.0.0.1:1")
+both_dbs!(
+    bad_upstream_settings_are_refused_at_start,
+    |db| async move {
+        let realms = tempfile::tempdir().expect("realms dir");
+        let dir = realms.path();
+        let toml = upstreams_toml("https://fc.example/api/v2", "https://fcplus.example/api/v2");
+        // The secret file is missing.
+        std::fs::write(dir.join("edit.toml"), realm_with(&toml)).expect("realm");
+        let e = match TestServer::try_start_with(db, dir, |_| {}).await {
+            Ok(_) => panic!("started without the secret file"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(
+            e.contains("edit.toml") && e.contains("\"fc\"") && e.contains("fc.secret"),
+            "{e}"
+        );
+        // FranceConnect+ without a decryption key: refused when the realm file is read.
+        let bad = toml.replace("decryption_keys = [\"fcplus-enc.pem\"]", "");
+        let err = coeur::oauth::realm::Realm::parse(
+            "realms/edit.toml",
+            &realm_with(&bad),
+            "http://127.0.0.1:1",
+        )
         .expect_err("refused");
-    assert!(err.to_string().contains("edit.toml") && err.reason.contains("fcplus") && err.reason.contains("decryption_keys"), "{err}");
-    // A secret in the realm file is not even a setting.
-    let inline = toml.replace("client_secret_file = \"fc.secret\"", "client_secret = \"s3cret\"");
-    assert!(coeur::oauth::realm::Realm::parse("realms/edit.toml", &realm_with(&inline), "http://127.0.0.1:1").is_err());
-});
+        assert!(
+            err.to_string().contains("edit.toml")
+                && err.reason.contains("fcplus")
+                && err.reason.contains("decryption_keys"),
+            "{err}"
+        );
+        // A secret in the realm file is not even a setting.
+        let inline = toml.replace(
+            "client_secret_file = \"fc.secret\"",
+            "client_secret = \"s3cret\"",
+        );
+        assert!(
+            coeur::oauth::realm::Realm::parse(
+                "realms/edit.toml",
+                &realm_with(&inline),
+                "http://127.0.0.1:1"
+            )
+            .is_err()
+        );
+    }
+);

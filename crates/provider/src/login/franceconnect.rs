@@ -7,8 +7,8 @@
 //! ([`after_login`]). coeur's logout also ends the upstream session ([`upstream_logout`]).
 
 use super::{
-    Listener, LoginContext, LoginMethod, LoginRefusal, Unavailable, WalletSubmission,
-    finish_login, pending_for_browser,
+    Listener, LoginContext, LoginMethod, LoginRefusal, Unavailable, WalletSubmission, finish_login,
+    pending_for_browser,
 };
 use crate::St;
 use crate::authorize::validate_request;
@@ -28,8 +28,7 @@ use coeur_oauth::authorize::{self, Params};
 use coeur_oauth::jose::token_hash;
 use coeur_oauth::realm::{AuthMethod, Realm};
 use coeur_oauth::upstream::{
-    self as core, Expected, LinkProven, PendingLink,
-    UpstreamIdTokenVerified, UpstreamRefusal,
+    self as core, Expected, LinkProven, PendingLink, UpstreamIdTokenVerified, UpstreamRefusal,
 };
 use coeur_web::{Text, query_pairs};
 use futures_util::future::BoxFuture;
@@ -177,8 +176,8 @@ async fn start(cx: &LoginContext<'_>) -> Result<Response, LoginRefusal> {
 }
 
 /// A refused callback: a page saying what happened; nothing was stored.
-fn refused(status: StatusCode, key: &'static str) -> ProviderError {
-    ProviderError::page(status, Text::new("fc.title"), Text::new(key))
+fn refused(status: StatusCode, message: Text) -> ProviderError {
+    ProviderError::page(status, Text::new("fc.title"), message)
 }
 
 /// Verifies the ID token, reading the upstream's keys again (once) on an unknown `kid`.
@@ -212,7 +211,9 @@ async fn callback(
     let expired = ProviderError::page_expired;
     let p = Params::from_pairs(query_pairs(q.as_deref()));
     let Some(state) = p.get("state").filter(|s| s.len() >= core::MIN_STATE_LEN) else {
-        return Err(refused(StatusCode::BAD_REQUEST, "fc.refused").with_detail("no state"));
+        return Err(
+            refused(StatusCode::BAD_REQUEST, Text::new("fc.refused")).with_detail("no state")
+        );
     };
     let state_hash = token_hash(state);
     let Some(row) = st.store.upstream_login(&state_hash).await? else {
@@ -232,20 +233,24 @@ async fn callback(
     if let Some(error) = p.get("error") {
         tracing::info!(realm = %rt.realm.name, upstream = %up.spec.name, error, "upstream login not completed");
         let key = if error == "access_denied" {
-            "fc.denied"
+            Text::new("fc.denied")
         } else {
-            "fc.refused"
+            Text::new("fc.refused")
         };
-        return Err(refused(StatusCode::BAD_REQUEST, key).with_detail(format!("upstream error {error}")));
+        return Err(
+            refused(StatusCode::BAD_REQUEST, key).with_detail(format!("upstream error {error}"))
+        );
     }
     if let Some(iss) = p.get("iss")
         && iss != up.spec.issuer
     {
-        return Err(refused(StatusCode::BAD_REQUEST, "fc.refused")
+        return Err(refused(StatusCode::BAD_REQUEST, Text::new("fc.refused"))
             .with_detail("the iss parameter is not the upstream's issuer"));
     }
     let Some(code) = p.get("code") else {
-        return Err(refused(StatusCode::BAD_REQUEST, "fc.refused").with_detail("no code"));
+        return Err(
+            refused(StatusCode::BAD_REQUEST, Text::new("fc.refused")).with_detail("no code")
+        );
     };
     let down = |e: anyhow::Error| {
         tracing::warn!(realm = %rt.realm.name, upstream = %up.spec.name, "upstream unavailable: {e:#}");
@@ -273,9 +278,9 @@ async fn callback(
     let bad = |e: UpstreamRefusal| {
         tracing::warn!(realm = %rt.realm.name, upstream = %up.spec.name, "upstream answer refused: {e}");
         let key = if matches!(e, UpstreamRefusal::Acr(_)) {
-            "fc.too_weak"
+            Text::new("fc.too_weak")
         } else {
-            "fc.refused"
+            Text::new("fc.refused")
         };
         refused(StatusCode::BAD_REQUEST, key).with_detail(e.to_string())
     };
@@ -402,7 +407,12 @@ pub(crate) async fn upstream_logout(
         "{}/auth/realms/{}/franceconnect/logout-return",
         st.urls.public_url, rt.realm.name
     );
-    core::end_session_url(d.end_session_endpoint.as_deref()?, &row.id_token, &state, &back)
+    core::end_session_url(
+        d.end_session_endpoint.as_deref()?,
+        &row.id_token,
+        &state,
+        &back,
+    )
 }
 
 /// `GET …/franceconnect/logout-return?state=…`: back from the upstream's logout, on to where
@@ -416,10 +426,11 @@ async fn logout_return(
     let rt = realm_or_404(&st, &realm)?;
     let p = Params::from_pairs(query_pairs(q.as_deref()));
     let next = match p.get("state") {
-        Some(s) => st
-            .store
-            .finish_upstream_logout(&rt.realm.name, &token_hash(s))
-            .await?,
+        Some(s) => {
+            st.store
+                .finish_upstream_logout(&rt.realm.name, &token_hash(s))
+                .await?
+        }
         None => None,
     };
     match next.filter(|n| !n.is_empty()) {

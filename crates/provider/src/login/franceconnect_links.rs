@@ -3,7 +3,9 @@
 //! removing their links, the audit records, and the JWKS coeur publishes for each upstream
 //! (its decryption key).
 
-use super::super::{LoginContext, LoginRefusal, WalletSubmission, lang_of, pending_for_browser, registered};
+use super::super::{
+    LoginContext, LoginRefusal, WalletSubmission, label, lang_of, pending_for_browser, registered,
+};
 use crate::St;
 use crate::authorize::validate_request;
 use crate::error::{ProviderError, realm_or_404};
@@ -86,7 +88,14 @@ fn link_page(
             upstream => name,
             action => format!("/auth/realms/{}/franceconnect/link", rt.realm.name),
             handle,
-            methods => proving_methods(rt),
+            methods => proving_methods(rt)
+                .into_iter()
+                .filter_map(|m| {
+                    let m = AuthMethod::parse(m)?;
+                    Some(minijinja::context! { value => m.as_str(), label => label(m) })
+                })
+                .collect::<Vec<_>>(),
+            ecps => proving_methods(rt).contains(&"ecps"),
             minutes => PENDING_LINK_LIFETIME / 60,
             error,
         },
@@ -108,9 +117,18 @@ pub(super) async fn propose(
         pending_hash: cx.pending_hash.to_owned(),
         expires_at: cx.now + PENDING_LINK_LIFETIME,
     };
-    cx.st.store.put_pending_link(&token_hash(&handle), &pending).await?;
+    cx.st
+        .store
+        .put_pending_link(&token_hash(&handle), &pending)
+        .await?;
     tracing::info!(realm = %cx.rt.realm.name, upstream = %up.spec.name, "upstream identity not linked yet: proof asked");
-    Ok(link_page(cx, &up.spec.display_name, &handle, None, StatusCode::OK))
+    Ok(link_page(
+        cx,
+        &up.spec.display_name,
+        &handle,
+        None,
+        StatusCode::OK,
+    ))
 }
 
 /// `POST …/franceconnect/link` (`link`, `method`, `national_id`): the proof starts, by card or
@@ -157,9 +175,19 @@ async fn link(
         .and_then(registered);
     let Some(method) = method else {
         let text = Text::new("fc.link.method");
-        return Ok(link_page(&cx, &name, handle, Some(text), StatusCode::BAD_REQUEST));
+        return Ok(link_page(
+            &cx,
+            &name,
+            handle,
+            Some(text),
+            StatusCode::BAD_REQUEST,
+        ));
     };
-    let typed = form.get("national_id").unwrap_or_default().trim().to_owned();
+    let typed = form
+        .get("national_id")
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     let submission = WalletSubmission {
         login: cx,
         typed_national_id: &typed,
@@ -172,7 +200,13 @@ async fn link(
         }
         Err(LoginRefusal::RateLimited(wait)) => {
             let text = Text::new("ecps.too_many").arg("seconds", wait);
-            Ok(link_page(&cx, &name, handle, Some(text), StatusCode::TOO_MANY_REQUESTS))
+            Ok(link_page(
+                &cx,
+                &name,
+                handle,
+                Some(text),
+                StatusCode::TOO_MANY_REQUESTS,
+            ))
         }
         Err(LoginRefusal::Expired) => Err(expired()),
         Err(LoginRefusal::Internal(e)) => Err(e.into()),
@@ -212,7 +246,8 @@ async fn my_links(
         .iter()
         .map(|l| {
             minijinja::context! {
-                upstream => l.upstream, name => names(&l.upstream), sub => l.sub, method => l.method,
+                upstream => l.upstream, name => names(&l.upstream), sub => l.sub,
+                method => AuthMethod::parse(&l.method).map(label),
             }
         })
         .collect();
@@ -267,7 +302,15 @@ async fn remove_mine(
         .remove_upstream_link(&rt.realm.name, upstream, sub, Some(nid))
         .await?
     {
-        audit(&st, "upstream.unlink", (&l.realm, &l.upstream, &l.sub), nid, nid, now).await;
+        audit(
+            &st,
+            "upstream.unlink",
+            (&l.realm, &l.upstream, &l.sub),
+            nid,
+            nid,
+            now,
+        )
+        .await;
         tracing::info!(realm = %rt.realm.name, upstream, "upstream identity unlinked by its holder");
     }
     Ok(crate::error::found(&format!(

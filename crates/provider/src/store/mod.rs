@@ -15,8 +15,8 @@ mod upstream;
 
 pub use approvals::{ApprovalRow, Decided, NewApproval};
 pub use card::{CardPresented, CardResult};
-pub use upstream::{LinkRow, UpstreamLoginRow, UpstreamSessionRow};
 pub use ecps::{DeviceRow, Enrolment, MAX_ACTIVATION_ATTEMPTS, NewActivation, NewDevice};
+pub use upstream::{LinkRow, UpstreamLoginRow, UpstreamSessionRow};
 
 /// The store.
 #[derive(Clone)]

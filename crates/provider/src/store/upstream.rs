@@ -102,16 +102,23 @@ impl Store {
 
     /// Marks the login under `state_hash` used; `false` if it already was.
     pub async fn consume_upstream_login(&self, state_hash: &str, now: i64) -> Result<bool> {
-        let r = sqlx::query("UPDATE upstream_logins SET used_at = $1 WHERE state_hash = $2 AND used_at IS NULL")
-            .bind(now)
-            .bind(state_hash)
-            .execute(self.db.pool())
-            .await?;
+        let r = sqlx::query(
+            "UPDATE upstream_logins SET used_at = $1 WHERE state_hash = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(state_hash)
+        .execute(self.db.pool())
+        .await?;
         Ok(r.rows_affected() == 1)
     }
 
     /// The national id an upstream identity is linked to.
-    pub async fn upstream_link(&self, realm: &str, upstream: &str, sub: &str) -> Result<Option<String>> {
+    pub async fn upstream_link(
+        &self,
+        realm: &str,
+        upstream: &str,
+        sub: &str,
+    ) -> Result<Option<String>> {
         let r = sqlx::query("SELECT national_id FROM upstream_links WHERE realm = $1 AND upstream = $2 AND sub = $3")
             .bind(realm)
             .bind(upstream)
@@ -122,7 +129,11 @@ impl Store {
     }
 
     /// The links of a realm, of one national id if given.
-    pub async fn upstream_links(&self, realm: &str, national_id: Option<&str>) -> Result<Vec<LinkRow>> {
+    pub async fn upstream_links(
+        &self,
+        realm: &str,
+        national_id: Option<&str>,
+    ) -> Result<Vec<LinkRow>> {
         let rows = sqlx::query("SELECT realm, upstream, sub, national_id, method, created_at FROM upstream_links WHERE realm = $1 AND ($2 = '' OR national_id = $2) ORDER BY created_at, upstream, sub")
             .bind(realm)
             .bind(national_id.unwrap_or_default())
@@ -132,7 +143,13 @@ impl Store {
     }
 
     /// Removes a link (of `national_id` only, when given); the link removed.
-    pub async fn remove_upstream_link(&self, realm: &str, upstream: &str, sub: &str, national_id: Option<&str>) -> Result<Option<LinkRow>> {
+    pub async fn remove_upstream_link(
+        &self,
+        realm: &str,
+        upstream: &str,
+        sub: &str,
+        national_id: Option<&str>,
+    ) -> Result<Option<LinkRow>> {
         let mut tx = self.db.pool().begin().await?;
         let row = sqlx::query("SELECT realm, upstream, sub, national_id, method, created_at FROM upstream_links WHERE realm = $1 AND upstream = $2 AND sub = $3 AND ($4 = '' OR national_id = $4)")
             .bind(realm)
@@ -224,7 +241,14 @@ impl Store {
     }
 
     /// Records the upstream session of a login under way (`pending_hash`).
-    pub async fn put_upstream_session(&self, pending_hash: &str, realm: &str, upstream: &str, id_token: &str, expires_at: i64) -> Result<()> {
+    pub async fn put_upstream_session(
+        &self,
+        pending_hash: &str,
+        realm: &str,
+        upstream: &str,
+        id_token: &str,
+        expires_at: i64,
+    ) -> Result<()> {
         sqlx::query("DELETE FROM upstream_sessions WHERE pending_hash = $1")
             .bind(pending_hash)
             .execute(self.db.pool())
@@ -242,17 +266,24 @@ impl Store {
 
     /// Ties the upstream session of the login `pending_hash` to the coeur session `sid`.
     pub async fn attach_upstream_session(&self, pending_hash: &str, sid: &str) -> Result<bool> {
-        let r = sqlx::query("UPDATE upstream_sessions SET sid = $1 WHERE pending_hash = $2 AND sid IS NULL")
-            .bind(sid)
-            .bind(pending_hash)
-            .execute(self.db.pool())
-            .await?;
+        let r = sqlx::query(
+            "UPDATE upstream_sessions SET sid = $1 WHERE pending_hash = $2 AND sid IS NULL",
+        )
+        .bind(sid)
+        .bind(pending_hash)
+        .execute(self.db.pool())
+        .await?;
         Ok(r.rows_affected() == 1)
     }
 
     /// The latest upstream session of the coeur session `sid` not yet logged out of, marked as
     /// being logged out with `state_hash`, continuing to `next`.
-    pub async fn start_upstream_logout(&self, sid: &str, state_hash: &str, next: &str) -> Result<Option<UpstreamSessionRow>> {
+    pub async fn start_upstream_logout(
+        &self,
+        sid: &str,
+        state_hash: &str,
+        next: &str,
+    ) -> Result<Option<UpstreamSessionRow>> {
         let r = sqlx::query("SELECT pending_hash, upstream, id_token FROM upstream_sessions WHERE sid = $1 AND logout_state_hash IS NULL ORDER BY expires_at DESC LIMIT 1")
             .bind(sid)
             .fetch_optional(self.db.pool())
@@ -272,7 +303,11 @@ impl Store {
     }
 
     /// Where to continue after the upstream logout of `state_hash` in `realm` (once).
-    pub async fn finish_upstream_logout(&self, realm: &str, state_hash: &str) -> Result<Option<String>> {
+    pub async fn finish_upstream_logout(
+        &self,
+        realm: &str,
+        state_hash: &str,
+    ) -> Result<Option<String>> {
         let r = sqlx::query("SELECT pending_hash, logout_next FROM upstream_sessions WHERE realm = $1 AND logout_state_hash = $2")
             .bind(realm)
             .bind(state_hash)
