@@ -226,3 +226,77 @@ both_dbs!(
         wallet(&fc, &b, None).await;
     }
 );
+
+/// Runs the `coeur` binary on the test server's database and realms.
+async fn coeur_cli(s: &TestServer, args: &[&str]) -> std::process::Output {
+    let cfg = &s.app.cfg;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_coeur"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("COEUR_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("COEUR_LOG", "warn")
+        .arg("--database-url")
+        .arg(&cfg.database_url)
+        .arg("--keys-dir")
+        .arg(&cfg.keys_dir)
+        .arg("--realms-dir")
+        .arg(&cfg.realms_dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("coeur binary")
+}
+
+both_dbs!(operators_list_and_remove_links, |db| async move {
+    let fc = start(db, json!({})).await;
+    link_by_card(&fc, Some("eidas2"), "angela").await;
+    let o = coeur_cli(&fc.s, &["link", "list", "--realm", "edit"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.starts_with("fcplus\tb6048e95bb")
+            && out.contains(NATIONAL_ID)
+            && out.contains("\tcard\t"),
+        "{out}"
+    );
+    let sub = out.split('\t').nth(1).expect("sub").to_owned();
+    let o = coeur_cli(
+        &fc.s,
+        &[
+            "link",
+            "remove",
+            "--realm",
+            "edit",
+            "--upstream",
+            "fcplus",
+            "--sub",
+            &sub,
+        ],
+    )
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(rows(&fc, "upstream_links").await, 0);
+    let unlinked = audited(&fc, "upstream.unlink").await;
+    assert_eq!(unlinked.len(), 1, "{unlinked:?}");
+    let o = coeur_cli(
+        &fc.s,
+        &[
+            "link",
+            "remove",
+            "--realm",
+            "edit",
+            "--upstream",
+            "fcplus",
+            "--sub",
+            &sub,
+        ],
+    )
+    .await;
+    assert!(!o.status.success(), "nothing left to remove");
+    // The whole chain still verifies.
+    let o = coeur_cli(&fc.s, &["audit", "verify"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+});
