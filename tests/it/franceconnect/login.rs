@@ -300,3 +300,52 @@ both_dbs!(operators_list_and_remove_links, |db| async move {
     let o = coeur_cli(&fc.s, &["audit", "verify"]).await;
     assert!(o.status.success(), "{}", text(&o));
 });
+
+both_dbs!(an_ecps_login_proves_a_link_too, |db| async move {
+    let fc = start(db, json!({})).await;
+    let device = crate::ecps::enrolled(&fc.s, &identity(&fc.s, NATIONAL_ID).await).await;
+    // FranceConnect+'s citizen with a partial birth date, first seen: proven by e-CPS.
+    let b = fc.s.browser();
+    let handle = link_handle(&fc_login(&fc, &b, Some("eidas2"), "partial").await);
+    let r = b
+        .http
+        .post(format!("{}/auth/realms/edit/franceconnect/link", fc.s.base))
+        .form(&[
+            ("link", handle.as_str()),
+            ("method", "ecps"),
+            ("national_id", NATIONAL_ID),
+        ])
+        .send()
+        .await
+        .expect("link");
+    assert_eq!(r.status().as_u16(), 303, "to the waiting page");
+    let waiting = format!(
+        "{}{}",
+        fc.s.base,
+        r.headers()["location"].to_str().expect("to")
+    );
+    assert!(waiting.contains("/auth/ecps?request="), "{waiting}");
+    let pending = device.pending(&fc.s).await;
+    let r = device
+        .decide(&fc.s, &pending[0], coeur::oauth::ecps::Decision::Approve)
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let (status, to) = crate::ecps::check(&b, &waiting).await;
+    assert_eq!(status, 303, "{to}");
+    assert!(to.starts_with(REDIRECT), "{to}");
+    use sqlx::Row as _;
+    let method: String = sqlx::query("SELECT method FROM upstream_links WHERE upstream = 'fcplus'")
+        .fetch_one(fc.s.state.store.db().pool())
+        .await
+        .expect("link")
+        .get("method");
+    assert_eq!(method, "ecps");
+    // From now on FranceConnect+ alone logs in.
+    let a = fc_login(&fc, &fc.s.browser(), Some("eidas2"), "partial").await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert!(
+        a.location
+            .as_deref()
+            .is_some_and(|l| l.starts_with(REDIRECT))
+    );
+});
