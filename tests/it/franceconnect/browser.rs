@@ -71,3 +71,91 @@ both_dbs!(franceconnect_plus_round_trip_in_chromium, |db| async move {
         "{report:#}"
     );
 });
+
+both_dbs!(
+    franceconnect_pages_pass_the_accessibility_audit,
+    |db| async move {
+        let chromium = match browser_peers(&["playwright-core", "oidc-provider", "axe-core"]) {
+            Ok(c) => c,
+            Err(why) if std::env::var_os("COEUR_REQUIRE_PEERS").is_none() => {
+                eprintln!("skipped: the browser test's peers are not installed: {why}");
+                return;
+            }
+            Err(why) => panic!("COEUR_REQUIRE_PEERS is set and a browser peer is missing: {why}"),
+        };
+        if matches!(db, Db::Postgres) {
+            // The pages do not depend on the database; one run writes the screenshots.
+            return;
+        }
+        let fc = start(db, json!({})).await;
+        let authorize = authz_url(
+            &fc.s,
+            "edit",
+            &[
+                ("client_id", "rp"),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("redirect_uri", REDIRECT),
+                ("state", "st"),
+                ("nonce", NONCE),
+                ("acr_values", "eidas2"),
+            ],
+        );
+        let upstream = |login: Option<&str>| {
+            let mut steps = vec![json!({ "click": "button[value=franceconnect]" })];
+            match login {
+                Some(l) => steps.extend([
+                    json!({ "fill": "#login", "value": l }),
+                    json!({ "fill": "#password", "value": "123" }),
+                    json!({ "click": "#submit" }),
+                ]),
+                None => steps.push(json!({ "click": "#cancel" })),
+            }
+            steps
+        };
+        let mut list = Vec::new();
+        for (lang, accept) in [("fr", "fr-FR,fr;q=0.9"), ("en", "en-GB,en;q=0.9")] {
+            for (name, steps) in [
+                ("franceconnect-link", upstream(Some("abroad"))),
+                ("franceconnect-denied", upstream(None)),
+            ] {
+                list.push(json!({
+                    "name": format!("{name}.{lang}"), "url": authorize, "lang": lang,
+                    "accept_language": accept, "steps": steps,
+                }));
+            }
+        }
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("pages.json");
+        std::fs::write(&file, serde_json::to_string(&list).expect("json")).expect("write");
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("node")
+                .arg(repo_dir().join("tests/node/pages.mjs"))
+                .arg(&file)
+                .env("COEUR_CHROMIUM", chromium)
+                .output()
+                .expect("node")
+        })
+        .await
+        .expect("driver");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+        let pages = report["pages"].as_array().expect("pages");
+        assert_eq!(pages.len(), 8, "{report:#}");
+        for p in pages {
+            assert!(p.get("error").is_none(), "{p:#}");
+            assert_eq!(p["html_lang"], p["lang_expected"], "{p:#}");
+            let bad: Vec<&Value> = p["violations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+                .collect();
+            assert!(bad.is_empty(), "{}: {bad:#?}", p["name"]);
+        }
+    }
+);
