@@ -10,7 +10,8 @@
 // `decryption_key_pem` (the test's own key, to forge tokens), `accounts` (more citizens)),
 // and the provider answers from then on (503 before). `POST /__test/tamper` with a mode
 // (`nonce`, `issuer`, `foreign`, `plain`, `expired`, `acr`) spoils the next token response,
-// the way a hostile or broken upstream would.
+// the way a hostile or broken upstream would; `rotated` signs it with a new key, which the
+// upstream's JWKS publishes from then on (a key rotation).
 //
 // The login page (`/interaction/{uid}`) asks for a login and the password `123`; "Annuler"
 // answers `access_denied`.
@@ -82,6 +83,7 @@ async function configure(cfg, issuer) {
   const signing = await jose.generateKeyPair('ES256', { extractable: true });
   const signingJwk = { ...(await jose.exportJWK(signing.privateKey)), kid: `fc-${kind}-1`, alg: 'ES256', use: 'sig' };
   const forger = await jose.generateKeyPair('ES256');
+  const published = [{ ...(await jose.exportJWK(signing.publicKey)), kid: signingJwk.kid, alg: 'ES256', use: 'sig' }];
   const coeurKey = cfg.decryption_key_pem ? await jose.importPKCS8(cfg.decryption_key_pem, 'ECDH-ES') : null;
 
   const client = {
@@ -165,8 +167,15 @@ async function configure(cfg, issuer) {
     if (mode === 'issuer') c.iss = 'http://127.0.0.1:9/evil';
     if (mode === 'expired') { c.iat = now - 4000; c.exp = now - 3600; }
     if (mode === 'acr') c.acr = 'eidas1';
-    const key = mode === 'foreign' ? forger.privateKey : signing.privateKey;
-    const signed = await new jose.SignJWT(c).setProtectedHeader({ alg: 'ES256', kid: signingJwk.kid, typ: 'JWT' }).sign(key);
+    let key = mode === 'foreign' ? forger.privateKey : signing.privateKey;
+    let kid = signingJwk.kid;
+    if (mode === 'rotated') {
+      const fresh = await jose.generateKeyPair('ES256');
+      kid = `fc-${kind}-${published.length + 1}`;
+      published.push({ ...(await jose.exportJWK(fresh.publicKey)), kid, alg: 'ES256', use: 'sig' });
+      key = fresh.privateKey;
+    }
+    const signed = await new jose.SignJWT(c).setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' }).sign(key);
     if (!plus || mode === 'plain') return signed;
     const { keys } = await (await fetch(cfg.jwks_uri)).json();
     const to = await jose.importJWK(keys[0], 'ECDH-ES');
@@ -182,6 +191,11 @@ async function configure(cfg, issuer) {
       if (url.pathname === '/__test/tamper' && req.method === 'POST') {
         tamper = (await readBody(req)).get('mode');
         res.end('ok');
+        return;
+      }
+      if (url.pathname === '/jwks' && published.length > 1) {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ keys: published }));
         return;
       }
       const m = url.pathname.match(/^\/interaction\/([^/]+)(\/login)?$/);

@@ -204,3 +204,27 @@ both_dbs!(
         assert_eq!(mallorys, 0);
     }
 );
+
+both_dbs!(
+    upstream_keys_are_read_again_on_an_unknown_kid_at_most_once_a_minute,
+    |db| async move {
+        let fc = start(db, json!({})).await;
+        link_by_card(&fc, Some("eidas2"), "angela").await;
+        // The upstream signs with a new key, published at once; coeur read the keys less than a
+        // minute ago: refused, nothing read again.
+        fc.plus.tamper("rotated").await;
+        let a = fc_login(&fc, &fc.s.browser(), Some("eidas2"), "angela").await;
+        assert_eq!(a.status, 400, "{}", a.body);
+        assert!(a.body.contains("unknown signing key"), "{}", a.body);
+        // A minute later, an unknown kid makes coeur read the keys again: the login goes through.
+        fc.s.clock.advance(61);
+        fc.plus.tamper("rotated").await;
+        let a = fc_login(&fc, &fc.s.browser(), Some("eidas2"), "angela").await;
+        assert_eq!(a.status, 303, "{}", a.body);
+        assert!(
+            a.location
+                .as_deref()
+                .is_some_and(|l| l.starts_with(REDIRECT))
+        );
+    }
+);
