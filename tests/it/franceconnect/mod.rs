@@ -19,6 +19,7 @@ use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 mod browser;
+mod jwe;
 mod login;
 mod refusals;
 
