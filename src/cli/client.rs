@@ -89,6 +89,18 @@ pub enum ClientCmd {
         /// it).
         #[arg(long, requires = "backchannel_logout_uri")]
         backchannel_logout_session_required: bool,
+        /// CIBA: how the client gets its tokens, `poll` or `ping` (with the
+        /// urn:openid:params:grant-type:ciba grant; poll by default).
+        #[arg(long, value_parser = ["poll", "ping"])]
+        ciba_delivery_mode: Option<String>,
+        /// CIBA ping: where coeur tells the client a request was decided (https, or http on a
+        /// loopback host).
+        #[arg(long)]
+        ciba_notification_endpoint: Option<String>,
+        /// CIBA: the client signs its requests (`request`) with this algorithm (ES256, PS256,
+        /// RS256), with a key of its JWKS.
+        #[arg(long)]
+        ciba_signing_alg: Option<String>,
     },
     /// List a realm's clients.
     List {
@@ -134,7 +146,15 @@ pub async fn run(cfg: Config, c: ClientCmd) -> Result<()> {
             web_origins,
             backchannel_logout_uri,
             backchannel_logout_session_required,
+            ciba_delivery_mode,
+            ciba_notification_endpoint,
+            ciba_signing_alg,
         } => {
+            let ciba = ciba_registration(
+                ciba_delivery_mode.as_deref(),
+                ciba_notification_endpoint,
+                ciba_signing_alg.as_deref(),
+            )?;
             let jwks = match jwks {
                 Some(p) => Some(serde_json::from_str(
                     &std::fs::read_to_string(&p)
@@ -169,12 +189,40 @@ pub async fn run(cfg: Config, c: ClientCmd) -> Result<()> {
                 web_origins: (!web_origins.is_empty()).then_some(web_origins),
                 backchannel_logout_uri,
                 backchannel_logout_session_required,
+                ciba,
             };
             add(&cfg, &realm, reg).await
         }
         ClientCmd::List { realm } => list(&cfg, &realm).await,
         ClientCmd::Remove { realm, client_id } => remove(&cfg, &realm, &client_id).await,
     }
+}
+
+/// The CIBA registration the `--ciba-*` options ask for, if any.
+fn ciba_registration(
+    mode: Option<&str>,
+    endpoint: Option<String>,
+    alg: Option<&str>,
+) -> Result<Option<coeur::oauth::ciba::CibaRegistration>> {
+    use coeur::oauth::ciba::{CibaRegistration, DeliveryMode};
+    if mode.is_none() && endpoint.is_none() && alg.is_none() {
+        return Ok(None);
+    }
+    let token_delivery_mode = match mode {
+        Some("ping") => DeliveryMode::Ping,
+        _ => DeliveryMode::Poll,
+    };
+    let authentication_request_signing_alg = alg
+        .map(|a| {
+            coeur::oauth::jose::SigAlg::parse(a)
+                .ok_or_else(|| anyhow::anyhow!("unknown algorithm {a}"))
+        })
+        .transpose()?;
+    Ok(Some(CibaRegistration {
+        token_delivery_mode,
+        client_notification_endpoint: endpoint,
+        authentication_request_signing_alg,
+    }))
 }
 
 /// `client list`: the realm's clients, from its file and from the database.

@@ -262,8 +262,12 @@ both_dbs!(discovery_says_what_works, |db| async move {
 
     for realm in ["edit", "esante-wallet"] {
         let d = document(&s, realm).await;
-        // The pages are French; nothing reads display; no method yields eidas3.
-        assert_eq!(strings(&d, "ui_locales_supported"), ["fr-FR"], "{realm}");
+        // The pages are French and English; nothing reads display; no method yields eidas3.
+        assert_eq!(
+            strings(&d, "ui_locales_supported"),
+            ["fr-FR", "en"],
+            "{realm}"
+        );
         assert!(d.get("display_values_supported").is_none(), "{realm}");
         assert_eq!(
             strings(&d, "acr_values_supported"),

@@ -12,6 +12,8 @@ mod ca;
 mod ca_policy;
 mod card;
 mod card_external;
+mod ciba;
+mod ciba_openid_client;
 mod compat;
 mod compat_apache;
 mod compat_authlib;

@@ -66,6 +66,7 @@ fn client(public: bool) -> Client {
             web_origins: None,
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
+            ciba: None,
         },
         secret_hash: None,
         hmac_secret: None,

@@ -74,6 +74,9 @@ pub enum GrantType {
     RefreshToken,
     /// Client credentials.
     ClientCredentials,
+    /// Client-Initiated Backchannel Authentication (CIBA Core 1.0 §10.1).
+    #[serde(rename = "urn:openid:params:grant-type:ciba")]
+    Ciba,
 }
 
 impl GrantType {
@@ -83,6 +86,7 @@ impl GrantType {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
+            GrantType::Ciba => crate::ciba::GRANT_TYPE,
         }
     }
     /// Parses a wire name.
@@ -156,6 +160,10 @@ pub struct ClientSpec {
     /// Whether the client needs `sid` in Logout Tokens (coeur always sends it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub backchannel_logout_session_required: bool,
+    /// CIBA: how the client gets its tokens, and what it registered for it (CIBA Core §4);
+    /// unset, a client with the CIBA grant polls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ciba: Option<crate::ciba::CibaRegistration>,
 }
 
 /// What a CA client is entitled to request: certificates for its own structures and for DNS
@@ -324,6 +332,9 @@ pub enum SpecError {
     /// A CA entitlement's DNS suffix is not a plain DNS name.
     #[error("ca.dns_suffixes: {0:?} is not a DNS name of at least two labels")]
     CaDnsSuffix(String),
+    /// The CIBA registration is refused.
+    #[error("ciba: {0}")]
+    Ciba(&'static str),
 }
 
 /// Checks a registration; `Err` says what is wrong.
@@ -386,6 +397,7 @@ pub fn validate_spec(spec: &ClientSpec) -> Result<(), SpecError> {
         serde_json::from_value::<jsonwebtoken::jwk::JwkSet>(j.clone())
             .map_err(|e| SpecError::Jwks(e.to_string()))?;
     }
+    crate::ciba::validate_registration(spec).map_err(SpecError::Ciba)?;
     for suffix in spec.ca.iter().flat_map(|c| &c.dns_suffixes) {
         let labels: Vec<&str> = suffix.split('.').collect();
         let label_ok = |l: &&str| {

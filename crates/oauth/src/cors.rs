@@ -182,6 +182,7 @@ mod tests {
             web_origins: web_origins.map(|w| w.iter().map(|s| s.to_string()).collect()),
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
+            ciba: None,
         }
     }
 

@@ -2,7 +2,7 @@
 //! Keycloak-compatible endpoint paths so that existing PSC connectors work unchanged.
 
 use super::acr::Acr;
-use super::realm::Realm;
+use super::realm::{AuthMethod, Realm};
 use serde_json::{Value, json};
 
 /// Endpoint URLs of a realm.
@@ -22,6 +22,8 @@ pub struct Endpoints {
     pub introspection: String,
     /// Revocation.
     pub revocation: String,
+    /// CIBA authentication requests (Keycloak's path).
+    pub backchannel_authentication: String,
 }
 
 impl Endpoints {
@@ -36,6 +38,7 @@ impl Endpoints {
             logout: format!("{b}/logout"),
             introspection: format!("{b}/token/introspect"),
             revocation: format!("{b}/revoke"),
+            backchannel_authentication: format!("{b}/ext/ciba/auth"),
         }
     }
 }
@@ -85,7 +88,7 @@ pub fn document(realm: &Realm, mtls_base: &str) -> Value {
         "none",
     ];
     let assertion_algs = ["ES256", "PS256", "RS256"];
-    json!({
+    let mut doc = json!({
         "issuer": realm.issuer,
         "authorization_endpoint": e.authorization,
         "token_endpoint": e.token,
@@ -122,8 +125,8 @@ pub fn document(realm: &Realm, mtls_base: &str) -> Value {
         "request_uri_parameter_supported": false,
         "require_request_uri_registration": false,
         "acr_values_supported": acr_values(realm),
-        // The pages are in French only.
-        "ui_locales_supported": ["fr-FR"],
+        // The pages speak French, and English when asked.
+        "ui_locales_supported": ["fr-FR", "en"],
         "claims_locales_supported": ["fr-FR"],
         "authorization_response_iss_parameter_supported": true,
         "frontchannel_logout_supported": false,
@@ -137,7 +140,38 @@ pub fn document(realm: &Realm, mtls_base: &str) -> Value {
             "introspection_endpoint": m.introspection,
             "revocation_endpoint": m.revocation,
         },
-    })
+    });
+    // CIBA, where the realm offers one of its channels (the e-CPS devices, the card).
+    if realm
+        .auth_methods
+        .iter()
+        .any(|m| matches!(m, AuthMethod::Ecps | AuthMethod::Card))
+    {
+        let d = doc.as_object_mut().expect("an object");
+        d.insert(
+            "backchannel_authentication_endpoint".into(),
+            e.backchannel_authentication.clone().into(),
+        );
+        d.insert(
+            "backchannel_token_delivery_modes_supported".into(),
+            json!(["poll", "ping"]),
+        );
+        d.insert(
+            "backchannel_authentication_request_signing_alg_values_supported".into(),
+            json!(assertion_algs),
+        );
+        d.insert(
+            "backchannel_user_code_parameter_supported".into(),
+            false.into(),
+        );
+        doc["grant_types_supported"]
+            .as_array_mut()
+            .expect("an array")
+            .push(crate::ciba::GRANT_TYPE.into());
+        doc["mtls_endpoint_aliases"]["backchannel_authentication_endpoint"] =
+            m.backchannel_authentication.into();
+    }
+    doc
 }
 
 #[cfg(test)]
@@ -181,9 +215,11 @@ mod tests {
                 .any(|s| s == "none")
         );
         assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
-        // Only what works: the test login yields eidas1; the pages are French.
+        // Only what works: the test login yields eidas1; the pages are French and English;
+        // no CIBA channel (neither card nor e-CPS) in this realm.
         assert_eq!(d["acr_values_supported"], json!(["eidas1"]));
-        assert_eq!(d["ui_locales_supported"], json!(["fr-FR"]));
+        assert_eq!(d["ui_locales_supported"], json!(["fr-FR", "en"]));
+        assert!(d.get("backchannel_authentication_endpoint").is_none());
         assert_eq!(d["backchannel_logout_supported"], true);
         assert_eq!(d["backchannel_logout_session_supported"], true);
         assert_eq!(d["frontchannel_logout_supported"], false);

@@ -41,6 +41,16 @@ pub enum ErrorCode {
     /// The authentication the client requires (`acr_values`) cannot be met (OpenID Connect
     /// Core 1.0 errata set 2, §3.1.2.6).
     UnmetAuthenticationRequirements,
+    /// CIBA: the professional has not decided yet (CIBA Core §11).
+    AuthorizationPending,
+    /// CIBA: polled faster than the interval; wait 5 s more between polls.
+    SlowDown,
+    /// CIBA: the `auth_req_id` has expired.
+    ExpiredToken,
+    /// CIBA: the binding message is too long or not printable.
+    InvalidBindingMessage,
+    /// CIBA: the `login_hint_token` has expired.
+    ExpiredLoginHintToken,
 }
 
 impl ErrorCode {
@@ -63,6 +73,11 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::InvalidBindingMessage => "invalid_binding_message",
+            ErrorCode::ExpiredLoginHintToken => "expired_login_hint_token",
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod acr;
 pub mod authorize;
+pub mod ciba;
 pub mod claims;
 pub mod client;
 pub mod cors;

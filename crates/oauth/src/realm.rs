@@ -287,6 +287,14 @@ impl Realm {
         self.subject.replace("{national_id}", national_id)
     }
 
+    /// The national id whose subject is `sub` (the inverse of [`Realm::subject_of`]: the
+    /// template's text around `{national_id}` removed), if `sub` has the template's shape.
+    pub fn national_id_of_subject(&self, sub: &str) -> Option<String> {
+        let (before, after) = self.subject.split_once("{national_id}")?;
+        let id = sub.strip_prefix(before)?.strip_suffix(after)?;
+        (!id.is_empty() && self.subject_of(id) == sub).then(|| id.to_owned())
+    }
+
     /// Whether the issuer is an acceptable URL for `public_url`'s listener: `https`, or
     /// `http` on a loopback host only.
     fn check_issuer(issuer: &str) -> Result<(), IssuerError> {
@@ -531,6 +539,23 @@ redirect_uris = ["{public_url}/demo/callback"]
             r.clients[0].redirect_uris[0],
             "http://127.0.0.1:8080/demo/callback"
         );
+    }
+
+    #[test]
+    fn subjects_map_back_to_national_ids() {
+        let text = OK.replace(
+            "auth_methods",
+            "subject = \"f:550dc1c8:{national_id}\"\nauth_methods",
+        );
+        let r = Realm::parse("realms/edit.toml", &text, "http://127.0.0.1:8080").unwrap();
+        let sub = r.subject_of("899700218896");
+        assert_eq!(sub, "f:550dc1c8:899700218896");
+        assert_eq!(
+            r.national_id_of_subject(&sub).as_deref(),
+            Some("899700218896")
+        );
+        assert_eq!(r.national_id_of_subject("f:550dc1c8:"), None);
+        assert_eq!(r.national_id_of_subject("899700218896"), None);
     }
 
     #[test]

@@ -329,6 +329,16 @@ fn check_assertion(
 /// The claims of an assertion signed with an asymmetric algorithm by one of the client's
 /// keys (the one its `kid` names, or any).
 fn verify_assertion(jwt: &str, client: &Client) -> Result<AssertionClaims, &'static str> {
+    verify_client_jwt(jwt, client)
+}
+
+/// The claims of a JWT the client signed with an asymmetric algorithm and one of its
+/// registered keys (the one its `kid` names, or any): client assertions, CIBA signed
+/// requests and login hint tokens. Times and audience are the caller's to check.
+pub(crate) fn verify_client_jwt<T: serde::de::DeserializeOwned>(
+    jwt: &str,
+    client: &Client,
+) -> Result<T, &'static str> {
     let header = jsonwebtoken::decode_header(jwt).map_err(|_| "malformed")?;
     use jsonwebtoken::Algorithm as A;
     if !matches!(
@@ -351,7 +361,7 @@ fn verify_assertion(jwt: &str, client: &Client) -> Result<AssertionClaims, &'sta
         None => jwks.keys.iter().collect(),
     };
     let mut validation = jsonwebtoken::Validation::new(header.alg);
-    // Time and audience are checked by `assertion_claims` against the injected clock.
+    // Time and audience are checked by the caller against the injected clock.
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
@@ -359,7 +369,7 @@ fn verify_assertion(jwt: &str, client: &Client) -> Result<AssertionClaims, &'sta
     candidates
         .iter()
         .filter_map(|jwk| jsonwebtoken::DecodingKey::from_jwk(jwk).ok())
-        .find_map(|k| jsonwebtoken::decode::<AssertionClaims>(jwt, &k, &validation).ok())
+        .find_map(|k| jsonwebtoken::decode::<T>(jwt, &k, &validation).ok())
         .map(|d| d.claims)
         .ok_or("signature does not verify with the client's keys")
 }

@@ -24,6 +24,7 @@ fn client(method: TokenAuthMethod) -> Client {
             web_origins: None,
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
+            ciba: None,
         },
         secret_hash: Some(SecretHash::new(
             "s3cret-s3cret-s3cret-s3cret-s3cret",

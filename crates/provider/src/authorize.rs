@@ -140,7 +140,6 @@ pub(crate) fn grant_and_code(
     now: i64,
 ) -> (GrantRow, CodeRow) {
     let l = &rt.realm.lifetimes;
-    let offline = req.scope.iter().any(|x| x == "offline_access");
     let grant = GrantRow {
         grant_id: id128(&*st.rng),
         client_id: req.client_id.clone(),
@@ -151,12 +150,7 @@ pub(crate) fn grant_and_code(
         auth_time: s.auth_time,
         acr: s.acr.as_str().to_owned(),
         method: s.method.as_str().to_owned(),
-        expires_at: now
-            + if offline {
-                l.offline_refresh_token
-            } else {
-                l.refresh_token.max(l.sso_session)
-            },
+        expires_at: grant_expiry(rt, &req.scope, now),
         revoked_at: None,
     };
     let code = CodeRow {
@@ -169,6 +163,16 @@ pub(crate) fn grant_and_code(
         used_at: None,
     };
     (grant, code)
+}
+
+/// When a grant of `scope` made now expires (the end of its refresh chain).
+pub(crate) fn grant_expiry(rt: &RealmRt, scope: &[String], now: i64) -> i64 {
+    let l = &rt.realm.lifetimes;
+    now + if scope.iter().any(|x| x == "offline_access") {
+        l.offline_refresh_token
+    } else {
+        l.refresh_token.max(l.sso_session)
+    }
 }
 
 /// The client's redirect URI with the code, `state` and `iss`.

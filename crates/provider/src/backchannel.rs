@@ -47,11 +47,29 @@ impl Drop for Queued {
     }
 }
 
-/// One Logout Token to post.
+/// One request to post to a client's back channel.
 struct Delivery {
     client_id: String,
     uri: String,
-    token: String,
+    what: Message,
+}
+
+/// What is posted.
+enum Message {
+    /// A Logout Token, as a form (`logout_token=…`).
+    Logout(String),
+    /// A CIBA ping (CIBA Core §10.2): `{"auth_req_id": …}` as JSON, with the client's
+    /// notification token as bearer.
+    Ping { bearer: String, auth_req_id: String },
+}
+
+impl Message {
+    fn label(&self) -> &'static str {
+        match self {
+            Message::Logout(_) => "back-channel logout",
+            Message::Ping { .. } => "CIBA ping",
+        }
+    }
 }
 
 impl Backchannel {
@@ -92,11 +110,25 @@ impl Backchannel {
         (before < self.max_queued).then_some(guard)
     }
 
+    /// Tells `client_id`, at its notification endpoint `uri`, that the CIBA request
+    /// `auth_req_id` was decided, presenting its notification token `bearer`; from a spawned
+    /// task, retried as logout requests are.
+    pub(crate) fn ping(&self, client_id: &str, uri: &str, bearer: String, auth_req_id: String) {
+        self.spawn(Delivery {
+            client_id: client_id.to_owned(),
+            uri: uri.to_owned(),
+            what: Message::Ping {
+                bearer,
+                auth_req_id,
+            },
+        });
+    }
+
     /// Posts `d` in a task of its own, retrying as the policy says; the outcome is logged.
     /// Dropped (and logged) when too many deliveries are already queued.
     fn spawn(&self, d: Delivery) {
         let Some(queued) = self.enqueue() else {
-            tracing::warn!(client = %d.client_id, uri = %d.uri, queued = self.max_queued, "back-channel logout dropped: too many deliveries queued");
+            tracing::warn!(client = %d.client_id, uri = %d.uri, queued = self.max_queued, "{} dropped: too many deliveries queued", d.what.label());
             return;
         };
         let (http, slots, policy) = (self.http.clone(), self.slots.clone(), self.policy);
@@ -112,11 +144,11 @@ impl Backchannel {
                 let failure = match outcome {
                     Ok(status) => match DeliveryAnswer::of(status) {
                         DeliveryAnswer::Delivered => {
-                            tracing::debug!(client = %d.client_id, uri = %d.uri, attempt, "back-channel logout delivered");
+                            tracing::debug!(client = %d.client_id, uri = %d.uri, attempt, "{} delivered", d.what.label());
                             return;
                         }
                         DeliveryAnswer::Refused => {
-                            tracing::warn!(client = %d.client_id, uri = %d.uri, status, "back-channel logout refused by the relying party");
+                            tracing::warn!(client = %d.client_id, uri = %d.uri, status, "{} refused by the relying party", d.what.label());
                             return;
                         }
                         DeliveryAnswer::TryAgain => format!("status {status}"),
@@ -124,10 +156,10 @@ impl Backchannel {
                     Err(e) => e,
                 };
                 let Some(ms) = policy.delay_after(attempt) else {
-                    tracing::warn!(client = %d.client_id, uri = %d.uri, attempts = attempt, error = %failure, "back-channel logout failed");
+                    tracing::warn!(client = %d.client_id, uri = %d.uri, attempts = attempt, error = %failure, "{} failed", d.what.label());
                     return;
                 };
-                tracing::debug!(client = %d.client_id, uri = %d.uri, attempt, error = %failure, "back-channel logout attempt failed; trying again");
+                tracing::debug!(client = %d.client_id, uri = %d.uri, attempt, error = %failure, "{} attempt failed; trying again", d.what.label());
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 attempt += 1;
             }
@@ -135,11 +167,21 @@ impl Backchannel {
     }
 }
 
-/// Posts the token of `d` as a form (`logout_token=…`): the status, or why there was none.
+/// Posts `d` (a Logout Token as a form, a ping as JSON with its bearer): the status, or why
+/// there was none.
 async fn post(http: &reqwest::Client, d: &Delivery) -> Result<u16, String> {
-    http.post(&d.uri)
-        .form(&[("logout_token", d.token.as_str())])
-        .send()
+    let req = http.post(&d.uri);
+    let req = match &d.what {
+        Message::Logout(token) => req.form(&[("logout_token", token.as_str())]),
+        Message::Ping {
+            bearer,
+            auth_req_id,
+        } => req
+            .bearer_auth(bearer)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(serde_json::json!({ "auth_req_id": auth_req_id }).to_string()),
+    };
+    req.send()
         .await
         .map(|r| r.status().as_u16())
         // Without the URL (logged beside it) nor anything of the body.
@@ -173,7 +215,7 @@ pub(crate) async fn session_ended(st: &AppState, rt: &RealmRt, ended: &EndedSess
             Ok(token) => st.backchannel.spawn(Delivery {
                 client_id: client_id.clone(),
                 uri,
-                token,
+                what: Message::Logout(token),
             }),
             Err(e) => {
                 tracing::warn!(realm = %rt.realm.name, client = %client_id, uri = %uri, error = %format!("{e:#}"), "back-channel logout: token not signed");

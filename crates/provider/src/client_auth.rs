@@ -20,6 +20,8 @@ pub(crate) enum AuthAt {
     Introspection,
     /// The revocation endpoint.
     Revocation,
+    /// The CIBA authentication request endpoint.
+    Ciba,
 }
 
 impl AuthAt {
@@ -28,6 +30,7 @@ impl AuthAt {
             AuthAt::Token => &e.token,
             AuthAt::Introspection => &e.introspection,
             AuthAt::Revocation => &e.revocation,
+            AuthAt::Ciba => &e.backchannel_authentication,
         }
     }
 }

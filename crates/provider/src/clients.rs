@@ -71,6 +71,8 @@ pub struct ClientRegistration {
     pub backchannel_logout_uri: Option<String>,
     /// Whether the client needs `sid` in Logout Tokens.
     pub backchannel_logout_session_required: bool,
+    /// CIBA: delivery mode, notification endpoint, request signing (with the CIBA grant).
+    pub ciba: Option<coeur_oauth::ciba::CibaRegistration>,
 }
 
 /// Why a registration is refused.
@@ -247,6 +249,7 @@ fn spec_of(reg: &ClientRegistration) -> Result<ClientSpec, RegistrationError> {
         web_origins: reg.web_origins.clone(),
         backchannel_logout_uri: reg.backchannel_logout_uri.clone(),
         backchannel_logout_session_required: reg.backchannel_logout_session_required,
+        ciba: reg.ciba.clone(),
     })
 }
 

@@ -12,6 +12,7 @@ mod access_tokens;
 mod authorize;
 mod backchannel;
 pub mod ca_clients;
+mod ciba;
 mod client_auth;
 pub mod clients;
 mod cors;
@@ -44,7 +45,12 @@ type St = axum::extract::State<Arc<AppState>>;
 /// The routes only the card listener serves (those login methods add to it: the card login);
 /// it serves the main routes too, as their mutual-TLS aliases.
 pub fn card_routes(state: Arc<AppState>) -> Router {
-    login::routes(login::Listener::Card).with_state(state)
+    login::routes(login::Listener::Card)
+        .route(
+            "/auth/realms/{realm}/ciba/approve",
+            get(ciba::card::approve_page).post(ciba::card::approve_post),
+        )
+        .with_state(state)
 }
 
 /// The provider's routes: per realm discovery, authorization, wallet, token, userinfo, JWKS,
@@ -95,6 +101,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             &format!("{oc}/logout"),
             get(logout::logout_get).post(logout::logout_post),
+        )
+        .route(
+            &format!("{oc}/ext/ciba/auth"),
+            post(ciba::authentication_request),
         )
         .route(
             &format!("{oc}/token/introspect"),

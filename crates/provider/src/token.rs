@@ -48,6 +48,7 @@ pub(crate) async fn token(
         GrantType::AuthorizationCode => code_grant(&st, &rt, &auth, &form).await?,
         GrantType::RefreshToken => refresh_grant(&st, &rt, &auth, &form).await?,
         GrantType::ClientCredentials => client_credentials(&st, &rt, &auth, &form)?,
+        GrantType::Ciba => crate::ciba::grant::ciba_grant(&st, &rt, &auth, &form).await?,
     };
     Ok((StatusCode::OK, no_store(), axum::Json(body)).into_response())
 }
@@ -154,7 +155,7 @@ async fn grant_of(st: &AppState, grant_id: &str) -> Result<GrantRow, ProviderErr
 }
 
 /// When a refresh token issued now for grant `g` expires: never after the grant.
-fn refresh_expiry(rt: &RealmRt, g: &GrantRow, now: i64) -> i64 {
+pub(crate) fn refresh_expiry(rt: &RealmRt, g: &GrantRow, now: i64) -> i64 {
     let l = &rt.realm.lifetimes;
     let life = if g.scope.split(' ').any(|s| s == "offline_access") {
         l.offline_refresh_token
@@ -305,17 +306,17 @@ fn client_credentials(
 }
 
 /// What a token response of a user grant carries beside the access token.
-struct Issued<'a> {
+pub(crate) struct Issued<'a> {
     /// The tokens' scope: the grant's, or narrower.
-    scope: &'a str,
+    pub scope: &'a str,
     /// The refresh token, if one is issued.
-    refresh: Option<String>,
+    pub refresh: Option<String>,
     /// Whether an ID token is issued.
-    id_token: bool,
+    pub id_token: bool,
 }
 
 /// Signs the access token and (for `openid`) the ID token of a user grant.
-async fn mint(
+pub(crate) async fn mint(
     st: &AppState,
     rt: &RealmRt,
     auth: &ClientAuthenticated,

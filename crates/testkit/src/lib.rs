@@ -340,6 +340,7 @@ pub fn rp_spec(id: &str) -> ClientSpec {
         web_origins: None,
         backchannel_logout_uri: None,
         backchannel_logout_session_required: false,
+        ciba: None,
     }
 }
 

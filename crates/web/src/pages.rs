@@ -156,6 +156,10 @@ fn templates() -> &'static minijinja::Environment<'static> {
                 "franceconnect_links.html",
                 include_str!("../../../templates/franceconnect_links.html"),
             ),
+            (
+                "ciba_approve.html",
+                include_str!("../../../templates/ciba_approve.html"),
+            ),
         ];
         for (name, src) in all {
             if let Err(e) = env.add_template(name, src) {

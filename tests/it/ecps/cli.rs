@@ -6,7 +6,7 @@ use std::process::{Output, Stdio};
 use tokio::process::Command;
 
 /// Runs `coeur ecps` with the device file `file`.
-async fn ecps(file: &std::path::Path, args: &[&str]) -> Output {
+pub(crate) async fn ecps(file: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_coeur"))
         .arg("ecps")
         .arg("--key-file")
@@ -21,7 +21,7 @@ async fn ecps(file: &std::path::Path, args: &[&str]) -> Output {
         .expect("coeur binary")
 }
 
-fn ok(o: &Output, what: &str) -> String {
+pub(crate) fn ok(o: &Output, what: &str) -> String {
     assert!(o.status.success(), "{what}: {}", text(o));
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

@@ -16,7 +16,7 @@ use coeur::common::identity::Identity;
 use coeur::oauth::ecps::{Challenge, Decision};
 use serde_json::{Value, json};
 
-mod cli;
+pub(crate) mod cli;
 mod login;
 mod refusals;
 

@@ -125,9 +125,8 @@ pub(crate) fn limit(
 /// What follows a recorded decision on `row` (as stored after it). A wallet login's browser
 /// sees it when it next checks; a CIBA request's client is told here.
 pub(crate) async fn decided(st: &AppState, row: &ApprovalRow) {
-    let _ = st;
     tracing::info!(realm = %row.realm, request = %row.id, origin = row.origin.as_str(), approved = row.status == Status::Approved, "e-CPS decision");
     if row.origin == Origin::Ciba {
-        // CIBA ping delivery hooks in here
+        crate::ciba::decided(st, row).await;
     }
 }

@@ -10,6 +10,7 @@ use sqlx::any::AnyRow;
 
 mod approvals;
 mod card;
+mod ciba;
 mod ecps;
 mod upstream;
 
@@ -523,6 +524,27 @@ impl Store {
         c: &CodeRow,
         now: i64,
     ) -> Result<()> {
+        Self::insert_grant(tx, realm, g, now).await?;
+        sqlx::query("INSERT INTO auth_codes (code_hash, grant_id, realm, client_id, redirect_uri, redirect_uri_given, code_challenge, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(code_hash)
+            .bind(&g.grant_id)
+            .bind(realm)
+            .bind(&c.client_id)
+            .bind(&c.redirect_uri)
+            .bind(i64::from(c.redirect_uri_given))
+            .bind(&c.code_challenge)
+            .bind(c.expires_at)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_grant(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        realm: &str,
+        g: &GrantRow,
+        now: i64,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO grants (grant_id, realm, client_id, national_id, sid, scope, nonce, auth_time, acr, method, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
             .bind(&g.grant_id)
             .bind(realm)
@@ -536,17 +558,6 @@ impl Store {
             .bind(&g.method)
             .bind(now)
             .bind(g.expires_at)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query("INSERT INTO auth_codes (code_hash, grant_id, realm, client_id, redirect_uri, redirect_uri_given, code_challenge, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(code_hash)
-            .bind(&g.grant_id)
-            .bind(realm)
-            .bind(&c.client_id)
-            .bind(&c.redirect_uri)
-            .bind(i64::from(c.redirect_uri_given))
-            .bind(&c.code_challenge)
-            .bind(c.expires_at)
             .execute(&mut **tx)
             .await?;
         Ok(())
