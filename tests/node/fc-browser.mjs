@@ -25,7 +25,7 @@ try {
     if (r.url().startsWith("https://rp.example/")) reached(r.url());
   });
   await page.goto(authorize);
-  await page.click('button[value="franceconnect"]');
+  await page.click('button[name=upstream][value=fcplus]');
   await page.waitForSelector("#login", { timeout: 20000 });
   report.upstream = new URL(page.url()).origin;
   await page.fill("#login", login);

@@ -102,7 +102,7 @@ both_dbs!(
             ],
         );
         let upstream = |login: Option<&str>| {
-            let mut steps = vec![json!({ "click": "button[value=franceconnect]" })];
+            let mut steps = vec![json!({ "click": "button[name=upstream][value=fcplus]" })];
             match login {
                 Some(l) => steps.extend([
                     json!({ "fill": "#login", "value": l }),

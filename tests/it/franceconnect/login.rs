@@ -349,3 +349,66 @@ both_dbs!(an_ecps_login_proves_a_link_too, |db| async move {
             .is_some_and(|l| l.starts_with(REDIRECT))
     );
 });
+
+both_dbs!(the_wallet_names_each_upstream, |db| async move {
+    let fc = start(db, json!({})).await;
+    let b = fc.s.browser();
+    let page = wallet(&fc, &b, Some("eidas2")).await;
+    let Authz::LoginPage {
+        html,
+        request_id,
+        action,
+    } = &page
+    else {
+        unreachable!()
+    };
+    // One button per upstream, with the realm file's names; FranceConnect (eidas1) is below
+    // the level asked for, and says so.
+    let fc_button = "name=\"upstream\" value=\"fc\" disabled";
+    assert!(html.contains(fc_button), "{html}");
+    assert!(
+        html.contains("name=\"upstream\" value=\"fcplus\">FranceConnect+</button>"),
+        "{html}"
+    );
+    assert!(html.contains(&fr("wallet.why.too_weak")), "{html}");
+    // Choosing FranceConnect+ by its button sends the browser there.
+    let r = b
+        .http
+        .post(format!("{}{action}", fc.s.base))
+        .form(&[
+            ("request_id", request_id.as_str()),
+            ("national_id", ""),
+            ("upstream", "fcplus"),
+        ])
+        .send()
+        .await
+        .expect("wallet");
+    assert_eq!(r.status().as_u16(), 303);
+    assert!(location(&r).as_str().starts_with(&fc.plus.issuer));
+    // FranceConnect, below the level, is refused on the wallet page.
+    let page = wallet(&fc, &b, Some("eidas2")).await;
+    let Authz::LoginPage {
+        request_id, action, ..
+    } = &page
+    else {
+        unreachable!()
+    };
+    let r = b
+        .http
+        .post(format!("{}{action}", fc.s.base))
+        .form(&[
+            ("request_id", request_id.as_str()),
+            ("national_id", ""),
+            ("upstream", "fc"),
+        ])
+        .send()
+        .await
+        .expect("wallet");
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(
+        r.text()
+            .await
+            .expect("html")
+            .contains(&fr("login.too_weak"))
+    );
+});

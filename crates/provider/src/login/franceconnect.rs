@@ -85,7 +85,7 @@ impl LoginMethod for FranceConnectLogin {
         &'a self,
         form: WalletSubmission<'a>,
     ) -> BoxFuture<'a, Result<Response, LoginRefusal>> {
-        Box::pin(async move { start(&form.login).await })
+        Box::pin(async move { start(&form.login, form.upstream).await })
     }
 
     fn routes(&self, listener: Listener) -> Router<Arc<AppState>> {
@@ -100,14 +100,47 @@ impl LoginMethod for FranceConnectLogin {
     }
 }
 
-/// The upstream for this request: the first whose level meets the client's request, else
-/// the first.
-fn choose<'a>(rt: &'a RealmRt, req: &authorize::AuthorizationRequest) -> Option<&'a UpstreamRt> {
+/// The upstream for this request: the one named (none if unknown), else the first whose
+/// level meets the client's request, else the first.
+fn choose<'a>(
+    rt: &'a RealmRt,
+    req: &authorize::AuthorizationRequest,
+    named: Option<&str>,
+) -> Option<&'a UpstreamRt> {
+    if let Some(name) = named {
+        return rt
+            .upstreams
+            .iter()
+            .find(|u| u.spec.name == name)
+            .map(|u| &**u);
+    }
     rt.upstreams
         .iter()
         .find(|u| authorize::method_meets(req, level_of(&rt.realm, u.spec.acr_values)))
         .or_else(|| rt.upstreams.first())
         .map(|u| &**u)
+}
+
+/// The wallet page's buttons for the realm's upstreams (`upstream` = its name), each disabled
+/// with its reason when its level is below the client's request.
+pub(super) fn buttons(
+    rt: &RealmRt,
+    req: &authorize::AuthorizationRequest,
+) -> Vec<minijinja::Value> {
+    rt.upstreams
+        .iter()
+        .map(|u| {
+            let meets = authorize::method_meets(req, level_of(&rt.realm, u.spec.acr_values));
+            let why = (!meets).then(|| Text::new("wallet.why.too_weak"));
+            minijinja::context! {
+                field => "upstream",
+                value => u.spec.name,
+                label => Text::new("method.upstream").arg("name", &u.spec.display_name),
+                enabled => meets,
+                why,
+            }
+        })
+        .collect()
 }
 
 fn callback_uri(st: &AppState, rt: &RealmRt) -> String {
@@ -118,9 +151,9 @@ fn callback_uri(st: &AppState, rt: &RealmRt) -> String {
 }
 
 /// The wallet chose FranceConnect: sends the browser upstream.
-async fn start(cx: &LoginContext<'_>) -> Result<Response, LoginRefusal> {
+async fn start(cx: &LoginContext<'_>, named: Option<&str>) -> Result<Response, LoginRefusal> {
     let LoginContext { st, rt, req, .. } = *cx;
-    let Some(up) = choose(rt, req) else {
+    let Some(up) = choose(rt, req, named) else {
         return Err(LoginRefusal::Message(
             Text::new("login.not_yet"),
             StatusCode::NOT_IMPLEMENTED,

@@ -192,6 +192,7 @@ async fn link(
         login: cx,
         typed_national_id: &typed,
         source: crate::ecps::source(peer.as_deref()),
+        upstream: None,
     };
     match method.start(submission).await {
         Ok(r) => Ok(r),

@@ -64,6 +64,8 @@ pub(crate) struct WalletSubmission<'a> {
     pub typed_national_id: &'a str,
     /// The source address of the request, for rate limits.
     pub source: String,
+    /// The upstream the user chose (FranceConnect), if a button named one.
+    pub upstream: Option<&'a str>,
 }
 
 /// One way of logging in from the wallet page.
@@ -204,8 +206,12 @@ fn buttons(
     shown.sort_by_key(|(m, why)| (why.is_some(), rank(*m)));
     shown
         .into_iter()
-        .map(|(m, why)| {
-            minijinja::context! { value => m.as_str(), label => label(m), enabled => why.is_none(), why }
+        .flat_map(|(m, why)| match m {
+            // One button per upstream, named as the realm file names it.
+            AuthMethod::Franceconnect if why.is_none() => franceconnect::buttons(rt, req),
+            _ => vec![
+                minijinja::context! { value => m.as_str(), label => label(m), enabled => why.is_none(), why },
+            ],
         })
         .collect()
 }
@@ -293,7 +299,11 @@ fn chosen_method(
     realm: &Realm,
     form: &Params,
 ) -> Result<&'static dyn LoginMethod, (Text, StatusCode)> {
-    let parsed = form.get("method").and_then(AuthMethod::parse);
+    // A FranceConnect button names its upstream instead of the method.
+    let parsed = match form.get("upstream") {
+        Some(_) => Some(AuthMethod::Franceconnect),
+        None => form.get("method").and_then(AuthMethod::parse),
+    };
     // Checked before the realm's list: a production realm refuses test logins plainly,
     // whatever the form says.
     if let Some(Err(u)) = parsed.and_then(registered).map(|l| l.available_in(realm)) {
@@ -359,6 +369,7 @@ pub(crate) async fn wallet_login(
         },
         typed_national_id: &typed,
         source: crate::ecps::source(peer.as_deref()),
+        upstream: form.get("upstream"),
     };
     match login.start(submission).await {
         Ok(r) => Ok(r),
