@@ -228,3 +228,59 @@ both_dbs!(
         );
     }
 );
+
+both_dbs!(
+    only_the_last_upstream_account_of_a_login_is_linked,
+    |db| async move {
+        // The same pending request goes upstream twice (the person went back to the wallet page):
+        // first with an account someone else's upstream session put there, then with their own.
+        // The card proves the last one only, the one the linking page named.
+        let fc = start(db, json!({})).await;
+        let b = fc.s.browser();
+        let page = wallet(&fc, &b, Some("eidas2")).await;
+        let mut pages = Vec::new();
+        for citizen in ["abroad", "angela"] {
+            let r = b.login(&fc.s.base, &page, "", "franceconnect").await;
+            assert_eq!(r.status().as_u16(), 303);
+            // The upstream's leg in a browser of its own: a fresh upstream session each time.
+            let upstream = fc.s.browser();
+            let cb = through_upstream(&upstream, &location(&r), Some(citizen)).await;
+            let a = answer(b.http.get(cb).send().await.expect("callback")).await;
+            link_handle(&a);
+            pages.push(a);
+        }
+        // Each linking page names the upstream account it would link.
+        assert!(pages[0].body.contains("Kenji TANAKA"), "{}", pages[0].body);
+        assert!(
+            pages[1].body.contains("Angela Claire Louise DUBOIS"),
+            "{}",
+            pages[1].body
+        );
+        // The first page's handle is void now.
+        let first = link_handle(&pages[0]);
+        let a = post_link(&fc, &b, &first, "card").await;
+        assert_eq!(a.status, 400, "{}", a.body);
+        // The second one leads to the card; the link made is angela's only.
+        let second = link_handle(&pages[1]);
+        let a = post_link(&fc, &b, &second, "card").await;
+        assert_eq!(a.status, 303, "{}", a.body);
+        let root = root_pem(&fc.s).await;
+        let c = card(&fc.s, &identity(&fc.s, NATIONAL_ID).await).await;
+        let leg = card_leg(
+            &card_client(&root, Some(&c.auth.identity_pem)),
+            a.location.as_deref().expect("to"),
+        )
+        .await;
+        back_to_client(&b, &back_url(&fc.s, "edit", &leg)).await;
+        use sqlx::Row as _;
+        let subs: Vec<String> = sqlx::query("SELECT sub FROM upstream_links")
+            .fetch_all(fc.s.state.store.db().pool())
+            .await
+            .expect("links")
+            .iter()
+            .map(|r| r.get("sub"))
+            .collect();
+        assert_eq!(subs.len(), 1, "{subs:?}");
+        assert!(subs[0].starts_with("b6048e95"), "{subs:?}");
+    }
+);

@@ -321,7 +321,8 @@ async fn callback(
         .await
         .map_err(bad)?;
     let (body, jwt) = up.userinfo(&d, &access).await.map_err(down)?;
-    core::check_userinfo(&body, jwt, &up.decryption, &d.keys, &expected, &id).map_err(bad)?;
+    let info =
+        core::check_userinfo(&body, jwt, &up.decryption, &d.keys, &expected, &id).map_err(bad)?;
 
     let (req, _client) = validate_request(&st, &rt, &params).await?;
     let cx = LoginContext {
@@ -337,7 +338,7 @@ async fn callback(
         .upstream_link(&rt.realm.name, &up.spec.name, &id.sub)
         .await?;
     let Some(national_id) = linked.and_then(|n| NationalId::parse(&n).ok()) else {
-        return links::propose(&cx, up, &id.sub).await;
+        return links::propose(&cx, up, &id.sub, &info).await;
     };
     st.store
         .put_upstream_session(

@@ -75,6 +75,7 @@ fn link_page(
     cx: &LoginContext<'_>,
     name: &str,
     handle: &str,
+    account: Option<Text>,
     error: Option<Text>,
     status: StatusCode,
 ) -> Response {
@@ -97,17 +98,21 @@ fn link_page(
                 .collect::<Vec<_>>(),
             ecps => proving_methods(rt).contains(&"ecps"),
             minutes => PENDING_LINK_LIFETIME / 60,
+            account,
             error,
         },
     )
 }
 
-/// An upstream identity seen for the first time: a pending link, and the page asking for the
-/// proof of a national id. Nothing else is stored, no one is logged in.
+/// An upstream identity seen for the first time: a pending link (the only one of this pending
+/// request), and the page asking for the proof of a national id, naming the upstream account
+/// (from its userinfo) so that a person sent there with someone else's account notices before
+/// proving anything. Nothing else is stored, no one is logged in.
 pub(super) async fn propose(
     cx: &LoginContext<'_>,
     up: &UpstreamRt,
     sub: &str,
+    info: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Response, ProviderError> {
     let handle = random_token(&*cx.st.rng);
     let pending = PendingLink {
@@ -122,10 +127,21 @@ pub(super) async fn propose(
         .put_pending_link(&token_hash(&handle), &pending)
         .await?;
     tracing::info!(realm = %cx.rt.realm.name, upstream = %up.spec.name, "upstream identity not linked yet: proof asked");
+    let claim = |k: &str| {
+        info.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let account = Text::new("fc.link.account")
+        .arg("given_name", claim("given_name"))
+        .arg("family_name", claim("family_name"))
+        .arg("birthdate", claim("birthdate"));
     Ok(link_page(
         cx,
         &up.spec.display_name,
         &handle,
+        Some(account),
         None,
         StatusCode::OK,
     ))
@@ -179,6 +195,7 @@ async fn link(
             &cx,
             &name,
             handle,
+            None,
             Some(text),
             StatusCode::BAD_REQUEST,
         ));
@@ -197,7 +214,7 @@ async fn link(
     match method.start(submission).await {
         Ok(r) => Ok(r),
         Err(LoginRefusal::Message(m, status) | LoginRefusal::NationalId(m, status)) => {
-            Ok(link_page(&cx, &name, handle, Some(m), status))
+            Ok(link_page(&cx, &name, handle, None, Some(m), status))
         }
         Err(LoginRefusal::RateLimited(wait)) => {
             let text = Text::new("ecps.too_many").arg("seconds", wait);
@@ -205,6 +222,7 @@ async fn link(
                 &cx,
                 &name,
                 handle,
+                None,
                 Some(text),
                 StatusCode::TOO_MANY_REQUESTS,
             ))

@@ -176,8 +176,14 @@ impl Store {
         Ok(Some(link_row(&row)?))
     }
 
-    /// Records a link waiting for its proof, under the hash of its handle.
+    /// Records a link waiting for its proof, under the hash of its handle: the only one of its
+    /// pending request (an earlier one, of another upstream account, is void).
     pub async fn put_pending_link(&self, handle_hash: &str, p: &PendingLink) -> Result<()> {
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("UPDATE upstream_pending_links SET used_at = expires_at WHERE pending_hash = $1 AND used_at IS NULL")
+            .bind(&p.pending_hash)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO upstream_pending_links (handle_hash, realm, upstream, sub, pending_hash, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(handle_hash)
             .bind(&p.realm)
@@ -185,8 +191,9 @@ impl Store {
             .bind(&p.sub)
             .bind(&p.pending_hash)
             .bind(p.expires_at)
-            .execute(self.db.pool())
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
