@@ -94,6 +94,11 @@ seed() {
     printf '\001{"iss":"https://idp.example/realms/edit","sub":"899700000001","aud":"https://idp.example/realms/edit","exp":1750000300,"iat":1750000000,"jti":"j","client_id":"web","scope":"openid"}' >"$dir/signed"
     printf '\000eyJhbGciOiJFUzI1NiJ9.eyJleHAiOjF9.AAAA' >"$dir/raw"
     ;;
+  upstream_token)
+    # Signed claims as FranceConnect+ sends them; a compact JWE's shape (ECDH-ES, A256GCM).
+    printf '\001{"iss":"https://fcp.example/api/v2","aud":"coeur","sub":"b6048e95v1","exp":1750000060,"iat":1750000000,"nonce":"nonce-of-at-least-thirty-two-characters","acr":"eidas2"}' >"$dir/signed"
+    printf '\000eyJhbGciOiJFQ0RILUVTIiwiZW5jIjoiQTI1NkdDTSIsImtpZCI6ImZ1enotZW5jIiwiZXBrIjp7Imt0eSI6IkVDIiwiY3J2IjoiUC0yNTYiLCJ4IjoiQUFBQSIsInkiOiJBQUFBIn19..AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA' >"$dir/jwe"
+    ;;
   esac
   rm -rf "$tmp"
 }

@@ -8,6 +8,7 @@ mod ecps;
 mod identity;
 mod keys;
 mod ldap;
+mod link;
 mod serve;
 
 use anyhow::Result;
@@ -61,6 +62,9 @@ enum Cmd {
     Card(card::CardCmd),
     /// An e-CPS authenticator (sandbox): enrol a device, answer requests.
     Ecps(ecps::EcpsCmd),
+    /// Links between FranceConnect identities and national ids: list, remove.
+    #[command(subcommand)]
+    Link(link::LinkCmd),
 }
 
 fn init_logging(format: LogFormat) {
@@ -100,5 +104,6 @@ pub async fn run() -> Result<()> {
         Cmd::Audit(c) => audit::run(cfg, c).await,
         Cmd::Identity(c) => identity::run(cfg, c).await,
         Cmd::Ecps(c) => ecps::run(c).await,
+        Cmd::Link(c) => link::run(cfg, c).await,
     }
 }

@@ -26,6 +26,7 @@ mod demo;
 mod ecps;
 mod edit_identities;
 mod fd_limit;
+mod franceconnect;
 mod ldap;
 mod listeners;
 mod mtls;

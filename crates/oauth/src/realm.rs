@@ -205,6 +205,8 @@ struct RealmFile {
     generated_identities: Option<IdentitySeed>,
     #[serde(default)]
     clients: Vec<toml::Spanned<ClientSpec>>,
+    #[serde(default)]
+    upstreams: Vec<toml::Spanned<crate::upstream::UpstreamSpec>>,
 }
 
 fn default_subject() -> String {
@@ -242,6 +244,8 @@ pub struct Realm {
     pub generated_identities: Option<IdentitySeed>,
     /// Clients defined in the file.
     pub clients: Vec<ClientSpec>,
+    /// Upstream identity providers (FranceConnect, FranceConnect+), in wallet order.
+    pub upstreams: Vec<crate::upstream::UpstreamSpec>,
 }
 
 impl Realm {
@@ -375,7 +379,22 @@ impl Realm {
             }
             clients.push(spec);
         }
+        let mut upstreams: Vec<crate::upstream::UpstreamSpec> = Vec::new();
+        for u in raw.upstreams {
+            let line = Some(line_of(text, u.span().start));
+            let mut spec = u.into_inner();
+            spec.issuer = spec.issuer.replace("{public_url}", public_url);
+            spec.check().map_err(|r| err(line, r))?;
+            if upstreams.iter().any(|o| o.name == spec.name) {
+                return Err(err(
+                    line,
+                    format!("upstream {:?} is defined twice", spec.name),
+                ));
+            }
+            upstreams.push(spec);
+        }
         Ok(Realm {
+            upstreams,
             display_name: raw.display_name.unwrap_or_else(|| raw.name.clone()),
             name: raw.name,
             sandbox: raw.sandbox,

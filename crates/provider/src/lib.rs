@@ -28,6 +28,7 @@ pub mod state;
 pub mod store;
 mod token;
 pub mod tokens;
+pub mod upstream;
 mod userinfo;
 
 pub use state::AppState;

@@ -119,18 +119,36 @@ async fn logout(
             backchannel::session_ended(st, &rt, &ended).await;
         }
     }
-    match (redirect, hint.is_some()) {
+    let next = match (redirect, hint.is_some()) {
         (Some(u), true) => {
             let mut params = vec![];
             if let Some(s) = p.get("state") {
                 params.push(("state", s));
             }
-            let mut r = found(&authorize::redirect_with(&u, &params));
+            Some(authorize::redirect_with(&u, &params))
+        }
+        _ => None,
+    };
+    // A session opened through FranceConnect ends upstream too, then comes back here.
+    let upstream = match &session {
+        Some(s) => crate::login::upstream_logout(st, &rt, &s.sid, next.as_deref()).await,
+        None => None,
+    };
+    match upstream.or(next) {
+        Some(to) => {
+            let mut r = found(&to);
             r.headers_mut().append(header::SET_COOKIE, clear);
             Ok(r)
         }
-        _ => Ok(logged_out(&rt, clear, lang_of(headers, &p))),
+        None => Ok(logged_out(&rt, clear, lang_of(headers, &p))),
     }
+}
+
+/// The "logged out" page once back from an upstream's logout (the session cookie is already
+/// cleared).
+pub(crate) fn logged_out_page(st: &AppState, rt: &RealmRt, headers: &HeaderMap) -> Response {
+    let clear = set_cookie(SESSION_COOKIE, "", &cookie_path(rt), Some(0), secure(st));
+    logged_out(rt, clear, lang_of(headers, &Params::default()))
 }
 
 /// No proof the request comes from the relying party for this session: the page asking the

@@ -25,6 +25,8 @@ pub struct RealmRt {
     ring: RwLock<Arc<LoadedRing>>,
     ring_mtime: Mutex<Option<SystemTime>>,
     file_clients: HashMap<String, Client>,
+    /// Upstream identity providers (FranceConnect), in wallet order.
+    pub upstreams: Vec<Arc<crate::upstream::UpstreamRt>>,
 }
 
 impl RealmRt {
@@ -118,7 +120,9 @@ impl Realms {
                 );
             }
             let mtime = keys.modified(&realm.name);
+            let upstreams = crate::upstream::load(&realm, dir)?;
             let rt = Arc::new(RealmRt {
+                upstreams,
                 realm,
                 ring: RwLock::new(Arc::new(ring)),
                 ring_mtime: Mutex::new(mtime),

@@ -44,8 +44,30 @@ impl Http {
     }
 
     /// The underlying reqwest client.
-    pub(crate) fn client(&self) -> &reqwest::Client {
+    pub fn client(&self) -> &reqwest::Client {
         &self.0
+    }
+
+    /// Sends `request` (built on [`Http::client`]) and reads the answer (at most 1 MiB): its
+    /// status, content type and body; an unreachable server or an oversized answer is `Err`
+    /// with the reason.
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, Option<String>, Vec<u8>), String> {
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let url = response.url().to_string();
+        let body = read_body(response).await.map_err(|e| match e {
+            BodyError::TooLarge => RpError::TooLarge(url).to_string(),
+            BodyError::Transport(e) => e.to_string(),
+        })?;
+        Ok((status, content_type, body))
     }
 }
 

@@ -149,6 +149,14 @@ fn templates() -> &'static minijinja::Environment<'static> {
                 include_str!("../../../templates/ecps_enrol.html"),
             ),
             (
+                "franceconnect_link.html",
+                include_str!("../../../templates/franceconnect_link.html"),
+            ),
+            (
+                "franceconnect_links.html",
+                include_str!("../../../templates/franceconnect_links.html"),
+            ),
+            (
                 "ciba_approve.html",
                 include_str!("../../../templates/ciba_approve.html"),
             ),

@@ -115,6 +115,7 @@ pub(crate) async fn finish_login(
     let Some(done) = done else {
         return Err(LoginRefusal::Expired);
     };
+    super::franceconnect::after_login(cx, &done.sid, national_id, method).await;
     // The browser's previous session ended: its relying parties are told, as at a logout.
     if let Some(replaced) = &done.replaced {
         backchannel::session_ended(st, rt, replaced).await;

@@ -2,18 +2,21 @@
 //!
 //! Each way of logging in is a [`LoginMethod`], registered in [`METHODS`]: the wallet page
 //! offers the realm's methods through it, and the wallet form hands the submission to the
-//! method the user chose. A method the realm lists but no implementation backs
-//! (FranceConnect for now) is shown disabled, saying it is not available yet, and reaches no
-//! level; a form asking for it anyway is answered "not yet available".
+//! method the user chose. A method the realm lists but no implementation backs, or that the
+//! realm cannot use (FranceConnect without an upstream), is shown disabled, saying it is not
+//! available yet, and reaches no level; a form asking for it anyway is answered "not yet
+//! available".
 
 pub(crate) mod card;
 mod ecps;
 mod finish;
+mod franceconnect;
 mod sandbox;
 
 use sandbox::national_id_error;
 
 pub(crate) use finish::{LoginContext, LoginRefusal, finish_login, pending_for_browser};
+pub(crate) use franceconnect::upstream_logout;
 
 use crate::St;
 use crate::authorize::validate_request;
@@ -61,6 +64,8 @@ pub(crate) struct WalletSubmission<'a> {
     pub typed_national_id: &'a str,
     /// The source address of the request, for rate limits.
     pub source: String,
+    /// The upstream the user chose (FranceConnect), if a button named one.
+    pub upstream: Option<&'a str>,
 }
 
 /// One way of logging in from the wallet page.
@@ -93,8 +98,13 @@ pub(crate) trait LoginMethod: Send + Sync {
     }
 }
 
-/// The login methods this provider implements; FranceConnect joins here.
-static METHODS: &[&dyn LoginMethod] = &[&card::CardLogin, &ecps::EcpsLogin, &sandbox::TestLogin];
+/// The login methods this provider implements.
+static METHODS: &[&dyn LoginMethod] = &[
+    &card::CardLogin,
+    &ecps::EcpsLogin,
+    &franceconnect::FRANCECONNECT,
+    &sandbox::TestLogin,
+];
 
 /// The implementation of `method`, if there is one.
 fn registered(method: AuthMethod) -> Option<&'static dyn LoginMethod> {
@@ -183,7 +193,7 @@ fn buttons(
         rt.realm
             .auth_methods
             .iter()
-            .filter(|m| registered(**m).is_none())
+            .filter(|m| registered(**m).is_none_or(|l| l.available_in(&rt.realm).is_err()))
             .map(|m| (*m, Some(not_here.clone()))),
     );
     let rank = |m: AuthMethod| match m {
@@ -196,8 +206,12 @@ fn buttons(
     shown.sort_by_key(|(m, why)| (why.is_some(), rank(*m)));
     shown
         .into_iter()
-        .map(|(m, why)| {
-            minijinja::context! { value => m.as_str(), label => label(m), enabled => why.is_none(), why }
+        .flat_map(|(m, why)| match m {
+            // One button per upstream, named as the realm file names it.
+            AuthMethod::Franceconnect if why.is_none() => franceconnect::buttons(rt, req),
+            _ => vec![
+                minijinja::context! { value => m.as_str(), label => label(m), enabled => why.is_none(), why },
+            ],
         })
         .collect()
 }
@@ -285,7 +299,11 @@ fn chosen_method(
     realm: &Realm,
     form: &Params,
 ) -> Result<&'static dyn LoginMethod, (Text, StatusCode)> {
-    let parsed = form.get("method").and_then(AuthMethod::parse);
+    // A FranceConnect button names its upstream instead of the method.
+    let parsed = match form.get("upstream") {
+        Some(_) => Some(AuthMethod::Franceconnect),
+        None => form.get("method").and_then(AuthMethod::parse),
+    };
     // Checked before the realm's list: a production realm refuses test logins plainly,
     // whatever the form says.
     if let Some(Err(u)) = parsed.and_then(registered).map(|l| l.available_in(realm)) {
@@ -351,6 +369,7 @@ pub(crate) async fn wallet_login(
         },
         typed_national_id: &typed,
         source: crate::ecps::source(peer.as_deref()),
+        upstream: form.get("upstream"),
     };
     match login.start(submission).await {
         Ok(r) => Ok(r),
@@ -388,11 +407,11 @@ mod tests {
     }
 
     #[test]
-    fn the_table_backs_card_ecps_and_test() {
+    fn the_table_backs_every_method() {
         assert!(registered(AuthMethod::Card).is_some());
         assert!(registered(AuthMethod::Test).is_some());
         assert!(registered(AuthMethod::Ecps).is_some());
-        assert!(registered(AuthMethod::Franceconnect).is_none());
+        assert!(registered(AuthMethod::Franceconnect).is_some());
     }
 
     #[test]
@@ -424,7 +443,7 @@ mod tests {
     }
 
     #[test]
-    fn listed_but_unimplemented_methods_are_not_yet_available() {
+    fn franceconnect_without_an_upstream_is_not_yet_available() {
         let r = realm(true, "\"ecps\", \"franceconnect\", \"test\"");
         assert_eq!(chosen(&r, "ecps"), Ok(AuthMethod::Ecps));
         let (message, status) = chosen(&r, "franceconnect").unwrap_err();

@@ -12,10 +12,12 @@ mod approvals;
 mod card;
 mod ciba;
 mod ecps;
+mod upstream;
 
 pub use approvals::{ApprovalRow, Decided, NewApproval};
 pub use card::{CardPresented, CardResult};
 pub use ecps::{DeviceRow, Enrolment, MAX_ACTIVATION_ATTEMPTS, NewActivation, NewDevice};
+pub use upstream::{LinkRow, UpstreamLoginRow, UpstreamSessionRow};
 
 /// The store.
 #[derive(Clone)]
@@ -835,6 +837,9 @@ impl Store {
             "DELETE FROM refresh_tokens WHERE expires_at < $1",
             "DELETE FROM grants WHERE expires_at < $1 AND grant_id NOT IN (SELECT grant_id FROM refresh_tokens) AND grant_id NOT IN (SELECT grant_id FROM auth_codes)",
             "DELETE FROM sessions WHERE expires_at < $1",
+            "DELETE FROM upstream_logins WHERE expires_at < $1",
+            "DELETE FROM upstream_pending_links WHERE expires_at < $1",
+            "DELETE FROM upstream_sessions WHERE expires_at < $1",
         ] {
             n += sqlx::query(sql)
                 .bind(now - 3600)
