@@ -148,6 +148,10 @@ fn templates() -> &'static minijinja::Environment<'static> {
                 "ecps_enrol.html",
                 include_str!("../../../templates/ecps_enrol.html"),
             ),
+            (
+                "ecps_app.html",
+                include_str!("../../../templates/ecps_app.html"),
+            ),
         ];
         for (name, src) in all {
             if let Err(e) = env.add_template(name, src) {

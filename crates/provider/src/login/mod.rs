@@ -7,7 +7,7 @@
 //! level; a form asking for it anyway is answered "not yet available".
 
 pub(crate) mod card;
-mod ecps;
+pub(crate) mod ecps;
 mod finish;
 mod sandbox;
 
