@@ -222,6 +222,7 @@ $("confirm").addEventListener("cancel", () => closeDialog(false));
 
 async function decide(req, decision) {
   error("");
+  status("");
   const title = decision === "approve" ? S.confirm_approve : S.confirm_deny;
   if (!(await askPin(title, fill(S.confirm_text, { client: req.client_id })))) return;
   try {
