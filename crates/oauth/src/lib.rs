@@ -22,3 +22,4 @@ pub mod pkce;
 pub mod realm;
 pub mod secret;
 pub mod token;
+pub mod webauthn;
