@@ -183,16 +183,23 @@ both_dbs!(ecps_web_app_in_chromium, |db| async move {
         }
         Err(why) => panic!("COEUR_REQUIRE_PEERS is set and a browser peer is missing: {why}"),
     };
-    let s = TestServer::start(db).await;
+    // The browser knows coeur as `localhost` (a passkey's RP ID is a host name, never an IP
+    // address), which must then be its public URL.
+    let s = TestServer::start_with(db, &realms_dir(), |set| {
+        let port = set.serve.listen.expect("listen").port();
+        set.common.public_url = Some(format!("http://localhost:{port}"));
+    })
+    .await;
+    let base = s.base.replace("127.0.0.1", "localhost");
     s.add_rp("edit").await;
     let me = me(&s).await;
     let code = activation_code(&s, &me).await;
     let job = json!({
-        "base": s.base,
+        "base": base,
         "realm": "edit",
         "code": code,
         "national_id": NATIONAL_ID,
-        "authorize_url": authz_url(&s, "edit", &crate::card::authz_params()),
+        "authorize_url": authz_url(&s, "edit", &crate::card::authz_params()).replace("127.0.0.1", "localhost"),
         "redirect": REDIRECT,
         "pin": PIN,
     });
@@ -245,6 +252,31 @@ both_dbs!(ecps_web_app_in_chromium, |db| async move {
     );
     assert_eq!(report["offline_title"], report["online_title"]);
     assert_eq!(report["offline_view"], "unlock");
+
+    // A passkey registered from the app, then a login with it on the phone.
+    assert_eq!(
+        report["passkey_status"],
+        words("ecps.app.js.passkey_done"),
+        "{report:#}"
+    );
+    let stored = s.state.store.passkeys("edit", NATIONAL_ID).await.unwrap();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let cb = url::Url::parse(report["passkey_callback"].as_str().unwrap()).unwrap();
+    let tokens = redeem_in(&s, "edit", &param(&cb, "code").unwrap()).await;
+    let c = crate::ecps::claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(c["authMode"], "MOBILE", "{c}");
+    assert_eq!(c["amr"], json!(["hwk", "user", "mfa"]), "{c}");
+    assert!(c["sub"].as_str().unwrap().ends_with(NATIONAL_ID), "{c}");
+    let creds = report["passkey_credentials"].as_array().unwrap();
+    assert_eq!(creds.len(), 1, "{report:#}");
+    assert_eq!(creds[0]["resident"], true, "discoverable: {report:#}");
+    let after = s.state.store.passkeys("edit", NATIONAL_ID).await.unwrap();
+    assert_eq!(
+        after[0].sign_count,
+        creds[0]["sign_count"].as_i64().unwrap(),
+        "the counter kept"
+    );
+    assert!(after[0].last_used_at.is_some());
 
     for a in report["axe"].as_array().unwrap() {
         assert_eq!(a["violations"], json!([]), "axe: {a:#}");

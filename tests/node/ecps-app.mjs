@@ -9,7 +9,8 @@
 //  4. computer: the waiting page continues by itself to the application's redirect URI;
 //  5. again, denied on the phone: the waiting page shows the denial in place;
 //  6. phone: the app still opens offline (service worker); the device list;
-//  7. passkey (when the report asks for it): see `passkey` below.
+//  7. phone: a passkey registered from the app (Chromium's virtual authenticator, user
+//     verification), then a login on the phone itself with it.
 // Each view is audited with axe-core and kept as a screenshot.
 //
 // Usage: node ecps-app.mjs JOB.json
@@ -185,11 +186,35 @@ try {
   await phoneCtx.setOffline(false);
   step("offline");
 
-  if (job.passkey) {
-    const { passkey } = await import("./ecps-passkey.mjs");
-    report.passkey = await passkey(browser, job, context, keep, watch);
-    step("passkey");
-  }
+  // 7. A passkey on the phone (Chromium's virtual authenticator, with user verification),
+  // then a login on the phone itself with it.
+  const cdp = await phoneCtx.newCDPSession(phone);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  await phone.fill("#unlock_pin", job.pin);
+  await phone.click("#unlock");
+  await phone.waitForSelector('#ecps-app[data-feed="connected"]');
+  await phone.click("#passkey-register");
+  await phone.waitForFunction(() => document.getElementById("status").textContent !== "" || !document.getElementById("error").hidden);
+  report.passkey_status = await phone.textContent("#status");
+  report.passkey_error = await phone.textContent("#error");
+  await keep(phone, "passkey-registered");
+  const toRpPasskey = phone.waitForRequest((r) => r.url().startsWith(job.redirect), { timeout: 30000 });
+  await phone.goto(job.authorize_url);
+  await phone.click('button[name=method][value=passkey]');
+  report.passkey_callback = (await toRpPasskey).url();
+  const creds = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+  report.passkey_credentials = creds.credentials.map((c) => ({ resident: c.isResidentCredential, sign_count: c.signCount }));
+  step("passkey");
   await phoneCtx.close();
 } catch (e) {
   report.error = String(e && e.stack ? e.stack : e);

@@ -43,6 +43,11 @@ fn migrator() -> Migrator {
             include_str!("../../../migrations/0006_refresh_successor.sql"),
         ),
         m(7, "ecps", include_str!("../../../migrations/0007_ecps.sql")),
+        m(
+            8,
+            "passkeys",
+            include_str!("../../../migrations/0008_passkeys.sql"),
+        ),
     ])
 }
 

@@ -152,6 +152,10 @@ fn templates() -> &'static minijinja::Environment<'static> {
                 "ecps_app.html",
                 include_str!("../../../templates/ecps_app.html"),
             ),
+            (
+                "passkey.html",
+                include_str!("../../../templates/passkey.html"),
+            ),
         ];
         for (name, src) in all {
             if let Err(e) = env.add_template(name, src) {

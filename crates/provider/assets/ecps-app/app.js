@@ -434,6 +434,43 @@ $("revoke").addEventListener("click", async () => {
   }
 });
 
+// ---- a passkey for this device (beyond PSC) ----
+
+const bytes = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+
+$("passkey-register").addEventListener("click", async () => {
+  error("");
+  status("");
+  try {
+    if (!window.PublicKeyCredential) throw new Error("WebAuthn");
+    const o = await call("passkeys/options", { method: "POST" });
+    const cred = await navigator.credentials.create({
+      publicKey: {
+        challenge: bytes(o.challenge),
+        rp: o.rp,
+        user: { ...o.user, id: bytes(o.user.id) },
+        pubKeyCredParams: o.pubKeyCredParams,
+        authenticatorSelection: o.authenticatorSelection,
+        attestation: o.attestation,
+        timeout: o.timeout,
+        excludeCredentials: o.excludeCredentials.map((c) => ({ type: c.type, id: bytes(c.id) })),
+      },
+    });
+    await call("passkeys", {
+      method: "POST",
+      json: {
+        challenge: o.challenge,
+        client_data_json: store.b64u(cred.response.clientDataJSON),
+        attestation_object: store.b64u(cred.response.attestationObject),
+        name: device.name,
+      },
+    });
+    status(S.passkey_done);
+  } catch (e) {
+    error(fill(S.passkey_failed, { reason: e.message }));
+  }
+});
+
 // ---- start ----
 
 async function start() {

@@ -28,7 +28,7 @@ img-src 'self'; style-src 'self' 'unsafe-inline'; manifest-src 'self'; worker-sr
 form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The app's files: name, content type, text.
-const ASSETS: [(&str, &str, &str); 6] = [
+const ASSETS: [(&str, &str, &str); 7] = [
     (
         "app.js",
         "text/javascript; charset=utf-8",
@@ -43,6 +43,11 @@ const ASSETS: [(&str, &str, &str); 6] = [
         "sw.js",
         "text/javascript; charset=utf-8",
         include_str!("../../assets/ecps-app/sw.js"),
+    ),
+    (
+        "passkey.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/ecps-app/passkey.js"),
     ),
     (
         "wait.js",

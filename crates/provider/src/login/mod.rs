@@ -9,6 +9,7 @@
 pub(crate) mod card;
 pub(crate) mod ecps;
 mod finish;
+mod passkey;
 mod sandbox;
 
 use sandbox::national_id_error;
@@ -94,7 +95,12 @@ pub(crate) trait LoginMethod: Send + Sync {
 }
 
 /// The login methods this provider implements; FranceConnect joins here.
-static METHODS: &[&dyn LoginMethod] = &[&card::CardLogin, &ecps::EcpsLogin, &sandbox::TestLogin];
+static METHODS: &[&dyn LoginMethod] = &[
+    &card::CardLogin,
+    &ecps::EcpsLogin,
+    &sandbox::TestLogin,
+    &passkey::PasskeyLogin,
+];
 
 /// The implementation of `method`, if there is one.
 fn registered(method: AuthMethod) -> Option<&'static dyn LoginMethod> {
@@ -153,6 +159,7 @@ fn label(m: AuthMethod) -> Text {
         AuthMethod::Ecps => Text::new("method.ecps"),
         AuthMethod::Franceconnect => Text::new("method.franceconnect"),
         AuthMethod::Test => Text::new("method.test"),
+        AuthMethod::Passkey => Text::new("method.passkey"),
     }
 }
 
@@ -190,7 +197,8 @@ fn buttons(
         AuthMethod::Test => 0,
         AuthMethod::Ecps => 1,
         AuthMethod::Card => 2,
-        AuthMethod::Franceconnect => 3,
+        AuthMethod::Passkey => 3,
+        AuthMethod::Franceconnect => 4,
     };
     // Stable: enabled first, then by rank.
     shown.sort_by_key(|(m, why)| (why.is_some(), rank(*m)));

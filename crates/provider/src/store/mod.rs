@@ -11,10 +11,12 @@ use sqlx::any::AnyRow;
 mod approvals;
 mod card;
 mod ecps;
+mod passkeys;
 
 pub use approvals::{ApprovalRow, Decided, NewApproval};
 pub use card::{CardPresented, CardResult};
 pub use ecps::{DeviceRow, Enrolment, MAX_ACTIVATION_ATTEMPTS, NewActivation, NewDevice};
+pub use passkeys::{ChallengePurpose, NewPasskey, PasskeyRow};
 
 /// The store.
 #[derive(Clone)]
