@@ -1,4 +1,5 @@
-//! Every page a person sees (home, wallet, errors, logout, demo), in French and in English, at
+//! Every page a person sees (home, wallet, errors, logout, demo, the e-CPS web app, its waiting
+//! page and the passkey login), in French and in English, at
 //! desktop and at phone width, in a real browser: axe-core finds no serious or critical
 //! violation of WCAG 2.0/2.1 A and AA, `<html lang>` is the language asked for, and a
 //! full-page screenshot of each is left for reviewers in `target/screenshots` (or
@@ -61,6 +62,8 @@ const NATIONAL_ID_FIELD: &str = "#national_id";
 const TEST_LOGIN: &str = "button[name=method][value=test]";
 const TRY_DEMO: &str = "form[action='/demo/login'] button";
 const CONFIRM_LOGOUT: &str = "button[name=confirm]";
+const ECPS_LOGIN: &str = "button[name=method][value=ecps]";
+const PASSKEY_LOGIN: &str = "button[name=method][value=passkey]";
 
 /// Every page, each audited in every language of [`LANGS`] at both widths. Placeholders:
 /// `{auth}` and `{logout}`, the sandbox realm's endpoints; `{rp}`, test client `rp`'s usual
@@ -81,6 +84,9 @@ const PAGES: &[Page] = &[
     ("demo-error",             Browser,   "/demo/callback?error=access_denied&error_description=the+user+went+back", &[], "/demo/callback"),
     ("logout-confirm",         Browser,   "/", &[Click(TRY_DEMO), Fill(NATIONAL_ID_FIELD, NATIONAL_ID), Click(TEST_LOGIN), Goto("{logout}")], "{logout}"),
     ("logged-out",             Browser,   "/", &[Click(TRY_DEMO), Fill(NATIONAL_ID_FIELD, NATIONAL_ID), Click(TEST_LOGIN), Goto("{logout}"), Click(CONFIRM_LOGOUT)], "{logout}"),
+    ("ecps-app",               Browser,   "/auth/realms/edit/ecps/app/",      &[], "/auth/realms/edit/ecps/app/"),
+    ("ecps-wait",              Browser,   "{auth}?{rp}", &[Fill(NATIONAL_ID_FIELD, NATIONAL_ID), Click(ECPS_LOGIN)], "{auth}/ecps"),
+    ("passkey",                Browser,   "{auth}?{rp}", &[Click(PASSKEY_LOGIN)], "{auth}/login"),
 ];
 
 /// The widths pages.mjs audits each page at.

@@ -25,3 +25,4 @@ pub mod realm;
 pub mod secret;
 pub mod token;
 pub mod upstream;
+pub mod webauthn;

@@ -18,6 +18,9 @@ pub enum AuthMethod {
     Franceconnect,
     /// Direct login of a test identity; sandbox realms only.
     Test,
+    /// A passkey (WebAuthn credential with user verification) registered from an e-CPS;
+    /// beyond PSC.
+    Passkey,
 }
 
 impl AuthMethod {
@@ -28,6 +31,7 @@ impl AuthMethod {
             AuthMethod::Ecps => "ecps",
             AuthMethod::Franceconnect => "franceconnect",
             AuthMethod::Test => "test",
+            AuthMethod::Passkey => "passkey",
         }
     }
     /// Parses the form value.
@@ -37,6 +41,7 @@ impl AuthMethod {
             "ecps" => Some(AuthMethod::Ecps),
             "franceconnect" => Some(AuthMethod::Franceconnect),
             "test" => Some(AuthMethod::Test),
+            "passkey" => Some(AuthMethod::Passkey),
             _ => None,
         }
     }
@@ -47,6 +52,8 @@ impl AuthMethod {
             AuthMethod::Ecps => "MOBILE",
             AuthMethod::Franceconnect => "FRANCECONNECT",
             AuthMethod::Test => "TEST",
+            // PSC knows no passkey: it is the professional's mobile means, as e-CPS.
+            AuthMethod::Passkey => "MOBILE",
         }
     }
     /// Authentication method references (RFC 8176) for the ID token `amr` claim.
@@ -57,6 +64,10 @@ impl AuthMethod {
             AuthMethod::Franceconnect => &["fed"],
             // Not an RFC 8176 value: says plainly that no real authentication took place.
             AuthMethod::Test => &["test"],
+            // RFC 8176: a key held by an authenticator (`hwk`), the user verified on it
+            // (`user`: the authenticator says "verified", not whether by PIN or biometrics),
+            // two factors (`mfa`).
+            AuthMethod::Passkey => &["hwk", "user", "mfa"],
         }
     }
     /// The button label on the wallet page.
@@ -66,6 +77,7 @@ impl AuthMethod {
             AuthMethod::Ecps => "e-CPS",
             AuthMethod::Franceconnect => "FranceConnect",
             AuthMethod::Test => "Identité de test (bac à sable)",
+            AuthMethod::Passkey => "Passkey",
         }
     }
 }
@@ -126,6 +138,8 @@ pub struct AcrMap {
     pub franceconnect: Acr,
     /// Test login.
     pub test: Acr,
+    /// Passkey login.
+    pub passkey: Acr,
 }
 
 impl Default for AcrMap {
@@ -135,6 +149,7 @@ impl Default for AcrMap {
             ecps: Acr::Eidas2,
             franceconnect: Acr::Eidas1,
             test: Acr::Eidas1,
+            passkey: Acr::Eidas2,
         }
     }
 }
@@ -147,6 +162,7 @@ impl AcrMap {
             AuthMethod::Ecps => self.ecps,
             AuthMethod::Franceconnect => self.franceconnect,
             AuthMethod::Test => self.test,
+            AuthMethod::Passkey => self.passkey,
         }
     }
 }

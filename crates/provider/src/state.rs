@@ -183,6 +183,8 @@ pub struct AppState {
     pub ca: Arc<CaService>,
     /// Rate limits on starting e-CPS logins and enrolments.
     pub(crate) ecps_limits: crate::ecps::limiter::Limiter,
+    /// Live e-CPS events: who listens for which professional's or request's changes.
+    pub(crate) ecps_events: crate::ecps::events::Hub,
 }
 
 /// Clients read from the database, by (realm, client id), with the time they were read.
@@ -234,6 +236,7 @@ impl AppState {
             backchannel: Backchannel::new()?,
             ca,
             ecps_limits: Default::default(),
+            ecps_events: Default::default(),
         }))
     }
 

@@ -44,6 +44,11 @@ fn migrator() -> Migrator {
         ),
         m(7, "ecps", include_str!("../../../migrations/0007_ecps.sql")),
         m(
+            8,
+            "passkeys",
+            include_str!("../../../migrations/0008_passkeys.sql"),
+        ),
+        m(
             9,
             "upstream",
             include_str!("../../../migrations/0009_upstream.sql"),

@@ -34,7 +34,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Headers every answer carries (no sniffing, no framing, no referrer; pages are not cached
-/// and get a strict content security policy).
+/// and get a strict content security policy unless they set their own).
 pub async fn security_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
     h.insert(
@@ -46,10 +46,13 @@ pub async fn security_headers(mut res: Response) -> Response {
     if h.get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/html"))
     {
-        h.insert(
-            "content-security-policy",
-            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action *; frame-ancestors 'none'"),
-        );
+        // A page that runs its own scripts (the e-CPS web app) sets a policy of its own.
+        if !h.contains_key("content-security-policy") {
+            h.insert(
+                "content-security-policy",
+                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action *; frame-ancestors 'none'"),
+            );
+        }
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     res

@@ -160,6 +160,14 @@ fn templates() -> &'static minijinja::Environment<'static> {
                 "ciba_approve.html",
                 include_str!("../../../templates/ciba_approve.html"),
             ),
+            (
+                "ecps_app.html",
+                include_str!("../../../templates/ecps_app.html"),
+            ),
+            (
+                "passkey.html",
+                include_str!("../../../templates/passkey.html"),
+            ),
         ];
         for (name, src) in all {
             if let Err(e) = env.add_template(name, src) {

@@ -30,7 +30,7 @@ use coeur_oauth::authorize::Params;
 use coeur_oauth::ciba::{self, DeliveryMode, Hint, INTERVAL};
 use coeur_oauth::client::Client;
 use coeur_oauth::discovery::Endpoints;
-use coeur_oauth::ecps::{Origin, Status};
+use coeur_oauth::ecps::{Channel, Origin, Status};
 use coeur_oauth::error::OAuthError;
 use coeur_oauth::jose::token_hash;
 use coeur_web::mtls::PeerCertificate;
@@ -130,6 +130,9 @@ pub(crate) async fn authentication_request(
             expires_at: now + req.expires_in,
         })
         .await?;
+    if req.channel == Channel::Mobile {
+        crate::ecps::events::requests_changed(&st, &rt.realm.name, national_id.as_str());
+    }
     tracing::info!(realm = %rt.realm.name, client = %client.id(), request = %id, channel = req.channel.as_str(), delivery = req.delivery.as_str(), "CIBA request");
     let body =
         json!({ "auth_req_id": auth_req_id, "expires_in": req.expires_in, "interval": INTERVAL });

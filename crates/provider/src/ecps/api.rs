@@ -35,7 +35,7 @@ fn bad_request(description: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
 }
 
-fn realm_of(st: &AppState, realm: &str) -> Result<Arc<RealmRt>, ApiError> {
+pub(crate) fn realm_of(st: &AppState, realm: &str) -> Result<Arc<RealmRt>, ApiError> {
     st.realm(realm)
         .cloned()
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown_realm", "no such realm"))
@@ -53,7 +53,11 @@ fn b64url(field: &str, s: &str) -> Result<Vec<u8>, ApiError> {
 }
 
 /// The active device whose credential is the request's bearer token.
-async fn caller(st: &AppState, rt: &RealmRt, headers: &HeaderMap) -> Result<DeviceRow, ApiError> {
+pub(crate) async fn caller(
+    st: &AppState,
+    rt: &RealmRt,
+    headers: &HeaderMap,
+) -> Result<DeviceRow, ApiError> {
     let refused = || {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -188,6 +192,7 @@ pub(crate) async fn revoke(
         .revoke_device(&rt.realm.name, &me.device_id, st.now())
         .await?;
     tracing::info!(realm = %rt.realm.name, device = %me.device_id, "e-CPS device revoked");
+    super::events::requests_changed(&st, &rt.realm.name, &me.national_id);
     Ok(Json(json!({ "device_id": me.device_id, "revoked": true })).into_response())
 }
 
@@ -203,7 +208,7 @@ fn challenge(row: &ApprovalRow, decision: Decision) -> Challenge<'_> {
     }
 }
 
-fn request_json(row: &ApprovalRow) -> Value {
+pub(crate) fn request_json(row: &ApprovalRow) -> Value {
     let text = |d| challenge(row, d).signed_text().ok();
     json!({
         "id": row.id,
@@ -291,6 +296,7 @@ pub(crate) async fn decide(
     st.store
         .device_used(&rt.realm.name, &me.device_id, now)
         .await?;
+    super::events::request_decided(&st, &rt.realm.name, &row.id, &row.national_id);
     if let Some(after) = st.store.approval(&rt.realm.name, &row.id).await? {
         decided(&st, &after).await;
     }

@@ -1,6 +1,7 @@
 //! Enrolment by card: on the card listener, the professional presents their CPS card (checked
 //! as for a card login) and gets an activation code, as a QR code and in text, valid
-//! [`ACTIVATION_TTL`] seconds, to give to the device being enrolled.
+//! [`ACTIVATION_TTL`] seconds, to give to the device being enrolled. The QR code is a link to
+//! the web app carrying the code (`…/ecps/app/#activate=CODE`).
 
 use super::{Attempt, limit, source};
 use crate::St;
@@ -70,12 +71,19 @@ pub(crate) async fn enrol_page(
         .await?;
     tracing::info!(realm = %rt.realm.name, ca = %valid.ca_id, serial = %valid.serial, "e-CPS activation code issued");
     let code = format!("{first}.{second}");
+    // The QR code opens the web app with the code in the fragment (never sent to a server);
+    // the text code stays for `coeur ecps` and for typing.
+    let app_url = format!(
+        "{}/auth/realms/{}/ecps/app/#activate={code}",
+        st.urls.public_url, rt.realm.name
+    );
     Ok(localized_page(
         StatusCode::OK,
         "ecps_enrol.html",
         minijinja::context! {
             realm => rt.realm.display_name,
-            qr => minijinja::Value::from_safe_string(qr_svg(&code)?),
+            qr => minijinja::Value::from_safe_string(qr_svg(&app_url)?),
+            app_url,
             code,
             seconds => ACTIVATION_TTL,
             server => st.urls.public_url,

@@ -1,12 +1,14 @@
 //! e-CPS: professionals' devices, their enrolment (an activation code shown after a card
 //! login on the card listener), the device API (pending requests, signed decisions), and what
-//! follows a decision. The wallet's `method=ecps` is in `login::ecps`.
+//! follows a decision; the web app (`app`) and its live feed (`events`). The wallet's `method=ecps` is in `login::ecps`.
 //!
 //! A decision is recorded only through [`coeur_oauth::ecps::verify`]'s `DecisionVerified`:
 //! the device's signature over the request's challenge, checked before the request expires.
 
 pub(crate) mod api;
+pub(crate) mod app;
 pub(crate) mod enrol;
+pub(crate) mod events;
 pub(crate) mod limiter;
 
 use crate::state::AppState;

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::St;
 use crate::authorize::validate_request;
-use crate::ecps::{Attempt, api, enrol, limit};
+use crate::ecps::{Attempt, api, app, enrol, events, limit};
 use crate::error::{ProviderError, realm_or_404};
 use crate::state::AppState;
 use crate::store::{ApprovalRow, NewApproval};
@@ -75,7 +75,13 @@ impl LoginMethod for EcpsLogin {
                 .route(&format!("{e}/devices"), get(api::devices).post(api::enrol))
                 .route(&format!("{e}/devices/revoke"), post(api::revoke))
                 .route(&format!("{e}/requests"), get(api::requests))
-                .route(&format!("{e}/requests/{{id}}"), post(api::decide)),
+                .route(&format!("{e}/requests/{{id}}"), post(api::decide))
+                .route(
+                    "/auth/realms/{realm}/protocol/openid-connect/auth/ecps/events",
+                    get(events::wait_events),
+                )
+                .route(&format!("{e}/requests/events"), get(events::request_events))
+                .merge(app::routes()),
             Listener::Card => Router::new().route(&format!("{e}/enrol"), get(enrol::enrol_page)),
         }
     }
@@ -110,6 +116,7 @@ async fn start_request(
             expires_at: cx.now + REQUEST_TTL,
         })
         .await?;
+    events::requests_changed(st, &rt.realm.name, national_id.as_str());
     Ok(Redirect::to(&waiting_url(&rt.realm.name, &id)).into_response())
 }
 
@@ -139,13 +146,10 @@ async fn waiting(
     let pending_hash = pending_of(&row).ok_or_else(expired)?;
     let params = pending_for_browser(&st, &rt, &pending_hash, &headers, now, expired).await?;
     let (req, _client) = validate_request(&st, &rt, &params).await?;
-    let state = match row.status {
-        Status::Pending if now < row.expires_at => "waiting",
-        Status::Pending => "expired",
-        Status::Denied => "denied",
-        Status::Consumed => return Err(expired()),
-        Status::Approved => "approved",
-    };
+    let state = wait_state(&row, now);
+    if state == "consumed" {
+        return Err(expired());
+    }
     if state != "approved" {
         return Ok(waiting_page(&rt.realm.display_name, &row, state, now));
     }
@@ -171,16 +175,30 @@ async fn waiting(
     }
 }
 
+/// Where a wallet request stands at `now`: `waiting`, `expired`, `denied`, `approved` or
+/// `consumed`.
+pub(crate) fn wait_state(row: &ApprovalRow, now: i64) -> &'static str {
+    match row.status {
+        Status::Pending if now < row.expires_at => "waiting",
+        Status::Pending => "expired",
+        Status::Denied => "denied",
+        Status::Consumed => "consumed",
+        Status::Approved => "approved",
+    }
+}
+
 /// The pending login a wallet request continues.
-fn pending_of(row: &ApprovalRow) -> Option<String> {
+pub(crate) fn pending_of(row: &ApprovalRow) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(&row.params).ok()?;
     v.get("pending_hash")?.as_str().map(str::to_owned)
 }
 
-/// The waiting page in `state` (`waiting`, `denied`, `expired`); while waiting, it loads
-/// itself again every two seconds.
+/// The waiting page in `state` (`waiting`, `denied`, `expired`). While waiting, its script
+/// (`ecps/app/wait.js`) listens to the request's event stream and continues without reloading
+/// (to this URL on approval, which completes the login; the reason shown in place on denial or
+/// expiry); without scripts, a `<noscript>` refresh loads the page again every two seconds.
 fn waiting_page(realm: &str, row: &ApprovalRow, state: &str, now: i64) -> Response {
-    localized_page(
+    let mut res = localized_page(
         StatusCode::OK,
         "ecps_wait.html",
         minijinja::context! {
@@ -189,6 +207,10 @@ fn waiting_page(realm: &str, row: &ApprovalRow, state: &str, now: i64) -> Respon
             client_id => row.client_id,
             seconds => (row.expires_at - now).max(0),
             again => waiting_url(&row.realm, &row.id),
+            events => format!("/auth/realms/{}/protocol/openid-connect/auth/ecps/events?request={}", row.realm, row.id),
+            script => format!("/auth/realms/{}/ecps/app/wait.js", row.realm),
         },
-    )
+    );
+    app::allow_scripts(&mut res);
+    res
 }

@@ -8,9 +8,10 @@
 //! available".
 
 pub(crate) mod card;
-mod ecps;
+pub(crate) mod ecps;
 mod finish;
 mod franceconnect;
+mod passkey;
 mod sandbox;
 
 use sandbox::national_id_error;
@@ -102,6 +103,7 @@ pub(crate) trait LoginMethod: Send + Sync {
 static METHODS: &[&dyn LoginMethod] = &[
     &card::CardLogin,
     &ecps::EcpsLogin,
+    &passkey::PasskeyLogin,
     &franceconnect::FRANCECONNECT,
     &sandbox::TestLogin,
 ];
@@ -163,6 +165,7 @@ fn label(m: AuthMethod) -> Text {
         AuthMethod::Ecps => Text::new("method.ecps"),
         AuthMethod::Franceconnect => Text::new("method.franceconnect"),
         AuthMethod::Test => Text::new("method.test"),
+        AuthMethod::Passkey => Text::new("method.passkey"),
     }
 }
 
@@ -200,7 +203,8 @@ fn buttons(
         AuthMethod::Test => 0,
         AuthMethod::Ecps => 1,
         AuthMethod::Card => 2,
-        AuthMethod::Franceconnect => 3,
+        AuthMethod::Passkey => 3,
+        AuthMethod::Franceconnect => 4,
     };
     // Stable: enabled first, then by rank.
     shown.sort_by_key(|(m, why)| (why.is_some(), rank(*m)));

@@ -12,11 +12,13 @@ mod approvals;
 mod card;
 mod ciba;
 mod ecps;
+mod passkeys;
 mod upstream;
 
 pub use approvals::{ApprovalRow, Decided, NewApproval};
 pub use card::{CardPresented, CardResult};
 pub use ecps::{DeviceRow, Enrolment, MAX_ACTIVATION_ATTEMPTS, NewActivation, NewDevice};
+pub use passkeys::{ChallengePurpose, NewPasskey, PasskeyRow};
 pub use upstream::{LinkRow, UpstreamLoginRow, UpstreamSessionRow};
 
 /// The store.
