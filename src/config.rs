@@ -12,6 +12,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod delivery;
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -199,6 +201,37 @@ layered! {
         /// /help, coeur's help page).
         #[arg(long, env = "COEUR_HELP_URL")]
         pub help_url: Option<String>,
+        /// SMTP relay for e-CPS activation e-mails (host name or address); without it e-mails
+        /// are not sent (the log says so). User name and password come from
+        /// COEUR_SMTP_USERNAME and COEUR_SMTP_PASSWORD only.
+        #[arg(long, env = "COEUR_SMTP_HOST")]
+        pub smtp_host: Option<String>,
+        /// Its port (default 587 with starttls, 465 with tls, 25 with none).
+        #[arg(long, env = "COEUR_SMTP_PORT")]
+        pub smtp_port: Option<u16>,
+        /// How the relay connection is protected: starttls (default, required), tls, none.
+        #[arg(long, env = "COEUR_SMTP_TLS", value_enum)]
+        pub smtp_tls: Option<delivery::SmtpTlsMode>,
+        /// The e-mails' sender (From), e.g. "coeur <no-reply@example.org>".
+        #[arg(long, env = "COEUR_SMTP_FROM")]
+        pub smtp_from: Option<String>,
+        /// CA certificates (PEM) trusted for the relay instead of the system's roots.
+        #[arg(long, env = "COEUR_SMTP_CA_FILE")]
+        pub smtp_ca_file: Option<PathBuf>,
+        /// Timeout in seconds of each SMTP command (default 10).
+        #[arg(long = "smtp-timeout", env = "COEUR_SMTP_TIMEOUT")]
+        pub smtp_timeout_secs: Option<u64>,
+        /// SMS gateway (POST {to, text} with the bearer token of COEUR_SMS_TOKEN); https, or
+        /// http to a loopback address. Without it SMS are not sent (the log says so).
+        #[arg(long, env = "COEUR_SMS_URL")]
+        pub sms_url: Option<String>,
+        /// Reverse proxies whose forwarding header rate limits believe: addresses or CIDR
+        /// networks, comma-separated (default: none, the connection's peer is the client).
+        #[arg(long, env = "COEUR_TRUSTED_PROXIES", value_delimiter = ',')]
+        pub trusted_proxies: Option<Vec<String>>,
+        /// The header those proxies write: x-forwarded-for (default) or forwarded (RFC 7239).
+        #[arg(long, env = "COEUR_FORWARDED_HEADER", value_enum)]
+        pub forwarded_header: Option<delivery::ForwardedHeaderName>,
     }
 }
 
@@ -217,6 +250,15 @@ layered! {
         pub ldap_bind_password: Option<String>,
         /// A file holding the LDAP bind password.
         pub ldap_bind_password_file: Option<PathBuf>,
+        /// The SMTP relay's user name (`COEUR_SMTP_USERNAME`; environment only).
+        #[serde(skip)]
+        pub smtp_username: Option<String>,
+        /// The SMTP relay's password (`COEUR_SMTP_PASSWORD`; environment only).
+        #[serde(skip)]
+        pub smtp_password: Option<String>,
+        /// The SMS gateway's bearer token (`COEUR_SMS_TOKEN`; environment only).
+        #[serde(skip)]
+        pub sms_token: Option<String>,
     }
 }
 
@@ -228,6 +270,9 @@ impl Secrets {
         Self {
             master_key: var("COEUR_MASTER_KEY"),
             ldap_bind_password: var("COEUR_LDAP_BIND_PASSWORD"),
+            smtp_username: var("COEUR_SMTP_USERNAME"),
+            smtp_password: var("COEUR_SMTP_PASSWORD"),
+            sms_token: var("COEUR_SMS_TOKEN"),
             ..Self::default()
         }
     }
@@ -241,6 +286,9 @@ impl std::fmt::Debug for Secrets {
             .field("master_key_file", &self.master_key_file)
             .field("ldap_bind_password", &set(&self.ldap_bind_password))
             .field("ldap_bind_password_file", &self.ldap_bind_password_file)
+            .field("smtp_username", &set(&self.smtp_username))
+            .field("smtp_password", &set(&self.smtp_password))
+            .field("sms_token", &set(&self.sms_token))
             .finish()
     }
 }
@@ -354,6 +402,10 @@ pub struct Config {
     pub admin_listen: Option<SocketAddr>,
     /// How the pages present the service.
     pub service: coeur_web::ServiceIdentity,
+    /// E-mail and SMS to professionals (e-CPS enrolment by contact details).
+    pub delivery: coeur_provider::delivery::DeliverySettings,
+    /// Reverse proxies believed about clients' addresses.
+    pub trusted_proxies: coeur_web::proxy::TrustedProxies,
 }
 
 impl std::fmt::Debug for Config {
@@ -436,6 +488,8 @@ impl Config {
             .unwrap_or_else(|| format!("http://{listen}"))
             .trim_end_matches('/')
             .to_owned();
+        let delivery = delivery::settings(&serve, &s.secrets, &public_url)?;
+        let trusted_proxies = delivery::trusted_proxies(&serve)?;
         let master_key = secret_from_file(
             s.secrets.master_key,
             s.secrets.master_key_file.as_deref(),
@@ -461,6 +515,8 @@ impl Config {
         let (limits, card_limits) = listener_limits(&serve)?;
         let service = service_identity(&serve)?;
         Ok(Self {
+            delivery,
+            trusted_proxies,
             service,
             external: external_trust(&serve)?,
             limits,

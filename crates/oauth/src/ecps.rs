@@ -10,6 +10,8 @@
 //!
 //! Pure: keys, signatures and the time are values given to these functions.
 
+pub mod contact;
+
 use std::fmt;
 
 /// Seconds an activation code (shown after a card login, or sent by e-mail) stays usable.

@@ -15,6 +15,7 @@ pub mod ca_clients;
 mod client_auth;
 pub mod clients;
 mod cors;
+pub mod delivery;
 mod demo;
 mod discovery;
 mod ecps;

@@ -824,6 +824,10 @@ impl Store {
             "DELETE FROM refresh_tokens WHERE expires_at < $1",
             "DELETE FROM grants WHERE expires_at < $1 AND grant_id NOT IN (SELECT grant_id FROM refresh_tokens) AND grant_id NOT IN (SELECT grant_id FROM auth_codes)",
             "DELETE FROM sessions WHERE expires_at < $1",
+            // e-CPS: activation codes (used or not) and approval requests (decided or not),
+            // an hour after their expiry (a CIBA client polling late still hears expired_token).
+            "DELETE FROM ecps_activations WHERE expires_at < $1",
+            "DELETE FROM approval_requests WHERE expires_at < $1",
         ] {
             n += sqlx::query(sql)
                 .bind(now - 3600)
