@@ -12,8 +12,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub mod delivery;
-
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -46,6 +44,8 @@ macro_rules! layered {
         }
     };
 }
+
+pub mod delivery;
 
 layered! {
     /// Settings every command reads (global flags).
@@ -201,37 +201,11 @@ layered! {
         /// /help, coeur's help page).
         #[arg(long, env = "COEUR_HELP_URL")]
         pub help_url: Option<String>,
-        /// SMTP relay for e-CPS activation e-mails (host name or address); without it e-mails
-        /// are not sent (the log says so). User name and password come from
-        /// COEUR_SMTP_USERNAME and COEUR_SMTP_PASSWORD only.
-        #[arg(long, env = "COEUR_SMTP_HOST")]
-        pub smtp_host: Option<String>,
-        /// Its port (default 587 with starttls, 465 with tls, 25 with none).
-        #[arg(long, env = "COEUR_SMTP_PORT")]
-        pub smtp_port: Option<u16>,
-        /// How the relay connection is protected: starttls (default, required), tls, none.
-        #[arg(long, env = "COEUR_SMTP_TLS", value_enum)]
-        pub smtp_tls: Option<delivery::SmtpTlsMode>,
-        /// The e-mails' sender (From), e.g. "coeur <no-reply@example.org>".
-        #[arg(long, env = "COEUR_SMTP_FROM")]
-        pub smtp_from: Option<String>,
-        /// CA certificates (PEM) trusted for the relay instead of the system's roots.
-        #[arg(long, env = "COEUR_SMTP_CA_FILE")]
-        pub smtp_ca_file: Option<PathBuf>,
-        /// Timeout in seconds of each SMTP command (default 10).
-        #[arg(long = "smtp-timeout", env = "COEUR_SMTP_TIMEOUT")]
-        pub smtp_timeout_secs: Option<u64>,
-        /// SMS gateway (POST {to, text} with the bearer token of COEUR_SMS_TOKEN); https, or
-        /// http to a loopback address. Without it SMS are not sent (the log says so).
-        #[arg(long, env = "COEUR_SMS_URL")]
-        pub sms_url: Option<String>,
-        /// Reverse proxies whose forwarding header rate limits believe: addresses or CIDR
-        /// networks, comma-separated (default: none, the connection's peer is the client).
-        #[arg(long, env = "COEUR_TRUSTED_PROXIES", value_delimiter = ',')]
-        pub trusted_proxies: Option<Vec<String>>,
-        /// The header those proxies write: x-forwarded-for (default) or forwarded (RFC 7239).
-        #[arg(long, env = "COEUR_FORWARDED_HEADER", value_enum)]
-        pub forwarded_header: Option<delivery::ForwardedHeaderName>,
+        /// E-mail and SMS to professionals, trusted reverse proxies (`config/delivery.rs`): the
+        /// flags of `serve`, moved to [`Settings::messaging`] (where the file's keys go too).
+        #[command(flatten)]
+        #[serde(skip)]
+        pub messaging: delivery::MessagingSettings,
     }
 }
 
@@ -308,6 +282,9 @@ pub struct Settings {
     /// Secrets.
     #[serde(flatten)]
     pub secrets: Secrets,
+    /// E-mail, SMS, trusted proxies.
+    #[serde(flatten)]
+    pub messaging: delivery::MessagingSettings,
 }
 
 impl Settings {
@@ -327,6 +304,7 @@ impl Settings {
             }
         }
         Self {
+            messaging: std::mem::take(&mut serve.messaging),
             common,
             serve,
             secrets: Secrets::from_env(),
@@ -346,6 +324,7 @@ impl Settings {
             common: self.common.or(lower.common),
             serve: self.serve.or(lower.serve),
             secrets: self.secrets.or(lower.secrets),
+            messaging: self.messaging.or(lower.messaging),
         }
     }
 }
@@ -488,8 +467,8 @@ impl Config {
             .unwrap_or_else(|| format!("http://{listen}"))
             .trim_end_matches('/')
             .to_owned();
-        let delivery = delivery::settings(&serve, &s.secrets, &public_url)?;
-        let trusted_proxies = delivery::trusted_proxies(&serve)?;
+        let delivery = delivery::settings(&s.messaging, &s.secrets, &public_url)?;
+        let trusted_proxies = delivery::trusted_proxies(&s.messaging)?;
         let master_key = secret_from_file(
             s.secrets.master_key,
             s.secrets.master_key_file.as_deref(),

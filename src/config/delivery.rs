@@ -1,15 +1,56 @@
 //! The settings of outgoing messages (SMTP relay, SMS gateway) and of trusted reverse
-//! proxies, resolved into the provider's typed settings. The flags are declared with the
-//! others in [`super::ServeSettings`], the secrets in [`super::Secrets`] (environment only).
+//! proxies, declared once here ([`MessagingSettings`], part of `serve`'s flags and of the
+//! file) with their secrets in [`super::Secrets`] (environment only), and resolved into the
+//! provider's typed settings.
 
-use super::{Secrets, ServeSettings};
+use super::Secrets;
 use anyhow::{Context, Result, bail};
 use coeur_provider::delivery::{
     DeliverySettings, HttpSmsSettings, SmtpCredentials, SmtpSettings, SmtpTls,
 };
 use coeur_web::proxy::{ForwardedHeader, TrustedProxies};
 use serde::Deserialize;
+use std::path::PathBuf;
 use std::time::Duration;
+
+layered! {
+    /// E-mail and SMS to professionals (e-CPS enrolment by contact details) and trusted
+    /// reverse proxies: flags of `serve`, file keys at the top level like the others.
+    #[derive(Debug, Default, Clone, clap::Args, Deserialize)]
+    pub struct MessagingSettings {
+        /// SMTP relay for e-CPS activation e-mails (host name or address); without it e-mails
+        /// are not sent (the log says so). User name and password come from
+        /// COEUR_SMTP_USERNAME and COEUR_SMTP_PASSWORD only.
+        #[arg(long, env = "COEUR_SMTP_HOST")]
+        pub smtp_host: Option<String>,
+        /// Its port (default 587 with starttls, 465 with tls, 25 with none).
+        #[arg(long, env = "COEUR_SMTP_PORT")]
+        pub smtp_port: Option<u16>,
+        /// How the relay connection is protected: starttls (default, required), tls, none.
+        #[arg(long, env = "COEUR_SMTP_TLS", value_enum)]
+        pub smtp_tls: Option<SmtpTlsMode>,
+        /// The e-mails' sender (From), e.g. "coeur <no-reply@example.org>".
+        #[arg(long, env = "COEUR_SMTP_FROM")]
+        pub smtp_from: Option<String>,
+        /// CA certificates (PEM) trusted for the relay instead of the system's roots.
+        #[arg(long, env = "COEUR_SMTP_CA_FILE")]
+        pub smtp_ca_file: Option<PathBuf>,
+        /// Timeout in seconds of each SMTP command (default 10).
+        #[arg(long = "smtp-timeout", env = "COEUR_SMTP_TIMEOUT")]
+        pub smtp_timeout_secs: Option<u64>,
+        /// SMS gateway (POST {to, text} with the bearer token of COEUR_SMS_TOKEN); https, or
+        /// http to a loopback address. Without it SMS are not sent (the log says so).
+        #[arg(long, env = "COEUR_SMS_URL")]
+        pub sms_url: Option<String>,
+        /// Reverse proxies whose forwarding header rate limits believe: addresses or CIDR
+        /// networks, comma-separated (default: none, the connection's peer is the client).
+        #[arg(long, env = "COEUR_TRUSTED_PROXIES", value_delimiter = ',')]
+        pub trusted_proxies: Option<Vec<String>>,
+        /// The header those proxies write: x-forwarded-for (default) or forwarded (RFC 7239).
+        #[arg(long, env = "COEUR_FORWARDED_HEADER", value_enum)]
+        pub forwarded_header: Option<ForwardedHeaderName>,
+    }
+}
 
 /// `--smtp-tls`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -35,7 +76,7 @@ pub enum ForwardedHeaderName {
 
 /// The SMTP relay and SMS gateway, checked; each `None` when not configured.
 pub(super) fn settings(
-    serve: &ServeSettings,
+    serve: &MessagingSettings,
     secrets: &Secrets,
     public_url: &str,
 ) -> Result<DeliverySettings> {
@@ -53,7 +94,7 @@ pub(super) fn settings(
 }
 
 fn smtp(
-    serve: &ServeSettings,
+    serve: &MessagingSettings,
     secrets: &Secrets,
     public_url: &str,
 ) -> Result<Option<SmtpSettings>> {
@@ -115,7 +156,7 @@ fn smtp(
 }
 
 /// `--trusted-proxies` and `--forwarded-header`.
-pub(super) fn trusted_proxies(serve: &ServeSettings) -> Result<TrustedProxies> {
+pub(super) fn trusted_proxies(serve: &MessagingSettings) -> Result<TrustedProxies> {
     let header = match serve.forwarded_header {
         None | Some(ForwardedHeaderName::XForwardedFor) => ForwardedHeader::XForwardedFor,
         Some(ForwardedHeaderName::Forwarded) => ForwardedHeader::Forwarded,
@@ -129,10 +170,10 @@ mod tests {
     use super::super::{Config, Settings};
     use super::*;
 
-    fn with(serve: ServeSettings, secrets: Secrets) -> Result<Config> {
+    fn with(messaging: MessagingSettings, secrets: Secrets) -> Result<Config> {
         Config::resolve(
             Settings {
-                serve,
+                messaging,
                 secrets,
                 ..Settings::default()
             },
@@ -142,19 +183,19 @@ mod tests {
 
     #[test]
     fn messages_are_off_unless_configured() {
-        let c = with(ServeSettings::default(), Secrets::default()).unwrap();
+        let c = with(MessagingSettings::default(), Secrets::default()).unwrap();
         assert!(c.delivery.smtp.is_none() && c.delivery.sms.is_none());
         assert!(c.trusted_proxies.is_empty());
     }
 
     #[test]
     fn smtp_and_sms_settings_are_checked_and_secrets_never_printed() {
-        let serve = ServeSettings {
+        let serve = MessagingSettings {
             smtp_host: Some("smtp.example".into()),
             smtp_from: Some("coeur <no-reply@coeur.example>".into()),
             sms_url: Some("https://sms.example/send".into()),
             trusted_proxies: Some(vec!["10.0.0.0/8".into()]),
-            ..ServeSettings::default()
+            ..MessagingSettings::default()
         };
         let secrets = Secrets {
             smtp_username: Some("coeur".into()),
@@ -177,12 +218,12 @@ mod tests {
                 "{printed}"
             );
         }
-        let bad = |serve: ServeSettings, secrets: Secrets, want: &str| {
+        let bad = |serve: MessagingSettings, secrets: Secrets, want: &str| {
             let e = format!("{:#}", with(serve, secrets).unwrap_err());
             assert!(e.contains(want), "{e}");
         };
         bad(
-            ServeSettings {
+            MessagingSettings {
                 smtp_tls: Some(SmtpTlsMode::None),
                 ..serve.clone()
             },
@@ -190,7 +231,7 @@ mod tests {
             "over TLS only",
         );
         bad(
-            ServeSettings {
+            MessagingSettings {
                 smtp_from: None,
                 ..serve.clone()
             },
@@ -214,7 +255,7 @@ mod tests {
             "COEUR_SMS_TOKEN",
         );
         bad(
-            ServeSettings {
+            MessagingSettings {
                 smtp_host: None,
                 ..serve.clone()
             },
@@ -222,12 +263,36 @@ mod tests {
             "need --smtp-host",
         );
         bad(
-            ServeSettings {
+            MessagingSettings {
                 trusted_proxies: Some(vec!["proxy.example".into()]),
                 ..serve
             },
             secrets,
             "--trusted-proxies",
         );
+    }
+
+    #[test]
+    fn the_file_names_the_relay_but_never_its_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("coeur.toml");
+        std::fs::write(
+            &p,
+            "smtp_host = \"smtp.example\"\nsmtp_tls = \"tls\"\nsmtp_from = \"a@b.example\"\n\
+             trusted_proxies = [\"10.0.0.1\"]\nforwarded_header = \"forwarded\"\n",
+        )
+        .unwrap();
+        let c = Config::resolve(Settings::default(), Some(&p)).unwrap();
+        let smtp = c.delivery.smtp.as_ref().unwrap();
+        assert_eq!((smtp.host.as_str(), smtp.port), ("smtp.example", 465));
+        assert!(c.trusted_proxies.trusts("10.0.0.1".parse().unwrap()));
+        for key in ["smtp_password", "smtp_username", "sms_token"] {
+            std::fs::write(&p, format!("{key} = \"x\"\n")).unwrap();
+            let e = format!(
+                "{:#}",
+                Config::resolve(Settings::default(), Some(&p)).unwrap_err()
+            );
+            assert!(e.contains(&format!("unknown field `{key}`")), "{e}");
+        }
     }
 }

@@ -90,7 +90,7 @@ both_dbs!(
         // Loopback trusted: each forwarded client has its own budget; what a client writes left
         // of the proxy's entry is not believed.
         let s = TestServer::start_with(db, &realms_dir(), |s| {
-            s.serve.trusted_proxies = Some(vec!["127.0.0.0/8".into(), "::1".into()]);
+            s.messaging.trusted_proxies = Some(vec!["127.0.0.0/8".into(), "::1".into()]);
         })
         .await;
         assert_eq!(burst(&s, "198.51.100.1").await, 429);

@@ -247,20 +247,20 @@ impl SmsSink {
 /// `sms`.
 pub(crate) async fn server(db: Db, smtp: &SmtpSink, sms: &SmsSink, trust: bool) -> TestServer {
     let s = TestServer::start_with(db, &realms_dir(), |s| {
-        s.serve.smtp_host = Some("127.0.0.1".into());
-        s.serve.smtp_port = Some(smtp.port);
-        s.serve.smtp_tls = Some(match smtp.mode {
+        s.messaging.smtp_host = Some("127.0.0.1".into());
+        s.messaging.smtp_port = Some(smtp.port);
+        s.messaging.smtp_tls = Some(match smtp.mode {
             Mode::Plain => coeur::config::delivery::SmtpTlsMode::None,
             Mode::StartTls => coeur::config::delivery::SmtpTlsMode::Starttls,
             Mode::Tls => coeur::config::delivery::SmtpTlsMode::Tls,
         });
-        s.serve.smtp_from = Some(format!("coeur <{FROM}>"));
-        s.serve.smtp_ca_file = smtp.ca_file.clone().filter(|_| trust);
+        s.messaging.smtp_from = Some(format!("coeur <{FROM}>"));
+        s.messaging.smtp_ca_file = smtp.ca_file.clone().filter(|_| trust);
         if smtp.auth {
             s.secrets.smtp_username = Some(SMTP_USER.into());
             s.secrets.smtp_password = Some(SMTP_PASSWORD.into());
         }
-        s.serve.sms_url = Some(sms.url.clone());
+        s.messaging.sms_url = Some(sms.url.clone());
         s.secrets.sms_token = Some(SMS_TOKEN.into());
     })
     .await;
