@@ -106,7 +106,7 @@ impl Smtp {
             .port(s.port)
             .tls(tls)
             .timeout(Some(s.timeout))
-            .hello_name(ClientId::Domain(s.hello_name.clone()));
+            .hello_name(client_id(&s.hello_name));
         if let Some(c) = &s.credentials {
             b = b
                 .credentials(Credentials::new(c.username.clone(), c.password.clone()))
@@ -116,6 +116,15 @@ impl Smtp {
             transport: b.build(),
             from: s.from.parse()?,
         })
+    }
+}
+
+/// The `EHLO` name: a domain, or an address literal (`[192.0.2.1]`) for an address.
+fn client_id(name: &str) -> ClientId {
+    match name.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => ClientId::Ipv4(a),
+        Ok(std::net::IpAddr::V6(a)) => ClientId::Ipv6(a),
+        Err(_) => ClientId::Domain(name.to_owned()),
     }
 }
 
