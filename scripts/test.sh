@@ -8,7 +8,7 @@
 # Chromium for the browser tests (tests/it/cors_browser.rs, tests/it/pages_a11y.rs), openssl,
 # CA certificates, Python's venv,
 # the pkilint certificate linter from PyPI in a virtualenv under target/, and the
-# Python test peer's packages (tests/python/requirements.txt: Authlib) in another),
+# Python test peer's packages (tests/python/requirements.txt: Authlib, aiosmtpd) in another),
 # then:
 #   1. cargo fmt --check
 #   2. cargo clippy (all targets, warnings are errors)
@@ -139,7 +139,7 @@ if [[ "$installed" != "$pkilint_version" || ! -x "$pkilint_venv/bin/lint_pkix_ce
 fi
 export COEUR_PKILINT_BIN="$pkilint_venv/bin"
 
-# --- Python test peer (Authlib, driven by tests/it/compat_authlib.rs) -------
+# --- Python test peers (Authlib for tests/it/compat_authlib.rs, aiosmtpd for tests/it/ecps/contact) ---
 
 # A virtualenv under target/ with tests/python/requirements.txt, made again when the
 # requirements change. COEUR_REQUIRE_PEERS makes the peer tests fail rather than skip

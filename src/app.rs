@@ -10,7 +10,7 @@ use coeur_common::random::{Clock, Random};
 use coeur_oauth::realm::Realm;
 use coeur_provider::AppState;
 use coeur_provider::ca_clients::RealmRequesters;
-use coeur_provider::state::{ProviderUrls, Realms};
+use coeur_provider::state::{ProviderSettings, ProviderUrls, Realms};
 use coeur_provider::store::Store;
 use coeur_storage::Db;
 use coeur_storage::keystore::{KeyStore, MasterKey};
@@ -128,11 +128,15 @@ impl App {
             .await?
             .with_requesters(requesters),
         );
-        let urls = ProviderUrls {
-            public_url: cfg.public_url.clone(),
-            card_public_url: cfg.card_public_url.clone(),
+        let settings = ProviderSettings {
+            urls: ProviderUrls {
+                public_url: cfg.public_url.clone(),
+                card_public_url: cfg.card_public_url.clone(),
+            },
+            delivery: cfg.delivery.clone(),
+            trusted_proxies: cfg.trusted_proxies.clone(),
         };
-        let provider = AppState::new(urls, store, keys, realms, clock, rng, ca.clone())?;
+        let provider = AppState::new(settings, store, keys, realms, clock, rng, ca.clone())?;
         let service = Arc::new(cfg.service.clone());
         Ok(Self {
             cfg,

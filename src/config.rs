@@ -45,6 +45,8 @@ macro_rules! layered {
     };
 }
 
+pub mod delivery;
+
 layered! {
     /// Settings every command reads (global flags).
     #[derive(Debug, Default, Clone, clap::Args, Deserialize)]
@@ -199,6 +201,11 @@ layered! {
         /// /help, coeur's help page).
         #[arg(long, env = "COEUR_HELP_URL")]
         pub help_url: Option<String>,
+        /// E-mail and SMS to professionals, trusted reverse proxies (`config/delivery.rs`): the
+        /// flags of `serve`, moved to [`Settings::messaging`] (where the file's keys go too).
+        #[command(flatten)]
+        #[serde(skip)]
+        pub messaging: delivery::MessagingSettings,
     }
 }
 
@@ -217,6 +224,15 @@ layered! {
         pub ldap_bind_password: Option<String>,
         /// A file holding the LDAP bind password.
         pub ldap_bind_password_file: Option<PathBuf>,
+        /// The SMTP relay's user name (`COEUR_SMTP_USERNAME`; environment only).
+        #[serde(skip)]
+        pub smtp_username: Option<String>,
+        /// The SMTP relay's password (`COEUR_SMTP_PASSWORD`; environment only).
+        #[serde(skip)]
+        pub smtp_password: Option<String>,
+        /// The SMS gateway's bearer token (`COEUR_SMS_TOKEN`; environment only).
+        #[serde(skip)]
+        pub sms_token: Option<String>,
     }
 }
 
@@ -228,6 +244,9 @@ impl Secrets {
         Self {
             master_key: var("COEUR_MASTER_KEY"),
             ldap_bind_password: var("COEUR_LDAP_BIND_PASSWORD"),
+            smtp_username: var("COEUR_SMTP_USERNAME"),
+            smtp_password: var("COEUR_SMTP_PASSWORD"),
+            sms_token: var("COEUR_SMS_TOKEN"),
             ..Self::default()
         }
     }
@@ -241,6 +260,9 @@ impl std::fmt::Debug for Secrets {
             .field("master_key_file", &self.master_key_file)
             .field("ldap_bind_password", &set(&self.ldap_bind_password))
             .field("ldap_bind_password_file", &self.ldap_bind_password_file)
+            .field("smtp_username", &set(&self.smtp_username))
+            .field("smtp_password", &set(&self.smtp_password))
+            .field("sms_token", &set(&self.sms_token))
             .finish()
     }
 }
@@ -260,6 +282,9 @@ pub struct Settings {
     /// Secrets.
     #[serde(flatten)]
     pub secrets: Secrets,
+    /// E-mail, SMS, trusted proxies.
+    #[serde(flatten)]
+    pub messaging: delivery::MessagingSettings,
 }
 
 impl Settings {
@@ -279,6 +304,7 @@ impl Settings {
             }
         }
         Self {
+            messaging: std::mem::take(&mut serve.messaging),
             common,
             serve,
             secrets: Secrets::from_env(),
@@ -298,6 +324,7 @@ impl Settings {
             common: self.common.or(lower.common),
             serve: self.serve.or(lower.serve),
             secrets: self.secrets.or(lower.secrets),
+            messaging: self.messaging.or(lower.messaging),
         }
     }
 }
@@ -354,6 +381,10 @@ pub struct Config {
     pub admin_listen: Option<SocketAddr>,
     /// How the pages present the service.
     pub service: coeur_web::ServiceIdentity,
+    /// E-mail and SMS to professionals (e-CPS enrolment by contact details).
+    pub delivery: coeur_provider::delivery::DeliverySettings,
+    /// Reverse proxies believed about clients' addresses.
+    pub trusted_proxies: coeur_web::proxy::TrustedProxies,
 }
 
 impl std::fmt::Debug for Config {
@@ -436,6 +467,8 @@ impl Config {
             .unwrap_or_else(|| format!("http://{listen}"))
             .trim_end_matches('/')
             .to_owned();
+        let delivery = delivery::settings(&s.messaging, &s.secrets, &public_url)?;
+        let trusted_proxies = delivery::trusted_proxies(&s.messaging)?;
         let master_key = secret_from_file(
             s.secrets.master_key,
             s.secrets.master_key_file.as_deref(),
@@ -461,6 +494,8 @@ impl Config {
         let (limits, card_limits) = listener_limits(&serve)?;
         let service = service_identity(&serve)?;
         Ok(Self {
+            delivery,
+            trusted_proxies,
             service,
             external: external_trust(&serve)?,
             limits,

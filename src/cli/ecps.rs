@@ -34,7 +34,9 @@ pub struct EcpsCmd {
 #[derive(Subcommand)]
 enum EcpsSub {
     /// Enrol this authenticator with an activation code (shown after presenting the card on
-    /// `…/ecps/enrol` of the card listener); makes the device's P-256 key.
+    /// `…/ecps/enrol` of the card listener), or with the code received by e-mail and the one
+    /// received by SMS (`--code` and `--second-code`, after asking for them on
+    /// `…/ecps/activations`); makes the device's P-256 key.
     Enrol {
         /// The server's public URL (its main listener).
         #[arg(long)]
@@ -42,9 +44,12 @@ enum EcpsSub {
         /// The realm.
         #[arg(long)]
         realm: String,
-        /// The activation code.
+        /// The activation code (the card's, or the one received by e-mail).
         #[arg(long)]
         code: String,
+        /// The confirmation code received by SMS, with an e-mail's activation code.
+        #[arg(long)]
+        second_code: Option<String>,
         /// The device's name, as the professional's device list shows it.
         #[arg(long)]
         name: String,
@@ -90,8 +95,12 @@ pub async fn run(c: EcpsCmd) -> Result<()> {
             server,
             realm,
             code,
+            second_code,
             name,
-        } => enrol(&http, &c.key_file, &server, &realm, &code, &name).await,
+        } => {
+            let codes = (code.as_str(), second_code.as_deref());
+            enrol(&http, &c.key_file, &server, &realm, codes, &name).await
+        }
         EcpsSub::List => {
             let d = load(&c.key_file)?;
             for r in pending(&http, &d).await? {
@@ -177,7 +186,7 @@ async fn enrol(
     file: &Path,
     server: &str,
     realm: &str,
-    code: &str,
+    (code, second_code): (&str, Option<&str>),
     name: &str,
 ) -> Result<()> {
     if file.exists() {
@@ -199,11 +208,14 @@ async fn enrol(
         private_key: URL_SAFE_NO_PAD.encode(pkcs8.as_ref()),
         expires_at: 0,
     };
-    let body = json!({
+    let mut body = json!({
         "activation_code": code,
         "public_key": URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
         "name": name,
     });
+    if let Some(second) = second_code {
+        body["second_code"] = second.into();
+    }
     let v = call(http.post(url(&d, "devices")).json(&body)).await?;
     d.device_id = v["device_id"].as_str().unwrap_or_default().to_owned();
     d.credential = v["credential"].as_str().unwrap_or_default().to_owned();

@@ -10,9 +10,12 @@
 //!
 //! Pure: keys, signatures and the time are values given to these functions.
 
+pub mod contact;
+
 use std::fmt;
 
-/// Seconds an activation code (shown after a card login, or sent by e-mail) stays usable.
+/// Seconds an activation code shown after a card login stays usable (one sent by e-mail and SMS:
+/// [`contact::CONTACT_ACTIVATION_TTL`]).
 pub const ACTIVATION_TTL: i64 = 90;
 /// Seconds a request waits for the professional's decision by default.
 pub const REQUEST_TTL: i64 = 120;

@@ -16,6 +16,7 @@ mod ciba;
 mod client_auth;
 pub mod clients;
 mod cors;
+pub mod delivery;
 mod demo;
 mod discovery;
 mod ecps;

@@ -75,6 +75,19 @@ pub struct ProviderUrls {
     pub card_public_url: String,
 }
 
+/// What the provider is opened with besides its parts: where it is reached, how messages to
+/// professionals leave (e-CPS enrolment by contact details), and the reverse proxies whose
+/// forwarding headers rate limits believe.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    /// Where the provider is reached.
+    pub urls: ProviderUrls,
+    /// E-mail and SMS.
+    pub delivery: crate::delivery::DeliverySettings,
+    /// Trusted reverse proxies (none by default).
+    pub trusted_proxies: coeur_web::proxy::TrustedProxies,
+}
+
 /// The realms at run time, with a token verifier each.
 pub struct Realms {
     map: HashMap<String, Arc<RealmRt>>,
@@ -185,6 +198,10 @@ pub struct AppState {
     pub(crate) ecps_limits: crate::ecps::limiter::Limiter,
     /// Live e-CPS events: who listens for which professional's or request's changes.
     pub(crate) ecps_events: crate::ecps::events::Hub,
+    /// E-mail and SMS to professionals.
+    pub(crate) delivery: Arc<crate::delivery::Delivery>,
+    /// Reverse proxies believed about the client's address.
+    pub(crate) proxies: coeur_web::proxy::TrustedProxies,
 }
 
 /// Clients read from the database, by (realm, client id), with the time they were read.
@@ -216,7 +233,7 @@ pub fn load_realms(dir: &std::path::Path, public_url: &str) -> Result<Vec<Realm>
 impl AppState {
     /// The provider over its opened parts.
     pub fn new(
-        urls: ProviderUrls,
+        settings: ProviderSettings,
         store: Store,
         keys: Arc<KeyStore>,
         realms: Realms,
@@ -224,8 +241,9 @@ impl AppState {
         rng: Arc<dyn Random>,
         ca: Arc<CaService>,
     ) -> Result<Arc<Self>> {
+        let delivery = Arc::new(crate::delivery::Delivery::open(&settings.delivery)?);
         Ok(Arc::new(Self {
-            urls,
+            urls: settings.urls,
             store,
             keys,
             realms,
@@ -237,6 +255,8 @@ impl AppState {
             ca,
             ecps_limits: Default::default(),
             ecps_events: Default::default(),
+            delivery,
+            proxies: settings.trusted_proxies,
         }))
     }
 

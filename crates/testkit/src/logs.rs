@@ -1,15 +1,21 @@
 //! The servers' logs, as tests see them: `COEUR_TEST_LOG=<filter>` shows them in failing
-//! tests' output, and what coeur says at info level about refused clients and back-channel
-//! logout deliveries is kept in memory for tests to read ([`captured`]). One subscriber for
-//! the whole test binary: servers of every test write to it, so a test looks for its own
-//! client ids.
+//! tests' output, and what coeur says at info level about refused clients, back-channel
+//! logout deliveries, e-CPS and e-mail and SMS deliveries (lettre's included) is kept in
+//! memory for tests to read ([`captured`]). One subscriber for the whole test binary: servers
+//! of every test write to it, so a test looks for its own client ids.
 
 use std::sync::{Mutex, Once};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
 /// The targets kept in memory.
-const CAPTURED: &[&str] = &["coeur_provider::client_auth", "coeur_provider::backchannel"];
+const CAPTURED: &[&str] = &[
+    "coeur_provider::client_auth",
+    "coeur_provider::backchannel",
+    "coeur_provider::delivery",
+    "coeur_provider::ecps",
+    "lettre",
+];
 
 static LINES: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 

@@ -11,6 +11,7 @@ pub mod i18n;
 pub mod listener;
 pub mod mtls;
 mod pages;
+pub mod proxy;
 
 pub use i18n::Text;
 pub use pages::{

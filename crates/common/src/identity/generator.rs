@@ -108,13 +108,7 @@ fn generate_one(rng: &SeededRandom, rpps: &str, index: usize) -> Identity {
             given.to_lowercase(),
             family.to_lowercase()
         )),
-        phone: Some(format!(
-            "+33 1 {:02} {:02} {:02} {:02}",
-            rng.below(100),
-            rng.below(100),
-            rng.below(100),
-            rng.below(100)
-        )),
+        phone: Some(fictional_mobile(rng)),
         origin: "RPPS".into(),
         exercices: vec![Exercice {
             code_profession: prof.into(),
@@ -127,6 +121,19 @@ fn generate_one(rng: &SeededRandom, rpps: &str, index: usize) -> Identity {
             activities,
         }],
     }
+}
+
+/// A mobile number of the range ARCEP keeps for fiction (06 39 98 00 00 to 06 39 98 99 99), so
+/// that the sandbox's e-CPS activations by SMS reach nobody real. Four draws, as the numbers
+/// drawn before took, so that what is drawn after them stays the same.
+fn fictional_mobile(rng: &SeededRandom) -> String {
+    let draws = [
+        rng.below(100),
+        rng.below(100),
+        rng.below(100),
+        rng.below(100),
+    ];
+    format!("+33 6 39 98 {:02} {:02}", draws[0], draws[1])
 }
 
 /// One activity: the first of an identity is liberal (a practice with a SIRET), the others
@@ -385,6 +392,11 @@ mod tests {
             }
         }
         assert!(a.iter().any(|i| !i.active), "some identities are inactive");
+        for i in &a {
+            let phone = i.phone.as_deref().unwrap();
+            assert!(phone.starts_with("+33 6 39 98 "), "fictional: {phone}");
+            assert!(i.email.is_some(), "e-CPS by contact details needs both");
+        }
     }
 
     #[test]

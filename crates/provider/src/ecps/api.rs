@@ -15,6 +15,7 @@ use axum::{Extension, Json};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use coeur_common::random::token as random_token;
+use coeur_oauth::ecps::contact::ActivationParts;
 use coeur_oauth::ecps::{self, Challenge, Channel, Decision, DevicePublicKey, EcpsError};
 use coeur_oauth::jose::token_hash;
 use coeur_web::bearer_token;
@@ -31,7 +32,7 @@ pub(crate) const DECISION_AMR: &str = "swk pin mfa";
 /// The longest device name kept.
 const MAX_NAME: usize = 100;
 
-fn bad_request(description: impl Into<String>) -> ApiError {
+pub(super) fn bad_request(description: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
 }
 
@@ -41,7 +42,7 @@ pub(crate) fn realm_of(st: &AppState, realm: &str) -> Result<Arc<RealmRt>, ApiEr
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown_realm", "no such realm"))
 }
 
-fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+pub(super) fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| bad_request(format!("the body is not the JSON expected: {e}")))
 }
@@ -81,16 +82,22 @@ pub(crate) async fn caller(
 #[serde(deny_unknown_fields)]
 struct EnrolBody {
     activation_code: String,
+    /// With an activation by contact details: the SMS code (`activation_code` is then the
+    /// e-mail code).
+    #[serde(default)]
+    second_code: Option<String>,
     public_key: String,
     name: String,
 }
 
-/// `POST …/ecps/devices`: `{activation_code, public_key, name}` → `{device_id, credential,
-/// expires_at}` (201).
+/// `POST …/ecps/devices`: `{activation_code, public_key, name}` (a card's `first.second`
+/// code), or `{activation_code, second_code, public_key, name}` (the e-mail code and the SMS
+/// code of an activation by contact details) → `{device_id, credential, expires_at}` (201).
 pub(crate) async fn enrol(
     st: St,
     Path(realm): Path<String>,
     peer: Option<Extension<PeerAddr>>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let rt = realm_of(&st, &realm)?;
@@ -98,7 +105,7 @@ pub(crate) async fn enrol(
         &st,
         &rt.realm,
         Attempt::Enrolment,
-        &source(peer.as_deref()),
+        &source(&st, peer.as_deref(), &headers),
         None,
     )
     .map_err(ApiError::rate_limited)?;
@@ -111,7 +118,7 @@ pub(crate) async fn enrol(
     }
     let key = DevicePublicKey::from_sec1(&b64url("public_key", &b.public_key)?)
         .map_err(|e| bad_request(e.to_string()))?;
-    let Some((first, second)) = b.activation_code.trim().split_once('.') else {
+    let Some(parts) = ActivationParts::parse(&b.activation_code, b.second_code.as_deref()) else {
         return Err(invalid_activation());
     };
     let now = st.now();
@@ -129,8 +136,8 @@ pub(crate) async fn enrol(
         .store
         .enrol_device(
             &rt.realm.name,
-            &token_hash(first),
-            &token_hash(second),
+            &token_hash(&parts.first),
+            &token_hash(&parts.second),
             &new,
         )
         .await?;

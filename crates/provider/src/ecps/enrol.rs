@@ -10,7 +10,7 @@ use crate::login::card::{card_holder, refused};
 use crate::store::NewActivation;
 use axum::Extension;
 use axum::extract::Path;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use coeur_common::random::token as random_token;
 use coeur_oauth::ecps::ACTIVATION_TTL;
@@ -28,6 +28,7 @@ pub(crate) async fn enrol_page(
     Path(realm): Path<String>,
     Extension(peer): Extension<PeerCertificate>,
     addr: Option<Extension<PeerAddr>>,
+    headers: HeaderMap,
 ) -> Result<Response, ProviderError> {
     let Some(rt) = st.realm(&realm).cloned() else {
         return Err(refused(
@@ -46,7 +47,7 @@ pub(crate) async fn enrol_page(
         &st,
         &rt.realm,
         Attempt::Enrolment,
-        &source(addr.as_deref()),
+        &source(&st, addr.as_deref(), &headers),
         Some(national_id.as_str()),
     ) {
         return Err(ProviderError::page(

@@ -7,13 +7,14 @@
 
 pub(crate) mod api;
 pub(crate) mod app;
+pub(crate) mod contact;
 pub(crate) mod enrol;
 pub(crate) mod events;
 pub(crate) mod limiter;
 
 use crate::state::AppState;
 use crate::store::ApprovalRow;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use coeur_oauth::ecps::{Origin, Status};
 use coeur_oauth::realm::Realm;
@@ -90,9 +91,13 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The source address of a request, for rate limits (`unknown` when the listener gave none).
-pub(crate) fn source(peer: Option<&PeerAddr>) -> String {
-    peer.map_or_else(|| "unknown".to_owned(), |p| p.0.to_string())
+/// The source address of a request, for rate limits: the connection's peer, or behind a
+/// trusted reverse proxy the client it forwarded for (`unknown` when the listener gave none).
+pub(crate) fn source(st: &AppState, peer: Option<&PeerAddr>, headers: &HeaderMap) -> String {
+    peer.map_or_else(
+        || "unknown".to_owned(),
+        |p| st.proxies.client_address(p.0, headers).to_string(),
+    )
 }
 
 /// What a rate-limited attempt starts.

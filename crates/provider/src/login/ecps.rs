@@ -9,7 +9,7 @@ use super::{
 };
 use crate::St;
 use crate::authorize::validate_request;
-use crate::ecps::{Attempt, api, app, enrol, events, limit};
+use crate::ecps::{Attempt, api, app, contact, enrol, events, limit};
 use crate::error::{ProviderError, realm_or_404};
 use crate::state::AppState;
 use crate::store::{ApprovalRow, NewApproval};
@@ -73,6 +73,10 @@ impl LoginMethod for EcpsLogin {
                     get(waiting),
                 )
                 .route(&format!("{e}/devices"), get(api::devices).post(api::enrol))
+                .route(
+                    &format!("{e}/activations"),
+                    post(contact::request_activation),
+                )
                 .route(&format!("{e}/devices/revoke"), post(api::revoke))
                 .route(&format!("{e}/requests"), get(api::requests))
                 .route(&format!("{e}/requests/{{id}}"), post(api::decide))

@@ -208,7 +208,7 @@ async fn link(
     let submission = WalletSubmission {
         login: cx,
         typed_national_id: &typed,
-        source: crate::ecps::source(peer.as_deref()),
+        source: crate::ecps::source(&st, peer.as_deref(), &headers),
         upstream: None,
     };
     match method.start(submission).await {

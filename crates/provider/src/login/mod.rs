@@ -372,7 +372,7 @@ pub(crate) async fn wallet_login(
             now,
         },
         typed_national_id: &typed,
-        source: crate::ecps::source(peer.as_deref()),
+        source: crate::ecps::source(&st, peer.as_deref(), &headers),
         upstream: form.get("upstream"),
     };
     match login.start(submission).await {

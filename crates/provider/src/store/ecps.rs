@@ -3,7 +3,8 @@
 //! An activation code has two parts: the first locates the activation (`code_hash`), the
 //! second confirms it (`second_code_hash`); a wrong second part counts an attempt, and after
 //! [`MAX_ACTIVATION_ATTEMPTS`] the activation is dead. A card activation shows both parts as one
-//! code (`first.second`). A device is known by the SHA-256 of its bearer credential (its
+//! code (`first.second`); an activation by contact details sends the first by e-mail and the
+//! second by SMS. A device is known by the SHA-256 of its bearer credential (its
 //! `device_id`): the credential itself is never stored.
 
 use super::Store;
@@ -25,7 +26,7 @@ pub struct NewActivation<'a> {
     pub realm: &'a str,
     /// Whose e-CPS it activates.
     pub national_id: &'a str,
-    /// How it was handed out (`card`).
+    /// How it was handed out (`card`, or `contact`: by e-mail and SMS).
     pub kind: &'a str,
     /// Now.
     pub created_at: i64,

@@ -842,6 +842,10 @@ impl Store {
             "DELETE FROM upstream_logins WHERE expires_at < $1",
             "DELETE FROM upstream_pending_links WHERE expires_at < $1",
             "DELETE FROM upstream_sessions WHERE expires_at < $1",
+            // e-CPS: activation codes (used or not) and approval requests (decided or not),
+            // an hour after their expiry (a CIBA client polling late still hears expired_token).
+            "DELETE FROM ecps_activations WHERE expires_at < $1",
+            "DELETE FROM approval_requests WHERE expires_at < $1",
         ] {
             n += sqlx::query(sql)
                 .bind(now - 3600)
