@@ -259,8 +259,6 @@ both_dbs!(ecps_web_app_in_chromium, |db| async move {
         words("ecps.app.js.passkey_done"),
         "{report:#}"
     );
-    let stored = s.state.store.passkeys("edit", NATIONAL_ID).await.unwrap();
-    assert_eq!(stored.len(), 1, "{stored:?}");
     let cb = url::Url::parse(report["passkey_callback"].as_str().unwrap()).unwrap();
     let tokens = redeem_in(&s, "edit", &param(&cb, "code").unwrap()).await;
     let c = crate::ecps::claims(tokens["id_token"].as_str().unwrap());
@@ -270,13 +268,43 @@ both_dbs!(ecps_web_app_in_chromium, |db| async move {
     let creds = report["passkey_credentials"].as_array().unwrap();
     assert_eq!(creds.len(), 1, "{report:#}");
     assert_eq!(creds[0]["resident"], true, "discoverable: {report:#}");
-    let after = s.state.store.passkeys("edit", NATIONAL_ID).await.unwrap();
-    assert_eq!(
-        after[0].sign_count,
-        creds[0]["sign_count"].as_i64().unwrap(),
-        "the counter kept"
+    assert!(creds[0]["sign_count"].as_i64().unwrap() > 0, "{report:#}");
+    // The app lists it (its name, created, last used by that login) before its removal.
+    let rows = report["passkey_rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{report:#}");
+    assert!(
+        rows[0][0].as_str().unwrap().contains("Téléphone pro"),
+        "{report:#}"
     );
-    assert!(after[0].last_used_at.is_some());
+    assert_ne!(rows[0][2], words("ecps.app.js.never"), "{report:#}");
+
+    // Removed from the app, the passkey no longer logs in: the assertion is refused on a page,
+    // without a redirect to the application.
+    assert_eq!(
+        report["passkey_removed_status"],
+        words("ecps.app.js.passkey_removed"),
+        "{report:#}"
+    );
+    assert!(
+        s.state
+            .store
+            .passkeys("edit", NATIONAL_ID)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        report["passkey_removed_answer"]["location"],
+        Value::Null,
+        "{report:#}"
+    );
+    assert!(
+        report["passkey_removed_text"]
+            .as_str()
+            .unwrap()
+            .contains(&words("passkey.refused")),
+        "{report:#}"
+    );
 
     for a in report["axe"].as_array().unwrap() {
         assert_eq!(a["violations"], json!([]), "axe: {a:#}");

@@ -10,7 +10,8 @@
 //  5. again, denied on the phone: the waiting page shows the denial in place;
 //  6. phone: the app still opens offline (service worker); the device list;
 //  7. phone: a passkey registered from the app (Chromium's virtual authenticator, user
-//     verification), then a login on the phone itself with it.
+//     verification), then a login on the phone itself with it;
+//  8. phone: the passkey removed from the app; the same authenticator is then refused at login.
 // Each view is audited with axe-core and kept as a screenshot.
 //
 // Usage: node ecps-app.mjs JOB.json
@@ -155,6 +156,7 @@ try {
   // The browser goes to the application's redirect URI: the request is what counts (its
   // host does not exist; routes do not see the targets of redirects).
   const toRp = one.page.waitForRequest((r) => r.url().startsWith(job.redirect), { timeout: 30000 });
+  toRp.catch(() => {}); // awaited below; an earlier failure must reach the report, not crash
   report.approved_status = await answer(phone, "approve", ["999999", job.pin], "approve");
   report.callback = (await toRp).url();
   report.waiting_loads = one.loads();
@@ -215,6 +217,42 @@ try {
   const creds = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
   report.passkey_credentials = creds.credentials.map((c) => ({ resident: c.isResidentCredential, sign_count: c.signCount }));
   step("passkey");
+
+  // 8. The passkey removed from the app: the same authenticator no longer logs anyone in.
+  // (The page may still be on its way to the application's unreachable host: try again.)
+  for (let i = 0; ; i++) {
+    try {
+      await phone.goto(app);
+      break;
+    } catch (e) {
+      if (i >= 3) throw e;
+      await phone.waitForTimeout(250);
+    }
+  }
+  await phone.waitForSelector('#ecps-app[data-ready="true"]');
+  await phone.fill("#unlock_pin", job.pin);
+  await phone.click("#unlock");
+  await phone.waitForSelector(".passkey-remove");
+  await keep(phone, "passkeys");
+  report.passkey_rows = await phone.$$eval("#passkeys tbody tr", (rows) =>
+    rows.map((r) => [...r.cells].slice(0, 3).map((c) => c.textContent)),
+  );
+  await phone.click(".passkey-remove");
+  await phone.waitForFunction(() => !document.getElementById("passkeys-empty").hidden);
+  report.passkey_removed_status = await phone.textContent("#status");
+  const refusedAnswer = phone.waitForResponse(
+    (r) => r.url().includes("/openid-connect/auth/passkey") && r.request().method() === "POST",
+    { timeout: 30000 },
+  );
+  refusedAnswer.catch(() => {}); // awaited below
+  // The phone has a session since the passkey login: prompt=login asks for a login anyway.
+  await phone.goto(`${job.authorize_url}&prompt=login`);
+  await phone.click('button[name=method][value=passkey]');
+  const refusal = await refusedAnswer;
+  report.passkey_removed_answer = { status: refusal.status(), location: refusal.headers().location || null };
+  await phone.waitForLoadState();
+  report.passkey_removed_text = await phone.textContent("body");
+  step("passkey-removed");
   await phoneCtx.close();
 } catch (e) {
   report.error = String(e && e.stack ? e.stack : e);

@@ -352,6 +352,7 @@ async function startFeed() {
   error("");
   render();
   loadDevices();
+  loadPasskeys();
   if (feed) feed.abort();
   const ctl = new AbortController();
   feed = ctl;
@@ -466,10 +467,52 @@ $("passkey-register").addEventListener("click", async () => {
       },
     });
     status(S.passkey_done);
+    loadPasskeys();
   } catch (e) {
     error(fill(S.passkey_failed, { reason: e.message }));
   }
 });
+
+/** The professional's passkeys, each with a button removing it. */
+async function loadPasskeys() {
+  try {
+    const v = await call("passkeys");
+    const day = (s) => (s ? new Date(s * 1000).toLocaleDateString(document.documentElement.lang) : S.never);
+    $("passkeys").hidden = v.passkeys.length === 0;
+    $("passkeys-empty").hidden = v.passkeys.length !== 0;
+    $("passkeys").tBodies[0].replaceChildren(
+      ...v.passkeys.map((p) => {
+        const tr = document.createElement("tr");
+        for (const c of [p.name, day(p.created_at), day(p.last_used_at)]) {
+          const td = document.createElement("td");
+          td.textContent = c;
+          tr.append(td);
+        }
+        const td = document.createElement("td");
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "secondary passkey-remove";
+        b.textContent = fill(S.passkey_remove, { name: p.name });
+        b.addEventListener("click", async () => {
+          error("");
+          try {
+            await call(`passkeys/${encodeURIComponent(p.credential_id)}`, { method: "DELETE" });
+            status(S.passkey_removed);
+          } catch (e) {
+            error(explain(e));
+          }
+          loadPasskeys();
+        });
+        td.append(b);
+        tr.append(td);
+        return tr;
+      }),
+    );
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return lost(S.revoked);
+    error(explain(e));
+  }
+}
 
 // ---- start ----
 

@@ -6,7 +6,8 @@
 //! one-time challenge for this professional, ES256, a discoverable credential, user
 //! verification required, attestation `none`); `POST …/ecps/passkeys` with `{challenge,
 //! client_data_json, attestation_object, name}` (base64url) records the credential once
-//! `coeur_oauth::webauthn::verify_registration` accepts it. `GET …/ecps/passkeys` lists them.
+//! `coeur_oauth::webauthn::verify_registration` accepts it. `GET …/ecps/passkeys` lists them and `DELETE …/ecps/passkeys/{credential_id}` removes one
+//! (the professional's own only; a removed passkey logs nobody in).
 //!
 //! Login: the wallet's `method=passkey` answers a page whose script asks the browser for an
 //! assertion by a discoverable credential (no national id typed: nothing tells who has a
@@ -36,7 +37,7 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use coeur_common::identity::NationalId;
@@ -134,7 +135,8 @@ impl LoginMethod for PasskeyLogin {
                     post(login),
                 )
                 .route(&format!("{e}/passkeys/options"), post(register_options))
-                .route(&format!("{e}/passkeys"), get(list).post(register)),
+                .route(&format!("{e}/passkeys"), get(list).post(register))
+                .route(&format!("{e}/passkeys/{{credential_id}}"), delete(remove)),
             Listener::Card => Router::new(),
         }
     }
@@ -438,4 +440,28 @@ async fn list(st: St, Path(realm): Path<String>, headers: HeaderMap) -> Result<R
         })
         .collect();
     Ok(Json(json!({ "passkeys": list })).into_response())
+}
+
+/// `DELETE …/ecps/passkeys/{credential_id}` (an active device's credential as bearer): removes
+/// one of the caller's passkeys (`204`); another professional's or an unknown one is `404`.
+async fn remove(
+    st: St,
+    Path((realm, credential_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let rt = realm_of(&st, &realm)?;
+    let me = caller(&st, &rt, &headers).await?;
+    if !st
+        .store
+        .remove_passkey(&rt.realm.name, &me.national_id, &credential_id)
+        .await?
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_passkey",
+            "no such passkey for this professional",
+        ));
+    }
+    tracing::info!(realm = %rt.realm.name, device = %me.device_id, "passkey removed");
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -165,6 +165,25 @@ impl Store {
             .collect()
     }
 
+    /// Removes the credential `credential_id` of `national_id` in `realm`; false when that
+    /// professional has no such credential (another's is never touched).
+    pub async fn remove_passkey(
+        &self,
+        realm: &str,
+        national_id: &str,
+        credential_id: &str,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM passkeys WHERE credential_id = $1 AND realm = $2 AND national_id = $3",
+        )
+        .bind(credential_id)
+        .bind(realm)
+        .bind(national_id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Records a login's counter, if the stored one is still `seen` (compare-and-set: of two
     /// concurrent uses of one assertion, one only succeeds).
     pub async fn passkey_used(
