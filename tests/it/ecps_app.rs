@@ -311,3 +311,50 @@ both_dbs!(ecps_web_app_in_chromium, |db| async move {
     }
     assert!(report["screenshots"].as_array().unwrap().len() >= 6);
 });
+
+both_dbs!(passkeys_are_removed_by_their_owner_only, |db| async move {
+    use coeur::provider::store::NewPasskey;
+    let s = TestServer::start(db).await;
+    let me = me(&s).await;
+    let device = enrolled(&s, &me).await;
+    let now = s.state.now();
+    for (id, owner) in [("mine", NATIONAL_ID), ("theirs", "899700000004")] {
+        let p = NewPasskey {
+            credential_id: id,
+            national_id: owner,
+            name: "clé",
+            public_key: "BAAA",
+            sign_count: 0,
+            created_at: now,
+        };
+        assert!(s.state.store.create_passkey("edit", &p).await.unwrap());
+    }
+    let remove = |id: &str, credential: Option<&str>| {
+        let mut r = http().delete(crate::ecps::api(&s, "edit", &format!("passkeys/{id}")));
+        if let Some(c) = credential {
+            r = r.bearer_auth(c);
+        }
+        r.send()
+    };
+    let stored = |who: &'static str| {
+        let st = s.state.clone();
+        async move { st.store.passkeys("edit", who).await.unwrap().len() }
+    };
+
+    let r = remove("mine", None).await.unwrap();
+    expect_error(r, 401, "invalid_token", "no credential").await;
+    // Another professional's passkey, or an unknown one: 404, nothing removed.
+    let r = remove("theirs", Some(&device.credential)).await.unwrap();
+    expect_error(r, 404, "unknown_passkey", "another's passkey").await;
+    let r = remove("nobody", Some(&device.credential)).await.unwrap();
+    expect_error(r, 404, "unknown_passkey", "an unknown passkey").await;
+    assert_eq!(stored("899700000004").await, 1);
+    assert_eq!(stored(NATIONAL_ID).await, 1);
+
+    let r = remove("mine", Some(&device.credential)).await.unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(stored(NATIONAL_ID).await, 0);
+    let r = remove("mine", Some(&device.credential)).await.unwrap();
+    expect_error(r, 404, "unknown_passkey", "removed twice").await;
+    assert_eq!(stored("899700000004").await, 1);
+});
