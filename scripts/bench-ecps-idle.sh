@@ -24,8 +24,14 @@ if ((BUILD)) && [[ -z "${COEUR_BIN:-}" ]]; then
   cargo build --release --locked
 fi
 COEUR="${COEUR_BIN:-$PWD/target/release/coeur}"
-# Both ends hold COUNT sockets.
-ulimit -n "$((COUNT * 2 + 1024))"
+# Each end (the server, the node driver) holds COUNT sockets, in its own process.
+want=$((COUNT + 1024))
+hard="$(ulimit -Hn)"
+if [[ "$hard" != unlimited ]] && ((hard < want)); then
+  echo "bench-ecps-idle.sh: the open-file limit ($hard) is below $want; use a smaller --count" >&2
+  exit 1
+fi
+ulimit -n "$want"
 tmp="$(mktemp -d /tmp/coeur-bench-ecps.XXXXXX)"
 pid=""
 cleanup() {

@@ -196,6 +196,8 @@ pub struct AppState {
     pub ca: Arc<CaService>,
     /// Rate limits on starting e-CPS logins and enrolments.
     pub(crate) ecps_limits: crate::ecps::limiter::Limiter,
+    /// When each pending CIBA request was last polled (in memory).
+    pub(crate) ciba_polls: crate::ciba::polls::PollClock,
     /// Live e-CPS events: who listens for which professional's or request's changes.
     pub(crate) ecps_events: crate::ecps::events::Hub,
     /// E-mail and SMS to professionals.
@@ -254,6 +256,7 @@ impl AppState {
             backchannel: Backchannel::new()?,
             ca,
             ecps_limits: Default::default(),
+            ciba_polls: Default::default(),
             ecps_events: Default::default(),
             delivery,
             proxies: settings.trusted_proxies,

@@ -11,6 +11,7 @@
 //! logged and retried after a pause instead of stopping the listener.
 
 use crate::mtls::PeerCertificate;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
@@ -20,6 +21,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::ServiceExt as _;
 
 /// What a listener bears.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +101,8 @@ pub async fn serve<A: Accept>(
                     app: app.clone(),
                     watcher: graceful.watcher(),
                     _slot: slot,
+                    peer: None,
+                    cert: None,
                 };
                 tokio::spawn(conn.run(tcp));
             }
@@ -137,6 +141,9 @@ struct Conn {
     app: axum::Router,
     watcher: Watcher,
     _slot: OwnedSemaphorePermit,
+    /// What each request of the connection gets as extensions.
+    peer: Option<PeerAddr>,
+    cert: Option<PeerCertificate>,
 }
 
 /// The address of the client at the other end of the connection (a request extension on
@@ -146,9 +153,7 @@ pub struct PeerAddr(pub std::net::IpAddr);
 
 impl Conn {
     async fn run(mut self, tcp: TcpStream) {
-        if let Ok(a) = tcp.peer_addr() {
-            self.app = self.app.layer(axum::Extension(PeerAddr(a.ip())));
-        }
+        self.peer = tcp.peer_addr().ok().map(|a| PeerAddr(a.ip()));
         let config = match &self.tls {
             Tls::Off => return self.http(tcp, false).await,
             Tls::On(c) | Tls::Mutual(c) => c.clone(),
@@ -170,7 +175,7 @@ impl Conn {
         );
         let mut conn = self;
         if matches!(conn.tls, Tls::Mutual(_)) {
-            conn.app = conn.app.layer(axum::Extension(peer));
+            conn.cert = Some(peer);
         }
         conn.http(stream, h2).await
     }
@@ -196,11 +201,32 @@ impl Conn {
             .keep_alive_interval(self.limits.header_read_timeout);
         // HTTP/2 has no header-read timeout in hyper: an idle connection is closed instead.
         let activity = idle::Activity::new();
-        let app = if h2 {
-            activity.track(self.app)
-        } else {
-            self.app
-        };
+        // The connection's extensions and, on HTTP/2, its activity, added request by request
+        // around the shared router (`Router::layer` per connection would rebuild every route
+        // for each connection, costing tens of KiB each while it stays open).
+        let tracked = h2.then(|| activity.clone());
+        let (peer, cert) = (self.peer, self.cert);
+        let app = self
+            .app
+            .map_request(move |mut req: axum::extract::Request<Incoming>| {
+                if let Some(p) = peer {
+                    req.extensions_mut().insert(p);
+                }
+                if let Some(c) = &cert {
+                    req.extensions_mut().insert(c.clone());
+                }
+                req
+            })
+            .map_future(move |fut| {
+                let busy = tracked.as_ref().map(idle::Activity::busy);
+                async move {
+                    let resp = fut.await?;
+                    Ok::<_, std::convert::Infallible>(match busy {
+                        Some(b) => idle::track(resp, b),
+                        None => resp,
+                    })
+                }
+            });
         let svc = hyper_util::service::TowerToHyperService::new(app);
         let conn = builder.serve_connection(TokioIo::new(io), svc);
         let served = self.watcher.watch(conn.into_owned());

@@ -44,23 +44,14 @@ impl Activity {
         }
     }
 
-    /// `app`, counting each request in flight until its response body is sent or dropped.
-    pub(super) fn track(self: &Arc<Self>, app: axum::Router) -> axum::Router {
-        let activity = self.clone();
-        app.layer(axum::middleware::from_fn(
-            move |req: axum::extract::Request, next: axum::middleware::Next| {
-                let busy = Busy::new(&activity);
-                async move {
-                    let resp = next.run(req).await;
-                    resp.map(|inner| Body::new(Tracked { inner, _busy: busy }))
-                }
-            },
-        ))
+    /// Counts a request in flight until the returned guard is dropped (see [`track`]).
+    pub(super) fn busy(self: &Arc<Self>) -> Busy {
+        Busy::new(self)
     }
 }
 
 /// One request in flight; its end is the connection's latest activity.
-struct Busy(Arc<Activity>);
+pub(super) struct Busy(Arc<Activity>);
 
 impl Busy {
     fn new(a: &Arc<Activity>) -> Self {
@@ -76,6 +67,11 @@ impl Drop for Busy {
         }
         self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// `resp`, whose body holds `busy` until sent or dropped.
+pub(super) fn track(resp: axum::response::Response, busy: Busy) -> axum::response::Response {
+    resp.map(|inner| Body::new(Tracked { inner, _busy: busy }))
 }
 
 /// A response body holding its request's [`Busy`] until sent or dropped.

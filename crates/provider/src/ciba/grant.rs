@@ -35,23 +35,36 @@ pub(crate) async fn ciba_grant(
         .await?
         .filter(|r| r.realm == rt.realm.name && r.origin == Origin::Ciba)
         .ok_or_else(|| OAuthError::invalid_grant("unknown auth_req_id"))?;
+    // The later of the polls seen here and the one the store knows.
+    let stored_poll = row
+        .last_polled_at
+        .map(|at| (at, row.poll_interval.unwrap_or(INTERVAL)));
+    let last = match (st.ciba_polls.last(&row.id), stored_poll) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
     let view = PollView {
         client_id: &row.client_id,
         status: row.status,
         expires_at: row.expires_at,
-        last_polled_at: row.last_polled_at,
-        interval: row.poll_interval.unwrap_or(INTERVAL),
+        last_polled_at: last.map(|(at, _)| at),
+        interval: last.map_or(row.poll_interval.unwrap_or(INTERVAL), |(_, i)| i),
     };
     let decision = ciba::poll(&view, auth.client().id(), now);
-    match &decision {
-        PollDecision::Redeem(_) => {}
-        PollDecision::Pending => st.store.record_ciba_poll(&row.id, now, None).await?,
-        PollDecision::SlowDown(interval) => {
-            st.store
-                .record_ciba_poll(&row.id, now, Some(*interval))
-                .await?;
-        }
-        PollDecision::Refuse(_) => {}
+    let polled = match &decision {
+        PollDecision::Pending => Some(view.interval),
+        PollDecision::SlowDown(interval) => Some(*interval),
+        PollDecision::Redeem(_) | PollDecision::Refuse(_) => None,
+    };
+    if let Some(interval) = polled
+        && !st.ciba_polls.record(&row.id, now, interval, row.expires_at)
+    {
+        st.store
+            .record_ciba_poll(&row.id, now, Some(interval))
+            .await?;
+    }
+    if polled.is_none() {
+        st.ciba_polls.forget(&row.id);
     }
     if let Some(e) = decision.error() {
         return Err(e.into());

@@ -11,6 +11,7 @@
 
 pub(crate) mod card;
 pub(crate) mod grant;
+pub(crate) mod polls;
 
 use crate::St;
 use crate::authorize::verify_id_token_hint;
