@@ -174,14 +174,22 @@ fn drive(chromium: std::path::PathBuf, job: &Value) -> Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("report {stdout:?}: {e}"))
 }
 
-both_dbs!(ecps_web_app_in_chromium, |db| async move {
-    let chromium = match browser_peers(&["playwright-core", "axe-core"]) {
-        Ok(c) => c,
+/// Chromium and the browser peers, or `None` (the test is skipped) when missing and not
+/// required.
+fn chromium() -> Option<std::path::PathBuf> {
+    match browser_peers(&["playwright-core", "axe-core"]) {
+        Ok(c) => Some(c),
         Err(why) if std::env::var_os("COEUR_REQUIRE_PEERS").is_none() => {
             eprintln!("skipped: the browser test's peers are not installed: {why}");
-            return;
+            None
         }
         Err(why) => panic!("COEUR_REQUIRE_PEERS is set and a browser peer is missing: {why}"),
+    }
+}
+
+both_dbs!(ecps_web_app_in_chromium, |db| async move {
+    let Some(chromium) = chromium() else {
+        return;
     };
     // The browser knows coeur as `localhost` (a passkey's RP ID is a host name, never an IP
     // address), which must then be its public URL.
@@ -358,3 +366,63 @@ both_dbs!(passkeys_are_removed_by_their_owner_only, |db| async move {
     expect_error(r, 404, "unknown_passkey", "removed twice").await;
     assert_eq!(stored("899700000004").await, 1);
 });
+
+// Enrolment by e-mail in the web app: the link of the e-mail opens the app with its code, the
+// SMS code is typed, then a login on a computer is approved in the app.
+both_dbs!(
+    ecps_web_app_enrolment_by_mail_in_chromium,
+    |db| async move {
+        use crate::ecps::contact::{Mode, SmsSink, SmtpSink, ask_ok, mail_code, server, sms_code};
+        let Some(chromium) = chromium() else {
+            return;
+        };
+        let Some(mut smtp) = SmtpSink::start(Mode::Plain, false).await else {
+            return;
+        };
+        let mut sms = SmsSink::start().await;
+        let s = server(db, &smtp, &sms, false).await;
+        ask_ok(&s, NATIONAL_ID).await;
+        let mail = smtp.next().await;
+        let code = mail_code(&mail);
+        let link = format!("{}/auth/realms/edit/ecps/app/#activate={code}", s.base);
+        assert!(mail["body"].as_str().unwrap().contains(&link), "{mail}");
+        let second = sms_code(&sms.next().await);
+        let job = json!({
+            "base": s.base,
+            "realm": "edit",
+            "code": code,
+            "second_code": second,
+            "national_id": NATIONAL_ID,
+            "authorize_url": authz_url(&s, "edit", &crate::card::authz_params()),
+            "redirect": REDIRECT,
+            "pin": PIN,
+            "until": "approved",
+            "shots": "ecps-app-mail",
+        });
+        let report = tokio::task::spawn_blocking(move || drive(chromium, &job))
+            .await
+            .expect("driver task");
+        assert!(report.get("error").is_none(), "{report:#}");
+        assert_eq!(
+            report["prefilled"],
+            code.as_str(),
+            "the link fills the code"
+        );
+        assert_eq!(
+            report["steps"],
+            json!(["enrolled", "approved"]),
+            "{report:#}"
+        );
+        let devices = s.state.store.devices("edit", NATIONAL_ID).await.unwrap();
+        assert_eq!(devices.len(), 1, "{devices:?}");
+        assert_eq!(devices[0].name, "Téléphone pro");
+        let cb = url::Url::parse(report["callback"].as_str().unwrap()).unwrap();
+        let tokens = redeem_in(&s, "edit", &param(&cb, "code").unwrap()).await;
+        let c = crate::ecps::claims(tokens["id_token"].as_str().unwrap());
+        assert_eq!(c["authMode"], "MOBILE", "{c}");
+        assert!(c["sub"].as_str().unwrap().ends_with(NATIONAL_ID), "{c}");
+        for a in report["axe"].as_array().unwrap() {
+            assert_eq!(a["violations"], json!([]), "axe: {a:#}");
+        }
+    }
+);

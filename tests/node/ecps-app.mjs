@@ -15,7 +15,9 @@
 // Each view is audited with axe-core and kept as a screenshot.
 //
 // Usage: node ecps-app.mjs JOB.json
-// JOB.json: { "base", "realm", "code", "national_id", "authorize_url", "redirect", "pin" }
+// JOB.json: { "base", "realm", "code", "national_id", "authorize_url", "redirect", "pin",
+//   "second_code"? (an activation by e-mail: the SMS code), "until"? ("approved": steps 1–4
+//   only), "shots"? (the screenshots' name prefix, default "ecps-app") }
 // Report (one JSON line): { "steps": [...], "callback", "denied", "waiting_loads",
 //   "offline_title", "devices", "axe": [{ "name", "violations" }], "screenshots": [...],
 //   "console": [...], "error"? }
@@ -44,7 +46,7 @@ const report = { steps: [], axe: [], screenshots: [], console: [] };
 const step = (s) => report.steps.push(s);
 
 async function keep(page, name) {
-  const path = join(shots, `ecps-app.${name}.png`);
+  const path = join(shots, `${job.shots || "ecps-app"}.${name}.png`);
   await page.screenshot({ path, fullPage: true });
   report.screenshots.push(path);
   // axe-core, injected (the pages' policy allows only coeur's own scripts: the contexts
@@ -136,6 +138,8 @@ try {
   report.prefilled = await phone.inputValue("#activation_code");
   report.online_title = await phone.title();
   await phone.fill("#device_name", "Téléphone pro");
+  // An activation by e-mail: the code sent by SMS too.
+  if (job.second_code) await phone.fill("#second_code", job.second_code);
   await keep(phone, "enrol");
   // A PIN that does not match its confirmation is refused in place.
   await phone.fill("#pin", job.pin);
@@ -163,96 +167,99 @@ try {
   step("approved");
   await one.c.close();
 
-  // 5. A login denied on the phone.
-  const two = await startLogin("computer-2");
-  report.denied_status = await answer(phone, "deny", [job.pin], "deny");
-  await two.page.waitForSelector('[data-when="denied"]:not([hidden])');
-  report.denied = {
-    url: two.page.url(),
-    text: await two.page.textContent('[data-when="denied"] [role=alert]'),
-    waiting_loads: two.loads(),
-  };
-  await keep(two.page, "wait-denied");
-  step("denied");
-  await two.c.close();
+  // With `until: "approved"`, the run ends here.
+  if (job.until !== "approved") {
+    // 5. A login denied on the phone.
+    const two = await startLogin("computer-2");
+    report.denied_status = await answer(phone, "deny", [job.pin], "deny");
+    await two.page.waitForSelector('[data-when="denied"]:not([hidden])');
+    report.denied = {
+      url: two.page.url(),
+      text: await two.page.textContent('[data-when="denied"] [role=alert]'),
+      waiting_loads: two.loads(),
+    };
+    await keep(two.page, "wait-denied");
+    step("denied");
+    await two.c.close();
 
-  // 6. The device list, then the app offline (its shell from the service worker).
-  report.devices = await phone.$$eval("#devices tbody tr", (rows) => rows.map((r) => r.textContent));
-  await phone.evaluate(() => navigator.serviceWorker.ready.then(() => true));
-  await phoneCtx.setOffline(true);
-  await phone.reload();
-  await phone.waitForSelector('#ecps-app[data-ready="true"]');
-  report.offline_title = await phone.title();
-  report.offline_view = await phone.getAttribute("#ecps-app", "data-view");
-  await keep(phone, "offline");
-  await phoneCtx.setOffline(false);
-  step("offline");
+    // 6. The device list, then the app offline (its shell from the service worker).
+    report.devices = await phone.$$eval("#devices tbody tr", (rows) => rows.map((r) => r.textContent));
+    await phone.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+    await phoneCtx.setOffline(true);
+    await phone.reload();
+    await phone.waitForSelector('#ecps-app[data-ready="true"]');
+    report.offline_title = await phone.title();
+    report.offline_view = await phone.getAttribute("#ecps-app", "data-view");
+    await keep(phone, "offline");
+    await phoneCtx.setOffline(false);
+    step("offline");
 
-  // 7. A passkey on the phone (Chromium's virtual authenticator, with user verification),
-  // then a login on the phone itself with it.
-  const cdp = await phoneCtx.newCDPSession(phone);
-  await cdp.send("WebAuthn.enable");
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
-  await phone.fill("#unlock_pin", job.pin);
-  await phone.click("#unlock");
-  await phone.waitForSelector('#ecps-app[data-feed="connected"]');
-  await phone.click("#passkey-register");
-  await phone.waitForFunction(() => document.getElementById("status").textContent !== "" || !document.getElementById("error").hidden);
-  report.passkey_status = await phone.textContent("#status");
-  report.passkey_error = await phone.textContent("#error");
-  await keep(phone, "passkey-registered");
-  const toRpPasskey = phone.waitForRequest((r) => r.url().startsWith(job.redirect), { timeout: 30000 });
-  await phone.goto(job.authorize_url);
-  await phone.click('button[name=method][value=passkey]');
-  report.passkey_callback = (await toRpPasskey).url();
-  const creds = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
-  report.passkey_credentials = creds.credentials.map((c) => ({ resident: c.isResidentCredential, sign_count: c.signCount }));
-  step("passkey");
+    // 7. A passkey on the phone (Chromium's virtual authenticator, with user verification),
+    // then a login on the phone itself with it.
+    const cdp = await phoneCtx.newCDPSession(phone);
+    await cdp.send("WebAuthn.enable");
+    const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2",
+        transport: "internal",
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    await phone.fill("#unlock_pin", job.pin);
+    await phone.click("#unlock");
+    await phone.waitForSelector('#ecps-app[data-feed="connected"]');
+    await phone.click("#passkey-register");
+    await phone.waitForFunction(() => document.getElementById("status").textContent !== "" || !document.getElementById("error").hidden);
+    report.passkey_status = await phone.textContent("#status");
+    report.passkey_error = await phone.textContent("#error");
+    await keep(phone, "passkey-registered");
+    const toRpPasskey = phone.waitForRequest((r) => r.url().startsWith(job.redirect), { timeout: 30000 });
+    await phone.goto(job.authorize_url);
+    await phone.click('button[name=method][value=passkey]');
+    report.passkey_callback = (await toRpPasskey).url();
+    const creds = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+    report.passkey_credentials = creds.credentials.map((c) => ({ resident: c.isResidentCredential, sign_count: c.signCount }));
+    step("passkey");
 
-  // 8. The passkey removed from the app: the same authenticator no longer logs anyone in.
-  // (The page may still be on its way to the application's unreachable host: try again.)
-  for (let i = 0; ; i++) {
-    try {
-      await phone.goto(app);
-      break;
-    } catch (e) {
-      if (i >= 3) throw e;
-      await phone.waitForTimeout(250);
+    // 8. The passkey removed from the app: the same authenticator no longer logs anyone in.
+    // (The page may still be on its way to the application's unreachable host: try again.)
+    for (let i = 0; ; i++) {
+      try {
+        await phone.goto(app);
+        break;
+      } catch (e) {
+        if (i >= 3) throw e;
+        await phone.waitForTimeout(250);
+      }
     }
+    await phone.waitForSelector('#ecps-app[data-ready="true"]');
+    await phone.fill("#unlock_pin", job.pin);
+    await phone.click("#unlock");
+    await phone.waitForSelector(".passkey-remove");
+    await keep(phone, "passkeys");
+    report.passkey_rows = await phone.$$eval("#passkeys tbody tr", (rows) =>
+      rows.map((r) => [...r.cells].slice(0, 3).map((c) => c.textContent)),
+    );
+    await phone.click(".passkey-remove");
+    await phone.waitForFunction(() => !document.getElementById("passkeys-empty").hidden);
+    report.passkey_removed_status = await phone.textContent("#status");
+    const refusedAnswer = phone.waitForResponse(
+      (r) => r.url().includes("/openid-connect/auth/passkey") && r.request().method() === "POST",
+      { timeout: 30000 },
+    );
+    refusedAnswer.catch(() => {}); // awaited below
+    // The phone has a session since the passkey login: prompt=login asks for a login anyway.
+    await phone.goto(`${job.authorize_url}&prompt=login`);
+    await phone.click('button[name=method][value=passkey]');
+    const refusal = await refusedAnswer;
+    report.passkey_removed_answer = { status: refusal.status(), location: refusal.headers().location || null };
+    await phone.waitForLoadState();
+    report.passkey_removed_text = await phone.textContent("body");
+    step("passkey-removed");
   }
-  await phone.waitForSelector('#ecps-app[data-ready="true"]');
-  await phone.fill("#unlock_pin", job.pin);
-  await phone.click("#unlock");
-  await phone.waitForSelector(".passkey-remove");
-  await keep(phone, "passkeys");
-  report.passkey_rows = await phone.$$eval("#passkeys tbody tr", (rows) =>
-    rows.map((r) => [...r.cells].slice(0, 3).map((c) => c.textContent)),
-  );
-  await phone.click(".passkey-remove");
-  await phone.waitForFunction(() => !document.getElementById("passkeys-empty").hidden);
-  report.passkey_removed_status = await phone.textContent("#status");
-  const refusedAnswer = phone.waitForResponse(
-    (r) => r.url().includes("/openid-connect/auth/passkey") && r.request().method() === "POST",
-    { timeout: 30000 },
-  );
-  refusedAnswer.catch(() => {}); // awaited below
-  // The phone has a session since the passkey login: prompt=login asks for a login anyway.
-  await phone.goto(`${job.authorize_url}&prompt=login`);
-  await phone.click('button[name=method][value=passkey]');
-  const refusal = await refusedAnswer;
-  report.passkey_removed_answer = { status: refusal.status(), location: refusal.headers().location || null };
-  await phone.waitForLoadState();
-  report.passkey_removed_text = await phone.textContent("body");
-  step("passkey-removed");
   await phoneCtx.close();
 } catch (e) {
   report.error = String(e && e.stack ? e.stack : e);

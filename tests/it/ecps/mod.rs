@@ -17,7 +17,7 @@ use coeur::oauth::ecps::{Challenge, Decision};
 use serde_json::{Value, json};
 
 pub(crate) mod cli;
-mod contact;
+pub(crate) mod contact;
 mod login;
 mod refusals;
 
