@@ -4,6 +4,7 @@ mod audit;
 mod ca;
 mod card;
 mod client;
+mod device;
 mod ecps;
 mod identity;
 mod keys;
@@ -65,6 +66,9 @@ enum Cmd {
     /// Links between FranceConnect identities and national ids: list, remove.
     #[command(subcommand)]
     Link(link::LinkCmd),
+    /// Professionals' e-CPS devices and passkeys, for operators: list, revoke.
+    #[command(subcommand)]
+    Device(device::DeviceCmd),
 }
 
 fn init_logging(format: LogFormat) {
@@ -105,5 +109,6 @@ pub async fn run() -> Result<()> {
         Cmd::Identity(c) => identity::run(cfg, c).await,
         Cmd::Ecps(c) => ecps::run(c).await,
         Cmd::Link(c) => link::run(cfg, c).await,
+        Cmd::Device(c) => device::run(cfg, c).await,
     }
 }

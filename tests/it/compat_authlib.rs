@@ -14,21 +14,6 @@ use serde_json::{Value, json};
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::process::{Command, Stdio};
 
-/// The peer's Python interpreter, or `None` (with the reason) when it is not installed.
-fn python() -> Result<std::path::PathBuf, String> {
-    let path = std::env::var_os("COEUR_PYTHON_PEER")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| repo_dir().join("target/python-peer-venv/bin/python"));
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "{} is missing: run scripts/test.sh (it installs tests/python/requirements.txt)",
-            path.display()
-        ))
-    }
-}
-
 /// Runs the peer against `s`'s client `id`: registers the key it generates, then lets it go.
 /// Blocking (a child process): call from `spawn_blocking`.
 fn run_peer(python: &std::path::Path, s: &TestServer, id: &str) -> Value {
@@ -86,13 +71,8 @@ fn run_peer(python: &std::path::Path, s: &TestServer, id: &str) -> Value {
 }
 
 both_dbs!(authlib_private_key_jwt, |db| async move {
-    let python = match python() {
-        Ok(p) => p,
-        Err(why) if std::env::var_os("COEUR_REQUIRE_PEERS").is_none() => {
-            eprintln!("skipped: the Authlib peer is not installed: {why}");
-            return;
-        }
-        Err(why) => panic!("COEUR_REQUIRE_PEERS is set and the Authlib peer is missing: {why}"),
+    let Some(python) = python_peer("the Authlib peer") else {
+        return;
     };
     let s = std::sync::Arc::new(TestServer::start(db).await);
     let server = s.clone();

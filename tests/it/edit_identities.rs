@@ -8,35 +8,10 @@ use crate::support::*;
 use coeur::common::identity::edit_test_identities;
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::{Value, json};
-use std::process::{Output, Stdio};
-use tokio::process::Command;
 
 /// The `sub` of PSC's format the sandbox realm gives `national_id`.
 fn psc_sub(national_id: &str) -> String {
     format!("f:550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd:{national_id}")
-}
-
-/// Runs the `coeur` binary on the test server's database and realms.
-async fn coeur_cli(s: &TestServer, args: &[&str]) -> Output {
-    let cfg = &s.app.cfg;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_coeur"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("COEUR_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("COEUR_LOG", "warn")
-        .arg("--database-url")
-        .arg(&cfg.database_url)
-        .arg("--keys-dir")
-        .arg(&cfg.keys_dir)
-        .arg("--realms-dir")
-        .arg(&cfg.realms_dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("coeur binary")
 }
 
 /// Logs `national_id` in to the sandbox realm as client `rp` (`openid scope_all`), redeems

@@ -23,6 +23,7 @@ mod conformance_config;
 mod cors;
 mod cors_browser;
 mod demo;
+mod deploy;
 mod ecps;
 mod ecps_app;
 mod edit_identities;

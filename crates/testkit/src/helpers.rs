@@ -125,6 +125,29 @@ pub fn browser_peers(packages: &[&str]) -> Result<std::path::PathBuf, String> {
     Ok(chromium)
 }
 
+/// The Python interpreter of the test peers (`COEUR_PYTHON_PEER`, default the virtualenv
+/// scripts/test.sh makes under target/ from tests/python/requirements.txt), or `None` when it
+/// is missing: the calling test is then skipped with `what` named, unless
+/// `COEUR_REQUIRE_PEERS` is set, when it fails.
+pub fn python_peer(what: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("COEUR_PYTHON_PEER")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| crate::repo_dir().join("target/python-peer-venv/bin/python"));
+    if path.exists() {
+        return Some(path);
+    }
+    let why = format!(
+        "{what}: {} is missing: run scripts/test.sh (it installs tests/python/requirements.txt)",
+        path.display()
+    );
+    assert!(
+        std::env::var_os("COEUR_REQUIRE_PEERS").is_none(),
+        "COEUR_REQUIRE_PEERS is set and {why}"
+    );
+    eprintln!("skipped: {why}");
+    None
+}
+
 /// The authorization URL of test client `rp` in `realm` (code flow, `openid`, its first
 /// redirect URI, a state and a nonce), with `extra` parameters.
 pub fn rp_authz_url(server: &crate::TestServer, realm: &str, extra: &[(&str, &str)]) -> String {

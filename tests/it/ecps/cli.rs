@@ -78,3 +78,157 @@ both_dbs!(ecps_cli_enrols_approves_denies_revokes, |db| async move {
     assert!(!after.status.success());
     assert!(text(&after).contains("invalid_token"), "{}", text(&after));
 });
+
+/// The audit records of `action`: (subject, details).
+async fn audited(s: &TestServer, action: &str) -> Vec<(String, String)> {
+    use sqlx::Row as _;
+    sqlx::query("SELECT subject, details FROM audit_log WHERE action = $1 ORDER BY seq")
+        .bind(action)
+        .fetch_all(s.state.store.db().pool())
+        .await
+        .expect("audit")
+        .iter()
+        .map(|r| (r.get("subject"), r.get("details")))
+        .collect()
+}
+
+both_dbs!(operators_list_and_revoke_devices, |db| async move {
+    let s = TestServer::start(db).await;
+    let me = me(&s).await;
+    let phone = enrolled(&s, &me).await;
+    let tablet = enrolled(&s, &me).await;
+    let passkey = coeur::provider::store::NewPasskey {
+        credential_id: "cred-1",
+        national_id: NATIONAL_ID,
+        name: "portable",
+        public_key: "BAAA",
+        sign_count: 0,
+        created_at: s.state.now(),
+    };
+    assert!(
+        s.state
+            .store
+            .create_passkey("edit", &passkey)
+            .await
+            .unwrap()
+    );
+
+    let list = ok(
+        &coeur_cli(
+            &s,
+            &[
+                "device",
+                "list",
+                "--realm",
+                "edit",
+                "--national-id",
+                NATIONAL_ID,
+            ],
+        )
+        .await,
+        "device list",
+    );
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 3, "{list}");
+    // Devices first (oldest first, then by id), then passkeys.
+    for d in [&phone, &tablet] {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("ecps\t{}\t", d.id)));
+        assert!(line.is_some_and(|l| l.ends_with("\tactive")), "{list}");
+    }
+    assert!(
+        lines[2].starts_with("passkey\tcred-1\tportable\t"),
+        "{list}"
+    );
+
+    // One device revoked: it can no longer call the API; the other still can.
+    let o = coeur_cli(
+        &s,
+        &[
+            "device",
+            "revoke",
+            "--realm",
+            "edit",
+            "--device-id",
+            &phone.id,
+        ],
+    )
+    .await;
+    ok(&o, "device revoke");
+    assert_eq!(phone.get(&s, "requests").await.status().as_u16(), 401);
+    assert_eq!(tablet.get(&s, "requests").await.status().as_u16(), 200);
+    let o = coeur_cli(
+        &s,
+        &[
+            "device",
+            "revoke",
+            "--realm",
+            "edit",
+            "--device-id",
+            &phone.id,
+        ],
+    )
+    .await;
+    assert!(!o.status.success(), "already revoked");
+    let o = coeur_cli(
+        &s,
+        &["device", "revoke", "--realm", "edit", "--device-id", "nope"],
+    )
+    .await;
+    assert!(!o.status.success(), "unknown device");
+    let o = coeur_cli(&s, &["device", "revoke", "--realm", "edit"]).await;
+    assert!(!o.status.success(), "nothing named");
+
+    // Everything of the professional.
+    let o = coeur_cli(
+        &s,
+        &[
+            "device",
+            "revoke",
+            "--realm",
+            "edit",
+            "--all",
+            "--national-id",
+            NATIONAL_ID,
+        ],
+    )
+    .await;
+    assert!(ok(&o, "revoke --all").contains("revoked 1 e-CPS device(s) and removed 1 passkey(s)"));
+    assert_eq!(tablet.get(&s, "requests").await.status().as_u16(), 401);
+    assert!(
+        s.state
+            .store
+            .passkeys("edit", NATIONAL_ID)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let list = ok(
+        &coeur_cli(
+            &s,
+            &[
+                "device",
+                "list",
+                "--realm",
+                "edit",
+                "--national-id",
+                NATIONAL_ID,
+            ],
+        )
+        .await,
+        "device list",
+    );
+    assert_eq!(
+        list.lines().filter(|l| l.ends_with("\trevoked")).count(),
+        2,
+        "{list}"
+    );
+
+    let revoked = audited(&s, "ecps.revoke").await;
+    assert_eq!(revoked.len(), 2, "{revoked:?}");
+    assert_eq!(revoked[0].0, format!("edit/{}", phone.id));
+    assert!(revoked[0].1.contains(NATIONAL_ID));
+    assert_eq!(audited(&s, "passkey.remove").await.len(), 1);
+    ok(&coeur_cli(&s, &["audit", "verify"]).await, "audit verify");
+});

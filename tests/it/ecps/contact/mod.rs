@@ -24,24 +24,6 @@ pub(crate) const SMS_TOKEN: &str = "sms-T0ken-never-logged";
 /// The sender coeur writes.
 pub(crate) const FROM: &str = "no-reply@coeur.test";
 
-/// The Python interpreter of the test peers, or `None` (the test is skipped) when missing and
-/// not required.
-fn python() -> Option<PathBuf> {
-    let path = std::env::var_os("COEUR_PYTHON_PEER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_dir().join("target/python-peer-venv/bin/python"));
-    if path.exists() {
-        return Some(path);
-    }
-    let why = format!(
-        "{} is missing: run scripts/test.sh (it installs tests/python/requirements.txt)",
-        path.display()
-    );
-    assert!(std::env::var_os("COEUR_REQUIRE_PEERS").is_none(), "{why}");
-    eprintln!("skipped: {why}");
-    None
-}
-
 /// A test CA and a server certificate of it for `127.0.0.1` and `localhost`, written as
 /// PEM files: (CA, certificate, key).
 fn tls_files(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
@@ -95,7 +77,7 @@ impl SmtpSink {
     /// Starts the sink in `mode`, requiring AUTH with [`SMTP_USER`] and [`SMTP_PASSWORD`]
     /// when `auth`; `None` when the Python peer is missing (the test is skipped).
     pub(crate) async fn start(mode: Mode, auth: bool) -> Option<Self> {
-        let python = python()?;
+        let python = python_peer("the SMTP sink (aiosmtpd)")?;
         let dir = tempfile::tempdir().expect("temp dir");
         let mut cmd = tokio::process::Command::new(python);
         cmd.arg(repo_dir().join("tests/python/smtp_sink.py"));

@@ -1,0 +1,81 @@
+//! The deployment files: the Kubernetes manifests of deploy/kubernetes checked offline
+//! (tests/python/check_manifests.py: strict validation against the Kubernetes schemas of
+//! `kubernetes-validate`, and the resources' agreement with each other), their probes answered
+//! by a running coeur, and the container build's settings being coeur's.
+
+use crate::support::*;
+use serde_json::Value;
+
+/// What check_manifests.py reports, or `None` when the Python peer is missing.
+fn manifests() -> Option<Value> {
+    let python = python_peer("the manifests' check (kubernetes-validate)")?;
+    let out = std::process::Command::new(python)
+        .arg(repo_dir().join("tests/python/check_manifests.py"))
+        .arg(repo_dir().join("deploy/kubernetes"))
+        .output()
+        .expect("run check_manifests.py");
+    assert!(
+        out.status.success(),
+        "the manifests are refused:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).expect("the check's report"))
+}
+
+crate::both_dbs!(kubernetes_manifests_are_valid_and_probed, |db| async move {
+    let Some(report) = manifests() else {
+        return;
+    };
+    let kinds: Vec<&str> = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().split('/').next().unwrap())
+        .collect();
+    for kind in [
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
+        "NetworkPolicy",
+        "Cluster",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing: {report}");
+    }
+    assert_eq!(report["ports"]["http"], 8080, "{report}");
+
+    // The probes' paths, on coeur's main listener: answered, and ready once started.
+    let s = TestServer::start(db).await;
+    for (probe, path) in report["probes"].as_object().unwrap() {
+        let r = http()
+            .get(format!("{}{}", s.base, path.as_str().unwrap()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{probe} probe {path}");
+    }
+});
+
+#[test]
+fn the_container_sets_only_settings_coeur_reads() {
+    let containerfile =
+        std::fs::read_to_string(repo_dir().join("deploy/Containerfile")).expect("Containerfile");
+    let config = std::fs::read_to_string(repo_dir().join("src/config.rs")).expect("config.rs");
+    let set: Vec<&str> = containerfile
+        .split(|c: char| c.is_whitespace() || c == '\\')
+        .filter_map(|w| w.split_once('=').map(|(k, _)| k))
+        .filter(|k| k.starts_with("COEUR_"))
+        .collect();
+    assert!(set.len() >= 5, "{set:?}");
+    for var in set {
+        assert!(
+            config.contains(&format!("\"{var}\"")),
+            "the Containerfile sets {var}, which coeur does not read"
+        );
+    }
+    // The realm and PKI definitions it copies exist where it copies them from.
+    for dir in ["realms", "pki"] {
+        assert!(containerfile.contains(&format!("COPY {dir} /etc/coeur/{dir}")));
+        assert!(repo_dir().join(dir).is_dir());
+    }
+}
