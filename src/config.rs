@@ -46,6 +46,7 @@ macro_rules! layered {
 }
 
 pub mod delivery;
+mod shared;
 
 layered! {
     /// Settings every command reads (global flags).

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run(cfg: Config) -> Result<()> {
+    cfg.check_serving()?;
     tracing::info!(database = %redact_url(&cfg.database_url), keys = %cfg.keys_dir.display(), "starting");
     let mut tls = match (&cfg.tls_cert, &cfg.tls_key) {
         (Some(c), Some(k)) => Some(tls_config(c, k)?),

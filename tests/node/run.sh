@@ -26,7 +26,7 @@ if [[ ! -d tests/node/node_modules/openid-client ]]; then
   (cd tests/node && npm ci --no-audit --no-fund)
 fi
 
-# The server generates a development key when no master key is given.
+# On SQLite the server generates a development key when no master key is given.
 unset COEUR_MASTER_KEY
 # The database and keys directory are always passed as flags below.
 unset COEUR_DATABASE_URL COEUR_KEYS_DIR
@@ -72,6 +72,14 @@ run_kind() {
   port="$(free_port)" || { echo "run.sh: $kind: no free port" >&2; return 1; }
   local base="http://127.0.0.1:$port"
   local issuer="$base/auth/realms/$REALM"
+
+  # On PostgreSQL, a database instances may share, the master key must be given.
+  if [[ "$db_url" == postgres* ]]; then
+    COEUR_MASTER_KEY="$(head -c 32 /dev/urandom | base64)"
+    export COEUR_MASTER_KEY
+  else
+    unset COEUR_MASTER_KEY
+  fi
 
   echo "=== $kind: registering client $CLIENT_ID"
   "$COEUR_BIN" --database-url "$db_url" --keys-dir "$keys" \
