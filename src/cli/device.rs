@@ -93,6 +93,7 @@ pub async fn run(cfg: Config, c: DeviceCmd) -> Result<()> {
                 &d.national_id,
             )
             .await?;
+            announce(&db, &realm, &d.national_id).await;
             println!("revoked e-CPS device {id} of {}", d.national_id);
             Ok(())
         }
@@ -117,6 +118,7 @@ pub async fn run(cfg: Config, c: DeviceCmd) -> Result<()> {
                     p += 1;
                 }
             }
+            announce(&db, &realm, &nid).await;
             println!("revoked {n} e-CPS device(s) and removed {p} passkey(s) of {nid}");
             Ok(())
         }
@@ -135,4 +137,10 @@ async fn audit(db: &Db, at: i64, action: &str, subject: &str, national_id: &str)
             details: &details,
         })
         .await
+}
+
+/// Tells running instances (on a shared PostgreSQL database) that the devices changed.
+async fn announce(db: &Db, realm: &str, national_id: &str) {
+    let bus = coeur::storage::Bus::new(db.clone(), "cli".into());
+    coeur::provider::devices_changed_elsewhere(&bus, realm, national_id).await;
 }

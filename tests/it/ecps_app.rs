@@ -426,3 +426,47 @@ both_dbs!(
         }
     }
 );
+
+// Two instances on one PostgreSQL database: a device's feed held by one hears the requests
+// made on the other, and ends when the device is revoked through the other (or by operators).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_hear_the_other_instances() {
+    let a = TestServer::start(crate::support::Db::Postgres).await;
+    let shared = a.app.cfg.database_url.clone();
+    let b = TestServer::start_with(crate::support::Db::Postgres, &realms_dir(), |s| {
+        s.common.database_url = Some(shared);
+    })
+    .await;
+    b.add_rp("edit").await;
+    let me = me(&a).await;
+    let device = enrolled(&a, &me).await;
+
+    let feed = open_feed(&a, &device).await;
+    let (got, _) = tokio::join!(events(feed, 2), async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        start_login(&b, NATIONAL_ID).await
+    });
+    assert_eq!(got[1].0, "requests", "{got:?}");
+    let listed: Value = serde_json::from_str(&got[1].1).unwrap();
+    assert_eq!(listed["requests"].as_array().unwrap().len(), 1, "{listed}");
+
+    // Revoked by an operator (another process): the feed on `a` ends with `revoked`.
+    let feed = open_feed(&a, &device).await;
+    let (got, out) = tokio::join!(events(feed, 2), async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        coeur_cli(
+            &b,
+            &[
+                "device",
+                "revoke",
+                "--realm",
+                "edit",
+                "--device-id",
+                &device.id,
+            ],
+        )
+        .await
+    });
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(got[1].0, "revoked", "{got:?}");
+}

@@ -32,6 +32,7 @@ pub mod tokens;
 pub mod upstream;
 mod userinfo;
 
+pub use ecps::events::devices_changed_elsewhere;
 pub use state::AppState;
 
 use axum::Router;

@@ -199,7 +199,9 @@ pub struct AppState {
     /// When each pending CIBA request was last polled (in memory).
     pub(crate) ciba_polls: crate::ciba::polls::PollClock,
     /// Live e-CPS events: who listens for which professional's or request's changes.
-    pub(crate) ecps_events: crate::ecps::events::Hub,
+    pub(crate) ecps_events: Arc<crate::ecps::events::Hub>,
+    /// Notifications to and from the other instances sharing the database.
+    pub(crate) bus: coeur_storage::Bus,
     /// E-mail and SMS to professionals.
     pub(crate) delivery: Arc<crate::delivery::Delivery>,
     /// Reverse proxies believed about the client's address.
@@ -244,6 +246,9 @@ impl AppState {
         ca: Arc<CaService>,
     ) -> Result<Arc<Self>> {
         let delivery = Arc::new(crate::delivery::Delivery::open(&settings.delivery)?);
+        let bus = coeur_storage::Bus::new(store.db().clone(), coeur_common::random::id128(&*rng));
+        let ecps_events = Arc::new(crate::ecps::events::Hub::default());
+        crate::ecps::events::hear_other_instances(&bus, ecps_events.clone());
         Ok(Arc::new(Self {
             urls: settings.urls,
             store,
@@ -257,7 +262,8 @@ impl AppState {
             ca,
             ecps_limits: Default::default(),
             ciba_polls: Default::default(),
-            ecps_events: Default::default(),
+            ecps_events,
+            bus,
             delivery,
             proxies: settings.trusted_proxies,
         }))

@@ -61,6 +61,8 @@ fn migrator() -> Migrator {
 pub struct Db {
     pool: AnyPool,
     sqlite: bool,
+    /// The PostgreSQL URL, for connections of their own (`LISTEN`).
+    postgres_url: Option<std::sync::Arc<str>>,
 }
 
 impl Db {
@@ -107,12 +109,22 @@ impl Db {
             .await
             .with_context(|| "connecting to the database".to_string())?;
         migrator().run(&pool).await.context("applying migrations")?;
-        Ok(Self { pool, sqlite })
+        let postgres_url = (!sqlite).then(|| std::sync::Arc::from(url.as_str()));
+        Ok(Self {
+            pool,
+            sqlite,
+            postgres_url,
+        })
     }
 
     /// Whether this is the embedded SQLite store.
     pub fn is_sqlite(&self) -> bool {
         self.sqlite
+    }
+
+    /// The PostgreSQL URL (`None` on SQLite), for the bus's own connection.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.postgres_url.as_deref()
     }
 
     /// The pool: for domain repositories and tests' checks, never for handlers.

@@ -80,6 +80,14 @@ impl Hub {
         }
     }
 
+    /// Wakes every listener (messages from other instances may have been missed).
+    pub(crate) fn notify_all(&self) {
+        let t = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        for s in t.map.values() {
+            let _ = s.send(());
+        }
+    }
+
     /// Topics held (tests, measurements).
     #[cfg(test)]
     fn len(&self) -> usize {
@@ -101,16 +109,48 @@ pub(crate) fn request_topic(realm: &str, id: &str) -> String {
     format!("req\n{realm}\n{id}")
 }
 
+/// The prefix of the e-CPS topics' messages on the bus between instances.
+const BUS_PREFIX: &str = "ecps\n";
+
+/// Wakes `topic`'s listeners here and, through the bus, on the other instances sharing the
+/// database.
+fn topic_changed(st: &AppState, topic: String) {
+    st.ecps_events.notify(&topic);
+    if st.bus.shared() {
+        let bus = st.bus.clone();
+        tokio::spawn(async move { bus.publish(&format!("{BUS_PREFIX}{topic}")).await });
+    }
+}
+
+/// Relays the other instances' e-CPS changes to this instance's listeners.
+pub(crate) fn hear_other_instances(bus: &coeur_storage::Bus, hub: Arc<Hub>) {
+    bus.listen(move |heard| match heard {
+        coeur_storage::Heard::Message(m) => {
+            if let Some(topic) = m.strip_prefix(BUS_PREFIX) {
+                hub.notify(topic);
+            }
+        }
+        coeur_storage::Heard::Missed => hub.notify_all(),
+    });
+}
+
+/// Tells the instances sharing the database that `national_id`'s devices changed, from
+/// outside a server (the operators' `coeur device`): their feeds read the store again, and a
+/// revoked device's feed ends. Nothing on SQLite, where no other process listens.
+pub async fn devices_changed_elsewhere(bus: &coeur_storage::Bus, realm: &str, national_id: &str) {
+    let topic = professional_topic(realm, national_id);
+    bus.publish(&format!("{BUS_PREFIX}{topic}")).await;
+}
+
 /// A request awaiting `national_id` was created or decided, or one of their devices changed:
 /// their devices' feeds read the store again.
 pub(crate) fn requests_changed(st: &AppState, realm: &str, national_id: &str) {
-    st.ecps_events
-        .notify(&professional_topic(realm, national_id));
+    topic_changed(st, professional_topic(realm, national_id));
 }
 
 /// Request `id` was decided: its waiting page's stream reads it again.
 pub(crate) fn request_decided(st: &AppState, realm: &str, id: &str, national_id: &str) {
-    st.ecps_events.notify(&request_topic(realm, id));
+    topic_changed(st, request_topic(realm, id));
     requests_changed(st, realm, national_id);
 }
 
