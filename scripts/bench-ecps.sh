@@ -3,8 +3,10 @@
 #
 #   (a) CIBA authentication requests/s (POST …/ext/ciba/auth, client_secret_basic, channel
 #       MOBILE, a new national id each time), measured with wrk (scripts/bench/ciba.lua);
-#   (b) CIBA polls/s of the token endpoint over 20,000 pending requests, each polled about once
-#       a second, answered authorization_pending or slow_down (scripts/bench/poll.lua);
+#   (b) CIBA polls/s of the token endpoint (scripts/bench/poll.lua), twice: in time, over
+#       100,000 pending requests polled in turn (each about every 5 s, its interval: answered
+#       authorization_pending after one read of the store), then too early, over 2,000 of them
+#       (each polled many times a second: answered slow_down from memory, the store not read);
 #   (c) full browserless e-CPS logins/s: CIBA request → the device lists its requests and signs
 #       its approval with its P-256 key → the client redeems auth_req_id for its tokens
 #       (scripts/bench/ecps.mjs logins; 4 HTTP requests a login);
@@ -20,7 +22,8 @@
 #
 # Usage: scripts/bench-ecps.sh [--no-build] [--no-idle] [--enforce-targets]
 # Environment: BENCH_DURATION [10], BENCH_WARMUP [3], BENCH_CONNECTIONS [128],
-#   BENCH_VUS [32], BENCH_IDS [20000], BENCH_IDLE_COUNT [10000], BENCH_SERVER_CPU [0],
+#   BENCH_VUS [32], BENCH_IDS [100000], BENCH_EARLY_IDS [2000], BENCH_IDLE_COUNT [10000],
+#   BENCH_SERVER_CPU [0],
 #   BENCH_LOAD_CPU [1].
 # Needs: cargo, node, curl, taskset, wrk (installed from Debian's packages when missing, as root).
 set -euo pipefail
@@ -49,7 +52,8 @@ DURATION="${BENCH_DURATION:-10}"
 WARMUP="${BENCH_WARMUP:-3}"
 CONNECTIONS="${BENCH_CONNECTIONS:-128}"
 VUS="${BENCH_VUS:-32}"
-IDS="${BENCH_IDS:-20000}"
+IDS="${BENCH_IDS:-100000}"
+EARLY_IDS="${BENCH_EARLY_IDS:-2000}"
 IDLE_COUNT="${BENCH_IDLE_COUNT:-10000}"
 SERVER_CPU="${BENCH_SERVER_CPU:-0}"
 LOAD_CPU="${BENCH_LOAD_CPU:-1}"
@@ -159,6 +163,7 @@ wrk_run() {
   ((n == 0)) || fail "$label: $n unexpected responses"
   ((sock == 0)) || fail "$label: $(grep 'Socket errors' "$log")"
   printf '%.0f %s %s\n' "$rps" "$total" "$((t1 - t0))"
+  sed -n 's/^bench: answers: /    answers: /p' "$log" >&2
 }
 
 say "(a) CIBA authentication requests: wrk, $CONNECTIONS connections"
@@ -169,7 +174,10 @@ say "(b) CIBA polls: $IDS pending requests made first"
   --secret "$SECRET" --count "$IDS" --vus "$VUS" --out "$tmp/ids.txt" >/dev/null ||
   fail "could not make the pending requests"
 export BENCH_IDS_FILE="$tmp/ids.txt"
+say "(b1) polls in time: $IDS requests in turn"
 read -r poll_rps poll_n poll_t <<<"$(wrk_run poll scripts/bench/poll.lua 'unexpected responses')"
+say "(b2) early polls: $EARLY_IDS requests in turn"
+read -r early_rps early_n early_t <<<"$(BENCH_IDS_LIMIT="$EARLY_IDS" wrk_run early scripts/bench/poll.lua 'unexpected responses')"
 
 say "(c) full e-CPS logins (CIBA, device approval, token): $VUS virtual users"
 "${on_load_cpu[@]}" node scripts/bench/ecps.mjs logins --base "$base" --client-id "$CLIENT_ID" \
@@ -194,8 +202,10 @@ echo
 say "results (${DURATION}s per measurement after ${WARMUP}s warm-up, 1 server core; load average $(cut -d' ' -f1-3 /proc/loadavg))"
 printf 'CIBA authentication requests/s: %s   (target >= %s per core: %s; %s per server CPU-second)\n' \
   "$ciba_rps" "$TARGET_CIBA" "$(verdict "$ciba_rps" "$TARGET_CIBA")" "$(per_cpu "$ciba_n" "$ciba_t")"
-printf 'CIBA polls/s: %s   (target >= %s per core: %s; %s per server CPU-second)\n' \
+printf 'CIBA polls/s in time (authorization_pending, one store read each): %s   (target >= %s per core: %s; %s per server CPU-second)\n' \
   "$poll_rps" "$TARGET_POLLS" "$(verdict "$poll_rps" "$TARGET_POLLS")" "$(per_cpu "$poll_n" "$poll_t")"
+printf 'CIBA polls/s too early (slow_down from memory): %s   (target >= %s per core: %s; %s per server CPU-second)\n' \
+  "$early_rps" "$TARGET_POLLS" "$(verdict "$early_rps" "$TARGET_POLLS")" "$(per_cpu "$early_n" "$early_t")"
 printf 'full e-CPS logins/s (request, device approval, token): %s   (server peak RSS %s KiB)\n' \
   "$logins_per_s" "$rss_kib"
 printf 'memory per idle connected authenticator: %s KiB   (target <= %s KiB)\n' "$idle_kib" "$TARGET_IDLE_KIB"

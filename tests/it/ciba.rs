@@ -607,3 +607,41 @@ both_dbs!(ciba_signed_requests_and_hints, |db| async move {
             .any(|g| g == "urn:openid:params:grant-type:ciba")
     );
 });
+
+// Two instances on one PostgreSQL database: a request polled on one and approved through the
+// other is redeemed at the next poll, however early (the decision reaches the first
+// instance's memory of the polls through the bus).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_on_another_instance_reaches_the_polls() {
+    let a = TestServer::start(Db::Postgres).await;
+    let shared = a.app.cfg.database_url.clone();
+    let b = TestServer::start_with(Db::Postgres, &realms_dir(), |s| {
+        s.common.database_url = Some(shared);
+    })
+    .await;
+    a.add_client("edit", lps_spec("lps", None), Some(SECRET))
+        .await;
+    // Enrolled on `a` (its CA issues the virtual card), answering through `b`.
+    let device = enrolled(&a, &me(&a).await).await;
+    let id = asked(&a, "lps", NATIONAL_ID, "MOBILE").await;
+    poll_refused(&a, "lps", &id, "authorization_pending").await;
+    // Too early on `a`: slowed down from memory.
+    poll_refused(&a, "lps", &id, "slow_down").await;
+
+    let pending = device.pending(&b).await;
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    let r = device.decide(&b, &pending[0], Decision::Approve).await;
+    assert_eq!(r.status().as_u16(), 200);
+    // The message takes a moment; `a`'s clock has not moved: the poll is early.
+    let mut answer = None;
+    for _ in 0..50 {
+        let r = poll(&a, "lps", &id).await;
+        if r.status().as_u16() == 200 {
+            answer = Some(r.json::<Value>().await.expect("JSON"));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let t = answer.expect("tokens on `a` once `b` approved");
+    assert!(t["id_token"].is_string(), "{t}");
+}

@@ -503,6 +503,30 @@ impl PollDecision {
     }
 }
 
+/// What this instance remembers of a request's last poll, before reading the store.
+#[derive(Debug, Clone, Copy)]
+pub struct RecentPoll<'a> {
+    /// The client the request was issued to.
+    pub client_id: &'a str,
+    /// When it expires.
+    pub expires_at: i64,
+    /// When it was last polled.
+    pub polled_at: i64,
+    /// The interval then required.
+    pub interval: i64,
+}
+
+/// A poll by `client_id` at `now` that comes within the interval of the one remembered is
+/// answered `slow_down` without reading the request (the cheap answer to a client polling too
+/// fast, whatever was decided meanwhile: it hears of it at its next poll in time). `None`:
+/// the request must be read and [`poll`] decides (another client, expired, or in time).
+pub fn early_poll(recent: &RecentPoll<'_>, client_id: &str, now: i64) -> Option<PollDecision> {
+    (recent.client_id == client_id
+        && now < recent.expires_at
+        && now.saturating_sub(recent.polled_at) < recent.interval)
+        .then(|| PollDecision::SlowDown(recent.interval.saturating_add(SLOW_DOWN_STEP)))
+}
+
 /// What a poll by `client_id` of request `r` at `now` gets.
 pub fn poll(r: &PollView<'_>, client_id: &str, now: i64) -> PollDecision {
     let refuse = PollDecision::Refuse;

@@ -401,3 +401,25 @@ fn polls() {
         Some(ErrorCode::InvalidGrant)
     );
 }
+
+#[test]
+fn an_early_poll_is_slowed_down_without_reading_the_request() {
+    let recent = RecentPoll {
+        client_id: "lps",
+        expires_at: 1_000,
+        polled_at: 100,
+        interval: 5,
+    };
+    assert!(matches!(
+        early_poll(&recent, "lps", 103),
+        Some(PollDecision::SlowDown(10))
+    ));
+    // In time, by another client, or once expired: the request is read.
+    assert!(early_poll(&recent, "lps", 105).is_none());
+    assert!(early_poll(&recent, "other", 103).is_none());
+    let expired = RecentPoll {
+        expires_at: 103,
+        ..recent
+    };
+    assert!(early_poll(&expired, "lps", 103).is_none());
+}

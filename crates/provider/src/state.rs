@@ -197,7 +197,7 @@ pub struct AppState {
     /// Rate limits on starting e-CPS logins and enrolments.
     pub(crate) ecps_limits: crate::ecps::limiter::Limiter,
     /// When each pending CIBA request was last polled (in memory).
-    pub(crate) ciba_polls: crate::ciba::polls::PollClock,
+    pub(crate) ciba_polls: Arc<crate::ciba::polls::PollClock>,
     /// Live e-CPS events: who listens for which professional's or request's changes.
     pub(crate) ecps_events: Arc<crate::ecps::events::Hub>,
     /// Notifications to and from the other instances sharing the database.
@@ -206,6 +206,29 @@ pub struct AppState {
     pub(crate) delivery: Arc<crate::delivery::Delivery>,
     /// Reverse proxies believed about the client's address.
     pub(crate) proxies: coeur_web::proxy::TrustedProxies,
+}
+
+/// What this instance keeps in memory and the other instances sharing the database change:
+/// e-CPS feeds to wake, CIBA polls to forget once decided. A dropped listening connection
+/// (messages possibly missed) wakes every feed and forgets every poll.
+fn hear_other_instances(
+    bus: &coeur_storage::Bus,
+    hub: Arc<crate::ecps::events::Hub>,
+    polls: Arc<crate::ciba::polls::PollClock>,
+) {
+    bus.listen(move |heard| match heard {
+        coeur_storage::Heard::Message(m) => {
+            if let Some(topic) = m.strip_prefix(crate::ecps::events::BUS_PREFIX) {
+                hub.notify(topic);
+            } else if let Some(id) = m.strip_prefix(crate::ciba::BUS_PREFIX) {
+                polls.decided(id);
+            }
+        }
+        coeur_storage::Heard::Missed => {
+            hub.notify_all();
+            polls.clear();
+        }
+    });
 }
 
 /// Clients read from the database, by (realm, client id), with the time they were read.
@@ -248,7 +271,8 @@ impl AppState {
         let delivery = Arc::new(crate::delivery::Delivery::open(&settings.delivery)?);
         let bus = coeur_storage::Bus::new(store.db().clone(), coeur_common::random::id128(&*rng));
         let ecps_events = Arc::new(crate::ecps::events::Hub::default());
-        crate::ecps::events::hear_other_instances(&bus, ecps_events.clone());
+        let ciba_polls = Arc::new(crate::ciba::polls::PollClock::default());
+        hear_other_instances(&bus, ecps_events.clone(), ciba_polls.clone());
         Ok(Arc::new(Self {
             urls: settings.urls,
             store,
@@ -261,7 +285,7 @@ impl AppState {
             backchannel: Backchannel::new()?,
             ca,
             ecps_limits: Default::default(),
-            ciba_polls: Default::default(),
+            ciba_polls,
             ecps_events,
             bus,
             delivery,

@@ -4,6 +4,7 @@
 //! minted as for a code.
 
 use super::Stored;
+use super::polls::Poll;
 use crate::authorize::grant_expiry;
 use crate::error::ProviderError;
 use crate::state::{AppState, RealmRt};
@@ -29,9 +30,19 @@ pub(crate) async fn ciba_grant(
     let presented = form
         .get("auth_req_id")
         .ok_or_else(|| OAuthError::invalid_request("auth_req_id is missing"))?;
+    let hash = token_hash(presented);
+    let client = auth.client().id();
+    // Too early after the last poll seen here: slowed down without reading the request.
+    if let Some(e) = st
+        .ciba_polls
+        .early(&hash, client, now)
+        .and_then(|d| d.error())
+    {
+        return Err(e.into());
+    }
     let row = st
         .store
-        .approval_by_secret(&token_hash(presented))
+        .approval_by_secret(&hash)
         .await?
         .filter(|r| r.realm == rt.realm.name && r.origin == Origin::Ciba)
         .ok_or_else(|| OAuthError::invalid_grant("unknown auth_req_id"))?;
@@ -39,7 +50,11 @@ pub(crate) async fn ciba_grant(
     let stored_poll = row
         .last_polled_at
         .map(|at| (at, row.poll_interval.unwrap_or(INTERVAL)));
-    let last = match (st.ciba_polls.last(&row.id), stored_poll) {
+    let here = st.ciba_polls.recent(&hash, |r| {
+        r.filter(|r| r.client_id == row.client_id)
+            .map(|r| (r.polled_at, r.interval))
+    });
+    let last = match (here, stored_poll) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
@@ -50,21 +65,31 @@ pub(crate) async fn ciba_grant(
         last_polled_at: last.map(|(at, _)| at),
         interval: last.map_or(row.poll_interval.unwrap_or(INTERVAL), |(_, i)| i),
     };
-    let decision = ciba::poll(&view, auth.client().id(), now);
+    let decision = ciba::poll(&view, client, now);
     let polled = match &decision {
         PollDecision::Pending => Some(view.interval),
         PollDecision::SlowDown(interval) => Some(*interval),
         PollDecision::Redeem(_) | PollDecision::Refuse(_) => None,
     };
-    if let Some(interval) = polled
-        && !st.ciba_polls.record(&row.id, now, interval, row.expires_at)
-    {
-        st.store
-            .record_ciba_poll(&row.id, now, Some(interval))
-            .await?;
-    }
-    if polled.is_none() {
-        st.ciba_polls.forget(&row.id);
+    match polled {
+        // Only the client the request was issued to is remembered polling it.
+        Some(interval) if row.client_id == client => {
+            let p = Poll {
+                request_id: &row.id,
+                client_id: &row.client_id,
+                expires_at: row.expires_at,
+                at: now,
+                interval,
+            };
+            if !st.ciba_polls.record(&hash, &p) {
+                st.store
+                    .record_ciba_poll(&row.id, now, Some(interval))
+                    .await?;
+            }
+        }
+        Some(_) => {}
+        None if row.client_id == client => st.ciba_polls.forget(&hash),
+        None => {}
     }
     if let Some(e) = decision.error() {
         return Err(e.into());

@@ -110,7 +110,7 @@ pub(crate) fn request_topic(realm: &str, id: &str) -> String {
 }
 
 /// The prefix of the e-CPS topics' messages on the bus between instances.
-const BUS_PREFIX: &str = "ecps\n";
+pub(crate) const BUS_PREFIX: &str = "ecps\n";
 
 /// Wakes `topic`'s listeners here and, through the bus, on the other instances sharing the
 /// database.
@@ -120,18 +120,6 @@ fn topic_changed(st: &AppState, topic: String) {
         let bus = st.bus.clone();
         tokio::spawn(async move { bus.publish(&format!("{BUS_PREFIX}{topic}")).await });
     }
-}
-
-/// Relays the other instances' e-CPS changes to this instance's listeners.
-pub(crate) fn hear_other_instances(bus: &coeur_storage::Bus, hub: Arc<Hub>) {
-    bus.listen(move |heard| match heard {
-        coeur_storage::Heard::Message(m) => {
-            if let Some(topic) = m.strip_prefix(BUS_PREFIX) {
-                hub.notify(topic);
-            }
-        }
-        coeur_storage::Heard::Missed => hub.notify_all(),
-    });
 }
 
 /// Tells the instances sharing the database that `national_id`'s devices changed, from
