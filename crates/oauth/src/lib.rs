@@ -16,6 +16,7 @@ pub mod cors;
 pub mod discovery;
 pub mod ecps;
 pub mod error;
+pub mod hs256;
 pub mod jose;
 pub mod jwe;
 pub mod keyring;
