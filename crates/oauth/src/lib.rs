@@ -21,6 +21,7 @@ pub mod jose;
 pub mod jwe;
 pub mod keyring;
 pub mod logout;
+pub mod pivot;
 pub mod pkce;
 pub mod realm;
 pub mod secret;
