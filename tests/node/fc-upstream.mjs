@@ -2,7 +2,9 @@
 // set up like FranceConnect+ (`--kind plus`: ES256 signatures, ID token and userinfo
 // encrypted to the relying party's JWKS with ECDH-ES + A256GCM, eidas2/eidas3) or like
 // FranceConnect v2 (`--kind v2`: signed only, eidas1), with the pivot-identity claims and
-// test citizens (one born abroad, one with a partial birth date).
+// test citizens (one born abroad, one with a partial birth date), or like FranceConnect v1
+// (`--kind v1`: ID tokens signed HS256 with the client secret, endpoints under `/api/v1/`,
+// no discovery document: coeur is given the endpoints).
 //
 // Protocol with the test: the script listens on a free loopback port and prints
 // `{"issuer": …}` on one line; the test then writes one JSON line with coeur's side
@@ -10,7 +12,9 @@
 // `decryption_key_pem` (the test's own key, to forge tokens), `accounts` (more citizens)),
 // and the provider answers from then on (503 before). `POST /__test/tamper` with a mode
 // (`nonce`, `issuer`, `foreign`, `plain`, `expired`, `acr`) spoils the next token response,
-// the way a hostile or broken upstream would; `rotated` signs it with a new key, which the
+// the way a hostile or broken upstream would (v1 also: `es256`, an asymmetric signature,
+// and `none`, an unsigned token; v2 also: `confused`, HS256 with the upstream's public key as
+// the MAC secret, the algorithm-confusion attack); `rotated` signs it with a new key, which the
 // upstream's JWKS publishes from then on (a key rotation).
 //
 // The login page (`/interaction/{uid}`) asks for a login and the password `123`; "Annuler"
@@ -23,6 +27,7 @@ import * as jose from 'jose';
 
 const kind = process.argv.includes('--kind') ? process.argv[process.argv.indexOf('--kind') + 1] : 'plus';
 const plus = kind === 'plus';
+const v1 = kind === 'v1';
 
 const citizens = {
   angela: {
@@ -94,7 +99,7 @@ async function configure(cfg, issuer) {
     token_endpoint_auth_method: 'client_secret_post',
     grant_types: ['authorization_code'],
     response_types: ['code'],
-    id_token_signed_response_alg: 'ES256',
+    id_token_signed_response_alg: v1 ? 'HS256' : 'ES256',
   };
   if (plus) {
     Object.assign(client, {
@@ -119,7 +124,10 @@ async function configure(cfg, issuer) {
     // coeur is on loopback: no protection against fetching special-use addresses here.
     fetch: (url, options) => globalThis.fetch(url, { ...options, dispatcher: undefined }),
     pkce: { required: () => true },
-    routes: { authorization: '/authorize', token: '/token', userinfo: '/userinfo', jwks: '/jwks', end_session: '/session/end' },
+    routes: v1
+      ? { authorization: '/api/v1/authorize', token: '/api/v1/token', userinfo: '/api/v1/userinfo', jwks: '/jwks', end_session: '/api/v1/logout' }
+      : { authorization: '/authorize', token: '/token', userinfo: '/userinfo', jwks: '/jwks', end_session: '/session/end' },
+    enabledJWA: { idTokenSigningAlgValues: v1 ? ['HS256', 'ES256'] : ['ES256'] },
     features: {
       devInteractions: { enabled: false },
       encryption: { enabled: plus },
@@ -149,7 +157,7 @@ async function configure(cfg, issuer) {
 
   provider.use(async (ctx, next) => {
     await next();
-    if (ctx.path === '/token' && tamper && ctx.body && ctx.body.id_token) {
+    if (ctx.path.endsWith('/token') && tamper && ctx.body && ctx.body.id_token) {
       const mode = tamper;
       tamper = null;
       ctx.body.id_token = await spoil(ctx.body.id_token, mode);
@@ -167,6 +175,16 @@ async function configure(cfg, issuer) {
     if (mode === 'issuer') c.iss = 'http://127.0.0.1:9/evil';
     if (mode === 'expired') { c.iat = now - 4000; c.exp = now - 3600; }
     if (mode === 'acr') c.acr = 'eidas1';
+    if (v1 && mode === 'none') return new jose.UnsecuredJWT(c).encode();
+    if (v1 && mode !== 'es256') {
+      const secret = new TextEncoder().encode(mode === 'foreign' ? 'another-secret-0123456789abcdefghij' : cfg.client_secret);
+      return new jose.SignJWT(c).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(secret);
+    }
+    if (mode === 'confused') {
+      // The public key, as published, used as an HMAC secret, under its kid.
+      const secret = new TextEncoder().encode(JSON.stringify(published[0]));
+      return new jose.SignJWT(c).setProtectedHeader({ alg: 'HS256', kid: signingJwk.kid, typ: 'JWT' }).sign(secret);
+    }
     let key = mode === 'foreign' ? forger.privateKey : signing.privateKey;
     let kid = signingJwk.kid;
     if (mode === 'rotated') {
@@ -191,6 +209,12 @@ async function configure(cfg, issuer) {
       if (url.pathname === '/__test/tamper' && req.method === 'POST') {
         tamper = (await readBody(req)).get('mode');
         res.end('ok');
+        return;
+      }
+      if (v1 && url.pathname.startsWith('/.well-known/')) {
+        // FranceConnect v1 has no discovery: coeur must use the endpoints it is given.
+        res.statusCode = 404;
+        res.end('no discovery here');
         return;
       }
       if (url.pathname === '/jwks' && published.length > 1) {

@@ -5,7 +5,8 @@
 //! [`UpstreamIdTokenVerified`] says that the token was decrypted where encryption is required,
 //! its signature verified with the upstream's key, and issuer, audience, expiry, nonce and
 //! level checked; and through [`check_userinfo`], which reads the userinfo answer of that same
-//! subject. A link between an upstream identity and a national id is made only from a
+//! subject. Signatures are checked with the upstream's published keys or, for FranceConnect
+//! v1, HS256 over the client secret ([`SignatureKeys`]); never one for the other. A link between an upstream identity and a national id is made only from a
 //! [`LinkProven`], which only [`LinkProven::by_proof`] makes: a pending link of this browser's
 //! login, unexpired, and a login by card or e-CPS completed for it.
 
@@ -66,6 +67,31 @@ pub struct UpstreamSpec {
     /// tokens encrypted to them have expired). Required for FranceConnect+.
     #[serde(default)]
     pub decryption_keys: Vec<String>,
+    /// `"HS256"` for FranceConnect v1: ID tokens signed with HMAC-SHA256 over the client
+    /// secret. Absent: signed with the keys the upstream publishes (its JWKS).
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
+    /// The upstream's endpoints, given instead of discovery (FranceConnect v1, which has no
+    /// discovery document). Required with HS256.
+    #[serde(default)]
+    pub endpoints: Option<UpstreamEndpoints>,
+}
+
+/// An upstream's endpoints as a realm file gives them (`[upstreams.endpoints]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamEndpoints {
+    /// Where the browser is sent.
+    pub authorization: String,
+    /// Where codes are redeemed.
+    pub token: String,
+    /// Where the pivot identity is read.
+    pub userinfo: String,
+    /// Where the upstream session is ended.
+    pub end_session: String,
+    /// The upstream's signing keys (JWKS); only for asymmetric signatures, never with HS256.
+    #[serde(default)]
+    pub jwks: Option<String>,
 }
 
 fn default_scopes() -> Vec<String> {
@@ -90,8 +116,81 @@ impl UpstreamSpec {
         self.kind == UpstreamKind::FranceconnectPlus
     }
 
+    /// Whether ID tokens are signed HS256 with the client secret (FranceConnect v1).
+    pub fn hs256(&self) -> bool {
+        self.id_token_signed_response_alg.as_deref() == Some("HS256")
+    }
+
     /// Why this upstream's settings are refused, if they are.
     pub fn check(&self) -> Result<(), String> {
+        self.check_signing()?;
+        self.check_common()
+    }
+
+    /// The signature settings and the endpoints: HS256 only for FranceConnect (v1), never
+    /// with encryption, always with explicit endpoints; explicit endpoints without HS256
+    /// name the upstream's JWKS.
+    fn check_signing(&self) -> Result<(), String> {
+        let me = &self.name;
+        match self.id_token_signed_response_alg.as_deref() {
+            None | Some("HS256") => {}
+            Some(other) => {
+                return Err(format!(
+                    "upstream {me:?}: id_token_signed_response_alg {other:?}: only \"HS256\" \
+                     (FranceConnect v1) may be given; asymmetric keys come with their algorithm \
+                     from the upstream's JWKS"
+                ));
+            }
+        }
+        if self.hs256() {
+            if self.kind == UpstreamKind::FranceconnectPlus {
+                return Err(format!(
+                    "upstream {me:?}: FranceConnect+ signs with its published keys, never HS256"
+                ));
+            }
+            if !self.decryption_keys.is_empty() {
+                return Err(format!(
+                    "upstream {me:?}: HS256 (FranceConnect v1) tokens are not encrypted: \
+                     no decryption_keys"
+                ));
+            }
+            let Some(e) = &self.endpoints else {
+                return Err(format!(
+                    "upstream {me:?}: HS256 (FranceConnect v1) has no discovery: give \
+                     [upstreams.endpoints] (authorization, token, userinfo, end_session)"
+                ));
+            };
+            if e.jwks.is_some() {
+                return Err(format!(
+                    "upstream {me:?}: endpoints.jwks is for asymmetric signatures, not HS256"
+                ));
+            }
+        }
+        if let Some(e) = &self.endpoints {
+            if !self.hs256() && e.jwks.is_none() {
+                return Err(format!(
+                    "upstream {me:?}: without discovery or HS256, endpoints.jwks names the \
+                     upstream's signing keys"
+                ));
+            }
+            let all = [
+                ("authorization", Some(&e.authorization)),
+                ("token", Some(&e.token)),
+                ("userinfo", Some(&e.userinfo)),
+                ("end_session", Some(&e.end_session)),
+                ("jwks", e.jwks.as_ref()),
+            ];
+            for (what, url) in all {
+                if let Some(u) = url {
+                    https_or_loopback(u)
+                        .map_err(|why| format!("upstream {me:?}: endpoints.{what} {why}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_common(&self) -> Result<(), String> {
         let me = &self.name;
         if self.name.is_empty()
             || !self
@@ -115,13 +214,7 @@ impl UpstreamSpec {
                 ));
             }
         }
-        let url = url::Url::parse(&self.issuer)
-            .map_err(|e| format!("upstream {me:?}: issuer is not a URL: {e}"))?;
-        let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
-            || url.host_str() == Some("localhost");
-        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
-            return Err(format!("upstream {me:?}: issuer must be an https URL"));
-        }
+        https_or_loopback(&self.issuer).map_err(|why| format!("upstream {me:?}: issuer {why}"))?;
         if self.scopes.first().map(String::as_str) != Some("openid") {
             return Err(format!(
                 "upstream {me:?}: scopes must start with \"openid\""
@@ -150,6 +243,41 @@ impl UpstreamSpec {
             }
         }
         Ok(())
+    }
+}
+
+/// Why `u` is not an https URL (or http on loopback, for tests).
+fn https_or_loopback(u: &str) -> Result<(), String> {
+    let url = url::Url::parse(u).map_err(|e| format!("is not a URL: {e}"))?;
+    let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+        || url.host_str() == Some("localhost");
+    if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+        return Err("must be an https URL".into());
+    }
+    Ok(())
+}
+
+/// How an upstream's JWS are verified.
+#[derive(Clone, Copy)]
+pub enum SignatureKeys<'a> {
+    /// With the keys the upstream publishes, each with its (asymmetric) algorithm.
+    Published(&'a VerificationKeys),
+    /// HS256 with coeur's client secret (FranceConnect v1).
+    ClientSecret(&'a [u8]),
+}
+
+impl std::fmt::Debug for SignatureKeys<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignatureKeys::Published(_) => f.write_str("Published"),
+            SignatureKeys::ClientSecret(_) => f.write_str("ClientSecret(..)"),
+        }
+    }
+}
+
+impl<'a> From<&'a VerificationKeys> for SignatureKeys<'a> {
+    fn from(k: &'a VerificationKeys) -> Self {
+        SignatureKeys::Published(k)
     }
 }
 
@@ -229,7 +357,7 @@ fn open(
     token: &str,
     decryption: &[DecryptionKey],
     encrypted: bool,
-    keys: &VerificationKeys,
+    keys: SignatureKeys<'_>,
 ) -> Result<(String, Map<String, Value>), UpstreamRefusal> {
     let jws = if jwe::is_jwe(token) {
         let plain = jwe::decrypt(token, decryption)?;
@@ -239,8 +367,28 @@ fn open(
     } else {
         token.to_owned()
     };
+    let keys = match keys {
+        SignatureKeys::ClientSecret(secret) => {
+            let claims = crate::hs256::verify(&jws, secret)?;
+            return Ok((jws, claims));
+        }
+        SignatureKeys::Published(k) => k,
+    };
     let header =
         jsonwebtoken::decode_header(&jws).map_err(|e| UpstreamRefusal::Malformed(e.to_string()))?;
+    // A symmetric algorithm where public keys are expected is refused before any key is
+    // chosen: a public key is never used as an HMAC secret (algorithm confusion).
+    if matches!(
+        header.alg,
+        jsonwebtoken::Algorithm::HS256
+            | jsonwebtoken::Algorithm::HS384
+            | jsonwebtoken::Algorithm::HS512
+    ) {
+        return Err(UpstreamRefusal::Signature(format!(
+            "{:?} where the upstream signs with published keys",
+            header.alg
+        )));
+    }
     let kid = header.kid.clone().unwrap_or_default();
     let (alg, key) = keys
         .get(&kid)
@@ -266,13 +414,13 @@ fn open(
 /// [`UpstreamRefusal::UnknownKey`], for the caller to refresh the keys and try once more),
 /// issuer, audience (and `azp` when several), expiry and issue time (within [`LEEWAY`]),
 /// nonce, `acr` at least the one asked for, a subject.
-pub fn verify_id_token(
+pub fn verify_id_token<'k>(
     token: &str,
     decryption: &[DecryptionKey],
-    keys: &VerificationKeys,
+    keys: impl Into<SignatureKeys<'k>>,
     expected: &Expected<'_>,
 ) -> Result<UpstreamIdTokenVerified, UpstreamRefusal> {
-    let (jws, claims) = open(token, decryption, expected.encrypted, keys)?;
+    let (jws, claims) = open(token, decryption, expected.encrypted, keys.into())?;
     let s = |k: &str| claims.get(k).and_then(Value::as_str);
     if s("iss") != Some(expected.issuer) {
         return Err(UpstreamRefusal::Issuer(
@@ -327,11 +475,11 @@ pub fn verify_id_token(
 /// Reads the userinfo answer (`body`, JSON or a JWT as its content type says) for the verified
 /// ID token `id`: decrypted and verified like the ID token when it is a JWT (encrypted where
 /// the upstream must encrypt), about the same subject.
-pub fn check_userinfo(
+pub fn check_userinfo<'k>(
     body: &[u8],
     is_jwt: bool,
     decryption: &[DecryptionKey],
-    keys: &VerificationKeys,
+    keys: impl Into<SignatureKeys<'k>>,
     expected: &Expected<'_>,
     id: &UpstreamIdTokenVerified,
 ) -> Result<Map<String, Value>, UpstreamRefusal> {
@@ -339,7 +487,7 @@ pub fn check_userinfo(
         let text = std::str::from_utf8(body)
             .map_err(|_| UpstreamRefusal::Malformed("not UTF-8".into()))?
             .trim();
-        let (_, claims) = open(text, decryption, expected.encrypted, keys)?;
+        let (_, claims) = open(text, decryption, expected.encrypted, keys.into())?;
         if let Some(iss) = claims.get("iss").and_then(Value::as_str)
             && iss != expected.issuer
         {

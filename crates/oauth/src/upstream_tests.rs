@@ -222,6 +222,8 @@ fn settings_are_checked() {
         scopes: default_scopes(),
         acr_values: Acr::Eidas2,
         decryption_keys: vec!["fc-enc.pem".into()],
+        id_token_signed_response_alg: None,
+        endpoints: None,
     };
     assert_eq!(spec.check(), Ok(()));
     let bad = |f: fn(&mut UpstreamSpec)| {
@@ -242,6 +244,127 @@ fn settings_are_checked() {
     fc.acr_values = Acr::Eidas1;
     fc.decryption_keys.clear();
     assert_eq!(fc.check(), Ok(()));
+    // FranceConnect v1: HS256 with explicit endpoints; every inconsistency refused.
+    let mut v1 = fc.clone();
+    v1.id_token_signed_response_alg = Some("HS256".into());
+    assert!(v1.check().unwrap_err().contains("endpoints"));
+    let ep = |b: &str| UpstreamEndpoints {
+        authorization: format!("{b}/api/v1/authorize"),
+        token: format!("{b}/api/v1/token"),
+        userinfo: format!("{b}/api/v1/userinfo"),
+        end_session: format!("{b}/api/v1/logout"),
+        jwks: None,
+    };
+    v1.endpoints = Some(ep("https://fcp.integ01.dev-franceconnect.fr"));
+    assert_eq!(v1.check(), Ok(()));
+    let bad1 = |f: fn(&mut UpstreamSpec)| {
+        let mut s = v1.clone();
+        f(&mut s);
+        s.check().unwrap_err()
+    };
+    assert!(bad1(|s| s.decryption_keys = vec!["k.pem".into()]).contains("not encrypted"));
+    assert!(
+        bad1(|s| {
+            s.kind = UpstreamKind::FranceconnectPlus;
+            s.acr_values = Acr::Eidas2;
+        })
+        .contains("never HS256")
+    );
+    assert!(bad1(|s| s.id_token_signed_response_alg = Some("none".into())).contains("only"));
+    assert!(bad1(|s| s.id_token_signed_response_alg = Some("RS256".into())).contains("only"));
+    assert!(
+        bad1(|s| s.endpoints.as_mut().unwrap().token = "http://fc.example/t".into())
+            .contains("endpoints.token")
+    );
+    assert!(
+        bad1(|s| s.endpoints.as_mut().unwrap().jwks = Some("https://fc.example/j".into()))
+            .contains("not HS256")
+    );
+    // Endpoints without HS256 need the upstream's JWKS.
+    assert!(bad1(|s| s.id_token_signed_response_alg = None).contains("endpoints.jwks"));
+}
+
+fn v1_expected(nonce: &str) -> Expected<'_> {
+    Expected {
+        issuer: ISS,
+        client_id: "coeur",
+        nonce,
+        acr: Acr::Eidas1,
+        now: NOW,
+        encrypted: false,
+    }
+}
+
+const SECRET: &[u8] = b"fc-v1-client-secret-0123456789abcdef";
+
+#[test]
+fn hs256_tokens_verify_with_the_client_secret_only() {
+    let nonce = "n".repeat(43);
+    let mut c = claims();
+    c["acr"] = json!("eidas1");
+    let good = crate::hs256::tests::hs256("HS256", &c, SECRET);
+    let e = v1_expected(&nonce);
+    let v = verify_id_token(&good, &[], SignatureKeys::ClientSecret(SECRET), &e).unwrap();
+    assert_eq!(v.acr, Acr::Eidas1);
+    // Another secret, or an asymmetric signature, or `none`, where HS256 is configured.
+    let other = crate::hs256::tests::hs256("HS256", &c, b"another-secret-0123456789abcdefgh");
+    assert!(matches!(
+        verify_id_token(&other, &[], SignatureKeys::ClientSecret(SECRET), &e),
+        Err(UpstreamRefusal::Signature(_))
+    ));
+    let es = signer("k1").sign("JWT", &c).unwrap();
+    assert!(matches!(
+        verify_id_token(&es, &[], SignatureKeys::ClientSecret(SECRET), &e),
+        Err(UpstreamRefusal::Signature(_))
+    ));
+    let enc = |v: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+    };
+    let none = format!("{}.{}.", enc(&json!({"alg": "none"})), enc(&c));
+    assert!(verify_id_token(&none, &[], SignatureKeys::ClientSecret(SECRET), &e).is_err());
+    // The claims are still checked behind the MAC.
+    let mut late = c.clone();
+    late["exp"] = json!(NOW - 3600);
+    let late = crate::hs256::tests::hs256("HS256", &late, SECRET);
+    assert_eq!(
+        verify_id_token(&late, &[], SignatureKeys::ClientSecret(SECRET), &e).unwrap_err(),
+        UpstreamRefusal::Expired
+    );
+}
+
+#[test]
+fn hs256_is_never_checked_with_a_public_key() {
+    // Algorithm confusion: an HS256 token whose MAC key is the upstream's public key (as a
+    // JWK document, or its raw bytes), named with the public key's kid.
+    let k = signer("k1");
+    let keys = keys_of(&k);
+    let public = serde_json::to_vec(&k.public_jwk()).unwrap();
+    let c = claims();
+    let enc = |v: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+    };
+    for secret in [public.as_slice(), b"k1".as_slice()] {
+        let input = format!(
+            "{}.{}",
+            enc(&json!({"alg": "HS256", "kid": "k1", "typ": "JWT"})),
+            enc(&c)
+        );
+        let tag = aws_lc_rs::hmac::sign(
+            &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret),
+            input.as_bytes(),
+        );
+        let forged = format!(
+            "{input}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
+        );
+        assert!(matches!(
+            check(&forged, &keys, &[], false),
+            Err(UpstreamRefusal::Signature(_))
+        ));
+    }
+    // `none` too.
+    let none = format!("{}.{}.", enc(&json!({"alg": "none", "kid": "k1"})), enc(&c));
+    assert!(check(&none, &keys, &[], false).is_err());
 }
 
 #[test]

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use coeur_oauth::jose::{VerificationKeys, token_hash};
 use coeur_oauth::jwe::DecryptionKey;
 use coeur_oauth::realm::Realm;
-use coeur_oauth::upstream::UpstreamSpec;
+use coeur_oauth::upstream::{SignatureKeys, UpstreamSpec};
 use coeur_rp::Http;
 use serde_json::Value;
 use std::path::Path;
@@ -79,6 +79,9 @@ fn load_one(spec: &UpstreamSpec, dir: &Path) -> Result<Arc<UpstreamRt>> {
     if secret.is_empty() {
         bail!("the client secret is empty");
     }
+    if spec.hs256() && secret.len() < 32 {
+        bail!("HS256 needs a client secret of at least 32 bytes (RFC 7518, 3.2)");
+    }
     let mut decryption = Vec::new();
     for f in &spec.decryption_keys {
         let pem =
@@ -141,13 +144,44 @@ impl UpstreamRt {
         Ok(VerificationKeys::from_jwks(&set))
     }
 
-    /// The upstream's metadata and keys, read if not known or older than an hour.
+    /// How this upstream's JWS are verified: HS256 over the client secret (FranceConnect v1),
+    /// or the keys it publishes.
+    pub(crate) fn signature_keys<'a>(&'a self, d: &'a Discovered) -> SignatureKeys<'a> {
+        if self.spec.hs256() {
+            SignatureKeys::ClientSecret(self.secret.as_bytes())
+        } else {
+            SignatureKeys::Published(&d.keys)
+        }
+    }
+
+    /// The upstream's metadata and keys, read if not known or older than an hour; with
+    /// explicit endpoints (FranceConnect v1), those, and the keys of `endpoints.jwks` if any.
     pub(crate) async fn discovered(&self, now: i64) -> Result<Arc<Discovered>> {
         let mut guard = self.discovered.lock().await;
         if let Some(d) = guard.as_ref()
             && now - d.read_at < METADATA_TTL
         {
             return Ok(d.clone());
+        }
+        if let Some(e) = &self.spec.endpoints {
+            let jwks_uri = e.jwks.clone().unwrap_or_default();
+            let keys = if jwks_uri.is_empty() {
+                VerificationKeys::new([])
+            } else {
+                self.read_keys(&jwks_uri).await?
+            };
+            let d = Arc::new(Discovered {
+                authorization_endpoint: e.authorization.clone(),
+                token_endpoint: e.token.clone(),
+                userinfo_endpoint: Some(e.userinfo.clone()),
+                end_session_endpoint: Some(e.end_session.clone()),
+                jwks_uri,
+                keys,
+                read_at: now,
+                keys_read_at: now,
+            });
+            *guard = Some(d.clone());
+            return Ok(d);
         }
         let url = format!(
             "{}/.well-known/openid-configuration",
@@ -190,7 +224,7 @@ impl UpstreamRt {
         let Some(d) = guard.as_ref() else {
             return Ok(None);
         };
-        if now - d.keys_read_at < KEYS_REFRESH_MIN {
+        if now - d.keys_read_at < KEYS_REFRESH_MIN || d.jwks_uri.is_empty() {
             return Ok(None);
         }
         let mut fresh = (**d).clone();

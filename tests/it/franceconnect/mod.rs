@@ -22,9 +22,11 @@ mod browser;
 mod jwe;
 mod login;
 mod refusals;
+mod v1;
 
 const FC_SECRET: &str = "fc-v2-client-secret-0123456789abcdef";
 const FCPLUS_SECRET: &str = "fc-plus-client-secret-0123456789abcdef";
+pub(crate) const FCV1_SECRET: &str = "fc-v1-client-secret-0123456789abcdef";
 
 /// One upstream: the node process and its issuer.
 pub(crate) struct Upstream {
@@ -102,6 +104,8 @@ pub(crate) struct Fc {
     pub(crate) s: TestServer,
     pub(crate) plus: Upstream,
     pub(crate) v2: Upstream,
+    /// Like FranceConnect v1: HS256, explicit endpoints, no discovery.
+    pub(crate) v1: Upstream,
     _realms: tempfile::TempDir,
 }
 
@@ -150,21 +154,43 @@ decryption_keys = ["fcplus-enc.pem"]
     )
 }
 
-/// Starts both upstreams and the server; `accounts` adds citizens to both upstreams.
+/// The FranceConnect v1 upstream (`fcv1`): HS256 with the client secret, the endpoints given.
+pub(crate) fn v1_toml(v1: &str) -> String {
+    format!(
+        r#"
+[[upstreams]]
+name = "fcv1"
+display_name = "FranceConnect (v1)"
+kind = "franceconnect"
+issuer = "{v1}"
+client_id = "coeur-fcv1"
+client_secret_file = "fcv1.secret"
+acr_values = "eidas1"
+id_token_signed_response_alg = "HS256"
+
+[upstreams.endpoints]
+authorization = "{v1}/api/v1/authorize"
+token = "{v1}/api/v1/token"
+userinfo = "{v1}/api/v1/userinfo"
+end_session = "{v1}/api/v1/logout"
+"#
+    )
+}
+
+/// Starts the three upstreams and the server; `accounts` adds citizens to every upstream.
 pub(crate) async fn start(db: Db, accounts: Value) -> Fc {
     let mut plus = Upstream::spawn("plus").await;
     let mut v2 = Upstream::spawn("v2").await;
+    let mut v1 = Upstream::spawn("v1").await;
     let realms = tempfile::tempdir().expect("realms dir");
     let dir = realms.path();
     let key = ec_pem();
     std::fs::write(dir.join("fcplus-enc.pem"), &key).expect("key");
     std::fs::write(dir.join("fc.secret"), FC_SECRET).expect("secret");
     std::fs::write(dir.join("fcplus.secret"), FCPLUS_SECRET).expect("secret");
-    std::fs::write(
-        dir.join("edit.toml"),
-        realm_with(&upstreams_toml(&v2.issuer, &plus.issuer)),
-    )
-    .expect("realm");
+    std::fs::write(dir.join("fcv1.secret"), FCV1_SECRET).expect("secret");
+    let toml = upstreams_toml(&v2.issuer, &plus.issuer) + &v1_toml(&v1.issuer);
+    std::fs::write(dir.join("edit.toml"), realm_with(&toml)).expect("realm");
     let s = TestServer::start_with_realms(db, dir).await;
     s.add_rp("edit").await;
     let fc = format!("{}/auth/realms/edit/franceconnect", s.base);
@@ -180,10 +206,12 @@ pub(crate) async fn start(db: Db, accounts: Value) -> Fc {
     };
     plus.configure(cfg("coeur-fcplus", FCPLUS_SECRET)).await;
     v2.configure(cfg("coeur-fc", FC_SECRET)).await;
+    v1.configure(cfg("coeur-fcv1", FCV1_SECRET)).await;
     Fc {
         s,
         plus,
         v2,
+        v1,
         _realms: realms,
     }
 }
@@ -210,8 +238,34 @@ pub(crate) async fn wallet(fc: &Fc, b: &Browser, acr: Option<&str>) -> Authz {
 
 /// The URL the wallet sends the browser to upstream (checked: state, nonce, PKCE, acr).
 pub(crate) async fn to_upstream(fc: &Fc, b: &Browser, acr: Option<&str>) -> url::Url {
+    to_named(fc, b, acr, None).await
+}
+
+/// [`to_upstream`] through the wallet's button of the upstream `named`, if given.
+pub(crate) async fn to_named(
+    fc: &Fc,
+    b: &Browser,
+    acr: Option<&str>,
+    named: Option<&str>,
+) -> url::Url {
     let page = wallet(fc, b, acr).await;
-    let r = b.login(&fc.s.base, &page, "", "franceconnect").await;
+    let r = match named {
+        None => b.login(&fc.s.base, &page, "", "franceconnect").await,
+        Some(up) => {
+            let Authz::LoginPage {
+                request_id, action, ..
+            } = &page
+            else {
+                panic!("not a login page: {page:?}")
+            };
+            b.http
+                .post(format!("{}{action}", fc.s.base))
+                .form(&[("request_id", request_id.as_str()), ("upstream", up)])
+                .send()
+                .await
+                .expect("wallet")
+        }
+    };
     assert_eq!(
         r.status().as_u16(),
         303,

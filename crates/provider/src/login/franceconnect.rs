@@ -220,12 +220,13 @@ async fn verified_id_token(
     token: &str,
     expected: &Expected<'_>,
 ) -> Result<(UpstreamIdTokenVerified, Arc<Discovered>), UpstreamRefusal> {
-    match core::verify_id_token(token, &up.decryption, &d.keys, expected) {
+    match core::verify_id_token(token, &up.decryption, up.signature_keys(&d), expected) {
         Err(UpstreamRefusal::UnknownKey(kid)) => {
             let Ok(Some(fresh)) = up.refresh_keys(expected.now).await else {
                 return Err(UpstreamRefusal::UnknownKey(kid));
             };
-            let v = core::verify_id_token(token, &up.decryption, &fresh.keys, expected)?;
+            let v =
+                core::verify_id_token(token, &up.decryption, up.signature_keys(&fresh), expected)?;
             Ok((v, fresh))
         }
         other => other.map(|v| (v, d)),
@@ -321,8 +322,15 @@ async fn callback(
         .await
         .map_err(bad)?;
     let (body, jwt) = up.userinfo(&d, &access).await.map_err(down)?;
-    let info =
-        core::check_userinfo(&body, jwt, &up.decryption, &d.keys, &expected, &id).map_err(bad)?;
+    let info = core::check_userinfo(
+        &body,
+        jwt,
+        &up.decryption,
+        up.signature_keys(&d),
+        &expected,
+        &id,
+    )
+    .map_err(bad)?;
 
     let (req, _client) = validate_request(&st, &rt, &params).await?;
     let cx = LoginContext {
