@@ -1,6 +1,7 @@
 //! `coeur-annuaire`: the directory's command line.
 //!
 //! - `generate --persons N --structures M --out DIR` writes synthetic extracts;
+//! - `import [--database URL] [--partial] FILE…` imports extracts into the directory's store;
 //! - `check FILE…` reads extracts (plain text, UTF-8 or Latin-1), reports every bad row with
 //!   file, line and reason, and prints the summary of what an import into an empty store does.
 
@@ -8,7 +9,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use coeur_directory::extract::collect;
 use coeur_directory::generate::{Writers, generate};
+use coeur_directory::import::{Outcome, import_file};
 use coeur_directory::record::plan;
+use coeur_directory::store::Store;
 use coeur_directory::summary::Summary;
 use std::collections::HashMap;
 use std::fs::File;
@@ -43,10 +46,51 @@ enum Command {
     },
     /// Reads extracts, reports bad rows and prints the summary of an import into an empty store.
     Check { files: Vec<PathBuf> },
+    /// Imports extracts into the directory's database; each file is a complete extract of its
+    /// kind unless `--partial` (then nothing is deactivated).
+    Import {
+        /// `sqlite:…` or `postgres://…`.
+        #[arg(
+            long,
+            env = "COEUR_DIRECTORY_DATABASE",
+            default_value = "sqlite:annuaire.db"
+        )]
+        database: String,
+        #[arg(long)]
+        partial: bool,
+        files: Vec<PathBuf>,
+    },
 }
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Import {
+            database,
+            partial,
+            files,
+        } => {
+            let store = Store::connect(&database).await?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs() as i64;
+            let mut out = Outcome::default();
+            for path in files {
+                let name = path.display().to_string();
+                let input = BufReader::new(File::open(&path).with_context(|| name.clone())?);
+                let mut progress = |done: u64, total: u64| {
+                    eprintln!("{name}: {done}/{total} changes written");
+                };
+                import_file(&store, &name, input, !partial, now, &mut out, &mut progress).await?;
+            }
+            for r in &out.rejected {
+                eprintln!("{}:{}: {}", r.file, r.row.line, r.row.reason);
+            }
+            for (file, reason) in &out.skipped {
+                eprintln!("{file}: skipped: {reason}");
+            }
+            println!("{}", out.summary);
+        }
         Command::Generate {
             persons,
             structures,
