@@ -23,6 +23,7 @@ mod conformance_config;
 mod cors;
 mod cors_browser;
 mod demo;
+mod directory;
 mod ecps;
 mod edit_identities;
 mod fd_limit;
