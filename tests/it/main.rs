@@ -24,6 +24,7 @@ mod cors;
 mod cors_browser;
 mod demo;
 mod deploy;
+mod directory;
 mod ecps;
 mod ecps_app;
 mod edit_identities;

@@ -1,0 +1,401 @@
+//! Synthetic extracts in exactly the public formats, at any size: RPPS numbers in the `997…`
+//! test range (the range of coeur's generated test identities), FINESS and SIRET numbers with
+//! valid Luhn keys, realistic professions, specialities, exercise modes and structures.
+//! Reproducible from a seed.
+
+use crate::extract::columns;
+use coeur_common::identity::luhn_key;
+use coeur_common::random::testing::SeededRandom;
+use std::io::{self, Write};
+
+/// (code, label) of a TRE_G15 profession or of a speciality.
+type Coded = (&'static str, &'static str);
+
+const PROFESSIONS: &[(&str, &str, &[Coded])] = &[
+    (
+        "10",
+        "Médecin",
+        &[
+            ("SM26", "Qualifié en Médecine Générale"),
+            ("SM04", "Cardiologie et maladies vasculaires"),
+            ("SM49", "Santé publique et médecine sociale"),
+            ("SM54", "Pédiatrie"),
+        ],
+    ),
+    ("21", "Pharmacien", &[]),
+    (
+        "40",
+        "Chirurgien-Dentiste",
+        &[("SCD01", "Orthopédie dento-faciale")],
+    ),
+    ("50", "Sage-Femme", &[]),
+    ("60", "Infirmier", &[]),
+    ("70", "Masseur-Kinésithérapeute", &[]),
+    ("80", "Pédicure-Podologue", &[]),
+];
+const FAMILIES: &[&str] = &[
+    "MARTIN", "BERNARD", "DUBOIS", "THOMAS", "ROBERT", "RICHARD", "PETIT", "DURAND", "LEROY",
+    "MOREAU", "SIMON", "LAURENT", "LEFÈVRE", "MICHEL", "GARCIA", "DAVID", "BERTRAND", "ROUX",
+    "VINCENT", "FOURNIER",
+];
+const GIVEN: &[(&str, &str)] = &[
+    ("M", "Jean"),
+    ("MME", "Marie"),
+    ("M", "Pierre"),
+    ("MME", "Sophie"),
+    ("M", "François"),
+    ("MME", "Hélène"),
+    ("M", "Éric"),
+    ("MME", "Chloé"),
+    ("M", "Nicolas"),
+    ("MME", "Camille"),
+];
+const TOWNS: &[(&str, &str, &str)] = &[
+    ("75012", "75112", "Paris"),
+    ("69003", "69383", "Lyon"),
+    ("13005", "13205", "Marseille"),
+    ("33000", "33063", "Bordeaux"),
+    ("59000", "59350", "Lille"),
+    ("31000", "31555", "Toulouse"),
+    ("44000", "44109", "Nantes"),
+    ("67000", "67482", "Strasbourg"),
+];
+const STREETS: &[&str] = &[
+    "DE LA REPUBLIQUE",
+    "VICTOR HUGO",
+    "PASTEUR",
+    "JEAN JAURES",
+    "DES LILAS",
+    "DU GENERAL LECLERC",
+];
+const CATEGORIES: &[(&str, &str, &str)] = &[
+    ("355", "C.H.", "Centre Hospitalier (C.H.)"),
+    ("124", "C.S.", "Centre de Santé"),
+    ("620", "Pharmacie", "Pharmacie d'Officine"),
+    ("611", "Labo.", "Laboratoire de Biologie Médicale"),
+    ("365", "Clin.", "Etablissement de Soins Pluridisciplinaire"),
+];
+
+fn pick<'a, T>(rng: &SeededRandom, items: &'a [T]) -> &'a T {
+    &items[rng.below(items.len() as u64) as usize]
+}
+
+/// A structure of the synthetic FINESS extract.
+#[derive(Debug, Clone)]
+pub struct Structure {
+    /// FINESS of the site.
+    pub finess_et: String,
+    /// FINESS of the legal entity.
+    pub finess_ej: String,
+    /// SIRET.
+    pub siret: String,
+    /// Name.
+    pub name: String,
+    /// (postal code, commune code, town).
+    pub town: (&'static str, &'static str, &'static str),
+    /// Category (code, short, long).
+    pub category: (&'static str, &'static str, &'static str),
+}
+
+fn keyed(body: String) -> String {
+    let k = luhn_key(&body);
+    format!("{body}{k}")
+}
+
+/// `count` structures; numbers are distinct and carry valid keys.
+pub fn structures(rng: &SeededRandom, count: usize) -> Vec<Structure> {
+    (0..count)
+        .map(|i| {
+            let town = *pick(rng, TOWNS);
+            let dept = &town.0[..2];
+            let category = *pick(rng, CATEGORIES);
+            let siren = keyed(format!("99{:06}", i));
+            Structure {
+                finess_et: keyed(format!("{dept}9{:05}", i % 100_000)),
+                finess_ej: keyed(format!("{dept}8{:05}", (i / 3) % 100_000)),
+                siret: keyed(format!("{siren}{:04}", 1 + i % 9)),
+                name: format!("{} {} {}", category.1, town.2.to_uppercase(), i + 1),
+                town,
+                category,
+            }
+        })
+        .collect()
+}
+
+/// Writes the synthetic extracts: `Personne_activite` (56-column variant), `SavoirFaire`,
+/// `Dipl_AutExerc`, MSSanté (these in UTF-8, `|`, trailing separator) and FINESS (Latin-1, `;`).
+pub struct Writers<'a> {
+    /// `PS_LibreAcces_Personne_activite`.
+    pub activite: &'a mut dyn Write,
+    /// `PS_LibreAcces_SavoirFaire`.
+    pub savoir_faire: &'a mut dyn Write,
+    /// `PS_LibreAcces_Dipl_AutExerc`.
+    pub diplome: &'a mut dyn Write,
+    /// `Extraction_Correspondance_MSSante`.
+    pub mssante: &'a mut dyn Write,
+    /// FINESS establishments.
+    pub finess: &'a mut dyn Write,
+}
+
+fn line(out: &mut dyn Write, fields: &[&str], trailing: bool) -> io::Result<()> {
+    out.write_all(fields.join("|").as_bytes())?;
+    out.write_all(if trailing { b"|\n" } else { b"\n" })
+}
+
+fn latin1(s: &str) -> Vec<u8> {
+    s.chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect()
+}
+
+/// Generates `persons` professionals (one or two exercises each) and `structures` FINESS sites.
+pub fn generate(
+    seed: u64,
+    persons: usize,
+    structure_count: usize,
+    w: Writers<'_>,
+) -> io::Result<()> {
+    let rng = SeededRandom::new(seed);
+    let sites = structures(&rng, structure_count.max(1));
+    let pa: Vec<&str> = columns::PERSONNE_ACTIVITE
+        .iter()
+        .chain(columns::PERSONNE_ACTIVITE_ROLE)
+        .copied()
+        .collect();
+    line(w.activite, &pa, true)?;
+    line(w.savoir_faire, columns::SAVOIR_FAIRE, true)?;
+    line(w.diplome, columns::DIPLOME, true)?;
+    line(w.mssante, columns::MSSANTE, false)?;
+    w.finess
+        .write_all(latin1(&columns::FINESS.join(";")).as_slice())?;
+    w.finess.write_all(b"\n")?;
+    for s in &sites {
+        let (cp, cog, town) = s.town;
+        let dept = &cp[..2];
+        let row = [
+            s.finess_et.as_str(),
+            &s.finess_ej,
+            &s.name,
+            &s.name,
+            "",
+            "",
+            "1",
+            "R",
+            "DE LA SANTE",
+            "",
+            "",
+            "",
+            "",
+            dept,
+            "",
+            cog,
+            cp,
+            "",
+            &format!("{cp} {}", town.to_uppercase()),
+            "0100000000",
+            "",
+            s.category.0,
+            s.category.1,
+            s.category.2,
+            "",
+            "",
+            &s.siret,
+            "8610Z",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "2001-01-01",
+            "2001-01-01",
+            "2024-01-01",
+        ];
+        w.finess.write_all(&latin1(&row.join(";")))?;
+        w.finess.write_all(b"\n")?;
+    }
+    let mut used = std::collections::HashSet::new();
+    for i in 0..persons {
+        let rpps = loop {
+            let c = keyed(format!("997{:07}", rng.below(10_000_000)));
+            if used.insert(c.clone()) {
+                break c;
+            }
+        };
+        let idnat = format!("8{rpps}");
+        let family = *pick(&rng, FAMILIES);
+        let (civ, given) = *pick(&rng, GIVEN);
+        let (pcode, plabel, specs) = *pick(&rng, PROFESSIONS);
+        let spec = (!specs.is_empty()).then(|| *pick(&rng, specs));
+        let (tsf, ltsf, csf, lsf) = match spec {
+            Some((c, l)) => ("S", "Spécialité ordinale", c, l),
+            None => ("", "", "", ""),
+        };
+        let exercises = 1 + usize::from(i % 4 == 0);
+        for e in 0..exercises {
+            let site = &sites[(i + e * 7) % sites.len()];
+            let (cp, cog, town) = site.town;
+            let liberal = e == 0 && i % 2 == 0;
+            let (mode, lmode) = if liberal {
+                ("L", "Libéral")
+            } else {
+                ("S", "Salarié")
+            };
+            let tech = format!("F{}", site.finess_et);
+            let siren = &site.siret[..9];
+            let numero = (1 + rng.below(120)).to_string();
+            let cedex = format!("{cp} {}", town.to_uppercase());
+            let row: Vec<&str> = vec![
+                "8",
+                &rpps,
+                &idnat,
+                "DR",
+                "Docteur",
+                civ,
+                if civ == "M" { "Monsieur" } else { "Madame" },
+                family,
+                given,
+                pcode,
+                plabel,
+                "C",
+                "Civil",
+                tsf,
+                ltsf,
+                csf,
+                lsf,
+                mode,
+                lmode,
+                &site.siret,
+                siren,
+                &site.finess_et,
+                &site.finess_ej,
+                &tech,
+                &site.name,
+                "",
+                "",
+                "",
+                &numero,
+                "",
+                "R",
+                "Rue",
+                *pick(&rng, STREETS),
+                "",
+                &cedex,
+                cp,
+                cog,
+                town,
+                "99000",
+                "France",
+                "0100000000",
+                "",
+                "",
+                "",
+                &cp[..2],
+                "",
+                "",
+                "CNOM/CNOM/CNOM",
+                "SA07",
+                "Cabinet individuel",
+                "",
+                "",
+                "FON-01",
+                "Fonction",
+                "GENR01",
+                "Consultation",
+            ];
+            line(w.activite, &row, true)?;
+        }
+        if let Some((c, l)) = spec {
+            line(
+                w.savoir_faire,
+                &[
+                    "8",
+                    &rpps,
+                    &idnat,
+                    family,
+                    given,
+                    pcode,
+                    plabel,
+                    "C",
+                    "Civil",
+                    "S",
+                    "Spécialité ordinale",
+                    c,
+                    l,
+                ],
+                true,
+            )?;
+        }
+        line(
+            w.diplome,
+            &[
+                "8",
+                &rpps,
+                &idnat,
+                family,
+                given,
+                "DE",
+                "Diplôme d'Etat",
+                &format!("DE{pcode}"),
+                &format!("Diplôme d'Etat de {plabel}"),
+                "",
+                "",
+                "",
+                "",
+            ],
+            true,
+        )?;
+        if i % 3 == 0 {
+            let addr = format!(
+                "{}.{}{}@test.mssante.fr",
+                given.to_lowercase(),
+                family.to_lowercase(),
+                i
+            );
+            let site = &sites[i % sites.len()];
+            line(
+                w.mssante,
+                &[
+                    "PER",
+                    &addr,
+                    "8",
+                    &rpps,
+                    &idnat,
+                    "1",
+                    &site.finess_et,
+                    "",
+                    "DR",
+                    family,
+                    given,
+                    "C",
+                    "Civil",
+                    pcode,
+                    plabel,
+                    csf,
+                    lsf,
+                    "O",
+                    &site.name,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    site.town.0,
+                    &site.town.0[..2],
+                    "France",
+                ],
+                false,
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! The health directory (Annuaire Santé: RPPS and FINESS) as its own service.
+//!
+//! Pure core, no IO beyond the `Read`/`Write` it is handed: check keys ([`keys`]), the
+//! streaming extract reader and row-to-record mapping ([`extract`]), records with their content
+//! hash and the import plan against the stored state ([`record`]), synthetic extracts
+//! ([`generate`]). The IO shell: the sqlx store ([`store`]) and the import ([`import`]). The directory does not depend on the provider: it is meant to talk to it
+//! only through OAuth/OIDC like any third party.
+#![forbid(unsafe_code)]
+
+pub mod extract;
+pub mod generate;
+pub mod import;
+pub mod keys;
+pub mod record;
+pub mod store;
+pub mod summary;

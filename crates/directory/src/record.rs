@@ -1,0 +1,171 @@
+//! The directory's records as imported: a kind, a natural key, the kept columns, and a content
+//! hash that makes re-imports idempotent; [`plan`] compares an extract with the stored state.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// What a record is; each maps to one FHIR resource kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RecordKind {
+    /// A professional (`Practitioner`), keyed by IdNat_PS.
+    Practitioner,
+    /// An exercise at a structure (`PractitionerRole`).
+    PractitionerRole,
+    /// A qualification (savoir-faire) of a professional.
+    Qualification,
+    /// A diploma or authorisation to practise.
+    Diploma,
+    /// An MSSanté mailbox, keyed by its address.
+    Mailbox,
+    /// A FINESS establishment (site, `Organization` of type GEOGRAPHICAL-ENTITY).
+    Establishment,
+    /// A FINESS legal entity (`Organization` of type LEGAL-ENTITY).
+    LegalEntity,
+}
+
+impl RecordKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Practitioner => "practitioner",
+            Self::PractitionerRole => "practitioner_role",
+            Self::Qualification => "qualification",
+            Self::Diploma => "diploma",
+            Self::Mailbox => "mailbox",
+            Self::Establishment => "establishment",
+            Self::LegalEntity => "legal_entity",
+        }
+    }
+}
+
+/// One record: its kind, natural key and kept columns (name → value, empty ones dropped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The kind.
+    pub kind: RecordKind,
+    /// The natural key within the kind.
+    pub key: String,
+    /// The kept columns.
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Record {
+    /// SHA-256 over the kind, key and fields, hex: equal content, equal hash.
+    pub fn content_hash(&self) -> String {
+        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        for part in [self.kind.as_str(), self.key.as_str()] {
+            ctx.update(part.as_bytes());
+            ctx.update(&[0]);
+        }
+        for (k, v) in &self.fields {
+            ctx.update(k.as_bytes());
+            ctx.update(&[0x1f]);
+            ctx.update(v.as_bytes());
+            ctx.update(&[0]);
+        }
+        hex::encode(ctx.finish().as_ref())
+    }
+
+    /// A field, empty when absent.
+    pub fn get(&self, name: &str) -> &str {
+        self.fields.get(name).map(String::as_str).unwrap_or("")
+    }
+}
+
+/// The stored state of one record, as [`plan`] needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Its content hash.
+    pub hash: String,
+    /// Whether it is active.
+    pub active: bool,
+}
+
+/// What an import does to the store.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// New records.
+    pub insert: Vec<(RecordKind, String)>,
+    /// Changed records, or deactivated ones present again.
+    pub update: Vec<(RecordKind, String)>,
+    /// Identical records.
+    pub unchanged: u64,
+    /// Active records absent from a complete extract.
+    pub deactivate: Vec<(RecordKind, String)>,
+}
+
+/// Compares the incoming records with the stored ones. With `complete`, every active stored
+/// record of one of the `kinds` the extract covers that it does not contain is deactivated.
+pub fn plan(
+    stored: &HashMap<(RecordKind, String), Stored>,
+    incoming: &BTreeMap<(RecordKind, String), Record>,
+    kinds: &[RecordKind],
+    complete: bool,
+) -> Plan {
+    let mut out = Plan::default();
+    for (id, record) in incoming {
+        match stored.get(id) {
+            None => out.insert.push(id.clone()),
+            Some(s) if s.active && s.hash == record.content_hash() => out.unchanged += 1,
+            Some(_) => out.update.push(id.clone()),
+        }
+    }
+    if complete {
+        let mut gone: Vec<_> = stored
+            .iter()
+            .filter(|(id, s)| s.active && kinds.contains(&id.0) && !incoming.contains_key(*id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        gone.sort();
+        out.deactivate = gone;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(key: &str, v: &str) -> Record {
+        Record {
+            kind: RecordKind::Practitioner,
+            key: key.into(),
+            fields: [("family".to_owned(), v.to_owned())].into(),
+        }
+    }
+
+    #[test]
+    fn plan_is_idempotent_and_deactivates_absent_records() {
+        let a = rec("a", "X");
+        let b = rec("b", "Y");
+        let incoming: BTreeMap<_, _> = [a.clone(), b.clone()]
+            .into_iter()
+            .map(|r| ((r.kind, r.key.clone()), r))
+            .collect();
+        let kinds = [RecordKind::Practitioner];
+        let first = plan(&HashMap::new(), &incoming, &kinds, true);
+        assert_eq!(first.insert.len(), 2);
+        let stored: HashMap<_, _> = incoming
+            .iter()
+            .map(|(id, r)| {
+                let s = Stored {
+                    hash: r.content_hash(),
+                    active: true,
+                };
+                (id.clone(), s)
+            })
+            .collect();
+        let again = plan(&stored, &incoming, &kinds, true);
+        assert_eq!(
+            (again.unchanged, again.insert.len(), again.update.len()),
+            (2, 0, 0)
+        );
+        let mut next = BTreeMap::new();
+        let b2 = rec("b", "Z");
+        next.insert((b2.kind, b2.key.clone()), b2);
+        let p = plan(&stored, &next, &kinds, true);
+        assert_eq!(p.update, [(RecordKind::Practitioner, "b".to_owned())]);
+        assert_eq!(p.deactivate, [(RecordKind::Practitioner, "a".to_owned())]);
+        assert!(plan(&stored, &next, &kinds, false).deactivate.is_empty());
+    }
+}

@@ -1,0 +1,17 @@
+//! The directory (coeur-directory): crafted extracts with their edge cases imported into its
+//! own store, on SQLite and PostgreSQL; re-imports idempotent; deactivation by a new extract.
+
+mod import;
+
+use coeur_directory::store::Store;
+use coeur_testkit::Db;
+
+/// A fresh directory store on `db`, with the directory that holds it (SQLite) kept alive.
+pub(crate) async fn store(db: Db) -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = match db {
+        Db::Sqlite => format!("sqlite://{}/annuaire.db", dir.path().display()),
+        Db::Postgres => coeur_testkit::pg::new_database_url().await,
+    };
+    (Store::connect(&url).await.expect("directory store"), dir)
+}
