@@ -227,29 +227,6 @@ both_dbs!(
     }
 );
 
-/// Runs the `coeur` binary on the test server's database and realms.
-async fn coeur_cli(s: &TestServer, args: &[&str]) -> std::process::Output {
-    let cfg = &s.app.cfg;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_coeur"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("COEUR_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("COEUR_LOG", "warn")
-        .arg("--database-url")
-        .arg(&cfg.database_url)
-        .arg("--keys-dir")
-        .arg(&cfg.keys_dir)
-        .arg("--realms-dir")
-        .arg(&cfg.realms_dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("coeur binary")
-}
-
 both_dbs!(operators_list_and_remove_links, |db| async move {
     let fc = start(db, json!({})).await;
     link_by_card(&fc, Some("eidas2"), "angela").await;
