@@ -75,13 +75,8 @@ fn drive(chromium: PathBuf, app: String, clients: &[&str]) -> Value {
 }
 
 both_dbs!(oidc_client_ts_in_chromium, |db| async move {
-    let chromium = match browser_peers(&["playwright-core", "oidc-client-ts"]) {
-        Ok(c) => c,
-        Err(why) if std::env::var_os("COEUR_REQUIRE_PEERS").is_none() => {
-            eprintln!("skipped: the browser test's peers are not installed: {why}");
-            return;
-        }
-        Err(why) => panic!("COEUR_REQUIRE_PEERS is set and a browser peer is missing: {why}"),
+    let Some(chromium) = chromium_or_skip(&["playwright-core", "oidc-client-ts"]) else {
+        return;
     };
     let s = TestServer::start(db).await;
     let port = serve_app(s.issuer("edit")).await;

@@ -174,21 +174,8 @@ fn drive(chromium: std::path::PathBuf, job: &Value) -> Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("report {stdout:?}: {e}"))
 }
 
-/// Chromium and the browser peers, or `None` (the test is skipped) when missing and not
-/// required.
-fn chromium() -> Option<std::path::PathBuf> {
-    match browser_peers(&["playwright-core", "axe-core"]) {
-        Ok(c) => Some(c),
-        Err(why) if std::env::var_os("COEUR_REQUIRE_PEERS").is_none() => {
-            eprintln!("skipped: the browser test's peers are not installed: {why}");
-            None
-        }
-        Err(why) => panic!("COEUR_REQUIRE_PEERS is set and a browser peer is missing: {why}"),
-    }
-}
-
 both_dbs!(ecps_web_app_in_chromium, |db| async move {
-    let Some(chromium) = chromium() else {
+    let Some(chromium) = chromium_or_skip(&["playwright-core", "axe-core"]) else {
         return;
     };
     // The browser knows coeur as `localhost` (a passkey's RP ID is a host name, never an IP
@@ -373,7 +360,7 @@ both_dbs!(
     ecps_web_app_enrolment_by_mail_in_chromium,
     |db| async move {
         use crate::ecps::contact::{Mode, SmsSink, SmtpSink, ask_ok, mail_code, server, sms_code};
-        let Some(chromium) = chromium() else {
+        let Some(chromium) = chromium_or_skip(&["playwright-core", "axe-core"]) else {
             return;
         };
         let Some(mut smtp) = SmtpSink::start(Mode::Plain, false).await else {

@@ -236,13 +236,8 @@ fn other_problems(p: &Value, base: &str, shots: &Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_pass_axe_in_french_and_english_at_every_width() {
-    let chromium = match browser_peers(&["playwright-core", "axe-core"]) {
-        Ok(c) => c,
-        Err(why) if std::env::var_os("COEUR_REQUIRE_PEERS").is_none() => {
-            eprintln!("skipped: the browser test's peers are not installed: {why}");
-            return;
-        }
-        Err(why) => panic!("COEUR_REQUIRE_PEERS is set and a browser peer is missing: {why}"),
+    let Some(chromium) = chromium_or_skip(&["playwright-core", "axe-core"]) else {
+        return;
     };
     let s = TestServer::start(Db::Sqlite).await;
     s.add_rp("edit").await;

@@ -125,6 +125,19 @@ pub fn browser_peers(packages: &[&str]) -> Result<std::path::PathBuf, String> {
     Ok(chromium)
 }
 
+/// Chromium and the node `packages` of a browser test, or `None` when missing: the test is
+/// then skipped with a message, unless `COEUR_REQUIRE_PEERS` is set, when it fails.
+pub fn chromium_or_skip(packages: &[&str]) -> Option<std::path::PathBuf> {
+    match browser_peers(packages) {
+        Ok(c) => Some(c),
+        Err(why) if std::env::var_os("COEUR_REQUIRE_PEERS").is_none() => {
+            eprintln!("skipped: the browser test's peers are not installed: {why}");
+            None
+        }
+        Err(why) => panic!("COEUR_REQUIRE_PEERS is set and a browser peer is missing: {why}"),
+    }
+}
+
 /// The Python interpreter of the test peers (`COEUR_PYTHON_PEER`, default the virtualenv
 /// scripts/test.sh makes under target/ from tests/python/requirements.txt), or `None` when it
 /// is missing: the calling test is then skipped with `what` named, unless

@@ -23,13 +23,8 @@ fn drive(chromium: std::path::PathBuf, authorize: String, login: &str) -> Value 
 }
 
 both_dbs!(franceconnect_plus_round_trip_in_chromium, |db| async move {
-    let chromium = match browser_peers(&["playwright-core", "oidc-provider"]) {
-        Ok(c) => c,
-        Err(why) if std::env::var_os("COEUR_REQUIRE_PEERS").is_none() => {
-            eprintln!("skipped: the browser test's peers are not installed: {why}");
-            return;
-        }
-        Err(why) => panic!("COEUR_REQUIRE_PEERS is set and a browser peer is missing: {why}"),
+    let Some(chromium) = chromium_or_skip(&["playwright-core", "oidc-provider"]) else {
+        return;
     };
     let fc = start(db, json!({})).await;
     link_by_card(&fc, Some("eidas2"), "angela").await;
@@ -75,13 +70,9 @@ both_dbs!(franceconnect_plus_round_trip_in_chromium, |db| async move {
 both_dbs!(
     franceconnect_pages_pass_the_accessibility_audit,
     |db| async move {
-        let chromium = match browser_peers(&["playwright-core", "oidc-provider", "axe-core"]) {
-            Ok(c) => c,
-            Err(why) if std::env::var_os("COEUR_REQUIRE_PEERS").is_none() => {
-                eprintln!("skipped: the browser test's peers are not installed: {why}");
-                return;
-            }
-            Err(why) => panic!("COEUR_REQUIRE_PEERS is set and a browser peer is missing: {why}"),
+        let Some(chromium) = chromium_or_skip(&["playwright-core", "oidc-provider", "axe-core"])
+        else {
+            return;
         };
         if matches!(db, Db::Postgres) {
             // The pages do not depend on the database; one run writes the screenshots.
