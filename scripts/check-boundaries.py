@@ -7,7 +7,7 @@
 2. The pure crates reach no IO crate, not even transitively (normal and build edges): no
    async runtime, sockets, database, HTTP or LDAP client, no file-backed temp dirs.
 3. Persistence is a layer: SQL (`sqlx::`) and the pool (`.pool()`) appear in the crates'
-   sources only inside repository modules (`store.rs`, `store/`, and coeur-storage's `db.rs`).
+   sources only inside repository modules (`store.rs`, `store/`, and coeur-storage's `db.rs` and `bus.rs`).
 
 Exits 1 with one line per breach.
 """
@@ -24,6 +24,8 @@ ALLOWED = {
     "coeur-web": {"coeur-oauth"},
     "coeur-resource-server": {"coeur-common", "coeur-oauth", "coeur-web"},
     "coeur-rp": set(),
+    # The directory: a relying party and resource server of its own, never the provider.
+    "coeur-directory": {"coeur-common"},
     "coeur-ca": {
         "coeur-common", "coeur-oauth", "coeur-pki", "coeur-storage", "coeur-web",
         "coeur-resource-server",
@@ -49,7 +51,7 @@ def is_repository(path: pathlib.Path) -> bool:
     return (
         path.name == "store.rs"
         or "store" in parts
-        or parts[-3:] == ("storage", "src", "db.rs")
+        or parts[-3:] in (("storage", "src", "db.rs"), ("storage", "src", "bus.rs"))
     )
 
 
