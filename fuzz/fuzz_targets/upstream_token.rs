@@ -44,6 +44,6 @@ fuzz_target!(|data: &[u8]| {
             now: NOW,
             encrypted,
         };
-        let _ = verify_id_token(&token, &DECRYPTION, &KEYS, &expected);
+        let _ = verify_id_token(&token, &DECRYPTION, &*KEYS, &expected);
     }
 });
