@@ -21,16 +21,13 @@ use super::ApiError;
 use super::api;
 use crate::St;
 use crate::error::{ProviderError, realm_or_404};
-use crate::login::ecps::{pending_of, wait_state};
-use crate::login::pending_for_browser;
+use crate::login::ecps::{browser_request, wait_state};
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use coeur_oauth::authorize::Params;
-use coeur_oauth::ecps::{Channel, Origin};
-use coeur_web::query_pairs;
+use coeur_oauth::ecps::Channel;
 use futures_util::stream::{self, Stream};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -262,18 +259,7 @@ pub(crate) async fn wait_events(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ProviderError> {
     let rt = realm_or_404(&st, &realm)?;
-    let now = st.now();
-    let expired = ProviderError::page_expired;
-    let q = Params::from_pairs(query_pairs(q.as_deref()));
-    let row = match q.get("request") {
-        Some(id) => st.store.approval(&rt.realm.name, id).await?,
-        None => None,
-    };
-    let Some(row) = row.filter(|r| r.origin == Origin::Wallet) else {
-        return Err(expired());
-    };
-    let pending_hash = pending_of(&row).ok_or_else(expired)?;
-    pending_for_browser(&st, &rt, &pending_hash, &headers, now, expired).await?;
+    let (row, _) = browser_request(&st, &rt, &headers, q.as_deref(), st.now()).await?;
     let rx = st
         .ecps_events
         .subscribe(request_topic(&rt.realm.name, &row.id));

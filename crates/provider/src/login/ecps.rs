@@ -11,7 +11,7 @@ use crate::St;
 use crate::authorize::validate_request;
 use crate::ecps::{Attempt, api, app, contact, enrol, events, limit};
 use crate::error::{ProviderError, realm_or_404};
-use crate::state::AppState;
+use crate::state::{AppState, RealmRt};
 use crate::store::{ApprovalRow, NewApproval};
 use axum::Router;
 use axum::extract::{Path, RawQuery};
@@ -139,16 +139,8 @@ async fn waiting(
     let rt = realm_or_404(&st, &realm)?;
     let now = st.now();
     let expired = ProviderError::page_expired;
-    let q = Params::from_pairs(query_pairs(q.as_deref()));
-    let row = match q.get("request") {
-        Some(id) => st.store.approval(&rt.realm.name, id).await?,
-        None => None,
-    };
-    let Some(row) = row.filter(|r| r.origin == Origin::Wallet) else {
-        return Err(expired());
-    };
+    let (row, params) = browser_request(&st, &rt, &headers, q.as_deref(), now).await?;
     let pending_hash = pending_of(&row).ok_or_else(expired)?;
-    let params = pending_for_browser(&st, &rt, &pending_hash, &headers, now, expired).await?;
     let (req, _client) = validate_request(&st, &rt, &params).await?;
     let state = wait_state(&row, now);
     if state == "consumed" {
@@ -189,6 +181,30 @@ pub(crate) fn wait_state(row: &ApprovalRow, now: i64) -> &'static str {
         Status::Consumed => "consumed",
         Status::Approved => "approved",
     }
+}
+
+/// The wallet request named by the query's `request`, with the parameters of the pending
+/// login it continues, for the browser that started that login only (its login cookie);
+/// anything else is the expired page.
+pub(crate) async fn browser_request(
+    st: &AppState,
+    rt: &RealmRt,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    now: i64,
+) -> Result<(ApprovalRow, Params), ProviderError> {
+    let expired = ProviderError::page_expired;
+    let q = Params::from_pairs(query_pairs(query));
+    let row = match q.get("request") {
+        Some(id) => st.store.approval(&rt.realm.name, id).await?,
+        None => None,
+    };
+    let Some(row) = row.filter(|r| r.origin == Origin::Wallet) else {
+        return Err(expired());
+    };
+    let pending_hash = pending_of(&row).ok_or_else(expired)?;
+    let params = pending_for_browser(st, rt, &pending_hash, headers, now, expired).await?;
+    Ok((row, params))
 }
 
 /// The pending login a wallet request continues.
