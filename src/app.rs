@@ -223,12 +223,24 @@ impl App {
 
     /// Serves the card listener on `listener` until the task is dropped.
     pub async fn serve_card(&self, listener: tokio::net::TcpListener) -> Result<()> {
-        let tls = Tls::Mutual(Arc::new(self.card_tls_config().await?));
+        let tls = self.card_tls_config().await?;
+        self.serve_card_with(listener, tls).await;
+        Ok(())
+    }
+
+    /// Serves the card listener with a TLS configuration already built by
+    /// [`App::card_tls_config`] (whose certificate is then in the store), until the task is
+    /// dropped.
+    pub async fn serve_card_with(
+        &self,
+        listener: tokio::net::TcpListener,
+        tls: rustls::ServerConfig,
+    ) {
         self.ca.trust.prefetch(self.ca.now());
         let limits = self.cfg.card_limits;
         let pending = std::future::pending();
+        let tls = Tls::Mutual(Arc::new(tls));
         listener::serve(listener, tls, limits, self.card_router(), pending).await;
-        Ok(())
     }
 
     /// Serves the admin listener (plain HTTP) on `listener` until the task is dropped.

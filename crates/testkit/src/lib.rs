@@ -173,16 +173,15 @@ impl TestServer {
         let cfg = Config::resolve(settings, None)?;
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
         let app = Arc::new(App::build_with(cfg, clock.clone(), Arc::new(SystemRandom)).await?);
+        // The card listener's own certificate is issued (stored and audited) before the test
+        // begins, so that no write of the server's start lands in the middle of a test.
+        let card_tls = app.card_tls_config().await?;
         let main_app = app.clone();
         let task = tokio::spawn(async move {
             // Dropped with this task (when the server is), the set stops the other listeners.
             let mut others = tokio::task::JoinSet::new();
             let card_app = main_app.clone();
-            others.spawn(async move {
-                if let Err(e) = card_app.serve_card(card_listener).await {
-                    panic!("card listener: {e:#}");
-                }
-            });
+            others.spawn(async move { card_app.serve_card_with(card_listener, card_tls).await });
             let admin_app = main_app.clone();
             others.spawn(async move { admin_app.serve_admin(admin_listener).await });
             main_app
