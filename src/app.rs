@@ -14,6 +14,7 @@ use coeur_provider::state::{ProviderSettings, ProviderUrls, Realms};
 use coeur_provider::store::Store;
 use coeur_storage::Db;
 use coeur_storage::keystore::{KeyStore, MasterKey};
+use coeur_web::lifecycle::{self, Lifecycle, ReadinessCheck};
 use coeur_web::listener::{self, Tls};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -72,6 +73,10 @@ pub struct App {
     pub ca: Arc<CaService>,
     /// How the pages present the service.
     service: Arc<coeur_web::ServiceIdentity>,
+    /// Serving, draining or stopping: what `/readyz` says and when the listeners close.
+    pub lifecycle: Lifecycle,
+    /// The database, for readiness and the final close.
+    db: Db,
 }
 
 impl App {
@@ -94,6 +99,7 @@ impl App {
             MasterKey::load(&cfg.keys_dir, cfg.master_key.as_deref())?,
         )?);
         let store = Store::new(db.clone());
+        let lifecycle = Lifecycle::new();
         let realms = Realms::open(&cfg.realms_dir, &cfg.public_url, &store, &keys, &clock).await?;
         let ca_realm = realms
             .get(&cfg.ca_realm)
@@ -119,7 +125,7 @@ impl App {
         let ca = Arc::new(
             CaService::open(
                 settings,
-                db,
+                db.clone(),
                 keys.master(),
                 clock.clone(),
                 rng.clone(),
@@ -135,6 +141,7 @@ impl App {
             },
             delivery: cfg.delivery.clone(),
             trusted_proxies: cfg.trusted_proxies.clone(),
+            lifecycle: lifecycle.clone(),
         };
         let provider = AppState::new(settings, store, keys, realms, clock, rng, ca.clone())?;
         let service = Arc::new(cfg.service.clone());
@@ -143,16 +150,35 @@ impl App {
             provider,
             ca,
             service,
+            lifecycle,
+            db,
         })
+    }
+
+    /// `/livez` and `/readyz`: ready while serving and the database answers.
+    fn probes(&self) -> axum::Router {
+        let db = self.db.clone();
+        let check: ReadinessCheck = Arc::new(move || {
+            let db = db.clone();
+            Box::pin(async move { db.ping().await })
+        });
+        lifecycle::probes(self.lifecycle.clone(), check)
     }
 
     /// The main listener's router: the provider and the CA, with the common layers.
     pub fn router(&self) -> axum::Router {
         coeur_web::with_common_layers(
             coeur_provider::router(self.provider.clone())
-                .merge(coeur_ca::http::router(self.ca.clone())),
+                .merge(coeur_ca::http::router(self.ca.clone()))
+                .merge(self.probes()),
             self.service.clone(),
         )
+    }
+
+    /// After the listeners have closed: stops background work that holds shared state (the
+    /// LDAP publisher's lease is released by its own stop) and closes the database pool.
+    pub async fn close(&self) {
+        self.db.close().await;
     }
 
     /// The card listener's router: the card login, plus every main route (their mutual-TLS
@@ -199,29 +225,29 @@ impl App {
         coeur_web::mtls::server_config(&chain, key, hints)
     }
 
-    /// The admin listener's router: `/metrics`.
+    /// The admin listener's router: `/metrics`, `/livez`, `/readyz`.
     pub fn admin_router(&self) -> axum::Router {
         coeur_web::with_common_layers(
-            coeur_ca::http::admin_router(self.ca.clone()),
+            coeur_ca::http::admin_router(self.ca.clone()).merge(self.probes()),
             self.service.clone(),
         )
     }
 
-    /// Serves the main listener (over `tls` if given) until `shutdown` resolves.
+    /// Serves the main listener (over `tls` if given) until the server stops.
     pub async fn serve_main(
         &self,
         listener: tokio::net::TcpListener,
         tls: Option<rustls::ServerConfig>,
-        shutdown: impl std::future::Future<Output = ()> + Send,
     ) {
         let tls = match tls {
             Some(c) => Tls::On(Arc::new(c)),
             None => Tls::Off,
         };
-        listener::serve(listener, tls, self.cfg.limits, self.router(), shutdown).await
+        let stop = self.lifecycle.stopping();
+        listener::serve(listener, tls, self.cfg.limits, self.router(), stop).await
     }
 
-    /// Serves the card listener on `listener` until the task is dropped.
+    /// Serves the card listener on `listener` until the server stops.
     pub async fn serve_card(&self, listener: tokio::net::TcpListener) -> Result<()> {
         let tls = self.card_tls_config().await?;
         self.serve_card_with(listener, tls).await;
@@ -229,8 +255,8 @@ impl App {
     }
 
     /// Serves the card listener with a TLS configuration already built by
-    /// [`App::card_tls_config`] (whose certificate is then in the store), until the task is
-    /// dropped.
+    /// [`App::card_tls_config`] (whose certificate is then in the store), until the server
+    /// stops.
     pub async fn serve_card_with(
         &self,
         listener: tokio::net::TcpListener,
@@ -238,14 +264,15 @@ impl App {
     ) {
         self.ca.trust.prefetch(self.ca.now());
         let limits = self.cfg.card_limits;
-        let pending = std::future::pending();
+        let stop = self.lifecycle.stopping();
         let tls = Tls::Mutual(Arc::new(tls));
-        listener::serve(listener, tls, limits, self.card_router(), pending).await;
+        listener::serve(listener, tls, limits, self.card_router(), stop).await;
     }
 
-    /// Serves the admin listener (plain HTTP) on `listener` until the task is dropped.
+    /// Serves the admin listener (plain HTTP) on `listener` until the server stops.
     pub async fn serve_admin(&self, listener: tokio::net::TcpListener) {
         let (limits, app) = (self.cfg.limits, self.admin_router());
-        listener::serve(listener, Tls::Off, limits, app, std::future::pending()).await
+        let stop = self.lifecycle.stopping();
+        listener::serve(listener, Tls::Off, limits, app, stop).await
     }
 }

@@ -184,6 +184,15 @@ layered! {
         /// Connections served at once by each listener; further clients wait (default 512).
         #[arg(long, env = "COEUR_MAX_CONNECTIONS")]
         pub max_connections: Option<usize>,
+        /// Seconds between SIGTERM and closing the listeners, during which /readyz answers 503
+        /// so that load balancers stop sending new clients (default 0; set it above the
+        /// balancer's health-check interval).
+        #[arg(long = "shutdown-delay", env = "COEUR_SHUTDOWN_DELAY")]
+        pub shutdown_delay_secs: Option<u64>,
+        /// Seconds open connections have to finish their request once the listeners are
+        /// closed, before they are cut (default 20).
+        #[arg(long = "shutdown-grace", env = "COEUR_SHUTDOWN_GRACE")]
+        pub shutdown_grace_secs: Option<u64>,
         /// Admin listener serving /metrics (plain HTTP; off by default, and /metrics is never
         /// served on the public listeners).
         #[arg(long, env = "COEUR_ADMIN_LISTEN")]
@@ -380,6 +389,8 @@ pub struct Config {
     pub card_limits: Limits,
     /// The admin listener (/metrics), if any.
     pub admin_listen: Option<SocketAddr>,
+    /// Time between SIGTERM and closing the listeners (/readyz answers 503 meanwhile).
+    pub shutdown_delay: Duration,
     /// How the pages present the service.
     pub service: coeur_web::ServiceIdentity,
     /// E-mail and SMS to professionals (e-CPS enrolment by contact details).
@@ -502,6 +513,7 @@ impl Config {
             limits,
             card_limits,
             admin_listen: serve.admin_listen,
+            shutdown_delay: Duration::from_secs(serve.shutdown_delay_secs.unwrap_or(0)),
             listen,
             public_url,
             database_url: c
@@ -598,6 +610,7 @@ fn listener_limits(serve: &ServeSettings) -> Result<(Limits, Limits)> {
         handshake_timeout: secs(serve.handshake_timeout_secs, 10, "--handshake-timeout")?,
         header_read_timeout: secs(serve.header_read_timeout_secs, 30, "--header-read-timeout")?,
         max_connections,
+        shutdown_grace: secs(serve.shutdown_grace_secs, 20, "--shutdown-grace")?,
     };
     let card = Limits {
         handshake_timeout: secs(

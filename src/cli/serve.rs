@@ -3,7 +3,9 @@
 use anyhow::{Context, Result};
 use coeur::app::App;
 use coeur::config::{Config, redact_url};
+use coeur_web::lifecycle::{Lifecycle, Phase};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run(cfg: Config) -> Result<()> {
@@ -37,24 +39,100 @@ pub async fn run(cfg: Config) -> Result<()> {
         .with_context(|| format!("binding the card listener {}", cfg.card_listen))?;
     println!("  card login (mutual TLS): {}", cfg.card_public_url);
     let card_app = app.clone();
-    tokio::spawn(async move {
+    let card = tokio::spawn(async move {
         if let Err(e) = card_app.serve_card(card_listener).await {
             tracing::error!(error = %format!("{e:#}"), "card listener stopped");
         }
     });
-    if let Some(admin) = cfg.admin_listen {
-        let admin_listener = tokio::net::TcpListener::bind(admin)
-            .await
-            .with_context(|| format!("binding the admin listener {admin}"))?;
-        println!("  metrics: http://{admin}/metrics");
-        let admin_app = app.clone();
-        tokio::spawn(async move { admin_app.serve_admin(admin_listener).await });
+    let admin = match cfg.admin_listen {
+        Some(addr) => {
+            let admin_listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the admin listener {addr}"))?;
+            println!("  metrics: http://{addr}/metrics");
+            let admin_app = app.clone();
+            Some(tokio::spawn(async move {
+                admin_app.serve_admin(admin_listener).await
+            }))
+        }
+        None => None,
+    };
+    let signals = Signals::new()?;
+    tokio::spawn(stop_on_signals(
+        signals,
+        app.lifecycle.clone(),
+        cfg.shutdown_delay,
+    ));
+    // Each listener returns once it has stopped accepting and its connections have finished
+    // (or the grace has run out).
+    app.serve_main(listener, tls).await;
+    let _ = card.await;
+    if let Some(admin) = admin {
+        let _ = admin.await;
     }
-    app.serve_main(listener, tls, shutdown_signal()).await;
     if let Some(p) = publisher {
         p.stop().await;
     }
+    app.close().await;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// SIGTERM and Ctrl-C (SIGINT), as one stream of "stop" requests.
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Self> {
+        Ok(Self {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .context("listening for SIGTERM")?,
+        })
+    }
+
+    /// The next stop request: its signal's name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = self.term.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
+}
+
+/// The stop: on the first signal, drain (`/readyz` answers 503) for `delay`, then close the
+/// listeners so that they finish the requests in progress. A second signal skips the rest of
+/// the delay; a third exits at once.
+async fn stop_on_signals(mut signals: Signals, lifecycle: Lifecycle, delay: Duration) {
+    let signal = signals.next().await;
+    tracing::info!(
+        signal,
+        delay_secs = delay.as_secs(),
+        "draining: /readyz answers 503 until the listeners close"
+    );
+    lifecycle.enter(Phase::Draining);
+    tokio::select! {
+        () = tokio::time::sleep(delay) => {}
+        signal = signals.next() => tracing::info!(signal, "second signal: closing the listeners now"),
+    }
+    lifecycle.enter(Phase::Stopping);
+    tracing::info!("listeners closed; finishing the requests in progress");
+    let signal = signals.next().await;
+    tracing::warn!(
+        signal,
+        "third signal: exiting without waiting for requests in progress"
+    );
+    std::process::exit(130);
 }
 
 /// A server certificate from coeur's own CA (issued at first start); its root is written
@@ -102,22 +180,6 @@ fn print_realms(app: &App) {
             }
         );
     }
-}
-
-/// Resolves on Ctrl-C or, on Unix, SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return,
-            };
-        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 /// Background work: revocations of other processes, key rings, CRLs, purges.

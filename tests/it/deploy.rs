@@ -54,6 +54,21 @@ crate::both_dbs!(kubernetes_manifests_are_valid_and_probed, |db| async move {
             .unwrap();
         assert_eq!(r.status().as_u16(), 200, "{probe} probe {path}");
     }
+    // Stopping: the readiness probe takes the pod out of the Service, the others keep it alive.
+    s.app.lifecycle.enter(coeur_web::lifecycle::Phase::Draining);
+    for (probe, path) in report["probes"].as_object().unwrap() {
+        let r = http()
+            .get(format!("{}{}", s.base, path.as_str().unwrap()))
+            .send()
+            .await
+            .unwrap();
+        let want = if probe == "readiness" { 503 } else { 200 };
+        assert_eq!(
+            r.status().as_u16(),
+            want,
+            "{probe} probe {path} while draining"
+        );
+    }
 });
 
 #[test]

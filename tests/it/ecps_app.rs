@@ -457,3 +457,23 @@ async fn feeds_hear_the_other_instances() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(got[1].0, "revoked", "{got:?}");
 }
+
+both_dbs!(feeds_end_when_the_server_drains, |db| async move {
+    let s = TestServer::start(db).await;
+    let me = me(&s).await;
+    let device = enrolled(&s, &me).await;
+    let mut feed = open_feed(&s, &device).await;
+    let first = feed.chunk().await.expect("bytes").expect("the first event");
+    assert!(String::from_utf8_lossy(&first).contains("event: requests"));
+    s.app.lifecycle.enter(coeur_web::lifecycle::Phase::Draining);
+    // The stream ends (its client reconnects, through the balancer, to an instance that
+    // stays) instead of holding the stop until the grace runs out.
+    let end = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(_chunk) = feed.chunk().await.expect("bytes") {}
+    })
+    .await;
+    assert!(
+        end.is_ok(),
+        "the feed went on after the server began draining"
+    );
+});

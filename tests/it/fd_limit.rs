@@ -1,9 +1,8 @@
 //! `coeur serve` under a low file limit: idle connections exhaust the process's descriptors, so
 //! `accept` fails (EMFILE) on the card listener; once they are gone the listener serves again.
 
-use std::io::Read as _;
+use crate::support::{ServeChild, free_addr, serve_command, server_log};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio::net::TcpStream;
 
@@ -14,62 +13,20 @@ const PATIENCE: Duration = Duration::from_secs(30);
 const NOFILE: u32 = 128;
 const IDLE_CONNECTIONS: usize = 300;
 
-/// A loopback address nobody listens on (at the time of asking).
-fn free_addr() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().to_string()
-}
-
-/// The child server, killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `coeur serve` with `ulimit -n NOFILE`, logging to `dir/server.log`.
-fn start(dir: &Path, listen: &str, card: &str) -> Server {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let log = std::fs::File::create(dir.join("server.log")).unwrap();
-    let child = Command::new("sh")
-        .args(["-c", &format!("ulimit -n {NOFILE} && exec \"$0\" serve")])
-        .arg(env!("CARGO_BIN_EXE_coeur"))
-        .current_dir(dir)
-        .env_remove("COEUR_CONFIG")
-        .env_remove("COEUR_MASTER_KEY")
-        .env_remove("COEUR_PKI_PRODUCTION")
-        .env_remove("COEUR_PUBLIC_URL")
-        .env_remove("COEUR_CA_REALM")
-        .env_remove("COEUR_CARD_PUBLIC_URL")
-        .env_remove("COEUR_ADMIN_LISTEN")
-        .env("COEUR_LOG", "warn")
-        .env(
-            "COEUR_DATABASE_URL",
-            format!("sqlite://{}", dir.join("coeur.db").display()),
-        )
-        .env("COEUR_KEYS_DIR", dir.join("keys"))
-        .env("COEUR_CRL_DIR", dir.join("crl"))
-        .env("COEUR_REALMS_DIR", repo.join("realms"))
-        .env("COEUR_PKI_DIR", repo.join("pki"))
-        .env("COEUR_PKI_HIERARCHY", "modern")
-        .env("COEUR_LISTEN", listen)
-        .env("COEUR_CARD_LISTEN", card)
-        .env("COEUR_MAX_CONNECTIONS", "100000")
-        .env("COEUR_CARD_HANDSHAKE_TIMEOUT", "600")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("coeur binary");
-    Server(child)
-}
-
-fn server_log(dir: &Path) -> String {
-    let mut s = String::new();
-    let _ = std::fs::File::open(dir.join("server.log")).and_then(|mut f| f.read_to_string(&mut s));
-    s
+fn start(dir: &Path, listen: &str, card: &str) -> ServeChild {
+    let script = format!("ulimit -n {NOFILE} && exec \"$0\" serve");
+    let child = serve_command(
+        dir,
+        "sh",
+        &["-c", &script, env!("CARGO_BIN_EXE_coeur")],
+        (listen, card),
+    )
+    .env("COEUR_MAX_CONNECTIONS", "100000")
+    .env("COEUR_CARD_HANDSHAKE_TIMEOUT", "600")
+    .spawn()
+    .expect("coeur binary");
+    ServeChild(child)
 }
 
 /// One GET of a CA certificate over the card listener; its status, or `None` after [`PATIENCE`].

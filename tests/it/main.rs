@@ -31,6 +31,7 @@ mod edit_identities;
 mod fd_limit;
 mod franceconnect;
 mod ldap;
+mod lifecycle;
 mod listeners;
 mod mtls;
 mod negative;

@@ -86,6 +86,8 @@ pub struct ProviderSettings {
     pub delivery: crate::delivery::DeliverySettings,
     /// Trusted reverse proxies (none by default).
     pub trusted_proxies: coeur_web::proxy::TrustedProxies,
+    /// The server's lifecycle: long-lived answers (e-CPS event streams) end when it drains.
+    pub lifecycle: coeur_web::lifecycle::Lifecycle,
 }
 
 /// The realms at run time, with a token verifier each.
@@ -206,6 +208,8 @@ pub struct AppState {
     pub(crate) delivery: Arc<crate::delivery::Delivery>,
     /// Reverse proxies believed about the client's address.
     pub(crate) proxies: coeur_web::proxy::TrustedProxies,
+    /// The server's lifecycle.
+    pub(crate) lifecycle: coeur_web::lifecycle::Lifecycle,
 }
 
 /// What this instance keeps in memory and the other instances sharing the database change:
@@ -290,6 +294,7 @@ impl AppState {
             bus,
             delivery,
             proxies: settings.trusted_proxies,
+            lifecycle: settings.lifecycle,
         }))
     }
 

@@ -127,9 +127,36 @@ impl Db {
         self.postgres_url.as_deref()
     }
 
+    /// Whether the database answers a trivial query (readiness); the error says how it failed,
+    /// without the URL.
+    pub async fn ping(&self) -> std::result::Result<(), String> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("database unreachable: {}", ping_error(&e)))
+    }
+
+    /// Closes the pool: waits for the connections in use to come back, then closes them all.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// The pool: for domain repositories and tests' checks, never for handlers.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+}
+
+/// What kind of failure a ping met (the driver's message may carry host names; the kind is
+/// enough for a probe).
+fn ping_error(e: &sqlx::Error) -> &'static str {
+    match e {
+        sqlx::Error::PoolTimedOut => "no connection available in time",
+        sqlx::Error::PoolClosed => "pool closed",
+        sqlx::Error::Io(_) => "connection failed",
+        sqlx::Error::Database(_) => "the database refused the query",
+        _ => "query failed",
     }
 }
 

@@ -184,9 +184,7 @@ impl TestServer {
             others.spawn(async move { card_app.serve_card_with(card_listener, card_tls).await });
             let admin_app = main_app.clone();
             others.spawn(async move { admin_app.serve_admin(admin_listener).await });
-            main_app
-                .serve_main(listener, None, std::future::pending())
-                .await;
+            main_app.serve_main(listener, None).await;
         });
         Ok(TestServer {
             base,

@@ -8,6 +8,7 @@
 
 pub mod cors;
 pub mod i18n;
+pub mod lifecycle;
 pub mod listener;
 pub mod mtls;
 mod pages;

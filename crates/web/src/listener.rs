@@ -33,6 +33,9 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// Once the listener stops accepting, how long open connections have to finish the request
+    /// in progress before they are cut.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Limits {
@@ -41,6 +44,7 @@ impl Default for Limits {
             handshake_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(30),
             max_connections: 512,
+            shutdown_grace: Duration::from_secs(20),
         }
     }
 }
@@ -71,11 +75,10 @@ impl Accept for TcpListener {
 /// Pause after a failed `accept`, doubled on each further failure up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
-/// How long connections may finish their requests once shutdown is asked for.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Serves `app` on `listener` until `shutdown` resolves, then lets the connections end their
-/// current request (at most [`SHUTDOWN_GRACE`]).
+/// Serves `app` on `listener` until `shutdown` resolves, then closes the listener and lets the
+/// connections end their current request (at most [`Limits::shutdown_grace`]; idle kept-alive
+/// connections are closed at once).
 pub async fn serve<A: Accept>(
     mut listener: A,
     tls: Tls,
@@ -116,7 +119,16 @@ pub async fn serve<A: Accept>(
             }
         }
     }
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_secs = limits.shutdown_grace.as_secs(),
+            "requests still in progress at the end of the shutdown grace were cut"
+        );
+    }
 }
 
 /// A free connection slot, then the next connection.

@@ -13,6 +13,7 @@ fn limits(handshake_ms: u64, header_ms: u64, max_connections: usize) -> Limits {
         handshake_timeout: Duration::from_millis(handshake_ms),
         header_read_timeout: Duration::from_millis(header_ms),
         max_connections,
+        ..Limits::default()
     }
 }
 

@@ -28,6 +28,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use coeur_oauth::ecps::Channel;
+use futures_util::StreamExt as _;
 use futures_util::stream::{self, Stream};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -139,10 +140,13 @@ pub(crate) fn request_decided(st: &AppState, realm: &str, id: &str, national_id:
     requests_changed(st, realm, national_id);
 }
 
-fn event_stream<S>(s: S) -> Response
+/// The stream as server-sent events, ended when the server starts draining (the client
+/// reconnects, through the load balancer, to an instance that stays).
+fn event_stream<S>(st: &AppState, s: S) -> Response
 where
     S: Stream<Item = Result<Event, Infallible>> + Send + 'static,
 {
+    let s = s.take_until(st.lifecycle.draining());
     let mut res = Sse::new(s)
         .keep_alive(KeepAlive::new().interval(HEARTBEAT))
         .into_response();
@@ -235,7 +239,7 @@ pub(crate) async fn request_events(
             }
         }
     });
-    Ok(event_stream(s))
+    Ok(event_stream(&st.0, s))
 }
 
 /// The waiting page stream's state between events.
@@ -299,7 +303,7 @@ pub(crate) async fn wait_events(
             }
         }
     });
-    Ok(event_stream(s))
+    Ok(event_stream(&st.0, s))
 }
 
 #[cfg(test)]
