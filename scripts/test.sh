@@ -5,7 +5,8 @@
 # On a fresh Debian machine with the Rust toolchain it first installs what the
 # tests need (PostgreSQL for the throwaway test clusters, Node.js and npm for
 # the openid-client end-to-end test and the browser test's driver, Debian's
-# Chromium for the browser tests (tests/it/cors_browser.rs, tests/it/pages_a11y.rs), openssl,
+# Chromium for the browser tests (tests/it/cors_browser.rs, tests/it/pages_a11y.rs), Prometheus
+# (tests/it/prometheus.rs), openssl,
 # CA certificates, Python's venv,
 # the pkilint certificate linter from PyPI in a virtualenv under target/, and the
 # Python test peer's packages (tests/python/requirements.txt: Authlib, aiosmtpd) in another),
@@ -76,6 +77,9 @@ command -v openssl >/dev/null || missing+=(openssl)
 # tests/node, which downloads no browser of its own).
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 [[ -f /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
+# Prometheus and promtool: the alert rules and the Grafana dashboard's expressions are
+# evaluated against a running coeur (tests/it/prometheus.rs).
+command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
 if ! command -v python3 >/dev/null; then
   missing+=(python3 python3-venv)
 elif ! python3 -c 'import ensurepip, venv' 2>/dev/null; then

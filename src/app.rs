@@ -93,6 +93,7 @@ impl App {
         clock: Arc<dyn Clock>,
         rng: Arc<dyn Random>,
     ) -> Result<Self> {
+        coeur_web::metrics::install();
         let db = Db::connect(&cfg.database_url).await?;
         let keys = Arc::new(KeyStore::open(
             &cfg.keys_dir,

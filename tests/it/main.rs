@@ -39,6 +39,7 @@ mod ocsp;
 mod openidconnect_client;
 mod pages_a11y;
 mod pages_i18n;
+mod prometheus;
 mod resource_server;
 mod smoke;
 mod token_edges;

@@ -54,6 +54,17 @@ pub enum OcspRefusal {
     Unauthorized = 6,
 }
 
+impl OcspRefusal {
+    /// The status's name in RFC 6960 (snake case), e.g. for counting answers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OcspRefusal::Malformed => "malformed_request",
+            OcspRefusal::InternalError => "internal_error",
+            OcspRefusal::Unauthorized => "unauthorized",
+        }
+    }
+}
+
 /// Parses a DER OCSPRequest.
 pub fn parse_request(bytes: &[u8]) -> Result<OcspRequest, OcspRefusal> {
     let req = x509_ocsp::OcspRequest::from_der(bytes).map_err(|_| OcspRefusal::Malformed)?;

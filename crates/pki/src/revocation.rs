@@ -55,6 +55,20 @@ impl Reason {
             _ => return None,
         })
     }
+    /// The name [`Reason::parse`] reads (`keyCompromise`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Unspecified => "unspecified",
+            Reason::KeyCompromise => "keyCompromise",
+            Reason::CaCompromise => "caCompromise",
+            Reason::AffiliationChanged => "affiliationChanged",
+            Reason::Superseded => "superseded",
+            Reason::CessationOfOperation => "cessationOfOperation",
+            Reason::CertificateHold => "certificateHold",
+            Reason::PrivilegeWithdrawn => "privilegeWithdrawn",
+        }
+    }
+
     /// Parses the RFC 5280 name (`keyCompromise`…).
     pub fn parse(s: &str) -> Option<Self> {
         serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
@@ -181,6 +195,16 @@ pub fn crl_in_memory<E>(
 mod tests {
     use super::*;
     use x509_parser::prelude::FromDer as _;
+
+    #[test]
+    fn reason_names_read_back() {
+        for code in 0..=10 {
+            let Some(r) = Reason::from_code(code) else {
+                continue;
+            };
+            assert_eq!(Reason::parse(r.as_str()), Some(r), "{r:?}");
+        }
+    }
 
     #[test]
     fn crl_parses_back() {

@@ -24,6 +24,7 @@ mod error;
 mod introspection;
 mod login;
 mod logout;
+mod metrics;
 mod session;
 pub mod state;
 pub mod store;

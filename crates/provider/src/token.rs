@@ -34,8 +34,25 @@ pub(crate) async fn token(
 ) -> Result<Response, ProviderError> {
     let rt = realm_or_invalid(&st, &realm)?;
     let form = Params::from_pairs(client_form(&headers, &body)?);
-    let gt = tok::grant_type(&form)?.to_owned();
-    let auth = authenticate_client(&st, &rt, AuthAt::Token, &headers, &form, peer.as_ref()).await?;
+    let grant = tok::grant_type(&form)
+        .ok()
+        .and_then(GrantType::parse)
+        .map_or("unsupported", GrantType::as_str);
+    let r = grant_tokens(&st, &rt, peer, &headers, &form).await;
+    crate::metrics::token_request(&rt.realm.name, grant, &r);
+    r
+}
+
+/// The token endpoint's work once the realm and the form are read.
+async fn grant_tokens(
+    st: &AppState,
+    rt: &RealmRt,
+    peer: Option<Extension<PeerCertificate>>,
+    headers: &HeaderMap,
+    form: &Params,
+) -> Result<Response, ProviderError> {
+    let gt = tok::grant_type(form)?.to_owned();
+    let auth = authenticate_client(st, rt, AuthAt::Token, headers, form, peer.as_ref()).await?;
     let grant = GrantType::parse(&gt).ok_or_else(|| {
         OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type")
     })?;
@@ -45,10 +62,10 @@ pub(crate) async fn token(
         );
     }
     let body = match grant {
-        GrantType::AuthorizationCode => code_grant(&st, &rt, &auth, &form).await?,
-        GrantType::RefreshToken => refresh_grant(&st, &rt, &auth, &form).await?,
-        GrantType::ClientCredentials => client_credentials(&st, &rt, &auth, &form)?,
-        GrantType::Ciba => crate::ciba::grant::ciba_grant(&st, &rt, &auth, &form).await?,
+        GrantType::AuthorizationCode => code_grant(st, rt, &auth, form).await?,
+        GrantType::RefreshToken => refresh_grant(st, rt, &auth, form).await?,
+        GrantType::ClientCredentials => client_credentials(st, rt, &auth, form)?,
+        GrantType::Ciba => crate::ciba::grant::ciba_grant(st, rt, &auth, form).await?,
     };
     Ok((StatusCode::OK, no_store(), axum::Json(body)).into_response())
 }

@@ -175,3 +175,23 @@ pub fn rp_authz_url(server: &crate::TestServer, realm: &str, extra: &[(&str, &st
     p.extend_from_slice(extra);
     crate::authz_url(server, realm, &p)
 }
+
+/// The program `name` found on `PATH`, or `None` when it is missing: the calling test is then
+/// skipped with the Debian `package` named, unless `COEUR_REQUIRE_PEERS` is set, when it fails.
+pub fn program_or_skip(name: &str, package: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_some() {
+        return found;
+    }
+    let why = format!("{name} is missing: run scripts/test.sh (it installs the {package} package)");
+    assert!(
+        std::env::var_os("COEUR_REQUIRE_PEERS").is_none(),
+        "COEUR_REQUIRE_PEERS is set and {why}"
+    );
+    eprintln!("skipped: {why}");
+    None
+}

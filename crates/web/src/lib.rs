@@ -10,6 +10,7 @@ pub mod cors;
 pub mod i18n;
 pub mod lifecycle;
 pub mod listener;
+pub mod metrics;
 pub mod mtls;
 mod pages;
 pub mod proxy;
@@ -173,6 +174,7 @@ pub fn with_common_layers(
             )
             .on_failure(log_failure),
         )
+        .layer(axum::middleware::from_fn(metrics::record_http))
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ mod revocation;
 mod serials;
 
 const ROOT: &str = "MOD-R-EL-TEST";
-const ORG_CA: &str = "MOD-EL-ORG-TEST";
+pub(crate) const ORG_CA: &str = "MOD-EL-ORG-TEST";
 const PER_CA: &str = "MOD-EL-PER-TEST";
 const ALL_SCOPES: &str = "ca:request ca:approve ca:revoke ca:read";
 const STRUCTURE_ID: &str = "318751275100020";
@@ -39,19 +39,19 @@ const STRUCTURE_ID: &str = "318751275100020";
 
 /// A key for `openssl req -newkey`.
 #[derive(Clone, Copy, Debug)]
-enum Key {
+pub(crate) enum Key {
     Rsa(u32),
     P256,
     P384,
 }
 
 /// A temporary directory where openssl and pkilint run.
-struct Work {
+pub(crate) struct Work {
     dir: tempfile::TempDir,
 }
 
 impl Work {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Work {
             dir: tempfile::tempdir().expect("temp dir"),
         }
@@ -87,7 +87,7 @@ impl Work {
     }
 
     /// A new key `NAME.key` and its CSR (returned, PEM; also in `NAME.csr`) by `openssl req`.
-    fn csr(&self, name: &str, key: Key) -> String {
+    pub(crate) fn csr(&self, name: &str, key: Key) -> String {
         let key_file = format!("{name}.key");
         let csr_file = format!("{name}.csr");
         let rsa;
@@ -172,14 +172,14 @@ async fn token(s: &TestServer, realm: &str, scope: &str) -> String {
 }
 
 /// A server's CA API, called with a token holding every CA scope.
-struct Api<'a> {
+pub(crate) struct Api<'a> {
     s: &'a TestServer,
     http: reqwest::Client,
     token: String,
 }
 
 impl<'a> Api<'a> {
-    async fn new(s: &'a TestServer, realm: &str) -> Self {
+    pub(crate) async fn new(s: &'a TestServer, realm: &str) -> Self {
         register_ca_client(s, realm).await;
         Api {
             s,
@@ -218,7 +218,13 @@ impl<'a> Api<'a> {
     /// Submits and expects immediate issuance; returns (serial, certificate PEM). Card
     /// profiles are never issued through the API: they are asked of the CA directly, as the
     /// card lifecycle does.
-    async fn issue(&self, ca: &str, profile: &str, csr: &str, subject: &Value) -> (String, String) {
+    pub(crate) async fn issue(
+        &self,
+        ca: &str,
+        profile: &str,
+        csr: &str,
+        subject: &Value,
+    ) -> (String, String) {
         let (st, v) = if profile.starts_with("CPS_") {
             self.issue_card_profile(ca, profile, csr, subject).await
         } else {
@@ -263,7 +269,7 @@ impl<'a> Api<'a> {
         (201, serde_json::to_value(o).expect("outcome"))
     }
 
-    async fn revoke(&self, ca: &str, serial: &str, reason: &str) -> (u16, Value) {
+    pub(crate) async fn revoke(&self, ca: &str, serial: &str, reason: &str) -> (u16, Value) {
         self.post(
             &format!("/pki/api/v1/certificates/{ca}/{serial}/revoke"),
             &json!({ "reason": reason }),
@@ -307,7 +313,7 @@ impl<'a> Api<'a> {
     }
 }
 
-fn org_subject(extra: Value) -> Value {
+pub(crate) fn org_subject(extra: Value) -> Value {
     let mut v = json!({
         "structure_id": STRUCTURE_ID,
         "organization": "CENTRE HOSPITALIER DE TEST",

@@ -298,7 +298,15 @@ impl Ca {
                 })
                 .await
             {
-                Ok(()) => return Ok((sh, der)),
+                Ok(()) => {
+                    metrics::counter!(
+                        "coeur_ca_certificates_issued_total",
+                        "ca" => ca.def.id.clone(),
+                        "profile" => profile.id.clone(),
+                    )
+                    .increment(1);
+                    return Ok((sh, der));
+                }
                 // A serial collision (or a concurrent audit append) is retried with new values.
                 Err(e) if is_conflict(&e) => continue,
                 Err(e) => return Err(CaError::Internal(e)),

@@ -3,23 +3,33 @@
 use super::*;
 use coeur_pki::ocsp;
 
+/// The outcome of an OCSP answer with certificate statuses.
+const SUCCESSFUL: &str = "successful";
+
+/// A refusal and its outcome's name.
+fn refused(e: OcspRefusal) -> (&'static str, Vec<u8>) {
+    (e.as_str(), ocsp::refusal(e))
+}
+
 impl Ca {
     /// Answers an OCSP request (DER).
+    /// Counted in `coeur_ocsp_responses_total` by outcome.
     pub async fn ocsp(&self, store: &CaStore, request: &[u8], now: i64) -> Vec<u8> {
-        let req = match ocsp::parse_request(request) {
-            Ok(r) => r,
-            Err(e) => return ocsp::refusal(e),
+        let (outcome, der) = match ocsp::parse_request(request) {
+            Err(e) => refused(e),
+            Ok(req) => match self
+                .ocsp_answer(store, &req.ids, req.nonce_ext.as_deref(), now)
+                .await
+            {
+                Ok(answer) => answer,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "OCSP");
+                    refused(OcspRefusal::InternalError)
+                }
+            },
         };
-        match self
-            .ocsp_answer(store, &req.ids, req.nonce_ext.as_deref(), now)
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "OCSP");
-                ocsp::refusal(OcspRefusal::InternalError)
-            }
-        }
+        metrics::counter!("coeur_ocsp_responses_total", "outcome" => outcome).increment(1);
+        der
     }
 
     fn find_ca(&self, id: &CertIdReq) -> Option<&Arc<CaRt>> {
@@ -35,26 +45,26 @@ impl Ca {
         ids: &[CertIdReq],
         nonce: Option<&[u8]>,
         now: i64,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<(&'static str, Vec<u8>)> {
         let first = ids.first().ok_or_else(|| anyhow!("empty request"))?;
         let Some(ca) = self.find_ca(first) else {
-            return Ok(ocsp::refusal(OcspRefusal::Unauthorized));
+            return Ok(refused(OcspRefusal::Unauthorized));
         };
         if ids
             .iter()
             .any(|i| self.find_ca(i).map(|c| &c.def.id) != Some(&ca.def.id))
         {
-            return Ok(ocsp::refusal(OcspRefusal::Malformed));
+            return Ok(refused(OcspRefusal::Malformed));
         }
         let Some((rkey, rcert, rhash)) = ca.responder.as_ref() else {
             // A root CA answers for no certificate here: its CertIDs are not ours to answer.
             tracing::debug!(ca = %ca.def.id, "OCSP request for a CA without responder");
-            return Ok(ocsp::refusal(OcspRefusal::Unauthorized));
+            return Ok(refused(OcspRefusal::Unauthorized));
         };
         let cacheable = nonce.is_none() && ids.len() == 1;
         let key = (ca.def.id.clone(), first.serial.clone());
         if cacheable && let Some(r) = self.cached_ocsp(&key, &first.cert_id_der, now) {
-            return Ok(r);
+            return Ok((SUCCESSFUL, r));
         }
         let mut answers = Vec::new();
         for id in ids {
@@ -84,7 +94,7 @@ impl Ca {
         if cacheable {
             self.cache_ocsp(key, &first.cert_id_der, now, &resp);
         }
-        Ok(resp)
+        Ok((SUCCESSFUL, resp))
     }
 
     /// The cached answer to exactly this CertID, if still fresh.

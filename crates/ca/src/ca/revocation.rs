@@ -26,7 +26,14 @@ impl Ca {
         }
         let serial = normalize_serial(serial);
         match store.revoke(ca_id, &serial, reason, actor, now).await? {
-            RevokeOutcome::Revoked => {}
+            RevokeOutcome::Revoked => {
+                metrics::counter!(
+                    "coeur_ca_revocations_total",
+                    "ca" => ca_id.to_owned(),
+                    "reason" => reason.as_str(),
+                )
+                .increment(1);
+            }
             RevokeOutcome::AlreadyRevoked => return Err(CaError::AlreadyRevoked),
             RevokeOutcome::NotFound => return Err(CaError::NotFound),
         }

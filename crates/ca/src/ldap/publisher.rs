@@ -592,18 +592,19 @@ pub fn spawn(state: &CaService) -> Option<PublisherHandle> {
     })
 }
 
-/// `/metrics` (Prometheus text format).
+/// `/metrics` (Prometheus text format): the figures the process recorded
+/// (`coeur_web::metrics`), then the LDAP publication's, read from the store.
 pub async fn http_metrics(
     axum::extract::State(state): axum::extract::State<crate::http::CaState>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse as _;
     match metrics_text(&state.store, state.now(), state.ldap.is_some()).await {
-        Ok(t) => (
+        Ok(ldap) => (
             [(
                 axum::http::header::CONTENT_TYPE,
                 "text/plain; version=0.0.4; charset=utf-8",
             )],
-            t,
+            coeur_web::metrics::render() + &ldap,
         )
             .into_response(),
         Err(e) => {

@@ -54,8 +54,26 @@ pub(crate) struct LoginContext<'a> {
 }
 
 /// Completes a login once the user is authenticated by `login` as `national_id`: checks the
-/// identity, opens the SSO session, issues the code, and redirects to the client.
+/// identity, opens the SSO session, issues the code, and redirects to the client. Counted in
+/// `coeur_logins_total` by realm, method and outcome.
 pub(crate) async fn finish_login(
+    cx: &LoginContext<'_>,
+    national_id: &NationalId,
+    login: &dyn LoginMethod,
+) -> Result<Response, LoginRefusal> {
+    let r = complete(cx, national_id, login).await;
+    let outcome = match &r {
+        Ok(_) => "success",
+        Err(LoginRefusal::Message(..) | LoginRefusal::NationalId(..)) => "refused",
+        Err(LoginRefusal::Expired) => "expired",
+        Err(LoginRefusal::RateLimited(_)) => "rate_limited",
+        Err(LoginRefusal::Internal(_)) => "error",
+    };
+    crate::metrics::login(&cx.rt.realm.name, login.method(), outcome);
+    r
+}
+
+async fn complete(
     cx: &LoginContext<'_>,
     national_id: &NationalId,
     login: &dyn LoginMethod,
