@@ -226,10 +226,12 @@ impl App {
         coeur_web::mtls::server_config(&chain, key, hints)
     }
 
-    /// The admin listener's router: `/metrics`, `/livez`, `/readyz`.
+    /// The admin listener's router: `/metrics`, `/stats/logins`, `/livez`, `/readyz`.
     pub fn admin_router(&self) -> axum::Router {
         coeur_web::with_common_layers(
-            coeur_ca::http::admin_router(self.ca.clone()).merge(self.probes()),
+            coeur_ca::http::admin_router(self.ca.clone())
+                .merge(coeur_provider::admin_router(self.provider.clone()))
+                .merge(self.probes()),
             self.service.clone(),
         )
     }

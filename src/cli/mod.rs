@@ -11,6 +11,7 @@ mod keys;
 mod ldap;
 mod link;
 mod serve;
+mod stats;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -69,6 +70,9 @@ enum Cmd {
     /// Professionals' e-CPS devices and passkeys, for operators: list, revoke.
     #[command(subcommand)]
     Device(device::DeviceCmd),
+    /// Connection statistics per relying party, method and day.
+    #[command(subcommand)]
+    Stats(stats::StatsCmd),
 }
 
 fn init_logging(format: LogFormat) {
@@ -110,5 +114,6 @@ pub async fn run() -> Result<()> {
         Cmd::Ecps(c) => ecps::run(c).await,
         Cmd::Link(c) => link::run(cfg, c).await,
         Cmd::Device(c) => device::run(cfg, c).await,
+        Cmd::Stats(c) => stats::run(cfg, c).await,
     }
 }

@@ -42,5 +42,6 @@ mod pages_i18n;
 mod prometheus;
 mod resource_server;
 mod smoke;
+mod stats;
 mod token_edges;
 mod wallet_page;

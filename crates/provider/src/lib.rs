@@ -27,6 +27,7 @@ mod logout;
 mod metrics;
 mod session;
 pub mod state;
+pub mod stats;
 pub mod store;
 mod token;
 pub mod tokens;
@@ -53,6 +54,14 @@ pub fn card_routes(state: Arc<AppState>) -> Router {
             "/auth/realms/{realm}/ciba/approve",
             get(ciba::card::approve_page).post(ciba::card::approve_post),
         )
+        .with_state(state)
+}
+
+/// The provider's operator routes, for the admin listener only: `/stats/logins` (connection
+/// statistics per relying party, method and day, JSON or CSV).
+pub fn admin_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/stats/logins", get(stats::http_logins))
         .with_state(state)
 }
 

@@ -53,6 +53,11 @@ fn migrator() -> Migrator {
             "upstream",
             include_str!("../../../migrations/0009_upstream.sql"),
         ),
+        m(
+            11,
+            "login stats",
+            include_str!("../../../migrations/0011_login_stats.sql"),
+        ),
     ])
 }
 

@@ -13,6 +13,7 @@ mod card;
 mod ciba;
 mod ecps;
 mod passkeys;
+mod stats;
 mod upstream;
 
 pub use approvals::{ApprovalRow, Decided, NewApproval};
@@ -499,6 +500,7 @@ impl Store {
             ..grant.clone()
         };
         Self::insert_grant_and_code(&mut tx, realm, &grant, code_hash, code, now).await?;
+        Self::count_login_in(&mut tx, realm, &grant.client_id, &s.method, now).await?;
         tx.commit().await?;
         Ok(Some(LoginCompleted { sid, replaced }))
     }
