@@ -8,6 +8,7 @@ pub(crate) use coeur_testkit::both_dbs;
 mod acr_unmet;
 mod approvals;
 mod backchannel_logout;
+mod backup;
 mod ca;
 mod ca_policy;
 mod card;

@@ -83,6 +83,23 @@ pub struct TestServer {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// The main listener: on a free port, or on `addr` once the server that had it has let it go
+/// (its task is aborted on drop; the socket closes shortly after).
+async fn bind_main(addr: Option<std::net::SocketAddr>) -> tokio::net::TcpListener {
+    let Some(addr) = addr else {
+        return tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+    };
+    for _ in 0..100 {
+        if let Ok(l) = tokio::net::TcpListener::bind(addr).await {
+            return l;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{addr} stayed taken");
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.task.abort();
@@ -129,6 +146,28 @@ impl TestServer {
         realms: &std::path::Path,
         adjust: impl FnOnce(&mut Settings),
     ) -> anyhow::Result<Self> {
+        Self::try_start_on(db, realms, None, adjust).await
+    }
+
+    /// Starts a server whose main listener takes over `base` (the `http://host:port` of a
+    /// server that was dropped), so that its issuer URLs are the same as that server's: a
+    /// restart, or a restore, of the same deployment.
+    pub async fn start_again(db: Db, base: &str, adjust: impl FnOnce(&mut Settings)) -> Self {
+        let addr: std::net::SocketAddr = base
+            .trim_start_matches("http://")
+            .parse()
+            .expect("a base URL of a test server");
+        Self::try_start_on(db, &realms_dir(), Some(addr), adjust)
+            .await
+            .expect("server state")
+    }
+
+    async fn try_start_on(
+        db: Db,
+        realms: &std::path::Path,
+        main: Option<std::net::SocketAddr>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> anyhow::Result<Self> {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         logs::install();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -136,9 +175,7 @@ impl TestServer {
             Db::Sqlite => format!("sqlite://{}/coeur.db", dir.path().display()),
             Db::Postgres => pg::new_database_url().await,
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = bind_main(main).await;
         let addr = listener.local_addr().expect("addr");
         let base = format!("http://{addr}");
         let card_listener = tokio::net::TcpListener::bind("127.0.0.1:0")

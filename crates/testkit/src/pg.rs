@@ -312,6 +312,14 @@ rm -rf "$dir"
 
 /// `$COEUR_PG_BIN`, else the newest `/usr/lib/postgresql/*/bin`, else the
 /// `PATH` directory that holds `initdb`.
+/// A tool of the PostgreSQL installation the clusters run from (`pg_dump`, `pg_restore`…).
+pub fn tool(name: &str) -> PathBuf {
+    find_bin_dir()
+        .map(|d| d.join(name))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} not found: {MISSING_HINT}"))
+}
+
 fn find_bin_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("COEUR_PG_BIN").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir));

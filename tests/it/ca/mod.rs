@@ -181,6 +181,11 @@ pub(crate) struct Api<'a> {
 impl<'a> Api<'a> {
     pub(crate) async fn new(s: &'a TestServer, realm: &str) -> Self {
         register_ca_client(s, realm).await;
+        Self::registered(s, realm).await
+    }
+
+    /// The API with `ca-client` already registered (e.g. in a restored database).
+    pub(crate) async fn registered(s: &'a TestServer, realm: &str) -> Self {
         Api {
             s,
             http: reqwest::Client::new(),
