@@ -53,6 +53,11 @@ fn migrator() -> Migrator {
             "upstream",
             include_str!("../../../migrations/0009_upstream.sql"),
         ),
+        m(
+            10,
+            "pivot identity",
+            include_str!("../../../migrations/0010_pivot_identity.sql"),
+        ),
     ])
 }
 
