@@ -166,8 +166,32 @@ both_dbs!(
         .await;
         link_handle(&fc_login(&fc, &fc.s.browser(), None, "partial").await);
 
-        // An exact match declined: the proof page, nothing linked; the offer is withdrawn.
+        // Homonyms: two records equal to the pivot identity, none is offered.
         angela_is(&fc, |_| {}).await;
+        let mut twin =
+            fc.s.state
+                .store
+                .identities("edit", 2)
+                .await
+                .expect("identities")
+                .into_iter()
+                .find(|i| i.national_id.as_str() != NATIONAL_ID)
+                .expect("another identity");
+        let mine = identity(&fc.s, NATIONAL_ID).await;
+        let before = twin.clone();
+        (twin.given_name, twin.family_name) = (mine.given_name, mine.family_name);
+        (twin.birth_date, twin.birth_place, twin.birth_country) =
+            (mine.birth_date, mine.birth_place, mine.birth_country);
+        twin.active = true;
+        fc.s.put_identities("edit", vec![twin])
+            .await
+            .expect("identity written");
+        link_handle(&fc_login(&fc, &fc.s.browser(), None, "angela").await);
+        fc.s.put_identities("edit", vec![before])
+            .await
+            .expect("identity written");
+
+        // An exact match declined: the proof page, nothing linked; the offer is withdrawn.
         let b = fc.s.browser();
         let handle = confirm_handle(&fc_login(&fc, &b, None, "angela").await);
         let no = post_confirm(&fc, &b, &handle, "no").await;

@@ -198,9 +198,11 @@ async fn pivot_match(
     let Some(matched) = PivotMatched::find(&upstream, records.iter().map(|(n, p)| (*n, p))) else {
         return Ok(None);
     };
+    // An identity whose logins are refused is not offered: the proof page says why.
     let identity = candidates
         .into_iter()
-        .find(|i| i.national_id.as_str() == matched.national_id());
+        .find(|i| i.national_id.as_str() == matched.national_id())
+        .filter(|i| i.active);
     Ok(identity.map(|i| (matched, i)))
 }
 
@@ -310,7 +312,12 @@ async fn link(
         .find(|u| u.spec.name == p.upstream)
         .map_or(p.upstream.clone(), |u| u.spec.display_name.clone());
     if let Some(confirm) = form.get("confirm") {
-        return answer(&cx, &p, handle, &name, confirm == "yes").await;
+        let yes = match confirm {
+            "yes" => true,
+            "no" => false,
+            _ => return Err(expired().with_detail("confirm is yes or no")),
+        };
+        return answer(&cx, &p, handle, &name, yes).await;
     }
     let method = form
         .get("method")
@@ -480,4 +487,16 @@ async fn jwks(
         return Ok(StatusCode::NOT_FOUND.into_response());
     };
     Ok(Json(up.public_jwks()).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked;
+
+    #[test]
+    fn national_ids_are_shown_masked() {
+        assert_eq!(masked("899700218896"), "899•••••••96");
+        assert_eq!(masked("ANS20240305091547"), "ANS••••••••••••47");
+        assert_eq!(masked("81234"), "81234");
+    }
 }
