@@ -10,7 +10,7 @@ use coeur::common::identity::Identity;
 
 /// The professional [`NATIONAL_ID`] given the pivot identity of the upstream citizen
 /// `angela` (Angela Claire Louise DUBOIS, born 1962-08-24 in Paris 7e), with `change` applied.
-async fn angela_is(fc: &Fc, change: impl FnOnce(&mut Identity)) {
+pub(crate) async fn angela_is(fc: &Fc, change: impl FnOnce(&mut Identity)) {
     let mut i = identity(&fc.s, NATIONAL_ID).await;
     i.given_name = "ANGELA CLAIRE LOUISE".into();
     i.family_name = "DUBOIS".into();
