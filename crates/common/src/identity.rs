@@ -292,6 +292,54 @@ pub struct Identity {
     pub origin: String,
     /// Practices ("exercices"), one per profession.
     pub exercices: Vec<Exercice>,
+    /// Birth date (`YYYY-MM-DD`, complete), if known: with the birth place or country, what
+    /// an upstream's pivot identity is compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_date: Option<String>,
+    /// Birth place: INSEE COG code of the commune, if known (none when born abroad).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_place: Option<String>,
+    /// Birth country: INSEE COG code (`99100` France), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_country: Option<String>,
+}
+
+/// The COG code of France as a birth country.
+pub const BIRTH_COUNTRY_FRANCE: &str = "99100";
+
+/// A complete birth date `YYYY-MM-DD` (a real calendar day from 1800), or `None`: partial
+/// dates (`1992-11-00`, `1992-00-00`, `1992`) are not birth dates here.
+pub fn full_birth_date(s: &str) -> Option<String> {
+    let b = s.trim().as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let t = std::str::from_utf8(&b[r]).ok()?;
+        t.bytes()
+            .all(|x| x.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    (y >= 1800 && (1..=days).contains(&d)).then(|| format!("{y:04}-{m:02}-{d:02}"))
+}
+
+/// A COG code (5 characters, digits or `2A` / `2B` for Corsica), upper case; `None` if empty
+/// or malformed.
+pub fn cog_code(s: &str) -> Option<String> {
+    let s = s.trim().to_ascii_uppercase();
+    (s.len() == 5
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'A' || b == b'B'))
+    .then_some(s)
 }
 
 /// One practice (profession) of a professional.

@@ -7,11 +7,15 @@
 //! unknown month or day never matches), and exactly one record equal on all of them after
 //! [`normalise`]. Never on e-mail, never on names alone.
 
+use coeur_common::identity::Identity;
+use coeur_common::identity::cog_code as cog;
 use unicode_normalization::UnicodeNormalization as _;
 use unicode_normalization::char::is_combining_mark;
 
+pub use coeur_common::identity::full_birth_date;
+
 /// The COG code of France as a birth country.
-pub const FRANCE: &str = "99100";
+pub const FRANCE: &str = coeur_common::identity::BIRTH_COUNTRY_FRANCE;
 
 /// A name as compared: Unicode NFKD, diacritics removed, ligatures œ and æ spelled out, upper
 /// case, spaces, hyphens and apostrophes (of any kind) each run made one space, no space at
@@ -51,41 +55,6 @@ pub fn normalise(s: &str) -> String {
         }
     }
     out
-}
-
-/// A complete birth date `YYYY-MM-DD` (a real calendar day), or `None`: partial dates
-/// (`1992-11-00`, `1992-00-00`, `1992`) never match.
-pub fn full_birth_date(s: &str) -> Option<String> {
-    let b = s.trim().as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        let t = std::str::from_utf8(&b[r]).ok()?;
-        t.bytes()
-            .all(|x| x.is_ascii_digit())
-            .then(|| t.parse().ok())?
-    };
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    (y >= 1800 && (1..=days).contains(&d)).then(|| format!("{y:04}-{m:02}-{d:02}"))
-}
-
-/// A COG code (5 characters, digits or `2A` / `2B` for Corsica), upper case; `None` if empty
-/// or malformed.
-fn cog(s: &str) -> Option<String> {
-    let s = s.trim().to_ascii_uppercase();
-    (s.len() == 5
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || b == b'A' || b == b'B'))
-    .then_some(s)
 }
 
 /// The pivot identity, raw: from an upstream's userinfo, or from an identity's record.
@@ -131,6 +100,25 @@ impl Pivot {
             birth_place: s("birthplace"),
             birth_country: s("birthcountry"),
         }
+    }
+
+    /// The pivot identity of an identity's record: its family name, given name and birth
+    /// data (empty where unknown, so that a record without birth data never matches).
+    pub fn of_identity(identity: &Identity) -> Self {
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        Pivot {
+            family_name: identity.family_name.clone(),
+            given_names: identity.given_name.clone(),
+            birth_date: s(&identity.birth_date),
+            birth_place: s(&identity.birth_place),
+            birth_country: s(&identity.birth_country),
+        }
+    }
+
+    /// The complete birth date to look records up by (`None` when partial or absent: no
+    /// record may match then).
+    pub fn full_birth_date(&self) -> Option<String> {
+        full_birth_date(&self.birth_date)
     }
 
     /// Its comparable form: `None` when an element is missing, the birth date partial, or a

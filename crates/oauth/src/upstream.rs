@@ -7,8 +7,10 @@
 //! level checked; and through [`check_userinfo`], which reads the userinfo answer of that same
 //! subject. Signatures are checked with the upstream's published keys or, for FranceConnect
 //! v1, HS256 over the client secret ([`SignatureKeys`]); never one for the other. A link between an upstream identity and a national id is made only from a
-//! [`LinkProven`], which only [`LinkProven::by_proof`] makes: a pending link of this browser's
-//! login, unexpired, and a login by card or e-CPS completed for it.
+//! [`LinkProven`], which only [`LinkProven::by_proof`] makes (a pending link of this browser's
+//! login, unexpired, and a login by card or e-CPS completed for it), or, where the upstream's
+//! `link_by_pivot_identity` allows it, [`LinkProven::by_confirmation`] (the person confirmed,
+//! in the same browser, the one identity their pivot identity matched).
 
 use crate::acr::Acr;
 use crate::jose::VerificationKeys;
@@ -75,7 +77,23 @@ pub struct UpstreamSpec {
     /// discovery document). Required with HS256.
     #[serde(default)]
     pub endpoints: Option<UpstreamEndpoints>,
+    /// Whether an upstream identity seen for the first time may be linked, after the person's
+    /// explicit confirmation, to the one identity whose record its pivot identity (family
+    /// name, given names, complete birth date, birth place or country) equals exactly
+    /// ([`crate::pivot::PivotMatched`]). Off by default: the link is then proven by card or
+    /// e-CPS only. Needs the pivot identity's scopes.
+    #[serde(default)]
+    pub link_by_pivot_identity: bool,
 }
+
+/// The scopes whose claims make the pivot identity.
+pub const PIVOT_SCOPES: &[&str] = &[
+    "given_name",
+    "family_name",
+    "birthdate",
+    "birthplace",
+    "birthcountry",
+];
 
 /// An upstream's endpoints as a realm file gives them (`[upstreams.endpoints]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +210,20 @@ impl UpstreamSpec {
 
     fn check_common(&self) -> Result<(), String> {
         let me = &self.name;
+        if self.link_by_pivot_identity {
+            let missing: Vec<&str> = PIVOT_SCOPES
+                .iter()
+                .copied()
+                .filter(|p| !self.scopes.iter().any(|s| s == p))
+                .collect();
+            if !missing.is_empty() {
+                return Err(format!(
+                    "upstream {me:?}: link_by_pivot_identity compares the pivot identity: \
+                     scopes must include {}",
+                    missing.join(", ")
+                ));
+            }
+        }
         if self.name.is_empty()
             || !self
                 .name
@@ -527,6 +559,40 @@ pub struct PendingLink {
     pub pending_hash: String,
     /// Until when it may be proven.
     pub expires_at: i64,
+    /// The national id whose record the upstream's pivot identity matched
+    /// ([`crate::pivot::PivotMatched`]), offered for the person's confirmation; `None` when
+    /// only a proof may link (option off, no match, or declined).
+    pub offer: Option<String>,
+    /// The level the upstream login reached, for the login a confirmation completes.
+    pub acr: Option<Acr>,
+}
+
+impl PendingLink {
+    /// A pending link offering the identity `matched` for confirmation.
+    pub fn offering(mut self, matched: &crate::pivot::PivotMatched, acr: Acr) -> Self {
+        self.offer = Some(matched.national_id().to_owned());
+        self.acr = Some(acr);
+        self
+    }
+}
+
+/// How a link was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkMethod {
+    /// A login by card or e-CPS of the national id.
+    Proof(AuthMethod),
+    /// The person confirmed the one identity their pivot identity matched exactly.
+    PivotIdentity,
+}
+
+impl LinkMethod {
+    /// As stored and audited: `card`, `ecps`, `pivot_identity`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkMethod::Proof(m) => m.as_str(),
+            LinkMethod::PivotIdentity => "pivot_identity",
+        }
+    }
 }
 
 /// A link between an upstream identity and a national id, proven.
@@ -536,7 +602,7 @@ pub struct LinkProven {
     upstream: String,
     sub: String,
     national_id: String,
-    method: AuthMethod,
+    method: LinkMethod,
 }
 
 impl LinkProven {
@@ -557,9 +623,29 @@ impl LinkProven {
                 upstream: pending.upstream.clone(),
                 sub: pending.sub.clone(),
                 national_id: national_id.to_owned(),
-                method,
+                method: LinkMethod::Proof(method),
             },
         )
+    }
+
+    /// A pending link confirmed by the person for the identity its pivot identity matched:
+    /// the link offered one, it belongs to the same pending authorization request (so the
+    /// same browser), and it has not expired. `None` otherwise.
+    pub fn by_confirmation(
+        pending: &PendingLink,
+        login_pending_hash: &str,
+        now: i64,
+    ) -> Option<Self> {
+        let national_id = pending.offer.as_ref()?;
+        (pending.pending_hash == login_pending_hash && now < pending.expires_at).then(|| {
+            LinkProven {
+                realm: pending.realm.clone(),
+                upstream: pending.upstream.clone(),
+                sub: pending.sub.clone(),
+                national_id: national_id.clone(),
+                method: LinkMethod::PivotIdentity,
+            }
+        })
     }
 
     /// The realm.
@@ -578,8 +664,8 @@ impl LinkProven {
     pub fn national_id(&self) -> &str {
         &self.national_id
     }
-    /// The method of the proof.
-    pub fn method(&self) -> AuthMethod {
+    /// How it was made.
+    pub fn method(&self) -> LinkMethod {
         self.method
     }
 }

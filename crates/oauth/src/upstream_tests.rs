@@ -196,6 +196,8 @@ fn a_link_is_proven_only_by_card_or_ecps_in_the_same_login_in_time() {
         sub: "abc".into(),
         pending_hash: "h1".into(),
         expires_at: NOW + PENDING_LINK_LIFETIME,
+        offer: None,
+        acr: None,
     };
     let l = LinkProven::by_proof(&p, "h1", "810000000001", AuthMethod::Card, NOW).unwrap();
     assert_eq!(
@@ -207,6 +209,48 @@ fn a_link_is_proven_only_by_card_or_ecps_in_the_same_login_in_time() {
     assert!(LinkProven::by_proof(&p, "h1", "8", AuthMethod::Franceconnect, NOW).is_none());
     assert!(LinkProven::by_proof(&p, "h2", "8", AuthMethod::Card, NOW).is_none());
     assert!(LinkProven::by_proof(&p, "h1", "8", AuthMethod::Card, p.expires_at).is_none());
+}
+
+#[test]
+fn a_link_is_confirmed_only_when_offered_in_the_same_login_in_time() {
+    use crate::pivot::{Pivot, PivotMatched};
+    let p = PendingLink {
+        realm: "edit".into(),
+        upstream: "fc".into(),
+        sub: "abc".into(),
+        pending_hash: "h1".into(),
+        expires_at: NOW + PENDING_LINK_LIFETIME,
+        offer: None,
+        acr: None,
+    };
+    // Nothing offered (option off, no match, declined): no confirmation links.
+    assert_eq!(LinkProven::by_confirmation(&p, "h1", NOW), None);
+    let who = Pivot {
+        family_name: "DUBOIS".into(),
+        given_names: "ANGELA".into(),
+        birth_date: "1962-08-24".into(),
+        birth_place: "75107".into(),
+        birth_country: "99100".into(),
+    };
+    let matched = PivotMatched::find(&who, [("810000000001", &who)]).unwrap();
+    let offered = p.clone().offering(&matched, Acr::Eidas1);
+    assert_eq!(offered.acr, Some(Acr::Eidas1));
+    let l = LinkProven::by_confirmation(&offered, "h1", NOW).unwrap();
+    assert_eq!(
+        (l.sub(), l.national_id(), l.method().as_str()),
+        ("abc", "810000000001", "pivot_identity")
+    );
+    assert_eq!(LinkProven::by_confirmation(&offered, "h2", NOW), None);
+    assert_eq!(
+        LinkProven::by_confirmation(&offered, "h1", offered.expires_at),
+        None
+    );
+    assert_eq!(
+        LinkProven::by_proof(&p, "h1", "8", AuthMethod::Card, NOW)
+            .unwrap()
+            .method(),
+        LinkMethod::Proof(AuthMethod::Card)
+    );
 }
 
 #[test]
@@ -224,8 +268,19 @@ fn settings_are_checked() {
         decryption_keys: vec!["fc-enc.pem".into()],
         id_token_signed_response_alg: None,
         endpoints: None,
+        link_by_pivot_identity: false,
     };
     assert_eq!(spec.check(), Ok(()));
+    let mut pivot = spec.clone();
+    pivot.link_by_pivot_identity = true;
+    assert_eq!(pivot.check(), Ok(()));
+    pivot
+        .scopes
+        .retain(|s| s != "birthplace" && s != "birthcountry");
+    let e = pivot.check().unwrap_err();
+    assert!(e.contains("birthplace, birthcountry"), "{e}");
+    pivot.link_by_pivot_identity = false;
+    assert_eq!(pivot.check(), Ok(()));
     let bad = |f: fn(&mut UpstreamSpec)| {
         let mut s = spec.clone();
         f(&mut s);

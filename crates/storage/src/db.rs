@@ -54,6 +54,11 @@ fn migrator() -> Migrator {
             include_str!("../../../migrations/0009_upstream.sql"),
         ),
         m(
+            10,
+            "pivot identity",
+            include_str!("../../../migrations/0010_pivot_identity.sql"),
+        ),
+        m(
             11,
             "login stats",
             include_str!("../../../migrations/0011_login_stats.sql"),

@@ -157,6 +157,10 @@ fn templates() -> &'static minijinja::Environment<'static> {
                 include_str!("../../../templates/franceconnect_links.html"),
             ),
             (
+                "franceconnect_confirm.html",
+                include_str!("../../../templates/franceconnect_confirm.html"),
+            ),
+            (
                 "ciba_approve.html",
                 include_str!("../../../templates/ciba_approve.html"),
             ),

@@ -78,7 +78,21 @@ both_dbs!(
             // The pages do not depend on the database; one run writes the screenshots.
             return;
         }
-        let fc = start(db, json!({})).await;
+        // The upstream `fc` links by pivot identity: its confirmation page is audited too.
+        let fc = start_opts(db, json!({}), true).await;
+        super::pivot::angela_is(&fc, |_| {}).await;
+        let authorize_eidas1 = authz_url(
+            &fc.s,
+            "edit",
+            &[
+                ("client_id", "rp"),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("redirect_uri", REDIRECT),
+                ("state", "st"),
+                ("nonce", NONCE),
+            ],
+        );
         let authorize = authz_url(
             &fc.s,
             "edit",
@@ -92,8 +106,8 @@ both_dbs!(
                 ("acr_values", "eidas2"),
             ],
         );
-        let upstream = |login: Option<&str>| {
-            let mut steps = vec![json!({ "click": "button[name=upstream][value=fcplus]" })];
+        let named = |up: &str, login: Option<&str>| {
+            let mut steps = vec![json!({ "click": format!("button[name=upstream][value={up}]") })];
             match login {
                 Some(l) => steps.extend([
                     json!({ "fill": "#login", "value": l }),
@@ -104,14 +118,20 @@ both_dbs!(
             }
             steps
         };
+        let upstream = |login: Option<&str>| named("fcplus", login);
         let mut list = Vec::new();
         for (lang, accept) in [("fr", "fr-FR,fr;q=0.9"), ("en", "en-GB,en;q=0.9")] {
-            for (name, steps) in [
-                ("franceconnect-link", upstream(Some("abroad"))),
-                ("franceconnect-denied", upstream(None)),
+            for (name, url, steps) in [
+                ("franceconnect-link", &authorize, upstream(Some("abroad"))),
+                ("franceconnect-denied", &authorize, upstream(None)),
+                (
+                    "franceconnect-confirm",
+                    &authorize_eidas1,
+                    named("fc", Some("angela")),
+                ),
             ] {
                 list.push(json!({
-                    "name": format!("{name}.{lang}"), "url": authorize, "lang": lang,
+                    "name": format!("{name}.{lang}"), "url": url, "lang": lang,
                     "accept_language": accept, "steps": steps,
                 }));
             }
@@ -136,7 +156,7 @@ both_dbs!(
         );
         let report: Value = serde_json::from_slice(&out.stdout).expect("report");
         let pages = report["pages"].as_array().expect("pages");
-        assert_eq!(pages.len(), 8, "{report:#}");
+        assert_eq!(pages.len(), 12, "{report:#}");
         for p in pages {
             assert!(p.get("error").is_none(), "{p:#}");
             assert_eq!(p["html_lang"], p["lang_expected"], "{p:#}");
@@ -147,6 +167,17 @@ both_dbs!(
                 .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
                 .collect();
             assert!(bad.is_empty(), "{}: {bad:#?}", p["name"]);
+            if p["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("franceconnect-confirm"))
+            {
+                let title = p["title"].as_str().unwrap_or_default();
+                let want = match p["lang_expected"].as_str() {
+                    Some("en") => en("fc.confirm.title"),
+                    _ => fr("fc.confirm.title"),
+                };
+                assert!(title.contains(&want), "{p:#}");
+            }
         }
     }
 );

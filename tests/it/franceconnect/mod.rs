@@ -21,6 +21,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 mod browser;
 mod jwe;
 mod login;
+mod pivot;
 mod refusals;
 mod v1;
 
@@ -179,6 +180,11 @@ end_session = "{v1}/api/v1/logout"
 
 /// Starts the three upstreams and the server; `accounts` adds citizens to every upstream.
 pub(crate) async fn start(db: Db, accounts: Value) -> Fc {
+    start_opts(db, accounts, false).await
+}
+
+/// [`start`], the upstream `fc` (FranceConnect v2) linking by pivot identity if `pivot`.
+pub(crate) async fn start_opts(db: Db, accounts: Value, pivot: bool) -> Fc {
     let mut plus = Upstream::spawn("plus").await;
     let mut v2 = Upstream::spawn("v2").await;
     let mut v1 = Upstream::spawn("v1").await;
@@ -189,7 +195,14 @@ pub(crate) async fn start(db: Db, accounts: Value) -> Fc {
     std::fs::write(dir.join("fc.secret"), FC_SECRET).expect("secret");
     std::fs::write(dir.join("fcplus.secret"), FCPLUS_SECRET).expect("secret");
     std::fs::write(dir.join("fcv1.secret"), FCV1_SECRET).expect("secret");
-    let toml = upstreams_toml(&v2.issuer, &plus.issuer) + &v1_toml(&v1.issuer);
+    let mut toml = upstreams_toml(&v2.issuer, &plus.issuer) + &v1_toml(&v1.issuer);
+    if pivot {
+        toml = toml.replacen(
+            "client_secret_file = \"fc.secret\"\n",
+            "client_secret_file = \"fc.secret\"\nlink_by_pivot_identity = true\n",
+            1,
+        );
+    }
     std::fs::write(dir.join("edit.toml"), realm_with(&toml)).expect("realm");
     let s = TestServer::start_with_realms(db, dir).await;
     s.add_rp("edit").await;

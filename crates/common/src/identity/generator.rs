@@ -72,9 +72,35 @@ pub fn generate_test_identities(seed: u64, count: usize) -> Vec<Identity> {
                 }
             }
         };
-        out.push(generate_one(&rng, &rpps, i));
+        let mut identity = generate_one(&rng, &rpps, i);
+        birth(seed, i, &mut identity);
+        out.push(identity);
     }
     out
+}
+
+/// Birth communes (COG codes) of generated identities born in France.
+const BIRTH_COMMUNES: &[&str] = &[
+    "75107", "75115", "69383", "13205", "33063", "59350", "35238", "31555", "44109", "67482",
+    "06088", "34172", "2A004", "97411",
+];
+/// Birth countries (COG codes) of generated identities born abroad.
+const BIRTH_COUNTRIES: &[&str] = &["99134", "99109", "99127", "99350", "99351", "99131"];
+
+/// Plausible birth data (a complete date between 1950 and 1999; one in eight born abroad),
+/// drawn from a generator of its own so that the rest of each identity stays as it was.
+fn birth(seed: u64, index: usize, identity: &mut Identity) {
+    let rng = SeededRandom::new(seed ^ 0xB127_u64.rotate_left(40) ^ index as u64);
+    let year = 1950 + rng.below(50);
+    let month = 1 + rng.below(12);
+    let day = 1 + rng.below(28);
+    identity.birth_date = Some(format!("{year:04}-{month:02}-{day:02}"));
+    if rng.below(8) == 0 {
+        identity.birth_country = Some((*pick(&rng, BIRTH_COUNTRIES)).to_owned());
+    } else {
+        identity.birth_country = Some(super::BIRTH_COUNTRY_FRANCE.to_owned());
+        identity.birth_place = Some((*pick(&rng, BIRTH_COMMUNES)).to_owned());
+    }
 }
 
 fn pick<'a, T>(rng: &SeededRandom, items: &'a [T]) -> &'a T {
@@ -110,6 +136,9 @@ fn generate_one(rng: &SeededRandom, rpps: &str, index: usize) -> Identity {
         )),
         phone: Some(fictional_mobile(rng)),
         origin: "RPPS".into(),
+        birth_date: None,
+        birth_place: None,
+        birth_country: None,
         exercices: vec![Exercice {
             code_profession: prof.into(),
             code_categorie_professionnelle: "C".into(),
@@ -190,6 +219,8 @@ struct EditSeed {
     family: &'static str,
     profession: (&'static str, &'static str, &'static str),
     sites: &'static [Site],
+    /// Birth date, commune (none when born abroad), country.
+    birth: (&'static str, Option<&'static str>, &'static str),
 }
 
 /// A work site: liberal (a practice with a SIRET) or salaried (a hospital with a FINESS).
@@ -205,6 +236,7 @@ struct Site {
 const EDIT_SEEDS: &[EditSeed] = &[
     EditSeed {
         id: "ANS20231122132732",
+        birth: ("1978-05-14", Some("75114"), "99100"),
         civilite: "MME",
         given: "SOPHIE",
         family: "LEFORT",
@@ -219,6 +251,7 @@ const EDIT_SEEDS: &[EditSeed] = &[
     },
     EditSeed {
         id: "ANS20240305091547",
+        birth: ("1985-11-02", Some("69387"), "99100"),
         civilite: "M",
         given: "JULIEN",
         family: "MARCHAND",
@@ -233,6 +266,7 @@ const EDIT_SEEDS: &[EditSeed] = &[
     },
     EditSeed {
         id: "ANS20240612143008",
+        birth: ("1990-02-27", None, "99350"),
         civilite: "MME",
         given: "NADIA",
         family: "BENALI",
@@ -247,6 +281,7 @@ const EDIT_SEEDS: &[EditSeed] = &[
     },
     EditSeed {
         id: "ANS20250117104521",
+        birth: ("1982-07-19", Some("35238"), "99100"),
         civilite: "MME",
         given: "CLAIRE",
         family: "ROUSSEL",
@@ -270,6 +305,7 @@ const EDIT_SEEDS: &[EditSeed] = &[
     },
     EditSeed {
         id: "ANS20250923171203",
+        birth: ("1969-09-30", Some("59350"), "99100"),
         civilite: "M",
         given: "ANTOINE",
         family: "FAURE",
@@ -313,6 +349,9 @@ fn edit_identity(seed: &EditSeed) -> Identity {
         )),
         phone: None,
         origin: "EDIT".into(),
+        birth_date: Some(seed.birth.0.into()),
+        birth_place: seed.birth.1.map(str::to_owned),
+        birth_country: Some(seed.birth.2.into()),
         exercices: vec![Exercice {
             code_profession: prof.into(),
             code_categorie_professionnelle: "C".into(),
@@ -371,6 +410,37 @@ mod tests {
     use super::super::{IdOrigin, admit, luhn_valid};
     use super::*;
     use crate::environment::Environment;
+
+    #[test]
+    fn generated_birth_data_is_plausible_and_reproducible() {
+        let a = generate_test_identities(7, 200);
+        let mut abroad = 0;
+        for i in &a {
+            let date = i.birth_date.as_deref().expect("a birth date");
+            assert_eq!(super::super::full_birth_date(date).as_deref(), Some(date));
+            assert!(("1950".."2000").contains(&&date[..4]), "{date}");
+            match i.birth_country.as_deref() {
+                Some(super::super::BIRTH_COUNTRY_FRANCE) => {
+                    assert!(i.birth_place.is_some(), "{i:?}");
+                }
+                Some(c) => {
+                    assert!(c.starts_with("99") && i.birth_place.is_none(), "{i:?}");
+                    abroad += 1;
+                }
+                None => panic!("no birth country: {i:?}"),
+            }
+        }
+        assert!((5..60).contains(&abroad), "{abroad} born abroad of 200");
+        // Another seed, other birth data; the same seed, the same.
+        let other = generate_test_identities(8, 200);
+        assert_ne!(
+            a.iter().map(|i| &i.birth_date).collect::<Vec<_>>(),
+            other.iter().map(|i| &i.birth_date).collect::<Vec<_>>()
+        );
+        for e in edit_test_identities() {
+            assert!(e.birth_date.is_some() && e.birth_country.is_some());
+        }
+    }
 
     #[test]
     fn generator_is_reproducible_and_valid() {

@@ -129,6 +129,9 @@ pub const COLUMNS: &[Column] = &[
     col("email", "email", false, "e-mail address"),
     col("phone", "phone", false, "phone number"),
     col("active", "active", false, "whether logins are allowed: true (default) or false"),
+    col("birth_date", "birth-date", false, "birth date YYYY-MM-DD (complete)"),
+    col("birth_place", "birth-place", false, "birth place: INSEE COG code of the commune (born in France)"),
+    col("birth_country", "birth-country", false, "birth country: INSEE COG code (99100 France)"),
     col("code_profession", "code-profession", true, "profession code (TRE_G15): 10 médecin, 21 pharmacien, 40 chirurgien-dentiste, 50 sage-femme, 60 infirmier, 70 masseur-kinésithérapeute, 80 pédicure-podologue"),
     col("code_categorie_professionnelle", "code-categorie-professionnelle", false, "professional category: C civil (default), M military, E student"),
     col("code_civilite_dexercice", "code-civilite-dexercice", false, "civility of practice: DR (default for 10 and 40), M, MME (default: the civility), PR, or empty"),
@@ -388,6 +391,9 @@ pub fn identity_from_fields(fields: &[(&str, &str)]) -> Result<Identity, String>
         email: values.get("email").map(|v| (*v).to_owned()),
         phone: values.get("phone").map(|v| (*v).to_owned()),
         exercices: vec![exercice],
+        birth_date: values.get("birth_date").map(|v| (*v).to_owned()),
+        birth_place: values.get("birth_place").map(|v| v.to_ascii_uppercase()),
+        birth_country: values.get("birth_country").map(|v| (*v).to_owned()),
     })
 }
 
@@ -421,7 +427,8 @@ fn activity_defaults(mut a: Activity) -> Activity {
 /// or a relying party's logs show it: `preferred_username` / `SubjectNameID` /
 /// `otherIds[0].identifiant` (all those present must agree), `given_name`, `family_name`,
 /// `codeCivilite` (top level or in `SubjectRefPro`), `email`, `phone_number`,
-/// `SubjectRefPro.exercices` (PSC's practices and activities, missing keys empty), and
+/// `SubjectRefPro.exercices` (PSC's practices and activities, missing keys empty), the
+/// birth data under FranceConnect's names (`birthdate`, `birthplace`, `birthcountry`), and
 /// coeur's own `active` (default true). Other claims are ignored.
 ///
 /// With `national_id`, the document's identifiers are ignored and the identity takes that
@@ -468,6 +475,9 @@ pub fn identity_from_psc(doc: &Value, national_id: Option<NationalId>) -> Result
         email: string(obj, "email")?.filter(|e| !e.is_empty()),
         phone: string(obj, "phone_number")?.filter(|p| !p.is_empty()),
         exercices,
+        birth_date: string(obj, "birthdate")?.filter(|d| !d.is_empty()),
+        birth_place: string(obj, "birthplace")?.filter(|p| !p.is_empty()),
+        birth_country: string(obj, "birthcountry")?.filter(|c| !c.is_empty()),
     })
 }
 

@@ -180,6 +180,7 @@ impl Identity {
             phone("phone", p)?;
         }
         self.check_origin()?;
+        self.check_birth()?;
         if self.exercices.is_empty() {
             return Err(IdentityError::Missing(
                 "a practice (code_profession)".into(),
@@ -196,6 +197,46 @@ impl Identity {
                 String::new()
             };
             check_exercice(&at, e)?;
+        }
+        Ok(())
+    }
+
+    /// Birth data, each optional: a complete date `YYYY-MM-DD`, COG codes (a commune for the
+    /// place, `99…` for the country), a birth place only for someone born in France.
+    fn check_birth(&self) -> Result<(), IdentityError> {
+        if let Some(d) = &self.birth_date
+            && super::full_birth_date(d).as_deref() != Some(d.as_str())
+        {
+            return Err(invalid(
+                "birth_date",
+                format!("{d:?} is not a complete date YYYY-MM-DD"),
+            ));
+        }
+        if let Some(c) = &self.birth_country
+            && (super::cog_code(c).as_deref() != Some(c.as_str()) || !c.starts_with("99"))
+        {
+            return Err(invalid(
+                "birth_country",
+                format!("{c:?} is not an INSEE country code (99100 France)"),
+            ));
+        }
+        if let Some(p) = &self.birth_place {
+            if super::cog_code(p).as_deref() != Some(p.as_str()) || p.starts_with("99") {
+                return Err(invalid(
+                    "birth_place",
+                    format!("{p:?} is not an INSEE commune code"),
+                ));
+            }
+            if self
+                .birth_country
+                .as_deref()
+                .is_some_and(|c| c != super::BIRTH_COUNTRY_FRANCE)
+            {
+                return Err(invalid(
+                    "birth_place",
+                    "a birth place (commune) is only for someone born in France (99100)",
+                ));
+            }
         }
         Ok(())
     }
@@ -391,6 +432,43 @@ mod tests {
 
     fn refused(i: Identity) -> IdentityError {
         admit(Environment::Test, vec![i]).unwrap_err().error
+    }
+
+    #[test]
+    fn birth_data_is_checked() {
+        let born = |date: Option<&str>, place: Option<&str>, country: Option<&str>| Identity {
+            birth_date: date.map(str::to_owned),
+            birth_place: place.map(str::to_owned),
+            birth_country: country.map(str::to_owned),
+            ..doctor()
+        };
+        assert!(born(None, None, None).check().is_ok());
+        assert!(
+            born(Some("1971-03-09"), Some("75107"), Some("99100"))
+                .check()
+                .is_ok()
+        );
+        assert!(
+            born(Some("1980-12-31"), None, Some("99134"))
+                .check()
+                .is_ok()
+        );
+        assert!(born(None, Some("2A004"), None).check().is_ok());
+        for (bad, field) in [
+            (born(Some("1971-03-00"), None, None), "birth_date"),
+            (born(Some("1971-02-30"), None, None), "birth_date"),
+            (born(Some("09/03/1971"), None, None), "birth_date"),
+            (born(None, Some("7510"), None), "birth_place"),
+            (born(None, Some("99100"), None), "birth_place"),
+            (born(None, Some("75107"), Some("99134")), "birth_place"),
+            (born(None, None, Some("75107")), "birth_country"),
+            (born(None, None, Some("france")), "birth_country"),
+        ] {
+            match refused(bad) {
+                IdentityError::Invalid { field: f, .. } => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! the code redeemed; the ID token decrypted and verified by `coeur_oauth::upstream`; userinfo
 //! of the same subject). A linked upstream identity logs its national id in; one seen for the
 //! first time gets a pending link, proven by a card or e-CPS login in the same pending request
-//! ([`after_login`]). coeur's logout also ends the upstream session ([`upstream_logout`]).
+//! ([`after_login`]) or, where the upstream's `link_by_pivot_identity` allows it and its pivot
+//! identity matches exactly one identity's record, confirmed by the person. coeur's logout also ends the upstream session ([`upstream_logout`]).
 
 use super::{
     Listener, LoginContext, LoginMethod, LoginRefusal, Unavailable, WalletSubmission, finish_login,
@@ -346,21 +347,42 @@ async fn callback(
         .upstream_link(&rt.realm.name, &up.spec.name, &id.sub)
         .await?;
     let Some(national_id) = linked.and_then(|n| NationalId::parse(&n).ok()) else {
-        return links::propose(&cx, up, &id.sub, &info).await;
+        return links::propose(&cx, up, &id, &info).await;
     };
-    st.store
+    keep_upstream_session(&cx, up, &id).await?;
+    complete(&cx, &national_id, id.acr).await
+}
+
+/// Records the upstream session of the login under way (for coeur's logout).
+async fn keep_upstream_session(
+    cx: &LoginContext<'_>,
+    up: &UpstreamRt,
+    id: &UpstreamIdTokenVerified,
+) -> Result<(), ProviderError> {
+    cx.st
+        .store
         .put_upstream_session(
-            &row.pending_hash,
-            &rt.realm.name,
+            cx.pending_hash,
+            &cx.rt.realm.name,
             &up.spec.name,
             &id.jws,
-            now + rt.realm.lifetimes.sso_session,
+            cx.now + cx.rt.realm.lifetimes.sso_session,
         )
         .await?;
+    Ok(())
+}
+
+/// Completes the login through an upstream, at level `reached`, as `national_id`.
+async fn complete(
+    cx: &LoginContext<'_>,
+    national_id: &NationalId,
+    reached: Acr,
+) -> Result<Response, ProviderError> {
+    let expired = ProviderError::page_expired;
     let login = FranceConnectLogin {
-        reached: Some(id.acr),
+        reached: Some(reached),
     };
-    match finish_login(&cx, &national_id, &login).await {
+    match finish_login(cx, national_id, &login).await {
         Ok(r) => Ok(r),
         Err(LoginRefusal::Message(m, status) | LoginRefusal::NationalId(m, status)) => Err(
             ProviderError::page(status, Text::new("error.login_refused.title"), m),
@@ -404,7 +426,8 @@ pub(crate) async fn after_login(
             Ok(true) => {
                 let link = (p.realm.as_str(), p.upstream.as_str(), p.sub.as_str());
                 let nid = national_id.as_str();
-                links::audit(st, "upstream.link", link, nid, nid, now).await;
+                let how = proven.method().as_str();
+                links::audit(st, "upstream.link", link, nid, nid, Some(how), now).await;
                 tracing::info!(realm = %rt.realm.name, upstream = %p.upstream, method = method.as_str(), "upstream identity linked");
             }
             Ok(false) => {

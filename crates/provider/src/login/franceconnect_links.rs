@@ -21,11 +21,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use coeur_ca::store::AuditEntry;
+use coeur_common::identity::{Identity, NationalId};
 use coeur_common::random::token as random_token;
 use coeur_oauth::authorize::Params;
 use coeur_oauth::jose::token_hash;
+use coeur_oauth::pivot::{Pivot, PivotMatched};
 use coeur_oauth::realm::AuthMethod;
-use coeur_oauth::upstream::{PENDING_LINK_LIFETIME, PendingLink};
+use coeur_oauth::upstream::{
+    LinkMethod, LinkProven, PENDING_LINK_LIFETIME, PendingLink, UpstreamIdTokenVerified,
+};
 use coeur_web::listener::PeerAddr;
 use coeur_web::{Text, cookie, form_pairs, page, request_lang};
 use std::sync::Arc;
@@ -45,11 +49,16 @@ pub(super) async fn audit(
     link: (&str, &str, &str),
     national_id: &str,
     actor: &str,
+    method: Option<&str>,
     now: i64,
 ) {
     let (realm, upstream, sub) = link;
     let subject = format!("{realm}/{upstream}/{sub}");
-    let details = serde_json::json!({ "national_id": national_id }).to_string();
+    let details = match method {
+        Some(m) => serde_json::json!({ "national_id": national_id, "method": m }),
+        None => serde_json::json!({ "national_id": national_id }),
+    }
+    .to_string();
     let entry = AuditEntry {
         at: now,
         action,
@@ -108,24 +117,43 @@ fn link_page(
 /// request), and the page asking for the proof of a national id, naming the upstream account
 /// (from its userinfo) so that a person sent there with someone else's account notices before
 /// proving anything. Nothing else is stored, no one is logged in.
+///
+/// Where the upstream links by pivot identity and that identity matches exactly one
+/// identity's record ([`pivot_match`]), the pending link offers that identity and the page
+/// asks the person to confirm it instead (or to decline, and prove).
 pub(super) async fn propose(
     cx: &LoginContext<'_>,
     up: &UpstreamRt,
-    sub: &str,
+    id: &UpstreamIdTokenVerified,
     info: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Response, ProviderError> {
     let handle = random_token(&*cx.st.rng);
-    let pending = PendingLink {
+    let mut pending = PendingLink {
         realm: cx.rt.realm.name.clone(),
         upstream: up.spec.name.clone(),
-        sub: sub.to_owned(),
+        sub: id.sub.clone(),
         pending_hash: cx.pending_hash.to_owned(),
         expires_at: cx.now + PENDING_LINK_LIFETIME,
+        offer: None,
+        acr: None,
     };
+    let offered = if up.spec.link_by_pivot_identity {
+        pivot_match(cx, info).await?
+    } else {
+        None
+    };
+    if let Some((matched, _)) = &offered {
+        pending = pending.offering(matched, id.acr);
+    }
     cx.st
         .store
         .put_pending_link(&token_hash(&handle), &pending)
         .await?;
+    if let Some((_, identity)) = offered {
+        super::keep_upstream_session(cx, up, id).await?;
+        tracing::info!(realm = %cx.rt.realm.name, upstream = %up.spec.name, "upstream identity not linked yet: pivot identity matched, confirmation asked");
+        return Ok(confirm_page(cx, &up.spec.display_name, &handle, &identity));
+    }
     tracing::info!(realm = %cx.rt.realm.name, upstream = %up.spec.name, "upstream identity not linked yet: proof asked");
     let claim = |k: &str| {
         info.get(k)
@@ -147,8 +175,107 @@ pub(super) async fn propose(
     ))
 }
 
+/// The one identity of the realm whose record the upstream's pivot identity equals: the store
+/// narrows by complete birth date, [`PivotMatched::find`] decides (none on a partial birth
+/// date, no record, or several).
+async fn pivot_match(
+    cx: &LoginContext<'_>,
+    info: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<(PivotMatched, Identity)>, ProviderError> {
+    let upstream = Pivot::of_claims(info);
+    let Some(born) = upstream.full_birth_date() else {
+        return Ok(None);
+    };
+    let candidates = cx
+        .st
+        .store
+        .identities_born_on(&cx.rt.realm.name, &born)
+        .await?;
+    let records: Vec<(&str, Pivot)> = candidates
+        .iter()
+        .map(|i| (i.national_id.as_str(), Pivot::of_identity(i)))
+        .collect();
+    let Some(matched) = PivotMatched::find(&upstream, records.iter().map(|(n, p)| (*n, p))) else {
+        return Ok(None);
+    };
+    // An identity whose logins are refused is not offered: the proof page says why.
+    let identity = candidates
+        .into_iter()
+        .find(|i| i.national_id.as_str() == matched.national_id())
+        .filter(|i| i.active);
+    Ok(identity.map(|i| (matched, i)))
+}
+
+/// A national id shown partially: its first three and last two characters.
+fn masked(national_id: &str) -> String {
+    let n = national_id.chars().count();
+    national_id
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i < 3 || i + 2 >= n { c } else { '•' })
+        .collect()
+}
+
+/// The page asking the person to confirm the identity their pivot identity matched, named
+/// partially (given name, family name, national id masked).
+fn confirm_page(cx: &LoginContext<'_>, name: &str, handle: &str, identity: &Identity) -> Response {
+    let rt = cx.rt;
+    page(
+        StatusCode::OK,
+        "franceconnect_confirm.html",
+        lang_of(cx.req, cx.headers),
+        minijinja::context! {
+            realm => rt.realm.display_name,
+            upstream => name,
+            action => format!("/auth/realms/{}/franceconnect/link", rt.realm.name),
+            handle,
+            given_name => identity.given_name,
+            family_name => identity.family_name,
+            masked_id => masked(identity.national_id.as_str()),
+        },
+    )
+}
+
+/// The person's answer on the confirmation page (`confirm=yes|no`): yes links (audited) and
+/// completes the login through the upstream; no withdraws the offer and shows the proof page.
+async fn answer(
+    cx: &LoginContext<'_>,
+    p: &PendingLink,
+    handle: &str,
+    name: &str,
+    yes: bool,
+) -> Result<Response, ProviderError> {
+    let st = cx.st;
+    let expired = ProviderError::page_expired;
+    if !yes {
+        st.store.decline_offer(&token_hash(handle)).await?;
+        tracing::info!(realm = %cx.rt.realm.name, upstream = %p.upstream, "pivot identity match declined: proof asked");
+        return Ok(link_page(cx, name, handle, None, None, StatusCode::OK));
+    }
+    let (Some(proven), Some(acr)) = (
+        LinkProven::by_confirmation(p, cx.pending_hash, cx.now),
+        p.acr,
+    ) else {
+        return Err(expired().with_detail("nothing offered for confirmation"));
+    };
+    let Ok(national_id) = NationalId::parse(proven.national_id()) else {
+        return Err(expired());
+    };
+    if !st.store.link_upstream(&proven, cx.now).await? {
+        return Err(expired().with_detail("already linked or confirmation used"));
+    }
+    let link = (p.realm.as_str(), p.upstream.as_str(), p.sub.as_str());
+    let nid = national_id.as_str();
+    let how = proven.method().as_str();
+    audit(st, "upstream.link", link, nid, nid, Some(how), cx.now).await;
+    tracing::info!(realm = %cx.rt.realm.name, upstream = %p.upstream, method = how, "upstream identity linked");
+    super::complete(cx, &national_id, acr).await
+}
+
 /// `POST …/franceconnect/link` (`link`, `method`, `national_id`): the proof starts, by card or
-/// e-CPS, in the pending request the link belongs to.
+/// e-CPS, in the pending request the link belongs to; or (`link`, `confirm`) the answer on
+/// the confirmation page of a pivot identity match. Either only from the browser of that
+/// pending request.
 async fn link(
     st: St,
     Path(realm): Path<String>,
@@ -184,6 +311,14 @@ async fn link(
         .iter()
         .find(|u| u.spec.name == p.upstream)
         .map_or(p.upstream.clone(), |u| u.spec.display_name.clone());
+    if let Some(confirm) = form.get("confirm") {
+        let yes = match confirm {
+            "yes" => true,
+            "no" => false,
+            _ => return Err(expired().with_detail("confirm is yes or no")),
+        };
+        return answer(&cx, &p, handle, &name, yes).await;
+    }
     let method = form
         .get("method")
         .and_then(AuthMethod::parse)
@@ -266,7 +401,10 @@ async fn my_links(
         .map(|l| {
             minijinja::context! {
                 upstream => l.upstream, name => names(&l.upstream), sub => l.sub,
-                method => AuthMethod::parse(&l.method).map(label),
+                method => match LinkMethod::PivotIdentity.as_str() == l.method {
+                    true => Some(Text::new("fc.links.by_pivot")),
+                    false => AuthMethod::parse(&l.method).map(label),
+                },
             }
         })
         .collect();
@@ -327,6 +465,7 @@ async fn remove_mine(
             (&l.realm, &l.upstream, &l.sub),
             nid,
             nid,
+            None,
             now,
         )
         .await;
@@ -348,4 +487,16 @@ async fn jwks(
         return Ok(StatusCode::NOT_FOUND.into_response());
     };
     Ok(Json(up.public_jwks()).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked;
+
+    #[test]
+    fn national_ids_are_shown_masked() {
+        assert_eq!(masked("899700218896"), "899•••••••96");
+        assert_eq!(masked("ANS20240305091547"), "ANS••••••••••••47");
+        assert_eq!(masked("81234"), "81234");
+    }
 }

@@ -223,12 +223,15 @@ impl Store {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-            sqlx::query("INSERT INTO identities (realm, national_id, active, data, updated_at) VALUES ($1, $2, $3, $4, $5)")
+            sqlx::query("INSERT INTO identities (realm, national_id, active, data, updated_at, birth_date, birth_place, birth_country) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                 .bind(&realm.name)
                 .bind(i.national_id.as_str())
                 .bind(i64::from(i.active))
                 .bind(serde_json::to_string(i)?)
                 .bind(now)
+                .bind(i.birth_date.as_deref())
+                .bind(i.birth_place.as_deref())
+                .bind(i.birth_country.as_deref())
                 .execute(&mut *tx)
                 .await?;
             if replaced > 0 {
@@ -280,6 +283,26 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>("data")?)?))
+            .collect()
+    }
+
+    /// The identities of a realm born on `birth_date` (`YYYY-MM-DD`): the candidates an
+    /// upstream's pivot identity is compared with (`coeur_oauth::pivot::PivotMatched`
+    /// decides; this only narrows). Their birth data is the columns'.
+    pub async fn identities_born_on(&self, realm: &str, birth_date: &str) -> Result<Vec<Identity>> {
+        let rows = sqlx::query("SELECT data, birth_date, birth_place, birth_country FROM identities WHERE realm = $1 AND birth_date = $2 ORDER BY national_id")
+            .bind(realm)
+            .bind(birth_date)
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let mut i: Identity = serde_json::from_str(&r.try_get::<String, _>("data")?)?;
+                i.birth_date = r.try_get("birth_date")?;
+                i.birth_place = r.try_get("birth_place")?;
+                i.birth_country = r.try_get("birth_country")?;
+                Ok(i)
+            })
             .collect()
     }
 

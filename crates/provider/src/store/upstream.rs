@@ -4,7 +4,8 @@
 
 use super::Store;
 use anyhow::Result;
-use coeur_oauth::upstream::{LinkProven, PendingLink};
+use coeur_oauth::acr::Acr;
+use coeur_oauth::upstream::{LinkMethod, LinkProven, PendingLink};
 use sqlx::Row;
 
 /// A login sent upstream, as stored under its state's hash.
@@ -37,7 +38,7 @@ pub struct LinkRow {
     pub sub: String,
     /// The national id.
     pub national_id: String,
-    /// How it was proven (`card`, `ecps`).
+    /// How it was made (`card`, `ecps`, `pivot_identity`).
     pub method: String,
     /// When.
     pub created_at: i64,
@@ -184,13 +185,15 @@ impl Store {
             .bind(&p.pending_hash)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO upstream_pending_links (handle_hash, realm, upstream, sub, pending_hash, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO upstream_pending_links (handle_hash, realm, upstream, sub, pending_hash, expires_at, pivot_national_id, acr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(handle_hash)
             .bind(&p.realm)
             .bind(&p.upstream)
             .bind(&p.sub)
             .bind(&p.pending_hash)
             .bind(p.expires_at)
+            .bind(p.offer.as_deref())
+            .bind(p.acr.map(Acr::as_str))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -199,17 +202,27 @@ impl Store {
 
     /// The unused link waiting under `handle_hash`.
     pub async fn pending_link(&self, handle_hash: &str) -> Result<Option<PendingLink>> {
-        let r = sqlx::query("SELECT realm, upstream, sub, pending_hash, expires_at FROM upstream_pending_links WHERE handle_hash = $1 AND used_at IS NULL")
+        let r = sqlx::query("SELECT realm, upstream, sub, pending_hash, expires_at, pivot_national_id, acr FROM upstream_pending_links WHERE handle_hash = $1 AND used_at IS NULL")
             .bind(handle_hash)
             .fetch_optional(self.db.pool())
             .await?;
         r.map(|r| pending_link(&r)).transpose()
     }
 
+    /// Withdraws the identity a pending link offered for confirmation (the person said it is
+    /// not them): only a proof may link it now. Whether there was one to withdraw.
+    pub async fn decline_offer(&self, handle_hash: &str) -> Result<bool> {
+        let r = sqlx::query("UPDATE upstream_pending_links SET pivot_national_id = NULL WHERE handle_hash = $1 AND used_at IS NULL AND pivot_national_id IS NOT NULL")
+            .bind(handle_hash)
+            .execute(self.db.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// The unused links waiting for a proof in the pending authorization request
     /// `pending_hash`.
     pub async fn pending_links_of(&self, pending_hash: &str) -> Result<Vec<PendingLink>> {
-        let rows = sqlx::query("SELECT realm, upstream, sub, pending_hash, expires_at FROM upstream_pending_links WHERE pending_hash = $1 AND used_at IS NULL")
+        let rows = sqlx::query("SELECT realm, upstream, sub, pending_hash, expires_at, pivot_national_id, acr FROM upstream_pending_links WHERE pending_hash = $1 AND used_at IS NULL")
             .bind(pending_hash)
             .fetch_all(self.db.pool())
             .await?;
@@ -221,11 +234,17 @@ impl Store {
     /// already linked (to anyone: one national id per upstream identity).
     pub async fn link_upstream(&self, proven: &LinkProven, now: i64) -> Result<bool> {
         let mut tx = self.db.pool().begin().await?;
-        let used = sqlx::query("UPDATE upstream_pending_links SET used_at = $1 WHERE realm = $2 AND upstream = $3 AND sub = $4 AND used_at IS NULL AND expires_at > $1")
+        // A confirmation consumes only a pending link still offering that identity.
+        let offered = match proven.method() {
+            LinkMethod::PivotIdentity => proven.national_id(),
+            LinkMethod::Proof(_) => "",
+        };
+        let used = sqlx::query("UPDATE upstream_pending_links SET used_at = $1 WHERE realm = $2 AND upstream = $3 AND sub = $4 AND used_at IS NULL AND expires_at > $1 AND ($5 = '' OR pivot_national_id = $5)")
             .bind(now)
             .bind(proven.realm())
             .bind(proven.upstream())
             .bind(proven.sub())
+            .bind(offered)
             .execute(&mut *tx)
             .await?;
         if used.rows_affected() == 0 {
@@ -340,5 +359,10 @@ fn pending_link(r: &sqlx::any::AnyRow) -> Result<PendingLink> {
         sub: r.try_get("sub")?,
         pending_hash: r.try_get("pending_hash")?,
         expires_at: r.try_get("expires_at")?,
+        offer: r.try_get("pivot_national_id")?,
+        acr: r
+            .try_get::<Option<String>, _>("acr")?
+            .as_deref()
+            .and_then(Acr::parse),
     })
 }

@@ -340,3 +340,39 @@ fn formats_by_name() {
     assert_eq!("JSON".parse::<Format>(), Ok(Format::Json));
     assert!("xml".parse::<Format>().is_err());
 }
+
+#[test]
+fn birth_data_from_csv_and_json() {
+    let text = "national_id,civilite,given_name,family_name,code_profession,birth_date,birth_place,birth_country\n\
+                899700218896,M,HUGO,MARTIN,10,1971-03-09,2a004,99100\n\
+                ANS20240101120000,MME,ALICE,DUPONT,60,,,\n";
+    let admitted = parse(Format::Csv, text, Environment::Test).unwrap();
+    let [born, unknown] = admitted.identities() else {
+        panic!("two identities")
+    };
+    assert_eq!(born.birth_date.as_deref(), Some("1971-03-09"));
+    assert_eq!(born.birth_place.as_deref(), Some("2A004"));
+    assert_eq!(born.birth_country.as_deref(), Some("99100"));
+    assert_eq!(
+        (
+            &unknown.birth_date,
+            &unknown.birth_place,
+            &unknown.birth_country
+        ),
+        (&None, &None, &None)
+    );
+    let partial = "national_id,civilite,given_name,family_name,code_profession,birth_date\n\
+                   899700218896,M,HUGO,MARTIN,10,1971-03-00\n";
+    let e = errors(Format::Csv, partial, Environment::Test);
+    assert_eq!(e.len(), 1);
+    assert!(e[0].reason.contains("birth_date"), "{e:?}");
+
+    let mut doc = psc_doc("ANS20210107161422");
+    doc["birthdate"] = json!("1980-12-31");
+    doc["birthcountry"] = json!("99134");
+    let admitted = parse(Format::Json, &doc.to_string(), Environment::Test).unwrap();
+    let i = &admitted.identities()[0];
+    assert_eq!(i.birth_date.as_deref(), Some("1980-12-31"));
+    assert_eq!(i.birth_place, None);
+    assert_eq!(i.birth_country.as_deref(), Some("99134"));
+}
