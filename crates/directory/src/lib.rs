@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod extract;
+pub mod fhir;
 pub mod generate;
 pub mod import;
 pub mod keys;

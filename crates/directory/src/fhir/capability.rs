@@ -1,0 +1,59 @@
+//! `GET /metadata`: the CapabilityStatement, built from the same tables the parser uses, so
+//! that it states exactly what is supported.
+
+use super::query::{COMMON, ResourceType};
+use serde_json::{Value, json};
+
+fn param_type(name: &str) -> &'static str {
+    match name {
+        "_id" | "identifier" | "active" | "type" | "role" => "token",
+        "_lastUpdated" => "date",
+        "practitioner" | "organization" | "partof" => "reference",
+        _ => "string",
+    }
+}
+
+/// The CapabilityStatement of this server at `base`, `date` being the server's start time.
+pub fn capability_statement(base: &str, date: &str, public_reads: bool) -> Value {
+    let resources: Vec<Value> = [
+        ResourceType::Practitioner,
+        ResourceType::PractitionerRole,
+        ResourceType::Organization,
+    ]
+    .into_iter()
+    .map(|t| {
+        let params: Vec<Value> = COMMON
+            .iter()
+            .chain(t.parameters())
+            .map(|p| json!({ "name": p, "type": param_type(p) }))
+            .collect();
+        json!({
+            "type": t.as_str(),
+            "interaction": [{ "code": "read" }, { "code": "search-type" }],
+            "searchInclude": t.includes(),
+            "searchRevInclude": t.revincludes(),
+            "searchParam": params,
+        })
+    })
+    .collect();
+    let security = if public_reads {
+        "Reads are public; a coeur access token (client_credentials) may be presented and is then checked."
+    } else {
+        "A coeur access token (client_credentials, Bearer) with the directory's audience and read scope is required."
+    };
+    json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": date,
+        "kind": "instance",
+        "software": { "name": "coeur-annuaire", "version": env!("CARGO_PKG_VERSION") },
+        "implementation": { "description": "Health directory (RPPS, FINESS)", "url": base },
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [{
+            "mode": "server",
+            "security": { "description": security },
+            "resource": resources,
+        }],
+    })
+}
