@@ -10,8 +10,10 @@
 pub mod extract;
 pub mod fhir;
 pub mod generate;
+pub mod http;
 pub mod import;
 pub mod keys;
+pub mod ratelimit;
 pub mod record;
 pub mod store;
 pub mod summary;

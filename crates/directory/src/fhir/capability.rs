@@ -27,13 +27,19 @@ pub fn capability_statement(base: &str, date: &str, public_reads: bool) -> Value
             .chain(t.parameters())
             .map(|p| json!({ "name": p, "type": param_type(p) }))
             .collect();
-        json!({
+        let mut r = json!({
             "type": t.as_str(),
             "interaction": [{ "code": "read" }, { "code": "search-type" }],
-            "searchInclude": t.includes(),
-            "searchRevInclude": t.revincludes(),
             "searchParam": params,
-        })
+        });
+        // FHIR JSON has no empty arrays.
+        if !t.includes().is_empty() {
+            r["searchInclude"] = json!(t.includes());
+        }
+        if !t.revincludes().is_empty() {
+            r["searchRevInclude"] = json!(t.revincludes());
+        }
+        r
     })
     .collect();
     let security = if public_reads {

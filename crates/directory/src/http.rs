@@ -1,0 +1,432 @@
+//! The directory's FHIR API over HTTP (axum): `GET /metadata`, `GET /{type}` (search) and
+//! `GET /{type}/{id}` (read) for `Practitioner`, `PractitionerRole` and `Organization`.
+//! JSON only (`application/fhir+json`); every error is an `OperationOutcome`.
+//!
+//! Callers present coeur access tokens (client credentials): signature against the provider's
+//! JWKS ([`JwksSource`](coeur_resource_server::JwksSource), refetched on an unknown `kid`),
+//! issuer, expiry, an audience among the configured ones and the [`DirectoryRead`] scope.
+//! With [`Access::PublicReads`] a request without a token is served too (a token presented is
+//! still checked). Each caller (client id, or all anonymous callers together) has its own
+//! rate limit: `429` with `Retry-After` past it. `/metadata` is public.
+
+use crate::fhir::capability::capability_statement;
+use crate::fhir::map::{instant, key_of_id, kinds_of, resource};
+use crate::fhir::model::{OperationOutcome, Resource};
+use crate::fhir::page::{CursorKey, count_only, searchset};
+use crate::fhir::query::{Handling, Include, Query, ResourceType, RevInclude, parse};
+use crate::ratelimit::{Limiter, RateLimit};
+use crate::record::RecordKind;
+use crate::store::{Store, StoredRecord};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use coeur_common::random::Clock;
+use coeur_resource_server::{Binding, Scope, TokenError, Verifier, scope};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+scope! {
+    pub DirectoryRead = "directory:read";
+}
+
+/// Who may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A valid token is required.
+    Tokens,
+    /// Anyone may read; tokens presented are checked.
+    PublicReads,
+}
+
+/// How the service runs.
+pub struct Config {
+    /// The API's base URL as clients see it, without a trailing `/` (links, `fullUrl`).
+    pub base_url: String,
+    /// Accepted `aud` values. coeur puts the client id in `aud` of client-credentials tokens,
+    /// so this lists the clients the directory serves.
+    pub audiences: Vec<String>,
+    /// Token required or public reads.
+    pub access: Access,
+    /// The per-caller limit.
+    pub rate_limit: RateLimit,
+    /// The key paging cursors are signed with (random per process: cursors do not survive
+    /// a restart).
+    pub cursor_key: [u8; 32],
+}
+
+/// The service's state.
+pub struct Directory {
+    store: Store,
+    verifier: Arc<Verifier>,
+    clock: Arc<dyn Clock>,
+    config: Config,
+    limiter: Limiter,
+    cursors: CursorKey,
+    started: String,
+}
+
+impl Directory {
+    /// A service over `store`, checking tokens with `verifier`, reading time from `clock`.
+    pub fn new(
+        store: Store,
+        verifier: Arc<Verifier>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> Arc<Self> {
+        let started = instant(clock.now());
+        Arc::new(Self {
+            store,
+            verifier,
+            limiter: Limiter::new(config.rate_limit),
+            cursors: CursorKey::new(&config.cursor_key),
+            clock,
+            config,
+            started,
+        })
+    }
+}
+
+type St = State<Arc<Directory>>;
+
+/// The FHIR routes, at the root of the router (nest it under the base URL's path).
+pub fn router(directory: Arc<Directory>) -> axum::Router {
+    axum::Router::new()
+        .route("/metadata", get(metadata))
+        .route("/{rtype}", get(search))
+        .route("/{rtype}/{id}", get(read))
+        .fallback(not_found_route)
+        .with_state(directory)
+}
+
+const FHIR_JSON: &str = "application/fhir+json";
+
+fn fhir(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (
+            status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON))],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+fn outcome(status: StatusCode, code: &str, diagnostics: impl Into<String>) -> Response {
+    fhir(
+        status,
+        &Resource::OperationOutcome(OperationOutcome::error(code, diagnostics)),
+    )
+}
+
+fn internal(e: anyhow::Error) -> Response {
+    tracing::error!(error = %format!("{e:#}"), "directory request");
+    outcome(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "exception",
+        "internal error",
+    )
+}
+
+fn unauthorized(diagnostics: &str, challenge: &'static str) -> Response {
+    let mut r = outcome(StatusCode::UNAUTHORIZED, "login", diagnostics);
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
+    r
+}
+
+/// The caller, for rate limiting.
+enum Caller {
+    Client(String),
+    Anonymous,
+}
+
+async fn authorize(d: &Directory, headers: &HeaderMap) -> Result<Caller, Response> {
+    let Some(token) = coeur_web::bearer_token(headers) else {
+        return match d.config.access {
+            Access::PublicReads => Ok(Caller::Anonymous),
+            Access::Tokens => Err(unauthorized("a bearer access token is required", "Bearer")),
+        };
+    };
+    let claims = match d.verifier.verify(&token, Binding::None).await {
+        Ok(c) => c,
+        Err(TokenError::Invalid(why)) => {
+            return Err(unauthorized(why, "Bearer error=\"invalid_token\""));
+        }
+        Err(TokenError::Internal(e)) => return Err(internal(e)),
+    };
+    if !d.config.audiences.contains(&claims.aud) {
+        return Err(unauthorized(
+            "the access token is meant for another audience",
+            "Bearer error=\"invalid_token\"",
+        ));
+    }
+    if !claims.scope.split(' ').any(|s| s == DirectoryRead::NAME) {
+        let mut r = outcome(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this operation needs the {} scope", DirectoryRead::NAME),
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(
+                "Bearer error=\"insufficient_scope\", scope=\"directory:read\"",
+            ),
+        );
+        return Err(r);
+    }
+    Ok(Caller::Client(claims.client_id))
+}
+
+/// Authorises and counts the request against the caller's limit.
+async fn admit(d: &Directory, headers: &HeaderMap) -> Result<(), Response> {
+    let caller = authorize(d, headers).await?;
+    let key = match &caller {
+        Caller::Client(id) => format!("client:{id}"),
+        Caller::Anonymous => "anonymous".to_owned(),
+    };
+    d.limiter.check(&key, d.clock.now()).map_err(|retry| {
+        let mut r = outcome(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throttled",
+            "too many requests: retry later",
+        );
+        if let Ok(v) = HeaderValue::from_str(&retry.min(86_400).to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        r
+    })
+}
+
+async fn not_found_route() -> Response {
+    outcome(StatusCode::NOT_FOUND, "not-supported", "no such endpoint")
+}
+
+async fn metadata(State(d): St) -> Response {
+    let access = d.config.access == Access::PublicReads;
+    fhir(
+        StatusCode::OK,
+        &capability_statement(&d.config.base_url, &d.started, access),
+    )
+}
+
+fn unknown_type(name: &str) -> Response {
+    outcome(
+        StatusCode::NOT_FOUND,
+        "not-supported",
+        format!("resource type {name:?} is not served"),
+    )
+}
+
+async fn load(d: &Directory, rtype: &str, id: &str) -> anyhow::Result<Option<StoredRecord>> {
+    let Some(key) = key_of_id(id) else {
+        return Ok(None);
+    };
+    for kind in kinds_of(rtype) {
+        if let Some(s) = d.store.get(*kind, &key).await? {
+            return Ok(Some(s));
+        }
+    }
+    Ok(None)
+}
+
+async fn read(
+    State(d): St,
+    headers: HeaderMap,
+    Path((rtype, id)): Path<(String, String)>,
+) -> Response {
+    let Some(t) = ResourceType::parse(&rtype) else {
+        return unknown_type(&rtype);
+    };
+    if let Err(r) = admit(&d, &headers).await {
+        return r;
+    }
+    match load(&d, t.as_str(), &id).await {
+        Ok(Some(s)) => match resource(&s) {
+            Some(r) => fhir(StatusCode::OK, &r),
+            None => internal(anyhow::anyhow!("record without resource")),
+        },
+        Ok(None) => outcome(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("{}/{id} is not known", t.as_str()),
+        ),
+        Err(e) => internal(e),
+    }
+}
+
+/// Records scanned per store round trip.
+const SCAN: i64 = 500;
+
+async fn search(
+    State(d): St,
+    headers: HeaderMap,
+    Path(rtype): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let Some(t) = ResourceType::parse(&rtype) else {
+        return unknown_type(&rtype);
+    };
+    if let Err(r) = admit(&d, &headers).await {
+        return r;
+    }
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    let prefer = headers.get("prefer").and_then(|v| v.to_str().ok());
+    let query = match parse(t, &params, Handling::of_prefer(prefer)) {
+        Ok(q) => q,
+        Err(e) => return outcome(StatusCode::BAD_REQUEST, e.code(), e.to_string()),
+    };
+    let after = match query.page.as_deref() {
+        None => 0,
+        Some(c) => match d.cursors.open(&query, c) {
+            Some(v) => v,
+            None => {
+                return outcome(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    "_page is not a paging cursor of this search (or it has expired with a restart)",
+                );
+            }
+        },
+    };
+    match run_search(&d, &query, after).await {
+        Ok(r) => r,
+        Err(e) => internal(e),
+    }
+}
+
+async fn run_search(d: &Directory, query: &Query, mut after: i64) -> anyhow::Result<Response> {
+    let kinds = kinds_of(query.resource.as_str());
+    let base = &d.config.base_url;
+    if query.summary_count {
+        let mut total = 0u64;
+        loop {
+            let chunk = d.store.scan(kinds, after, SCAN).await?;
+            let Some(last) = chunk.last() else { break };
+            after = last.version;
+            total += chunk
+                .iter()
+                .filter(|s| resource(s).is_some_and(|r| query.matches(s, &r)))
+                .count() as u64;
+        }
+        return Ok(fhir(
+            StatusCode::OK,
+            &Resource::Bundle(count_only(base, query, total)),
+        ));
+    }
+    let mut matched: Vec<(i64, Resource)> = vec![];
+    'scan: loop {
+        let chunk = d.store.scan(kinds, after, SCAN).await?;
+        let Some(last) = chunk.last() else { break };
+        after = last.version;
+        for s in &chunk {
+            if let Some(r) = resource(s).filter(|r| query.matches(s, r)) {
+                matched.push((s.version, r));
+                if matched.len() > query.count {
+                    break 'scan;
+                }
+            }
+        }
+    }
+    let next_after = if matched.len() > query.count {
+        matched.truncate(query.count);
+        matched.last().map(|(v, _)| *v)
+    } else {
+        None
+    };
+    let matches: Vec<Resource> = matched.into_iter().map(|(_, r)| r).collect();
+    let included = includes(d, query, &matches).await?;
+    let bundle = searchset(base, query, &d.cursors, matches, next_after, included);
+    Ok(fhir(StatusCode::OK, &Resource::Bundle(bundle)))
+}
+
+fn ref_id(r: Option<&crate::fhir::model::Reference>) -> Option<&str> {
+    r?.reference.as_deref()?.split_once('/').map(|(_, id)| id)
+}
+
+async fn includes(
+    d: &Directory,
+    query: &Query,
+    matches: &[Resource],
+) -> anyhow::Result<Vec<Resource>> {
+    let mut out = vec![];
+    let mut push = |s: Option<StoredRecord>| {
+        if let Some(r) = s.as_ref().and_then(resource) {
+            out.push(r);
+        }
+    };
+    for inc in &query.include {
+        for m in matches {
+            let target = match (inc, m) {
+                (Include::RolePractitioner, Resource::PractitionerRole(r)) => {
+                    ref_id(r.practitioner.as_ref()).map(|id| ("Practitioner", id))
+                }
+                (Include::RoleOrganization, Resource::PractitionerRole(r)) => {
+                    ref_id(r.organization.as_ref()).map(|id| ("Organization", id))
+                }
+                (Include::OrganizationPartOf, Resource::Organization(o)) => {
+                    ref_id(o.part_of.as_ref()).map(|id| ("Organization", id))
+                }
+                _ => None,
+            };
+            if let Some((rtype, id)) = target {
+                push(load(d, rtype, id).await?);
+            }
+        }
+    }
+    for rev in &query.revinclude {
+        match rev {
+            RevInclude::RolesOfPractitioner => {
+                for m in matches {
+                    if let Resource::Practitioner(p) = m
+                        && let Some(key) = key_of_id(&p.id)
+                    {
+                        for s in d
+                            .store
+                            .with_key_prefix(RecordKind::PractitionerRole, &format!("{key}|"))
+                            .await?
+                        {
+                            push(Some(s));
+                        }
+                    }
+                }
+            }
+            RevInclude::RolesAtOrganization => {
+                let ids: HashSet<&str> = matches
+                    .iter()
+                    .filter_map(|m| match m {
+                        Resource::Organization(o) => Some(o.id.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                if ids.is_empty() {
+                    continue;
+                }
+                // Exercises point to their site by FINESS number inside the record: a scan.
+                let mut after = 0;
+                loop {
+                    let chunk = d
+                        .store
+                        .scan(&[RecordKind::PractitionerRole], after, SCAN)
+                        .await?;
+                    let Some(last) = chunk.last() else { break };
+                    after = last.version;
+                    for s in chunk {
+                        if let Some(Resource::PractitionerRole(r)) = resource(&s)
+                            && ref_id(r.organization.as_ref()).is_some_and(|id| ids.contains(id))
+                        {
+                            push(Some(s));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
