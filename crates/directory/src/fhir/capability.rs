@@ -63,3 +63,36 @@ pub fn capability_statement(base: &str, date: &str, public_reads: bool) -> Value
         }],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fhir::query::{Handling, parse};
+
+    #[test]
+    fn the_statement_lists_what_the_parser_accepts() {
+        let cap = capability_statement("http://d", "2026-01-01T00:00:00Z", false);
+        assert_eq!(cap["fhirVersion"], "4.0.1");
+        for r in cap["rest"][0]["resource"].as_array().unwrap() {
+            let t = ResourceType::parse(r["type"].as_str().unwrap()).unwrap();
+            for p in r["searchParam"].as_array().unwrap() {
+                let name = p["name"].as_str().unwrap();
+                let value = match p["type"].as_str().unwrap() {
+                    "date" => "2026-01-01",
+                    "token" if name == "active" => "true",
+                    _ => "x",
+                };
+                let params = [(name.to_owned(), value.to_owned())];
+                assert!(parse(t, &params, Handling::Strict).is_ok(), "{name}");
+            }
+            for inc in r["searchInclude"].as_array().into_iter().flatten() {
+                let params = [("_include".to_owned(), inc.as_str().unwrap().to_owned())];
+                assert!(parse(t, &params, Handling::Strict).is_ok(), "{inc}");
+            }
+            for inc in r["searchRevInclude"].as_array().into_iter().flatten() {
+                let params = [("_revinclude".to_owned(), inc.as_str().unwrap().to_owned())];
+                assert!(parse(t, &params, Handling::Strict).is_ok(), "{inc}");
+            }
+        }
+    }
+}
