@@ -10,10 +10,12 @@
 //! rate limit: `429` with `Retry-After` past it. `/metadata` is public.
 
 use crate::fhir::capability::capability_statement;
-use crate::fhir::map::{instant, key_of_id, kinds_of, resource};
+use crate::fhir::map::{Related, instant, key_of_id, kinds_of, practitioner_with, resource};
 use crate::fhir::model::{OperationOutcome, Resource};
 use crate::fhir::page::{CursorKey, count_only, searchset};
-use crate::fhir::query::{Handling, Include, Query, ResourceType, RevInclude, parse};
+use crate::fhir::query::{
+    Filter, Handling, Include, Query, ResourceType, RevInclude, codes_match, parse,
+};
 use crate::ratelimit::{Limiter, RateLimit};
 use crate::record::RecordKind;
 use crate::store::{Store, StoredRecord};
@@ -245,9 +247,10 @@ async fn read(
         return r;
     }
     match load(&d, t.as_str(), &id).await {
-        Ok(Some(s)) => match resource(&s) {
-            Some(r) => fhir(StatusCode::OK, &r),
-            None => internal(anyhow::anyhow!("record without resource")),
+        Ok(Some(s)) => match full_resource(&d, &s).await {
+            Ok(Some(r)) => fhir(StatusCode::OK, &r),
+            Ok(None) => internal(anyhow::anyhow!("record without resource")),
+            Err(e) => internal(e),
         },
         Ok(None) => outcome(
             StatusCode::NOT_FOUND,
@@ -260,6 +263,94 @@ async fn read(
 
 /// Records scanned per store round trip.
 const SCAN: i64 = 500;
+
+/// The related records of a practitioner (IdNat `key`).
+async fn related(d: &Directory, key: &str) -> anyhow::Result<Related> {
+    let prefix = format!("{key}|");
+    let records = |v: Vec<StoredRecord>| -> Vec<crate::record::Record> {
+        v.into_iter()
+            .filter(|s| s.active)
+            .map(|s| s.record)
+            .collect()
+    };
+    Ok(Related {
+        roles: records(
+            d.store
+                .with_key_prefix(RecordKind::PractitionerRole, &prefix)
+                .await?,
+        ),
+        qualifications: records(
+            d.store
+                .with_key_prefix(RecordKind::Qualification, &prefix)
+                .await?,
+        ),
+        mailboxes: records(
+            d.store
+                .with_field(RecordKind::Mailbox, "Identification nationale PP", key)
+                .await?,
+        ),
+    })
+}
+
+/// The resource of a stored record, a practitioner with its related records.
+async fn full_resource(d: &Directory, s: &StoredRecord) -> anyhow::Result<Option<Resource>> {
+    if s.record.kind == RecordKind::Practitioner {
+        let rel = related(d, &s.record.key).await?;
+        return Ok(Some(Resource::Practitioner(practitioner_with(s, &rel))));
+    }
+    Ok(resource(s))
+}
+
+/// Turns the filters on other records (`qualification-code`, `mailbox-mss`) into the ids
+/// of the practitioners they select.
+async fn resolve(d: &Directory, query: &mut Query) -> anyhow::Result<()> {
+    for f in &mut query.filters {
+        let keys: HashSet<String> = match f {
+            Filter::Mailbox(addresses) => {
+                let mut keys = HashSet::new();
+                for a in addresses.iter() {
+                    if let Some(m) = d.store.get(RecordKind::Mailbox, a).await?
+                        && m.active
+                    {
+                        let owner = m.record.get("Identification nationale PP");
+                        if !owner.is_empty() {
+                            keys.insert(owner.to_owned());
+                        }
+                    }
+                }
+                keys
+            }
+            Filter::QualificationCode(tokens) => {
+                let mut keys = HashSet::new();
+                for kind in [RecordKind::PractitionerRole, RecordKind::Qualification] {
+                    let mut after = 0;
+                    loop {
+                        let chunk = d.store.scan(&[kind], after, SCAN).await?;
+                        let Some(last) = chunk.last() else { break };
+                        after = last.version;
+                        for s in chunk.iter().filter(|s| s.active) {
+                            let rel = Related {
+                                qualifications: vec![s.record.clone()],
+                                ..Related::default()
+                            };
+                            let codes = crate::fhir::map::qualification_codes(&rel);
+                            if codes_match(tokens, &codes) {
+                                let owner = crate::fhir::map::role_practitioner(&s.record);
+                                keys.insert(owner.to_owned());
+                            }
+                        }
+                    }
+                }
+                keys
+            }
+            _ => continue,
+        };
+        let mut keys: Vec<String> = keys.into_iter().collect();
+        keys.sort();
+        *f = Filter::Id(keys);
+    }
+    Ok(())
+}
 
 async fn search(
     State(d): St,
@@ -295,6 +386,10 @@ async fn search(
             }
         },
     };
+    let mut query = query;
+    if let Err(e) = resolve(&d, &mut query).await {
+        return internal(e);
+    }
     match run_search(&d, &query, after).await {
         Ok(r) => r,
         Err(e) => internal(e),
@@ -340,7 +435,21 @@ async fn run_search(d: &Directory, query: &Query, mut after: i64) -> anyhow::Res
     } else {
         None
     };
-    let matches: Vec<Resource> = matched.into_iter().map(|(_, r)| r).collect();
+    let mut matches: Vec<Resource> = Vec::with_capacity(matched.len());
+    for (_, r) in matched {
+        matches.push(match r {
+            Resource::Practitioner(p) => match key_of_id(&p.id) {
+                Some(key) => match d.store.get(RecordKind::Practitioner, &key).await? {
+                    Some(s) => full_resource(d, &s)
+                        .await?
+                        .unwrap_or(Resource::Practitioner(p)),
+                    None => Resource::Practitioner(p),
+                },
+                None => Resource::Practitioner(p),
+            },
+            r => r,
+        });
+    }
     let included = includes(d, query, &matches).await?;
     let bundle = searchset(base, query, &d.cursors, matches, next_after, included);
     Ok(fhir(StatusCode::OK, &Resource::Bundle(bundle)))
@@ -356,11 +465,6 @@ async fn includes(
     matches: &[Resource],
 ) -> anyhow::Result<Vec<Resource>> {
     let mut out = vec![];
-    let mut push = |s: Option<StoredRecord>| {
-        if let Some(r) = s.as_ref().and_then(resource) {
-            out.push(r);
-        }
-    };
     for inc in &query.include {
         for m in matches {
             let target = match (inc, m) {
@@ -375,8 +479,11 @@ async fn includes(
                 }
                 _ => None,
             };
-            if let Some((rtype, id)) = target {
-                push(load(d, rtype, id).await?);
+            if let Some((rtype, id)) = target
+                && let Some(s) = load(d, rtype, id).await?
+                && let Some(r) = full_resource(d, &s).await?
+            {
+                out.push(r);
             }
         }
     }
@@ -392,7 +499,7 @@ async fn includes(
                             .with_key_prefix(RecordKind::PractitionerRole, &format!("{key}|"))
                             .await?
                         {
-                            push(Some(s));
+                            out.extend(resource(&s));
                         }
                     }
                 }
@@ -421,7 +528,7 @@ async fn includes(
                         if let Some(Resource::PractitionerRole(r)) = resource(&s)
                             && ref_id(r.organization.as_ref()).is_some_and(|id| ids.contains(id))
                         {
-                            push(Some(s));
+                            out.extend(resource(&s));
                         }
                     }
                 }

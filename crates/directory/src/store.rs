@@ -292,6 +292,40 @@ impl Store {
         rows.iter().map(stored).collect()
     }
 
+    /// The records of a kind whose field `name` is exactly `value` (a practitioner's
+    /// mailboxes by IdNat). Matches the stored JSON text of the fields, as written by
+    /// `serde_json` (compact): a scan of the kind's rows.
+    pub async fn with_field(
+        &self,
+        kind: RecordKind,
+        name: &str,
+        value: &str,
+    ) -> Result<Vec<StoredRecord>> {
+        let needle = format!(
+            "{}:{}",
+            serde_json::to_string(name)?,
+            serde_json::to_string(value)?
+        );
+        let mut pattern = String::from("%");
+        for c in needle.chars() {
+            if matches!(c, '%' | '_' | '!') {
+                pattern.push('!');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        let rows = sqlx::query(
+            "SELECT kind, record_key, fields, active, updated_at, deactivated_at, version \
+             FROM directory_record WHERE kind = $1 AND fields LIKE $2 ESCAPE '!' \
+             ORDER BY version",
+        )
+        .bind(kind.as_str())
+        .bind(pattern)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stored).collect()
+    }
+
     /// How many records of a kind, active ones only or all.
     pub async fn count(&self, kind: RecordKind, active_only: bool) -> Result<i64> {
         let row = sqlx::query(

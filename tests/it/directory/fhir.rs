@@ -265,6 +265,61 @@ both_dbs!(fhir_search_read_and_paging, |db| async move {
     .await;
     assert!(ids(&b.body, "match").contains(&format!("Practitioner/{}", p.record.key)));
 
+    // mailbox-mss: the owner of an imported mailbox, which its telecom shows.
+    let mailboxes = all(&store, RecordKind::Mailbox).await;
+    let m = mailboxes
+        .iter()
+        .find(|m| !m.record.get("Identification nationale PP").is_empty())
+        .expect("a professional's mailbox");
+    let owner = m.record.get("Identification nationale PP");
+    let address: String = url::form_urlencoded::byte_serialize(m.record.key.as_bytes()).collect();
+    let b = fhir_get(&format!("{base}/Practitioner?mailbox-mss={address}"), t).await;
+    assert_eq!(b.status, 200, "{}", b.body);
+    assert_eq!(ids(&b.body, "match"), [format!("Practitioner/{owner}")]);
+    let found = entries(&b.body, "match").next().expect("owner");
+    assert!(
+        found["telecom"]
+            .as_array()
+            .expect("telecom")
+            .iter()
+            .any(|c| c["system"] == "email" && c["value"] == m.record.key.as_str()),
+        "{found}"
+    );
+
+    // qualification-code: the professionals whose exercises or qualifications carry the
+    // profession.
+    let roles = all(&store, RecordKind::PractitionerRole).await;
+    let qualifications = all(&store, RecordKind::Qualification).await;
+    let code = roles[0].record.get("Code profession");
+    let wanted: BTreeSet<String> = roles
+        .iter()
+        .chain(&qualifications)
+        .filter(|r| r.record.get("Code profession") == code)
+        .map(|r| format!("Practitioner/{}", r.record.key.split('|').next().unwrap()))
+        .collect();
+    let b = fhir_get(
+        &format!(
+            "{base}/Practitioner?qualification-code={}|{code}&_count=500",
+            coeur_directory::fhir::map::SYSTEM_G15
+        ),
+        t,
+    )
+    .await;
+    assert_eq!(b.status, 200, "{}", b.body);
+    assert_eq!(
+        ids(&b.body, "match").into_iter().collect::<BTreeSet<_>>(),
+        wanted
+    );
+    for p in entries(&b.body, "match") {
+        assert!(
+            p["qualification"]
+                .as_array()
+                .expect("qualification")
+                .iter()
+                .any(|q| q["code"]["coding"][0]["code"] == code)
+        );
+    }
+
     // Organizations by town and postal code, against the imported rows.
     let e = &establishments[0];
     let cp = e.record.get("codepostal");

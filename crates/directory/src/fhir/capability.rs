@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 fn param_type(name: &str) -> &'static str {
     match name {
-        "_id" | "identifier" | "active" | "type" | "role" => "token",
+        "_id" | "identifier" | "active" | "type" | "role" | "qualification-code"
+        | "mailbox-mss" => "token",
         "_lastUpdated" => "date",
         "practitioner" | "organization" | "partof" => "reference",
         _ => "string",

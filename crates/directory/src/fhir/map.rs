@@ -183,6 +183,65 @@ pub fn resource(s: &StoredRecord) -> Option<Resource> {
     })
 }
 
+/// What a Practitioner shows from other records: its exercises (professions), its
+/// qualifications (savoir-faire) and its MSSanté mailboxes.
+#[derive(Debug, Default, Clone)]
+pub struct Related {
+    /// PractitionerRole records.
+    pub roles: Vec<Record>,
+    /// Qualification records.
+    pub qualifications: Vec<Record>,
+    /// Mailbox records.
+    pub mailboxes: Vec<Record>,
+}
+
+/// The profession and qualification codings of a practitioner's related records.
+pub fn qualification_codes(related: &Related) -> Vec<CodeableConcept> {
+    let mut out: Vec<CodeableConcept> = vec![];
+    let professions = related
+        .roles
+        .iter()
+        .chain(&related.qualifications)
+        .filter_map(|r| {
+            coding(
+                SYSTEM_G15,
+                r.get("Code profession"),
+                r.get("Libellé profession"),
+            )
+        });
+    let specialities = related.qualifications.iter().filter_map(|r| {
+        coding(
+            SYSTEM_SPECIALTY,
+            r.get("Code savoir-faire"),
+            r.get("Libellé savoir-faire"),
+        )
+    });
+    for c in professions.chain(specialities) {
+        if !out.iter().any(|o| o.coding == c.coding) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A practitioner with what its related records show.
+pub fn practitioner_with(s: &StoredRecord, related: &Related) -> Practitioner {
+    let mut p = practitioner(s);
+    p.qualification = qualification_codes(related)
+        .into_iter()
+        .map(|code| Qualification { code })
+        .collect();
+    p.telecom = related
+        .mailboxes
+        .iter()
+        .map(|m| ContactPoint {
+            system: Some("email".into()),
+            value: Some(m.key.clone()),
+        })
+        .collect();
+    p
+}
+
 fn practitioner(s: &StoredRecord) -> Practitioner {
     let r = &s.record;
     let mut ids = vec![identifier(SYSTEM_IDNPS, "IDNPS", &r.key)];
@@ -209,6 +268,8 @@ fn practitioner(s: &StoredRecord) -> Practitioner {
         } else {
             vec![name]
         },
+        telecom: vec![],
+        qualification: vec![],
     }
 }
 

@@ -130,6 +130,20 @@ pub struct Practitioner {
     /// Names.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub name: Vec<HumanName>,
+    /// MSSanté mailboxes (`email`).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub telecom: Vec<ContactPoint>,
+    /// Professions (TRE_G15) and qualifications (savoir-faire).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub qualification: Vec<Qualification>,
+}
+
+/// `Practitioner.qualification`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Qualification {
+    /// The profession or qualification.
+    pub code: CodeableConcept,
 }
 
 /// `PractitionerRole`: one exercise of a professional at a structure.

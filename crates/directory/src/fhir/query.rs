@@ -45,7 +45,14 @@ impl ResourceType {
     /// The search parameters of this type (besides the common ones).
     pub fn parameters(self) -> &'static [&'static str] {
         match self {
-            Self::Practitioner => &["identifier", "family", "given", "name"],
+            Self::Practitioner => &[
+                "identifier",
+                "family",
+                "given",
+                "name",
+                "qualification-code",
+                "mailbox-mss",
+            ],
             Self::PractitionerRole => &["practitioner", "organization", "role"],
             Self::Organization => &[
                 "identifier",
@@ -200,6 +207,12 @@ pub enum Filter {
     Active(bool),
     /// `_lastUpdated`.
     LastUpdated(TimeCmp),
+    /// `qualification-code` (Practitioner): the HTTP shell turns it into [`Filter::Id`]
+    /// from the exercises and qualifications that carry the code.
+    QualificationCode(Vec<Token>),
+    /// `mailbox-mss` (Practitioner): the HTTP shell turns it into [`Filter::Id`] from the
+    /// mailboxes' owners.
+    Mailbox(Vec<String>),
 }
 
 /// `_include` pairs.
@@ -396,6 +409,12 @@ pub fn parse(
                 }
             })),
             "_lastUpdated" => Some(Filter::LastUpdated(parse_last_updated(value)?)),
+            "qualification-code" => Some(Filter::QualificationCode(
+                values.iter().map(|v| Token::parse(v)).collect(),
+            )),
+            "mailbox-mss" => Some(Filter::Mailbox(
+                values.iter().map(|v| v.to_ascii_lowercase()).collect(),
+            )),
             "_count" => {
                 let n: usize = value
                     .parse()
@@ -612,7 +631,8 @@ fn identifiers_match(tokens: &[Token], ids: &[Identifier]) -> bool {
     })
 }
 
-fn codes_match(tokens: &[Token], concepts: &[CodeableConcept]) -> bool {
+/// Whether any token matches any coding of `concepts`.
+pub fn codes_match(tokens: &[Token], concepts: &[CodeableConcept]) -> bool {
     tokens.iter().any(|t| {
         concepts
             .iter()
@@ -641,6 +661,24 @@ impl Filter {
                     TimeCmp::Lt(from) => t < from,
                 }
             }
+            Filter::QualificationCode(tokens) => match res {
+                Resource::Practitioner(p) => codes_match(
+                    tokens,
+                    &p.qualification
+                        .iter()
+                        .map(|q| q.code.clone())
+                        .collect::<Vec<_>>(),
+                ),
+                _ => false,
+            },
+            Filter::Mailbox(addresses) => match res {
+                Resource::Practitioner(p) => p.telecom.iter().any(|t| {
+                    t.value
+                        .as_deref()
+                        .is_some_and(|v| addresses.contains(&v.to_ascii_lowercase()))
+                }),
+                _ => false,
+            },
             Filter::Identifier(tokens) => match res {
                 Resource::Practitioner(p) => identifiers_match(tokens, &p.identifier),
                 Resource::Organization(o) => identifiers_match(tokens, &o.identifier),
@@ -800,11 +838,60 @@ mod tests {
     }
 
     #[test]
+    fn qualification_and_mailbox_match_the_related_records() {
+        use crate::fhir::map::{Related, practitioner_with};
+        let s = practitioner("X", "Y", true, 0);
+        let rec = |kind, key: &str, f: &[(&str, &str)]| Record {
+            kind,
+            key: key.into(),
+            fields: f
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        };
+        let related = Related {
+            roles: vec![rec(
+                RecordKind::PractitionerRole,
+                "r",
+                &[("Code profession", "10")],
+            )],
+            qualifications: vec![rec(
+                RecordKind::Qualification,
+                "q",
+                &[("Code profession", "10"), ("Code savoir-faire", "SM26")],
+            )],
+            mailboxes: vec![rec(RecordKind::Mailbox, "dr.x@example.mssante.fr", &[])],
+        };
+        let r = Resource::Practitioner(practitioner_with(&s, &related));
+        let Resource::Practitioner(pr) = &r else {
+            unreachable!()
+        };
+        assert_eq!(
+            pr.qualification.len(),
+            2,
+            "profession once, speciality once"
+        );
+        let hit = |q: &[(&str, &str)]| {
+            parse(ResourceType::Practitioner, &p(q), Handling::Strict)
+                .expect("query")
+                .matches(&s, &r)
+        };
+        assert!(hit(&[("qualification-code", "10")]));
+        assert!(hit(&[(
+            "qualification-code",
+            "urn:oid:1.2.250.1.213.2.28|SM26"
+        )]));
+        assert!(!hit(&[("qualification-code", "21")]));
+        assert!(hit(&[("mailbox-mss", "DR.X@example.mssante.fr")]));
+        assert!(!hit(&[("mailbox-mss", "other@example.mssante.fr")]));
+    }
+
+    #[test]
     fn bad_and_unknown_parameters_are_refused() {
         let strict =
             |q: &[(&str, &str)]| parse(ResourceType::Practitioner, &p(q), Handling::Strict);
         assert!(matches!(
-            strict(&[("mailbox-mss", "a@b")]),
+            strict(&[("number-smartcard", "1")]),
             Err(QueryError::NotSupported(_))
         ));
         assert!(matches!(
