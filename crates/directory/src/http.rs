@@ -1,5 +1,5 @@
-//! The directory's FHIR API over HTTP (axum): `GET /metadata`, `GET /{type}` (search) and
-//! `GET /{type}/{id}` (read) for `Practitioner`, `PractitionerRole` and `Organization`.
+//! The directory's FHIR API over HTTP (axum): `GET /metadata`, `GET /{type}` and
+//! `POST /{type}/_search` (search), `GET /{type}/{id}` (read) for `Practitioner`, `PractitionerRole` and `Organization`.
 //! JSON only (`application/fhir+json`); every error is an `OperationOutcome`.
 //!
 //! Callers present coeur access tokens (client credentials): signature against the provider's
@@ -19,10 +19,11 @@ use crate::fhir::query::{
 use crate::ratelimit::{Limiter, RateLimit};
 use crate::record::RecordKind;
 use crate::store::{Store, StoredRecord};
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use coeur_common::random::Clock;
 use coeur_resource_server::{Binding, Scope, TokenError, Verifier, scope};
 use std::collections::HashSet;
@@ -96,8 +97,10 @@ pub fn router(directory: Arc<Directory>) -> axum::Router {
     axum::Router::new()
         .route("/metadata", get(metadata))
         .route("/{rtype}", get(search))
+        .route("/{rtype}/_search", post(search_post))
         .route("/{rtype}/{id}", get(read))
         .fallback(not_found_route)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(directory)
 }
 
@@ -205,6 +208,14 @@ async fn admit(d: &Directory, headers: &HeaderMap) -> Result<(), Response> {
 
 async fn not_found_route() -> Response {
     outcome(StatusCode::NOT_FOUND, "not-supported", "no such endpoint")
+}
+
+async fn method_not_allowed() -> Response {
+    outcome(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "not-supported",
+        "the directory is read-only: GET, or POST to _search",
+    )
 }
 
 async fn metadata(State(d): St) -> Response {
@@ -358,16 +369,48 @@ async fn search(
     Path(rtype): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    search_with(d, headers, rtype, raw.unwrap_or_default().as_bytes(), &[]).await
+}
+
+/// `POST [type]/_search`: the parameters in the URL and the form body together.
+async fn search_post(
+    State(d): St,
+    headers: HeaderMap,
+    Path(rtype): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form && !body.is_empty() {
+        return outcome(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not-supported",
+            "_search takes application/x-www-form-urlencoded parameters",
+        );
+    }
+    search_with(d, headers, rtype, raw.unwrap_or_default().as_bytes(), &body).await
+}
+
+async fn search_with(
+    d: Arc<Directory>,
+    headers: HeaderMap,
+    rtype: String,
+    url_query: &[u8],
+    body: &[u8],
+) -> Response {
     let Some(t) = ResourceType::parse(&rtype) else {
         return unknown_type(&rtype);
     };
     if let Err(r) = admit(&d, &headers).await {
         return r;
     }
-    let params: Vec<(String, String)> =
-        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(url_query)
+        .chain(url::form_urlencoded::parse(body))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     let prefer = headers.get("prefer").and_then(|v| v.to_str().ok());
     let query = match parse(t, &params, Handling::of_prefer(prefer)) {
         Ok(q) => q,

@@ -320,6 +320,30 @@ both_dbs!(fhir_search_read_and_paging, |db| async move {
         );
     }
 
+    // POST _search: the same answer as GET; other methods: 405.
+    let posted = reqwest::Client::new()
+        .post(format!("{base}/Practitioner/_search"))
+        .bearer_auth(&token)
+        .form(&[("identifier", format!("https://rpps.esante.gouv.fr|{rpps}"))])
+        .send()
+        .await
+        .expect("POST _search");
+    assert_eq!(posted.status(), 200);
+    let posted: Value = posted.json().await.expect("bundle");
+    assert_eq!(
+        ids(&posted, "match"),
+        [format!("Practitioner/{}", p.record.key)]
+    );
+    let deleted = reqwest::Client::new()
+        .delete(format!("{base}/Practitioner/{}", p.record.key))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(deleted.status(), 405);
+    let body: Value = deleted.json().await.expect("outcome");
+    assert_eq!(body["resourceType"], "OperationOutcome");
+
     // Organizations by town and postal code, against the imported rows.
     let e = &establishments[0];
     let cp = e.record.get("codepostal");
