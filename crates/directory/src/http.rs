@@ -1,5 +1,6 @@
 //! The directory's FHIR API over HTTP (axum): `GET /metadata`, `GET /{type}` and
-//! `POST /{type}/_search` (search), `GET /{type}/{id}` (read) for `Practitioner`, `PractitionerRole` and `Organization`.
+//! `POST /{type}/_search` (search), `GET /{type}/{id}` (read) for `Practitioner`,
+//! `PractitionerRole` and `Organization`.
 //! JSON only (`application/fhir+json`); every error is an `OperationOutcome`.
 //!
 //! Callers present coeur access tokens (client credentials): signature against the provider's
