@@ -3,14 +3,19 @@
 //! Pure core, no IO beyond the `Read`/`Write` it is handed: check keys ([`keys`]), the
 //! streaming extract reader and row-to-record mapping ([`extract`]), records with their content
 //! hash and the import plan against the stored state ([`record`]), synthetic extracts
-//! ([`generate`]). The IO shell: the sqlx store ([`store`]) and the import ([`import`]). The directory does not depend on the provider: it is meant to talk to it
-//! only through OAuth/OIDC like any third party.
+//! ([`generate`]), the FHIR R4 models, search parsing and paging ([`fhir`]), rate limit buckets
+//! ([`ratelimit`]). The IO shell: the sqlx store ([`store`]), the import ([`import`]) and the
+//! FHIR API over HTTP ([`http`]). The directory does not depend on the provider: it talks to it
+//! only through OAuth/OIDC like any third party (its access tokens, checked against its JWKS).
 #![forbid(unsafe_code)]
 
 pub mod extract;
+pub mod fhir;
 pub mod generate;
+pub mod http;
 pub mod import;
 pub mod keys;
+pub mod ratelimit;
 pub mod record;
 pub mod store;
 pub mod summary;

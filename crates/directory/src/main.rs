@@ -3,7 +3,10 @@
 //! - `generate --persons N --structures M --out DIR` writes synthetic extracts;
 //! - `import [--database URL] [--partial] FILE…` imports extracts into the directory's store;
 //! - `check FILE…` reads extracts (plain text, UTF-8 or Latin-1), reports every bad row with
-//!   file, line and reason, and prints the summary of what an import into an empty store does.
+//!   file, line and reason, and prints the summary of what an import into an empty store does;
+//! - `serve --issuer URL --audience CLIENT… [--public-reads]` serves the FHIR R4 API
+//!   ([`coeur_directory::http`]) over the store, trusting the issuer's access tokens carrying
+//!   the `directory:read` scope.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -60,11 +63,104 @@ enum Command {
         partial: bool,
         files: Vec<PathBuf>,
     },
+    /// Serves the FHIR R4 API (Practitioner, PractitionerRole, Organization, /metadata).
+    Serve {
+        /// Address to listen on (plain HTTP: put TLS in front).
+        #[arg(long, env = "COEUR_DIRECTORY_LISTEN", default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+        /// `sqlite:…` or `postgres://…`.
+        #[arg(
+            long,
+            env = "COEUR_DIRECTORY_DATABASE",
+            default_value = "sqlite:annuaire.db"
+        )]
+        database: String,
+        /// The coeur realm whose access tokens are accepted (its issuer URL).
+        #[arg(long, env = "COEUR_DIRECTORY_ISSUER")]
+        issuer: String,
+        /// The realm's JWKS URL; found through the issuer's discovery document when absent.
+        #[arg(long, env = "COEUR_DIRECTORY_JWKS_URL")]
+        jwks_url: Option<String>,
+        /// An accepted token audience (coeur: the client id); repeat for several.
+        #[arg(long = "audience", required = true)]
+        audiences: Vec<String>,
+        /// Serve reads without a token too.
+        #[arg(long)]
+        public_reads: bool,
+        /// The API's base URL as clients see it (links in bundles); `http://LISTEN` by default.
+        #[arg(long, env = "COEUR_DIRECTORY_BASE_URL")]
+        base_url: Option<String>,
+        /// Requests a caller may make at once.
+        #[arg(long, default_value_t = 100)]
+        rate_burst: u32,
+        /// Requests a caller regains per second.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+        rate_per_second: u32,
+    },
+}
+
+struct SystemClock;
+
+impl coeur_common::random::Clock for SystemClock {
+    fn now(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Serve {
+            listen,
+            database,
+            issuer,
+            jwks_url,
+            audiences,
+            public_reads,
+            base_url,
+            rate_burst,
+            rate_per_second,
+        } => {
+            use coeur_directory::http::{Access, Config, Directory, router};
+            use coeur_resource_server::{JwksSource, Verifier};
+            use std::sync::Arc;
+            let store = Store::connect(&database).await?;
+            let http = reqwest::Client::new();
+            let source = match jwks_url {
+                Some(url) => JwksSource::new(&issuer, &url, http),
+                None => JwksSource::discover(&issuer, http).await?,
+            };
+            let clock: Arc<dyn coeur_common::random::Clock> = Arc::new(SystemClock);
+            let verifier = Arc::new(Verifier::new(Arc::new(source), clock.clone()));
+            let mut cursor_key = [0u8; 32];
+            aws_lc_rs::rand::fill(&mut cursor_key)
+                .map_err(|_| anyhow::anyhow!("no system randomness"))?;
+            let config = Config {
+                base_url: base_url
+                    .unwrap_or_else(|| format!("http://{listen}"))
+                    .trim_end_matches('/')
+                    .to_owned(),
+                audiences,
+                access: if public_reads {
+                    Access::PublicReads
+                } else {
+                    Access::Tokens
+                },
+                rate_limit: coeur_directory::ratelimit::RateLimit {
+                    burst: rate_burst,
+                    per_second: rate_per_second,
+                },
+                cursor_key,
+            };
+            let app = router(Directory::new(store, verifier, clock, config));
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            eprintln!("serving the directory's FHIR API on {listen}");
+            axum::serve(listener, app).await?;
+        }
         Command::Import {
             database,
             partial,

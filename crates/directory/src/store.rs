@@ -238,6 +238,94 @@ impl Store {
         rows.iter().map(stored).collect()
     }
 
+    /// Records of one or two kinds in change order after `after_version` (keyset paging over
+    /// `version`, unique across the table), at most `limit`.
+    pub async fn scan(
+        &self,
+        kinds: &[RecordKind],
+        after_version: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredRecord>> {
+        let (first, second) = match kinds {
+            [a] => (*a, *a),
+            [a, b] => (*a, *b),
+            _ => anyhow::bail!("a scan covers one or two record kinds"),
+        };
+        let rows = sqlx::query(
+            "SELECT kind, record_key, fields, active, updated_at, deactivated_at, version \
+             FROM directory_record WHERE kind IN ($1, $2) AND version > $3 \
+             ORDER BY version LIMIT $4",
+        )
+        .bind(first.as_str())
+        .bind(second.as_str())
+        .bind(after_version)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stored).collect()
+    }
+
+    /// The records of a kind whose key starts with `prefix` (a practitioner's exercises:
+    /// `IdNat|`), in key order.
+    pub async fn with_key_prefix(
+        &self,
+        kind: RecordKind,
+        prefix: &str,
+    ) -> Result<Vec<StoredRecord>> {
+        let mut pattern = String::with_capacity(prefix.len() + 1);
+        for c in prefix.chars() {
+            if matches!(c, '%' | '_' | '!') {
+                pattern.push('!');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        let rows = sqlx::query(
+            "SELECT kind, record_key, fields, active, updated_at, deactivated_at, version \
+             FROM directory_record WHERE kind = $1 AND record_key LIKE $2 ESCAPE '!' \
+             ORDER BY version",
+        )
+        .bind(kind.as_str())
+        .bind(pattern)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stored).collect()
+    }
+
+    /// The records of a kind whose field `name` is exactly `value` (a practitioner's
+    /// mailboxes by IdNat). Matches the stored JSON text of the fields, as written by
+    /// `serde_json` (compact): a scan of the kind's rows.
+    pub async fn with_field(
+        &self,
+        kind: RecordKind,
+        name: &str,
+        value: &str,
+    ) -> Result<Vec<StoredRecord>> {
+        let needle = format!(
+            "{}:{}",
+            serde_json::to_string(name)?,
+            serde_json::to_string(value)?
+        );
+        let mut pattern = String::from("%");
+        for c in needle.chars() {
+            if matches!(c, '%' | '_' | '!') {
+                pattern.push('!');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        let rows = sqlx::query(
+            "SELECT kind, record_key, fields, active, updated_at, deactivated_at, version \
+             FROM directory_record WHERE kind = $1 AND fields LIKE $2 ESCAPE '!' \
+             ORDER BY version",
+        )
+        .bind(kind.as_str())
+        .bind(pattern)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stored).collect()
+    }
+
     /// How many records of a kind, active ones only or all.
     pub async fn count(&self, kind: RecordKind, active_only: bool) -> Result<i64> {
         let row = sqlx::query(

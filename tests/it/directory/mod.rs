@@ -1,6 +1,7 @@
 //! The directory (coeur-directory): crafted extracts with their edge cases imported into its
 //! own store, on SQLite and PostgreSQL; re-imports idempotent; deactivation by a new extract.
 
+mod fhir;
 mod import;
 
 use coeur_directory::store::Store;

@@ -1,0 +1,516 @@
+//! Records → FHIR resources, logical ids, and FHIR instants.
+//!
+//! Logical ids: a Practitioner is its IdNat_PS, an Organization its FINESS number
+//! (establishment or legal entity: one numbering), a PractitionerRole its record key. Keys are
+//! written in the FHIR id alphabet (`[A-Za-z0-9\-\.]`): `|` becomes `.`, any other byte outside
+//! `[A-Za-z0-9]` becomes `-` and two upper-case hex digits; [`key_of_id`] reverses it.
+
+use super::model::*;
+use crate::record::{Record, RecordKind};
+use crate::store::StoredRecord;
+
+/// IdNat_PS.
+pub const SYSTEM_IDNPS: &str = "urn:oid:1.2.250.1.71.4.2.1";
+/// RPPS.
+pub const SYSTEM_RPPS: &str = "https://rpps.esante.gouv.fr";
+/// ADELI.
+pub const SYSTEM_ADELI: &str = "https://adeli.esante.gouv.fr";
+/// FINESS.
+pub const SYSTEM_FINESS: &str = "https://finess.esante.gouv.fr";
+/// SIREN / SIRET.
+pub const SYSTEM_SIRENE: &str = "https://sirene.fr";
+/// Identifier types (fr-core-cs-v2-0203).
+pub const SYSTEM_ID_TYPE: &str = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203";
+/// Professions (TRE_G15).
+pub const SYSTEM_G15: &str =
+    "https://mos.esante.gouv.fr/NOS/TRE_G15-ProfessionSante/FHIR/TRE-G15-ProfessionSante";
+/// Exercise modes (TRE_R23).
+pub const SYSTEM_R23: &str =
+    "https://mos.esante.gouv.fr/NOS/TRE_R23-ModeExercice/FHIR/TRE-R23-ModeExercice";
+/// Roles (TRE_R21).
+pub const SYSTEM_R21: &str =
+    "https://mos.esante.gouv.fr/NOS/TRE_R21-Fonction/FHIR/TRE-R21-Fonction";
+/// Specialities (savoir-faire).
+pub const SYSTEM_SPECIALTY: &str = "urn:oid:1.2.250.1.213.2.28";
+/// Establishment categories (TRE_R66).
+pub const SYSTEM_R66: &str = "https://mos.esante.gouv.fr/NOS/TRE_R66-CategorieEtablissement/FHIR/TRE-R66-CategorieEtablissement";
+/// APE codes (TRE_R75).
+pub const SYSTEM_R75: &str =
+    "https://mos.esante.gouv.fr/NOS/TRE_R75-InseeNAFrev2Niveau5/FHIR/TRE-R75-InseeNAFrev2Niveau5";
+/// Organization kinds (plain codes `GEOGRAPHICAL-ENTITY`, `LEGAL-ENTITY`).
+pub const SYSTEM_ORG_KIND: &str =
+    "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-type-organisation";
+
+/// A record key in the FHIR id alphabet.
+pub fn id_of_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        match b {
+            b'|' => out.push('.'),
+            b if b.is_ascii_alphanumeric() => out.push(char::from(b)),
+            b => out.push_str(&format!("-{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The record key of a logical id, `None` when it is not one [`id_of_key`] writes.
+pub fn key_of_id(id: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(id.len());
+    let mut bytes = id.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'.' => out.push(b'|'),
+            b'-' => {
+                let hex = [bytes.next()?, bytes.next()?];
+                let v = u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?;
+                if v.is_ascii_alphanumeric() || v == b'|' || hex.iter().any(u8::is_ascii_lowercase)
+                {
+                    return None;
+                }
+                out.push(v);
+            }
+            b if b.is_ascii_alphanumeric() => out.push(b),
+            _ => return None,
+        }
+    }
+    String::from_utf8(out).ok().filter(|k| !k.is_empty())
+}
+
+/// The resource type a record kind is exposed as, if it is.
+pub fn resource_type(kind: RecordKind) -> Option<&'static str> {
+    match kind {
+        RecordKind::Practitioner => Some("Practitioner"),
+        RecordKind::PractitionerRole => Some("PractitionerRole"),
+        RecordKind::Establishment | RecordKind::LegalEntity => Some("Organization"),
+        _ => None,
+    }
+}
+
+/// The record kinds behind a resource type.
+pub fn kinds_of(resource_type: &str) -> &'static [RecordKind] {
+    match resource_type {
+        "Practitioner" => &[RecordKind::Practitioner],
+        "PractitionerRole" => &[RecordKind::PractitionerRole],
+        "Organization" => &[RecordKind::Establishment, RecordKind::LegalEntity],
+        _ => &[],
+    }
+}
+
+/// Seconds since the epoch as a FHIR `instant` (UTC).
+pub fn instant(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day) (proleptic Gregorian).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// (year, month, day) → days since 1970-01-01.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn some(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+fn coding(system: &str, code: &str, display: &str) -> Option<CodeableConcept> {
+    (!code.is_empty()).then(|| CodeableConcept {
+        coding: vec![Coding {
+            system: Some(system.to_owned()),
+            code: Some(code.to_owned()),
+            display: some(display),
+        }],
+        text: None,
+    })
+}
+
+fn identifier(system: &str, type_code: &str, value: &str) -> Identifier {
+    Identifier {
+        type_: coding(SYSTEM_ID_TYPE, type_code, ""),
+        system: Some(system.to_owned()),
+        value: Some(value.to_owned()),
+    }
+}
+
+fn meta(s: &StoredRecord) -> Meta {
+    Meta {
+        version_id: Some(s.version.to_string()),
+        last_updated: Some(instant(s.updated_at)),
+    }
+}
+
+/// The IdNat_PS of a practitioner role.
+pub fn role_practitioner(r: &Record) -> &str {
+    r.key.split('|').next().unwrap_or("")
+}
+
+/// A stored record as its resource, `None` for kinds not exposed.
+pub fn resource(s: &StoredRecord) -> Option<Resource> {
+    let r = &s.record;
+    Some(match r.kind {
+        RecordKind::Practitioner => Resource::Practitioner(practitioner(s)),
+        RecordKind::PractitionerRole => Resource::PractitionerRole(practitioner_role(s)),
+        RecordKind::Establishment | RecordKind::LegalEntity => {
+            Resource::Organization(organization(s))
+        }
+        _ => return None,
+    })
+}
+
+/// What a Practitioner shows from other records: its exercises (professions), its
+/// qualifications (savoir-faire) and its MSSanté mailboxes.
+#[derive(Debug, Default, Clone)]
+pub struct Related {
+    /// PractitionerRole records.
+    pub roles: Vec<Record>,
+    /// Qualification records.
+    pub qualifications: Vec<Record>,
+    /// Mailbox records.
+    pub mailboxes: Vec<Record>,
+}
+
+/// The profession and qualification codings of a practitioner's related records.
+pub fn qualification_codes(related: &Related) -> Vec<CodeableConcept> {
+    let mut out: Vec<CodeableConcept> = vec![];
+    let professions = related
+        .roles
+        .iter()
+        .chain(&related.qualifications)
+        .filter_map(|r| {
+            coding(
+                SYSTEM_G15,
+                r.get("Code profession"),
+                r.get("Libellé profession"),
+            )
+        });
+    let specialities = related.qualifications.iter().filter_map(|r| {
+        coding(
+            SYSTEM_SPECIALTY,
+            r.get("Code savoir-faire"),
+            r.get("Libellé savoir-faire"),
+        )
+    });
+    for c in professions.chain(specialities) {
+        if !out.iter().any(|o| o.coding == c.coding) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A practitioner with what its related records show.
+pub fn practitioner_with(s: &StoredRecord, related: &Related) -> Practitioner {
+    let mut p = practitioner(s);
+    p.qualification = qualification_codes(related)
+        .into_iter()
+        .map(|code| Qualification { code })
+        .collect();
+    p.telecom = related
+        .mailboxes
+        .iter()
+        .map(|m| ContactPoint {
+            system: Some("email".into()),
+            value: Some(m.key.clone()),
+        })
+        .collect();
+    p
+}
+
+fn practitioner(s: &StoredRecord) -> Practitioner {
+    let r = &s.record;
+    let mut ids = vec![identifier(SYSTEM_IDNPS, "IDNPS", &r.key)];
+    let pp = r.get("Identifiant PP");
+    match r.get("Type d'identifiant PP") {
+        "8" if !pp.is_empty() => ids.push(identifier(SYSTEM_RPPS, "RPPS", pp)),
+        "0" if !pp.is_empty() => ids.push(identifier(SYSTEM_ADELI, "ADELI", pp)),
+        _ => {}
+    }
+    let name = HumanName {
+        family: some(r.get("Nom d'exercice")),
+        given: some(r.get("Prénom d'exercice")).into_iter().collect(),
+        prefix: some(r.get("Code civilité d'exercice"))
+            .into_iter()
+            .collect(),
+    };
+    Practitioner {
+        id: id_of_key(&r.key),
+        meta: meta(s),
+        identifier: ids,
+        active: s.active,
+        name: if name == HumanName::default() {
+            vec![]
+        } else {
+            vec![name]
+        },
+        telecom: vec![],
+        qualification: vec![],
+    }
+}
+
+fn practitioner_role(s: &StoredRecord) -> PractitionerRole {
+    let r = &s.record;
+    let finess = r.get("Numéro FINESS site");
+    let site =
+        some(r.get("Raison sociale site")).or_else(|| some(r.get("Enseigne commerciale site")));
+    let organization = if !finess.is_empty() {
+        Some(Reference {
+            reference: Some(format!("Organization/{}", id_of_key(finess))),
+            display: site,
+        })
+    } else {
+        site.map(|d| Reference {
+            reference: None,
+            display: Some(d),
+        })
+    };
+    PractitionerRole {
+        id: id_of_key(&r.key),
+        meta: meta(s),
+        active: s.active,
+        practitioner: Some(Reference {
+            reference: Some(format!("Practitioner/{}", id_of_key(role_practitioner(r)))),
+            display: None,
+        }),
+        organization,
+        code: [
+            coding(
+                SYSTEM_G15,
+                r.get("Code profession"),
+                r.get("Libellé profession"),
+            ),
+            coding(
+                SYSTEM_R23,
+                r.get("Code mode exercice"),
+                r.get("Libellé mode exercice"),
+            ),
+            coding(SYSTEM_R21, r.get("Code rôle"), r.get("Libellé rôle")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        specialty: coding(
+            SYSTEM_SPECIALTY,
+            r.get("Code savoir-faire"),
+            r.get("Libellé savoir-faire"),
+        )
+        .into_iter()
+        .collect(),
+    }
+}
+
+/// The town of a FINESS `ligneacheminement` (`75012 PARIS` → `PARIS`).
+fn town(line: &str, postal_code: &str) -> String {
+    line.strip_prefix(postal_code)
+        .unwrap_or(line)
+        .trim()
+        .to_owned()
+}
+
+fn organization(s: &StoredRecord) -> Organization {
+    let r = &s.record;
+    if r.kind == RecordKind::LegalEntity {
+        return Organization {
+            id: id_of_key(&r.key),
+            meta: meta(s),
+            identifier: vec![identifier(SYSTEM_FINESS, "FINEJ", &r.key)],
+            active: s.active,
+            type_: coding(SYSTEM_ORG_KIND, "LEGAL-ENTITY", "")
+                .into_iter()
+                .collect(),
+            ..Organization::default()
+        };
+    }
+    let mut ids = vec![identifier(SYSTEM_FINESS, "FINEG", &r.key)];
+    if let Some(siret) = some(r.get("siret")) {
+        ids.push(identifier(SYSTEM_SIRENE, "SIRET", &siret));
+    }
+    let cp = r.get("codepostal");
+    let street = [
+        r.get("numvoie"),
+        r.get("compvoie"),
+        r.get("typvoie"),
+        r.get("voie"),
+    ]
+    .into_iter()
+    .filter(|p| !p.is_empty())
+    .collect::<Vec<_>>()
+    .join(" ");
+    let address = Address {
+        line: [street, r.get("lieuditbp").to_owned()]
+            .into_iter()
+            .filter(|l| !l.is_empty())
+            .collect(),
+        city: some(&town(r.get("ligneacheminement"), cp)),
+        postal_code: some(cp),
+        country: None,
+    };
+    let ej = r.get("nofinessej");
+    Organization {
+        id: id_of_key(&r.key),
+        meta: meta(s),
+        identifier: ids,
+        active: s.active,
+        type_: [
+            coding(SYSTEM_ORG_KIND, "GEOGRAPHICAL-ENTITY", ""),
+            coding(SYSTEM_R66, r.get("categetab"), r.get("libcategetab")),
+            coding(SYSTEM_R75, r.get("codeape"), r.get("libcodeape")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        name: some(r.get("rslongue")).or_else(|| some(r.get("rs"))),
+        telecom: [("phone", r.get("telephone")), ("fax", r.get("telecopie"))]
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(system, v)| ContactPoint {
+                system: Some(system.to_owned()),
+                value: Some(v.to_owned()),
+            })
+            .collect(),
+        address: if address == Address::default() {
+            vec![]
+        } else {
+            vec![address]
+        },
+        part_of: (!ej.is_empty()).then(|| Reference {
+            reference: Some(format!("Organization/{}", id_of_key(ej))),
+            display: None,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_in_the_fhir_alphabet() {
+        for key in [
+            "810001045367",
+            "810001045367|F750000001|10|S|SM26|",
+            "a b/é-.",
+            "2A0000001",
+        ] {
+            let id = id_of_key(key);
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'),
+                "{id}"
+            );
+            assert_eq!(key_of_id(&id).as_deref(), Some(key));
+        }
+        assert_eq!(id_of_key("8100|F7|10"), "8100.F7.10");
+        // Not written by id_of_key: refused rather than read as another key.
+        for bad in ["", "a_b", "-41", "-7c", "-2", "x-ZZ"] {
+            assert_eq!(key_of_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn instants_are_utc_calendar_dates() {
+        assert_eq!(instant(0), "1970-01-01T00:00:00Z");
+        assert_eq!(instant(1_767_225_600), "2026-01-01T00:00:00Z");
+        assert_eq!(instant(951_827_696), "2000-02-29T12:34:56Z");
+        assert_eq!(days_from_civil(2000, 2, 29) * 86_400 + 45_296, 951_827_696);
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+    }
+
+    fn stored(kind: RecordKind, key: &str, fields: &[(&str, &str)]) -> StoredRecord {
+        StoredRecord {
+            record: Record {
+                kind,
+                key: key.into(),
+                fields: fields
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            },
+            active: true,
+            updated_at: 0,
+            deactivated_at: None,
+            version: 7,
+        }
+    }
+
+    #[test]
+    fn records_map_to_their_resources() {
+        let p = stored(
+            RecordKind::Practitioner,
+            "810001045367",
+            &[
+                ("Type d'identifiant PP", "8"),
+                ("Identifiant PP", "10001045367"),
+                ("Nom d'exercice", "GUIGNARD"),
+                ("Prénom d'exercice", "ERIC"),
+            ],
+        );
+        let v = serde_json::to_value(resource(&p).unwrap()).unwrap();
+        assert_eq!(v["resourceType"], "Practitioner");
+        assert_eq!(v["id"], "810001045367");
+        assert_eq!(v["meta"]["versionId"], "7");
+        assert_eq!(v["identifier"][1]["system"], SYSTEM_RPPS);
+        assert_eq!(v["identifier"][1]["value"], "10001045367");
+        assert_eq!(v["name"][0]["family"], "GUIGNARD");
+        assert_eq!(v["name"][0]["given"][0], "ERIC");
+
+        let role = stored(
+            RecordKind::PractitionerRole,
+            "810001045367|F750000001|10|S||",
+            &[
+                ("Code profession", "10"),
+                ("Numéro FINESS site", "750000001"),
+            ],
+        );
+        let v = serde_json::to_value(resource(&role).unwrap()).unwrap();
+        assert_eq!(v["practitioner"]["reference"], "Practitioner/810001045367");
+        assert_eq!(v["organization"]["reference"], "Organization/750000001");
+        assert_eq!(v["code"][0]["coding"][0]["code"], "10");
+        assert_eq!(
+            key_of_id(v["id"].as_str().unwrap()).unwrap(),
+            role.record.key
+        );
+
+        let et = stored(
+            RecordKind::Establishment,
+            "750000001",
+            &[
+                ("nofinessej", "750000002"),
+                ("rs", "CH TEST"),
+                ("codepostal", "75012"),
+                ("ligneacheminement", "75012 PARIS"),
+            ],
+        );
+        let v = serde_json::to_value(resource(&et).unwrap()).unwrap();
+        assert_eq!(v["address"][0]["city"], "PARIS");
+        assert_eq!(v["address"][0]["postalCode"], "75012");
+        assert_eq!(v["partOf"]["reference"], "Organization/750000002");
+        assert_eq!(v["type"][0]["coding"][0]["code"], "GEOGRAPHICAL-ENTITY");
+        assert!(resource(&stored(RecordKind::Mailbox, "a@b", &[])).is_none());
+    }
+}

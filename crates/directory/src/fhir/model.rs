@@ -1,0 +1,312 @@
+//! The FHIR R4 (4.0.1) resources the directory exposes, as plain serde structs: only the
+//! elements it fills. JSON only (`application/fhir+json`).
+
+use serde::{Deserialize, Serialize};
+
+/// `Meta`: when the resource last changed and its version.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta {
+    /// The change counter of the record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// `instant` of the last change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_updated: Option<String>,
+}
+
+/// `Coding`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Coding {
+    /// The code system.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// The code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Its label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+}
+
+/// `CodeableConcept`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeableConcept {
+    /// The codings.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub coding: Vec<Coding>,
+    /// Plain text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// `Identifier`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identifier {
+    /// The identifier's type (fr-core-cs-v2-0203).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<CodeableConcept>,
+    /// The namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// The value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// `HumanName`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HumanName {
+    /// Family name (nom d'exercice).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    /// Given names (prénom d'exercice).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub given: Vec<String>,
+    /// Prefixes (civilité d'exercice).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub prefix: Vec<String>,
+}
+
+/// `ContactPoint`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactPoint {
+    /// `phone`, `fax`, `email`…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// The value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// `Address`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    /// Street lines.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub line: Vec<String>,
+    /// Town.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// Postal code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// Country.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+/// `Reference`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reference {
+    /// `Type/id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// A label, when there is no resource to point to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+}
+
+/// `Practitioner`: a professional (RPPS or ADELI), keyed by IdNat_PS.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Practitioner {
+    /// Logical id.
+    pub id: String,
+    /// Meta.
+    pub meta: Meta,
+    /// IdNat_PS, RPPS or ADELI.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub identifier: Vec<Identifier>,
+    /// Whether the record is in the current extract.
+    pub active: bool,
+    /// Names.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub name: Vec<HumanName>,
+    /// MSSanté mailboxes (`email`).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub telecom: Vec<ContactPoint>,
+    /// Professions (TRE_G15) and qualifications (savoir-faire).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub qualification: Vec<Qualification>,
+}
+
+/// `Practitioner.qualification`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Qualification {
+    /// The profession or qualification.
+    pub code: CodeableConcept,
+}
+
+/// `PractitionerRole`: one exercise of a professional at a structure.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PractitionerRole {
+    /// Logical id.
+    pub id: String,
+    /// Meta.
+    pub meta: Meta,
+    /// Whether the record is in the current extract.
+    pub active: bool,
+    /// The professional.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub practitioner: Option<Reference>,
+    /// The structure (its FINESS site when it has one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<Reference>,
+    /// Profession (TRE_G15), exercise mode (TRE_R23), role (TRE_R21).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub code: Vec<CodeableConcept>,
+    /// Speciality (savoir-faire).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub specialty: Vec<CodeableConcept>,
+}
+
+/// `Organization`: a FINESS establishment (geographical entity) or legal entity.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    /// Logical id.
+    pub id: String,
+    /// Meta.
+    pub meta: Meta,
+    /// FINESS, SIRET.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub identifier: Vec<Identifier>,
+    /// Whether the record is in the current extract.
+    pub active: bool,
+    /// Entity kind, category, APE code.
+    #[serde(rename = "type", skip_serializing_if = "Vec::is_empty", default)]
+    pub type_: Vec<CodeableConcept>,
+    /// Name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Phone numbers.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub telecom: Vec<ContactPoint>,
+    /// Postal address.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub address: Vec<Address>,
+    /// The legal entity of an establishment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part_of: Option<Reference>,
+}
+
+/// `OperationOutcome.issue`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Issue {
+    /// `error`, `fatal`…
+    pub severity: String,
+    /// The issue type code (`invalid`, `not-found`, `login`, `forbidden`, `throttled`…).
+    pub code: String,
+    /// Human readable text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<String>,
+}
+
+/// `OperationOutcome`: every error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationOutcome {
+    /// The issues.
+    pub issue: Vec<Issue>,
+}
+
+impl OperationOutcome {
+    /// One error issue of type `code`.
+    pub fn error(code: &str, diagnostics: impl Into<String>) -> Self {
+        Self {
+            issue: vec![Issue {
+                severity: "error".into(),
+                code: code.into(),
+                diagnostics: Some(diagnostics.into()),
+            }],
+        }
+    }
+}
+
+/// `Bundle.link`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleLink {
+    /// `self` or `next`.
+    pub relation: String,
+    /// The URL.
+    pub url: String,
+}
+
+/// `Bundle.entry.search`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntrySearch {
+    /// `match` or `include`.
+    pub mode: String,
+}
+
+/// `Bundle.entry`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// The resource's absolute URL.
+    pub full_url: String,
+    /// The resource.
+    pub resource: Resource,
+    /// Why it is in the bundle.
+    pub search: EntrySearch,
+}
+
+/// `Bundle` of type `searchset`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bundle {
+    /// Always `searchset`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The number of matches (only with `_summary=count`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// `self`, and `next` while there are more pages.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub link: Vec<BundleLink>,
+    /// Matches, then included resources.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub entry: Vec<Entry>,
+}
+
+/// Any resource the directory returns, tagged with its `resourceType`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "resourceType")]
+#[allow(clippy::large_enum_variant)]
+pub enum Resource {
+    /// A professional.
+    Practitioner(Practitioner),
+    /// An exercise.
+    PractitionerRole(PractitionerRole),
+    /// A structure.
+    Organization(Organization),
+    /// A search result.
+    Bundle(Bundle),
+    /// An error.
+    OperationOutcome(OperationOutcome),
+}
+
+impl Resource {
+    /// `Type/id` of a directory resource.
+    pub fn reference(&self) -> Option<String> {
+        match self {
+            Self::Practitioner(r) => Some(format!("Practitioner/{}", r.id)),
+            Self::PractitionerRole(r) => Some(format!("PractitionerRole/{}", r.id)),
+            Self::Organization(r) => Some(format!("Organization/{}", r.id)),
+            _ => None,
+        }
+    }
+}

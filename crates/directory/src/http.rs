@@ -1,0 +1,583 @@
+//! The directory's FHIR API over HTTP (axum): `GET /metadata`, `GET /{type}` and
+//! `POST /{type}/_search` (search), `GET /{type}/{id}` (read) for `Practitioner`,
+//! `PractitionerRole` and `Organization`.
+//! JSON only (`application/fhir+json`); every error is an `OperationOutcome`.
+//!
+//! Callers present coeur access tokens (client credentials): signature against the provider's
+//! JWKS ([`JwksSource`](coeur_resource_server::JwksSource), refetched on an unknown `kid`),
+//! issuer, expiry, an audience among the configured ones and the [`DirectoryRead`] scope.
+//! With [`Access::PublicReads`] a request without a token is served too (a token presented is
+//! still checked). Each caller (client id, or all anonymous callers together) has its own
+//! rate limit: `429` with `Retry-After` past it. `/metadata` is public.
+
+use crate::fhir::capability::capability_statement;
+use crate::fhir::map::{Related, instant, key_of_id, kinds_of, practitioner_with, resource};
+use crate::fhir::model::{OperationOutcome, Resource};
+use crate::fhir::page::{CursorKey, count_only, searchset};
+use crate::fhir::query::{
+    Filter, Handling, Include, Query, ResourceType, RevInclude, codes_match, parse,
+};
+use crate::ratelimit::{Limiter, RateLimit};
+use crate::record::RecordKind;
+use crate::store::{Store, StoredRecord};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use coeur_common::random::Clock;
+use coeur_resource_server::{Binding, Scope, TokenError, Verifier, scope};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+scope! {
+    pub DirectoryRead = "directory:read";
+}
+
+/// Who may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A valid token is required.
+    Tokens,
+    /// Anyone may read; tokens presented are checked.
+    PublicReads,
+}
+
+/// How the service runs.
+pub struct Config {
+    /// The API's base URL as clients see it, without a trailing `/` (links, `fullUrl`).
+    pub base_url: String,
+    /// Accepted `aud` values. coeur puts the client id in `aud` of client-credentials tokens,
+    /// so this lists the clients the directory serves.
+    pub audiences: Vec<String>,
+    /// Token required or public reads.
+    pub access: Access,
+    /// The per-caller limit.
+    pub rate_limit: RateLimit,
+    /// The key paging cursors are signed with (random per process: cursors do not survive
+    /// a restart).
+    pub cursor_key: [u8; 32],
+}
+
+/// The service's state.
+pub struct Directory {
+    store: Store,
+    verifier: Arc<Verifier>,
+    clock: Arc<dyn Clock>,
+    config: Config,
+    limiter: Limiter,
+    cursors: CursorKey,
+    started: String,
+}
+
+impl Directory {
+    /// A service over `store`, checking tokens with `verifier`, reading time from `clock`.
+    pub fn new(
+        store: Store,
+        verifier: Arc<Verifier>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> Arc<Self> {
+        let started = instant(clock.now());
+        Arc::new(Self {
+            store,
+            verifier,
+            limiter: Limiter::new(config.rate_limit),
+            cursors: CursorKey::new(&config.cursor_key),
+            clock,
+            config,
+            started,
+        })
+    }
+}
+
+type St = State<Arc<Directory>>;
+
+/// The FHIR routes, at the root of the router (nest it under the base URL's path).
+pub fn router(directory: Arc<Directory>) -> axum::Router {
+    axum::Router::new()
+        .route("/metadata", get(metadata))
+        .route("/{rtype}", get(search))
+        .route("/{rtype}/_search", post(search_post))
+        .route("/{rtype}/{id}", get(read))
+        .fallback(not_found_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(directory)
+}
+
+const FHIR_JSON: &str = "application/fhir+json";
+
+fn fhir(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (
+            status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON))],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+fn outcome(status: StatusCode, code: &str, diagnostics: impl Into<String>) -> Response {
+    fhir(
+        status,
+        &Resource::OperationOutcome(OperationOutcome::error(code, diagnostics)),
+    )
+}
+
+fn internal(e: anyhow::Error) -> Response {
+    tracing::error!(error = %format!("{e:#}"), "directory request");
+    outcome(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "exception",
+        "internal error",
+    )
+}
+
+fn unauthorized(diagnostics: &str, challenge: &'static str) -> Response {
+    let mut r = outcome(StatusCode::UNAUTHORIZED, "login", diagnostics);
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
+    r
+}
+
+/// The caller, for rate limiting.
+enum Caller {
+    Client(String),
+    Anonymous,
+}
+
+async fn authorize(d: &Directory, headers: &HeaderMap) -> Result<Caller, Response> {
+    let Some(token) = coeur_web::bearer_token(headers) else {
+        return match d.config.access {
+            Access::PublicReads => Ok(Caller::Anonymous),
+            Access::Tokens => Err(unauthorized("a bearer access token is required", "Bearer")),
+        };
+    };
+    let claims = match d.verifier.verify(&token, Binding::None).await {
+        Ok(c) => c,
+        Err(TokenError::Invalid(why)) => {
+            return Err(unauthorized(why, "Bearer error=\"invalid_token\""));
+        }
+        Err(TokenError::Internal(e)) => return Err(internal(e)),
+    };
+    if !d.config.audiences.contains(&claims.aud) {
+        return Err(unauthorized(
+            "the access token is meant for another audience",
+            "Bearer error=\"invalid_token\"",
+        ));
+    }
+    if !claims.scope.split(' ').any(|s| s == DirectoryRead::NAME) {
+        let mut r = outcome(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this operation needs the {} scope", DirectoryRead::NAME),
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(
+                "Bearer error=\"insufficient_scope\", scope=\"directory:read\"",
+            ),
+        );
+        return Err(r);
+    }
+    Ok(Caller::Client(claims.client_id))
+}
+
+/// Authorises and counts the request against the caller's limit.
+async fn admit(d: &Directory, headers: &HeaderMap) -> Result<(), Response> {
+    let caller = authorize(d, headers).await?;
+    let key = match &caller {
+        Caller::Client(id) => format!("client:{id}"),
+        Caller::Anonymous => "anonymous".to_owned(),
+    };
+    d.limiter.check(&key, d.clock.now()).map_err(|retry| {
+        let mut r = outcome(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throttled",
+            "too many requests: retry later",
+        );
+        if let Ok(v) = HeaderValue::from_str(&retry.min(86_400).to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        r
+    })
+}
+
+async fn not_found_route() -> Response {
+    outcome(StatusCode::NOT_FOUND, "not-supported", "no such endpoint")
+}
+
+async fn method_not_allowed() -> Response {
+    outcome(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "not-supported",
+        "the directory is read-only: GET, or POST to _search",
+    )
+}
+
+async fn metadata(State(d): St) -> Response {
+    let access = d.config.access == Access::PublicReads;
+    fhir(
+        StatusCode::OK,
+        &capability_statement(&d.config.base_url, &d.started, access),
+    )
+}
+
+fn unknown_type(name: &str) -> Response {
+    outcome(
+        StatusCode::NOT_FOUND,
+        "not-supported",
+        format!("resource type {name:?} is not served"),
+    )
+}
+
+async fn load(d: &Directory, rtype: &str, id: &str) -> anyhow::Result<Option<StoredRecord>> {
+    let Some(key) = key_of_id(id) else {
+        return Ok(None);
+    };
+    for kind in kinds_of(rtype) {
+        if let Some(s) = d.store.get(*kind, &key).await? {
+            return Ok(Some(s));
+        }
+    }
+    Ok(None)
+}
+
+async fn read(
+    State(d): St,
+    headers: HeaderMap,
+    Path((rtype, id)): Path<(String, String)>,
+) -> Response {
+    let Some(t) = ResourceType::parse(&rtype) else {
+        return unknown_type(&rtype);
+    };
+    if let Err(r) = admit(&d, &headers).await {
+        return r;
+    }
+    match load(&d, t.as_str(), &id).await {
+        Ok(Some(s)) => match full_resource(&d, &s).await {
+            Ok(Some(r)) => fhir(StatusCode::OK, &r),
+            Ok(None) => internal(anyhow::anyhow!("record without resource")),
+            Err(e) => internal(e),
+        },
+        Ok(None) => outcome(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("{}/{id} is not known", t.as_str()),
+        ),
+        Err(e) => internal(e),
+    }
+}
+
+/// Records scanned per store round trip.
+const SCAN: i64 = 500;
+
+/// The related records of a practitioner (IdNat `key`).
+async fn related(d: &Directory, key: &str) -> anyhow::Result<Related> {
+    let prefix = format!("{key}|");
+    let records = |v: Vec<StoredRecord>| -> Vec<crate::record::Record> {
+        v.into_iter()
+            .filter(|s| s.active)
+            .map(|s| s.record)
+            .collect()
+    };
+    Ok(Related {
+        roles: records(
+            d.store
+                .with_key_prefix(RecordKind::PractitionerRole, &prefix)
+                .await?,
+        ),
+        qualifications: records(
+            d.store
+                .with_key_prefix(RecordKind::Qualification, &prefix)
+                .await?,
+        ),
+        mailboxes: records(
+            d.store
+                .with_field(RecordKind::Mailbox, "Identification nationale PP", key)
+                .await?,
+        ),
+    })
+}
+
+/// The resource of a stored record, a practitioner with its related records.
+async fn full_resource(d: &Directory, s: &StoredRecord) -> anyhow::Result<Option<Resource>> {
+    if s.record.kind == RecordKind::Practitioner {
+        let rel = related(d, &s.record.key).await?;
+        return Ok(Some(Resource::Practitioner(practitioner_with(s, &rel))));
+    }
+    Ok(resource(s))
+}
+
+/// Turns the filters on other records (`qualification-code`, `mailbox-mss`) into the ids
+/// of the practitioners they select.
+async fn resolve(d: &Directory, query: &mut Query) -> anyhow::Result<()> {
+    for f in &mut query.filters {
+        let keys: HashSet<String> = match f {
+            Filter::Mailbox(addresses) => {
+                let mut keys = HashSet::new();
+                for a in addresses.iter() {
+                    if let Some(m) = d.store.get(RecordKind::Mailbox, a).await?
+                        && m.active
+                    {
+                        let owner = m.record.get("Identification nationale PP");
+                        if !owner.is_empty() {
+                            keys.insert(owner.to_owned());
+                        }
+                    }
+                }
+                keys
+            }
+            Filter::QualificationCode(tokens) => {
+                let mut keys = HashSet::new();
+                for kind in [RecordKind::PractitionerRole, RecordKind::Qualification] {
+                    let mut after = 0;
+                    loop {
+                        let chunk = d.store.scan(&[kind], after, SCAN).await?;
+                        let Some(last) = chunk.last() else { break };
+                        after = last.version;
+                        for s in chunk.iter().filter(|s| s.active) {
+                            let rel = Related {
+                                qualifications: vec![s.record.clone()],
+                                ..Related::default()
+                            };
+                            let codes = crate::fhir::map::qualification_codes(&rel);
+                            if codes_match(tokens, &codes) {
+                                let owner = crate::fhir::map::role_practitioner(&s.record);
+                                keys.insert(owner.to_owned());
+                            }
+                        }
+                    }
+                }
+                keys
+            }
+            _ => continue,
+        };
+        let mut keys: Vec<String> = keys.into_iter().collect();
+        keys.sort();
+        *f = Filter::Id(keys);
+    }
+    Ok(())
+}
+
+async fn search(
+    State(d): St,
+    headers: HeaderMap,
+    Path(rtype): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    search_with(d, headers, rtype, raw.unwrap_or_default().as_bytes(), &[]).await
+}
+
+/// `POST [type]/_search`: the parameters in the URL and the form body together.
+async fn search_post(
+    State(d): St,
+    headers: HeaderMap,
+    Path(rtype): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form && !body.is_empty() {
+        return outcome(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not-supported",
+            "_search takes application/x-www-form-urlencoded parameters",
+        );
+    }
+    search_with(d, headers, rtype, raw.unwrap_or_default().as_bytes(), &body).await
+}
+
+async fn search_with(
+    d: Arc<Directory>,
+    headers: HeaderMap,
+    rtype: String,
+    url_query: &[u8],
+    body: &[u8],
+) -> Response {
+    let Some(t) = ResourceType::parse(&rtype) else {
+        return unknown_type(&rtype);
+    };
+    if let Err(r) = admit(&d, &headers).await {
+        return r;
+    }
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(url_query)
+        .chain(url::form_urlencoded::parse(body))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let prefer = headers.get("prefer").and_then(|v| v.to_str().ok());
+    let query = match parse(t, &params, Handling::of_prefer(prefer)) {
+        Ok(q) => q,
+        Err(e) => return outcome(StatusCode::BAD_REQUEST, e.code(), e.to_string()),
+    };
+    let after = match query.page.as_deref() {
+        None => 0,
+        Some(c) => match d.cursors.open(&query, c) {
+            Some(v) => v,
+            None => {
+                return outcome(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    "_page is not a paging cursor of this search (or it has expired with a restart)",
+                );
+            }
+        },
+    };
+    let mut query = query;
+    if let Err(e) = resolve(&d, &mut query).await {
+        return internal(e);
+    }
+    match run_search(&d, &query, after).await {
+        Ok(r) => r,
+        Err(e) => internal(e),
+    }
+}
+
+async fn run_search(d: &Directory, query: &Query, mut after: i64) -> anyhow::Result<Response> {
+    let kinds = kinds_of(query.resource.as_str());
+    let base = &d.config.base_url;
+    if query.summary_count {
+        let mut total = 0u64;
+        loop {
+            let chunk = d.store.scan(kinds, after, SCAN).await?;
+            let Some(last) = chunk.last() else { break };
+            after = last.version;
+            total += chunk
+                .iter()
+                .filter(|s| resource(s).is_some_and(|r| query.matches(s, &r)))
+                .count() as u64;
+        }
+        return Ok(fhir(
+            StatusCode::OK,
+            &Resource::Bundle(count_only(base, query, total)),
+        ));
+    }
+    let mut matched: Vec<(i64, Resource)> = vec![];
+    'scan: loop {
+        let chunk = d.store.scan(kinds, after, SCAN).await?;
+        let Some(last) = chunk.last() else { break };
+        after = last.version;
+        for s in &chunk {
+            if let Some(r) = resource(s).filter(|r| query.matches(s, r)) {
+                matched.push((s.version, r));
+                if matched.len() > query.count {
+                    break 'scan;
+                }
+            }
+        }
+    }
+    let next_after = if matched.len() > query.count {
+        matched.truncate(query.count);
+        matched.last().map(|(v, _)| *v)
+    } else {
+        None
+    };
+    let mut matches: Vec<Resource> = Vec::with_capacity(matched.len());
+    for (_, r) in matched {
+        matches.push(match r {
+            Resource::Practitioner(p) => match key_of_id(&p.id) {
+                Some(key) => match d.store.get(RecordKind::Practitioner, &key).await? {
+                    Some(s) => full_resource(d, &s)
+                        .await?
+                        .unwrap_or(Resource::Practitioner(p)),
+                    None => Resource::Practitioner(p),
+                },
+                None => Resource::Practitioner(p),
+            },
+            r => r,
+        });
+    }
+    let included = includes(d, query, &matches).await?;
+    let bundle = searchset(base, query, &d.cursors, matches, next_after, included);
+    Ok(fhir(StatusCode::OK, &Resource::Bundle(bundle)))
+}
+
+fn ref_id(r: Option<&crate::fhir::model::Reference>) -> Option<&str> {
+    r?.reference.as_deref()?.split_once('/').map(|(_, id)| id)
+}
+
+async fn includes(
+    d: &Directory,
+    query: &Query,
+    matches: &[Resource],
+) -> anyhow::Result<Vec<Resource>> {
+    let mut out = vec![];
+    for inc in &query.include {
+        for m in matches {
+            let target = match (inc, m) {
+                (Include::RolePractitioner, Resource::PractitionerRole(r)) => {
+                    ref_id(r.practitioner.as_ref()).map(|id| ("Practitioner", id))
+                }
+                (Include::RoleOrganization, Resource::PractitionerRole(r)) => {
+                    ref_id(r.organization.as_ref()).map(|id| ("Organization", id))
+                }
+                (Include::OrganizationPartOf, Resource::Organization(o)) => {
+                    ref_id(o.part_of.as_ref()).map(|id| ("Organization", id))
+                }
+                _ => None,
+            };
+            if let Some((rtype, id)) = target
+                && let Some(s) = load(d, rtype, id).await?
+                && let Some(r) = full_resource(d, &s).await?
+            {
+                out.push(r);
+            }
+        }
+    }
+    for rev in &query.revinclude {
+        match rev {
+            RevInclude::RolesOfPractitioner => {
+                for m in matches {
+                    if let Resource::Practitioner(p) = m
+                        && let Some(key) = key_of_id(&p.id)
+                    {
+                        for s in d
+                            .store
+                            .with_key_prefix(RecordKind::PractitionerRole, &format!("{key}|"))
+                            .await?
+                        {
+                            out.extend(resource(&s));
+                        }
+                    }
+                }
+            }
+            RevInclude::RolesAtOrganization => {
+                let ids: HashSet<&str> = matches
+                    .iter()
+                    .filter_map(|m| match m {
+                        Resource::Organization(o) => Some(o.id.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                if ids.is_empty() {
+                    continue;
+                }
+                // Exercises point to their site by FINESS number inside the record: a scan.
+                let mut after = 0;
+                loop {
+                    let chunk = d
+                        .store
+                        .scan(&[RecordKind::PractitionerRole], after, SCAN)
+                        .await?;
+                    let Some(last) = chunk.last() else { break };
+                    after = last.version;
+                    for s in chunk {
+                        if let Some(Resource::PractitionerRole(r)) = resource(&s)
+                            && ref_id(r.organization.as_ref()).is_some_and(|id| ids.contains(id))
+                        {
+                            out.extend(resource(&s));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
