@@ -44,30 +44,29 @@ crate::both_dbs!(kubernetes_manifests_are_valid_and_probed, |db| async move {
     }
     assert_eq!(report["ports"]["http"], 8080, "{report}");
 
-    // The probes' paths, on coeur's main listener: answered, and ready once started.
+    // The probes' paths, on coeur's main listener: answered, and ready once started; while
+    // stopping, the readiness probe takes the pod out of the Service, the others keep it alive.
     let s = TestServer::start(db).await;
-    for (probe, path) in report["probes"].as_object().unwrap() {
-        let r = http()
-            .get(format!("{}{}", s.base, path.as_str().unwrap()))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200, "{probe} probe {path}");
+    let statuses = || async {
+        let mut out = vec![];
+        for (probe, path) in report["probes"].as_object().unwrap() {
+            let path = path.as_str().unwrap();
+            let r = http()
+                .get(format!("{}{path}", s.base))
+                .send()
+                .await
+                .unwrap();
+            out.push((probe.clone(), path.to_owned(), r.status().as_u16()));
+        }
+        out
+    };
+    for (probe, path, status) in statuses().await {
+        assert_eq!(status, 200, "{probe} probe {path}");
     }
-    // Stopping: the readiness probe takes the pod out of the Service, the others keep it alive.
     s.app.lifecycle.enter(coeur_web::lifecycle::Phase::Draining);
-    for (probe, path) in report["probes"].as_object().unwrap() {
-        let r = http()
-            .get(format!("{}{}", s.base, path.as_str().unwrap()))
-            .send()
-            .await
-            .unwrap();
+    for (probe, path, status) in statuses().await {
         let want = if probe == "readiness" { 503 } else { 200 };
-        assert_eq!(
-            r.status().as_u16(),
-            want,
-            "{probe} probe {path} while draining"
-        );
+        assert_eq!(status, want, "{probe} probe {path} while draining");
     }
 });
 

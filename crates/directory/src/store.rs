@@ -272,24 +272,15 @@ impl Store {
         kind: RecordKind,
         prefix: &str,
     ) -> Result<Vec<StoredRecord>> {
-        let mut pattern = String::with_capacity(prefix.len() + 1);
-        for c in prefix.chars() {
-            if matches!(c, '%' | '_' | '!') {
-                pattern.push('!');
-            }
-            pattern.push(c);
-        }
-        pattern.push('%');
-        let rows = sqlx::query(
+        let pattern = format!("{}%", like_escaped(prefix));
+        self.matching(
+            kind,
             "SELECT kind, record_key, fields, active, updated_at, deactivated_at, version \
              FROM directory_record WHERE kind = $1 AND record_key LIKE $2 ESCAPE '!' \
              ORDER BY version",
+            pattern,
         )
-        .bind(kind.as_str())
-        .bind(pattern)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(stored).collect()
+        .await
     }
 
     /// The records of a kind whose field `name` is exactly `value` (a practitioner's
@@ -306,23 +297,29 @@ impl Store {
             serde_json::to_string(name)?,
             serde_json::to_string(value)?
         );
-        let mut pattern = String::from("%");
-        for c in needle.chars() {
-            if matches!(c, '%' | '_' | '!') {
-                pattern.push('!');
-            }
-            pattern.push(c);
-        }
-        pattern.push('%');
-        let rows = sqlx::query(
+        let pattern = format!("%{}%", like_escaped(&needle));
+        self.matching(
+            kind,
             "SELECT kind, record_key, fields, active, updated_at, deactivated_at, version \
              FROM directory_record WHERE kind = $1 AND fields LIKE $2 ESCAPE '!' \
              ORDER BY version",
+            pattern,
         )
-        .bind(kind.as_str())
-        .bind(pattern)
-        .fetch_all(&self.pool)
-        .await?;
+        .await
+    }
+
+    /// The records of `kind` a `LIKE` query (`$1` the kind, `$2` the pattern) returns.
+    async fn matching(
+        &self,
+        kind: RecordKind,
+        sql: &'static str,
+        pattern: String,
+    ) -> Result<Vec<StoredRecord>> {
+        let rows = sqlx::query(sql)
+            .bind(kind.as_str())
+            .bind(pattern)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(stored).collect()
     }
 
@@ -354,4 +351,16 @@ fn stored(row: &sqlx::any::AnyRow) -> Result<StoredRecord> {
         deactivated_at: row.try_get(5)?,
         version: row.try_get(6)?,
     })
+}
+
+/// `s` for a `LIKE … ESCAPE '!'` pattern: `%`, `_` and `!` taken literally.
+fn like_escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '!') {
+            out.push('!');
+        }
+        out.push(c);
+    }
+    out
 }

@@ -150,14 +150,13 @@ fn next_link(bundle: &Value) -> Option<String> {
         .map(|l| l["url"].as_str().expect("url").to_owned())
 }
 
-async fn all(store: &Store, kind: RecordKind) -> Vec<StoredRecord> {
-    store.scan(&[kind], 0, 100_000).await.expect("scan")
-}
-
-both_dbs!(fhir_search_read_and_paging, |db| async move {
+/// A provider with the reading client, and the directory over the generated extract, served
+/// with tokens and a generous rate limit: (provider, store, its files, base URL, a reader's
+/// token).
+async fn reading(db: Db) -> (TestServer, Store, tempfile::TempDir, String, String) {
     let s = TestServer::start(db).await;
     client(&s, READER, &["directory:read"]).await;
-    let (store, _dir) = store(db).await;
+    let (store, dir) = store(db).await;
     import_generated(&store).await;
     let base = start_directory(
         &s,
@@ -172,6 +171,15 @@ both_dbs!(fhir_search_read_and_paging, |db| async move {
     let token = s
         .client_credentials_token("edit", READER, "directory:read")
         .await;
+    (s, store, dir, base, token)
+}
+
+async fn all(store: &Store, kind: RecordKind) -> Vec<StoredRecord> {
+    store.scan(&[kind], 0, 100_000).await.expect("scan")
+}
+
+both_dbs!(fhir_search_read_and_paging, |db| async move {
+    let (_s, store, _dir, base, token) = reading(db).await;
     let t = Some(token.as_str());
     let practitioners = all(&store, RecordKind::Practitioner).await;
     assert_eq!(practitioners.len(), 50);
@@ -653,23 +661,7 @@ both_dbs!(fhir_peer_fhirpy_and_fhir_resources, |db| async move {
     let Some(python) = python_peer("the FHIR peer (fhirpy, fhir.resources)") else {
         return;
     };
-    let s = TestServer::start(db).await;
-    client(&s, READER, &["directory:read"]).await;
-    let (store, _dir) = store(db).await;
-    import_generated(&store).await;
-    let base = start_directory(
-        &s,
-        store.clone(),
-        Access::Tokens,
-        RateLimit {
-            burst: 10_000,
-            per_second: 1_000,
-        },
-    )
-    .await;
-    let token = s
-        .client_credentials_token("edit", READER, "directory:read")
-        .await;
+    let (s, store, _dir, base, token) = reading(db).await;
     let practitioners = all(&store, RecordKind::Practitioner).await;
     let p = &practitioners[5];
     let rpps = p.record.get("Identifiant PP").to_owned();

@@ -81,31 +81,20 @@ both_dbs!(
         // The upstream `fc` links by pivot identity: its confirmation page is audited too.
         let fc = start_opts(db, json!({}), true).await;
         super::pivot::angela_is(&fc, |_| {}).await;
-        let authorize_eidas1 = authz_url(
-            &fc.s,
-            "edit",
-            &[
+        let authorize_at = |extra: &[(&str, &str)]| {
+            let mut p = vec![
                 ("client_id", "rp"),
                 ("response_type", "code"),
                 ("scope", "openid"),
                 ("redirect_uri", REDIRECT),
                 ("state", "st"),
                 ("nonce", NONCE),
-            ],
-        );
-        let authorize = authz_url(
-            &fc.s,
-            "edit",
-            &[
-                ("client_id", "rp"),
-                ("response_type", "code"),
-                ("scope", "openid"),
-                ("redirect_uri", REDIRECT),
-                ("state", "st"),
-                ("nonce", NONCE),
-                ("acr_values", "eidas2"),
-            ],
-        );
+            ];
+            p.extend_from_slice(extra);
+            authz_url(&fc.s, "edit", &p)
+        };
+        let authorize_eidas1 = authorize_at(&[]);
+        let authorize = authorize_at(&[("acr_values", "eidas2")]);
         let named = |up: &str, login: Option<&str>| {
             let mut steps = vec![json!({ "click": format!("button[name=upstream][value={up}]") })];
             match login {
