@@ -661,7 +661,7 @@ both_dbs!(fhir_peer_fhirpy_and_fhir_resources, |db| async move {
     let Some(python) = python_peer("the FHIR peer (fhirpy, fhir.resources)") else {
         return;
     };
-    let (s, store, _dir, base, token) = reading(db).await;
+    let (_s, store, _dir, base, token) = reading(db).await;
     let practitioners = all(&store, RecordKind::Practitioner).await;
     let p = &practitioners[5];
     let rpps = p.record.get("Identifiant PP").to_owned();
