@@ -945,6 +945,63 @@ mod listener_tests {
     use super::*;
 
     #[test]
+    fn the_directory_is_served_by_default_and_checked() {
+        let c = Config::resolve(Settings::default(), None).unwrap();
+        let d = c.directory.expect("on by default");
+        assert_eq!(d.listen, "127.0.0.1:8083".parse().unwrap());
+        assert_eq!(d.public_url, "http://127.0.0.1:8083");
+        assert_eq!(d.database_url, "sqlite://annuaire.db");
+        assert_eq!(d.realm, "edit");
+        assert!(d.audiences.is_empty());
+        assert_eq!((d.generate_professionals, d.generate_structures), (500, 50));
+
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("coeur.toml");
+        std::fs::write(
+            &p,
+            "directory_public_url = \"https://annuaire.example/fhir/\"\n\
+             directory_audiences = [\"portal\", \" \"]\n\
+             directory_generate_professionals = 0\n",
+        )
+        .unwrap();
+        let d = Config::resolve(Settings::default(), Some(&p))
+            .unwrap()
+            .directory
+            .unwrap();
+        assert_eq!(d.public_url, "https://annuaire.example/fhir");
+        assert_eq!(d.audiences, ["portal"]);
+        assert_eq!(d.generate_professionals, 0);
+
+        std::fs::write(&p, "no_directory = true\n").unwrap();
+        let c = Config::resolve(Settings::default(), Some(&p)).unwrap();
+        assert!(c.directory.is_none(), "turned off");
+
+        for (serve, flag) in [
+            (
+                ServeSettings {
+                    directory_listen: Some(DEFAULT_LISTEN.parse().unwrap()),
+                    ..ServeSettings::default()
+                },
+                "--directory-listen",
+            ),
+            (
+                ServeSettings {
+                    directory_public_url: Some("ftp://annuaire.example".into()),
+                    ..ServeSettings::default()
+                },
+                "--directory-public-url",
+            ),
+        ] {
+            let s = Settings {
+                serve,
+                ..Settings::default()
+            };
+            let e = Config::resolve(s, None).unwrap_err().to_string();
+            assert!(e.contains(flag), "{e}");
+        }
+    }
+
+    #[test]
     fn listener_limits_have_defaults_and_refuse_zero() {
         let c = Config::resolve(Settings::default(), None).unwrap();
         assert_eq!(c.limits.handshake_timeout, Duration::from_secs(10));
