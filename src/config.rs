@@ -197,6 +197,42 @@ layered! {
         /// served on the public listeners).
         #[arg(long, env = "COEUR_ADMIN_LISTEN")]
         pub admin_listen: Option<SocketAddr>,
+        /// The health directory's FHIR R4 API listener (plain HTTP; default 127.0.0.1:8083).
+        #[arg(long, env = "COEUR_DIRECTORY_LISTEN")]
+        pub directory_listen: Option<SocketAddr>,
+        /// The directory's public base URL, in the links of its answers (default
+        /// http://<directory-listen>).
+        #[arg(long, env = "COEUR_DIRECTORY_PUBLIC_URL")]
+        pub directory_public_url: Option<String>,
+        /// The directory's own database: sqlite://FILE (default sqlite://annuaire.db) or
+        /// postgres://…
+        #[arg(long, env = "COEUR_DIRECTORY_DATABASE_URL")]
+        pub directory_database_url: Option<String>,
+        /// The realm whose access tokens the directory accepts and where its client
+        /// `annuaire` is registered (default edit).
+        #[arg(long, env = "COEUR_DIRECTORY_REALM")]
+        pub directory_realm: Option<String>,
+        /// Further clients whose access tokens (with `directory:read`) the directory accepts,
+        /// besides `annuaire`; repeatable or comma-separated.
+        #[arg(
+            long = "directory-audience",
+            env = "COEUR_DIRECTORY_AUDIENCES",
+            value_delimiter = ','
+        )]
+        pub directory_audiences: Option<Vec<String>>,
+        /// Professionals generated into an empty directory at start (default 500; 0: none).
+        #[arg(long, env = "COEUR_DIRECTORY_GENERATE_PROFESSIONALS")]
+        pub directory_generate_professionals: Option<usize>,
+        /// Structures generated with them (default 50).
+        #[arg(long, env = "COEUR_DIRECTORY_GENERATE_STRUCTURES")]
+        pub directory_generate_structures: Option<usize>,
+        /// Do not serve the directory.
+        #[arg(
+            long,
+            env = "COEUR_NO_DIRECTORY",
+            action = clap::ArgAction::SetTrue
+        )]
+        pub no_directory: Option<bool>,
         /// The service's name on every page (default "coeur").
         #[arg(long, env = "COEUR_SERVICE_NAME")]
         pub service_name: Option<String>,
@@ -308,6 +344,7 @@ impl Settings {
             &mut common.pki_production,
             &mut common.ldap_starttls,
             &mut serve.tls_self_issued,
+            &mut serve.no_directory,
         ] {
             if *switch == Some(false) {
                 *switch = None;
@@ -397,6 +434,82 @@ pub struct Config {
     pub delivery: coeur_provider::delivery::DeliverySettings,
     /// Reverse proxies believed about clients' addresses.
     pub trusted_proxies: coeur_web::proxy::TrustedProxies,
+    /// The health directory served beside the provider (`None`: off).
+    pub directory: Option<DirectoryConfig>,
+}
+
+/// The health directory `coeur serve` runs beside the provider: its own listener and
+/// database, trusting a realm's access tokens through the realm's JWKS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryConfig {
+    /// The FHIR API's listener.
+    pub listen: SocketAddr,
+    /// Its public base URL, without a trailing `/`.
+    pub public_url: String,
+    /// The directory's database (`sqlite:…` or `postgres://…`).
+    pub database_url: String,
+    /// The realm whose tokens it accepts, where its client is registered.
+    pub realm: String,
+    /// Clients accepted besides its own (token audiences).
+    pub audiences: Vec<String>,
+    /// Professionals generated into an empty directory (0: none).
+    pub generate_professionals: usize,
+    /// Structures generated with them.
+    pub generate_structures: usize,
+}
+
+/// Default directory (FHIR API) listener.
+pub const DEFAULT_DIRECTORY_LISTEN: &str = "127.0.0.1:8083";
+
+/// The directory's settings, or `None` when it is turned off.
+fn directory_config(
+    serve: &ServeSettings,
+    taken: &[SocketAddr],
+) -> Result<Option<DirectoryConfig>> {
+    if serve.no_directory == Some(true) {
+        return Ok(None);
+    }
+    let listen = match serve.directory_listen {
+        Some(l) => l,
+        None => DEFAULT_DIRECTORY_LISTEN
+            .parse()
+            .context("default directory listener")?,
+    };
+    if taken.contains(&listen) {
+        bail!("--directory-listen {listen} is the address of another listener");
+    }
+    let public_url = serve
+        .directory_public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{listen}"))
+        .trim_end_matches('/')
+        .to_owned();
+    match url::Url::parse(&public_url) {
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+        _ => bail!("--directory-public-url must be an http(s) URL"),
+    }
+    let audiences: Vec<String> = serve
+        .directory_audiences
+        .iter()
+        .flatten()
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .collect();
+    Ok(Some(DirectoryConfig {
+        listen,
+        public_url,
+        database_url: serve
+            .directory_database_url
+            .clone()
+            .unwrap_or_else(|| "sqlite://annuaire.db".into()),
+        realm: serve
+            .directory_realm
+            .clone()
+            .unwrap_or_else(|| "edit".into()),
+        audiences,
+        generate_professionals: serve.directory_generate_professionals.unwrap_or(500),
+        generate_structures: serve.directory_generate_structures.unwrap_or(50),
+    }))
 }
 
 impl std::fmt::Debug for Config {
@@ -505,7 +618,13 @@ impl Config {
         let (card_listen, card_public_url) = card_listener(&serve)?;
         let (limits, card_limits) = listener_limits(&serve)?;
         let service = service_identity(&serve)?;
+        let taken: Vec<SocketAddr> = [Some(listen), Some(card_listen), serve.admin_listen]
+            .into_iter()
+            .flatten()
+            .collect();
+        let directory = directory_config(&serve, &taken)?;
         Ok(Self {
+            directory,
             delivery,
             trusted_proxies,
             service,
@@ -824,6 +943,63 @@ mod layer_tests {
 #[cfg(test)]
 mod listener_tests {
     use super::*;
+
+    #[test]
+    fn the_directory_is_served_by_default_and_checked() {
+        let c = Config::resolve(Settings::default(), None).unwrap();
+        let d = c.directory.expect("on by default");
+        assert_eq!(d.listen, "127.0.0.1:8083".parse().unwrap());
+        assert_eq!(d.public_url, "http://127.0.0.1:8083");
+        assert_eq!(d.database_url, "sqlite://annuaire.db");
+        assert_eq!(d.realm, "edit");
+        assert!(d.audiences.is_empty());
+        assert_eq!((d.generate_professionals, d.generate_structures), (500, 50));
+
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("coeur.toml");
+        std::fs::write(
+            &p,
+            "directory_public_url = \"https://annuaire.example/fhir/\"\n\
+             directory_audiences = [\"portal\", \" \"]\n\
+             directory_generate_professionals = 0\n",
+        )
+        .unwrap();
+        let d = Config::resolve(Settings::default(), Some(&p))
+            .unwrap()
+            .directory
+            .unwrap();
+        assert_eq!(d.public_url, "https://annuaire.example/fhir");
+        assert_eq!(d.audiences, ["portal"]);
+        assert_eq!(d.generate_professionals, 0);
+
+        std::fs::write(&p, "no_directory = true\n").unwrap();
+        let c = Config::resolve(Settings::default(), Some(&p)).unwrap();
+        assert!(c.directory.is_none(), "turned off");
+
+        for (serve, flag) in [
+            (
+                ServeSettings {
+                    directory_listen: Some(DEFAULT_LISTEN.parse().unwrap()),
+                    ..ServeSettings::default()
+                },
+                "--directory-listen",
+            ),
+            (
+                ServeSettings {
+                    directory_public_url: Some("ftp://annuaire.example".into()),
+                    ..ServeSettings::default()
+                },
+                "--directory-public-url",
+            ),
+        ] {
+            let s = Settings {
+                serve,
+                ..Settings::default()
+            };
+            let e = Config::resolve(s, None).unwrap_err().to_string();
+            assert!(e.contains(flag), "{e}");
+        }
+    }
 
     #[test]
     fn listener_limits_have_defaults_and_refuse_zero() {

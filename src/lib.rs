@@ -1,6 +1,7 @@
 //! coeur: an OpenID Connect provider and certificate authority for the French health sector.
 //!
-//! The root package is the `coeur` binary: configuration ([`config`]), wiring ([`app`]) and
+//! The root package is the `coeur` binary: configuration ([`config`]), wiring ([`app`], the
+//! health directory served beside the provider: [`directory`]) and
 //! the command line (the binary's `src/cli/`). The domains live in the workspace's crates
 //! (`crates/`): pure protocol crates (`coeur-oauth`, `coeur-pki`, `coeur-common`), the
 //! provider, the CA, and the shared plumbing. See `docs/ARCHITECTURE.md`.
@@ -8,9 +9,11 @@
 
 pub mod app;
 pub mod config;
+pub mod directory;
 
 pub use coeur_ca as ca;
 pub use coeur_common as common;
+pub use coeur_directory as health_directory;
 pub use coeur_oauth as oauth;
 pub use coeur_pki as pki;
 pub use coeur_provider as provider;

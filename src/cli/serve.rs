@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use coeur::app::App;
 use coeur::config::{Config, redact_url};
+use coeur::directory::{self, DirectoryServer};
 use coeur_web::lifecycle::{Lifecycle, Phase};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,12 +28,19 @@ pub async fn run(cfg: Config) -> Result<()> {
             println!("  LDAP publication to {}", l.describe());
         }
     }
+    let directory = match &cfg.directory {
+        Some(d) => Some(open_directory(&app, d).await?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
     println!("coeur listening on {}", cfg.listen);
     println!("  demo relying party: {}/", cfg.public_url);
     print_realms(&app);
+    if let Some((server, _)) = &directory {
+        print_directory(server);
+    }
     spawn_housekeeping(&app);
     let card_listener = tokio::net::TcpListener::bind(cfg.card_listen)
         .await
@@ -43,6 +51,10 @@ pub async fn run(cfg: Config) -> Result<()> {
         if let Err(e) = card_app.serve_card(card_listener).await {
             tracing::error!(error = %format!("{e:#}"), "card listener stopped");
         }
+    });
+    let directory = directory.map(|(server, listener)| {
+        let dir_app = app.clone();
+        tokio::spawn(async move { server.serve(&dir_app, listener).await })
     });
     let admin = match cfg.admin_listen {
         Some(addr) => {
@@ -70,12 +82,46 @@ pub async fn run(cfg: Config) -> Result<()> {
     if let Some(admin) = admin {
         let _ = admin.await;
     }
+    if let Some(directory) = directory {
+        let _ = directory.await;
+    }
     if let Some(p) = publisher {
         p.stop().await;
     }
     app.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The health directory: opened (filled and its client registered on first start) and its
+/// listener bound. Nothing prints the client's secret: the operator reads it from its file.
+async fn open_directory(
+    app: &App,
+    d: &coeur::config::DirectoryConfig,
+) -> Result<(DirectoryServer, tokio::net::TcpListener)> {
+    let server = DirectoryServer::open(app, d).await?;
+    let listener = tokio::net::TcpListener::bind(d.listen)
+        .await
+        .with_context(|| format!("binding the directory listener {}", d.listen))?;
+    tracing::info!(listen = %d.listen, database = %redact_url(&d.database_url), "serving the directory");
+    Ok((server, listener))
+}
+
+/// Where the directory is and how to call it.
+fn print_directory(server: &DirectoryServer) {
+    let d = &server.settings;
+    println!(
+        "  health directory (FHIR R4): {}/metadata  (realm {} tokens with scope {}; its \
+         client {}, secret in {})",
+        d.public_url,
+        d.realm,
+        directory::SCOPE,
+        directory::CLIENT_ID,
+        server.secret_file.display(),
+    );
+    if let Some(s) = &server.generated {
+        println!("    filled with generated extracts: {s}");
+    }
 }
 
 /// SIGTERM and Ctrl-C (SIGINT), as one stream of "stop" requests.

@@ -68,6 +68,9 @@ pub fn serve_command(
         .env("COEUR_PKI_HIERARCHY", "modern")
         .env("COEUR_LISTEN", listen)
         .env("COEUR_CARD_LISTEN", card)
+        // The directory listens on a fixed default port: tests that want it turn it on with
+        // their own port (`tests/it/directory/serve.rs`).
+        .env("COEUR_NO_DIRECTORY", "true")
         .stdout(std::process::Stdio::null())
         .stderr(log);
     cmd

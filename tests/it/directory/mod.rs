@@ -3,6 +3,7 @@
 
 mod fhir;
 mod import;
+mod serve;
 
 use coeur_directory::store::Store;
 use coeur_testkit::Db;

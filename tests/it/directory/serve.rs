@@ -1,0 +1,212 @@
+//! The directory served by `coeur serve` beside the provider: its listener, data generated on
+//! first start only, its client `annuaire` registered once with its secret in the key store's
+//! directory, the provider's client-credentials tokens accepted, and the listener closed with
+//! the others on SIGTERM.
+
+use crate::support::{ServeChild, free_addr, serve_command, server_log};
+use std::path::Path;
+use std::time::Duration;
+
+/// Starts `coeur serve` in `dir` with the directory on `directory`, generating `professionals`
+/// into an empty store; waits for `/readyz`.
+async fn start(
+    dir: &Path,
+    (listen, card, directory): (&str, &str, &str),
+    professionals: &str,
+) -> ServeChild {
+    let server = ServeChild(
+        serve_command(dir, env!("CARGO_BIN_EXE_coeur"), &["serve"], (listen, card))
+            .env_remove("COEUR_NO_DIRECTORY")
+            .env("COEUR_DIRECTORY_LISTEN", directory)
+            .env("COEUR_DIRECTORY_GENERATE_PROFESSIONALS", professionals)
+            .env("COEUR_DIRECTORY_GENERATE_STRUCTURES", "5")
+            .spawn()
+            .expect("coeur binary"),
+    );
+    let ready = format!("http://{listen}/readyz");
+    for _ in 0..600 {
+        if reqwest::get(&ready)
+            .await
+            .is_ok_and(|r| r.status().as_u16() == 200)
+        {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server did not become ready:\n{}", server_log(dir));
+}
+
+/// Stops the server with SIGTERM and waits for its exit; the directory's listener is closed.
+fn stop(mut server: ServeChild, directory: &str, dir: &Path) {
+    let pid = server.0.id();
+    let ok = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -TERM {pid}")])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill -TERM {pid}");
+    let mut exited = None;
+    for _ in 0..300 {
+        if let Some(status) = server.0.try_wait().expect("wait") {
+            exited = Some(status);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = exited.unwrap_or_else(|| panic!("coeur did not stop:\n{}", server_log(dir)));
+    assert!(status.success(), "{status}\n{}", server_log(dir));
+    assert!(
+        std::net::TcpStream::connect(directory).is_err(),
+        "the directory still accepts after the stop"
+    );
+}
+
+/// A client-credentials token of the realm `edit` for `annuaire` with `secret`.
+async fn token(http: &reqwest::Client, listen: &str, secret: &str) -> String {
+    let r = http
+        .post(format!(
+            "http://{listen}/auth/realms/edit/protocol/openid-connect/token"
+        ))
+        .basic_auth("annuaire", Some(secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "directory:read"),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(r.status().as_u16(), 200, "token endpoint");
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["scope"], "directory:read");
+    body["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned()
+}
+
+/// The number of active practitioners the directory reports to a caller holding `token`.
+async fn practitioners(http: &reqwest::Client, directory: &str, token: &str) -> u64 {
+    let r = http
+        .get(format!("http://{directory}/Practitioner?_summary=count"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("search");
+    assert_eq!(r.status().as_u16(), 200, "Practitioner search");
+    let bundle: serde_json::Value = r.json().await.expect("bundle");
+    assert_eq!(bundle["resourceType"], "Bundle");
+    bundle["total"].as_u64().expect("total")
+}
+
+/// `coeur client list --realm edit` on the server's store: the lines naming `annuaire`.
+fn annuaire_registrations(dir: &Path) -> usize {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coeur"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("COEUR_LOG", "warn")
+        .current_dir(dir)
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", dir.join("coeur.db").display()))
+        .arg("--keys-dir")
+        .arg(dir.join("keys"))
+        .arg("--realms-dir")
+        .arg(repo.join("realms"))
+        .args(["client", "list", "--realm", "edit"])
+        .output()
+        .expect("coeur client list");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.split('\t').next() == Some("annuaire"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coeur_serve_serves_the_directory_with_its_own_client_and_generated_data() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let w = tempfile::tempdir().expect("dir");
+    let (listen, card, directory) = (free_addr(), free_addr(), free_addr());
+    let addrs = (listen.as_str(), card.as_str(), directory.as_str());
+    let http = reqwest::Client::new();
+
+    let server = start(w.path(), addrs, "40").await;
+    // Public: the capability statement.
+    let meta: serde_json::Value = http
+        .get(format!("http://{directory}/metadata"))
+        .send()
+        .await
+        .expect("metadata")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(meta["resourceType"], "CapabilityStatement");
+    // Searches need a token.
+    let anonymous = http
+        .get(format!("http://{directory}/Practitioner"))
+        .send()
+        .await
+        .expect("search");
+    assert_eq!(anonymous.status().as_u16(), 401);
+
+    // The operator reads the client's secret from the key store's directory (owner only);
+    // the log never shows it.
+    let file = w.path().join("keys/directory-client-secret");
+    let secret = std::fs::read_to_string(&file).expect("secret file");
+    let secret = secret.trim().to_owned();
+    assert!(secret.len() >= 32, "a generated secret");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
+    }
+    let bearer = token(&http, &listen, &secret).await;
+    assert_eq!(practitioners(&http, &directory, &bearer).await, 40);
+    let page: serde_json::Value = http
+        .get(format!("http://{directory}/Practitioner?_count=5"))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .expect("search")
+        .json()
+        .await
+        .expect("bundle");
+    let entries = page["entry"].as_array().expect("entries");
+    assert_eq!(entries.len(), 5, "{page}");
+    assert_eq!(entries[0]["resource"]["resourceType"], "Practitioner");
+    assert!(
+        entries[0]["fullUrl"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&format!("http://{directory}/Practitioner/"))),
+        "{page}"
+    );
+    stop(server, &directory, w.path());
+    assert!(
+        !server_log(w.path()).contains(&secret),
+        "the secret is logged"
+    );
+    assert_eq!(annuaire_registrations(w.path()), 1);
+
+    // Started again, asking for another size: the data is left alone, the client kept with
+    // its secret.
+    let server = start(w.path(), addrs, "60").await;
+    let again = std::fs::read_to_string(&file).expect("secret file");
+    assert_eq!(again.trim(), secret, "the secret file is kept");
+    let bearer = token(&http, &listen, &secret).await;
+    assert_eq!(
+        practitioners(&http, &directory, &bearer).await,
+        40,
+        "the data of the first start is kept, not generated again"
+    );
+    stop(server, &directory, w.path());
+    assert_eq!(
+        annuaire_registrations(w.path()),
+        1,
+        "the client is not duplicated"
+    );
+    assert!(
+        !server_log(w.path()).contains(&secret),
+        "the secret is logged"
+    );
+}
