@@ -352,8 +352,9 @@ impl AppState {
         self.clock.now()
     }
 
-    /// A client of a realm: from the realm file, else from the database (cached briefly so
-    /// that clients added by `coeur client add` appear within seconds).
+    /// A client of a realm: from the realm file, else from the database, cached briefly:
+    /// dropped at once when the bus tells of a change (`coeur client add`/`remove`, another
+    /// instance), else read again within seconds (SQLite, a lost message).
     pub async fn client(&self, rt: &RealmRt, client_id: &str) -> Result<Option<Client>> {
         if let Some(c) = rt.file_clients.get(client_id) {
             return Ok(Some(c.clone()));
