@@ -122,6 +122,8 @@ impl App {
             external: cfg.external.clone(),
             ldap: cfg.ldap.clone(),
         };
+        // The one bus of the process, shared by the CA and the provider.
+        let bus = coeur_storage::Bus::new(db.clone(), coeur_common::random::id128(&*rng));
         let requesters = Arc::new(RealmRequesters::new(ca_realm.clone(), store.clone()));
         let ca = Arc::new(
             CaService::open(
@@ -133,7 +135,8 @@ impl App {
                 verifier,
             )
             .await?
-            .with_requesters(requesters),
+            .with_requesters(requesters)
+            .with_bus(&bus),
         );
         let settings = ProviderSettings {
             urls: ProviderUrls {
@@ -143,6 +146,7 @@ impl App {
             delivery: cfg.delivery.clone(),
             trusted_proxies: cfg.trusted_proxies.clone(),
             lifecycle: lifecycle.clone(),
+            bus,
         };
         let provider = AppState::new(settings, store, keys, realms, clock, rng, ca.clone())?;
         let service = Arc::new(cfg.service.clone());

@@ -246,10 +246,12 @@ async fn list(cfg: &Config, realm: &str) -> Result<()> {
 
 /// `client remove`: a client registered in the database (those of realm files stay).
 async fn remove(cfg: &Config, realm: &str, client_id: &str) -> Result<()> {
-    let store = Store::new(Db::connect(&cfg.database_url).await?);
+    let db = Db::connect(&cfg.database_url).await?;
+    let store = Store::new(db.clone());
     if !store.remove_client(realm, client_id).await? {
         bail!("no client {client_id} in the database of realm {realm}");
     }
+    announce(&db, realm, client_id).await;
     println!("removed {client_id}");
     Ok(())
 }
@@ -272,7 +274,8 @@ async fn add(cfg: &Config, realm: &str, reg: ClientRegistration) -> Result<()> {
     } else {
         None
     };
-    let store = Store::new(Db::connect(&cfg.database_url).await?);
+    let db = Db::connect(&cfg.database_url).await?;
+    let store = Store::new(db.clone());
     let done = register_client(
         &store,
         keys.as_ref().map(KeyStore::master),
@@ -280,12 +283,20 @@ async fn add(cfg: &Config, realm: &str, reg: ClientRegistration) -> Result<()> {
         SystemClock.now(),
     )
     .await?;
+    announce(&db, realm, &done.spec.client_id).await;
     let mut out = serde_json::to_value(&done.spec)?;
     if let Some(secret) = done.generated_secret {
         out["client_secret"] = secret.into();
     }
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
+}
+
+/// Tells running instances (on a shared PostgreSQL database) that a client changed: they
+/// read it again at once.
+async fn announce(db: &Db, realm: &str, client_id: &str) {
+    let bus = coeur::storage::Bus::new(db.clone(), "cli".into());
+    coeur::provider::clients::clients_changed_elsewhere(&bus, realm, client_id).await;
 }
 
 /// `client hash-secret`: hashes a secret read from standard input.

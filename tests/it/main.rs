@@ -31,6 +31,7 @@ mod ecps_app;
 mod edit_identities;
 mod fd_limit;
 mod franceconnect;
+mod instances;
 mod ldap;
 mod lifecycle;
 mod listeners;

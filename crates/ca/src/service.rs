@@ -113,6 +113,14 @@ impl CaService {
         self
     }
 
+    /// The same service telling the instances sharing the database of its revocations, and
+    /// hearing theirs (see [`Ca::attach_bus`]).
+    pub fn with_bus(self, bus: &coeur_storage::Bus) -> Self {
+        self.ca
+            .attach_bus(bus, self.store.clone(), self.clock.clone());
+        self
+    }
+
     /// The same service with the registrations of its API clients (by default nobody is
     /// entitled to request anything).
     pub fn with_requesters(mut self, requesters: Arc<dyn Requesters>) -> Self {

@@ -291,6 +291,18 @@ pub async fn register_client(
     })
 }
 
+/// Tells the instances sharing the database that a client of `realm` was added, removed or
+/// changed in the store (after the change is committed), so that they read it again at once
+/// rather than after their cache's lifetime. Nothing on SQLite, where no other process
+/// listens (a server there reads the store again within seconds).
+pub async fn clients_changed_elsewhere(bus: &coeur_storage::Bus, realm: &str, client_id: &str) {
+    bus.publish(&coeur_storage::Event::ClientChanged {
+        realm: realm.to_owned(),
+        client_id: client_id.to_owned(),
+    })
+    .await;
+}
+
 /// Where a client is registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientSource {

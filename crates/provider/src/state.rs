@@ -2,6 +2,7 @@
 //! injected clock and randomness.
 
 use crate::backchannel::Backchannel;
+use crate::clients::clients_changed_elsewhere;
 use crate::store::{ClientRow, Store};
 use crate::tokens::RealmTokens;
 use anyhow::{Context, Result, anyhow, bail};
@@ -14,6 +15,7 @@ use coeur_oauth::realm::Realm;
 use coeur_oauth::secret::SecretHash;
 use coeur_resource_server::Verifier;
 use coeur_storage::keystore::{KeyStore, LoadedRing};
+use coeur_storage::{Bus, Event, Heard};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -88,6 +90,8 @@ pub struct ProviderSettings {
     pub trusted_proxies: coeur_web::proxy::TrustedProxies,
     /// The server's lifecycle: long-lived answers (e-CPS event streams) end when it drains.
     pub lifecycle: coeur_web::lifecycle::Lifecycle,
+    /// The process's bus to the other instances sharing the database (shared with the CA).
+    pub bus: Bus,
 }
 
 /// The realms at run time, with a token verifier each.
@@ -203,7 +207,7 @@ pub struct AppState {
     /// Live e-CPS events: who listens for which professional's or request's changes.
     pub(crate) ecps_events: Arc<crate::ecps::events::Hub>,
     /// Notifications to and from the other instances sharing the database.
-    pub(crate) bus: coeur_storage::Bus,
+    pub(crate) bus: Bus,
     /// E-mail and SMS to professionals.
     pub(crate) delivery: Arc<crate::delivery::Delivery>,
     /// Reverse proxies believed about the client's address.
@@ -213,24 +217,26 @@ pub struct AppState {
 }
 
 /// What this instance keeps in memory and the other instances sharing the database change:
-/// e-CPS feeds to wake, CIBA polls to forget once decided. A dropped listening connection
-/// (messages possibly missed) wakes every feed and forgets every poll.
-fn hear_other_instances(
-    bus: &coeur_storage::Bus,
-    hub: Arc<crate::ecps::events::Hub>,
-    polls: Arc<crate::ciba::polls::PollClock>,
-) {
-    bus.listen(move |heard| match heard {
-        coeur_storage::Heard::Message(m) => {
-            if let Some(topic) = m.strip_prefix(crate::ecps::events::BUS_PREFIX) {
-                hub.notify(topic);
-            } else if let Some(id) = m.strip_prefix(crate::ciba::BUS_PREFIX) {
-                polls.decided(id);
+/// e-CPS feeds to wake, CIBA polls to forget once decided, clients to read again. A dropped
+/// listening connection (messages possibly missed) wakes every feed, forgets every poll and
+/// every cached client.
+fn hear_other_instances(bus: &Bus, st: std::sync::Weak<AppState>) {
+    bus.listen(move |heard| {
+        let Some(st) = st.upgrade() else {
+            return;
+        };
+        match heard {
+            Heard::Event(Event::Ecps { topic }) => st.ecps_events.notify(topic),
+            Heard::Event(Event::CibaDecided { request_id }) => st.ciba_polls.decided(request_id),
+            Heard::Event(Event::ClientChanged { realm, client_id }) => {
+                st.forget_client(realm, client_id);
             }
-        }
-        coeur_storage::Heard::Missed => {
-            hub.notify_all();
-            polls.clear();
+            Heard::Event(Event::CertificateRevoked { .. }) => {}
+            Heard::Missed => {
+                st.ecps_events.notify_all();
+                st.ciba_polls.clear();
+                st.forget_clients();
+            }
         }
     });
 }
@@ -273,11 +279,9 @@ impl AppState {
         ca: Arc<CaService>,
     ) -> Result<Arc<Self>> {
         let delivery = Arc::new(crate::delivery::Delivery::open(&settings.delivery)?);
-        let bus = coeur_storage::Bus::new(store.db().clone(), coeur_common::random::id128(&*rng));
         let ecps_events = Arc::new(crate::ecps::events::Hub::default());
         let ciba_polls = Arc::new(crate::ciba::polls::PollClock::default());
-        hear_other_instances(&bus, ecps_events.clone(), ciba_polls.clone());
-        Ok(Arc::new(Self {
+        let st = Arc::new(Self {
             urls: settings.urls,
             store,
             keys,
@@ -291,11 +295,46 @@ impl AppState {
             ecps_limits: Default::default(),
             ciba_polls,
             ecps_events,
-            bus,
+            bus: settings.bus,
             delivery,
             proxies: settings.trusted_proxies,
             lifecycle: settings.lifecycle,
-        }))
+        });
+        hear_other_instances(&st.bus, Arc::downgrade(&st));
+        Ok(st)
+    }
+
+    /// The bus to the other instances sharing the database.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// Forgets what is cached of a client of `realm` (and the realm's web origins), so that
+    /// it is read from the store again.
+    fn forget_client(&self, realm: &str, client_id: &str) {
+        if let Ok(mut c) = self.client_cache.lock() {
+            c.remove(&(realm.to_owned(), client_id.to_owned()));
+        }
+        if let Ok(mut o) = self.origin_cache.lock() {
+            o.remove(realm);
+        }
+    }
+
+    /// Forgets every cached client and web origin.
+    fn forget_clients(&self) {
+        if let Ok(mut c) = self.client_cache.lock() {
+            c.clear();
+        }
+        if let Ok(mut o) = self.origin_cache.lock() {
+            o.clear();
+        }
+    }
+
+    /// After a client of `realm` was added, removed or changed in the store (committed): it
+    /// is read again here and, through the bus, on the other instances.
+    pub async fn client_changed(&self, realm: &str, client_id: &str) {
+        self.forget_client(realm, client_id);
+        clients_changed_elsewhere(&self.bus, realm, client_id).await;
     }
 
     /// A realm by name.
@@ -313,8 +352,9 @@ impl AppState {
         self.clock.now()
     }
 
-    /// A client of a realm: from the realm file, else from the database (cached briefly so
-    /// that clients added by `coeur client add` appear within seconds).
+    /// A client of a realm: from the realm file, else from the database, cached briefly:
+    /// dropped at once when the bus tells of a change (`coeur client add`/`remove`, another
+    /// instance), else read again within seconds (SQLite, a lost message).
     pub async fn client(&self, rt: &RealmRt, client_id: &str) -> Result<Option<Client>> {
         if let Some(c) = rt.file_clients.get(client_id) {
             return Ok(Some(c.clone()));

@@ -8,5 +8,5 @@ pub mod bus;
 pub mod db;
 pub mod keystore;
 
-pub use bus::{Bus, Heard};
+pub use bus::{Bus, Event, Heard};
 pub use db::Db;

@@ -22,6 +22,7 @@ use std::process::{Child, Command, Output, Stdio};
 mod audit;
 mod cli;
 mod hierarchy;
+mod instances;
 mod lint;
 mod operator;
 mod profiles;
@@ -57,17 +58,17 @@ impl Work {
         }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
         let p = self.path(name);
         std::fs::write(&p, bytes).expect("write");
         p
     }
 
-    fn read(&self, name: &str) -> Vec<u8> {
+    pub(crate) fn read(&self, name: &str) -> Vec<u8> {
         std::fs::read(self.path(name)).expect("read")
     }
 
@@ -366,7 +367,7 @@ async fn rows(s: &TestServer) -> (i64, i64, i64) {
 // ------------------------------------------------------------------------------- OCSP
 
 /// `openssl ocsp` for `cert` (issued by `ORG_CA`) against the server; returns its output.
-fn ocsp(w: &Work, s: &TestServer, cert: &str, extra: &[&str]) -> String {
+pub(crate) fn ocsp(w: &Work, s: &TestServer, cert: &str, extra: &[&str]) -> String {
     let url = format!("{}/pki/ocsp", s.base);
     let mut args = vec![
         "ocsp",

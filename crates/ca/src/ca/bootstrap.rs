@@ -62,6 +62,7 @@ impl Ca {
             crl_dir: crl_dir.to_owned(),
             ocsp_cache: Mutex::new(HashMap::new()),
             crl_dirty: Mutex::new(HashMap::new()),
+            bus: std::sync::OnceLock::new(),
             crl_lock: tokio::sync::Mutex::new(()),
             committer: {
                 let (tx, rx) = tokio::sync::mpsc::channel(1024);

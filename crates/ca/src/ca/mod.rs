@@ -95,6 +95,9 @@ pub struct Ca {
     crl_dirty: Mutex<HashMap<String, bool>>,
     crl_lock: tokio::sync::Mutex<()>,
     committer: tokio::sync::mpsc::Sender<(IssuedCert, PersistReply)>,
+    /// The bus to the other instances sharing the database, which hear its revocations
+    /// (unset: nobody to tell, as in tests of one CA).
+    bus: std::sync::OnceLock<coeur_storage::Bus>,
 }
 
 /// Signed OCSP answers by (CA, serial) (so that a revocation evicts them all), one per CertID

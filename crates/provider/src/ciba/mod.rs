@@ -39,9 +39,6 @@ use coeur_web::{client_form, no_store};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-/// The prefix of the messages telling other instances a CIBA request was decided.
-pub(crate) const BUS_PREFIX: &str = "ciba\n";
-
 /// What a CIBA request keeps for its completion (`params` of its approval request).
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Stored {
@@ -225,7 +222,11 @@ pub(crate) async fn decided(st: &AppState, row: &ApprovalRow) {
     // Its next poll reads the decision, here and on the other instances.
     st.ciba_polls.decided(&row.id);
     if st.bus.shared() {
-        st.bus.publish(&format!("{BUS_PREFIX}{}", row.id)).await;
+        st.bus
+            .publish(&coeur_storage::Event::CibaDecided {
+                request_id: row.id.clone(),
+            })
+            .await;
     }
     let Some(rt) = st.realm(&row.realm).cloned() else {
         return;

@@ -107,16 +107,13 @@ pub(crate) fn request_topic(realm: &str, id: &str) -> String {
     format!("req\n{realm}\n{id}")
 }
 
-/// The prefix of the e-CPS topics' messages on the bus between instances.
-pub(crate) const BUS_PREFIX: &str = "ecps\n";
-
 /// Wakes `topic`'s listeners here and, through the bus, on the other instances sharing the
 /// database.
 fn topic_changed(st: &AppState, topic: String) {
     st.ecps_events.notify(&topic);
     if st.bus.shared() {
         let bus = st.bus.clone();
-        tokio::spawn(async move { bus.publish(&format!("{BUS_PREFIX}{topic}")).await });
+        tokio::spawn(async move { bus.publish(&coeur_storage::Event::Ecps { topic }).await });
     }
 }
 
@@ -125,7 +122,7 @@ fn topic_changed(st: &AppState, topic: String) {
 /// revoked device's feed ends. Nothing on SQLite, where no other process listens.
 pub async fn devices_changed_elsewhere(bus: &coeur_storage::Bus, realm: &str, national_id: &str) {
     let topic = professional_topic(realm, national_id);
-    bus.publish(&format!("{BUS_PREFIX}{topic}")).await;
+    bus.publish(&coeur_storage::Event::Ecps { topic }).await;
 }
 
 /// A request awaiting `national_id` was created or decided, or one of their devices changed:
