@@ -30,6 +30,9 @@ fi
 unset COEUR_MASTER_KEY
 # The database and keys directory are always passed as flags below.
 unset COEUR_DATABASE_URL COEUR_KEYS_DIR
+# The directory beside the provider is not part of this test (and would write its store in
+# the working directory).
+export COEUR_NO_DIRECTORY=true
 
 REALM=edit
 CLIENT_ID=node-rp
