@@ -170,6 +170,12 @@ impl App {
         lifecycle::probes(self.lifecycle.clone(), check)
     }
 
+    /// `router` with the layers every listener's answers get (security headers, body limit,
+    /// request logs and metrics, pages rendered with the deployment's identity).
+    pub fn layered(&self, router: axum::Router) -> axum::Router {
+        coeur_web::with_common_layers(router, self.service.clone())
+    }
+
     /// The main listener's router: the provider and the CA, with the common layers.
     pub fn router(&self) -> axum::Router {
         coeur_web::with_common_layers(

@@ -106,10 +106,12 @@ impl DirectoryServer {
     }
 
     /// Serves the FHIR API on `listener` until the server stops (the same lifecycle as the
-    /// other listeners).
+    /// other listeners), with the layers of every listener (security headers, body limit,
+    /// request logs, per-route metrics).
     pub async fn serve(self, app: &App, listener: tokio::net::TcpListener) {
         let stop = app.lifecycle.stopping();
-        listener::serve(listener, Tls::Off, app.cfg.limits, self.router, stop).await
+        let router = app.layered(self.router);
+        listener::serve(listener, Tls::Off, app.cfg.limits, router, stop).await
     }
 }
 

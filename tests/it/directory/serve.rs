@@ -131,15 +131,14 @@ async fn coeur_serve_serves_the_directory_with_its_own_client_and_generated_data
     let http = reqwest::Client::new();
 
     let server = start(w.path(), addrs, "40").await;
-    // Public: the capability statement.
-    let meta: serde_json::Value = http
+    // Public: the capability statement, with the headers of every listener's answers.
+    let meta = http
         .get(format!("http://{directory}/metadata"))
         .send()
         .await
-        .expect("metadata")
-        .json()
-        .await
-        .expect("json");
+        .expect("metadata");
+    assert_eq!(meta.headers()["x-content-type-options"], "nosniff");
+    let meta: serde_json::Value = meta.json().await.expect("json");
     assert_eq!(meta["resourceType"], "CapabilityStatement");
     // Searches need a token.
     let anonymous = http
