@@ -1,0 +1,80 @@
+//! The health directory `coeur serve` runs beside the provider: its settings resolved and
+//! checked.
+
+use super::ServeSettings;
+use anyhow::{Context, Result, bail};
+use std::net::SocketAddr;
+
+/// The health directory `coeur serve` runs beside the provider: its own listener and
+/// database, trusting a realm's access tokens through the realm's JWKS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryConfig {
+    /// The FHIR API's listener.
+    pub listen: SocketAddr,
+    /// Its public base URL, without a trailing `/`.
+    pub public_url: String,
+    /// The directory's database (`sqlite:…` or `postgres://…`).
+    pub database_url: String,
+    /// The realm whose tokens it accepts, where its client is registered.
+    pub realm: String,
+    /// Clients accepted besides its own (token audiences).
+    pub audiences: Vec<String>,
+    /// Professionals generated into an empty directory (0: none).
+    pub generate_professionals: usize,
+    /// Structures generated with them.
+    pub generate_structures: usize,
+}
+
+/// Default directory (FHIR API) listener.
+pub const DEFAULT_DIRECTORY_LISTEN: &str = "127.0.0.1:8083";
+
+/// The directory's settings, or `None` when it is turned off.
+pub(super) fn directory_config(
+    serve: &ServeSettings,
+    taken: &[SocketAddr],
+) -> Result<Option<DirectoryConfig>> {
+    if serve.no_directory == Some(true) {
+        return Ok(None);
+    }
+    let listen = match serve.directory_listen {
+        Some(l) => l,
+        None => DEFAULT_DIRECTORY_LISTEN
+            .parse()
+            .context("default directory listener")?,
+    };
+    if taken.contains(&listen) {
+        bail!("--directory-listen {listen} is the address of another listener");
+    }
+    let public_url = serve
+        .directory_public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{listen}"))
+        .trim_end_matches('/')
+        .to_owned();
+    match url::Url::parse(&public_url) {
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+        _ => bail!("--directory-public-url must be an http(s) URL"),
+    }
+    let audiences: Vec<String> = serve
+        .directory_audiences
+        .iter()
+        .flatten()
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .collect();
+    Ok(Some(DirectoryConfig {
+        listen,
+        public_url,
+        database_url: serve
+            .directory_database_url
+            .clone()
+            .unwrap_or_else(|| "sqlite://annuaire.db".into()),
+        realm: serve
+            .directory_realm
+            .clone()
+            .unwrap_or_else(|| "edit".into()),
+        audiences,
+        generate_professionals: serve.directory_generate_professionals.unwrap_or(500),
+        generate_structures: serve.directory_generate_structures.unwrap_or(50),
+    }))
+}
