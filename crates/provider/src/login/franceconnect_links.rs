@@ -236,6 +236,25 @@ fn confirm_page(cx: &LoginContext<'_>, name: &str, handle: &str, identity: &Iden
     )
 }
 
+/// The person's reply on the confirmation page (`confirm=yes|no`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reply {
+    /// "Yes, that is me": the offered link is made.
+    Confirm,
+    /// "No, that is not me": the proof by card or e-CPS is asked instead.
+    Decline,
+}
+
+impl Reply {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "yes" => Some(Reply::Confirm),
+            "no" => Some(Reply::Decline),
+            _ => None,
+        }
+    }
+}
+
 /// The person's answer on the confirmation page (`confirm=yes|no`): yes links (audited) and
 /// completes the login through the upstream; no withdraws the offer and shows the proof page.
 async fn answer(
@@ -243,11 +262,11 @@ async fn answer(
     p: &PendingLink,
     handle: &str,
     name: &str,
-    yes: bool,
+    reply: Reply,
 ) -> Result<Response, ProviderError> {
     let st = cx.st;
     let expired = ProviderError::page_expired;
-    if !yes {
+    if reply == Reply::Decline {
         st.store.decline_offer(&token_hash(handle)).await?;
         tracing::info!(realm = %cx.rt.realm.name, upstream = %p.upstream, "pivot identity match declined: proof asked");
         return Ok(link_page(cx, name, handle, None, None, StatusCode::OK));
@@ -312,12 +331,10 @@ async fn link(
         .find(|u| u.spec.name == p.upstream)
         .map_or(p.upstream.clone(), |u| u.spec.display_name.clone());
     if let Some(confirm) = form.get("confirm") {
-        let yes = match confirm {
-            "yes" => true,
-            "no" => false,
-            _ => return Err(expired().with_detail("confirm is yes or no")),
+        let Some(reply) = Reply::parse(confirm) else {
+            return Err(expired().with_detail("confirm is yes or no"));
         };
-        return answer(&cx, &p, handle, &name, yes).await;
+        return answer(&cx, &p, handle, &name, reply).await;
     }
     let method = form
         .get("method")
