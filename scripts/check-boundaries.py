@@ -25,7 +25,7 @@ ALLOWED = {
     "coeur-resource-server": {"coeur-common", "coeur-oauth", "coeur-web"},
     "coeur-rp": set(),
     # The directory: a relying party and resource server of its own, never the provider.
-    "coeur-directory": {"coeur-common", "coeur-web", "coeur-resource-server"},
+    "coeur-directory": {"coeur-common", "coeur-web", "coeur-resource-server", "coeur-rp"},
     "coeur-ca": {
         "coeur-common", "coeur-oauth", "coeur-pki", "coeur-storage", "coeur-web",
         "coeur-resource-server",

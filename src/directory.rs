@@ -9,8 +9,11 @@
 //!
 //! The client's secret is generated at its registration and written to
 //! `<keys_dir>/directory-client-secret` (owner read and write only), where the operator reads
-//! it; it is never printed nor logged. A later start finds the client and leaves it, and its
-//! secret file, alone.
+//! it; it is never printed nor logged. The client has the client-credentials grant (the FHIR
+//! API's callers) and the authorization code grant with the redirect and post-logout redirect
+//! URIs of the professionals' space under the directory's public URL. A later start adds to
+//! an existing client what it lacks of these (a store of an earlier version, a new public URL)
+//! and leaves its secret, and its secret file, alone.
 
 use crate::app::App;
 use crate::config::DirectoryConfig;
@@ -21,11 +24,12 @@ use coeur_directory::http::{Access, Config, Directory, router};
 use coeur_directory::import::{Outcome, import_file};
 use coeur_directory::ratelimit::RateLimit;
 use coeur_directory::record::RecordKind;
+use coeur_directory::space::{self, Space, SpaceConfig};
 use coeur_directory::store::Store;
 use coeur_directory::summary::Summary;
 use coeur_oauth::discovery::Endpoints;
 use coeur_provider::clients::{
-    ClientRegistration, NewClient, SecretRequest, list_clients, register_client,
+    ClientRegistration, NewClient, SecretRequest, complete_client, list_clients, register_client,
 };
 use coeur_resource_server::{JwksSource, Verifier};
 use coeur_web::listener::{self, Tls};
@@ -73,7 +77,7 @@ impl DirectoryServer {
         let store = Store::connect(&settings.database_url).await?;
         let generated = seed(&store, settings, p.now()).await?;
         let secret_file = secret_path(&app.cfg.keys_dir);
-        ensure_client(app, &rt.realm, &secret_file).await?;
+        ensure_client(app, &rt.realm, &secret_file, &settings.public_url).await?;
 
         let issuer = rt.realm.issuer.clone();
         let http = reqwest::Client::builder()
@@ -96,9 +100,32 @@ impl DirectoryServer {
             },
             cursor_key,
         };
-        let directory = Directory::new(store, verifier, p.clock.clone(), config);
+        let directory = Directory::new(store.clone(), verifier, p.clock.clone(), config);
+        let mut routes = router(directory);
+        match std::fs::read_to_string(&secret_file) {
+            Ok(secret) => {
+                let space = Space::new(
+                    store,
+                    p.clock.clone(),
+                    p.rng.clone(),
+                    SpaceConfig {
+                        issuer,
+                        client_id: CLIENT_ID.to_owned(),
+                        client_secret: secret.trim().to_owned(),
+                        public_url: settings.public_url.clone(),
+                    },
+                    space::Http::new()?,
+                )?;
+                routes = routes.merge(space::router(space));
+            }
+            Err(e) => tracing::warn!(
+                file = %secret_file.display(),
+                error = %e,
+                "the directory's client secret cannot be read: the professionals' space is off"
+            ),
+        }
         Ok(Self {
-            router: router(directory),
+            router: routes,
             settings: settings.clone(),
             generated,
             secret_file,
@@ -167,16 +194,34 @@ async fn seed(store: &Store, s: &DirectoryConfig, now: i64) -> Result<Option<Sum
     Ok(Some(out.summary))
 }
 
-/// Registers the directory's client (client credentials, `directory:read`) in `realm` when
-/// it is missing. Its secret is the one of the secret file if there is one (a database
+/// Registers the directory's client (client credentials and `directory:read` for the API;
+/// authorization code, `openid scope_all`, the space's redirect and post-logout redirect URIs
+/// under `public_url`) in `realm` when it is missing, or completes it with what it lacks. Its secret is the one of the secret file if there is one (a database
 /// started afresh beside a kept key store), else a new one, written to the file before the
 /// client is stored.
-async fn ensure_client(app: &App, realm: &coeur_oauth::realm::Realm, file: &Path) -> Result<()> {
+async fn ensure_client(
+    app: &App,
+    realm: &coeur_oauth::realm::Realm,
+    file: &Path,
+    public_url: &str,
+) -> Result<()> {
     let p = &app.provider;
+    let wanted = |secret: SecretRequest| ClientRegistration {
+        client_id: CLIENT_ID.to_owned(),
+        secret,
+        grant_types: vec!["client_credentials".into(), "authorization_code".into()],
+        scopes: vec![SCOPE.into(), "openid".into(), "scope_all".into()],
+        redirect_uris: vec![space::redirect_uri(public_url)],
+        post_logout_redirect_uris: vec![space::post_logout_redirect_uri(public_url)],
+        ..ClientRegistration::default()
+    };
     let exists = |clients: &[coeur_provider::clients::ListedClient]| {
         clients.iter().any(|c| c.client_id == CLIENT_ID)
     };
     if exists(&list_clients(&p.store, realm).await?) {
+        if complete_client(&p.store, realm, &wanted(SecretRequest::None)).await? {
+            tracing::info!(realm = %realm.name, client_id = CLIENT_ID, "completed the directory's client for the professionals' space");
+        }
         if !file.exists() {
             tracing::warn!(
                 realm = %realm.name,
@@ -199,13 +244,7 @@ async fn ensure_client(app: &App, realm: &coeur_oauth::realm::Realm, file: &Path
         }
         Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
     };
-    let reg = ClientRegistration {
-        client_id: CLIENT_ID.to_owned(),
-        secret: SecretRequest::Given(secret),
-        grant_types: vec!["client_credentials".into()],
-        scopes: vec![SCOPE.into()],
-        ..ClientRegistration::default()
-    };
+    let reg = wanted(SecretRequest::Given(secret));
     let new = NewClient::check(realm, reg, &*p.rng)
         .map_err(|e| anyhow!("registering the directory's client: {e}"))?;
     match register_client(&p.store, Some(p.keys.master()), new, p.now()).await {

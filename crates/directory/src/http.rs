@@ -301,6 +301,7 @@ async fn related(d: &Directory, key: &str) -> anyhow::Result<Related> {
                 .with_field(RecordKind::Mailbox, "Identification nationale PP", key)
                 .await?,
         ),
+        contact: crate::space::store::contact(&d.store, key).await?,
     })
 }
 

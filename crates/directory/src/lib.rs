@@ -4,8 +4,9 @@
 //! streaming extract reader and row-to-record mapping ([`extract`]), records with their content
 //! hash and the import plan against the stored state ([`record`]), synthetic extracts
 //! ([`generate`]), the FHIR R4 models, search parsing and paging ([`fhir`]), rate limit buckets
-//! ([`ratelimit`]). The IO shell: the sqlx store ([`store`]), the import ([`import`]) and the
-//! FHIR API over HTTP ([`http`]). The directory does not depend on the provider: it talks to it
+//! ([`ratelimit`]). The IO shell: the sqlx store ([`store`]), the import ([`import`]), the
+//! FHIR API over HTTP ([`http`]) and the professionals' own space ([`space`]: web pages behind a
+//! login through coeur, where they see their record and edit their contact details). The directory does not depend on the provider: it talks to it
 //! only through OAuth/OIDC like any third party (its access tokens, checked against its JWKS).
 #![forbid(unsafe_code)]
 
@@ -17,5 +18,6 @@ pub mod import;
 pub mod keys;
 pub mod ratelimit;
 pub mod record;
+pub mod space;
 pub mod store;
 pub mod summary;

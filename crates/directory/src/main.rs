@@ -6,7 +6,10 @@
 //!   file, line and reason, and prints the summary of what an import into an empty store does;
 //! - `serve --issuer URL --audience CLIENT… [--public-reads]` serves the FHIR R4 API
 //!   ([`coeur_directory::http`]) over the store, trusting the issuer's access tokens carrying
-//!   the `directory:read` scope.
+//!   the `directory:read` scope; with `--client-id` and `--client-secret-file` (the
+//!   directory's client in that realm: authorization code, its redirect URI
+//!   `BASE_URL/espace/retour` and post-logout redirect URI `BASE_URL/espace/au-revoir`), also
+//!   the professionals' own space (`/espace`), off without them.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -96,10 +99,37 @@ enum Command {
         /// Requests a caller regains per second.
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
         rate_per_second: u32,
+        /// The directory's client in the realm, for the professionals' space (with
+        /// `--client-secret-file`; without both, the space is off).
+        #[arg(
+            long,
+            env = "COEUR_DIRECTORY_CLIENT_ID",
+            requires = "client_secret_file"
+        )]
+        client_id: Option<String>,
+        /// The file holding that client's secret.
+        #[arg(
+            long,
+            env = "COEUR_DIRECTORY_CLIENT_SECRET_FILE",
+            requires = "client_id"
+        )]
+        client_secret_file: Option<PathBuf>,
     },
 }
 
 struct SystemClock;
+
+struct SystemRandom;
+
+impl coeur_common::random::Random for SystemRandom {
+    fn fill(&self, out: &mut [u8]) {
+        // aws-lc's generator does not fail once the library is initialised; a failure would
+        // leave zeros, so it aborts instead.
+        if aws_lc_rs::rand::fill(out).is_err() {
+            std::process::abort();
+        }
+    }
+}
 
 impl coeur_common::random::Clock for SystemClock {
     fn now(&self) -> i64 {
@@ -122,6 +152,8 @@ async fn main() -> anyhow::Result<()> {
             base_url,
             rate_burst,
             rate_per_second,
+            client_id,
+            client_secret_file,
         } => {
             use coeur_directory::http::{Access, Config, Directory, router};
             use coeur_resource_server::{JwksSource, Verifier};
@@ -154,7 +186,36 @@ async fn main() -> anyhow::Result<()> {
                 },
                 cursor_key,
             };
-            let app = router(Directory::new(store, verifier, clock, config));
+            let public_url = config.base_url.clone();
+            let mut app = router(Directory::new(
+                store.clone(),
+                verifier,
+                clock.clone(),
+                config,
+            ));
+            if let (Some(client_id), Some(file)) = (client_id, client_secret_file) {
+                use coeur_directory::space::{Space, SpaceConfig, router as space_router};
+                let secret = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?
+                    .trim()
+                    .to_owned();
+                anyhow::ensure!(!secret.is_empty(), "{} is empty", file.display());
+                let space = Space::new(
+                    store,
+                    clock,
+                    Arc::new(SystemRandom),
+                    SpaceConfig {
+                        issuer: issuer.clone(),
+                        client_id,
+                        client_secret: secret,
+                        public_url,
+                    },
+                    coeur_rp::Http::new()?,
+                )?;
+                app = app.merge(space_router(space));
+            }
+            let app =
+                coeur_web::with_common_layers(app, Arc::new(coeur_web::ServiceIdentity::default()));
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;

@@ -9,7 +9,12 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
 use std::collections::{BTreeMap, HashMap};
 
-const SCHEMA: &str = include_str!("../../../migrations/directory/0001_directory.sql");
+/// The schema's files, applied in order at every connection (each statement idempotent:
+/// `IF NOT EXISTS`). Numbers are never reused; a missing number is simply not applied.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/directory/0001_directory.sql"),
+    include_str!("../../../migrations/directory/0003_contact.sql"),
+];
 
 /// Records written per transaction.
 pub const BATCH: usize = 1000;
@@ -65,8 +70,9 @@ impl Store {
             .connect(&url)
             .await
             .context("connecting to the directory's database")?;
-        for statement in SCHEMA
-            .split(';')
+        for statement in MIGRATIONS
+            .iter()
+            .flat_map(|m| m.split(';'))
             .map(|s| {
                 s.lines()
                     .filter(|l| !l.trim_start().starts_with("--"))
@@ -81,6 +87,11 @@ impl Store {
                 .context("creating the directory's schema")?;
         }
         Ok(Self { pool })
+    }
+
+    /// The pool, for the directory's other repository modules (`space/store.rs`).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
     }
 
     /// The stored hashes and states of the records of `kinds`.

@@ -291,6 +291,44 @@ pub async fn register_client(
     })
 }
 
+/// Completes the stored client of `want`'s id in `realm` with what `want` asks that it
+/// lacks: grant types, scopes, redirect URIs and post-logout redirect URIs, added (nothing
+/// removed; its secret and other settings untouched), then checked as a registration is.
+/// Returns whether it changed (false too when the store has no such client).
+pub async fn complete_client(
+    store: &Store,
+    realm: &Realm,
+    want: &ClientRegistration,
+) -> anyhow::Result<bool> {
+    let Some(row) = store.client(&realm.name, &want.client_id).await? else {
+        return Ok(false);
+    };
+    let mut spec: ClientSpec = serde_json::from_str(&row.spec)?;
+    let wanted = spec_of(want).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let before = spec.clone();
+    fn add<T: PartialEq + Clone>(have: &mut Vec<T>, want: &[T]) {
+        for w in want {
+            if !have.contains(w) {
+                have.push(w.clone());
+            }
+        }
+    }
+    add(&mut spec.grant_types, &wanted.grant_types);
+    add(&mut spec.scopes, &wanted.scopes);
+    add(&mut spec.redirect_uris, &wanted.redirect_uris);
+    add(
+        &mut spec.post_logout_redirect_uris,
+        &wanted.post_logout_redirect_uris,
+    );
+    if spec == before {
+        return Ok(false);
+    }
+    validate_spec(&spec).map_err(|e| anyhow::anyhow!("client {}: {e}", spec.client_id))?;
+    store
+        .set_client_spec(&realm.name, &spec.client_id, &serde_json::to_string(&spec)?)
+        .await
+}
+
 /// Tells the instances sharing the database that a client of `realm` was added, removed or
 /// changed in the store (after the change is committed), so that they read it again at once
 /// rather than after their cache's lifetime. Nothing on SQLite, where no other process

@@ -172,6 +172,12 @@ fn templates() -> &'static minijinja::Environment<'static> {
                 "passkey.html",
                 include_str!("../../../templates/passkey.html"),
             ),
+            // The professionals' space of the health directory (coeur-directory).
+            ("space.html", include_str!("../../../templates/space.html")),
+            (
+                "space_login.html",
+                include_str!("../../../templates/space_login.html"),
+            ),
         ];
         for (name, src) in all {
             if let Err(e) = env.add_template(name, src) {
@@ -279,6 +285,8 @@ mod tests {
             "home.html",
             "demo.html",
             "help.html",
+            "space.html",
+            "space_login.html",
         ] {
             assert!(env.get_template(name).is_ok(), "{name}");
         }

@@ -193,6 +193,8 @@ pub struct Related {
     pub qualifications: Vec<Record>,
     /// Mailbox records.
     pub mailboxes: Vec<Record>,
+    /// The contact details the professional gave for correspondence.
+    pub contact: Option<crate::space::contact::Contact>,
 }
 
 /// The profession and qualification codings of a practitioner's related records.
@@ -231,13 +233,16 @@ pub fn practitioner_with(s: &StoredRecord, related: &Related) -> Practitioner {
         .into_iter()
         .map(|code| Qualification { code })
         .collect();
+    // The contact details for correspondence first (`use` `work`), then the MSSanté mailboxes.
     p.telecom = related
-        .mailboxes
+        .contact
         .iter()
-        .map(|m| ContactPoint {
+        .flat_map(|c| c.telecom())
+        .chain(related.mailboxes.iter().map(|m| ContactPoint {
             system: Some("email".into()),
             value: Some(m.key.clone()),
-        })
+            use_: None,
+        }))
         .collect();
     p
 }
@@ -391,6 +396,7 @@ fn organization(s: &StoredRecord) -> Organization {
             .map(|(system, v)| ContactPoint {
                 system: Some(system.to_owned()),
                 value: Some(v.to_owned()),
+                use_: None,
             })
             .collect(),
         address: if address == Address::default() {

@@ -82,6 +82,9 @@ pub struct ContactPoint {
     /// The value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// `work` for the contact details a professional gives for correspondence.
+    #[serde(rename = "use", skip_serializing_if = "Option::is_none")]
+    pub use_: Option<String>,
 }
 
 /// `Address`.

@@ -103,6 +103,7 @@ fn qualification_and_mailbox_match_the_related_records() {
             &[("Code profession", "10"), ("Code savoir-faire", "SM26")],
         )],
         mailboxes: vec![rec(RecordKind::Mailbox, "dr.x@example.mssante.fr", &[])],
+        contact: None,
     };
     let r = Resource::Practitioner(practitioner_with(&s, &related));
     let Resource::Practitioner(pr) = &r else {

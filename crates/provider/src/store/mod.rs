@@ -330,6 +330,17 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces a stored client's registration JSON, its secret kept; true if it existed.
+    pub async fn set_client_spec(&self, realm: &str, client_id: &str, spec: &str) -> Result<bool> {
+        let r = sqlx::query("UPDATE clients SET spec = $3 WHERE realm = $1 AND client_id = $2")
+            .bind(realm)
+            .bind(client_id)
+            .bind(spec)
+            .execute(self.db.pool())
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
     /// A client.
     pub async fn client(&self, realm: &str, client_id: &str) -> Result<Option<ClientRow>> {
         let row = sqlx::query("SELECT spec, secret_hash, secret_sealed FROM clients WHERE realm = $1 AND client_id = $2")
