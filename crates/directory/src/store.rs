@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 /// The schema's files, applied in order at every connection (each statement idempotent:
 /// `IF NOT EXISTS`). Numbers are never reused; a missing number is simply not applied.
+/// Statements are split at `;`, so comments hold none.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/directory/0001_directory.sql"),
     include_str!("../../../migrations/directory/0003_contact.sql"),

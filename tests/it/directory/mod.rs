@@ -1,9 +1,11 @@
 //! The directory (coeur-directory): crafted extracts with their edge cases imported into its
-//! own store, on SQLite and PostgreSQL; re-imports idempotent; deactivation by a new extract.
+//! own store, on SQLite and PostgreSQL; re-imports idempotent; deactivation by a new extract;
+//! the professionals' own space (`space`).
 
 mod fhir;
 mod import;
 mod serve;
+mod space;
 
 use coeur_directory::store::Store;
 use coeur_testkit::Db;

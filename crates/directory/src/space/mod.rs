@@ -158,6 +158,11 @@ impl Space {
     fn path(&self, p: &str) -> String {
         format!("{}{p}", self.base_path)
     }
+
+    /// The absolute URL of a page of the space.
+    fn url(&self, p: &str) -> String {
+        format!("{}{p}", self.config.public_url.trim_end_matches('/'))
+    }
 }
 
 /// The professional's national id from a login: `SubjectNameID` of userinfo, else of the ID

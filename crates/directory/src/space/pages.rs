@@ -302,7 +302,7 @@ async fn callback(State(s): St, headers: HeaderMap, RawQuery(q): RawQuery) -> Re
     }
     tracing::info!("a professional logged in to their space");
     see_other(
-        &s.path(HOME),
+        &s.url(HOME),
         &[
             clear_login,
             s.cookie(SESSION_COOKIE, &session_id, SESSION_SECS),
@@ -349,7 +349,7 @@ async fn save_contact(State(s): St, headers: HeaderMap, body: Bytes) -> Response
         }
         Ok(c) => match save(&s, &checked, &c).await {
             Ok(Saved::Changed | Saved::Unchanged) => {
-                see_other(&format!("{}?enregistre=1", s.path(HOME)), &[])
+                see_other(&format!("{}?enregistre=1", s.url(HOME)), &[])
             }
             Ok(Saved::NoPractitioner) => not_in_directory(),
             Err(e) => internal(e),
@@ -370,7 +370,7 @@ async fn save(s: &Space, checked: &CsrfChecked<'_>, c: &Contact) -> anyhow::Resu
 /// to the page after it.
 async fn logout(State(s): St, headers: HeaderMap, body: Bytes) -> Response {
     let Some((id, session)) = s.session(&headers) else {
-        return see_other(&s.path(LOGGED_OUT), &[]);
+        return see_other(&s.url(LOGGED_OUT), &[]);
     };
     let form = coeur_web::form_pairs(&body);
     if session.check_csrf(field(&form, "csrf")).is_none() {
@@ -386,7 +386,7 @@ async fn logout(State(s): St, headers: HeaderMap, body: Bytes) -> Response {
         }
     };
     let Some(mut url) = end_session else {
-        return see_other(&s.path(LOGGED_OUT), &[clear]);
+        return see_other(&s.url(LOGGED_OUT), &[clear]);
     };
     url.query_pairs_mut()
         .append_pair("id_token_hint", &session.id_token)
