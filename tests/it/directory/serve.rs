@@ -1,7 +1,8 @@
 //! The directory served by `coeur serve` beside the provider: its listener, data generated on
 //! first start only, its client `annuaire` registered once with its secret in the key store's
-//! directory, the provider's client-credentials tokens accepted, and the listener closed with
-//! the others on SIGTERM.
+//! directory, the provider's client-credentials tokens accepted, the professionals' space's
+//! login accepted by coeur for that client, and the listener closed with the others on
+//! SIGTERM.
 
 use crate::support::{ServeChild, free_addr, serve_command, server_log};
 use std::path::Path;
@@ -98,6 +99,100 @@ async fn practitioners(http: &reqwest::Client, directory: &str, token: &str) -> 
     bundle["total"].as_u64().expect("total")
 }
 
+/// The professionals' space is on: its login goes to the realm's authorization endpoint as
+/// client `annuaire` with the space's redirect URI, which coeur accepts (the wallet page).
+async fn space_login_starts(listen: &str, directory: &str) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let home = http
+        .get(format!("http://{directory}/espace"))
+        .send()
+        .await
+        .expect("space");
+    assert_eq!(home.status().as_u16(), 200);
+    let r = http
+        .get(format!("http://{directory}/espace/connexion"))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status().as_u16(), 303);
+    let to = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let auth = format!("http://{listen}/auth/realms/edit/protocol/openid-connect/auth?");
+    assert!(to.starts_with(&auth), "{to}");
+    let redirect = format!(
+        "redirect_uri=http%3A%2F%2F{}%2Fespace%2Fretour",
+        directory.replace(':', "%3A")
+    );
+    assert!(
+        to.contains("client_id=annuaire") && to.contains(&redirect),
+        "{to}"
+    );
+    let wallet = http.get(&to).send().await.expect("wallet");
+    assert_eq!(
+        wallet.status().as_u16(),
+        200,
+        "coeur accepts the space's request"
+    );
+    assert!(
+        wallet
+            .text()
+            .await
+            .expect("html")
+            .contains("name=\"request_id\"")
+    );
+}
+
+/// Makes the stored client `annuaire` what an earlier version registered (client credentials
+/// and `directory:read` only, no redirect URI); its secret hash.
+async fn downgrade_client(dir: &Path) -> String {
+    use sqlx::Row as _;
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", dir.join("coeur.db").display());
+    let pool = sqlx::AnyPool::connect(&url).await.expect("store");
+    let row = sqlx::query(
+        "SELECT spec, secret_hash FROM clients WHERE realm = 'edit' AND client_id = 'annuaire'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("client row");
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&row.try_get::<String, _>(0).expect("spec")).expect("json");
+    let hash: String = row.try_get(1).expect("hash");
+    spec["grant_types"] = serde_json::json!(["client_credentials"]);
+    spec["scopes"] = serde_json::json!(["directory:read"]);
+    spec["redirect_uris"] = serde_json::json!([]);
+    spec["post_logout_redirect_uris"] = serde_json::json!([]);
+    sqlx::query("UPDATE clients SET spec = $1 WHERE realm = 'edit' AND client_id = 'annuaire'")
+        .bind(spec.to_string())
+        .execute(&pool)
+        .await
+        .expect("update");
+    pool.close().await;
+    hash
+}
+
+/// The stored secret hash of the client `annuaire`.
+async fn stored_secret_hash(dir: &Path) -> String {
+    use sqlx::Row as _;
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", dir.join("coeur.db").display());
+    let pool = sqlx::AnyPool::connect(&url).await.expect("store");
+    let row = sqlx::query(
+        "SELECT secret_hash FROM clients WHERE realm = 'edit' AND client_id = 'annuaire'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("client row");
+    let hash = row.try_get(0).expect("hash");
+    pool.close().await;
+    hash
+}
+
 /// `coeur client list --realm edit` on the server's store: the lines naming `annuaire`.
 fn annuaire_registrations(dir: &Path) -> usize {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -131,6 +226,7 @@ async fn coeur_serve_serves_the_directory_with_its_own_client_and_generated_data
     let http = reqwest::Client::new();
 
     let server = start(w.path(), addrs, "40").await;
+    space_login_starts(&listen, &directory).await;
     // Public: the capability statement, with the headers of every listener's answers.
     let meta = http
         .get(format!("http://{directory}/metadata"))
@@ -187,8 +283,11 @@ async fn coeur_serve_serves_the_directory_with_its_own_client_and_generated_data
     );
     assert_eq!(annuaire_registrations(w.path()), 1);
 
+    // A store of an earlier version: the client has the client-credentials grant only.
+    let secret_hash = downgrade_client(w.path()).await;
+
     // Started again, asking for another size: the data is left alone, the client kept with
-    // its secret.
+    // its secret and completed for the professionals' space.
     let server = start(w.path(), addrs, "60").await;
     let again = std::fs::read_to_string(&file).expect("secret file");
     assert_eq!(again.trim(), secret, "the secret file is kept");
@@ -197,6 +296,12 @@ async fn coeur_serve_serves_the_directory_with_its_own_client_and_generated_data
         practitioners(&http, &directory, &bearer).await,
         40,
         "the data of the first start is kept, not generated again"
+    );
+    space_login_starts(&listen, &directory).await;
+    assert_eq!(
+        stored_secret_hash(w.path()).await,
+        secret_hash,
+        "the secret is untouched"
     );
     stop(server, &directory, w.path());
     assert_eq!(
