@@ -23,23 +23,13 @@ pub struct Email(String);
 #[derive(Clone, PartialEq, Eq)]
 pub struct Phone(String);
 
-/// Why a typed value is refused; each names its message in the pages' catalogues.
+/// Why a typed value is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContactError {
     /// Not an e-mail address.
     BadEmail,
     /// Not a phone number.
     BadPhone,
-}
-
-impl ContactError {
-    /// The catalogue key of the message shown beside the field.
-    pub fn message_key(self) -> &'static str {
-        match self {
-            ContactError::BadEmail => "space.contact.bad_email",
-            ContactError::BadPhone => "space.contact.bad_phone",
-        }
-    }
 }
 
 impl fmt::Display for ContactError {

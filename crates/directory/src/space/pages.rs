@@ -3,7 +3,7 @@
 //! page after it. Pages are answered as templates that `coeur-web`'s `render_pages` layer
 //! renders in the request's language.
 
-use super::contact::{Contact, FormErrors, check_form};
+use super::contact::{Contact, ContactError, FormErrors, check_form};
 use super::session::{CsrfChecked, Session};
 use super::store::{Saved, contact, set_contact};
 use super::view::{RecordView, record_view};
@@ -143,10 +143,18 @@ impl Space {
                 contact_action => self.path(CONTACT),
                 logout_action => self.path(LOGOUT),
                 email, phone, saved,
-                email_error => errors.email.map(|e| e.message_key()),
-                phone_error => errors.phone.map(|e| e.message_key()),
+                email_error => errors.email.map(error_text),
+                phone_error => errors.phone.map(error_text),
             },
         )
+    }
+}
+
+/// The message beside a refused field.
+fn error_text(e: ContactError) -> Text {
+    match e {
+        ContactError::BadEmail => Text::new("space.contact.bad_email"),
+        ContactError::BadPhone => Text::new("space.contact.bad_phone"),
     }
 }
 
