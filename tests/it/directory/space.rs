@@ -207,6 +207,18 @@ async fn practitioner(base: &str) -> Value {
     r.json().await.expect("json")
 }
 
+/// How many practitioners changed after `since` (`_lastUpdated=gt…`).
+async fn changed_since(base: &str, since: &str) -> u64 {
+    let r = reqwest::get(format!(
+        "{base}/Practitioner?_summary=count&_lastUpdated=gt{since}"
+    ))
+    .await
+    .expect("search");
+    assert_eq!(r.status(), 200);
+    let bundle: Value = r.json().await.expect("bundle");
+    bundle["total"].as_u64().expect("total")
+}
+
 /// Posts the contact form.
 async fn post_contact(b: &Browser, base: &str, form: &[(&str, &str)]) -> reqwest::Response {
     b.http
@@ -255,6 +267,11 @@ both_dbs!(
             before["telecom"].as_array().is_none_or(|t| t.is_empty()),
             "{before}"
         );
+        let since = before["meta"]["lastUpdated"]
+            .as_str()
+            .expect("lastUpdated")
+            .to_owned();
+        assert_eq!(changed_since(&base, &since).await, 0);
 
         // A bad e-mail: 400, a clear error beside the field, nothing written.
         let r = post_contact(
@@ -344,6 +361,11 @@ both_dbs!(
                 .expect("number")
         };
         assert!(version(&after) > version(&before), "{before} {after}");
+        assert_eq!(
+            changed_since(&base, &since).await,
+            1,
+            "a synchronisation by _lastUpdated sees the change"
+        );
         assert_ne!(after["meta"]["lastUpdated"], before["meta"]["lastUpdated"]);
         let stored = store
             .get(RecordKind::Practitioner, NATIONAL_ID)
