@@ -437,6 +437,31 @@ both_dbs!(
         );
         assert_eq!(practitioner(&base).await["telecom"], telecom);
 
+        // A sandbox identity the directory does not know: told so, no session.
+        let other = browser();
+        let r = other
+            .http
+            .get(format!("{base}/espace/connexion"))
+            .send()
+            .await
+            .expect("login");
+        let page = other.authorize(location(&r).as_str()).await;
+        let r = other
+            .login(&s.base, &page, "ANS20231122132732", "test")
+            .await;
+        assert_eq!(r.status(), 303, "the wallet's test login");
+        let r = other.http.get(location(&r)).send().await.expect("callback");
+        assert_eq!(r.status(), 403);
+        assert!(
+            r.headers().get_all("set-cookie").iter().all(|c| !c
+                .to_str()
+                .unwrap_or_default()
+                .starts_with("annuaire_session=")),
+            "no session"
+        );
+        let html = r.text().await.expect("html");
+        assert!(html.contains(&fr("space.error.unknown")), "{html}");
+
         audit_pages(&base, db).await;
     }
 );

@@ -245,30 +245,35 @@ async fn login(State(s): St, headers: HeaderMap, RawQuery(q): RawQuery) -> Respo
 
 /// The provider's answer: the code redeemed, the ID token checked, the professional found by
 /// national id, the session opened.
+/// Whatever the outcome, the login cookie is cleared.
 async fn callback(State(s): St, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let mut r = finish_login(&s, &headers, q.as_deref()).await;
+    r.headers_mut()
+        .append(header::SET_COOKIE, s.cookie(LOGIN_COOKIE, "", 0));
+    r
+}
+
+async fn finish_login(s: &Space, headers: &HeaderMap, q: Option<&str>) -> Response {
     let params: HashMap<String, String> =
         coeur_web::query_pairs(q.as_deref()).into_iter().collect();
     let get = |k: &str| params.get(k).map(String::as_str);
-    let clear_login = s.cookie(LOGIN_COOKIE, "", 0);
     let Some(state) = get("state") else {
         return start_again("no state");
     };
     // The login must be the one this browser started (no login forced from elsewhere).
-    if coeur_web::cookie(&headers, LOGIN_COOKIE).as_deref() != Some(state) {
+    if coeur_web::cookie(headers, LOGIN_COOKIE).as_deref() != Some(state) {
         return start_again("the state is not this browser's login");
     }
     let Some(pending) = s.pending.take(state, s.clock.now()) else {
         return start_again("unknown or expired state");
     };
     if let Some(error) = get("error") {
-        let mut r = error_page(
+        return error_page(
             StatusCode::FORBIDDEN,
             &Text::new("space.error.title"),
             &Text::new("space.error.refused"),
             Some(error),
         );
-        r.headers_mut().append(header::SET_COOKIE, clear_login);
-        return r;
     }
     let rp = match s.rp().await {
         Ok(rp) => rp,
@@ -311,10 +316,7 @@ async fn callback(State(s): St, headers: HeaderMap, RawQuery(q): RawQuery) -> Re
     tracing::info!("a professional logged in to their space");
     see_other(
         &s.url(HOME),
-        &[
-            clear_login,
-            s.cookie(SESSION_COOKIE, &session_id, SESSION_SECS),
-        ],
+        &[s.cookie(SESSION_COOKIE, &session_id, SESSION_SECS)],
     )
 }
 
