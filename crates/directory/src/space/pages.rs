@@ -254,8 +254,7 @@ async fn callback(State(s): St, headers: HeaderMap, RawQuery(q): RawQuery) -> Re
 }
 
 async fn finish_login(s: &Space, headers: &HeaderMap, q: Option<&str>) -> Response {
-    let params: HashMap<String, String> =
-        coeur_web::query_pairs(q.as_deref()).into_iter().collect();
+    let params: HashMap<String, String> = coeur_web::query_pairs(q).into_iter().collect();
     let get = |k: &str| params.get(k).map(String::as_str);
     let Some(state) = get("state") else {
         return start_again("no state");
