@@ -220,6 +220,8 @@ async fn ensure_client(
     };
     if exists(&list_clients(&p.store, realm).await?) {
         if complete_client(&p.store, realm, &wanted(SecretRequest::None)).await? {
+            // Read again here and on the instances sharing the database.
+            p.client_changed(&realm.name, CLIENT_ID).await;
             tracing::info!(realm = %realm.name, client_id = CLIENT_ID, "completed the directory's client for the professionals' space");
         }
         if !file.exists() {
