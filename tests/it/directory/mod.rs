@@ -4,6 +4,7 @@
 mod fhir;
 mod import;
 mod serve;
+mod sync;
 
 use coeur_directory::store::Store;
 use coeur_testkit::Db;
