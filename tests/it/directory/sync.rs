@@ -293,3 +293,70 @@ both_dbs!(identities_come_from_the_directory, |db| async move {
     assert_eq!(u["SubjectNameID"], LEFEVRE);
     assert_eq!(SYNC_CLIENT_ID, "identity-sync");
 });
+
+/// `coeur serve` with the directory on (and the main listener's certificate self-issued, the
+/// directory reading the realm's JWKS and the sync its tokens over it): the sandbox realm's
+/// identities come from the directory, and the admin listener's resync runs a full pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coeur_serve_syncs_the_sandbox_realm_from_its_directory() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let w = tempfile::tempdir().expect("dir");
+    let (listen, card, directory, admin) = (free_addr(), free_addr(), free_addr(), free_addr());
+    let _server = ServeChild(
+        serve_command(
+            w.path(),
+            env!("CARGO_BIN_EXE_coeur"),
+            &["serve"],
+            (&listen, &card),
+        )
+        .env_remove("COEUR_NO_DIRECTORY")
+        .env("COEUR_DIRECTORY_LISTEN", &directory)
+        .env("COEUR_DIRECTORY_GENERATE_PROFESSIONALS", "20")
+        .env("COEUR_DIRECTORY_GENERATE_STRUCTURES", "5")
+        .env("COEUR_TLS_SELF_ISSUED", "true")
+        .env("COEUR_ADMIN_LISTEN", &admin)
+        .spawn()
+        .expect("coeur binary"),
+    );
+    let http = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..600 {
+        if http
+            .get(format!("http://{admin}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().as_u16() == 200)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "not ready:\n{}", server_log(w.path()));
+
+    let r = http
+        .post(format!("http://{admin}/directory/resync"))
+        .send()
+        .await
+        .expect("resync");
+    let status = r.status().as_u16();
+    let body = r.text().await.expect("body");
+    assert_eq!(status, 200, "{body}\n{}", server_log(w.path()));
+    let pass: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(pass["full"], true);
+    assert_eq!(pass["read"], 20, "{pass}");
+    assert_eq!(pass["refused"], 0, "{pass}");
+    let taken = ["added", "updated", "unchanged"]
+        .iter()
+        .map(|k| pass[k].as_u64().expect("count"))
+        .sum::<u64>();
+    assert_eq!(
+        taken, 20,
+        "every professional is an identity of the realm: {pass}"
+    );
+    let log = server_log(w.path());
+    assert!(!log.contains("directory sync failed"), "{log}");
+    let secret = std::fs::read_to_string(w.path().join("keys/identity-sync-client-secret"))
+        .expect("the sync's secret file");
+    assert!(!log.contains(secret.trim()), "the secret is logged");
+}
