@@ -77,6 +77,8 @@ pub struct App {
     pub lifecycle: Lifecycle,
     /// The database, for readiness and the final close.
     db: Db,
+    /// What `/readyz` asks besides the database (the directory's database).
+    readiness: Arc<std::sync::Mutex<Vec<ReadinessCheck>>>,
 }
 
 impl App {
@@ -157,15 +159,36 @@ impl App {
             service,
             lifecycle,
             db,
+            readiness: Arc::default(),
         })
+    }
+
+    /// Adds a check to `/readyz` (for the routers built from now on): a service served
+    /// beside the provider whose database must answer too.
+    pub fn add_readiness(&self, check: ReadinessCheck) {
+        self.readiness
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(check);
     }
 
     /// `/livez` and `/readyz`: ready while serving and the database answers.
     fn probes(&self) -> axum::Router {
         let db = self.db.clone();
+        let others = self.readiness.clone();
         let check: ReadinessCheck = Arc::new(move || {
             let db = db.clone();
-            Box::pin(async move { db.ping().await })
+            let others: Vec<ReadinessCheck> = others
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            Box::pin(async move {
+                db.ping().await?;
+                for check in others {
+                    check().await?;
+                }
+                Ok(())
+            })
         });
         lifecycle::probes(self.lifecycle.clone(), check)
     }
@@ -238,9 +261,15 @@ impl App {
 
     /// The admin listener's router: `/metrics`, `/stats/logins`, `/livez`, `/readyz`.
     pub fn admin_router(&self) -> axum::Router {
+        self.admin_router_with(axum::Router::new())
+    }
+
+    /// The admin listener's router with `extra` routes (the directory's resync).
+    pub fn admin_router_with(&self, extra: axum::Router) -> axum::Router {
         coeur_web::with_common_layers(
             coeur_ca::http::admin_router(self.ca.clone())
                 .merge(coeur_provider::admin_router(self.provider.clone()))
+                .merge(extra)
                 .merge(self.probes()),
             self.service.clone(),
         )
@@ -284,7 +313,12 @@ impl App {
 
     /// Serves the admin listener (plain HTTP) on `listener` until the server stops.
     pub async fn serve_admin(&self, listener: tokio::net::TcpListener) {
-        let (limits, app) = (self.cfg.limits, self.admin_router());
+        self.serve_admin_with(listener, axum::Router::new()).await
+    }
+
+    /// Serves the admin listener with `extra` routes until the server stops.
+    pub async fn serve_admin_with(&self, listener: tokio::net::TcpListener, extra: axum::Router) {
+        let (limits, app) = (self.cfg.limits, self.admin_router_with(extra));
         let stop = self.lifecycle.stopping();
         listener::serve(listener, Tls::Off, limits, app, stop).await
     }

@@ -230,7 +230,11 @@ layered! {
         /// Structures generated with them (default 50).
         #[arg(long, env = "COEUR_DIRECTORY_GENERATE_STRUCTURES")]
         pub directory_generate_structures: Option<usize>,
-        /// Do not serve the directory.
+        /// Seconds between the passes of the provider's identity sync from the directory
+        /// (default 30; 0: no sync).
+        #[arg(long, env = "COEUR_DIRECTORY_SYNC_INTERVAL_SECS")]
+        pub directory_sync_interval_secs: Option<u64>,
+        /// Do not serve the directory (nor sync identities from it).
         #[arg(
             long,
             env = "COEUR_NO_DIRECTORY",

@@ -14,6 +14,13 @@
 //! URIs of the professionals' space under the directory's public URL. A later start adds to
 //! an existing client what it lacks of these (a store of an earlier version, a new public URL)
 //! and leaves its secret, and its secret file, alone.
+//!
+//! The provider reads the directory back as a third party too: its identity sync
+//! (`coeur_provider::directory_sync`) has a client of its own in the realm, `identity-sync`
+//! (client credentials, `directory:read`, its secret in `<keys_dir>/identity-sync-client-secret`),
+//! which the directory accepts as an audience, and reads the FHIR API over HTTP. Both HTTP
+//! clients trust the root of coeur's CA when the main listener's certificate is self-issued.
+//! `/readyz` asks the directory's database too.
 
 use crate::app::App;
 use crate::config::DirectoryConfig;
@@ -28,9 +35,11 @@ use coeur_directory::space::{self, Space, SpaceConfig};
 use coeur_directory::store::Store;
 use coeur_directory::summary::Summary;
 use coeur_oauth::discovery::Endpoints;
+use coeur_oauth::realm::Realm;
 use coeur_provider::clients::{
     ClientRegistration, NewClient, SecretRequest, complete_client, list_clients, register_client,
 };
+use coeur_provider::directory_sync::{DirectorySync, SyncSettings};
 use coeur_resource_server::{JwksSource, Verifier};
 use coeur_web::listener::{self, Tls};
 use std::path::{Path, PathBuf};
@@ -51,6 +60,12 @@ pub fn secret_path(keys_dir: &Path) -> PathBuf {
     keys_dir.join(SECRET_FILE)
 }
 
+/// The provider's identity sync's client in the directory's realm.
+pub const SYNC_CLIENT_ID: &str = "identity-sync";
+
+/// The file of the key store's directory holding the sync client's secret.
+pub const SYNC_SECRET_FILE: &str = "identity-sync-client-secret";
+
 /// The directory, opened and ready to serve.
 pub struct DirectoryServer {
     router: axum::Router,
@@ -60,12 +75,17 @@ pub struct DirectoryServer {
     pub generated: Option<Summary>,
     /// Where the client's secret is.
     pub secret_file: PathBuf,
+    /// The provider's identity sync from this directory (`None`: off).
+    pub sync: Option<Arc<DirectorySync>>,
 }
 
 impl DirectoryServer {
     /// Opens the directory's store (its schema created), fills it with generated extracts
-    /// when it is empty, registers its client if missing, and builds its routes.
-    pub async fn open(app: &App, settings: &DirectoryConfig) -> Result<Self> {
+    /// when it is empty, registers its client (and the identity sync's) if missing, adds its
+    /// database to the readiness check, and builds its routes and the identity sync. `trust`:
+    /// CA certificates (PEM) its HTTP clients trust besides the system's (the root of a
+    /// self-issued main listener's certificate).
+    pub async fn open(app: &App, settings: &DirectoryConfig, trust: &[String]) -> Result<Self> {
         let p = &app.provider;
         let rt = p.realm(&settings.realm).ok_or_else(|| {
             anyhow!(
@@ -77,18 +97,50 @@ impl DirectoryServer {
         let store = Store::connect(&settings.database_url).await?;
         let generated = seed(&store, settings, p.now()).await?;
         let secret_file = secret_path(&app.cfg.keys_dir);
-        ensure_client(app, &rt.realm, &secret_file, &settings.public_url).await?;
+        let public_url = settings.public_url.clone();
+        let directory_client = ClientOf {
+            client_id: CLIENT_ID,
+            file: &secret_file,
+            wanted: &move |secret| ClientRegistration {
+                client_id: CLIENT_ID.to_owned(),
+                secret,
+                grant_types: vec!["client_credentials".into(), "authorization_code".into()],
+                scopes: vec![SCOPE.into(), "openid".into(), "scope_all".into()],
+                redirect_uris: vec![space::redirect_uri(&public_url)],
+                post_logout_redirect_uris: vec![space::post_logout_redirect_uri(&public_url)],
+                ..ClientRegistration::default()
+            },
+        };
+        ensure_client(app, &rt.realm, &directory_client).await?;
+        let readiness = store.clone();
+        app.add_readiness(Arc::new(move || {
+            let store = readiness.clone();
+            Box::pin(async move {
+                // A lookup by primary key: the database answers, whatever it holds.
+                store
+                    .get(RecordKind::Practitioner, "-")
+                    .await
+                    .map(|_| ())
+                    .map_err(|_| "the directory's database does not answer".to_owned())
+            })
+        }));
 
         let issuer = rt.realm.issuer.clone();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .context("the directory's HTTP client")?;
+        let http = http_client(trust).context("the directory's HTTP client")?;
+        let sync = match settings.sync_interval {
+            Some(interval) => Some(Arc::new(
+                open_sync(app, &rt.realm, settings, interval, http.clone()).await?,
+            )),
+            None => None,
+        };
         let source = JwksSource::new(&issuer, &Endpoints::of(&issuer).jwks, http);
         let verifier = Arc::new(Verifier::new(Arc::new(source), p.clock.clone()));
         let mut cursor_key = [0u8; 32];
         p.rng.fill(&mut cursor_key);
         let mut audiences = vec![CLIENT_ID.to_owned()];
+        if sync.is_some() {
+            audiences.push(SYNC_CLIENT_ID.to_owned());
+        }
         audiences.extend(settings.audiences.iter().cloned());
         let config = Config {
             base_url: settings.public_url.clone(),
@@ -129,6 +181,7 @@ impl DirectoryServer {
             settings: settings.clone(),
             generated,
             secret_file,
+            sync,
         })
     }
 
@@ -140,6 +193,66 @@ impl DirectoryServer {
         let router = app.layered(self.router);
         listener::serve(listener, Tls::Off, app.cfg.limits, router, stop).await
     }
+}
+
+/// An HTTP client trusting `trust` (PEM) besides the system's roots.
+fn http_client(trust: &[String]) -> Result<reqwest::Client> {
+    let mut certs = vec![];
+    for pem in trust {
+        certs.push(reqwest::Certificate::from_pem(pem.as_bytes()).context("a CA certificate")?);
+    }
+    Ok(reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .tls_certs_merge(certs)
+        .build()?)
+}
+
+/// The identity sync of the directory's realm: its client registered if missing (secret in
+/// the key store's directory), reading the directory at its public URL.
+async fn open_sync(
+    app: &App,
+    realm: &Realm,
+    settings: &DirectoryConfig,
+    interval: Duration,
+    http: reqwest::Client,
+) -> Result<DirectorySync> {
+    let file = app.cfg.keys_dir.join(SYNC_SECRET_FILE);
+    ensure_client(
+        app,
+        realm,
+        &ClientOf {
+            client_id: SYNC_CLIENT_ID,
+            file: &file,
+            wanted: &|secret| ClientRegistration {
+                client_id: SYNC_CLIENT_ID.to_owned(),
+                secret,
+                grant_types: vec!["client_credentials".into()],
+                scopes: vec![SCOPE.into()],
+                ..ClientRegistration::default()
+            },
+        },
+    )
+    .await?;
+    let secret = std::fs::read_to_string(&file)
+        .with_context(|| {
+            format!(
+                "reading the identity sync's secret {} (to start afresh, remove the client: coeur \
+                 client remove --realm {} --client-id {SYNC_CLIENT_ID})",
+                file.display(),
+                realm.name
+            )
+        })?
+        .trim()
+        .to_owned();
+    let settings = SyncSettings {
+        realm: realm.name.clone(),
+        directory_url: settings.public_url.clone(),
+        token_endpoint: Endpoints::of(&realm.issuer).token,
+        client_id: SYNC_CLIENT_ID.to_owned(),
+        client_secret: secret,
+        interval,
+    };
+    Ok(DirectorySync::new(app.provider.clone(), settings, http))
 }
 
 /// Generates and imports synthetic extracts when the store holds no record, so that a later
@@ -194,45 +307,37 @@ async fn seed(store: &Store, s: &DirectoryConfig, now: i64) -> Result<Option<Sum
     Ok(Some(out.summary))
 }
 
-/// Registers the directory's client (client credentials and `directory:read` for the API;
-/// authorization code, `openid scope_all`, the space's redirect and post-logout redirect URIs
-/// under `public_url`) in `realm` when it is missing, or completes it with what it lacks. Its secret is the one of the secret file if there is one (a database
+/// A client of the directory's realm, the file of its secret, and its registration.
+struct ClientOf<'a> {
+    client_id: &'static str,
+    file: &'a Path,
+    wanted: &'a dyn Fn(SecretRequest) -> ClientRegistration,
+}
+
+/// Registers `client` in `realm` when it is missing, or completes it with what it lacks of
+/// its registration. Its secret is the one of the secret file if there is one (a database
 /// started afresh beside a kept key store), else a new one, written to the file before the
 /// client is stored.
-async fn ensure_client(
-    app: &App,
-    realm: &coeur_oauth::realm::Realm,
-    file: &Path,
-    public_url: &str,
-) -> Result<()> {
+async fn ensure_client(app: &App, realm: &Realm, client: &ClientOf<'_>) -> Result<()> {
     let p = &app.provider;
-    let wanted = |secret: SecretRequest| ClientRegistration {
-        client_id: CLIENT_ID.to_owned(),
-        secret,
-        grant_types: vec!["client_credentials".into(), "authorization_code".into()],
-        scopes: vec![SCOPE.into(), "openid".into(), "scope_all".into()],
-        redirect_uris: vec![space::redirect_uri(public_url)],
-        post_logout_redirect_uris: vec![space::post_logout_redirect_uri(public_url)],
-        ..ClientRegistration::default()
-    };
+    let (client_id, file, wanted) = (client.client_id, client.file, client.wanted);
     let exists = |clients: &[coeur_provider::clients::ListedClient]| {
-        clients.iter().any(|c| c.client_id == CLIENT_ID)
+        clients.iter().any(|c| c.client_id == client_id)
     };
     if exists(&list_clients(&p.store, realm).await?) {
         if complete_client(&p.store, realm, &wanted(SecretRequest::None)).await? {
             // Read again here and on the instances sharing the database.
-            p.client_changed(&realm.name, CLIENT_ID).await;
-            tracing::info!(realm = %realm.name, client_id = CLIENT_ID, "completed the directory's client for the professionals' space");
+            p.client_changed(&realm.name, client_id).await;
+            tracing::info!(realm = %realm.name, client_id, "completed a client of the directory's realm");
         }
         if !file.exists() {
             tracing::warn!(
                 realm = %realm.name,
                 file = %file.display(),
-                "the directory's client exists but its secret file does not; to get a new \
-                 secret, remove the client (coeur client remove --realm {} --client-id {}) \
-                 and start again",
+                "the client exists but its secret file does not; to get a new secret, remove \
+                 the client (coeur client remove --realm {} --client-id {}) and start again",
                 realm.name,
-                CLIENT_ID
+                client_id
             );
         }
         return Ok(());
@@ -248,15 +353,15 @@ async fn ensure_client(
     };
     let reg = wanted(SecretRequest::Given(secret));
     let new = NewClient::check(realm, reg, &*p.rng)
-        .map_err(|e| anyhow!("registering the directory's client: {e}"))?;
+        .map_err(|e| anyhow!("registering the client {client_id}: {e}"))?;
     match register_client(&p.store, Some(p.keys.master()), new, p.now()).await {
         Ok(_) => {
-            tracing::info!(realm = %realm.name, client_id = CLIENT_ID, file = %file.display(), "registered the directory's client; its secret is in the file");
+            tracing::info!(realm = %realm.name, client_id, file = %file.display(), "registered the client; its secret is in the file");
             Ok(())
         }
         // Another instance sharing the database registered it meanwhile.
         Err(_) if exists(&list_clients(&p.store, realm).await?) => Ok(()),
-        Err(e) => Err(anyhow!("registering the directory's client: {e}")),
+        Err(e) => Err(anyhow!("registering the client {client_id}: {e}")),
     }
 }
 

@@ -17,8 +17,13 @@ pub async fn run(cfg: Config) -> Result<()> {
         _ => None,
     };
     let app = Arc::new(App::build(cfg.clone()).await?);
+    // CA certificates the directory's HTTP clients trust: the root of a self-issued
+    // certificate of the main listener, whose JWKS and token endpoint they read.
+    let mut trust = vec![];
     if cfg.tls_self_issued {
-        tls = Some(self_issued_tls(&app, &cfg).await?);
+        let (config, root) = self_issued_tls(&app, &cfg).await?;
+        tls = Some(config);
+        trust.push(root);
     }
     let publisher = coeur::ca::ldap::spawn(&app.ca);
     match &app.ca.ldap {
@@ -29,7 +34,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         }
     }
     let directory = match &cfg.directory {
-        Some(d) => Some(open_directory(&app, d).await?),
+        Some(d) => Some(open_directory(&app, d, &trust).await?),
         None => None,
     };
     let listener = tokio::net::TcpListener::bind(cfg.listen)
@@ -52,7 +57,12 @@ pub async fn run(cfg: Config) -> Result<()> {
             tracing::error!(error = %format!("{e:#}"), "card listener stopped");
         }
     });
-    let directory = directory.map(|(server, listener)| {
+    let mut admin_extra = axum::Router::new();
+    let directory = directory.map(|(mut server, listener)| {
+        if let Some(sync) = server.sync.take() {
+            admin_extra = coeur::provider::directory_sync::admin_router(sync.clone());
+            tokio::spawn(sync.run(app.lifecycle.stopping()));
+        }
         let dir_app = app.clone();
         tokio::spawn(async move { server.serve(&dir_app, listener).await })
     });
@@ -64,7 +74,9 @@ pub async fn run(cfg: Config) -> Result<()> {
             println!("  metrics: http://{addr}/metrics");
             let admin_app = app.clone();
             Some(tokio::spawn(async move {
-                admin_app.serve_admin(admin_listener).await
+                admin_app
+                    .serve_admin_with(admin_listener, admin_extra)
+                    .await
             }))
         }
         None => None,
@@ -98,8 +110,9 @@ pub async fn run(cfg: Config) -> Result<()> {
 async fn open_directory(
     app: &App,
     d: &coeur::config::DirectoryConfig,
+    trust: &[String],
 ) -> Result<(DirectoryServer, tokio::net::TcpListener)> {
-    let server = DirectoryServer::open(app, d).await?;
+    let server = DirectoryServer::open(app, d, trust).await?;
     let listener = tokio::net::TcpListener::bind(d.listen)
         .await
         .with_context(|| format!("binding the directory listener {}", d.listen))?;
@@ -121,6 +134,15 @@ fn print_directory(server: &DirectoryServer) {
     );
     if let Some(s) = &server.generated {
         println!("    filled with generated extracts: {s}");
+    }
+    if let Some(sync) = &server.sync {
+        println!(
+            "    realm {}'s identities synced from it every {} s (client {}; full resync: POST \
+             /directory/resync on the admin listener)",
+            d.realm,
+            sync.settings().interval.as_secs(),
+            directory::SYNC_CLIENT_ID,
+        );
     }
 }
 
@@ -183,7 +205,7 @@ async fn stop_on_signals(mut signals: Signals, lifecycle: Lifecycle, delay: Dura
 
 /// A server certificate from coeur's own CA (issued at first start); its root is written
 /// next to the CRLs for clients to trust.
-async fn self_issued_tls(app: &App, cfg: &Config) -> Result<rustls::ServerConfig> {
+async fn self_issued_tls(app: &App, cfg: &Config) -> Result<(rustls::ServerConfig, String)> {
     let state = &app.provider;
     let (chain, key, root) = app
         .ca
@@ -201,12 +223,12 @@ async fn self_issued_tls(app: &App, cfg: &Config) -> Result<rustls::ServerConfig
         )
         .await?;
     let root_path = cfg.crl_dir.join("coeur-root.pem");
-    std::fs::write(&root_path, root)?;
+    std::fs::write(&root_path, &root)?;
     println!(
         "  HTTPS certificate issued by coeur's CA; trust its root: {}",
         root_path.display()
     );
-    tls_config_from(&chain, key)
+    Ok((tls_config_from(&chain, key)?, root))
 }
 
 /// One line per realm: its issuer and its rules.

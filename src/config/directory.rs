@@ -23,7 +23,13 @@ pub struct DirectoryConfig {
     pub generate_professionals: usize,
     /// Structures generated with them.
     pub generate_structures: usize,
+    /// Time between the passes of the realm's identity sync from the directory (`None`: no
+    /// sync).
+    pub sync_interval: Option<std::time::Duration>,
 }
+
+/// Default time between identity sync passes.
+pub const DEFAULT_SYNC_INTERVAL_SECS: u64 = 30;
 
 /// Default directory (FHIR API) listener.
 pub const DEFAULT_DIRECTORY_LISTEN: &str = "127.0.0.1:8083";
@@ -76,5 +82,12 @@ pub(super) fn directory_config(
         audiences,
         generate_professionals: serve.directory_generate_professionals.unwrap_or(500),
         generate_structures: serve.directory_generate_structures.unwrap_or(50),
+        sync_interval: match serve
+            .directory_sync_interval_secs
+            .unwrap_or(DEFAULT_SYNC_INTERVAL_SECS)
+        {
+            0 => None,
+            secs => Some(std::time::Duration::from_secs(secs)),
+        },
     }))
 }

@@ -179,6 +179,7 @@ mod listener_tests {
         assert_eq!(d.realm, "edit");
         assert!(d.audiences.is_empty());
         assert_eq!((d.generate_professionals, d.generate_structures), (500, 50));
+        assert_eq!(d.sync_interval, Some(std::time::Duration::from_secs(30)));
 
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("coeur.toml");
@@ -186,7 +187,8 @@ mod listener_tests {
             &p,
             "directory_public_url = \"https://annuaire.example/fhir/\"\n\
              directory_audiences = [\"portal\", \" \"]\n\
-             directory_generate_professionals = 0\n",
+             directory_generate_professionals = 0\n\
+             directory_sync_interval_secs = 0\n",
         )
         .unwrap();
         let d = Config::resolve(Settings::default(), Some(&p))
@@ -196,6 +198,7 @@ mod listener_tests {
         assert_eq!(d.public_url, "https://annuaire.example/fhir");
         assert_eq!(d.audiences, ["portal"]);
         assert_eq!(d.generate_professionals, 0);
+        assert_eq!(d.sync_interval, None, "0: no sync");
 
         std::fs::write(&p, "no_directory = true\n").unwrap();
         let c = Config::resolve(Settings::default(), Some(&p)).unwrap();

@@ -2,6 +2,7 @@
 //! identity passes before a realm holds it ([`admit`]), the sandbox's test identities
 //! ([`sandbox_identities`]) and the operators' import formats ([`import`]).
 
+pub mod fhir;
 mod generator;
 pub mod import;
 mod validate;

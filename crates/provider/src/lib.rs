@@ -18,6 +18,7 @@ pub mod clients;
 mod cors;
 pub mod delivery;
 mod demo;
+pub mod directory_sync;
 mod discovery;
 mod ecps;
 mod error;

@@ -63,6 +63,11 @@ fn migrator() -> Migrator {
             "login stats",
             include_str!("../../../migrations/0011_login_stats.sql"),
         ),
+        m(
+            12,
+            "identity source",
+            include_str!("../../../migrations/0012_identity_source.sql"),
+        ),
     ])
 }
 

@@ -6,6 +6,7 @@ mod fhir;
 mod import;
 mod serve;
 mod space;
+mod sync;
 
 use coeur_directory::store::Store;
 use coeur_testkit::Db;

@@ -273,6 +273,11 @@ fn practitioner(s: &StoredRecord) -> Practitioner {
         } else {
             vec![name]
         },
+        gender: match r.get("Code civilité") {
+            "M" => Some("male".into()),
+            "MME" | "MLLE" => Some("female".into()),
+            _ => None,
+        },
         telecom: vec![],
         qualification: vec![],
     }
@@ -474,6 +479,7 @@ mod tests {
                 ("Identifiant PP", "10001045367"),
                 ("Nom d'exercice", "GUIGNARD"),
                 ("Prénom d'exercice", "ERIC"),
+                ("Code civilité", "M"),
             ],
         );
         let v = serde_json::to_value(resource(&p).unwrap()).unwrap();
@@ -484,6 +490,7 @@ mod tests {
         assert_eq!(v["identifier"][1]["value"], "10001045367");
         assert_eq!(v["name"][0]["family"], "GUIGNARD");
         assert_eq!(v["name"][0]["given"][0], "ERIC");
+        assert_eq!(v["gender"], "male");
 
         let role = stored(
             RecordKind::PractitionerRole,

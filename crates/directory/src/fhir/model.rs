@@ -133,6 +133,9 @@ pub struct Practitioner {
     /// Names.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub name: Vec<HumanName>,
+    /// `male` or `female`, from the civility (`Code civilité`: `M`, `MME`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub gender: Option<String>,
     /// MSSanté mailboxes (`email`).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub telecom: Vec<ContactPoint>,

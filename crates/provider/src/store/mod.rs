@@ -11,6 +11,7 @@ use sqlx::any::AnyRow;
 mod approvals;
 mod card;
 mod ciba;
+mod directory_sync;
 mod ecps;
 mod grants;
 mod passkeys;
@@ -19,6 +20,7 @@ mod upstream;
 
 pub use approvals::{ApprovalRow, Decided, NewApproval};
 pub use card::{CardPresented, CardResult};
+pub use directory_sync::{DIRECTORY as SOURCE_DIRECTORY, SyncState, SyncWritten};
 pub use ecps::{DeviceRow, Enrolment, MAX_ACTIVATION_ATTEMPTS, NewActivation, NewDevice};
 pub use passkeys::{ChallengePurpose, NewPasskey, PasskeyRow};
 pub use upstream::{LinkRow, UpstreamLoginRow, UpstreamSessionRow};
