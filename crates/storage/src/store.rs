@@ -29,14 +29,14 @@ impl KeyRows {
 
     /// The latest version of a realm's ring: (version, ring JSON).
     pub async fn latest_ring(&self, realm: &str) -> Result<Option<(i64, String)>> {
-        Ok(sqlx::query(
+        sqlx::query(
             "SELECT version, ring FROM key_rings WHERE realm = $1 ORDER BY version DESC LIMIT 1",
         )
         .bind(realm)
         .fetch_optional(self.db.pool())
         .await?
         .map(|r| -> Result<(i64, String)> { Ok((r.try_get("version")?, r.try_get("ring")?)) })
-        .transpose()?)
+        .transpose()
     }
 
     /// The latest version number of a realm's ring (0: none yet).
@@ -78,7 +78,7 @@ impl KeyRows {
 
     /// The latest version of a held key: (version, sealed key).
     pub async fn latest_held_key(&self, key_id: &str) -> Result<Option<(i64, String)>> {
-        Ok(sqlx::query(
+        sqlx::query(
             "SELECT version, sealed FROM held_keys WHERE key_id = $1 ORDER BY version DESC \
              LIMIT 1",
         )
@@ -86,7 +86,7 @@ impl KeyRows {
         .fetch_optional(self.db.pool())
         .await?
         .map(|r| -> Result<(i64, String)> { Ok((r.try_get("version")?, r.try_get("sealed")?)) })
-        .transpose()?)
+        .transpose()
     }
 
     /// Adds version `version` of a held key, unless that version exists.

@@ -93,13 +93,16 @@ pub struct Ca {
     ocsp_cache: Mutex<OcspCache>,
     crl_dirty: Mutex<HashMap<String, bool>>,
     /// The latest CRL documents read from the store, by (CA, delta), with their number.
-    crl_cache: Mutex<HashMap<(String, bool), (u64, Arc<Vec<u8>>)>>,
+    crl_cache: Mutex<CrlCache>,
     crl_lock: tokio::sync::Mutex<()>,
     committer: tokio::sync::mpsc::Sender<(IssuedCert, PersistReply)>,
     /// The bus to the other instances sharing the database, which hear its revocations
     /// (unset: nobody to tell, as in tests of one CA).
     bus: std::sync::OnceLock<coeur_storage::Bus>,
 }
+
+/// The latest CRL documents read from the store: by (CA, delta), their number and DER.
+type CrlCache = HashMap<(String, bool), (u64, Arc<Vec<u8>>)>;
 
 /// Signed OCSP answers by (CA, serial) (so that a revocation evicts them all), one per CertID
 /// as received (a SHA-1 and a SHA-256 CertID get different answers, each echoing its own), with
