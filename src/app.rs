@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use anyhow::{Context, Result, anyhow, bail};
+use coeur_ca::ca::SealedKeys;
 use coeur_ca::{CaService, CaSettings};
 use coeur_common::environment::Environment;
 use coeur_common::random::{Clock, Random};
@@ -13,7 +14,7 @@ use coeur_provider::ca_clients::RealmRequesters;
 use coeur_provider::state::{ProviderSettings, ProviderUrls, Realms};
 use coeur_provider::store::Store;
 use coeur_storage::Db;
-use coeur_storage::keystore::{KeyStore, MasterKey};
+use coeur_storage::keystore::{KeyStore, MasterKey, legacy};
 use coeur_web::lifecycle::{self, Lifecycle, ReadinessCheck};
 use coeur_web::listener::{self, Tls};
 use std::sync::Arc;
@@ -36,6 +37,22 @@ pub fn pki_environment(cfg: &Config, ca_realm: &Realm) -> Result<Environment> {
         );
     }
     Ok(pki)
+}
+
+/// The master key of `cfg` (`COEUR_MASTER_KEY` or `master_key_file`); without one, the
+/// development key of the keys directory, for SQLite only: instances sharing a PostgreSQL
+/// database must all be given the same key.
+pub fn master_key(cfg: &Config) -> Result<MasterKey> {
+    let shared = !cfg.database_url.starts_with("sqlite:");
+    MasterKey::load(&cfg.keys_dir, cfg.master_key.as_deref(), shared)
+}
+
+/// The key store of `db` under `master`: refused when `master` is not the key that sealed the
+/// stored keys, or while key files of an earlier version wait for `coeur keys migrate`.
+pub async fn open_keys(cfg: &Config, db: &Db, master: MasterKey, now: i64) -> Result<KeyStore> {
+    let keys = KeyStore::open(db, master, now).await?;
+    legacy::refuse_pending(&cfg.keys_dir, &keys).await?;
+    Ok(keys)
 }
 
 /// The system clock: the only place coeur reads the time.
@@ -88,19 +105,18 @@ impl App {
     }
 
     /// Opens everything with an injected clock and randomness: the database (migrated), the
-    /// key store, realms (missing keys created, sandbox identities seeded), then the CA (keys
-    /// and certificates created on first start).
+    /// key store (in the database, checked against the master key), realms (missing keys
+    /// created, sandbox identities seeded), then the CA (keys and certificates created on
+    /// first start).
     pub async fn build_with(
         cfg: Config,
         clock: Arc<dyn Clock>,
         rng: Arc<dyn Random>,
     ) -> Result<Self> {
         coeur_web::metrics::install();
+        let master = master_key(&cfg)?;
         let db = Db::connect(&cfg.database_url).await?;
-        let keys = Arc::new(KeyStore::open(
-            &cfg.keys_dir,
-            MasterKey::load(&cfg.keys_dir, cfg.master_key.as_deref())?,
-        )?);
+        let keys = Arc::new(open_keys(&cfg, &db, master, clock.now()).await?);
         let store = Store::new(db.clone());
         let lifecycle = Lifecycle::new();
         let realms = Realms::open(&cfg.realms_dir, &cfg.public_url, &store, &keys, &clock).await?;
@@ -118,7 +134,6 @@ impl App {
             environment,
             ldap_base_dn: cfg.ldap_base_dn.clone(),
             public_url: cfg.public_url.clone(),
-            keys_dir: cfg.keys_dir.clone(),
             crl_dir: cfg.crl_dir.clone(),
             realm: cfg.ca_realm.clone(),
             external: cfg.external.clone(),
@@ -131,7 +146,7 @@ impl App {
             CaService::open(
                 settings,
                 db.clone(),
-                keys.master(),
+                Arc::new(SealedKeys(keys.clone())),
                 clock.clone(),
                 rng.clone(),
                 verifier,
@@ -226,8 +241,8 @@ impl App {
         )
     }
 
-    /// The card listener's TLS configuration: its own certificate from coeur's CA (the root
-    /// written to `crl/coeur-root.pem`), and the PERSONNES CAs (own and external) advertised as
+    /// The card listener's TLS configuration: its own certificate from coeur's CA (its key held
+    /// in the store; the root written to `crl/coeur-root.pem` for the operator), and the PERSONNES CAs (own and external) advertised as
     /// acceptable issuers.
     pub async fn card_tls_config(&self) -> Result<rustls::ServerConfig> {
         let p = &self.provider;
@@ -240,8 +255,7 @@ impl App {
                 &coeur_ca::ca::OwnCertificate {
                     id: "CARD-TLS",
                     public_url: &self.cfg.card_public_url,
-                    keys_dir: &self.cfg.keys_dir,
-                    master: p.keys.master(),
+                    keys: &*self.ca.keys,
                 },
                 p.now(),
             )

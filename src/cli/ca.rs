@@ -152,8 +152,22 @@ pub async fn run(cfg: Config, c: CaCmd) -> Result<()> {
                 .build_crls(&state.store, &ca_id, now)
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
-            println!("{}\t{full} entries", ca.crl_path(&ca_id, false).display());
-            println!("{}\t{delta} entries", ca.crl_path(&ca_id, true).display());
+            // Built and stored; exported here for the operator (the server reads the store).
+            std::fs::create_dir_all(&state.crl_dir)?;
+            for (is_delta, entries) in [(false, full), (true, delta)] {
+                let der = ca
+                    .stored_crl(&state.store, &ca_id, is_delta)
+                    .await?
+                    .ok_or_else(|| anyhow!("no CRL of {ca_id} in the database"))?;
+                let name = if is_delta {
+                    format!("{ca_id}-delta.crl")
+                } else {
+                    format!("{ca_id}.crl")
+                };
+                let path = state.crl_dir.join(name);
+                std::fs::write(&path, der.as_slice())?;
+                println!("{}\t{entries} entries", path.display());
+            }
             Ok(())
         }
         CaCmd::List { ca: only, limit } => list(state, only.as_deref(), limit).await,

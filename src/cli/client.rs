@@ -12,7 +12,7 @@ use coeur::provider::clients::{
 use coeur::provider::state::load_realms;
 use coeur::provider::store::Store;
 use coeur::storage::Db;
-use coeur::storage::keystore::{KeyStore, MasterKey};
+use coeur::storage::keystore::KeyStore;
 use std::path::PathBuf;
 
 // Parsed once per process: the size of the largest variant does not matter.
@@ -266,15 +266,16 @@ async fn add(cfg: &Config, realm: &str, reg: ClientRegistration) -> Result<()> {
         .ok_or_else(|| anyhow!("unknown realm {realm}"))?;
     let new = NewClient::check(r, reg, &SystemRandom)?;
     // The key store is opened only when a secret is to be sealed.
-    let keys = if new.needs_master_key() {
-        Some(KeyStore::open(
-            &cfg.keys_dir,
-            MasterKey::load(&cfg.keys_dir, cfg.master_key.as_deref())?,
-        )?)
+    let master = if new.needs_master_key() {
+        Some(coeur::app::master_key(cfg)?)
     } else {
         None
     };
     let db = Db::connect(&cfg.database_url).await?;
+    let keys = match master {
+        Some(m) => Some(coeur::app::open_keys(cfg, &db, m, SystemClock.now()).await?),
+        None => None,
+    };
     let store = Store::new(db.clone());
     let done = register_client(
         &store,

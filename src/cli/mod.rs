@@ -109,7 +109,7 @@ pub async fn run() -> Result<()> {
         Cmd::Serve { .. } => serve::run(cfg).await,
         Cmd::Client(c) => client::run(cfg, c).await,
         Cmd::Ldap(c) => ldap::run(cfg, c).await,
-        Cmd::Keys(k) => keys::run(cfg, k),
+        Cmd::Keys(k) => keys::run(cfg, k).await,
         Cmd::Ca(c) => ca::run(cfg, c).await,
         Cmd::Card(c) => card::run(cfg, c).await,
         Cmd::Audit(c) => audit::run(cfg, c).await,

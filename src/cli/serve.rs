@@ -216,8 +216,7 @@ async fn self_issued_tls(app: &App, cfg: &Config) -> Result<(rustls::ServerConfi
             &coeur::ca::ca::OwnCertificate {
                 id: "SERVER-TLS",
                 public_url: &cfg.public_url,
-                keys_dir: &cfg.keys_dir,
-                master: state.keys.master(),
+                keys: &*app.ca.keys,
             },
             state.now(),
         )
@@ -268,16 +267,24 @@ fn spawn_housekeeping(app: &App) {
         }
     });
     let state = app.provider.clone();
+    tokio::spawn(async move {
+        // Key rings rotated elsewhere, when no message told (SQLite, a lost notification).
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            for (_, rt) in state.realms.iter() {
+                if let Err(e) = state.refresh_ring(rt).await {
+                    tracing::error!(realm = %rt.realm.name, error = %format!("{e:#}"), "key ring reload failed");
+                }
+            }
+        }
+    });
+    let state = app.provider.clone();
     let ca = app.ca.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
-            for (_, rt) in state.realms.iter() {
-                if let Err(e) = state.refresh_ring(rt) {
-                    tracing::error!(realm = %rt.realm.name, error = %format!("{e:#}"), "key ring reload failed");
-                }
-            }
             // CRLs: rebuilt after revocations and before they go stale.
             let mut ids: Vec<String> = ca.ca.cas.keys().cloned().collect();
             ids.sort();

@@ -6,15 +6,15 @@ use crate::support::*;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-/// Two instances, `a` then `b`, of one deployment: one PostgreSQL database, one key
-/// directory, one public URL (each reached here at its own address).
+/// Two instances, `a` then `b`, of one deployment: one PostgreSQL database, one master key,
+/// one public URL (each reached here at its own address). Each has a keys directory of its
+/// own: nothing one needs is on the other's disk.
 pub(crate) async fn two_instances() -> (TestServer, TestServer) {
     let a = TestServer::start(Db::Postgres).await;
-    let (url, keys) = (a.app.cfg.database_url.clone(), a.app.cfg.keys_dir.clone());
+    let url = a.app.cfg.database_url.clone();
     let public = a.app.cfg.public_url.clone();
     let b = TestServer::start_with(Db::Postgres, &realms_dir(), |s| {
         s.common.database_url = Some(url);
-        s.common.keys_dir = Some(keys);
         s.common.public_url = Some(public);
     })
     .await;
@@ -23,7 +23,7 @@ pub(crate) async fn two_instances() -> (TestServer, TestServer) {
 
 /// Asks `check` until it holds, for at most `within` (well below the client cache's two
 /// seconds): the bus's message takes milliseconds to arrive.
-async fn soon<F: std::future::Future<Output = bool>>(
+pub(crate) async fn soon<F: std::future::Future<Output = bool>>(
     within: Duration,
     mut check: impl FnMut() -> F,
 ) -> bool {
@@ -52,7 +52,7 @@ async fn grant(s: &TestServer, client_id: &str, secret: &str) -> u16 {
         .as_u16()
 }
 
-fn cc_spec() -> coeur::oauth::client::ClientSpec {
+pub(crate) fn cc_spec() -> coeur::oauth::client::ClientSpec {
     let mut spec = rp_spec("cc");
     spec.grant_types = vec![coeur::oauth::client::GrantType::ClientCredentials];
     spec
@@ -107,7 +107,7 @@ async fn client_changes_reach_the_other_instances_at_once() {
 }
 
 /// `token`'s introspection by `cc` on `s`: whether it is active.
-async fn active(s: &TestServer, token: &str) -> bool {
+pub(crate) async fn active(s: &TestServer, token: &str) -> bool {
     let v: Value = reqwest::Client::new()
         .post(s.endpoint("edit", "token/introspect"))
         .basic_auth("cc", Some(SECRET))

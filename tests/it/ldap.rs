@@ -291,8 +291,8 @@ both_dbs!(publishes_and_withdraws, |db: Db| async move {
         let rt = &ca.cas[id];
         let dn = ca.hierarchy.ldap_dn(&rt.def);
         assert!(dn.ends_with(&tree()), "{dn}");
-        let crl = std::fs::read(ca.crl_path(id, false)).expect("crl file");
-        let delta = std::fs::read(ca.crl_path(id, true)).expect("delta file");
+        let crl = stored_crl(&s, id, false).await;
+        let delta = stored_crl(&s, id, true).await;
         assert_eq!(
             read(&mut l, &dn, "cACertificate;binary").await,
             Some(vec![rt.cert_der.clone()]),
@@ -340,7 +340,7 @@ both_dbs!(publishes_and_withdraws, |db: Db| async move {
     assert_eq!(urls.len(), 2, "{urls:?}");
     for (dn, attr) in &urls {
         let delta = attr.starts_with("deltaRevocationList");
-        let file = std::fs::read(ca.crl_path(PER, delta)).expect("file");
+        let file = stored_crl(&s, PER, delta).await;
         assert_eq!(
             read(&mut l, dn, attr).await,
             Some(vec![file]),
@@ -408,8 +408,8 @@ both_dbs!(publishes_and_withdraws, |db: Db| async move {
         Some(vec![o_der])
     );
     let dn = ca.hierarchy.ldap_dn(&ca.cas[PER].def);
-    let crl = std::fs::read(ca.crl_path(PER, false)).expect("crl");
-    let delta = std::fs::read(ca.crl_path(PER, true)).expect("delta");
+    let crl = stored_crl(&s, PER, false).await;
+    let delta = stored_crl(&s, PER, true).await;
     assert_eq!(
         read(&mut l, &dn, "certificateRevocationList;binary").await,
         Some(vec![crl.clone()])
@@ -665,7 +665,7 @@ both_dbs!(reconcile_repairs_the_directory, |db: Db| async move {
         read(&mut l, &dn(FINESS, "cachet-c"), "userCertificate;binary").await,
         Some(vec![c])
     );
-    let crl = std::fs::read(ca.crl_path(ORG, false)).expect("crl");
+    let crl = stored_crl(&s, ORG, false).await;
     assert_eq!(
         read(&mut l, &org_dn, "certificateRevocationList;binary").await,
         Some(vec![crl])
@@ -710,3 +710,13 @@ both_dbs!(off_until_configured, |db: Db| async move {
         metric(&s, "coeur_ldap_outbox_pending").await >= u64::try_from(q.pending).expect("count")
     );
 });
+
+/// The CRL of `id` (full, or the delta) as the store holds it.
+async fn stored_crl(s: &TestServer, id: &str, delta: bool) -> Vec<u8> {
+    s.ca.ca
+        .stored_crl(&s.ca.store, id, delta)
+        .await
+        .expect("CRL")
+        .expect("a CRL in the store")
+        .to_vec()
+}

@@ -32,6 +32,7 @@ mod edit_identities;
 mod fd_limit;
 mod franceconnect;
 mod instances;
+mod keystore;
 mod ldap;
 mod lifecycle;
 mod listeners;

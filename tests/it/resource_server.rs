@@ -122,8 +122,9 @@ both_dbs!(
             s.state
                 .keys
                 .rotate("edit", &rt.realm.signing_algs, s.clock.now(), 600)
+                .await
                 .expect("rotate");
-            s.state.refresh_ring(&rt).expect("reload");
+            s.state.refresh_ring(&rt).await.expect("reload");
         }
         let rotated = client_token(&s, "ca:read").await;
         assert_ne!(kid(&rotated), first_kid, "signed with a new key");

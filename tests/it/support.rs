@@ -11,6 +11,9 @@ pub async fn coeur_cli(s: &TestServer, args: &[&str]) -> std::process::Output {
             cmd.env_remove(k);
         }
     }
+    if let Some(key) = &cfg.master_key {
+        cmd.env("COEUR_MASTER_KEY", key);
+    }
     cmd.env("COEUR_LOG", "warn")
         .arg("--database-url")
         .arg(&cfg.database_url)

@@ -151,21 +151,15 @@ async fn crl(st: St, Path(file): Path<String>) -> Response {
         None => (name, false),
     };
     match st.ca.current_crl(&st.store, id, delta, st.now()).await {
-        Ok(path) => match tokio::fs::File::open(&path).await {
-            Ok(f) => {
-                let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(f));
-                (
-                    StatusCode::OK,
-                    [(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/pkix-crl"),
-                    )],
-                    body,
-                )
-                    .into_response()
-            }
-            Err(e) => CaError::Internal(e.into()).into_response(),
-        },
+        Ok(der) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pkix-crl"),
+            )],
+            der.to_vec(),
+        )
+            .into_response(),
         Err(CaError::UnknownCa(_)) => api_error(StatusCode::NOT_FOUND, "not_found", "no such CA"),
         Err(e) => e.into_response(),
     }

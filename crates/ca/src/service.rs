@@ -2,7 +2,7 @@
 //! trust in client certificates, the LDAP settings, and the verifier of the access tokens
 //! that authorise its API. Built once by the `coeur` binary.
 
-use crate::ca::{Ca, CaSetup, load_pki};
+use crate::ca::{Ca, CaSetup, KeyProvider, load_pki};
 use crate::config::{ExternalTrustConfig, LdapConfig};
 use crate::policy::{EntitledRequests, IssuancePolicy, NoRequesters, Requesters};
 use crate::store::CaStore;
@@ -13,7 +13,6 @@ use coeur_common::random::{Clock, Random};
 use coeur_pki::validate::{Refusal, Usage, Validated};
 use coeur_resource_server::Verifier;
 use coeur_storage::Db;
-use coeur_storage::keystore::MasterKey;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -29,9 +28,7 @@ pub struct CaSettings {
     pub ldap_base_dn: Option<String>,
     /// The public base URL (CRL, OCSP and CA certificate URLs).
     pub public_url: String,
-    /// Where CA keys are kept.
-    pub keys_dir: PathBuf,
-    /// Where CRLs are written.
+    /// Where CRLs are assembled (scratch files; CRLs are kept in the store).
     pub crl_dir: PathBuf,
     /// The realm whose access tokens authorise the API (for audit and listings).
     pub realm: String,
@@ -57,9 +54,9 @@ pub struct CaService {
     pub ldap: Option<LdapConfig>,
     /// Verifies the access tokens of the API's callers.
     pub verifier: Arc<Verifier>,
-    /// Where CA keys are kept.
-    pub keys_dir: PathBuf,
-    /// Where CRLs are written.
+    /// Where the CA's keys are held.
+    pub keys: Arc<dyn KeyProvider>,
+    /// Where CRLs are assembled.
     pub crl_dir: PathBuf,
     /// Who may ask for which certificate (consulted by the API before a request is written).
     pub policy: Arc<dyn IssuancePolicy>,
@@ -72,7 +69,7 @@ impl CaService {
     pub async fn open(
         settings: CaSettings,
         store: Db,
-        master: &MasterKey,
+        keys: Arc<dyn KeyProvider>,
         clock: Arc<dyn Clock>,
         rng: Arc<dyn Random>,
         verifier: Arc<Verifier>,
@@ -84,9 +81,8 @@ impl CaService {
             .map_err(|e| anyhow!("hierarchy {}: {e}", settings.hierarchy))?;
         let store = CaStore::new(store);
         let setup = CaSetup {
-            keys_dir: &settings.keys_dir,
+            keys: &*keys,
             crl_dir: &settings.crl_dir,
-            master,
             env: settings.environment,
             realm: &settings.realm,
         };
@@ -100,7 +96,7 @@ impl CaService {
             trust,
             ldap: settings.ldap,
             verifier,
-            keys_dir: settings.keys_dir,
+            keys,
             crl_dir: settings.crl_dir,
             policy: Arc::new(EntitledRequests),
             requesters: Arc::new(NoRequesters),

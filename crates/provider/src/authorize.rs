@@ -59,7 +59,7 @@ async fn authorize(
     let now = st.now();
     let session = current_session(st, &rt, headers, now).await?;
     let hint_matches = req.id_token_hint.as_deref().map(|h| {
-        let sub = verify_id_token_hint(st, &rt, h, Some(&client)).map(|c| c.sub);
+        let sub = verify_id_token_hint(&rt, h, Some(&client)).map(|c| c.sub);
         match (&session, sub) {
             (Some(s), Some(sub)) => sub == rt.realm.subject_of(&s.national_id),
             _ => false,
@@ -231,7 +231,6 @@ async fn start_login(
 /// Verifies an ID token this realm issued (expiry ignored, as for hints). HS256 tokens are
 /// verified with the client's secret.
 pub(crate) fn verify_id_token_hint(
-    st: &AppState,
     rt: &RealmRt,
     token: &str,
     client: Option<&Client>,
@@ -253,7 +252,6 @@ pub(crate) fn verify_id_token_hint(
         .ok()?
         .claims
     } else {
-        let _ = st.refresh_ring(rt);
         let ring = rt.ring();
         let (key, dk) = ring.by_kid.get(header.kid.as_deref()?)?;
         if key.alg().to_jwt() != header.alg {

@@ -16,10 +16,11 @@ pub(crate) async fn discovery(
     Ok(axum::Json(discovery::document(&rt.realm, &st.urls.card_public_url)).into_response())
 }
 
-/// The realm's public keys, reloaded first if another process rotated them.
+/// The realm's public keys, reloaded first if another process rotated them (the store's
+/// version read at most once a second).
 pub(crate) async fn jwks(st: St, Path(realm): Path<String>) -> Result<Response, ProviderError> {
     let rt = realm_or_json_404(&st, &realm)?;
-    st.refresh_ring(&rt)?;
+    rt.refresh_ring_soon(&st.keys).await?;
     let ring = rt.ring();
     let mut res = axum::Json(ring.jwks.clone()).into_response();
     res.headers_mut().insert(

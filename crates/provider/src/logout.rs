@@ -193,7 +193,7 @@ async fn checked_hint(
         Some(a) => st.client(rt, &a).await?,
         None => None,
     };
-    let Some(claims) = verify_id_token_hint(st, rt, h, client.as_ref()) else {
+    let Some(claims) = verify_id_token_hint(rt, h, client.as_ref()) else {
         return Err(refuse(Text::new("logout.invalid_hint"))
             .with_detail("the id_token_hint is not a valid ID token of this realm"));
     };

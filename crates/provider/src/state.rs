@@ -18,14 +18,15 @@ use coeur_storage::keystore::{KeyStore, LoadedRing};
 use coeur_storage::{Bus, Event, Heard};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// A realm at run time: its definition, keys and file-defined clients.
 pub struct RealmRt {
     /// The definition.
     pub realm: Realm,
     ring: RwLock<Arc<LoadedRing>>,
-    ring_mtime: Mutex<Option<SystemTime>>,
+    /// When the store's ring version was last read.
+    ring_checked: Mutex<Option<Instant>>,
     file_clients: HashMap<String, Client>,
     /// Upstream identity providers (FranceConnect), in wallet order.
     pub upstreams: Vec<Arc<crate::upstream::UpstreamRt>>,
@@ -45,23 +46,45 @@ impl RealmRt {
             .unwrap_or_else(|e| e.into_inner().clone())
     }
 
-    /// Reloads the key ring if its file changed (e.g. `coeur keys rotate` in another process).
-    pub fn refresh_ring(&self, keys: &KeyStore) -> Result<()> {
-        let m = keys.modified(&self.realm.name);
-        let changed = self.ring_mtime.lock().map(|g| *g != m).unwrap_or(true);
-        if changed {
-            let loaded = keys.load(&self.realm.name)?;
-            if let Ok(mut g) = self.ring.write() {
-                *g = Arc::new(loaded);
-            }
-            if let Ok(mut g) = self.ring_mtime.lock() {
-                *g = m;
-            }
-            tracing::info!(realm = %self.realm.name, "key ring reloaded");
+    /// Reloads the key ring if the store holds a newer version (a rotation by another
+    /// instance or by `coeur keys rotate`).
+    pub async fn refresh_ring(&self, keys: &KeyStore) -> Result<()> {
+        if let Ok(mut g) = self.ring_checked.lock() {
+            *g = Some(Instant::now());
+        }
+        let stored = keys.version(&self.realm.name).await?;
+        if stored <= self.ring().version {
+            return Ok(());
+        }
+        let loaded = keys.load(&self.realm.name).await?;
+        let version = loaded.version;
+        if let Ok(mut g) = self.ring.write()
+            && g.version < version
+        {
+            *g = Arc::new(loaded);
+            tracing::info!(realm = %self.realm.name, version, "key ring reloaded");
         }
         Ok(())
     }
+
+    /// [`RealmRt::refresh_ring`], unless the store was read within the last second: for the
+    /// paths that serve or check keys (JWKS, token verification), so that a rotation is seen
+    /// within a second even without the bus (SQLite and the CLI in another process).
+    pub async fn refresh_ring_soon(&self, keys: &KeyStore) -> Result<()> {
+        let recent = self
+            .ring_checked
+            .lock()
+            .map(|g| g.is_some_and(|t| t.elapsed() < RING_CHECK))
+            .unwrap_or(false);
+        if recent {
+            return Ok(());
+        }
+        self.refresh_ring(keys).await
+    }
 }
+
+/// How long a reading of the store's ring version holds for the paths that serve keys.
+const RING_CHECK: Duration = Duration::from_secs(1);
 
 /// Sealing context of a client's secret.
 pub fn client_secret_context(realm: &str, client_id: &str) -> String {
@@ -114,8 +137,8 @@ impl Realms {
         let mut map = HashMap::new();
         let mut verifiers = HashMap::new();
         for realm in load_realms(dir, public_url)? {
-            keys.ensure(&realm.name, &realm.signing_algs, now)?;
-            let ring = keys.load(&realm.name)?;
+            keys.ensure(&realm.name, &realm.signing_algs, now).await?;
+            let ring = keys.load(&realm.name).await?;
             if let Some(seed) = &realm.generated_identities
                 && store.identity_count(&realm.name).await? == 0
             {
@@ -138,13 +161,12 @@ impl Realms {
                     client_from_spec(spec.clone(), None, None)?,
                 );
             }
-            let mtime = keys.modified(&realm.name);
             let upstreams = crate::upstream::load(&realm, dir)?;
             let rt = Arc::new(RealmRt {
                 upstreams,
                 realm,
                 ring: RwLock::new(Arc::new(ring)),
-                ring_mtime: Mutex::new(mtime),
+                ring_checked: Mutex::new(None),
                 file_clients,
             });
             let source = RealmTokens::new(rt.clone(), store.clone(), keys.clone());
@@ -217,9 +239,9 @@ pub struct AppState {
 }
 
 /// What this instance keeps in memory and the other instances sharing the database change:
-/// e-CPS feeds to wake, CIBA polls to forget once decided, clients to read again. A dropped
-/// listening connection (messages possibly missed) wakes every feed, forgets every poll and
-/// every cached client.
+/// e-CPS feeds to wake, CIBA polls to forget once decided, clients to read again, key rings to
+/// load again. A dropped listening connection (messages possibly missed) wakes every feed,
+/// forgets every poll and every cached client, and reads every ring's version again.
 fn hear_other_instances(bus: &Bus, st: std::sync::Weak<AppState>) {
     bus.listen(move |heard| {
         let Some(st) = st.upgrade() else {
@@ -232,13 +254,39 @@ fn hear_other_instances(bus: &Bus, st: std::sync::Weak<AppState>) {
                 st.forget_client(realm, client_id);
             }
             Heard::Event(Event::CertificateRevoked { .. }) => {}
+            Heard::Event(Event::KeysRotated { realm }) => {
+                if let Some(rt) = st.realms.get(realm).cloned() {
+                    tokio::spawn(async move { reload_ring(&st, &rt).await });
+                }
+            }
             Heard::Missed => {
                 st.ecps_events.notify_all();
                 st.ciba_polls.clear();
                 st.forget_clients();
+                tokio::spawn(async move {
+                    for (_, rt) in st.realms.iter() {
+                        reload_ring(&st, rt).await;
+                    }
+                });
             }
         }
     });
+}
+
+/// Reloads a realm's ring after another instance rotated it (or may have), logging failures.
+async fn reload_ring(st: &AppState, rt: &RealmRt) {
+    if let Err(e) = st.refresh_ring(rt).await {
+        tracing::error!(realm = %rt.realm.name, error = %format!("{e:#}"), "key ring reload failed");
+    }
+}
+
+/// Tells the other instances sharing the database that a realm's key ring has a new version
+/// (after `coeur keys rotate` as well).
+pub async fn keys_rotated_elsewhere(bus: &Bus, realm: &str) {
+    bus.publish(&Event::KeysRotated {
+        realm: realm.to_owned(),
+    })
+    .await;
 }
 
 /// Clients read from the database, by (realm, client id), with the time they were read.
@@ -421,9 +469,33 @@ impl AppState {
         client_from_spec(spec, row.secret_hash, hmac)
     }
 
-    /// Reloads a realm's key ring if its file changed (e.g. `coeur keys rotate`).
-    pub fn refresh_ring(&self, rt: &RealmRt) -> Result<()> {
-        rt.refresh_ring(&self.keys)
+    /// Reloads a realm's key ring if the store holds a newer version (e.g. after `coeur keys
+    /// rotate`, or a rotation on another instance).
+    pub async fn refresh_ring(&self, rt: &RealmRt) -> Result<()> {
+        rt.refresh_ring(&self.keys).await
+    }
+
+    /// Rotates a realm's signing keys (next → active, active → retired while tokens it signed
+    /// live): a new version of the ring in the store, used here at once and by the other
+    /// instances when they hear of it (or at their next reading of the ring's version).
+    /// Returns the new version.
+    pub async fn rotate_keys(&self, realm: &str) -> Result<i64> {
+        let rt = self
+            .realm(realm)
+            .ok_or_else(|| anyhow!("no realm {realm}"))?;
+        let r = &rt.realm;
+        let (version, _) = self
+            .keys
+            .rotate(
+                &r.name,
+                &r.signing_algs,
+                self.now(),
+                r.max_jwt_lifetime() + 60,
+            )
+            .await?;
+        rt.refresh_ring(&self.keys).await?;
+        keys_rotated_elsewhere(&self.bus, realm).await;
+        Ok(version)
     }
 }
 

@@ -32,7 +32,7 @@ impl TokenSource for RealmTokens {
 
     fn keys(&self) -> BoxFuture<'_, anyhow::Result<Arc<VerificationKeys>>> {
         Box::pin(async move {
-            if let Err(e) = self.realm.refresh_ring(&self.keys) {
+            if let Err(e) = self.realm.refresh_ring_soon(&self.keys).await {
                 tracing::warn!(realm = %self.realm.realm.name, error = %format!("{e:#}"), "key ring reload");
             }
             Ok(self.realm.ring().verification.clone())

@@ -51,6 +51,11 @@ pub enum Event {
         /// The client id.
         client_id: String,
     },
+    /// A realm's key ring has a new version (a rotation): it is loaded from the store again.
+    KeysRotated {
+        /// The realm.
+        realm: String,
+    },
 }
 
 impl Event {
@@ -64,6 +69,7 @@ impl Event {
             Event::ClientChanged { realm, client_id } => {
                 format!("client\n{realm}\n{client_id}")
             }
+            Event::KeysRotated { realm } => format!("keys\n{realm}"),
         }
     }
 
@@ -91,6 +97,9 @@ impl Event {
                 let (realm, client_id) = two()?;
                 Some(Event::ClientChanged { realm, client_id })
             }
+            "keys" if !rest.is_empty() && !rest.contains('\n') => Some(Event::KeysRotated {
+                realm: rest.to_owned(),
+            }),
             _ => None,
         }
     }
@@ -248,6 +257,9 @@ mod tests {
                 realm: "edit".into(),
                 client_id: "rp\nodd".into(),
             },
+            Event::KeysRotated {
+                realm: "edit".into(),
+            },
         ];
         for e in all {
             assert_eq!(Event::parse(&e.format()), Some(e));
@@ -264,6 +276,8 @@ mod tests {
             "cert-revoked\norg",
             "cert-revoked\n\n0a",
             "client\nedit\n",
+            "keys\n",
+            "keys\na\nb",
             "later-kind\nx",
         ] {
             assert_eq!(Event::parse(m), None, "{m:?}");

@@ -68,6 +68,11 @@ fn migrator() -> Migrator {
             "identity source",
             include_str!("../../../migrations/0012_identity_source.sql"),
         ),
+        m(
+            13,
+            "keystore",
+            include_str!("../../../migrations/0013_keystore.sql"),
+        ),
     ])
 }
 

@@ -1,6 +1,13 @@
-//! The on-disk key store: the master key, sealing of private keys (AES-256-GCM), and each
-//! realm's key ring file under `keys/realms/<realm>.json`.
+//! The key store, in the database: the master key and sealing of private keys (AES-256-GCM,
+//! the key's identity as associated data), realms' signing key rings (one row per version:
+//! a rotation adds a version, none is rewritten), keys held for the CA, and the master key's
+//! check value (a start with another master key than the one that sealed the stored keys is
+//! refused). Nothing here is kept on an instance's disk, except the development master key of
+//! the single-node SQLite default. `legacy` reads the key files of earlier versions for
+//! `coeur keys migrate`.
 
+use crate::Db;
+use crate::store::{Inserted, KeyRows};
 use anyhow::{Context, Result, anyhow, bail};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::encoding::AsDer;
@@ -11,8 +18,10 @@ use base64::engine::general_purpose::STANDARD;
 use coeur_oauth::jose::{SigAlg, SigningKey, VerificationKeys};
 use coeur_oauth::keyring::{KeyRecord, KeyStatus, Ring};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
+
+pub mod legacy;
 
 /// The key that seals every private key and sealed secret at rest.
 pub struct MasterKey(LessSafeKey);
@@ -25,8 +34,28 @@ impl std::fmt::Debug for MasterKey {
 
 impl MasterKey {
     /// Loads the master key: `COEUR_MASTER_KEY` (base64 of 32 bytes) if given, otherwise
-    /// `<keys_dir>/master.key`, created on first start for development use.
-    pub fn load(keys_dir: &Path, from_env: Option<&str>) -> Result<Self> {
+    /// `<keys_dir>/master.key`, created on first start for development use. A database
+    /// instances may share (`shared`: PostgreSQL) needs a given key: each instance would
+    /// otherwise generate its own, and none could open what another sealed.
+    pub fn load(keys_dir: &Path, from_env: Option<&str>, shared: bool) -> Result<Self> {
+        if shared && from_env.is_none() {
+            bail!(
+                "refusing to use a generated master key with PostgreSQL: set COEUR_MASTER_KEY \
+                 (or master_key_file), the same for every instance, to the base64 encoding of 32 \
+                 random bytes; a master key generated in the keys directory is for the \
+                 single-node SQLite default only"
+            );
+        }
+        Self::from_source(keys_dir, from_env)
+    }
+
+    /// A master key from its bytes (tests, tools).
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self> {
+        let k = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| anyhow!("bad master key"))?;
+        Ok(Self(LessSafeKey::new(k)))
+    }
+
+    fn from_source(keys_dir: &Path, from_env: Option<&str>) -> Result<Self> {
         let bytes = match from_env {
             Some(v) => STANDARD
                 .decode(v.trim())
@@ -108,6 +137,11 @@ impl MasterKey {
     }
 }
 
+/// Sealing context of the master key's check value.
+const CHECK_CONTEXT: &str = "coeur/master-key-check";
+/// What the check value seals.
+const CHECK_PLAIN: &[u8] = b"coeur master key check value";
+
 fn write_private(p: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
     #[cfg(unix)]
@@ -130,6 +164,8 @@ fn write_private(p: &Path, bytes: &[u8]) -> Result<()> {
 pub struct LoadedRing {
     /// The ring as stored.
     pub ring: Ring,
+    /// The ring's version in the store (0: no ring stored).
+    pub version: i64,
     /// Active key per algorithm.
     pub active: HashMap<SigAlg, Arc<SigningKey>>,
     /// Every key (active, next, retired) by kid, for verification.
@@ -147,14 +183,20 @@ impl LoadedRing {
     }
 }
 
-/// File-backed key rings.
+/// The key store: key rings and held keys in the database, sealed under the master key.
 pub struct KeyStore {
-    dir: PathBuf,
+    rows: KeyRows,
     master: MasterKey,
 }
 
-fn context(realm: &str, kid: &str) -> String {
+/// Sealing context of a realm's key.
+pub(crate) fn ring_context(realm: &str, kid: &str) -> String {
     format!("coeur/ring/{realm}/{kid}")
+}
+
+/// Sealing context of a held key.
+pub(crate) fn held_context(key_id: &str) -> String {
+    format!("coeur/ca/{key_id}")
 }
 
 fn generate(alg: SigAlg) -> Result<Vec<u8>> {
@@ -177,15 +219,32 @@ fn generate(alg: SigAlg) -> Result<Vec<u8>> {
     })
 }
 
+/// How many times a change of a ring is tried again when another instance wrote the same
+/// version first.
+const ATTEMPTS: usize = 5;
+
 impl KeyStore {
-    /// A store under `dir` (created if missing).
-    pub fn open(dir: &Path, master: MasterKey) -> Result<Self> {
-        std::fs::create_dir_all(dir.join("realms"))
-            .with_context(|| format!("creating {}", dir.display()))?;
-        Ok(Self {
-            dir: dir.to_owned(),
-            master,
-        })
+    /// The key store of `db`, sealing with `master`. The first opening of a store records the
+    /// master key's check value; later ones refuse another master key than that one.
+    pub async fn open(db: &Db, master: MasterKey, now: i64) -> Result<Self> {
+        let rows = KeyRows::new(db.clone());
+        if rows.master_check().await?.is_none() {
+            rows.insert_master_check(&master.seal(CHECK_CONTEXT, CHECK_PLAIN)?, now)
+                .await?;
+        }
+        let stored = rows
+            .master_check()
+            .await?
+            .ok_or_else(|| anyhow!("the master key's check value was not recorded"))?;
+        match master.open(CHECK_CONTEXT, &stored) {
+            Ok(plain) if plain == CHECK_PLAIN => {}
+            _ => bail!(
+                "refusing to start: the master key in use is not the one that sealed this \
+                 database's keys and secrets (its check value does not open); give the master \
+                 key of this deployment (COEUR_MASTER_KEY or master_key_file)"
+            ),
+        }
+        Ok(Self { rows, master })
     }
 
     /// The master key (also seals client secrets).
@@ -193,28 +252,28 @@ impl KeyStore {
         &self.master
     }
 
-    /// Path of a realm's ring file.
-    pub fn ring_path(&self, realm: &str) -> PathBuf {
-        self.dir.join("realms").join(format!("{realm}.json"))
-    }
-
-    fn read(&self, realm: &str) -> Result<Ring> {
-        let p = self.ring_path(realm);
-        if !p.exists() {
-            return Ok(Ring {
-                version: 1,
-                keys: vec![],
-            });
+    /// The latest version of a realm's ring (version 0 and no keys when none is stored).
+    async fn read(&self, realm: &str) -> Result<(i64, Ring)> {
+        match self.rows.latest_ring(realm).await? {
+            None => Ok((
+                0,
+                Ring {
+                    version: 1,
+                    keys: vec![],
+                },
+            )),
+            Some((v, json)) => Ok((
+                v,
+                serde_json::from_str(&json)
+                    .with_context(|| format!("the stored key ring of {realm} (version {v})"))?,
+            )),
         }
-        let s = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-        serde_json::from_str(&s).with_context(|| format!("{} is not a key ring", p.display()))
     }
 
-    fn write(&self, realm: &str, ring: &Ring) -> Result<()> {
-        write_private(
-            &self.ring_path(realm),
-            serde_json::to_string_pretty(ring)?.as_bytes(),
-        )
+    /// The latest version number of a realm's ring (0: none), to notice rotations made by
+    /// another instance or process.
+    pub async fn version(&self, realm: &str) -> Result<i64> {
+        self.rows.ring_version(realm).await
     }
 
     fn fill(&self, realm: &str, ring: &mut Ring, algs: &[SigAlg], now: i64) -> Result<bool> {
@@ -232,43 +291,82 @@ impl KeyStore {
                 status: *status,
                 created_at: now,
                 verify_until: None,
-                sealed: self.master.seal(&context(realm, &kid), &der)?,
+                sealed: self.master.seal(&ring_context(realm, &kid), &der)?,
             });
         }
         Ok(!missing.is_empty())
     }
 
-    /// Makes sure the realm's ring has an active and a next key for each algorithm, creating
-    /// the ring on first start; drops expired retired keys.
-    pub fn ensure(&self, realm: &str, algs: &[SigAlg], now: i64) -> Result<()> {
-        let mut ring = self.read(realm)?;
-        let before = ring.keys.len();
-        ring.prune(now);
-        let added = self.fill(realm, &mut ring, algs, now)?;
-        if added || ring.keys.len() != before {
-            self.write(realm, &ring)?;
+    /// Applies `change` to the latest ring and stores the result as the next version when
+    /// `change` says it changed; tried again on the new latest when another instance stored
+    /// that version first. Returns the latest version and ring.
+    async fn change(
+        &self,
+        realm: &str,
+        now: i64,
+        change: impl Fn(&mut Ring) -> Result<bool>,
+    ) -> Result<(i64, Ring)> {
+        for _ in 0..ATTEMPTS {
+            let (v, mut ring) = self.read(realm).await?;
+            if !change(&mut ring)? {
+                return Ok((v, ring));
+            }
+            let json = serde_json::to_string(&ring)?;
+            match self.rows.insert_ring(realm, v + 1, &json, now).await? {
+                Inserted::Written => {
+                    tracing::info!(realm, version = v + 1, "key ring version stored");
+                    return Ok((v + 1, ring));
+                }
+                Inserted::Taken => continue,
+            }
         }
-        Ok(())
+        bail!("the key ring of {realm} kept changing under this change; try again")
+    }
+
+    /// Makes sure the realm's ring has an active and a next key for each algorithm, creating
+    /// the ring on first start; drops expired retired keys. Each change is a new version.
+    pub async fn ensure(&self, realm: &str, algs: &[SigAlg], now: i64) -> Result<i64> {
+        let (v, _) = self
+            .change(realm, now, |ring| {
+                let before = ring.keys.len();
+                ring.prune(now);
+                let added = self.fill(realm, ring, algs, now)?;
+                Ok(added || ring.keys.len() != before)
+            })
+            .await?;
+        Ok(v)
     }
 
     /// Rotates a realm's keys: next → active, active → retired for `retain_secs`, new next.
-    pub fn rotate(&self, realm: &str, algs: &[SigAlg], now: i64, retain_secs: i64) -> Result<Ring> {
-        let mut ring = self.read(realm)?;
-        self.fill(realm, &mut ring, algs, now)?;
-        ring.rotate(now, retain_secs);
-        self.fill(realm, &mut ring, algs, now)?;
-        self.write(realm, &ring)?;
-        Ok(ring)
+    /// Stored as a new version; returns it with the ring.
+    pub async fn rotate(
+        &self,
+        realm: &str,
+        algs: &[SigAlg],
+        now: i64,
+        retain_secs: i64,
+    ) -> Result<(i64, Ring)> {
+        self.change(realm, now, |ring| {
+            self.fill(realm, ring, algs, now)?;
+            ring.rotate(now, retain_secs);
+            self.fill(realm, ring, algs, now)?;
+            Ok(true)
+        })
+        .await
     }
 
-    /// Loads and opens a realm's ring.
-    pub fn load(&self, realm: &str) -> Result<LoadedRing> {
-        let ring = self.read(realm)?;
+    /// Loads and opens the latest version of a realm's ring.
+    pub async fn load(&self, realm: &str) -> Result<LoadedRing> {
+        let (version, ring) = self.read(realm).await?;
+        self.open_ring(realm, version, ring)
+    }
+
+    fn open_ring(&self, realm: &str, version: i64, ring: Ring) -> Result<LoadedRing> {
         let mut active = HashMap::new();
         let mut by_kid = HashMap::new();
         let mut jwks = Vec::new();
         for k in &ring.keys {
-            let der = self.master.open(&context(realm, &k.kid), &k.sealed)?;
+            let der = self.master.open(&ring_context(realm, &k.kid), &k.sealed)?;
             let sk = Arc::new(
                 SigningKey::from_pkcs8(&k.kid, k.alg, &der)
                     .map_err(|e| anyhow!("{realm}/{}: {e}", k.kid))?,
@@ -287,6 +385,7 @@ impl KeyStore {
         )));
         Ok(LoadedRing {
             ring,
+            version,
             active,
             by_kid,
             verification,
@@ -294,36 +393,31 @@ impl KeyStore {
         })
     }
 
-    /// The ring file's modification time, to notice rotations made by another process.
-    pub fn modified(&self, realm: &str) -> Option<std::time::SystemTime> {
-        std::fs::metadata(self.ring_path(realm))
-            .and_then(|m| m.modified())
-            .ok()
+    /// The private key (PKCS#8 DER) held under `key_id`, latest version; `None` if none is.
+    pub async fn held_key(&self, key_id: &str) -> Result<Option<Vec<u8>>> {
+        self.rows
+            .latest_held_key(key_id)
+            .await?
+            .map(|(_, sealed)| self.master.open(&held_context(key_id), &sealed))
+            .transpose()
+    }
+
+    /// Holds `der` under `key_id` as its first version, unless a key is held there already
+    /// (another instance's, made at the same moment): returns the key held, which every
+    /// instance then uses.
+    pub async fn hold_first_key(&self, key_id: &str, der: &[u8], now: i64) -> Result<Vec<u8>> {
+        let sealed = self.master.seal(&held_context(key_id), der)?;
+        self.rows.insert_held_key(key_id, 1, &sealed, now).await?;
+        self.held_key(key_id)
+            .await?
+            .ok_or_else(|| anyhow!("the key {key_id} was not held"))
+    }
+
+    /// The repository, for the migration of key files.
+    pub(crate) fn rows(&self) -> &KeyRows {
+        &self.rows
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seal_open_and_ring_life() {
-        let dir = tempfile::tempdir().unwrap();
-        let mk = MasterKey::load(dir.path(), None).unwrap();
-        let s = mk.seal("ctx", b"hello").unwrap();
-        assert_eq!(mk.open("ctx", &s).unwrap(), b"hello");
-        assert!(mk.open("other", &s).is_err(), "context is bound");
-        let ks = KeyStore::open(dir.path(), MasterKey::load(dir.path(), None).unwrap()).unwrap();
-        ks.ensure("r", &[SigAlg::ES256], 0).unwrap();
-        let l = ks.load("r").unwrap();
-        assert_eq!(l.jwks["keys"].as_array().unwrap().len(), 2);
-        let text = std::fs::read_to_string(ks.ring_path("r")).unwrap();
-        assert!(!text.contains("PRIVATE"), "no clear key material on disk");
-        let old = l.signer(SigAlg::ES256).unwrap().kid().to_owned();
-        ks.rotate("r", &[SigAlg::ES256], 10, 100).unwrap();
-        let l = ks.load("r").unwrap();
-        assert_ne!(l.signer(SigAlg::ES256).unwrap().kid(), old);
-        assert!(l.by_kid.contains_key(&old), "retired key still verifies");
-        assert_eq!(l.jwks["keys"].as_array().unwrap().len(), 3);
-    }
-}
+mod tests;

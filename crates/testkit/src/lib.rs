@@ -64,6 +64,9 @@ pub const REDIRECT2: &str = "https://rp.example/cb2";
 /// Post-logout redirect URI of test clients.
 pub const POST_LOGOUT: &str = "https://rp.example/bye";
 
+/// The master key test servers on PostgreSQL are given (base64 of 32 bytes).
+pub const TEST_MASTER_KEY: &str = "Y29ldXItdGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzISE=";
+
 /// A running server.
 pub struct TestServer {
     /// Base URL, e.g. `http://127.0.0.1:12345`.
@@ -206,6 +209,11 @@ impl TestServer {
             },
             ..Settings::default()
         };
+        // A PostgreSQL database may be shared: its instances are given one master key, as in
+        // production (SQLite runs use the development key generated in the keys directory).
+        if db == Db::Postgres {
+            settings.secrets.master_key = Some(TEST_MASTER_KEY.into());
+        }
         adjust(&mut settings);
         let cfg = Config::resolve(settings, None)?;
         let clock = Arc::new(FixedClock::at(SystemClock.now()));

@@ -363,7 +363,6 @@ both_dbs!(issuance_policy_refuses_before_writing, |db| async move {
         environment: s.state.ca.ca.environment,
         ldap_base_dn: cfg.ldap_base_dn.clone(),
         public_url: cfg.public_url.clone(),
-        keys_dir: cfg.keys_dir.clone(),
         crl_dir: cfg.crl_dir.clone(),
         realm: cfg.ca_realm.clone(),
         external: cfg.external.clone(),
@@ -372,7 +371,7 @@ both_dbs!(issuance_policy_refuses_before_writing, |db| async move {
     let ca = coeur::ca::CaService::open(
         settings,
         s.ca.store.db().clone(),
-        s.state.keys.master(),
+        s.ca.keys.clone(),
         s.ca.clock.clone(),
         s.ca.rng.clone(),
         s.ca.verifier.clone(),

@@ -23,11 +23,15 @@ fn cli_common(s: &TestServer, crl: &Path) -> Vec<String> {
 
 /// Runs the `coeur` binary.
 async fn coeur_cli(common: &[String], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_coeur"))
-        .args(common)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_coeur"));
+    cmd.env_remove("COEUR_MASTER_KEY");
+    // On PostgreSQL, the test servers' master key: every command needs it there.
+    if common.iter().any(|a| a.starts_with("postgres")) {
+        cmd.env("COEUR_MASTER_KEY", TEST_MASTER_KEY);
+    }
+    cmd.args(common)
         .args(args)
         .env_remove("COEUR_CONFIG")
-        .env_remove("COEUR_MASTER_KEY")
         .env_remove("COEUR_PKI_PRODUCTION")
         .env_remove("COEUR_PUBLIC_URL")
         .env_remove("COEUR_CA_REALM")

@@ -271,8 +271,9 @@ both_dbs!(key_rotation_keeps_old_tokens_valid, |db| async move {
     s.state
         .keys
         .rotate("edit", &rt.realm.signing_algs, s.clock.now(), 600)
+        .await
         .expect("rotate");
-    s.state.refresh_ring(&rt).expect("reload");
+    s.state.refresh_ring(&rt).await.expect("reload");
     let new_next = kid_of(KeyStatus::Next);
     assert_eq!(kid_of(KeyStatus::Active), old_next, "next became active");
     assert!(new_next != old_next && new_next != old_active);
@@ -310,11 +311,18 @@ both_dbs!(key_rotation_keeps_old_tokens_valid, |db| async move {
     dedup.sort();
     dedup.dedup();
     assert_eq!(dedup.len(), after.len(), "distinct kids");
-    // The ring on disk holds the new next key, sealed.
-    let ring_file =
-        std::fs::read_to_string(s.dir.path().join("keys/realms/edit.json")).expect("ring file");
-    assert!(ring_file.contains(&new_next), "new next key on disk");
-    assert!(!ring_file.contains("PRIVATE KEY"), "no clear key on disk");
+    // The store's latest version of the ring holds the new next key, sealed; nothing on disk.
+    let (_, ring) = coeur::storage::store::KeyRows::new(s.ca.store.db().clone())
+        .latest_ring("edit")
+        .await
+        .expect("ring")
+        .expect("a ring in the store");
+    assert!(ring.contains(&new_next), "new next key stored");
+    assert!(!ring.contains("PRIVATE KEY"), "no clear key stored");
+    assert!(
+        !s.dir.path().join("keys/realms").exists(),
+        "no key ring file"
+    );
 
     // The old ID token is still accepted as a hint: logout redirects.
     let r = b

@@ -6,12 +6,10 @@ use super::*;
 /// Where and how the CA runs: what [`Ca::open`] needs besides its store and hierarchy.
 #[derive(Clone, Copy)]
 pub struct CaSetup<'a> {
-    /// Where CA keys are kept (sealed by `master`).
-    pub keys_dir: &'a Path,
-    /// Where CRLs are written.
+    /// Where CA keys are held.
+    pub keys: &'a dyn KeyProvider,
+    /// Where CRLs are assembled (scratch files only: CRLs are kept in the store).
     pub crl_dir: &'a Path,
-    /// Seals and opens the key files.
-    pub master: &'a MasterKey,
     /// TEST twins or production CAs.
     pub env: Environment,
     /// The realm whose access tokens authorise API calls.
@@ -40,7 +38,7 @@ impl Ca {
             .cloned()
             .collect();
         for def in wanted {
-            let key = KeyFile::load_or_generate(setup.keys_dir, setup.master, &def.id, def.key)?;
+            let key = setup.keys.key(&def.id, def.key, now).await?;
             let key = Arc::new(key);
             let cert_der = match store.ca_cert(&def.id).await? {
                 Some(d) => d,
@@ -62,6 +60,7 @@ impl Ca {
             crl_dir: crl_dir.to_owned(),
             ocsp_cache: Mutex::new(HashMap::new()),
             crl_dirty: Mutex::new(HashMap::new()),
+            crl_cache: Mutex::new(HashMap::new()),
             bus: std::sync::OnceLock::new(),
             crl_lock: tokio::sync::Mutex::new(()),
             committer: {
@@ -99,7 +98,7 @@ impl Ca {
             };
             let rid = format!("{id}-OCSP");
             let kt = KeyType::P256;
-            let key = KeyFile::load_or_generate(setup.keys_dir, setup.master, &rid, kt)?;
+            let key = setup.keys.key(&rid, kt, now).await?;
             let existing = store.ca_cert(&rid).await?;
             let valid = existing.as_ref().is_some_and(|d| {
                 x509_parser::certificate::X509Certificate::from_der(d).is_ok_and(|(_, c)| {

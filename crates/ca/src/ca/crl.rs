@@ -1,4 +1,6 @@
-//! CRLs: built from the store in one streaming pass, numbered in the store, written to disk.
+//! CRLs: built from the store in one streaming pass (scratch files in the CRL directory),
+//! numbered in the store and kept there, so that every instance serves and publishes the same
+//! documents.
 
 use super::*;
 use coeur_pki::revocation;
@@ -18,24 +20,16 @@ impl Drop for RemoveOnDrop {
 }
 
 impl Ca {
-    /// Path of a CA's current CRL file.
-    pub fn crl_path(&self, ca_id: &str, delta: bool) -> PathBuf {
-        self.crl_dir.join(if delta {
-            format!("{ca_id}-delta.crl")
-        } else {
-            format!("{ca_id}.crl")
-        })
-    }
-
-    /// Makes sure the CRLs of `ca_id` are current (built if missing, stale, or after a
-    /// revocation) and returns the path.
+    /// The CRL of `ca_id` (full, or the delta), current: built first if missing, stale, or
+    /// after a revocation; read from the store (and kept in memory until a newer one is
+    /// stored).
     pub async fn current_crl(
         &self,
         store: &CaStore,
         ca_id: &str,
         delta: bool,
         now: i64,
-    ) -> Result<PathBuf, CaError> {
+    ) -> Result<Arc<Vec<u8>>, CaError> {
         self.ca(ca_id)?;
         let _g = self.crl_lock.lock().await;
         let dirty = self
@@ -44,17 +38,46 @@ impl Ca {
             .map(|d| d.get(ca_id).copied().unwrap_or(false))
             .unwrap_or(true);
         let last = store.last_full_crl(ca_id).await?;
-        let path = self.crl_path(ca_id, false);
         let stale = last.is_none_or(|(_, next)| next - CRL_LIFETIME / 2 <= now)
-            || !path.exists()
-            || !self.crl_path(ca_id, true).exists();
+            || store.crl_document_number(ca_id, false).await?.is_none()
+            || store.crl_document_number(ca_id, true).await?.is_none();
         if dirty || stale {
             self.build_crls(store, ca_id, now).await?;
             if let Ok(mut d) = self.crl_dirty.lock() {
                 d.insert(ca_id.to_owned(), false);
             }
         }
-        Ok(self.crl_path(ca_id, delta))
+        self.stored_crl(store, ca_id, delta)
+            .await?
+            .ok_or_else(|| CaError::Internal(anyhow!("no CRL of {ca_id} in the store")))
+    }
+
+    /// The latest CRL of `ca_id` the store holds (full, or the delta), as built by any
+    /// instance; `None` before the first.
+    pub async fn stored_crl(
+        &self,
+        store: &CaStore,
+        ca_id: &str,
+        delta: bool,
+    ) -> Result<Option<Arc<Vec<u8>>>> {
+        let Some(number) = store.crl_document_number(ca_id, delta).await? else {
+            return Ok(None);
+        };
+        let key = (ca_id.to_owned(), delta);
+        if let Ok(c) = self.crl_cache.lock()
+            && let Some((n, der)) = c.get(&key)
+            && *n == number
+        {
+            return Ok(Some(der.clone()));
+        }
+        let Some((number, der)) = store.crl_document(ca_id, delta).await? else {
+            return Ok(None);
+        };
+        let der = Arc::new(der);
+        if let Ok(mut c) = self.crl_cache.lock() {
+            c.insert(key, (number, der.clone()));
+        }
+        Ok(Some(der))
     }
 
     /// Builds a full CRL and its delta, streaming revoked entries from the store.
@@ -77,7 +100,7 @@ impl Ca {
     }
 
     /// Builds one CRL (full, or delta when `delta_base` is set) listing what was revoked since
-    /// `since` (everything when `None`), claims its number in the store and publishes the file.
+    /// `since` (everything when `None`), claims its number and stores the document.
     /// Returns the number of entries.
     async fn write_crl(
         &self,
@@ -102,7 +125,6 @@ impl Ca {
         let body_path = self
             .crl_dir
             .join(format!(".{}-{number}-{unique}.body", ca.def.id));
-        let out = self.crl_path(&ca.def.id, delta_base.is_some());
         let tmp = self
             .crl_dir
             .join(format!(".{}-{number}-{unique}.tmp", ca.def.id));
@@ -115,9 +137,9 @@ impl Ca {
         let sig = ca.key.sign_digest(&tbs_hash).map_err(|e| anyhow!(e))?;
         let (head, tail) = revocation::certificate_list_parts(tbs_len, &spec.sig_alg_der, &sig);
         write_crl_file(&tmp, [&head, &prefix], &body_path, [&suffix, &tail])?;
-        // The CRL's number is claimed in the store before the file is published: of two
-        // processes building the same number, the second fails on the primary key and leaves
-        // the first one's file in place.
+        let der = std::fs::read(&tmp).map_err(anyhow::Error::from)?;
+        // The CRL's number is claimed with its document in one transaction: of two instances
+        // building the same number, the second fails on the primary key and stores nothing.
         let mut tx = store.begin().await?;
         tx.claim_crl(
             &CrlRecord {
@@ -131,7 +153,8 @@ impl Ca {
             now,
         )
         .await?;
-        std::fs::rename(&tmp, &out).map_err(anyhow::Error::from)?;
+        tx.put_crl_document(&ca.def.id, delta_base.is_some(), number, &der)
+            .await?;
         tx.commit().await?;
         Ok(count)
     }

@@ -1,4 +1,5 @@
-//! CA keys: generation, sealed key files, and the signers rcgen and the CRL/OCSP encoders use.
+//! CA keys: generation, where they are held ([`KeyProvider`], [`SealedKeys`]), and the
+//! signers rcgen and the CRL/OCSP encoders use.
 
 use super::*;
 
@@ -56,6 +57,11 @@ impl CaKey {
             ec,
             rsa,
         })
+    }
+
+    /// The private key as PKCS#8 DER (coeur's own TLS keys, which the listeners need).
+    pub fn pkcs8_der(&self) -> Vec<u8> {
+        self.rcgen.serialize_der()
     }
 
     /// Signs bytes (hashing them) — for OCSP responses.
@@ -125,60 +131,45 @@ pub(super) fn hash(alg: IdHash, data: &[u8]) -> Vec<u8> {
     }
 }
 
-pub(super) struct KeyFile;
-impl KeyFile {
-    pub(super) fn path(dir: &Path, id: &str) -> PathBuf {
-        dir.join("ca").join(format!("{id}.key"))
-    }
-    pub(super) fn context(id: &str) -> String {
-        format!("coeur/ca/{id}")
-    }
-    pub(super) fn load(
-        dir: &Path,
-        master: &MasterKey,
-        id: &str,
+/// Where the CA's private keys are held: CA keys, their OCSP responders' keys, coeur's own
+/// TLS keys, each named by an id (the CA's id, `<ca>-OCSP`, `SERVER-TLS`…).
+///
+/// [`SealedKeys`] holds them in the database, sealed under the master key; a hardware token
+/// (PKCS#11) is another implementation: it answers with a [`CaKey`] whose signatures the
+/// token makes, generates the key on the token when it has none under that id, and never
+/// hands the private key out (coeur's TLS keys, which the listeners need in the clear, stay
+/// with [`SealedKeys`]). Every instance sharing the database must get the same key for an id:
+/// when two instances create a key at the same moment, one of them wins and both use it.
+pub trait KeyProvider: Send + Sync {
+    /// The key held under `id`, of type `kt`; created first (and its creation logged) when
+    /// none is held. `now` dates the creation.
+    fn key<'a>(
+        &'a self,
+        id: &'a str,
         kt: KeyType,
-    ) -> Result<Option<CaKey>> {
-        let p = Self::path(dir, id);
-        if !p.exists() {
-            return Ok(None);
-        }
-        let sealed =
-            std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-        let der = master.open(&Self::context(id), sealed.trim())?;
-        Ok(Some(CaKey::from_pkcs8(kt, &der)?))
-    }
-    /// The key stored under `id`, generated and stored first if there is none.
-    pub(super) fn load_or_generate(
-        dir: &Path,
-        master: &MasterKey,
-        id: &str,
+        now: i64,
+    ) -> futures_util::future::BoxFuture<'a, Result<CaKey>>;
+}
+
+/// Keys sealed in the database by the key store (`held_keys`, sealed under the master key,
+/// bound to `coeur/ca/<id>`).
+pub struct SealedKeys(pub Arc<coeur_storage::keystore::KeyStore>);
+
+impl KeyProvider for SealedKeys {
+    fn key<'a>(
+        &'a self,
+        id: &'a str,
         kt: KeyType,
-    ) -> Result<CaKey> {
-        if let Some(k) = Self::load(dir, master, id, kt)? {
-            return Ok(k);
-        }
-        tracing::info!(key_id = %id, key = kt.as_str(), "generating key");
-        let (k, der) = CaKey::generate(kt)?;
-        Self::save(dir, master, id, &der)?;
-        Ok(k)
-    }
-    pub(super) fn save(dir: &Path, master: &MasterKey, id: &str, der: &[u8]) -> Result<()> {
-        std::fs::create_dir_all(dir.join("ca"))?;
-        let p = Self::path(dir, id);
-        let tmp = p.with_extension("tmp");
-        {
-            #[cfg(unix)]
-            use std::os::unix::fs::OpenOptionsExt as _;
-            let mut o = std::fs::OpenOptions::new();
-            o.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            o.mode(0o600);
-            let mut f = o.open(&tmp)?;
-            f.write_all(master.seal(&Self::context(id), der)?.as_bytes())?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, &p)?;
-        Ok(())
+        now: i64,
+    ) -> futures_util::future::BoxFuture<'a, Result<CaKey>> {
+        Box::pin(async move {
+            if let Some(der) = self.0.held_key(id).await? {
+                return CaKey::from_pkcs8(kt, &der).with_context(|| format!("held key {id}"));
+            }
+            tracing::info!(key_id = %id, key = kt.as_str(), "generating key");
+            let (_, der) = CaKey::generate(kt)?;
+            let held = self.0.hold_first_key(id, &der, now).await?;
+            CaKey::from_pkcs8(kt, &held).with_context(|| format!("held key {id}"))
+        })
     }
 }

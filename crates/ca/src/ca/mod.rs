@@ -1,8 +1,8 @@
 //! The certificate authority's shell: CA keys and certificates (created on first start),
 //! issuance and revocation persisted with their audit records in one transaction, CRLs
-//! streamed from the store to disk, and the OCSP responder with its cache.
+//! streamed from the store and kept there, and the OCSP responder with its cache.
 //!
-//! By concern: `keys` (CA keys and their sealed files), `bootstrap` (first start), `issuance`
+//! By concern: `keys` (CA keys and where they are held: `KeyProvider`), `bootstrap` (first start), `issuance`
 //! (requests, approval, issuance), `commit` (the group committer), `revocation`, `crl`, `ocsp`,
 //! `server_cert` (coeur's own HTTPS certificates), `cards` (sandbox virtual cards, opposition),
 //! `audit`, `encoding` (serials, PEM, PKCS#7). Every statement on the database goes through
@@ -23,7 +23,6 @@ use coeur_pki::hierarchy::{CaDef, Hierarchy, KeyType, Profile, parse_profiles};
 use coeur_pki::issue;
 use coeur_pki::ocsp::{Answer, CertIdReq, IdHash, OcspRefusal, Status};
 use coeur_pki::revocation::{CrlSpec, Reason};
-use coeur_storage::keystore::MasterKey;
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -51,13 +50,13 @@ pub use bootstrap::CaSetup;
 pub use cards::profession_label;
 pub use encoding::{cert_pem, normalize_serial, pkcs7_certs, serial_hex};
 pub use issuance::{Issuance, IssueRequest, KeyRequest};
-pub use keys::{CaKey, SharedKey};
+pub use keys::{CaKey, KeyProvider, SealedKeys, SharedKey};
 pub use server_cert::OwnCertificate;
 
 use crate::store::is_conflict;
 use commit::{PersistReply, commit_loop};
 pub(crate) use encoding::decode_serial;
-use keys::{KeyFile, hash};
+use keys::hash;
 
 /// A CA ready to work.
 pub struct CaRt {
@@ -93,12 +92,17 @@ pub struct Ca {
     crl_dir: PathBuf,
     ocsp_cache: Mutex<OcspCache>,
     crl_dirty: Mutex<HashMap<String, bool>>,
+    /// The latest CRL documents read from the store, by (CA, delta), with their number.
+    crl_cache: Mutex<CrlCache>,
     crl_lock: tokio::sync::Mutex<()>,
     committer: tokio::sync::mpsc::Sender<(IssuedCert, PersistReply)>,
     /// The bus to the other instances sharing the database, which hear its revocations
     /// (unset: nobody to tell, as in tests of one CA).
     bus: std::sync::OnceLock<coeur_storage::Bus>,
 }
+
+/// The latest CRL documents read from the store: by (CA, delta), their number and DER.
+type CrlCache = HashMap<(String, bool), (u64, Arc<Vec<u8>>)>;
 
 /// Signed OCSP answers by (CA, serial) (so that a revocation evicts them all), one per CertID
 /// as received (a SHA-1 and a SHA-256 CertID get different answers, each echoing its own), with

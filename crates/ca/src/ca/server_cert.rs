@@ -10,10 +10,8 @@ pub struct OwnCertificate<'a> {
     pub id: &'a str,
     /// The listener's public URL: its host is the certificate's name.
     pub public_url: &'a str,
-    /// Where the key is kept.
-    pub keys_dir: &'a Path,
-    /// Seals and opens the key file.
-    pub master: &'a MasterKey,
+    /// Where the key is held.
+    pub keys: &'a dyn KeyProvider,
 }
 
 impl Ca {
@@ -31,8 +29,7 @@ impl Ca {
         let OwnCertificate {
             id,
             public_url,
-            keys_dir,
-            master,
+            keys,
         } = *what;
         let (dns, ips) = server_names(public_url)?;
         let ca = self.first_organisations_ca()?;
@@ -40,11 +37,8 @@ impl Ca {
             .profile("SSL_SERV")
             .ok_or_else(|| anyhow!("profiles.toml has no SSL_SERV profile"))?;
         let kt = KeyType::P256;
-        let key = KeyFile::load_or_generate(keys_dir, master, id, kt)?;
-        let key_der = master.open(
-            &KeyFile::context(id),
-            std::fs::read_to_string(KeyFile::path(keys_dir, id))?.trim(),
-        )?;
+        let key = keys.key(id, kt, now).await?;
+        let key_der = key.pkcs8_der();
         let wanted: Vec<String> = dns
             .iter()
             .cloned()

@@ -171,9 +171,9 @@ pub(super) async fn sync_cert(
     Ok(changed)
 }
 
-/// A CA's current CRL file (full or delta); when missing, built if `build` (the publisher
-/// does not build: the CA's housekeeping does, and each build announces itself). `None` when
-/// there is no file here.
+/// A CA's current CRL (full or delta), from the store, where whichever instance built it
+/// stored it; when there is none, built if `build` (the publisher does not build: the CA's
+/// housekeeping does, and each build announces itself). `None` when the store has none.
 pub(super) async fn current_crl(
     ca: &Ca,
     store: &CaStore,
@@ -182,21 +182,17 @@ pub(super) async fn current_crl(
     build: bool,
     now: i64,
 ) -> Result<Option<Vec<u8>>> {
-    let path = ca.crl_path(ca_id, delta);
-    match tokio::fs::read(&path).await {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if !build || !ca.cas.contains_key(ca_id) {
-                return Ok(None);
-            }
-            let p = ca
-                .current_crl(store, ca_id, delta, now)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            Ok(Some(tokio::fs::read(&p).await?))
-        }
-        Err(e) => Err(e.into()),
+    if let Some(der) = ca.stored_crl(store, ca_id, delta).await? {
+        return Ok(Some(der.to_vec()));
     }
+    if !build || !ca.cas.contains_key(ca_id) {
+        return Ok(None);
+    }
+    let der = ca
+        .current_crl(store, ca_id, delta, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Some(der.to_vec()))
 }
 
 async fn deliver(

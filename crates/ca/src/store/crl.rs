@@ -3,6 +3,8 @@
 use super::{CaStore, CaTx, outbox};
 use crate::ca::decode_serial;
 use anyhow::{Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use coeur_pki::revocation::{Reason, Revoked};
 use sqlx::Row as _;
 
@@ -111,7 +113,68 @@ impl CaStore {
     }
 }
 
+impl CaStore {
+    /// The number of the latest CRL document of a CA (full, or delta) the store holds.
+    pub async fn crl_document_number(&self, ca_id: &str, delta: bool) -> Result<Option<u64>> {
+        let n: Option<i64> = sqlx::query(
+            "SELECT MAX(number) AS n FROM crl_documents WHERE ca_id = $1 AND delta = $2",
+        )
+        .bind(ca_id)
+        .bind(i64::from(delta))
+        .fetch_one(self.pool())
+        .await?
+        .try_get("n")?;
+        Ok(n.and_then(|n| u64::try_from(n).ok()))
+    }
+
+    /// The latest CRL document of a CA (full, or delta): its number and DER.
+    pub async fn crl_document(&self, ca_id: &str, delta: bool) -> Result<Option<(u64, Vec<u8>)>> {
+        let Some(row) = sqlx::query(
+            "SELECT number, der FROM crl_documents WHERE ca_id = $1 AND delta = $2 ORDER BY \
+             number DESC LIMIT 1",
+        )
+        .bind(ca_id)
+        .bind(i64::from(delta))
+        .fetch_optional(self.pool())
+        .await?
+        else {
+            return Ok(None);
+        };
+        let number: i64 = row.try_get("number")?;
+        let der: String = row.try_get("der")?;
+        Ok(Some((u64::try_from(number)?, STANDARD.decode(der)?)))
+    }
+}
+
 impl CaTx {
+    /// Stores a CRL as signed (numbered by [`CaTx::claim_crl`] in the same transaction) and
+    /// drops the older documents of its kind (`crls` keeps their numbers).
+    pub async fn put_crl_document(
+        &mut self,
+        ca_id: &str,
+        delta: bool,
+        number: u64,
+        der: &[u8],
+    ) -> Result<()> {
+        let number = i64::try_from(number)?;
+        sqlx::query(
+            "INSERT INTO crl_documents (ca_id, delta, number, der) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(ca_id)
+        .bind(i64::from(delta))
+        .bind(number)
+        .bind(STANDARD.encode(der))
+        .execute(self.conn())
+        .await?;
+        sqlx::query("DELETE FROM crl_documents WHERE ca_id = $1 AND delta = $2 AND number < $3")
+            .bind(ca_id)
+            .bind(i64::from(delta))
+            .bind(number)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     /// Claims a CRL number and announces the CRL to the LDAP publisher; of two processes
     /// claiming the same number, the second fails on the primary key.
     pub async fn claim_crl(&mut self, crl: &CrlRecord<'_>, now: i64) -> Result<()> {

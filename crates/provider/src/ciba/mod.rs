@@ -82,7 +82,7 @@ pub(crate) async fn authentication_request(
         None => (form, false),
     };
     let req = ciba::validate(&params, client, &rt.realm, signed)?;
-    let national_id = professional(&st, &rt, client, &ciba::hint(&params)?, now)?;
+    let national_id = professional(&rt, client, &ciba::hint(&params)?, now)?;
     if let Err(wait) = st.ecps_limits.hit(
         &format!("{}:ciba:nid:{}", rt.realm.name, national_id.as_str()),
         Rule::per_minute(rt.realm.limits.ecps_per_national_id),
@@ -172,7 +172,6 @@ async fn signed_params(
 
 /// The professional the request's hint names.
 fn professional(
-    st: &AppState,
     rt: &RealmRt,
     client: &Client,
     hint: &Hint,
@@ -182,7 +181,7 @@ fn professional(
         Hint::LoginHint(h) => h.clone(),
         Hint::LoginHintToken(t) => ciba::login_hint_token(t, client, now)?,
         Hint::IdTokenHint(t) => {
-            let claims = verify_id_token_hint(st, rt, t, Some(client)).ok_or_else(|| {
+            let claims = verify_id_token_hint(rt, t, Some(client)).ok_or_else(|| {
                 OAuthError::invalid_request(
                     "id_token_hint is not an ID token of this realm issued to this client",
                 )
