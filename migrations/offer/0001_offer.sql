@@ -1,6 +1,6 @@
 -- The offer service's own schema (ROR): locations with their capacities, healthcare
 -- services, the history of capacity changes, the structures' service accounts. Portable SQL
--- (SQLite and PostgreSQL); times are seconds since the epoch.
+-- (SQLite and PostgreSQL), times are seconds since the epoch.
 
 CREATE TABLE IF NOT EXISTS offer_location (
     id TEXT PRIMARY KEY,

@@ -26,7 +26,7 @@ pub struct Store {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Updated {
     /// Written: the location as it now is.
-    Done(LocationRecord),
+    Done(Box<LocationRecord>),
     /// The location has moved on: its current version.
     Stale(i64),
     /// No such location.
@@ -569,7 +569,7 @@ impl Store {
             .await?;
         let location = location_of(&row)?;
         tx.commit().await?;
-        Ok(Updated::Done(location))
+        Ok(Updated::Done(Box::new(location)))
     }
 
     /// The versions of a location's capacities, newest first.
