@@ -39,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
     let store = Store::connect(&url).await?;
     let now = 1_767_225_600;
     let (mut locations, mut services) = (vec![], vec![]);
-    let mut structures = synthetic_structures(want / 2 + 1).into_iter();
+    let mut structures = synthetic_structures(want).into_iter();
     while locations.len() < want {
         let Some(s) = structures.next() else { break };
         let (l, v) = offer_of(&s, 3, now);

@@ -380,14 +380,14 @@ impl Store {
                 binds: std::mem::take(&mut w.binds),
                 ..Where::default()
             };
-            inner.sql.push("c.location_id = l.id".into());
             inner.any_of("c.capacity_type", &q.capacity_types);
             inner.any_of("c.status", &q.capacity_statuses);
             inner.any_of("c.temporality", &q.temporalities);
             inner.number("c.nb", &q.nb_capacity);
             inner.time("c.update_date", &q.capacity_update);
+            // Uncorrelated: the capacities' index once, then the locations by key.
             w.sql.push(format!(
-                "EXISTS (SELECT 1 FROM offer_capacity c{})",
+                "l.id IN (SELECT c.location_id FROM offer_capacity c{})",
                 inner.clause()
             ));
             w.binds = inner.binds;
@@ -403,40 +403,57 @@ impl Store {
                 ps[0], ps[1], ps[2], ps[3]
             ));
         }
-        let mut sql = format!(
-            "SELECT {} FROM offer_location l{}",
+        if let Some(n) = &q.near {
+            // Positions first, the page's rows then: only those are decoded.
+            let sql = format!(
+                "SELECT l.id, l.lat, l.lon FROM offer_location l{}",
+                w.clause()
+            );
+            let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &w.binds)
+                .fetch_all(&self.pool)
+                .await?;
+            let mut within = vec![];
+            for r in &rows {
+                let (id, lat, lon): (String, f64, f64) =
+                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                let d = distance_km(n.lat, n.lon, lat, lon);
+                if d <= n.km {
+                    within.push((d, id));
+                }
+            }
+            within.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+            let page: Vec<String> = within
+                .into_iter()
+                .skip(q.offset)
+                .take(q.count + 1)
+                .map(|(_, id)| id)
+                .collect();
+            let mut rows = self.locations_by_id(&page).await?;
+            let mut found = Vec::with_capacity(rows.len());
+            for id in &page {
+                if let Some(i) = rows.iter().position(|l| &l.id == id) {
+                    found.push(rows.swap_remove(i));
+                }
+            }
+            let more = found.len() > q.count;
+            found.truncate(q.count);
+            return Ok((found, more));
+        }
+        let sql = format!(
+            "SELECT {} FROM offer_location l{} ORDER BY l.id LIMIT {} OFFSET {}",
             LOCATION_COLUMNS
                 .split(", ")
                 .map(|c| format!("l.{c}"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            w.clause()
+            w.clause(),
+            q.count + 1,
+            q.offset
         );
-        if q.near.is_none() {
-            sql.push_str(&format!(
-                " ORDER BY l.id LIMIT {} OFFSET {}",
-                q.count + 1,
-                q.offset
-            ));
-        }
         let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &w.binds)
             .fetch_all(&self.pool)
             .await?;
         let mut found: Vec<LocationRecord> = rows.iter().map(location_of).collect::<Result<_>>()?;
-        if let Some(n) = &q.near {
-            let mut within: Vec<(f64, LocationRecord)> = found
-                .into_iter()
-                .map(|l| (distance_km(n.lat, n.lon, l.lat, l.lon), l))
-                .filter(|(d, _)| *d <= n.km)
-                .collect();
-            within.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
-            found = within
-                .into_iter()
-                .skip(q.offset)
-                .take(q.count + 1)
-                .map(|(_, l)| l)
-                .collect();
-        }
         let more = found.len() > q.count;
         found.truncate(q.count);
         Ok((found, more))
