@@ -26,6 +26,9 @@ ALLOWED = {
     "coeur-rp": set(),
     # The directory: a relying party and resource server of its own, never the provider.
     "coeur-directory": {"coeur-common", "coeur-web", "coeur-resource-server", "coeur-rp"},
+    # The offer (ROR): reaches the provider through OIDC and the directory through its FHIR
+    # API, never through their crates.
+    "coeur-offer": {"coeur-common", "coeur-web", "coeur-resource-server", "coeur-rp"},
     "coeur-ca": {
         "coeur-common", "coeur-oauth", "coeur-pki", "coeur-storage", "coeur-web",
         "coeur-resource-server",

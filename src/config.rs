@@ -47,10 +47,13 @@ macro_rules! layered {
 
 pub mod delivery;
 mod directory;
+mod offer;
 mod shared;
 
 use directory::directory_config;
 pub use directory::{DEFAULT_DIRECTORY_LISTEN, DirectoryConfig};
+use offer::offer_config;
+pub use offer::{DEFAULT_OFFER_LISTEN, OfferConfig};
 
 layered! {
     /// Settings every command reads (global flags).
@@ -241,6 +244,32 @@ layered! {
             action = clap::ArgAction::SetTrue
         )]
         pub no_directory: Option<bool>,
+        /// The offer service's (ROR) FHIR R4 API and pages listener (plain HTTP; default
+        /// 127.0.0.1:8084).
+        #[arg(long, env = "COEUR_OFFER_LISTEN")]
+        pub offer_listen: Option<SocketAddr>,
+        /// The offer's public base URL (default http://<offer-listen>).
+        #[arg(long, env = "COEUR_OFFER_PUBLIC_URL")]
+        pub offer_public_url: Option<String>,
+        /// The offer's own database: sqlite://FILE (default sqlite://offre.db) or
+        /// postgres://…
+        #[arg(long, env = "COEUR_OFFER_DATABASE_URL")]
+        pub offer_database_url: Option<String>,
+        /// The realm whose access tokens the offer accepts and where its client `ror` is
+        /// registered (default edit).
+        #[arg(long, env = "COEUR_OFFER_REALM")]
+        pub offer_realm: Option<String>,
+        /// Further clients whose access tokens the offer accepts, besides `ror`; repeatable or
+        /// comma-separated.
+        #[arg(long = "offer-audience", env = "COEUR_OFFER_AUDIENCES", value_delimiter = ',')]
+        pub offer_audiences: Option<Vec<String>>,
+        /// Structures generated for an empty offer when the directory is off (default 50,
+        /// the directory's default list; with the directory on, its structures are used).
+        #[arg(long, env = "COEUR_OFFER_GENERATE_STRUCTURES")]
+        pub offer_generate_structures: Option<usize>,
+        /// Do not serve the offer.
+        #[arg(long, env = "COEUR_NO_OFFER", action = clap::ArgAction::SetTrue)]
+        pub no_offer: Option<bool>,
         /// The service's name on every page (default "coeur").
         #[arg(long, env = "COEUR_SERVICE_NAME")]
         pub service_name: Option<String>,
@@ -353,6 +382,7 @@ impl Settings {
             &mut common.ldap_starttls,
             &mut serve.tls_self_issued,
             &mut serve.no_directory,
+            &mut serve.no_offer,
         ] {
             if *switch == Some(false) {
                 *switch = None;
@@ -444,6 +474,8 @@ pub struct Config {
     pub trusted_proxies: coeur_web::proxy::TrustedProxies,
     /// The health directory served beside the provider (`None`: off).
     pub directory: Option<DirectoryConfig>,
+    /// The offer service (ROR) served beside the provider (`None`: off).
+    pub offer: Option<OfferConfig>,
 }
 
 impl std::fmt::Debug for Config {
@@ -557,8 +589,14 @@ impl Config {
             .flatten()
             .collect();
         let directory = directory_config(&serve, &taken)?;
+        let taken: Vec<SocketAddr> = taken
+            .into_iter()
+            .chain(directory.as_ref().map(|d| d.listen))
+            .collect();
+        let offer = offer_config(&serve, &taken)?;
         Ok(Self {
             directory,
+            offer,
             delivery,
             trusted_proxies,
             service,

@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use coeur::app::App;
 use coeur::config::{Config, redact_url};
 use coeur::directory::{self, DirectoryServer};
+use coeur::offer::{self, OfferServer};
 use coeur_web::lifecycle::{Lifecycle, Phase};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,8 +34,19 @@ pub async fn run(cfg: Config) -> Result<()> {
             println!("  LDAP publication to {}", l.describe());
         }
     }
-    let directory = match &cfg.directory {
+    // The offer reads the directory with its own client's tokens: the directory accepts them.
+    let directory_settings = cfg.directory.clone().map(|mut d| {
+        if cfg.offer.is_some() && !d.audiences.iter().any(|a| a == offer::CLIENT_ID) {
+            d.audiences.push(offer::CLIENT_ID.to_owned());
+        }
+        d
+    });
+    let directory = match &directory_settings {
         Some(d) => Some(open_directory(&app, d, &trust).await?),
+        None => None,
+    };
+    let offer = match &cfg.offer {
+        Some(o) => Some(open_offer(&app, o, cfg.directory.as_ref()).await?),
         None => None,
     };
     let listener = tokio::net::TcpListener::bind(cfg.listen)
@@ -45,6 +57,9 @@ pub async fn run(cfg: Config) -> Result<()> {
     print_realms(&app);
     if let Some((server, _)) = &directory {
         print_directory(server);
+    }
+    if let Some((server, _)) = &offer {
+        print_offer(server);
     }
     spawn_housekeeping(&app);
     let card_listener = tokio::net::TcpListener::bind(cfg.card_listen)
@@ -65,6 +80,10 @@ pub async fn run(cfg: Config) -> Result<()> {
         }
         let dir_app = app.clone();
         tokio::spawn(async move { server.serve(&dir_app, listener).await })
+    });
+    let offer = offer.map(|(server, listener)| {
+        let offer_app = app.clone();
+        tokio::spawn(async move { server.serve(&offer_app, listener).await })
     });
     let admin = match cfg.admin_listen {
         Some(addr) => {
@@ -96,6 +115,9 @@ pub async fn run(cfg: Config) -> Result<()> {
     }
     if let Some(directory) = directory {
         let _ = directory.await;
+    }
+    if let Some(offer) = offer {
+        let _ = offer.await;
     }
     if let Some(p) = publisher {
         p.stop().await;
@@ -143,6 +165,37 @@ fn print_directory(server: &DirectoryServer) {
             sync.settings().interval.as_secs(),
             directory::SYNC_CLIENT_ID,
         );
+    }
+}
+
+/// The offer service: opened (its client registered, filled on first start) and its listener
+/// bound.
+async fn open_offer(
+    app: &App,
+    o: &coeur::config::OfferConfig,
+    directory: Option<&coeur::config::DirectoryConfig>,
+) -> Result<(OfferServer, tokio::net::TcpListener)> {
+    let server = OfferServer::open(app, o, directory).await?;
+    let listener = tokio::net::TcpListener::bind(o.listen)
+        .await
+        .with_context(|| format!("binding the offer listener {}", o.listen))?;
+    tracing::info!(listen = %o.listen, database = %redact_url(&o.database_url), "serving the offer");
+    Ok((server, listener))
+}
+
+/// Where the offer is.
+fn print_offer(server: &OfferServer) {
+    let o = &server.settings;
+    println!(
+        "  offer service (ROR, FHIR R4): {}/metadata  (realm {} tokens with scope offer:read; \
+         its client {}, secret in {})",
+        o.public_url,
+        o.realm,
+        offer::CLIENT_ID,
+        server.secret_file.display(),
+    );
+    if server.generated > 0 {
+        println!("    filled with {} generated locations", server.generated);
     }
 }
 

@@ -39,6 +39,7 @@ mod listeners;
 mod mtls;
 mod negative;
 mod ocsp;
+mod offer;
 mod openidconnect_client;
 mod pages_a11y;
 mod pages_i18n;

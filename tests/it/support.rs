@@ -74,6 +74,8 @@ pub fn serve_command(
         // The directory listens on a fixed default port: tests that want it turn it on with
         // their own port (`tests/it/directory/serve.rs`).
         .env("COEUR_NO_DIRECTORY", "true")
+        // Likewise the offer service (`tests/it/offer/`).
+        .env("COEUR_NO_OFFER", "true")
         .stdout(std::process::Stdio::null())
         .stderr(log);
     cmd

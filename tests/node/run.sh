@@ -33,6 +33,7 @@ unset COEUR_DATABASE_URL COEUR_KEYS_DIR
 # The directory beside the provider is not part of this test (and would write its store in
 # the working directory).
 export COEUR_NO_DIRECTORY=true
+export COEUR_NO_OFFER=true
 
 REALM=edit
 CLIENT_ID=node-rp

@@ -1,0 +1,120 @@
+//! `coeur-ror`: the offer service (ROR) on its own: `serve` its FHIR API over a store (filled
+//! with generated offer data when empty), `service-account` to tie a client to a structure.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use coeur_common::random::Clock;
+use coeur_offer::generate::{offer_of, synthetic_structures};
+use coeur_offer::http::{Config, Offer, router};
+use coeur_offer::store::Store;
+use coeur_resource_server::{JwksSource, Verifier};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "coeur-ror", about = "The offer service (ROR): FHIR R4 API")]
+struct Cli {
+    /// The offer's database: sqlite://FILE or postgres://…
+    #[arg(
+        long,
+        env = "COEUR_ROR_DATABASE_URL",
+        default_value = "sqlite://offre.db"
+    )]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serves the FHIR API.
+    Serve {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:8084")]
+        listen: std::net::SocketAddr,
+        /// The public base URL (default http://<listen>).
+        #[arg(long)]
+        public_url: Option<String>,
+        /// The issuer whose access tokens are accepted (its discovery gives the JWKS).
+        #[arg(long)]
+        issuer: String,
+        /// Accepted token audiences (client ids); repeatable.
+        #[arg(long = "audience", required = true)]
+        audiences: Vec<String>,
+        /// Synthetic structures generated into an empty store.
+        #[arg(long, default_value_t = 50)]
+        generate: usize,
+    },
+    /// Makes a client a service account of a structure (FINESS).
+    ServiceAccount {
+        /// The client id.
+        client_id: String,
+        /// The structure's FINESS.
+        finess: String,
+    },
+}
+
+struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let store = Store::connect(&cli.database_url).await?;
+    match cli.command {
+        Command::ServiceAccount { client_id, finess } => {
+            store.add_service_account(&client_id, &finess).await?;
+            println!("{client_id} may change the capacities of {finess}");
+        }
+        Command::Serve {
+            listen,
+            public_url,
+            issuer,
+            audiences,
+            generate,
+        } => {
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            if store.count_locations().await? == 0 && generate > 0 {
+                let (mut l, mut s) = (vec![], vec![]);
+                for st in synthetic_structures(generate) {
+                    let (a, b) = offer_of(&st, 3, clock.now());
+                    l.extend(a);
+                    s.extend(b);
+                }
+                store.insert_offer(&l, &s).await?;
+                println!("generated {} locations", l.len());
+            }
+            let source = JwksSource::discover(&issuer, reqwest::Client::new())
+                .await
+                .context("the issuer's discovery")?;
+            let verifier = Arc::new(Verifier::new(Arc::new(source), clock.clone()));
+            let base_url = public_url
+                .unwrap_or_else(|| format!("http://{listen}"))
+                .trim_end_matches('/')
+                .to_owned();
+            let offer = Arc::new(Offer {
+                store,
+                verifier,
+                clock,
+                config: Config {
+                    base_url: base_url.clone(),
+                    audiences,
+                },
+                directory: None,
+            });
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("binding {listen}"))?;
+            println!("offer (ROR) FHIR API: {base_url}/metadata");
+            axum::serve(listener, router(offer)).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,689 @@
+//! The offer's store: SQLite or PostgreSQL through sqlx's `Any` driver, its own schema
+//! (`migrations/offer/`). Every SQL statement of the offer is here.
+//!
+//! A capacity change is one transaction: the location's new version (only if it still is
+//! the version the editor saw), its capacity rows for searches, and its history row.
+
+use crate::authz::EditorAuthorised;
+use crate::model::{Capacity, LocationRecord, ServiceRecord};
+use crate::query::{Cmp, Query, TimeCmp, bounding_box, distance_km};
+use anyhow::{Context, Result};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+const SCHEMA: &str = include_str!("../../../migrations/offer/0001_offer.sql");
+
+/// Locations written per statement when filling the store.
+const BATCH: usize = 200;
+
+/// The offer's database.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+/// What a capacity update came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Updated {
+    /// Written: the location as it now is.
+    Done(Box<LocationRecord>),
+    /// The location has moved on: its current version.
+    Stale(i64),
+    /// No such location.
+    Missing,
+}
+
+/// One version of a location's capacities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// The version.
+    pub version: i64,
+    /// When.
+    pub changed_at: i64,
+    /// Who (`professional:…`, `client:…`, `generated`).
+    pub changed_by: String,
+    /// The capacities of that version.
+    pub capacities: Vec<Capacity>,
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+    Real(f64),
+}
+
+/// A WHERE clause under construction with its bound values.
+#[derive(Default)]
+struct Where {
+    sql: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Where {
+    fn param(&mut self, b: Bind) -> String {
+        self.binds.push(b);
+        format!("${}", self.binds.len())
+    }
+
+    fn any_of(&mut self, column: &str, values: &[String]) {
+        if values.is_empty() {
+            return;
+        }
+        let ps: Vec<String> = values
+            .iter()
+            .map(|v| self.param(Bind::Text(v.clone())))
+            .collect();
+        self.sql.push(format!("{column} IN ({})", ps.join(", ")));
+    }
+
+    fn prefix_of(&mut self, column: &str, values: &[String]) {
+        if values.is_empty() {
+            return;
+        }
+        let ps: Vec<String> = values
+            .iter()
+            .map(|v| {
+                let escaped = v
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                let p = self.param(Bind::Text(format!("{escaped}%")));
+                format!("{column} LIKE {p} ESCAPE '\\'")
+            })
+            .collect();
+        self.sql.push(format!("({})", ps.join(" OR ")));
+    }
+
+    fn number(&mut self, column: &str, cmps: &[(Cmp, i64)]) {
+        for &(c, v) in cmps {
+            let p = self.param(Bind::Int(v));
+            let op = match c {
+                Cmp::Eq => "=",
+                Cmp::Ne => "<>",
+                Cmp::Gt => ">",
+                Cmp::Lt => "<",
+                Cmp::Ge => ">=",
+                Cmp::Le => "<=",
+            };
+            self.sql.push(format!("{column} {op} {p}"));
+        }
+    }
+
+    fn time(&mut self, column: &str, cmps: &[TimeCmp]) {
+        for c in cmps {
+            let (s, e) = (self.param(Bind::Int(c.start)), self.param(Bind::Int(c.end)));
+            self.sql.push(match c.cmp {
+                Cmp::Eq => format!("({column} >= {s} AND {column} < {e})"),
+                Cmp::Ne => format!("({column} < {s} OR {column} >= {e})"),
+                Cmp::Gt => format!("{column} >= {e}"),
+                Cmp::Lt => format!("{column} < {s}"),
+                Cmp::Ge => format!("{column} >= {s}"),
+                Cmp::Le => format!("{column} < {e}"),
+            });
+        }
+    }
+
+    fn clause(&self) -> String {
+        if self.sql.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.sql.join(" AND "))
+        }
+    }
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    binds: &'q [Bind],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for b in binds {
+        q = match b {
+            Bind::Text(s) => q.bind(s.as_str()),
+            Bind::Int(i) => q.bind(*i),
+            Bind::Real(f) => q.bind(*f),
+        };
+    }
+    q
+}
+
+const LOCATION_COLUMNS: &str =
+    "id, finess, name, line, postal_code, city, region, lat, lon, capacities, version, updated_at";
+const SERVICE_COLUMNS: &str = "id, finess, structure_name, location_id, name, service_type, \
+                               specialty, care_mode, region, version, updated_at";
+
+fn location_of(row: &AnyRow) -> Result<LocationRecord> {
+    let caps: String = row.try_get(9)?;
+    Ok(LocationRecord {
+        id: row.try_get(0)?,
+        finess: row.try_get(1)?,
+        name: row.try_get(2)?,
+        line: row.try_get(3)?,
+        postal_code: row.try_get(4)?,
+        city: row.try_get(5)?,
+        region: row.try_get(6)?,
+        lat: row.try_get(7)?,
+        lon: row.try_get(8)?,
+        capacities: serde_json::from_str(&caps).context("stored capacities")?,
+        version: row.try_get(10)?,
+        updated_at: row.try_get(11)?,
+    })
+}
+
+fn service_of(row: &AnyRow) -> Result<ServiceRecord> {
+    Ok(ServiceRecord {
+        id: row.try_get(0)?,
+        finess: row.try_get(1)?,
+        structure_name: row.try_get(2)?,
+        location_id: row.try_get(3)?,
+        name: row.try_get(4)?,
+        service_type: row.try_get(5)?,
+        specialty: row.try_get(6)?,
+        care_mode: row.try_get(7)?,
+        region: row.try_get(8)?,
+        version: row.try_get(9)?,
+        updated_at: row.try_get(10)?,
+    })
+}
+
+fn placeholders(rows: usize, cols: usize, first: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let ps: Vec<String> = (0..cols)
+                .map(|c| format!("${}", first + r * cols + c))
+                .collect();
+            format!("({})", ps.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    /// Connects and creates the schema if needed. `sqlite:` URLs create the file.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let url = if sqlite && !url.contains("mode=") {
+            format!("{url}{}mode=rwc", if url.contains('?') { "&" } else { "?" })
+        } else {
+            url.to_owned()
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 1 } else { 8 })
+            .connect(&url)
+            .await
+            .context("connecting to the offer's database")?;
+        if sqlite {
+            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"] {
+                sqlx::query(pragma).execute(&pool).await?;
+            }
+        }
+        for statement in SCHEMA
+            .split(';')
+            .map(|s| {
+                s.lines()
+                    .filter(|l| !l.trim_start().starts_with("--"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .filter(|s| !s.trim().is_empty())
+        {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&pool)
+                .await
+                .context("creating the offer's schema")?;
+        }
+        Ok(Self { pool })
+    }
+
+    /// How many locations are stored.
+    pub async fn count_locations(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) FROM offer_location")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Stores new locations (version 1, in the history as `generated`) and services.
+    pub async fn insert_offer(
+        &self,
+        locations: &[LocationRecord],
+        services: &[ServiceRecord],
+    ) -> Result<()> {
+        for chunk in locations.chunks(BATCH) {
+            let mut tx = self.pool.begin().await?;
+            let sql = format!(
+                "INSERT INTO offer_location (id, finess, name, line, postal_code, city, \
+                 city_folded, region, lat, lon, capacities, version, updated_at) VALUES {}",
+                placeholders(chunk.len(), 13, 1)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut history = vec![];
+            for l in chunk {
+                let caps = serde_json::to_string(&l.capacities)?;
+                q = q
+                    .bind(l.id.clone())
+                    .bind(l.finess.clone())
+                    .bind(l.name.clone())
+                    .bind(l.line.clone())
+                    .bind(l.postal_code.clone())
+                    .bind(l.city.clone())
+                    .bind(l.city.to_lowercase())
+                    .bind(l.region.clone())
+                    .bind(l.lat)
+                    .bind(l.lon)
+                    .bind(caps.clone())
+                    .bind(l.version)
+                    .bind(l.updated_at);
+                history.push((l, caps));
+            }
+            q.execute(&mut *tx).await?;
+            let sql = format!(
+                "INSERT INTO offer_capacity_history (location_id, version, changed_at, \
+                 changed_by, capacities) VALUES {}",
+                placeholders(history.len(), 5, 1)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (l, caps) in history {
+                q = q
+                    .bind(l.id.clone())
+                    .bind(l.version)
+                    .bind(l.updated_at)
+                    .bind("generated")
+                    .bind(caps);
+            }
+            q.execute(&mut *tx).await?;
+            let rows: Vec<(&str, usize, &Capacity)> = chunk
+                .iter()
+                .flat_map(|l| {
+                    l.capacities
+                        .iter()
+                        .enumerate()
+                        .map(move |(i, c)| (l.id.as_str(), i, c))
+                })
+                .collect();
+            insert_capacity_rows(&mut tx, &rows).await?;
+            tx.commit().await?;
+        }
+        for chunk in services.chunks(BATCH) {
+            let sql = format!(
+                "INSERT INTO offer_service ({SERVICE_COLUMNS}) VALUES {}",
+                placeholders(chunk.len(), 11, 1)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for s in chunk {
+                q = q
+                    .bind(s.id.clone())
+                    .bind(s.finess.clone())
+                    .bind(s.structure_name.clone())
+                    .bind(s.location_id.clone())
+                    .bind(s.name.clone())
+                    .bind(s.service_type.clone())
+                    .bind(s.specialty.clone())
+                    .bind(s.care_mode.clone())
+                    .bind(s.region.clone())
+                    .bind(s.version)
+                    .bind(s.updated_at);
+            }
+            q.execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// One location.
+    pub async fn location(&self, id: &str) -> Result<Option<LocationRecord>> {
+        let sql = format!("SELECT {LOCATION_COLUMNS} FROM offer_location WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(location_of).transpose()
+    }
+
+    /// One service.
+    pub async fn service(&self, id: &str) -> Result<Option<ServiceRecord>> {
+        let sql = format!("SELECT {SERVICE_COLUMNS} FROM offer_service WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(service_of).transpose()
+    }
+
+    /// The locations of structures (FINESS numbers), by id.
+    pub async fn locations_of(&self, structures: &[String]) -> Result<Vec<LocationRecord>> {
+        if structures.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut w = Where::default();
+        w.any_of("finess", structures);
+        let sql = format!(
+            "SELECT {LOCATION_COLUMNS} FROM offer_location{} ORDER BY id",
+            w.clause()
+        );
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &w.binds)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(location_of).collect()
+    }
+
+    /// Locations matching `q`, with the page's rows and whether there are more.
+    pub async fn search_locations(&self, q: &Query) -> Result<(Vec<LocationRecord>, bool)> {
+        let mut w = Where::default();
+        w.any_of("l.id", &q.ids);
+        w.any_of("l.id", &q.identifiers);
+        w.any_of("l.region", &q.regions);
+        w.time("l.updated_at", &q.last_updated);
+        w.prefix_of("l.postal_code", &q.postal_codes);
+        w.prefix_of("l.city_folded", &q.cities);
+        if q.has_capacity_filter() {
+            let mut inner = Where {
+                binds: std::mem::take(&mut w.binds),
+                ..Where::default()
+            };
+            inner.any_of("c.capacity_type", &q.capacity_types);
+            inner.any_of("c.status", &q.capacity_statuses);
+            inner.any_of("c.temporality", &q.temporalities);
+            inner.number("c.nb", &q.nb_capacity);
+            inner.time("c.update_date", &q.capacity_update);
+            // Uncorrelated: the capacities' index once, then the locations by key.
+            w.sql.push(format!(
+                "l.id IN (SELECT c.location_id FROM offer_capacity c{})",
+                inner.clause()
+            ));
+            w.binds = inner.binds;
+        }
+        if let Some(n) = &q.near {
+            let (a, b, c, d) = bounding_box(n);
+            let ps: Vec<String> = [a, b, c, d]
+                .into_iter()
+                .map(|x| w.param(Bind::Real(x)))
+                .collect();
+            w.sql.push(format!(
+                "l.lat >= {} AND l.lat <= {} AND l.lon >= {} AND l.lon <= {}",
+                ps[0], ps[1], ps[2], ps[3]
+            ));
+        }
+        if let Some(n) = &q.near {
+            // Positions first, the page's rows then: only those are decoded.
+            let sql = format!(
+                "SELECT l.id, l.lat, l.lon FROM offer_location l{}",
+                w.clause()
+            );
+            let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &w.binds)
+                .fetch_all(&self.pool)
+                .await?;
+            let mut within = vec![];
+            for r in &rows {
+                let (id, lat, lon): (String, f64, f64) =
+                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                let d = distance_km(n.lat, n.lon, lat, lon);
+                if d <= n.km {
+                    within.push((d, id));
+                }
+            }
+            within.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+            let page: Vec<String> = within
+                .into_iter()
+                .skip(q.offset)
+                .take(q.count + 1)
+                .map(|(_, id)| id)
+                .collect();
+            let mut rows = self.locations_by_id(&page).await?;
+            let mut found = Vec::with_capacity(rows.len());
+            for id in &page {
+                if let Some(i) = rows.iter().position(|l| &l.id == id) {
+                    found.push(rows.swap_remove(i));
+                }
+            }
+            let more = found.len() > q.count;
+            found.truncate(q.count);
+            return Ok((found, more));
+        }
+        let sql = format!(
+            "SELECT {} FROM offer_location l{} ORDER BY l.id LIMIT {} OFFSET {}",
+            LOCATION_COLUMNS
+                .split(", ")
+                .map(|c| format!("l.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            w.clause(),
+            q.count + 1,
+            q.offset
+        );
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &w.binds)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut found: Vec<LocationRecord> = rows.iter().map(location_of).collect::<Result<_>>()?;
+        let more = found.len() > q.count;
+        found.truncate(q.count);
+        Ok((found, more))
+    }
+
+    /// Services matching `q`, with whether there are more.
+    pub async fn search_services(&self, q: &Query) -> Result<(Vec<ServiceRecord>, bool)> {
+        let mut w = Where::default();
+        w.any_of("id", &q.ids);
+        w.any_of("id", &q.identifiers);
+        w.any_of("region", &q.regions);
+        w.time("updated_at", &q.last_updated);
+        w.any_of("service_type", &q.service_types);
+        w.any_of("specialty", &q.specialties);
+        w.any_of("location_id", &q.locations);
+        let sql = format!(
+            "SELECT {SERVICE_COLUMNS} FROM offer_service{} ORDER BY id LIMIT {} OFFSET {}",
+            w.clause(),
+            q.count + 1,
+            q.offset
+        );
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &w.binds)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut found: Vec<ServiceRecord> = rows.iter().map(service_of).collect::<Result<_>>()?;
+        let more = found.len() > q.count;
+        found.truncate(q.count);
+        Ok((found, more))
+    }
+
+    /// The services offered at `locations`.
+    pub async fn services_at(&self, locations: &[String]) -> Result<Vec<ServiceRecord>> {
+        let mut out = vec![];
+        for chunk in locations.chunks(500) {
+            let mut w = Where::default();
+            w.any_of("location_id", chunk);
+            let sql = format!(
+                "SELECT {SERVICE_COLUMNS} FROM offer_service{} ORDER BY id",
+                w.clause()
+            );
+            let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &w.binds)
+                .fetch_all(&self.pool)
+                .await?;
+            for r in &rows {
+                out.push(service_of(r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Locations by id (those that exist).
+    pub async fn locations_by_id(&self, ids: &[String]) -> Result<Vec<LocationRecord>> {
+        let mut out = vec![];
+        for chunk in ids.chunks(500) {
+            let mut w = Where::default();
+            w.any_of("id", chunk);
+            let sql = format!(
+                "SELECT {LOCATION_COLUMNS} FROM offer_location{} ORDER BY id",
+                w.clause()
+            );
+            let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &w.binds)
+                .fetch_all(&self.pool)
+                .await?;
+            for r in &rows {
+                out.push(location_of(r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces the capacities of the authorised location if it is still at
+    /// `expected_version`, recording the change in its history, in one transaction.
+    pub async fn update_capacities(
+        &self,
+        auth: &EditorAuthorised,
+        expected_version: i64,
+        capacities: &[Capacity],
+        now: i64,
+    ) -> Result<Updated> {
+        let id = auth.location_id();
+        let caps = serde_json::to_string(capacities)?;
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE offer_location SET capacities = $1, version = version + 1, updated_at = $2 \
+             WHERE id = $3 AND version = $4",
+        )
+        .bind(caps.as_str())
+        .bind(now)
+        .bind(id)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            let row = sqlx::query("SELECT version FROM offer_location WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.rollback().await?;
+            return Ok(match row {
+                Some(r) => Updated::Stale(r.try_get(0)?),
+                None => Updated::Missing,
+            });
+        }
+        let version = expected_version + 1;
+        sqlx::query("DELETE FROM offer_capacity WHERE location_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let rows: Vec<(&str, usize, &Capacity)> = capacities
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (id, i, c))
+            .collect();
+        insert_capacity_rows(&mut tx, &rows).await?;
+        sqlx::query(
+            "INSERT INTO offer_capacity_history (location_id, version, changed_at, changed_by, \
+             capacities) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(version)
+        .bind(now)
+        .bind(auth.who())
+        .bind(caps.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let sql = format!("SELECT {LOCATION_COLUMNS} FROM offer_location WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let location = location_of(&row)?;
+        tx.commit().await?;
+        Ok(Updated::Done(Box::new(location)))
+    }
+
+    /// The versions of a location's capacities, newest first.
+    pub async fn history(&self, location_id: &str) -> Result<Vec<HistoryEntry>> {
+        let rows = sqlx::query(
+            "SELECT version, changed_at, changed_by, capacities FROM offer_capacity_history \
+             WHERE location_id = $1 ORDER BY version DESC",
+        )
+        .bind(location_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let caps: String = r.try_get(3)?;
+                Ok(HistoryEntry {
+                    version: r.try_get(0)?,
+                    changed_at: r.try_get(1)?,
+                    changed_by: r.try_get(2)?,
+                    capacities: serde_json::from_str(&caps)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every capacity version of the locations of `region` written before `until`, oldest
+    /// first: `(location id, changed_at, capacities)`.
+    pub async fn region_history(
+        &self,
+        region: &str,
+        until: i64,
+    ) -> Result<Vec<(String, i64, Vec<Capacity>)>> {
+        let rows = sqlx::query(
+            "SELECT h.location_id, h.changed_at, h.capacities FROM offer_capacity_history h \
+             JOIN offer_location l ON l.id = h.location_id \
+             WHERE l.region = $1 AND h.changed_at < $2 ORDER BY h.changed_at, h.version",
+        )
+        .bind(region)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let caps: String = r.try_get(2)?;
+                Ok((r.try_get(0)?, r.try_get(1)?, serde_json::from_str(&caps)?))
+            })
+            .collect()
+    }
+
+    /// The structures (FINESS numbers) whose service account `client_id` is.
+    pub async fn service_account_structures(&self, client_id: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT finess FROM offer_service_account WHERE client_id = $1 ORDER BY finess",
+        )
+        .bind(client_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// Makes `client_id` a service account of the structure `finess`.
+    pub async fn add_service_account(&self, client_id: &str, finess: &str) -> Result<()> {
+        sqlx::query("DELETE FROM offer_service_account WHERE client_id = $1 AND finess = $2")
+            .bind(client_id)
+            .bind(finess)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("INSERT INTO offer_service_account (client_id, finess) VALUES ($1, $2)")
+            .bind(client_id)
+            .bind(finess)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn insert_capacity_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    rows: &[(&str, usize, &Capacity)],
+) -> Result<()> {
+    for chunk in rows.chunks(BATCH * 3) {
+        let sql = format!(
+            "INSERT INTO offer_capacity (location_id, position, capacity_type, status, \
+             temporality, nb, update_date) VALUES {}",
+            placeholders(chunk.len(), 7, 1)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, i, c) in chunk {
+            q = q
+                .bind(id.to_string())
+                .bind(i64::try_from(*i)?)
+                .bind(c.capacity_type.clone())
+                .bind(c.status.clone())
+                .bind(c.temporality.clone())
+                .bind(i64::from(c.nb))
+                .bind(c.update_date);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}

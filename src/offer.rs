@@ -1,0 +1,268 @@
+//! The offer service (`coeur-offer`, ROR) served by `coeur serve` beside the provider: its
+//! own listener and database, offer data generated for the structures at first start, and
+//! its client `ror` registered in the offer's realm.
+//!
+//! The offer trusts the provider as a third party does: access tokens are checked against
+//! the realm's JWKS fetched over HTTP, and it reaches the directory through the directory's
+//! FHIR API with its own client-credentials token (`directory:read`; the directory accepts
+//! the `ror` audience when both run). Its structures come from the directory's Organizations
+//! (read once the listeners are up), or, with the directory off, from the same generated list
+//! the directory would have used.
+//!
+//! The client's secret is generated at its registration and written to
+//! `<keys_dir>/offer-client-secret` (owner read and write only); never printed nor logged.
+
+use crate::app::App;
+use crate::config::{DirectoryConfig, OfferConfig};
+use anyhow::{Context, Result, anyhow};
+use coeur_common::random::token;
+use coeur_oauth::discovery::Endpoints;
+use coeur_offer::directory::{DirectoryClient, DirectorySettings};
+use coeur_offer::generate::{Structure, offer_of};
+use coeur_offer::http::{Config, Offer, router};
+use coeur_offer::store::Store;
+use coeur_provider::clients::{
+    ClientRegistration, NewClient, SecretRequest, list_clients, register_client,
+};
+use coeur_resource_server::{JwksSource, Verifier};
+use coeur_web::listener::{self, Tls};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The offer's own client in its realm.
+pub const CLIENT_ID: &str = "ror";
+
+/// The scopes of its client: the offer's API, and reading the directory.
+pub const SCOPES: [&str; 3] = ["offer:read", "offer:write", "directory:read"];
+
+/// The file of the key store's directory holding the client's secret.
+pub const SECRET_FILE: &str = "offer-client-secret";
+
+/// Locations generated per structure at most.
+const LOCATIONS_PER_STRUCTURE: usize = 3;
+
+/// The offer, opened and ready to serve.
+pub struct OfferServer {
+    router: axum::Router,
+    offer: Arc<Offer>,
+    /// Its settings.
+    pub settings: OfferConfig,
+    /// Where the client's secret is.
+    pub secret_file: PathBuf,
+    /// Locations generated at this start (0: the store had data, or the directory's
+    /// structures are read once serving).
+    pub generated: usize,
+    pending_seed: bool,
+}
+
+impl OfferServer {
+    /// Opens the offer's store, registers its client if missing, fills the store from the
+    /// generated structure list when the directory is off, and builds its routes.
+    pub async fn open(
+        app: &App,
+        settings: &OfferConfig,
+        directory: Option<&DirectoryConfig>,
+    ) -> Result<Self> {
+        let p = &app.provider;
+        let rt = p.realm(&settings.realm).ok_or_else(|| {
+            anyhow!(
+                "--offer-realm {} is not a realm (turn the offer off with --no-offer)",
+                settings.realm
+            )
+        })?;
+        let store = Store::connect(&settings.database_url).await?;
+        let secret_file = app.cfg.keys_dir.join(SECRET_FILE);
+        let secret = ensure_client(app, &rt.realm, settings, &secret_file).await?;
+        let issuer = rt.realm.issuer.clone();
+        let endpoints = Endpoints::of(&issuer);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("the offer's HTTP client")?;
+        let source = JwksSource::new(&issuer, &endpoints.jwks, http.clone());
+        let verifier = Arc::new(Verifier::new(Arc::new(source), p.clock.clone()));
+        let directory_client = match (directory, secret) {
+            (Some(d), Some(secret)) => Some(Arc::new(DirectoryClient::new(
+                DirectorySettings {
+                    base_url: d.public_url.clone(),
+                    token_url: endpoints.token.clone(),
+                    client_id: CLIENT_ID.into(),
+                    client_secret: secret,
+                },
+                http,
+                p.clock.clone(),
+            ))),
+            _ => None,
+        };
+        let mut audiences = vec![CLIENT_ID.to_owned()];
+        audiences.extend(settings.audiences.iter().cloned());
+        let empty = store.count_locations().await? == 0;
+        let mut generated = 0;
+        if empty && directory.is_none() && settings.generate_structures > 0 {
+            let rng = coeur_common::random::testing::SeededRandom::new(1);
+            let structures: Vec<Structure> =
+                coeur_directory::generate::structures(&rng, settings.generate_structures)
+                    .into_iter()
+                    .map(|s| Structure {
+                        finess: s.finess_et,
+                        name: s.name,
+                        postal_code: s.town.0.to_owned(),
+                        city: s.town.2.to_owned(),
+                    })
+                    .collect();
+            generated = fill(&store, &structures, p.now()).await?;
+        }
+        let offer = Arc::new(Offer {
+            store,
+            verifier,
+            clock: p.clock.clone(),
+            config: Config {
+                base_url: settings.public_url.clone(),
+                audiences,
+            },
+            directory: directory_client,
+        });
+        Ok(Self {
+            router: router(offer.clone()),
+            pending_seed: empty && directory.is_some(),
+            offer,
+            settings: settings.clone(),
+            secret_file,
+            generated,
+        })
+    }
+
+    /// Serves the API on `listener` until the server stops, with the layers of every
+    /// listener. An empty store is filled first from the directory's structures, asked
+    /// once the listeners are up (a few tries).
+    pub async fn serve(self, app: &App, listener: tokio::net::TcpListener) {
+        if self.pending_seed {
+            let offer = self.offer.clone();
+            tokio::spawn(async move {
+                if let Err(e) = seed_from_directory(&offer).await {
+                    tracing::error!(error = %format!("{e:#}"), "the offer could not read the directory's structures");
+                }
+            });
+        }
+        let stop = app.lifecycle.stopping();
+        let router = app.layered(self.router);
+        listener::serve(listener, Tls::Off, app.cfg.limits, router, stop).await
+    }
+}
+
+async fn fill(store: &Store, structures: &[Structure], now: i64) -> Result<usize> {
+    let (mut locations, mut services) = (vec![], vec![]);
+    for s in structures {
+        let (l, v) = offer_of(s, LOCATIONS_PER_STRUCTURE, now);
+        locations.extend(l);
+        services.extend(v);
+    }
+    store.insert_offer(&locations, &services).await?;
+    tracing::info!(
+        structures = structures.len(),
+        locations = locations.len(),
+        "offer filled with generated data"
+    );
+    Ok(locations.len())
+}
+
+async fn seed_from_directory(offer: &Offer) -> Result<()> {
+    let Some(d) = &offer.directory else {
+        return Ok(());
+    };
+    let mut last = None;
+    for _ in 0..30 {
+        match d.structures(10_000).await {
+            Ok(s) => {
+                if offer.store.count_locations().await? == 0 {
+                    fill(&offer.store, &s, offer.clock.now()).await?;
+                }
+                return Ok(());
+            }
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err(last.unwrap_or_else(|| anyhow!("no answer")))
+}
+
+/// Registers the offer's client `ror` in `realm` when missing: client credentials (the API,
+/// the directory) and the code flow with PKCE (the pages, redirect to `<public>/callback`).
+/// Returns its secret, from the secret file (`None` when the client exists without it).
+async fn ensure_client(
+    app: &App,
+    realm: &coeur_oauth::realm::Realm,
+    settings: &OfferConfig,
+    file: &Path,
+) -> Result<Option<String>> {
+    let p = &app.provider;
+    let exists = |clients: &[coeur_provider::clients::ListedClient]| {
+        clients.iter().any(|c| c.client_id == CLIENT_ID)
+    };
+    let read = |file: &Path| -> Result<Option<String>> {
+        match std::fs::read_to_string(file) {
+            Ok(s) => Ok(Some(s.trim().to_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", file.display())),
+        }
+    };
+    if exists(&list_clients(&p.store, realm).await?) {
+        let secret = read(file)?;
+        if secret.is_none() {
+            tracing::warn!(realm = %realm.name, file = %file.display(),
+                "the offer's client exists but its secret file does not: the offer cannot \
+                 reach the directory nor log professionals in; remove the client and start again");
+        }
+        return Ok(secret);
+    }
+    let secret = match read(file)? {
+        Some(s) => s,
+        None => {
+            let s = token(&*p.rng);
+            write_private(file, &s)?;
+            s
+        }
+    };
+    let reg = ClientRegistration {
+        client_id: CLIENT_ID.to_owned(),
+        secret: SecretRequest::Given(secret.clone()),
+        redirect_uris: vec![format!("{}/callback", settings.public_url)],
+        post_logout_redirect_uris: vec![format!("{}/", settings.public_url)],
+        grant_types: vec!["client_credentials".into(), "authorization_code".into()],
+        scopes: ["openid", "scope_all"]
+            .into_iter()
+            .chain(SCOPES)
+            .map(str::to_owned)
+            .collect(),
+        ..ClientRegistration::default()
+    };
+    let new = NewClient::check(realm, reg, &*p.rng)
+        .map_err(|e| anyhow!("registering the offer's client: {e}"))?;
+    match register_client(&p.store, Some(p.keys.master()), new, p.now()).await {
+        Ok(_) => {
+            tracing::info!(realm = %realm.name, client_id = CLIENT_ID, file = %file.display(), "registered the offer's client; its secret is in the file");
+            Ok(Some(secret))
+        }
+        Err(_) if exists(&list_clients(&p.store, realm).await?) => Ok(Some(secret)),
+        Err(e) => Err(anyhow!("registering the offer's client: {e}")),
+    }
+}
+
+/// Writes a new file readable by its owner only.
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut f = o
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    writeln!(f, "{text}").with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
