@@ -1,7 +1,9 @@
 //! The directory (coeur-directory): crafted extracts with their edge cases imported into its
 //! own store, on SQLite and PostgreSQL; re-imports idempotent; deactivation by a new extract;
-//! the professionals' own space (`space`).
+//! the professionals' own space (`space`); the provider's identity sync (`sync`), and the two
+//! together (`contact_sync`).
 
+mod contact_sync;
 mod fhir;
 mod import;
 mod serve;

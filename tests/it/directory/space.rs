@@ -128,7 +128,7 @@ async fn start_directory(s: &TestServer, store: Store) -> String {
 }
 
 /// A browser keeping cookies, not following redirects.
-fn browser() -> Browser {
+pub(super) fn browser() -> Browser {
     Browser {
         http: reqwest::Client::builder()
             .cookie_store(true)
@@ -140,6 +140,17 @@ fn browser() -> Browser {
 
 /// Logs the sandbox identity in to the space at `base`; the record page's HTML.
 async fn log_in(s: &TestServer, b: &Browser, base: &str) -> String {
+    log_in_as(s, b, base, NATIONAL_ID).await
+}
+
+/// Logs `national_id` in to the space at `base` through coeur's wallet (test login); the
+/// record page's HTML.
+pub(super) async fn log_in_as(
+    s: &TestServer,
+    b: &Browser,
+    base: &str,
+    national_id: &str,
+) -> String {
     let r = b
         .http
         .get(format!("{base}/espace/connexion"))
@@ -158,7 +169,7 @@ async fn log_in(s: &TestServer, b: &Browser, base: &str) -> String {
         assert_eq!(param(&to, k).as_deref(), Some(v), "{k} in {to}");
     }
     let page = b.authorize(to.as_str()).await;
-    let r = b.login(&s.base, &page, NATIONAL_ID, "test").await;
+    let r = b.login(&s.base, &page, national_id, "test").await;
     assert_eq!(r.status(), 303, "the wallet's test login");
     let callback = location(&r);
     assert!(
@@ -193,7 +204,7 @@ async fn log_in(s: &TestServer, b: &Browser, base: &str) -> String {
 }
 
 /// The value of the hidden field `csrf` of a page.
-fn csrf(html: &str) -> String {
+pub(super) fn csrf(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
     html[at..at + html[at..].find('"').expect("end")].to_owned()
 }
@@ -220,7 +231,11 @@ async fn changed_since(base: &str, since: &str) -> u64 {
 }
 
 /// Posts the contact form.
-async fn post_contact(b: &Browser, base: &str, form: &[(&str, &str)]) -> reqwest::Response {
+pub(super) async fn post_contact(
+    b: &Browser,
+    base: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
     b.http
         .post(format!("{base}/espace/coordonnees"))
         .form(form)

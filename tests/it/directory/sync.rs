@@ -11,17 +11,25 @@ use crate::support::*;
 use coeur::common::random::Clock;
 use coeur::config::DirectoryConfig;
 use coeur::directory::{DirectoryServer, SYNC_CLIENT_ID};
+use coeur::provider::directory_sync::DirectorySync;
 use coeur_directory::import::{Outcome, import_file};
 use coeur_directory::store::Store;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The professional who logs in, and another one.
-const GUIGNARD: &str = "810001045367";
-const LEFEVRE: &str = "810002000007";
+pub(super) const GUIGNARD: &str = "810001045367";
+pub(super) const LEFEVRE: &str = "810002000007";
 
 /// A `Personne_activite` row: a salaried exercise of profession `profession` at a site.
-fn pa_row(idnat: &str, civility: &str, family: &str, given: &str, profession: &str) -> String {
+pub(super) fn pa_row(
+    idnat: &str,
+    civility: &str,
+    family: &str,
+    given: &str,
+    profession: &str,
+) -> String {
     let mut f = vec![""; 52];
     f[0] = "8";
     f[1] = &idnat[1..];
@@ -40,7 +48,7 @@ fn pa_row(idnat: &str, civility: &str, family: &str, given: &str, profession: &s
     format!("{}|\n", f.join("|"))
 }
 
-fn pa_file(rows: &[String]) -> Vec<u8> {
+pub(super) fn pa_file(rows: &[String]) -> Vec<u8> {
     let mut file = format!("{PA_HEADER}\n");
     for r in rows {
         file.push_str(r);
@@ -49,7 +57,7 @@ fn pa_file(rows: &[String]) -> Vec<u8> {
 }
 
 /// An `Extraction_Correspondance_MSSante` file: one mailbox of `idnat`.
-fn mssante_file(idnat: &str, address: &str) -> Vec<u8> {
+pub(super) fn mssante_file(idnat: &str, address: &str) -> Vec<u8> {
     let header = coeur_directory::extract::columns::MSSANTE.join("|");
     let mut f = vec![""; coeur_directory::extract::columns::MSSANTE.len()];
     f[0] = "PER";
@@ -60,7 +68,7 @@ fn mssante_file(idnat: &str, address: &str) -> Vec<u8> {
     format!("{header}\n{}\n", f.join("|")).into_bytes()
 }
 
-async fn import(store: &Store, name: &str, bytes: Vec<u8>, now: i64) {
+pub(super) async fn import(store: &Store, name: &str, bytes: Vec<u8>, now: i64) {
     let mut out = Outcome::default();
     import_file(
         store,
@@ -83,7 +91,7 @@ async fn import(store: &Store, name: &str, bytes: Vec<u8>, now: i64) {
 
 /// Logs `national_id` in through the wallet page and answers the userinfo of its token, or
 /// the status of the refused login.
-async fn login_userinfo(s: &TestServer, national_id: &str) -> Result<Value, u16> {
+pub(super) async fn login_userinfo(s: &TestServer, national_id: &str) -> Result<Value, u16> {
     let browser = s.browser();
     let params = [
         ("client_id", "rp"),
@@ -111,9 +119,21 @@ async fn login_userinfo(s: &TestServer, national_id: &str) -> Result<Value, u16>
     Ok(r.json().await.expect("userinfo json"))
 }
 
-both_dbs!(identities_come_from_the_directory, |db| async move {
-    let s = TestServer::start(db).await;
-    s.add_rp("edit").await;
+/// The directory served beside `s` as `coeur serve` runs it (its store on `db`, its space, the
+/// realm `edit`'s identity sync), on a listener of its own.
+pub(super) struct Served {
+    /// The realm's sync, whose passes the test runs.
+    pub(super) sync: Arc<DirectorySync>,
+    /// The directory's store, where extracts are imported.
+    pub(super) store: Store,
+    /// The directory's base URL.
+    pub(super) base: String,
+    /// The serving task.
+    pub(super) serving: tokio::task::JoinHandle<()>,
+}
+
+/// Opens and serves the directory beside `s` (see [`Served`]).
+pub(super) async fn serve_directory(s: &TestServer, db: Db) -> Served {
     let database_url = match db {
         Db::Sqlite => format!("sqlite://{}/annuaire.db", s.dir.path().display()),
         Db::Postgres => coeur_testkit::pg::new_database_url().await,
@@ -148,6 +168,23 @@ both_dbs!(identities_come_from_the_directory, |db| async move {
     let store = Store::connect(&database_url)
         .await
         .expect("directory store");
+    Served {
+        sync,
+        store,
+        base: format!("http://{addr}"),
+        serving,
+    }
+}
+
+both_dbs!(identities_come_from_the_directory, |db| async move {
+    let s = TestServer::start(db).await;
+    s.add_rp("edit").await;
+    let Served {
+        sync,
+        store,
+        serving,
+        ..
+    } = serve_directory(&s, db).await;
 
     // Readiness covers the directory's database.
     let ready = reqwest::get(format!("{}/readyz", s.base))
