@@ -225,6 +225,8 @@ pub struct Settings {
     pub instances: usize,
     /// Extra environment for every instance.
     pub env: Vec<(String, String)>,
+    /// CPUs the instances are pinned to (`taskset -c` list), if any.
+    pub pin: Option<String>,
 }
 
 /// Instances of coeur behind HAProxy, on one PostgreSQL database, with one master key.
@@ -360,7 +362,15 @@ impl Deployment {
             .append(true)
             .open(inst.dir.join("coeur.log"))
             .map_err(|e| e.to_string())?;
-        let mut c = inst.host.command(&self.settings.coeur);
+        let mut c = match &self.settings.pin {
+            // taskset execs coeur in turn: the child's pid stays coeur's.
+            Some(cpus) => {
+                let mut c = inst.host.command("taskset");
+                c.args(["-c", cpus]).arg(&self.settings.coeur);
+                c
+            }
+            None => inst.host.command(&self.settings.coeur),
+        };
         clean_env(&mut c);
         c.arg("serve")
             .envs(env)

@@ -39,6 +39,7 @@ fn deployment() -> Option<Deployment> {
         repo: repo_dir(),
         instances: 3,
         env: Vec::new(),
+        pin: None,
     })
     .unwrap_or_else(|e| panic!("the deployment does not start: {e}"));
     cli_ok(
