@@ -227,6 +227,8 @@ pub struct Settings {
     pub env: Vec<(String, String)>,
     /// CPUs the instances are pinned to (`taskset -c` list), if any.
     pub pin: Option<String>,
+    /// Load `pg_stat_statements` into PostgreSQL (for measuring what each operation costs).
+    pub pg_stats: bool,
 }
 
 /// Instances of coeur behind HAProxy, on one PostgreSQL database, with one master key.
@@ -255,7 +257,14 @@ impl Deployment {
     pub fn start(settings: Settings) -> Result<Self, String> {
         let lab = Lab::new(settings.instances)?;
         let gateway = lab.gateway();
-        let pg = Dedicated::start(&[&gateway], Some(&lab.subnet()));
+        let conf = if settings.pg_stats {
+            "shared_preload_libraries = 'pg_stat_statements'\n\
+             pg_stat_statements.track = all\n\
+             track_io_timing = on\n"
+        } else {
+            ""
+        };
+        let pg = Dedicated::start(&[&gateway], Some(&lab.subnet()), conf);
         let database_url = pg.new_database(&gateway);
         let dir = tempfile::Builder::new()
             .prefix("coeur-lab-")
@@ -342,6 +351,25 @@ impl Deployment {
         .collect();
         env.extend(s.env.iter().cloned());
         env
+    }
+
+    /// Writes the deployment's environment to `coeur.env` in its directory (owner only:
+    /// it holds the master key), one `KEY=VALUE` per line, for `coeur` commands run from
+    /// scripts; returns its path.
+    pub fn write_env_file(&self) -> Result<PathBuf, String> {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let path = self.dir.join("coeur.env");
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| e.to_string())?;
+        for (k, v) in self.environment() {
+            writeln!(f, "{k}={v}").map_err(|e| e.to_string())?;
+        }
+        Ok(path)
     }
 
     /// A `coeur` command (a CLI subcommand) with the deployment's configuration, run from the

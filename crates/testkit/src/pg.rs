@@ -68,11 +68,13 @@ fn cluster() -> &'static Cluster {
 pub struct Dedicated(Cluster);
 
 impl Dedicated {
-    /// Starts the cluster; panics with an explanation if it cannot.
-    pub fn start(extra_listen: &[&str], trusted: Option<&str>) -> Self {
+    /// Starts the cluster with extra `postgresql.conf` lines `conf`; panics with an
+    /// explanation if it cannot.
+    pub fn start(extra_listen: &[&str], trusted: Option<&str>, conf: &str) -> Self {
         let network = Network {
             extra_listen: extra_listen.iter().map(|a| (*a).to_owned()).collect(),
             trusted: trusted.map(str::to_owned),
+            conf: conf.to_owned(),
         };
         match Cluster::start_with(network) {
             Ok(c) => Self(c),
@@ -95,6 +97,17 @@ impl Dedicated {
     /// Runs `sql` as the superuser in database `postgres`.
     pub fn psql(&self, sql: &str) {
         self.0.psql(sql)
+    }
+
+    /// The postmaster's process id (its children are the server's other processes).
+    pub fn pid(&self) -> Option<u32> {
+        fs::read_to_string(self.0.data_dir().join("postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// Stops the server (`fast`: sessions are cut; `immediate`: as a crash).
@@ -139,6 +152,8 @@ struct Network {
     extra_listen: Vec<String>,
     /// A CIDR trusted in `pg_hba.conf` besides the loopback.
     trusted: Option<String>,
+    /// Extra lines of `postgresql.conf`.
+    conf: String,
 }
 
 impl Cluster {
@@ -315,9 +330,10 @@ rm -rf "$dir"
              fsync = off\n\
              synchronous_commit = off\n\
              full_page_writes = off\n\
-             logging_collector = off\n",
+             logging_collector = off\n{}",
             listen.join(","),
-            self.root.display()
+            self.root.display(),
+            self.network.conf,
         );
         if let Some(cidr) = &self.network.trusted {
             fs::OpenOptions::new()

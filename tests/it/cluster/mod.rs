@@ -40,6 +40,7 @@ fn deployment() -> Option<Deployment> {
         instances: 3,
         env: Vec::new(),
         pin: None,
+        pg_stats: false,
     })
     .unwrap_or_else(|e| panic!("the deployment does not start: {e}"));
     cli_ok(

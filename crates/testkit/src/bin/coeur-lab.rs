@@ -3,11 +3,13 @@
 //! and manual trials (root only).
 //!
 //! ```text
-//! coeur-lab --coeur target/release/coeur --instances 3 [--pin 1] \
+//! coeur-lab --coeur target/release/coeur --instances 3 [--pin 1] [--pg-stats] \
 //!     [--client-id ID --secret S --redirect-uri URI]
 //! ```
 //!
-//! Prints `public=URL`, `database=URL` and `pids=P1,P2,…` lines, then `ready`, and keeps the
+//! Prints `public=URL`, `database=URL`, `pids=P1,P2,…` and `pg_pid=P` (PostgreSQL's
+//! postmaster) and `env_file=PATH` (the instances' environment, owner only, for `coeur`
+//! commands against the deployment) lines, then `ready`, and keeps the
 //! deployment up until its standard input is closed; then it stops everything and removes
 //! the namespaces.
 
@@ -24,7 +26,7 @@ fn main() {
 
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
-    let (mut coeur, mut instances, mut pin) = (None, 3usize, None);
+    let (mut coeur, mut instances, mut pin, mut pg_stats) = (None, 3usize, None, false);
     let (mut client, mut secret, mut redirect) = (None, None, None);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or(format!("{a} needs a value"));
@@ -32,6 +34,7 @@ fn run() -> Result<(), String> {
             "--coeur" => coeur = Some(PathBuf::from(value()?)),
             "--instances" => instances = value()?.parse().map_err(|_| "--instances: a number")?,
             "--pin" => pin = Some(value()?),
+            "--pg-stats" => pg_stats = true,
             "--client-id" => client = Some(value()?),
             "--secret" => secret = Some(value()?),
             "--redirect-uri" => redirect = Some(value()?),
@@ -48,6 +51,7 @@ fn run() -> Result<(), String> {
         instances,
         env: Vec::new(),
         pin,
+        pg_stats,
     })?;
     if let (Some(id), Some(secret), Some(redirect)) = (client, secret, redirect) {
         let out = d
@@ -75,6 +79,8 @@ fn run() -> Result<(), String> {
     println!("public={}", d.public);
     println!("database={}", d.database_url);
     println!("pids={}", pids.join(","));
+    println!("pg_pid={}", d.pg.pid().unwrap_or(0));
+    println!("env_file={}", d.write_env_file()?.display());
     println!("ready");
     let mut sink = Vec::new();
     let _ = std::io::stdin().read_to_end(&mut sink);
