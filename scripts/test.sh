@@ -80,6 +80,11 @@ command -v openssl >/dev/null || missing+=(openssl)
 # Prometheus and promtool: the alert rules and the Grafana dashboard's expressions are
 # evaluated against a running coeur (tests/it/prometheus.rs).
 command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
+# Three instances behind a balancer on one PostgreSQL (tests/it/cluster): network namespaces
+# (iproute2), HAProxy in front, wrk for the load.
+[[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
+command -v wrk >/dev/null || missing+=(wrk)
+command -v ip >/dev/null || [[ -x /usr/sbin/ip || -x /sbin/ip ]] || missing+=(iproute2)
 if ! command -v python3 >/dev/null; then
   missing+=(python3 python3-venv)
 elif ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
@@ -109,6 +114,12 @@ if ((${#missing[@]})); then
     fi
     if [[ -f /run/slapd/slapd.pid ]]; then
       "${sudo[@]}" kill "$(cat /run/slapd/slapd.pid)" 2>/dev/null || true
+    fi
+  fi
+  if [[ " ${missing[*]} " == *" haproxy "* ]]; then
+    # The tests run their own balancers; a system one the package started is not needed.
+    if command -v systemctl >/dev/null && systemctl is-active --quiet haproxy 2>/dev/null; then
+      "${sudo[@]}" systemctl disable --now haproxy >/dev/null 2>&1 || true
     fi
   fi
   if [[ " ${missing[*]} " == *" apache2 "* ]]; then

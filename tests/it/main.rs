@@ -15,6 +15,7 @@ mod card;
 mod card_external;
 mod ciba;
 mod ciba_openid_client;
+mod cluster;
 mod compat;
 mod compat_apache;
 mod compat_authlib;

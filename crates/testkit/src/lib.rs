@@ -7,6 +7,7 @@
 
 pub mod apache;
 mod helpers;
+pub mod lab;
 pub mod logs;
 pub mod pg;
 pub mod slapd;

@@ -61,6 +61,77 @@ fn cluster() -> &'static Cluster {
     }
 }
 
+/// A PostgreSQL cluster of one test's own, which the test may stop and start again (the
+/// shared cluster of [`new_database_url`] must never be): listening on 127.0.0.1 and on
+/// `extra_listen`, trusting `trusted` (a CIDR) besides the loopback. Stopped and removed
+/// when dropped (and by the watchdog if the test process dies first).
+pub struct Dedicated(Cluster);
+
+impl Dedicated {
+    /// Starts the cluster with extra `postgresql.conf` lines `conf`; panics with an
+    /// explanation if it cannot.
+    pub fn start(extra_listen: &[&str], trusted: Option<&str>, conf: &str) -> Self {
+        let network = Network {
+            extra_listen: extra_listen.iter().map(|a| (*a).to_owned()).collect(),
+            trusted: trusted.map(str::to_owned),
+            conf: conf.to_owned(),
+        };
+        match Cluster::start_with(network) {
+            Ok(c) => Self(c),
+            Err(message) => panic!("dedicated PostgreSQL cluster: {message}"),
+        }
+    }
+
+    /// The port it listens on (on every address).
+    pub fn port(&self) -> u16 {
+        self.0.port
+    }
+
+    /// Creates an empty database and returns its URL at `host` (an address it listens on).
+    pub fn new_database(&self, host: &str) -> String {
+        let name = format!("t_{}", random_hex());
+        self.0.psql(&format!("CREATE DATABASE {name}"));
+        format!("postgres://{SUPERUSER}@{host}:{}/{name}", self.0.port)
+    }
+
+    /// Runs `sql` as the superuser in database `postgres`.
+    pub fn psql(&self, sql: &str) {
+        self.0.psql(sql)
+    }
+
+    /// The postmaster's process id (its children are the server's other processes).
+    pub fn pid(&self) -> Option<u32> {
+        fs::read_to_string(self.0.data_dir().join("postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Stops the server (`fast`: sessions are cut; `immediate`: as a crash).
+    pub fn stop(&self, mode: &str) {
+        self.0
+            .pg_ctl_stop(mode)
+            .unwrap_or_else(|e| panic!("stopping PostgreSQL: {e}"))
+    }
+
+    /// Starts the stopped server again on the same port.
+    pub fn start_again(&self) {
+        self.0
+            .pg_ctl_start()
+            .unwrap_or_else(|(e, _)| panic!("starting PostgreSQL again: {e}"))
+    }
+}
+
+impl Drop for Dedicated {
+    fn drop(&mut self) {
+        let _ = self.0.pg_ctl_stop("immediate");
+        let _ = fs::remove_dir_all(&self.0.root);
+    }
+}
+
 struct Cluster {
     /// Directory holding the server tools.
     bin: PathBuf,
@@ -70,10 +141,27 @@ struct Cluster {
     /// Set when we are root: the server tools then run as the `postgres` user
     /// through this `runuser`.
     runuser: Option<PathBuf>,
+    /// `listen_addresses`, and the extra subnet trusted by `pg_hba.conf`.
+    network: Network,
+}
+
+/// Where a cluster listens and whom it trusts besides the loopback.
+#[derive(Clone, Default)]
+struct Network {
+    /// Addresses besides 127.0.0.1.
+    extra_listen: Vec<String>,
+    /// A CIDR trusted in `pg_hba.conf` besides the loopback.
+    trusted: Option<String>,
+    /// Extra lines of `postgresql.conf`.
+    conf: String,
 }
 
 impl Cluster {
     fn start() -> Result<Self, String> {
+        Self::start_with(Network::default())
+    }
+
+    fn start_with(network: Network) -> Result<Self, String> {
         let bin = find_bin_dir()
             .filter(|dir| {
                 ["initdb", "pg_ctl", "postgres"]
@@ -122,6 +210,7 @@ impl Cluster {
             root,
             port: 0,
             runuser,
+            network,
         };
         // Cleanup first, so that even a failed start leaves nothing behind.
         cluster.spawn_watchdog()?;
@@ -231,17 +320,28 @@ rm -rf "$dir"
             return Err(format!("initdb failed:\n{}", output_text(&output)));
         }
 
+        let mut listen = vec!["127.0.0.1".to_owned()];
+        listen.extend(self.network.extra_listen.iter().cloned());
         let settings = format!(
             "\n# throwaway test cluster\n\
-             listen_addresses = '127.0.0.1'\n\
+             listen_addresses = '{}'\n\
              unix_socket_directories = '{}'\n\
              max_connections = 300\n\
              fsync = off\n\
              synchronous_commit = off\n\
              full_page_writes = off\n\
-             logging_collector = off\n",
-            self.root.display()
+             logging_collector = off\n{}",
+            listen.join(","),
+            self.root.display(),
+            self.network.conf,
         );
+        if let Some(cidr) = &self.network.trusted {
+            fs::OpenOptions::new()
+                .append(true)
+                .open(self.data_dir().join("pg_hba.conf"))
+                .and_then(|mut f| writeln!(f, "host all all {cidr} trust"))
+                .map_err(|e| format!("cannot write pg_hba.conf: {e}"))?;
+        }
         fs::OpenOptions::new()
             .append(true)
             .open(self.data_dir().join("postgresql.conf"))
@@ -255,31 +355,61 @@ rm -rf "$dir"
         let mut last_error = String::new();
         for _ in 0..5 {
             self.port = free_port()?;
-            let mut pg_ctl = self.server_command("pg_ctl");
-            pg_ctl
-                .arg("-D")
-                .arg(self.data_dir())
-                .arg("-l")
-                .arg(self.log_file())
-                .args(["-w", "-t", "60", "-o"])
-                .arg(format!("-p {}", self.port))
-                .arg("start");
-            let output = run(&mut pg_ctl)?;
-            if output.status.success() {
-                return Ok(self);
+            match self.pg_ctl_start() {
+                Ok(()) => return Ok(self),
+                Err((message, retry)) => {
+                    last_error = message;
+                    if !retry {
+                        break;
+                    }
+                }
             }
-            let log = fs::read_to_string(self.log_file()).unwrap_or_default();
-            last_error = format!(
+        }
+        Err(last_error)
+    }
+
+    /// `pg_ctl start` on the cluster's port; on failure, the message and whether another port
+    /// may do better.
+    fn pg_ctl_start(&self) -> Result<(), (String, bool)> {
+        let mut pg_ctl = self.server_command("pg_ctl");
+        pg_ctl
+            .arg("-D")
+            .arg(self.data_dir())
+            .arg("-l")
+            .arg(self.log_file())
+            .args(["-w", "-t", "60", "-o"])
+            .arg(format!("-p {}", self.port))
+            .arg("start");
+        let output = run(&mut pg_ctl).map_err(|e| (e, false))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let log = fs::read_to_string(self.log_file()).unwrap_or_default();
+        let retry = log.contains("could not bind") || log.contains("already in use");
+        Err((
+            format!(
                 "pg_ctl start failed:\n{}\nserver log ({}):\n{}",
                 output_text(&output),
                 self.log_file().display(),
                 tail(&log, 40)
-            );
-            if !log.contains("could not bind") && !log.contains("already in use") {
-                break;
-            }
+            ),
+            retry,
+        ))
+    }
+
+    /// `pg_ctl stop` in `mode` (`fast`: connections are cut, `immediate`: a crash).
+    fn pg_ctl_stop(&self, mode: &str) -> Result<(), String> {
+        let mut pg_ctl = self.server_command("pg_ctl");
+        pg_ctl
+            .arg("-D")
+            .arg(self.data_dir())
+            .args(["-m", mode, "-w", "-t", "60", "stop"]);
+        let output = run(&mut pg_ctl)?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!("pg_ctl stop failed:\n{}", output_text(&output)))
         }
-        Err(last_error)
     }
 
     fn psql(&self, sql: &str) {
