@@ -399,3 +399,20 @@ pub fn generate(
     }
     Ok(())
 }
+
+/// Writes `input` as the one file `name` (deflated) of a ZIP archive, as the extracts are
+/// published.
+pub fn zip_extract<W: std::io::Write + std::io::Seek>(
+    name: &str,
+    input: &mut dyn std::io::Read,
+    out: W,
+) -> std::io::Result<W> {
+    let mut zip = zip::ZipWriter::new(out);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    zip.start_file(name, options)
+        .map_err(std::io::Error::other)?;
+    std::io::copy(input, &mut zip)?;
+    zip.finish().map_err(std::io::Error::other)
+}

@@ -4,7 +4,7 @@
 //! streaming extract reader and row-to-record mapping ([`extract`]), records with their content
 //! hash and the import plan against the stored state ([`record`]), synthetic extracts
 //! ([`generate`]), the FHIR R4 models, search parsing and paging ([`fhir`]), rate limit buckets
-//! ([`ratelimit`]). The IO shell: the sqlx store ([`store`]), the import ([`import`]) and the
+//! ([`ratelimit`]), the search index's rows of a record ([`index`]). The IO shell: the sqlx store ([`store`]), the import ([`import`]) and the
 //! FHIR API over HTTP ([`http`]). The directory does not depend on the provider: it talks to it
 //! only through OAuth/OIDC like any third party (its access tokens, checked against its JWKS).
 #![forbid(unsafe_code)]
@@ -14,6 +14,7 @@ pub mod fhir;
 pub mod generate;
 pub mod http;
 pub mod import;
+pub mod index;
 pub mod keys;
 pub mod ratelimit;
 pub mod record;

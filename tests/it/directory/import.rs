@@ -247,3 +247,117 @@ both_dbs!(generated_extracts_import_cleanly, |db| async move {
         (0, 0, 0)
     );
 });
+
+both_dbs!(zip_archives_and_plain_text, |db| async move {
+    use coeur_directory::generate::zip_extract;
+    use coeur_directory::import::import_input;
+    use std::io::Cursor;
+    let (store, _dir) = store(db).await;
+    let (mut a, mut s, mut d, mut m, mut f) = (vec![], vec![], vec![], vec![], vec![]);
+    generate(
+        11,
+        40,
+        5,
+        Writers {
+            activite: &mut a,
+            savoir_faire: &mut s,
+            diplome: &mut d,
+            mssante: &mut m,
+            finess: &mut f,
+        },
+    )
+    .unwrap();
+    let archive = zip_extract(
+        "PS_LibreAcces_Personne_activite_202501010000.txt",
+        &mut &a[..],
+        Cursor::new(vec![]),
+    )
+    .unwrap()
+    .into_inner();
+    assert_eq!(&archive[..4], b"PK\x03\x04");
+    assert!(archive.len() < a.len(), "deflated");
+
+    // A truncated archive (no central directory): an error, nothing written.
+    let mut out = Outcome::default();
+    let cut = Cursor::new(archive[..archive.len() / 2].to_vec());
+    let e = import_input(&store, "cut.zip", cut, true, NOW, &mut out, &mut |_, _| {})
+        .await
+        .expect_err("a truncated archive");
+    assert!(format!("{e:#}").contains("ZIP"), "{e:#}");
+    assert_eq!(
+        store.count(RecordKind::Practitioner, false).await.unwrap(),
+        0
+    );
+
+    // The archive: its one file imported, named after the archive and the entry.
+    let mut out = Outcome::default();
+    let kinds = import_input(
+        &store,
+        "pa.zip",
+        Cursor::new(archive.clone()),
+        true,
+        NOW,
+        &mut out,
+        &mut |_, _| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(kinds.len(), 1);
+    assert!(out.rejected.is_empty() && out.skipped.is_empty());
+    assert_eq!(
+        store.count(RecordKind::Practitioner, true).await.unwrap(),
+        40
+    );
+    let inserted = out.summary.inserted;
+    assert!(inserted > 40, "{}", out.summary);
+
+    // The same extract as plain text: nothing changes.
+    let mut again = Outcome::default();
+    import_input(
+        &store,
+        "pa.txt",
+        Cursor::new(a.clone()),
+        true,
+        NOW + 1,
+        &mut again,
+        &mut |_, _| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            again.summary.unchanged,
+            again.summary.inserted,
+            again.summary.updated
+        ),
+        (inserted, 0, 0)
+    );
+
+    // Damaged deflate data: the import stops with an error instead of reading garbage.
+    let mut bad = archive.clone();
+    let middle = bad.len() / 2;
+    for b in &mut bad[middle..middle + 30] {
+        *b ^= 0x5a;
+    }
+    let mut out = Outcome::default();
+    let r = import_input(
+        &store,
+        "bad.zip",
+        Cursor::new(bad),
+        true,
+        NOW + 2,
+        &mut out,
+        &mut |_, _| {},
+    )
+    .await;
+    assert!(
+        r.is_err() || !out.rejected.is_empty() || !out.skipped.is_empty(),
+        "damage must not pass unnoticed: {}",
+        out.summary
+    );
+    assert_eq!(
+        store.count(RecordKind::Practitioner, true).await.unwrap(),
+        40,
+        "nothing deactivated by a damaged archive"
+    );
+});

@@ -1,0 +1,220 @@
+//! Writing records with their search index rows: a [`Writer`] gathers changes and writes them
+//! one transaction per [`BATCH`], with multi-row inserts (the same statement text for every
+//! full batch, so each connection prepares it once).
+
+use super::Store;
+use crate::index::{Entry, entries};
+use crate::record::{Record, RecordKind};
+use anyhow::Result;
+use sqlx::any::AnyArguments;
+use sqlx::{Any, Arguments, Transaction};
+
+/// Records written per transaction.
+pub const BATCH: usize = 2000;
+
+/// Rows per multi-row insert of records (8 columns: 4,000 parameters, below SQLite's and
+/// PostgreSQL's limits).
+const RECORD_ROWS: usize = 500;
+/// Rows per multi-row insert of index rows (6 columns).
+const INDEX_ROWS: usize = 1000;
+
+/// One change.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A new record.
+    Insert(Record),
+    /// A changed record, or a deactivated one present again (reactivated).
+    Update(Record),
+    /// An active record absent from a complete extract.
+    Deactivate(RecordKind, String),
+}
+
+/// Writes changes in batches at one date, each with the next version.
+pub struct Writer<'s> {
+    store: &'s Store,
+    now: i64,
+    version: i64,
+    pending: Vec<Change>,
+    /// Changes written (committed).
+    pub written: u64,
+}
+
+/// `($a, $b, …), (…)` for `rows` rows of `cols` columns.
+fn placeholders(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        s.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&(r * cols + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+fn bind<T>(args: &mut AnyArguments, v: T) -> Result<()>
+where
+    T: sqlx::Encode<'static, Any> + sqlx::Type<Any>,
+{
+    args.add(v)
+        .map_err(|e| anyhow::anyhow!("binding a value: {e}"))
+}
+
+impl<'s> Writer<'s> {
+    /// A writer whose first change gets the version after the last stored one.
+    pub async fn new(store: &'s Store, now: i64) -> Result<Self> {
+        let version = store.last_version().await?;
+        Ok(Self {
+            store,
+            now,
+            version,
+            pending: Vec::with_capacity(BATCH),
+            written: 0,
+        })
+    }
+
+    /// Adds a change; a full batch is written.
+    pub async fn push(&mut self, change: Change) -> Result<()> {
+        self.pending.push(change);
+        if self.pending.len() >= BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the pending changes in one transaction.
+    pub async fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let changes = std::mem::take(&mut self.pending);
+        let mut tx = self.store.pool.begin().await?;
+        let mut inserts: Vec<(&Record, i64)> = vec![];
+        let mut index: Vec<(&Record, Entry, i64)> = vec![];
+        for change in &changes {
+            self.version += 1;
+            let version = self.version;
+            match change {
+                Change::Insert(r) => {
+                    inserts.push((r, version));
+                    index.extend(entries(r).into_iter().map(|e| (r, e, version)));
+                }
+                Change::Update(r) => {
+                    sqlx::query(
+                        "UPDATE directory_record SET content_hash = $3, fields = $4, active = 1, \
+                         updated_at = $5, deactivated_at = NULL, version = $6 \
+                         WHERE kind = $1 AND record_key = $2",
+                    )
+                    .bind(r.kind.as_str())
+                    .bind(r.key.as_str())
+                    .bind(r.content_hash())
+                    .bind(serde_json::to_string(&r.fields)?)
+                    .bind(self.now)
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM directory_search WHERE kind = $1 AND record_key = $2")
+                        .bind(r.kind.as_str())
+                        .bind(r.key.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    index.extend(entries(r).into_iter().map(|e| (r, e, version)));
+                }
+                Change::Deactivate(kind, key) => {
+                    sqlx::query(
+                        "UPDATE directory_record SET active = 0, updated_at = $3, \
+                         deactivated_at = $3, version = $4 WHERE kind = $1 AND record_key = $2",
+                    )
+                    .bind(kind.as_str())
+                    .bind(key.as_str())
+                    .bind(self.now)
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE directory_search SET version = $3 \
+                         WHERE kind = $1 AND record_key = $2",
+                    )
+                    .bind(kind.as_str())
+                    .bind(key.as_str())
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        for chunk in inserts.chunks(RECORD_ROWS) {
+            insert_records(&mut tx, chunk, self.now).await?;
+        }
+        for chunk in index.chunks(INDEX_ROWS) {
+            insert_index(&mut tx, chunk).await?;
+        }
+        tx.commit().await?;
+        self.written += changes.len() as u64;
+        Ok(())
+    }
+}
+
+async fn insert_records(
+    tx: &mut Transaction<'_, Any>,
+    rows: &[(&Record, i64)],
+    now: i64,
+) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO directory_record (kind, record_key, content_hash, fields, active, \
+         updated_at, deactivated_at, version) VALUES {}",
+        placeholders(rows.len(), 8)
+    );
+    let mut args = AnyArguments::default();
+    for (r, version) in rows {
+        bind(&mut args, r.kind.as_str())?;
+        bind(&mut args, r.key.clone())?;
+        bind(&mut args, r.content_hash())?;
+        bind(&mut args, serde_json::to_string(&r.fields)?)?;
+        bind(&mut args, 1i64)?;
+        bind(&mut args, now)?;
+        bind(&mut args, None::<i64>)?;
+        bind(&mut args, *version)?;
+    }
+    sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Writes index rows.
+pub(super) async fn insert_index(
+    tx: &mut Transaction<'_, Any>,
+    rows: &[(&Record, Entry, i64)],
+) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO directory_search (kind, record_key, param, system, value, version) \
+         VALUES {}",
+        placeholders(rows.len(), 6)
+    );
+    let mut args = AnyArguments::default();
+    for (r, e, version) in rows {
+        bind(&mut args, r.kind.as_str())?;
+        bind(&mut args, r.key.clone())?;
+        bind(&mut args, e.param)?;
+        bind(&mut args, e.system)?;
+        bind(&mut args, e.value.clone())?;
+        bind(&mut args, *version)?;
+    }
+    sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_number_every_column() {
+        assert_eq!(super::placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+    }
+}
