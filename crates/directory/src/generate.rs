@@ -228,7 +228,16 @@ pub fn generate(
             }
         };
         let idnat = format!("8{rpps}");
-        let family = *pick(&rng, FAMILIES);
+        // Beyond the first 10,000 professionals, double-barrelled family names (400 of them):
+        // large synthetic extracts get a spread of names closer to the real one (the commonest
+        // name about 0.3 % of professionals), small ones stay as they were.
+        let base = *pick(&rng, FAMILIES);
+        let family_name = if i < 10_000 {
+            base.to_owned()
+        } else {
+            format!("{base}-{}", FAMILIES[(i / FAMILIES.len()) % FAMILIES.len()])
+        };
+        let family = family_name.as_str();
         let (civ, given) = *pick(&rng, GIVEN);
         let (pcode, plabel, specs) = *pick(&rng, PROFESSIONS);
         let spec = (!specs.is_empty()).then(|| *pick(&rng, specs));

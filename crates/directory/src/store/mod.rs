@@ -70,8 +70,26 @@ impl Store {
         } else {
             url.to_owned()
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 2 } else { 8 })
+        let opts = AnyPoolOptions::new().max_connections(if sqlite { 2 } else { 8 });
+        // As the provider's store: a write-ahead log (readers do not wait for an import's
+        // batches), synced at checkpoints, and a wait rather than an error on a busy file.
+        let opts = if sqlite {
+            opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    for pragma in [
+                        "PRAGMA journal_mode = WAL",
+                        "PRAGMA synchronous = NORMAL",
+                        "PRAGMA busy_timeout = 10000",
+                    ] {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+        } else {
+            opts
+        };
+        let pool = opts
             .connect(&url)
             .await
             .context("connecting to the directory's database")?;

@@ -7,7 +7,8 @@ use crate::index::{Entry, entries};
 use crate::record::{Record, RecordKind};
 use anyhow::Result;
 use sqlx::any::AnyArguments;
-use sqlx::{Any, Arguments, Transaction};
+use sqlx::{Any, AnyPool, Arguments, Transaction};
+use tokio::task::JoinHandle;
 
 /// Records written per transaction.
 pub const BATCH: usize = 2000;
@@ -29,12 +30,15 @@ pub enum Change {
     Deactivate(RecordKind, String),
 }
 
-/// Writes changes in batches at one date, each with the next version.
-pub struct Writer<'s> {
-    store: &'s Store,
+/// Writes changes in batches at one date, each with the next version. A full batch is
+/// written by a task of its own while the caller reads on (one batch in flight at a time, so
+/// batches commit in order); [`Writer::flush`] waits for everything.
+pub struct Writer {
+    pool: AnyPool,
     now: i64,
     version: i64,
     pending: Vec<Change>,
+    in_flight: Option<JoinHandle<Result<u64>>>,
     /// Changes written (committed).
     pub written: u64,
 }
@@ -64,99 +68,127 @@ where
         .map_err(|e| anyhow::anyhow!("binding a value: {e}"))
 }
 
-impl<'s> Writer<'s> {
+impl Writer {
     /// A writer whose first change gets the version after the last stored one.
-    pub async fn new(store: &'s Store, now: i64) -> Result<Self> {
+    pub async fn new(store: &Store, now: i64) -> Result<Self> {
         let version = store.last_version().await?;
         Ok(Self {
-            store,
+            pool: store.pool.clone(),
             now,
             version,
             pending: Vec::with_capacity(BATCH),
+            in_flight: None,
             written: 0,
         })
     }
 
-    /// Adds a change; a full batch is written.
+    /// Adds a change; a full batch is handed to a task that writes it.
     pub async fn push(&mut self, change: Change) -> Result<()> {
         self.pending.push(change);
         if self.pending.len() >= BATCH {
-            self.flush().await?;
+            self.send().await?;
         }
         Ok(())
     }
 
-    /// Writes the pending changes in one transaction.
-    pub async fn flush(&mut self) -> Result<()> {
+    /// Waits for the batch in flight.
+    async fn wait(&mut self) -> Result<()> {
+        if let Some(task) = self.in_flight.take() {
+            self.written += task
+                .await
+                .map_err(|e| anyhow::anyhow!("the batch writer stopped: {e}"))??;
+        }
+        Ok(())
+    }
+
+    /// Starts writing the pending changes once the previous batch is committed.
+    async fn send(&mut self) -> Result<()> {
+        self.wait().await?;
         if self.pending.is_empty() {
             return Ok(());
         }
-        let changes = std::mem::take(&mut self.pending);
-        let mut tx = self.store.pool.begin().await?;
-        let mut inserts: Vec<(&Record, i64)> = vec![];
-        let mut index: Vec<(&Record, Entry, i64)> = vec![];
-        for change in &changes {
-            self.version += 1;
-            let version = self.version;
-            match change {
-                Change::Insert(r) => {
-                    inserts.push((r, version));
-                    index.extend(entries(r).into_iter().map(|e| (r, e, version)));
-                }
-                Change::Update(r) => {
-                    sqlx::query(
-                        "UPDATE directory_record SET content_hash = $3, fields = $4, active = 1, \
-                         updated_at = $5, deactivated_at = NULL, version = $6 \
-                         WHERE kind = $1 AND record_key = $2",
-                    )
-                    .bind(r.kind.as_str())
-                    .bind(r.key.as_str())
-                    .bind(r.content_hash())
-                    .bind(serde_json::to_string(&r.fields)?)
-                    .bind(self.now)
-                    .bind(version)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query("DELETE FROM directory_search WHERE kind = $1 AND record_key = $2")
-                        .bind(r.kind.as_str())
-                        .bind(r.key.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                    index.extend(entries(r).into_iter().map(|e| (r, e, version)));
-                }
-                Change::Deactivate(kind, key) => {
-                    sqlx::query(
-                        "UPDATE directory_record SET active = 0, updated_at = $3, \
-                         deactivated_at = $3, version = $4 WHERE kind = $1 AND record_key = $2",
-                    )
-                    .bind(kind.as_str())
-                    .bind(key.as_str())
-                    .bind(self.now)
-                    .bind(version)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "UPDATE directory_search SET version = $3 \
-                         WHERE kind = $1 AND record_key = $2",
-                    )
-                    .bind(kind.as_str())
-                    .bind(key.as_str())
-                    .bind(version)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-        }
-        for chunk in inserts.chunks(RECORD_ROWS) {
-            insert_records(&mut tx, chunk, self.now).await?;
-        }
-        for chunk in index.chunks(INDEX_ROWS) {
-            insert_index(&mut tx, chunk).await?;
-        }
-        tx.commit().await?;
-        self.written += changes.len() as u64;
+        let changes = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH));
+        let first = self.version + 1;
+        self.version += changes.len() as i64;
+        let (pool, now) = (self.pool.clone(), self.now);
+        self.in_flight = Some(tokio::spawn(async move {
+            write_batch(&pool, &changes, now, first).await?;
+            Ok(changes.len() as u64)
+        }));
         Ok(())
     }
+
+    /// Writes every pending change and waits until all are committed.
+    pub async fn flush(&mut self) -> Result<()> {
+        self.send().await?;
+        self.wait().await
+    }
+}
+
+/// Writes `changes` in one transaction, the first with version `first`, the next ones with
+/// the following versions.
+async fn write_batch(pool: &AnyPool, changes: &[Change], now: i64, first: i64) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let mut inserts: Vec<(&Record, i64)> = vec![];
+    let mut index: Vec<(&Record, Entry, i64)> = vec![];
+    for (version, change) in (first..).zip(changes) {
+        match change {
+            Change::Insert(r) => {
+                inserts.push((r, version));
+                index.extend(entries(r).into_iter().map(|e| (r, e, version)));
+            }
+            Change::Update(r) => {
+                sqlx::query(
+                    "UPDATE directory_record SET content_hash = $3, fields = $4, active = 1, \
+                     updated_at = $5, deactivated_at = NULL, version = $6 \
+                     WHERE kind = $1 AND record_key = $2",
+                )
+                .bind(r.kind.as_str())
+                .bind(r.key.as_str())
+                .bind(r.content_hash())
+                .bind(serde_json::to_string(&r.fields)?)
+                .bind(now)
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM directory_search WHERE kind = $1 AND record_key = $2")
+                    .bind(r.kind.as_str())
+                    .bind(r.key.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                index.extend(entries(r).into_iter().map(|e| (r, e, version)));
+            }
+            Change::Deactivate(kind, key) => {
+                sqlx::query(
+                    "UPDATE directory_record SET active = 0, updated_at = $3, \
+                     deactivated_at = $3, version = $4 WHERE kind = $1 AND record_key = $2",
+                )
+                .bind(kind.as_str())
+                .bind(key.as_str())
+                .bind(now)
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE directory_search SET version = $3 \
+                     WHERE kind = $1 AND record_key = $2",
+                )
+                .bind(kind.as_str())
+                .bind(key.as_str())
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+    }
+    for chunk in inserts.chunks(RECORD_ROWS) {
+        insert_records(&mut tx, chunk, now).await?;
+    }
+    for chunk in index.chunks(INDEX_ROWS) {
+        insert_index(&mut tx, chunk).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn insert_records(
