@@ -5,8 +5,10 @@ use super::store;
 use crate::both_dbs;
 use coeur_directory::generate::{Writers, generate};
 use coeur_directory::import::{Outcome, import_file};
+use coeur_directory::index;
 use coeur_directory::record::RecordKind;
 use coeur_directory::store::Store;
+use coeur_directory::store::search::{Lookup, Value};
 
 const NOW: i64 = 1_767_225_600;
 
@@ -148,6 +150,55 @@ both_dbs!(crafted_personne_activite, |db| async move {
         .await
         .unwrap();
     assert_eq!(changed.len(), 2);
+
+    // The search index follows: the renamed professional under the new folded name only,
+    // the deactivated one still found (active=false searches) with its new version.
+    let family = |prefix: &str| Lookup {
+        params: vec![index::FAMILY],
+        values: vec![Value::Prefix(prefix.into())],
+    };
+    let kinds = [RecordKind::Practitioner];
+    let (found, more) = store
+        .by_index(&kinds, &family("lefevre"), 0, 10)
+        .await
+        .unwrap();
+    assert!(!more);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].record.get("Nom d'exercice"), "LEFEVRE");
+    let renamed = store
+        .get(RecordKind::Practitioner, "899700218896")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found[0].version, renamed.version);
+    let (found, _) = store
+        .by_index(&kinds, &family("guig"), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!((found[0].active, found[0].version), (false, gone.version));
+    let (after, _) = store
+        .by_index(&kinds, &family("guig"), gone.version, 10)
+        .await
+        .unwrap();
+    assert!(
+        after.is_empty(),
+        "keyset paging: nothing after the last version"
+    );
+    let rpps = Lookup {
+        params: vec![index::IDENTIFIER],
+        values: vec![Value::Token {
+            system: Some(coeur_directory::fhir::map::SYSTEM_RPPS.into()),
+            code: "99700218896".into(),
+        }],
+    };
+    let (found, _) = store.by_index(&kinds, &rpps, 0, 10).await.unwrap();
+    assert_eq!(found.len(), 1);
+    let roles = store
+        .owned_by_any(&[RecordKind::PractitionerRole], &["899700218896"])
+        .await
+        .unwrap();
+    assert_eq!(roles.len(), 1);
 });
 
 both_dbs!(missing_columns_skip_the_file, |db| async move {
