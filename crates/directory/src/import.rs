@@ -96,7 +96,7 @@ pub async fn import_file<R: BufRead>(
                 }
             }
         }
-        if collector.read % PROGRESS_EVERY == 0 {
+        if collector.read.is_multiple_of(PROGRESS_EVERY) {
             progress(collector.read, writer.written);
         }
     }

@@ -128,6 +128,8 @@ pub struct Collector {
     kind: ExtractKind,
     header: Header,
     known: HashMap<KeyId, Known>,
+    /// The columns of an exercise (`Personne_activite`): all but the person's, IdNat kept.
+    role_columns: Vec<&'static str>,
     /// The records taken and not handed out yet, with the stored state of their key.
     out: Vec<(Record, Option<StoredState>)>,
     /// Rows read (good and bad).
@@ -144,10 +146,17 @@ impl Collector {
 
     /// A collector that knows the stored state of the keys of `known`.
     pub fn with_stored(kind: ExtractKind, header: Header, known: HashMap<KeyId, Known>) -> Self {
+        let role_columns = columns::PERSONNE_ACTIVITE
+            .iter()
+            .chain(columns::PERSONNE_ACTIVITE_ROLE)
+            .copied()
+            .filter(|c| !PERSON_COLUMNS.contains(c) || *c == "Identification nationale PP")
+            .collect();
         Self {
             kind,
             header,
             known,
+            role_columns,
             out: Vec::new(),
             read: 0,
             rejected: Vec::new(),
@@ -315,12 +324,7 @@ impl Collector {
             key: idnat.clone(),
             fields: self.fields(row, PERSON_COLUMNS),
         };
-        let role_columns: Vec<&str> = columns::PERSONNE_ACTIVITE
-            .iter()
-            .chain(columns::PERSONNE_ACTIVITE_ROLE)
-            .copied()
-            .filter(|c| !PERSON_COLUMNS.contains(c) || *c == "Identification nationale PP")
-            .collect();
+        let role_columns = std::mem::take(&mut self.role_columns);
         let role_key = [
             idnat.as_str(),
             self.get(row, "Identifiant technique de la structure"),
@@ -335,6 +339,7 @@ impl Collector {
             key: role_key,
             fields: self.fields(row, &role_columns),
         };
+        self.role_columns = role_columns;
         let person_id = key_id(person.kind, &person.key);
         let given = self.given(&person_id);
         if given.is_some_and(|h| h != person.hash_prefix() | 1) {
