@@ -129,11 +129,15 @@ awk -F'|' -v n="$QUERIES" -v total="$rows" '
     fam = $8; gsub(/ /, "%20", fam); giv = $9; gsub(/ /, "%20", giv)
     printf "/Practitioner?family=%s&given=%s\n", fam, giv > "'"$tmp"'/name.paths"
   }' "$data/PS_LibreAcces_Personne_activite_$STAMP.txt"
-# Latin-1 names: percent-encode the accented bytes as UTF-8.
+# Accented names: percent-encoded as UTF-8 (the file is UTF-8, or Latin-1 as some extracts).
 python3 - "$tmp/name.paths" <<'EOF'
 import sys, urllib.parse
 p = sys.argv[1]
-raw = open(p, 'rb').read().decode('latin-1')
+data = open(p, 'rb').read()
+try:
+    raw = data.decode('utf-8')
+except UnicodeDecodeError:
+    raw = data.decode('latin-1')
 open(p, 'w').write(''.join(urllib.parse.quote(l, safe='/?=&%|') + '\n' for l in raw.splitlines()))
 EOF
 

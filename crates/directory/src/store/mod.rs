@@ -155,7 +155,7 @@ impl Store {
                 .collect();
             let mut tx = self.pool.begin().await?;
             for chunk in entries.chunks(1000) {
-                write::insert_index(&mut tx, chunk).await?;
+                write::insert_index(&mut tx, self.postgres, chunk).await?;
             }
             tx.commit().await?;
         }

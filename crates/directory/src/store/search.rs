@@ -44,14 +44,18 @@ struct Sql {
     text: String,
     args: AnyArguments,
     n: usize,
+    postgres: bool,
 }
 
 impl Sql {
-    fn new(text: &str) -> Self {
+    /// A statement for `store`'s database: parameters `$1, $2, …` on PostgreSQL, `?` on
+    /// SQLite (see `write::placeholders`).
+    fn new(store: &Store, text: &str) -> Self {
         Self {
             text: text.to_owned(),
             args: AnyArguments::default(),
             n: 0,
+            postgres: store.postgres,
         }
     }
 
@@ -65,8 +69,12 @@ impl Sql {
         T: sqlx::Encode<'static, Any> + sqlx::Type<Any>,
     {
         self.n += 1;
-        self.text.push('$');
-        self.text.push_str(&self.n.to_string());
+        if self.postgres {
+            self.text.push('$');
+            self.text.push_str(&self.n.to_string());
+        } else {
+            self.text.push('?');
+        }
         self.args
             .add(v)
             .map_err(|e| anyhow::anyhow!("binding a value: {e}"))?;
@@ -122,10 +130,13 @@ impl Store {
         after_version: i64,
         limit: i64,
     ) -> Result<(Vec<StoredRecord>, bool)> {
-        let mut q = Sql::new(&format!(
-            "SELECT {RECORD_COLUMNS} FROM directory_search s JOIN directory_record r \
+        let mut q = Sql::new(
+            self,
+            &format!(
+                "SELECT {RECORD_COLUMNS} FROM directory_search s JOIN directory_record r \
              ON r.kind = s.kind AND r.record_key = s.record_key WHERE s.param IN "
-        ));
+            ),
+        );
         q.list(lookup.params.iter().copied())?;
         q.push(" AND s.kind IN ").list(kinds_str(kinds))?;
         q.push(" AND (");
@@ -165,9 +176,10 @@ impl Store {
     ) -> Result<Vec<StoredRecord>> {
         let mut out = vec![];
         for chunk in keys.chunks(KEYS_PER_QUERY) {
-            let mut q = Sql::new(&format!(
-                "SELECT {RECORD_COLUMNS} FROM directory_record r WHERE r.kind IN "
-            ));
+            let mut q = Sql::new(
+                self,
+                &format!("SELECT {RECORD_COLUMNS} FROM directory_record r WHERE r.kind IN "),
+            );
             q.list(kinds_str(kinds))?;
             q.push(" AND r.record_key IN ")
                 .list(chunk.iter().cloned())?;
@@ -189,10 +201,13 @@ impl Store {
     ) -> Result<Vec<StoredRecord>> {
         let mut out = vec![];
         for chunk in idnats.chunks(KEYS_PER_QUERY) {
-            let mut q = Sql::new(&format!(
-                "SELECT {RECORD_COLUMNS} FROM directory_search s JOIN directory_record r \
+            let mut q = Sql::new(
+                self,
+                &format!(
+                    "SELECT {RECORD_COLUMNS} FROM directory_search s JOIN directory_record r \
                  ON r.kind = s.kind AND r.record_key = s.record_key WHERE s.param = "
-            ));
+                ),
+            );
             q.bind(OWNER)?;
             q.push(" AND s.value IN ")
                 .list(chunk.iter().map(|k| (*k).to_owned()))?;
@@ -213,6 +228,7 @@ impl Store {
         let mut out = BTreeSet::new();
         for v in codes {
             let mut q = Sql::new(
+                self,
                 "SELECT s.record_key FROM directory_search s JOIN directory_record r \
                  ON r.kind = s.kind AND r.record_key = s.record_key WHERE s.param = ",
             );
