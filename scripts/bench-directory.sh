@@ -91,9 +91,11 @@ done
 tmp="$(mktemp -d /tmp/coeur-bench-directory.XXXXXX)"
 server_pid=""
 pg_stop=""
+pg_dir=""
 cleanup() {
   [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
   [[ -n "$pg_stop" ]] && eval "$pg_stop" >/dev/null 2>&1
+  [[ -n "$pg_dir" ]] && rm -rf "$pg_dir"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -145,8 +147,10 @@ start_postgres() {
   local bin dir port as=()
   bin="${COEUR_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
   [[ -x "$bin/initdb" ]] || fail "PostgreSQL binaries not found (set COEUR_PG_BIN)"
-  dir="$tmp/pg"
-  mkdir -p "$dir"
+  # Its own directory: PostgreSQL runs as the postgres user when the script runs as root, and
+  # cannot enter the script's private temporary directory.
+  dir="$(mktemp -d /tmp/coeur-bench-pg.XXXXXX)"
+  pg_dir="$dir"
   if ((EUID == 0)); then
     chown postgres: "$dir"
     as=(runuser -u postgres --)
