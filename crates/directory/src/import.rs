@@ -118,6 +118,9 @@ pub async fn import_file<R: BufRead>(
         }
         writer.flush().await?;
     }
+    if writer.written > 0 {
+        store.analyze().await?;
+    }
     progress(collector.read, writer.written);
     summary.read = collector.read;
     summary.rejected = collector.rejected.len() as u64;
