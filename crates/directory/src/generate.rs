@@ -228,7 +228,16 @@ pub fn generate(
             }
         };
         let idnat = format!("8{rpps}");
-        let family = *pick(&rng, FAMILIES);
+        // Beyond the first 10,000 professionals, double-barrelled family names (400 of them):
+        // large synthetic extracts get a spread of names closer to the real one (the commonest
+        // name about 0.3 % of professionals), small ones stay as they were.
+        let base = *pick(&rng, FAMILIES);
+        let family_name = if i < 10_000 {
+            base.to_owned()
+        } else {
+            format!("{base}-{}", FAMILIES[(i / FAMILIES.len()) % FAMILIES.len()])
+        };
+        let family = family_name.as_str();
         let (civ, given) = *pick(&rng, GIVEN);
         let (pcode, plabel, specs) = *pick(&rng, PROFESSIONS);
         let spec = (!specs.is_empty()).then(|| *pick(&rng, specs));
@@ -398,4 +407,21 @@ pub fn generate(
         }
     }
     Ok(())
+}
+
+/// Writes `input` as the one file `name` (deflated) of a ZIP archive, as the extracts are
+/// published.
+pub fn zip_extract<W: std::io::Write + std::io::Seek>(
+    name: &str,
+    input: &mut dyn std::io::Read,
+    out: W,
+) -> std::io::Result<W> {
+    let mut zip = zip::ZipWriter::new(out);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    zip.start_file(name, options)
+        .map_err(std::io::Error::other)?;
+    std::io::copy(input, &mut zip)?;
+    zip.finish().map_err(std::io::Error::other)
 }

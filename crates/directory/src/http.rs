@@ -11,7 +11,10 @@
 //! rate limit: `429` with `Retry-After` past it. `/metadata` is public.
 
 use crate::fhir::capability::capability_statement;
-use crate::fhir::map::{Related, instant, key_of_id, kinds_of, practitioner_with, resource};
+use crate::fhir::lookup::{Driver, driver};
+use crate::fhir::map::{
+    Related, SYSTEM_G15, instant, key_of_id, kinds_of, practitioner_with, resource,
+};
 use crate::fhir::model::{OperationOutcome, Resource};
 use crate::fhir::page::{CursorKey, count_only, searchset};
 use crate::fhir::query::{
@@ -19,6 +22,7 @@ use crate::fhir::query::{
 };
 use crate::ratelimit::{Limiter, RateLimit};
 use crate::record::RecordKind;
+use crate::store::search::{Lookup, Value};
 use crate::store::{Store, StoredRecord};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -27,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use coeur_common::random::Clock;
 use coeur_resource_server::{Binding, Scope, TokenError, Verifier, scope};
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 scope! {
@@ -276,51 +280,80 @@ async fn read(
 /// Records scanned per store round trip.
 const SCAN: i64 = 500;
 
-/// The related records of a practitioner (IdNat `key`).
-async fn related(d: &Directory, key: &str) -> anyhow::Result<Related> {
-    let prefix = format!("{key}|");
-    let records = |v: Vec<StoredRecord>| -> Vec<crate::record::Record> {
-        v.into_iter()
-            .filter(|s| s.active)
-            .map(|s| s.record)
-            .collect()
-    };
-    Ok(Related {
-        roles: records(
-            d.store
-                .with_key_prefix(RecordKind::PractitionerRole, &prefix)
-                .await?,
-        ),
-        qualifications: records(
-            d.store
-                .with_key_prefix(RecordKind::Qualification, &prefix)
-                .await?,
-        ),
-        mailboxes: records(
-            d.store
-                .with_field(RecordKind::Mailbox, "Identification nationale PP", key)
-                .await?,
-        ),
-        contact: crate::space::store::contact(&d.store, key).await?,
-    })
+/// The related records of practitioners (IdNat `keys`), through the index's owner rows.
+async fn related_of(
+    d: &Directory,
+    keys: &[&str],
+) -> anyhow::Result<std::collections::HashMap<String, Related>> {
+    let mut out: std::collections::HashMap<String, Related> = keys
+        .iter()
+        .map(|k| ((*k).to_owned(), Related::default()))
+        .collect();
+    let kinds = [
+        RecordKind::PractitionerRole,
+        RecordKind::Qualification,
+        RecordKind::Mailbox,
+    ];
+    for s in d.store.owned_by_any(&kinds, keys).await? {
+        if !s.active {
+            continue;
+        }
+        let owner = match s.record.kind {
+            RecordKind::Mailbox => s.record.get("Identification nationale PP").to_owned(),
+            _ => crate::fhir::map::role_practitioner(&s.record).to_owned(),
+        };
+        if let Some(rel) = out.get_mut(&owner) {
+            match s.record.kind {
+                RecordKind::PractitionerRole => rel.roles.push(s.record),
+                RecordKind::Qualification => rel.qualifications.push(s.record),
+                _ => rel.mailboxes.push(s.record),
+            }
+        }
+    }
+    for (key, rel) in out.iter_mut() {
+        rel.contact = crate::space::store::contact(&d.store, key).await?;
+    }
+    Ok(out)
 }
 
 /// The resource of a stored record, a practitioner with its related records.
 async fn full_resource(d: &Directory, s: &StoredRecord) -> anyhow::Result<Option<Resource>> {
-    if s.record.kind == RecordKind::Practitioner {
-        let rel = related(d, &s.record.key).await?;
-        return Ok(Some(Resource::Practitioner(practitioner_with(s, &rel))));
-    }
-    Ok(resource(s))
+    Ok(full_resources(d, std::slice::from_ref(s)).await?.pop())
+}
+
+/// The resources of stored records, practitioners with their related records (one query for
+/// them all).
+async fn full_resources(d: &Directory, list: &[StoredRecord]) -> anyhow::Result<Vec<Resource>> {
+    let keys: Vec<&str> = list
+        .iter()
+        .filter(|s| s.record.kind == RecordKind::Practitioner)
+        .map(|s| s.record.key.as_str())
+        .collect();
+    let mut related = if keys.is_empty() {
+        Default::default()
+    } else {
+        related_of(d, &keys).await?
+    };
+    Ok(list
+        .iter()
+        .filter_map(|s| {
+            if s.record.kind == RecordKind::Practitioner {
+                let rel = related.remove(&s.record.key).unwrap_or_default();
+                Some(Resource::Practitioner(practitioner_with(s, &rel)))
+            } else {
+                resource(s)
+            }
+        })
+        .collect())
 }
 
 /// Turns the filters on other records (`qualification-code`, `mailbox-mss`) into the ids
 /// of the practitioners they select.
 async fn resolve(d: &Directory, query: &mut Query) -> anyhow::Result<()> {
     for f in &mut query.filters {
-        let keys: HashSet<String> = match f {
+        let keys: BTreeSet<String> = match f {
             Filter::Mailbox(addresses) => {
-                let mut keys = HashSet::new();
+                let mut keys = BTreeSet::new();
                 for a in addresses.iter() {
                     if let Some(m) = d.store.get(RecordKind::Mailbox, a).await?
                         && m.active
@@ -333,36 +366,80 @@ async fn resolve(d: &Directory, query: &mut Query) -> anyhow::Result<()> {
                 }
                 keys
             }
-            Filter::QualificationCode(tokens) => {
-                let mut keys = HashSet::new();
-                for kind in [RecordKind::PractitionerRole, RecordKind::Qualification] {
-                    let mut after = 0;
-                    loop {
-                        let chunk = d.store.scan(&[kind], after, SCAN).await?;
-                        let Some(last) = chunk.last() else { break };
-                        after = last.version;
-                        for s in chunk.iter().filter(|s| s.active) {
-                            let rel = Related {
-                                qualifications: vec![s.record.clone()],
-                                ..Related::default()
-                            };
-                            let codes = crate::fhir::map::qualification_codes(&rel);
-                            if codes_match(tokens, &codes) {
-                                let owner = crate::fhir::map::role_practitioner(&s.record);
-                                keys.insert(owner.to_owned());
-                            }
-                        }
-                    }
-                }
-                keys
-            }
+            Filter::QualificationCode(tokens) => match codes_of(tokens) {
+                Some(codes) => d.store.owners_of_codes(&codes, SYSTEM_G15).await?,
+                None => scan_owners_of_codes(d, tokens).await?,
+            },
             _ => continue,
         };
-        let mut keys: Vec<String> = keys.into_iter().collect();
-        keys.sort();
-        *f = Filter::Id(keys);
+        *f = Filter::Id(keys.into_iter().collect());
     }
     Ok(())
+}
+
+/// Tokens with a code as index values; `None` when one has none (`system|`).
+fn codes_of(tokens: &[crate::fhir::query::Token]) -> Option<Vec<Value>> {
+    tokens
+        .iter()
+        .map(|t| {
+            t.code.clone().map(|code| Value::Token {
+                system: t.system.clone(),
+                code,
+            })
+        })
+        .collect()
+}
+
+/// `qualification-code=system|` (any code of a system): the exercises and qualifications
+/// scanned, the one case the index does not answer.
+async fn scan_owners_of_codes(
+    d: &Directory,
+    tokens: &[crate::fhir::query::Token],
+) -> anyhow::Result<BTreeSet<String>> {
+    let mut keys = BTreeSet::new();
+    for kind in [RecordKind::PractitionerRole, RecordKind::Qualification] {
+        let mut after = 0;
+        loop {
+            let chunk = d.store.scan(&[kind], after, SCAN).await?;
+            let Some(last) = chunk.last() else { break };
+            after = last.version;
+            for s in chunk.iter().filter(|s| s.active) {
+                let rel = Related {
+                    qualifications: vec![s.record.clone()],
+                    ..Related::default()
+                };
+                let codes = crate::fhir::map::qualification_codes(&rel);
+                if codes_match(tokens, &codes) {
+                    let owner = crate::fhir::map::role_practitioner(&s.record);
+                    keys.insert(owner.to_owned());
+                }
+            }
+        }
+    }
+    Ok(keys)
+}
+
+/// The next candidates of a search after `after` in change order, and whether there may be
+/// more.
+async fn candidates(
+    d: &Directory,
+    kinds: &[RecordKind],
+    driver: Option<&Driver>,
+    after: i64,
+) -> anyhow::Result<(Vec<StoredRecord>, bool)> {
+    Ok(match driver {
+        Some(Driver::Index(lookup)) => d.store.by_index(kinds, lookup, after, SCAN).await?,
+        Some(Driver::Keys(keys)) => {
+            let chunk = d.store.by_keys(kinds, keys, after, SCAN).await?;
+            let more = chunk.len() as i64 == SCAN;
+            (chunk, more)
+        }
+        None => {
+            let chunk = d.store.scan(kinds, after, SCAN).await?;
+            let more = chunk.len() as i64 == SCAN;
+            (chunk, more)
+        }
+    })
 }
 
 async fn search(
@@ -444,57 +521,49 @@ async fn search_with(
 async fn run_search(d: &Directory, query: &Query, mut after: i64) -> anyhow::Result<Response> {
     let kinds = kinds_of(query.resource.as_str());
     let base = &d.config.base_url;
+    let driver = driver(query);
     if query.summary_count {
         let mut total = 0u64;
         loop {
-            let chunk = d.store.scan(kinds, after, SCAN).await?;
-            let Some(last) = chunk.last() else { break };
-            after = last.version;
+            let (chunk, more) = candidates(d, kinds, driver.as_ref(), after).await?;
             total += chunk
                 .iter()
                 .filter(|s| resource(s).is_some_and(|r| query.matches(s, &r)))
                 .count() as u64;
+            match chunk.last() {
+                Some(last) if more => after = last.version,
+                _ => break,
+            }
         }
         return Ok(fhir(
             StatusCode::OK,
             &Resource::Bundle(count_only(base, query, total)),
         ));
     }
-    let mut matched: Vec<(i64, Resource)> = vec![];
+    let mut matched: Vec<StoredRecord> = vec![];
     'scan: loop {
-        let chunk = d.store.scan(kinds, after, SCAN).await?;
-        let Some(last) = chunk.last() else { break };
-        after = last.version;
-        for s in &chunk {
-            if let Some(r) = resource(s).filter(|r| query.matches(s, r)) {
-                matched.push((s.version, r));
+        let (chunk, more) = candidates(d, kinds, driver.as_ref(), after).await?;
+        let last = chunk.last().map(|s| s.version);
+        for s in chunk {
+            if resource(&s).is_some_and(|r| query.matches(&s, &r)) {
+                matched.push(s);
                 if matched.len() > query.count {
                     break 'scan;
                 }
             }
         }
+        match last {
+            Some(last) if more => after = last,
+            _ => break,
+        }
     }
     let next_after = if matched.len() > query.count {
         matched.truncate(query.count);
-        matched.last().map(|(v, _)| *v)
+        matched.last().map(|s| s.version)
     } else {
         None
     };
-    let mut matches: Vec<Resource> = Vec::with_capacity(matched.len());
-    for (_, r) in matched {
-        matches.push(match r {
-            Resource::Practitioner(p) => match key_of_id(&p.id) {
-                Some(key) => match d.store.get(RecordKind::Practitioner, &key).await? {
-                    Some(s) => full_resource(d, &s)
-                        .await?
-                        .unwrap_or(Resource::Practitioner(p)),
-                    None => Resource::Practitioner(p),
-                },
-                None => Resource::Practitioner(p),
-            },
-            r => r,
-        });
-    }
+    let matches = full_resources(d, &matched).await?;
     let included = includes(d, query, &matches).await?;
     let bundle = searchset(base, query, &d.cursors, matches, next_after, included);
     Ok(fhir(StatusCode::OK, &Resource::Bundle(bundle)))
@@ -535,46 +604,56 @@ async fn includes(
     for rev in &query.revinclude {
         match rev {
             RevInclude::RolesOfPractitioner => {
-                for m in matches {
-                    if let Resource::Practitioner(p) = m
-                        && let Some(key) = key_of_id(&p.id)
+                let keys: Vec<String> = matches
+                    .iter()
+                    .filter_map(|m| match m {
+                        Resource::Practitioner(p) => key_of_id(&p.id),
+                        _ => None,
+                    })
+                    .collect();
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                if !keys.is_empty() {
+                    for s in d
+                        .store
+                        .owned_by_any(&[RecordKind::PractitionerRole], &keys)
+                        .await?
                     {
-                        for s in d
-                            .store
-                            .with_key_prefix(RecordKind::PractitionerRole, &format!("{key}|"))
-                            .await?
-                        {
-                            out.extend(resource(&s));
-                        }
+                        out.extend(resource(&s));
                     }
                 }
             }
             RevInclude::RolesAtOrganization => {
-                let ids: HashSet<&str> = matches
+                let ids: Vec<String> = matches
                     .iter()
                     .filter_map(|m| match m {
-                        Resource::Organization(o) => Some(o.id.as_str()),
+                        Resource::Organization(o) => Some(o.id.clone()),
                         _ => None,
                     })
                     .collect();
                 if ids.is_empty() {
                     continue;
                 }
-                // Exercises point to their site by FINESS number inside the record: a scan.
+                let lookup = Lookup {
+                    params: vec![crate::index::ORGANIZATION],
+                    values: ids
+                        .into_iter()
+                        .map(|code| Value::Token {
+                            system: Some(String::new()),
+                            code,
+                        })
+                        .collect(),
+                };
                 let mut after = 0;
                 loop {
-                    let chunk = d
+                    let (chunk, more) = d
                         .store
-                        .scan(&[RecordKind::PractitionerRole], after, SCAN)
+                        .by_index(&[RecordKind::PractitionerRole], &lookup, after, SCAN)
                         .await?;
-                    let Some(last) = chunk.last() else { break };
-                    after = last.version;
-                    for s in chunk {
-                        if let Some(Resource::PractitionerRole(r)) = resource(&s)
-                            && ref_id(r.organization.as_ref()).is_some_and(|id| ids.contains(id))
-                        {
-                            out.extend(resource(&s));
-                        }
+                    let last = chunk.last().map(|s| s.version);
+                    out.extend(chunk.iter().filter_map(resource));
+                    match last {
+                        Some(last) if more => after = last,
+                        _ => break,
                     }
                 }
             }

@@ -4,9 +4,11 @@
 //! streaming extract reader and row-to-record mapping ([`extract`]), records with their content
 //! hash and the import plan against the stored state ([`record`]), synthetic extracts
 //! ([`generate`]), the FHIR R4 models, search parsing and paging ([`fhir`]), rate limit buckets
-//! ([`ratelimit`]). The IO shell: the sqlx store ([`store`]), the import ([`import`]), the
-//! FHIR API over HTTP ([`http`]) and the professionals' own space ([`space`]: web pages behind a
-//! login through coeur, where they see their record and edit their contact details). The directory does not depend on the provider: it talks to it
+//! ([`ratelimit`]), the search index's rows of a record ([`index`]). The IO shell: the sqlx
+//! store ([`store`]), the import ([`import`]), the FHIR API over HTTP ([`http`]) and the
+//! professionals' own space ([`space`]: web pages behind a login through coeur, where they see
+//! their record and edit their contact details). The directory does not depend on the
+//! provider: it talks to it
 //! only through OAuth/OIDC like any third party (its access tokens, checked against its JWKS).
 #![forbid(unsafe_code)]
 
@@ -15,6 +17,7 @@ pub mod fhir;
 pub mod generate;
 pub mod http;
 pub mod import;
+pub mod index;
 pub mod keys;
 pub mod ratelimit;
 pub mod record;

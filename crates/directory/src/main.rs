@@ -15,13 +15,14 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use coeur_directory::extract::collect;
 use coeur_directory::generate::{Writers, generate};
-use coeur_directory::import::{Outcome, import_file};
+use coeur_directory::import::{Outcome, each_text_file, import_input};
 use coeur_directory::record::plan;
 use coeur_directory::store::Store;
 use coeur_directory::summary::Summary;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -49,6 +50,10 @@ enum Command {
         /// Date and time in the file names, `AAAAMMJJhhmm`.
         #[arg(long, default_value = "202501010000")]
         stamp: String,
+        /// Also write each extract as a ZIP archive (`NAME.zip` holding `NAME.txt`), as
+        /// published.
+        #[arg(long)]
+        zip: bool,
     },
     /// Reads extracts, reports bad rows and prints the summary of an import into an empty store.
     Check { files: Vec<PathBuf> },
@@ -137,6 +142,23 @@ impl coeur_common::random::Clock for SystemClock {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64)
     }
+}
+
+/// A progress bar over the `len` bytes of a file on a terminal; hidden (the import logs plain
+/// lines instead) when stderr is not one.
+fn progress_bar(name: &str, len: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template(
+        "{prefix} [{bar:30}] {bytes}/{total_bytes} {elapsed_precise} (eta {eta}) {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    bar.set_style(style);
+    bar.set_prefix(name.to_owned());
+    bar
 }
 
 #[tokio::main]
@@ -234,11 +256,31 @@ async fn main() -> anyhow::Result<()> {
             let mut out = Outcome::default();
             for path in files {
                 let name = path.display().to_string();
-                let input = BufReader::new(File::open(&path).with_context(|| name.clone())?);
-                let mut progress = |done: u64, total: u64| {
-                    eprintln!("{name}: {done}/{total} changes written");
+                let file = File::open(&path).with_context(|| name.clone())?;
+                let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+                let bar = progress_bar(&name, len);
+                let terminal = !bar.is_hidden();
+                let started = std::time::Instant::now();
+                let mut progress = |rows: u64, written: u64| {
+                    let line = format!("{rows} rows read, {written} changes written");
+                    if terminal {
+                        bar.set_message(line);
+                    } else {
+                        eprintln!("{name}: {line} ({:.0?})", started.elapsed());
+                    }
                 };
-                import_file(&store, &name, input, !partial, now, &mut out, &mut progress).await?;
+                import_input(
+                    &store,
+                    &name,
+                    bar.wrap_read(file),
+                    !partial,
+                    now,
+                    &mut out,
+                    &mut progress,
+                )
+                .await?;
+                bar.finish_and_clear();
+                eprintln!("{name}: imported in {:.1?}", started.elapsed());
             }
             for r in &out.rejected {
                 eprintln!("{}:{}: {}", r.file, r.row.line, r.row.reason);
@@ -254,6 +296,7 @@ async fn main() -> anyhow::Result<()> {
             seed,
             out,
             stamp,
+            zip,
         } => {
             std::fs::create_dir_all(&out)?;
             let open = |name: &str| -> anyhow::Result<BufWriter<File>> {
@@ -282,6 +325,21 @@ async fn main() -> anyhow::Result<()> {
             for w in [&mut a, &mut s, &mut d, &mut m, &mut f] {
                 w.flush()?;
             }
+            drop((a, s, d, m, f));
+            if zip {
+                for name in [
+                    "PS_LibreAcces_Personne_activite",
+                    "PS_LibreAcces_SavoirFaire",
+                    "PS_LibreAcces_Dipl_AutExerc",
+                    "Extraction_Correspondance_MSSante",
+                    "finess_etablissements",
+                ] {
+                    let text = format!("{name}_{stamp}.txt");
+                    let mut input = File::open(out.join(&text))?;
+                    let archive = File::create(out.join(format!("{name}_{stamp}.zip")))?;
+                    coeur_directory::generate::zip_extract(&text, &mut input, archive)?;
+                }
+            }
             println!(
                 "wrote {persons} professionals and {structures} structures to {}",
                 out.display()
@@ -291,18 +349,21 @@ async fn main() -> anyhow::Result<()> {
             let mut summary = Summary::default();
             for path in files {
                 let name = path.display().to_string();
-                let input = BufReader::new(File::open(&path).with_context(|| name.clone())?);
-                match collect(input) {
-                    Err(e) => eprintln!("{name}: skipped: {e}"),
-                    Ok((kind, c)) => {
-                        for e in &c.rejected {
-                            eprintln!("{name}:{}: {}", e.line, e.reason);
+                let file = File::open(&path).with_context(|| name.clone())?;
+                each_text_file(&name, file, &mut |name, input| {
+                    match collect(input) {
+                        Err(e) => eprintln!("{name}: skipped: {e}"),
+                        Ok((kind, c)) => {
+                            for e in &c.rejected {
+                                eprintln!("{name}:{}: {}", e.line, e.reason);
+                            }
+                            let p = plan(&HashMap::new(), &c.records, kind.record_kinds(), true);
+                            summary.add(c.read, &c.rejected, &p);
+                            println!("{name}: {kind:?}, {} records", c.records.len());
                         }
-                        let p = plan(&HashMap::new(), &c.records, kind.record_kinds(), true);
-                        summary.add(c.read, &c.rejected, &p);
-                        println!("{name}: {kind:?}, {} records", c.records.len());
                     }
-                }
+                    Ok(())
+                })?;
             }
             println!("{summary}");
         }

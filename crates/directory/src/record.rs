@@ -52,6 +52,15 @@ pub struct Record {
 impl Record {
     /// SHA-256 over the kind, key and fields, hex: equal content, equal hash.
     pub fn content_hash(&self) -> String {
+        hex::encode(self.digest())
+    }
+
+    /// The first 64 bits of [`Self::content_hash`], what an import keeps in memory per record.
+    pub fn hash_prefix(&self) -> u64 {
+        prefix_of(&self.digest())
+    }
+
+    fn digest(&self) -> [u8; 32] {
         let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
         for part in [self.kind.as_str(), self.key.as_str()] {
             ctx.update(part.as_bytes());
@@ -63,13 +72,46 @@ impl Record {
             ctx.update(v.as_bytes());
             ctx.update(&[0]);
         }
-        hex::encode(ctx.finish().as_ref())
+        let mut out = [0; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        out
     }
 
     /// A field, empty when absent.
     pub fn get(&self, name: &str) -> &str {
         self.fields.get(name).map(String::as_str).unwrap_or("")
     }
+}
+
+fn prefix_of(bytes: &[u8]) -> u64 {
+    let mut b = [0; 8];
+    b.copy_from_slice(&bytes[..8]);
+    u64::from_be_bytes(b)
+}
+
+/// The first 64 bits of a stored hex content hash ([`Record::hash_prefix`] of its record), 0
+/// when it is not one.
+pub fn stored_hash_prefix(hex_hash: &str) -> u64 {
+    hex_hash
+        .get(..16)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or(0)
+}
+
+/// A record's identity in an import's memory: 128 bits of SHA-256 over its kind and key
+/// (16 bytes instead of the key itself; a collision among a few million keys has a
+/// probability around 2⁻⁸⁵).
+pub type KeyId = [u8; 16];
+
+/// The [`KeyId`] of a record.
+pub fn key_id(kind: RecordKind, key: &str) -> KeyId {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(kind.as_str().as_bytes());
+    ctx.update(&[0]);
+    ctx.update(key.as_bytes());
+    let mut out = [0; 16];
+    out.copy_from_slice(&ctx.finish().as_ref()[..16]);
+    out
 }
 
 /// The stored state of one record, as [`plan`] needs it.

@@ -33,6 +33,18 @@ impl Summary {
     }
 }
 
+impl Summary {
+    /// Adds the counts of another run.
+    pub fn merge(&mut self, other: &Summary) {
+        self.read += other.read;
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.deactivated += other.deactivated;
+        self.rejected += other.rejected;
+    }
+}
+
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

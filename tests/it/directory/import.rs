@@ -5,8 +5,10 @@ use super::store;
 use crate::both_dbs;
 use coeur_directory::generate::{Writers, generate};
 use coeur_directory::import::{Outcome, import_file};
+use coeur_directory::index;
 use coeur_directory::record::RecordKind;
 use coeur_directory::store::Store;
+use coeur_directory::store::search::{Lookup, Value};
 
 const NOW: i64 = 1_767_225_600;
 
@@ -148,6 +150,55 @@ both_dbs!(crafted_personne_activite, |db| async move {
         .await
         .unwrap();
     assert_eq!(changed.len(), 2);
+
+    // The search index follows: the renamed professional under the new folded name only,
+    // the deactivated one still found (active=false searches) with its new version.
+    let family = |prefix: &str| Lookup {
+        params: vec![index::FAMILY],
+        values: vec![Value::Prefix(prefix.into())],
+    };
+    let kinds = [RecordKind::Practitioner];
+    let (found, more) = store
+        .by_index(&kinds, &family("lefevre"), 0, 10)
+        .await
+        .unwrap();
+    assert!(!more);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].record.get("Nom d'exercice"), "LEFEVRE");
+    let renamed = store
+        .get(RecordKind::Practitioner, "899700218896")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found[0].version, renamed.version);
+    let (found, _) = store
+        .by_index(&kinds, &family("guig"), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!((found[0].active, found[0].version), (false, gone.version));
+    let (after, _) = store
+        .by_index(&kinds, &family("guig"), gone.version, 10)
+        .await
+        .unwrap();
+    assert!(
+        after.is_empty(),
+        "keyset paging: nothing after the last version"
+    );
+    let rpps = Lookup {
+        params: vec![index::IDENTIFIER],
+        values: vec![Value::Token {
+            system: Some(coeur_directory::fhir::map::SYSTEM_RPPS.into()),
+            code: "99700218896".into(),
+        }],
+    };
+    let (found, _) = store.by_index(&kinds, &rpps, 0, 10).await.unwrap();
+    assert_eq!(found.len(), 1);
+    let roles = store
+        .owned_by_any(&[RecordKind::PractitionerRole], &["899700218896"])
+        .await
+        .unwrap();
+    assert_eq!(roles.len(), 1);
 });
 
 both_dbs!(missing_columns_skip_the_file, |db| async move {
@@ -245,5 +296,119 @@ both_dbs!(generated_extracts_import_cleanly, |db| async move {
             again.summary.deactivated
         ),
         (0, 0, 0)
+    );
+});
+
+both_dbs!(zip_archives_and_plain_text, |db| async move {
+    use coeur_directory::generate::zip_extract;
+    use coeur_directory::import::import_input;
+    use std::io::Cursor;
+    let (store, _dir) = store(db).await;
+    let (mut a, mut s, mut d, mut m, mut f) = (vec![], vec![], vec![], vec![], vec![]);
+    generate(
+        11,
+        40,
+        5,
+        Writers {
+            activite: &mut a,
+            savoir_faire: &mut s,
+            diplome: &mut d,
+            mssante: &mut m,
+            finess: &mut f,
+        },
+    )
+    .unwrap();
+    let archive = zip_extract(
+        "PS_LibreAcces_Personne_activite_202501010000.txt",
+        &mut &a[..],
+        Cursor::new(vec![]),
+    )
+    .unwrap()
+    .into_inner();
+    assert_eq!(&archive[..4], b"PK\x03\x04");
+    assert!(archive.len() < a.len(), "deflated");
+
+    // A truncated archive (no central directory): an error, nothing written.
+    let mut out = Outcome::default();
+    let cut = Cursor::new(archive[..archive.len() / 2].to_vec());
+    let e = import_input(&store, "cut.zip", cut, true, NOW, &mut out, &mut |_, _| {})
+        .await
+        .expect_err("a truncated archive");
+    assert!(format!("{e:#}").contains("ZIP"), "{e:#}");
+    assert_eq!(
+        store.count(RecordKind::Practitioner, false).await.unwrap(),
+        0
+    );
+
+    // The archive: its one file imported, named after the archive and the entry.
+    let mut out = Outcome::default();
+    let kinds = import_input(
+        &store,
+        "pa.zip",
+        Cursor::new(archive.clone()),
+        true,
+        NOW,
+        &mut out,
+        &mut |_, _| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(kinds.len(), 1);
+    assert!(out.rejected.is_empty() && out.skipped.is_empty());
+    assert_eq!(
+        store.count(RecordKind::Practitioner, true).await.unwrap(),
+        40
+    );
+    let inserted = out.summary.inserted;
+    assert!(inserted > 40, "{}", out.summary);
+
+    // The same extract as plain text: nothing changes.
+    let mut again = Outcome::default();
+    import_input(
+        &store,
+        "pa.txt",
+        Cursor::new(a.clone()),
+        true,
+        NOW + 1,
+        &mut again,
+        &mut |_, _| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            again.summary.unchanged,
+            again.summary.inserted,
+            again.summary.updated
+        ),
+        (inserted, 0, 0)
+    );
+
+    // Damaged deflate data: the import stops with an error instead of reading garbage.
+    let mut bad = archive.clone();
+    let middle = bad.len() / 2;
+    for b in &mut bad[middle..middle + 30] {
+        *b ^= 0x5a;
+    }
+    let mut out = Outcome::default();
+    let r = import_input(
+        &store,
+        "bad.zip",
+        Cursor::new(bad),
+        true,
+        NOW + 2,
+        &mut out,
+        &mut |_, _| {},
+    )
+    .await;
+    assert!(
+        r.is_err() || !out.rejected.is_empty() || !out.skipped.is_empty(),
+        "damage must not pass unnoticed: {}",
+        out.summary
+    );
+    assert_eq!(
+        store.count(RecordKind::Practitioner, true).await.unwrap(),
+        40,
+        "nothing deactivated by a damaged archive"
     );
 });

@@ -5,9 +5,9 @@ pub mod columns;
 pub mod reader;
 
 use crate::keys::{check_finess, check_optional, check_rpps, check_siren, check_siret};
-use crate::record::{Record, RecordKind};
+use crate::record::{KeyId, Record, RecordKind, key_id};
 use reader::{FileError, Header, Row, RowError};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The known extract files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,13 +81,57 @@ const PERSON_COLUMNS: &[&str] = &[
     "Prénom d'exercice",
 ];
 
-/// Gathers the records of one file, rejecting bad rows with their reason.
+/// What an import knows of a record key, in 16 bytes: whether this file already gave it (and
+/// its content hash), and its stored state before the import.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Known {
+    /// [`Record::hash_prefix`] of the record this file gave, low bit set; 0 when the file
+    /// has not given it (yet).
+    in_file: u64,
+    /// The stored record's hash prefix, its two low bits replaced by 1 (stored) and whether it
+    /// is active; 0 when nothing is stored.
+    stored: u64,
+}
+
+impl Known {
+    /// A stored record: the prefix of its content hash and whether it is active.
+    pub fn stored(hash_prefix: u64, active: bool) -> Self {
+        Self {
+            in_file: 0,
+            stored: (hash_prefix & !3) | 2 | u64::from(active),
+        }
+    }
+
+    /// The stored state: whether the record is active and unchanged by `hash_prefix`.
+    fn state(self) -> Option<StoredState> {
+        (self.stored != 0).then_some(StoredState(self.stored))
+    }
+}
+
+/// The stored state of a record an extract gives again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredState(u64);
+
+impl StoredState {
+    /// Whether the stored record is active with the same content as `record`.
+    pub fn unchanged(self, record: &Record) -> bool {
+        self.0 & 1 == 1 && self.0 & !3 == record.hash_prefix() & !3
+    }
+}
+
+/// Takes the rows of one file one at a time and hands out its records as they come
+/// ([`Collector::take_records`]), rejecting bad rows with their reason. It remembers every
+/// record key seen (16 bytes and two hashes each, not the records): duplicates are refused,
+/// a person repeated on several exercise rows is handed out once.
 #[derive(Debug)]
 pub struct Collector {
     kind: ExtractKind,
     header: Header,
-    /// The records, by kind and key.
-    pub records: BTreeMap<(RecordKind, String), Record>,
+    known: HashMap<KeyId, Known>,
+    /// The columns of an exercise (`Personne_activite`): all but the person's, IdNat kept.
+    role_columns: Vec<&'static str>,
+    /// The records taken and not handed out yet, with the stored state of their key.
+    out: Vec<(Record, Option<StoredState>)>,
     /// Rows read (good and bad).
     pub read: u64,
     /// Rejected rows.
@@ -95,15 +139,38 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// A collector for a file whose header has been recognised.
+    /// A collector for a file whose header has been recognised, with nothing stored.
     pub fn new(kind: ExtractKind, header: Header) -> Self {
+        Self::with_stored(kind, header, HashMap::new())
+    }
+
+    /// A collector that knows the stored state of the keys of `known`.
+    pub fn with_stored(kind: ExtractKind, header: Header, known: HashMap<KeyId, Known>) -> Self {
+        let role_columns = columns::PERSONNE_ACTIVITE
+            .iter()
+            .chain(columns::PERSONNE_ACTIVITE_ROLE)
+            .copied()
+            .filter(|c| !PERSON_COLUMNS.contains(c) || *c == "Identification nationale PP")
+            .collect();
         Self {
             kind,
             header,
-            records: BTreeMap::new(),
+            known,
+            role_columns,
+            out: Vec::new(),
             read: 0,
             rejected: Vec::new(),
         }
+    }
+
+    /// The records taken since the last call, each with its stored state when it had one.
+    pub fn take_records(&mut self) -> Vec<(Record, Option<StoredState>)> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Whether this file gave the record `id`.
+    pub fn in_file(&self, id: &KeyId) -> bool {
+        self.known.get(id).is_some_and(|k| k.in_file != 0)
     }
 
     /// Takes one row (or a row the reader refused).
@@ -116,6 +183,19 @@ impl Collector {
         if let Err(e) = result {
             self.rejected.push(e);
         }
+    }
+
+    /// The hash this file gave for `id` before, if it did.
+    fn given(&self, id: &KeyId) -> Option<u64> {
+        self.known.get(id).map(|k| k.in_file).filter(|h| *h != 0)
+    }
+
+    /// Hands out a record the file has not given before.
+    fn emit(&mut self, id: KeyId, record: Record) {
+        let k = self.known.entry(id).or_default();
+        k.in_file = record.hash_prefix() | 1;
+        let stored = k.state();
+        self.out.push((record, stored));
     }
 
     fn fields(&self, row: &Row, names: &[&str]) -> BTreeMap<String, String> {
@@ -152,15 +232,15 @@ impl Collector {
     }
 
     fn insert_new(&mut self, record: Record) -> Result<(), String> {
-        let id = (record.kind, record.key.clone());
-        if self.records.contains_key(&id) {
+        let id = key_id(record.kind, &record.key);
+        if self.given(&id).is_some() {
             return Err(format!(
                 "duplicate {} {:?}",
                 record.kind.as_str(),
                 record.key
             ));
         }
-        self.records.insert(id, record);
+        self.emit(id, record);
         Ok(())
     }
 
@@ -244,12 +324,7 @@ impl Collector {
             key: idnat.clone(),
             fields: self.fields(row, PERSON_COLUMNS),
         };
-        let role_columns: Vec<&str> = columns::PERSONNE_ACTIVITE
-            .iter()
-            .chain(columns::PERSONNE_ACTIVITE_ROLE)
-            .copied()
-            .filter(|c| !PERSON_COLUMNS.contains(c) || *c == "Identification nationale PP")
-            .collect();
+        let role_columns = std::mem::take(&mut self.role_columns);
         let role_key = [
             idnat.as_str(),
             self.get(row, "Identifiant technique de la structure"),
@@ -264,18 +339,20 @@ impl Collector {
             key: role_key,
             fields: self.fields(row, &role_columns),
         };
-        let person_id = (person.kind, person.key.clone());
-        match self.records.get(&person_id) {
-            Some(known) if *known != person => {
-                return Err(format!("person {idnat} differs from an earlier row"));
-            }
-            _ => {}
+        self.role_columns = role_columns;
+        let person_id = key_id(person.kind, &person.key);
+        let given = self.given(&person_id);
+        if given.is_some_and(|h| h != person.hash_prefix() | 1) {
+            return Err(format!("person {idnat} differs from an earlier row"));
         }
-        if self.records.contains_key(&(role.kind, role.key.clone())) {
+        let role_id = key_id(role.kind, &role.key);
+        if self.given(&role_id).is_some() {
             return Err(format!("duplicate exercise {:?}", role.key));
         }
-        self.records.insert(person_id, person);
-        self.records.insert((role.kind, role.key.clone()), role);
+        if given.is_none() {
+            self.emit(person_id, person);
+        }
+        self.emit(role_id, role);
         Ok(())
     }
 
@@ -292,24 +369,49 @@ impl Collector {
             fields,
         })?;
         if !ej.is_empty() {
-            let id = (RecordKind::LegalEntity, ej.to_owned());
-            self.records.entry(id).or_insert_with(|| Record {
-                kind: RecordKind::LegalEntity,
-                key: ej.to_owned(),
-                fields: [("nofinessej".to_owned(), ej.to_owned())].into(),
-            });
+            let id = key_id(RecordKind::LegalEntity, ej);
+            if self.given(&id).is_none() {
+                let record = Record {
+                    kind: RecordKind::LegalEntity,
+                    key: ej.to_owned(),
+                    fields: [("nofinessej".to_owned(), ej.to_owned())].into(),
+                };
+                self.emit(id, record);
+            }
         }
         Ok(())
     }
 }
 
-/// Reads a whole file (already decompressed) into a [`Collector`].
-pub fn collect<R: std::io::BufRead>(input: R) -> Result<(ExtractKind, Collector), FileError> {
+/// A whole file's records (for `check`: an import streams instead).
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// The records, by kind and key.
+    pub records: BTreeMap<(RecordKind, String), Record>,
+    /// Rows read (good and bad).
+    pub read: u64,
+    /// Rejected rows.
+    pub rejected: Vec<RowError>,
+}
+
+/// Reads a whole file (already decompressed) into memory.
+pub fn collect<R: std::io::BufRead>(input: R) -> Result<(ExtractKind, Collected), FileError> {
     let mut rows = reader::Rows::open(input)?;
     let kind = ExtractKind::of_header(rows.header())?;
     let mut c = Collector::new(kind, rows.header().clone());
+    let mut records = BTreeMap::new();
     while let Some(row) = rows.next_row()? {
         c.push(row);
+        for (r, _) in c.take_records() {
+            records.insert((r.kind, r.key.clone()), r);
+        }
     }
-    Ok((kind, c))
+    Ok((
+        kind,
+        Collected {
+            records,
+            read: c.read,
+            rejected: c.rejected,
+        },
+    ))
 }

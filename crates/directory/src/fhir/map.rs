@@ -335,7 +335,7 @@ fn practitioner_role(s: &StoredRecord) -> PractitionerRole {
 }
 
 /// The town of a FINESS `ligneacheminement` (`75012 PARIS` → `PARIS`).
-fn town(line: &str, postal_code: &str) -> String {
+pub fn town(line: &str, postal_code: &str) -> String {
     line.strip_prefix(postal_code)
         .unwrap_or(line)
         .trim()

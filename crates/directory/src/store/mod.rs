@@ -1,29 +1,37 @@
 //! The directory's store: SQLite or PostgreSQL through sqlx's `Any` driver, its own schema
 //! (`migrations/directory/`), separate from the provider's. Every SQL statement of the
-//! directory is here. Imports apply a [`Plan`] one transaction per batch: a crash mid-import
-//! leaves every earlier batch committed and the rest as it was, all of it queryable.
+//! directory is here: records and states in this module, writes with their search index rows
+//! in [`write`], index lookups in [`search`]. Imports write one transaction per batch: a crash
+//! mid-import leaves every earlier batch committed and the rest as it was, all of it queryable.
 
-use crate::record::{Plan, Record, RecordKind, Stored};
+pub mod search;
+pub mod write;
+
+use crate::extract::Known;
+use crate::record::{KeyId, Plan, Record, RecordKind, key_id, stored_hash_prefix};
 use anyhow::{Context, Result};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
 use std::collections::{BTreeMap, HashMap};
+pub use write::{BATCH, Change, Writer};
 
 /// The schema's files, applied in order at every connection (each statement idempotent:
-/// `IF NOT EXISTS`). Numbers are never reused; a missing number is simply not applied.
-/// Statements are split at `;`, so comments hold none.
+/// `IF NOT EXISTS`). Numbers are never reused. Statements are split at `;`, so comments hold
+/// none.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../../../migrations/directory/0001_directory.sql"),
-    include_str!("../../../migrations/directory/0003_contact.sql"),
+    include_str!("../../../../migrations/directory/0001_directory.sql"),
+    include_str!("../../../../migrations/directory/0002_search_index.sql"),
+    include_str!("../../../../migrations/directory/0003_contact.sql"),
 ];
 
-/// Records written per transaction.
-pub const BATCH: usize = 1000;
+/// Keys read per round trip when listing stored states.
+const PAGE: i64 = 20_000;
 
 /// The directory's database.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    postgres: bool,
 }
 
 /// A stored record with its state.
@@ -66,14 +74,36 @@ impl Store {
         } else {
             url.to_owned()
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 2 } else { 8 })
+        let opts = AnyPoolOptions::new().max_connections(if sqlite { 2 } else { 8 });
+        // As the provider's store: a write-ahead log (readers do not wait for an import's
+        // batches), synced at checkpoints, and a wait rather than an error on a busy file. A
+        // 64 MiB page cache per connection: an import inserts into indexes in key order, not
+        // in file order, and SQLite's default 2 MiB cache would go to disk for most of them.
+        let opts = if sqlite {
+            opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    for pragma in [
+                        "PRAGMA journal_mode = WAL",
+                        "PRAGMA synchronous = NORMAL",
+                        "PRAGMA busy_timeout = 10000",
+                        "PRAGMA cache_size = -65536",
+                    ] {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+        } else {
+            opts
+        };
+        let pool = opts
             .connect(&url)
             .await
             .context("connecting to the directory's database")?;
+        let postgres = !sqlite;
         for statement in MIGRATIONS
             .iter()
-            .flat_map(|m| m.split(';'))
+            .flat_map(|s| s.split(';'))
             .map(|s| {
                 s.lines()
                     .filter(|l| !l.trim_start().starts_with("--"))
@@ -82,12 +112,19 @@ impl Store {
             })
             .filter(|s| !s.trim().is_empty())
         {
+            let statement = if postgres {
+                statement.replace("COLLATE BINARY", "COLLATE \"C\"")
+            } else {
+                statement
+            };
             sqlx::query(sqlx::AssertSqlSafe(statement))
                 .execute(&pool)
                 .await
                 .context("creating the directory's schema")?;
         }
-        Ok(Self { pool })
+        let store = Self { pool, postgres };
+        store.build_index_if_missing().await?;
+        Ok(store)
     }
 
     /// The pool, for the directory's other repository modules (`space/store.rs`).
@@ -95,36 +132,144 @@ impl Store {
         &self.pool
     }
 
-    /// The stored hashes and states of the records of `kinds`.
+    /// Fills the search index of a store whose records predate it (schema 0001 only).
+    async fn build_index_if_missing(&self) -> Result<()> {
+        let indexed = sqlx::query("SELECT 1 FROM directory_search LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some();
+        if indexed {
+            return Ok(());
+        }
+        let mut after = 0;
+        loop {
+            let rows = sqlx::query(
+                "SELECT kind, record_key, fields, active, updated_at, deactivated_at, version \
+                 FROM directory_record WHERE version > $1 ORDER BY version LIMIT $2",
+            )
+            .bind(after)
+            .bind(BATCH as i64)
+            .fetch_all(&self.pool)
+            .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.try_get(6)?;
+            let records = rows.iter().map(stored).collect::<Result<Vec<_>>>()?;
+            let entries: Vec<_> = records
+                .iter()
+                .flat_map(|s| {
+                    crate::index::entries(&s.record)
+                        .into_iter()
+                        .map(move |e| (&s.record, e, s.version))
+                })
+                .collect();
+            let mut tx = self.pool.begin().await?;
+            for chunk in entries.chunks(1000) {
+                write::insert_index(&mut tx, self.postgres, chunk).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Refreshes the planner's statistics after an import: without them a database may join
+    /// the index to the records by reading every record (measured on PostgreSQL right after a
+    /// bulk load: name searches hundreds of times slower).
+    pub async fn analyze(&self) -> Result<()> {
+        let statements: &[&str] = if self.postgres {
+            &["ANALYZE directory_record", "ANALYZE directory_search"]
+        } else {
+            &["PRAGMA optimize"]
+        };
+        for s in statements {
+            sqlx::query(*s).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the database is PostgreSQL (else SQLite).
+    pub fn is_postgres(&self) -> bool {
+        self.postgres
+    }
+
+    /// The stored hashes and states of the records of `kinds` (small stores: `check`, tests).
     pub async fn states(
         &self,
         kinds: &[RecordKind],
-    ) -> Result<HashMap<(RecordKind, String), Stored>> {
+    ) -> Result<HashMap<(RecordKind, String), crate::record::Stored>> {
         let mut out = HashMap::new();
         for kind in kinds {
-            let rows = sqlx::query(
-                "SELECT record_key, content_hash, active FROM directory_record WHERE kind = $1",
-            )
-            .bind(kind.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-            for row in rows {
-                let key: String = row.try_get(0)?;
-                let hash: String = row.try_get(1)?;
-                let active: i64 = row.try_get(2)?;
+            self.each_key(*kind, false, &mut |key, hash, active| {
                 out.insert(
-                    (*kind, key),
-                    Stored {
-                        hash,
-                        active: active != 0,
+                    (*kind, key.to_owned()),
+                    crate::record::Stored {
+                        hash: hash.to_owned(),
+                        active,
                     },
                 );
-            }
+            })
+            .await?;
         }
         Ok(out)
     }
 
-    async fn last_version(&self) -> Result<i64> {
+    /// What an import needs to know of the stored records of `kinds`: 16 bytes of key and
+    /// 16 of state each, read in pages of keys.
+    pub async fn known(&self, kinds: &[RecordKind]) -> Result<HashMap<KeyId, Known>> {
+        let mut total = 0usize;
+        for kind in kinds {
+            total += usize::try_from(self.count(*kind, false).await?).unwrap_or(0);
+        }
+        let mut out = HashMap::with_capacity(total + total / 4);
+        for kind in kinds {
+            self.each_key(*kind, false, &mut |key, hash, active| {
+                out.insert(
+                    key_id(*kind, key),
+                    Known::stored(stored_hash_prefix(hash), active),
+                );
+            })
+            .await?;
+        }
+        Ok(out)
+    }
+
+    /// Calls `f` with the key, content hash and state of every record of `kind` (only the
+    /// active ones with `active_only`), in key order, a page at a time.
+    pub async fn each_key(
+        &self,
+        kind: RecordKind,
+        active_only: bool,
+        f: &mut (dyn FnMut(&str, &str, bool) + Send),
+    ) -> Result<()> {
+        let mut after: Option<String> = None;
+        loop {
+            let rows = sqlx::query(
+                "SELECT record_key, content_hash, active FROM directory_record \
+                 WHERE kind = $1 AND ($2 = 0 OR record_key > $3) AND (active = 1 OR $4 = 0) \
+                 ORDER BY record_key LIMIT $5",
+            )
+            .bind(kind.as_str())
+            .bind(i64::from(after.is_some()))
+            .bind(after.clone().unwrap_or_default())
+            .bind(i64::from(active_only))
+            .bind(PAGE)
+            .fetch_all(&self.pool)
+            .await?;
+            let Some(last) = rows.last() else { break };
+            after = Some(last.try_get(0)?);
+            for row in &rows {
+                let key: &str = row.try_get(0)?;
+                let hash: &str = row.try_get(1)?;
+                let active: i64 = row.try_get(2)?;
+                f(key, hash, active != 0);
+            }
+            if (rows.len() as i64) < PAGE {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn last_version(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM directory_record")
             .fetch_one(&self.pool)
             .await?;
@@ -140,81 +285,30 @@ impl Store {
         now: i64,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<()> {
-        enum Op<'a> {
-            Insert(&'a Record),
-            Update(&'a Record),
-            Deactivate(&'a (RecordKind, String)),
-        }
-        let mut ops: Vec<Op<'_>> = Vec::new();
-        ops.extend(
-            plan.insert
-                .iter()
-                .filter_map(|id| records.get(id))
-                .map(Op::Insert),
-        );
-        ops.extend(
-            plan.update
-                .iter()
-                .filter_map(|id| records.get(id))
-                .map(Op::Update),
-        );
-        ops.extend(plan.deactivate.iter().map(Op::Deactivate));
-        let total = ops.len() as u64;
-        let mut version = self.last_version().await?;
-        let mut done = 0u64;
-        for batch in ops.chunks(BATCH) {
-            let mut tx = self.pool.begin().await?;
-            for op in batch {
-                version += 1;
-                match op {
-                    Op::Insert(r) => {
-                        sqlx::query(
-                            "INSERT INTO directory_record (kind, record_key, content_hash, fields, \
-                             active, updated_at, deactivated_at, version) \
-                             VALUES ($1, $2, $3, $4, 1, $5, NULL, $6)",
-                        )
-                        .bind(r.kind.as_str())
-                        .bind(r.key.as_str())
-                        .bind(r.content_hash())
-                        .bind(serde_json::to_string(&r.fields)?)
-                        .bind(now)
-                        .bind(version)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    Op::Update(r) => {
-                        sqlx::query(
-                            "UPDATE directory_record SET content_hash = $3, fields = $4, active = 1, \
-                             updated_at = $5, deactivated_at = NULL, version = $6 \
-                             WHERE kind = $1 AND record_key = $2",
-                        )
-                        .bind(r.kind.as_str())
-                        .bind(r.key.as_str())
-                        .bind(r.content_hash())
-                        .bind(serde_json::to_string(&r.fields)?)
-                        .bind(now)
-                        .bind(version)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    Op::Deactivate((kind, key)) => {
-                        sqlx::query(
-                            "UPDATE directory_record SET active = 0, updated_at = $3, \
-                             deactivated_at = $3, version = $4 WHERE kind = $1 AND record_key = $2",
-                        )
-                        .bind(kind.as_str())
-                        .bind(key.as_str())
-                        .bind(now)
-                        .bind(version)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
+        let total = (plan.insert.len() + plan.update.len() + plan.deactivate.len()) as u64;
+        let mut writer = Writer::new(self, now).await?;
+        let changes = (plan.insert.iter().filter_map(|id| records.get(id)))
+            .map(|r| Change::Insert(r.clone()))
+            .chain(
+                plan.update
+                    .iter()
+                    .filter_map(|id| records.get(id))
+                    .map(|r| Change::Update(r.clone())),
+            )
+            .chain(
+                plan.deactivate
+                    .iter()
+                    .map(|(k, key)| Change::Deactivate(*k, key.clone())),
+            );
+        for change in changes {
+            let before = writer.written;
+            writer.push(change).await?;
+            if writer.written != before {
+                progress(writer.written, total);
             }
-            tx.commit().await?;
-            done += batch.len() as u64;
-            progress(done, total);
         }
+        writer.flush().await?;
+        progress(writer.written, total);
         Ok(())
     }
 
@@ -348,7 +442,7 @@ impl Store {
     }
 }
 
-fn stored(row: &sqlx::any::AnyRow) -> Result<StoredRecord> {
+pub(crate) fn stored(row: &sqlx::any::AnyRow) -> Result<StoredRecord> {
     let kind: String = row.try_get(0)?;
     let fields: String = row.try_get(2)?;
     let active: i64 = row.try_get(3)?;
@@ -366,7 +460,7 @@ fn stored(row: &sqlx::any::AnyRow) -> Result<StoredRecord> {
 }
 
 /// `s` for a `LIKE … ESCAPE '!'` pattern: `%`, `_` and `!` taken literally.
-fn like_escaped(s: &str) -> String {
+pub(crate) fn like_escaped(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '%' | '_' | '!') {

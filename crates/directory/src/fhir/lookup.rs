@@ -1,0 +1,167 @@
+//! Which criterion of a search drives it (pure): the one whose index rows give the fewest
+//! candidates, as a lookup the store answers in change order. Every candidate is checked
+//! against the whole query afterwards ([`super::query::Query::matches`]), so a lookup may find
+//! more than its criterion accepts (`:exact` looks up the folded prefix) but never less.
+
+use super::map::key_of_id;
+use super::query::{Filter, Query, RefField, ResourceType, StrField, StrMatch, Token, fold};
+use crate::index;
+use crate::store::search::{Lookup, Value};
+
+/// Where a search's candidates come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Driver {
+    /// Records by key (`_id`, or the owners `qualification-code` and `mailbox-mss` found).
+    Keys(Vec<String>),
+    /// Index rows.
+    Index(Lookup),
+}
+
+fn tokens(ts: &[Token]) -> Option<Vec<Value>> {
+    ts.iter()
+        .map(|t| {
+            t.code.clone().map(|code| Value::Token {
+                system: t.system.clone(),
+                code,
+            })
+        })
+        .collect()
+}
+
+fn references(ids: &[String], as_keys: bool) -> Vec<Value> {
+    ids.iter()
+        .map(|id| Value::Token {
+            system: Some(String::new()),
+            code: if as_keys {
+                key_of_id(id).unwrap_or_else(|| id.clone())
+            } else {
+                id.clone()
+            },
+        })
+        .collect()
+}
+
+/// The lookup of one criterion, when the index answers it.
+fn lookup(resource: ResourceType, f: &Filter) -> Option<(u8, Driver)> {
+    use ResourceType::*;
+    let index = |rank: u8, params: Vec<&'static str>, values: Vec<Value>| {
+        Some((rank, Driver::Index(Lookup { params, values })))
+    };
+    match f {
+        Filter::Id(keys) => Some((0, Driver::Keys(keys.clone()))),
+        Filter::Identifier(ts) => index(1, vec![index::IDENTIFIER], tokens(ts)?),
+        Filter::Ref(field, ids) => {
+            let (param, as_keys) = match field {
+                RefField::Practitioner => (index::OWNER, true),
+                RefField::Organization => (index::ORGANIZATION, false),
+                RefField::PartOf => (index::PART_OF, false),
+            };
+            index(2, vec![param], references(ids, as_keys))
+        }
+        Filter::Str(_, StrMatch::Contains, _) => None,
+        Filter::Str(field, _, values) => {
+            let params = match (resource, field) {
+                (Practitioner, StrField::Family) => vec![index::FAMILY],
+                (Practitioner, StrField::Given) => vec![index::GIVEN],
+                (Practitioner, StrField::Name) => vec![index::FAMILY, index::GIVEN, index::PREFIX],
+                (Organization, StrField::Name) => vec![index::NAME],
+                (Organization, StrField::City) => vec![index::CITY],
+                (Organization, StrField::PostalCode) => vec![index::POSTAL_CODE],
+                _ => return None,
+            };
+            let values = values.iter().map(|v| Value::Prefix(fold(v))).collect();
+            index(3, params, values)
+        }
+        Filter::Code(ts) => {
+            let param = match resource {
+                Organization => index::TYPE,
+                PractitionerRole => index::CODE,
+                Practitioner => return None,
+            };
+            index(4, vec![param], tokens(ts)?)
+        }
+        Filter::Active(_)
+        | Filter::LastUpdated(_)
+        | Filter::QualificationCode(_)
+        | Filter::Mailbox(_) => None,
+    }
+}
+
+/// The driving lookup of a query; `None`: no criterion has one (the kind's records in change
+/// order are scanned).
+pub fn driver(q: &Query) -> Option<Driver> {
+    q.filters
+        .iter()
+        .filter_map(|f| lookup(q.resource, f))
+        .min_by_key(|(rank, _)| *rank)
+        .map(|(_, d)| d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fhir::query::{Handling, parse};
+
+    fn q(resource: ResourceType, params: &[(&str, &str)]) -> Query {
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        parse(resource, &params, Handling::Strict).unwrap()
+    }
+
+    #[test]
+    fn the_most_selective_indexed_criterion_drives() {
+        let d = driver(&q(
+            ResourceType::Practitioner,
+            &[("name", "Lefèvre"), ("identifier", "sys|10001045367")],
+        ));
+        assert_eq!(
+            d,
+            Some(Driver::Index(Lookup {
+                params: vec![index::IDENTIFIER],
+                values: vec![Value::Token {
+                    system: Some("sys".into()),
+                    code: "10001045367".into()
+                }],
+            }))
+        );
+        let d = driver(&q(
+            ResourceType::Practitioner,
+            &[("name", "Lefèvre,dupont")],
+        ));
+        assert_eq!(
+            d,
+            Some(Driver::Index(Lookup {
+                params: vec![index::FAMILY, index::GIVEN, index::PREFIX],
+                values: vec![
+                    Value::Prefix("lefevre".into()),
+                    Value::Prefix("dupont".into())
+                ],
+            }))
+        );
+        let d = driver(&q(ResourceType::Organization, &[("_id", "750000001")]));
+        assert_eq!(d, Some(Driver::Keys(vec!["750000001".into()])));
+    }
+
+    #[test]
+    fn criteria_without_index_scan() {
+        for params in [
+            &[("name:contains", "vre")][..],
+            &[("active", "false")],
+            &[("identifier", "sys|")],
+            &[],
+        ] {
+            assert_eq!(
+                driver(&q(ResourceType::Practitioner, params)),
+                None,
+                "{params:?}"
+            );
+        }
+        let d = driver(&q(
+            ResourceType::PractitionerRole,
+            &[("practitioner", "Practitioner/810001045367")],
+        ));
+        assert!(matches!(d, Some(Driver::Index(l)) if l.params == [index::OWNER]));
+    }
+}

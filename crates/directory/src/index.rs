@@ -1,0 +1,240 @@
+//! The search index's rows of a record (pure): what the store writes into `directory_search`
+//! beside each record, and what a search looks up there. The values mirror what
+//! [`crate::fhir::map`] shows of the record, so that a search through the index finds what the
+//! matching of [`crate::fhir::query`] accepts (it checks every candidate again).
+
+use crate::fhir::map::{
+    SYSTEM_ADELI, SYSTEM_FINESS, SYSTEM_G15, SYSTEM_IDNPS, SYSTEM_ORG_KIND, SYSTEM_R21, SYSTEM_R23,
+    SYSTEM_R66, SYSTEM_R75, SYSTEM_RPPS, SYSTEM_SIRENE, SYSTEM_SPECIALTY, id_of_key,
+    role_practitioner, town,
+};
+use crate::fhir::query::fold;
+use crate::record::{Record, RecordKind};
+
+/// `identifier` (Practitioner, Organization): system and value.
+pub const IDENTIFIER: &str = "identifier";
+/// A Practitioner's family name, folded.
+pub const FAMILY: &str = "family";
+/// A Practitioner's given name, folded.
+pub const GIVEN: &str = "given";
+/// A Practitioner's name prefix (civility), folded: `name` looks at family, given and prefix.
+pub const PREFIX: &str = "prefix";
+/// An Organization's name, folded.
+pub const NAME: &str = "name";
+/// An Organization's town, folded.
+pub const CITY: &str = "address-city";
+/// An Organization's postal code, folded.
+pub const POSTAL_CODE: &str = "address-postalcode";
+/// An Organization's types: system and code.
+pub const TYPE: &str = "type";
+/// An establishment's legal entity: its logical id.
+pub const PART_OF: &str = "partof";
+/// Codes of an exercise (profession, mode, role) or of a qualification (profession,
+/// savoir-faire): system and code; `role` and `qualification-code` look here.
+pub const CODE: &str = "code";
+/// The professional (IdNat_PS) an exercise, a qualification or a mailbox belongs to.
+pub const OWNER: &str = "owner";
+/// The site (logical id) of an exercise.
+pub const ORGANIZATION: &str = "organization";
+
+/// One row of the search index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// One of the constants of this module.
+    pub param: &'static str,
+    /// The token's system, empty when none.
+    pub system: &'static str,
+    /// The token's code, the logical id, or the folded string.
+    pub value: String,
+}
+
+fn push(out: &mut Vec<Entry>, param: &'static str, system: &'static str, value: &str) {
+    if !value.is_empty() {
+        out.push(Entry {
+            param,
+            system,
+            value: value.to_owned(),
+        });
+    }
+}
+
+fn push_folded(out: &mut Vec<Entry>, param: &'static str, value: &str) {
+    if !value.is_empty() {
+        out.push(Entry {
+            param,
+            system: "",
+            value: fold(value),
+        });
+    }
+}
+
+/// The index rows of a record.
+pub fn entries(r: &Record) -> Vec<Entry> {
+    let mut out = Vec::with_capacity(6);
+    match r.kind {
+        RecordKind::Practitioner => {
+            push(&mut out, IDENTIFIER, SYSTEM_IDNPS, &r.key);
+            match r.get("Type d'identifiant PP") {
+                "8" => push(&mut out, IDENTIFIER, SYSTEM_RPPS, r.get("Identifiant PP")),
+                "0" => push(&mut out, IDENTIFIER, SYSTEM_ADELI, r.get("Identifiant PP")),
+                _ => {}
+            }
+            push_folded(&mut out, FAMILY, r.get("Nom d'exercice"));
+            push_folded(&mut out, GIVEN, r.get("Prénom d'exercice"));
+            push_folded(&mut out, PREFIX, r.get("Code civilité d'exercice"));
+        }
+        RecordKind::PractitionerRole => {
+            push(&mut out, OWNER, "", role_practitioner(r));
+            push(&mut out, CODE, SYSTEM_G15, r.get("Code profession"));
+            push(&mut out, CODE, SYSTEM_R23, r.get("Code mode exercice"));
+            push(&mut out, CODE, SYSTEM_R21, r.get("Code rôle"));
+            let finess = r.get("Numéro FINESS site");
+            push(&mut out, ORGANIZATION, "", &id_of_key(finess));
+        }
+        RecordKind::Qualification => {
+            push(&mut out, OWNER, "", role_practitioner(r));
+            push(&mut out, CODE, SYSTEM_G15, r.get("Code profession"));
+            push(&mut out, CODE, SYSTEM_SPECIALTY, r.get("Code savoir-faire"));
+        }
+        RecordKind::Mailbox => {
+            push(&mut out, OWNER, "", r.get("Identification nationale PP"));
+        }
+        RecordKind::Diploma => {}
+        RecordKind::LegalEntity => {
+            push(&mut out, IDENTIFIER, SYSTEM_FINESS, &r.key);
+            push(&mut out, TYPE, SYSTEM_ORG_KIND, "LEGAL-ENTITY");
+        }
+        RecordKind::Establishment => {
+            push(&mut out, IDENTIFIER, SYSTEM_FINESS, &r.key);
+            push(&mut out, IDENTIFIER, SYSTEM_SIRENE, r.get("siret"));
+            push(&mut out, TYPE, SYSTEM_ORG_KIND, "GEOGRAPHICAL-ENTITY");
+            push(&mut out, TYPE, SYSTEM_R66, r.get("categetab"));
+            push(&mut out, TYPE, SYSTEM_R75, r.get("codeape"));
+            let name = match r.get("rslongue") {
+                "" => r.get("rs"),
+                long => long,
+            };
+            push_folded(&mut out, NAME, name);
+            let cp = r.get("codepostal");
+            push_folded(&mut out, CITY, &town(r.get("ligneacheminement"), cp));
+            push_folded(&mut out, POSTAL_CODE, cp);
+            push(&mut out, PART_OF, "", &id_of_key(r.get("nofinessej")));
+        }
+    }
+    out
+}
+
+/// The upper bound (excluded) of the folded strings starting with `prefix`, bytewise.
+pub fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fhir::map::resource;
+    use crate::fhir::model::Resource;
+    use crate::store::StoredRecord;
+
+    fn record(kind: RecordKind, key: &str, fields: &[(&str, &str)]) -> Record {
+        Record {
+            kind,
+            key: key.into(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    fn has(e: &[Entry], param: &str, system: &str, value: &str) -> bool {
+        e.iter()
+            .any(|x| x.param == param && x.system == system && x.value == value)
+    }
+
+    #[test]
+    fn practitioner_rows_follow_its_resource() {
+        let r = record(
+            RecordKind::Practitioner,
+            "810001045367",
+            &[
+                ("Type d'identifiant PP", "8"),
+                ("Identifiant PP", "10001045367"),
+                ("Nom d'exercice", "LEFÈVRE"),
+                ("Prénom d'exercice", "Hélène"),
+                ("Code civilité d'exercice", "DR"),
+            ],
+        );
+        let e = entries(&r);
+        let s = StoredRecord {
+            record: r,
+            active: true,
+            updated_at: 0,
+            deactivated_at: None,
+            version: 1,
+        };
+        let Some(Resource::Practitioner(p)) = resource(&s) else {
+            panic!("not a practitioner")
+        };
+        for id in &p.identifier {
+            let (system, value) = (id.system.as_deref().unwrap(), id.value.as_deref().unwrap());
+            assert!(has(&e, IDENTIFIER, system, value), "{system}|{value}");
+        }
+        assert!(has(&e, FAMILY, "", "lefevre"));
+        assert!(has(&e, GIVEN, "", "helene"));
+        assert!(has(&e, PREFIX, "", "dr"));
+        assert_eq!(e.len(), 5);
+    }
+
+    #[test]
+    fn exercise_establishment_and_mailbox_rows() {
+        let role = record(
+            RecordKind::PractitionerRole,
+            "810001045367|R1|10|S||",
+            &[
+                ("Code profession", "10"),
+                ("Code mode exercice", "S"),
+                ("Numéro FINESS site", "750000001"),
+            ],
+        );
+        let e = entries(&role);
+        assert!(has(&e, OWNER, "", "810001045367"));
+        assert!(has(&e, CODE, SYSTEM_G15, "10"));
+        assert!(has(&e, CODE, SYSTEM_R23, "S"));
+        assert!(has(&e, ORGANIZATION, "", "750000001"));
+        assert_eq!(e.len(), 4, "no empty role code, no row without value");
+
+        let et = record(
+            RecordKind::Establishment,
+            "750000001",
+            &[
+                ("nofinessej", "750000002"),
+                ("rs", "CH SAINT-ÉTIENNE"),
+                ("codepostal", "42000"),
+                ("ligneacheminement", "42000 ST ÉTIENNE"),
+            ],
+        );
+        let e = entries(&et);
+        assert!(has(&e, NAME, "", "ch saint-etienne"));
+        assert!(has(&e, CITY, "", "st etienne"));
+        assert!(has(&e, POSTAL_CODE, "", "42000"));
+        assert!(has(&e, PART_OF, "", "750000002"));
+        assert!(has(&e, TYPE, SYSTEM_ORG_KIND, "GEOGRAPHICAL-ENTITY"));
+
+        let m = record(
+            RecordKind::Mailbox,
+            "a@b.mssante.fr",
+            &[("Identification nationale PP", "810001045367")],
+        );
+        assert_eq!(
+            entries(&m),
+            [Entry {
+                param: OWNER,
+                system: "",
+                value: "810001045367".into()
+            }]
+        );
+        assert!(prefix_end("mar").as_str() > "marzzzz");
+        assert!(prefix_end("mar").as_str() < "mas");
+    }
+}

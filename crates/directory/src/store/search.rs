@@ -1,0 +1,259 @@
+//! Searches through the index (`directory_search`): candidates in change order after a
+//! version (keyset paging), a professional's related records, the owners of codes.
+
+use super::{Store, StoredRecord, stored};
+use crate::index::{CODE, OWNER, prefix_end};
+use crate::record::RecordKind;
+use anyhow::Result;
+use sqlx::Row;
+use sqlx::any::AnyArguments;
+use sqlx::{Any, Arguments};
+use std::collections::BTreeSet;
+
+const RECORD_COLUMNS: &str =
+    "r.kind, r.record_key, r.fields, r.active, r.updated_at, r.deactivated_at, r.version";
+
+/// Keys per `IN (…)` list.
+const KEYS_PER_QUERY: usize = 500;
+
+/// One value looked up in the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// A token: its code, and its system (`None`: any; `Some("")`: none).
+    Token {
+        /// The system.
+        system: Option<String>,
+        /// The code.
+        code: String,
+    },
+    /// Folded strings starting with this one.
+    Prefix(String),
+}
+
+/// Index rows of any of `params` with any of `values` (OR).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    /// Stored parameters ([`crate::index`]).
+    pub params: Vec<&'static str>,
+    /// Values, any of which matches.
+    pub values: Vec<Value>,
+}
+
+/// SQL being written with its arguments, placeholders numbered as they are added.
+struct Sql {
+    text: String,
+    args: AnyArguments,
+    n: usize,
+    postgres: bool,
+}
+
+impl Sql {
+    /// A statement for `store`'s database: parameters `$1, $2, …` on PostgreSQL, `?` on
+    /// SQLite (see `write::placeholders`).
+    fn new(store: &Store, text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            args: AnyArguments::default(),
+            n: 0,
+            postgres: store.postgres,
+        }
+    }
+
+    fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    fn bind<T>(&mut self, v: T) -> Result<&mut Self>
+    where
+        T: sqlx::Encode<'static, Any> + sqlx::Type<Any>,
+    {
+        self.n += 1;
+        if self.postgres {
+            self.text.push('$');
+            self.text.push_str(&self.n.to_string());
+        } else {
+            self.text.push('?');
+        }
+        self.args
+            .add(v)
+            .map_err(|e| anyhow::anyhow!("binding a value: {e}"))?;
+        Ok(self)
+    }
+
+    fn list<T>(&mut self, items: impl IntoIterator<Item = T>) -> Result<&mut Self>
+    where
+        T: sqlx::Encode<'static, Any> + sqlx::Type<Any>,
+    {
+        self.push("(");
+        for (i, v) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(v)?;
+        }
+        self.push(")");
+        Ok(self)
+    }
+
+    async fn fetch(self, store: &Store) -> Result<Vec<sqlx::any::AnyRow>> {
+        Ok(sqlx::query_with(sqlx::AssertSqlSafe(self.text), self.args)
+            .fetch_all(&store.pool)
+            .await?)
+    }
+}
+
+fn kinds_str(kinds: &[RecordKind]) -> Vec<&'static str> {
+    kinds.iter().map(|k| k.as_str()).collect()
+}
+
+/// Stored records in version order, without the repeats of a record several index rows found.
+fn records(rows: &[sqlx::any::AnyRow]) -> Result<Vec<StoredRecord>> {
+    let mut out: Vec<StoredRecord> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let s = stored(row)?;
+        if out.last().is_none_or(|l| l.version != s.version) {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Records of `kinds` with an index row `lookup` finds, in change order after
+    /// `after_version`, at most `limit` index rows' worth (a record several rows find comes
+    /// once), and whether there may be more (`limit` rows found).
+    pub async fn by_index(
+        &self,
+        kinds: &[RecordKind],
+        lookup: &Lookup,
+        after_version: i64,
+        limit: i64,
+    ) -> Result<(Vec<StoredRecord>, bool)> {
+        let mut q = Sql::new(
+            self,
+            &format!(
+                "SELECT {RECORD_COLUMNS} FROM directory_search s JOIN directory_record r \
+             ON r.kind = s.kind AND r.record_key = s.record_key WHERE s.param IN "
+            ),
+        );
+        q.list(lookup.params.iter().copied())?;
+        q.push(" AND s.kind IN ").list(kinds_str(kinds))?;
+        q.push(" AND (");
+        for (i, v) in lookup.values.iter().enumerate() {
+            if i > 0 {
+                q.push(" OR ");
+            }
+            match v {
+                Value::Token { system, code } => {
+                    q.push("(s.value = ").bind(code.clone())?;
+                    if let Some(system) = system {
+                        q.push(" AND s.system = ").bind(system.clone())?;
+                    }
+                    q.push(")");
+                }
+                Value::Prefix(p) => {
+                    q.push("(s.value >= ").bind(p.clone())?;
+                    q.push(" AND s.value < ").bind(prefix_end(p))?;
+                    q.push(")");
+                }
+            }
+        }
+        q.push(") AND s.version > ").bind(after_version)?;
+        q.push(" ORDER BY s.version LIMIT ").bind(limit)?;
+        let rows = q.fetch(self).await?;
+        Ok((records(&rows)?, rows.len() as i64 == limit))
+    }
+
+    /// Records of `kinds` with one of `keys`, in change order after `after_version`, at most
+    /// `limit`.
+    pub async fn by_keys(
+        &self,
+        kinds: &[RecordKind],
+        keys: &[String],
+        after_version: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredRecord>> {
+        let mut out = vec![];
+        for chunk in keys.chunks(KEYS_PER_QUERY) {
+            let mut q = Sql::new(
+                self,
+                &format!("SELECT {RECORD_COLUMNS} FROM directory_record r WHERE r.kind IN "),
+            );
+            q.list(kinds_str(kinds))?;
+            q.push(" AND r.record_key IN ")
+                .list(chunk.iter().cloned())?;
+            q.push(" AND r.version > ").bind(after_version)?;
+            q.push(" ORDER BY r.version LIMIT ").bind(limit)?;
+            out.extend(records(&q.fetch(self).await?)?);
+        }
+        out.sort_by_key(|s| s.version);
+        out.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok(out)
+    }
+
+    /// The records of `kinds` that belong to one of the professionals `idnats` (exercises,
+    /// qualifications, mailboxes), in change order per group of keys.
+    pub async fn owned_by_any(
+        &self,
+        kinds: &[RecordKind],
+        idnats: &[&str],
+    ) -> Result<Vec<StoredRecord>> {
+        let mut out = vec![];
+        for chunk in idnats.chunks(KEYS_PER_QUERY) {
+            let mut q = Sql::new(
+                self,
+                &format!(
+                    "SELECT {RECORD_COLUMNS} FROM directory_search s JOIN directory_record r \
+                 ON r.kind = s.kind AND r.record_key = s.record_key WHERE s.param = "
+                ),
+            );
+            q.bind(OWNER)?;
+            q.push(" AND s.value IN ")
+                .list(chunk.iter().map(|k| (*k).to_owned()))?;
+            q.push(" AND s.kind IN ").list(kinds_str(kinds))?;
+            q.push(" ORDER BY s.version");
+            out.extend(records(&q.fetch(self).await?)?);
+        }
+        Ok(out)
+    }
+
+    /// The professionals (IdNat_PS) with an active exercise whose profession is one of
+    /// `codes`, or an active qualification with one of `codes` (profession or savoir-faire).
+    pub async fn owners_of_codes(
+        &self,
+        codes: &[Value],
+        profession_system: &str,
+    ) -> Result<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
+        for v in codes {
+            let mut q = Sql::new(
+                self,
+                "SELECT s.record_key FROM directory_search s JOIN directory_record r \
+                 ON r.kind = s.kind AND r.record_key = s.record_key WHERE s.param = ",
+            );
+            q.bind(CODE)?;
+            match v {
+                Value::Token { system, code } => {
+                    q.push(" AND s.value = ").bind(code.clone())?;
+                    if let Some(system) = system {
+                        q.push(" AND s.system = ").bind(system.clone())?;
+                    }
+                }
+                Value::Prefix(_) => anyhow::bail!("codes are tokens"),
+            }
+            q.push(" AND (s.kind = ")
+                .bind(RecordKind::Qualification.as_str())?;
+            q.push(" OR (s.kind = ")
+                .bind(RecordKind::PractitionerRole.as_str())?;
+            q.push(" AND s.system = ")
+                .bind(profession_system.to_owned())?;
+            q.push(")) AND r.active = 1");
+            for row in q.fetch(self).await? {
+                let key: String = row.try_get(0)?;
+                out.insert(key.split('|').next().unwrap_or("").to_owned());
+            }
+        }
+        Ok(out)
+    }
+}
