@@ -158,7 +158,10 @@ async fn instances_fail_and_restart_under_load() {
     let (serials, _) = issued.await.expect("issuance");
     let (ok, failed, twice, errors) = logins.finish().await;
     eprintln!(
-        "kill -9: wrk {load:?}; logins {ok} ok, {failed} failed; {} issued",
+        "kill -9: wrk {} requests, {} non-200, {}; logins {ok} ok, {failed} failed; {} issued",
+        load.requests,
+        load.non_200,
+        load.errors_line,
         serials.len()
     );
     assert_eq!(twice, 0, "a code was redeemed twice");
