@@ -69,7 +69,7 @@ async fn what_one_instance_starts_another_finishes() {
 
     // Through the balancer, round robin sends the three steps of a login to three instances.
     let b = browser();
-    let p = authorize(&b, &public).await.ok().expect("the wallet page");
+    let p = authorize(&b, &public).await.expect("the wallet page");
     let (code, login_by) = login(&b, &public, &p).await.expect("login");
     let (st, tokens, token_by) = redeem(&public, &code, &p.verifier).await;
     assert_eq!(st, 200, "{tokens}");
@@ -99,10 +99,7 @@ async fn what_one_instance_starts_another_finishes() {
 
     // Without the balancer: a code the first instance issued is redeemed at the second.
     let b = browser();
-    let p = authorize(&b, &bases[0])
-        .await
-        .ok()
-        .expect("the wallet page");
+    let p = authorize(&b, &bases[0]).await.expect("the wallet page");
     let (code, _) = login(&b, &bases[0], &p).await.expect("login at the first");
     let (st, v, _) = redeem(&bases[1], &code, &p.verifier).await;
     assert_eq!(st, 200, "a code of the first redeemed at the second: {v}");

@@ -208,16 +208,13 @@ async fn instances_fail_and_restart_under_load() {
 
     // ---- a rolling restart under load loses no session, no pending login, no code.
     let sso = browser();
-    let p = authorize(&sso, &public).await.ok().expect("wallet page");
+    let p = authorize(&sso, &public).await.expect("wallet page");
     login(&sso, &public, &p).await.expect("SSO session");
     let waiting = browser();
-    let pending = authorize(&waiting, &public)
-        .await
-        .ok()
-        .expect("wallet page");
+    let pending = authorize(&waiting, &public).await.expect("wallet page");
     let unredeemed = {
         let b = browser();
-        let p = authorize(&b, &public).await.ok().expect("wallet page");
+        let p = authorize(&b, &public).await.expect("wallet page");
         (login(&b, &public, &p).await.expect("login").0, p.verifier)
     };
 

@@ -351,7 +351,7 @@ fn wrk(base: &str, seconds: u64, connections: u32) -> std::thread::JoinHandle<Wr
         let number = |marker: &str| -> u64 {
             text.lines()
                 .find_map(|l| l.trim().strip_prefix(marker))
-                .and_then(|rest| rest.trim().split_whitespace().next())
+                .and_then(|rest| rest.split_whitespace().next())
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0)
         };
