@@ -116,6 +116,9 @@ impl App {
         coeur_web::metrics::install();
         let master = master_key(&cfg)?;
         let db = Db::connect(&cfg.database_url).await?;
+        // Instances starting together on an empty database create the keys and certificates
+        // once: the first holds the lock while it creates them, the next ones read them.
+        let starting = db.start_lock().await?;
         let keys = Arc::new(open_keys(&cfg, &db, master, clock.now()).await?);
         let store = Store::new(db.clone());
         let lifecycle = Lifecycle::new();
@@ -155,6 +158,7 @@ impl App {
             .with_requesters(requesters)
             .with_bus(&bus),
         );
+        starting.release().await?;
         let settings = ProviderSettings {
             urls: ProviderUrls {
                 public_url: cfg.public_url.clone(),
@@ -166,6 +170,7 @@ impl App {
             bus,
         };
         let provider = AppState::new(settings, store, keys, realms, clock, rng, ca.clone())?;
+        provider.remember_revocations().await?;
         let service = Arc::new(cfg.service.clone());
         Ok(Self {
             cfg,

@@ -321,10 +321,22 @@ fn spawn_housekeeping(app: &App) {
     });
     let state = app.provider.clone();
     tokio::spawn(async move {
-        // Key rings rotated elsewhere, when no message told (SQLite, a lost notification).
+        // Key rings rotated and tokens revoked elsewhere, when no message told (SQLite, a
+        // lost notification). The revocations are read again with a minute's margin for the
+        // clocks of the other instances.
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        let mut since = state.now() - 60;
         loop {
             tick.tick().await;
+            let now = state.now();
+            match state
+                .store
+                .poll_revoked(since, now, state.revocation_window())
+                .await
+            {
+                Ok(_) => since = now - 60,
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "revocation poll failed"),
+            }
             for (_, rt) in state.realms.iter() {
                 if let Err(e) = state.refresh_ring(rt).await {
                     tracing::error!(realm = %rt.realm.name, error = %format!("{e:#}"), "key ring reload failed");

@@ -301,3 +301,31 @@ both_dbs!(
         );
     }
 );
+
+// Two instances started at the same moment on an empty database: the first creates the realm
+// key rings, the CA keys and certificates while the other waits, which then reads them. Both
+// publish the same keys and serve the same CA certificates, stored once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_starting_together_create_keys_and_certificates_once() {
+    let url = coeur_testkit::pg::new_database_url().await;
+    let (ua, ub) = (url.clone(), url.clone());
+    let realms = realms_dir();
+    let (a, b) = tokio::join!(
+        TestServer::start_with(Db::Postgres, &realms, |s| {
+            s.common.database_url = Some(ua);
+        }),
+        TestServer::start_with(Db::Postgres, &realms, |s| {
+            s.common.database_url = Some(ub);
+        }),
+    );
+    assert_eq!(jwks_kids(&a).await, jwks_kids(&b).await, "the same JWKS");
+    let (ca, cb) = (&a.app.ca.ca.cas, &b.app.ca.ca.cas);
+    assert!(!ca.is_empty());
+    assert_eq!(
+        ca.keys().collect::<std::collections::BTreeSet<_>>(),
+        cb.keys().collect::<std::collections::BTreeSet<_>>()
+    );
+    for (id, rt) in ca {
+        assert_eq!(rt.cert_der, cb[id].cert_der, "the certificate of {id}");
+    }
+}

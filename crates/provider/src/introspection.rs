@@ -138,7 +138,7 @@ pub(crate) async fn revoke(
     if token.contains('.') {
         match verify_unbound(&st, &rt, token).await {
             Ok(c) if c.client_id == auth.client().id() => {
-                st.store.revoke_jti(&c.jti, c.exp).await?;
+                st.store.revoke_jti(&c.jti, c.exp, now).await?;
             }
             Ok(_) | Err(ProviderError::OAuth { .. }) => {}
             Err(e) => return Err(e),

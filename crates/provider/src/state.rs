@@ -254,6 +254,9 @@ fn hear_other_instances(bus: &Bus, st: std::sync::Weak<AppState>) {
                 st.forget_client(realm, client_id);
             }
             Heard::Event(Event::CertificateRevoked { .. }) => {}
+            Heard::Event(e @ (Event::GrantRevoked { .. } | Event::TokenRevoked { .. })) => {
+                st.store.heard_revocation(e);
+            }
             Heard::Event(Event::KeysRotated { realm }) => {
                 if let Some(rt) = st.realms.get(realm).cloned() {
                     tokio::spawn(async move { reload_ring(&st, &rt).await });
@@ -263,7 +266,11 @@ fn hear_other_instances(bus: &Bus, st: std::sync::Weak<AppState>) {
                 st.ecps_events.notify_all();
                 st.ciba_polls.clear();
                 st.forget_clients();
+                st.store.distrust_revoked();
                 tokio::spawn(async move {
+                    if let Err(e) = st.remember_revocations().await {
+                        tracing::error!(error = %format!("{e:#}"), "revocations reload failed");
+                    }
                     for (_, rt) in st.realms.iter() {
                         reload_ring(&st, rt).await;
                     }
@@ -355,6 +362,28 @@ impl AppState {
     /// The bus to the other instances sharing the database.
     pub fn bus(&self) -> &Bus {
         &self.bus
+    }
+
+    /// How long a revoked grant can matter: the longest access token lifetime of the realms,
+    /// plus five minutes.
+    pub fn revocation_window(&self) -> i64 {
+        let longest = self
+            .realms
+            .iter()
+            .map(|(_, rt)| rt.realm.lifetimes.access_token)
+            .max()
+            .unwrap_or(0);
+        longest + 300
+    }
+
+    /// Answers revocations from memory from now on: tells this instance's revocations to the
+    /// others, and reads those that can still matter from the store. Returns how many are
+    /// held (tokens, grants).
+    pub async fn remember_revocations(&self) -> Result<(usize, usize)> {
+        self.store.tell_revocations(&self.bus);
+        self.store
+            .load_revoked(self.now(), self.revocation_window())
+            .await
     }
 
     /// Forgets what is cached of a client of `realm` (and the realm's web origins), so that

@@ -1,6 +1,6 @@
 //! The provider as a token source for verifiers in this process (its own userinfo and
 //! introspection, the CA API): a realm's keys straight from its key ring (reloaded when
-//! another process rotated it), revocation from the store (revoked `jti`, revoked grant).
+//! another process rotated it), revocation (revoked `jti`, revoked grant) from the store's memory of revocations.
 
 use crate::state::RealmRt;
 use crate::store::Store;
@@ -41,13 +41,9 @@ impl TokenSource for RealmTokens {
 
     fn revoked<'a>(&'a self, claims: &'a AccessTokenClaims) -> BoxFuture<'a, anyhow::Result<bool>> {
         Box::pin(async move {
-            if self.store.jti_revoked(&claims.jti).await? {
-                return Ok(true);
-            }
-            match &claims.gid {
-                Some(g) => self.store.grant_revoked(g).await,
-                None => Ok(false),
-            }
+            self.store
+                .token_revoked(&claims.jti, claims.gid.as_deref())
+                .await
         })
     }
 }

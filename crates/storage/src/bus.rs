@@ -56,6 +56,21 @@ pub enum Event {
         /// The realm.
         realm: String,
     },
+    /// A grant was revoked (logout, code replay, refresh token reuse, RFC 7009): the access
+    /// tokens it issued are refused from memory.
+    GrantRevoked {
+        /// When, as stored (Unix seconds).
+        at: i64,
+        /// The grant's id.
+        grant_id: String,
+    },
+    /// One access token was revoked (RFC 7009): refused from memory until it expires.
+    TokenRevoked {
+        /// The token's expiry (Unix seconds).
+        exp: i64,
+        /// The token's `jti`.
+        jti: String,
+    },
 }
 
 impl Event {
@@ -70,6 +85,8 @@ impl Event {
                 format!("client\n{realm}\n{client_id}")
             }
             Event::KeysRotated { realm } => format!("keys\n{realm}"),
+            Event::GrantRevoked { at, grant_id } => format!("grant-revoked\n{at}\n{grant_id}"),
+            Event::TokenRevoked { exp, jti } => format!("token-revoked\n{exp}\n{jti}"),
         }
     }
 
@@ -100,6 +117,20 @@ impl Event {
             "keys" if !rest.is_empty() && !rest.contains('\n') => Some(Event::KeysRotated {
                 realm: rest.to_owned(),
             }),
+            "grant-revoked" => {
+                let (at, grant_id) = two()?;
+                Some(Event::GrantRevoked {
+                    at: at.parse().ok()?,
+                    grant_id,
+                })
+            }
+            "token-revoked" => {
+                let (exp, jti) = two()?;
+                Some(Event::TokenRevoked {
+                    exp: exp.parse().ok()?,
+                    jti,
+                })
+            }
             _ => None,
         }
     }
@@ -260,6 +291,14 @@ mod tests {
             Event::KeysRotated {
                 realm: "edit".into(),
             },
+            Event::GrantRevoked {
+                at: 1_767_225_600,
+                grant_id: "g1".into(),
+            },
+            Event::TokenRevoked {
+                exp: 1_767_225_900,
+                jti: "j\n1".into(),
+            },
         ];
         for e in all {
             assert_eq!(Event::parse(&e.format()), Some(e));
@@ -279,6 +318,9 @@ mod tests {
             "keys\n",
             "keys\na\nb",
             "later-kind\nx",
+            "grant-revoked\nsoon\ng1",
+            "grant-revoked\n1767225600",
+            "token-revoked\n\nj1",
         ] {
             assert_eq!(Event::parse(m), None, "{m:?}");
         }

@@ -73,6 +73,11 @@ fn migrator() -> Migrator {
             "keystore",
             include_str!("../../../migrations/0013_keystore.sql"),
         ),
+        m(
+            14,
+            "revocation memory",
+            include_str!("../../../migrations/0014_revocation_memory.sql"),
+        ),
     ])
 }
 
@@ -165,6 +170,53 @@ impl Db {
     /// The pool: for domain repositories and tests' checks, never for handlers.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Waits until no other instance sharing the database is starting, and keeps the others
+    /// waiting until [`StartLock::release`]: what a first start creates (key rings, CA keys
+    /// and certificates, responders) is created once, and the next instance reads it. A
+    /// PostgreSQL session-level advisory lock on a connection of its own, so that a process
+    /// dying while it holds the lock frees it; nothing on SQLite (one process).
+    pub async fn start_lock(&self) -> Result<StartLock> {
+        if self.sqlite {
+            return Ok(StartLock(None));
+        }
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(START_LOCK)
+            .execute(&mut *conn)
+            .await
+            .context("waiting for the other instances' start")?;
+        Ok(StartLock(Some(conn)))
+    }
+}
+
+/// The advisory lock key of instances' starts (any constant no other lock uses).
+const START_LOCK: i64 = 7_305_847_241;
+
+/// Held while an instance starts (see [`Db::start_lock`]). Dropped without
+/// [`StartLock::release`] (an error on the way), its connection is closed rather than given
+/// back to the pool, which ends the lock with the session.
+pub struct StartLock(Option<sqlx::pool::PoolConnection<sqlx::Any>>);
+
+impl StartLock {
+    /// Lets the next instance start.
+    pub async fn release(mut self) -> Result<()> {
+        if let Some(mut conn) = self.0.take() {
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(START_LOCK)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for StartLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(conn.detach());
+        }
     }
 }
 

@@ -114,6 +114,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
+            self.revoked
+                .grants_revoked(&[grant_id.to_owned()], now)
+                .await;
             return Ok(CodeUse::Replay);
         }
         if let Some((hash, rt)) = refresh {
@@ -170,7 +173,13 @@ impl Store {
         .bind(grant_id)
         .execute(self.db.pool())
         .await?;
-        Ok(r.rows_affected() > 0)
+        let live = r.rows_affected() > 0;
+        if live {
+            self.revoked
+                .grants_revoked(&[grant_id.to_owned()], now)
+                .await;
+        }
+        Ok(live)
     }
 
     /// The answer a refresh token's first use got, sealed (see [`Store::rotate_refresh`]).
@@ -232,18 +241,20 @@ impl Store {
         Ok(true)
     }
 
-    /// Revokes an access token by jti.
-    pub async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()> {
+    /// Revokes an access token by jti, at `now`.
+    pub async fn revoke_jti(&self, jti: &str, expires_at: i64, now: i64) -> Result<()> {
         let sql = if self.db.is_sqlite() {
-            "INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES ($1, $2)"
+            "INSERT OR IGNORE INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3)"
         } else {
-            "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+            "INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
         };
         sqlx::query(sql)
             .bind(jti)
             .bind(expires_at)
+            .bind(now)
             .execute(self.db.pool())
             .await?;
+        self.revoked.token_revoked(jti, expires_at).await;
         Ok(())
     }
 

@@ -15,6 +15,7 @@ mod directory_sync;
 mod ecps;
 mod grants;
 mod passkeys;
+mod revoked;
 mod stats;
 mod upstream;
 
@@ -29,6 +30,8 @@ pub use upstream::{LinkRow, UpstreamLoginRow, UpstreamSessionRow};
 #[derive(Clone)]
 pub struct Store {
     db: Db,
+    /// Revocations that can still matter, answered from memory (see [`revoked`]).
+    revoked: std::sync::Arc<revoked::Revoked>,
 }
 
 /// What [`Store::put_identities`] did.
@@ -178,7 +181,10 @@ fn grant_from(r: &AnyRow) -> Result<GrantRow> {
 impl Store {
     /// The provider's repository over an open database.
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            revoked: Default::default(),
+        }
     }
 
     /// The database underneath (migrations, tests' checks).
@@ -500,6 +506,7 @@ impl Store {
             .transpose()?,
             None => None,
         };
+        let mut revoked_grants = Vec::new();
         let (sid, replaced) = match previous {
             Some((sid, national_id)) if national_id == s.national_id => {
                 sqlx::query("UPDATE sessions SET cookie_hash = $1, auth_time = $2, method = $3, acr = $4, expires_at = $5 WHERE sid = $6")
@@ -515,7 +522,11 @@ impl Store {
             }
             other => {
                 let replaced = match other {
-                    Some((old, _)) => Self::end_session_in(&mut tx, &old, now).await?,
+                    Some((old, _)) => {
+                        let (ended, revoked) = Self::end_session_in(&mut tx, &old, now).await?;
+                        revoked_grants = revoked;
+                        ended
+                    }
                     None => None,
                 };
                 sqlx::query("INSERT INTO sessions (sid, cookie_hash, realm, national_id, auth_time, method, acr, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
@@ -539,6 +550,7 @@ impl Store {
         Self::insert_grant_and_code(&mut tx, realm, &grant, code_hash, code, now).await?;
         Self::count_login_in(&mut tx, realm, &grant.client_id, &s.method, now).await?;
         tx.commit().await?;
+        self.revoked.grants_revoked(&revoked_grants, now).await;
         Ok(Some(LoginCompleted { sid, replaced }))
     }
 
@@ -547,8 +559,9 @@ impl Store {
     /// clients to tell; `None` when it had already ended (nobody is told twice).
     pub async fn end_session(&self, sid: &str, now: i64) -> Result<Option<EndedSessionRow>> {
         let mut tx = self.db.pool().begin().await?;
-        let ended = Self::end_session_in(&mut tx, sid, now).await?;
+        let (ended, revoked) = Self::end_session_in(&mut tx, sid, now).await?;
         tx.commit().await?;
+        self.revoked.grants_revoked(&revoked, now).await;
         Ok(ended)
     }
 
@@ -556,20 +569,23 @@ impl Store {
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         sid: &str,
         now: i64,
-    ) -> Result<Option<EndedSessionRow>> {
+    ) -> Result<(Option<EndedSessionRow>, Vec<String>)> {
         let ended =
             sqlx::query("UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL")
                 .bind(now)
                 .bind(sid)
                 .execute(&mut **tx)
                 .await?;
-        sqlx::query("UPDATE grants SET revoked_at = $1 WHERE sid = $2 AND revoked_at IS NULL AND scope NOT LIKE '%offline_access%'")
+        let revoked = sqlx::query("UPDATE grants SET revoked_at = $1 WHERE sid = $2 AND revoked_at IS NULL AND scope NOT LIKE '%offline_access%' RETURNING grant_id")
             .bind(now)
             .bind(sid)
-            .execute(&mut **tx)
-            .await?;
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get("grant_id"))
+            .collect::<Result<Vec<String>, _>>()?;
         if ended.rows_affected() != 1 {
-            return Ok(None);
+            return Ok((None, revoked));
         }
         let session = sqlx::query("SELECT realm, national_id FROM sessions WHERE sid = $1")
             .bind(sid)
@@ -583,12 +599,13 @@ impl Store {
                 .iter()
                 .map(|r| r.try_get("client_id"))
                 .collect::<Result<Vec<String>, _>>()?;
-        Ok(Some(EndedSessionRow {
+        let ended = EndedSessionRow {
             sid: sid.to_owned(),
             realm: session.try_get("realm")?,
             national_id: session.try_get("national_id")?,
             clients,
-        }))
+        };
+        Ok((Some(ended), revoked))
     }
 
     /// Deletes expired rows; returns how many.
