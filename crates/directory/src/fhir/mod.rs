@@ -8,3 +8,6 @@ pub mod map;
 pub mod model;
 pub mod page;
 pub mod query;
+
+#[cfg(test)]
+mod service_tests;
