@@ -562,7 +562,12 @@ async fn run_search(d: &Directory, query: &Query, mut after: i64) -> anyhow::Res
     let included = includes(d, query, &matches).await?;
     let mut bundle = searchset(base, query, &d.cursors, matches, next_after, included);
     bundle.total = total;
-    Ok(fhir(StatusCode::OK, &Resource::Bundle(bundle)))
+    if query.elements.is_empty() {
+        return Ok(fhir(StatusCode::OK, &Resource::Bundle(bundle)));
+    }
+    let mut json = serde_json::to_value(Resource::Bundle(bundle))?;
+    crate::fhir::elements::subset_matches(&mut json, &query.elements);
+    Ok(fhir(StatusCode::OK, &json))
 }
 
 /// How many records match `query` after `after` in change order.

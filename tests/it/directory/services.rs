@@ -407,6 +407,51 @@ both_dbs!(healthcare_service_api, |db| async move {
     .await;
     assert_eq!(set(ids(&r.body, "match")), at_site);
 
+    // `_elements`: the matches keep what is asked for, tagged; includes stay whole.
+    let r = fhir_get(
+        &format!(
+            "{base}/HealthcareService?_elements=type&_count=1\
+             &_include=HealthcareService:organization"
+        ),
+        t,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let matches: Vec<&Value> = r.body["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["search"]["mode"] == "match")
+        .map(|e| &e["resource"])
+        .collect();
+    assert_eq!(matches.len(), 1);
+    for m in matches {
+        assert!(
+            m.get("providedBy").is_none() && m.get("identifier").is_none(),
+            "{m}"
+        );
+        assert!(m["type"][0]["coding"][0]["code"].is_string(), "{m}");
+        assert_eq!(m["meta"]["tag"][0]["code"], "SUBSETTED");
+    }
+    assert!(next_link(&r.body).is_some_and(|l| l.contains("_elements=type")));
+    let included: Vec<&Value> = r.body["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["search"]["mode"] == "include")
+        .collect();
+    assert!(!included.is_empty());
+    assert!(
+        included
+            .iter()
+            .all(|e| e["resource"]["identifier"].is_array())
+    );
+    assert_outcome(
+        &fhir_get(&format!("{base}/HealthcareService?_elements=type,"), t).await,
+        400,
+        "invalid",
+    );
+
     // Unknown parameters and the parameters of other types are refused.
     for q in ["name=x", "unknown=1", "_include=Organization:partof"] {
         let r = fhir_get(&format!("{base}/HealthcareService?{q}"), t).await;

@@ -116,6 +116,7 @@ pub const RESULT: &[&str] = &[
     "_page",
     "_format",
     "_total",
+    "_elements",
 ];
 
 /// Default page size (as Annuaire Santé's).
@@ -285,6 +286,8 @@ pub struct Query {
     pub summary_count: bool,
     /// `_total=accurate` (or `estimate`): the total with the page.
     pub total: bool,
+    /// `_elements`: the elements the matches keep (all when empty).
+    pub elements: Vec<String>,
     /// Included targets.
     pub include: Vec<Include>,
     /// Included referrers.
@@ -353,6 +356,7 @@ pub fn parse(
         count: DEFAULT_COUNT,
         summary_count: false,
         total: false,
+        elements: vec![],
         include: vec![],
         revinclude: vec![],
         page: None,
@@ -501,6 +505,11 @@ pub fn parse(
                         )));
                     }
                 };
+                None
+            }
+            "_elements" => {
+                q.elements
+                    .extend(super::elements::parse(value).map_err(invalid)?);
                 None
             }
             "_format" => {
