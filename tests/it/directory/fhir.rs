@@ -121,7 +121,7 @@ pub(super) fn assert_outcome(a: &Answer, status: u16, code: &str) {
     assert_eq!(a.body["issue"][0]["code"], code, "{}", a.body);
 }
 
-pub(super) fn entries<'a>(bundle: &'a Value, mode: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+fn entries<'a>(bundle: &'a Value, mode: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
     bundle["entry"]
         .as_array()
         .into_iter()
