@@ -190,6 +190,38 @@ fn identifier_type_and_total() {
 }
 
 #[test]
+fn organization_names_with_modifiers() {
+    let et = stored(
+        RecordKind::Establishment,
+        "010000024",
+        &[("rslongue", "CENTRE HOSPITALIER DE BOURG-EN-BRESSE FLEYRIAT")],
+    );
+    let o = ResourceType::Organization;
+    assert!(hit(o, &[("name", "centre hosp")], &et));
+    assert!(!hit(o, &[("name", "fleyriat")], &et));
+    assert!(hit(o, &[("name:contains", "bresse fley")], &et));
+    assert!(!hit(o, &[("name:contains", "lyon")], &et));
+    assert!(hit(
+        o,
+        &[(
+            "name:exact",
+            "CENTRE HOSPITALIER DE BOURG-EN-BRESSE FLEYRIAT"
+        )],
+        &et
+    ));
+    assert!(!hit(
+        o,
+        &[(
+            "name:exact",
+            "centre hospitalier de bourg-en-bresse fleyriat"
+        )],
+        &et
+    ));
+    let e = parse(o, &p(&[("partof:exact", "x")]), Handling::Strict).unwrap_err();
+    assert_eq!(e.code(), "not-supported");
+}
+
+#[test]
 fn service_searches_start_from_the_index() {
     let q = |params: &[(&str, &str)]| {
         parse(
