@@ -12,10 +12,10 @@ use crate::support::*;
 use coeur_directory::fhir::map::{SYSTEM_R274, SYSTEM_R276, id_of_key};
 use coeur_directory::generate::authorisations;
 use coeur_directory::import::{Outcome, import_file};
-use coeur_directory::record::RecordKind;
+use coeur_directory::record::{Plan, RecordKind};
 use coeur_directory::store::{Store, StoredRecord};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 const NOW: i64 = 1_767_225_600;
 
@@ -326,6 +326,37 @@ both_dbs!(healthcare_service_api, |db| async move {
     let paged = every_match(format!("{base}/HealthcareService?_count=2"), &token).await;
     assert_eq!(paged.len(), services.len(), "each once: {paged:?}");
     assert_eq!(set(paged), all_ids);
+
+    // Paging while data changes: a service changed after the first page comes again, in its
+    // new state, and none is skipped.
+    let first = fhir_get(&format!("{base}/HealthcareService?_count=1"), t).await;
+    assert_eq!(
+        ids(&first.body, "match"),
+        [format!("HealthcareService/{id}")]
+    );
+    let mut changed = one.record.clone();
+    changed
+        .fields
+        .insert("libactivite".into(), "Activité renommée".into());
+    let plan = Plan {
+        update: vec![(RecordKind::Authorisation, changed.key.clone())],
+        ..Plan::default()
+    };
+    let records = BTreeMap::from([((RecordKind::Authorisation, changed.key.clone()), changed)]);
+    store
+        .apply(&plan, &records, NOW + 5, &mut |_, _| {})
+        .await
+        .expect("change");
+    let rest = every_match(next_link(&first.body).expect("next"), &token).await;
+    assert_eq!(
+        rest.len(),
+        services.len(),
+        "the rest, and the changed one again"
+    );
+    assert_eq!(rest.last(), Some(&format!("HealthcareService/{id}")));
+    assert_eq!(set(rest), all_ids);
+    let r = fhir_get(&format!("{base}/HealthcareService/{id}"), t).await;
+    assert_eq!(r.body["name"], "Activité renommée");
 
     let site = one.record.get("nofinesset");
     let at_site = service_ids(
