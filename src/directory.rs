@@ -26,7 +26,7 @@ use crate::app::App;
 use crate::config::DirectoryConfig;
 use anyhow::{Context, Result, anyhow};
 use coeur_common::random::token;
-use coeur_directory::generate::{Writers, generate};
+use coeur_directory::generate::{Writers, authorisations, generate};
 use coeur_directory::http::{Access, Config, Directory, router};
 use coeur_directory::import::{Outcome, import_file};
 use coeur_directory::ratelimit::RateLimit;
@@ -280,9 +280,13 @@ async fn seed(store: &Store, s: &DirectoryConfig, now: i64) -> Result<Option<Sum
         },
     )
     .context("generating the directory's extracts")?;
+    let mut h = vec![];
+    authorisations(1, s.generate_structures, &mut h)
+        .context("generating the directory's authorisations extract")?;
     let mut out = Outcome::default();
     for (name, bytes) in [
         ("finess_etablissements", f),
+        ("finess_autorisations", h),
         ("PS_LibreAcces_Personne_activite", a),
         ("PS_LibreAcces_SavoirFaire", sf),
         ("PS_LibreAcces_Dipl_AutExerc", d),

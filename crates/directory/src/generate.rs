@@ -425,3 +425,134 @@ pub fn zip_extract<W: std::io::Write + std::io::Seek>(
     std::io::copy(input, &mut zip)?;
     zip.finish().map_err(std::io::Error::other)
 }
+
+/// Authorised care activities (TRE_R274 activity, TRE_R275 modality, TRE_R276 form, with
+/// their labels) the synthetic authorisations extract gives its hospitals and clinics.
+const ACTIVITIES: &[[&str; 6]] = &[
+    [
+        "01",
+        "Médecine",
+        "00",
+        "Pas de modalité",
+        "01",
+        "Hospitalisation complète (24 heures consécutives ou plus)",
+    ],
+    [
+        "02",
+        "Chirurgie",
+        "00",
+        "Pas de modalité",
+        "07",
+        "Chirurgie ambulatoire",
+    ],
+    [
+        "16",
+        "Traitement de l'insuffisance rénale chronique par épuration extrarénale",
+        "40",
+        "Hémodialyse en centre pour adultes",
+        "00",
+        "Pas de forme",
+    ],
+    [
+        "14",
+        "Médecine d'urgence",
+        "00",
+        "Pas de modalité",
+        "00",
+        "Pas de forme",
+    ],
+];
+
+/// Writes the synthetic FINESS extract of authorised care activities (Latin-1, `;`, header
+/// [`columns::AUTORISATIONS`] then the ARHGOS number and dates) for the `structure_count`
+/// structures [`generate`] writes with the same `seed`: one to three activities for each
+/// hospital and clinic, one for the first structure whatever it is.
+pub fn authorisations(seed: u64, structure_count: usize, out: &mut dyn Write) -> io::Result<()> {
+    let rng = SeededRandom::new(seed);
+    let sites = structures(&rng, structure_count.max(1));
+    let header: Vec<&str> = columns::AUTORISATIONS
+        .iter()
+        .chain(columns::AUTORISATIONS_OPTIONAL)
+        .copied()
+        .collect();
+    out.write_all(&latin1(&header.join(";")))?;
+    out.write_all(b"\n")?;
+    let mut number = 0u32;
+    for (i, s) in sites.iter().enumerate() {
+        let hospital = matches!(s.category.0, "355" | "365");
+        let count = match (hospital, i) {
+            (true, _) => 1 + i % 3,
+            (false, 0) => 1,
+            (false, _) => 0,
+        };
+        for a in ACTIVITIES.iter().cycle().skip(i).take(count) {
+            number += 1;
+            let noautor = format!("{}{:07}", &s.town.0[..2], number);
+            let arhgos = format!("{}-{}-{:05}", &s.town.0[..2], &s.town.0[..2], number);
+            let row = [
+                s.finess_ej.as_str(),
+                &s.name,
+                a[0],
+                a[1],
+                a[2],
+                a[3],
+                a[4],
+                a[5],
+                &noautor,
+                "2019-06-01",
+                &s.finess_et,
+                &s.name,
+                &arhgos,
+                "2019-09-01",
+                "2026-05-31",
+            ];
+            out.write_all(&latin1(&row.join(";")))?;
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::{ExtractKind, collect};
+    use crate::record::RecordKind;
+
+    #[test]
+    fn the_authorisations_name_the_generated_sites() {
+        let mut f = vec![];
+        let (mut a, mut s, mut d, mut m) = (vec![], vec![], vec![], vec![]);
+        generate(
+            3,
+            5,
+            12,
+            Writers {
+                activite: &mut a,
+                savoir_faire: &mut s,
+                diplome: &mut d,
+                mssante: &mut m,
+                finess: &mut f,
+            },
+        )
+        .unwrap();
+        let mut h = vec![];
+        authorisations(3, 12, &mut h).unwrap();
+        assert!(std::str::from_utf8(&h).is_err(), "Latin-1, as FINESS");
+        let (_, sites) = collect(f.as_slice()).unwrap();
+        let (kind, c) = collect(h.as_slice()).unwrap();
+        assert_eq!(kind, ExtractKind::Authorisations);
+        assert!(c.rejected.is_empty(), "{:?}", c.rejected);
+        assert!(!c.records.is_empty());
+        for r in c.records.values() {
+            assert_eq!(r.kind, RecordKind::Authorisation);
+            let site = (RecordKind::Establishment, r.get("nofinesset").to_owned());
+            assert!(sites.records.contains_key(&site), "{}", r.key);
+            assert!(
+                r.get("noautorarhgos").len() == 11,
+                "{}",
+                r.get("noautorarhgos")
+            );
+        }
+    }
+}

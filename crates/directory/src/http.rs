@@ -1,6 +1,6 @@
 //! The directory's FHIR API over HTTP (axum): `GET /metadata`, `GET /{type}` and
 //! `POST /{type}/_search` (search), `GET /{type}/{id}` (read) for `Practitioner`,
-//! `PractitionerRole` and `Organization`.
+//! `PractitionerRole`, `Organization` and `HealthcareService`.
 //! JSON only (`application/fhir+json`); every error is an `OperationOutcome`.
 //!
 //! Callers present coeur access tokens (client credentials): signature against the provider's
@@ -523,23 +523,18 @@ async fn run_search(d: &Directory, query: &Query, mut after: i64) -> anyhow::Res
     let base = &d.config.base_url;
     let driver = driver(query);
     if query.summary_count {
-        let mut total = 0u64;
-        loop {
-            let (chunk, more) = candidates(d, kinds, driver.as_ref(), after).await?;
-            total += chunk
-                .iter()
-                .filter(|s| resource(s).is_some_and(|r| query.matches(s, &r)))
-                .count() as u64;
-            match chunk.last() {
-                Some(last) if more => after = last.version,
-                _ => break,
-            }
-        }
+        let total = count_matches(d, query, kinds, driver.as_ref(), after).await?;
         return Ok(fhir(
             StatusCode::OK,
             &Resource::Bundle(count_only(base, query, total)),
         ));
     }
+    // `_total`: every match of the search, whichever page this is.
+    let total = if query.total {
+        Some(count_matches(d, query, kinds, driver.as_ref(), 0).await?)
+    } else {
+        None
+    };
     let mut matched: Vec<StoredRecord> = vec![];
     'scan: loop {
         let (chunk, more) = candidates(d, kinds, driver.as_ref(), after).await?;
@@ -565,8 +560,36 @@ async fn run_search(d: &Directory, query: &Query, mut after: i64) -> anyhow::Res
     };
     let matches = full_resources(d, &matched).await?;
     let included = includes(d, query, &matches).await?;
-    let bundle = searchset(base, query, &d.cursors, matches, next_after, included);
-    Ok(fhir(StatusCode::OK, &Resource::Bundle(bundle)))
+    let mut bundle = searchset(base, query, &d.cursors, matches, next_after, included);
+    bundle.total = total;
+    if query.elements.is_empty() {
+        return Ok(fhir(StatusCode::OK, &Resource::Bundle(bundle)));
+    }
+    let mut json = serde_json::to_value(Resource::Bundle(bundle))?;
+    crate::fhir::elements::subset_matches(&mut json, &query.elements);
+    Ok(fhir(StatusCode::OK, &json))
+}
+
+/// How many records match `query` after `after` in change order.
+async fn count_matches(
+    d: &Directory,
+    query: &Query,
+    kinds: &[RecordKind],
+    driver: Option<&Driver>,
+    mut after: i64,
+) -> anyhow::Result<u64> {
+    let mut total = 0u64;
+    loop {
+        let (chunk, more) = candidates(d, kinds, driver, after).await?;
+        total += chunk
+            .iter()
+            .filter(|s| resource(s).is_some_and(|r| query.matches(s, &r)))
+            .count() as u64;
+        match chunk.last() {
+            Some(last) if more => after = last.version,
+            _ => return Ok(total),
+        }
+    }
 }
 
 fn ref_id(r: Option<&crate::fhir::model::Reference>) -> Option<&str> {
@@ -590,6 +613,9 @@ async fn includes(
                 }
                 (Include::OrganizationPartOf, Resource::Organization(o)) => {
                     ref_id(o.part_of.as_ref()).map(|id| ("Organization", id))
+                }
+                (Include::ServiceOrganization, Resource::HealthcareService(h)) => {
+                    ref_id(h.provided_by.as_ref()).map(|id| ("Organization", id))
                 }
                 _ => None,
             };
@@ -622,7 +648,12 @@ async fn includes(
                     }
                 }
             }
-            RevInclude::RolesAtOrganization => {
+            RevInclude::RolesAtOrganization | RevInclude::ServicesAtOrganization => {
+                let kind = if *rev == RevInclude::RolesAtOrganization {
+                    RecordKind::PractitionerRole
+                } else {
+                    RecordKind::Authorisation
+                };
                 let ids: Vec<String> = matches
                     .iter()
                     .filter_map(|m| match m {
@@ -645,10 +676,7 @@ async fn includes(
                 };
                 let mut after = 0;
                 loop {
-                    let (chunk, more) = d
-                        .store
-                        .by_index(&[RecordKind::PractitionerRole], &lookup, after, SCAN)
-                        .await?;
+                    let (chunk, more) = d.store.by_index(&[kind], &lookup, after, SCAN).await?;
                     let last = chunk.last().map(|s| s.version);
                     out.extend(chunk.iter().filter_map(resource));
                     match last {

@@ -5,8 +5,8 @@
 
 use crate::fhir::map::{
     SYSTEM_ADELI, SYSTEM_FINESS, SYSTEM_G15, SYSTEM_IDNPS, SYSTEM_ORG_KIND, SYSTEM_R21, SYSTEM_R23,
-    SYSTEM_R66, SYSTEM_R75, SYSTEM_RPPS, SYSTEM_SIRENE, SYSTEM_SPECIALTY, id_of_key,
-    role_practitioner, town,
+    SYSTEM_R66, SYSTEM_R75, SYSTEM_R274, SYSTEM_R275, SYSTEM_R276, SYSTEM_RPPS, SYSTEM_SIRENE,
+    SYSTEM_SPECIALTY, id_of_key, role_practitioner, town,
 };
 use crate::fhir::query::fold;
 use crate::record::{Record, RecordKind};
@@ -29,12 +29,14 @@ pub const POSTAL_CODE: &str = "address-postalcode";
 pub const TYPE: &str = "type";
 /// An establishment's legal entity: its logical id.
 pub const PART_OF: &str = "partof";
-/// Codes of an exercise (profession, mode, role) or of a qualification (profession,
-/// savoir-faire): system and code; `role` and `qualification-code` look here.
+/// Codes of an exercise (profession, mode, role), of a qualification (profession,
+/// savoir-faire) or of an authorised activity (activity, modality, form): system and code;
+/// `role`, `qualification-code`, `service-type`, `service-category` and `characteristic`
+/// look here.
 pub const CODE: &str = "code";
 /// The professional (IdNat_PS) an exercise, a qualification or a mailbox belongs to.
 pub const OWNER: &str = "owner";
-/// The site (logical id) of an exercise.
+/// The site (logical id) of an exercise or of an authorised activity.
 pub const ORGANIZATION: &str = "organization";
 
 /// One row of the search index.
@@ -119,6 +121,14 @@ pub fn entries(r: &Record) -> Vec<Entry> {
             push_folded(&mut out, CITY, &town(r.get("ligneacheminement"), cp));
             push_folded(&mut out, POSTAL_CODE, cp);
             push(&mut out, PART_OF, "", &id_of_key(r.get("nofinessej")));
+        }
+        RecordKind::Authorisation => {
+            push(&mut out, IDENTIFIER, "", r.get("noautorarhgos"));
+            push(&mut out, IDENTIFIER, "", r.get("noautor"));
+            push(&mut out, ORGANIZATION, "", &id_of_key(r.get("nofinesset")));
+            push(&mut out, CODE, SYSTEM_R274, r.get("activite"));
+            push(&mut out, CODE, SYSTEM_R275, r.get("modalite"));
+            push(&mut out, CODE, SYSTEM_R276, r.get("forme"));
         }
     }
     out

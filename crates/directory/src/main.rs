@@ -1,6 +1,7 @@
 //! `coeur-annuaire`: the directory's command line.
 //!
-//! - `generate --persons N --structures M --out DIR` writes synthetic extracts;
+//! - `generate --persons N --structures M --out DIR` writes synthetic extracts (RPPS,
+//!   MSSanté, FINESS establishments and the FINESS authorised care activities);
 //! - `import [--database URL] [--partial] FILE…` imports extracts into the directory's store;
 //! - `check FILE…` reads extracts (plain text, UTF-8 or Latin-1), reports every bad row with
 //!   file, line and reason, and prints the summary of what an import into an empty store does;
@@ -14,7 +15,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use coeur_directory::extract::collect;
-use coeur_directory::generate::{Writers, generate};
+use coeur_directory::generate::{Writers, authorisations, generate};
 use coeur_directory::import::{Outcome, each_text_file, import_input};
 use coeur_directory::record::plan;
 use coeur_directory::store::Store;
@@ -71,7 +72,8 @@ enum Command {
         partial: bool,
         files: Vec<PathBuf>,
     },
-    /// Serves the FHIR R4 API (Practitioner, PractitionerRole, Organization, /metadata).
+    /// Serves the FHIR R4 API (Practitioner, PractitionerRole, Organization,
+    /// HealthcareService, /metadata).
     Serve {
         /// Address to listen on (plain HTTP: put TLS in front).
         #[arg(long, env = "COEUR_DIRECTORY_LISTEN", default_value = "127.0.0.1:8090")]
@@ -322,10 +324,12 @@ async fn main() -> anyhow::Result<()> {
                     finess: &mut f,
                 },
             )?;
-            for w in [&mut a, &mut s, &mut d, &mut m, &mut f] {
+            let mut h = open("finess_autorisations")?;
+            authorisations(seed, structures, &mut h)?;
+            for w in [&mut a, &mut s, &mut d, &mut m, &mut f, &mut h] {
                 w.flush()?;
             }
-            drop((a, s, d, m, f));
+            drop((a, s, d, m, f, h));
             if zip {
                 for name in [
                     "PS_LibreAcces_Personne_activite",
@@ -333,6 +337,7 @@ async fn main() -> anyhow::Result<()> {
                     "PS_LibreAcces_Dipl_AutExerc",
                     "Extraction_Correspondance_MSSante",
                     "finess_etablissements",
+                    "finess_autorisations",
                 ] {
                     let text = format!("{name}_{stamp}.txt");
                     let mut input = File::open(out.join(&text))?;

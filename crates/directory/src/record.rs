@@ -21,6 +21,9 @@ pub enum RecordKind {
     Establishment,
     /// A FINESS legal entity (`Organization` of type LEGAL-ENTITY).
     LegalEntity,
+    /// A care activity authorised at a FINESS site (`HealthcareService`), keyed by the
+    /// site's FINESS number, activity, modality and form.
+    Authorisation,
 }
 
 impl RecordKind {
@@ -34,6 +37,7 @@ impl RecordKind {
             Self::Mailbox => "mailbox",
             Self::Establishment => "establishment",
             Self::LegalEntity => "legal_entity",
+            Self::Authorisation => "authorisation",
         }
     }
 }

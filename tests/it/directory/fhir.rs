@@ -91,13 +91,13 @@ async fn start_directory(s: &TestServer, store: Store, access: Access, rate: Rat
     base
 }
 
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
+pub(super) struct Answer {
+    pub(super) status: u16,
+    pub(super) headers: reqwest::header::HeaderMap,
+    pub(super) body: Value,
 }
 
-async fn fhir_get(url: &str, token: Option<&str>) -> Answer {
+pub(super) async fn fhir_get(url: &str, token: Option<&str>) -> Answer {
     let mut rb = reqwest::Client::new().get(url);
     if let Some(t) = token {
         rb = rb.bearer_auth(t);
@@ -113,7 +113,7 @@ async fn fhir_get(url: &str, token: Option<&str>) -> Answer {
     }
 }
 
-fn assert_outcome(a: &Answer, status: u16, code: &str) {
+pub(super) fn assert_outcome(a: &Answer, status: u16, code: &str) {
     assert_eq!(a.status, status, "{}", a.body);
     assert_eq!(a.headers["content-type"], "application/fhir+json");
     assert_eq!(a.body["resourceType"], "OperationOutcome", "{}", a.body);
@@ -130,7 +130,7 @@ fn entries<'a>(bundle: &'a Value, mode: &'a str) -> impl Iterator<Item = &'a Val
         .map(|e| &e["resource"])
 }
 
-fn ids(bundle: &Value, mode: &str) -> Vec<String> {
+pub(super) fn ids(bundle: &Value, mode: &str) -> Vec<String> {
     entries(bundle, mode)
         .map(|r| {
             format!(
@@ -142,7 +142,7 @@ fn ids(bundle: &Value, mode: &str) -> Vec<String> {
         .collect()
 }
 
-fn next_link(bundle: &Value) -> Option<String> {
+pub(super) fn next_link(bundle: &Value) -> Option<String> {
     bundle["link"]
         .as_array()?
         .iter()
@@ -153,7 +153,7 @@ fn next_link(bundle: &Value) -> Option<String> {
 /// A provider with the reading client, and the directory over the generated extract, served
 /// with tokens and a generous rate limit: (provider, store, its files, base URL, a reader's
 /// token).
-async fn reading(db: Db) -> (TestServer, Store, tempfile::TempDir, String, String) {
+pub(super) async fn reading(db: Db) -> (TestServer, Store, tempfile::TempDir, String, String) {
     let s = TestServer::start(db).await;
     client(&s, READER, &["directory:read"]).await;
     let (store, dir) = store(db).await;
@@ -174,7 +174,7 @@ async fn reading(db: Db) -> (TestServer, Store, tempfile::TempDir, String, Strin
     (s, store, dir, base, token)
 }
 
-async fn all(store: &Store, kind: RecordKind) -> Vec<StoredRecord> {
+pub(super) async fn all(store: &Store, kind: RecordKind) -> Vec<StoredRecord> {
     store.scan(&[kind], 0, 100_000).await.expect("scan")
 }
 

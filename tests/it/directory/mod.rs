@@ -1,12 +1,14 @@
 //! The directory (coeur-directory): crafted extracts with their edge cases imported into its
 //! own store, on SQLite and PostgreSQL; re-imports idempotent; deactivation by a new extract;
 //! the professionals' own space (`space`); the provider's identity sync (`sync`), and the two
-//! together (`contact_sync`).
+//! together (`contact_sync`); the FINESS authorised care activities and their
+//! HealthcareService API (`services`).
 
 mod contact_sync;
 mod fhir;
 mod import;
 mod serve;
+mod services;
 mod space;
 mod sync;
 

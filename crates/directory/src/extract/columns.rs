@@ -178,3 +178,27 @@ pub const FINESS: &[&str] = &[
     "dateouvert",
     "datemaj",
 ];
+
+/// The FINESS extract of authorised care activities (ARHGOS, `activiteoffresoin` records of
+/// the etalab publication), one row per activity, modality and form authorised at a site:
+/// `;`, Latin-1, with a header line of the etalab field names. These twelve are required, in
+/// the order the etalab records give them; [`AUTORISATIONS_OPTIONAL`] are kept when present.
+pub const AUTORISATIONS: &[&str] = &[
+    "nofinessej",
+    "rsej",
+    "activite",
+    "libactivite",
+    "modalite",
+    "libmodalite",
+    "forme",
+    "libforme",
+    "noautor",
+    "dateautor",
+    "nofinesset",
+    "rset",
+];
+
+/// Columns of the authorisations extract kept when the file has them (FINESS's enriched
+/// layout): the ARHGOS authorisation number, the dates of implementation and end of the
+/// authorisation.
+pub const AUTORISATIONS_OPTIONAL: &[&str] = &["noautorarhgos", "datemeo", "datefin"];

@@ -1,6 +1,7 @@
 //! The public extracts: which file a header belongs to ([`ExtractKind`]), the streaming reader
 //! ([`reader`]) and the mapping of rows to [`Record`]s with their checks ([`Collector`]).
 
+mod authorisation;
 pub mod columns;
 pub mod reader;
 
@@ -22,13 +23,17 @@ pub enum ExtractKind {
     MsSante,
     /// The FINESS establishments extract.
     Finess,
+    /// The FINESS extract of authorised care activities.
+    Authorisations,
 }
 
 impl ExtractKind {
     /// Recognises a file by its header.
     pub fn of_header(header: &Header) -> Result<Self, FileError> {
         let has = |c: &str| header.position(c).is_some();
-        let kind = if has("nofinesset") {
+        let kind = if has("nofinesset") && has("activite") {
+            Self::Authorisations
+        } else if has("nofinesset") {
             Self::Finess
         } else if has("Adresse BAL") {
             Self::MsSante
@@ -53,6 +58,7 @@ impl ExtractKind {
             Self::Diplome => columns::DIPLOME,
             Self::MsSante => columns::MSSANTE,
             Self::Finess => columns::FINESS,
+            Self::Authorisations => columns::AUTORISATIONS,
         }
     }
 
@@ -64,6 +70,7 @@ impl ExtractKind {
             Self::Diplome => &[RecordKind::Diploma],
             Self::MsSante => &[RecordKind::Mailbox],
             Self::Finess => &[RecordKind::Establishment, RecordKind::LegalEntity],
+            Self::Authorisations => &[RecordKind::Authorisation],
         }
     }
 }
@@ -297,6 +304,7 @@ impl Collector {
                 })
             }
             ExtractKind::Finess => self.take_finess(row),
+            ExtractKind::Authorisations => self.take_authorisation(row),
         }
     }
 

@@ -6,8 +6,9 @@ use serde_json::{Value, json};
 
 fn param_type(name: &str) -> &'static str {
     match name {
-        "_id" | "identifier" | "active" | "type" | "role" | "qualification-code"
-        | "mailbox-mss" => "token",
+        "_id" | "identifier" | "identifier-type" | "active" | "type" | "role"
+        | "qualification-code" | "mailbox-mss" | "service-type" | "service-category"
+        | "characteristic" => "token",
         "_lastUpdated" => "date",
         "practitioner" | "organization" | "partof" => "reference",
         _ => "string",
@@ -20,6 +21,7 @@ pub fn capability_statement(base: &str, date: &str, public_reads: bool) -> Value
         ResourceType::Practitioner,
         ResourceType::PractitionerRole,
         ResourceType::Organization,
+        ResourceType::HealthcareService,
     ]
     .into_iter()
     .map(|t| {

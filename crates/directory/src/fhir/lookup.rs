@@ -76,11 +76,13 @@ fn lookup(resource: ResourceType, f: &Filter) -> Option<(u8, Driver)> {
             let param = match resource {
                 Organization => index::TYPE,
                 PractitionerRole => index::CODE,
-                Practitioner => return None,
+                Practitioner | HealthcareService => return None,
             };
             index(4, vec![param], tokens(ts)?)
         }
-        Filter::Active(_)
+        Filter::ServiceCode(_, ts) => index(4, vec![index::CODE], tokens(ts)?),
+        Filter::IdentifierType(_)
+        | Filter::Active(_)
         | Filter::LastUpdated(_)
         | Filter::QualificationCode(_)
         | Filter::Mailbox(_) => None,

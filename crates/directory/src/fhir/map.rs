@@ -37,6 +37,14 @@ pub const SYSTEM_R66: &str = "https://mos.esante.gouv.fr/NOS/TRE_R66-CategorieEt
 /// APE codes (TRE_R75).
 pub const SYSTEM_R75: &str =
     "https://mos.esante.gouv.fr/NOS/TRE_R75-InseeNAFrev2Niveau5/FHIR/TRE-R75-InseeNAFrev2Niveau5";
+/// Regulated care activities (TRE_R274).
+pub const SYSTEM_R274: &str = "https://mos.esante.gouv.fr/NOS/TRE_R274-ActiviteSanitaireRegulee/FHIR/TRE-R274-ActiviteSanitaireRegulee";
+/// Modalities of a care activity (TRE_R275).
+pub const SYSTEM_R275: &str =
+    "https://mos.esante.gouv.fr/NOS/TRE_R275-ModaliteActivite/FHIR/TRE-R275-ModaliteActivite";
+/// Forms of a care activity (TRE_R276).
+pub const SYSTEM_R276: &str =
+    "https://mos.esante.gouv.fr/NOS/TRE_R276-FormeActivite/FHIR/TRE-R276-FormeActivite";
 /// Organization kinds (plain codes `GEOGRAPHICAL-ENTITY`, `LEGAL-ENTITY`).
 pub const SYSTEM_ORG_KIND: &str =
     "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-type-organisation";
@@ -83,6 +91,7 @@ pub fn resource_type(kind: RecordKind) -> Option<&'static str> {
         RecordKind::Practitioner => Some("Practitioner"),
         RecordKind::PractitionerRole => Some("PractitionerRole"),
         RecordKind::Establishment | RecordKind::LegalEntity => Some("Organization"),
+        RecordKind::Authorisation => Some("HealthcareService"),
         _ => None,
     }
 }
@@ -93,6 +102,7 @@ pub fn kinds_of(resource_type: &str) -> &'static [RecordKind] {
         "Practitioner" => &[RecordKind::Practitioner],
         "PractitionerRole" => &[RecordKind::PractitionerRole],
         "Organization" => &[RecordKind::Establishment, RecordKind::LegalEntity],
+        "HealthcareService" => &[RecordKind::Authorisation],
         _ => &[],
     }
 }
@@ -179,6 +189,7 @@ pub fn resource(s: &StoredRecord) -> Option<Resource> {
         RecordKind::Establishment | RecordKind::LegalEntity => {
             Resource::Organization(organization(s))
         }
+        RecordKind::Authorisation => Resource::HealthcareService(healthcare_service(s)),
         _ => return None,
     })
 }
@@ -416,6 +427,46 @@ fn organization(s: &StoredRecord) -> Organization {
     }
 }
 
+/// An authorised care activity: its identifiers (the ARHGOS number, FINESS's authorisation
+/// number: no published system, told apart by their type's text), its site, its activity,
+/// modality and form.
+fn healthcare_service(s: &StoredRecord) -> HealthcareService {
+    let r = &s.record;
+    let identifier = [("ARHGOS", "noautorarhgos"), ("FINESS", "noautor")]
+        .into_iter()
+        .filter(|(_, column)| !r.get(column).is_empty())
+        .map(|(label, column)| Identifier {
+            type_: Some(CodeableConcept {
+                coding: vec![],
+                text: Some(label.to_owned()),
+            }),
+            system: None,
+            value: Some(r.get(column).to_owned()),
+        })
+        .collect();
+    let site = r.get("nofinesset");
+    HealthcareService {
+        id: id_of_key(&r.key),
+        meta: meta(s),
+        identifier,
+        active: s.active,
+        provided_by: (!site.is_empty()).then(|| Reference {
+            reference: Some(format!("Organization/{}", id_of_key(site))),
+            display: some(r.get("rset")),
+        }),
+        category: coding(SYSTEM_R275, r.get("modalite"), r.get("libmodalite"))
+            .into_iter()
+            .collect(),
+        type_: coding(SYSTEM_R274, r.get("activite"), r.get("libactivite"))
+            .into_iter()
+            .collect(),
+        name: some(r.get("libactivite")),
+        characteristic: coding(SYSTEM_R276, r.get("forme"), r.get("libforme"))
+            .into_iter()
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,5 +576,35 @@ mod tests {
         assert_eq!(v["partOf"]["reference"], "Organization/750000002");
         assert_eq!(v["type"][0]["coding"][0]["code"], "GEOGRAPHICAL-ENTITY");
         assert!(resource(&stored(RecordKind::Mailbox, "a@b", &[])).is_none());
+
+        let hcs = stored(
+            RecordKind::Authorisation,
+            "010000024|16|40|00",
+            &[
+                ("nofinesset", "010000024"),
+                ("rset", "CH DE FLEYRIAT"),
+                ("activite", "16"),
+                (
+                    "libactivite",
+                    "Traitement de l'insuffisance rénale chronique",
+                ),
+                ("modalite", "40"),
+                ("forme", "00"),
+                ("noautor", "762201955"),
+                ("noautorarhgos", "52-52-49883"),
+            ],
+        );
+        let v = serde_json::to_value(resource(&hcs).unwrap()).unwrap();
+        assert_eq!(v["resourceType"], "HealthcareService");
+        assert_eq!(v["id"], "010000024.16.40.00");
+        assert_eq!(v["providedBy"]["reference"], "Organization/010000024");
+        assert_eq!(v["type"][0]["coding"][0]["system"], SYSTEM_R274);
+        assert_eq!(v["type"][0]["coding"][0]["code"], "16");
+        assert_eq!(v["category"][0]["coding"][0]["code"], "40");
+        assert_eq!(v["characteristic"][0]["coding"][0]["system"], SYSTEM_R276);
+        assert_eq!(v["identifier"][0]["value"], "52-52-49883");
+        assert_eq!(v["identifier"][0]["type"]["text"], "ARHGOS");
+        assert_eq!(v["identifier"][1]["value"], "762201955");
+        assert_eq!(v["active"], true);
     }
 }

@@ -1,10 +1,14 @@
 //! The directory's FHIR R4 API, pure part: resource models ([`model`]), records → resources
 //! ([`map`]), search parameters → a typed query ([`query`]), the index lookup driving a search ([`lookup`]), keyset paging and bundles
-//! ([`page`]), the CapabilityStatement ([`capability`]). The HTTP shell is [`crate::http`].
+//! ([`page`]), the CapabilityStatement ([`capability`]), `_elements` ([`elements`]). The HTTP shell is [`crate::http`].
 
 pub mod capability;
+pub mod elements;
 pub mod lookup;
 pub mod map;
 pub mod model;
 pub mod page;
 pub mod query;
+
+#[cfg(test)]
+mod service_tests;

@@ -206,6 +206,38 @@ pub struct Organization {
     pub part_of: Option<Reference>,
 }
 
+/// `HealthcareService`: a care activity authorised at a FINESS site (ARHGOS), as Annuaire
+/// Santé's HealthCareActivity profile: the activity (`type`, TRE_R274), its modality
+/// (`category`, TRE_R275) and form (`characteristic`, TRE_R276), the site (`providedBy`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthcareService {
+    /// Logical id.
+    pub id: String,
+    /// Meta.
+    pub meta: Meta,
+    /// The ARHGOS authorisation number and FINESS's authorisation number.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub identifier: Vec<Identifier>,
+    /// Whether the record is in the current extract.
+    pub active: bool,
+    /// The FINESS site the activity is authorised at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provided_by: Option<Reference>,
+    /// The modality (TRE_R275).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub category: Vec<CodeableConcept>,
+    /// The activity (TRE_R274).
+    #[serde(rename = "type", skip_serializing_if = "Vec::is_empty", default)]
+    pub type_: Vec<CodeableConcept>,
+    /// The activity's label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The form (TRE_R276).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub characteristic: Vec<CodeableConcept>,
+}
+
 /// `OperationOutcome.issue`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -299,6 +331,8 @@ pub enum Resource {
     PractitionerRole(PractitionerRole),
     /// A structure.
     Organization(Organization),
+    /// An authorised care activity.
+    HealthcareService(HealthcareService),
     /// A search result.
     Bundle(Bundle),
     /// An error.
@@ -312,6 +346,7 @@ impl Resource {
             Self::Practitioner(r) => Some(format!("Practitioner/{}", r.id)),
             Self::PractitionerRole(r) => Some(format!("PractitionerRole/{}", r.id)),
             Self::Organization(r) => Some(format!("Organization/{}", r.id)),
+            Self::HealthcareService(r) => Some(format!("HealthcareService/{}", r.id)),
             _ => None,
         }
     }

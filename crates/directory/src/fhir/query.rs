@@ -20,6 +20,8 @@ pub enum ResourceType {
     PractitionerRole,
     /// FINESS structures.
     Organization,
+    /// Authorised care activities.
+    HealthcareService,
 }
 
 impl ResourceType {
@@ -29,6 +31,7 @@ impl ResourceType {
             "Practitioner" => Some(Self::Practitioner),
             "PractitionerRole" => Some(Self::PractitionerRole),
             "Organization" => Some(Self::Organization),
+            "HealthcareService" => Some(Self::HealthcareService),
             _ => None,
         }
     }
@@ -39,6 +42,7 @@ impl ResourceType {
             Self::Practitioner => "Practitioner",
             Self::PractitionerRole => "PractitionerRole",
             Self::Organization => "Organization",
+            Self::HealthcareService => "HealthcareService",
         }
     }
 
@@ -47,6 +51,7 @@ impl ResourceType {
         match self {
             Self::Practitioner => &[
                 "identifier",
+                "identifier-type",
                 "family",
                 "given",
                 "name",
@@ -56,11 +61,19 @@ impl ResourceType {
             Self::PractitionerRole => &["practitioner", "organization", "role"],
             Self::Organization => &[
                 "identifier",
+                "identifier-type",
                 "name",
                 "address-city",
                 "address-postalcode",
                 "type",
                 "partof",
+            ],
+            Self::HealthcareService => &[
+                "identifier",
+                "organization",
+                "service-type",
+                "service-category",
+                "characteristic",
             ],
         }
     }
@@ -73,6 +86,7 @@ impl ResourceType {
                 "PractitionerRole:organization",
             ],
             Self::Organization => &["Organization:partof"],
+            Self::HealthcareService => &["HealthcareService:organization"],
             Self::Practitioner => &[],
         }
     }
@@ -81,8 +95,11 @@ impl ResourceType {
     pub fn revincludes(self) -> &'static [&'static str] {
         match self {
             Self::Practitioner => &["PractitionerRole:practitioner"],
-            Self::Organization => &["PractitionerRole:organization"],
-            Self::PractitionerRole => &[],
+            Self::Organization => &[
+                "PractitionerRole:organization",
+                "HealthcareService:organization",
+            ],
+            Self::PractitionerRole | Self::HealthcareService => &[],
         }
     }
 }
@@ -98,6 +115,8 @@ pub const RESULT: &[&str] = &[
     "_revinclude",
     "_page",
     "_format",
+    "_total",
+    "_elements",
 ];
 
 /// Default page size (as Annuaire Santé's).
@@ -169,7 +188,7 @@ pub enum StrField {
 pub enum RefField {
     /// `PractitionerRole.practitioner`.
     Practitioner,
-    /// `PractitionerRole.organization`.
+    /// `PractitionerRole.organization`, `HealthcareService.providedBy`.
     Organization,
     /// `Organization.partOf`.
     PartOf,
@@ -190,6 +209,17 @@ pub enum TimeCmp {
     Lt(i64),
 }
 
+/// Which codes of a HealthcareService a token parameter looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceCode {
+    /// `service-type`: the activity (`type`).
+    Type,
+    /// `service-category`: the modality (`category`).
+    Category,
+    /// `characteristic`: the form.
+    Characteristic,
+}
+
 /// One search criterion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Filter {
@@ -197,6 +227,10 @@ pub enum Filter {
     Id(Vec<String>),
     /// `identifier`.
     Identifier(Vec<Token>),
+    /// `identifier-type`: the type of one of the identifiers (`RPPS`, `FINEG`…).
+    IdentifierType(Vec<Token>),
+    /// `service-type`, `service-category`, `characteristic` (HealthcareService).
+    ServiceCode(ServiceCode, Vec<Token>),
     /// `type` (Organization) or `role` (PractitionerRole, over its codes).
     Code(Vec<Token>),
     /// A string parameter.
@@ -224,6 +258,8 @@ pub enum Include {
     RoleOrganization,
     /// `Organization:partof`.
     OrganizationPartOf,
+    /// `HealthcareService:organization`.
+    ServiceOrganization,
 }
 
 /// `_revinclude` pairs.
@@ -233,6 +269,8 @@ pub enum RevInclude {
     RolesOfPractitioner,
     /// `PractitionerRole:organization` (on Organization).
     RolesAtOrganization,
+    /// `HealthcareService:organization` (on Organization).
+    ServicesAtOrganization,
 }
 
 /// A parsed search.
@@ -246,6 +284,10 @@ pub struct Query {
     pub count: usize,
     /// `_summary=count`: only the total.
     pub summary_count: bool,
+    /// `_total=accurate` (or `estimate`): the total with the page.
+    pub total: bool,
+    /// `_elements`: the elements the matches keep (all when empty).
+    pub elements: Vec<String>,
     /// Included targets.
     pub include: Vec<Include>,
     /// Included referrers.
@@ -313,6 +355,8 @@ pub fn parse(
         filters: vec![],
         count: DEFAULT_COUNT,
         summary_count: false,
+        total: false,
+        elements: vec![],
         include: vec![],
         revinclude: vec![],
         page: None,
@@ -372,6 +416,20 @@ pub fn parse(
             "type" | "role" => Some(Filter::Code(
                 values.iter().map(|v| Token::parse(v)).collect(),
             )),
+            "identifier-type" => Some(Filter::IdentifierType(
+                values.iter().map(|v| Token::parse(v)).collect(),
+            )),
+            "service-type" | "service-category" | "characteristic" => {
+                let field = match name {
+                    "service-type" => ServiceCode::Type,
+                    "service-category" => ServiceCode::Category,
+                    _ => ServiceCode::Characteristic,
+                };
+                Some(Filter::ServiceCode(
+                    field,
+                    values.iter().map(|v| Token::parse(v)).collect(),
+                ))
+            }
             "family" => Some(Filter::Str(StrField::Family, str_match, values)),
             "given" => Some(Filter::Str(StrField::Given, str_match, values)),
             "name" => Some(Filter::Str(StrField::Name, str_match, values)),
@@ -437,6 +495,23 @@ pub fn parse(
                 }
                 None
             }
+            "_total" => {
+                q.total = match value.as_str() {
+                    "accurate" | "estimate" => true,
+                    "none" => false,
+                    _ => {
+                        return Err(invalid(format!(
+                            "_total must be none, estimate or accurate, not {value:?}"
+                        )));
+                    }
+                };
+                None
+            }
+            "_elements" => {
+                q.elements
+                    .extend(super::elements::parse(value).map_err(invalid)?);
+                None
+            }
             "_format" => {
                 if !matches!(
                     value.as_str(),
@@ -455,6 +530,9 @@ pub fn parse(
                             (true, "PractitionerRole:practitioner") => Include::RolePractitioner,
                             (true, "PractitionerRole:organization") => Include::RoleOrganization,
                             (true, "Organization:partof") => Include::OrganizationPartOf,
+                            (true, "HealthcareService:organization") => {
+                                Include::ServiceOrganization
+                            }
                             _ => {
                                 return Err(QueryError::NotSupported(format!(
                                     "_include={v} is not supported on {}",
@@ -475,6 +553,9 @@ pub fn parse(
                             }
                             (true, "PractitionerRole:organization") => {
                                 RevInclude::RolesAtOrganization
+                            }
+                            (true, "HealthcareService:organization") => {
+                                RevInclude::ServicesAtOrganization
                             }
                             _ => {
                                 return Err(QueryError::NotSupported(format!(
@@ -682,6 +763,28 @@ impl Filter {
             Filter::Identifier(tokens) => match res {
                 Resource::Practitioner(p) => identifiers_match(tokens, &p.identifier),
                 Resource::Organization(o) => identifiers_match(tokens, &o.identifier),
+                Resource::HealthcareService(h) => identifiers_match(tokens, &h.identifier),
+                _ => false,
+            },
+            Filter::IdentifierType(tokens) => {
+                let ids = match res {
+                    Resource::Practitioner(p) => &p.identifier,
+                    Resource::Organization(o) => &o.identifier,
+                    _ => return false,
+                };
+                let types: Vec<CodeableConcept> =
+                    ids.iter().filter_map(|i| i.type_.clone()).collect();
+                codes_match(tokens, &types)
+            }
+            Filter::ServiceCode(field, tokens) => match res {
+                Resource::HealthcareService(h) => codes_match(
+                    tokens,
+                    match field {
+                        ServiceCode::Type => &h.type_,
+                        ServiceCode::Category => &h.category,
+                        ServiceCode::Characteristic => &h.characteristic,
+                    },
+                ),
                 _ => false,
             },
             Filter::Code(tokens) => match res {
@@ -729,6 +832,9 @@ impl Filter {
                         ref_id(r.organization.as_ref())
                     }
                     (Resource::Organization(o), RefField::PartOf) => ref_id(o.part_of.as_ref()),
+                    (Resource::HealthcareService(h), RefField::Organization) => {
+                        ref_id(h.provided_by.as_ref())
+                    }
                     _ => None,
                 };
                 have.is_some_and(|h| ids.iter().any(|i| i == h))

@@ -59,6 +59,7 @@ fn kind_of(s: &str) -> Option<RecordKind> {
         Mailbox,
         Establishment,
         LegalEntity,
+        Authorisation,
     ]
     .into_iter()
     .find(|k| k.as_str() == s)
