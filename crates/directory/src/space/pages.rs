@@ -305,6 +305,7 @@ async fn finish_login(s: &Space, headers: &HeaderMap, q: Option<&str>) -> Respon
     let session_id = token(&*s.random);
     let session = Session {
         national_id: id,
+        scope: login.scopes.clone().unwrap_or_default().join(" "),
         id_token: login.id_token,
         csrf: token(&*s.random),
         expires: now + SESSION_SECS,
