@@ -7,6 +7,7 @@
 
 use crate::codes::{CAPACITY_STATUS, CAPACITY_TYPE, SOURCE};
 use crate::model::Capacity;
+use coeur_web::Text;
 use serde::Serialize;
 
 /// The source of capacities entered through the form (J193 "Saisie manuelle").
@@ -31,15 +32,15 @@ pub enum Problem {
 }
 
 impl Problem {
-    /// The catalogue key of the message shown beside the field.
-    pub fn message_key(self) -> &'static str {
+    /// The message shown beside the field.
+    pub fn message(self) -> Text {
         match self {
-            Problem::Missing => "offer.form.missing",
-            Problem::UnknownType => "offer.form.unknown_type",
-            Problem::UnknownStatus => "offer.form.unknown_status",
-            Problem::NotANumber => "offer.form.not_a_number",
-            Problem::Negative => "offer.form.negative",
-            Problem::TooLarge => "offer.form.too_large",
+            Problem::Missing => Text::new("offer.form.missing"),
+            Problem::UnknownType => Text::new("offer.form.unknown_type"),
+            Problem::UnknownStatus => Text::new("offer.form.unknown_status"),
+            Problem::NotANumber => Text::new("offer.form.not_a_number"),
+            Problem::Negative => Text::new("offer.form.negative"),
+            Problem::TooLarge => Text::new("offer.form.too_large"),
         }
     }
 }

@@ -62,56 +62,63 @@ fn see_other(location: &str, cookies: &[HeaderValue]) -> Response {
     r
 }
 
-fn failure(status: StatusCode, message: &'static str, detail: Option<&str>) -> Response {
-    error_page(
-        status,
-        &Text::new("offer.error.title"),
-        &Text::new(message),
-        detail,
-    )
+fn failure(status: StatusCode, message: Text, detail: Option<&str>) -> Response {
+    error_page(status, &Text::new("offer.error.title"), &message, detail)
 }
 
 fn internal(e: anyhow::Error) -> Response {
     tracing::error!(error = %format!("{e:#}"), "offer pages");
     failure(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "offer.error.internal",
+        Text::new("offer.error.internal"),
         None,
     )
 }
 
 fn provider_unavailable(e: anyhow::Error) -> Response {
     tracing::warn!(error = %format!("{e:#}"), "offer pages: the provider");
-    failure(StatusCode::BAD_GATEWAY, "offer.error.provider", None)
+    failure(
+        StatusCode::BAD_GATEWAY,
+        Text::new("offer.error.provider"),
+        None,
+    )
 }
 
 fn directory_down(e: &anyhow::Error) -> Response {
     tracing::warn!(error = %format!("{e:#}"), "offer pages: the directory could not be asked");
     failure(
         StatusCode::SERVICE_UNAVAILABLE,
-        "offer.error.directory",
+        Text::new("offer.error.directory"),
         None,
     )
 }
 
 fn refused(why: Refused) -> Response {
     let message = match why {
-        Refused::NotTheirStructure => "offer.error.not_theirs",
-        Refused::Scope => "offer.error.scope",
+        Refused::NotTheirStructure => Text::new("offer.error.not_theirs"),
+        Refused::Scope => Text::new("offer.error.scope"),
     };
     failure(StatusCode::FORBIDDEN, message, None)
 }
 
 fn not_found() -> Response {
-    failure(StatusCode::NOT_FOUND, "offer.error.not_found", None)
+    failure(
+        StatusCode::NOT_FOUND,
+        Text::new("offer.error.not_found"),
+        None,
+    )
 }
 
 fn start_again(detail: &str) -> Response {
-    failure(StatusCode::BAD_REQUEST, "offer.error.login", Some(detail))
+    failure(
+        StatusCode::BAD_REQUEST,
+        Text::new("offer.error.login"),
+        Some(detail),
+    )
 }
 
 fn forbidden_post() -> Response {
-    failure(StatusCode::FORBIDDEN, "offer.error.csrf", None)
+    failure(StatusCode::FORBIDDEN, Text::new("offer.error.csrf"), None)
 }
 
 impl Pages {
@@ -158,7 +165,7 @@ impl Pages {
                 ]
             })
             .filter_map(|(field, p)| {
-                p.map(|p| minijinja::context! { field, message => Text::new(p.message_key()) })
+                p.map(|p| minijinja::context! { field, message => p.message() })
             })
             .collect();
         let rows: Vec<minijinja::Value> = rows
@@ -169,9 +176,9 @@ impl Pages {
                     capacity_type => r.capacity_type.clone(),
                     status => r.status.clone(),
                     nb => r.nb.clone(),
-                    type_problem => r.type_problem.map(|p| Text::new(p.message_key())),
-                    status_problem => r.status_problem.map(|p| Text::new(p.message_key())),
-                    nb_problem => r.nb_problem.map(|p| Text::new(p.message_key())),
+                    type_problem => r.type_problem.map(|p| p.message()),
+                    status_problem => r.status_problem.map(|p| p.message()),
+                    nb_problem => r.nb_problem.map(|p| p.message()),
                 }
             })
             .collect();
@@ -309,7 +316,11 @@ async fn finish_login(p: &Pages, headers: &HeaderMap, q: Option<&str>) -> Respon
         return start_again("unknown or expired state");
     };
     if let Some(error) = get("error") {
-        return failure(StatusCode::FORBIDDEN, "offer.error.refused", Some(error));
+        return failure(
+            StatusCode::FORBIDDEN,
+            Text::new("offer.error.refused"),
+            Some(error),
+        );
     }
     let rp = match p.rp().await {
         Ok(rp) => rp,
@@ -411,7 +422,7 @@ async fn save(State(p): St, Path(id): Path<String>, headers: HeaderMap, body: By
     let Some(version) = version_of(&form) else {
         return failure(
             StatusCode::BAD_REQUEST,
-            "offer.error.malformed",
+            Text::new("offer.error.malformed"),
             Some("no version"),
         );
     };
@@ -472,7 +483,7 @@ async fn change(
             (_, Err(e)) => internal(e),
             _ => failure(
                 StatusCode::BAD_REQUEST,
-                "offer.error.malformed",
+                Text::new("offer.error.malformed"),
                 Some(e.diagnostics()),
             ),
         },

@@ -200,7 +200,11 @@ mod tests {
                 .all(|x| x.id.starts_with(&s[1].finess))
         );
         assert_eq!(view[0].locations[0].services.len(), 1);
-        assert_eq!(view[0].locations[0].capacities[0].capacity_type, "Lit");
+        let first = l.iter().find(|x| x.id == view[0].locations[0].id).unwrap();
+        assert_eq!(
+            Some(view[0].locations[0].capacities[0].capacity_type.as_str()),
+            CAPACITY_TYPE.label(&first.capacities[0].capacity_type)
+        );
         assert_eq!(view[1].name, "999999999");
         assert!(view[1].locations.is_empty());
         assert_eq!(
