@@ -21,12 +21,12 @@ use crate::patch::{PatchError, apply};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use coeur_common::random::token;
 use coeur_rp::session::{CsrfChecked, Session, national_id};
 use coeur_web::i18n::Text;
-use coeur_web::{error_page, localized_page, request_lang};
+use coeur_web::{error_page, localized_page, request_lang, see_other};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -49,17 +49,6 @@ pub fn router(pages: Arc<Pages>) -> axum::Router {
         .route(LOGOUT, post(logout))
         .route(LOGGED_OUT, get(logged_out))
         .with_state(pages)
-}
-
-fn see_other(location: &str, cookies: &[HeaderValue]) -> Response {
-    let mut r = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(location) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    for c in cookies {
-        r.headers_mut().append(header::SET_COOKIE, c.clone());
-    }
-    r
 }
 
 fn failure(status: StatusCode, message: Text, detail: Option<&str>) -> Response {
