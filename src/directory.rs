@@ -24,8 +24,8 @@
 
 use crate::app::App;
 use crate::config::DirectoryConfig;
+use crate::service_clients::{ClientOf, ensure_client};
 use anyhow::{Context, Result, anyhow};
-use coeur_common::random::token;
 use coeur_directory::generate::{Writers, authorisations, generate};
 use coeur_directory::http::{Access, Config, Directory, router};
 use coeur_directory::import::{Outcome, import_file};
@@ -36,9 +36,7 @@ use coeur_directory::store::Store;
 use coeur_directory::summary::Summary;
 use coeur_oauth::discovery::Endpoints;
 use coeur_oauth::realm::Realm;
-use coeur_provider::clients::{
-    ClientRegistration, NewClient, SecretRequest, complete_client, list_clients, register_client,
-};
+use coeur_provider::clients::ClientRegistration;
 use coeur_provider::directory_sync::{DirectorySync, SyncSettings};
 use coeur_resource_server::{JwksSource, Verifier};
 use coeur_web::listener::{self, Tls};
@@ -309,79 +307,4 @@ async fn seed(store: &Store, s: &DirectoryConfig, now: i64) -> Result<Option<Sum
     }
     tracing::info!(summary = %out.summary, "directory filled with generated extracts");
     Ok(Some(out.summary))
-}
-
-/// A client of the directory's realm, the file of its secret, and its registration.
-struct ClientOf<'a> {
-    client_id: &'static str,
-    file: &'a Path,
-    wanted: &'a dyn Fn(SecretRequest) -> ClientRegistration,
-}
-
-/// Registers `client` in `realm` when it is missing, or completes it with what it lacks of
-/// its registration. Its secret is the one of the secret file if there is one (a database
-/// started afresh beside a kept key store), else a new one, written to the file before the
-/// client is stored.
-async fn ensure_client(app: &App, realm: &Realm, client: &ClientOf<'_>) -> Result<()> {
-    let p = &app.provider;
-    let (client_id, file, wanted) = (client.client_id, client.file, client.wanted);
-    let exists = |clients: &[coeur_provider::clients::ListedClient]| {
-        clients.iter().any(|c| c.client_id == client_id)
-    };
-    if exists(&list_clients(&p.store, realm).await?) {
-        if complete_client(&p.store, realm, &wanted(SecretRequest::None)).await? {
-            // Read again here and on the instances sharing the database.
-            p.client_changed(&realm.name, client_id).await;
-            tracing::info!(realm = %realm.name, client_id, "completed a client of the directory's realm");
-        }
-        if !file.exists() {
-            tracing::warn!(
-                realm = %realm.name,
-                file = %file.display(),
-                "the client exists but its secret file does not; to get a new secret, remove \
-                 the client (coeur client remove --realm {} --client-id {}) and start again",
-                realm.name,
-                client_id
-            );
-        }
-        return Ok(());
-    }
-    let secret = match std::fs::read_to_string(file) {
-        Ok(s) => s.trim().to_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let s = token(&*p.rng);
-            write_private(file, &s)?;
-            s
-        }
-        Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
-    };
-    let reg = wanted(SecretRequest::Given(secret));
-    let new = NewClient::check(realm, reg, &*p.rng)
-        .map_err(|e| anyhow!("registering the client {client_id}: {e}"))?;
-    match register_client(&p.store, Some(p.keys.master()), new, p.now()).await {
-        Ok(_) => {
-            tracing::info!(realm = %realm.name, client_id, file = %file.display(), "registered the client; its secret is in the file");
-            Ok(())
-        }
-        // Another instance sharing the database registered it meanwhile.
-        Err(_) if exists(&list_clients(&p.store, realm).await?) => Ok(()),
-        Err(e) => Err(anyhow!("registering the client {client_id}: {e}")),
-    }
-}
-
-/// Writes a new file readable by its owner only.
-fn write_private(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let mut f = o
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    writeln!(f, "{text}").with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }

@@ -12,6 +12,7 @@ pub mod app;
 pub mod config;
 pub mod directory;
 pub mod offer;
+mod service_clients;
 
 pub use coeur_ca as ca;
 pub use coeur_common as common;

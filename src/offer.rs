@@ -9,21 +9,24 @@
 //! (read once the listeners are up), or, with the directory off, from the same generated list
 //! the directory would have used.
 //!
+//! The editors' pages (`/offre`, `coeur_offer::pages`) log professionals in through the
+//! realm as the client `ror`, over HTTP like any relying party.
+//!
 //! The client's secret is generated at its registration and written to
-//! `<keys_dir>/offer-client-secret` (owner read and write only); never printed nor logged.
+//! `<keys_dir>/offer-client-secret` (owner read and write only); never printed nor logged. A
+//! later start completes an existing client with what it lacks (the pages' redirect URIs).
 
 use crate::app::App;
 use crate::config::{DirectoryConfig, OfferConfig};
+use crate::service_clients::{ClientOf, ensure_client, read_secret};
 use anyhow::{Context, Result, anyhow};
-use coeur_common::random::token;
 use coeur_oauth::discovery::Endpoints;
 use coeur_offer::directory::{DirectoryClient, DirectorySettings};
 use coeur_offer::generate::{Structure, offer_of};
 use coeur_offer::http::{Config, Offer, router};
+use coeur_offer::pages::{self, Pages, PagesConfig};
 use coeur_offer::store::Store;
-use coeur_provider::clients::{
-    ClientRegistration, NewClient, SecretRequest, list_clients, register_client,
-};
+use coeur_provider::clients::ClientRegistration;
 use coeur_resource_server::{JwksSource, Verifier};
 use coeur_web::listener::{self, Tls};
 use std::path::{Path, PathBuf};
@@ -73,7 +76,7 @@ impl OfferServer {
         })?;
         let store = Store::connect(&settings.database_url).await?;
         let secret_file = app.cfg.keys_dir.join(SECRET_FILE);
-        let secret = ensure_client(app, &rt.realm, settings, &secret_file).await?;
+        let secret = ensure_offer_client(app, &rt.realm, settings, &secret_file).await?;
         let issuer = rt.realm.issuer.clone();
         let endpoints = Endpoints::of(&issuer);
         let http = reqwest::Client::builder()
@@ -83,13 +86,13 @@ impl OfferServer {
             .context("the offer's HTTP client")?;
         let source = JwksSource::new(&issuer, &endpoints.jwks, http.clone());
         let verifier = Arc::new(Verifier::new(Arc::new(source), p.clock.clone()));
-        let directory_client = match (directory, secret) {
+        let directory_client = match (directory, &secret) {
             (Some(d), Some(secret)) => Some(Arc::new(DirectoryClient::new(
                 DirectorySettings {
                     base_url: d.public_url.clone(),
                     token_url: endpoints.token.clone(),
                     client_id: CLIENT_ID.into(),
-                    client_secret: secret,
+                    client_secret: secret.clone(),
                 },
                 http,
                 p.clock.clone(),
@@ -124,8 +127,29 @@ impl OfferServer {
             },
             directory: directory_client,
         });
+        let mut routes = router(offer.clone());
+        match secret {
+            Some(client_secret) => {
+                let pages = Pages::new(
+                    offer.clone(),
+                    p.rng.clone(),
+                    PagesConfig {
+                        issuer: issuer.clone(),
+                        client_id: CLIENT_ID.to_owned(),
+                        client_secret,
+                        public_url: settings.public_url.clone(),
+                    },
+                    pages::Http::new()?,
+                )?;
+                routes = routes.merge(pages::router(pages));
+            }
+            None => tracing::warn!(
+                file = %secret_file.display(),
+                "the offer's client secret cannot be read: the editors' pages are off"
+            ),
+        }
         Ok(Self {
-            router: router(offer.clone()),
+            router: routes,
             pending_seed: empty && directory.is_some(),
             offer,
             settings: settings.clone(),
@@ -188,81 +212,38 @@ async fn seed_from_directory(offer: &Offer) -> Result<()> {
     Err(last.unwrap_or_else(|| anyhow!("no answer")))
 }
 
-/// Registers the offer's client `ror` in `realm` when missing: client credentials (the API,
-/// the directory) and the code flow with PKCE (the pages, redirect to `<public>/callback`).
-/// Returns its secret, from the secret file (`None` when the client exists without it).
-async fn ensure_client(
+/// Registers the offer's client `ror` in `realm` when missing, or completes it: client
+/// credentials (the API, the directory) and the code flow with PKCE (the editors' pages,
+/// their redirect and post-logout URIs under the public URL). Returns its secret, from the
+/// secret file (`None` when the client exists without it).
+async fn ensure_offer_client(
     app: &App,
     realm: &coeur_oauth::realm::Realm,
     settings: &OfferConfig,
     file: &Path,
 ) -> Result<Option<String>> {
-    let p = &app.provider;
-    let exists = |clients: &[coeur_provider::clients::ListedClient]| {
-        clients.iter().any(|c| c.client_id == CLIENT_ID)
-    };
-    let read = |file: &Path| -> Result<Option<String>> {
-        match std::fs::read_to_string(file) {
-            Ok(s) => Ok(Some(s.trim().to_owned())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("reading {}", file.display())),
-        }
-    };
-    if exists(&list_clients(&p.store, realm).await?) {
-        let secret = read(file)?;
-        if secret.is_none() {
-            tracing::warn!(realm = %realm.name, file = %file.display(),
-                "the offer's client exists but its secret file does not: the offer cannot \
-                 reach the directory nor log professionals in; remove the client and start again");
-        }
-        return Ok(secret);
-    }
-    let secret = match read(file)? {
-        Some(s) => s,
-        None => {
-            let s = token(&*p.rng);
-            write_private(file, &s)?;
-            s
-        }
-    };
-    let reg = ClientRegistration {
-        client_id: CLIENT_ID.to_owned(),
-        secret: SecretRequest::Given(secret.clone()),
-        redirect_uris: vec![format!("{}/callback", settings.public_url)],
-        post_logout_redirect_uris: vec![format!("{}/", settings.public_url)],
-        grant_types: vec!["client_credentials".into(), "authorization_code".into()],
-        scopes: ["openid", "scope_all"]
-            .into_iter()
-            .chain(SCOPES)
-            .map(str::to_owned)
-            .collect(),
-        ..ClientRegistration::default()
-    };
-    let new = NewClient::check(realm, reg, &*p.rng)
-        .map_err(|e| anyhow!("registering the offer's client: {e}"))?;
-    match register_client(&p.store, Some(p.keys.master()), new, p.now()).await {
-        Ok(_) => {
-            tracing::info!(realm = %realm.name, client_id = CLIENT_ID, file = %file.display(), "registered the offer's client; its secret is in the file");
-            Ok(Some(secret))
-        }
-        Err(_) if exists(&list_clients(&p.store, realm).await?) => Ok(Some(secret)),
-        Err(e) => Err(anyhow!("registering the offer's client: {e}")),
-    }
-}
-
-/// Writes a new file readable by its owner only.
-fn write_private(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let mut f = o
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    writeln!(f, "{text}").with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    let public_url = settings.public_url.clone();
+    ensure_client(
+        app,
+        realm,
+        &ClientOf {
+            client_id: CLIENT_ID,
+            file,
+            wanted: &move |secret| ClientRegistration {
+                client_id: CLIENT_ID.to_owned(),
+                secret,
+                redirect_uris: vec![pages::redirect_uri(&public_url)],
+                post_logout_redirect_uris: vec![pages::post_logout_redirect_uri(&public_url)],
+                grant_types: vec!["client_credentials".into(), "authorization_code".into()],
+                scopes: ["openid", "scope_all"]
+                    .into_iter()
+                    .chain(SCOPES)
+                    .map(str::to_owned)
+                    .collect(),
+                ..ClientRegistration::default()
+            },
+        },
+    )
+    .await?;
+    read_secret(file)
 }

@@ -10,13 +10,14 @@
 //! ([`authorise_edit`]), asked on every write: a professional through the directory, a
 //! service account through the offer's own table.
 
-use crate::authz::{Editor, READ_SCOPE, Refused, WRITE_SCOPE, authorise_edit, has_scope};
+use crate::authz::{Editor, READ_SCOPE, Refused, WRITE_SCOPE, has_scope};
 use crate::directory::DirectoryClient;
+use crate::edit::{Edited, edit_capacities};
 use crate::fhir::OperationOutcome;
 use crate::model::LocationRecord;
 use crate::patch::{PatchError, apply};
 use crate::query::{Query, ResourceType, parse};
-use crate::store::{Store, Updated};
+use crate::store::Store;
 use crate::time::instant;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -85,7 +86,7 @@ pub fn outcome(status: StatusCode, code: &str, diagnostics: impl Into<String>) -
     fhir(status, &OperationOutcome::error(code, diagnostics))
 }
 
-fn internal(e: anyhow::Error) -> Response {
+pub(crate) fn internal(e: anyhow::Error) -> Response {
     tracing::error!(error = %format!("{e:#}"), "offer request");
     outcome(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -356,28 +357,6 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, String> {
         .ok_or_else(|| format!("If-Match {v:?} is not a version tag such as W/\"3\""))
 }
 
-/// The structures `editor` is tied to.
-pub async fn structures_of(o: &Offer, editor: &Editor) -> Result<Vec<String>, Response> {
-    match editor {
-        Editor::ServiceAccount { client_id } => o
-            .store
-            .service_account_structures(client_id)
-            .await
-            .map_err(internal),
-        Editor::Professional { national_id } => match &o.directory {
-            None => Ok(vec![]),
-            Some(d) => d.structures_of(national_id).await.map_err(|e| {
-                tracing::warn!(error = %format!("{e:#}"), "the directory could not be asked");
-                outcome(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "transient",
-                    "the directory cannot say which structures you work for; try again later",
-                )
-            }),
-        },
-    }
-}
-
 async fn patch_location(
     State(o): St,
     Path((rtype, id)): Path<(String, String)>,
@@ -409,74 +388,58 @@ async fn patch_location(
             "the patch must be application/json-patch+json",
         );
     }
-    let current = match o.store.location(&id).await {
-        Ok(Some(l)) => l,
-        Ok(None) => {
-            return outcome(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                format!("Location/{id} is not known"),
-            );
-        }
-        Err(e) => return internal(e),
-    };
-    let Some(editor) = caller.editor else {
-        return outcome(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "the access token does not name a professional (ask for scope_all)",
-        );
-    };
-    let structures = match structures_of(&o, &editor).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let auth = match authorise_edit(&editor, &caller.scope, &structures, &id, &current.finess) {
-        Ok(a) => a,
-        Err(Refused::Scope) => return insufficient(WRITE_SCOPE),
-        Err(Refused::NotTheirStructure) => {
-            return outcome(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "you may change the capacities of your own structures only",
-            );
-        }
-    };
-    let expected = match if_match(&headers) {
-        Ok(v) => v.unwrap_or(current.version),
-        Err(why) => return outcome(StatusCode::BAD_REQUEST, "invalid", why),
-    };
-    if expected != current.version {
-        return stale(current.version);
-    }
-    let capacities = match apply(&current.resource(), &body) {
-        Ok(c) => c,
-        Err(e @ PatchError::Malformed(_)) => {
-            return outcome(StatusCode::BAD_REQUEST, "structure", e.diagnostics());
-        }
-        Err(e @ PatchError::Unprocessable(_)) => {
-            return outcome(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "processing",
-                e.diagnostics(),
-            );
-        }
-    };
-    match o
-        .store
-        .update_capacities(&auth, expected, &capacities, o.clock.now())
-        .await
-    {
-        Ok(Updated::Done(l)) => {
-            tracing::info!(location = %id, version = l.version, by = %auth.who(), "capacities changed");
-            location_answer(StatusCode::OK, &l)
-        }
-        Ok(Updated::Stale(v)) => stale(v),
-        Ok(Updated::Missing) => outcome(
+    let unknown = || {
+        outcome(
             StatusCode::NOT_FOUND,
             "not-found",
             format!("Location/{id} is not known"),
+        )
+    };
+    let Some(editor) = caller.editor else {
+        return match o.store.location(&id).await {
+            Ok(Some(_)) => outcome(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "the access token does not name a professional (ask for scope_all)",
+            ),
+            Ok(None) => unknown(),
+            Err(e) => internal(e),
+        };
+    };
+    let expected = match if_match(&headers) {
+        Ok(v) => v,
+        Err(why) => return outcome(StatusCode::BAD_REQUEST, "invalid", why),
+    };
+    let edited = edit_capacities(&o, &editor, &caller.scope, &id, expected, |current| {
+        apply(&current.resource(), &body)
+    })
+    .await;
+    match edited {
+        Ok(Edited::Done(l)) => location_answer(StatusCode::OK, &l),
+        Ok(Edited::Stale(l)) => stale(l.version),
+        Ok(Edited::Missing) => unknown(),
+        Ok(Edited::Refused(Refused::Scope)) => insufficient(WRITE_SCOPE),
+        Ok(Edited::Refused(Refused::NotTheirStructure)) => outcome(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "you may change the capacities of your own structures only",
         ),
+        Ok(Edited::Invalid(e @ PatchError::Malformed(_))) => {
+            outcome(StatusCode::BAD_REQUEST, "structure", e.diagnostics())
+        }
+        Ok(Edited::Invalid(e @ PatchError::Unprocessable(_))) => outcome(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "processing",
+            e.diagnostics(),
+        ),
+        Ok(Edited::DirectoryDown(e)) => {
+            tracing::warn!(error = %format!("{e:#}"), "the directory could not be asked");
+            outcome(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "transient",
+                "the directory cannot say which structures you work for; try again later",
+            )
+        }
         Err(e) => internal(e),
     }
 }

@@ -6,7 +6,9 @@
 //! [`fhir`]), dates ([`time`]), generated offer data ([`generate`]), search parsing
 //! ([`query`]), JSON Patch of capacities ([`patch`]), authorisation decisions ([`authz`]).
 //! The IO shell: the sqlx store ([`store`]), the directory's FHIR API as a client
-//! ([`directory`]) and the HTTP API ([`http`]). The offer depends neither on the provider nor
+//! ([`directory`]), the one write path of capacities ([`edit`]), the HTTP API ([`http`]) and
+//! the editors' pages ([`pages`]: login through coeur, their structures, the capacity form,
+//! history, a regional dashboard). The offer depends neither on the provider nor
 //! on the directory: it reaches the provider through OAuth/OIDC (access tokens checked against
 //! its JWKS) and the directory through its FHIR API.
 #![forbid(unsafe_code)]
@@ -15,10 +17,12 @@ pub mod authz;
 pub mod capability;
 pub mod codes;
 pub mod directory;
+pub mod edit;
 pub mod fhir;
 pub mod generate;
 pub mod http;
 pub mod model;
+pub mod pages;
 pub mod patch;
 pub mod query;
 pub mod store;

@@ -1,11 +1,15 @@
 //! `coeur-ror`: the offer service (ROR) on its own: `serve` its FHIR API over a store (filled
-//! with generated offer data when empty), `service-account` to tie a client to a structure.
+//! with generated offer data when empty) and, with `--client-id` and `--client-secret-file`
+//! (the offer's client in the issuer's realm: authorization code, its redirect URI
+//! `PUBLIC_URL/offre/retour` and post-logout redirect URI `PUBLIC_URL/offre/au-revoir`), the
+//! editors' pages (`/offre`); `service-account` to tie a client to a structure.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use coeur_common::random::Clock;
 use coeur_offer::generate::{offer_of, synthetic_structures};
 use coeur_offer::http::{Config, Offer, router};
+use coeur_offer::pages::{self, Pages, PagesConfig};
 use coeur_offer::store::Store;
 use coeur_resource_server::{JwksSource, Verifier};
 use std::sync::Arc;
@@ -43,6 +47,13 @@ enum Command {
         /// Synthetic structures generated into an empty store.
         #[arg(long, default_value_t = 50)]
         generate: usize,
+        /// The offer's client in the issuer's realm, for the editors' pages (with
+        /// `--client-secret-file`; without both, the pages are off).
+        #[arg(long, env = "COEUR_ROR_CLIENT_ID", requires = "client_secret_file")]
+        client_id: Option<String>,
+        /// The file holding that client's secret.
+        #[arg(long, env = "COEUR_ROR_CLIENT_SECRET_FILE", requires = "client_id")]
+        client_secret_file: Option<std::path::PathBuf>,
     },
     /// Makes a client a service account of a structure (FINESS).
     ServiceAccount {
@@ -54,6 +65,18 @@ enum Command {
 }
 
 struct SystemClock;
+
+struct SystemRandom;
+
+impl coeur_common::random::Random for SystemRandom {
+    fn fill(&self, out: &mut [u8]) {
+        // aws-lc's generator does not fail once the library is initialised; a failure would
+        // leave zeros, so it aborts instead.
+        if aws_lc_rs::rand::fill(out).is_err() {
+            std::process::abort();
+        }
+    }
+}
 
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
@@ -79,6 +102,8 @@ async fn main() -> Result<()> {
             issuer,
             audiences,
             generate,
+            client_id,
+            client_secret_file,
         } => {
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             if store.count_locations().await? == 0 && generate > 0 {
@@ -109,11 +134,34 @@ async fn main() -> Result<()> {
                 },
                 directory: None,
             });
+            let mut app = router(offer.clone());
+            if let (Some(client_id), Some(file)) = (client_id, client_secret_file) {
+                let secret = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?
+                    .trim()
+                    .to_owned();
+                anyhow::ensure!(!secret.is_empty(), "{} is empty", file.display());
+                let pages = Pages::new(
+                    offer,
+                    Arc::new(SystemRandom),
+                    PagesConfig {
+                        issuer,
+                        client_id,
+                        client_secret: secret,
+                        public_url: base_url.clone(),
+                    },
+                    pages::Http::new()?,
+                )?;
+                app = app.merge(pages::router(pages));
+                println!("editors' pages: {base_url}{}", pages::HOME);
+            }
+            let app =
+                coeur_web::with_common_layers(app, Arc::new(coeur_web::ServiceIdentity::default()));
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;
             println!("offer (ROR) FHIR API: {base_url}/metadata");
-            axum::serve(listener, router(offer)).await?;
+            axum::serve(listener, app).await?;
         }
     }
     Ok(())

@@ -12,16 +12,22 @@
 //!    the issuer's keys, issuer, audience, nonce, expiry, `at_hash`), giving a [`Login`].
 //! 4. [`RelyingParty::userinfo_for`] reads the userinfo endpoint for that login.
 //!
+//! Pages of a relying party keep their logged-in users in [`session::Sessions`], each form
+//! post checked against its session's CSRF token ([`session::CsrfChecked`]).
+//!
 //! HTTP goes through [`Http`], reqwest with rustls on aws-lc-rs, never following redirects.
 //! Time and randomness may be injected ([`RelyingParty::with_clock`],
 //! [`RelyingParty::with_random`]); by default they come from the system.
 
 mod error;
 mod http;
+mod lazy;
 mod login;
 mod party;
+pub mod session;
 
 pub use error::RpError;
 pub use http::Http;
+pub use lazy::{LazyParty, PartySettings};
 pub use login::{IdClaims, Login, PendingLogin, PendingLogins};
 pub use party::{Clock, ExtraMetadata, Metadata, RandomFill, RelyingParty};

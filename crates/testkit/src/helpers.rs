@@ -100,6 +100,13 @@ pub fn en(key: &str) -> String {
     page_words(coeur::web::Lang::En, key)
 }
 
+/// The words of the catalogue's message `key` with its arguments `args` as a French page shows
+/// them (HTML-escaped).
+pub fn fr_with(key: &str, args: &[(&str, &str)]) -> String {
+    let words = coeur::web::i18n::translate(coeur::web::Lang::Fr, key, args);
+    minijinja::HtmlEscape(&words).to_string()
+}
+
 fn page_words(lang: coeur::web::Lang, key: &str) -> String {
     let words = coeur::web::i18n::translate(lang, key, &[]);
     minijinja::HtmlEscape(&words).to_string()
@@ -194,4 +201,107 @@ pub fn program_or_skip(name: &str, package: &str) -> Option<std::path::PathBuf> 
     );
     eprintln!("skipped: {why}");
     None
+}
+
+/// One page of a browser audit (`tests/node/pages.mjs`): its name (the screenshots'), the URL
+/// the browser opens, the steps it takes from there (`{"fill": sel, "value": v}`,
+/// `{"click": sel}`, `{"goto": url}`), and the path (after the base URL) it must land on.
+#[derive(Debug, Clone)]
+pub struct AuditedPage {
+    /// Its name.
+    pub name: String,
+    /// Where the browser starts.
+    pub url: String,
+    /// The steps.
+    pub steps: Vec<Value>,
+    /// Where it must land (a path after the base URL, without query).
+    pub lands: String,
+}
+
+/// Every page of `pages` in French and English at desktop and phone width in headless Chromium
+/// (`chromium`, see [`chromium_or_skip`]): axe-core clean (no serious or critical violation),
+/// `<html lang>` right, landing where it must under `base`, a screenshot kept in
+/// `COEUR_SCREENSHOTS` (default `target/screenshots`) as `NAME.LANG.WIDTH.png`. The problems
+/// found (empty: all good).
+pub fn audit_pages(chromium: &std::path::Path, base: &str, pages: &[AuditedPage]) -> Vec<String> {
+    let mut list = vec![];
+    for p in pages {
+        for (lang, accept) in [("fr", "fr-FR,fr;q=0.9"), ("en", "en-GB,en;q=0.9")] {
+            list.push(serde_json::json!({
+                "name": format!("{}.{lang}", p.name), "url": p.url, "lang": lang,
+                "accept_language": accept, "steps": p.steps,
+            }));
+        }
+    }
+    let work = tempfile::tempdir().expect("dir");
+    let list_file = work.path().join("pages.json");
+    std::fs::write(&list_file, serde_json::to_vec(&list).expect("list")).expect("write");
+    let shots = std::env::var_os("COEUR_SCREENSHOTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| crate::repo_dir().join("target/screenshots"));
+    std::fs::create_dir_all(&shots).expect("screenshots dir");
+    let out = std::process::Command::new("node")
+        .arg(crate::repo_dir().join("tests/node/pages.mjs"))
+        .arg(&list_file)
+        .env("COEUR_CHROMIUM", chromium)
+        .env("COEUR_SCREENSHOTS", &shots)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the browser driver failed ({}): {}\n{stdout}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value =
+        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("report {stdout:?}: {e}"));
+    let mut problems = vec![];
+    let reported = report["pages"].as_array().cloned().unwrap_or_default();
+    if reported.len() != list.len() * 2 {
+        problems.push(format!(
+            "{} pages reported of {}",
+            reported.len(),
+            list.len() * 2
+        ));
+    }
+    for r in &reported {
+        let at = format!("{} {}", r["name"], r["width"]);
+        if let Some(e) = r["error"].as_str() {
+            problems.push(format!("{at}: {e}"));
+            continue;
+        }
+        let lang = r["lang_expected"].as_str().unwrap_or_default();
+        if r["html_lang"].as_str() != Some(lang) {
+            problems.push(format!("{at}: <html lang> is {}", r["html_lang"]));
+        }
+        let name = r["name"].as_str().unwrap_or_default();
+        let lands = pages
+            .iter()
+            .find(|p| name.strip_suffix(&format!(".{lang}")) == Some(p.name.as_str()))
+            .map(|p| p.lands.as_str());
+        let path = r["url"]
+            .as_str()
+            .and_then(|u| u.strip_prefix(base))
+            .map(|u| u.split(['?', '#']).next().unwrap_or_default());
+        if path.is_none() || path != lands {
+            problems.push(format!("{at}: landed on {} ({})", r["url"], r["status"]));
+        }
+        for v in r["violations"].as_array().into_iter().flatten() {
+            let impact = v["impact"].as_str().unwrap_or("none");
+            if ["serious", "critical"].contains(&impact) {
+                problems.push(format!("{at}: {} ({impact}) {}", v["id"], v["nodes"]));
+            } else {
+                eprintln!("{at}: {} ({impact})", v["id"]);
+            }
+        }
+        let shot = shots.join(format!(
+            "{name}.{}.png",
+            r["width"].as_str().unwrap_or_default()
+        ));
+        if !shot.metadata().is_ok_and(|m| m.len() > 0) {
+            problems.push(format!("{at}: no screenshot at {}", shot.display()));
+        }
+    }
+    problems
 }

@@ -124,6 +124,19 @@ pub fn set_cookie(
     HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
 }
 
+/// A `303 See Other` to `location` (a page's own URL or a provider's endpoint, never one a
+/// request named), setting `cookies`.
+pub fn see_other(location: &str, cookies: &[HeaderValue]) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    for c in cookies {
+        r.headers_mut().append(header::SET_COOKIE, c.clone());
+    }
+    r
+}
+
 /// Parses an `application/x-www-form-urlencoded` body.
 pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
     url::form_urlencoded::parse(body).into_owned().collect()

@@ -178,6 +178,35 @@ fn templates() -> &'static minijinja::Environment<'static> {
                 "space_login.html",
                 include_str!("../../../templates/space_login.html"),
             ),
+            // The editors' pages of the offer service (coeur-offer).
+            (
+                "offer_login.html",
+                include_str!("../../../templates/offer_login.html"),
+            ),
+            (
+                "offer_logout_form.html",
+                include_str!("../../../templates/offer_logout_form.html"),
+            ),
+            (
+                "offer_structures.html",
+                include_str!("../../../templates/offer_structures.html"),
+            ),
+            (
+                "offer_capacities.html",
+                include_str!("../../../templates/offer_capacities.html"),
+            ),
+            (
+                "offer_location.html",
+                include_str!("../../../templates/offer_location.html"),
+            ),
+            (
+                "offer_history.html",
+                include_str!("../../../templates/offer_history.html"),
+            ),
+            (
+                "offer_region.html",
+                include_str!("../../../templates/offer_region.html"),
+            ),
         ];
         for (name, src) in all {
             if let Err(e) = env.add_template(name, src) {
@@ -287,6 +316,11 @@ mod tests {
             "help.html",
             "space.html",
             "space_login.html",
+            "offer_login.html",
+            "offer_structures.html",
+            "offer_location.html",
+            "offer_history.html",
+            "offer_region.html",
         ] {
             assert!(env.get_template(name).is_ok(), "{name}");
         }

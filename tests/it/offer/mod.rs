@@ -3,9 +3,11 @@
 //! versions, history and authorisation; an independent FHIR client and models.
 
 mod api;
+mod pages;
 mod write;
 
 use crate::support::*;
+use axum::extract::Query;
 use coeur::common::random::Clock;
 use coeur::resource_server::{JwksSource, Verifier};
 use coeur_offer::directory::DirectoryClient;
@@ -13,7 +15,8 @@ use coeur_offer::generate::{offer_of, synthetic_structures};
 use coeur_offer::http::{Config, Offer, router};
 use coeur_offer::model::{LocationRecord, ServiceRecord};
 use coeur_offer::store::Store;
-use serde_json::Value;
+use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// When the generated capacities were last updated.
@@ -137,4 +140,59 @@ pub(crate) fn ids(bundle: &Value, mode: &str) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// A stand-in of the directory's FHIR API: each `(national id, FINESS)` of `ties` is a
+/// practitioner working for that structure. Its base URL.
+pub(crate) async fn fake_directory(ties: Vec<(String, String)>) -> String {
+    let ties = Arc::new(ties);
+    let known = ties.clone();
+    let practitioner = move |Query(q): Query<HashMap<String, String>>| {
+        let known = known.clone();
+        async move {
+            let asked = q.get("identifier").cloned().unwrap_or_default();
+            let entry: Vec<Value> = if known.iter().any(|(n, _)| *n == asked) {
+                vec![
+                    json!({"resource": {"resourceType": "Practitioner", "id": format!("p{asked}")}}),
+                ]
+            } else {
+                vec![]
+            };
+            axum::Json(json!({"resourceType": "Bundle", "type": "searchset", "entry": entry}))
+        }
+    };
+    let roles = move |Query(q): Query<HashMap<String, String>>| {
+        let ties = ties.clone();
+        async move {
+            let asked = q.get("practitioner").cloned().unwrap_or_default();
+            let mut entry = vec![];
+            for (i, (_, finess)) in ties
+                .iter()
+                .filter(|(n, _)| asked == format!("Practitioner/p{n}"))
+                .enumerate()
+            {
+                entry.push(
+                    json!({"resource": {"resourceType": "PractitionerRole", "id": format!("r{i}"),
+                    "organization": {"reference": format!("Organization/o{i}")}}}),
+                );
+                entry.push(
+                    json!({"resource": {"resourceType": "Organization", "id": format!("o{i}"),
+                    "identifier": [{"system": "https://finess.esante.gouv.fr",
+                        "type": {"coding": [{"code": "FINEG"}]}, "value": finess}]}}),
+                );
+            }
+            axum::Json(json!({"resourceType": "Bundle", "type": "searchset", "entry": entry}))
+        }
+    };
+    let app = axum::Router::new()
+        .route("/Practitioner", axum::routing::get(practitioner))
+        .route("/PractitionerRole", axum::routing::get(roles));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    base
 }

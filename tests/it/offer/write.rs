@@ -2,55 +2,13 @@
 //! `If-Match` (stale: 412), bad input refused with an OperationOutcome and nothing changed,
 //! the history of every change (who, when, before, after), and who may write: a structure's
 //! service account, a professional whose directory record ties them to the structure (the
-//! directory's FHIR API answered by a stand-in here), nobody else.
+//! directory's FHIR API answered by a stand-in here, [`fake_directory`]), nobody else.
 
 use super::*;
 use crate::both_dbs;
-use axum::extract::Query;
 use coeur_offer::directory::DirectorySettings;
 use coeur_offer::generate::synthetic_structures;
 use serde_json::json;
-use std::collections::HashMap;
-
-/// A stand-in of the directory's FHIR API: `NATIONAL_ID` works for the structure `finess`.
-async fn fake_directory(finess: String) -> String {
-    let practitioner = |Query(q): Query<HashMap<String, String>>| async move {
-        let entry = if q.get("identifier").map(String::as_str) == Some(NATIONAL_ID) {
-            vec![json!({"resource": {"resourceType": "Practitioner", "id": "p1"}})]
-        } else {
-            vec![]
-        };
-        axum::Json(json!({"resourceType": "Bundle", "type": "searchset", "entry": entry}))
-    };
-    let roles = move |Query(q): Query<HashMap<String, String>>| {
-        let finess = finess.clone();
-        async move {
-            let entry = if q.get("practitioner").map(String::as_str) == Some("Practitioner/p1") {
-                vec![
-                    json!({"resource": {"resourceType": "PractitionerRole", "id": "r1",
-                        "organization": {"reference": "Organization/o1"}}}),
-                    json!({"resource": {"resourceType": "Organization", "id": "o1",
-                        "identifier": [{"system": "https://finess.esante.gouv.fr",
-                            "type": {"coding": [{"code": "FINEG"}]}, "value": finess}]}}),
-                ]
-            } else {
-                vec![]
-            };
-            axum::Json(json!({"resourceType": "Bundle", "type": "searchset", "entry": entry}))
-        }
-    };
-    let app = axum::Router::new()
-        .route("/Practitioner", axum::routing::get(practitioner))
-        .route("/PractitionerRole", axum::routing::get(roles));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    base
-}
 
 async fn patch(url: &str, token: &str, if_match: Option<&str>, body: &str) -> Answer {
     let mut rb = reqwest::Client::new()
@@ -134,7 +92,8 @@ both_dbs!(offer_capacity_updates, |db| async move {
         .expect("account");
     let directory = Arc::new(DirectoryClient::new(
         DirectorySettings {
-            base_url: fake_directory(structures[2].finess.clone()).await,
+            base_url: fake_directory(vec![(NATIONAL_ID.to_owned(), structures[2].finess.clone())])
+                .await,
             token_url: s.endpoint("edit", "token"),
             client_id: "ror".into(),
             client_secret: SECRET.into(),

@@ -8,7 +8,8 @@
 //! `post_logout_redirect_uri`), and ends the local session.
 //!
 //! - [`contact`] (pure): e-mail and phone checked and normalised.
-//! - [`session`] (pure): server-side sessions and the CSRF proof ([`session::CsrfChecked`]).
+//! - [`session`] (pure, `coeur-rp`'s, shared with the offer's pages): server-side sessions and
+//!   the CSRF proof ([`session::CsrfChecked`]).
 //! - [`view`] (pure): what the page shows of the records.
 //! - [`store`]: the contact details' statements.
 //! - [`pages`]: the routes (`/espace…`), pages rendered by `coeur-web` (French first,
@@ -23,17 +24,17 @@
 
 pub mod contact;
 mod pages;
-pub mod session;
 pub mod store;
 pub mod view;
 
 use crate::store::Store;
 use coeur_common::random::{Clock, Random};
-use coeur_rp::{PendingLogins, RelyingParty};
+use coeur_rp::{LazyParty, PartySettings, PendingLogins, RelyingParty};
 use session::Sessions;
 use std::sync::Arc;
 
 pub use coeur_rp::Http;
+pub use coeur_rp::session::{self, national_id};
 pub use pages::router;
 
 /// The space's home page, under the directory's public URL.
@@ -95,9 +96,8 @@ pub struct Space {
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
     config: SpaceConfig,
-    http: coeur_rp::Http,
     /// Discovered on first use: the provider need not be up when the directory starts.
-    rp: tokio::sync::Mutex<Option<Arc<RelyingParty>>>,
+    rp: LazyParty,
     pending: PendingLogins,
     sessions: Sessions,
     /// The public URL's path (`/fhir`, or empty), before the space's paths.
@@ -118,6 +118,17 @@ impl Space {
         let public = url::Url::parse(&config.public_url)
             .map_err(|e| anyhow::anyhow!("the directory's public URL: {e}"))?;
         let base_path = public.path().trim_end_matches('/').to_owned();
+        let now = clock.clone();
+        let rp = LazyParty::new(
+            PartySettings {
+                issuer: config.issuer.clone(),
+                client_id: config.client_id.clone(),
+                client_secret: config.client_secret.clone(),
+                redirect_uri: redirect_uri(&config.public_url),
+            },
+            http,
+            Arc::new(move || now.now()),
+        );
         Ok(Arc::new(Space {
             store,
             clock,
@@ -125,8 +136,7 @@ impl Space {
             secure: public.scheme() == "https",
             base_path,
             config,
-            http,
-            rp: tokio::sync::Mutex::new(None),
+            rp,
             pending: PendingLogins::new(LOGIN_SECS, CAPACITY),
             sessions: Sessions::new(CAPACITY),
         }))
@@ -134,24 +144,10 @@ impl Space {
 
     /// The relying party, discovering the provider on first use (again after a failure).
     async fn rp(&self) -> anyhow::Result<Arc<RelyingParty>> {
-        let mut rp = self.rp.lock().await;
-        if let Some(rp) = rp.as_ref() {
-            return Ok(rp.clone());
-        }
-        let clock = self.clock.clone();
-        let discovered = RelyingParty::discover(
-            &self.config.issuer,
-            &self.config.client_id,
-            Some(&self.config.client_secret),
-            &redirect_uri(&self.config.public_url),
-            self.http.clone(),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("discovering {}: {e}", self.config.issuer))?
-        .with_clock(Arc::new(move || clock.now()));
-        let discovered = Arc::new(discovered);
-        *rp = Some(discovered.clone());
-        Ok(discovered)
+        self.rp
+            .get()
+            .await
+            .map_err(|e| anyhow::anyhow!("discovering {}: {e}", self.config.issuer))
     }
 
     /// A path of the space as the browser sees it.
@@ -165,51 +161,9 @@ impl Space {
     }
 }
 
-/// The professional's national id from a login: `SubjectNameID` of userinfo, else of the ID
-/// token, else the last part of the subject (`f:<uuid>:<IdNat>`, or the id itself).
-pub fn national_id(
-    sub: &str,
-    id_token_extra: &serde_json::Value,
-    userinfo: &serde_json::Value,
-) -> Option<String> {
-    let named = |v: &serde_json::Value| {
-        v.get("SubjectNameID")
-            .and_then(|s| s.as_str())
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    named(userinfo)
-        .or_else(|| named(id_token_extra))
-        .or_else(|| {
-            sub.rsplit(':')
-                .next()
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn the_national_id_is_psc_subject_name_id_else_the_subject_end() {
-        let sub = "f:550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd:899700218896";
-        assert_eq!(
-            national_id(sub, &json!({}), &json!({"SubjectNameID": "899700218896"})).as_deref(),
-            Some("899700218896")
-        );
-        assert_eq!(
-            national_id(sub, &json!({"SubjectNameID": "810001"}), &json!({})).as_deref(),
-            Some("810001")
-        );
-        assert_eq!(
-            national_id(sub, &json!({}), &json!({})).as_deref(),
-            Some("899700218896")
-        );
-        assert_eq!(national_id("", &json!({}), &json!({})), None);
-    }
 
     #[test]
     fn the_client_uris_follow_the_public_url() {

@@ -12,11 +12,11 @@ use crate::record::{Record, RecordKind};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use coeur_common::random::token;
 use coeur_web::i18n::Text;
-use coeur_web::{error_page, localized_page, request_lang};
+use coeur_web::{error_page, localized_page, request_lang, see_other};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -37,17 +37,6 @@ pub fn router(space: Arc<Space>) -> axum::Router {
         .route(LOGOUT, post(logout))
         .route(LOGGED_OUT, get(logged_out))
         .with_state(space)
-}
-
-fn see_other(location: &str, cookies: &[HeaderValue]) -> Response {
-    let mut r = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(location) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    for c in cookies {
-        r.headers_mut().append(header::SET_COOKIE, c.clone());
-    }
-    r
 }
 
 impl Space {
@@ -305,6 +294,7 @@ async fn finish_login(s: &Space, headers: &HeaderMap, q: Option<&str>) -> Respon
     let session_id = token(&*s.random);
     let session = Session {
         national_id: id,
+        scope: login.scopes.clone().unwrap_or_default().join(" "),
         id_token: login.id_token,
         csrf: token(&*s.random),
         expires: now + SESSION_SECS,

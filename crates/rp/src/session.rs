@@ -1,6 +1,8 @@
-//! Pure: the space's sessions, server-side and in memory, by an opaque random id (the cookie's
-//! value), each for a limited time and a bounded number of them; and the proof that a form
-//! post carries its session's CSRF token ([`CsrfChecked`]), which every change asks for.
+//! Pure: the sessions of a relying party's pages (the directory's professionals' space, the
+//! offer's pages), server-side and in memory, by an opaque random id (the cookie's value),
+//! each for a limited time and a bounded number of them; the proof that a form post carries
+//! its session's CSRF token ([`CsrfChecked`]), which every change asks for; and the
+//! professional's national id read from a login ([`national_id`]).
 //!
 //! Time comes in as `now`, the ids and tokens from the caller's randomness. Sessions do not
 //! survive a restart and are not shared between instances: a professional then logs in again.
@@ -16,6 +18,8 @@ pub struct Session {
     pub national_id: String,
     /// The ID token of the login, the `id_token_hint` of the logout at the provider.
     pub id_token: String,
+    /// The scopes the provider granted at the login, space-separated.
+    pub scope: String,
     /// The token each form of the session carries.
     pub csrf: String,
     /// When it ends (seconds since the epoch).
@@ -99,6 +103,29 @@ impl Sessions {
     }
 }
 
+/// The professional's national id from a login: `SubjectNameID` of userinfo, else of the ID
+/// token, else the last part of the subject (`f:<uuid>:<IdNat>`, or the id itself).
+pub fn national_id(
+    sub: &str,
+    id_token_extra: &serde_json::Value,
+    userinfo: &serde_json::Value,
+) -> Option<String> {
+    let named = |v: &serde_json::Value| {
+        v.get("SubjectNameID")
+            .and_then(|s| s.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    named(userinfo)
+        .or_else(|| named(id_token_extra))
+        .or_else(|| {
+            sub.rsplit(':')
+                .next()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        })
+}
+
 impl fmt::Debug for Sessions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.map.lock().map(|m| m.len()).unwrap_or_default();
@@ -116,6 +143,7 @@ mod tests {
         Session {
             national_id: "899700218896".into(),
             id_token: "eyJ.secret.token".into(),
+            scope: "openid scope_all".into(),
             csrf: "csrf-token-0123456789".into(),
             expires,
         }
@@ -133,6 +161,25 @@ mod tests {
             ..session(2000)
         };
         assert!(empty.check_csrf(Some("")).is_none());
+    }
+
+    #[test]
+    fn the_national_id_is_psc_subject_name_id_else_the_subject_end() {
+        use serde_json::json;
+        let sub = "f:550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd:899700218896";
+        assert_eq!(
+            national_id(sub, &json!({}), &json!({"SubjectNameID": "899700218896"})).as_deref(),
+            Some("899700218896")
+        );
+        assert_eq!(
+            national_id(sub, &json!({"SubjectNameID": "810001"}), &json!({})).as_deref(),
+            Some("810001")
+        );
+        assert_eq!(
+            national_id(sub, &json!({}), &json!({})).as_deref(),
+            Some("899700218896")
+        );
+        assert_eq!(national_id("", &json!({}), &json!({})), None);
     }
 
     #[test]
