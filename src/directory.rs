@@ -109,7 +109,7 @@ impl DirectoryServer {
                 ..ClientRegistration::default()
             },
         };
-        ensure_client(app, &rt.realm, &directory_client).await?;
+        let secret = ensure_client(app, &rt.realm, &directory_client).await?;
         let readiness = store.clone();
         app.add_readiness(Arc::new(move || {
             let store = readiness.clone();
@@ -152,8 +152,8 @@ impl DirectoryServer {
         };
         let directory = Directory::new(store.clone(), verifier, p.clock.clone(), config);
         let mut routes = router(directory);
-        match std::fs::read_to_string(&secret_file) {
-            Ok(secret) => {
+        match secret {
+            Some(client_secret) => {
                 let space = Space::new(
                     store,
                     p.clock.clone(),
@@ -161,17 +161,15 @@ impl DirectoryServer {
                     SpaceConfig {
                         issuer,
                         client_id: CLIENT_ID.to_owned(),
-                        client_secret: secret.trim().to_owned(),
+                        client_secret,
                         public_url: settings.public_url.clone(),
                     },
                     space::Http::new()?,
                 )?;
                 routes = routes.merge(space::router(space));
             }
-            Err(e) => tracing::warn!(
-                file = %secret_file.display(),
-                error = %e,
-                "the directory's client secret cannot be read: the professionals' space is off"
+            None => tracing::warn!(
+                "the directory's client secret is unknown: the professionals' space is off"
             ),
         }
         Ok(Self {
@@ -215,7 +213,7 @@ async fn open_sync(
     http: reqwest::Client,
 ) -> Result<DirectorySync> {
     let file = app.cfg.keys_dir.join(SYNC_SECRET_FILE);
-    ensure_client(
+    let secret = ensure_client(
         app,
         realm,
         &ClientOf {
@@ -230,18 +228,14 @@ async fn open_sync(
             },
         },
     )
-    .await?;
-    let secret = std::fs::read_to_string(&file)
-        .with_context(|| {
-            format!(
-                "reading the identity sync's secret {} (to start afresh, remove the client: coeur \
-                 client remove --realm {} --client-id {SYNC_CLIENT_ID})",
-                file.display(),
-                realm.name
-            )
-        })?
-        .trim()
-        .to_owned();
+    .await?
+    .ok_or_else(|| {
+        anyhow!(
+            "the identity sync's client secret is unknown (to start afresh, remove the client: \
+             coeur client remove --realm {} --client-id {SYNC_CLIENT_ID})",
+            realm.name
+        )
+    })?;
     let settings = SyncSettings {
         realm: realm.name.clone(),
         directory_url: settings.public_url.clone(),

@@ -18,7 +18,7 @@
 
 use crate::app::App;
 use crate::config::{DirectoryConfig, OfferConfig};
-use crate::service_clients::{ClientOf, ensure_client, read_secret};
+use crate::service_clients::{ClientOf, ensure_client};
 use anyhow::{Context, Result, anyhow};
 use coeur_oauth::discovery::Endpoints;
 use coeur_offer::directory::{DirectoryClient, DirectorySettings};
@@ -143,10 +143,9 @@ impl OfferServer {
                 )?;
                 routes = routes.merge(pages::router(pages));
             }
-            None => tracing::warn!(
-                file = %secret_file.display(),
-                "the offer's client secret cannot be read: the editors' pages are off"
-            ),
+            None => {
+                tracing::warn!("the offer's client secret is unknown: the editors' pages are off")
+            }
         }
         Ok(Self {
             router: routes,
@@ -214,8 +213,8 @@ async fn seed_from_directory(offer: &Offer) -> Result<()> {
 
 /// Registers the offer's client `ror` in `realm` when missing, or completes it: client
 /// credentials (the API, the directory) and the code flow with PKCE (the editors' pages,
-/// their redirect and post-logout URIs under the public URL). Returns its secret, from the
-/// secret file (`None` when the client exists without it).
+/// their redirect and post-logout URIs under the public URL). Returns its secret, held in the
+/// store (`None` when a client of an earlier version exists without a known secret).
 async fn ensure_offer_client(
     app: &App,
     realm: &coeur_oauth::realm::Realm,
@@ -244,6 +243,5 @@ async fn ensure_offer_client(
             },
         },
     )
-    .await?;
-    read_secret(file)
+    .await
 }

@@ -1,6 +1,6 @@
 //! The directory served by `coeur serve` beside the provider: its listener, data generated on
-//! first start only, its client `annuaire` registered once with its secret in the key store's
-//! directory, the provider's client-credentials tokens accepted, the professionals' space's
+//! first start only, its client `annuaire` registered once with its secret held in the store
+//! (a copy in the key store's directory, written again when missing), the provider's client-credentials tokens accepted, the professionals' space's
 //! login accepted by coeur for that client, and the listener closed with the others on
 //! SIGTERM.
 
@@ -313,4 +313,18 @@ async fn coeur_serve_serves_the_directory_with_its_own_client_and_generated_data
         !server_log(w.path()).contains(&secret),
         "the secret is logged"
     );
+
+    // Another instance of the deployment has none of these files on its disk: the secrets
+    // come from the store, where they are held sealed; the operator's copies are written again.
+    std::fs::remove_file(&file).expect("remove the secret file");
+    std::fs::remove_file(w.path().join("keys/identity-sync-client-secret"))
+        .expect("remove the identity sync's secret file");
+    let server = start(w.path(), addrs, "60").await;
+    let again = std::fs::read_to_string(&file).expect("secret file written again");
+    assert_eq!(again.trim(), secret, "the secret held in the store");
+    space_login_starts(&listen, &directory).await;
+    let bearer = token(&http, &listen, &secret).await;
+    assert_eq!(practitioners(&http, &directory, &bearer).await, 40);
+    stop(server, &directory, w.path());
+    assert_eq!(annuaire_registrations(w.path()), 1);
 }
