@@ -73,7 +73,7 @@ on_load=(taskset -c "$LOAD_CPU")
 # up N: starts the lab with N instances; sets $public and $pids.
 up() {
   mkfifo "$tmp/ctl"
-  target/release/coeur-lab --coeur target/release/coeur --instances "$1" \
+  target/release/coeur-lab --coeur "$PWD/target/release/coeur" --instances "$1" \
     --pin "$INSTANCE_CPUS" --client-id "$CLIENT_ID" --secret "$SECRET" \
     --redirect-uri "$REDIRECT_URI" <"$tmp/ctl" >"$tmp/lab.out" 2>"$tmp/lab.err" &
   lab_pid=$!

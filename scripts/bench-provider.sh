@@ -7,6 +7,10 @@
 #       response or socket error fails the run);
 #   (b) full sandbox code-flow logins/s, measured with scripts/bench/codeflow.mjs (one login =
 #       authorize GET + wallet POST + token POST with PKCE, 3 HTTP requests, fresh browser);
+#   (d) token introspection/s (RFC 7662) of one access token by its client, measured with wrk
+#       (scripts/bench/introspect.lua: any answer other than 200 with "active":true fails the
+#       run); each answer checks the token's signature (cached per key generation), expiry
+#       and revocation (the jti and the grant, answered from memory);
 #   (c) the same wrk run as (a) against oidc-provider set up equivalently
 #       (scripts/bench/oidc-provider-server.mjs: client_secret_basic, clientCredentials
 #       feature, ES256 JWT access tokens through a default resource indicator), and the
@@ -76,6 +80,7 @@ LOAD_CPU="${BENCH_LOAD_CPU:-1}"
 NICE="${BENCH_NICE:-0}"
 TARGET_GRANTS=10000
 TARGET_LOGINS=1000
+TARGET_INTROSPECTIONS=30000
 
 CLIENT_ID=bench-client
 # A random secret per run (coeur requires at least 32 characters); it lives only in the
@@ -84,6 +89,7 @@ SECRET="bench-secret-$(printf '%s' "$RANDOM$RANDOM$RANDOM" | sha256sum | cut -c1
 REDIRECT_URI="http://127.0.0.1/bench/callback"
 REALM=edit
 TOKEN_PATH="/auth/realms/$REALM/protocol/openid-connect/token"
+INTROSPECT_PATH="$TOKEN_PATH/introspect"
 
 say() { printf '==> %s\n' "$*"; }
 fail() {
@@ -198,12 +204,14 @@ CLK_TCK="$(getconf CLK_TCK)"
 core_ticks() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 secs() { awk -v d="$1" -v h="$CLK_TCK" 'BEGIN { printf "%.2f", d / h }'; }
 
-# run_wrk LABEL BASE PATH PID: warm-up, then a measured run. Prints "grants/s grants
+# run_wrk LABEL BASE PATH PID [SCRIPT]: warm-up, then a measured run (SCRIPT: the wrk script,
+# scripts/bench/client_credentials.lua by default). Prints "grants/s grants
 # server-CPU-seconds busy-seconds-of-the-server's-core busy-seconds-of-the-load-core".
 # Fails on any non-200 response, or on a socket error of coeur's.
 run_wrk() {
   local label="$1" base="$2" pid="$4" log="$tmp/wrk-$1.txt"
-  local -a cmd=("${on_load_cpu[@]}" wrk -t1 -c"$CONNECTIONS" -s scripts/bench/client_credentials.lua)
+  local script="${5:-scripts/bench/client_credentials.lua}"
+  local -a cmd=("${on_load_cpu[@]}" wrk -t1 -c"$CONNECTIONS" -s "$script")
   export BENCH_TOKEN_PATH="$3" BENCH_CLIENT_ID="$CLIENT_ID" BENCH_SECRET="$SECRET" BENCH_SCOPE=scope_all
   "${cmd[@]}" -d"${WARMUP}s" "$base" >/dev/null
   local t0 t1 c0 c1 l0 l1
@@ -222,7 +230,7 @@ run_wrk() {
   # coeur must not drop a request; the peer's timeouts (wrk gives up after 2 s) are reported
   # beside its figure instead of voiding the comparison.
   if ((sock != 0)); then
-    [[ "$label" != coeur ]] || fail "$label: socket errors ($(grep 'Socket errors' "$log"))"
+    [[ "$label" == oidc-provider ]] || fail "$label: socket errors ($(grep 'Socket errors' "$log"))"
     printf 'bench-provider.sh: warning: %s: %s; its figure counts completed requests only\n' \
       "$label" "$(grep 'Socket errors' "$log" | sed 's/^ *//')" >&2
   fi
@@ -264,6 +272,14 @@ check_token "$base$TOKEN_PATH"
 say "(a) coeur client_credentials: wrk, $CONNECTIONS connections"
 out="$(run_wrk coeur "$base" "$TOKEN_PATH" "$coeur_pid")"
 read -r coeur_grants coeur_cc_n coeur_cc_cpu coeur_cc_core coeur_cc_load <<<"$out"
+
+say "(d) coeur token introspection: wrk, $CONNECTIONS connections"
+access_token="$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).access_token' "$tmp/token.json")"
+BENCH_PATH="$INTROSPECT_PATH" BENCH_TOKEN="$access_token" \
+  BENCH_AUTHORIZATION="Basic $(printf '%s:%s' "$CLIENT_ID" "$SECRET" | base64 -w0)" \
+  run_wrk coeur-introspection "$base" "$INTROSPECT_PATH" "$coeur_pid" scripts/bench/introspect.lua \
+  >"$tmp/introspect.out"
+read -r coeur_intro coeur_in_n coeur_in_cpu coeur_in_core coeur_in_load <"$tmp/introspect.out"
 
 say "(b) coeur code-flow logins: $VUS virtual users"
 "${on_load_cpu[@]}" node scripts/bench/codeflow.mjs --base "$base" --realm "$REALM" \
@@ -317,6 +333,8 @@ printf 'client_credentials grants/s (coeur, %s): %s   (target >= %s per core: %s
   "$core_label" "$coeur_grants" "$TARGET_GRANTS" "$(verdict "$coeur_grants" "$TARGET_GRANTS")"
 printf 'code-flow logins/s (coeur, %s): %s   (target >= %s per core: %s; p50 %s ms, p99 %s ms per login)\n' \
   "$core_label" "$coeur_logins" "$TARGET_LOGINS" "$(verdict "$coeur_logins" "$TARGET_LOGINS")" "$cf_p50" "$cf_p99"
+printf 'token introspections/s (coeur, %s): %s   (target >= %s per core: %s)\n' \
+  "$core_label" "$coeur_intro" "$TARGET_INTROSPECTIONS" "$(verdict "$coeur_intro" "$TARGET_INTROSPECTIONS")"
 if $peer; then
   printf 'client_credentials grants/s (oidc-provider, %s): %s   (ES256 JWT access tokens)\n' "$core_label" "$op_grants"
   printf 'ratio coeur/oidc-provider: %s\n' "$(ratio "$coeur_grants" "$op_grants")"
@@ -326,6 +344,9 @@ say "per server CPU-second: work done / CPU time the server got (holds on a busy
 printf 'client_credentials grants per CPU-second (coeur): %s   (server on CPU %s of the run; other processes took %s of its core; load core busy %s)\n' \
   "$(per_cpu "$coeur_cc_n" "$coeur_cc_cpu")" "$(share "$coeur_cc_cpu")" \
   "$(others "$coeur_cc_core" "$coeur_cc_cpu")" "$(share "$coeur_cc_load")"
+printf 'token introspections per CPU-second (coeur): %s   (server on CPU %s of the run; other processes took %s of its core; load core busy %s)\n' \
+  "$(per_cpu "$coeur_in_n" "$coeur_in_cpu")" "$(share "$coeur_in_cpu")" \
+  "$(others "$coeur_in_core" "$coeur_in_cpu")" "$(share "$coeur_in_load")"
 printf 'code-flow logins per CPU-second (coeur): %s   (server on CPU %s of the run; other processes took %s of its core)\n' \
   "$(per_cpu "$cf_n" "$cf_cpu")" "$(share "$cf_cpu")" "$(others "$cf_core" "$cf_cpu")"
 if $peer; then
@@ -346,4 +367,5 @@ fi
 if $enforce; then
   (($(verdict "$coeur_grants" "$TARGET_GRANTS" | grep -c NOT) == 0)) || fail "client_credentials below target"
   (($(verdict "$coeur_logins" "$TARGET_LOGINS" | grep -c NOT) == 0)) || fail "code-flow logins below target"
+  (($(verdict "$coeur_intro" "$TARGET_INTROSPECTIONS" | grep -c NOT) == 0)) || fail "introspection below target"
 fi

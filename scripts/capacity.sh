@@ -49,7 +49,7 @@ if $build; then
 fi
 
 mkfifo "$tmp/ctl"
-target/release/coeur-lab --coeur target/release/coeur --instances 1 --pin "$INSTANCE_CPUS" \
+target/release/coeur-lab --coeur "$PWD/target/release/coeur" --instances 1 --pin "$INSTANCE_CPUS" \
   --pg-stats --client-id "$CLIENT_ID" --secret "$SECRET" --redirect-uri "$REDIRECT_URI" \
   <"$tmp/ctl" >"$tmp/lab.out" 2>"$tmp/lab.err" &
 lab_pid=$!
