@@ -6,6 +6,7 @@
 mod contact_sync;
 mod fhir;
 mod import;
+mod search;
 mod serve;
 mod space;
 mod sync;

@@ -15,13 +15,15 @@ use sqlx::{AnyPool, Row};
 use std::collections::{BTreeMap, HashMap};
 pub use write::{BATCH, Change, Writer};
 
-/// The schema's files, applied in order at every connection (each statement idempotent:
-/// `IF NOT EXISTS`). Numbers are never reused. Statements are split at `;`, so comments hold
-/// none.
+/// The schema's files, applied in order, each once: `directory_schema` holds the numbers of
+/// the files applied (a store of earlier versions, without it, gets its files applied again,
+/// which their `IF NOT EXISTS` makes harmless). Numbers are never reused. Statements are split
+/// at `;`, so comments hold none.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/directory/0001_directory.sql"),
     include_str!("../../../../migrations/directory/0002_search_index.sql"),
     include_str!("../../../../migrations/directory/0003_contact.sql"),
+    include_str!("../../../../migrations/directory/0004_versions_and_search_order.sql"),
 ];
 
 /// Keys read per round trip when listing stored states.
@@ -49,7 +51,8 @@ pub struct StoredRecord {
     pub version: i64,
 }
 
-fn kind_of(s: &str) -> Option<RecordKind> {
+/// The kind of its stored name.
+pub(crate) fn kind_of(s: &str) -> Option<RecordKind> {
     use RecordKind::*;
     [
         Practitioner,
@@ -101,27 +104,7 @@ impl Store {
             .await
             .context("connecting to the directory's database")?;
         let postgres = !sqlite;
-        for statement in MIGRATIONS
-            .iter()
-            .flat_map(|s| s.split(';'))
-            .map(|s| {
-                s.lines()
-                    .filter(|l| !l.trim_start().starts_with("--"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .filter(|s| !s.trim().is_empty())
-        {
-            let statement = if postgres {
-                statement.replace("COLLATE BINARY", "COLLATE \"C\"")
-            } else {
-                statement
-            };
-            sqlx::query(sqlx::AssertSqlSafe(statement))
-                .execute(&pool)
-                .await
-                .context("creating the directory's schema")?;
-        }
+        migrate(&pool, postgres).await?;
         let store = Self { pool, postgres };
         store.build_index_if_missing().await?;
         Ok(store)
@@ -267,13 +250,6 @@ impl Store {
             }
         }
         Ok(())
-    }
-
-    pub(crate) async fn last_version(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM directory_record")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get(0)?)
     }
 
     /// Applies a plan at `now`: inserts, updates (reactivating), deactivations; one transaction
@@ -440,6 +416,64 @@ impl Store {
         .await?;
         Ok(row.try_get(0)?)
     }
+}
+
+/// Applies the files of [`MIGRATIONS`] not applied yet.
+async fn migrate(pool: &AnyPool, postgres: bool) -> Result<()> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS directory_schema (file BIGINT NOT NULL PRIMARY KEY)")
+        .execute(pool)
+        .await
+        .context("creating the directory's schema")?;
+    let applied: Vec<i64> = sqlx::query("SELECT file FROM directory_schema")
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    for (n, file) in (1i64..).zip(MIGRATIONS) {
+        if applied.contains(&n) {
+            continue;
+        }
+        for statement in file
+            .split(';')
+            .map(|s| {
+                s.lines()
+                    .filter(|l| !l.trim_start().starts_with("--"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .filter(|s| !s.trim().is_empty())
+        {
+            let statement = if postgres {
+                statement.replace("COLLATE BINARY", "COLLATE \"C\"")
+            } else {
+                statement
+            };
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(pool)
+                .await
+                .with_context(|| format!("creating the directory's schema (file {n})"))?;
+        }
+        sqlx::query("INSERT INTO directory_schema (file) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(n)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Takes `n` versions from the directory's one counter (`directory_version`) in the
+/// transaction `tx` and returns the first: the row stays locked until `tx` ends, so versions
+/// are unique and committed in increasing order, whoever writes (an import's batch, a
+/// professional's contact change).
+pub(crate) async fn take_versions(tx: &mut sqlx::AnyConnection, n: i64) -> Result<i64> {
+    let row = sqlx::query("UPDATE directory_version SET last = last + $1 WHERE id = 1 RETURNING last")
+        .bind(n)
+        .fetch_one(&mut *tx)
+        .await
+        .context("taking versions")?;
+    let last: i64 = row.try_get(0)?;
+    Ok(last - n + 1)
 }
 
 pub(crate) fn stored(row: &sqlx::any::AnyRow) -> Result<StoredRecord> {
