@@ -6,7 +6,6 @@
 use super::store;
 use super::sync::{pa_file, pa_row};
 use crate::both_dbs;
-use crate::support::*;
 use coeur::app::SystemClock;
 use coeur::common::random::Clock;
 use coeur::resource_server::{JwksSource, Verifier};
@@ -261,7 +260,11 @@ both_dbs!(directory_versions_from_one_counter, |db| async move {
     let mut seen = BTreeSet::new();
     loop {
         let b = get(&url).await;
-        for e in b["entry"].as_array().map(|a| a.as_slice()).unwrap_or_default() {
+        for e in b["entry"]
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+        {
             let id = e["resource"]["id"].as_str().expect("id").to_owned();
             assert!(seen.insert(id.clone()), "{id} twice");
         }
