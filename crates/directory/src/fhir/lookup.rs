@@ -182,7 +182,10 @@ mod tests {
             }))
         );
         // :contains drives only when nothing else does.
-        let d = driver(&q(ResourceType::Organization, &[("name:contains", "Étienne")]));
+        let d = driver(&q(
+            ResourceType::Organization,
+            &[("name:contains", "Étienne")],
+        ));
         assert_eq!(
             d,
             Some(Driver::Index(Lookup::of(
@@ -196,11 +199,7 @@ mod tests {
 
     #[test]
     fn criteria_without_index_scan() {
-        for params in [
-            &[("active", "false")][..],
-            &[("identifier", "sys|")],
-            &[],
-        ] {
+        for params in [&[("active", "false")][..], &[("identifier", "sys|")], &[]] {
             assert_eq!(
                 driver(&q(ResourceType::Practitioner, params)),
                 None,
