@@ -1,7 +1,7 @@
 //! Searches by name through the index's order: case- and accent-insensitive prefixes, family
 //! and given name together, `:exact`; paging by name that neither skips nor repeats a record
 //! changed meanwhile; versions from one counter whoever writes (an import's batch, a contact
-//! change).
+//! change); `:contains` on organisation names.
 
 use super::store;
 use super::sync::{pa_file, pa_row};
@@ -9,13 +9,15 @@ use crate::both_dbs;
 use coeur::app::SystemClock;
 use coeur::common::random::Clock;
 use coeur::resource_server::{JwksSource, Verifier};
+use coeur_directory::fhir::query::fold;
+use coeur_directory::generate::{Writers, generate};
 use coeur_directory::http::{Access, Config, Directory, router};
 use coeur_directory::import::{Outcome, import_file};
 use coeur_directory::ratelimit::RateLimit;
 use coeur_directory::record::{Record, RecordKind};
 use coeur_directory::space::contact::Contact;
 use coeur_directory::space::store::{Saved, set_contact};
-use coeur_directory::store::{Change, Store, Writer};
+use coeur_directory::store::{Change, Store, StoredRecord, Writer};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -274,4 +276,85 @@ both_dbs!(directory_versions_from_one_counter, |db| async move {
         }
     }
     assert_eq!(seen.len(), PEOPLE.len() + 1);
+});
+
+both_dbs!(directory_organization_name_contains, |db| async move {
+    let (store, _dir) = store(db).await;
+    let (mut a, mut s, mut d, mut m, mut f) = (vec![], vec![], vec![], vec![], vec![]);
+    generate(
+        11,
+        20,
+        40,
+        Writers {
+            activite: &mut a,
+            savoir_faire: &mut s,
+            diplome: &mut d,
+            mssante: &mut m,
+            finess: &mut f,
+        },
+    )
+    .expect("generate");
+    let mut out = Outcome::default();
+    import_file(
+        &store,
+        "f",
+        f.as_slice(),
+        true,
+        NOW,
+        &mut out,
+        &mut |_, _| {},
+    )
+    .await
+    .expect("import");
+    assert!(out.rejected.is_empty() && out.skipped.is_empty());
+    let base = serve(store.clone()).await;
+    let sites = store
+        .scan(&[RecordKind::Establishment], 0, 1_000)
+        .await
+        .expect("scan");
+    let name = |s: &StoredRecord| match s.record.get("rslongue") {
+        "" => s.record.get("rs").to_owned(),
+        long => long.to_owned(),
+    };
+    // A part of a name from its middle (of its town), in another case: the sites whose name
+    // contains it, the same from page to page.
+    let first = name(&sites[0]);
+    let words: Vec<&str> = first.split_whitespace().collect();
+    let town = words[words.len() - 2];
+    let part: String = town
+        .chars()
+        .skip(1)
+        .take(3)
+        .collect::<String>()
+        .to_lowercase();
+    let wanted: BTreeSet<String> = sites
+        .iter()
+        .filter(|s| fold(&name(s)).contains(&fold(&part)))
+        .map(|s| s.record.key.clone())
+        .collect();
+    assert!(
+        wanted.len() > 1 && wanted.len() < sites.len(),
+        "{part}: {wanted:?}"
+    );
+    let mut url = format!("{base}/Organization?name:contains={part}&_count=3");
+    let mut found = vec![];
+    loop {
+        let b = get(&url).await;
+        for e in b["entry"]
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+        {
+            found.push(e["resource"]["id"].as_str().expect("id").to_owned());
+        }
+        match next(&b) {
+            Some(n) => url = n,
+            None => break,
+        }
+    }
+    assert_eq!(found.len(), wanted.len(), "{found:?}");
+    assert_eq!(found.into_iter().collect::<BTreeSet<_>>(), wanted);
+    // From the start only, it is another set.
+    let b = get(&format!("{base}/Organization?name={part}&_count=100")).await;
+    assert!(b["entry"].as_array().is_none_or(|a| a.len() < wanted.len()));
 });

@@ -153,7 +153,28 @@ impl Sql {
 
     /// The condition of `lookup` (not its `also`) on the index rows of alias `a`.
     fn criterion(&mut self, a: &str, lookup: &Lookup) -> Result<&mut Self> {
-        self.any_of(&format!("{a}.param"), lookup.params.clone())?;
+        if lookup
+            .values
+            .iter()
+            .any(|v| matches!(v, Value::Contains(_)))
+        {
+            // The parameters written out (they are this crate's constants, [`crate::index`]):
+            // PostgreSQL's partial trigram index on names is chosen only for a query whose
+            // condition implies its own, `param = 'name'`, when the plan is made.
+            let names: Vec<String> = lookup
+                .params
+                .iter()
+                .filter(|p| p.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+                .map(|p| format!("'{p}'"))
+                .collect();
+            anyhow::ensure!(
+                names.len() == lookup.params.len(),
+                "an unexpected parameter"
+            );
+            self.push(&format!("{a}.param IN ({})", names.join(", ")));
+        } else {
+            self.any_of(&format!("{a}.param"), lookup.params.clone())?;
+        }
         self.push(" AND (");
         for (i, v) in lookup.values.iter().enumerate() {
             if i > 0 {
