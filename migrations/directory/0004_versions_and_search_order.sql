@@ -17,4 +17,10 @@ INSERT INTO directory_version (id, last)
 -- version order needed every row of a prefix sorted before the first page.
 CREATE INDEX IF NOT EXISTS directory_search_order
     ON directory_search (param, value, kind, record_key);
-DROP INDEX IF EXISTS directory_search_value
+DROP INDEX IF EXISTS directory_search_value;
+-- A record's index rows with their parameter and value: the further criteria of a search (a
+-- given name beside the family name it is driven by) are checked from this index alone,
+-- without reading the rows. It replaces the (kind, record_key) index.
+CREATE INDEX IF NOT EXISTS directory_search_of_record
+    ON directory_search (kind, record_key, param, value);
+DROP INDEX IF EXISTS directory_search_record

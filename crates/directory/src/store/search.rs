@@ -264,7 +264,10 @@ impl Store {
             ),
         );
         q.criterion("s", lookup)?;
-        q.push(" AND ").any_of("s.kind", kinds_str(kinds))?;
+        // The kind as an expression, not the column: SQLite leaves a column held equal to a
+        // constant out of the order it reads an index in, and would then sort every row of a
+        // value (a common family name) instead of reading (value, kind, key) in order.
+        q.push(" AND ").any_of("s.kind || ''", kinds_str(kinds))?;
         if let Some(a) = after {
             // The bound on the value alone is the index's range; the rest breaks ties.
             q.push(" AND s.value >= ").bind(a.value.clone())?;
