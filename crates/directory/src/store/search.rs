@@ -256,12 +256,12 @@ impl Store {
         after: Option<&RowKey>,
         limit: i64,
     ) -> Result<(Vec<(RowKey, StoredRecord)>, Option<RowKey>)> {
+        // The index rows first, their further criteria checked on the index alone, then the
+        // records of the `limit` rows kept: a subquery with its own LIMIT, so that neither
+        // database reads a record before the criteria have kept its row.
         let mut q = Sql::new(
             self,
-            &format!(
-                "SELECT {RECORD_COLUMNS}, s.value FROM directory_search s JOIN directory_record r \
-                 ON r.kind = s.kind AND r.record_key = s.record_key WHERE "
-            ),
+            "SELECT s.value, s.kind, s.record_key FROM directory_search s WHERE ",
         );
         q.criterion("s", lookup)?;
         // The kind as an expression, not the column: SQLite leaves a column held equal to a
@@ -288,6 +288,12 @@ impl Store {
         }
         q.push(" ORDER BY s.value, s.kind, s.record_key LIMIT ")
             .bind(limit)?;
+        q.text = format!(
+            "SELECT {RECORD_COLUMNS}, c.value FROM ({}) c JOIN directory_record r \
+             ON r.kind = c.kind AND r.record_key = c.record_key \
+             ORDER BY c.value, c.kind, c.record_key",
+            q.text
+        );
         let rows = q.fetch(self).await?;
         let mut out: Vec<(RowKey, StoredRecord)> = Vec::with_capacity(rows.len());
         let mut last = None;
