@@ -172,9 +172,12 @@ import() {
   grep -E '^read ' "$log" | sed 's/^/    /'
   imp_s="$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$log")"
   imp_mib="$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$log")"
-  printf '    %s s, peak RSS %s MiB\n' "$imp_s" "$imp_mib"
+  imp_cpu="$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.1f", s }' "$log")"
+  printf '    %s s, peak RSS %s MiB, importer CPU %s s (load average %s)\n' "$imp_s" "$imp_mib" \
+    "$imp_cpu" "$(load)"
 }
 
+load() { cut -d' ' -f1-3 /proc/loadavg; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 CLK_TCK="$(getconf CLK_TCK)"
 
@@ -198,15 +201,15 @@ run_wrk() {
   p50="$(sed -n 's/^bench: p50_ms=\([0-9.]*\) .*/\1/p' "$log")"
   p99="$(sed -n 's/.* p99_ms=\([0-9.]*\)$/\1/p' "$log")"
   cpu="$(awk -v c="$((c1 - c0))" -v hz="$CLK_TCK" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", c / hz / (b - a) }')"
-  printf '    %s: %.0f searches/s, p50 %s ms, p99 %s ms (server CPU %s of its core)\n' \
-    "$label" "$rps" "$p50" "$p99" "$cpu"
+  printf '    %s: %.0f searches/s, p50 %s ms, p99 %s ms (server CPU %s of its core; %.0f searches per CPU-second; load average %s)\n' \
+    "$label" "$rps" "$p50" "$p99" "$cpu" "$(awk -v r="$rps" -v c="$cpu" 'BEGIN { print (c > 0 ? r / c : 0) }')" "$(load)"
 }
 
 results=()
 verdict() { # NAME VALUE TARGET higher|lower UNIT
   local ok
   if [[ "$4" == higher ]]; then ok="$(awk -v v="$2" -v t="$3" 'BEGIN { print (v >= t) }')"; else ok="$(awk -v v="$2" -v t="$3" 'BEGIN { print (v <= t) }')"; fi
-  results+=("$(printf '%-40s %10s %-6s target %s %s %s  %s' "$1" "$2" "$5" "$([[ $4 == higher ]] && echo '>=' || echo '<=')" "$3" "$5" "$([[ $ok == 1 ]] && echo ok || echo MISSED)")")
+  results+=("$(printf '%-40s %10s %-6s target %s %s %s  %-6s (load average %s)' "$1" "$2" "$5" "$([[ $4 == higher ]] && echo '>=' || echo '<=')" "$3" "$5" "$([[ $ok == 1 ]] && echo ok || echo MISSED)" "$(load)")")
   [[ "$ok" == 1 ]] || missed=true
 }
 missed=false

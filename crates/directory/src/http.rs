@@ -16,7 +16,7 @@ use crate::fhir::map::{
     Related, SYSTEM_G15, instant, key_of_id, kinds_of, practitioner_with, resource,
 };
 use crate::fhir::model::{OperationOutcome, Resource};
-use crate::fhir::page::{CursorKey, count_only, searchset};
+use crate::fhir::page::{CursorKey, Position, count_only, searchset};
 use crate::fhir::query::{
     Filter, Handling, Include, Query, ResourceType, RevInclude, codes_match, parse,
 };
@@ -310,8 +310,9 @@ async fn related_of(
             }
         }
     }
+    let mut contacts = crate::space::store::contacts(&d.store, keys).await?;
     for (key, rel) in out.iter_mut() {
-        rel.contact = crate::space::store::contact(&d.store, key).await?;
+        rel.contact = contacts.remove(key);
     }
     Ok(out)
 }
@@ -419,26 +420,46 @@ async fn scan_owners_of_codes(
     Ok(keys)
 }
 
-/// The next candidates of a search after `after` in change order, and whether there may be
-/// more.
+/// The next candidates of a search after `after`, each with its position, and the position to
+/// go on from when there may be more: index rows in the index's order, records by key or all
+/// of the kinds in change order.
 async fn candidates(
     d: &Directory,
     kinds: &[RecordKind],
     driver: Option<&Driver>,
-    after: i64,
-) -> anyhow::Result<(Vec<StoredRecord>, bool)> {
-    Ok(match driver {
-        Some(Driver::Index(lookup)) => d.store.by_index(kinds, lookup, after, SCAN).await?,
-        Some(Driver::Keys(keys)) => {
-            let chunk = d.store.by_keys(kinds, keys, after, SCAN).await?;
-            let more = chunk.len() as i64 == SCAN;
-            (chunk, more)
+    after: &Position,
+    limit: i64,
+) -> anyhow::Result<(Vec<(Position, StoredRecord)>, Option<Position>)> {
+    let by_version = |chunk: Vec<StoredRecord>| {
+        let more = chunk.len() as i64 == limit;
+        let next = chunk
+            .last()
+            .filter(|_| more)
+            .map(|s| Position::Version(s.version));
+        let chunk = chunk
+            .into_iter()
+            .map(|s| (Position::Version(s.version), s))
+            .collect();
+        (chunk, next)
+    };
+    Ok(match (driver, after) {
+        (Some(Driver::Index(lookup)), Position::Row(_) | Position::Version(0)) => {
+            let after = match after {
+                Position::Row(r) => Some(r),
+                Position::Version(_) => None,
+            };
+            let (chunk, next) = d.store.by_index(kinds, lookup, after, limit).await?;
+            let chunk = chunk
+                .into_iter()
+                .map(|(p, s)| (Position::Row(p), s))
+                .collect();
+            (chunk, next.map(Position::Row))
         }
-        None => {
-            let chunk = d.store.scan(kinds, after, SCAN).await?;
-            let more = chunk.len() as i64 == SCAN;
-            (chunk, more)
+        (Some(Driver::Keys(keys)), Position::Version(v)) => {
+            by_version(d.store.by_keys(kinds, keys, *v, limit).await?)
         }
+        (None, Position::Version(v)) => by_version(d.store.scan(kinds, *v, limit).await?),
+        _ => anyhow::bail!("a paging position of another kind of search"),
     })
 }
 
@@ -496,9 +517,9 @@ async fn search_with(
         Err(e) => return outcome(StatusCode::BAD_REQUEST, e.code(), e.to_string()),
     };
     let after = match query.page.as_deref() {
-        None => 0,
+        None => Position::Version(0),
         Some(c) => match d.cursors.open(&query, c) {
-            Some(v) => v,
+            Some(p) => p,
             None => {
                 return outcome(
                     StatusCode::BAD_REQUEST,
@@ -518,7 +539,7 @@ async fn search_with(
     }
 }
 
-async fn run_search(d: &Directory, query: &Query, mut after: i64) -> anyhow::Result<Response> {
+async fn run_search(d: &Directory, query: &Query, mut after: Position) -> anyhow::Result<Response> {
     let kinds = kinds_of(query.resource.as_str());
     let base = &d.config.base_url;
     let driver = driver(query);
@@ -531,33 +552,37 @@ async fn run_search(d: &Directory, query: &Query, mut after: i64) -> anyhow::Res
     }
     // `_total`: every match of the search, whichever page this is.
     let total = if query.total {
-        Some(count_matches(d, query, kinds, driver.as_ref(), 0).await?)
+        Some(count_matches(d, query, kinds, driver.as_ref(), Position::Version(0)).await?)
     } else {
         None
     };
-    let mut matched: Vec<StoredRecord> = vec![];
+    let mut matched: Vec<(Position, StoredRecord)> = vec![];
+    // A page and one more first: the index's criteria select nearly only matches; more
+    // candidates a round after that.
+    let mut limit = (query.count as i64 + 1).min(SCAN);
     'scan: loop {
-        let (chunk, more) = candidates(d, kinds, driver.as_ref(), after).await?;
-        let last = chunk.last().map(|s| s.version);
-        for s in chunk {
+        let (chunk, next) = candidates(d, kinds, driver.as_ref(), &after, limit).await?;
+        limit = SCAN;
+        for (position, s) in chunk {
             if resource(&s).is_some_and(|r| query.matches(&s, &r)) {
-                matched.push(s);
+                matched.push((position, s));
                 if matched.len() > query.count {
                     break 'scan;
                 }
             }
         }
-        match last {
-            Some(last) if more => after = last,
-            _ => break,
+        match next {
+            Some(next) => after = next,
+            None => break,
         }
     }
     let next_after = if matched.len() > query.count {
         matched.truncate(query.count);
-        matched.last().map(|s| s.version)
+        matched.last().map(|(p, _)| p.clone())
     } else {
         None
     };
+    let matched: Vec<StoredRecord> = matched.into_iter().map(|(_, s)| s).collect();
     let matches = full_resources(d, &matched).await?;
     let included = includes(d, query, &matches).await?;
     let mut bundle = searchset(base, query, &d.cursors, matches, next_after, included);
@@ -570,24 +595,24 @@ async fn run_search(d: &Directory, query: &Query, mut after: i64) -> anyhow::Res
     Ok(fhir(StatusCode::OK, &json))
 }
 
-/// How many records match `query` after `after` in change order.
+/// How many records match `query` from the position `after` on.
 async fn count_matches(
     d: &Directory,
     query: &Query,
     kinds: &[RecordKind],
     driver: Option<&Driver>,
-    mut after: i64,
+    mut after: Position,
 ) -> anyhow::Result<u64> {
     let mut total = 0u64;
     loop {
-        let (chunk, more) = candidates(d, kinds, driver, after).await?;
+        let (chunk, next) = candidates(d, kinds, driver, &after, SCAN).await?;
         total += chunk
             .iter()
-            .filter(|s| resource(s).is_some_and(|r| query.matches(s, &r)))
+            .filter(|(_, s)| resource(s).is_some_and(|r| query.matches(s, &r)))
             .count() as u64;
-        match chunk.last() {
-            Some(last) if more => after = last.version,
-            _ => return Ok(total),
+        match next {
+            Some(next) => after = next,
+            None => return Ok(total),
         }
     }
 }
@@ -664,24 +689,25 @@ async fn includes(
                 if ids.is_empty() {
                     continue;
                 }
-                let lookup = Lookup {
-                    params: vec![crate::index::ORGANIZATION],
-                    values: ids
-                        .into_iter()
+                let lookup = Lookup::of(
+                    vec![crate::index::ORGANIZATION],
+                    ids.into_iter()
                         .map(|code| Value::Token {
                             system: Some(String::new()),
                             code,
                         })
                         .collect(),
-                };
-                let mut after = 0;
+                );
+                let mut after = None;
                 loop {
-                    let (chunk, more) = d.store.by_index(&[kind], &lookup, after, SCAN).await?;
-                    let last = chunk.last().map(|s| s.version);
-                    out.extend(chunk.iter().filter_map(resource));
-                    match last {
-                        Some(last) if more => after = last,
-                        _ => break,
+                    let (chunk, next) = d
+                        .store
+                        .by_index(&[kind], &lookup, after.as_ref(), SCAN)
+                        .await?;
+                    out.extend(chunk.iter().filter_map(|(_, s)| resource(s)));
+                    match next {
+                        Some(next) => after = Some(next),
+                        None => break,
                     }
                 }
             }

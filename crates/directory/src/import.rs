@@ -63,6 +63,10 @@ pub async fn import_file<R: BufRead>(
         }
     };
     let kinds = kind.record_kinds();
+    let bulk = store.is_empty().await?;
+    if bulk {
+        store.bulk_load_begin().await?;
+    }
     let known = store.known(kinds).await?;
     let mut collector = Collector::with_stored(kind, rows.header().clone(), known);
     let mut writer = Writer::new(store, now).await?;
@@ -73,6 +77,9 @@ pub async fn import_file<R: BufRead>(
             Ok(None) => break,
             Err(e) => {
                 writer.flush().await?;
+                if bulk {
+                    store.bulk_load_end().await?;
+                }
                 return Err(read_error(e)).with_context(|| {
                     format!(
                         "{name}: reading stopped after {} rows ({} changes written, nothing \
@@ -101,6 +108,9 @@ pub async fn import_file<R: BufRead>(
         }
     }
     writer.flush().await?;
+    if bulk {
+        store.bulk_load_end().await?;
+    }
     if complete {
         for kind in kinds {
             let mut gone = vec![];

@@ -153,46 +153,46 @@ both_dbs!(crafted_personne_activite, |db| async move {
 
     // The search index follows: the renamed professional under the new folded name only,
     // the deactivated one still found (active=false searches) with its new version.
-    let family = |prefix: &str| Lookup {
-        params: vec![index::FAMILY],
-        values: vec![Value::Prefix(prefix.into())],
-    };
+    let family = |prefix: &str| Lookup::of(vec![index::FAMILY], vec![Value::Prefix(prefix.into())]);
     let kinds = [RecordKind::Practitioner];
     let (found, more) = store
-        .by_index(&kinds, &family("lefevre"), 0, 10)
+        .by_index(&kinds, &family("lefevre"), None, 10)
         .await
         .unwrap();
-    assert!(!more);
+    assert!(more.is_none());
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0].record.get("Nom d'exercice"), "LEFEVRE");
+    assert_eq!(found[0].1.record.get("Nom d'exercice"), "LEFEVRE");
     let renamed = store
         .get(RecordKind::Practitioner, "899700218896")
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(found[0].version, renamed.version);
+    assert_eq!(found[0].1.version, renamed.version);
     let (found, _) = store
-        .by_index(&kinds, &family("guig"), 0, 10)
+        .by_index(&kinds, &family("guig"), None, 10)
         .await
         .unwrap();
     assert_eq!(found.len(), 1);
-    assert_eq!((found[0].active, found[0].version), (false, gone.version));
+    assert_eq!(
+        (found[0].1.active, found[0].1.version),
+        (false, gone.version)
+    );
     let (after, _) = store
-        .by_index(&kinds, &family("guig"), gone.version, 10)
+        .by_index(&kinds, &family("guig"), Some(&found[0].0), 10)
         .await
         .unwrap();
     assert!(
         after.is_empty(),
-        "keyset paging: nothing after the last version"
+        "keyset paging: nothing after the last position"
     );
-    let rpps = Lookup {
-        params: vec![index::IDENTIFIER],
-        values: vec![Value::Token {
+    let rpps = Lookup::of(
+        vec![index::IDENTIFIER],
+        vec![Value::Token {
             system: Some(coeur_directory::fhir::map::SYSTEM_RPPS.into()),
             code: "99700218896".into(),
         }],
-    };
-    let (found, _) = store.by_index(&kinds, &rpps, 0, 10).await.unwrap();
+    );
+    let (found, _) = store.by_index(&kinds, &rpps, None, 10).await.unwrap();
     assert_eq!(found.len(), 1);
     let roles = store
         .owned_by_any(&[RecordKind::PractitionerRole], &["899700218896"])

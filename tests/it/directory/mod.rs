@@ -7,6 +7,7 @@
 mod contact_sync;
 mod fhir;
 mod import;
+mod search;
 mod serve;
 mod services;
 mod space;

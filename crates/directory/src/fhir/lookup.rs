@@ -1,7 +1,9 @@
 //! Which criterion of a search drives it (pure): the one whose index rows give the fewest
-//! candidates, as a lookup the store answers in change order. Every candidate is checked
-//! against the whole query afterwards ([`super::query::Query::matches`]), so a lookup may find
-//! more than its criterion accepts (`:exact` looks up the folded prefix) but never less.
+//! candidates, as a lookup the store answers in the index's order, with the other criteria the
+//! index answers as conditions on the same records (so that a search by family and given name
+//! reads only the records with both). Every candidate is checked against the whole query
+//! afterwards ([`super::query::Query::matches`]), so a lookup may find more than its criteria
+//! accept (`:exact` looks up the folded prefix) but never less.
 
 use super::map::key_of_id;
 use super::query::{Filter, Query, RefField, ResourceType, StrField, StrMatch, Token, fold};
@@ -45,7 +47,7 @@ fn references(ids: &[String], as_keys: bool) -> Vec<Value> {
 fn lookup(resource: ResourceType, f: &Filter) -> Option<(u8, Driver)> {
     use ResourceType::*;
     let index = |rank: u8, params: Vec<&'static str>, values: Vec<Value>| {
-        Some((rank, Driver::Index(Lookup { params, values })))
+        Some((rank, Driver::Index(Lookup::of(params, values))))
     };
     match f {
         Filter::Id(keys) => Some((0, Driver::Keys(keys.clone()))),
@@ -58,8 +60,7 @@ fn lookup(resource: ResourceType, f: &Filter) -> Option<(u8, Driver)> {
             };
             index(2, vec![param], references(ids, as_keys))
         }
-        Filter::Str(_, StrMatch::Contains, _) => None,
-        Filter::Str(field, _, values) => {
+        Filter::Str(field, how, values) => {
             let params = match (resource, field) {
                 (Practitioner, StrField::Family) => vec![index::FAMILY],
                 (Practitioner, StrField::Given) => vec![index::GIVEN],
@@ -69,8 +70,13 @@ fn lookup(resource: ResourceType, f: &Filter) -> Option<(u8, Driver)> {
                 (Organization, StrField::PostalCode) => vec![index::POSTAL_CODE],
                 _ => return None,
             };
-            let values = values.iter().map(|v| Value::Prefix(fold(v))).collect();
-            index(3, params, values)
+            let (rank, value): (u8, fn(String) -> Value) = match how {
+                // No range of the index: the parameter's rows are read and filtered.
+                StrMatch::Contains => (5, Value::Contains),
+                StrMatch::Start | StrMatch::Exact => (3, Value::Prefix),
+            };
+            let values = values.iter().map(|v| value(fold(v))).collect();
+            index(rank, params, values)
         }
         Filter::Code(ts) => {
             let param = match resource {
@@ -89,14 +95,29 @@ fn lookup(resource: ResourceType, f: &Filter) -> Option<(u8, Driver)> {
     }
 }
 
-/// The driving lookup of a query; `None`: no criterion has one (the kind's records in change
-/// order are scanned).
+/// The driving lookup of a query (the first of the most selective kind), with the other
+/// criteria the index answers as its `also`; `None`: no criterion has one (the kind's records
+/// in change order are scanned).
 pub fn driver(q: &Query) -> Option<Driver> {
-    q.filters
+    let mut found: Vec<(u8, Driver)> = q
+        .filters
         .iter()
         .filter_map(|f| lookup(q.resource, f))
-        .min_by_key(|(rank, _)| *rank)
-        .map(|(_, d)| d)
+        .collect();
+    let first = (0..found.len()).min_by_key(|&i| found[i].0)?;
+    match found.remove(first).1 {
+        Driver::Index(mut l) => {
+            l.also = found
+                .into_iter()
+                .filter_map(|(_, d)| match d {
+                    Driver::Index(other) => Some(other),
+                    Driver::Keys(_) => None,
+                })
+                .collect();
+            Some(Driver::Index(l))
+        }
+        keys => Some(keys),
+    }
 }
 
 #[cfg(test)]
@@ -126,6 +147,10 @@ mod tests {
                     system: Some("sys".into()),
                     code: "10001045367".into()
                 }],
+                also: vec![Lookup::of(
+                    vec![index::FAMILY, index::GIVEN, index::PREFIX],
+                    vec![Value::Prefix("lefevre".into())]
+                )],
             }))
         );
         let d = driver(&q(
@@ -134,13 +159,41 @@ mod tests {
         ));
         assert_eq!(
             d,
-            Some(Driver::Index(Lookup {
-                params: vec![index::FAMILY, index::GIVEN, index::PREFIX],
-                values: vec![
+            Some(Driver::Index(Lookup::of(
+                vec![index::FAMILY, index::GIVEN, index::PREFIX],
+                vec![
                     Value::Prefix("lefevre".into()),
                     Value::Prefix("dupont".into())
                 ],
+            )))
+        );
+        // Family and given name: the family's range, the records with the given name too.
+        let d = driver(&q(
+            ResourceType::Practitioner,
+            &[("family", "Dupont"), ("given", "Hélène")],
+        ));
+        assert_eq!(
+            d,
+            Some(Driver::Index(Lookup {
+                params: vec![index::FAMILY],
+                values: vec![Value::Prefix("dupont".into())],
+                also: vec![Lookup::of(
+                    vec![index::GIVEN],
+                    vec![Value::Prefix("helene".into())]
+                )],
             }))
+        );
+        // :contains drives only when nothing else does.
+        let d = driver(&q(
+            ResourceType::Organization,
+            &[("name:contains", "Étienne")],
+        ));
+        assert_eq!(
+            d,
+            Some(Driver::Index(Lookup::of(
+                vec![index::NAME],
+                vec![Value::Contains("etienne".into())]
+            )))
         );
         let d = driver(&q(ResourceType::Organization, &[("_id", "750000001")]));
         assert_eq!(d, Some(Driver::Keys(vec!["750000001".into()])));
@@ -148,12 +201,7 @@ mod tests {
 
     #[test]
     fn criteria_without_index_scan() {
-        for params in [
-            &[("name:contains", "vre")][..],
-            &[("active", "false")],
-            &[("identifier", "sys|")],
-            &[],
-        ] {
+        for params in [&[("active", "false")][..], &[("identifier", "sys|")], &[]] {
             assert_eq!(
                 driver(&q(ResourceType::Practitioner, params)),
                 None,

@@ -1,16 +1,21 @@
 //! Keyset paging and searchset bundles.
 //!
-//! A search walks records in change order (`version`, which every write raises): the cursor
-//! of the next page is the version of the last match returned. A record changed while a client
-//! pages moves behind the cursor and is returned again, later, in its new state; nothing
-//! present throughout is skipped, and records added meanwhile come on later pages. No OFFSET.
+//! A search driven by the index walks its rows in the index's order (value, kind, key): the
+//! cursor of the next page is the position of the last match returned. A record changed while
+//! a client pages keeps its place unless the value it was found by changes; nothing present
+//! throughout with the same value is skipped or returned twice, and records added meanwhile
+//! come on later pages when they sort after the cursor. A search with no index criterion
+//! (`_lastUpdated`, `active`, or none) walks records in change order (`version`, which every
+//! write raises from one counter): the cursor is the version of the last match, a record changed
+//! while a client pages moves behind it and is returned again later in its new state. No OFFSET.
 //!
-//! The cursor is opaque: the version and an HMAC-SHA256 tag over the version and the search's
+//! The cursor is opaque: the position and an HMAC-SHA256 tag over it and the search's
 //! parameters, under a key of the server. A cursor altered, or replayed with other
 //! parameters, is refused.
 
 use super::model::{Bundle, BundleLink, Entry, EntrySearch, Resource};
 use super::query::Query;
+use crate::store::search::RowKey;
 use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -24,35 +29,85 @@ impl CursorKey {
         Self(hmac::Key::new(hmac::HMAC_SHA256, secret))
     }
 
-    fn tag(&self, resource: &str, canonical: &str, version: i64) -> hmac::Tag {
+    fn tag(&self, resource: &str, canonical: &str, position: &[u8]) -> hmac::Tag {
         let mut ctx = hmac::Context::with_key(&self.0);
         ctx.update(resource.as_bytes());
         ctx.update(&[0]);
         ctx.update(canonical.as_bytes());
         ctx.update(&[0]);
-        ctx.update(&version.to_be_bytes());
+        ctx.update(position);
         ctx.sign()
     }
 
-    /// The cursor after `version` for `query`.
-    pub fn seal(&self, query: &Query, version: i64) -> String {
-        let tag = self.tag(query.resource.as_str(), &query.query_string(None), version);
-        let mut b = version.to_be_bytes().to_vec();
-        b.extend_from_slice(&tag.as_ref()[..16]);
+    /// The cursor after `position` for `query`.
+    pub fn seal(&self, query: &Query, position: &Position) -> String {
+        let mut b = position.encode();
+        let tag = self.tag(query.resource.as_str(), &query.query_string(None), &b);
+        b.extend_from_slice(&tag.as_ref()[..TAG]);
         URL_SAFE_NO_PAD.encode(b)
     }
 
-    /// The version a cursor of `query` stands for; `None` when it was not made for it here.
-    pub fn open(&self, query: &Query, cursor: &str) -> Option<i64> {
+    /// The position a cursor of `query` stands for; `None` when it was not made for it here.
+    pub fn open(&self, query: &Query, cursor: &str) -> Option<Position> {
         let b = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-        if b.len() != 24 {
-            return None;
+        let (position, tag) = b.split_at_checked(b.len().checked_sub(TAG)?)?;
+        let want = self.tag(query.resource.as_str(), &query.query_string(None), position);
+        aws_lc_rs::constant_time::verify_slices_are_equal(&want.as_ref()[..TAG], tag).ok()?;
+        Position::decode(position)
+    }
+}
+
+/// Bytes of the tag kept in a cursor.
+const TAG: usize = 16;
+
+/// Where a page starts: after a version (change order) or after an index row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Position {
+    /// After this version, in change order.
+    Version(i64),
+    /// After this position in the index's order.
+    Row(RowKey),
+}
+
+impl Position {
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            Position::Version(v) => {
+                let mut b = vec![0];
+                b.extend_from_slice(&v.to_be_bytes());
+                b
+            }
+            Position::Row(r) => {
+                let mut b = vec![1];
+                for part in [r.value.as_str(), r.kind.as_str(), r.key.as_str()] {
+                    b.extend_from_slice(&(part.len() as u32).to_be_bytes());
+                    b.extend_from_slice(part.as_bytes());
+                }
+                b
+            }
         }
-        let version = i64::from_be_bytes(b[..8].try_into().ok()?);
-        let tag = self.tag(query.resource.as_str(), &query.query_string(None), version);
-        aws_lc_rs::constant_time::verify_slices_are_equal(&tag.as_ref()[..16], &b[8..])
-            .ok()
-            .map(|_| version)
+    }
+
+    fn decode(b: &[u8]) -> Option<Self> {
+        let (first, mut rest) = b.split_first()?;
+        match first {
+            0 => Some(Position::Version(i64::from_be_bytes(rest.try_into().ok()?))),
+            1 => {
+                let mut part = || -> Option<String> {
+                    let (len, tail) = rest.split_at_checked(4)?;
+                    let len = u32::from_be_bytes(len.try_into().ok()?) as usize;
+                    let (s, tail) = tail.split_at_checked(len)?;
+                    rest = tail;
+                    String::from_utf8(s.to_vec()).ok()
+                };
+                let value = part()?;
+                let kind = crate::store::kind_of(&part()?)?;
+                let key = part()?;
+                rest.is_empty()
+                    .then_some(Position::Row(RowKey { value, kind, key }))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -63,7 +118,7 @@ pub fn searchset(
     query: &Query,
     key: &CursorKey,
     matches: Vec<Resource>,
-    next_after: Option<i64>,
+    next_after: Option<Position>,
     included: Vec<Resource>,
 ) -> Bundle {
     let rtype = query.resource.as_str();
@@ -79,10 +134,10 @@ pub fn searchset(
         relation: "self".into(),
         url: link(query.page.as_deref().map(|p| ("_page", p))),
     }];
-    if let Some(v) = next_after {
+    if let Some(p) = next_after {
         links.push(BundleLink {
             relation: "next".into(),
-            url: link(Some(("_page", &key.seal(query, v)))),
+            url: link(Some(("_page", &key.seal(query, &p)))),
         });
     }
     let mut seen = std::collections::HashSet::new();
@@ -146,12 +201,12 @@ mod tests {
     fn cursors_are_bound_to_their_search_and_key() {
         let key = CursorKey::new(&[7; 32]);
         let query = q(&[("family", "A"), ("_count", "2")]);
-        let c = key.seal(&query, 42);
-        assert_eq!(key.open(&query, &c), Some(42));
+        let c = key.seal(&query, &Position::Version(42));
+        assert_eq!(key.open(&query, &c), Some(Position::Version(42)));
         // Same parameters in another order: same search.
         assert_eq!(
             key.open(&q(&[("_count", "2"), ("family", "A")]), &c),
-            Some(42)
+            Some(Position::Version(42))
         );
         assert_eq!(key.open(&q(&[("family", "B"), ("_count", "2")]), &c), None);
         assert_eq!(CursorKey::new(&[8; 32]).open(&query, &c), None);
@@ -159,6 +214,18 @@ mod tests {
         raw[7] ^= 1;
         assert_eq!(key.open(&query, &URL_SAFE_NO_PAD.encode(&raw)), None);
         assert_eq!(key.open(&query, "not base64!"), None);
+        assert_eq!(key.open(&query, ""), None);
+        // A position in the index's order, made and read back; altered, refused.
+        let row = Position::Row(RowKey {
+            value: "lefevre".into(),
+            kind: crate::record::RecordKind::Practitioner,
+            key: "810001045367".into(),
+        });
+        let c = key.seal(&query, &row);
+        assert_eq!(key.open(&query, &c), Some(row));
+        let mut raw = URL_SAFE_NO_PAD.decode(&c).unwrap();
+        raw[6] ^= 1;
+        assert_eq!(key.open(&query, &URL_SAFE_NO_PAD.encode(&raw)), None);
     }
 
     #[test]
@@ -176,14 +243,14 @@ mod tests {
             &query,
             &key,
             vec![p("1"), p("2")],
-            Some(9),
+            Some(Position::Version(9)),
             vec![p("2"), p("3")],
         );
         assert_eq!(b.link[0].url, "http://d/fhir/Practitioner?family=A");
         let next = &b.link[1];
         assert_eq!(next.relation, "next");
         let cursor = next.url.split("_page=").nth(1).unwrap();
-        assert_eq!(key.open(&query, cursor), Some(9));
+        assert_eq!(key.open(&query, cursor), Some(Position::Version(9)));
         let modes: Vec<_> = b
             .entry
             .iter()

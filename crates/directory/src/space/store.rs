@@ -7,7 +7,9 @@ use crate::record::RecordKind;
 use crate::space::contact::Contact;
 use crate::store::Store;
 use anyhow::Result;
-use sqlx::Row;
+use sqlx::any::AnyArguments;
+use sqlx::{Arguments, Row};
+use std::collections::HashMap;
 
 /// The contact details of the practitioner `key` (IdNat_PS), if any were given.
 pub async fn contact(store: &Store, key: &str) -> Result<Option<Contact>> {
@@ -22,6 +24,45 @@ pub async fn contact(store: &Store, key: &str) -> Result<Option<Contact>> {
     let phone: Option<String> = row.try_get(1)?;
     let c = Contact::from_stored(email.as_deref(), phone.as_deref());
     Ok((!c.is_empty()).then_some(c))
+}
+
+/// The contact details of the practitioners `keys` that gave some, by key (one query per
+/// 500 keys).
+pub async fn contacts(store: &Store, keys: &[&str]) -> Result<HashMap<String, Contact>> {
+    let mut out = HashMap::new();
+    for chunk in keys.chunks(500) {
+        let mut args = AnyArguments::default();
+        let mut list = String::new();
+        for (i, k) in chunk.iter().enumerate() {
+            if i > 0 {
+                list.push_str(", ");
+            }
+            if store.is_postgres() {
+                list.push_str(&format!("${}", i + 1));
+            } else {
+                list.push('?');
+            }
+            args.add((*k).to_owned())
+                .map_err(|e| anyhow::anyhow!("binding a key: {e}"))?;
+        }
+        let sql = format!(
+            "SELECT practitioner_key, email, phone FROM directory_contact \
+             WHERE practitioner_key IN ({list})"
+        );
+        for row in sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .fetch_all(store.pool())
+            .await?
+        {
+            let key: String = row.try_get(0)?;
+            let email: Option<String> = row.try_get(1)?;
+            let phone: Option<String> = row.try_get(2)?;
+            let c = Contact::from_stored(email.as_deref(), phone.as_deref());
+            if !c.is_empty() {
+                out.insert(key, c);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// What saving contact details did.
@@ -40,14 +81,15 @@ pub enum Saved {
 /// stored ones or the practitioner is unknown.
 pub async fn set_contact(store: &Store, key: &str, c: &Contact, now: i64) -> Result<Saved> {
     let mut tx = store.pool().begin().await?;
+    let version = crate::store::take_versions(&mut tx, 1).await?;
     let moved = sqlx::query(
-        "UPDATE directory_record SET updated_at = $1, \
-         version = (SELECT COALESCE(MAX(version), 0) + 1 FROM directory_record) \
+        "UPDATE directory_record SET updated_at = $1, version = $4 \
          WHERE kind = $2 AND record_key = $3",
     )
     .bind(now)
     .bind(RecordKind::Practitioner.as_str())
     .bind(key)
+    .bind(version)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -56,15 +98,12 @@ pub async fn set_contact(store: &Store, key: &str, c: &Contact, now: i64) -> Res
         return Ok(Saved::NoPractitioner);
     }
     // The search index carries the record's version (keyset paging): it moves with it.
-    sqlx::query(
-        "UPDATE directory_search SET version = \
-         (SELECT version FROM directory_record WHERE kind = $1 AND record_key = $2) \
-         WHERE kind = $1 AND record_key = $2",
-    )
-    .bind(RecordKind::Practitioner.as_str())
-    .bind(key)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("UPDATE directory_search SET version = $3 WHERE kind = $1 AND record_key = $2")
+        .bind(RecordKind::Practitioner.as_str())
+        .bind(key)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
     let old = sqlx::query("SELECT email, phone FROM directory_contact WHERE practitioner_key = $1")
         .bind(key)
         .fetch_optional(&mut *tx)

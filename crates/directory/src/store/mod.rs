@@ -15,13 +15,54 @@ use sqlx::{AnyPool, Row};
 use std::collections::{BTreeMap, HashMap};
 pub use write::{BATCH, Change, Writer};
 
-/// The schema's files, applied in order at every connection (each statement idempotent:
-/// `IF NOT EXISTS`). Numbers are never reused. Statements are split at `;`, so comments hold
-/// none.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../../../migrations/directory/0001_directory.sql"),
-    include_str!("../../../../migrations/directory/0002_search_index.sql"),
-    include_str!("../../../../migrations/directory/0003_contact.sql"),
+/// The schema's files, applied in order, each once: `directory_schema` holds the numbers of
+/// the files applied (a store of earlier versions, without it, gets its files applied again,
+/// which their `IF NOT EXISTS` makes harmless). Numbers are never reused. Statements are split
+/// at `;`, so comments hold none.
+const MIGRATIONS: &[(&str, On)] = &[
+    (
+        include_str!("../../../../migrations/directory/0001_directory.sql"),
+        On::Both,
+    ),
+    (
+        include_str!("../../../../migrations/directory/0002_search_index.sql"),
+        On::Both,
+    ),
+    (
+        include_str!("../../../../migrations/directory/0003_contact.sql"),
+        On::Both,
+    ),
+    (
+        include_str!("../../../../migrations/directory/0004_versions_and_search_order.sql"),
+        On::Both,
+    ),
+    (
+        include_str!("../../../../migrations/directory/0005_contains_trigram.sql"),
+        On::Postgres,
+    ),
+];
+
+/// The databases a schema file is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum On {
+    /// SQLite and PostgreSQL.
+    Both,
+    /// PostgreSQL only, and optional (an index that speeds searches up): recorded as applied,
+    /// and not run, on SQLite; on a PostgreSQL that refuses it (no `pg_trgm`), a warning, and
+    /// tried again at the next start.
+    Postgres,
+}
+
+/// The secondary indexes of the records and of the search index, as the migrations create
+/// them: an import into an empty store drops them and builds them once at its end
+/// ([`Store::bulk_load_begin`]), and a store opened without them (an import stopped before its
+/// end) gets them back.
+const INDEXES: &[&str] = &[
+    "CREATE INDEX IF NOT EXISTS directory_record_version ON directory_record (kind, version)",
+    "CREATE INDEX IF NOT EXISTS directory_search_order \
+     ON directory_search (param, value, kind, record_key)",
+    "CREATE INDEX IF NOT EXISTS directory_search_of_record \
+     ON directory_search (kind, record_key, param, value)",
 ];
 
 /// Keys read per round trip when listing stored states.
@@ -49,7 +90,8 @@ pub struct StoredRecord {
     pub version: i64,
 }
 
-fn kind_of(s: &str) -> Option<RecordKind> {
+/// The kind of its stored name.
+pub(crate) fn kind_of(s: &str) -> Option<RecordKind> {
     use RecordKind::*;
     [
         Practitioner,
@@ -75,7 +117,12 @@ impl Store {
         } else {
             url.to_owned()
         };
-        let opts = AnyPoolOptions::new().max_connections(if sqlite { 2 } else { 8 });
+        // No ping before each use of a pooled connection: it was a round trip (a hop to
+        // SQLite's worker thread, or to PostgreSQL) for every statement, a third of an
+        // identifier search's time. A connection found broken fails its statement instead.
+        let opts = AnyPoolOptions::new()
+            .max_connections(if sqlite { 2 } else { 8 })
+            .test_before_acquire(false);
         // As the provider's store: a write-ahead log (readers do not wait for an import's
         // batches), synced at checkpoints, and a wait rather than an error on a busy file. A
         // 64 MiB page cache per connection: an import inserts into indexes in key order, not
@@ -102,28 +149,9 @@ impl Store {
             .await
             .context("connecting to the directory's database")?;
         let postgres = !sqlite;
-        for statement in MIGRATIONS
-            .iter()
-            .flat_map(|s| s.split(';'))
-            .map(|s| {
-                s.lines()
-                    .filter(|l| !l.trim_start().starts_with("--"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .filter(|s| !s.trim().is_empty())
-        {
-            let statement = if postgres {
-                statement.replace("COLLATE BINARY", "COLLATE \"C\"")
-            } else {
-                statement
-            };
-            sqlx::query(sqlx::AssertSqlSafe(statement))
-                .execute(&pool)
-                .await
-                .context("creating the directory's schema")?;
-        }
+        migrate(&pool, postgres).await?;
         let store = Self { pool, postgres };
+        store.bulk_load_end().await?;
         store.build_index_if_missing().await?;
         Ok(store)
     }
@@ -172,12 +200,53 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the store holds no record at all.
+    pub async fn is_empty(&self) -> Result<bool> {
+        Ok(sqlx::query("SELECT 1 FROM directory_record LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?
+            .is_none())
+    }
+
+    /// Drops the secondary indexes before a first import into an empty store: each index is
+    /// then built once, sorted, by [`Store::bulk_load_end`], instead of row by row in key
+    /// order. Searches meanwhile read without them (slowly); the records stay whole.
+    pub async fn bulk_load_begin(&self) -> Result<()> {
+        for name in [
+            "directory_record_version",
+            "directory_search_order",
+            "directory_search_of_record",
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX IF EXISTS {name}")))
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Builds the secondary indexes that are missing (after a first import, or when a store
+    /// is opened after one that stopped before its end).
+    pub async fn bulk_load_end(&self) -> Result<()> {
+        for statement in INDEXES {
+            sqlx::query(*statement)
+                .execute(&self.pool)
+                .await
+                .context("building the directory's indexes")?;
+        }
+        Ok(())
+    }
+
     /// Refreshes the planner's statistics after an import: without them a database may join
     /// the index to the records by reading every record (measured on PostgreSQL right after a
     /// bulk load: name searches hundreds of times slower).
     pub async fn analyze(&self) -> Result<()> {
         let statements: &[&str] = if self.postgres {
-            &["ANALYZE directory_record", "ANALYZE directory_search"]
+            // VACUUM too: it marks the pages all-visible, so that searches read the index
+            // alone (index-only scans) instead of visiting the rows of every entry.
+            &[
+                "VACUUM (ANALYZE) directory_record",
+                "VACUUM (ANALYZE) directory_search",
+            ]
         } else {
             &["PRAGMA optimize"]
         };
@@ -268,13 +337,6 @@ impl Store {
             }
         }
         Ok(())
-    }
-
-    pub(crate) async fn last_version(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM directory_record")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get(0)?)
     }
 
     /// Applies a plan at `now`: inserts, updates (reactivating), deactivations; one transaction
@@ -441,6 +503,82 @@ impl Store {
         .await?;
         Ok(row.try_get(0)?)
     }
+}
+
+/// Runs the statements of the schema file number `n`.
+async fn apply(pool: &AnyPool, postgres: bool, n: i64, file: &str) -> Result<()> {
+    for statement in file
+        .split(';')
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .filter(|s| !s.trim().is_empty())
+    {
+        let statement = if postgres {
+            statement.replace("COLLATE BINARY", "COLLATE \"C\"")
+        } else {
+            statement
+        };
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(pool)
+            .await
+            .with_context(|| format!("creating the directory's schema (file {n})"))?;
+    }
+    Ok(())
+}
+
+/// Applies the files of [`MIGRATIONS`] not applied yet.
+async fn migrate(pool: &AnyPool, postgres: bool) -> Result<()> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS directory_schema (file BIGINT NOT NULL PRIMARY KEY)")
+        .execute(pool)
+        .await
+        .context("creating the directory's schema")?;
+    let applied: Vec<i64> = sqlx::query("SELECT file FROM directory_schema")
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    for (n, (file, on)) in (1i64..).zip(MIGRATIONS) {
+        if applied.contains(&n) {
+            continue;
+        }
+        let file = if *on == On::Postgres && !postgres {
+            ""
+        } else {
+            file
+        };
+        if let Err(e) = apply(pool, postgres, n, file).await {
+            if *on == On::Postgres {
+                tracing::warn!(error = %format!("{e:#}"), "directory: optional schema file {n} not applied");
+                continue;
+            }
+            return Err(e);
+        }
+        sqlx::query("INSERT INTO directory_schema (file) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(n)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Takes `n` versions from the directory's one counter (`directory_version`) in the
+/// transaction `tx` and returns the first: the row stays locked until `tx` ends, so versions
+/// are unique and committed in increasing order, whoever writes (an import's batch, a
+/// professional's contact change).
+pub(crate) async fn take_versions(tx: &mut sqlx::AnyConnection, n: i64) -> Result<i64> {
+    let row =
+        sqlx::query("UPDATE directory_version SET last = last + $1 WHERE id = 1 RETURNING last")
+            .bind(n)
+            .fetch_one(&mut *tx)
+            .await
+            .context("taking versions")?;
+    let last: i64 = row.try_get(0)?;
+    Ok(last - n + 1)
 }
 
 pub(crate) fn stored(row: &sqlx::any::AnyRow) -> Result<StoredRecord> {

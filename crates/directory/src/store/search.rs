@@ -1,8 +1,9 @@
-//! Searches through the index (`directory_search`): candidates in change order after a
-//! version (keyset paging), a professional's related records, the owners of codes.
+//! Searches through the index (`directory_search`): candidates in the index's order
+//! (value, kind, key) after a position (keyset paging), records by key in change order, a
+//! professional's related records, the owners of codes.
 
 use super::{Store, StoredRecord, stored};
-use crate::index::{CODE, OWNER, prefix_end};
+use crate::index::{CODE, OWNER, entries, prefix_end};
 use crate::record::RecordKind;
 use anyhow::Result;
 use sqlx::Row;
@@ -28,15 +29,68 @@ pub enum Value {
     },
     /// Folded strings starting with this one.
     Prefix(String),
+    /// Folded strings containing this one (no index range: the rows of the parameters are
+    /// read in order and filtered).
+    Contains(String),
 }
 
-/// Index rows of any of `params` with any of `values` (OR).
+impl Value {
+    /// Whether an index row of system `system` and value `value` is one this value finds, as
+    /// the store's condition does (bytewise).
+    pub fn accepts(&self, system: &str, value: &str) -> bool {
+        match self {
+            Value::Token { system: s, code } => {
+                code == value && s.as_deref().is_none_or(|s| s == system)
+            }
+            Value::Prefix(p) => value >= p.as_str() && value < prefix_end(p).as_str(),
+            Value::Contains(c) => value.contains(c.as_str()),
+        }
+    }
+}
+
+/// Index rows of any of `params` with any of `values` (OR), of records that also have rows
+/// each of `also` finds (AND; their own `also` is not looked at).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lookup {
     /// Stored parameters ([`crate::index`]).
     pub params: Vec<&'static str>,
     /// Values, any of which matches.
     pub values: Vec<Value>,
+    /// Further criteria the records found meet.
+    pub also: Vec<Lookup>,
+}
+
+impl Lookup {
+    /// A lookup with no further criteria.
+    pub fn of(params: Vec<&'static str>, values: Vec<Value>) -> Self {
+        Self {
+            params,
+            values,
+            also: vec![],
+        }
+    }
+
+    /// The first of `record`'s index rows this lookup finds (ignoring `also`), in the
+    /// index's order: the one row a record several rows find is returned at.
+    fn first_value(&self, record: &crate::record::Record) -> Option<String> {
+        entries(record)
+            .into_iter()
+            .filter(|e| self.params.contains(&e.param))
+            .filter(|e| self.values.iter().any(|v| v.accepts(e.system, &e.value)))
+            .map(|e| e.value)
+            .min()
+    }
+}
+
+/// A position in the order of index lookups: value, kind, key (bytewise).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowKey {
+    /// The index row's value.
+    pub value: String,
+    /// The record's kind.
+    pub kind: RecordKind,
+    /// The record's key.
+    pub key: String,
 }
 
 /// SQL being written with its arguments, placeholders numbered as they are added.
@@ -81,6 +135,77 @@ impl Sql {
         Ok(self)
     }
 
+    /// `column = ?` for one item, `column IN (…)` for more.
+    fn any_of<T>(&mut self, column: &str, mut items: Vec<T>) -> Result<&mut Self>
+    where
+        T: sqlx::Encode<'static, Any> + sqlx::Type<Any>,
+    {
+        self.push(column);
+        if items.len() == 1 {
+            self.push(" = ");
+            self.bind(items.remove(0))?;
+            Ok(self)
+        } else {
+            self.push(" IN ");
+            self.list(items)
+        }
+    }
+
+    /// The condition of `lookup` (not its `also`) on the index rows of alias `a`.
+    fn criterion(&mut self, a: &str, lookup: &Lookup) -> Result<&mut Self> {
+        if lookup
+            .values
+            .iter()
+            .any(|v| matches!(v, Value::Contains(_)))
+        {
+            // The parameters written out (they are this crate's constants, [`crate::index`]):
+            // PostgreSQL's partial trigram index on names is chosen only for a query whose
+            // condition implies its own, `param = 'name'`, when the plan is made.
+            let names: Vec<String> = lookup
+                .params
+                .iter()
+                .filter(|p| p.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+                .map(|p| format!("'{p}'"))
+                .collect();
+            anyhow::ensure!(
+                names.len() == lookup.params.len(),
+                "an unexpected parameter"
+            );
+            self.push(&format!("{a}.param IN ({})", names.join(", ")));
+        } else {
+            self.any_of(&format!("{a}.param"), lookup.params.clone())?;
+        }
+        self.push(" AND (");
+        for (i, v) in lookup.values.iter().enumerate() {
+            if i > 0 {
+                self.push(" OR ");
+            }
+            match v {
+                Value::Token { system, code } => {
+                    self.push(&format!("({a}.value = ")).bind(code.clone())?;
+                    if let Some(system) = system {
+                        self.push(&format!(" AND {a}.system = "))
+                            .bind(system.clone())?;
+                    }
+                    self.push(")");
+                }
+                Value::Prefix(p) => {
+                    self.push(&format!("({a}.value >= ")).bind(p.clone())?;
+                    self.push(&format!(" AND {a}.value < "))
+                        .bind(prefix_end(p))?;
+                    self.push(")");
+                }
+                Value::Contains(c) => {
+                    self.push(&format!("{a}.value LIKE "))
+                        .bind(format!("%{}%", super::like_escaped(c)))?;
+                    self.push(" ESCAPE '!'");
+                }
+            }
+        }
+        self.push(")");
+        Ok(self)
+    }
+
     fn list<T>(&mut self, items: impl IntoIterator<Item = T>) -> Result<&mut Self>
     where
         T: sqlx::Encode<'static, Any> + sqlx::Type<Any>,
@@ -120,49 +245,73 @@ fn records(rows: &[sqlx::any::AnyRow]) -> Result<Vec<StoredRecord>> {
 }
 
 impl Store {
-    /// Records of `kinds` with an index row `lookup` finds, in change order after
-    /// `after_version`, at most `limit` index rows' worth (a record several rows find comes
-    /// once), and whether there may be more (`limit` rows found).
+    /// Records of `kinds` with an index row `lookup` finds, in the index's order (value, kind,
+    /// key) after `after`, each with its position, at most `limit` index rows' worth (a record
+    /// several rows find comes once, at the first of them); with the position to go on from
+    /// when there may be more (`limit` rows read).
     pub async fn by_index(
         &self,
         kinds: &[RecordKind],
         lookup: &Lookup,
-        after_version: i64,
+        after: Option<&RowKey>,
         limit: i64,
-    ) -> Result<(Vec<StoredRecord>, bool)> {
+    ) -> Result<(Vec<(RowKey, StoredRecord)>, Option<RowKey>)> {
+        // The index rows first, their further criteria checked on the index alone, then the
+        // records of the `limit` rows kept: a subquery with its own LIMIT, so that neither
+        // database reads a record before the criteria have kept its row.
         let mut q = Sql::new(
             self,
-            &format!(
-                "SELECT {RECORD_COLUMNS} FROM directory_search s JOIN directory_record r \
-             ON r.kind = s.kind AND r.record_key = s.record_key WHERE s.param IN "
-            ),
+            "SELECT s.value, s.kind, s.record_key FROM directory_search s WHERE ",
         );
-        q.list(lookup.params.iter().copied())?;
-        q.push(" AND s.kind IN ").list(kinds_str(kinds))?;
-        q.push(" AND (");
-        for (i, v) in lookup.values.iter().enumerate() {
-            if i > 0 {
-                q.push(" OR ");
-            }
-            match v {
-                Value::Token { system, code } => {
-                    q.push("(s.value = ").bind(code.clone())?;
-                    if let Some(system) = system {
-                        q.push(" AND s.system = ").bind(system.clone())?;
-                    }
-                    q.push(")");
-                }
-                Value::Prefix(p) => {
-                    q.push("(s.value >= ").bind(p.clone())?;
-                    q.push(" AND s.value < ").bind(prefix_end(p))?;
-                    q.push(")");
-                }
-            }
+        q.criterion("s", lookup)?;
+        // The kind as an expression, not the column: SQLite leaves a column held equal to a
+        // constant out of the order it reads an index in, and would then sort every row of a
+        // value (a common family name) instead of reading (value, kind, key) in order.
+        q.push(" AND ").any_of("s.kind || ''", kinds_str(kinds))?;
+        if let Some(a) = after {
+            // The bound on the value alone is the index's range; the rest breaks ties.
+            q.push(" AND s.value >= ").bind(a.value.clone())?;
+            q.push(" AND (s.value > ").bind(a.value.clone())?;
+            q.push(" OR s.kind > ").bind(a.kind.as_str())?;
+            q.push(" OR (s.kind = ").bind(a.kind.as_str())?;
+            q.push(" AND s.record_key > ").bind(a.key.clone())?;
+            q.push("))");
         }
-        q.push(") AND s.version > ").bind(after_version)?;
-        q.push(" ORDER BY s.version LIMIT ").bind(limit)?;
+        for (i, also) in lookup.also.iter().enumerate() {
+            let alias = format!("a{i}");
+            q.push(&format!(
+                " AND EXISTS (SELECT 1 FROM directory_search {alias} WHERE {alias}.kind = s.kind \
+                 AND {alias}.record_key = s.record_key AND "
+            ));
+            q.criterion(&alias, also)?;
+            q.push(")");
+        }
+        q.push(" ORDER BY s.value, s.kind, s.record_key LIMIT ")
+            .bind(limit)?;
+        q.text = format!(
+            "SELECT {RECORD_COLUMNS}, c.value FROM ({}) c JOIN directory_record r \
+             ON r.kind = c.kind AND r.record_key = c.record_key \
+             ORDER BY c.value, c.kind, c.record_key",
+            q.text
+        );
         let rows = q.fetch(self).await?;
-        Ok((records(&rows)?, rows.len() as i64 == limit))
+        let mut out: Vec<(RowKey, StoredRecord)> = Vec::with_capacity(rows.len());
+        let mut last = None;
+        for row in &rows {
+            let s = stored(row)?;
+            let position = RowKey {
+                value: row.try_get(7)?,
+                kind: s.record.kind,
+                key: s.record.key.clone(),
+            };
+            let first = lookup.first_value(&s.record);
+            let repeat = out.last().is_some_and(|(p, _)| *p == position);
+            if !repeat && first.is_none_or(|f| f == position.value) {
+                out.push((position.clone(), s));
+            }
+            last = Some(position);
+        }
+        Ok((out, last.filter(|_| rows.len() as i64 == limit)))
     }
 
     /// Records of `kinds` with one of `keys`, in change order after `after_version`, at most
@@ -240,7 +389,7 @@ impl Store {
                         q.push(" AND s.system = ").bind(system.clone())?;
                     }
                 }
-                Value::Prefix(_) => anyhow::bail!("codes are tokens"),
+                Value::Prefix(_) | Value::Contains(_) => anyhow::bail!("codes are tokens"),
             }
             q.push(" AND (s.kind = ")
                 .bind(RecordKind::Qualification.as_str())?;

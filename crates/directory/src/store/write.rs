@@ -30,14 +30,14 @@ pub enum Change {
     Deactivate(RecordKind, String),
 }
 
-/// Writes changes in batches at one date, each with the next version. A full batch is
+/// Writes changes in batches at one date, each with the next version of the directory's
+/// counter, taken in the batch's transaction ([`super::take_versions`]). A full batch is
 /// written by a task of its own while the caller reads on (one batch in flight at a time, so
 /// batches commit in order); [`Writer::flush`] waits for everything.
 pub struct Writer {
     pool: AnyPool,
     postgres: bool,
     now: i64,
-    version: i64,
     pending: Vec<Change>,
     in_flight: Option<JoinHandle<Result<u64>>>,
     /// Changes written (committed).
@@ -77,14 +77,12 @@ where
 }
 
 impl Writer {
-    /// A writer whose first change gets the version after the last stored one.
+    /// A writer of changes dated `now`.
     pub async fn new(store: &Store, now: i64) -> Result<Self> {
-        let version = store.last_version().await?;
         Ok(Self {
             pool: store.pool.clone(),
             postgres: store.postgres,
             now,
-            version,
             pending: Vec::with_capacity(BATCH),
             in_flight: None,
             written: 0,
@@ -117,11 +115,9 @@ impl Writer {
             return Ok(());
         }
         let changes = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH));
-        let first = self.version + 1;
-        self.version += changes.len() as i64;
         let (pool, now, postgres) = (self.pool.clone(), self.now, self.postgres);
         self.in_flight = Some(tokio::spawn(async move {
-            write_batch(&pool, postgres, &changes, now, first).await?;
+            write_batch(&pool, postgres, &changes, now).await?;
             Ok(changes.len() as u64)
         }));
         Ok(())
@@ -134,16 +130,10 @@ impl Writer {
     }
 }
 
-/// Writes `changes` in one transaction, the first with version `first`, the next ones with
-/// the following versions.
-async fn write_batch(
-    pool: &AnyPool,
-    postgres: bool,
-    changes: &[Change],
-    now: i64,
-    first: i64,
-) -> Result<()> {
+/// Writes `changes` in one transaction, with as many versions of the counter, in order.
+async fn write_batch(pool: &AnyPool, postgres: bool, changes: &[Change], now: i64) -> Result<()> {
     let mut tx = pool.begin().await?;
+    let first = super::take_versions(&mut tx, changes.len() as i64).await?;
     let mut inserts: Vec<(&Record, i64)> = vec![];
     let mut index: Vec<(&Record, Entry, i64)> = vec![];
     for (version, change) in (first..).zip(changes) {
