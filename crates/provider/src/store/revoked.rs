@@ -171,19 +171,11 @@ impl Store {
                 .fetch_all(self.db.pool())
                 .await?;
         let grants = self.grants_revoked_since(now - window).await?;
-        self.revoked
-            .write(|s| {
-                for r in &tokens {
-                    s.jti(r.try_get("jti")?, r.try_get("expires_at")?);
-                }
-                for (g, at) in &grants {
-                    s.grant(g, *at);
-                }
-                s.prune(now, window);
-                s.complete = true;
-                Ok::<_, sqlx::Error>(s.len())
-            })
-            .map_err(Into::into)
+        self.revoked.write(|s| {
+            note(s, &tokens, &grants, now, window)?;
+            s.complete = true;
+            Ok(s.len())
+        })
     }
 
     /// The fallback for lost messages and other processes' writes: reads the revocations
@@ -197,17 +189,8 @@ impl Store {
                 .await?;
         let grants = self.grants_revoked_since(since).await?;
         self.revoked
-            .write(|s| {
-                for r in &tokens {
-                    s.jti(r.try_get("jti")?, r.try_get("expires_at")?);
-                }
-                for (g, at) in &grants {
-                    s.grant(g, *at);
-                }
-                s.prune(now, window);
-                Ok::<_, sqlx::Error>(tokens.len() + grants.len())
-            })
-            .map_err(Into::into)
+            .write(|s| note(s, &tokens, &grants, now, window))?;
+        Ok(tokens.len() + grants.len())
     }
 
     /// Grants revoked at or after `since`, with the time.
@@ -220,6 +203,25 @@ impl Store {
             .map(|r| Ok((r.try_get("grant_id")?, r.try_get("revoked_at")?)))
             .collect()
     }
+}
+
+/// Notes revoked tokens (rows of `revoked_tokens`) and grants read from the store, then
+/// forgets what no longer matters at `now`.
+fn note(
+    s: &mut RevokedSet,
+    tokens: &[sqlx::any::AnyRow],
+    grants: &[(String, i64)],
+    now: i64,
+    window: i64,
+) -> Result<()> {
+    for r in tokens {
+        s.jti(r.try_get("jti")?, r.try_get("expires_at")?);
+    }
+    for (g, at) in grants {
+        s.grant(g, *at);
+    }
+    s.prune(now, window);
+    Ok(())
 }
 
 #[cfg(test)]
