@@ -448,8 +448,8 @@ async fn feeds_hear_the_other_instances() {
                 "revoke",
                 "--realm",
                 "edit",
-                "--device-id",
-                &device.id,
+                // An id may begin with "-": given with "=", it is never read as an option.
+                &format!("--device-id={}", device.id),
             ],
         )
         .await

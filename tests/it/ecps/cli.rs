@@ -150,8 +150,8 @@ both_dbs!(operators_list_and_revoke_devices, |db| async move {
             "revoke",
             "--realm",
             "edit",
-            "--device-id",
-            &phone.id,
+            // An id may begin with "-": given with "=", it is never read as an option.
+            &format!("--device-id={}", phone.id),
         ],
     )
     .await;
@@ -165,8 +165,8 @@ both_dbs!(operators_list_and_revoke_devices, |db| async move {
             "revoke",
             "--realm",
             "edit",
-            "--device-id",
-            &phone.id,
+            // An id may begin with "-": given with "=", it is never read as an option.
+            &format!("--device-id={}", phone.id),
         ],
     )
     .await;
