@@ -172,6 +172,18 @@ impl Db {
         &self.pool
     }
 
+    /// Begins a transaction that reads, then writes what it read decided. On SQLite it takes
+    /// the write lock at once (`BEGIN IMMEDIATE`, waiting up to the busy timeout for another
+    /// writer): a deferred transaction that read first fails at its first write, without
+    /// waiting, when another connection wrote in between (`SQLITE_BUSY_SNAPSHOT`).
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(if self.sqlite {
+            self.pool.begin_with("BEGIN IMMEDIATE").await?
+        } else {
+            self.pool.begin().await?
+        })
+    }
+
     /// Waits until no other instance sharing the database is starting, and keeps the others
     /// waiting until [`StartLock::release`]: what a first start creates (key rings, CA keys
     /// and certificates, responders) is created once, and the next instance reads it. A

@@ -53,7 +53,7 @@ impl Store {
             );
         }
         let mut out = SyncWritten::default();
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         for i in ids.identities() {
             let data = serde_json::to_string(i)?;
             let before = sqlx::query(
@@ -107,7 +107,7 @@ impl Store {
         now: i64,
     ) -> Result<usize> {
         let mut n = 0;
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         for id in national_ids {
             let row = sqlx::query(
                 "SELECT data FROM identities WHERE realm = $1 AND national_id = $2 AND source = $3 AND active = 1",
