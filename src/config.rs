@@ -211,6 +211,12 @@ layered! {
         /// http://<directory-listen>).
         #[arg(long, env = "COEUR_DIRECTORY_PUBLIC_URL")]
         pub directory_public_url: Option<String>,
+        /// The directory runs elsewhere (`coeur-annuaire serve`, e.g. its own pods), at this
+        /// URL for the provider's calls: `serve` does not serve it, but still registers its
+        /// clients (`annuaire`, whose pages are under --directory-public-url, by default this
+        /// URL; `identity-sync`) and syncs the realm's identities from it.
+        #[arg(long, env = "COEUR_DIRECTORY_URL")]
+        pub directory_url: Option<String>,
         /// The directory's own database: sqlite://FILE (default sqlite://annuaire.db) or
         /// postgres://…
         #[arg(long, env = "COEUR_DIRECTORY_DATABASE_URL")]
@@ -251,6 +257,11 @@ layered! {
         /// The offer's public base URL (default http://<offer-listen>).
         #[arg(long, env = "COEUR_OFFER_PUBLIC_URL")]
         pub offer_public_url: Option<String>,
+        /// The offer runs elsewhere (`coeur-ror serve`, e.g. its own pods), its pages at this
+        /// public URL: `serve` does not serve it, but still registers its client `ror` with
+        /// the pages' redirect URIs under this URL.
+        #[arg(long, env = "COEUR_OFFER_URL")]
+        pub offer_url: Option<String>,
         /// The offer's own database: sqlite://FILE (default sqlite://offre.db) or
         /// postgres://…
         #[arg(long, env = "COEUR_OFFER_DATABASE_URL")]
@@ -591,7 +602,12 @@ impl Config {
         let directory = directory_config(&serve, &taken)?;
         let taken: Vec<SocketAddr> = taken
             .into_iter()
-            .chain(directory.as_ref().map(|d| d.listen))
+            .chain(
+                directory
+                    .as_ref()
+                    .filter(|d| d.elsewhere.is_none())
+                    .map(|d| d.listen),
+            )
             .collect();
         let offer = offer_config(&serve, &taken)?;
         Ok(Self {

@@ -21,6 +21,13 @@
 //! which the directory accepts as an audience, and reads the FHIR API over HTTP. Both HTTP
 //! clients trust the root of coeur's CA when the main listener's certificate is self-issued.
 //! `/readyz` asks the directory's database too.
+//!
+//! When the directory runs elsewhere (`--directory-url`: `coeur-annuaire serve` in pods of its
+//! own), nothing of it is opened or served here: both clients are registered or completed as
+//! above (the space's redirect URIs under the directory's public URL; `annuaire`'s secret taken
+//! from its file when the store holds none, so that the operator can give the directory the
+//! same one), and the identity sync reads the directory at that URL. `/readyz` does not ask it:
+//! logins never wait for the directory.
 
 use crate::app::App;
 use crate::config::DirectoryConfig;
@@ -66,7 +73,8 @@ pub const SYNC_SECRET_FILE: &str = "identity-sync-client-secret";
 
 /// The directory, opened and ready to serve.
 pub struct DirectoryServer {
-    router: axum::Router,
+    /// Its routes (`None`: it runs elsewhere).
+    router: Option<axum::Router>,
     /// Its settings.
     pub settings: DirectoryConfig,
     /// What the first start imported (`None`: the store had data, or nothing was asked).
@@ -92,24 +100,13 @@ impl DirectoryServer {
                 settings.realm
             )
         })?;
+        let secret_file = secret_path(&app.cfg.keys_dir);
+        if settings.elsewhere.is_some() {
+            return Self::elsewhere(app, &rt.realm, settings, trust, secret_file).await;
+        }
         let store = Store::connect(&settings.database_url).await?;
         let generated = seed(&store, settings, p.now()).await?;
-        let secret_file = secret_path(&app.cfg.keys_dir);
-        let public_url = settings.public_url.clone();
-        let directory_client = ClientOf {
-            client_id: CLIENT_ID,
-            file: &secret_file,
-            wanted: &move |secret| ClientRegistration {
-                client_id: CLIENT_ID.to_owned(),
-                secret,
-                grant_types: vec!["client_credentials".into(), "authorization_code".into()],
-                scopes: vec![SCOPE.into(), "openid".into(), "scope_all".into()],
-                redirect_uris: vec![space::redirect_uri(&public_url)],
-                post_logout_redirect_uris: vec![space::post_logout_redirect_uri(&public_url)],
-                ..ClientRegistration::default()
-            },
-        };
-        let secret = ensure_client(app, &rt.realm, &directory_client).await?;
+        let secret = ensure_directory_client(app, &rt.realm, settings, &secret_file).await?;
         let readiness = store.clone();
         app.add_readiness(Arc::new(move || {
             let store = readiness.clone();
@@ -133,8 +130,10 @@ impl DirectoryServer {
         };
         let source = JwksSource::new(&issuer, &Endpoints::of(&issuer).jwks, http);
         let verifier = Arc::new(Verifier::new(Arc::new(source), p.clock.clone()));
-        let mut cursor_key = [0u8; 32];
-        p.rng.fill(&mut cursor_key);
+        let mut fresh = [0u8; 32];
+        p.rng.fill(&mut fresh);
+        // Every instance on the directory's database signs and reads paging cursors alike.
+        let cursor_key = store.shared_key("cursor", fresh).await?;
         let mut audiences = vec![CLIENT_ID.to_owned()];
         if sync.is_some() {
             audiences.push(SYNC_CLIENT_ID.to_owned());
@@ -173,7 +172,7 @@ impl DirectoryServer {
             ),
         }
         Ok(Self {
-            router: routes,
+            router: Some(routes),
             settings: settings.clone(),
             generated,
             secret_file,
@@ -181,12 +180,58 @@ impl DirectoryServer {
         })
     }
 
+    /// The directory running elsewhere: its clients registered (or completed) in the realm,
+    /// the identity sync reading it at its URL; nothing served here. The readiness check does
+    /// not ask it: logins never wait for the directory.
+    async fn elsewhere(
+        app: &App,
+        realm: &Realm,
+        settings: &DirectoryConfig,
+        trust: &[String],
+        secret_file: PathBuf,
+    ) -> Result<Self> {
+        if ensure_directory_client(app, realm, settings, &secret_file)
+            .await?
+            .is_none()
+        {
+            tracing::warn!(
+                "the directory's client secret is unknown here: give it in {} for the \
+                 directory's space to log professionals in",
+                secret_file.display()
+            );
+        }
+        let sync = match settings.sync_interval {
+            Some(interval) => {
+                let http = http_client(trust).context("the identity sync's HTTP client")?;
+                Some(Arc::new(
+                    open_sync(app, realm, settings, interval, http).await?,
+                ))
+            }
+            None => None,
+        };
+        Ok(Self {
+            router: None,
+            settings: settings.clone(),
+            generated: None,
+            secret_file,
+            sync,
+        })
+    }
+
+    /// Whether the directory is served here (else it runs elsewhere).
+    pub fn served_here(&self) -> bool {
+        self.router.is_some()
+    }
+
     /// Serves the FHIR API on `listener` until the server stops (the same lifecycle as the
     /// other listeners), with the layers of every listener (security headers, body limit,
     /// request logs, per-route metrics).
     pub async fn serve(self, app: &App, listener: tokio::net::TcpListener) {
+        let Some(router) = self.router else {
+            return;
+        };
         let stop = app.lifecycle.stopping();
-        let router = app.layered(self.router);
+        let router = app.layered(router);
         listener::serve(listener, Tls::Off, app.cfg.limits, router, stop).await
     }
 }
@@ -203,8 +248,35 @@ fn http_client(trust: &[String]) -> Result<reqwest::Client> {
         .build()?)
 }
 
+/// Registers the directory's client `annuaire` in `realm` when missing, or completes it:
+/// client credentials (its own API) and the code flow (the professionals' space, its redirect
+/// and post-logout URIs under the public URL). Its secret (`None`: unknown, see
+/// [`ensure_client`]).
+async fn ensure_directory_client(
+    app: &App,
+    realm: &Realm,
+    settings: &DirectoryConfig,
+    secret_file: &Path,
+) -> Result<Option<String>> {
+    let public_url = settings.public_url.clone();
+    let client = ClientOf {
+        client_id: CLIENT_ID,
+        file: secret_file,
+        wanted: &move |secret| ClientRegistration {
+            client_id: CLIENT_ID.to_owned(),
+            secret,
+            grant_types: vec!["client_credentials".into(), "authorization_code".into()],
+            scopes: vec![SCOPE.into(), "openid".into(), "scope_all".into()],
+            redirect_uris: vec![space::redirect_uri(&public_url)],
+            post_logout_redirect_uris: vec![space::post_logout_redirect_uri(&public_url)],
+            ..ClientRegistration::default()
+        },
+    };
+    ensure_client(app, realm, &client).await
+}
+
 /// The identity sync of the directory's realm: its client registered if missing (secret in
-/// the key store's directory), reading the directory at its public URL.
+/// the key store's directory), reading the directory at its API's URL.
 async fn open_sync(
     app: &App,
     realm: &Realm,
@@ -238,7 +310,7 @@ async fn open_sync(
     })?;
     let settings = SyncSettings {
         realm: realm.name.clone(),
-        directory_url: settings.public_url.clone(),
+        directory_url: settings.api_url().to_owned(),
         token_endpoint: Endpoints::of(&realm.issuer).token,
         client_id: SYNC_CLIENT_ID.to_owned(),
         client_secret: secret,

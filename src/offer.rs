@@ -47,8 +47,8 @@ const LOCATIONS_PER_STRUCTURE: usize = 3;
 
 /// The offer, opened and ready to serve.
 pub struct OfferServer {
-    router: axum::Router,
-    offer: Arc<Offer>,
+    /// Its routes and state (`None`: it runs elsewhere).
+    served: Option<(axum::Router, Arc<Offer>)>,
     /// Its settings.
     pub settings: OfferConfig,
     /// Where the client's secret is.
@@ -74,8 +74,27 @@ impl OfferServer {
                 settings.realm
             )
         })?;
-        let store = Store::connect(&settings.database_url).await?;
         let secret_file = app.cfg.keys_dir.join(SECRET_FILE);
+        if settings.elsewhere {
+            if ensure_offer_client(app, &rt.realm, settings, &secret_file)
+                .await?
+                .is_none()
+            {
+                tracing::warn!(
+                    "the offer's client secret is unknown here: give it in {} for the \
+                     offer's pages to log editors in",
+                    secret_file.display()
+                );
+            }
+            return Ok(Self {
+                served: None,
+                settings: settings.clone(),
+                secret_file,
+                generated: 0,
+                pending_seed: false,
+            });
+        }
+        let store = Store::connect(&settings.database_url).await?;
         let secret = ensure_offer_client(app, &rt.realm, settings, &secret_file).await?;
         let issuer = rt.realm.issuer.clone();
         let endpoints = Endpoints::of(&issuer);
@@ -89,7 +108,7 @@ impl OfferServer {
         let directory_client = match (directory, &secret) {
             (Some(d), Some(secret)) => Some(Arc::new(DirectoryClient::new(
                 DirectorySettings {
-                    base_url: d.public_url.clone(),
+                    base_url: d.api_url().to_owned(),
                     token_url: endpoints.token.clone(),
                     client_id: CLIENT_ID.into(),
                     client_secret: secret.clone(),
@@ -148,9 +167,8 @@ impl OfferServer {
             }
         }
         Ok(Self {
-            router: routes,
+            served: Some((routes, offer)),
             pending_seed: empty && directory.is_some(),
-            offer,
             settings: settings.clone(),
             secret_file,
             generated,
@@ -161,8 +179,10 @@ impl OfferServer {
     /// listener. An empty store is filled first from the directory's structures, asked
     /// once the listeners are up (a few tries).
     pub async fn serve(self, app: &App, listener: tokio::net::TcpListener) {
+        let Some((router, offer)) = self.served else {
+            return;
+        };
         if self.pending_seed {
-            let offer = self.offer.clone();
             tokio::spawn(async move {
                 if let Err(e) = seed_from_directory(&offer).await {
                     tracing::error!(error = %format!("{e:#}"), "the offer could not read the directory's structures");
@@ -170,7 +190,7 @@ impl OfferServer {
             });
         }
         let stop = app.lifecycle.stopping();
-        let router = app.layered(self.router);
+        let router = app.layered(router);
         listener::serve(listener, Tls::Off, app.cfg.limits, router, stop).await
     }
 }

@@ -5,9 +5,7 @@ use coeur::app::App;
 use coeur::config::{Config, redact_url};
 use coeur::directory::{self, DirectoryServer};
 use coeur::offer::{self, OfferServer};
-use coeur_web::lifecycle::{Lifecycle, Phase};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run(cfg: Config) -> Result<()> {
@@ -73,17 +71,23 @@ pub async fn run(cfg: Config) -> Result<()> {
         }
     });
     let mut admin_extra = axum::Router::new();
-    let directory = directory.map(|(mut server, listener)| {
+    let directory = directory.and_then(|(mut server, listener)| {
         if let Some(sync) = server.sync.take() {
             admin_extra = coeur::provider::directory_sync::admin_router(sync.clone());
             tokio::spawn(sync.run(app.lifecycle.stopping()));
         }
         let dir_app = app.clone();
-        tokio::spawn(async move { server.serve(&dir_app, listener).await })
+        let listener = listener?;
+        Some(tokio::spawn(async move {
+            server.serve(&dir_app, listener).await
+        }))
     });
-    let offer = offer.map(|(server, listener)| {
+    let offer = offer.and_then(|(server, listener)| {
         let offer_app = app.clone();
-        tokio::spawn(async move { server.serve(&offer_app, listener).await })
+        let listener = listener?;
+        Some(tokio::spawn(async move {
+            server.serve(&offer_app, listener).await
+        }))
     });
     let admin = match cfg.admin_listen {
         Some(addr) => {
@@ -100,12 +104,8 @@ pub async fn run(cfg: Config) -> Result<()> {
         }
         None => None,
     };
-    let signals = Signals::new()?;
-    tokio::spawn(stop_on_signals(
-        signals,
-        app.lifecycle.clone(),
-        cfg.shutdown_delay,
-    ));
+    coeur_web::lifecycle::stop_on_signals(app.lifecycle.clone(), cfg.shutdown_delay)
+        .context("listening for SIGTERM")?;
     // Each listener returns once it has stopped accepting and its connections have finished
     // (or the grace has run out).
     app.serve_main(listener, tls).await;
@@ -128,27 +128,37 @@ pub async fn run(cfg: Config) -> Result<()> {
 }
 
 /// The health directory: opened (filled and its client registered on first start) and its
-/// listener bound. Nothing prints the client's secret: the operator reads it from its file.
+/// listener bound (none when it runs elsewhere). Nothing prints the client's secret: the
+/// operator reads it from its file.
 async fn open_directory(
     app: &App,
     d: &coeur::config::DirectoryConfig,
     trust: &[String],
-) -> Result<(DirectoryServer, tokio::net::TcpListener)> {
+) -> Result<(DirectoryServer, Option<tokio::net::TcpListener>)> {
     let server = DirectoryServer::open(app, d, trust).await?;
+    if !server.served_here() {
+        tracing::info!(url = %d.api_url(), "the directory runs elsewhere");
+        return Ok((server, None));
+    }
     let listener = tokio::net::TcpListener::bind(d.listen)
         .await
         .with_context(|| format!("binding the directory listener {}", d.listen))?;
     tracing::info!(listen = %d.listen, database = %redact_url(&d.database_url), "serving the directory");
-    Ok((server, listener))
+    Ok((server, Some(listener)))
 }
 
 /// Where the directory is and how to call it.
 fn print_directory(server: &DirectoryServer) {
     let d = &server.settings;
     println!(
-        "  health directory (FHIR R4): {}/metadata  (realm {} tokens with scope {}; its \
+        "  health directory (FHIR R4{}): {}/metadata  (realm {} tokens with scope {}; its \
          client {}, secret in {})",
-        d.public_url,
+        if server.served_here() {
+            ""
+        } else {
+            ", elsewhere"
+        },
+        d.api_url(),
         d.realm,
         directory::SCOPE,
         directory::CLIENT_ID,
@@ -174,21 +184,26 @@ async fn open_offer(
     app: &App,
     o: &coeur::config::OfferConfig,
     directory: Option<&coeur::config::DirectoryConfig>,
-) -> Result<(OfferServer, tokio::net::TcpListener)> {
+) -> Result<(OfferServer, Option<tokio::net::TcpListener>)> {
     let server = OfferServer::open(app, o, directory).await?;
+    if o.elsewhere {
+        tracing::info!(url = %o.public_url, "the offer runs elsewhere");
+        return Ok((server, None));
+    }
     let listener = tokio::net::TcpListener::bind(o.listen)
         .await
         .with_context(|| format!("binding the offer listener {}", o.listen))?;
     tracing::info!(listen = %o.listen, database = %redact_url(&o.database_url), "serving the offer");
-    Ok((server, listener))
+    Ok((server, Some(listener)))
 }
 
 /// Where the offer is.
 fn print_offer(server: &OfferServer) {
     let o = &server.settings;
     println!(
-        "  offer service (ROR, FHIR R4): {}/metadata  (realm {} tokens with scope offer:read; \
-         its client {}, secret in {})",
+        "  offer service (ROR, FHIR R4{}): {}/metadata  (realm {} tokens with scope \
+         offer:read; its client {}, secret in {})",
+        if o.elsewhere { ", elsewhere" } else { "" },
         o.public_url,
         o.realm,
         offer::CLIENT_ID,
@@ -197,63 +212,6 @@ fn print_offer(server: &OfferServer) {
     if server.generated > 0 {
         println!("    filled with {} generated locations", server.generated);
     }
-}
-
-/// SIGTERM and Ctrl-C (SIGINT), as one stream of "stop" requests.
-struct Signals {
-    #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> Result<Self> {
-        Ok(Self {
-            #[cfg(unix)]
-            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .context("listening for SIGTERM")?,
-        })
-    }
-
-    /// The next stop request: its signal's name.
-    async fn next(&mut self) -> &'static str {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => "SIGINT",
-                _ = self.term.recv() => "SIGTERM",
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            "SIGINT"
-        }
-    }
-}
-
-/// The stop: on the first signal, drain (`/readyz` answers 503) for `delay`, then close the
-/// listeners so that they finish the requests in progress. A second signal skips the rest of
-/// the delay; a third exits at once.
-async fn stop_on_signals(mut signals: Signals, lifecycle: Lifecycle, delay: Duration) {
-    let signal = signals.next().await;
-    tracing::info!(
-        signal,
-        delay_secs = delay.as_secs(),
-        "draining: /readyz answers 503 until the listeners close"
-    );
-    lifecycle.enter(Phase::Draining);
-    tokio::select! {
-        () = tokio::time::sleep(delay) => {}
-        signal = signals.next() => tracing::info!(signal, "second signal: closing the listeners now"),
-    }
-    lifecycle.enter(Phase::Stopping);
-    tracing::info!("listeners closed; finishing the requests in progress");
-    let signal = signals.next().await;
-    tracing::warn!(
-        signal,
-        "third signal: exiting without waiting for requests in progress"
-    );
-    std::process::exit(130);
 }
 
 /// A server certificate from coeur's own CA (issued at first start); its root is written

@@ -26,6 +26,18 @@ pub struct DirectoryConfig {
     /// Time between the passes of the realm's identity sync from the directory (`None`: no
     /// sync).
     pub sync_interval: Option<std::time::Duration>,
+    /// Where the directory runs when `serve` does not serve it (`coeur-annuaire` elsewhere):
+    /// the URL of its FHIR API for the provider's calls, without a trailing `/`. `None`: it is
+    /// served here, on `listen`, over `database_url`.
+    pub elsewhere: Option<String>,
+}
+
+impl DirectoryConfig {
+    /// The base URL of the FHIR API the provider (its identity sync, the offer served beside
+    /// it) reads: the directory's own when it runs elsewhere, else its public URL.
+    pub fn api_url(&self) -> &str {
+        self.elsewhere.as_deref().unwrap_or(&self.public_url)
+    }
 }
 
 /// Default time between identity sync passes.
@@ -48,19 +60,18 @@ pub(super) fn directory_config(
             .parse()
             .context("default directory listener")?,
     };
-    if taken.contains(&listen) {
+    let elsewhere = match &serve.directory_url {
+        Some(u) => Some(http_url(u, "--directory-url")?),
+        None => None,
+    };
+    if elsewhere.is_none() && taken.contains(&listen) {
         bail!("--directory-listen {listen} is the address of another listener");
     }
-    let public_url = serve
-        .directory_public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{listen}"))
-        .trim_end_matches('/')
-        .to_owned();
-    match url::Url::parse(&public_url) {
-        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-        _ => bail!("--directory-public-url must be an http(s) URL"),
-    }
+    let public_url = match (&serve.directory_public_url, &elsewhere) {
+        (Some(u), _) => http_url(u, "--directory-public-url")?,
+        (None, Some(u)) => u.clone(),
+        (None, None) => format!("http://{listen}"),
+    };
     let audiences: Vec<String> = serve
         .directory_audiences
         .iter()
@@ -89,5 +100,17 @@ pub(super) fn directory_config(
             0 => None,
             secs => Some(std::time::Duration::from_secs(secs)),
         },
+        elsewhere,
     }))
+}
+
+/// `url` checked to be http(s), without its trailing `/`; the error names `flag`.
+pub(super) fn http_url(url: &str, flag: &str) -> Result<String> {
+    let url = url.trim().trim_end_matches('/');
+    match url::Url::parse(url) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {
+            Ok(url.to_owned())
+        }
+        _ => bail!("{flag} must be an http(s) URL"),
+    }
 }

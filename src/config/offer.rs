@@ -2,6 +2,7 @@
 //! checked.
 
 use super::ServeSettings;
+use super::directory::http_url;
 use anyhow::{Context, Result, bail};
 use std::net::SocketAddr;
 
@@ -21,6 +22,9 @@ pub struct OfferConfig {
     pub audiences: Vec<String>,
     /// Structures generated when the directory is off (0: none).
     pub generate_structures: usize,
+    /// The offer runs elsewhere (`coeur-ror`), its pages at `public_url`: `serve` only
+    /// registers its client.
+    pub elsewhere: bool,
 }
 
 /// Default offer listener.
@@ -40,19 +44,18 @@ pub(super) fn offer_config(
             .parse()
             .context("default offer listener")?,
     };
-    if taken.contains(&listen) {
+    let elsewhere = match &serve.offer_url {
+        Some(u) => Some(http_url(u, "--offer-url")?),
+        None => None,
+    };
+    if elsewhere.is_none() && taken.contains(&listen) {
         bail!("--offer-listen {listen} is the address of another listener");
     }
-    let public_url = serve
-        .offer_public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{listen}"))
-        .trim_end_matches('/')
-        .to_owned();
-    match url::Url::parse(&public_url) {
-        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-        _ => bail!("--offer-public-url must be an http(s) URL"),
-    }
+    let public_url = match (&elsewhere, &serve.offer_public_url) {
+        (Some(u), _) => u.clone(),
+        (None, Some(u)) => http_url(u, "--offer-public-url")?,
+        (None, None) => format!("http://{listen}"),
+    };
     Ok(Some(OfferConfig {
         listen,
         public_url,
@@ -69,5 +72,6 @@ pub(super) fn offer_config(
             .filter(|a| !a.is_empty())
             .collect(),
         generate_structures: serve.offer_generate_structures.unwrap_or(50),
+        elsewhere: elsewhere.is_some(),
     }))
 }

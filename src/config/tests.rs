@@ -230,6 +230,71 @@ mod listener_tests {
     }
 
     #[test]
+    fn the_directory_and_the_offer_may_run_elsewhere() {
+        let s = Settings {
+            serve: ServeSettings {
+                directory_url: Some("http://coeur-annuaire.coeur.svc/".into()),
+                directory_public_url: Some("https://annuaire.example.org".into()),
+                // Their default listeners' addresses are then free for others.
+                directory_listen: Some(DEFAULT_LISTEN.parse().unwrap()),
+                offer_url: Some("https://offre.example.org/".into()),
+                offer_public_url: Some("https://ignored.example.org".into()),
+                ..ServeSettings::default()
+            },
+            ..Settings::default()
+        };
+        let c = Config::resolve(s, None).unwrap();
+        let d = c.directory.unwrap();
+        assert_eq!(d.elsewhere.as_deref(), Some("http://coeur-annuaire.coeur.svc"));
+        assert_eq!(d.api_url(), "http://coeur-annuaire.coeur.svc");
+        assert_eq!(d.public_url, "https://annuaire.example.org");
+        let o = c.offer.unwrap();
+        assert!(o.elsewhere);
+        assert_eq!(o.public_url, "https://offre.example.org", "the offer's URL is its pages'");
+
+        // The directory's public URL is its URL unless given.
+        let s = Settings {
+            serve: ServeSettings {
+                directory_url: Some("https://annuaire.example.org".into()),
+                ..ServeSettings::default()
+            },
+            ..Settings::default()
+        };
+        let d = Config::resolve(s, None).unwrap().directory.unwrap();
+        assert_eq!(d.public_url, "https://annuaire.example.org");
+        let served = Config::resolve(Settings::default(), None)
+            .unwrap()
+            .directory
+            .unwrap();
+        assert_eq!(served.elsewhere, None);
+        assert_eq!(served.api_url(), served.public_url);
+
+        for (serve, flag) in [
+            (
+                ServeSettings {
+                    directory_url: Some("annuaire".into()),
+                    ..ServeSettings::default()
+                },
+                "--directory-url",
+            ),
+            (
+                ServeSettings {
+                    offer_url: Some("file:///offre".into()),
+                    ..ServeSettings::default()
+                },
+                "--offer-url",
+            ),
+        ] {
+            let s = Settings {
+                serve,
+                ..Settings::default()
+            };
+            let e = Config::resolve(s, None).unwrap_err().to_string();
+            assert!(e.contains(flag), "{e}");
+        }
+    }
+
+    #[test]
     fn listener_limits_have_defaults_and_refuse_zero() {
         let c = Config::resolve(Settings::default(), None).unwrap();
         assert_eq!(c.limits.handshake_timeout, Duration::from_secs(10));

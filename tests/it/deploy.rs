@@ -42,14 +42,49 @@ crate::both_dbs!(kubernetes_manifests_are_valid_and_probed, |db| async move {
     ] {
         assert!(kinds.contains(&kind), "{kind} missing: {report}");
     }
-    assert_eq!(report["ports"]["http"], 8080, "{report}");
+    let deployments = report["deployments"].as_object().unwrap();
+    assert_eq!(deployments["coeur"]["ports"]["http"], 8080, "{report}");
+    // Every setting a Deployment gives its container is one its binary reads: an environment
+    // variable clap or the configuration reads, a flag of its `serve`.
+    for (name, d) in deployments {
+        let source = match d["binary"].as_str().unwrap() {
+            "coeur" => "src/config.rs",
+            "coeur-annuaire" => "crates/directory/src/main.rs",
+            "coeur-ror" => "crates/offer/src/main.rs",
+            other => panic!("{name} runs {other}, which is none of coeur's binaries"),
+        };
+        let source = std::fs::read_to_string(repo_dir().join(source)).unwrap();
+        for var in d["env"].as_array().unwrap() {
+            let var = var.as_str().unwrap();
+            assert!(
+                source.contains(&format!("\"{var}\"")),
+                "{name} sets {var}, which its binary does not read"
+            );
+        }
+        for arg in d["args"].as_array().unwrap() {
+            let arg = arg.as_str().unwrap();
+            let Some(flag) = arg.strip_prefix("--") else {
+                assert_eq!(arg, "serve", "{name}'s command");
+                continue;
+            };
+            let flag = flag.split('=').next().unwrap();
+            assert!(
+                source.contains(&format!("{}:", flag.replace('-', "_")))
+                    || source.contains(&format!("long = \"{flag}\"")),
+                "{name} gives --{flag}, which its binary does not take"
+            );
+        }
+        // The directory and the offer answer the same probes as coeur (the `coeur_web`
+        // lifecycle's), checked on coeur below.
+        assert_eq!(d["probes"], deployments["coeur"]["probes"], "{name}");
+    }
 
     // The probes' paths, on coeur's main listener: answered, and ready once started; while
     // stopping, the readiness probe takes the pod out of the Service, the others keep it alive.
     let s = TestServer::start(db).await;
     let statuses = || async {
         let mut out = vec![];
-        for (probe, path) in report["probes"].as_object().unwrap() {
+        for (probe, path) in report["deployments"]["coeur"]["probes"].as_object().unwrap() {
             let path = path.as_str().unwrap();
             let r = http()
                 .get(format!("{}{path}", s.base))

@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 use coeur_directory::extract::collect;
 use coeur_directory::generate::{Writers, authorisations, generate};
 use coeur_directory::import::{Outcome, each_text_file, import_input};
-use coeur_directory::record::plan;
+use coeur_directory::record::{RecordKind, plan};
 use coeur_directory::store::Store;
 use coeur_directory::summary::Summary;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -121,6 +121,10 @@ enum Command {
             requires = "client_id"
         )]
         client_secret_file: Option<PathBuf>,
+        /// Seconds `/readyz` answers 503 after SIGTERM before the listener closes (the load
+        /// balancer drops the instance meanwhile); in-flight requests then have 20 s.
+        #[arg(long = "shutdown-delay", env = "COEUR_SHUTDOWN_DELAY", default_value_t = 0)]
+        shutdown_delay_secs: u64,
     },
 }
 
@@ -178,11 +182,13 @@ async fn main() -> anyhow::Result<()> {
             rate_per_second,
             client_id,
             client_secret_file,
+            shutdown_delay_secs,
         } => {
             use coeur_directory::http::{Access, Config, Directory, router};
             use coeur_resource_server::{JwksSource, Verifier};
             use std::sync::Arc;
             let store = Store::connect(&database).await?;
+            let readiness = store.clone();
             let http = reqwest::Client::new();
             let source = match jwks_url {
                 Some(url) => JwksSource::new(&issuer, &url, http),
@@ -190,9 +196,11 @@ async fn main() -> anyhow::Result<()> {
             };
             let clock: Arc<dyn coeur_common::random::Clock> = Arc::new(SystemClock);
             let verifier = Arc::new(Verifier::new(Arc::new(source), clock.clone()));
-            let mut cursor_key = [0u8; 32];
-            aws_lc_rs::rand::fill(&mut cursor_key)
+            let mut fresh = [0u8; 32];
+            aws_lc_rs::rand::fill(&mut fresh)
                 .map_err(|_| anyhow::anyhow!("no system randomness"))?;
+            // Every instance on this database signs and reads paging cursors alike.
+            let cursor_key = store.shared_key("cursor", fresh).await?;
             let config = Config {
                 base_url: base_url
                     .unwrap_or_else(|| format!("http://{listen}"))
@@ -244,7 +252,25 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
             eprintln!("serving the directory's FHIR API on {listen}");
-            axum::serve(listener, app).await?;
+            let check: coeur_web::lifecycle::ReadinessCheck = Arc::new(move || {
+                let store = readiness.clone();
+                Box::pin(async move {
+                    // A lookup by primary key: the database answers, whatever it holds.
+                    store
+                        .get(RecordKind::Practitioner, "-")
+                        .await
+                        .map(|_| ())
+                        .map_err(|_| "the directory's database does not answer".to_owned())
+                })
+            });
+            coeur_web::lifecycle::serve_until_signalled(
+                listener,
+                app,
+                check,
+                std::time::Duration::from_secs(shutdown_delay_secs),
+                coeur_web::listener::Limits::default(),
+            )
+            .await?;
         }
         Command::Import {
             database,

@@ -2,11 +2,15 @@
 //! with generated offer data when empty) and, with `--client-id` and `--client-secret-file`
 //! (the offer's client in the issuer's realm: authorization code, its redirect URI
 //! `PUBLIC_URL/offre/retour` and post-logout redirect URI `PUBLIC_URL/offre/au-revoir`), the
-//! editors' pages (`/offre`); `service-account` to tie a client to a structure.
+//! editors' pages (`/offre`); with `--directory-url` as well, the directory's FHIR API is read
+//! with that client's tokens (client credentials, `directory:read`): the structures an
+//! editor's directory record ties them to (checked on every write), and the structures an
+//! empty store is filled for. `service-account` ties a client to a structure.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use coeur_common::random::Clock;
+use coeur_offer::directory::{DirectoryClient, DirectorySettings};
 use coeur_offer::generate::{offer_of, synthetic_structures};
 use coeur_offer::http::{Config, Offer, router};
 use coeur_offer::pages::{self, Pages, PagesConfig};
@@ -54,6 +58,15 @@ enum Command {
         /// The file holding that client's secret.
         #[arg(long, env = "COEUR_ROR_CLIENT_SECRET_FILE", requires = "client_id")]
         client_secret_file: Option<std::path::PathBuf>,
+        /// The directory's FHIR API (base URL), read with the client's tokens: editors'
+        /// structures, and the structures an empty store is filled for (instead of
+        /// `--generate`'s synthetic ones).
+        #[arg(long, env = "COEUR_ROR_DIRECTORY_URL", requires = "client_id")]
+        directory_url: Option<String>,
+        /// Seconds `/readyz` answers 503 after SIGTERM before the listener closes (the load
+        /// balancer drops the instance meanwhile); in-flight requests then have 20 s.
+        #[arg(long = "shutdown-delay", env = "COEUR_SHUTDOWN_DELAY", default_value_t = 0)]
+        shutdown_delay_secs: u64,
     },
     /// Makes a client a service account of a structure (FINESS).
     ServiceAccount {
@@ -87,6 +100,37 @@ impl Clock for SystemClock {
     }
 }
 
+/// A client's secret from its file (trimmed; refused when empty).
+fn read_secret(file: &std::path::Path) -> Result<String> {
+    let secret = std::fs::read_to_string(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .trim()
+        .to_owned();
+    anyhow::ensure!(!secret.is_empty(), "{} is empty", file.display());
+    Ok(secret)
+}
+
+/// The issuer's token endpoint, from its discovery document.
+async fn token_endpoint(issuer: &str, http: &reqwest::Client) -> Result<String> {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let doc: serde_json::Value = http
+        .get(&url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .with_context(|| format!("fetching {url}"))?
+        .json()
+        .await
+        .with_context(|| format!("reading {url}"))?;
+    doc["token_endpoint"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("{url} has no token_endpoint"))
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -104,9 +148,53 @@ async fn main() -> Result<()> {
             generate,
             client_id,
             client_secret_file,
+            directory_url,
+            shutdown_delay_secs,
         } => {
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-            if store.count_locations().await? == 0 && generate > 0 {
+            let http = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?;
+            let secret = match &client_secret_file {
+                Some(file) => Some(read_secret(file)?),
+                None => None,
+            };
+            let directory = match (directory_url, &client_id, &secret) {
+                (Some(base_url), Some(client_id), Some(secret)) => {
+                    Some(Arc::new(DirectoryClient::new(
+                        DirectorySettings {
+                            base_url: base_url.trim_end_matches('/').to_owned(),
+                            token_url: token_endpoint(&issuer, &http).await?,
+                            client_id: client_id.clone(),
+                            client_secret: secret.clone(),
+                        },
+                        http.clone(),
+                        clock.clone(),
+                    )))
+                }
+                _ => None,
+            };
+            if store.count_locations().await? == 0
+                && let Some(d) = &directory
+            {
+                let structures = d
+                    .structures(10_000)
+                    .await
+                    .context("reading the directory's structures")?;
+                let (mut l, mut s) = (vec![], vec![]);
+                for st in &structures {
+                    let (a, b) = offer_of(st, 3, clock.now());
+                    l.extend(a);
+                    s.extend(b);
+                }
+                store.insert_offer(&l, &s).await?;
+                println!(
+                    "generated {} locations for the directory's {} structures",
+                    l.len(),
+                    structures.len()
+                );
+            } else if store.count_locations().await? == 0 && generate > 0 {
                 let (mut l, mut s) = (vec![], vec![]);
                 for st in synthetic_structures(generate) {
                     let (a, b) = offer_of(&st, 3, clock.now());
@@ -116,7 +204,7 @@ async fn main() -> Result<()> {
                 store.insert_offer(&l, &s).await?;
                 println!("generated {} locations", l.len());
             }
-            let source = JwksSource::discover(&issuer, reqwest::Client::new())
+            let source = JwksSource::discover(&issuer, http.clone())
                 .await
                 .context("the issuer's discovery")?;
             let verifier = Arc::new(Verifier::new(Arc::new(source), clock.clone()));
@@ -124,6 +212,7 @@ async fn main() -> Result<()> {
                 .unwrap_or_else(|| format!("http://{listen}"))
                 .trim_end_matches('/')
                 .to_owned();
+            let readiness = store.clone();
             let offer = Arc::new(Offer {
                 store,
                 verifier,
@@ -132,15 +221,10 @@ async fn main() -> Result<()> {
                     base_url: base_url.clone(),
                     audiences,
                 },
-                directory: None,
+                directory,
             });
             let mut app = router(offer.clone());
-            if let (Some(client_id), Some(file)) = (client_id, client_secret_file) {
-                let secret = std::fs::read_to_string(&file)
-                    .with_context(|| format!("reading {}", file.display()))?
-                    .trim()
-                    .to_owned();
-                anyhow::ensure!(!secret.is_empty(), "{} is empty", file.display());
+            if let (Some(client_id), Some(secret)) = (client_id, secret) {
                 let pages = Pages::new(
                     offer,
                     Arc::new(SystemRandom),
@@ -161,7 +245,25 @@ async fn main() -> Result<()> {
                 .await
                 .with_context(|| format!("binding {listen}"))?;
             println!("offer (ROR) FHIR API: {base_url}/metadata");
-            axum::serve(listener, app).await?;
+            let check: coeur_web::lifecycle::ReadinessCheck = Arc::new(move || {
+                let store = readiness.clone();
+                Box::pin(async move {
+                    // A lookup by primary key: the database answers, whatever it holds.
+                    store
+                        .location("-")
+                        .await
+                        .map(|_| ())
+                        .map_err(|_| "the offer's database does not answer".to_owned())
+                })
+            });
+            coeur_web::lifecycle::serve_until_signalled(
+                listener,
+                app,
+                check,
+                std::time::Duration::from_secs(shutdown_delay_secs),
+                coeur_web::listener::Limits::default(),
+            )
+            .await?;
         }
     }
     Ok(())

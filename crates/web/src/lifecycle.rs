@@ -20,6 +20,7 @@ use axum::routing::get;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// Where a server is in its life.
@@ -91,6 +92,97 @@ impl Lifecycle {
     pub fn draining(&self) -> impl Future<Output = ()> + Send + 'static {
         self.reached(Phase::Draining)
     }
+}
+
+/// SIGTERM and Ctrl-C (SIGINT), as one stream of "stop" requests.
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                ?,
+        })
+    }
+
+    /// The next stop request: its signal's name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = self.term.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
+}
+
+/// The stop: on the first signal, drain (`/readyz` answers 503) for `delay`, then close the
+/// listeners so that they finish the requests in progress. A second signal skips the rest of
+/// the delay; a third exits at once.
+async fn stop_on(mut signals: Signals, lifecycle: Lifecycle, delay: Duration) {
+    let signal = signals.next().await;
+    tracing::info!(
+        signal,
+        delay_secs = delay.as_secs(),
+        "draining: /readyz answers 503 until the listeners close"
+    );
+    lifecycle.enter(Phase::Draining);
+    tokio::select! {
+        () = tokio::time::sleep(delay) => {}
+        signal = signals.next() => tracing::info!(signal, "second signal: closing the listeners now"),
+    }
+    lifecycle.enter(Phase::Stopping);
+    tracing::info!("listeners closed; finishing the requests in progress");
+    let signal = signals.next().await;
+    tracing::warn!(
+        signal,
+        "third signal: exiting without waiting for requests in progress"
+    );
+    std::process::exit(130);
+}
+
+/// Listens for SIGTERM and Ctrl-C and walks `lifecycle` through the stop on them: the first
+/// starts [`Phase::Draining`] for `delay`, then [`Phase::Stopping`]; a second skips the rest
+/// of the delay; a third exits the process at once (status 130). Fails only when the signals
+/// cannot be listened to.
+pub fn stop_on_signals(lifecycle: Lifecycle, delay: Duration) -> std::io::Result<()> {
+    let signals = Signals::new()?;
+    tokio::spawn(stop_on(signals, lifecycle, delay));
+    Ok(())
+}
+/// The whole life of a service run on its own (the directory's and the offer's binaries):
+/// serves `app` in plain HTTP on `listener`, with `/livez` and `/readyz` (asking `check`),
+/// until SIGTERM or Ctrl-C stops it as [`stop_on_signals`] does (`delay` of draining, then
+/// the in-flight requests finish within `limits`' grace).
+pub async fn serve_until_signalled(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    check: ReadinessCheck,
+    delay: Duration,
+    limits: crate::listener::Limits,
+) -> std::io::Result<()> {
+    let lifecycle = Lifecycle::new();
+    stop_on_signals(lifecycle.clone(), delay)?;
+    let app = app.merge(probes(lifecycle.clone(), check));
+    crate::listener::serve(
+        listener,
+        crate::listener::Tls::Off,
+        limits,
+        app,
+        lifecycle.stopping(),
+    )
+    .await;
+    Ok(())
 }
 
 /// What `/readyz` asks besides the phase: `Err` says what is not ready (no secret in it).

@@ -40,6 +40,10 @@ const MIGRATIONS: &[(&str, On)] = &[
         include_str!("../../../../migrations/directory/0005_contains_trigram.sql"),
         On::Postgres,
     ),
+    (
+        include_str!("../../../../migrations/directory/0006_shared_keys.sql"),
+        On::Both,
+    ),
 ];
 
 /// The databases a schema file is for.
@@ -528,6 +532,36 @@ async fn apply(pool: &AnyPool, postgres: bool, n: i64, file: &str) -> Result<()>
             .with_context(|| format!("creating the directory's schema (file {n})"))?;
     }
     Ok(())
+}
+
+impl Store {
+    /// The 32-byte key `name` every instance sharing this database uses: `fresh` when no
+    /// instance has made it yet (the first insert wins, so instances starting together agree).
+    pub async fn shared_key(&self, name: &str, fresh: [u8; 32]) -> Result<[u8; 32]> {
+        let hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+        sqlx::query(
+            "INSERT INTO directory_shared_key (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(&hex)
+        .execute(&self.pool)
+        .await
+        .context("keeping a shared key")?;
+        let row = sqlx::query("SELECT value FROM directory_shared_key WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .context("reading a shared key")?;
+        let value: String = row.try_get(0)?;
+        let mut key = [0u8; 32];
+        anyhow::ensure!(value.len() == 64 && value.is_ascii(), "the shared key {name} is not 32 bytes");
+        for (i, b) in key.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&value[2 * i..2 * i + 2], 16)
+                .with_context(|| format!("the shared key {name} is not hexadecimal"))?;
+        }
+        Ok(key)
+    }
 }
 
 /// Applies the files of [`MIGRATIONS`] not applied yet.
