@@ -245,12 +245,18 @@ mod listener_tests {
         };
         let c = Config::resolve(s, None).unwrap();
         let d = c.directory.unwrap();
-        assert_eq!(d.elsewhere.as_deref(), Some("http://coeur-annuaire.coeur.svc"));
+        assert_eq!(
+            d.elsewhere.as_deref(),
+            Some("http://coeur-annuaire.coeur.svc")
+        );
         assert_eq!(d.api_url(), "http://coeur-annuaire.coeur.svc");
         assert_eq!(d.public_url, "https://annuaire.example.org");
         let o = c.offer.unwrap();
         assert!(o.elsewhere);
-        assert_eq!(o.public_url, "https://offre.example.org", "the offer's URL is its pages'");
+        assert_eq!(
+            o.public_url, "https://offre.example.org",
+            "the offer's URL is its pages'"
+        );
 
         // The directory's public URL is its URL unless given.
         let s = Settings {

@@ -84,7 +84,10 @@ crate::both_dbs!(kubernetes_manifests_are_valid_and_probed, |db| async move {
     let s = TestServer::start(db).await;
     let statuses = || async {
         let mut out = vec![];
-        for (probe, path) in report["deployments"]["coeur"]["probes"].as_object().unwrap() {
+        for (probe, path) in report["deployments"]["coeur"]["probes"]
+            .as_object()
+            .unwrap()
+        {
             let path = path.as_str().unwrap();
             let r = http()
                 .get(format!("{}{path}", s.base))

@@ -123,7 +123,11 @@ enum Command {
         client_secret_file: Option<PathBuf>,
         /// Seconds `/readyz` answers 503 after SIGTERM before the listener closes (the load
         /// balancer drops the instance meanwhile); in-flight requests then have 20 s.
-        #[arg(long = "shutdown-delay", env = "COEUR_SHUTDOWN_DELAY", default_value_t = 0)]
+        #[arg(
+            long = "shutdown-delay",
+            env = "COEUR_SHUTDOWN_DELAY",
+            default_value_t = 0
+        )]
         shutdown_delay_secs: u64,
     },
 }

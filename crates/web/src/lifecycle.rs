@@ -104,8 +104,7 @@ impl Signals {
     fn new() -> std::io::Result<Self> {
         Ok(Self {
             #[cfg(unix)]
-            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                ?,
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
         })
     }
 

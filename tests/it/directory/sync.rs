@@ -399,89 +399,92 @@ async fn coeur_serve_syncs_the_sandbox_realm_from_its_directory() {
     assert!(!log.contains(secret.trim()), "the secret is logged");
 }
 
-both_dbs!(identities_come_from_a_directory_run_elsewhere, |db| async move {
-    // The provider's pods of a deployment where the directory has its own (`coeur serve` with
-    // --directory-url): nothing served here, the clients registered, the sync reading the
-    // directory at its URL.
-    let s = TestServer::start(db).await;
-    s.add_rp("edit").await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let elsewhere = DirectoryConfig {
-        listen: "127.0.0.1:1".parse().unwrap(),
-        public_url: "https://annuaire.example.org".into(),
-        database_url: "sqlite://nowhere/never-opened.db".into(),
-        realm: "edit".into(),
-        audiences: vec![],
-        generate_professionals: 500,
-        generate_structures: 50,
-        sync_interval: Some(Duration::from_secs(30)),
-        elsewhere: Some(format!("http://{addr}")),
-    };
-    assert_eq!(elsewhere.api_url(), format!("http://{addr}"));
-    let mut provider_side = DirectoryServer::open(&s.app, &elsewhere, &[])
-        .await
-        .expect("the directory elsewhere");
-    assert!(!provider_side.served_here());
-    assert!(provider_side.generated.is_none(), "nothing generated here");
-    let sync = provider_side.sync.take().expect("the sync is on");
-    assert_eq!(sync.settings().directory_url, format!("http://{addr}"));
-    let realm = s.state.realm("edit").expect("realm").realm.clone();
-    let clients = coeur::provider::clients::list_clients(&s.state.store, &realm)
-        .await
-        .expect("clients");
-    let annuaire = clients
-        .iter()
-        .find(|c| c.client_id == coeur::directory::CLIENT_ID)
-        .expect("the directory's client is registered");
-    assert_eq!(
-        annuaire.redirect_uris,
-        ["https://annuaire.example.org/espace/retour"],
-        "its space's redirect URI is under its public URL"
-    );
-    assert!(clients.iter().any(|c| c.client_id == SYNC_CLIENT_ID));
-    // Serving nothing, it returns at once.
-    let idle = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    tokio::time::timeout(Duration::from_secs(1), provider_side.serve(&s.app, idle))
-        .await
-        .expect("nothing to serve");
+both_dbs!(
+    identities_come_from_a_directory_run_elsewhere,
+    |db| async move {
+        // The provider's pods of a deployment where the directory has its own (`coeur serve` with
+        // --directory-url): nothing served here, the clients registered, the sync reading the
+        // directory at its URL.
+        let s = TestServer::start(db).await;
+        s.add_rp("edit").await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let elsewhere = DirectoryConfig {
+            listen: "127.0.0.1:1".parse().unwrap(),
+            public_url: "https://annuaire.example.org".into(),
+            database_url: "sqlite://nowhere/never-opened.db".into(),
+            realm: "edit".into(),
+            audiences: vec![],
+            generate_professionals: 500,
+            generate_structures: 50,
+            sync_interval: Some(Duration::from_secs(30)),
+            elsewhere: Some(format!("http://{addr}")),
+        };
+        assert_eq!(elsewhere.api_url(), format!("http://{addr}"));
+        let mut provider_side = DirectoryServer::open(&s.app, &elsewhere, &[])
+            .await
+            .expect("the directory elsewhere");
+        assert!(!provider_side.served_here());
+        assert!(provider_side.generated.is_none(), "nothing generated here");
+        let sync = provider_side.sync.take().expect("the sync is on");
+        assert_eq!(sync.settings().directory_url, format!("http://{addr}"));
+        let realm = s.state.realm("edit").expect("realm").realm.clone();
+        let clients = coeur::provider::clients::list_clients(&s.state.store, &realm)
+            .await
+            .expect("clients");
+        let annuaire = clients
+            .iter()
+            .find(|c| c.client_id == coeur::directory::CLIENT_ID)
+            .expect("the directory's client is registered");
+        assert_eq!(
+            annuaire.redirect_uris,
+            ["https://annuaire.example.org/espace/retour"],
+            "its space's redirect URI is under its public URL"
+        );
+        assert!(clients.iter().any(|c| c.client_id == SYNC_CLIENT_ID));
+        // Serving nothing, it returns at once.
+        let idle = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        tokio::time::timeout(Duration::from_secs(1), provider_side.serve(&s.app, idle))
+            .await
+            .expect("nothing to serve");
 
-    // The directory itself, at that address, accepting the sync's tokens.
-    let database_url = match db {
-        Db::Sqlite => format!("sqlite://{}/annuaire.db", s.dir.path().display()),
-        Db::Postgres => coeur_testkit::pg::new_database_url().await,
-    };
-    let directory = DirectoryConfig {
-        listen: addr,
-        public_url: format!("http://{addr}"),
-        database_url: database_url.clone(),
-        generate_professionals: 0,
-        generate_structures: 0,
-        sync_interval: None,
-        elsewhere: None,
-        audiences: vec![SYNC_CLIENT_ID.into()],
-        ..elsewhere.clone()
-    };
-    let server = DirectoryServer::open(&s.app, &directory, &[])
-        .await
-        .expect("directory");
-    let app = s.app.clone();
-    let serving = tokio::spawn(async move { server.serve(&app, listener).await });
-    let store = Store::connect(&database_url).await.expect("store");
-    import(
-        &store,
-        "PS_LibreAcces_Personne_activite_202601010000.txt",
-        pa_file(&[pa_row(GUIGNARD, "M", "GUIGNARD", "ERIC", "10")]),
-        s.clock.now() - 100,
-    )
-    .await;
+        // The directory itself, at that address, accepting the sync's tokens.
+        let database_url = match db {
+            Db::Sqlite => format!("sqlite://{}/annuaire.db", s.dir.path().display()),
+            Db::Postgres => coeur_testkit::pg::new_database_url().await,
+        };
+        let directory = DirectoryConfig {
+            listen: addr,
+            public_url: format!("http://{addr}"),
+            database_url: database_url.clone(),
+            generate_professionals: 0,
+            generate_structures: 0,
+            sync_interval: None,
+            elsewhere: None,
+            audiences: vec![SYNC_CLIENT_ID.into()],
+            ..elsewhere.clone()
+        };
+        let server = DirectoryServer::open(&s.app, &directory, &[])
+            .await
+            .expect("directory");
+        let app = s.app.clone();
+        let serving = tokio::spawn(async move { server.serve(&app, listener).await });
+        let store = Store::connect(&database_url).await.expect("store");
+        import(
+            &store,
+            "PS_LibreAcces_Personne_activite_202601010000.txt",
+            pa_file(&[pa_row(GUIGNARD, "M", "GUIGNARD", "ERIC", "10")]),
+            s.clock.now() - 100,
+        )
+        .await;
 
-    assert_eq!(login_userinfo(&s, GUIGNARD).await.unwrap_err(), 400);
-    let first = sync.pass(false).await.expect("first pass");
-    assert_eq!((first.read, first.added), (1, 1), "{first:?}");
-    let u = login_userinfo(&s, GUIGNARD).await.expect("login");
-    assert_eq!(u["SubjectNameID"], GUIGNARD);
-    serving.abort();
-});
+        assert_eq!(login_userinfo(&s, GUIGNARD).await.unwrap_err(), 400);
+        let first = sync.pass(false).await.expect("first pass");
+        assert_eq!((first.read, first.added), (1, 1), "{first:?}");
+        let u = login_userinfo(&s, GUIGNARD).await.expect("login");
+        assert_eq!(u["SubjectNameID"], GUIGNARD);
+        serving.abort();
+    }
+);

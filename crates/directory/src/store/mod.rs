@@ -538,7 +538,7 @@ impl Store {
     /// The 32-byte key `name` every instance sharing this database uses: `fresh` when no
     /// instance has made it yet (the first insert wins, so instances starting together agree).
     pub async fn shared_key(&self, name: &str, fresh: [u8; 32]) -> Result<[u8; 32]> {
-        let hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(fresh);
         sqlx::query(
             "INSERT INTO directory_shared_key (name, value) VALUES ($1, $2) \
              ON CONFLICT (name) DO NOTHING",
@@ -555,11 +555,8 @@ impl Store {
             .context("reading a shared key")?;
         let value: String = row.try_get(0)?;
         let mut key = [0u8; 32];
-        anyhow::ensure!(value.len() == 64 && value.is_ascii(), "the shared key {name} is not 32 bytes");
-        for (i, b) in key.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&value[2 * i..2 * i + 2], 16)
-                .with_context(|| format!("the shared key {name} is not hexadecimal"))?;
-        }
+        hex::decode_to_slice(&value, &mut key)
+            .with_context(|| format!("the shared key {name} is not 32 bytes in hexadecimal"))?;
         Ok(key)
     }
 }
