@@ -24,6 +24,7 @@ mod http;
 mod lazy;
 mod login;
 mod party;
+pub mod sealed;
 pub mod session;
 
 pub use error::RpError;
