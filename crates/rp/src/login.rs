@@ -1,11 +1,9 @@
-//! A login in progress ([`PendingLogin`], kept in [`PendingLogins`]) and a finished one
-//! ([`Login`], [`IdClaims`]).
+//! A login in progress ([`PendingLogin`], kept in a sealed cookie by
+//! [`crate::session::SessionCookies`]) and a finished one ([`Login`], [`IdClaims`]).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// What the relying party keeps between the authorization request and its callback. Secret:
@@ -138,54 +136,6 @@ impl fmt::Debug for Login {
     }
 }
 
-/// Pending logins in memory, by `state`, each for a limited time and a limited number of them
-/// (a flood of abandoned logins cannot grow it without bound).
-pub struct PendingLogins {
-    map: Mutex<HashMap<String, (PendingLogin, i64)>>,
-    ttl_secs: i64,
-    capacity: usize,
-}
-
-impl PendingLogins {
-    /// An empty set keeping each login `ttl_secs` seconds, at most `capacity` at once.
-    pub fn new(ttl_secs: i64, capacity: usize) -> Self {
-        PendingLogins {
-            map: Mutex::new(HashMap::new()),
-            ttl_secs,
-            capacity,
-        }
-    }
-
-    /// Keeps a login started at `now` (seconds since the Unix epoch). Returns false, keeping
-    /// nothing, when the set is full of unexpired logins.
-    pub fn insert(&self, login: PendingLogin, now: i64) -> bool {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, (_, expires)| *expires > now);
-        if map.len() >= self.capacity {
-            return false;
-        }
-        map.insert(login.state.clone(), (login, now + self.ttl_secs));
-        true
-    }
-
-    /// Takes the login of `state` out (a state is good once), unless it expired.
-    pub fn take(&self, state: &str, now: i64) -> Option<PendingLogin> {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(state)
-            .filter(|(_, expires)| *expires > now)
-            .map(|(login, _)| login)
-    }
-}
-
-impl fmt::Debug for PendingLogins {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.map.lock().map(|m| m.len()).unwrap_or_default();
-        f.debug_struct("PendingLogins")
-            .field("pending", &n)
-            .finish_non_exhaustive()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,32 +161,6 @@ mod tests {
         let p = pending("s1");
         let d = format!("{p:?}");
         assert!(d.contains("s1") && !d.contains("nonce-s1") && !d.contains("verifier-s1"));
-    }
-
-    #[test]
-    fn a_state_is_taken_once() {
-        let logins = PendingLogins::new(900, 10);
-        assert!(logins.insert(pending("s1"), 1000));
-        assert_eq!(logins.take("s1", 1001), Some(pending("s1")));
-        assert_eq!(logins.take("s1", 1002), None);
-        assert_eq!(logins.take("unknown", 1002), None);
-    }
-
-    #[test]
-    fn an_expired_login_is_not_taken() {
-        let logins = PendingLogins::new(900, 10);
-        assert!(logins.insert(pending("s1"), 1000));
-        assert_eq!(logins.take("s1", 1900), None);
-    }
-
-    #[test]
-    fn a_full_set_refuses_until_logins_expire() {
-        let logins = PendingLogins::new(900, 2);
-        assert!(logins.insert(pending("a"), 1000));
-        assert!(logins.insert(pending("b"), 1000));
-        assert!(!logins.insert(pending("c"), 1100));
-        assert!(logins.insert(pending("c"), 1900), "a and b expired");
-        assert_eq!(logins.take("c", 1901), Some(pending("c")));
     }
 
     #[test]

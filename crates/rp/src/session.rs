@@ -1,18 +1,23 @@
 //! Pure: the sessions of a relying party's pages (the directory's professionals' space, the
-//! offer's pages), server-side and in memory, by an opaque random id (the cookie's value),
-//! each for a limited time and a bounded number of them; the proof that a form post carries
-//! its session's CSRF token ([`CsrfChecked`]), which every change asks for; and the
-//! professional's national id read from a login ([`national_id`]).
+//! offer's pages), each held by the browser in a sealed cookie ([`crate::sealed`]), and the
+//! login in progress in another ([`SessionCookies`]); the proof that a form post carries its
+//! session's CSRF token ([`CsrfChecked`]), which every change asks for; and the professional's
+//! national id read from a login ([`national_id`]).
 //!
-//! Time comes in as `now`, the ids and tokens from the caller's randomness. Sessions do not
-//! survive a restart and are not shared between instances: a professional then logs in again.
+//! Time comes in as `now`, the nonces and tokens from the caller's randomness. Nothing is
+//! kept in the relying party's memory: every instance given the same client secret reads the
+//! cookies of the others, after a restart too, so replicas behind a load balancer need no
+//! stickiness and no shared store. A session lasts until its expiry; clearing its cookie (at
+//! logout) ends it in the browser, not a copy of the cookie taken before.
 
-use std::collections::HashMap;
+use crate::login::PendingLogin;
+use crate::sealed::{Purpose, SealError, Sealer};
+use coeur_common::random::Random;
+use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::sync::Mutex;
 
 /// A logged-in professional's session.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     /// Their national id (IdNat_PS), read from the provider's answer.
     pub national_id: String,
@@ -51,55 +56,92 @@ impl Session {
     /// Checks the token a form post carried (constant time); `None` when it is missing or
     /// another.
     pub fn check_csrf(&self, given: Option<&str>) -> Option<CsrfChecked<'_>> {
-        let given = given?.as_bytes();
-        let expected = self.csrf.as_bytes();
-        if given.len() != expected.len() || expected.is_empty() {
-            return None;
-        }
-        let diff = given
-            .iter()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        (diff == 0).then_some(CsrfChecked { session: self })
+        let given = given?;
+        (!self.csrf.is_empty() && same(given, &self.csrf)).then_some(CsrfChecked { session: self })
     }
 }
 
-/// The sessions, by id.
-pub struct Sessions {
-    map: Mutex<HashMap<String, Session>>,
-    capacity: usize,
+/// Whether `a` and `b` are the same, in a time that depends on their lengths only.
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-impl Sessions {
-    /// No session yet; at most `capacity` at once.
-    pub fn new(capacity: usize) -> Self {
-        Sessions {
-            map: Mutex::new(HashMap::new()),
-            capacity,
-        }
+/// The two sealed cookies of a relying party's pages: the login in progress (its state,
+/// nonce and PKCE verifier, between the redirect to the provider and the callback) and the
+/// session. Both are keyed from the client secret, each for its own purpose and name.
+pub struct SessionCookies {
+    login: Sealer,
+    session: Sealer,
+}
+
+impl fmt::Debug for SessionCookies {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionCookies")
+            .field("login", &self.login.name())
+            .field("session", &self.session.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionCookies {
+    /// The cookies named `login` and `session` of the client whose secret is `client_secret`.
+    pub fn new(client_secret: &str, login: &str, session: &str) -> Result<Self, SealError> {
+        Ok(SessionCookies {
+            login: Sealer::new(client_secret, Purpose::Login, login)?,
+            session: Sealer::new(client_secret, Purpose::Session, session)?,
+        })
     }
 
-    /// Keeps `session` under `id`; false, keeping nothing, when full of unexpired sessions.
-    pub fn insert(&self, id: String, session: Session, now: i64) -> bool {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, s| s.expires > now);
-        if map.len() >= self.capacity {
-            return false;
-        }
-        map.insert(id, session);
-        true
+    /// The login cookie's name.
+    pub fn login_name(&self) -> &str {
+        self.login.name()
     }
 
-    /// The unexpired session of `id`.
-    pub fn get(&self, id: &str, now: i64) -> Option<Session> {
-        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(id).filter(|s| s.expires > now).cloned()
+    /// The session cookie's name.
+    pub fn session_name(&self) -> &str {
+        self.session.name()
     }
 
-    /// Ends the session of `id`.
-    pub fn remove(&self, id: &str) -> Option<Session> {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(id)
+    /// The login cookie's value for `pending`, good until `expires`.
+    pub fn seal_login(
+        &self,
+        pending: &PendingLogin,
+        expires: i64,
+        random: &dyn Random,
+    ) -> Result<String, SealError> {
+        self.login.seal(pending, expires, random)
+    }
+
+    /// The login of the cookie `sealed` if it is unexpired at `now` and its state is the
+    /// callback's `state`: the login this browser started.
+    pub fn open_login(&self, sealed: &str, state: &str, now: i64) -> Option<PendingLogin> {
+        self.login
+            .open::<PendingLogin>(sealed, now)
+            .filter(|p| same(&p.state, state))
+    }
+
+    /// The session cookie's value for `session`, good until the session's end. Refused
+    /// ([`SealError::TooLarge`]) when the cookie would be too long for a browser to keep: with
+    /// an ID token of a few kilobytes (PSC's are 1 to 1.5 KB, the cookie about 2.3 KB), rather
+    /// than compressed, which would put the ID token's size in a cookie's length and an
+    /// inflater in front of hostile input for a case that is not expected.
+    pub fn seal_session(
+        &self,
+        session: &Session,
+        random: &dyn Random,
+    ) -> Result<String, SealError> {
+        self.session.seal(session, session.expires, random)
+    }
+
+    /// The session of the cookie `sealed`, unless it ended at `now`.
+    pub fn open_session(&self, sealed: &str, now: i64) -> Option<Session> {
+        self.session
+            .open::<Session>(sealed, now)
+            .filter(|s| s.expires > now)
     }
 }
 
@@ -126,18 +168,10 @@ pub fn national_id(
         })
 }
 
-impl fmt::Debug for Sessions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.map.lock().map(|m| m.len()).unwrap_or_default();
-        f.debug_struct("Sessions")
-            .field("open", &n)
-            .finish_non_exhaustive()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use coeur_common::random::testing::SeededRandom;
 
     fn session(expires: i64) -> Session {
         Session {
@@ -182,18 +216,87 @@ mod tests {
         assert_eq!(national_id("", &json!({}), &json!({})), None);
     }
 
+    const SECRET: &str = "client-secret-0123456789abcdef0123456789";
+    const NOW: i64 = 1_767_225_600;
+
+    fn cookies(secret: &str) -> SessionCookies {
+        SessionCookies::new(secret, "annuaire_login", "annuaire_session").expect("cookies")
+    }
+
+    /// A session with an ID token of `len` characters (PSC's: about 1 to 1.5 KB).
+    fn session_with_token(len: usize) -> Session {
+        Session {
+            id_token: "e".repeat(len),
+            ..session(NOW + 8 * 3600)
+        }
+    }
+
+    fn pending() -> PendingLogin {
+        PendingLogin {
+            state: "state-0123456789abcdef0123456789abcdef0123456".into(),
+            nonce: "nonce-0123456789abcdef0123456789abcdef0123456".into(),
+            pkce_verifier: "verifier-0123456789abcdef0123456789abcdef012".into(),
+        }
+    }
+
     #[test]
-    fn sessions_expire_end_and_are_bounded() {
-        let all = Sessions::new(2);
-        assert!(all.insert("a".into(), session(2000), 1000));
-        assert!(all.insert("b".into(), session(1500), 1000));
-        assert!(!all.insert("c".into(), session(2000), 1000), "full");
-        assert!(all.get("a", 1999).is_some());
-        assert!(all.get("b", 1500).is_none(), "expired");
-        assert!(all.insert("c".into(), session(3000), 1600), "b expired");
-        assert!(all.remove("a").is_some());
-        assert!(all.get("a", 1601).is_none(), "ended");
-        let shown = format!("{:?}", all.get("c", 1601).unwrap());
-        assert!(!shown.contains("secret") && !shown.contains("csrf-token"));
+    fn a_session_cookie_opens_at_any_instance_until_the_session_ends() {
+        let rng = SeededRandom::new(1);
+        let (a, b) = (cookies(SECRET), cookies(SECRET));
+        let s = session_with_token(1500);
+        let v = a.seal_session(&s, &rng).expect("seal");
+        assert!(
+            v.len() < 2400,
+            "a PSC-sized session: {} characters",
+            v.len()
+        );
+        assert_eq!(b.open_session(&v, NOW), Some(s.clone()), "another instance");
+        assert_eq!(a.open_session(&v, NOW + 8 * 3600 - 1), Some(s.clone()));
+        assert_eq!(a.open_session(&v, NOW + 8 * 3600), None, "ended");
+        assert_eq!(cookies("another-secret").open_session(&v, NOW), None);
+        let offer = SessionCookies::new(SECRET, "offre_login", "offre_session").expect("cookies");
+        assert_eq!(
+            offer.open_session(&v, NOW),
+            None,
+            "another service's cookie"
+        );
+        assert_eq!(a.open_login(&v, &pending().state, NOW), None, "not a login");
+        assert_eq!(a.open_session(&format!("{v}x"), NOW), None);
+    }
+
+    #[test]
+    fn a_login_cookie_opens_for_its_state_until_it_expires() {
+        let rng = SeededRandom::new(2);
+        let (a, b) = (cookies(SECRET), cookies(SECRET));
+        let p = pending();
+        let v = a.seal_login(&p, NOW + 900, &rng).expect("seal");
+        assert_eq!(b.open_login(&v, &p.state, NOW), Some(p.clone()));
+        assert_eq!(b.open_login(&v, "another-state", NOW), None);
+        assert_eq!(b.open_login(&v, "", NOW), None);
+        assert_eq!(b.open_login(&v, &p.state, NOW + 900), None, "expired");
+        assert_eq!(b.open_session(&v, NOW), None, "not a session");
+        assert_eq!(
+            cookies("another-secret").open_login(&v, &p.state, NOW),
+            None
+        );
+    }
+
+    #[test]
+    fn a_session_too_large_for_a_cookie_is_refused() {
+        let c = cookies(SECRET);
+        match c.seal_session(&session_with_token(3000), &SeededRandom::new(3)) {
+            Err(SealError::TooLarge(n)) => assert!(n > crate::sealed::MAX_SEALED),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let c = cookies(SECRET);
+        let shown = format!("{c:?} {:?}", session(2000));
+        assert!(shown.contains("annuaire_session"), "{shown}");
+        for secret in [SECRET, "secret.token", "csrf-token", "899700218896"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 }

@@ -85,7 +85,21 @@ async fn start_directory(s: &TestServer, store: Store) -> String {
     spec.redirect_uris = vec![space::redirect_uri(&base)];
     spec.post_logout_redirect_uris = vec![space::post_logout_redirect_uri(&base)];
     s.add_client("edit", spec, Some(SECRET)).await;
+    serve_instance(s, store, listener, &base, SECRET).await;
+    base
+}
 
+/// Serves an instance of the directory (public reads) with its space over `store` on
+/// `listener`, for the public URL `public_url` (every instance behind a load balancer has
+/// the same), logging in through the test server's realm `edit` as client `annuaire` with
+/// `secret`.
+async fn serve_instance(
+    s: &TestServer,
+    store: Store,
+    listener: tokio::net::TcpListener,
+    public_url: &str,
+    secret: &str,
+) {
     let source =
         coeur::resource_server::JwksSource::discover(&s.issuer("edit"), reqwest::Client::new())
             .await
@@ -96,7 +110,7 @@ async fn start_directory(s: &TestServer, store: Store) -> String {
         clock.clone(),
     ));
     let config = Config {
-        base_url: base.clone(),
+        base_url: public_url.to_owned(),
         audiences: vec!["annuaire".to_owned()],
         access: Access::PublicReads,
         rate_limit: RateLimit {
@@ -113,8 +127,8 @@ async fn start_directory(s: &TestServer, store: Store) -> String {
         SpaceConfig {
             issuer: s.issuer("edit"),
             client_id: "annuaire".to_owned(),
-            client_secret: SECRET.to_owned(),
-            public_url: base.clone(),
+            client_secret: secret.to_owned(),
+            public_url: public_url.to_owned(),
         },
         space::Http::new().expect("http"),
     )
@@ -124,7 +138,17 @@ async fn start_directory(s: &TestServer, store: Store) -> String {
     tokio::spawn(async move {
         axum::serve(listener, app).await.expect("serve");
     });
-    base
+}
+
+/// Another instance of the directory over `store` for the public URL `public_url`, on a port
+/// of its own, with the client secret `secret`; its own address.
+async fn another_instance(s: &TestServer, store: Store, public_url: &str, secret: &str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let at = format!("http://{}", listener.local_addr().expect("addr"));
+    serve_instance(s, store, listener, public_url, secret).await;
+    at
 }
 
 /// A browser keeping cookies, not following redirects.
@@ -478,6 +502,150 @@ both_dbs!(
         assert!(html.contains(&fr("space.error.unknown")), "{html}");
 
         audit_pages(&base, db).await;
+    }
+);
+
+both_dbs!(
+    a_login_and_a_session_hold_across_instances_and_restarts,
+    |db| async move {
+        // Instances behind a load balancer without stickiness: the same public URL, the same
+        // client secret and database, nothing else shared. The browser's requests are sent to
+        // one or the other by rewriting the public URL into an instance's own address.
+        let s = TestServer::start(db).await;
+        let (store, _dir) = store(db).await;
+        import_professional(&store).await;
+        let a = start_directory(&s, store.clone()).await;
+        let b_at = another_instance(&s, store.clone(), &a, SECRET).await;
+        let at = |instance: &str, u: &str| u.replacen(&a, instance, 1);
+        let b = browser();
+
+        // The login starts at A...
+        let r = b
+            .http
+            .get(format!("{a}/espace/connexion"))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), 303);
+        let login_cookie = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .find(|c| c.starts_with("annuaire_login="))
+            .expect("login cookie");
+        let to = location(&r);
+        let state = param(&to, "state").expect("state");
+        assert!(!login_cookie.contains(&state), "the state is sealed");
+        let page = b.authorize(to.as_str()).await;
+        let r = b.login(&s.base, &page, NATIONAL_ID, "test").await;
+        assert_eq!(r.status(), 303, "the wallet's test login");
+        let callback = location(&r);
+        assert!(callback.as_str().starts_with(&space::redirect_uri(&a)));
+
+        // ...and ends at B, which opens the session.
+        let r = b
+            .http
+            .get(at(&b_at, callback.as_str()))
+            .send()
+            .await
+            .expect("callback at B");
+        assert_eq!(r.status(), 303, "{:?}", r.text().await);
+        let cookies: Vec<String> = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .collect();
+        let session = cookies
+            .iter()
+            .find(|c| c.starts_with("annuaire_session="))
+            .expect("session cookie");
+        for flag in ["HttpOnly", "SameSite=Lax", "Path=/espace", "Max-Age=28800"] {
+            assert!(session.contains(flag), "{session}");
+        }
+        let value = session["annuaire_session=".len()..]
+            .split(';')
+            .next()
+            .unwrap_or_default();
+        assert!(
+            value.len() < 3800 && !value.contains(NATIONAL_ID),
+            "sealed, fits a cookie: {} characters",
+            value.len()
+        );
+        assert!(
+            cookies
+                .iter()
+                .any(|c| c.starts_with("annuaire_login=;") && c.contains("Max-Age=0")),
+            "the login cookie cleared: {cookies:?}"
+        );
+
+        // The session is good at both instances.
+        let home = |instance: String| {
+            let b = &b;
+            async move {
+                let r = b
+                    .http
+                    .get(format!("{instance}/espace"))
+                    .send()
+                    .await
+                    .expect("home");
+                assert_eq!(r.status(), 200);
+                r.text().await.expect("html")
+            }
+        };
+        let html = home(a.clone()).await;
+        assert!(html.contains("Docteur CLAIRE BERNARD"), "{html}");
+        let token = csrf(&html);
+        let html = home(b_at.clone()).await;
+        assert!(html.contains("Docteur CLAIRE BERNARD"), "{html}");
+        assert_eq!(csrf(&html), token, "one session");
+        // A form drawn at A is posted at B.
+        let r = post_contact(
+            &b,
+            &b_at,
+            &[("csrf", &token), ("email", "c.bernard@example.fr")],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        assert!(home(a.clone()).await.contains("c.bernard@example.fr"));
+
+        // A restart: a new instance, the session still good; an hour later too.
+        let c_at = another_instance(&s, store.clone(), &a, SECRET).await;
+        s.clock.advance(3600);
+        assert!(home(c_at.clone()).await.contains("Docteur CLAIRE BERNARD"));
+
+        // An instance with another client secret reads neither the session nor a login.
+        let d_at = another_instance(&s, store.clone(), &a, "another-client-secret").await;
+        assert!(home(d_at.clone()).await.contains(&fr("space.login")));
+        let other = browser();
+        let r = other
+            .http
+            .get(format!("{a}/espace/connexion"))
+            .send()
+            .await
+            .expect("login");
+        let page = other.authorize(location(&r).as_str()).await;
+        let r = other.login(&s.base, &page, NATIONAL_ID, "test").await;
+        let r = other
+            .http
+            .get(at(&d_at, location(&r).as_str()))
+            .send()
+            .await
+            .expect("callback at D");
+        assert_eq!(r.status(), 400);
+        assert!(
+            r.text()
+                .await
+                .expect("html")
+                .contains(&fr("space.error.login"))
+        );
+
+        // The session ends with its expiry, at every instance.
+        s.clock.advance(7 * 3600);
+        for instance in [&a, &b_at, &c_at] {
+            assert!(home(instance.clone()).await.contains(&fr("space.login")));
+        }
     }
 );
 

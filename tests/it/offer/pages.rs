@@ -39,6 +39,21 @@ async fn start(s: &TestServer, store: Store, directory: Arc<DirectoryClient>) ->
     .map(str::to_owned)
     .to_vec();
     s.add_client("edit", spec, Some(SECRET)).await;
+    serve_instance(s, store, directory, listener, &base, SECRET).await;
+    base
+}
+
+/// Serves an instance of the offer's API and pages over `store` on `listener`, for the public
+/// URL `public_url` (every instance behind a load balancer has the same), logging in through
+/// the test server's realm `edit` as client `ror` with `secret`.
+async fn serve_instance(
+    s: &TestServer,
+    store: Store,
+    directory: Arc<DirectoryClient>,
+    listener: tokio::net::TcpListener,
+    public_url: &str,
+    secret: &str,
+) {
     let source = JwksSource::discover(&s.issuer("edit"), reqwest::Client::new())
         .await
         .expect("discovery");
@@ -49,7 +64,7 @@ async fn start(s: &TestServer, store: Store, directory: Arc<DirectoryClient>) ->
         verifier,
         clock,
         config: Config {
-            base_url: base.clone(),
+            base_url: public_url.to_owned(),
             audiences: vec![READER.to_owned()],
         },
         directory: Some(directory),
@@ -61,8 +76,8 @@ async fn start(s: &TestServer, store: Store, directory: Arc<DirectoryClient>) ->
         PagesConfig {
             issuer: s.issuer("edit"),
             client_id: "ror".into(),
-            client_secret: SECRET.into(),
-            public_url: base.clone(),
+            client_secret: secret.into(),
+            public_url: public_url.to_owned(),
         },
         pages::Http::new().expect("http"),
     )
@@ -72,7 +87,23 @@ async fn start(s: &TestServer, store: Store, directory: Arc<DirectoryClient>) ->
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    base
+}
+
+/// Another instance of the offer over `store` for the public URL `public_url`, on a port of its
+/// own, with the client secret `secret`; its own base URL (`…/fhir`).
+async fn another_instance(
+    s: &TestServer,
+    store: Store,
+    directory: Arc<DirectoryClient>,
+    public_url: &str,
+    secret: &str,
+) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let at = format!("http://{}/fhir", listener.local_addr().expect("addr"));
+    serve_instance(s, store, directory, listener, public_url, secret).await;
+    at
 }
 
 /// Follows the provider's answer back to the pages: the session opened, home.
@@ -168,6 +199,106 @@ fn form_of(
 async fn post_form(b: &Browser, url: &str, form: &[(String, String)]) -> reqwest::Response {
     b.http.post(url).form(form).send().await.expect("post")
 }
+
+both_dbs!(
+    a_login_and_a_session_hold_across_instances_and_restarts,
+    |db| async move {
+        // Instances behind a load balancer without stickiness: the same public URL, client
+        // secret and database, nothing else shared. Requests go to one or the other by
+        // rewriting the public URL into an instance's own address.
+        let s = TestServer::start(db).await;
+        let (store, _dir) = store(db).await;
+        let (locations, services) = generated();
+        store
+            .insert_offer(&locations, &services)
+            .await
+            .expect("fill");
+        let structures = synthetic_structures(12);
+        let mine = structures[2].finess.clone();
+        let directory = Arc::new(DirectoryClient::new(
+            DirectorySettings {
+                base_url: fake_directory(vec![(NATIONAL_ID.to_owned(), mine.clone())]).await,
+                token_url: s.endpoint("edit", "token"),
+                client_id: "ror".into(),
+                client_secret: SECRET.into(),
+            },
+            reqwest::Client::new(),
+            s.clock.clone(),
+        ));
+        let a = start(&s, store.clone(), directory.clone()).await;
+        let b_at = another_instance(&s, store.clone(), directory.clone(), &a, SECRET).await;
+        let at = |instance: &str, u: &str| u.replacen(&a, instance, 1);
+        let b = s.browser();
+
+        // The login starts at A and ends at B.
+        let page = to_wallet(&s, &b, &a).await;
+        let r = b.login(&s.base, &page, NATIONAL_ID, "test").await;
+        assert_eq!(r.status(), 303, "the wallet's test login");
+        let callback = location(&r);
+        assert!(callback.as_str().starts_with(&pages::redirect_uri(&a)));
+        let r = b
+            .http
+            .get(at(&b_at, callback.as_str()))
+            .send()
+            .await
+            .expect("callback at B");
+        assert_eq!(r.status(), 303, "{:?}", r.text().await);
+        let session = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .find(|c| c.starts_with("offre_session="))
+            .expect("session cookie");
+        for flag in ["HttpOnly", "SameSite=Lax", "Path=/fhir/offre"] {
+            assert!(session.contains(flag), "{session}");
+        }
+        assert!(!session.contains(NATIONAL_ID), "sealed: {session}");
+
+        // The session is good at both, and at a new instance (a restart).
+        let home = |base: String| {
+            let b = &b;
+            async move {
+                let r = b
+                    .http
+                    .get(format!("{base}/offre"))
+                    .send()
+                    .await
+                    .expect("home");
+                assert_eq!(r.status(), 200);
+                r.text().await.expect("html")
+            }
+        };
+        let html = home(a.clone()).await;
+        assert!(html.contains(&structures[2].name), "{html}");
+        let csrf = hidden(&html, "csrf");
+        assert!(home(b_at.clone()).await.contains(&structures[2].name));
+        let c_at = another_instance(&s, store.clone(), directory.clone(), &a, SECRET).await;
+        assert!(home(c_at.clone()).await.contains(&structures[2].name));
+
+        // A form drawn at A is posted at C: the change is made.
+        let id = &locations
+            .iter()
+            .find(|l| l.finess == mine)
+            .expect("a location")
+            .id;
+        let l = store.location(id).await.expect("read").expect("location");
+        let nb = (l.capacities[0].nb + 1).to_string();
+        let form = form_of(&l, &csrf, l.version, &[("nb-0", &nb)]);
+        let r = post_form(&b, &format!("{c_at}/offre/lieux/{id}"), &form).await;
+        assert_eq!(r.status(), 303, "{:?}", r.text().await);
+        let after = store.location(id).await.expect("read").expect("location");
+        assert_eq!(after.capacities[0].nb, l.capacities[0].nb + 1);
+
+        // Another client secret reads no session; the session ends with its expiry.
+        let d_at = another_instance(&s, store.clone(), directory, &a, "another-secret").await;
+        assert!(home(d_at).await.contains(&fr("offer.login")));
+        s.clock.advance(8 * 3600);
+        for instance in [&a, &b_at, &c_at] {
+            assert!(home(instance.clone()).await.contains(&fr("offer.login")));
+        }
+    }
+);
 
 both_dbs!(
     an_editor_logs_in_changes_a_capacity_and_others_are_refused,

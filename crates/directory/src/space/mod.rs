@@ -8,8 +8,9 @@
 //! `post_logout_redirect_uri`), and ends the local session.
 //!
 //! - [`contact`] (pure): e-mail and phone checked and normalised.
-//! - [`session`] (pure, `coeur-rp`'s, shared with the offer's pages): server-side sessions and
-//!   the CSRF proof ([`session::CsrfChecked`]).
+//! - [`session`] (pure, `coeur-rp`'s, shared with the offer's pages): sessions and logins in
+//!   progress in sealed cookies ([`session::SessionCookies`]) and the CSRF proof
+//!   ([`session::CsrfChecked`]).
 //! - [`view`] (pure): what the page shows of the records.
 //! - [`store`]: the contact details' statements.
 //! - [`pages`]: the routes (`/espace…`), pages rendered by `coeur-web` (French first,
@@ -17,10 +18,13 @@
 //!
 //! The professional is the one whose national id (PSC's `SubjectNameID`, in userinfo with
 //! `scope_all`; else the last part of the subject `f:<uuid>:<IdNat>`) is a practitioner of
-//! the directory. Sessions live in memory by a random id in an HttpOnly, SameSite=Lax cookie
-//! (Secure when the public URL is https), limited to the space's path; every form post
-//! carries the session's CSRF token; the only redirects go to the provider's endpoints and to
-//! the space's own pages.
+//! the directory. The login in progress and then the session live in the browser, in cookies
+//! sealed (AES-256-GCM) under keys derived from the directory's client secret: HttpOnly,
+//! SameSite=Lax (Secure when the public URL is https), limited to the space's path. Nothing is
+//! kept in the directory's memory, so a login started at one instance ends at another, and a
+//! session opened at one is good at every instance sharing the client secret, after a restart
+//! too. Every form post carries the session's CSRF token; the only redirects go to the
+//! provider's endpoints and to the space's own pages.
 
 pub mod contact;
 mod pages;
@@ -29,8 +33,8 @@ pub mod view;
 
 use crate::store::Store;
 use coeur_common::random::{Clock, Random};
-use coeur_rp::{LazyParty, PartySettings, PendingLogins, RelyingParty};
-use session::Sessions;
+use coeur_rp::{LazyParty, PartySettings, RelyingParty};
+use session::SessionCookies;
 use std::sync::Arc;
 
 pub use coeur_rp::Http;
@@ -87,8 +91,10 @@ impl std::fmt::Debug for SpaceConfig {
 const LOGIN_SECS: i64 = 900;
 /// A session lasts this long.
 const SESSION_SECS: i64 = 8 * 3600;
-/// Logins in progress and sessions kept at once.
-const CAPACITY: usize = 10_000;
+/// The session cookie.
+const SESSION_COOKIE: &str = "annuaire_session";
+/// The cookie binding a login in progress to the browser that started it.
+const LOGIN_COOKIE: &str = "annuaire_login";
 
 /// The space's state.
 pub struct Space {
@@ -98,8 +104,8 @@ pub struct Space {
     config: SpaceConfig,
     /// Discovered on first use: the provider need not be up when the directory starts.
     rp: LazyParty,
-    pending: PendingLogins,
-    sessions: Sessions,
+    /// The login and session cookies, sealed under the client secret.
+    cookies: SessionCookies,
     /// The public URL's path (`/fhir`, or empty), before the space's paths.
     base_path: String,
     /// Cookies `Secure`: the public URL is https.
@@ -118,6 +124,7 @@ impl Space {
         let public = url::Url::parse(&config.public_url)
             .map_err(|e| anyhow::anyhow!("the directory's public URL: {e}"))?;
         let base_path = public.path().trim_end_matches('/').to_owned();
+        let cookies = SessionCookies::new(&config.client_secret, LOGIN_COOKIE, SESSION_COOKIE)?;
         let now = clock.clone();
         let rp = LazyParty::new(
             PartySettings {
@@ -137,8 +144,7 @@ impl Space {
             base_path,
             config,
             rp,
-            pending: PendingLogins::new(LOGIN_SECS, CAPACITY),
-            sessions: Sessions::new(CAPACITY),
+            cookies,
         }))
     }
 

@@ -7,7 +7,10 @@ use super::contact::{Contact, ContactError, FormErrors, check_form};
 use super::session::{CsrfChecked, Session};
 use super::store::{Saved, contact, set_contact};
 use super::view::{RecordView, record_view};
-use super::{CALLBACK, CONTACT, HOME, LOGGED_OUT, LOGIN, LOGOUT, SESSION_SECS, Space, national_id};
+use super::{
+    CALLBACK, CONTACT, HOME, LOGGED_OUT, LOGIN, LOGIN_SECS, LOGOUT, SESSION_SECS, Space,
+    national_id,
+};
 use crate::record::{Record, RecordKind};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -15,15 +18,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use coeur_common::random::token;
+use coeur_rp::sealed::SealError;
 use coeur_web::i18n::Text;
 use coeur_web::{error_page, localized_page, request_lang, see_other};
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// The session cookie.
-const SESSION_COOKIE: &str = "annuaire_session";
-/// The cookie binding a login in progress to the browser that started it.
-const LOGIN_COOKIE: &str = "annuaire_login";
 
 type St = State<Arc<Space>>;
 
@@ -44,11 +43,10 @@ impl Space {
         coeur_web::set_cookie(name, value, &self.path(HOME), Some(max_age), self.secure)
     }
 
-    /// The session of the request's cookie, with its id.
-    fn session(&self, headers: &HeaderMap) -> Option<(String, Session)> {
-        let id = coeur_web::cookie(headers, SESSION_COOKIE)?;
-        let s = self.sessions.get(&id, self.clock.now())?;
-        Some((id, s))
+    /// The unexpired session of the request's cookie.
+    fn session(&self, headers: &HeaderMap) -> Option<Session> {
+        let sealed = coeur_web::cookie(headers, self.cookies.session_name())?;
+        self.cookies.open_session(&sealed, self.clock.now())
     }
 
     /// The professional's records as the page shows them; `None` when not in the directory.
@@ -176,6 +174,22 @@ fn provider_unavailable(e: anyhow::Error) -> Response {
     )
 }
 
+/// A cookie that could not be sealed: too large for a browser (an ID token of several
+/// kilobytes), or (not expected) a failure of the cipher.
+fn unsealable(e: SealError) -> Response {
+    tracing::error!(error = %e, "professionals' space: the cookie");
+    let message = match e {
+        SealError::TooLarge(_) => Text::new("space.error.too_large"),
+        SealError::Key | SealError::Seal => Text::new("space.error.internal"),
+    };
+    error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &Text::new("space.error.title"),
+        &message,
+        None,
+    )
+}
+
 fn start_again(detail: &str) -> Response {
     error_page(
         StatusCode::BAD_REQUEST,
@@ -187,7 +201,7 @@ fn start_again(detail: &str) -> Response {
 
 /// The home page: the record of a logged-in professional, else the login button.
 async fn home(State(s): St, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
-    let Some((_, session)) = s.session(&headers) else {
+    let Some(session) = s.session(&headers) else {
         return login_page(&s, false);
     };
     let saved = coeur_web::query_pairs(q.as_deref())
@@ -222,13 +236,16 @@ async fn login(State(s): St, headers: HeaderMap, RawQuery(q): RawQuery) -> Respo
         Ok(x) => x,
         Err(e) => return internal(e.into()),
     };
-    let state = pending.state.clone();
-    if !s.pending.insert(pending, s.clock.now()) {
-        return provider_unavailable(anyhow::anyhow!("too many logins in progress"));
-    }
+    let sealed = match s
+        .cookies
+        .seal_login(&pending, s.clock.now() + LOGIN_SECS, &*s.random)
+    {
+        Ok(v) => v,
+        Err(e) => return unsealable(e),
+    };
     see_other(
         url.as_str(),
-        &[s.cookie(LOGIN_COOKIE, &state, super::LOGIN_SECS)],
+        &[s.cookie(s.cookies.login_name(), &sealed, LOGIN_SECS)],
     )
 }
 
@@ -238,7 +255,7 @@ async fn login(State(s): St, headers: HeaderMap, RawQuery(q): RawQuery) -> Respo
 async fn callback(State(s): St, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     let mut r = finish_login(&s, &headers, q.as_deref()).await;
     r.headers_mut()
-        .append(header::SET_COOKIE, s.cookie(LOGIN_COOKIE, "", 0));
+        .append(header::SET_COOKIE, s.cookie(s.cookies.login_name(), "", 0));
     r
 }
 
@@ -248,12 +265,13 @@ async fn finish_login(s: &Space, headers: &HeaderMap, q: Option<&str>) -> Respon
     let Some(state) = get("state") else {
         return start_again("no state");
     };
-    // The login must be the one this browser started (no login forced from elsewhere).
-    if coeur_web::cookie(headers, LOGIN_COOKIE).as_deref() != Some(state) {
-        return start_again("the state is not this browser's login");
-    }
-    let Some(pending) = s.pending.take(state, s.clock.now()) else {
-        return start_again("unknown or expired state");
+    // The login must be the one this browser started (no login forced from elsewhere), and
+    // unexpired: its sealed cookie, opened at whichever instance took the callback.
+    let Some(sealed) = coeur_web::cookie(headers, s.cookies.login_name()) else {
+        return start_again("no login in progress in this browser");
+    };
+    let Some(pending) = s.cookies.open_login(&sealed, state, s.clock.now()) else {
+        return start_again("the state is not this browser's login, or it expired");
     };
     if let Some(error) = get("error") {
         return error_page(
@@ -291,7 +309,6 @@ async fn finish_login(s: &Space, headers: &HeaderMap, q: Option<&str>) -> Respon
         Err(e) => return internal(e),
     }
     let now = s.clock.now();
-    let session_id = token(&*s.random);
     let session = Session {
         national_id: id,
         scope: login.scopes.clone().unwrap_or_default().join(" "),
@@ -299,13 +316,14 @@ async fn finish_login(s: &Space, headers: &HeaderMap, q: Option<&str>) -> Respon
         csrf: token(&*s.random),
         expires: now + SESSION_SECS,
     };
-    if !s.sessions.insert(session_id.clone(), session, now) {
-        return provider_unavailable(anyhow::anyhow!("too many sessions"));
-    }
+    let sealed = match s.cookies.seal_session(&session, &*s.random) {
+        Ok(v) => v,
+        Err(e) => return unsealable(e),
+    };
     tracing::info!("a professional logged in to their space");
     see_other(
         &s.url(HOME),
-        &[s.cookie(SESSION_COOKIE, &session_id, SESSION_SECS)],
+        &[s.cookie(s.cookies.session_name(), &sealed, SESSION_SECS)],
     )
 }
 
@@ -326,7 +344,7 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// The contact form: checked (CSRF, then each field); saved whole or not at all.
 async fn save_contact(State(s): St, headers: HeaderMap, body: Bytes) -> Response {
-    let Some((_, session)) = s.session(&headers) else {
+    let Some(session) = s.session(&headers) else {
         return login_page(&s, false);
     };
     let form = coeur_web::form_pairs(&body);
@@ -365,18 +383,17 @@ async fn save(s: &Space, checked: &CsrfChecked<'_>, c: &Contact) -> anyhow::Resu
     Ok(saved)
 }
 
-/// Ends the local session and sends the browser to the provider's logout, which comes back
-/// to the page after it.
+/// Ends the local session (its cookie cleared) and sends the browser to the provider's
+/// logout, which comes back to the page after it.
 async fn logout(State(s): St, headers: HeaderMap, body: Bytes) -> Response {
-    let Some((id, session)) = s.session(&headers) else {
+    let Some(session) = s.session(&headers) else {
         return see_other(&s.url(LOGGED_OUT), &[]);
     };
     let form = coeur_web::form_pairs(&body);
     if session.check_csrf(field(&form, "csrf")).is_none() {
         return forbidden_post();
     }
-    s.sessions.remove(&id);
-    let clear = s.cookie(SESSION_COOKIE, "", 0);
+    let clear = s.cookie(s.cookies.session_name(), "", 0);
     let end_session = match s.rp().await {
         Ok(rp) => rp.end_session_endpoint().cloned(),
         Err(e) => {

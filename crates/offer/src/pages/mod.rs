@@ -17,9 +17,13 @@
 //! decision, the version the form was drawn from compared (a stale form gets the conflict
 //! page, with the current values), the form's capacities checked by the API's JSON Patch
 //! check, the change and its history row written in one transaction. Sessions are
-//! `coeur-rp`'s (in memory, an HttpOnly SameSite=Lax cookie limited to the pages' path,
-//! Secure on https); every form post carries the session's CSRF token; the only redirects go
-//! to the provider's endpoints and to the pages' own paths.
+//! `coeur-rp`'s: the login in progress and then the session live in the browser, in cookies
+//! sealed (AES-256-GCM) under keys derived from the offer's client secret (HttpOnly,
+//! SameSite=Lax, limited to the pages' path, Secure on https), nothing in the offer's memory:
+//! a login started at one instance ends at another, a session opened at one is good at every
+//! instance sharing the client secret, after a restart too. Every form post carries the
+//! session's CSRF token; the only redirects go to the provider's endpoints and to the pages'
+//! own paths.
 
 pub mod dashboard;
 pub mod form;
@@ -28,8 +32,8 @@ pub mod view;
 
 use crate::http::Offer;
 use coeur_common::random::Random;
-use coeur_rp::session::Sessions;
-use coeur_rp::{LazyParty, PartySettings, PendingLogins};
+use coeur_rp::session::SessionCookies;
+use coeur_rp::{LazyParty, PartySettings};
 use std::sync::Arc;
 
 pub use coeur_rp::Http;
@@ -94,8 +98,10 @@ impl std::fmt::Debug for PagesConfig {
 const LOGIN_SECS: i64 = 900;
 /// A session lasts this long.
 const SESSION_SECS: i64 = 8 * 3600;
-/// Logins in progress and sessions kept at once.
-const CAPACITY: usize = 10_000;
+/// The session cookie.
+const SESSION_COOKIE: &str = "offre_session";
+/// The cookie binding a login in progress to the browser that started it.
+const LOGIN_COOKIE: &str = "offre_login";
 
 /// The pages' state.
 pub struct Pages {
@@ -104,8 +110,8 @@ pub struct Pages {
     config: PagesConfig,
     /// Discovered on first use: the provider need not be up when the offer starts.
     rp: LazyParty,
-    pending: PendingLogins,
-    sessions: Sessions,
+    /// The login and session cookies, sealed under the client secret.
+    cookies: SessionCookies,
     /// The public URL's path (`/ror`, or empty), before the pages' paths.
     base_path: String,
     /// Cookies `Secure`: the public URL is https.
@@ -122,6 +128,7 @@ impl Pages {
     ) -> anyhow::Result<Arc<Self>> {
         let public = url::Url::parse(&config.public_url)
             .map_err(|e| anyhow::anyhow!("the offer's public URL: {e}"))?;
+        let cookies = SessionCookies::new(&config.client_secret, LOGIN_COOKIE, SESSION_COOKIE)?;
         let clock = offer.clock.clone();
         let rp = LazyParty::new(
             PartySettings {
@@ -140,8 +147,7 @@ impl Pages {
             base_path: public.path().trim_end_matches('/').to_owned(),
             config,
             rp,
-            pending: PendingLogins::new(LOGIN_SECS, CAPACITY),
-            sessions: Sessions::new(CAPACITY),
+            cookies,
         }))
     }
 

@@ -10,8 +10,8 @@ use super::view::{
     capacities_view, history_view, location_view, options, regions_of, structures_view,
 };
 use super::{
-    CALLBACK, DASHBOARD_DAYS, HOME, LOCATIONS, LOGGED_OUT, LOGIN, LOGIN_SCOPES, LOGOUT, Pages,
-    REGION, SESSION_SECS,
+    CALLBACK, DASHBOARD_DAYS, HOME, LOCATIONS, LOGGED_OUT, LOGIN, LOGIN_SCOPES, LOGIN_SECS, LOGOUT,
+    Pages, REGION, SESSION_SECS,
 };
 use crate::authz::{Editor, Refused};
 use crate::codes::{CAPACITY_STATUS, CAPACITY_TYPE, REGION as REGIONS};
@@ -24,16 +24,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use coeur_common::random::token;
+use coeur_rp::sealed::SealError;
 use coeur_rp::session::{CsrfChecked, Session, national_id};
 use coeur_web::i18n::Text;
 use coeur_web::{error_page, localized_page, request_lang, see_other};
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// The session cookie.
-const SESSION_COOKIE: &str = "offre_session";
-/// The cookie binding a login in progress to the browser that started it.
-const LOGIN_COOKIE: &str = "offre_login";
 
 type St = State<Arc<Pages>>;
 
@@ -106,6 +102,17 @@ fn start_again(detail: &str) -> Response {
     )
 }
 
+/// A cookie that could not be sealed: too large for a browser (an ID token of several
+/// kilobytes), or (not expected) a failure of the cipher.
+fn unsealable(e: SealError) -> Response {
+    tracing::error!(error = %e, "offer pages: the cookie");
+    let message = match e {
+        SealError::TooLarge(_) => Text::new("offer.error.too_large"),
+        SealError::Key | SealError::Seal => Text::new("offer.error.internal"),
+    };
+    failure(StatusCode::INTERNAL_SERVER_ERROR, message, None)
+}
+
 fn forbidden_post() -> Response {
     failure(StatusCode::FORBIDDEN, Text::new("offer.error.csrf"), None)
 }
@@ -115,11 +122,10 @@ impl Pages {
         coeur_web::set_cookie(name, value, &self.path(HOME), Some(max_age), self.secure)
     }
 
-    /// The session of the request's cookie, with its id.
-    fn session(&self, headers: &HeaderMap) -> Option<(String, Session)> {
-        let id = coeur_web::cookie(headers, SESSION_COOKIE)?;
-        let s = self.sessions.get(&id, self.offer.clock.now())?;
-        Some((id, s))
+    /// The unexpired session of the request's cookie.
+    fn session(&self, headers: &HeaderMap) -> Option<Session> {
+        let sealed = coeur_web::cookie(headers, self.cookies.session_name())?;
+        self.cookies.open_session(&sealed, self.offer.clock.now())
     }
 
     async fn rp(&self) -> anyhow::Result<Arc<coeur_rp::RelyingParty>> {
@@ -221,7 +227,7 @@ fn login_page(p: &Pages, logged_out: bool) -> Response {
 
 /// Home: the structures of a logged-in professional, else the login button.
 async fn home(State(p): St, headers: HeaderMap) -> Response {
-    let Some((_, session)) = p.session(&headers) else {
+    let Some(session) = p.session(&headers) else {
         return login_page(&p, false);
     };
     let o = &p.offer;
@@ -271,13 +277,16 @@ async fn login(State(p): St, headers: HeaderMap, RawQuery(q): RawQuery) -> Respo
         Ok(x) => x,
         Err(e) => return internal(e.into()),
     };
-    let state = pending.state.clone();
-    if !p.pending.insert(pending, p.offer.clock.now()) {
-        return provider_unavailable(anyhow::anyhow!("too many logins in progress"));
-    }
+    let sealed = match p
+        .cookies
+        .seal_login(&pending, p.offer.clock.now() + LOGIN_SECS, &*p.random)
+    {
+        Ok(v) => v,
+        Err(e) => return unsealable(e),
+    };
     see_other(
         url.as_str(),
-        &[p.cookie(LOGIN_COOKIE, &state, super::LOGIN_SECS)],
+        &[p.cookie(p.cookies.login_name(), &sealed, LOGIN_SECS)],
     )
 }
 
@@ -286,7 +295,7 @@ async fn login(State(p): St, headers: HeaderMap, RawQuery(q): RawQuery) -> Respo
 async fn callback(State(p): St, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     let mut r = finish_login(&p, &headers, q.as_deref()).await;
     r.headers_mut()
-        .append(header::SET_COOKIE, p.cookie(LOGIN_COOKIE, "", 0));
+        .append(header::SET_COOKIE, p.cookie(p.cookies.login_name(), "", 0));
     r
 }
 
@@ -296,13 +305,14 @@ async fn finish_login(p: &Pages, headers: &HeaderMap, q: Option<&str>) -> Respon
     let Some(state) = get("state") else {
         return start_again("no state");
     };
-    // The login must be the one this browser started (no login forced from elsewhere).
-    if coeur_web::cookie(headers, LOGIN_COOKIE).as_deref() != Some(state) {
-        return start_again("the state is not this browser's login");
-    }
+    // The login must be the one this browser started (no login forced from elsewhere), and
+    // unexpired: its sealed cookie, opened at whichever instance took the callback.
+    let Some(sealed) = coeur_web::cookie(headers, p.cookies.login_name()) else {
+        return start_again("no login in progress in this browser");
+    };
     let now = p.offer.clock.now();
-    let Some(pending) = p.pending.take(state, now) else {
-        return start_again("unknown or expired state");
+    let Some(pending) = p.cookies.open_login(&sealed, state, now) else {
+        return start_again("the state is not this browser's login, or it expired");
     };
     if let Some(error) = get("error") {
         return failure(
@@ -339,7 +349,6 @@ async fn finish_login(p: &Pages, headers: &HeaderMap, q: Option<&str>) -> Respon
         .clone()
         .unwrap_or_else(|| LOGIN_SCOPES.map(str::to_owned).to_vec())
         .join(" ");
-    let session_id = token(&*p.random);
     let session = Session {
         national_id: id,
         id_token: login.id_token,
@@ -347,13 +356,14 @@ async fn finish_login(p: &Pages, headers: &HeaderMap, q: Option<&str>) -> Respon
         csrf: token(&*p.random),
         expires: now + SESSION_SECS,
     };
-    if !p.sessions.insert(session_id.clone(), session, now) {
-        return provider_unavailable(anyhow::anyhow!("too many sessions"));
-    }
+    let sealed = match p.cookies.seal_session(&session, &*p.random) {
+        Ok(v) => v,
+        Err(e) => return unsealable(e),
+    };
     tracing::info!("a professional logged in to the offer's pages");
     see_other(
         &p.url(HOME),
-        &[p.cookie(SESSION_COOKIE, &session_id, SESSION_SECS)],
+        &[p.cookie(p.cookies.session_name(), &sealed, SESSION_SECS)],
     )
 }
 
@@ -365,7 +375,7 @@ async fn location(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let Some((_, session)) = p.session(&headers) else {
+    let Some(session) = p.session(&headers) else {
         return login_page(&p, false);
     };
     let o = &p.offer;
@@ -397,7 +407,7 @@ async fn location(
 /// The form's post: checked (session, CSRF), then the one write path: authorised, the form's
 /// version current, every field valid, written whole or not at all.
 async fn save(State(p): St, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some((_, session)) = p.session(&headers) else {
+    let Some(session) = p.session(&headers) else {
         return login_page(&p, false);
     };
     let form = coeur_web::form_pairs(&body);
@@ -485,7 +495,7 @@ async fn change(
 
 /// The history of a location's capacities, for an editor of its structure.
 async fn history(State(p): St, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    let Some((_, session)) = p.session(&headers) else {
+    let Some(session) = p.session(&headers) else {
         return login_page(&p, false);
     };
     let o = &p.offer;
@@ -522,7 +532,7 @@ async fn history(State(p): St, Path(id): Path<String>, headers: HeaderMap) -> Re
 /// A region's dashboard: available capacities by type over the last days, for any logged-in
 /// professional.
 async fn region(State(p): St, Path(code): Path<String>, headers: HeaderMap) -> Response {
-    let Some((_, session)) = p.session(&headers) else {
+    let Some(session) = p.session(&headers) else {
         return login_page(&p, false);
     };
     let Some(name) = REGIONS.label(&code) else {
@@ -568,10 +578,10 @@ async fn region(State(p): St, Path(code): Path<String>, headers: HeaderMap) -> R
     )
 }
 
-/// Ends the local session and sends the browser to the provider's logout, which comes back
-/// to the page after it.
+/// Ends the local session (its cookie cleared) and sends the browser to the provider's
+/// logout, which comes back to the page after it.
 async fn logout(State(p): St, headers: HeaderMap, body: Bytes) -> Response {
-    let Some((id, session)) = p.session(&headers) else {
+    let Some(session) = p.session(&headers) else {
         return see_other(&p.url(LOGGED_OUT), &[]);
     };
     let form = coeur_web::form_pairs(&body);
@@ -582,8 +592,7 @@ async fn logout(State(p): St, headers: HeaderMap, body: Bytes) -> Response {
     if session.check_csrf(csrf).is_none() {
         return forbidden_post();
     }
-    p.sessions.remove(&id);
-    let clear = p.cookie(SESSION_COOKIE, "", 0);
+    let clear = p.cookie(p.cookies.session_name(), "", 0);
     let end_session = match p.rp().await {
         Ok(rp) => rp.end_session_endpoint().cloned(),
         Err(e) => {
