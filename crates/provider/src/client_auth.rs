@@ -107,19 +107,26 @@ async fn authenticate(
         };
         return tok::authenticate_tls(&presented, client, cert.as_ref()).map_err(fail);
     }
-    let main = Endpoints::of(&rt.realm.issuer);
-    let mtls = Endpoints::of(&format!(
-        "{}/auth/realms/{}",
-        st.urls.card_public_url.trim_end_matches('/'),
-        rt.realm.name
-    ));
-    let audiences = [
-        rt.realm.issuer.as_str(),
-        main.token.as_str(),
-        at.url(&main),
-        mtls.token.as_str(),
-        at.url(&mtls),
-    ];
+    // The audiences a client assertion may name: built for assertions only, a secret needs
+    // none (this runs on every token and introspection request).
+    let endpoints = matches!(presented, tok::Presented::Assertion { .. }).then(|| {
+        let mtls = format!(
+            "{}/auth/realms/{}",
+            st.urls.card_public_url.trim_end_matches('/'),
+            rt.realm.name
+        );
+        (Endpoints::of(&rt.realm.issuer), Endpoints::of(&mtls))
+    });
+    let audiences: Vec<&str> = match &endpoints {
+        Some((main, mtls)) => vec![
+            rt.realm.issuer.as_str(),
+            main.token.as_str(),
+            at.url(main),
+            mtls.token.as_str(),
+            at.url(mtls),
+        ],
+        None => vec![],
+    };
     match tok::authenticate(presented, client, &audiences, st.now()).map_err(fail)? {
         AuthOutcome::Authenticated(a) => Ok(a),
         AuthOutcome::NeedsJtiCheck(checked) => {
