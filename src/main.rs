@@ -3,9 +3,10 @@
 
 mod cli;
 
-/// mimalloc rather than the system's allocator: a request allocates and frees many small
-/// buffers (headers, JSON, JWTs) across the runtime's threads, where the C library's
-/// allocator spent a seventh of the server's time.
+/// mimalloc rather than the C library's allocator: a request allocates and frees many small
+/// buffers (headers, forms, JSON, JWTs) across the runtime's threads. Profiled under token
+/// introspection, the C library's allocator took about 22 % of the server's samples, mimalloc
+/// about 13 %.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
