@@ -107,18 +107,7 @@ impl DirectoryServer {
         let store = Store::connect(&settings.database_url).await?;
         let generated = seed(&store, settings, p.now()).await?;
         let secret = ensure_directory_client(app, &rt.realm, settings, &secret_file).await?;
-        let readiness = store.clone();
-        app.add_readiness(Arc::new(move || {
-            let store = readiness.clone();
-            Box::pin(async move {
-                // A lookup by primary key: the database answers, whatever it holds.
-                store
-                    .get(RecordKind::Practitioner, "-")
-                    .await
-                    .map(|_| ())
-                    .map_err(|_| "the directory's database does not answer".to_owned())
-            })
-        }));
+        app.add_readiness(store.readiness());
 
         let issuer = rt.realm.issuer.clone();
         let http = http_client(trust).context("the directory's HTTP client")?;

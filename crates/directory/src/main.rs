@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 use coeur_directory::extract::collect;
 use coeur_directory::generate::{Writers, authorisations, generate};
 use coeur_directory::import::{Outcome, each_text_file, import_input};
-use coeur_directory::record::{RecordKind, plan};
+use coeur_directory::record::plan;
 use coeur_directory::store::Store;
 use coeur_directory::summary::Summary;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -256,21 +256,10 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
             eprintln!("serving the directory's FHIR API on {listen}");
-            let check: coeur_web::lifecycle::ReadinessCheck = Arc::new(move || {
-                let store = readiness.clone();
-                Box::pin(async move {
-                    // A lookup by primary key: the database answers, whatever it holds.
-                    store
-                        .get(RecordKind::Practitioner, "-")
-                        .await
-                        .map(|_| ())
-                        .map_err(|_| "the directory's database does not answer".to_owned())
-                })
-            });
             coeur_web::lifecycle::serve_until_signalled(
                 listener,
                 app,
-                check,
+                readiness.readiness(),
                 std::time::Duration::from_secs(shutdown_delay_secs),
                 coeur_web::listener::Limits::default(),
             )

@@ -249,17 +249,14 @@ async fn main() -> Result<()> {
                 .await
                 .with_context(|| format!("binding {listen}"))?;
             println!("offer (ROR) FHIR API: {base_url}/metadata");
-            let check: coeur_web::lifecycle::ReadinessCheck = Arc::new(move || {
-                let store = readiness.clone();
-                Box::pin(async move {
-                    // A lookup by primary key: the database answers, whatever it holds.
-                    store
-                        .location("-")
-                        .await
-                        .map(|_| ())
-                        .map_err(|_| "the offer's database does not answer".to_owned())
-                })
-            });
+            // A lookup by primary key: the database answers, whatever it holds.
+            let check = coeur_web::lifecycle::readiness_check(
+                "the offer's database does not answer",
+                move || {
+                    let store = readiness.clone();
+                    async move { store.location("-").await }
+                },
+            );
             coeur_web::lifecycle::serve_until_signalled(
                 listener,
                 app,

@@ -188,6 +188,20 @@ pub async fn serve_until_signalled(
 pub type ReadinessCheck =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
+/// A [`ReadinessCheck`] from `probe` (a cheap query of a database, say): ready when it
+/// succeeds, else not ready, saying `unready` (the error itself is not shown: it may name
+/// hosts or users).
+pub fn readiness_check<F, Fut, T, E>(unready: &'static str, probe: F) -> ReadinessCheck
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+{
+    Arc::new(move || {
+        let answer = probe();
+        Box::pin(async move { answer.await.map(|_| ()).map_err(|_| unready.to_owned()) })
+    })
+}
+
 /// How long a readiness check may take before the answer is "not ready".
 const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 

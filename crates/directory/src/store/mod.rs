@@ -535,6 +535,19 @@ async fn apply(pool: &AnyPool, postgres: bool, n: i64, file: &str) -> Result<()>
 }
 
 impl Store {
+    /// The `/readyz` check of the directory's database: a lookup by primary key, answered
+    /// whatever the store holds.
+    pub fn readiness(&self) -> coeur_web::lifecycle::ReadinessCheck {
+        let store = self.clone();
+        coeur_web::lifecycle::readiness_check(
+            "the directory's database does not answer",
+            move || {
+                let store = store.clone();
+                async move { store.get(RecordKind::Practitioner, "-").await }
+            },
+        )
+    }
+
     /// The 32-byte key `name` every instance sharing this database uses: `fresh` when no
     /// instance has made it yet (the first insert wins, so instances starting together agree).
     pub async fn shared_key(&self, name: &str, fresh: [u8; 32]) -> Result<[u8; 32]> {
