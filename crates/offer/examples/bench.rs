@@ -29,6 +29,10 @@ use coeur_resource_server::{JwksSource, Verifier};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The allocator of the offer's binaries (and of `coeur`, which may run the offer).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The targets.
 const UPDATES_PER_S: f64 = 2_000.0;
 const SEARCHES_PER_S: f64 = 5_000.0;

@@ -14,7 +14,7 @@ use sqlx::{AnyPool, Row};
 /// The schema's migrations, in order, each applied once (recorded in `offer_schema`; the
 /// first ones are idempotent, so that a store made before that table was is brought up to
 /// date). Statements are split on semicolons, which comments must not hold.
-const MIGRATIONS: [(i64, &str); 3] = [
+const MIGRATIONS: [(i64, &str); 4] = [
     (1, include_str!("../../../migrations/offer/0001_offer.sql")),
     (
         2,
@@ -23,6 +23,10 @@ const MIGRATIONS: [(i64, &str); 3] = [
     (
         3,
         include_str!("../../../migrations/offer/0003_drop_capacity_nb_index.sql"),
+    ),
+    (
+        4,
+        include_str!("../../../migrations/offer/0004_location_near_index.sql"),
     ),
 ];
 
@@ -37,10 +41,12 @@ const SQLITE_PRAGMAS: [&str; 4] = [
     "PRAGMA wal_autocheckpoint = 4000",
 ];
 
-/// `near`: the first radius tried, as a fraction of the distance asked, and how much wider
-/// each next one is (the last one is the distance asked).
-const NEAR_FIRST: f64 = 1.0 / 32.0;
-const NEAR_STEP: f64 = 4.0;
+/// `near`: the first radius tried, as a fraction of the distance asked. The next one is
+/// what the density found so far says holds the page, with a margin, at least `NEAR_STEP`
+/// times wider, at most the distance asked (`NEAR_EMPTY` times wider when nothing was found).
+const NEAR_FIRST: f64 = 1.0 / 64.0;
+const NEAR_STEP: f64 = 1.5;
+const NEAR_EMPTY: f64 = 4.0;
 
 /// Locations written per statement when filling the store.
 const BATCH: usize = 200;
@@ -567,7 +573,12 @@ impl Store {
             if last || within.len() >= wanted {
                 break within;
             }
-            radius *= NEAR_STEP;
+            radius *= if within.is_empty() {
+                NEAR_EMPTY
+            } else {
+                // Locations found grow with the area: the square root of what is missing.
+                ((wanted as f64 / within.len() as f64).sqrt() * 1.25).max(NEAR_STEP)
+            };
         };
         let mut within = within;
         within.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
