@@ -364,6 +364,25 @@ pub fn bounding_box(n: &Near) -> (f64, f64, f64, f64) {
     (n.lat - dlat, n.lat + dlat, n.lon - dlon, n.lon + dlon)
 }
 
+/// A latitude and longitude box holding every point within `km` of (`lat`, `lon`) by
+/// [`distance_km`] (unlike [`bounding_box`], which is what `near` searches within): the
+/// circle's widest longitude is `asin(sin δ / cos φ)` away, δ its angle, φ its centre's
+/// latitude; a circle around a pole spans every longitude. A little wider than exact, for
+/// rounding.
+pub fn covering_box(lat: f64, lon: f64, km: f64) -> (f64, f64, f64, f64) {
+    const KM_PER_DEGREE: f64 = 6371.0088 * std::f64::consts::PI / 180.0;
+    let margin = 1.001;
+    let delta = (km / 6371.0088).min(std::f64::consts::PI);
+    let dlat = km / KM_PER_DEGREE * margin;
+    let (s, c) = (delta.sin(), lat.to_radians().cos());
+    let dlon = if lat.abs() + dlat >= 90.0 || s >= c {
+        360.0
+    } else {
+        (s / c).asin().to_degrees() * margin
+    };
+    (lat - dlat, lat + dlat, lon - dlon, lon + dlon)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,6 +469,38 @@ mod tests {
         assert!((d - 392.0).abs() < 3.0, "{d}");
         let (a, b, c, e) = bounding_box(&m);
         assert!(a < 48.84 && b > 48.84 && c < 2.388 && e > 2.388);
+    }
+
+    #[test]
+    fn covering_boxes_hold_their_circles() {
+        // Points on circles of several radii around several centres, every bearing.
+        for (lat, lon) in [(48.84, 2.388), (43.6045, 1.444), (0.0, 0.0), (-70.0, 120.0)] {
+            for km in [0.05, 0.3, 1.25, 5.0, 20.0, 300.0] {
+                let (a, b, c, e) = covering_box(lat, lon, km);
+                for i in 0..360 {
+                    let t = f64::from(i).to_radians();
+                    // Walk along the bearing until just inside the circle.
+                    let (mut p, mut q) = (lat, lon);
+                    for step in 1..=2000 {
+                        let f = km * f64::from(step) / 2000.0;
+                        let (pl, ql) = (
+                            lat + f / 111.0 * t.cos(),
+                            lon + f / (111.0 * lat.to_radians().cos()) * t.sin(),
+                        );
+                        if distance_km(lat, lon, pl, ql) > km {
+                            break;
+                        }
+                        (p, q) = (pl, ql);
+                    }
+                    assert!(
+                        a <= p && p <= b && c <= q && q <= e,
+                        "{lat},{lon} {km} km: {p},{q} outside"
+                    );
+                }
+            }
+        }
+        let (_, _, c, e) = covering_box(89.99, 0.0, 5.0);
+        assert!(c <= -180.0 && e >= 180.0);
     }
 
     #[test]

@@ -6,12 +6,47 @@
 
 use crate::authz::EditorAuthorised;
 use crate::model::{Capacity, LocationRecord, ServiceRecord};
-use crate::query::{Cmp, Query, TimeCmp, bounding_box, distance_km};
+use crate::query::{Cmp, Near, Query, TimeCmp, bounding_box, covering_box, distance_km};
 use anyhow::{Context, Result};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
-const SCHEMA: &str = include_str!("../../../migrations/offer/0001_offer.sql");
+/// The schema's migrations, in order, each applied once (recorded in `offer_schema`; the
+/// first ones are idempotent, so that a store made before that table was is brought up to
+/// date). Statements are split on semicolons, which comments must not hold.
+const MIGRATIONS: [(i64, &str); 4] = [
+    (1, include_str!("../../../migrations/offer/0001_offer.sql")),
+    (
+        2,
+        include_str!("../../../migrations/offer/0002_capacity_search.sql"),
+    ),
+    (
+        3,
+        include_str!("../../../migrations/offer/0003_drop_capacity_nb_index.sql"),
+    ),
+    (
+        4,
+        include_str!("../../../migrations/offer/0004_location_near_index.sql"),
+    ),
+];
+
+/// SQLite's settings, on each connection: the write-ahead log, synced at checkpoints only
+/// (a crash of the machine may lose the last commits, never corrupt), a page cache of
+/// 64 MiB (the default 2 MiB makes every write read its index pages from the file), and a
+/// checkpoint every 16 MiB of log (fewer fsyncs, pages written many times copied once).
+const SQLITE_PRAGMAS: [&str; 4] = [
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA cache_size = -65536",
+    "PRAGMA wal_autocheckpoint = 4000",
+];
+
+/// `near`: the first radius tried, as a fraction of the distance asked. The next one is
+/// what the density found so far says holds the page, with a margin, at least `NEAR_STEP`
+/// times wider, at most the distance asked (`NEAR_EMPTY` times wider when nothing was found).
+const NEAR_FIRST: f64 = 1.0 / 64.0;
+const NEAR_STEP: f64 = 1.5;
+const NEAR_EMPTY: f64 = 4.0;
 
 /// Locations written per statement when filling the store.
 const BATCH: usize = 200;
@@ -46,6 +81,7 @@ pub struct HistoryEntry {
     pub capacities: Vec<Capacity>,
 }
 
+#[derive(Clone)]
 enum Bind {
     Text(String),
     Int(i64),
@@ -153,6 +189,14 @@ const SERVICE_COLUMNS: &str = "id, finess, structure_name, location_id, name, se
 
 fn location_of(row: &AnyRow) -> Result<LocationRecord> {
     let caps: String = row.try_get(9)?;
+    record_of(
+        row,
+        serde_json::from_str(&caps).context("stored capacities")?,
+    )
+}
+
+/// A row of [`LOCATION_COLUMNS`] whose capacities are known already.
+fn record_of(row: &AnyRow, capacities: Vec<Capacity>) -> Result<LocationRecord> {
     Ok(LocationRecord {
         id: row.try_get(0)?,
         finess: row.try_get(1)?,
@@ -163,7 +207,7 @@ fn location_of(row: &AnyRow) -> Result<LocationRecord> {
         region: row.try_get(6)?,
         lat: row.try_get(7)?,
         lon: row.try_get(8)?,
-        capacities: serde_json::from_str(&caps).context("stored capacities")?,
+        capacities,
         version: row.try_get(10)?,
         updated_at: row.try_get(11)?,
     })
@@ -209,28 +253,57 @@ impl Store {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 1 } else { 8 })
+            // Each connection's settings, also on those opened again later.
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        for pragma in SQLITE_PRAGMAS {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
             .connect(&url)
             .await
             .context("connecting to the offer's database")?;
-        if sqlite {
-            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"] {
-                sqlx::query(pragma).execute(&pool).await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS offer_schema (version BIGINT PRIMARY KEY)")
+            .execute(&pool)
+            .await
+            .context("creating the offer's schema")?;
+        let applied: Vec<i64> = sqlx::query("SELECT version FROM offer_schema")
+            .fetch_all(&pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        for (version, migration) in MIGRATIONS {
+            if applied.contains(&version) {
+                continue;
             }
-        }
-        for statement in SCHEMA
-            .split(';')
-            .map(|s| {
-                s.lines()
-                    .filter(|l| !l.trim_start().starts_with("--"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .filter(|s| !s.trim().is_empty())
-        {
-            sqlx::query(sqlx::AssertSqlSafe(statement))
-                .execute(&pool)
-                .await
-                .context("creating the offer's schema")?;
+            let mut tx = pool.begin().await?;
+            for statement in migration
+                .split(';')
+                .map(|s| {
+                    s.lines()
+                        .filter(|l| !l.trim_start().starts_with("--"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .filter(|s| !s.trim().is_empty())
+            {
+                sqlx::query(sqlx::AssertSqlSafe(statement))
+                    .execute(&mut *tx)
+                    .await
+                    .with_context(|| format!("the offer's schema, migration {version}"))?;
+            }
+            sqlx::query(
+                "INSERT INTO offer_schema (version) VALUES ($1) ON CONFLICT (version) DO NOTHING",
+            )
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
         }
         Ok(Self { pool })
     }
@@ -367,6 +440,15 @@ impl Store {
     }
 
     /// Locations matching `q`, with the page's rows and whether there are more.
+    ///
+    /// Capacity parameters select locations having one capacity matching them all: without
+    /// `near`, the capacities' index (type, status, location) gives the matching locations in
+    /// the order of their ids, so a page reads about as many index entries as it has rows;
+    /// with `near`, each location of the box is checked by its own capacities. `near` orders
+    /// by distance, then id: the locations of the bounding box within the distance, read
+    /// first within a small radius, then wider ones until the page is full (a page of the
+    /// nearest within a radius is the page of the nearest within the distance), and only the
+    /// page's rows decoded.
     pub async fn search_locations(&self, q: &Query) -> Result<(Vec<LocationRecord>, bool)> {
         let mut w = Where::default();
         w.any_of("l.id", &q.ids);
@@ -375,85 +457,144 @@ impl Store {
         w.time("l.updated_at", &q.last_updated);
         w.prefix_of("l.postal_code", &q.postal_codes);
         w.prefix_of("l.city_folded", &q.cities);
-        if q.has_capacity_filter() {
-            let mut inner = Where {
-                binds: std::mem::take(&mut w.binds),
-                ..Where::default()
-            };
+        let capacity = |mut inner: Where| {
             inner.any_of("c.capacity_type", &q.capacity_types);
             inner.any_of("c.status", &q.capacity_statuses);
             inner.any_of("c.temporality", &q.temporalities);
             inner.number("c.nb", &q.nb_capacity);
             inner.time("c.update_date", &q.capacity_update);
-            // Uncorrelated: the capacities' index once, then the locations by key.
-            w.sql.push(format!(
-                "l.id IN (SELECT c.location_id FROM offer_capacity c{})",
-                inner.clause()
-            ));
-            w.binds = inner.binds;
-        }
+            inner
+        };
         if let Some(n) = &q.near {
-            let (a, b, c, d) = bounding_box(n);
-            let ps: Vec<String> = [a, b, c, d]
-                .into_iter()
-                .map(|x| w.param(Bind::Real(x)))
-                .collect();
-            w.sql.push(format!(
-                "l.lat >= {} AND l.lat <= {} AND l.lon >= {} AND l.lon <= {}",
-                ps[0], ps[1], ps[2], ps[3]
-            ));
+            if q.has_capacity_filter() {
+                let mut inner = capacity(Where {
+                    sql: vec!["c.location_id = l.id".into()],
+                    binds: std::mem::take(&mut w.binds),
+                });
+                w.sql.push(format!(
+                    "EXISTS (SELECT 1 FROM offer_capacity c{})",
+                    inner.clause()
+                ));
+                w.binds = std::mem::take(&mut inner.binds);
+            }
+            return self.search_near(q, n, w).await;
         }
-        if let Some(n) = &q.near {
-            // Positions first, the page's rows then: only those are decoded.
+        let columns = LOCATION_COLUMNS
+            .split(", ")
+            .map(|c| format!("l.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = if q.has_capacity_filter() {
+            // The matching locations' ids in order from the capacities' index (a location
+            // having several matching capacities once), then their rows by key.
+            let mut inner = capacity(Where {
+                binds: std::mem::take(&mut w.binds),
+                ..Where::default()
+            });
+            let filter = if w.sql.is_empty() {
+                String::new()
+            } else {
+                format!(" AND {}", w.sql.join(" AND "))
+            };
             let sql = format!(
-                "SELECT l.id, l.lat, l.lon FROM offer_location l{}",
-                w.clause()
+                "SELECT {columns} FROM offer_location l WHERE l.id IN (SELECT m.id FROM \
+                 (SELECT DISTINCT c.location_id AS id FROM offer_capacity c \
+                 JOIN offer_location l ON l.id = c.location_id{}{filter} \
+                 ORDER BY c.location_id LIMIT {} OFFSET {}) m) ORDER BY l.id",
+                inner.clause(),
+                q.count + 1,
+                q.offset
             );
-            let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &w.binds)
-                .fetch_all(&self.pool)
-                .await?;
-            let mut within = vec![];
-            for r in &rows {
-                let (id, lat, lon): (String, f64, f64) =
-                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-                let d = distance_km(n.lat, n.lon, lat, lon);
-                if d <= n.km {
-                    within.push((d, id));
-                }
-            }
-            within.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-            let page: Vec<String> = within
-                .into_iter()
-                .skip(q.offset)
-                .take(q.count + 1)
-                .map(|(_, id)| id)
-                .collect();
-            let mut rows = self.locations_by_id(&page).await?;
-            let mut found = Vec::with_capacity(rows.len());
-            for id in &page {
-                if let Some(i) = rows.iter().position(|l| &l.id == id) {
-                    found.push(rows.swap_remove(i));
-                }
-            }
-            let more = found.len() > q.count;
-            found.truncate(q.count);
-            return Ok((found, more));
-        }
-        let sql = format!(
-            "SELECT {} FROM offer_location l{} ORDER BY l.id LIMIT {} OFFSET {}",
-            LOCATION_COLUMNS
-                .split(", ")
-                .map(|c| format!("l.{c}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            w.clause(),
-            q.count + 1,
-            q.offset
-        );
+            w.binds = std::mem::take(&mut inner.binds);
+            sql
+        } else {
+            format!(
+                "SELECT {columns} FROM offer_location l{} ORDER BY l.id LIMIT {} OFFSET {}",
+                w.clause(),
+                q.count + 1,
+                q.offset
+            )
+        };
         let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &w.binds)
             .fetch_all(&self.pool)
             .await?;
         let mut found: Vec<LocationRecord> = rows.iter().map(location_of).collect::<Result<_>>()?;
+        let more = found.len() > q.count;
+        found.truncate(q.count);
+        Ok((found, more))
+    }
+
+    /// `near` with the other conditions `w`: see [`Store::search_locations`].
+    async fn search_near(
+        &self,
+        q: &Query,
+        n: &Near,
+        w: Where,
+    ) -> Result<(Vec<LocationRecord>, bool)> {
+        let wanted = q.offset.saturating_add(q.count).saturating_add(1);
+        let (a, b, c, d) = bounding_box(n);
+        let mut radius = n.km * NEAR_FIRST;
+        let within = loop {
+            let last = radius >= n.km;
+            // Within `radius` (by the covering box, then exactly) and the bounding box.
+            let (mut a, mut b, mut c, mut d) = (a, b, c, d);
+            if !last {
+                let (a2, b2, c2, d2) = covering_box(n.lat, n.lon, radius);
+                (a, b, c, d) = (a.max(a2), b.min(b2), c.max(c2), d.min(d2));
+            }
+            let limit = if last { n.km } else { radius };
+            let mut w2 = Where {
+                sql: w.sql.clone(),
+                binds: w.binds.clone(),
+            };
+            let ps: Vec<String> = [a, b, c, d]
+                .into_iter()
+                .map(|x| w2.param(Bind::Real(x)))
+                .collect();
+            w2.sql.push(format!(
+                "l.lat >= {} AND l.lat <= {} AND l.lon >= {} AND l.lon <= {}",
+                ps[0], ps[1], ps[2], ps[3]
+            ));
+            let sql = format!(
+                "SELECT l.id, l.lat, l.lon FROM offer_location l{}",
+                w2.clause()
+            );
+            let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &w2.binds)
+                .fetch_all(&self.pool)
+                .await?;
+            let mut within = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let (lat, lon): (f64, f64) = (r.try_get(1)?, r.try_get(2)?);
+                let dist = distance_km(n.lat, n.lon, lat, lon);
+                if dist <= limit {
+                    within.push((dist, r.try_get::<String, _>(0)?));
+                }
+            }
+            if last || within.len() >= wanted {
+                break within;
+            }
+            radius *= if within.is_empty() {
+                NEAR_EMPTY
+            } else {
+                // Locations found grow with the area: the square root of what is missing.
+                ((wanted as f64 / within.len() as f64).sqrt() * 1.25).max(NEAR_STEP)
+            };
+        };
+        let mut within = within;
+        within.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        let page: Vec<String> = within
+            .into_iter()
+            .skip(q.offset)
+            .take(q.count + 1)
+            .map(|(_, id)| id)
+            .collect();
+        let mut rows = self.locations_by_id(&page).await?;
+        let mut found = Vec::with_capacity(rows.len());
+        for id in &page {
+            if let Some(i) = rows.iter().position(|l| &l.id == id) {
+                found.push(rows.swap_remove(i));
+            }
+        }
         let more = found.len() > q.count;
         found.truncate(q.count);
         Ok((found, more))
@@ -536,17 +677,19 @@ impl Store {
         let id = auth.location_id();
         let caps = serde_json::to_string(capacities)?;
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
+        // The location as it now is comes back from the write itself.
+        let sql = format!(
             "UPDATE offer_location SET capacities = $1, version = version + 1, updated_at = $2 \
-             WHERE id = $3 AND version = $4",
-        )
-        .bind(caps.as_str())
-        .bind(now)
-        .bind(id)
-        .bind(expected_version)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
+             WHERE id = $3 AND version = $4 RETURNING {LOCATION_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(caps.as_str())
+            .bind(now)
+            .bind(id)
+            .bind(expected_version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
             let row = sqlx::query("SELECT version FROM offer_location WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *tx)
@@ -556,8 +699,8 @@ impl Store {
                 Some(r) => Updated::Stale(r.try_get(0)?),
                 None => Updated::Missing,
             });
-        }
-        let version = expected_version + 1;
+        };
+        let location = record_of(&row, capacities.to_vec())?;
         sqlx::query("DELETE FROM offer_capacity WHERE location_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -573,18 +716,12 @@ impl Store {
              capacities) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(id)
-        .bind(version)
+        .bind(location.version)
         .bind(now)
         .bind(auth.who())
         .bind(caps.as_str())
         .execute(&mut *tx)
         .await?;
-        let sql = format!("SELECT {LOCATION_COLUMNS} FROM offer_location WHERE id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let location = location_of(&row)?;
         tx.commit().await?;
         Ok(Updated::Done(Box::new(location)))
     }

@@ -4,6 +4,7 @@
 
 mod api;
 mod pages;
+mod search;
 mod write;
 
 use crate::support::*;
