@@ -356,16 +356,14 @@ pub fn distance_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     2.0 * 6371.0088 * a.sqrt().asin()
 }
 
-/// The latitude and longitude bounds of the circle of `near` (a box holding it).
+/// The latitude and longitude bounds of the circle of `near`: a box holding every point of it
+/// ([`covering_box`]), so that the exact distance decides alone at the circle's edge.
 pub fn bounding_box(n: &Near) -> (f64, f64, f64, f64) {
-    let dlat = n.km / 111.0;
-    let cos = n.lat.to_radians().cos().max(0.01);
-    let dlon = n.km / (111.32 * cos);
-    (n.lat - dlat, n.lat + dlat, n.lon - dlon, n.lon + dlon)
+    covering_box(n.lat, n.lon, n.km)
 }
 
 /// A latitude and longitude box holding every point within `km` of (`lat`, `lon`) by
-/// [`distance_km`] (unlike [`bounding_box`], which is what `near` searches within): the
+/// [`distance_km`]: the
 /// circle's widest longitude is `asin(sin δ / cos φ)` away, δ its angle, φ its centre's
 /// latitude; a circle around a pole spans every longitude. A little wider than exact, for
 /// rounding.
@@ -469,6 +467,18 @@ mod tests {
         assert!((d - 392.0).abs() < 3.0, "{d}");
         let (a, b, c, e) = bounding_box(&m);
         assert!(a < 48.84 && b > 48.84 && c < 2.388 && e > 2.388);
+        // A place just inside the circle due east or west is inside the box: the exact
+        // distance decides at the edge.
+        let m = near("48.84|2.388|20|km").unwrap();
+        let (_, _, west, east) = bounding_box(&m);
+        for dir in [-1.0, 1.0] {
+            let mut lon = 2.388;
+            while distance_km(48.84, 2.388, 48.84, lon + dir * 0.0001) <= 20.0 {
+                lon += dir * 0.0001;
+            }
+            assert!(distance_km(48.84, 2.388, 48.84, lon) <= 20.0);
+            assert!(west <= lon && lon <= east, "{lon} outside {west}..{east}");
+        }
     }
 
     #[test]
