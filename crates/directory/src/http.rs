@@ -22,6 +22,7 @@ use crate::fhir::query::{
 };
 use crate::ratelimit::{Limiter, RateLimit};
 use crate::record::RecordKind;
+use crate::space::contact::Contact;
 use crate::store::search::{Lookup, Value};
 use crate::store::{Store, StoredRecord};
 use axum::body::Bytes;
@@ -31,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use coeur_common::random::Clock;
 use coeur_resource_server::{Binding, Scope, TokenError, Verifier, scope};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 scope! {
@@ -280,11 +281,13 @@ async fn read(
 /// Records scanned per store round trip.
 const SCAN: i64 = 500;
 
-/// The related records of practitioners (IdNat `keys`), through the index's owner rows.
+/// The related records of practitioners (IdNat `keys`), through the index's owner rows; their
+/// contact details from `contacts` when they came with the records (see [`Store::by_index`]).
 async fn related_of(
     d: &Directory,
     keys: &[&str],
-) -> anyhow::Result<std::collections::HashMap<String, Related>> {
+    contacts: Option<&mut HashMap<String, Contact>>,
+) -> anyhow::Result<HashMap<String, Related>> {
     let mut out: std::collections::HashMap<String, Related> = keys
         .iter()
         .map(|k| ((*k).to_owned(), Related::default()))
@@ -310,7 +313,14 @@ async fn related_of(
             }
         }
     }
-    let mut contacts = crate::space::store::contacts(&d.store, keys).await?;
+    let mut read;
+    let contacts = match contacts {
+        Some(known) => known,
+        None => {
+            read = crate::space::store::contacts(&d.store, keys).await?;
+            &mut read
+        }
+    };
     for (key, rel) in out.iter_mut() {
         rel.contact = contacts.remove(key);
     }
@@ -319,12 +329,18 @@ async fn related_of(
 
 /// The resource of a stored record, a practitioner with its related records.
 async fn full_resource(d: &Directory, s: &StoredRecord) -> anyhow::Result<Option<Resource>> {
-    Ok(full_resources(d, std::slice::from_ref(s)).await?.pop())
+    Ok(full_resources(d, std::slice::from_ref(s), None)
+        .await?
+        .pop())
 }
 
 /// The resources of stored records, practitioners with their related records (one query for
-/// them all).
-async fn full_resources(d: &Directory, list: &[StoredRecord]) -> anyhow::Result<Vec<Resource>> {
+/// them all), their contact details from `contacts` when these came with the records.
+async fn full_resources(
+    d: &Directory,
+    list: &[StoredRecord],
+    contacts: Option<&mut HashMap<String, Contact>>,
+) -> anyhow::Result<Vec<Resource>> {
     let keys: Vec<&str> = list
         .iter()
         .filter(|s| s.record.kind == RecordKind::Practitioner)
@@ -333,7 +349,7 @@ async fn full_resources(d: &Directory, list: &[StoredRecord]) -> anyhow::Result<
     let mut related = if keys.is_empty() {
         Default::default()
     } else {
-        related_of(d, &keys).await?
+        related_of(d, &keys, contacts).await?
     };
     Ok(list
         .iter()
@@ -422,14 +438,19 @@ async fn scan_owners_of_codes(
 
 /// The next candidates of a search after `after`, each with its position, and the position to
 /// go on from when there may be more: index rows in the index's order, records by key or all
-/// of the kinds in change order.
+/// of the kinds in change order. Through the index, the contact details of the practitioners
+/// found come too (`Some`, by key, those who gave some).
 async fn candidates(
     d: &Directory,
     kinds: &[RecordKind],
     driver: Option<&Driver>,
     after: &Position,
     limit: i64,
-) -> anyhow::Result<(Vec<(Position, StoredRecord)>, Option<Position>)> {
+) -> anyhow::Result<(
+    Vec<(Position, StoredRecord)>,
+    Option<Position>,
+    Option<HashMap<String, Contact>>,
+)> {
     let by_version = |chunk: Vec<StoredRecord>| {
         let more = chunk.len() as i64 == limit;
         let next = chunk
@@ -440,7 +461,7 @@ async fn candidates(
             .into_iter()
             .map(|s| (Position::Version(s.version), s))
             .collect();
-        (chunk, next)
+        (chunk, next, None)
     };
     Ok(match (driver, after) {
         (Some(Driver::Index(lookup)), Position::Row(_) | Position::Version(0)) => {
@@ -448,12 +469,15 @@ async fn candidates(
                 Position::Row(r) => Some(r),
                 Position::Version(_) => None,
             };
-            let (chunk, next) = d.store.by_index(kinds, lookup, after, limit).await?;
+            let (chunk, next, contacts) = d
+                .store
+                .by_index_with_contacts(kinds, lookup, after, limit)
+                .await?;
             let chunk = chunk
                 .into_iter()
                 .map(|(p, s)| (Position::Row(p), s))
                 .collect();
-            (chunk, next.map(Position::Row))
+            (chunk, next.map(Position::Row), Some(contacts))
         }
         (Some(Driver::Keys(keys)), Position::Version(v)) => {
             by_version(d.store.by_keys(kinds, keys, *v, limit).await?)
@@ -560,8 +584,14 @@ async fn run_search(d: &Directory, query: &Query, mut after: Position) -> anyhow
     // A page and one more first: the index's criteria select nearly only matches; more
     // candidates a round after that.
     let mut limit = (query.count as i64 + 1).min(SCAN);
+    // The contact details of every candidate, when all came with them.
+    let mut contacts: Option<HashMap<String, Contact>> = Some(HashMap::new());
     'scan: loop {
-        let (chunk, next) = candidates(d, kinds, driver.as_ref(), &after, limit).await?;
+        let (chunk, next, found) = candidates(d, kinds, driver.as_ref(), &after, limit).await?;
+        contacts = contacts.zip(found).map(|(mut all, found)| {
+            all.extend(found);
+            all
+        });
         limit = SCAN;
         for (position, s) in chunk {
             if resource(&s).is_some_and(|r| query.matches(&s, &r)) {
@@ -583,7 +613,7 @@ async fn run_search(d: &Directory, query: &Query, mut after: Position) -> anyhow
         None
     };
     let matched: Vec<StoredRecord> = matched.into_iter().map(|(_, s)| s).collect();
-    let matches = full_resources(d, &matched).await?;
+    let matches = full_resources(d, &matched, contacts.as_mut()).await?;
     let included = includes(d, query, &matches).await?;
     let mut bundle = searchset(base, query, &d.cursors, matches, next_after, included);
     bundle.total = total;
@@ -605,7 +635,7 @@ async fn count_matches(
 ) -> anyhow::Result<u64> {
     let mut total = 0u64;
     loop {
-        let (chunk, next) = candidates(d, kinds, driver, &after, SCAN).await?;
+        let (chunk, next, _) = candidates(d, kinds, driver, &after, SCAN).await?;
         total += chunk
             .iter()
             .filter(|(_, s)| resource(s).is_some_and(|r| query.matches(s, &r)))

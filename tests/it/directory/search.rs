@@ -17,6 +17,7 @@ use coeur_directory::ratelimit::RateLimit;
 use coeur_directory::record::{Record, RecordKind};
 use coeur_directory::space::contact::Contact;
 use coeur_directory::space::store::{Saved, set_contact};
+use coeur_directory::store::search::{Lookup, Value as IndexValue};
 use coeur_directory::store::{Change, Store, StoredRecord, Writer};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -211,6 +212,27 @@ both_dbs!(directory_paging_by_name_across_changes, |db| async move {
     // The changed professionals carry their new details.
     let b = get(&format!("{base}/Practitioner?family=leclerc")).await;
     assert!(b.to_string().contains("pro6@example.fr"), "{b}");
+    // The contact details come with the records the index finds (one statement): those who
+    // gave some, by key.
+    let le = Lookup::of(
+        vec![coeur_directory::index::FAMILY],
+        vec![IndexValue::Prefix("le".into())],
+    );
+    let (found, _, contacts) = store
+        .by_index_with_contacts(&[RecordKind::Practitioner], &le, None, 50)
+        .await
+        .expect("lookup");
+    assert_eq!(found.len(), 8);
+    let mut with: Vec<&str> = contacts.keys().map(String::as_str).collect();
+    with.sort();
+    assert_eq!(with, [idnat(1), idnat(6)]);
+    assert_eq!(
+        contacts[&idnat(6)]
+            .email
+            .as_ref()
+            .map(|e| e.as_str().to_owned()),
+        Some("pro6@example.fr".to_owned())
+    );
 });
 
 both_dbs!(directory_versions_from_one_counter, |db| async move {

@@ -131,6 +131,9 @@ impl Store {
         // batches), synced at checkpoints, and a wait rather than an error on a busy file. A
         // 64 MiB page cache per connection: an import inserts into indexes in key order, not
         // in file order, and SQLite's default 2 MiB cache would go to disk for most of them.
+        // Reads through a memory map of the file (up to 16 GiB): a search's index and record
+        // pages are used where the kernel keeps them, without a read call and a copy into the
+        // page cache for each (a name search touches hundreds of pages across the file).
         let opts = if sqlite {
             opts.after_connect(|conn, _| {
                 Box::pin(async move {
@@ -139,6 +142,7 @@ impl Store {
                         "PRAGMA synchronous = NORMAL",
                         "PRAGMA busy_timeout = 10000",
                         "PRAGMA cache_size = -65536",
+                        "PRAGMA mmap_size = 17179869184",
                     ] {
                         sqlx::query(pragma).execute(&mut *conn).await?;
                     }

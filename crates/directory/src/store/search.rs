@@ -5,11 +5,12 @@
 use super::{Store, StoredRecord, stored};
 use crate::index::{CODE, OWNER, entries, prefix_end};
 use crate::record::RecordKind;
+use crate::space::contact::Contact;
 use anyhow::Result;
 use sqlx::Row;
 use sqlx::any::AnyArguments;
 use sqlx::{Any, Arguments};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 const RECORD_COLUMNS: &str =
     "r.kind, r.record_key, r.fields, r.active, r.updated_at, r.deactivated_at, r.version";
@@ -256,6 +257,25 @@ impl Store {
         after: Option<&RowKey>,
         limit: i64,
     ) -> Result<(Vec<(RowKey, StoredRecord)>, Option<RowKey>)> {
+        let (found, next, _) = self
+            .by_index_with_contacts(kinds, lookup, after, limit)
+            .await?;
+        Ok((found, next))
+    }
+
+    /// [`Store::by_index`], with the contact details the practitioners found gave, by key,
+    /// read in the same statement (a practitioner found and not in the map gave none).
+    pub async fn by_index_with_contacts(
+        &self,
+        kinds: &[RecordKind],
+        lookup: &Lookup,
+        after: Option<&RowKey>,
+        limit: i64,
+    ) -> Result<(
+        Vec<(RowKey, StoredRecord)>,
+        Option<RowKey>,
+        HashMap<String, Contact>,
+    )> {
         // The index rows first, their further criteria checked on the index alone, then the
         // records of the `limit` rows kept: a subquery with its own LIMIT, so that neither
         // database reads a record before the criteria have kept its row.
@@ -288,17 +308,31 @@ impl Store {
         }
         q.push(" ORDER BY s.value, s.kind, s.record_key LIMIT ")
             .bind(limit)?;
+        // With the contact details of practitioners (a lookup by primary key, in a table
+        // holding only those professionals gave): no further statement for them.
         q.text = format!(
-            "SELECT {RECORD_COLUMNS}, c.value FROM ({}) c JOIN directory_record r \
-             ON r.kind = c.kind AND r.record_key = c.record_key \
+            "SELECT {RECORD_COLUMNS}, c.value, ct.email, ct.phone FROM ({}) c \
+             JOIN directory_record r ON r.kind = c.kind AND r.record_key = c.record_key \
+             LEFT JOIN directory_contact ct ON ct.practitioner_key = c.record_key \
+             AND c.kind = '{}' \
              ORDER BY c.value, c.kind, c.record_key",
-            q.text
+            q.text,
+            RecordKind::Practitioner.as_str()
         );
         let rows = q.fetch(self).await?;
         let mut out: Vec<(RowKey, StoredRecord)> = Vec::with_capacity(rows.len());
+        let mut contacts = HashMap::new();
         let mut last = None;
         for row in &rows {
             let s = stored(row)?;
+            if s.record.kind == RecordKind::Practitioner {
+                let email: Option<String> = row.try_get(8)?;
+                let phone: Option<String> = row.try_get(9)?;
+                let c = Contact::from_stored(email.as_deref(), phone.as_deref());
+                if !c.is_empty() {
+                    contacts.insert(s.record.key.clone(), c);
+                }
+            }
             let position = RowKey {
                 value: row.try_get(7)?,
                 kind: s.record.kind,
@@ -311,7 +345,7 @@ impl Store {
             }
             last = Some(position);
         }
-        Ok((out, last.filter(|_| rows.len() as i64 == limit)))
+        Ok((out, last.filter(|_| rows.len() as i64 == limit), contacts))
     }
 
     /// Records of `kinds` with one of `keys`, in change order after `after_version`, at most
