@@ -142,8 +142,14 @@ both_dbs!(offer_capacity_index_and_near, |db| async move {
             }
             _ => caps.retain(|c| c.status != "03"),
         }
-        let auth = authorise_edit(&editor, WRITE_SCOPE, std::slice::from_ref(&l.finess), &l.id, &l.finess)
-            .expect("authorised");
+        let auth = authorise_edit(
+            &editor,
+            WRITE_SCOPE,
+            std::slice::from_ref(&l.finess),
+            &l.id,
+            &l.finess,
+        )
+        .expect("authorised");
         let now = NOW + 100 + i as i64;
         match store
             .update_capacities(&auth, l.version, &caps, now)
@@ -167,8 +173,14 @@ both_dbs!(offer_capacity_index_and_near, |db| async move {
 
     // A stale version writes nothing.
     let l = &all[0];
-    let auth = authorise_edit(&editor, WRITE_SCOPE, std::slice::from_ref(&l.finess), &l.id, &l.finess)
-        .expect("authorised");
+    let auth = authorise_edit(
+        &editor,
+        WRITE_SCOPE,
+        std::slice::from_ref(&l.finess),
+        &l.id,
+        &l.finess,
+    )
+    .expect("authorised");
     let r = store
         .update_capacities(&auth, l.version - 1, &[], NOW + 9_999)
         .await
