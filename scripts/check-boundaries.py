@@ -23,7 +23,8 @@ ALLOWED = {
     "coeur-storage": {"coeur-oauth"},
     "coeur-web": {"coeur-oauth"},
     "coeur-resource-server": {"coeur-common", "coeur-oauth", "coeur-web"},
-    "coeur-rp": set(),
+    # A relying party of any provider: the shared pure types (randomness) only.
+    "coeur-rp": {"coeur-common"},
     # The directory: a relying party and resource server of its own, never the provider.
     "coeur-directory": {"coeur-common", "coeur-web", "coeur-resource-server", "coeur-rp"},
     # The offer (ROR): reaches the provider through OIDC and the directory through its FHIR
