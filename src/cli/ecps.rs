@@ -44,11 +44,12 @@ enum EcpsSub {
         /// The realm.
         #[arg(long)]
         realm: String,
-        /// The activation code (the card's, or the one received by e-mail).
-        #[arg(long)]
+        /// The activation code (the card's, or the one received by e-mail). It may begin with
+        /// `-`, like any base64url text.
+        #[arg(long, allow_hyphen_values = true)]
         code: String,
         /// The confirmation code received by SMS, with an e-mail's activation code.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         second_code: Option<String>,
         /// The device's name, as the professional's device list shows it.
         #[arg(long)]

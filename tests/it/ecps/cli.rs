@@ -56,7 +56,7 @@ both_dbs!(ecps_cli_enrols_approves_denies_revokes, |db| async move {
         listed.contains(&id) && listed.contains("client rp"),
         "{listed}"
     );
-    ok(&ecps(&file, &["approve", &id]).await, "approve");
+    ok(&ecps(&file, &["approve", "--", &id]).await, "approve");
     let (status, cb) = check(&b, &waiting).await;
     assert_eq!(status, 303, "{cb}");
     let cb = url::Url::parse(&cb).unwrap();
