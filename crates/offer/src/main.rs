@@ -15,7 +15,7 @@ use coeur_offer::generate::{offer_of, synthetic_structures};
 use coeur_offer::http::{Config, Offer, router};
 use coeur_offer::pages::{self, Pages, PagesConfig};
 use coeur_offer::store::Store;
-use coeur_resource_server::{JwksSource, Verifier};
+use coeur_resource_server::{JwksSource, Verifier, discovery};
 use std::sync::Arc;
 
 /// mimalloc rather than the system's allocator, as in `coeur`: searches and writes allocate
@@ -120,25 +120,12 @@ fn read_secret(file: &std::path::Path) -> Result<String> {
     Ok(secret)
 }
 
-/// The issuer's token endpoint, from its discovery document.
-async fn token_endpoint(issuer: &str, http: &reqwest::Client) -> Result<String> {
-    let url = format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    );
-    let doc: serde_json::Value = http
-        .get(&url)
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .with_context(|| format!("fetching {url}"))?
-        .json()
-        .await
-        .with_context(|| format!("reading {url}"))?;
-    doc["token_endpoint"]
+/// An endpoint of the issuer's discovery document `doc`.
+fn endpoint(doc: &serde_json::Value, name: &str) -> Result<String> {
+    doc[name]
         .as_str()
         .map(str::to_owned)
-        .with_context(|| format!("{url} has no token_endpoint"))
+        .with_context(|| format!("the issuer's discovery document has no {name}"))
 }
 
 #[tokio::main]
@@ -170,12 +157,16 @@ async fn main() -> Result<()> {
                 Some(file) => Some(read_secret(file)?),
                 None => None,
             };
+            // Read once: the JWKS and token endpoints both come from it.
+            let discovered = discovery(&issuer, &http)
+                .await
+                .context("the issuer's discovery")?;
             let directory = match (directory_url, &client_id, &secret) {
                 (Some(base_url), Some(client_id), Some(secret)) => {
                     Some(Arc::new(DirectoryClient::new(
                         DirectorySettings {
                             base_url: base_url.trim_end_matches('/').to_owned(),
-                            token_url: token_endpoint(&issuer, &http).await?,
+                            token_url: endpoint(&discovered, "token_endpoint")?,
                             client_id: client_id.clone(),
                             client_secret: secret.clone(),
                         },
@@ -214,9 +205,8 @@ async fn main() -> Result<()> {
                 store.insert_offer(&l, &s).await?;
                 println!("generated {} locations", l.len());
             }
-            let source = JwksSource::discover(&issuer, http.clone())
-                .await
-                .context("the issuer's discovery")?;
+            let jwks_uri = endpoint(&discovered, "jwks_uri")?;
+            let source = JwksSource::new(&issuer, &jwks_uri, http.clone());
             let verifier = Arc::new(Verifier::new(Arc::new(source), clock.clone()));
             let base_url = public_url
                 .unwrap_or_else(|| format!("http://{listen}"))

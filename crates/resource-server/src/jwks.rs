@@ -45,27 +45,12 @@ impl JwksSource {
     }
 
     /// A source for `issuer`, its `jwks_uri` read from the issuer's discovery document
-    /// (OpenID Connect Discovery §4; the document's `issuer` must match).
+    /// ([`discovery`]).
     pub async fn discover(issuer: &str, http: reqwest::Client) -> Result<Self> {
-        let url = format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
-        );
-        let doc: serde_json::Value = http
-            .get(&url)
-            .send()
-            .await
-            .with_context(|| format!("fetching {url}"))?
-            .error_for_status()?
-            .json()
-            .await
-            .with_context(|| format!("reading {url}"))?;
-        if doc["issuer"].as_str() != Some(issuer) {
-            bail!("{url} names another issuer");
-        }
+        let doc = discovery(issuer, &http).await?;
         let jwks_uri = doc["jwks_uri"]
             .as_str()
-            .with_context(|| format!("{url} has no jwks_uri"))?;
+            .with_context(|| format!("{issuer}'s discovery document has no jwks_uri"))?;
         Ok(Self::new(issuer, jwks_uri, http))
     }
 
@@ -128,4 +113,26 @@ impl TokenSource for JwksSource {
     fn revoked<'a>(&'a self, _claims: &'a AccessTokenClaims) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async { Ok(false) })
     }
+}
+
+/// The discovery document of `issuer` (OpenID Connect Discovery §4), refused when it names
+/// another issuer.
+pub async fn discovery(issuer: &str, http: &reqwest::Client) -> Result<serde_json::Value> {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let doc: serde_json::Value = http
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("fetching {url}"))?
+        .error_for_status()?
+        .json()
+        .await
+        .with_context(|| format!("reading {url}"))?;
+    if doc["issuer"].as_str() != Some(issuer) {
+        bail!("{url} names another issuer");
+    }
+    Ok(doc)
 }

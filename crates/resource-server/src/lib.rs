@@ -14,7 +14,7 @@
 
 mod jwks;
 
-pub use jwks::JwksSource;
+pub use jwks::{JwksSource, discovery};
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
