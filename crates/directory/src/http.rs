@@ -23,7 +23,7 @@ use crate::fhir::query::{
 use crate::ratelimit::{Limiter, RateLimit};
 use crate::record::RecordKind;
 use crate::space::contact::Contact;
-use crate::store::search::{Lookup, Value};
+use crate::store::search::{Lookup, RowKey, Value};
 use crate::store::{Store, StoredRecord};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -463,22 +463,33 @@ async fn candidates(
             .collect();
         (chunk, next, None)
     };
+    type ByRows = (
+        Vec<(RowKey, StoredRecord)>,
+        Option<RowKey>,
+        HashMap<String, Contact>,
+    );
+    let by_row = |(chunk, next, contacts): ByRows| {
+        let chunk = chunk
+            .into_iter()
+            .map(|(p, s)| (Position::Row(p), s))
+            .collect();
+        (chunk, next.map(Position::Row), Some(contacts))
+    };
+    let row = match after {
+        Position::Row(r) => Some(r),
+        Position::Version(_) => None,
+    };
     Ok(match (driver, after) {
-        (Some(Driver::Index(lookup)), Position::Row(_) | Position::Version(0)) => {
-            let after = match after {
-                Position::Row(r) => Some(r),
-                Position::Version(_) => None,
-            };
-            let (chunk, next, contacts) = d
-                .store
-                .by_index_with_contacts(kinds, lookup, after, limit)
-                .await?;
-            let chunk = chunk
-                .into_iter()
-                .map(|(p, s)| (Position::Row(p), s))
-                .collect();
-            (chunk, next.map(Position::Row), Some(contacts))
-        }
+        (Some(Driver::Index(lookup)), Position::Row(_) | Position::Version(0)) => by_row(
+            d.store
+                .by_index_with_contacts(kinds, lookup, row, limit)
+                .await?,
+        ),
+        (Some(Driver::Names(names)), Position::Row(_) | Position::Version(0)) => by_row(
+            d.store
+                .by_names_with_contacts(kinds, names, row, limit)
+                .await?,
+        ),
         (Some(Driver::Keys(keys)), Position::Version(v)) => {
             by_version(d.store.by_keys(kinds, keys, *v, limit).await?)
         }

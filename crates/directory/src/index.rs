@@ -17,6 +17,15 @@ pub const IDENTIFIER: &str = "identifier";
 pub const FAMILY: &str = "family";
 /// A Practitioner's given name, folded.
 pub const GIVEN: &str = "given";
+/// A Practitioner's family and given names together: the folded family name, [`SEPARATOR`],
+/// the folded given name. A search by family and given name reads the rows of the matches
+/// only, family by family ([`crate::store::search::Names`]), instead of every professional
+/// of a common family name.
+pub const FAMILY_GIVEN: &str = "family-given";
+/// Between the family and the given name of a [`FAMILY_GIVEN`] row: below every character a
+/// folded name holds, so that the rows of one family name come before those of a longer one
+/// it begins ("martin\u{1}…" < "martin-dubois\u{1}…"). Names holding it get no such row.
+pub const SEPARATOR: char = '\u{1}';
 /// A Practitioner's name prefix (civility), folded: `name` looks at family, given and prefix.
 pub const PREFIX: &str = "prefix";
 /// An Organization's name, folded.
@@ -81,8 +90,12 @@ pub fn entries(r: &Record) -> Vec<Entry> {
                 "0" => push(&mut out, IDENTIFIER, SYSTEM_ADELI, r.get("Identifiant PP")),
                 _ => {}
             }
-            push_folded(&mut out, FAMILY, r.get("Nom d'exercice"));
-            push_folded(&mut out, GIVEN, r.get("Prénom d'exercice"));
+            let (family, given) = (r.get("Nom d'exercice"), r.get("Prénom d'exercice"));
+            push_folded(&mut out, FAMILY, family);
+            push_folded(&mut out, GIVEN, given);
+            if let Some(both) = family_given(&fold(family), &fold(given)) {
+                push(&mut out, FAMILY_GIVEN, "", &both);
+            }
             push_folded(&mut out, PREFIX, r.get("Code civilité d'exercice"));
         }
         RecordKind::PractitionerRole => {
@@ -132,6 +145,16 @@ pub fn entries(r: &Record) -> Vec<Entry> {
         }
     }
     out
+}
+
+/// The value of a [`FAMILY_GIVEN`] row or prefix: `None` when either part is empty or holds
+/// the separator.
+pub fn family_given(family: &str, given: &str) -> Option<String> {
+    (!family.is_empty()
+        && !given.is_empty()
+        && !family.contains(SEPARATOR)
+        && !given.contains(SEPARATOR))
+    .then(|| format!("{family}{SEPARATOR}{given}"))
 }
 
 /// The upper bound (excluded) of the folded strings starting with `prefix`, bytewise.
@@ -193,7 +216,8 @@ mod tests {
         assert!(has(&e, FAMILY, "", "lefevre"));
         assert!(has(&e, GIVEN, "", "helene"));
         assert!(has(&e, PREFIX, "", "dr"));
-        assert_eq!(e.len(), 5);
+        assert!(has(&e, FAMILY_GIVEN, "", "lefevre\u{1}helene"));
+        assert_eq!(e.len(), 6);
     }
 
     #[test]

@@ -61,7 +61,11 @@ const PEOPLE: &[(u32, &str, &str)] = &[
 ];
 
 async fn import_people(store: &Store) {
-    let rows: Vec<String> = PEOPLE
+    import(store, PEOPLE).await
+}
+
+async fn import(store: &Store, people: &[(u32, &str, &str)]) {
+    let rows: Vec<String> = people
         .iter()
         .map(|(n, family, given)| pa_row(&idnat(*n), "M", family, given, "10"))
         .collect();
@@ -78,7 +82,7 @@ async fn import_people(store: &Store) {
     .await
     .expect("import");
     assert!(out.rejected.is_empty() && out.skipped.is_empty(), "{out:?}");
-    assert_eq!(out.summary.inserted as usize, PEOPLE.len() * 2, "{out:?}");
+    assert_eq!(out.summary.inserted as usize, people.len() * 2, "{out:?}");
 }
 
 /// Serves the directory's API over `store`, readable without a token; returns its base URL.
@@ -122,6 +126,10 @@ async fn get(url: &str) -> Value {
 
 /// The numbers of the professionals a searchset's matches are, in their order.
 fn numbers(bundle: &Value) -> Vec<u32> {
+    numbers_among(PEOPLE, bundle)
+}
+
+fn numbers_among(people: &[(u32, &str, &str)], bundle: &Value) -> Vec<u32> {
     bundle["entry"]
         .as_array()
         .map(|a| a.as_slice())
@@ -130,7 +138,7 @@ fn numbers(bundle: &Value) -> Vec<u32> {
         .filter(|e| e["search"]["mode"] == "match")
         .map(|e| {
             let id = e["resource"]["id"].as_str().expect("id");
-            PEOPLE
+            people
                 .iter()
                 .find(|(n, _, _)| idnat(*n) == id)
                 .map(|(n, _, _)| *n)
@@ -234,6 +242,93 @@ both_dbs!(directory_paging_by_name_across_changes, |db| async move {
         Some("pro6@example.fr".to_owned())
     );
 });
+
+/// Professionals of family names one prefix begins, in no order.
+const MARTINS: &[(u32, &str, &str)] = &[
+    (1, "MARTIN", "Jean"),
+    (2, "MARTIN", "Jeanne"),
+    (3, "MARTIN", "Paul"),
+    (4, "MARTIN-DUBOIS", "Jean"),
+    (5, "MARTINEZ", "Jean"),
+    (6, "Martin", "JEAN"),
+    (7, "MARTINEAU", "Paul"),
+    (8, "MARTINEAU", "Jeannot"),
+    (9, "MARTEL", "Jean"),
+    (10, "DUPONT", "Jean"),
+];
+
+/// Every page of a search, followed by its `next` links: the matches' numbers in order.
+async fn all_pages(first: String) -> Vec<u32> {
+    let (mut url, mut seen) = (first, vec![]);
+    loop {
+        let b = get(&url).await;
+        seen.extend(numbers_among(MARTINS, &b));
+        match next(&b) {
+            Some(n) => url = n,
+            None => return seen,
+        }
+    }
+}
+
+both_dbs!(directory_search_by_family_and_given, |db| async move {
+    let (store, _dir) = store(db).await;
+    import(&store, MARTINS).await;
+    let base = serve(store.clone()).await;
+    let search = |q: &str| all_pages(format!("{base}/Practitioner?{q}"));
+
+    // Family name by family name ("martin", "martin-dubois", "martineau", "martinez"), given
+    // names in order, then ids; whatever the page size, each once.
+    let expected = [1, 6, 2, 4, 8, 5];
+    for count in [1, 2, 4, 50] {
+        let q = format!("family=martin&given=jean&_count={count}");
+        assert_eq!(search(&q).await, expected, "{q}");
+    }
+    let b = get(&format!(
+        "{base}/Practitioner?family=martin&given=jean&_summary=count"
+    ))
+    .await;
+    assert_eq!(b["total"], 6, "{b}");
+    // The family prefix reaches family names with no such given name, and beyond.
+    assert_eq!(search("family=mart&given=PAUL&_count=1").await, [3, 7]);
+    assert_eq!(search("family=martinez&given=j").await, [5]);
+    assert_eq!(search("family=zz&given=jean").await, Vec::<u32>::new());
+    assert_eq!(search("family=martin&given=luc").await, Vec::<u32>::new());
+    // Other criteria hold too; `:exact` is checked on the records found.
+    assert_eq!(search("family=martin&given=jean&name=jeanne").await, [2]);
+    assert_eq!(search("family:exact=MARTIN&given=jean").await, [1, 2]);
+});
+
+both_dbs!(
+    directory_family_and_given_rows_of_records_stored_before,
+    |db| async move {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = match db {
+            coeur_testkit::Db::Sqlite => format!("sqlite://{}/annuaire.db", dir.path().display()),
+            coeur_testkit::Db::Postgres => coeur_testkit::pg::new_database_url().await,
+        };
+        let store = Store::connect(&url).await.expect("store");
+        import(&store, MARTINS).await;
+        // A store of the previous schema: the records without their family-and-given rows.
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
+        for s in [
+            "DELETE FROM directory_search WHERE param = 'family-given'",
+            "DELETE FROM directory_schema WHERE file = 7",
+        ] {
+            sqlx::query(s).execute(&pool).await.expect(s);
+        }
+        pool.close().await;
+        let base = serve(store.clone()).await;
+        let q = format!("{base}/Practitioner?family=martin&given=jean");
+        assert_eq!(all_pages(q.clone()).await, Vec::<u32>::new());
+        // Opened again: the schema's file writes them from the family and given rows.
+        drop(store);
+        let store = Store::connect(&url).await.expect("store again");
+        let base = serve(store).await;
+        let q = format!("{base}/Practitioner?family=martin&given=jean");
+        assert_eq!(all_pages(q).await, [1, 6, 2, 4, 8, 5]);
+    }
+);
 
 both_dbs!(directory_versions_from_one_counter, |db| async move {
     let (store, _dir) = store(db).await;

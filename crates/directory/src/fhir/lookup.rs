@@ -8,7 +8,7 @@
 use super::map::key_of_id;
 use super::query::{Filter, Query, RefField, ResourceType, StrField, StrMatch, Token, fold};
 use crate::index;
-use crate::store::search::{Lookup, Value};
+use crate::store::search::{Lookup, Names, Value};
 
 /// Where a search's candidates come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub enum Driver {
     Keys(Vec<String>),
     /// Index rows.
     Index(Lookup),
+    /// Practitioners by family and given name, family name by family name.
+    Names(Names),
 }
 
 fn tokens(ts: &[Token]) -> Option<Vec<Value>> {
@@ -95,9 +97,32 @@ fn lookup(resource: ResourceType, f: &Filter) -> Option<(u8, Driver)> {
     }
 }
 
+/// The folded family and given names of a Practitioner search by both (one starts-with or
+/// `:exact` value each), when the index's [`index::FAMILY_GIVEN`] rows answer it.
+fn family_and_given(q: &Query) -> Option<(String, String)> {
+    if q.resource != ResourceType::Practitioner {
+        return None;
+    }
+    let one = |field: StrField| {
+        let mut values = q.filters.iter().filter_map(|f| match f {
+            Filter::Str(fl, StrMatch::Start | StrMatch::Exact, vs) if *fl == field => {
+                Some(vs.as_slice())
+            }
+            _ => None,
+        });
+        match (values.next(), values.next()) {
+            (Some([v]), None) => Some(fold(v)),
+            _ => None,
+        }
+    };
+    let (family, given) = (one(StrField::Family)?, one(StrField::Given)?);
+    index::family_given(&family, &given).map(|_| (family, given))
+}
+
 /// The driving lookup of a query (the first of the most selective kind), with the other
 /// criteria the index answers as its `also`; `None`: no criterion has one (the kind's records
-/// in change order are scanned).
+/// in change order are scanned). A search by family and given name, with no more selective
+/// criterion, reads the rows of both names together ([`Driver::Names`]).
 pub fn driver(q: &Query) -> Option<Driver> {
     let mut found: Vec<(u8, Driver)> = q
         .filters
@@ -105,13 +130,31 @@ pub fn driver(q: &Query) -> Option<Driver> {
         .filter_map(|f| lookup(q.resource, f))
         .collect();
     let first = (0..found.len()).min_by_key(|&i| found[i].0)?;
+    if found[first].0 >= 3
+        && let Some((family, given)) = family_and_given(q)
+    {
+        let also = found
+            .into_iter()
+            .filter_map(|(_, d)| match d {
+                Driver::Index(l) if l.params != [index::FAMILY] && l.params != [index::GIVEN] => {
+                    Some(l)
+                }
+                _ => None,
+            })
+            .collect();
+        return Some(Driver::Names(Names {
+            family,
+            given,
+            also,
+        }));
+    }
     match found.remove(first).1 {
         Driver::Index(mut l) => {
             l.also = found
                 .into_iter()
                 .filter_map(|(_, d)| match d {
                     Driver::Index(other) => Some(other),
-                    Driver::Keys(_) => None,
+                    Driver::Keys(_) | Driver::Names(_) => None,
                 })
                 .collect();
             Some(Driver::Index(l))
@@ -167,22 +210,46 @@ mod tests {
                 ],
             )))
         );
-        // Family and given name: the family's range, the records with the given name too.
+        // Family and given name: both names' rows, with the other criteria as conditions.
         let d = driver(&q(
             ResourceType::Practitioner,
-            &[("family", "Dupont"), ("given", "Hélène")],
+            &[
+                ("family", "Dupont"),
+                ("given:exact", "Hélène"),
+                ("name", "dr"),
+            ],
         ));
         assert_eq!(
             d,
-            Some(Driver::Index(Lookup {
-                params: vec![index::FAMILY],
-                values: vec![Value::Prefix("dupont".into())],
+            Some(Driver::Names(Names {
+                family: "dupont".into(),
+                given: "helene".into(),
                 also: vec![Lookup::of(
-                    vec![index::GIVEN],
-                    vec![Value::Prefix("helene".into())]
+                    vec![index::FAMILY, index::GIVEN, index::PREFIX],
+                    vec![Value::Prefix("dr".into())]
                 )],
             }))
         );
+        // Several family names, or a more selective criterion: as any other search.
+        let d = driver(&q(
+            ResourceType::Practitioner,
+            &[("family", "Dupont,Durand"), ("given", "Hélène")],
+        ));
+        assert!(matches!(d, Some(Driver::Index(l)) if l.params == [index::FAMILY]));
+        let d = driver(&q(
+            ResourceType::Practitioner,
+            &[
+                ("family", "Dupont"),
+                ("given", "Hélène"),
+                ("identifier", "sys|1"),
+            ],
+        ));
+        assert!(matches!(d, Some(Driver::Index(l)) if l.params == [index::IDENTIFIER]));
+        let d = driver(&q(
+            ResourceType::Practitioner,
+            &[("family:contains", "upon"), ("given", "Hélène")],
+        ));
+        assert!(matches!(d, Some(Driver::Index(l)) if l.params == [index::GIVEN]));
         // :contains drives only when nothing else does.
         let d = driver(&q(
             ResourceType::Organization,

@@ -44,6 +44,10 @@ const MIGRATIONS: &[(&str, On)] = &[
         include_str!("../../../../migrations/directory/0006_shared_keys.sql"),
         On::Both,
     ),
+    (
+        include_str!("../../../../migrations/directory/0007_family_given.sql"),
+        On::Both,
+    ),
 ];
 
 /// The databases a schema file is for.
@@ -111,9 +115,26 @@ pub(crate) fn kind_of(s: &str) -> Option<RecordKind> {
     .find(|k| k.as_str() == s)
 }
 
+/// What a store is opened for: how SQLite reads its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Searches: reads through a memory map of the file.
+    Searches,
+    /// An import: reads through SQLite's page cache only. A memory map would count every page
+    /// of the file the import's inserts touch in the importer's resident memory, which must
+    /// stay bounded whatever the extract's size.
+    Import,
+}
+
 impl Store {
-    /// Connects and creates the schema if needed. `sqlite:` URLs create the file.
+    /// Connects for searches ([`Workload::Searches`]) and creates the schema if needed.
+    /// `sqlite:` URLs create the file.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_for(url, Workload::Searches).await
+    }
+
+    /// Connects for `workload` and creates the schema if needed.
+    pub async fn connect_for(url: &str, workload: Workload) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
         let url = if sqlite && !url.contains("mode=") {
@@ -134,15 +155,19 @@ impl Store {
         // Reads through a memory map of the file (up to 16 GiB): a search's index and record
         // pages are used where the kernel keeps them, without a read call and a copy into the
         // page cache for each (a name search touches hundreds of pages across the file).
+        let mmap = match workload {
+            Workload::Searches => "PRAGMA mmap_size = 17179869184",
+            Workload::Import => "PRAGMA mmap_size = 0",
+        };
         let opts = if sqlite {
-            opts.after_connect(|conn, _| {
+            opts.after_connect(move |conn, _| {
                 Box::pin(async move {
                     for pragma in [
                         "PRAGMA journal_mode = WAL",
                         "PRAGMA synchronous = NORMAL",
                         "PRAGMA busy_timeout = 10000",
                         "PRAGMA cache_size = -65536",
-                        "PRAGMA mmap_size = 17179869184",
+                        mmap,
                     ] {
                         sqlx::query(pragma).execute(&mut *conn).await?;
                     }
@@ -260,6 +285,28 @@ impl Store {
         };
         for s in statements {
             sqlx::query(*s).execute(&self.pool).await?;
+        }
+        if !self.postgres {
+            self.drop_value_samples().await?;
+        }
+        Ok(())
+    }
+
+    /// Removes the samples of values `ANALYZE` keeps in `sqlite_stat4` (SQLite is built with
+    /// them), keeping the per-index averages of `sqlite_stat1`. With samples, SQLite plans a
+    /// statement again whenever a bound value might change its plan: every search by a new
+    /// identifier or name was planned anew, about 15 % of an identifier search. The index's
+    /// order dictates the searches' plans; the averages suffice for joining the records.
+    async fn drop_value_samples(&self) -> Result<()> {
+        let sampled = sqlx::query("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat4'")
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some();
+        if sampled {
+            // `ANALYZE sqlite_schema`: the connections read the statistics tables again.
+            for s in ["DELETE FROM sqlite_stat4", "ANALYZE sqlite_schema"] {
+                sqlx::query(s).execute(&self.pool).await?;
+            }
         }
         Ok(())
     }
@@ -526,7 +573,9 @@ async fn apply(pool: &AnyPool, postgres: bool, n: i64, file: &str) -> Result<()>
         .filter(|s| !s.trim().is_empty())
     {
         let statement = if postgres {
-            statement.replace("COLLATE BINARY", "COLLATE \"C\"")
+            statement
+                .replace("COLLATE BINARY", "COLLATE \"C\"")
+                .replace("char(1)", "chr(1)")
         } else {
             statement
         };

@@ -3,7 +3,9 @@
 //! professional's related records, the owners of codes.
 
 use super::{Store, StoredRecord, stored};
-use crate::index::{CODE, OWNER, entries, prefix_end};
+use crate::index::{
+    CODE, FAMILY, FAMILY_GIVEN, OWNER, SEPARATOR, entries, family_given, prefix_end,
+};
 use crate::record::RecordKind;
 use crate::space::contact::Contact;
 use anyhow::Result;
@@ -81,6 +83,22 @@ impl Lookup {
             .map(|e| e.value)
             .min()
     }
+}
+
+/// Practitioners by family and given name (each a folded prefix, FHIR's starts-with match):
+/// for each family name the family prefix begins, in order, the [`FAMILY_GIVEN`] rows of that
+/// family with the given prefix. A search reads the rows of matches only, where the family's
+/// rows with a condition on the given name read every professional of a common family name.
+/// The rows come in the index's order (value, kind, key): a family's rows all come before those
+/// of the next family name ([`crate::index::SEPARATOR`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    /// The family name's folded prefix.
+    pub family: String,
+    /// The given name's folded prefix.
+    pub given: String,
+    /// Further criteria the records found meet.
+    pub also: Vec<Lookup>,
 }
 
 /// A position in the order of index lookups: value, kind, key (bytewise).
@@ -261,6 +279,65 @@ impl Store {
             .by_index_with_contacts(kinds, lookup, after, limit)
             .await?;
         Ok((found, next))
+    }
+
+    /// [`Store::by_index_with_contacts`] for a search by family and given name: the family
+    /// names the prefix begins one after the other, from the position's (`after`) on, until
+    /// `limit` rows are read or no family name is left.
+    pub async fn by_names_with_contacts(
+        &self,
+        kinds: &[RecordKind],
+        names: &Names,
+        after: Option<&RowKey>,
+        limit: i64,
+    ) -> Result<(
+        Vec<(RowKey, StoredRecord)>,
+        Option<RowKey>,
+        HashMap<String, Contact>,
+    )> {
+        // The prefix itself first: the smallest family name it begins, when one is.
+        let mut family = match after {
+            Some(a) => a
+                .value
+                .split(SEPARATOR)
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            None => names.family.clone(),
+        };
+        let end = prefix_end(&names.family);
+        let (mut out, mut contacts) = (Vec::new(), HashMap::new());
+        loop {
+            let both = family_given(&family, &names.given)
+                .ok_or_else(|| anyhow::anyhow!("a family or given name without a row"))?;
+            let lookup = Lookup {
+                params: vec![FAMILY_GIVEN],
+                values: vec![Value::Prefix(both)],
+                also: names.also.clone(),
+            };
+            let left = limit - out.len() as i64;
+            let (found, next, found_contacts) = self
+                .by_index_with_contacts(kinds, &lookup, after, left)
+                .await?;
+            out.extend(found);
+            contacts.extend(found_contacts);
+            if next.is_some() {
+                return Ok((out, next, contacts));
+            }
+            // Every row of this family name is read: the next one the prefix begins.
+            let row = sqlx::query(
+                "SELECT MIN(value) FROM directory_search WHERE param = $1 AND value > $2                  AND value < $3",
+            )
+            .bind(FAMILY)
+            .bind(family)
+            .bind(end.clone())
+            .fetch_one(&self.pool)
+            .await?;
+            match row.try_get::<Option<String>, _>(0)? {
+                Some(next_family) => family = next_family,
+                None => return Ok((out, None, contacts)),
+            }
+        }
     }
 
     /// [`Store::by_index`], with the contact details the practitioners found gave, by key,
