@@ -6,7 +6,8 @@
 //!
 //! Callers present coeur access tokens, checked against the provider's JWKS: issuer, expiry,
 //! an audience among the configured ones, and the scope (`offer:read` to read, `offer:write`
-//! to change). A change is then allowed only to an editor tied to the location's structure
+//! to change). Each client then takes one request from its bucket ([`Limiter`]): over its
+//! limit it gets `429` with `Retry-After`. A change is then allowed only to an editor tied to the location's structure
 //! ([`authorise_edit`]), asked on every write: a professional through the directory, a
 //! service account through the offer's own table.
 
@@ -25,6 +26,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use coeur_common::random::Clock;
+use coeur_resource_server::ratelimit::{Limiter, RateLimit};
 use coeur_resource_server::{Binding, TokenError, Verifier};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -36,6 +38,8 @@ pub struct Config {
     pub base_url: String,
     /// Accepted `aud` values (coeur puts the client id in `aud`).
     pub audiences: Vec<String>,
+    /// The per-client limit of the API's requests.
+    pub rate_limit: RateLimit,
 }
 
 /// The service's state, shared by the API and the pages.
@@ -50,6 +54,29 @@ pub struct Offer {
     pub config: Config,
     /// The directory, to tie professionals to structures (`None`: no professional may write).
     pub directory: Option<Arc<DirectoryClient>>,
+    /// Each client's bucket of requests.
+    limiter: Limiter,
+}
+
+impl Offer {
+    /// The service over `store`, checking tokens with `verifier`, reading time from `clock`,
+    /// asking `directory` which structures a professional works for.
+    pub fn new(
+        store: Store,
+        verifier: Arc<Verifier>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+        directory: Option<Arc<DirectoryClient>>,
+    ) -> Self {
+        Self {
+            store,
+            verifier,
+            clock,
+            limiter: Limiter::new(config.rate_limit),
+            config,
+            directory,
+        }
+    }
 }
 
 type St = State<Arc<Offer>>;
@@ -119,6 +146,8 @@ fn insufficient(scope: &'static str) -> Response {
 
 /// A verified caller.
 struct Caller {
+    /// The client the token was issued to (the rate limit's key).
+    client_id: String,
     scope: String,
     /// `None`: a user token without the professional's national identifier (no
     /// `scope_all`), which may read but never write.
@@ -146,20 +175,36 @@ async fn authenticate(o: &Offer, headers: &HeaderMap) -> Result<Caller, Response
     let editor = match claims.subject_name_id {
         Some(national_id) => Some(Editor::Professional { national_id }),
         None if claims.sub == claims.client_id => Some(Editor::ServiceAccount {
-            client_id: claims.client_id,
+            client_id: claims.client_id.clone(),
         }),
         None => None,
     };
     Ok(Caller {
+        client_id: claims.client_id,
         scope: claims.scope,
         editor,
     })
 }
 
+/// Counts the request of an authorised caller against its client's limit.
+// The error is the answer itself, made once per request: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn admit(o: &Offer, caller: &Caller) -> Result<(), Response> {
+    o.limiter
+        .check(&caller.client_id, o.clock.now())
+        .map_err(|t| {
+            t.answer(outcome(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                "too many requests: retry later",
+            ))
+        })
+}
+
 async fn reader(o: &Offer, headers: &HeaderMap) -> Result<(), Response> {
     let c = authenticate(o, headers).await?;
     if has_scope(&c.scope, READ_SCOPE) || has_scope(&c.scope, WRITE_SCOPE) {
-        Ok(())
+        admit(o, &c)
     } else {
         Err(insufficient(READ_SCOPE))
     }
@@ -376,6 +421,9 @@ async fn patch_location(
     }
     if !has_scope(&caller.scope, WRITE_SCOPE) {
         return insufficient(WRITE_SCOPE);
+    }
+    if let Err(r) = admit(&o, &caller) {
+        return r;
     }
     let ct = headers
         .get(header::CONTENT_TYPE)

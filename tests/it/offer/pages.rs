@@ -59,16 +59,17 @@ async fn serve_instance(
         .expect("discovery");
     let clock: Arc<dyn Clock> = s.clock.clone();
     let verifier = Arc::new(Verifier::new(Arc::new(source), clock.clone()));
-    let offer = Arc::new(Offer {
+    let offer = Arc::new(Offer::new(
         store,
         verifier,
         clock,
-        config: Config {
+        Config {
             base_url: public_url.to_owned(),
             audiences: vec![READER.to_owned()],
+            rate_limit: super::GENEROUS,
         },
-        directory: Some(directory),
-    });
+        Some(directory),
+    ));
     let random: Arc<dyn Random> = s.state.rng.clone();
     let pages = Pages::new(
         offer.clone(),

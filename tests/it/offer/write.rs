@@ -10,7 +10,7 @@ use coeur_offer::directory::DirectorySettings;
 use coeur_offer::generate::synthetic_structures;
 use serde_json::json;
 
-async fn patch(url: &str, token: &str, if_match: Option<&str>, body: &str) -> Answer {
+pub(super) async fn patch(url: &str, token: &str, if_match: Option<&str>, body: &str) -> Answer {
     let mut rb = reqwest::Client::new()
         .patch(url)
         .bearer_auth(token)
@@ -23,7 +23,7 @@ async fn patch(url: &str, token: &str, if_match: Option<&str>, body: &str) -> An
 }
 
 /// Sets the count of the location's second capacity (available beds or places).
-fn set_available(n: i64) -> String {
+pub(super) fn set_available(n: i64) -> String {
     json!([
         {"op": "test", "path": "/extension/1/extension/1/valueCode", "value": "03"},
         {"op": "replace", "path": "/extension/1/extension/3/valueInteger", "value": n},
