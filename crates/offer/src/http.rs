@@ -12,6 +12,7 @@
 //! service account through the offer's own table.
 
 use crate::authz::{Editor, READ_SCOPE, Refused, WRITE_SCOPE, has_scope};
+use crate::capability::{Organizations, capability_statement};
 use crate::directory::DirectoryClient;
 use crate::edit::{Edited, edit_capacities};
 use crate::fhir::OperationOutcome;
@@ -216,10 +217,24 @@ fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+impl Offer {
+    /// Whether the structures' Organizations can be read (from the directory).
+    fn organizations(&self) -> Organizations {
+        match self.directory {
+            Some(_) => Organizations::FromDirectory,
+            None => Organizations::Unavailable,
+        }
+    }
+}
+
 async fn metadata(State(o): St) -> Response {
     fhir(
         StatusCode::OK,
-        &crate::capability::capability_statement(&o.config.base_url, &instant(o.clock.now())),
+        &capability_statement(
+            &o.config.base_url,
+            &instant(o.clock.now()),
+            o.organizations(),
+        ),
     )
 }
 
@@ -321,9 +336,44 @@ async fn search(
         Ok(q) => q,
         Err(why) => return outcome(StatusCode::BAD_REQUEST, "invalid", why),
     };
+    if q.include_organizations && o.organizations() == Organizations::Unavailable {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "not-supported",
+            "_include=HealthcareService:organization: this server does not reach the directory",
+        );
+    }
     match search_bundle(&o, rtype, &q, &pairs).await {
         Ok(b) => fhir(StatusCode::OK, &b),
-        Err(e) => internal(e),
+        Err(SearchError::Internal(e)) => internal(e),
+        Err(SearchError::Directory(e)) => {
+            tracing::warn!(error = %format!("{e:#}"), "the directory's organizations");
+            outcome(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "transient",
+                "the directory does not answer for the structures to include; try again later",
+            )
+        }
+    }
+}
+
+/// Why a search has no answer.
+enum SearchError {
+    /// The store (or the answer's encoding) failed.
+    Internal(anyhow::Error),
+    /// The directory did not give the Organizations to include.
+    Directory(anyhow::Error),
+}
+
+impl From<anyhow::Error> for SearchError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(e)
+    }
+}
+
+impl From<serde_json::Error> for SearchError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Internal(e.into())
     }
 }
 
@@ -332,7 +382,7 @@ async fn search_bundle(
     rtype: ResourceType,
     q: &Query,
     pairs: &[(String, String)],
-) -> anyhow::Result<Value> {
+) -> Result<Value, SearchError> {
     let base = &o.config.base_url;
     let mut entries = vec![];
     let more = match rtype {
@@ -360,6 +410,21 @@ async fn search_bundle(
             if q.include_locations {
                 for l in o.store.locations_by_id(&ids).await? {
                     entries.push(entry(base, serde_json::to_value(l.resource())?, "include"));
+                }
+            }
+            if let (true, Some(d), false) =
+                (q.include_organizations, &o.directory, found.is_empty())
+            {
+                let mut finess: Vec<String> = found.iter().map(|s| s.finess.clone()).collect();
+                finess.sort();
+                finess.dedup();
+                let orgs = d
+                    .organizations(&finess, q.include_partof)
+                    .await
+                    .map_err(SearchError::Directory)?;
+                for org in orgs {
+                    entries.push(json!({"fullUrl": org.full_url, "resource": org.resource,
+                        "search": {"mode": "include"}}));
                 }
             }
             more

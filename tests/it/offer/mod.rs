@@ -3,6 +3,7 @@
 //! versions, history and authorisation; an independent FHIR client and models.
 
 mod api;
+mod includes;
 mod limits;
 mod pages;
 mod search;
