@@ -3,6 +3,7 @@
 //! versions, history and authorisation; an independent FHIR client and models.
 
 mod api;
+mod browser;
 mod includes;
 mod limits;
 mod pages;
