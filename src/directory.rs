@@ -36,7 +36,6 @@ use anyhow::{Context, Result, anyhow};
 use coeur_directory::generate::{Writers, authorisations, generate};
 use coeur_directory::http::{Access, Config, Directory, router};
 use coeur_directory::import::{Outcome, import_file};
-use coeur_directory::ratelimit::RateLimit;
 use coeur_directory::record::RecordKind;
 use coeur_directory::space::{self, Space, SpaceConfig};
 use coeur_directory::store::Store;
@@ -45,6 +44,7 @@ use coeur_oauth::discovery::Endpoints;
 use coeur_oauth::realm::Realm;
 use coeur_provider::clients::ClientRegistration;
 use coeur_provider::directory_sync::{DirectorySync, SyncSettings};
+use coeur_resource_server::ratelimit::RateLimit;
 use coeur_resource_server::{JwksSource, Verifier};
 use coeur_web::listener::{self, Tls};
 use std::path::{Path, PathBuf};
@@ -132,10 +132,7 @@ impl DirectoryServer {
             base_url: settings.public_url.clone(),
             audiences,
             access: Access::Tokens,
-            rate_limit: RateLimit {
-                burst: 100,
-                per_second: 20,
-            },
+            rate_limit: RateLimit::DEFAULT,
             cursor_key,
         };
         let directory = Directory::new(store.clone(), verifier, p.clock.clone(), config);

@@ -27,6 +27,7 @@ use coeur_offer::http::{Config, Offer, router};
 use coeur_offer::pages::{self, Pages, PagesConfig};
 use coeur_offer::store::Store;
 use coeur_provider::clients::ClientRegistration;
+use coeur_resource_server::ratelimit::RateLimit;
 use coeur_resource_server::{JwksSource, Verifier};
 use coeur_web::listener::{self, Tls};
 use std::path::{Path, PathBuf};
@@ -136,16 +137,17 @@ impl OfferServer {
                     .collect();
             generated = fill(&store, &structures, p.now()).await?;
         }
-        let offer = Arc::new(Offer {
+        let offer = Arc::new(Offer::new(
             store,
             verifier,
-            clock: p.clock.clone(),
-            config: Config {
+            p.clock.clone(),
+            Config {
                 base_url: settings.public_url.clone(),
                 audiences,
+                rate_limit: RateLimit::DEFAULT,
             },
-            directory: directory_client,
-        });
+            directory_client,
+        ));
         let mut routes = router(offer.clone());
         match secret {
             Some(client_secret) => {

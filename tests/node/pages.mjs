@@ -10,7 +10,12 @@
 //                "steps": [{ "fill": "#national_id", "value": "…" },
 //                          { "click": "button[value=test]" }, { "goto": "http://…" }] }, …]
 //   The browser opens `url`, then takes the steps in order (a click waits for the page it
-//   leads to); the page it is on at the end is the one audited.
+//   leads to); the page it is on at the end is the one audited. Two more steps:
+//   { "request": { "method", "url", "headers", "body" } } is made from outside the browser
+//   (someone else's change meanwhile) and must succeed (2xx);
+//   { "expect": { "status": 409, "present": ["#id"], "values": { "#field": "value" } } }
+//   checks the page the browser is on: the status it was answered with, elements present,
+//   form fields' values; the page fails (its report's `error`) when one differs.
 // Report: { "axe": version, "pages": [{ "name", "width", "lang_expected", "html_lang", "url",
 //   "status", "title", "screenshot", "screenshot_bytes", "violations": [{ "id", "impact",
 //   "help", "nodes": [{ "target", "html", "summary" }] }], "error"? }, …] }
@@ -44,9 +49,32 @@ const shots =
   fileURLToPath(new URL("../../target/screenshots", import.meta.url));
 await mkdir(shots, { recursive: true });
 
-// Takes one step; a click waits for the page it leads to.
-async function take(page, step) {
-  if ("goto" in step) {
+// Takes one step; a click waits for the page it leads to. `report.status` is the status of
+// the last page the browser was answered.
+async function take(page, step, report) {
+  if ("request" in step) {
+    const { method, url, headers, body } = step.request;
+    const r = await fetch(url, { method, headers, body });
+    if (!r.ok) {
+      throw new Error(`${method} ${url} answered ${r.status}: ${await r.text()}`);
+    }
+  } else if ("expect" in step) {
+    const { status, present = [], values = {} } = step.expect;
+    if (status !== undefined && report.status !== status) {
+      throw new Error(`the page was answered ${report.status}, not ${status}`);
+    }
+    for (const selector of present) {
+      if ((await page.locator(selector).count()) === 0) {
+        throw new Error(`${selector} is not on the page`);
+      }
+    }
+    for (const [selector, want] of Object.entries(values)) {
+      const got = await page.inputValue(selector);
+      if (got !== want) {
+        throw new Error(`${selector} holds ${JSON.stringify(got)}, not ${JSON.stringify(want)}`);
+      }
+    }
+  } else if ("goto" in step) {
     await page.goto(step.goto);
   } else if ("fill" in step) {
     await page.fill(step.fill, step.value);
@@ -78,7 +106,7 @@ async function audit(browser, p, width) {
     });
     await page.goto(p.url);
     for (const step of p.steps || []) {
-      await take(page, step);
+      await take(page, step, report);
     }
     report.url = page.url();
     report.title = await page.title();

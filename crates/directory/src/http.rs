@@ -20,7 +20,6 @@ use crate::fhir::page::{CursorKey, Position, count_only, searchset};
 use crate::fhir::query::{
     Filter, Handling, Include, Query, ResourceType, RevInclude, codes_match, parse,
 };
-use crate::ratelimit::{Limiter, RateLimit};
 use crate::record::RecordKind;
 use crate::space::contact::Contact;
 use crate::store::search::{Lookup, RowKey, Value};
@@ -31,6 +30,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use coeur_common::random::Clock;
+use coeur_resource_server::ratelimit::{Limiter, RateLimit};
 use coeur_resource_server::{Binding, Scope, TokenError, Verifier, scope};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -199,16 +199,12 @@ async fn admit(d: &Directory, headers: &HeaderMap) -> Result<(), Response> {
         Caller::Client(id) => format!("client:{id}"),
         Caller::Anonymous => "anonymous".to_owned(),
     };
-    d.limiter.check(&key, d.clock.now()).map_err(|retry| {
-        let mut r = outcome(
+    d.limiter.check(&key, d.clock.now()).map_err(|t| {
+        t.answer(outcome(
             StatusCode::TOO_MANY_REQUESTS,
             "throttled",
             "too many requests: retry later",
-        );
-        if let Ok(v) = HeaderValue::from_str(&retry.min(86_400).to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        r
+        ))
     })
 }
 

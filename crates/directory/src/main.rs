@@ -20,6 +20,7 @@ use coeur_directory::import::{Outcome, each_text_file, import_input};
 use coeur_directory::record::plan;
 use coeur_directory::store::{Store, Workload};
 use coeur_directory::summary::Summary;
+use coeur_resource_server::ratelimit::RateLimit;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::fs::File;
@@ -107,10 +108,15 @@ enum Command {
         #[arg(long, env = "COEUR_DIRECTORY_BASE_URL")]
         base_url: Option<String>,
         /// Requests a caller may make at once.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, env = "COEUR_DIRECTORY_RATE_BURST", default_value_t = RateLimit::DEFAULT.burst)]
         rate_burst: u32,
         /// Requests a caller regains per second.
-        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(
+            long,
+            env = "COEUR_DIRECTORY_RATE_PER_SECOND",
+            default_value_t = RateLimit::DEFAULT.per_second,
+            value_parser = clap::value_parser!(u32).range(1..)
+        )]
         rate_per_second: u32,
         /// The directory's client in the realm, for the professionals' space (with
         /// `--client-secret-file`; without both, the space is off).
@@ -222,7 +228,7 @@ async fn main() -> anyhow::Result<()> {
                 } else {
                     Access::Tokens
                 },
-                rate_limit: coeur_directory::ratelimit::RateLimit {
+                rate_limit: RateLimit {
                     burst: rate_burst,
                     per_second: rate_per_second,
                 },

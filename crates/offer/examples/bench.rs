@@ -25,6 +25,7 @@ use coeur_offer::http::{Config, Offer};
 use coeur_offer::patch::apply;
 use coeur_offer::query::{ResourceType, parse};
 use coeur_offer::store::Store;
+use coeur_resource_server::ratelimit::RateLimit;
 use coeur_resource_server::{JwksSource, Verifier};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -111,10 +112,10 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let clock = Arc::new(FixedClock::at(now));
-    let offer = Offer {
-        store: store.clone(),
+    let offer = Offer::new(
+        store.clone(),
         // Never asked: no token is verified here.
-        verifier: Arc::new(Verifier::new(
+        Arc::new(Verifier::new(
             Arc::new(JwksSource::new(
                 "https://bench.invalid",
                 "https://bench.invalid/jwks",
@@ -122,13 +123,15 @@ async fn main() -> anyhow::Result<()> {
             )),
             clock.clone(),
         )),
-        clock: clock.clone(),
-        config: Config {
+        clock.clone(),
+        Config {
             base_url: "https://bench.invalid/fhir".into(),
             audiences: vec![],
+            // Never counted: the bench calls the write path and the store directly.
+            rate_limit: RateLimit::DEFAULT,
         },
-        directory: None,
-    };
+        None,
+    );
 
     // Audited updates, through the one write path.
     let (mut lat, start, cpu0, mut i) = (vec![], Instant::now(), cpu_time(), 0usize);

@@ -1,5 +1,10 @@
-//! The offer's CapabilityStatement (`/metadata`): the resources, interactions and search
-//! parameters it serves, a subset of the ROR's `ror-serveur`.
+//! The offer's CapabilityStatement (`/metadata`): the resources, interactions, search
+//! parameters and includes it serves, a subset of the ROR's `ror-serveur`. Of the includes
+//! `ror-serveur` lists, those the offer's data answers: the services of a location and the
+//! location of a service (its own), and, when it reaches the directory, the structure of a
+//! service and its legal entity (`HealthcareService:organization`, `Organization:partof`,
+//! read from the directory). It holds no PractitionerRole nor Task, so not
+//! `PractitionerRole:practitioner`, `PractitionerRole:service` and `Task:focus`.
 
 use serde_json::{Value, json};
 
@@ -7,8 +12,29 @@ fn param(name: &str, type_: &str) -> Value {
     json!({"name": name, "type": type_})
 }
 
+/// Whether the offer reaches the directory (the structures' Organizations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Organizations {
+    /// Read from the directory: they may be included.
+    FromDirectory,
+    /// No directory: they may not.
+    Unavailable,
+}
+
+/// The `_include` values of a HealthcareService search.
+pub fn service_includes(organizations: Organizations) -> &'static [&'static str] {
+    match organizations {
+        Organizations::FromDirectory => &[
+            "HealthcareService:location",
+            "HealthcareService:organization",
+            "Organization:partof",
+        ],
+        Organizations::Unavailable => &["HealthcareService:location"],
+    }
+}
+
 /// The CapabilityStatement, dated `date`, for the API at `base_url`.
-pub fn capability_statement(base_url: &str, date: &str) -> Value {
+pub fn capability_statement(base_url: &str, date: &str, organizations: Organizations) -> Value {
     let location_params: Vec<Value> = [
         ("_id", "token"),
         ("_lastUpdated", "date"),
@@ -69,10 +95,40 @@ pub fn capability_statement(base_url: &str, date: &str) -> Value {
                     "type": "HealthcareService",
                     "profile": "https://interop.esante.gouv.fr/ig/fhir/ror/StructureDefinition/ror-healthcareservice",
                     "interaction": [{"code": "read"}, {"code": "search-type"}],
-                    "searchInclude": ["HealthcareService:location"],
+                    "searchInclude": service_includes(organizations),
                     "searchParam": service_params,
                 }
             ]
         }]
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn includes_listed_are_those_served() {
+        let includes = |o| {
+            let c = capability_statement("http://o", "2026-01-01T00:00:00Z", o);
+            let r = &c["rest"][0]["resource"];
+            (
+                r[0]["searchRevInclude"].clone(),
+                r[1]["searchInclude"].clone(),
+            )
+        };
+        let (rev, inc) = includes(Organizations::Unavailable);
+        assert_eq!(rev, serde_json::json!(["HealthcareService:location"]));
+        assert_eq!(inc, serde_json::json!(["HealthcareService:location"]));
+        let (rev, inc) = includes(Organizations::FromDirectory);
+        assert_eq!(rev, serde_json::json!(["HealthcareService:location"]));
+        assert_eq!(
+            inc,
+            serde_json::json!([
+                "HealthcareService:location",
+                "HealthcareService:organization",
+                "Organization:partof"
+            ])
+        );
+    }
 }

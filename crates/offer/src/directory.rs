@@ -2,9 +2,11 @@
 //! with the offer's own client-credentials token (`directory:read`), never a dependency on the
 //! directory's crate.
 //!
-//! Two questions are asked of it: which structures a professional works for (their
-//! `PractitionerRole`s' organizations, on every capacity change), and which structures exist
-//! (the Organizations of geographical entities, to generate offer data at first start).
+//! Three questions are asked of it: which structures a professional works for (their
+//! `PractitionerRole`s' organizations, on every capacity change), which structures exist
+//! (the Organizations of geographical entities, to generate offer data at first start), and
+//! the Organizations of given structures, with their legal entities, as the directory serves
+//! them (a HealthcareService search's `_include=HealthcareService:organization`).
 
 use crate::generate::Structure;
 use anyhow::{Context, Result, anyhow, bail};
@@ -108,14 +110,24 @@ impl DirectoryClient {
         r.json().await.context("the directory's answer")
     }
 
-    /// Every page of a search, from its first URL.
+    /// The resources of every page of a search, from its first URL.
     async fn search_all(&self, first: String, limit: usize) -> Result<Vec<Value>> {
+        let entries = self.search_entries(first, limit).await?;
+        Ok(entries
+            .into_iter()
+            .map(|mut e| e["resource"].take())
+            .collect())
+    }
+
+    /// The entries (`fullUrl`, `resource`, `search`) of every page of a search, from its
+    /// first URL.
+    async fn search_entries(&self, first: String, limit: usize) -> Result<Vec<Value>> {
         let mut out = vec![];
         let mut next = Some(first);
         while let Some(url) = next.take() {
-            let bundle = self.get(&url).await?;
-            for e in bundle["entry"].as_array().into_iter().flatten() {
-                out.push(e["resource"].clone());
+            let mut bundle = self.get(&url).await?;
+            if let Some(entries) = bundle["entry"].as_array_mut() {
+                out.append(entries);
             }
             if out.len() >= limit {
                 break;
@@ -158,12 +170,57 @@ impl DirectoryClient {
         Ok(out)
     }
 
+    /// The Organizations of the structures `finess` (FINESS of geographical entities) and,
+    /// with `partof`, of their legal entities, each once: `(fullUrl, resource)` as the
+    /// directory serves them. Asked by lists of [`FINESS_PER_SEARCH`].
+    pub async fn organizations(&self, finess: &[String], partof: bool) -> Result<Vec<Included>> {
+        let mut out: Vec<Included> = vec![];
+        for chunk in finess.chunks(FINESS_PER_SEARCH) {
+            let mut url = url::Url::parse(&format!("{}/Organization", self.settings.base_url))?;
+            {
+                let mut q = url.query_pairs_mut();
+                let asked: Vec<String> = chunk.iter().map(|f| format!("{FINESS}|{f}")).collect();
+                q.append_pair("identifier", &asked.join(","));
+                q.append_pair("_count", &(2 * FINESS_PER_SEARCH).to_string());
+                if partof {
+                    q.append_pair("_include", "Organization:partof");
+                }
+            }
+            for mut e in self.search_entries(url.into(), usize::MAX).await? {
+                let resource = e["resource"].take();
+                let full_url = e["fullUrl"].as_str().map(str::to_owned);
+                let asked = e["search"]["mode"] == "include"
+                    || finess_et(&resource).is_some_and(|f| chunk.contains(&f));
+                if resource["resourceType"] != "Organization" || !asked {
+                    continue;
+                }
+                let Some(full_url) = full_url else { continue };
+                if !out.iter().any(|i| i.full_url == full_url) {
+                    out.push(Included { full_url, resource });
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The directory's structures (geographical entities with a FINESS), `limit` at most.
     pub async fn structures(&self, limit: usize) -> Result<Vec<Structure>> {
         let url = format!("{}/Organization?_count=500", self.settings.base_url);
         let orgs = self.search_all(url, limit).await?;
         Ok(orgs.iter().filter_map(structure_of).take(limit).collect())
     }
+}
+
+/// Structures asked of the directory in one search.
+pub const FINESS_PER_SEARCH: usize = 50;
+
+/// A resource of the directory included in an answer of the offer.
+#[derive(Debug, Clone)]
+pub struct Included {
+    /// Its URL at the directory.
+    pub full_url: String,
+    /// The resource as the directory serves it.
+    pub resource: Value,
 }
 
 /// The FINESS of a geographical entity's Organization.

@@ -6,11 +6,13 @@
 //!
 //! Callers present coeur access tokens, checked against the provider's JWKS: issuer, expiry,
 //! an audience among the configured ones, and the scope (`offer:read` to read, `offer:write`
-//! to change). A change is then allowed only to an editor tied to the location's structure
+//! to change). Each client then takes one request from its bucket ([`Limiter`]): over its
+//! limit it gets `429` with `Retry-After`. A change is then allowed only to an editor tied to the location's structure
 //! ([`authorise_edit`]), asked on every write: a professional through the directory, a
 //! service account through the offer's own table.
 
 use crate::authz::{Editor, READ_SCOPE, Refused, WRITE_SCOPE, has_scope};
+use crate::capability::{Organizations, capability_statement};
 use crate::directory::DirectoryClient;
 use crate::edit::{Edited, edit_capacities};
 use crate::fhir::OperationOutcome;
@@ -25,6 +27,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use coeur_common::random::Clock;
+use coeur_resource_server::ratelimit::{Limiter, RateLimit};
 use coeur_resource_server::{Binding, TokenError, Verifier};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -36,6 +39,8 @@ pub struct Config {
     pub base_url: String,
     /// Accepted `aud` values (coeur puts the client id in `aud`).
     pub audiences: Vec<String>,
+    /// The per-client limit of the API's requests.
+    pub rate_limit: RateLimit,
 }
 
 /// The service's state, shared by the API and the pages.
@@ -50,6 +55,29 @@ pub struct Offer {
     pub config: Config,
     /// The directory, to tie professionals to structures (`None`: no professional may write).
     pub directory: Option<Arc<DirectoryClient>>,
+    /// Each client's bucket of requests.
+    limiter: Limiter,
+}
+
+impl Offer {
+    /// The service over `store`, checking tokens with `verifier`, reading time from `clock`,
+    /// asking `directory` which structures a professional works for.
+    pub fn new(
+        store: Store,
+        verifier: Arc<Verifier>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+        directory: Option<Arc<DirectoryClient>>,
+    ) -> Self {
+        Self {
+            store,
+            verifier,
+            clock,
+            limiter: Limiter::new(config.rate_limit),
+            config,
+            directory,
+        }
+    }
 }
 
 type St = State<Arc<Offer>>;
@@ -119,6 +147,8 @@ fn insufficient(scope: &'static str) -> Response {
 
 /// A verified caller.
 struct Caller {
+    /// The client the token was issued to (the rate limit's key).
+    client_id: String,
     scope: String,
     /// `None`: a user token without the professional's national identifier (no
     /// `scope_all`), which may read but never write.
@@ -146,20 +176,36 @@ async fn authenticate(o: &Offer, headers: &HeaderMap) -> Result<Caller, Response
     let editor = match claims.subject_name_id {
         Some(national_id) => Some(Editor::Professional { national_id }),
         None if claims.sub == claims.client_id => Some(Editor::ServiceAccount {
-            client_id: claims.client_id,
+            client_id: claims.client_id.clone(),
         }),
         None => None,
     };
     Ok(Caller {
+        client_id: claims.client_id,
         scope: claims.scope,
         editor,
     })
 }
 
+/// Counts the request of an authorised caller against its client's limit.
+// The error is the answer itself, made once per request: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn admit(o: &Offer, caller: &Caller) -> Result<(), Response> {
+    o.limiter
+        .check(&caller.client_id, o.clock.now())
+        .map_err(|t| {
+            t.answer(outcome(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                "too many requests: retry later",
+            ))
+        })
+}
+
 async fn reader(o: &Offer, headers: &HeaderMap) -> Result<(), Response> {
     let c = authenticate(o, headers).await?;
     if has_scope(&c.scope, READ_SCOPE) || has_scope(&c.scope, WRITE_SCOPE) {
-        Ok(())
+        admit(o, &c)
     } else {
         Err(insufficient(READ_SCOPE))
     }
@@ -171,10 +217,24 @@ fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+impl Offer {
+    /// Whether the structures' Organizations can be read (from the directory).
+    fn organizations(&self) -> Organizations {
+        match self.directory {
+            Some(_) => Organizations::FromDirectory,
+            None => Organizations::Unavailable,
+        }
+    }
+}
+
 async fn metadata(State(o): St) -> Response {
     fhir(
         StatusCode::OK,
-        &crate::capability::capability_statement(&o.config.base_url, &instant(o.clock.now())),
+        &capability_statement(
+            &o.config.base_url,
+            &instant(o.clock.now()),
+            o.organizations(),
+        ),
     )
 }
 
@@ -276,9 +336,44 @@ async fn search(
         Ok(q) => q,
         Err(why) => return outcome(StatusCode::BAD_REQUEST, "invalid", why),
     };
+    if q.include_organizations && o.organizations() == Organizations::Unavailable {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "not-supported",
+            "_include=HealthcareService:organization: this server does not reach the directory",
+        );
+    }
     match search_bundle(&o, rtype, &q, &pairs).await {
         Ok(b) => fhir(StatusCode::OK, &b),
-        Err(e) => internal(e),
+        Err(SearchError::Internal(e)) => internal(e),
+        Err(SearchError::Directory(e)) => {
+            tracing::warn!(error = %format!("{e:#}"), "the directory's organizations");
+            outcome(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "transient",
+                "the directory does not answer for the structures to include; try again later",
+            )
+        }
+    }
+}
+
+/// Why a search has no answer.
+enum SearchError {
+    /// The store (or the answer's encoding) failed.
+    Internal(anyhow::Error),
+    /// The directory did not give the Organizations to include.
+    Directory(anyhow::Error),
+}
+
+impl From<anyhow::Error> for SearchError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(e)
+    }
+}
+
+impl From<serde_json::Error> for SearchError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Internal(e.into())
     }
 }
 
@@ -287,7 +382,7 @@ async fn search_bundle(
     rtype: ResourceType,
     q: &Query,
     pairs: &[(String, String)],
-) -> anyhow::Result<Value> {
+) -> Result<Value, SearchError> {
     let base = &o.config.base_url;
     let mut entries = vec![];
     let more = match rtype {
@@ -315,6 +410,21 @@ async fn search_bundle(
             if q.include_locations {
                 for l in o.store.locations_by_id(&ids).await? {
                     entries.push(entry(base, serde_json::to_value(l.resource())?, "include"));
+                }
+            }
+            if let (true, Some(d), false) =
+                (q.include_organizations, &o.directory, found.is_empty())
+            {
+                let mut finess: Vec<String> = found.iter().map(|s| s.finess.clone()).collect();
+                finess.sort();
+                finess.dedup();
+                let orgs = d
+                    .organizations(&finess, q.include_partof)
+                    .await
+                    .map_err(SearchError::Directory)?;
+                for org in orgs {
+                    entries.push(json!({"fullUrl": org.full_url, "resource": org.resource,
+                        "search": {"mode": "include"}}));
                 }
             }
             more
@@ -376,6 +486,9 @@ async fn patch_location(
     }
     if !has_scope(&caller.scope, WRITE_SCOPE) {
         return insufficient(WRITE_SCOPE);
+    }
+    if let Err(r) = admit(&o, &caller) {
+        return r;
     }
     let ct = headers
         .get(header::CONTENT_TYPE)

@@ -15,6 +15,7 @@ use coeur_offer::generate::{offer_of, synthetic_structures};
 use coeur_offer::http::{Config, Offer, router};
 use coeur_offer::pages::{self, Pages, PagesConfig};
 use coeur_offer::store::Store;
+use coeur_resource_server::ratelimit::RateLimit;
 use coeur_resource_server::{JwksSource, Verifier, discovery};
 use std::sync::Arc;
 
@@ -69,6 +70,17 @@ enum Command {
         /// `--generate`'s synthetic ones).
         #[arg(long, env = "COEUR_ROR_DIRECTORY_URL", requires = "client_id")]
         directory_url: Option<String>,
+        /// Requests a client may make to the API at once.
+        #[arg(long, env = "COEUR_ROR_RATE_BURST", default_value_t = RateLimit::DEFAULT.burst)]
+        rate_burst: u32,
+        /// Requests a client regains per second.
+        #[arg(
+            long,
+            env = "COEUR_ROR_RATE_PER_SECOND",
+            default_value_t = RateLimit::DEFAULT.per_second,
+            value_parser = clap::value_parser!(u32).range(1..)
+        )]
+        rate_per_second: u32,
         /// Seconds `/readyz` answers 503 after SIGTERM before the listener closes (the load
         /// balancer drops the instance meanwhile); in-flight requests then have 20 s.
         #[arg(
@@ -146,6 +158,8 @@ async fn main() -> Result<()> {
             client_id,
             client_secret_file,
             directory_url,
+            rate_burst,
+            rate_per_second,
             shutdown_delay_secs,
         } => {
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -213,16 +227,20 @@ async fn main() -> Result<()> {
                 .trim_end_matches('/')
                 .to_owned();
             let readiness = store.clone();
-            let offer = Arc::new(Offer {
+            let offer = Arc::new(Offer::new(
                 store,
                 verifier,
                 clock,
-                config: Config {
+                Config {
                     base_url: base_url.clone(),
                     audiences,
+                    rate_limit: RateLimit {
+                        burst: rate_burst,
+                        per_second: rate_per_second,
+                    },
                 },
                 directory,
-            });
+            ));
             let mut app = router(offer.clone());
             if let (Some(client_id), Some(secret)) = (client_id, secret) {
                 let pages = Pages::new(

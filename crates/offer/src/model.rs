@@ -318,9 +318,20 @@ mod tests {
                 .unwrap_err()
                 .contains("nbCapacity")
         );
-        let mut e = capacity().extension();
-        e.extension[0].value_code = Some("99".into());
-        assert!(Capacity::from_extension(&e).unwrap_err().contains("J187"));
+        for (at, element, set) in [
+            (0, "capacityType", "J187"),
+            (1, "capacityStatus", "J188"),
+            (2, "temporalityCapacity", "J189"),
+            (4, "capacitySourceType", "J193"),
+            (5, "genderCapacityAvailable", "J190"),
+            (7, "temporaryAssignement", "J195"),
+        ] {
+            let mut e = capacity().extension();
+            assert_eq!(e.extension[at].url, element);
+            e.extension[at].value_code = Some("99".into());
+            let why = Capacity::from_extension(&e).unwrap_err();
+            assert!(why.contains(element) && why.contains(set), "{why}");
+        }
         let mut e = capacity().extension();
         e.extension.remove(1);
         assert!(

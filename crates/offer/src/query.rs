@@ -114,6 +114,12 @@ pub struct Query {
     pub locations: Vec<String>,
     /// `_include=HealthcareService:location`.
     pub include_locations: bool,
+    /// `_include=HealthcareService:organization`: the structures (`providedBy`), read from
+    /// the directory.
+    pub include_organizations: bool,
+    /// `_include=Organization:partof` (or `_include:iterate`): the legal entities of those
+    /// structures, from the directory too.
+    pub include_partof: bool,
     /// `_revinclude=HealthcareService:location`.
     pub revinclude_services: bool,
     /// `_count`.
@@ -235,7 +241,8 @@ pub fn parse(rtype: ResourceType, pairs: &[(String, String)]) -> Result<Query, S
             None => (key.as_str(), None),
         };
         let exact = modifier == Some("exact");
-        if modifier.is_some() && !(exact && name.starts_with("address-")) {
+        let iterate = modifier == Some("iterate") && name == "_include";
+        if modifier.is_some() && !(exact && name.starts_with("address-")) && !iterate {
             return Err(format!("{key}: modifier not supported"));
         }
         match (rtype, name) {
@@ -289,6 +296,12 @@ pub fn parse(rtype: ResourceType, pairs: &[(String, String)]) -> Result<Query, S
             (HealthcareService, "_include") if value == "HealthcareService:location" => {
                 q.include_locations = true
             }
+            (HealthcareService, "_include") if value == "HealthcareService:organization" => {
+                q.include_organizations = true
+            }
+            (HealthcareService, "_include") if value == "Organization:partof" => {
+                q.include_partof = true
+            }
             (Location, "_revinclude") if value == "HealthcareService:location" => {
                 q.revinclude_services = true
             }
@@ -319,6 +332,11 @@ pub fn parse(rtype: ResourceType, pairs: &[(String, String)]) -> Result<Query, S
                 ));
             }
         }
+    }
+    if q.include_partof && !q.include_organizations {
+        return Err("_include=Organization:partof follows the structures of \
+             _include=HealthcareService:organization: give both"
+            .into());
     }
     Ok(q)
 }
@@ -541,7 +559,27 @@ mod tests {
         )
         .unwrap();
         assert!(h.include_locations);
+        assert!(!h.include_organizations && !h.include_partof);
         assert_eq!(h.locations, ["x"]);
+        let o = q(
+            HealthcareService,
+            &[
+                ("_include", "HealthcareService:organization"),
+                ("_include:iterate", "Organization:partof"),
+            ],
+        )
+        .unwrap();
+        assert!(o.include_organizations && o.include_partof && !o.include_locations);
+        for pairs in [
+            &[("_include", "Organization:partof")][..],
+            &[("_include:recurse", "HealthcareService:organization")],
+            &[("_revinclude:iterate", "HealthcareService:location")],
+            &[("_include", "PractitionerRole:practitioner")],
+            &[("_revinclude", "Task:focus")],
+        ] {
+            assert!(q(HealthcareService, pairs).is_err(), "{pairs:?}");
+        }
+        assert!(q(Location, &[("_include", "HealthcareService:organization")]).is_err());
         let l = q(Location, &[("_count", "5000"), ("address-city", "Lyon")]).unwrap();
         assert_eq!(l.count, MAX_COUNT);
         assert_eq!(l.cities, ["lyon"]);

@@ -10,9 +10,11 @@
 //!   expiry, sender binding ([`Binding`]), revocation.
 //! - [`Bearer<S>`] is the axum extractor: a handler taking `Bearer<CaRequest>` only runs for a
 //!   valid token carrying that [`Scope`].
+//! - [`ratelimit`]: per-client limits of the FHIR APIs (`429` with `Retry-After`).
 #![forbid(unsafe_code)]
 
 mod jwks;
+pub mod ratelimit;
 
 pub use jwks::{JwksSource, discovery};
 

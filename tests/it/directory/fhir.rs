@@ -7,12 +7,12 @@ use super::store;
 use crate::both_dbs;
 use crate::support::*;
 use coeur::common::random::Clock;
+use coeur::resource_server::ratelimit::RateLimit;
 use coeur::resource_server::{JwksSource, Verifier};
 use coeur_directory::fhir::query::fold;
 use coeur_directory::generate::{Writers, generate};
 use coeur_directory::http::{Access, Config, Directory, router};
 use coeur_directory::import::{Outcome, import_file};
-use coeur_directory::ratelimit::RateLimit;
 use coeur_directory::record::{Plan, Record, RecordKind};
 use coeur_directory::store::{Store, StoredRecord};
 use serde_json::Value;
@@ -20,10 +20,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 const NOW: i64 = 1_767_225_600;
-const READER: &str = "annuaire-reader";
+pub(crate) const READER: &str = "annuaire-reader";
 
 /// Imports a generated extract of 50 professionals and 10 structures.
-async fn import_generated(store: &Store) {
+pub(crate) async fn import_generated(store: &Store) {
     let (mut a, mut s, mut d, mut m, mut f) = (vec![], vec![], vec![], vec![], vec![]);
     generate(
         11,
@@ -64,7 +64,12 @@ async fn client(s: &TestServer, id: &str, scopes: &[&str]) {
 
 /// Starts the directory's API over `store`, trusting the test server's `edit` realm through
 /// its JWKS; returns its base URL.
-async fn start_directory(s: &TestServer, store: Store, access: Access, rate: RateLimit) -> String {
+pub(crate) async fn start_directory(
+    s: &TestServer,
+    store: Store,
+    access: Access,
+    rate: RateLimit,
+) -> String {
     let source = JwksSource::discover(&s.issuer("edit"), reqwest::Client::new())
         .await
         .expect("discovery");

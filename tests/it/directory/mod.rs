@@ -5,7 +5,7 @@
 //! HealthcareService API (`services`).
 
 mod contact_sync;
-mod fhir;
+pub(crate) mod fhir;
 mod import;
 mod search;
 mod serve;

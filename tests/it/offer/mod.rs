@@ -3,6 +3,9 @@
 //! versions, history and authorisation; an independent FHIR client and models.
 
 mod api;
+mod browser;
+mod includes;
+mod limits;
 mod pages;
 mod search;
 mod write;
@@ -10,6 +13,7 @@ mod write;
 use crate::support::*;
 use axum::extract::Query;
 use coeur::common::random::Clock;
+use coeur::resource_server::ratelimit::RateLimit;
 use coeur::resource_server::{JwksSource, Verifier};
 use coeur_offer::directory::DirectoryClient;
 use coeur_offer::generate::{offer_of, synthetic_structures};
@@ -56,6 +60,12 @@ pub(crate) async fn client(s: &TestServer, id: &str, scopes: &[&str]) {
     s.add_client("edit", spec, Some(SECRET)).await;
 }
 
+/// A limit no test reaches (the clock of the tests stands still).
+pub(crate) const GENEROUS: RateLimit = RateLimit {
+    burst: 10_000,
+    per_second: 1_000,
+};
+
 /// Starts the offer's API over `store`, trusting the test server's `edit` realm through its
 /// JWKS, asking `directory` about professionals; returns its base URL.
 pub(crate) async fn start_offer(
@@ -63,6 +73,17 @@ pub(crate) async fn start_offer(
     store: Store,
     audiences: &[&str],
     directory: Option<Arc<DirectoryClient>>,
+) -> String {
+    start_offer_limited(s, store, audiences, directory, GENEROUS).await
+}
+
+/// [`start_offer`] with each client limited to `rate`.
+pub(crate) async fn start_offer_limited(
+    s: &TestServer,
+    store: Store,
+    audiences: &[&str],
+    directory: Option<Arc<DirectoryClient>>,
+    rate: RateLimit,
 ) -> String {
     let source = JwksSource::discover(&s.issuer("edit"), reqwest::Client::new())
         .await
@@ -73,16 +94,17 @@ pub(crate) async fn start_offer(
         .await
         .expect("bind");
     let base = format!("http://{}/fhir", listener.local_addr().expect("addr"));
-    let offer = Arc::new(Offer {
+    let offer = Arc::new(Offer::new(
         store,
         verifier,
         clock,
-        config: Config {
+        Config {
             base_url: base.clone(),
             audiences: audiences.iter().map(|a| (*a).to_owned()).collect(),
+            rate_limit: rate,
         },
         directory,
-    });
+    ));
     let app = axum::Router::new().nest("/fhir", router(offer));
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;

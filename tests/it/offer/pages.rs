@@ -8,8 +8,10 @@
 //! that moved on and gets the conflict page, nothing changed; another structure's location is
 //! refused, nothing changed; the regional dashboard draws its chart; the logout at coeur
 //! ends both sessions. Then (on SQLite) headless Chromium takes the same way through every
-//! page, in French and English, at desktop and phone width: axe-core clean, `<html lang>`
-//! right, screenshots kept as `ror-PAGE-sqlite.LANG.WIDTH.png`.
+//! page, in French and English, at desktop and phone width, the conflict page among them (a
+//! service account of the structure changes the capacity through the API while the browser's
+//! form is open: its save gets 409, the current values, a fresh form): axe-core clean,
+//! `<html lang>` right, screenshots kept as `ror-PAGE-sqlite.LANG.WIDTH.png`.
 
 use super::*;
 use crate::both_dbs;
@@ -59,16 +61,17 @@ async fn serve_instance(
         .expect("discovery");
     let clock: Arc<dyn Clock> = s.clock.clone();
     let verifier = Arc::new(Verifier::new(Arc::new(source), clock.clone()));
-    let offer = Arc::new(Offer {
+    let offer = Arc::new(Offer::new(
         store,
         verifier,
         clock,
-        config: Config {
+        Config {
             base_url: public_url.to_owned(),
-            audiences: vec![READER.to_owned()],
+            audiences: vec![READER.to_owned(), SIH_A.to_owned()],
+            rate_limit: super::GENEROUS,
         },
-        directory: Some(directory),
-    });
+        Some(directory),
+    ));
     let random: Arc<dyn Random> = s.state.rng.clone();
     let pages = Pages::new(
         offer.clone(),
@@ -305,6 +308,7 @@ both_dbs!(
     |db| async move {
         let s = TestServer::start(db).await;
         client(&s, READER, &["offer:read"]).await;
+        client(&s, SIH_A, &["offer:write"]).await;
         let (store, _dir) = store(db).await;
         let (locations, services) = generated();
         store
@@ -312,6 +316,10 @@ both_dbs!(
             .await
             .expect("fill");
         let structures = synthetic_structures(12);
+        store
+            .add_service_account(SIH_A, &structures[2].finess)
+            .await
+            .expect("account");
         let holder = other_active_identities(&s)
             .await
             .into_iter()
@@ -665,7 +673,10 @@ both_dbs!(
             .expect("read")
             .expect("l")
             .version;
-        audit(&base, db, &l.id, &other.id, &l.region, version).await;
+        let sih = s
+            .client_credentials_token("edit", SIH_A, "offer:write")
+            .await;
+        super::browser::audit(&base, db, &l.id, &other.id, &l.region, version, &sih).await;
 
         // Logout: the local session ends, then coeur's, and back to the page after it.
         let r = b
@@ -705,84 +716,3 @@ both_dbs!(
         assert!(matches!(again, Authz::LoginPage { .. }));
     }
 );
-
-/// Every page in headless Chromium (see [`coeur_testkit::audit_pages`]). On SQLite only: the
-/// pages are the same whatever the database, and the browser is the slow part of the test.
-async fn audit(base: &str, db: Db, id: &str, other: &str, region: &str, version: i64) {
-    let db = match db {
-        Db::Sqlite => "sqlite",
-        Db::Postgres => return,
-    };
-    let Some(chromium) = chromium_or_skip(&["playwright-core", "axe-core"]) else {
-        return;
-    };
-    let log_in = vec![
-        json!({"click": "form[action='/fhir/offre/connexion'] button"}),
-        json!({"fill": "#national_id", "value": NATIONAL_ID}),
-        json!({"click": "button[name=method][value=test]"}),
-    ];
-    let form = format!("{base}/offre/lieux/{id}");
-    let then = |more: Vec<Value>| {
-        let mut steps = log_in.clone();
-        steps.extend(more);
-        steps
-    };
-    let list: Vec<(&str, Vec<Value>, String)> = vec![
-        ("login", vec![], "/offre".into()),
-        ("structures", log_in.clone(), "/offre".into()),
-        (
-            "location",
-            then(vec![json!({"goto": form})]),
-            format!("/offre/lieux/{id}"),
-        ),
-        (
-            "form-error",
-            then(vec![
-                json!({"goto": form}),
-                json!({"fill": "#nb-1", "value": "-2"}),
-                json!({"click": "button[name=save]"}),
-            ]),
-            format!("/offre/lieux/{id}"),
-        ),
-        (
-            "saved",
-            then(vec![
-                json!({"goto": format!("{form}?enregistre={version}")}),
-            ]),
-            format!("/offre/lieux/{id}"),
-        ),
-        (
-            "history",
-            then(vec![json!({"goto": format!("{form}/historique")})]),
-            format!("/offre/lieux/{id}/historique"),
-        ),
-        (
-            "refused",
-            then(vec![json!({"goto": format!("{base}/offre/lieux/{other}")})]),
-            format!("/offre/lieux/{other}"),
-        ),
-        (
-            "region",
-            then(vec![
-                json!({"goto": format!("{base}/offre/region/{region}")}),
-            ]),
-            format!("/offre/region/{region}"),
-        ),
-        (
-            "logged-out",
-            then(vec![json!({"click": "button[name=logout]"})]),
-            "/offre/au-revoir".into(),
-        ),
-    ];
-    let pages: Vec<AuditedPage> = list
-        .into_iter()
-        .map(|(name, steps, lands)| AuditedPage {
-            name: format!("ror-{name}-{db}"),
-            url: format!("{base}/offre"),
-            steps,
-            lands,
-        })
-        .collect();
-    let problems = audit_pages(&chromium, base, &pages);
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
-}

@@ -1,5 +1,6 @@
 //! Capacity changes through `PATCH /Location/{id}` (JSON Patch): versions as ETags,
-//! `If-Match` (stale: 412), bad input refused with an OperationOutcome and nothing changed,
+//! `If-Match` (stale: 412), bad input refused with an OperationOutcome and nothing changed
+//! (an unknown code in each coded element of a capacity among it),
 //! the history of every change (who, when, before, after), and who may write: a structure's
 //! service account, a professional whose directory record ties them to the structure (the
 //! directory's FHIR API answered by a stand-in here, [`fake_directory`]), nobody else.
@@ -10,7 +11,7 @@ use coeur_offer::directory::DirectorySettings;
 use coeur_offer::generate::synthetic_structures;
 use serde_json::json;
 
-async fn patch(url: &str, token: &str, if_match: Option<&str>, body: &str) -> Answer {
+pub(super) async fn patch(url: &str, token: &str, if_match: Option<&str>, body: &str) -> Answer {
     let mut rb = reqwest::Client::new()
         .patch(url)
         .bearer_auth(token)
@@ -23,7 +24,7 @@ async fn patch(url: &str, token: &str, if_match: Option<&str>, body: &str) -> An
 }
 
 /// Sets the count of the location's second capacity (available beds or places).
-fn set_available(n: i64) -> String {
+pub(super) fn set_available(n: i64) -> String {
     json!([
         {"op": "test", "path": "/extension/1/extension/1/valueCode", "value": "03"},
         {"op": "replace", "path": "/extension/1/extension/3/valueInteger", "value": n},
@@ -207,6 +208,37 @@ both_dbs!(offer_capacity_updates, |db| async move {
         assert_outcome(&answer(r).await, status, code);
         assert_eq!(get(&url, Some(&reader)).await.body, after, "{body}");
     }
+    // An unknown code in any coded element of a capacity: 422 naming the element and its
+    // value set, nothing changed; so is an element the offer does not keep.
+    for (at, element, set) in [
+        (0, "capacityType", "J187"),
+        (1, "capacityStatus", "J188"),
+        (2, "temporalityCapacity", "J189"),
+        (4, "capacitySourceType", "J193"),
+        (5, "genderCapacityAvailable", "J190"),
+        (7, "temporaryAssignement", "J195"),
+    ] {
+        let body = json!([
+            {"op": "test", "path": format!("/extension/1/extension/{at}/url"), "value": element},
+            {"op": "replace", "path": format!("/extension/1/extension/{at}/valueCode"), "value": "99"}
+        ])
+        .to_string();
+        let r = patch(&url, &a, Some("W/\"2\""), &body).await;
+        assert_outcome(&r, 422, "processing");
+        let why = r.body["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            why.contains(element) && why.contains(set) && why.contains("99"),
+            "{why}"
+        );
+        assert_eq!(get(&url, Some(&reader)).await.body, after, "{element}");
+    }
+    let unknown = json!([{"op": "add", "path": "/extension/1/extension/-",
+        "value": {"url": "capacityClosingType", "valueCode": "01"}}]);
+    let r = patch(&url, &a, Some("W/\"2\""), &unknown.to_string()).await;
+    assert_outcome(&r, 422, "processing");
+    assert_eq!(get(&url, Some(&reader)).await.body, after);
     assert_outcome(
         &patch(&url, &a, Some("2"), &set_available(3)).await,
         400,
