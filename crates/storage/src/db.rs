@@ -107,7 +107,12 @@ impl Db {
             // SQLite serialises writers: more connections only add thread switches (measured:
             // +30% logins per CPU-second with 2 instead of 8).
             .max_connections(if sqlite { 2 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10));
+            .acquire_timeout(Duration::from_secs(10))
+            // No ping before each use of a SQLite connection: it was a hop to SQLite's worker
+            // thread and back for every transaction (a file does not go away as a server
+            // does). PostgreSQL's connections are still checked: after a restart of the
+            // server, a dead connection is replaced before a request uses it.
+            .test_before_acquire(!sqlite);
         let opts = if sqlite {
             opts.after_connect(|conn, _| {
                 Box::pin(async move {
@@ -121,6 +126,12 @@ impl Db {
                         .execute(&mut *conn)
                         .await?;
                     sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
+                    // A 64 MiB page cache per connection (SQLite's default is 2 MiB): the
+                    // indexes an issuance or a login inserts into (serials, audit chain,
+                    // grants) are then read from memory, not with a read call per page.
+                    sqlx::query("PRAGMA cache_size = -65536")
                         .execute(&mut *conn)
                         .await?;
                     Ok(())
