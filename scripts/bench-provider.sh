@@ -5,8 +5,9 @@
 #   (a) client_credentials grants/s on keep-alive connections, measured with wrk
 #       (scripts/bench/client_credentials.lua: POST with client_secret_basic; any non-200
 #       response or socket error fails the run);
-#   (b) full sandbox code-flow logins/s, measured with scripts/bench/codeflow.mjs (one login =
-#       authorize GET + wallet POST + token POST with PKCE, 3 HTTP requests, fresh browser);
+#   (b) full sandbox code-flow logins/s, measured with coeur-load codeflow (crates/loadgen; one
+#       login = authorize GET + wallet POST + token POST with PKCE, 3 HTTP requests on the
+#       virtual user's keep-alive connection, fresh browser; any failed login fails the run);
 #   (d) token introspection/s (RFC 7662) of one access token by its client, measured with wrk
 #       (scripts/bench/introspect.lua: any answer other than 200 with "active":true fails the
 #       run); each answer checks the token's signature (cached per key generation), expiry
@@ -16,7 +17,8 @@
 #       feature, ES256 JWT access tokens through a default resource indicator), and the
 #       ratio coeur/oidc-provider.
 #
-# coeur is built in release mode (cargo build --release --locked) and runs on its default
+# coeur and coeur-load are built in release mode (cargo build --release --locked, the whole
+# workspace) and coeur runs on its default
 # store, SQLite, in a temporary directory, with the repository's realms (sandbox realm
 # "edit"). Each server is pinned to one CPU (taskset) and the load tool to another, so the
 # figures are per core. Traffic goes to 127.0.0.1 only; every measurement is bounded; all
@@ -30,7 +32,7 @@
 # threads gets more of it. Rerun on a quiet machine for per-second figures that count.
 #
 # Usage: scripts/bench-provider.sh [--no-build] [--no-peer] [--enforce-targets]
-#   --no-build         use the existing target/release/coeur
+#   --no-build         use the existing target/release/coeur and target/release/coeur-load
 #   --no-peer          skip oidc-provider (c)
 #   --enforce-targets  exit 1 when a coeur figure is below its target
 #
@@ -41,7 +43,7 @@
 #                           when the load tool's CPU is shared with other work)
 #   BENCH_VUS [64]          concurrent virtual users of the code-flow driver
 #   BENCH_SERVER_CPU [0]    CPU the servers are pinned to
-#   BENCH_LOAD_CPU [1]      CPU wrk and the driver are pinned to
+#   BENCH_LOAD_CPU [1]      CPU wrk and the code-flow driver are pinned to
 #   BENCH_NICE [0]          niceness of the servers and the load tool (as root). With the
 #                           kernel's autogroup scheduling on, niceness only ranks processes
 #                           of the same session, so it does not win CPU from other sessions.
@@ -125,7 +127,10 @@ if $build; then
   cargo build --release --locked
 fi
 COEUR="$PWD/target/release/coeur"
-[[ -x "$COEUR" ]] || fail "$COEUR is missing (run without --no-build)"
+LOAD="$PWD/target/release/coeur-load"
+for b in "$COEUR" "$LOAD"; do
+  [[ -x "$b" ]] || fail "$b is missing (run without --no-build)"
+done
 
 if $peer && [[ ! -d scripts/bench/node_modules/oidc-provider ]]; then
   say "npm ci (scripts/bench: oidc-provider)"
@@ -282,7 +287,7 @@ BENCH_PATH="$INTROSPECT_PATH" BENCH_TOKEN="$access_token" \
 read -r coeur_intro coeur_in_n coeur_in_cpu coeur_in_core coeur_in_load <"$tmp/introspect.out"
 
 say "(b) coeur code-flow logins: $VUS virtual users"
-"${on_load_cpu[@]}" node scripts/bench/codeflow.mjs --base "$base" --realm "$REALM" \
+"${on_load_cpu[@]}" "$LOAD" codeflow --base "$base" --realm "$REALM" \
   --client-id "$CLIENT_ID" --secret "$SECRET" --redirect-uri "$REDIRECT_URI" \
   --vus "$VUS" --duration "$DURATION" --warmup "$WARMUP" --server-pid "$coeur_pid" --server-cpu "$SERVER_CPU" \
   >"$tmp/codeflow.txt" 2>&1 ||
@@ -298,6 +303,7 @@ cf_p99="$(field p99_ms)"
 cf_n="$(field logins)"
 cf_cpu="$(field server_cpu_s)"
 cf_core="$(field core_busy_s)"
+cf_driver="$(field driver_cpu_s)"
 coeur_rss_kb="$(awk '/^VmHWM/ {print $2}' "/proc/$coeur_pid/status" 2>/dev/null || echo '?')"
 stop_pid "$coeur_pid"
 
@@ -347,8 +353,8 @@ printf 'client_credentials grants per CPU-second (coeur): %s   (server on CPU %s
 printf 'token introspections per CPU-second (coeur): %s   (server on CPU %s of the run; other processes took %s of its core; load core busy %s)\n' \
   "$(per_cpu "$coeur_in_n" "$coeur_in_cpu")" "$(share "$coeur_in_cpu")" \
   "$(others "$coeur_in_core" "$coeur_in_cpu")" "$(share "$coeur_in_load")"
-printf 'code-flow logins per CPU-second (coeur): %s   (server on CPU %s of the run; other processes took %s of its core)\n' \
-  "$(per_cpu "$cf_n" "$cf_cpu")" "$(share "$cf_cpu")" "$(others "$cf_core" "$cf_cpu")"
+printf 'code-flow logins per CPU-second (coeur): %s   (server on CPU %s of the run; other processes took %s of its core; load driver on CPU %s of its core)\n' \
+  "$(per_cpu "$cf_n" "$cf_cpu")" "$(share "$cf_cpu")" "$(others "$cf_core" "$cf_cpu")" "$(share "$cf_driver")"
 if $peer; then
   printf 'client_credentials grants per CPU-second (oidc-provider): %s   (server on CPU %s of the run; other processes took %s of its core; load core busy %s)\n' \
     "$(per_cpu "$op_cc_n" "$op_cc_cpu")" "$(share "$op_cc_cpu")" \
