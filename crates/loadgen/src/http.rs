@@ -169,15 +169,21 @@ impl KeepAlive {
         let request = req.build(false)?;
         let what = format!("{} {}", req.method, req.url.path());
         let sent = tokio::time::timeout(REQUEST_TIMEOUT, async {
-            let sender = match &mut self.sender {
-                Some(s) if !s.is_closed() => s,
-                _ => {
+            // The connection kept from the last login, unless the server closed it meanwhile.
+            let mut kept = self.sender.take().filter(|s| !s.is_closed());
+            if let Some(s) = &mut kept
+                && s.ready().await.is_err()
+            {
+                kept = None;
+            }
+            let sender = match kept {
+                Some(s) => self.sender.insert(s),
+                None => {
                     let (s, conn) = http1::handshake(TokioIo::new(tcp(req.url).await?)).await?;
                     tokio::spawn(conn);
                     self.sender.insert(s)
                 }
             };
-            sender.ready().await?;
             exchange(sender, request).await
         })
         .await;
