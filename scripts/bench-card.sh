@@ -138,7 +138,7 @@ taskset -c "$SERVER_CPU" "$COEUR" "${args[@]}" serve --listen "127.0.0.1:$port" 
   --card-listen "127.0.0.1:$card_port" "${serve_args[@]}" >"$tmp/server.log" 2>&1 &
 
 pid=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
   curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && [[ -f "$tmp/crl/coeur-root.pem" ]] && break
   sleep 0.2
 done
