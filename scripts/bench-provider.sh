@@ -19,9 +19,9 @@
 #
 # coeur and coeur-load are built in release mode (cargo build --release --locked, the whole
 # workspace); coeur runs on its default store, SQLite, in a temporary directory, with the
-# repository's realms (sandbox realm "edit"). Each server is pinned to one CPU (taskset) and the load tool to another, so the
-# figures are per core. Traffic goes to 127.0.0.1 only; every measurement is bounded; all
-# processes and temporary files are removed on exit.
+# repository's realms (sandbox realm "edit"). Each server is pinned to one CPU (taskset) and
+# the load tool to another, so the figures are per core. Traffic goes to 127.0.0.1 only; every
+# measurement is bounded; all processes and temporary files are removed on exit.
 #
 # Besides the per-second figures, the script reads from /proc how much CPU the server got
 # during each measurement and prints the work done per server CPU-second, with the share of
