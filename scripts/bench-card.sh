@@ -14,7 +14,7 @@
 # the client with a code; any failed login fails the run. Besides logins/s and their latency,
 # the script prints the CPU time coeur got during the measurement (from /proc), the logins per
 # server CPU-second (a figure that holds on a busy machine), what other processes took of the
-# server's core, and the driver's own CPU share of its core.
+# server's core, and the driver's own CPU share of its core beside how busy that core was.
 #
 # Usage: scripts/bench-card.sh [--no-build] [--external] [--vus N] [--duration S]
 #   --no-build  use the existing target/release/coeur and target/release/coeur-load
@@ -40,8 +40,8 @@ SERVER_CPU=0
 LOAD_CPU=$(($(nproc) > 1 ? 1 : 0))
 
 if ((BUILD)); then
-  # The workspace: coeur and its load driver, coeur-load.
-  cargo build --release --locked
+  # coeur and its load driver, coeur-load.
+  cargo build --release --locked -p coeur -p coeur-load
 fi
 COEUR="$PWD/target/release/coeur"
 LOAD="$PWD/target/release/coeur-load"
@@ -145,7 +145,7 @@ done
 if ! taskset -c "$LOAD_CPU" "$LOAD" card --base "http://127.0.0.1:$port" \
   --card-ca "$tmp/crl/coeur-root.pem" --pfx "$tmp/card.p12" --pin 1234 --client-id bench-card \
   --redirect-uri http://127.0.0.1:9/cb --vus "$VUS" --duration "$DURATION" --warmup "$WARMUP" \
-  --server-pid "$pid" --server-cpu "$SERVER_CPU" >"$tmp/load.txt" 2>&1; then
+  --server-pid "$pid" --server-cpu "$SERVER_CPU" --load-cpu "$LOAD_CPU" >"$tmp/load.txt" 2>&1; then
   cat "$tmp/load.txt" "$tmp/server.log" >&2
   echo "bench-card.sh: the load driver failed (a failed login fails the run)" >&2
   exit 1
@@ -160,5 +160,5 @@ others="$(awk -v a="$(field core_busy_s)" -v b="$server_cpu" -v d="$(field secon
   'BEGIN { if (a == "n/a" || b == "n/a") print "n/a"; else { x = 100 * (a - b) / d; printf "%.0f%%", (x < 0 ? 0 : x) } }')"
 per_cpu="$(awk -v n="$(field logins)" -v c="$server_cpu" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "n/a" }')"
 echo "card logins/s (coeur, 1 core, new TLS handshake with client certificate each time; $kind): $(field logins_per_s)   (p50 $(field p50_ms) ms, p99 $(field p99_ms) ms per login; ${WARMUP}s warm-up + ${DURATION}s, $VUS virtual users)"
-echo "card logins per server CPU-second (coeur): $per_cpu   (server on CPU $(share "$server_cpu") of the run; other processes took $others of its core; load driver on CPU $(share "$(field driver_cpu_s)") of its core)"
+echo "card logins per server CPU-second (coeur): $per_cpu   (server on CPU $(share "$server_cpu") of the run; other processes took $others of its core; load driver on CPU $(share "$(field driver_cpu_s)") of its core, which was busy $(share "$(field load_core_busy_s)"))"
 echo "(compare: code-flow logins/s from scripts/bench-provider.sh)"

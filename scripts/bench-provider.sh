@@ -17,8 +17,8 @@
 #       feature, ES256 JWT access tokens through a default resource indicator), and the
 #       ratio coeur/oidc-provider.
 #
-# coeur and coeur-load are built in release mode (cargo build --release --locked, the whole
-# workspace); coeur runs on its default store, SQLite, in a temporary directory, with the
+# coeur and coeur-load are built in release mode (cargo build --release --locked -p coeur
+# -p coeur-load); coeur runs on its default store, SQLite, in a temporary directory, with the
 # repository's realms (sandbox realm "edit"). Each server is pinned to one CPU (taskset) and
 # the load tool to another, so the figures are per core. Traffic goes to 127.0.0.1 only; every
 # measurement is bounded; all processes and temporary files are removed on exit.
@@ -122,8 +122,8 @@ core_label="$server_cores core$( ((server_cores == 1)) || echo s)"
 # --- build -------------------------------------------------------------------
 
 if $build; then
-  say "cargo build --release --locked"
-  cargo build --release --locked
+  say "cargo build --release --locked -p coeur -p coeur-load"
+  cargo build --release --locked -p coeur -p coeur-load
 fi
 COEUR="$PWD/target/release/coeur"
 LOAD="$PWD/target/release/coeur-load"
@@ -289,6 +289,7 @@ say "(b) coeur code-flow logins: $VUS virtual users"
 "${on_load_cpu[@]}" "$LOAD" codeflow --base "$base" --realm "$REALM" \
   --client-id "$CLIENT_ID" --secret "$SECRET" --redirect-uri "$REDIRECT_URI" \
   --vus "$VUS" --duration "$DURATION" --warmup "$WARMUP" --server-pid "$coeur_pid" --server-cpu "$SERVER_CPU" \
+  --load-cpu "$LOAD_CPU" \
   >"$tmp/codeflow.txt" 2>&1 ||
   { cat "$tmp/codeflow.txt" >&2; fail "code-flow driver failed"; }
 sed 's/^/    /' "$tmp/codeflow.txt"
@@ -303,6 +304,7 @@ cf_n="$(field logins)"
 cf_cpu="$(field server_cpu_s)"
 cf_core="$(field core_busy_s)"
 cf_driver="$(field driver_cpu_s)"
+cf_load="$(field load_core_busy_s)"
 coeur_rss_kb="$(awk '/^VmHWM/ {print $2}' "/proc/$coeur_pid/status" 2>/dev/null || echo '?')"
 stop_pid "$coeur_pid"
 
@@ -352,8 +354,8 @@ printf 'client_credentials grants per CPU-second (coeur): %s   (server on CPU %s
 printf 'token introspections per CPU-second (coeur): %s   (server on CPU %s of the run; other processes took %s of its core; load core busy %s)\n' \
   "$(per_cpu "$coeur_in_n" "$coeur_in_cpu")" "$(share "$coeur_in_cpu")" \
   "$(others "$coeur_in_core" "$coeur_in_cpu")" "$(share "$coeur_in_load")"
-printf 'code-flow logins per CPU-second (coeur): %s   (server on CPU %s of the run; other processes took %s of its core; load driver on CPU %s of its core)\n' \
-  "$(per_cpu "$cf_n" "$cf_cpu")" "$(share "$cf_cpu")" "$(others "$cf_core" "$cf_cpu")" "$(share "$cf_driver")"
+printf 'code-flow logins per CPU-second (coeur): %s   (server on CPU %s of the run; other processes took %s of its core; load driver on CPU %s of its core, busy %s)\n' \
+  "$(per_cpu "$cf_n" "$cf_cpu")" "$(share "$cf_cpu")" "$(others "$cf_core" "$cf_cpu")" "$(share "$cf_driver")" "$(share "$cf_load")"
 if $peer; then
   printf 'client_credentials grants per CPU-second (oidc-provider): %s   (server on CPU %s of the run; other processes took %s of its core; load core busy %s)\n' \
     "$(per_cpu "$op_cc_n" "$op_cc_cpu")" "$(share "$op_cc_cpu")" \

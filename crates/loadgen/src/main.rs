@@ -9,12 +9,13 @@
 //!
 //! ```text
 //! RESULT logins=N errors=E warmup_errors=W seconds=S logins_per_s=R p50_ms=A p99_ms=B
-//!        server_cpu_s=C core_busy_s=D driver_cpu_s=F
+//!        server_cpu_s=C core_busy_s=D driver_cpu_s=F load_core_busy_s=G
 //! ```
 //!
 //! With `--server-pid` (Linux), the CPU time the server used during the measurement (from
 //! /proc); with `--server-cpu`, the busy time of that CPU, so that what other processes took of
-//! it shows; `driver_cpu_s` is the driver's own CPU time. A failed login is an error; the
+//! it shows; `driver_cpu_s` is the driver's own CPU time, and with `--load-cpu` the busy time
+//! of the driver's CPU. A failed login is an error; the
 //! driver exits 1 when there was any.
 
 mod flows;
@@ -100,9 +101,14 @@ pub struct Load {
     /// The server's process id: its CPU time during the measurement is reported.
     #[arg(long)]
     pub server_pid: Option<u32>,
-    /// The server's CPU: its busy time during the measurement is reported.
+    /// The server's CPU (or CPUs, comma-separated): their busy time during the measurement is
+    /// reported.
     #[arg(long)]
-    pub server_cpu: Option<u32>,
+    pub server_cpu: Option<String>,
+    /// The driver's own CPU: its busy time during the measurement is reported (what other
+    /// processes took of it shows beside `driver_cpu_s`).
+    #[arg(long)]
+    pub load_cpu: Option<String>,
     /// Runtime worker threads [default: the CPUs this process may run on].
     #[arg(long)]
     pub threads: Option<usize>,

@@ -62,18 +62,24 @@ fn cpu_ticks(pid: &str) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
-/// Busy time of one CPU (all but idle and iowait), in ticks, from /proc/stat.
-fn core_ticks(cpu: u32) -> Option<u64> {
+/// Busy time of CPUs `cpus` (comma-separated numbers; all but idle and iowait), in ticks,
+/// from /proc/stat.
+fn core_ticks(cpus: &str) -> Option<u64> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let line = stat
-        .lines()
-        .find(|l| l.starts_with(&format!("cpu{cpu} ")))?;
-    let f: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .map(|x| x.parse().unwrap_or(0))
-        .collect();
-    Some(f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)? + f.get(7)?)
+    let mut total = 0;
+    for cpu in cpus.split(',') {
+        let cpu: u32 = cpu.trim().parse().ok()?;
+        let line = stat
+            .lines()
+            .find(|l| l.starts_with(&format!("cpu{cpu} ")))?;
+        let f: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        total += f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)? + f.get(7)?;
+    }
+    Some(total)
 }
 
 fn seconds_of(a: Option<u64>, b: Option<u64>) -> String {
@@ -103,16 +109,18 @@ pub async fn drive<L: Login>(load: &Load, flow: Arc<L>) -> Result<bool> {
     let warmup_errors = shared.errors.load(Ordering::Relaxed);
     let server_pid = load.server_pid.map(|p| p.to_string());
     let server0 = server_pid.as_deref().and_then(cpu_ticks);
-    let core0 = load.server_cpu.and_then(core_ticks);
+    let core0 = load.server_cpu.as_deref().and_then(core_ticks);
     let self0 = cpu_ticks("self");
+    let load0 = load.load_cpu.as_deref().and_then(core_ticks);
     shared.measuring.store(true, Ordering::Relaxed);
     let start = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(load.duration)).await;
     shared.measuring.store(false, Ordering::Relaxed);
     let seconds = start.elapsed().as_secs_f64();
     let server1 = server_pid.as_deref().and_then(cpu_ticks);
-    let core1 = load.server_cpu.and_then(core_ticks);
+    let core1 = load.server_cpu.as_deref().and_then(core_ticks);
     let self1 = cpu_ticks("self");
+    let load1 = load.load_cpu.as_deref().and_then(core_ticks);
     shared.stopping.store(true, Ordering::Relaxed);
 
     let mut latencies = Vec::new();
@@ -138,13 +146,15 @@ pub async fn drive<L: Login>(load: &Load, flow: Arc<L>) -> Result<bool> {
     let logins = latencies.len();
     println!(
         "RESULT logins={logins} errors={errors} warmup_errors={warmup_errors} seconds={seconds:.2} \
-         logins_per_s={:.1} p50_ms={:.2} p99_ms={:.2} server_cpu_s={} core_busy_s={} driver_cpu_s={}",
+         logins_per_s={:.1} p50_ms={:.2} p99_ms={:.2} server_cpu_s={} core_busy_s={} driver_cpu_s={} \
+         load_core_busy_s={}",
         logins as f64 / seconds,
         percentile(&latencies, 50.0),
         percentile(&latencies, 99.0),
         seconds_of(server0, server1),
         seconds_of(core0, core1),
         seconds_of(self0, self1),
+        seconds_of(load0, load1),
     );
     Ok(errors == 0)
 }
@@ -164,7 +174,9 @@ mod tests {
     #[test]
     fn cpu_times_come_from_proc() {
         assert!(cpu_ticks("self").is_some());
-        assert!(core_ticks(0).is_some());
+        assert!(core_ticks("0").is_some());
+        assert!(core_ticks("0,0") >= core_ticks("0"));
+        assert!(core_ticks("0-1").is_none());
         assert!(cpu_ticks("0").is_none());
         assert_eq!(seconds_of(Some(100), Some(250)), "1.50");
         assert_eq!(seconds_of(None, Some(250)), "n/a");
