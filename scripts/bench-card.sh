@@ -8,7 +8,16 @@
 # http.server): each login then also validates the path with rustls-webpki and looks the card
 # and its CA up in the cached CRLs.
 #
+# The load driver is coeur-load (crates/loadgen, `coeur-load card`): one login is the authorize
+# GET, the wallet POST (method=card), the card listener's GET on a new TLS connection presenting
+# the card (no session resumption) and the return to the main origin, which must redirect to
+# the client with a code; any failed login fails the run. Besides logins/s and their latency,
+# the script prints the CPU time coeur got during the measurement (from /proc), the logins per
+# server CPU-second (a figure that holds on a busy machine), what other processes took of the
+# server's core, and the driver's own CPU share of its core beside how busy that core was.
+#
 # Usage: scripts/bench-card.sh [--no-build] [--external] [--vus N] [--duration S]
+#   --no-build  use the existing target/release/coeur and target/release/coeur-load
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -16,6 +25,7 @@ BUILD=1
 EXTERNAL=0
 VUS=16
 DURATION=10
+WARMUP=2
 while (($#)); do
   case "$1" in
     --no-build) BUILD=0 ;;
@@ -30,9 +40,14 @@ SERVER_CPU=0
 LOAD_CPU=$(($(nproc) > 1 ? 1 : 0))
 
 if ((BUILD)); then
-  cargo build --release --locked
+  # coeur and its load driver, coeur-load.
+  cargo build --release --locked -p coeur -p coeur-load
 fi
 COEUR="$PWD/target/release/coeur"
+LOAD="$PWD/target/release/coeur-load"
+for b in "$COEUR" "$LOAD"; do
+  [[ -x "$b" ]] || { echo "bench-card.sh: $b is missing (run without --no-build)" >&2; exit 1; }
+done
 tmp="$(mktemp -d /tmp/coeur-bench-card.XXXXXX)"
 pid=""
 http_pid=""
@@ -44,7 +59,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port="$(free_port)"
 card_port="$(free_port)"
 args=(--database-url "sqlite://$tmp/coeur.db" --keys-dir "$tmp/keys" --crl-dir "$tmp/crl"
@@ -123,15 +138,27 @@ taskset -c "$SERVER_CPU" "$COEUR" "${args[@]}" serve --listen "127.0.0.1:$port" 
   --card-listen "127.0.0.1:$card_port" "${serve_args[@]}" >"$tmp/server.log" 2>&1 &
 
 pid=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
   curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && [[ -f "$tmp/crl/coeur-root.pem" ]] && break
   sleep 0.2
 done
-result="$(taskset -c "$LOAD_CPU" node scripts/bench/cardlogin.mjs --base "http://127.0.0.1:$port" \
+if ! taskset -c "$LOAD_CPU" "$LOAD" card --base "http://127.0.0.1:$port" \
   --card-ca "$tmp/crl/coeur-root.pem" --pfx "$tmp/card.p12" --pin 1234 --client-id bench-card \
-  --redirect-uri http://127.0.0.1:9/cb --vus "$VUS" --duration "$DURATION" | tail -n 1)"
+  --redirect-uri http://127.0.0.1:9/cb --vus "$VUS" --duration "$DURATION" --warmup "$WARMUP" \
+  --server-pid "$pid" --server-cpu "$SERVER_CPU" --load-cpu "$LOAD_CPU" >"$tmp/load.txt" 2>&1; then
+  cat "$tmp/load.txt" "$tmp/server.log" >&2
+  echo "bench-card.sh: the load driver failed (a failed login fails the run)" >&2
+  exit 1
+fi
+result="$(grep '^RESULT ' "$tmp/load.txt")" || { cat "$tmp/load.txt" >&2; echo "bench-card.sh: no result" >&2; exit 1; }
 echo "$result"
-rate="$(sed -n 's/.*logins_per_s=\([0-9.]*\).*/\1/p' <<<"$result")"
-[[ -n "$rate" ]] || { cat "$tmp/server.log" >&2; echo "bench-card.sh: no result" >&2; exit 1; }
-echo "card logins/s (coeur, 1 core, new TLS handshake with client certificate each time; $kind): $rate"
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $result"; }
+# share SECONDS: a share of one core over the measurement.
+share() { awk -v c="$1" -v d="$(field seconds)" 'BEGIN { if (c == "n/a") print "n/a"; else printf "%.0f%%", 100 * c / d }'; }
+server_cpu="$(field server_cpu_s)"
+others="$(awk -v a="$(field core_busy_s)" -v b="$server_cpu" -v d="$(field seconds)" \
+  'BEGIN { if (a == "n/a" || b == "n/a") print "n/a"; else { x = 100 * (a - b) / d; printf "%.0f%%", (x < 0 ? 0 : x) } }')"
+per_cpu="$(awk -v n="$(field logins)" -v c="$server_cpu" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "n/a" }')"
+echo "card logins/s (coeur, 1 core, new TLS handshake with client certificate each time; $kind): $(field logins_per_s)   (p50 $(field p50_ms) ms, p99 $(field p99_ms) ms per login; ${WARMUP}s warm-up + ${DURATION}s, $VUS virtual users)"
+echo "card logins per server CPU-second (coeur): $per_cpu   (server on CPU $(share "$server_cpu") of the run; other processes took $others of its core; load driver on CPU $(share "$(field driver_cpu_s)") of its core, which was busy $(share "$(field load_core_busy_s)"))"
 echo "(compare: code-flow logins/s from scripts/bench-provider.sh)"

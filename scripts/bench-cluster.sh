@@ -4,8 +4,8 @@
 # through the coeur-lab command), measuring through the balancer:
 #   (a) client_credentials grants/s (wrk, scripts/bench/client_credentials.lua: keep-alive,
 #       client_secret_basic; a non-200 answer fails the run);
-#   (b) full sandbox code-flow logins/s (scripts/bench/codeflow.mjs: authorize, wallet post,
-#       token with PKCE; fresh browser per login);
+#   (b) full sandbox code-flow logins/s (coeur-load codeflow, crates/loadgen: authorize, wallet
+#       post, token with PKCE; fresh browser per login; a failed login fails the run);
 # and the per-instance efficiency: the figure with N instances over N times the figure with
 # one. The instances are pinned to BENCH_INSTANCE_CPUS and the load tools, HAProxy and
 # PostgreSQL share the other CPUs; on a two-core machine every instance shares one core, so
@@ -16,7 +16,7 @@
 # Environment: BENCH_DURATION [10] seconds per measurement, BENCH_WARMUP [3],
 #   BENCH_CONNECTIONS [128] wrk connections, BENCH_VUS [32] code-flow users,
 #   BENCH_INSTANCE_CPUS [1] the instances' CPUs (taskset list), BENCH_LOAD_CPU [0].
-# Needs root (network namespaces), iproute2, haproxy, wrk, node, PostgreSQL server binaries.
+# Needs root (network namespaces), iproute2, haproxy, wrk, PostgreSQL server binaries.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -51,7 +51,7 @@ fail() {
   exit 1
 }
 ((EUID == 0)) || fail "network namespaces need root"
-for tool in wrk haproxy node taskset; do
+for tool in wrk haproxy taskset; do
   command -v "$tool" >/dev/null || [[ -x "/usr/sbin/$tool" ]] || fail "$tool is missing"
 done
 
@@ -65,8 +65,9 @@ cleanup() {
 trap cleanup EXIT
 
 if $build; then
-  say "building coeur and coeur-lab (release)"
-  cargo build --release --locked -p coeur --bin coeur -p coeur-testkit --bin coeur-lab >&2
+  say "building coeur, coeur-lab and coeur-load (release)"
+  cargo build --release --locked -p coeur --bin coeur -p coeur-testkit --bin coeur-lab \
+    -p coeur-load >&2
 fi
 on_load=(taskset -c "$LOAD_CPU")
 
@@ -124,7 +125,7 @@ grants() {
 }
 
 logins() {
-  "${on_load[@]}" node scripts/bench/codeflow.mjs --base "$public" --realm edit \
+  "${on_load[@]}" target/release/coeur-load codeflow --base "$public" --realm edit \
     --client-id "$CLIENT_ID" --secret "$SECRET" --redirect-uri "$REDIRECT_URI" \
     --vus "$VUS" --duration "$DURATION" --warmup "$WARMUP" >"$tmp/codeflow.txt" 2>&1 ||
     { cat "$tmp/codeflow.txt" >&2; fail "code-flow driver failed"; }

@@ -5,8 +5,9 @@
 #   (a) client_credentials grants/s on keep-alive connections, measured with wrk
 #       (scripts/bench/client_credentials.lua: POST with client_secret_basic; any non-200
 #       response or socket error fails the run);
-#   (b) full sandbox code-flow logins/s, measured with scripts/bench/codeflow.mjs (one login =
-#       authorize GET + wallet POST + token POST with PKCE, 3 HTTP requests, fresh browser);
+#   (b) full sandbox code-flow logins/s, measured with coeur-load codeflow (crates/loadgen; one
+#       login = authorize GET + wallet POST + token POST with PKCE, 3 HTTP requests on the
+#       virtual user's keep-alive connection, fresh browser; any failed login fails the run);
 #   (d) token introspection/s (RFC 7662) of one access token by its client, measured with wrk
 #       (scripts/bench/introspect.lua: any answer other than 200 with "active":true fails the
 #       run); each answer checks the token's signature (cached per key generation), expiry
@@ -16,11 +17,11 @@
 #       feature, ES256 JWT access tokens through a default resource indicator), and the
 #       ratio coeur/oidc-provider.
 #
-# coeur is built in release mode (cargo build --release --locked) and runs on its default
-# store, SQLite, in a temporary directory, with the repository's realms (sandbox realm
-# "edit"). Each server is pinned to one CPU (taskset) and the load tool to another, so the
-# figures are per core. Traffic goes to 127.0.0.1 only; every measurement is bounded; all
-# processes and temporary files are removed on exit.
+# coeur and coeur-load are built in release mode (cargo build --release --locked -p coeur
+# -p coeur-load); coeur runs on its default store, SQLite, in a temporary directory, with the
+# repository's realms (sandbox realm "edit"). Each server is pinned to one CPU (taskset) and
+# the load tool to another, so the figures are per core. Traffic goes to 127.0.0.1 only; every
+# measurement is bounded; all processes and temporary files are removed on exit.
 #
 # Besides the per-second figures, the script reads from /proc how much CPU the server got
 # during each measurement and prints the work done per server CPU-second, with the share of
@@ -30,7 +31,7 @@
 # threads gets more of it. Rerun on a quiet machine for per-second figures that count.
 #
 # Usage: scripts/bench-provider.sh [--no-build] [--no-peer] [--enforce-targets]
-#   --no-build         use the existing target/release/coeur
+#   --no-build         use the existing target/release/coeur and target/release/coeur-load
 #   --no-peer          skip oidc-provider (c)
 #   --enforce-targets  exit 1 when a coeur figure is below its target
 #
@@ -41,7 +42,7 @@
 #                           when the load tool's CPU is shared with other work)
 #   BENCH_VUS [64]          concurrent virtual users of the code-flow driver
 #   BENCH_SERVER_CPU [0]    CPU the servers are pinned to
-#   BENCH_LOAD_CPU [1]      CPU wrk and the driver are pinned to
+#   BENCH_LOAD_CPU [1]      CPU wrk and the code-flow driver are pinned to
 #   BENCH_NICE [0]          niceness of the servers and the load tool (as root). With the
 #                           kernel's autogroup scheduling on, niceness only ranks processes
 #                           of the same session, so it does not win CPU from other sessions.
@@ -121,11 +122,14 @@ core_label="$server_cores core$( ((server_cores == 1)) || echo s)"
 # --- build -------------------------------------------------------------------
 
 if $build; then
-  say "cargo build --release --locked"
-  cargo build --release --locked
+  say "cargo build --release --locked -p coeur -p coeur-load"
+  cargo build --release --locked -p coeur -p coeur-load
 fi
 COEUR="$PWD/target/release/coeur"
-[[ -x "$COEUR" ]] || fail "$COEUR is missing (run without --no-build)"
+LOAD="$PWD/target/release/coeur-load"
+for b in "$COEUR" "$LOAD"; do
+  [[ -x "$b" ]] || fail "$b is missing (run without --no-build)"
+done
 
 if $peer && [[ ! -d scripts/bench/node_modules/oidc-provider ]]; then
   say "npm ci (scripts/bench: oidc-provider)"
@@ -282,9 +286,10 @@ BENCH_PATH="$INTROSPECT_PATH" BENCH_TOKEN="$access_token" \
 read -r coeur_intro coeur_in_n coeur_in_cpu coeur_in_core coeur_in_load <"$tmp/introspect.out"
 
 say "(b) coeur code-flow logins: $VUS virtual users"
-"${on_load_cpu[@]}" node scripts/bench/codeflow.mjs --base "$base" --realm "$REALM" \
+"${on_load_cpu[@]}" "$LOAD" codeflow --base "$base" --realm "$REALM" \
   --client-id "$CLIENT_ID" --secret "$SECRET" --redirect-uri "$REDIRECT_URI" \
   --vus "$VUS" --duration "$DURATION" --warmup "$WARMUP" --server-pid "$coeur_pid" --server-cpu "$SERVER_CPU" \
+  --load-cpu "$LOAD_CPU" \
   >"$tmp/codeflow.txt" 2>&1 ||
   { cat "$tmp/codeflow.txt" >&2; fail "code-flow driver failed"; }
 sed 's/^/    /' "$tmp/codeflow.txt"
@@ -298,6 +303,8 @@ cf_p99="$(field p99_ms)"
 cf_n="$(field logins)"
 cf_cpu="$(field server_cpu_s)"
 cf_core="$(field core_busy_s)"
+cf_driver="$(field driver_cpu_s)"
+cf_load="$(field load_core_busy_s)"
 coeur_rss_kb="$(awk '/^VmHWM/ {print $2}' "/proc/$coeur_pid/status" 2>/dev/null || echo '?')"
 stop_pid "$coeur_pid"
 
@@ -347,8 +354,8 @@ printf 'client_credentials grants per CPU-second (coeur): %s   (server on CPU %s
 printf 'token introspections per CPU-second (coeur): %s   (server on CPU %s of the run; other processes took %s of its core; load core busy %s)\n' \
   "$(per_cpu "$coeur_in_n" "$coeur_in_cpu")" "$(share "$coeur_in_cpu")" \
   "$(others "$coeur_in_core" "$coeur_in_cpu")" "$(share "$coeur_in_load")"
-printf 'code-flow logins per CPU-second (coeur): %s   (server on CPU %s of the run; other processes took %s of its core)\n' \
-  "$(per_cpu "$cf_n" "$cf_cpu")" "$(share "$cf_cpu")" "$(others "$cf_core" "$cf_cpu")"
+printf 'code-flow logins per CPU-second (coeur): %s   (server on CPU %s of the run; other processes took %s of its core; load driver on CPU %s of its core, busy %s)\n' \
+  "$(per_cpu "$cf_n" "$cf_cpu")" "$(share "$cf_cpu")" "$(others "$cf_core" "$cf_cpu")" "$(share "$cf_driver")" "$(share "$cf_load")"
 if $peer; then
   printf 'client_credentials grants per CPU-second (oidc-provider): %s   (server on CPU %s of the run; other processes took %s of its core; load core busy %s)\n' \
     "$(per_cpu "$op_cc_n" "$op_cc_cpu")" "$(share "$op_cc_cpu")" \

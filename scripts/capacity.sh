@@ -44,8 +44,9 @@ cleanup() {
 trap cleanup EXIT
 
 if $build; then
-  say "building coeur and coeur-lab (release)"
-  cargo build --release --locked -p coeur --bin coeur -p coeur-testkit --bin coeur-lab >&2
+  say "building coeur, coeur-lab and coeur-load (release)"
+  cargo build --release --locked -p coeur --bin coeur -p coeur-testkit --bin coeur-lab \
+    -p coeur-load >&2
 fi
 
 mkfifo "$tmp/ctl"
@@ -116,7 +117,7 @@ measure() {
 }
 
 logins() {
-  taskset -c "$LOAD_CPU" node scripts/bench/codeflow.mjs --base "$public" --realm edit \
+  taskset -c "$LOAD_CPU" target/release/coeur-load codeflow --base "$public" --realm edit \
     --client-id "$CLIENT_ID" --secret "$SECRET" --redirect-uri "$REDIRECT_URI" \
     --vus 8 --duration "$DURATION" --warmup 0 >"$tmp/codeflow.txt" 2>&1 ||
     { cat "$tmp/codeflow.txt" >&2; fail "code-flow driver failed"; }

@@ -40,6 +40,8 @@ ALLOWED = {
     },
     # Test harness: reaches the domains only through the root package's wiring.
     "coeur-testkit": {"coeur"},
+    # The benchmarks' load driver: a client of coeur over HTTP and TLS only.
+    "coeur-load": set(),
     "coeur": None,  # the binary: wires everything
 }
 PURE = ["coeur-common", "coeur-oauth", "coeur-pki"]
