@@ -319,7 +319,8 @@ async fn seed(store: &Store, s: &DirectoryConfig, now: i64) -> Result<Option<Sum
             return Ok(None);
         }
     }
-    let (mut a, mut sf, mut d, mut m, mut f) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut a, mut sf, mut d, mut m, mut f, mut c) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     generate(
         1,
         s.generate_professionals,
@@ -330,6 +331,7 @@ async fn seed(store: &Store, s: &DirectoryConfig, now: i64) -> Result<Option<Sum
             diplome: &mut d,
             mssante: &mut m,
             finess: &mut f,
+            cartes: &mut c,
         },
     )
     .context("generating the directory's extracts")?;
@@ -344,6 +346,7 @@ async fn seed(store: &Store, s: &DirectoryConfig, now: i64) -> Result<Option<Sum
         ("PS_LibreAcces_SavoirFaire", sf),
         ("PS_LibreAcces_Dipl_AutExerc", d),
         ("Extraction_Correspondance_MSSante", m),
+        ("Porteurs_CPS_CPF", c),
     ] {
         import_file(
             store,

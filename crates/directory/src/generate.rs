@@ -135,6 +135,8 @@ pub struct Writers<'a> {
     pub mssante: &'a mut dyn Write,
     /// FINESS establishments.
     pub finess: &'a mut dyn Write,
+    /// `Porteurs_CPS_CPF`, the professionals' cards.
+    pub cartes: &'a mut dyn Write,
 }
 
 fn line(out: &mut dyn Write, fields: &[&str], trailing: bool) -> io::Result<()> {
@@ -166,6 +168,7 @@ pub fn generate(
     line(w.savoir_faire, columns::SAVOIR_FAIRE, true)?;
     line(w.diplome, columns::DIPLOME, true)?;
     line(w.mssante, columns::MSSANTE, false)?;
+    line(w.cartes, columns::CARTES, true)?;
     w.finess
         .write_all(latin1(&columns::FINESS.join(";")).as_slice())?;
     w.finess.write_all(b"\n")?;
@@ -218,6 +221,20 @@ pub fn generate(
         ];
         w.finess.write_all(&latin1(&row.join(";")))?;
         w.finess.write_all(b"\n")?;
+    }
+    // Every third site has a mailbox of its own (`ORG`), named after its FINESS number.
+    for s in sites.iter().step_by(3) {
+        let addr = format!("secretariat.{}@test.mssante.fr", s.finess_et);
+        let mut row = vec![""; columns::MSSANTE.len()];
+        row[0] = "ORG";
+        row[1] = addr.as_str();
+        row[5] = "1";
+        row[6] = s.finess_et.as_str();
+        row[18] = s.name.as_str();
+        row[28] = s.town.0;
+        row[29] = &s.town.0[..2];
+        row[30] = "France";
+        line(w.mssante, &row, false)?;
     }
     let mut used = std::collections::HashSet::new();
     for i in 0..persons {
@@ -359,6 +376,27 @@ pub fn generate(
             ],
             true,
         )?;
+        // Every other professional has a CPS card, numbered after its rank.
+        if i % 2 == 0 {
+            let number = format!("2{:09}", i);
+            line(
+                w.cartes,
+                &[
+                    "8",
+                    &rpps,
+                    &idnat,
+                    "CPS",
+                    "Carte de Professionnel de Santé",
+                    &number,
+                    &idnat,
+                    "01/01/2025",
+                    "01/01/2028",
+                    "",
+                    "01/01/2025",
+                ],
+                true,
+            )?;
+        }
         if i % 3 == 0 {
             let addr = format!(
                 "{}.{}{}@test.mssante.fr",
@@ -522,7 +560,7 @@ mod tests {
     #[test]
     fn the_authorisations_name_the_generated_sites() {
         let mut f = vec![];
-        let (mut a, mut s, mut d, mut m) = (vec![], vec![], vec![], vec![]);
+        let (mut a, mut s, mut d, mut m, mut c) = (vec![], vec![], vec![], vec![], vec![]);
         generate(
             3,
             5,
@@ -533,9 +571,23 @@ mod tests {
                 diplome: &mut d,
                 mssante: &mut m,
                 finess: &mut f,
+                cartes: &mut c,
             },
         )
         .unwrap();
+        // The cards and the structures' mailboxes read back without a reject.
+        let (kind, cards) = collect(c.as_slice()).unwrap();
+        assert_eq!(kind, ExtractKind::Cartes);
+        assert!(cards.rejected.is_empty(), "{:?}", cards.rejected);
+        assert_eq!(cards.records.len(), 3);
+        let (_, boxes) = collect(m.as_slice()).unwrap();
+        assert!(boxes.rejected.is_empty(), "{:?}", boxes.rejected);
+        let own = boxes
+            .records
+            .values()
+            .filter(|r| crate::index::mailbox_structure(r).is_some())
+            .count();
+        assert_eq!(own, 4, "every third of 12 sites");
         let mut h = vec![];
         authorisations(3, 12, &mut h).unwrap();
         assert!(std::str::from_utf8(&h).is_err(), "Latin-1, as FINESS");

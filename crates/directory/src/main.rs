@@ -331,6 +331,7 @@ async fn main() -> anyhow::Result<()> {
             let mut d = open("PS_LibreAcces_Dipl_AutExerc")?;
             let mut m = open("Extraction_Correspondance_MSSante")?;
             let mut f = open("finess_etablissements")?;
+            let mut c = open("Porteurs_CPS_CPF")?;
             generate(
                 seed,
                 persons,
@@ -341,14 +342,15 @@ async fn main() -> anyhow::Result<()> {
                     diplome: &mut d,
                     mssante: &mut m,
                     finess: &mut f,
+                    cartes: &mut c,
                 },
             )?;
             let mut h = open("finess_autorisations")?;
             authorisations(seed, structures, &mut h)?;
-            for w in [&mut a, &mut s, &mut d, &mut m, &mut f, &mut h] {
+            for w in [&mut a, &mut s, &mut d, &mut m, &mut f, &mut h, &mut c] {
                 w.flush()?;
             }
-            drop((a, s, d, m, f, h));
+            drop((a, s, d, m, f, h, c));
             if zip {
                 for name in [
                     "PS_LibreAcces_Personne_activite",
@@ -357,6 +359,7 @@ async fn main() -> anyhow::Result<()> {
                     "Extraction_Correspondance_MSSante",
                     "finess_etablissements",
                     "finess_autorisations",
+                    "Porteurs_CPS_CPF",
                 ] {
                     let text = format!("{name}_{stamp}.txt");
                     let mut input = File::open(out.join(&text))?;

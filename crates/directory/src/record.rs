@@ -24,6 +24,9 @@ pub enum RecordKind {
     /// A care activity authorised at a FINESS site (`HealthcareService`), keyed by the
     /// site's FINESS number, activity, modality and form.
     Authorisation,
+    /// A professional's CPS / CPF card (`Porteurs_CPS_CPF`), keyed by its number; shown in
+    /// its holder's `Practitioner`.
+    Card,
 }
 
 impl RecordKind {
@@ -38,6 +41,7 @@ impl RecordKind {
             Self::Establishment => "establishment",
             Self::LegalEntity => "legal_entity",
             Self::Authorisation => "authorisation",
+            Self::Card => "card",
         }
     }
 }

@@ -2,11 +2,13 @@
 //! own store, on SQLite and PostgreSQL; re-imports idempotent; deactivation by a new extract;
 //! the professionals' own space (`space`); the provider's identity sync (`sync`), and the two
 //! together (`contact_sync`); the FINESS authorised care activities and their
-//! HealthcareService API (`services`).
+//! HealthcareService API (`services`); Annuaire Santé v2's further parameters (`params`:
+//! cards, data trace, structures' mailboxes).
 
 mod contact_sync;
 mod fhir;
 mod import;
+mod params;
 mod search;
 mod serve;
 mod services;

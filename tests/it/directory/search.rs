@@ -302,7 +302,8 @@ both_dbs!(directory_versions_from_one_counter, |db| async move {
 
 both_dbs!(directory_organization_name_contains, |db| async move {
     let (store, _dir) = store(db).await;
-    let (mut a, mut s, mut d, mut m, mut f) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut a, mut s, mut d, mut m, mut f, mut c) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     generate(
         11,
         20,
@@ -313,6 +314,7 @@ both_dbs!(directory_organization_name_contains, |db| async move {
             diplome: &mut d,
             mssante: &mut m,
             finess: &mut f,
+            cartes: &mut c,
         },
     )
     .expect("generate");

@@ -202,3 +202,21 @@ pub const AUTORISATIONS: &[&str] = &[
 /// layout): the ARHGOS authorisation number, the dates of implementation and end of the
 /// authorisation.
 pub const AUTORISATIONS_OPTIONAL: &[&str] = &["noautorarhgos", "datemeo", "datefin"];
+
+/// `Porteurs_CPS_CPF`, the CPS / CPF card holders (`|`, one header line, trailing separator):
+/// the columns read, as public code reading the file names them (the card's number is its
+/// twelfth column); the holder's identifiers lead as in every `PS_LibreAcces` file. Other
+/// columns (name, profession) are ignored.
+pub const CARTES: &[&str] = &[
+    "Type d'identifiant PP",
+    "Identifiant PP",
+    "Identification nationale PP",
+    "Code type de carte",
+    "Libellé type de carte",
+    "Numéro carte",
+    "Identifiant national contenu dans la carte",
+    "Date début validité",
+    "Date fin validité",
+    "Date opposition",
+    "Date de mise à jour",
+];

@@ -5,6 +5,7 @@
 //! written in the FHIR id alphabet (`[A-Za-z0-9\-\.]`): `|` becomes `.`, any other byte outside
 //! `[A-Za-z0-9]` becomes `-` and two upper-case hex digits; [`key_of_id`] reverses it.
 
+use super::extensions::{authorities, data_trace, information_system, smartcard};
 use super::model::*;
 use crate::record::{Record, RecordKind};
 use crate::store::StoredRecord;
@@ -168,8 +169,13 @@ fn identifier(system: &str, type_code: &str, value: &str) -> Identifier {
     }
 }
 
+/// Its version, last change and data trace (information system; the registration authorities
+/// of a professional come with its exercises, [`practitioner_with`]).
 fn meta(s: &StoredRecord) -> Meta {
     Meta {
+        extension: data_trace(information_system(&s.record), &[])
+            .into_iter()
+            .collect(),
         version_id: Some(s.version.to_string()),
         last_updated: Some(instant(s.updated_at)),
     }
@@ -204,6 +210,8 @@ pub struct Related {
     pub qualifications: Vec<Record>,
     /// Mailbox records.
     pub mailboxes: Vec<Record>,
+    /// Card records.
+    pub cards: Vec<Record>,
     /// The contact details the professional gave for correspondence.
     pub contact: Option<crate::space::contact::Contact>,
 }
@@ -237,9 +245,20 @@ pub fn qualification_codes(related: &Related) -> Vec<CodeableConcept> {
     out
 }
 
-/// A practitioner with what its related records show.
+/// A practitioner with what its related records show: qualifications, telecom, cards, and
+/// the registration authorities of its exercises in its data trace.
 pub fn practitioner_with(s: &StoredRecord, related: &Related) -> Practitioner {
     let mut p = practitioner(s);
+    let mut found: Vec<&str> = vec![];
+    for a in related.roles.iter().flat_map(authorities) {
+        if !found.contains(&a) {
+            found.push(a);
+        }
+    }
+    p.meta.extension = data_trace(information_system(&s.record), &found)
+        .into_iter()
+        .collect();
+    p.extension = related.cards.iter().map(smartcard).collect();
     p.qualification = qualification_codes(related)
         .into_iter()
         .map(|code| Qualification { code })
@@ -284,6 +303,7 @@ fn practitioner(s: &StoredRecord) -> Practitioner {
         } else {
             vec![name]
         },
+        extension: vec![],
         gender: match r.get("Code civilité") {
             "M" => Some("male".into()),
             "MME" | "MLLE" => Some("female".into()),
@@ -351,6 +371,17 @@ pub fn town(line: &str, postal_code: &str) -> String {
         .unwrap_or(line)
         .trim()
         .to_owned()
+}
+
+/// A structure with its own MSSanté mailboxes (`telecom`, `email`, after its phones).
+pub fn organization_with(s: &StoredRecord, mailboxes: &[Record]) -> Organization {
+    let mut o = organization(s);
+    o.telecom.extend(mailboxes.iter().map(|m| ContactPoint {
+        system: Some("email".into()),
+        value: Some(m.key.clone()),
+        use_: None,
+    }));
+    o
 }
 
 fn organization(s: &StoredRecord) -> Organization {

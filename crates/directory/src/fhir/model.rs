@@ -3,16 +3,58 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `Meta`: when the resource last changed and its version.
+/// `Meta`: when the resource last changed and its version, and where its data come from
+/// (Annuaire Santé's `as-ext-data-trace`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Meta {
+    /// The data trace: source information system and registration authority.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub extension: Vec<Extension>,
     /// The change counter of the record.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// `instant` of the last change.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_updated: Option<String>,
+}
+
+/// `Extension`: a URL and one value, or nested extensions (a complex extension).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Extension {
+    /// What the extension is (absolute), or the slice's name within a complex extension.
+    pub url: String,
+    /// The parts of a complex extension.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub extension: Vec<Extension>,
+    /// A `code` value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_code: Option<String>,
+    /// A `string` value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_string: Option<String>,
+    /// A `CodeableConcept` value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_codeable_concept: Option<CodeableConcept>,
+    /// A `Period` value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_period: Option<Period>,
+    /// A `dateTime` value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_date_time: Option<String>,
+}
+
+/// `Period`: FHIR dates.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Period {
+    /// First day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// Last day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
 }
 
 /// `Coding`.
@@ -125,6 +167,9 @@ pub struct Practitioner {
     pub id: String,
     /// Meta.
     pub meta: Meta,
+    /// The professional's CPS / CPF cards (`as-ext-smartcard`).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub extension: Vec<Extension>,
     /// IdNat_PS, RPPS or ADELI.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub identifier: Vec<Identifier>,
@@ -195,7 +240,7 @@ pub struct Organization {
     /// Name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Phone numbers.
+    /// Phone numbers, then the structure's MSSanté mailboxes (`email`).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub telecom: Vec<ContactPoint>,
     /// Postal address.
