@@ -551,6 +551,73 @@ pub fn authorisations(seed: u64, structure_count: usize, out: &mut dyn Write) ->
     Ok(())
 }
 
+/// Social equipment (discipline, type of activity, clientele: TRE_R280, TRE_R209, TRE_R279,
+/// with their labels) the generated structures have.
+const EQUIPMENTS: &[[&str; 6]] = &[
+    [
+        "924",
+        "Accueil pour Personnes Âgées",
+        "11",
+        "Hébergement Complet Internat",
+        "711",
+        "Personnes Âgées dépendantes",
+    ],
+    [
+        "657",
+        "Accueil temporaire pour Personnes Âgées",
+        "11",
+        "Hébergement Complet Internat",
+        "711",
+        "Personnes Âgées dépendantes",
+    ],
+    [
+        "961",
+        "Pôles d'activité et de soins adaptés",
+        "21",
+        "Accueil de Jour",
+        "436",
+        "Personnes Alzheimer ou maladies apparentées",
+    ],
+];
+
+/// Writes the FINESS social equipment extract (the `equipementsocial` records, under a header
+/// line of their field names, `;`, Latin-1) of the structures [`generate`] writes with the
+/// same seed and count: one or two equipments at every other site.
+pub fn social_equipment(seed: u64, structure_count: usize, out: &mut dyn Write) -> io::Result<()> {
+    let rng = SeededRandom::new(seed);
+    let sites = structures(&rng, structure_count.max(1));
+    let header: Vec<&str> = columns::EQUIPEMENTS
+        .iter()
+        .chain(columns::EQUIPEMENTS_OPTIONAL)
+        .copied()
+        .collect();
+    out.write_all(&latin1(&header.join(";")))?;
+    out.write_all(b"\n")?;
+    for (i, s) in sites.iter().enumerate().filter(|(i, _)| i % 2 == 1) {
+        for e in EQUIPMENTS.iter().cycle().skip(i).take(1 + i % 4 / 2) {
+            let capacity = (10 + i % 70).to_string();
+            let row = [
+                s.finess_et.as_str(),
+                e[0],
+                e[1],
+                e[2],
+                e[3],
+                e[4],
+                e[5],
+                &capacity,
+                &capacity,
+                "2010-01-01",
+                "2011-01-01",
+                "N",
+                "N",
+            ];
+            out.write_all(&latin1(&row.join(";")))?;
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -590,8 +657,19 @@ mod tests {
         assert_eq!(own, 4, "every third of 12 sites");
         let mut h = vec![];
         authorisations(3, 12, &mut h).unwrap();
+        let mut e = vec![];
+        social_equipment(3, 12, &mut e).unwrap();
+        let (kind, equipment) = collect(e.as_slice()).unwrap();
+        assert_eq!(kind, ExtractKind::Equipements);
+        assert!(equipment.rejected.is_empty(), "{:?}", equipment.rejected);
+        assert!(!equipment.records.is_empty());
         assert!(std::str::from_utf8(&h).is_err(), "Latin-1, as FINESS");
         let (_, sites) = collect(f.as_slice()).unwrap();
+        for r in equipment.records.values() {
+            assert_eq!(r.kind, RecordKind::SocialEquipment);
+            let site = (RecordKind::Establishment, r.get("nofinesset").to_owned());
+            assert!(sites.records.contains_key(&site), "{}", r.key);
+        }
         let (kind, c) = collect(h.as_slice()).unwrap();
         assert_eq!(kind, ExtractKind::Authorisations);
         assert!(c.rejected.is_empty(), "{:?}", c.rejected);

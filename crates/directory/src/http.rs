@@ -549,10 +549,10 @@ async fn includes(
                 }
             }
             RevInclude::RolesAtOrganization | RevInclude::ServicesAtOrganization => {
-                let kind = if *rev == RevInclude::RolesAtOrganization {
-                    RecordKind::PractitionerRole
+                let kinds: &[RecordKind] = if *rev == RevInclude::RolesAtOrganization {
+                    &[RecordKind::PractitionerRole]
                 } else {
-                    RecordKind::Authorisation
+                    kinds_of("HealthcareService")
                 };
                 let ids: Vec<String> = matches
                     .iter()
@@ -577,7 +577,7 @@ async fn includes(
                 loop {
                     let (chunk, next) = d
                         .store
-                        .by_index(&[kind], &lookup, after.as_ref(), SCAN)
+                        .by_index(kinds, &lookup, after.as_ref(), SCAN)
                         .await?;
                     out.extend(chunk.iter().filter_map(|(_, s)| resource(s)));
                     match next {

@@ -6,8 +6,8 @@
 use crate::fhir::extensions::{SYSTEM_R60, authorities};
 use crate::fhir::map::{
     SYSTEM_ADELI, SYSTEM_FINESS, SYSTEM_G15, SYSTEM_IDNPS, SYSTEM_ORG_KIND, SYSTEM_R21, SYSTEM_R23,
-    SYSTEM_R66, SYSTEM_R75, SYSTEM_R274, SYSTEM_R275, SYSTEM_R276, SYSTEM_RPPS, SYSTEM_SIRENE,
-    SYSTEM_SPECIALTY, id_of_key, role_practitioner, town,
+    SYSTEM_R66, SYSTEM_R75, SYSTEM_R209, SYSTEM_R274, SYSTEM_R275, SYSTEM_R276, SYSTEM_R279,
+    SYSTEM_R280, SYSTEM_RPPS, SYSTEM_SIRENE, SYSTEM_SPECIALTY, id_of_key, role_practitioner, town,
 };
 use crate::fhir::query::fold;
 use crate::record::{Record, RecordKind};
@@ -113,6 +113,12 @@ pub fn entries(r: &Record) -> Vec<Entry> {
             if let Some(finess) = mailbox_structure(r) {
                 push(&mut out, ORGANIZATION, "", &id_of_key(finess));
             }
+        }
+        RecordKind::SocialEquipment => {
+            push(&mut out, ORGANIZATION, "", &id_of_key(r.get("nofinesset")));
+            push(&mut out, CODE, SYSTEM_R280, r.get("de"));
+            push(&mut out, CODE, SYSTEM_R209, r.get("ta"));
+            push(&mut out, CODE, SYSTEM_R279, r.get("client"));
         }
         RecordKind::Card => {
             push(&mut out, OWNER, "", r.get("Identification nationale PP"));

@@ -220,3 +220,31 @@ pub const CARTES: &[&str] = &[
     "Date opposition",
     "Date de mise à jour",
 ];
+
+/// The FINESS extract of social equipment (`equipementsocial` records of the etalab
+/// publication `etalab-cs1100505`), one row per discipline, type of activity and clientele of
+/// a site: `;`, Latin-1, with a header line of FINESS's field names (those of its enriched
+/// extract). These seven are required: the site, the discipline (TRE_R280), the type of
+/// activity (TRE_R209) and the clientele (TRE_R279), each with its label;
+/// [`EQUIPEMENTS_OPTIONAL`] are kept when present.
+pub const EQUIPEMENTS: &[&str] = &[
+    "nofinesset",
+    "de",
+    "libde",
+    "ta",
+    "libta",
+    "client",
+    "libclient",
+];
+
+/// Columns of the social equipment extract kept when the file has them: installed and
+/// authorised capacities, dates of authorisation and last installation, whether the
+/// installation and the authorisation are deleted (`O`/`N`).
+pub const EQUIPEMENTS_OPTIONAL: &[&str] = &[
+    "capinstot",
+    "capautot",
+    "dateautor",
+    "datederinst",
+    "indsupinst",
+    "indsupaut",
+];

@@ -27,6 +27,8 @@ pub enum ExtractKind {
     Authorisations,
     /// `Porteurs_CPS_CPF`, the CPS / CPF cards.
     Cartes,
+    /// The FINESS extract of social equipment.
+    Equipements,
 }
 
 impl ExtractKind {
@@ -35,6 +37,8 @@ impl ExtractKind {
         let has = |c: &str| header.position(c).is_some();
         let kind = if has("Numéro carte") {
             Self::Cartes
+        } else if has("nofinesset") && has("de") && has("client") {
+            Self::Equipements
         } else if has("nofinesset") && has("activite") {
             Self::Authorisations
         } else if has("nofinesset") {
@@ -64,6 +68,7 @@ impl ExtractKind {
             Self::Finess => columns::FINESS,
             Self::Authorisations => columns::AUTORISATIONS,
             Self::Cartes => columns::CARTES,
+            Self::Equipements => columns::EQUIPEMENTS,
         }
     }
 
@@ -77,6 +82,7 @@ impl ExtractKind {
             Self::Finess => &[RecordKind::Establishment, RecordKind::LegalEntity],
             Self::Authorisations => &[RecordKind::Authorisation],
             Self::Cartes => &[RecordKind::Card],
+            Self::Equipements => &[RecordKind::SocialEquipment],
         }
     }
 }
@@ -312,6 +318,7 @@ impl Collector {
             ExtractKind::Finess => self.take_finess(row),
             ExtractKind::Authorisations => self.take_authorisation(row),
             ExtractKind::Cartes => self.take_card(row),
+            ExtractKind::Equipements => self.take_social_equipment(row),
         }
     }
 

@@ -46,6 +46,14 @@ pub const SYSTEM_R275: &str =
 /// Forms of a care activity (TRE_R276).
 pub const SYSTEM_R276: &str =
     "https://mos.esante.gouv.fr/NOS/TRE_R276-FormeActivite/FHIR/TRE-R276-FormeActivite";
+/// Disciplines of social equipment (TRE_R280).
+pub const SYSTEM_R280: &str = "https://mos.esante.gouv.fr/NOS/TRE_R280-DisciplineEquipementSocial/FHIR/TRE-R280-DisciplineEquipementSocial";
+/// Types of activity of social equipment (TRE_R209).
+pub const SYSTEM_R209: &str =
+    "https://mos.esante.gouv.fr/NOS/TRE_R209-TypeActivite/FHIR/TRE-R209-TypeActivite";
+/// Clienteles of social equipment (TRE_R279).
+pub const SYSTEM_R279: &str =
+    "https://mos.esante.gouv.fr/NOS/TRE_R279-Clientele/FHIR/TRE-R279-Clientele";
 /// Organization kinds (plain codes `GEOGRAPHICAL-ENTITY`, `LEGAL-ENTITY`).
 pub const SYSTEM_ORG_KIND: &str =
     "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-type-organisation";
@@ -92,7 +100,7 @@ pub fn resource_type(kind: RecordKind) -> Option<&'static str> {
         RecordKind::Practitioner => Some("Practitioner"),
         RecordKind::PractitionerRole => Some("PractitionerRole"),
         RecordKind::Establishment | RecordKind::LegalEntity => Some("Organization"),
-        RecordKind::Authorisation => Some("HealthcareService"),
+        RecordKind::Authorisation | RecordKind::SocialEquipment => Some("HealthcareService"),
         _ => None,
     }
 }
@@ -103,7 +111,7 @@ pub fn kinds_of(resource_type: &str) -> &'static [RecordKind] {
         "Practitioner" => &[RecordKind::Practitioner],
         "PractitionerRole" => &[RecordKind::PractitionerRole],
         "Organization" => &[RecordKind::Establishment, RecordKind::LegalEntity],
-        "HealthcareService" => &[RecordKind::Authorisation],
+        "HealthcareService" => &[RecordKind::Authorisation, RecordKind::SocialEquipment],
         _ => &[],
     }
 }
@@ -196,6 +204,7 @@ pub fn resource(s: &StoredRecord) -> Option<Resource> {
             Resource::Organization(organization(s))
         }
         RecordKind::Authorisation => Resource::HealthcareService(healthcare_service(s)),
+        RecordKind::SocialEquipment => Resource::HealthcareService(social_equipment(s)),
         _ => return None,
     })
 }
@@ -495,6 +504,36 @@ fn healthcare_service(s: &StoredRecord) -> HealthcareService {
         characteristic: coding(SYSTEM_R276, r.get("forme"), r.get("libforme"))
             .into_iter()
             .collect(),
+        eligibility: vec![],
+    }
+}
+
+/// A social equipment, as Annuaire Santé's SocialEquipment profile: the discipline (`type`,
+/// TRE_R280), the clientele (`eligibility.code`, TRE_R279), the type of activity
+/// (`characteristic`, TRE_R209), the site (`providedBy`), the discipline's label (`name`).
+fn social_equipment(s: &StoredRecord) -> HealthcareService {
+    let r = &s.record;
+    let site = r.get("nofinesset");
+    HealthcareService {
+        id: id_of_key(&r.key),
+        meta: meta(s),
+        active: s.active,
+        provided_by: (!site.is_empty()).then(|| Reference {
+            reference: Some(format!("Organization/{}", id_of_key(site))),
+            display: None,
+        }),
+        type_: coding(SYSTEM_R280, r.get("de"), r.get("libde"))
+            .into_iter()
+            .collect(),
+        name: some(r.get("libde")),
+        eligibility: coding(SYSTEM_R279, r.get("client"), r.get("libclient"))
+            .map(|code| Eligibility { code: Some(code) })
+            .into_iter()
+            .collect(),
+        characteristic: coding(SYSTEM_R209, r.get("ta"), r.get("libta"))
+            .into_iter()
+            .collect(),
+        ..HealthcareService::default()
     }
 }
 

@@ -253,7 +253,9 @@ pub struct Organization {
 
 /// `HealthcareService`: a care activity authorised at a FINESS site (ARHGOS), as Annuaire
 /// Santé's HealthCareActivity profile: the activity (`type`, TRE_R274), its modality
-/// (`category`, TRE_R275) and form (`characteristic`, TRE_R276), the site (`providedBy`).
+/// (`category`, TRE_R275) and form (`characteristic`, TRE_R276), the site (`providedBy`); or
+/// a social equipment of a site (SocialEquipment profile: `type`, `eligibility`,
+/// `characteristic`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthcareService {
@@ -278,9 +280,21 @@ pub struct HealthcareService {
     /// The activity's label.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The form (TRE_R276).
+    /// The form (TRE_R276); of social equipment, the type of activity (TRE_R209).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub characteristic: Vec<CodeableConcept>,
+    /// Of social equipment, the clientele (TRE_R279).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub eligibility: Vec<Eligibility>,
+}
+
+/// `HealthcareService.eligibility`: who the service is for.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Eligibility {
+    /// The clientele.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<CodeableConcept>,
 }
 
 /// `OperationOutcome.issue`.

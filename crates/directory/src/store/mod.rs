@@ -117,6 +117,7 @@ pub(crate) fn kind_of(s: &str) -> Option<RecordKind> {
         Establishment,
         LegalEntity,
         Authorisation,
+        SocialEquipment,
         Card,
     ]
     .into_iter()
