@@ -3,15 +3,20 @@
 //! `as-ext-smartcard`), `data-information-system` and `data-registration-authority` (the data
 //! trace in `meta`), Organization `mailbox-mss` (a structure's own MSSanté mailboxes, in its
 //! `telecom`) and `data-information-system`; `/metadata` lists them, and what is not served
-//! (`pharmacy-licence`) is refused.
+//! (`pharmacy-licence`) is refused. A store of before schema `0007` gets the index rows of its
+//! exercises and mailboxes written again when opened.
 
 use super::fhir::{all, assert_outcome, fhir_get, ids, reading};
 use crate::both_dbs;
 use coeur_directory::fhir::extensions::{
     DATA_TRACE, SMARTCARD, SYSTEM_INFORMATION_SYSTEM, SYSTEM_R60,
 };
-use coeur_directory::index::mailbox_structure;
+use coeur_directory::generate::{Writers, generate};
+use coeur_directory::import::{Outcome, import_file};
+use coeur_directory::index::{AUTHORITY, ORGANIZATION, OWNER, mailbox_structure};
 use coeur_directory::record::RecordKind;
+use coeur_directory::store::Store;
+use coeur_directory::store::search::{Lookup, Value as Value2};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -274,3 +279,116 @@ both_dbs!(fhir_annuaire_v2_further_parameters, |db| async move {
             .any(|c| c["value"] == own.record.key.as_str())
     );
 });
+
+/// The records an index lookup of `param` for `value` finds among `kind`.
+async fn found(store: &Store, kind: RecordKind, param: &'static str, value: Value2) -> usize {
+    let lookup = Lookup::of(vec![param], vec![value]);
+    store
+        .by_index(&[kind], &lookup, None, 10_000)
+        .await
+        .expect("lookup")
+        .0
+        .len()
+}
+
+both_dbs!(
+    schema_0007_indexes_authorities_and_structure_mailboxes,
+    |db| async move {
+        let (url, _dir) = crate::directory::store_url(db).await;
+        let store = Store::connect(&url).await.expect("store");
+        let (mut a, mut s, mut d, mut m, mut f, mut c) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        generate(
+            5,
+            30,
+            9,
+            Writers {
+                activite: &mut a,
+                savoir_faire: &mut s,
+                diplome: &mut d,
+                mssante: &mut m,
+                finess: &mut f,
+                cartes: &mut c,
+            },
+        )
+        .expect("generate");
+        for (name, bytes) in [("a", &a), ("m", &m)] {
+            let mut out = Outcome::default();
+            import_file(
+                &store,
+                name,
+                bytes.as_slice(),
+                true,
+                1,
+                &mut out,
+                &mut |_, _| {},
+            )
+            .await
+            .expect("import");
+            assert!(out.rejected.is_empty(), "{out:?}");
+        }
+        let roles = all(&store, RecordKind::PractitionerRole).await.len();
+        let cnom = || Value2::Token {
+            system: Some(SYSTEM_R60.to_owned()),
+            code: "CNOM".to_owned(),
+        };
+        let site = all(&store, RecordKind::Mailbox)
+            .await
+            .iter()
+            .find_map(|m| mailbox_structure(&m.record).map(str::to_owned))
+            .expect("a structure's mailbox");
+        let at_site = || Value2::Token {
+            system: Some(String::new()),
+            code: site.clone(),
+        };
+        assert_eq!(
+            found(&store, RecordKind::PractitionerRole, AUTHORITY, cnom()).await,
+            roles
+        );
+        assert_eq!(
+            found(&store, RecordKind::Mailbox, ORGANIZATION, at_site()).await,
+            1
+        );
+
+        // A store of before schema 0007: its index without these rows, the file not applied.
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
+        for statement in [
+            "DELETE FROM directory_schema WHERE file = 7",
+            "DELETE FROM directory_search WHERE param = 'authority' \
+         OR (kind = 'mailbox' AND param = 'organization')",
+        ] {
+            sqlx::query(statement)
+                .execute(&pool)
+                .await
+                .expect(statement);
+        }
+        pool.close().await;
+        assert_eq!(
+            found(&store, RecordKind::PractitionerRole, AUTHORITY, cnom()).await,
+            0
+        );
+        assert_eq!(
+            found(&store, RecordKind::Mailbox, ORGANIZATION, at_site()).await,
+            0
+        );
+
+        // Opened again: 0007 applied, the exercises and mailboxes indexed again.
+        let store = Store::connect(&url).await.expect("store again");
+        assert_eq!(
+            found(&store, RecordKind::PractitionerRole, AUTHORITY, cnom()).await,
+            roles
+        );
+        assert_eq!(
+            found(&store, RecordKind::Mailbox, ORGANIZATION, at_site()).await,
+            1
+        );
+        // Their other rows too (a professional's exercises by owner).
+        let p = &all(&store, RecordKind::Practitioner).await[0];
+        let owner = Value2::Token {
+            system: Some(String::new()),
+            code: p.record.key.clone(),
+        };
+        assert!(found(&store, RecordKind::PractitionerRole, OWNER, owner).await > 0);
+    }
+);
