@@ -33,7 +33,7 @@ use crate::app::App;
 use crate::config::DirectoryConfig;
 use crate::service_clients::{ClientOf, ensure_client};
 use anyhow::{Context, Result, anyhow};
-use coeur_directory::generate::{Writers, authorisations, generate};
+use coeur_directory::generate::{Writers, authorisations, generate, social_equipment};
 use coeur_directory::http::{Access, Config, Directory, router};
 use coeur_directory::import::{Outcome, import_file};
 use coeur_directory::record::RecordKind;
@@ -316,7 +316,8 @@ async fn seed(store: &Store, s: &DirectoryConfig, now: i64) -> Result<Option<Sum
             return Ok(None);
         }
     }
-    let (mut a, mut sf, mut d, mut m, mut f) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut a, mut sf, mut d, mut m, mut f, mut c) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     generate(
         1,
         s.generate_professionals,
@@ -327,20 +328,26 @@ async fn seed(store: &Store, s: &DirectoryConfig, now: i64) -> Result<Option<Sum
             diplome: &mut d,
             mssante: &mut m,
             finess: &mut f,
+            cartes: &mut c,
         },
     )
     .context("generating the directory's extracts")?;
     let mut h = vec![];
     authorisations(1, s.generate_structures, &mut h)
         .context("generating the directory's authorisations extract")?;
+    let mut e = vec![];
+    social_equipment(1, s.generate_structures, &mut e)
+        .context("generating the directory's social equipment extract")?;
     let mut out = Outcome::default();
     for (name, bytes) in [
         ("finess_etablissements", f),
         ("finess_autorisations", h),
+        ("finess_equipements_sociaux", e),
         ("PS_LibreAcces_Personne_activite", a),
         ("PS_LibreAcces_SavoirFaire", sf),
         ("PS_LibreAcces_Dipl_AutExerc", d),
         ("Extraction_Correspondance_MSSante", m),
+        ("Porteurs_CPS_CPF", c),
     ] {
         import_file(
             store,

@@ -7,7 +7,8 @@ Driven by the integration test `directory::fhir::fhir_peer_*` (tests/it/director
    the `next` links;
 2. fhir.resources (the FHIR R4 4.0.1 models) validates every resource kind the API returns:
    Practitioner, PractitionerRole, Organization, Bundle, OperationOutcome,
-   CapabilityStatement;
+   CapabilityStatement, with Annuaire Santé's extensions (cards, data trace) and structures'
+   mailboxes;
 3. prints one JSON line with what it found, and exits 0, or non-zero with the reason on
    stderr.
 
@@ -71,6 +72,11 @@ def main():
     get("Practitioner?unknown-parameter=1", 400)
     get("Practitioner/800000000000", 404)
     get("Organization?_summary=count", 200)
+    # Annuaire Santé's extensions: cards (as-ext-smartcard), the data trace in meta
+    # (as-ext-data-trace), a structure's own mailboxes in its telecom.
+    get("Practitioner?number-smartcard=2&_count=10", 200)
+    get("Practitioner?data-registration-authority=CNOM&_count=5", 200)
+    get("Organization?data-information-system=FINESS&_count=50", 200)
 
     print(json.dumps({
         "by_identifier": by_identifier,

@@ -69,6 +69,8 @@ def main():
     get("metadata", 200)
     get(f"HealthcareService/{every[0]}", 200)
     get("HealthcareService?_count=3&_include=HealthcareService:organization", 200)
+    # Every service, social equipment (eligibility, its clientele) among them.
+    get("HealthcareService?_count=500", 200)
     get(f"Organization?_id={site}&_revinclude=HealthcareService:organization", 200)
     get("HealthcareService?characteristic=unknown-code&_total=accurate", 200)
     get("HealthcareService?family=x", 400)

@@ -135,6 +135,8 @@ pub struct Writers<'a> {
     pub mssante: &'a mut dyn Write,
     /// FINESS establishments.
     pub finess: &'a mut dyn Write,
+    /// `Porteurs_CPS_CPF`, the professionals' cards.
+    pub cartes: &'a mut dyn Write,
 }
 
 fn line(out: &mut dyn Write, fields: &[&str], trailing: bool) -> io::Result<()> {
@@ -166,6 +168,7 @@ pub fn generate(
     line(w.savoir_faire, columns::SAVOIR_FAIRE, true)?;
     line(w.diplome, columns::DIPLOME, true)?;
     line(w.mssante, columns::MSSANTE, false)?;
+    line(w.cartes, columns::CARTES, true)?;
     w.finess
         .write_all(latin1(&columns::FINESS.join(";")).as_slice())?;
     w.finess.write_all(b"\n")?;
@@ -218,6 +221,20 @@ pub fn generate(
         ];
         w.finess.write_all(&latin1(&row.join(";")))?;
         w.finess.write_all(b"\n")?;
+    }
+    // Every third site has a mailbox of its own (`ORG`), named after its FINESS number.
+    for s in sites.iter().step_by(3) {
+        let addr = format!("secretariat.{}@test.mssante.fr", s.finess_et);
+        let mut row = vec![""; columns::MSSANTE.len()];
+        row[0] = "ORG";
+        row[1] = addr.as_str();
+        row[5] = "1";
+        row[6] = s.finess_et.as_str();
+        row[18] = s.name.as_str();
+        row[28] = s.town.0;
+        row[29] = &s.town.0[..2];
+        row[30] = "France";
+        line(w.mssante, &row, false)?;
     }
     let mut used = std::collections::HashSet::new();
     for i in 0..persons {
@@ -359,6 +376,27 @@ pub fn generate(
             ],
             true,
         )?;
+        // Every other professional has a CPS card, numbered after its rank.
+        if i % 2 == 0 {
+            let number = format!("2{:09}", i);
+            line(
+                w.cartes,
+                &[
+                    "8",
+                    &rpps,
+                    &idnat,
+                    "CPS",
+                    "Carte de Professionnel de Santé",
+                    &number,
+                    &idnat,
+                    "01/01/2025",
+                    "01/01/2028",
+                    "",
+                    "01/01/2025",
+                ],
+                true,
+            )?;
+        }
         if i % 3 == 0 {
             let addr = format!(
                 "{}.{}{}@test.mssante.fr",
@@ -513,6 +551,73 @@ pub fn authorisations(seed: u64, structure_count: usize, out: &mut dyn Write) ->
     Ok(())
 }
 
+/// Social equipment (discipline, type of activity, clientele: TRE_R280, TRE_R209, TRE_R279,
+/// with their labels) the generated structures have.
+const EQUIPMENTS: &[[&str; 6]] = &[
+    [
+        "924",
+        "Accueil pour Personnes Âgées",
+        "11",
+        "Hébergement Complet Internat",
+        "711",
+        "Personnes Âgées dépendantes",
+    ],
+    [
+        "657",
+        "Accueil temporaire pour Personnes Âgées",
+        "11",
+        "Hébergement Complet Internat",
+        "711",
+        "Personnes Âgées dépendantes",
+    ],
+    [
+        "961",
+        "Pôles d'activité et de soins adaptés",
+        "21",
+        "Accueil de Jour",
+        "436",
+        "Personnes Alzheimer ou maladies apparentées",
+    ],
+];
+
+/// Writes the FINESS social equipment extract (the `equipementsocial` records, under a header
+/// line of their field names, `;`, Latin-1) of the structures [`generate`] writes with the
+/// same seed and count: one or two equipments at every other site.
+pub fn social_equipment(seed: u64, structure_count: usize, out: &mut dyn Write) -> io::Result<()> {
+    let rng = SeededRandom::new(seed);
+    let sites = structures(&rng, structure_count.max(1));
+    let header: Vec<&str> = columns::EQUIPEMENTS
+        .iter()
+        .chain(columns::EQUIPEMENTS_OPTIONAL)
+        .copied()
+        .collect();
+    out.write_all(&latin1(&header.join(";")))?;
+    out.write_all(b"\n")?;
+    for (i, s) in sites.iter().enumerate().filter(|(i, _)| i % 2 == 1) {
+        for e in EQUIPMENTS.iter().cycle().skip(i).take(1 + i % 4 / 2) {
+            let capacity = (10 + i % 70).to_string();
+            let row = [
+                s.finess_et.as_str(),
+                e[0],
+                e[1],
+                e[2],
+                e[3],
+                e[4],
+                e[5],
+                &capacity,
+                &capacity,
+                "2010-01-01",
+                "2011-01-01",
+                "N",
+                "N",
+            ];
+            out.write_all(&latin1(&row.join(";")))?;
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -522,7 +627,7 @@ mod tests {
     #[test]
     fn the_authorisations_name_the_generated_sites() {
         let mut f = vec![];
-        let (mut a, mut s, mut d, mut m) = (vec![], vec![], vec![], vec![]);
+        let (mut a, mut s, mut d, mut m, mut c) = (vec![], vec![], vec![], vec![], vec![]);
         generate(
             3,
             5,
@@ -533,13 +638,38 @@ mod tests {
                 diplome: &mut d,
                 mssante: &mut m,
                 finess: &mut f,
+                cartes: &mut c,
             },
         )
         .unwrap();
+        // The cards and the structures' mailboxes read back without a reject.
+        let (kind, cards) = collect(c.as_slice()).unwrap();
+        assert_eq!(kind, ExtractKind::Cartes);
+        assert!(cards.rejected.is_empty(), "{:?}", cards.rejected);
+        assert_eq!(cards.records.len(), 3);
+        let (_, boxes) = collect(m.as_slice()).unwrap();
+        assert!(boxes.rejected.is_empty(), "{:?}", boxes.rejected);
+        let own = boxes
+            .records
+            .values()
+            .filter(|r| crate::index::mailbox_structure(r).is_some())
+            .count();
+        assert_eq!(own, 4, "every third of 12 sites");
         let mut h = vec![];
         authorisations(3, 12, &mut h).unwrap();
+        let mut e = vec![];
+        social_equipment(3, 12, &mut e).unwrap();
+        let (kind, equipment) = collect(e.as_slice()).unwrap();
+        assert_eq!(kind, ExtractKind::Equipements);
+        assert!(equipment.rejected.is_empty(), "{:?}", equipment.rejected);
+        assert!(!equipment.records.is_empty());
         assert!(std::str::from_utf8(&h).is_err(), "Latin-1, as FINESS");
         let (_, sites) = collect(f.as_slice()).unwrap();
+        for r in equipment.records.values() {
+            assert_eq!(r.kind, RecordKind::SocialEquipment);
+            let site = (RecordKind::Establishment, r.get("nofinesset").to_owned());
+            assert!(sites.records.contains_key(&site), "{}", r.key);
+        }
         let (kind, c) = collect(h.as_slice()).unwrap();
         assert_eq!(kind, ExtractKind::Authorisations);
         assert!(c.rejected.is_empty(), "{:?}", c.rejected);

@@ -12,14 +12,10 @@
 
 use crate::fhir::capability::capability_statement;
 use crate::fhir::lookup::{Driver, driver};
-use crate::fhir::map::{
-    Related, SYSTEM_G15, instant, key_of_id, kinds_of, practitioner_with, resource,
-};
+use crate::fhir::map::{instant, key_of_id, kinds_of, resource};
 use crate::fhir::model::{OperationOutcome, Resource};
 use crate::fhir::page::{CursorKey, Position, count_only, searchset};
-use crate::fhir::query::{
-    Filter, Handling, Include, Query, ResourceType, RevInclude, codes_match, parse,
-};
+use crate::fhir::query::{Handling, Include, Query, ResourceType, RevInclude, parse};
 use crate::record::RecordKind;
 use crate::space::contact::Contact;
 use crate::store::search::{Lookup, RowKey, Value};
@@ -32,7 +28,7 @@ use axum::routing::{get, post};
 use coeur_common::random::Clock;
 use coeur_resource_server::ratelimit::{Limiter, RateLimit};
 use coeur_resource_server::{Binding, Scope, TokenError, Verifier, scope};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 scope! {
@@ -260,7 +256,7 @@ async fn read(
         return r;
     }
     match load(&d, t.as_str(), &id).await {
-        Ok(Some(s)) => match full_resource(&d, &s).await {
+        Ok(Some(s)) => match full_resource(&d.store, &s).await {
             Ok(Some(r)) => fhir(StatusCode::OK, &r),
             Ok(None) => internal(anyhow::anyhow!("record without resource")),
             Err(e) => internal(e),
@@ -277,160 +273,9 @@ async fn read(
 /// Records scanned per store round trip.
 const SCAN: i64 = 500;
 
-/// The related records of practitioners (IdNat `keys`), through the index's owner rows; their
-/// contact details from `contacts` when they came with the records (see [`Store::by_index`]).
-async fn related_of(
-    d: &Directory,
-    keys: &[&str],
-    contacts: Option<&mut HashMap<String, Contact>>,
-) -> anyhow::Result<HashMap<String, Related>> {
-    let mut out: std::collections::HashMap<String, Related> = keys
-        .iter()
-        .map(|k| ((*k).to_owned(), Related::default()))
-        .collect();
-    let kinds = [
-        RecordKind::PractitionerRole,
-        RecordKind::Qualification,
-        RecordKind::Mailbox,
-    ];
-    for s in d.store.owned_by_any(&kinds, keys).await? {
-        if !s.active {
-            continue;
-        }
-        let owner = match s.record.kind {
-            RecordKind::Mailbox => s.record.get("Identification nationale PP").to_owned(),
-            _ => crate::fhir::map::role_practitioner(&s.record).to_owned(),
-        };
-        if let Some(rel) = out.get_mut(&owner) {
-            match s.record.kind {
-                RecordKind::PractitionerRole => rel.roles.push(s.record),
-                RecordKind::Qualification => rel.qualifications.push(s.record),
-                _ => rel.mailboxes.push(s.record),
-            }
-        }
-    }
-    let mut read;
-    let contacts = match contacts {
-        Some(known) => known,
-        None => {
-            read = crate::space::store::contacts(&d.store, keys).await?;
-            &mut read
-        }
-    };
-    for (key, rel) in out.iter_mut() {
-        rel.contact = contacts.remove(key);
-    }
-    Ok(out)
-}
-
-/// The resource of a stored record, a practitioner with its related records.
-async fn full_resource(d: &Directory, s: &StoredRecord) -> anyhow::Result<Option<Resource>> {
-    Ok(full_resources(d, std::slice::from_ref(s), None)
-        .await?
-        .pop())
-}
-
-/// The resources of stored records, practitioners with their related records (one query for
-/// them all), their contact details from `contacts` when these came with the records.
-async fn full_resources(
-    d: &Directory,
-    list: &[StoredRecord],
-    contacts: Option<&mut HashMap<String, Contact>>,
-) -> anyhow::Result<Vec<Resource>> {
-    let keys: Vec<&str> = list
-        .iter()
-        .filter(|s| s.record.kind == RecordKind::Practitioner)
-        .map(|s| s.record.key.as_str())
-        .collect();
-    let mut related = if keys.is_empty() {
-        Default::default()
-    } else {
-        related_of(d, &keys, contacts).await?
-    };
-    Ok(list
-        .iter()
-        .filter_map(|s| {
-            if s.record.kind == RecordKind::Practitioner {
-                let rel = related.remove(&s.record.key).unwrap_or_default();
-                Some(Resource::Practitioner(practitioner_with(s, &rel)))
-            } else {
-                resource(s)
-            }
-        })
-        .collect())
-}
-
-/// Turns the filters on other records (`qualification-code`, `mailbox-mss`) into the ids
-/// of the practitioners they select.
-async fn resolve(d: &Directory, query: &mut Query) -> anyhow::Result<()> {
-    for f in &mut query.filters {
-        let keys: BTreeSet<String> = match f {
-            Filter::Mailbox(addresses) => {
-                let mut keys = BTreeSet::new();
-                for a in addresses.iter() {
-                    if let Some(m) = d.store.get(RecordKind::Mailbox, a).await?
-                        && m.active
-                    {
-                        let owner = m.record.get("Identification nationale PP");
-                        if !owner.is_empty() {
-                            keys.insert(owner.to_owned());
-                        }
-                    }
-                }
-                keys
-            }
-            Filter::QualificationCode(tokens) => match codes_of(tokens) {
-                Some(codes) => d.store.owners_of_codes(&codes, SYSTEM_G15).await?,
-                None => scan_owners_of_codes(d, tokens).await?,
-            },
-            _ => continue,
-        };
-        *f = Filter::Id(keys.into_iter().collect());
-    }
-    Ok(())
-}
-
-/// Tokens with a code as index values; `None` when one has none (`system|`).
-fn codes_of(tokens: &[crate::fhir::query::Token]) -> Option<Vec<Value>> {
-    tokens
-        .iter()
-        .map(|t| {
-            t.code.clone().map(|code| Value::Token {
-                system: t.system.clone(),
-                code,
-            })
-        })
-        .collect()
-}
-
-/// `qualification-code=system|` (any code of a system): the exercises and qualifications
-/// scanned, the one case the index does not answer.
-async fn scan_owners_of_codes(
-    d: &Directory,
-    tokens: &[crate::fhir::query::Token],
-) -> anyhow::Result<BTreeSet<String>> {
-    let mut keys = BTreeSet::new();
-    for kind in [RecordKind::PractitionerRole, RecordKind::Qualification] {
-        let mut after = 0;
-        loop {
-            let chunk = d.store.scan(&[kind], after, SCAN).await?;
-            let Some(last) = chunk.last() else { break };
-            after = last.version;
-            for s in chunk.iter().filter(|s| s.active) {
-                let rel = Related {
-                    qualifications: vec![s.record.clone()],
-                    ..Related::default()
-                };
-                let codes = crate::fhir::map::qualification_codes(&rel);
-                if codes_match(tokens, &codes) {
-                    let owner = crate::fhir::map::role_practitioner(&s.record);
-                    keys.insert(owner.to_owned());
-                }
-            }
-        }
-    }
-    Ok(keys)
-}
+#[path = "http_related.rs"]
+mod related;
+use related::{full_resource, full_resources, resolve};
 
 /// The next candidates of a search after `after`, each with its position, and the position to
 /// go on from when there may be more: index rows in the index's order, records by key or all
@@ -561,7 +406,7 @@ async fn search_with(
         },
     };
     let mut query = query;
-    if let Err(e) = resolve(&d, &mut query).await {
+    if let Err(e) = resolve(&d.store, &mut query).await {
         return internal(e);
     }
     match run_search(&d, &query, after).await {
@@ -620,7 +465,7 @@ async fn run_search(d: &Directory, query: &Query, mut after: Position) -> anyhow
         None
     };
     let matched: Vec<StoredRecord> = matched.into_iter().map(|(_, s)| s).collect();
-    let matches = full_resources(d, &matched, contacts.as_mut()).await?;
+    let matches = full_resources(&d.store, &matched, contacts.as_mut()).await?;
     let included = includes(d, query, &matches).await?;
     let mut bundle = searchset(base, query, &d.cursors, matches, next_after, included);
     bundle.total = total;
@@ -683,7 +528,7 @@ async fn includes(
             };
             if let Some((rtype, id)) = target
                 && let Some(s) = load(d, rtype, id).await?
-                && let Some(r) = full_resource(d, &s).await?
+                && let Some(r) = full_resource(&d.store, &s).await?
             {
                 out.push(r);
             }
@@ -711,10 +556,10 @@ async fn includes(
                 }
             }
             RevInclude::RolesAtOrganization | RevInclude::ServicesAtOrganization => {
-                let kind = if *rev == RevInclude::RolesAtOrganization {
-                    RecordKind::PractitionerRole
+                let kinds: &[RecordKind] = if *rev == RevInclude::RolesAtOrganization {
+                    &[RecordKind::PractitionerRole]
                 } else {
-                    RecordKind::Authorisation
+                    kinds_of("HealthcareService")
                 };
                 let ids: Vec<String> = matches
                     .iter()
@@ -739,7 +584,7 @@ async fn includes(
                 loop {
                     let (chunk, next) = d
                         .store
-                        .by_index(&[kind], &lookup, after.as_ref(), SCAN)
+                        .by_index(kinds, &lookup, after.as_ref(), SCAN)
                         .await?;
                     out.extend(chunk.iter().filter_map(|(_, s)| resource(s)));
                     match next {

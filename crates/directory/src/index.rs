@@ -3,10 +3,11 @@
 //! [`crate::fhir::map`] shows of the record, so that a search through the index finds what the
 //! matching of [`crate::fhir::query`] accepts (it checks every candidate again).
 
+use crate::fhir::extensions::{SYSTEM_R60, authorities};
 use crate::fhir::map::{
     SYSTEM_ADELI, SYSTEM_FINESS, SYSTEM_G15, SYSTEM_IDNPS, SYSTEM_ORG_KIND, SYSTEM_R21, SYSTEM_R23,
-    SYSTEM_R66, SYSTEM_R75, SYSTEM_R274, SYSTEM_R275, SYSTEM_R276, SYSTEM_RPPS, SYSTEM_SIRENE,
-    SYSTEM_SPECIALTY, id_of_key, role_practitioner, town,
+    SYSTEM_R66, SYSTEM_R75, SYSTEM_R209, SYSTEM_R274, SYSTEM_R275, SYSTEM_R276, SYSTEM_R279,
+    SYSTEM_R280, SYSTEM_RPPS, SYSTEM_SIRENE, SYSTEM_SPECIALTY, id_of_key, role_practitioner, town,
 };
 use crate::fhir::query::fold;
 use crate::record::{Record, RecordKind};
@@ -45,8 +46,14 @@ pub const PART_OF: &str = "partof";
 pub const CODE: &str = "code";
 /// The professional (IdNat_PS) an exercise, a qualification or a mailbox belongs to.
 pub const OWNER: &str = "owner";
-/// The site (logical id) of an exercise or of an authorised activity.
+/// The site (logical id) of an exercise, of an authorised activity, or of a structure's own
+/// MSSanté mailbox (`Type de BAL` `ORG`).
 pub const ORGANIZATION: &str = "organization";
+/// The registration authorities of an exercise (TRE_R60): `data-registration-authority` of
+/// its professional looks here.
+pub const AUTHORITY: &str = "authority";
+/// A card's number, folded: `number-smartcard` looks here.
+pub const SMARTCARD: &str = "smartcard";
 
 /// One row of the search index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +112,9 @@ pub fn entries(r: &Record) -> Vec<Entry> {
             push(&mut out, CODE, SYSTEM_R21, r.get("Code rôle"));
             let finess = r.get("Numéro FINESS site");
             push(&mut out, ORGANIZATION, "", &id_of_key(finess));
+            for a in authorities(r) {
+                push(&mut out, AUTHORITY, SYSTEM_R60, a);
+            }
         }
         RecordKind::Qualification => {
             push(&mut out, OWNER, "", role_practitioner(r));
@@ -113,6 +123,19 @@ pub fn entries(r: &Record) -> Vec<Entry> {
         }
         RecordKind::Mailbox => {
             push(&mut out, OWNER, "", r.get("Identification nationale PP"));
+            if let Some(finess) = mailbox_structure(r) {
+                push(&mut out, ORGANIZATION, "", &id_of_key(finess));
+            }
+        }
+        RecordKind::SocialEquipment => {
+            push(&mut out, ORGANIZATION, "", &id_of_key(r.get("nofinesset")));
+            push(&mut out, CODE, SYSTEM_R280, r.get("de"));
+            push(&mut out, CODE, SYSTEM_R209, r.get("ta"));
+            push(&mut out, CODE, SYSTEM_R279, r.get("client"));
+        }
+        RecordKind::Card => {
+            push(&mut out, OWNER, "", r.get("Identification nationale PP"));
+            push_folded(&mut out, SMARTCARD, &r.key);
         }
         RecordKind::Diploma => {}
         RecordKind::LegalEntity => {
@@ -155,6 +178,21 @@ pub fn family_given(family: &str, given: &str) -> Option<String> {
         && !family.contains(SEPARATOR)
         && !given.contains(SEPARATOR))
     .then(|| format!("{family}{SEPARATOR}{given}"))
+}
+
+/// The FINESS number of the structure whose own mailbox `r` is (`Type de BAL` `ORG`, the
+/// structure identified by its FINESS number: `Type identifiant structure` `1`, the number
+/// alone or as IdNat_Struct, `1` + FINESS).
+pub fn mailbox_structure(r: &Record) -> Option<&str> {
+    if r.get("Type de BAL") != "ORG" || r.get("Type identifiant structure") != "1" {
+        return None;
+    }
+    let id = r.get("Identification Structure");
+    match id.len() {
+        9 => Some(id),
+        10 => id.strip_prefix('1'),
+        _ => None,
+    }
 }
 
 /// The upper bound (excluded) of the folded strings starting with `prefix`, bytewise.
@@ -268,6 +306,40 @@ mod tests {
                 value: "810001045367".into()
             }]
         );
+        // A structure's own mailbox: found by its site; a professional's, by its owner only.
+        let org = record(
+            RecordKind::Mailbox,
+            "secretariat@ch.mssante.fr",
+            &[
+                ("Type de BAL", "ORG"),
+                ("Type identifiant structure", "1"),
+                ("Identification Structure", "1750000001"),
+            ],
+        );
+        assert_eq!(
+            entries(&org),
+            [Entry {
+                param: ORGANIZATION,
+                system: "",
+                value: "750000001".into()
+            }]
+        );
+        let role = record(
+            RecordKind::PractitionerRole,
+            "810001045367|R1|10|S||",
+            &[("Autorité d'enregistrement", "CNOM/CNOM/CNOM")],
+        );
+        let e = entries(&role);
+        assert!(has(&e, AUTHORITY, SYSTEM_R60, "CNOM"));
+        assert_eq!(e.iter().filter(|x| x.param == AUTHORITY).count(), 1);
+        let card = record(
+            RecordKind::Card,
+            "2100123456",
+            &[("Identification nationale PP", "810001045367")],
+        );
+        let e = entries(&card);
+        assert!(has(&e, OWNER, "", "810001045367"));
+        assert!(has(&e, SMARTCARD, "", "2100123456"));
         assert!(prefix_end("mar").as_str() > "marzzzz");
         assert!(prefix_end("mar").as_str() < "mas");
     }

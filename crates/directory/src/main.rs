@@ -1,7 +1,8 @@
 //! `coeur-annuaire`: the directory's command line.
 //!
 //! - `generate --persons N --structures M --out DIR` writes synthetic extracts (RPPS,
-//!   MSSanté, FINESS establishments and the FINESS authorised care activities);
+//!   MSSanté, CPS cards, FINESS establishments, the FINESS authorised care activities and
+//!   social equipment);
 //! - `import [--database URL] [--partial] FILE…` imports extracts into the directory's store;
 //! - `check FILE…` reads extracts (plain text, UTF-8 or Latin-1), reports every bad row with
 //!   file, line and reason, and prints the summary of what an import into an empty store does;
@@ -15,7 +16,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use coeur_directory::extract::collect;
-use coeur_directory::generate::{Writers, authorisations, generate};
+use coeur_directory::generate::{Writers, authorisations, generate, social_equipment};
 use coeur_directory::import::{Outcome, each_text_file, import_input};
 use coeur_directory::record::plan;
 use coeur_directory::store::{Store, Workload};
@@ -343,6 +344,7 @@ async fn main() -> anyhow::Result<()> {
             let mut d = open("PS_LibreAcces_Dipl_AutExerc")?;
             let mut m = open("Extraction_Correspondance_MSSante")?;
             let mut f = open("finess_etablissements")?;
+            let mut c = open("Porteurs_CPS_CPF")?;
             generate(
                 seed,
                 persons,
@@ -353,14 +355,19 @@ async fn main() -> anyhow::Result<()> {
                     diplome: &mut d,
                     mssante: &mut m,
                     finess: &mut f,
+                    cartes: &mut c,
                 },
             )?;
             let mut h = open("finess_autorisations")?;
             authorisations(seed, structures, &mut h)?;
-            for w in [&mut a, &mut s, &mut d, &mut m, &mut f, &mut h] {
+            let mut e = open("finess_equipements_sociaux")?;
+            social_equipment(seed, structures, &mut e)?;
+            for w in [
+                &mut a, &mut s, &mut d, &mut m, &mut f, &mut h, &mut c, &mut e,
+            ] {
                 w.flush()?;
             }
-            drop((a, s, d, m, f, h));
+            drop((a, s, d, m, f, h, c, e));
             if zip {
                 for name in [
                     "PS_LibreAcces_Personne_activite",
@@ -369,6 +376,8 @@ async fn main() -> anyhow::Result<()> {
                     "Extraction_Correspondance_MSSante",
                     "finess_etablissements",
                     "finess_autorisations",
+                    "finess_equipements_sociaux",
+                    "Porteurs_CPS_CPF",
                 ] {
                     let text = format!("{name}_{stamp}.txt");
                     let mut input = File::open(out.join(&text))?;

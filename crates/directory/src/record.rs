@@ -24,6 +24,12 @@ pub enum RecordKind {
     /// A care activity authorised at a FINESS site (`HealthcareService`), keyed by the
     /// site's FINESS number, activity, modality and form.
     Authorisation,
+    /// A social equipment of a FINESS site (`HealthcareService`): a discipline, a type of
+    /// activity and a clientele, keyed by the site's FINESS number and these three codes.
+    SocialEquipment,
+    /// A professional's CPS / CPF card (`Porteurs_CPS_CPF`), keyed by its number; shown in
+    /// its holder's `Practitioner`.
+    Card,
 }
 
 impl RecordKind {
@@ -38,6 +44,8 @@ impl RecordKind {
             Self::Establishment => "establishment",
             Self::LegalEntity => "legal_entity",
             Self::Authorisation => "authorisation",
+            Self::SocialEquipment => "social_equipment",
+            Self::Card => "card",
         }
     }
 }

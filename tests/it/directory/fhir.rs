@@ -24,7 +24,8 @@ pub(crate) const READER: &str = "annuaire-reader";
 
 /// Imports a generated extract of 50 professionals and 10 structures.
 pub(crate) async fn import_generated(store: &Store) {
-    let (mut a, mut s, mut d, mut m, mut f) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut a, mut s, mut d, mut m, mut f, mut c) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     generate(
         11,
         50,
@@ -35,10 +36,18 @@ pub(crate) async fn import_generated(store: &Store) {
             diplome: &mut d,
             mssante: &mut m,
             finess: &mut f,
+            cartes: &mut c,
         },
     )
     .expect("generate");
-    for (name, bytes) in [("a", &a), ("s", &s), ("d", &d), ("m", &m), ("f", &f)] {
+    for (name, bytes) in [
+        ("a", &a),
+        ("s", &s),
+        ("d", &d),
+        ("m", &m),
+        ("f", &f),
+        ("c", &c),
+    ] {
         let mut out = Outcome::default();
         import_file(
             store,

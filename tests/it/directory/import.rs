@@ -256,7 +256,8 @@ both_dbs!(finess_latin1_semicolons_and_duplicates, |db| async move {
 
 both_dbs!(generated_extracts_import_cleanly, |db| async move {
     let (store, _dir) = store(db).await;
-    let (mut a, mut s, mut d, mut m, mut f) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut a, mut s, mut d, mut m, mut f, mut c) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     generate(
         7,
         120,
@@ -267,11 +268,19 @@ both_dbs!(generated_extracts_import_cleanly, |db| async move {
             diplome: &mut d,
             mssante: &mut m,
             finess: &mut f,
+            cartes: &mut c,
         },
     )
     .unwrap();
     let mut total = Outcome::default();
-    for (name, bytes) in [("a", &a), ("s", &s), ("d", &d), ("m", &m), ("f", &f)] {
+    for (name, bytes) in [
+        ("a", &a),
+        ("s", &s),
+        ("d", &d),
+        ("m", &m),
+        ("f", &f),
+        ("c", &c),
+    ] {
         let out = import(&store, name, bytes, true, NOW).await;
         assert!(
             out.rejected.is_empty() && out.skipped.is_empty(),
@@ -287,6 +296,14 @@ both_dbs!(generated_extracts_import_cleanly, |db| async move {
     assert_eq!(
         store.count(RecordKind::Establishment, true).await.unwrap(),
         15
+    );
+    // Every other professional's CPS card.
+    assert_eq!(store.count(RecordKind::Card, true).await.unwrap(), 60);
+    let cards = import(&store, "c", &c, true, NOW + 1).await;
+    assert_eq!(
+        (cards.summary.inserted, cards.summary.updated),
+        (0, 0),
+        "a card extract imported again changes nothing"
     );
     let again = import(&store, "a", &a, true, NOW + 1).await;
     assert_eq!(
@@ -304,7 +321,8 @@ both_dbs!(zip_archives_and_plain_text, |db| async move {
     use coeur_directory::import::import_input;
     use std::io::Cursor;
     let (store, _dir) = store(db).await;
-    let (mut a, mut s, mut d, mut m, mut f) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut a, mut s, mut d, mut m, mut f, mut c) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     generate(
         11,
         40,
@@ -315,6 +333,7 @@ both_dbs!(zip_archives_and_plain_text, |db| async move {
             diplome: &mut d,
             mssante: &mut m,
             finess: &mut f,
+            cartes: &mut c,
         },
     )
     .unwrap();

@@ -313,7 +313,7 @@ both_dbs!(
         let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
         for s in [
             "DELETE FROM directory_search WHERE param = 'family-given'",
-            "DELETE FROM directory_schema WHERE file = 7",
+            "DELETE FROM directory_schema WHERE file = 8",
         ] {
             sqlx::query(s).execute(&pool).await.expect(s);
         }
@@ -397,7 +397,8 @@ both_dbs!(directory_versions_from_one_counter, |db| async move {
 
 both_dbs!(directory_organization_name_contains, |db| async move {
     let (store, _dir) = store(db).await;
-    let (mut a, mut s, mut d, mut m, mut f) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut a, mut s, mut d, mut m, mut f, mut c) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     generate(
         11,
         20,
@@ -408,6 +409,7 @@ both_dbs!(directory_organization_name_contains, |db| async move {
             diplome: &mut d,
             mssante: &mut m,
             finess: &mut f,
+            cartes: &mut c,
         },
     )
     .expect("generate");

@@ -3,14 +3,17 @@
 //! a file without a required column), idempotent re-import, a changed extract updating and
 //! deactivating; the HealthcareService API over the generated extracts checked against the
 //! imported rows, its includes, `identifier-type` and `_total`; the independent FHIR client
-//! (fhirpy) paging through HealthcareService and fhir.resources validating it.
+//! (fhirpy) paging through HealthcareService and fhir.resources validating it; FINESS's
+//! social equipment, HealthcareService too (`social_equipment_api`).
 
 use super::fhir::{all, assert_outcome, fhir_get, ids, next_link, reading};
 use super::store;
 use crate::both_dbs;
 use crate::support::*;
-use coeur_directory::fhir::map::{SYSTEM_R274, SYSTEM_R276, id_of_key};
-use coeur_directory::generate::authorisations;
+use coeur_directory::fhir::map::{
+    SYSTEM_R209, SYSTEM_R274, SYSTEM_R276, SYSTEM_R279, SYSTEM_R280, id_of_key,
+};
+use coeur_directory::generate::{authorisations, social_equipment};
 use coeur_directory::import::{Outcome, import_file};
 use coeur_directory::record::{Plan, RecordKind};
 use coeur_directory::store::{Store, StoredRecord};
@@ -527,7 +530,14 @@ both_dbs!(healthcare_service_peer, |db| async move {
         return;
     };
     let (_s, store, _dir, base, token) = reading(db).await;
-    let services = import_authorisations(&store).await;
+    let mut services = import_authorisations(&store).await;
+    // With the social equipment: both kinds paged through and validated.
+    let mut e = vec![];
+    social_equipment(11, 10, &mut e).expect("generate");
+    assert!(import(&store, "e", &e, NOW).await.rejected.is_empty());
+    let equipment = all(&store, RecordKind::SocialEquipment).await;
+    assert!(!equipment.is_empty());
+    services.extend(equipment);
     let site = services[0].record.get("nofinesset").to_owned();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(python)
@@ -578,4 +588,91 @@ both_dbs!(healthcare_service_peer, |db| async move {
             "{kind} validated: {report}"
         );
     }
+});
+
+both_dbs!(social_equipment_api, |db| async move {
+    let (_s, store, _dir, base, token) = reading(db).await;
+    let t = Some(token.as_str());
+    let services = import_authorisations(&store).await;
+    let mut e = vec![];
+    social_equipment(11, 10, &mut e).expect("generate");
+    let out = import(&store, "finess_equipements_sociaux", &e, NOW).await;
+    assert!(out.rejected.is_empty() && out.skipped.is_empty(), "{out:?}");
+    let equipment = all(&store, RecordKind::SocialEquipment).await;
+    assert!(equipment.len() >= 3, "{}", equipment.len());
+    let again = import(&store, "finess_equipements_sociaux", &e, NOW + 1).await;
+    assert_eq!((again.summary.inserted, again.summary.updated), (0, 0));
+
+    // A bad row: its line and reason; the good rows of the file go in.
+    let mut bad = e.clone();
+    bad.extend_from_slice(b"010000024;9A;X;11;Y;711;Z;;;;;;\n");
+    let out = import(&store, "bad", &bad, NOW + 2).await;
+    assert_eq!(out.rejected.len(), 1, "{out:?}");
+    assert!(out.rejected[0].row.reason.contains("de \"9A\""), "{out:?}");
+
+    // Read, checked against the imported row.
+    let one = &equipment[0];
+    let id = id_of_key(&one.record.key);
+    let r = fhir_get(&format!("{base}/HealthcareService/{id}"), t).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let b = &r.body;
+    assert_eq!(b["type"][0]["coding"][0]["system"], SYSTEM_R280);
+    assert_eq!(b["type"][0]["coding"][0]["code"], one.record.get("de"));
+    assert_eq!(b["characteristic"][0]["coding"][0]["system"], SYSTEM_R209);
+    assert_eq!(
+        b["characteristic"][0]["coding"][0]["code"],
+        one.record.get("ta")
+    );
+    let clientele = &b["eligibility"][0]["code"]["coding"][0];
+    assert_eq!(clientele["system"], SYSTEM_R279);
+    assert_eq!(clientele["code"], one.record.get("client"));
+    let site = one.record.get("nofinesset");
+    assert_eq!(b["providedBy"]["reference"], format!("Organization/{site}"));
+
+    // Both kinds are HealthcareService.
+    let b = fhir_get(&format!("{base}/HealthcareService?_summary=count"), t).await;
+    assert_eq!(
+        b.body["total"].as_u64(),
+        Some((services.len() + equipment.len()) as u64)
+    );
+    // By discipline (service-type) and type of activity (characteristic), against the rows.
+    let de = one.record.get("de");
+    let wanted = service_ids(equipment.iter().filter(|x| x.record.get("de") == de));
+    let got = every_match(
+        format!("{base}/HealthcareService?service-type={SYSTEM_R280}|{de}&_count=3"),
+        &token,
+    )
+    .await;
+    assert_eq!(set(got), wanted);
+    let ta = one.record.get("ta");
+    let wanted = service_ids(equipment.iter().filter(|x| x.record.get("ta") == ta));
+    let got = every_match(
+        format!("{base}/HealthcareService?characteristic={SYSTEM_R209}|{ta}&_count=500"),
+        &token,
+    )
+    .await;
+    assert_eq!(set(got), wanted);
+    // A site's services: its authorised activities and its social equipment.
+    let wanted = service_ids(
+        services
+            .iter()
+            .filter(|x| x.record.get("nofinesset") == site)
+            .chain(
+                equipment
+                    .iter()
+                    .filter(|x| x.record.get("nofinesset") == site),
+            ),
+    );
+    let got = every_match(
+        format!("{base}/HealthcareService?organization=Organization/{site}&_count=500"),
+        &token,
+    )
+    .await;
+    assert_eq!(set(got), wanted);
+    let b = fhir_get(
+        &format!("{base}/Organization?_id={site}&_revinclude=HealthcareService:organization"),
+        t,
+    )
+    .await;
+    assert_eq!(set(ids(&b.body, "include")), wanted);
 });

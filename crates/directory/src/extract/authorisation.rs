@@ -1,4 +1,5 @@
-//! Rows of the FINESS extract of authorised care activities (ARHGOS) → records (pure).
+//! Rows of the FINESS extracts of authorised care activities (ARHGOS) and of social
+//! equipment → records (pure).
 //!
 //! The layout supported is the etalab one's `activiteoffresoin` record with a header line of
 //! its field names (as the establishments file, `columns::FINESS`): `;`-separated, Latin-1 or
@@ -8,9 +9,13 @@
 //! when the header has them. The raw etalab file (no header, a `finess;etalab;…` first line,
 //! each record prefixed with its type) is not read as such: its `activiteoffresoin` lines,
 //! prefix removed, under that header, are this file.
+//!
+//! Social equipment is read the same way: the `equipementsocial` records of the etalab
+//! publication `etalab-cs1100505` under a header line of FINESS's field names
+//! (`columns::EQUIPEMENTS`, `columns::EQUIPEMENTS_OPTIONAL`).
 
 use super::Collector;
-use super::columns::{AUTORISATIONS, AUTORISATIONS_OPTIONAL};
+use super::columns::{AUTORISATIONS, AUTORISATIONS_OPTIONAL, EQUIPEMENTS, EQUIPEMENTS_OPTIONAL};
 use super::reader::Row;
 use crate::fhir::query::parse_date_range;
 use crate::keys::{check_finess, check_optional};
@@ -34,6 +39,57 @@ fn authorisation_key(site: &str, activity: &str, modality: &str, form: &str) -> 
 }
 
 impl Collector {
+    /// A social equipment: the site's FINESS number and key, the discipline, type of activity
+    /// and clientele codes (digits), dates and indicators when given; keyed by the four.
+    /// Discipline codes have three digits and activity codes two, so that no key is also an
+    /// authorisation's (their logical ids share `HealthcareService`).
+    pub(super) fn take_social_equipment(&mut self, row: &Row) -> Result<(), String> {
+        let site = self.get(row, "nofinesset");
+        if site.is_empty() {
+            return Err("empty nofinesset".into());
+        }
+        check_finess(site).map_err(|e| e.to_string())?;
+        let digits = |v: &str, n: usize| v.len() == n && v.bytes().all(|b| b.is_ascii_digit());
+        let (discipline, activity, clientele) = (
+            self.get(row, "de"),
+            self.get(row, "ta"),
+            self.get(row, "client"),
+        );
+        for (name, v, n) in [
+            ("de", discipline, 3),
+            ("ta", activity, 2),
+            ("client", clientele, 3),
+        ] {
+            if !digits(v, n) {
+                return Err(format!("{name} {v:?} is not a code of {n} digits"));
+            }
+        }
+        for name in ["dateautor", "datederinst"] {
+            let v = self.get(row, name);
+            if !v.is_empty() && !is_date(v) {
+                return Err(format!("{name} {v:?} is not a date (AAAA-MM-JJ)"));
+            }
+        }
+        for name in ["indsupinst", "indsupaut"] {
+            let v = self.get(row, name);
+            if !matches!(v, "" | "O" | "N") {
+                return Err(format!("{name} {v:?} is neither O nor N"));
+            }
+        }
+        let key = [site, discipline, activity, clientele].join("|");
+        let names: Vec<&str> = EQUIPEMENTS
+            .iter()
+            .chain(EQUIPEMENTS_OPTIONAL)
+            .copied()
+            .collect();
+        let fields = self.fields(row, &names);
+        self.insert_new(Record {
+            kind: RecordKind::SocialEquipment,
+            key,
+            fields,
+        })
+    }
+
     pub(super) fn take_authorisation(&mut self, row: &Row) -> Result<(), String> {
         let site = self.get(row, "nofinesset");
         if site.is_empty() {

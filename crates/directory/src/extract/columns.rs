@@ -202,3 +202,49 @@ pub const AUTORISATIONS: &[&str] = &[
 /// layout): the ARHGOS authorisation number, the dates of implementation and end of the
 /// authorisation.
 pub const AUTORISATIONS_OPTIONAL: &[&str] = &["noautorarhgos", "datemeo", "datefin"];
+
+/// `Porteurs_CPS_CPF`, the CPS / CPF card holders (`|`, one header line, trailing separator):
+/// the columns read, as public code reading the file names them (the card's number is its
+/// twelfth column); the holder's identifiers lead as in every `PS_LibreAcces` file. Other
+/// columns (name, profession) are ignored.
+pub const CARTES: &[&str] = &[
+    "Type d'identifiant PP",
+    "Identifiant PP",
+    "Identification nationale PP",
+    "Code type de carte",
+    "Libellé type de carte",
+    "Numéro carte",
+    "Identifiant national contenu dans la carte",
+    "Date début validité",
+    "Date fin validité",
+    "Date opposition",
+    "Date de mise à jour",
+];
+
+/// The FINESS extract of social equipment (`equipementsocial` records of the etalab
+/// publication `etalab-cs1100505`), one row per discipline, type of activity and clientele of
+/// a site: `;`, Latin-1, with a header line of FINESS's field names (those of its enriched
+/// extract). These seven are required: the site, the discipline (TRE_R280), the type of
+/// activity (TRE_R209) and the clientele (TRE_R279), each with its label;
+/// [`EQUIPEMENTS_OPTIONAL`] are kept when present.
+pub const EQUIPEMENTS: &[&str] = &[
+    "nofinesset",
+    "de",
+    "libde",
+    "ta",
+    "libta",
+    "client",
+    "libclient",
+];
+
+/// Columns of the social equipment extract kept when the file has them: installed and
+/// authorised capacities, dates of authorisation and last installation, whether the
+/// installation and the authorisation are deleted (`O`/`N`).
+pub const EQUIPEMENTS_OPTIONAL: &[&str] = &[
+    "capinstot",
+    "capautot",
+    "dateautor",
+    "datederinst",
+    "indsupinst",
+    "indsupaut",
+];

@@ -25,13 +25,21 @@ pub enum ExtractKind {
     Finess,
     /// The FINESS extract of authorised care activities.
     Authorisations,
+    /// `Porteurs_CPS_CPF`, the CPS / CPF cards.
+    Cartes,
+    /// The FINESS extract of social equipment.
+    Equipements,
 }
 
 impl ExtractKind {
     /// Recognises a file by its header.
     pub fn of_header(header: &Header) -> Result<Self, FileError> {
         let has = |c: &str| header.position(c).is_some();
-        let kind = if has("nofinesset") && has("activite") {
+        let kind = if has("Numéro carte") {
+            Self::Cartes
+        } else if has("nofinesset") && has("de") && has("client") {
+            Self::Equipements
+        } else if has("nofinesset") && has("activite") {
             Self::Authorisations
         } else if has("nofinesset") {
             Self::Finess
@@ -59,6 +67,8 @@ impl ExtractKind {
             Self::MsSante => columns::MSSANTE,
             Self::Finess => columns::FINESS,
             Self::Authorisations => columns::AUTORISATIONS,
+            Self::Cartes => columns::CARTES,
+            Self::Equipements => columns::EQUIPEMENTS,
         }
     }
 
@@ -71,6 +81,8 @@ impl ExtractKind {
             Self::MsSante => &[RecordKind::Mailbox],
             Self::Finess => &[RecordKind::Establishment, RecordKind::LegalEntity],
             Self::Authorisations => &[RecordKind::Authorisation],
+            Self::Cartes => &[RecordKind::Card],
+            Self::Equipements => &[RecordKind::SocialEquipment],
         }
     }
 }
@@ -305,6 +317,8 @@ impl Collector {
             }
             ExtractKind::Finess => self.take_finess(row),
             ExtractKind::Authorisations => self.take_authorisation(row),
+            ExtractKind::Cartes => self.take_card(row),
+            ExtractKind::Equipements => self.take_social_equipment(row),
         }
     }
 
@@ -362,6 +376,32 @@ impl Collector {
         }
         self.emit(role_id, role);
         Ok(())
+    }
+
+    /// A card: its holder's identifiers checked, a number, dates `JJ/MM/AAAA` (or
+    /// `AAAA-MM-JJ`) when given; keyed by its number.
+    fn take_card(&mut self, row: &Row) -> Result<(), String> {
+        self.person_id(row, "Type d'identifiant PP")?;
+        let number = self.get(row, "Numéro carte").trim();
+        if number.is_empty() {
+            return Err("empty Numéro carte".into());
+        }
+        for column in [
+            "Date début validité",
+            "Date fin validité",
+            "Date opposition",
+        ] {
+            let v = self.get(row, column);
+            if !v.is_empty() && crate::fhir::extensions::fhir_date(v).is_none() {
+                return Err(format!("{column} {v:?} is not a date (JJ/MM/AAAA)"));
+            }
+        }
+        let fields = self.fields(row, columns::CARTES);
+        self.insert_new(Record {
+            kind: RecordKind::Card,
+            key: number.to_owned(),
+            fields,
+        })
     }
 
     fn take_finess(&mut self, row: &Row) -> Result<(), String> {

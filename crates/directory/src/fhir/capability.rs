@@ -6,9 +6,19 @@ use serde_json::{Value, json};
 
 fn param_type(name: &str) -> &'static str {
     match name {
-        "_id" | "identifier" | "identifier-type" | "active" | "type" | "role"
-        | "qualification-code" | "mailbox-mss" | "service-type" | "service-category"
-        | "characteristic" => "token",
+        "_id"
+        | "identifier"
+        | "identifier-type"
+        | "active"
+        | "type"
+        | "role"
+        | "qualification-code"
+        | "mailbox-mss"
+        | "service-type"
+        | "service-category"
+        | "characteristic"
+        | "data-information-system"
+        | "data-registration-authority" => "token",
         "_lastUpdated" => "date",
         "practitioner" | "organization" | "partof" => "reference",
         _ => "string",

@@ -93,7 +93,10 @@ fn lookup(resource: ResourceType, f: &Filter) -> Option<(u8, Driver)> {
         | Filter::Active(_)
         | Filter::LastUpdated(_)
         | Filter::QualificationCode(_)
-        | Filter::Mailbox(_) => None,
+        | Filter::Mailbox(_)
+        | Filter::SmartCard(_)
+        | Filter::InformationSystem(_)
+        | Filter::RegistrationAuthority(_) => None,
     }
 }
 

@@ -5,6 +5,7 @@
 //! written in the FHIR id alphabet (`[A-Za-z0-9\-\.]`): `|` becomes `.`, any other byte outside
 //! `[A-Za-z0-9]` becomes `-` and two upper-case hex digits; [`key_of_id`] reverses it.
 
+use super::extensions::{authorities, data_trace, information_system, smartcard};
 use super::model::*;
 use crate::record::{Record, RecordKind};
 use crate::store::StoredRecord;
@@ -45,6 +46,14 @@ pub const SYSTEM_R275: &str =
 /// Forms of a care activity (TRE_R276).
 pub const SYSTEM_R276: &str =
     "https://mos.esante.gouv.fr/NOS/TRE_R276-FormeActivite/FHIR/TRE-R276-FormeActivite";
+/// Disciplines of social equipment (TRE_R280).
+pub const SYSTEM_R280: &str = "https://mos.esante.gouv.fr/NOS/TRE_R280-DisciplineEquipementSocial/FHIR/TRE-R280-DisciplineEquipementSocial";
+/// Types of activity of social equipment (TRE_R209).
+pub const SYSTEM_R209: &str =
+    "https://mos.esante.gouv.fr/NOS/TRE_R209-TypeActivite/FHIR/TRE-R209-TypeActivite";
+/// Clienteles of social equipment (TRE_R279).
+pub const SYSTEM_R279: &str =
+    "https://mos.esante.gouv.fr/NOS/TRE_R279-Clientele/FHIR/TRE-R279-Clientele";
 /// Organization kinds (plain codes `GEOGRAPHICAL-ENTITY`, `LEGAL-ENTITY`).
 pub const SYSTEM_ORG_KIND: &str =
     "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-type-organisation";
@@ -91,7 +100,7 @@ pub fn resource_type(kind: RecordKind) -> Option<&'static str> {
         RecordKind::Practitioner => Some("Practitioner"),
         RecordKind::PractitionerRole => Some("PractitionerRole"),
         RecordKind::Establishment | RecordKind::LegalEntity => Some("Organization"),
-        RecordKind::Authorisation => Some("HealthcareService"),
+        RecordKind::Authorisation | RecordKind::SocialEquipment => Some("HealthcareService"),
         _ => None,
     }
 }
@@ -102,7 +111,7 @@ pub fn kinds_of(resource_type: &str) -> &'static [RecordKind] {
         "Practitioner" => &[RecordKind::Practitioner],
         "PractitionerRole" => &[RecordKind::PractitionerRole],
         "Organization" => &[RecordKind::Establishment, RecordKind::LegalEntity],
-        "HealthcareService" => &[RecordKind::Authorisation],
+        "HealthcareService" => &[RecordKind::Authorisation, RecordKind::SocialEquipment],
         _ => &[],
     }
 }
@@ -168,8 +177,13 @@ fn identifier(system: &str, type_code: &str, value: &str) -> Identifier {
     }
 }
 
+/// Its version, last change and data trace (information system; the registration authorities
+/// of a professional come with its exercises, [`practitioner_with`]).
 fn meta(s: &StoredRecord) -> Meta {
     Meta {
+        extension: data_trace(information_system(&s.record), &[])
+            .into_iter()
+            .collect(),
         version_id: Some(s.version.to_string()),
         last_updated: Some(instant(s.updated_at)),
     }
@@ -190,6 +204,7 @@ pub fn resource(s: &StoredRecord) -> Option<Resource> {
             Resource::Organization(organization(s))
         }
         RecordKind::Authorisation => Resource::HealthcareService(healthcare_service(s)),
+        RecordKind::SocialEquipment => Resource::HealthcareService(social_equipment(s)),
         _ => return None,
     })
 }
@@ -204,6 +219,8 @@ pub struct Related {
     pub qualifications: Vec<Record>,
     /// Mailbox records.
     pub mailboxes: Vec<Record>,
+    /// Card records.
+    pub cards: Vec<Record>,
     /// The contact details the professional gave for correspondence.
     pub contact: Option<crate::space::contact::Contact>,
 }
@@ -237,9 +254,20 @@ pub fn qualification_codes(related: &Related) -> Vec<CodeableConcept> {
     out
 }
 
-/// A practitioner with what its related records show.
+/// A practitioner with what its related records show: qualifications, telecom, cards, and
+/// the registration authorities of its exercises in its data trace.
 pub fn practitioner_with(s: &StoredRecord, related: &Related) -> Practitioner {
     let mut p = practitioner(s);
+    let mut found: Vec<&str> = vec![];
+    for a in related.roles.iter().flat_map(authorities) {
+        if !found.contains(&a) {
+            found.push(a);
+        }
+    }
+    p.meta.extension = data_trace(information_system(&s.record), &found)
+        .into_iter()
+        .collect();
+    p.extension = related.cards.iter().map(smartcard).collect();
     p.qualification = qualification_codes(related)
         .into_iter()
         .map(|code| Qualification { code })
@@ -284,6 +312,7 @@ fn practitioner(s: &StoredRecord) -> Practitioner {
         } else {
             vec![name]
         },
+        extension: vec![],
         gender: match r.get("Code civilité") {
             "M" => Some("male".into()),
             "MME" | "MLLE" => Some("female".into()),
@@ -351,6 +380,17 @@ pub fn town(line: &str, postal_code: &str) -> String {
         .unwrap_or(line)
         .trim()
         .to_owned()
+}
+
+/// A structure with its own MSSanté mailboxes (`telecom`, `email`, after its phones).
+pub fn organization_with(s: &StoredRecord, mailboxes: &[Record]) -> Organization {
+    let mut o = organization(s);
+    o.telecom.extend(mailboxes.iter().map(|m| ContactPoint {
+        system: Some("email".into()),
+        value: Some(m.key.clone()),
+        use_: None,
+    }));
+    o
 }
 
 fn organization(s: &StoredRecord) -> Organization {
@@ -464,6 +504,36 @@ fn healthcare_service(s: &StoredRecord) -> HealthcareService {
         characteristic: coding(SYSTEM_R276, r.get("forme"), r.get("libforme"))
             .into_iter()
             .collect(),
+        eligibility: vec![],
+    }
+}
+
+/// A social equipment, as Annuaire Santé's SocialEquipment profile: the discipline (`type`,
+/// TRE_R280), the clientele (`eligibility.code`, TRE_R279), the type of activity
+/// (`characteristic`, TRE_R209), the site (`providedBy`), the discipline's label (`name`).
+fn social_equipment(s: &StoredRecord) -> HealthcareService {
+    let r = &s.record;
+    let site = r.get("nofinesset");
+    HealthcareService {
+        id: id_of_key(&r.key),
+        meta: meta(s),
+        active: s.active,
+        provided_by: (!site.is_empty()).then(|| Reference {
+            reference: Some(format!("Organization/{}", id_of_key(site))),
+            display: None,
+        }),
+        type_: coding(SYSTEM_R280, r.get("de"), r.get("libde"))
+            .into_iter()
+            .collect(),
+        name: some(r.get("libde")),
+        eligibility: coding(SYSTEM_R279, r.get("client"), r.get("libclient"))
+            .map(|code| Eligibility { code: Some(code) })
+            .into_iter()
+            .collect(),
+        characteristic: coding(SYSTEM_R209, r.get("ta"), r.get("libta"))
+            .into_iter()
+            .collect(),
+        ..HealthcareService::default()
     }
 }
 

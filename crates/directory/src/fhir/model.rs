@@ -3,16 +3,58 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `Meta`: when the resource last changed and its version.
+/// `Meta`: when the resource last changed and its version, and where its data come from
+/// (Annuaire Santé's `as-ext-data-trace`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Meta {
+    /// The data trace: source information system and registration authority.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub extension: Vec<Extension>,
     /// The change counter of the record.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// `instant` of the last change.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_updated: Option<String>,
+}
+
+/// `Extension`: a URL and one value, or nested extensions (a complex extension).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Extension {
+    /// What the extension is (absolute), or the slice's name within a complex extension.
+    pub url: String,
+    /// The parts of a complex extension.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub extension: Vec<Extension>,
+    /// A `code` value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_code: Option<String>,
+    /// A `string` value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_string: Option<String>,
+    /// A `CodeableConcept` value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_codeable_concept: Option<CodeableConcept>,
+    /// A `Period` value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_period: Option<Period>,
+    /// A `dateTime` value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_date_time: Option<String>,
+}
+
+/// `Period`: FHIR dates.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Period {
+    /// First day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// Last day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
 }
 
 /// `Coding`.
@@ -125,6 +167,9 @@ pub struct Practitioner {
     pub id: String,
     /// Meta.
     pub meta: Meta,
+    /// The professional's CPS / CPF cards (`as-ext-smartcard`).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub extension: Vec<Extension>,
     /// IdNat_PS, RPPS or ADELI.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub identifier: Vec<Identifier>,
@@ -195,7 +240,7 @@ pub struct Organization {
     /// Name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Phone numbers.
+    /// Phone numbers, then the structure's MSSanté mailboxes (`email`).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub telecom: Vec<ContactPoint>,
     /// Postal address.
@@ -208,7 +253,9 @@ pub struct Organization {
 
 /// `HealthcareService`: a care activity authorised at a FINESS site (ARHGOS), as Annuaire
 /// Santé's HealthCareActivity profile: the activity (`type`, TRE_R274), its modality
-/// (`category`, TRE_R275) and form (`characteristic`, TRE_R276), the site (`providedBy`).
+/// (`category`, TRE_R275) and form (`characteristic`, TRE_R276), the site (`providedBy`); or
+/// a social equipment of a site (SocialEquipment profile: `type`, `eligibility`,
+/// `characteristic`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthcareService {
@@ -233,9 +280,21 @@ pub struct HealthcareService {
     /// The activity's label.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The form (TRE_R276).
+    /// The form (TRE_R276); of social equipment, the type of activity (TRE_R209).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub characteristic: Vec<CodeableConcept>,
+    /// Of social equipment, the clientele (TRE_R279).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub eligibility: Vec<Eligibility>,
+}
+
+/// `HealthcareService.eligibility`: who the service is for.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Eligibility {
+    /// The clientele.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<CodeableConcept>,
 }
 
 /// `OperationOutcome.issue`.

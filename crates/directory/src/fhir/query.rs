@@ -57,6 +57,9 @@ impl ResourceType {
                 "name",
                 "qualification-code",
                 "mailbox-mss",
+                "number-smartcard",
+                "data-information-system",
+                "data-registration-authority",
             ],
             Self::PractitionerRole => &["practitioner", "organization", "role"],
             Self::Organization => &[
@@ -67,6 +70,8 @@ impl ResourceType {
                 "address-postalcode",
                 "type",
                 "partof",
+                "mailbox-mss",
+                "data-information-system",
             ],
             Self::HealthcareService => &[
                 "identifier",
@@ -147,7 +152,8 @@ impl Token {
         }
     }
 
-    fn matches(&self, system: Option<&str>, code: Option<&str>) -> bool {
+    /// Whether a value of `system` and `code` is one this token asks for.
+    pub fn matches(&self, system: Option<&str>, code: Option<&str>) -> bool {
         let system_ok = match self.system.as_deref() {
             None => true,
             Some("") => system.is_none(),
@@ -244,9 +250,17 @@ pub enum Filter {
     /// `qualification-code` (Practitioner): the HTTP shell turns it into [`Filter::Id`]
     /// from the exercises and qualifications that carry the code.
     QualificationCode(Vec<Token>),
-    /// `mailbox-mss` (Practitioner): the HTTP shell turns it into [`Filter::Id`] from the
-    /// mailboxes' owners.
+    /// `mailbox-mss`: the HTTP shell turns it into [`Filter::Id`] from the mailboxes' owners
+    /// (Practitioner) or structures (Organization).
     Mailbox(Vec<String>),
+    /// `number-smartcard` (Practitioner): card numbers starting with one of these (folded);
+    /// the HTTP shell turns it into [`Filter::Id`] from the cards' holders.
+    SmartCard(Vec<String>),
+    /// `data-information-system`: the information system of the data trace.
+    InformationSystem(Vec<Token>),
+    /// `data-registration-authority` (Practitioner): a registration authority of one of its
+    /// exercises; the HTTP shell turns it into [`Filter::Id`] from the exercises' owners.
+    RegistrationAuthority(Vec<Token>),
 }
 
 /// `_include` pairs.
@@ -472,6 +486,15 @@ pub fn parse(
             )),
             "mailbox-mss" => Some(Filter::Mailbox(
                 values.iter().map(|v| v.to_ascii_lowercase()).collect(),
+            )),
+            "number-smartcard" => Some(Filter::SmartCard(
+                values.iter().map(|v| fold(v.trim())).collect(),
+            )),
+            "data-information-system" => Some(Filter::InformationSystem(
+                values.iter().map(|v| Token::parse(v)).collect(),
+            )),
+            "data-registration-authority" => Some(Filter::RegistrationAuthority(
+                values.iter().map(|v| Token::parse(v)).collect(),
             )),
             "_count" => {
                 let n: usize = value

@@ -2,6 +2,7 @@
 //! identifiers and codes by system and value, references by id.
 
 use super::*;
+use crate::fhir::extensions::{SMARTCARD, trace_values};
 
 fn str_matches(how: StrMatch, wanted: &[String], have: &[&str]) -> bool {
     wanted.iter().any(|w| {
@@ -60,14 +61,43 @@ impl Filter {
                 ),
                 _ => false,
             },
-            Filter::Mailbox(addresses) => match res {
-                Resource::Practitioner(p) => p.telecom.iter().any(|t| {
-                    t.value
-                        .as_deref()
-                        .is_some_and(|v| addresses.contains(&v.to_ascii_lowercase()))
-                }),
+            Filter::Mailbox(addresses) => {
+                let telecom = match res {
+                    Resource::Practitioner(p) => &p.telecom,
+                    Resource::Organization(o) => &o.telecom,
+                    _ => return false,
+                };
+                telecom.iter().any(|t| {
+                    t.system.as_deref() == Some("email")
+                        && t.value
+                            .as_deref()
+                            .is_some_and(|v| addresses.contains(&v.to_ascii_lowercase()))
+                })
+            }
+            Filter::SmartCard(numbers) => match res {
+                Resource::Practitioner(p) => p
+                    .extension
+                    .iter()
+                    .filter(|e| e.url == SMARTCARD)
+                    .flat_map(|e| &e.extension)
+                    .filter_map(|e| e.value_string.as_deref())
+                    .any(|n| numbers.iter().any(|w| fold(n).starts_with(w.as_str()))),
                 _ => false,
             },
+            Filter::InformationSystem(tokens) | Filter::RegistrationAuthority(tokens) => {
+                let part = match self {
+                    Filter::InformationSystem(_) => "systeme-information",
+                    _ => "autorite-enregistrement",
+                };
+                let meta = match res {
+                    Resource::Practitioner(p) => &p.meta,
+                    Resource::Organization(o) => &o.meta,
+                    _ => return false,
+                };
+                trace_values(meta, part)
+                    .into_iter()
+                    .any(|(system, code)| tokens.iter().any(|t| t.matches(system, Some(code))))
+            }
             Filter::Identifier(tokens) => match res {
                 Resource::Practitioner(p) => identifiers_match(tokens, &p.identifier),
                 Resource::Organization(o) => identifiers_match(tokens, &o.identifier),

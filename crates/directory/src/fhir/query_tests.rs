@@ -95,7 +95,10 @@ fn qualification_and_mailbox_match_the_related_records() {
         roles: vec![rec(
             RecordKind::PractitionerRole,
             "r",
-            &[("Code profession", "10")],
+            &[
+                ("Code profession", "10"),
+                ("Autorité d'enregistrement", "CNOM/CNOM/ARS"),
+            ],
         )],
         qualifications: vec![rec(
             RecordKind::Qualification,
@@ -103,6 +106,11 @@ fn qualification_and_mailbox_match_the_related_records() {
             &[("Code profession", "10"), ("Code savoir-faire", "SM26")],
         )],
         mailboxes: vec![rec(RecordKind::Mailbox, "dr.x@example.mssante.fr", &[])],
+        cards: vec![rec(
+            RecordKind::Card,
+            "2100123456",
+            &[("Code type de carte", "CPS")],
+        )],
         contact: None,
     };
     let r = Resource::Practitioner(practitioner_with(&s, &related));
@@ -127,13 +135,26 @@ fn qualification_and_mailbox_match_the_related_records() {
     assert!(!hit(&[("qualification-code", "21")]));
     assert!(hit(&[("mailbox-mss", "DR.X@example.mssante.fr")]));
     assert!(!hit(&[("mailbox-mss", "other@example.mssante.fr")]));
+    // The card (a string: numbers starting with the value), the data trace.
+    assert!(hit(&[("number-smartcard", "2100123456")]));
+    assert!(hit(&[("number-smartcard", "21001")]));
+    assert!(!hit(&[("number-smartcard", "3100")]));
+    assert!(hit(&[("data-registration-authority", "ARS")]));
+    assert!(hit(&[(
+        "data-registration-authority",
+        "https://mos.esante.gouv.fr/NOS/TRE_R60-AutoriteEnregistrement/FHIR/TRE-R60-AutoriteEnregistrement|CNOM"
+    )]));
+    assert!(!hit(&[("data-registration-authority", "CNOSF")]));
+    assert!(hit(&[("data-information-system", "RPPS")]));
+    assert!(!hit(&[("data-information-system", "FINESS")]));
+    assert!(!hit(&[("data-information-system", "other|RPPS")]));
 }
 
 #[test]
 fn bad_and_unknown_parameters_are_refused() {
     let strict = |q: &[(&str, &str)]| parse(ResourceType::Practitioner, &p(q), Handling::Strict);
     assert!(matches!(
-        strict(&[("number-smartcard", "1")]),
+        strict(&[("pharmacy-licence", "1")]),
         Err(QueryError::NotSupported(_))
     ));
     assert!(matches!(

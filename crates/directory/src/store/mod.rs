@@ -45,10 +45,21 @@ const MIGRATIONS: &[(&str, On)] = &[
         On::Both,
     ),
     (
-        include_str!("../../../../migrations/directory/0007_family_given.sql"),
+        include_str!(
+            "../../../../migrations/directory/0007_index_authorities_and_structure_mailboxes.sql"
+        ),
+        On::Both,
+    ),
+    (
+        include_str!("../../../../migrations/directory/0008_family_given.sql"),
         On::Both,
     ),
 ];
+
+/// The kinds whose index rows a schema file dropped for the store to write them again (with
+/// rows added since): `0007`, exercises and mailboxes. A kind with records and no index row
+/// is indexed again when the store is opened.
+const REINDEXED: &[RecordKind] = &[RecordKind::PractitionerRole, RecordKind::Mailbox];
 
 /// The databases a schema file is for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -110,6 +121,8 @@ pub(crate) fn kind_of(s: &str) -> Option<RecordKind> {
         Establishment,
         LegalEntity,
         Authorisation,
+        SocialEquipment,
+        Card,
     ]
     .into_iter()
     .find(|k| k.as_str() == s)
@@ -194,25 +207,65 @@ impl Store {
         &self.pool
     }
 
-    /// Fills the search index of a store whose records predate it (schema 0001 only).
+    /// Fills the search index of a store whose records predate it (schema 0001 only), and
+    /// that of the [`REINDEXED`] kinds left without rows.
     async fn build_index_if_missing(&self) -> Result<()> {
         let indexed = sqlx::query("SELECT 1 FROM directory_search LIMIT 1")
             .fetch_optional(&self.pool)
             .await?
             .is_some();
-        if indexed {
-            return Ok(());
+        if !indexed {
+            return self.index_records(None).await;
         }
+        for kind in REINDEXED {
+            let stored = sqlx::query("SELECT 1 FROM directory_record WHERE kind = $1 LIMIT 1")
+                .bind(kind.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some();
+            let rows = sqlx::query("SELECT 1 FROM directory_search WHERE kind = $1 LIMIT 1")
+                .bind(kind.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some();
+            if stored && !rows {
+                self.index_records(Some(*kind)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the index rows of every record (of `kind` only, when given), in change order,
+    /// one transaction per [`BATCH`] records.
+    async fn index_records(&self, kind: Option<RecordKind>) -> Result<()> {
         let mut after = 0;
         loop {
-            let rows = sqlx::query(
-                "SELECT kind, record_key, fields, active, updated_at, deactivated_at, version \
-                 FROM directory_record WHERE version > $1 ORDER BY version LIMIT $2",
-            )
-            .bind(after)
-            .bind(BATCH as i64)
-            .fetch_all(&self.pool)
-            .await?;
+            let rows = match kind {
+                // Through the (kind, version) index.
+                Some(kind) => {
+                    sqlx::query(
+                        "SELECT kind, record_key, fields, active, updated_at, deactivated_at, \
+                         version FROM directory_record WHERE kind = $1 AND version > $2 \
+                         ORDER BY version LIMIT $3",
+                    )
+                    .bind(kind.as_str())
+                    .bind(after)
+                    .bind(BATCH as i64)
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+                None => {
+                    sqlx::query(
+                        "SELECT kind, record_key, fields, active, updated_at, deactivated_at, \
+                         version FROM directory_record WHERE version > $1 ORDER BY version \
+                         LIMIT $2",
+                    )
+                    .bind(after)
+                    .bind(BATCH as i64)
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+            };
             let Some(last) = rows.last() else { break };
             after = last.try_get(6)?;
             let records = rows.iter().map(stored).collect::<Result<Vec<_>>>()?;
