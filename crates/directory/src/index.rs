@@ -207,17 +207,6 @@ mod tests {
     use crate::fhir::model::Resource;
     use crate::store::StoredRecord;
 
-    fn record(kind: RecordKind, key: &str, fields: &[(&str, &str)]) -> Record {
-        Record {
-            kind,
-            key: key.into(),
-            fields: fields
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        }
-    }
-
     fn has(e: &[Entry], param: &str, system: &str, value: &str) -> bool {
         e.iter()
             .any(|x| x.param == param && x.system == system && x.value == value)
@@ -225,7 +214,7 @@ mod tests {
 
     #[test]
     fn practitioner_rows_follow_its_resource() {
-        let r = record(
+        let r = Record::of(
             RecordKind::Practitioner,
             "810001045367",
             &[
@@ -260,7 +249,7 @@ mod tests {
 
     #[test]
     fn exercise_establishment_and_mailbox_rows() {
-        let role = record(
+        let role = Record::of(
             RecordKind::PractitionerRole,
             "810001045367|R1|10|S||",
             &[
@@ -276,7 +265,7 @@ mod tests {
         assert!(has(&e, ORGANIZATION, "", "750000001"));
         assert_eq!(e.len(), 4, "no empty role code, no row without value");
 
-        let et = record(
+        let et = Record::of(
             RecordKind::Establishment,
             "750000001",
             &[
@@ -293,7 +282,7 @@ mod tests {
         assert!(has(&e, PART_OF, "", "750000002"));
         assert!(has(&e, TYPE, SYSTEM_ORG_KIND, "GEOGRAPHICAL-ENTITY"));
 
-        let m = record(
+        let m = Record::of(
             RecordKind::Mailbox,
             "a@b.mssante.fr",
             &[("Identification nationale PP", "810001045367")],
@@ -307,7 +296,7 @@ mod tests {
             }]
         );
         // A structure's own mailbox: found by its site; a professional's, by its owner only.
-        let org = record(
+        let org = Record::of(
             RecordKind::Mailbox,
             "secretariat@ch.mssante.fr",
             &[
@@ -324,7 +313,7 @@ mod tests {
                 value: "750000001".into()
             }]
         );
-        let role = record(
+        let role = Record::of(
             RecordKind::PractitionerRole,
             "810001045367|R1|10|S||",
             &[("Autorité d'enregistrement", "CNOM/CNOM/CNOM")],
@@ -332,7 +321,7 @@ mod tests {
         let e = entries(&role);
         assert!(has(&e, AUTHORITY, SYSTEM_R60, "CNOM"));
         assert_eq!(e.iter().filter(|x| x.param == AUTHORITY).count(), 1);
-        let card = record(
+        let card = Record::of(
             RecordKind::Card,
             "2100123456",
             &[("Identification nationale PP", "810001045367")],

@@ -61,6 +61,21 @@ pub struct Record {
     pub fields: BTreeMap<String, String>,
 }
 
+#[cfg(test)]
+impl Record {
+    /// A record of `kind` and `key` with these fields (the crate's unit tests).
+    pub(crate) fn of(kind: RecordKind, key: &str, fields: &[(&str, &str)]) -> Self {
+        Self {
+            kind,
+            key: key.into(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+}
+
 impl Record {
     /// SHA-256 over the kind, key and fields, hex: equal content, equal hash.
     pub fn content_hash(&self) -> String {

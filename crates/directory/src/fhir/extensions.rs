@@ -174,32 +174,21 @@ pub fn smartcard(card: &Record) -> Extension {
 mod tests {
     use super::*;
 
-    fn record(kind: RecordKind, key: &str, fields: &[(&str, &str)]) -> Record {
-        Record {
-            kind,
-            key: key.into(),
-            fields: fields
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        }
-    }
-
     #[test]
     fn the_trace_names_the_source_and_the_authorities() {
-        let role = record(
+        let role = Record::of(
             RecordKind::PractitionerRole,
             "8|R|10|S||",
             &[("Autorité d'enregistrement", "CNOM/ARS/CNOM")],
         );
         assert_eq!(authorities(&role), ["CNOM", "ARS"]);
-        let p = record(
+        let p = Record::of(
             RecordKind::Practitioner,
             "810001045367",
             &[("Type d'identifiant PP", "8")],
         );
         assert_eq!(information_system(&p), Some("RPPS"));
-        let adeli = record(
+        let adeli = Record::of(
             RecordKind::Practitioner,
             "0",
             &[("Type d'identifiant PP", "0")],
@@ -224,7 +213,7 @@ mod tests {
 
     #[test]
     fn cards_show_their_number_type_and_dates() {
-        let card = record(
+        let card = Record::of(
             RecordKind::Card,
             "2100123456",
             &[

@@ -17,14 +17,7 @@ fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 fn stored(kind: RecordKind, key: &str, fields: &[(&str, &str)]) -> StoredRecord {
     StoredRecord {
-        record: Record {
-            kind,
-            key: key.into(),
-            fields: fields
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        },
+        record: Record::of(kind, key, fields),
         active: true,
         updated_at: 1_767_225_600,
         deactivated_at: None,

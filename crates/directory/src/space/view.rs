@@ -164,20 +164,9 @@ mod tests {
     use super::*;
     use crate::record::RecordKind;
 
-    fn rec(kind: RecordKind, key: &str, fields: &[(&str, &str)]) -> Record {
-        Record {
-            kind,
-            key: key.into(),
-            fields: fields
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        }
-    }
-
     #[test]
     fn the_page_shows_names_identifiers_exercises_and_contact() {
-        let p = rec(
+        let p = Record::of(
             RecordKind::Practitioner,
             "810001234567",
             &[
@@ -188,7 +177,7 @@ mod tests {
                 ("Nom d'exercice", "MARTIN"),
             ],
         );
-        let role = rec(
+        let role = Record::of(
             RecordKind::PractitionerRole,
             "810001234567|1",
             &[
@@ -205,7 +194,7 @@ mod tests {
                 ("Libellé commune (coord. structure)", "Paris"),
             ],
         );
-        let diploma = rec(
+        let diploma = Record::of(
             RecordKind::Diploma,
             "810001234567|d",
             &[
@@ -213,7 +202,7 @@ mod tests {
                 ("Libellé diplôme obtenu", "DE docteur en médecine"),
             ],
         );
-        let org = rec(
+        let org = Record::of(
             RecordKind::Establishment,
             "750000001",
             &[("rslongue", "CENTRE DE SANTÉ DE LA PAIX")],
