@@ -18,7 +18,7 @@ use crate::fhir::page::{CursorKey, Position, count_only, searchset};
 use crate::fhir::query::{Handling, Include, Query, ResourceType, RevInclude, parse};
 use crate::record::RecordKind;
 use crate::space::contact::Contact;
-use crate::store::search::{Lookup, RowKey, Value};
+use crate::store::search::{FoundRows, Lookup, Value};
 use crate::store::{Store, StoredRecord};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -304,12 +304,7 @@ async fn candidates(
             .collect();
         (chunk, next, None)
     };
-    type ByRows = (
-        Vec<(RowKey, StoredRecord)>,
-        Option<RowKey>,
-        HashMap<String, Contact>,
-    );
-    let by_row = |(chunk, next, contacts): ByRows| {
+    let by_row = |(chunk, next, contacts): FoundRows| {
         let chunk = chunk
             .into_iter()
             .map(|(p, s)| (Position::Row(p), s))

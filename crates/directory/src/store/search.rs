@@ -85,6 +85,15 @@ impl Lookup {
     }
 }
 
+/// Records an index search found, each at its position, the position to go on from when
+/// there may be more, and the contact details of the practitioners found (by key, those who
+/// gave some).
+pub type FoundRows = (
+    Vec<(RowKey, StoredRecord)>,
+    Option<RowKey>,
+    HashMap<String, Contact>,
+);
+
 /// Practitioners by family and given name (each a folded prefix, FHIR's starts-with match):
 /// for each family name the family prefix begins, in order, the [`FAMILY_GIVEN`] rows of that
 /// family with the given prefix. A search reads the rows of matches only, where the family's
@@ -290,11 +299,7 @@ impl Store {
         names: &Names,
         after: Option<&RowKey>,
         limit: i64,
-    ) -> Result<(
-        Vec<(RowKey, StoredRecord)>,
-        Option<RowKey>,
-        HashMap<String, Contact>,
-    )> {
+    ) -> Result<FoundRows> {
         // The prefix itself first: the smallest family name it begins, when one is.
         let mut family = match after {
             Some(a) => a
@@ -348,11 +353,7 @@ impl Store {
         lookup: &Lookup,
         after: Option<&RowKey>,
         limit: i64,
-    ) -> Result<(
-        Vec<(RowKey, StoredRecord)>,
-        Option<RowKey>,
-        HashMap<String, Contact>,
-    )> {
+    ) -> Result<FoundRows> {
         // The index rows first, their further criteria checked on the index alone, then the
         // records of the `limit` rows kept: a subquery with its own LIMIT, so that neither
         // database reads a record before the criteria have kept its row.
