@@ -427,7 +427,8 @@ async fn run_search(d: &Directory, query: &Query, mut after: Position) -> anyhow
     } else {
         None
     };
-    let mut matched: Vec<(Position, StoredRecord)> = vec![];
+    // Each candidate mapped once: checked, then completed if it is answered.
+    let mut matched: Vec<(Position, StoredRecord, Resource)> = vec![];
     // A page and one more first: the index's criteria select nearly only matches; more
     // candidates a round after that.
     let mut limit = (query.count as i64 + 1).min(SCAN);
@@ -441,8 +442,9 @@ async fn run_search(d: &Directory, query: &Query, mut after: Position) -> anyhow
         });
         limit = SCAN;
         for (position, s) in chunk {
-            if resource(&s).is_some_and(|r| query.matches(&s, &r)) {
-                matched.push((position, s));
+            let Some(r) = resource(&s) else { continue };
+            if query.matches(&s, &r) {
+                matched.push((position, s, r));
                 if matched.len() > query.count {
                     break 'scan;
                 }
@@ -455,12 +457,13 @@ async fn run_search(d: &Directory, query: &Query, mut after: Position) -> anyhow
     }
     let next_after = if matched.len() > query.count {
         matched.truncate(query.count);
-        matched.last().map(|(p, _)| p.clone())
+        matched.last().map(|(p, _, _)| p.clone())
     } else {
         None
     };
-    let matched: Vec<StoredRecord> = matched.into_iter().map(|(_, s)| s).collect();
-    let matches = full_resources(&d.store, &matched, contacts.as_mut()).await?;
+    let matched: Vec<(StoredRecord, Resource)> =
+        matched.into_iter().map(|(_, s, r)| (s, r)).collect();
+    let matches = full_resources(&d.store, matched, contacts.as_mut()).await?;
     let included = includes(d, query, &matches).await?;
     let mut bundle = searchset(base, query, &d.cursors, matches, next_after, included);
     bundle.total = total;

@@ -7,8 +7,7 @@
 use super::SCAN;
 use crate::fhir::extensions::{SYSTEM_INFORMATION_SYSTEM, SYSTEM_R60};
 use crate::fhir::map::{
-    Related, SYSTEM_G15, id_of_key, organization_with, practitioner_with, resource,
-    role_practitioner,
+    Related, SYSTEM_G15, add_mailboxes, add_related, id_of_key, resource, role_practitioner,
 };
 use crate::fhir::model::Resource;
 use crate::fhir::query::{Filter, Query, ResourceType, Token, codes_match};
@@ -120,23 +119,27 @@ pub(super) async fn full_resource(
     store: &Store,
     s: &StoredRecord,
 ) -> anyhow::Result<Option<Resource>> {
-    Ok(full_resources(store, std::slice::from_ref(s), None)
+    let Some(r) = resource(s) else {
+        return Ok(None);
+    };
+    Ok(full_resources(store, vec![(s.clone(), r)], None)
         .await?
         .pop())
 }
 
-/// The resources of stored records, practitioners with their related records and structures
-/// with their mailboxes (one query each for them all), the practitioners' contact details from
+/// Completes the resources of stored records (each mapped once by [`resource`]) with what
+/// they show from other records: practitioners with their related records and structures with
+/// their mailboxes (one query each for them all), the practitioners' contact details from
 /// `contacts` when these came with the records.
 pub(super) async fn full_resources(
     store: &Store,
-    list: &[StoredRecord],
+    list: Vec<(StoredRecord, Resource)>,
     contacts: Option<&mut HashMap<String, Contact>>,
 ) -> anyhow::Result<Vec<Resource>> {
     let keys: Vec<&str> = list
         .iter()
-        .filter(|s| s.record.kind == RecordKind::Practitioner)
-        .map(|s| s.record.key.as_str())
+        .filter(|(s, _)| s.record.kind == RecordKind::Practitioner)
+        .map(|(s, _)| s.record.key.as_str())
         .collect();
     let mut related = if keys.is_empty() {
         Default::default()
@@ -145,23 +148,26 @@ pub(super) async fn full_resources(
     };
     let sites: Vec<String> = list
         .iter()
-        .filter(|s| s.record.kind == RecordKind::Establishment)
-        .map(|s| id_of_key(&s.record.key))
+        .filter(|(s, _)| s.record.kind == RecordKind::Establishment)
+        .map(|(s, _)| id_of_key(&s.record.key))
         .collect();
     let mailboxes = mailboxes_of(store, &sites).await?;
     Ok(list
-        .iter()
-        .filter_map(|s| match s.record.kind {
-            RecordKind::Practitioner => {
-                let rel = related.remove(&s.record.key).unwrap_or_default();
-                Some(Resource::Practitioner(practitioner_with(s, &rel)))
+        .into_iter()
+        .map(|(s, mut r)| {
+            match &mut r {
+                Resource::Practitioner(p) => {
+                    let rel = related.remove(&s.record.key).unwrap_or_default();
+                    add_related(p, &s, &rel);
+                }
+                Resource::Organization(o) if s.record.kind == RecordKind::Establishment => {
+                    if let Some(own) = mailboxes.get(&id_of_key(&s.record.key)) {
+                        add_mailboxes(o, own);
+                    }
+                }
+                _ => {}
             }
-            RecordKind::Establishment => {
-                let own = mailboxes.get(&id_of_key(&s.record.key));
-                let own = own.map(Vec::as_slice).unwrap_or_default();
-                Some(Resource::Organization(organization_with(s, own)))
-            }
-            _ => resource(s),
+            r
         })
         .collect())
 }

@@ -258,6 +258,14 @@ pub fn qualification_codes(related: &Related) -> Vec<CodeableConcept> {
 /// the registration authorities of its exercises in its data trace.
 pub fn practitioner_with(s: &StoredRecord, related: &Related) -> Practitioner {
     let mut p = practitioner(s);
+    add_related(&mut p, s, related);
+    p
+}
+
+/// Adds to `p`, the Practitioner of `s` ([`resource`]), what its related records show, as
+/// [`practitioner_with`] does: a search maps each candidate once, to check it, and completes
+/// the matches it answers with.
+pub fn add_related(p: &mut Practitioner, s: &StoredRecord, related: &Related) {
     let mut found: Vec<&str> = vec![];
     for a in related.roles.iter().flat_map(authorities) {
         if !found.contains(&a) {
@@ -283,7 +291,6 @@ pub fn practitioner_with(s: &StoredRecord, related: &Related) -> Practitioner {
             use_: None,
         }))
         .collect();
-    p
 }
 
 fn practitioner(s: &StoredRecord) -> Practitioner {
@@ -382,15 +389,14 @@ pub fn town(line: &str, postal_code: &str) -> String {
         .to_owned()
 }
 
-/// A structure with its own MSSanté mailboxes (`telecom`, `email`, after its phones).
-pub fn organization_with(s: &StoredRecord, mailboxes: &[Record]) -> Organization {
-    let mut o = organization(s);
+/// Adds a structure's own MSSanté mailboxes to its Organization ([`resource`]): `telecom`,
+/// `email`, after its phones.
+pub fn add_mailboxes(o: &mut Organization, mailboxes: &[Record]) {
     o.telecom.extend(mailboxes.iter().map(|m| ContactPoint {
         system: Some("email".into()),
         value: Some(m.key.clone()),
         use_: None,
     }));
-    o
 }
 
 fn organization(s: &StoredRecord) -> Organization {
