@@ -163,6 +163,11 @@ impl Sql {
         Ok(self)
     }
 
+    /// ` LIMIT n`, the number in the statement's text ([`super::limit_clause`]).
+    fn limit(&mut self, n: i64) -> &mut Self {
+        self.push(&super::limit_clause(n))
+    }
+
     /// `column = ?` for one item, `column IN (…)` for more.
     fn any_of<T>(&mut self, column: &str, mut items: Vec<T>) -> Result<&mut Self>
     where
@@ -384,8 +389,8 @@ impl Store {
             q.criterion(&alias, also)?;
             q.push(")");
         }
-        q.push(" ORDER BY s.value, s.kind, s.record_key LIMIT ")
-            .bind(limit)?;
+        q.push(" ORDER BY s.value, s.kind, s.record_key")
+            .limit(limit);
         // With the contact details of practitioners (a lookup by primary key, in a table
         // holding only those professionals gave): no further statement for them.
         q.text = format!(
@@ -445,7 +450,7 @@ impl Store {
             q.push(" AND r.record_key IN ")
                 .list(chunk.iter().cloned())?;
             q.push(" AND r.version > ").bind(after_version)?;
-            q.push(" ORDER BY r.version LIMIT ").bind(limit)?;
+            q.push(" ORDER BY r.version").limit(limit);
             out.extend(records(&q.fetch(self).await?)?);
         }
         out.sort_by_key(|s| s.version);
