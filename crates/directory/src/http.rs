@@ -546,7 +546,7 @@ async fn includes(
                 if !keys.is_empty() {
                     for s in d
                         .store
-                        .owned_by_any(&[RecordKind::PractitionerRole], &keys)
+                        .owned_by_any(&[RecordKind::PractitionerRole], &keys, None)
                         .await?
                     {
                         out.extend(resource(&s));

@@ -7,7 +7,8 @@
 use super::SCAN;
 use crate::fhir::extensions::{SYSTEM_INFORMATION_SYSTEM, SYSTEM_R60};
 use crate::fhir::map::{
-    Related, SYSTEM_G15, add_mailboxes, add_related, id_of_key, resource, role_practitioner,
+    RELATED_FIELDS, Related, SYSTEM_G15, add_mailboxes, add_related, id_of_key, resource,
+    role_practitioner,
 };
 use crate::fhir::model::Resource;
 use crate::fhir::query::{Filter, Query, ResourceType, Token, codes_match};
@@ -35,7 +36,11 @@ async fn related_of(
         RecordKind::Mailbox,
         RecordKind::Card,
     ];
-    for s in store.owned_by_any(&kinds, keys).await? {
+    // Only the fields a Practitioner shows of them: an exercise has some fifty.
+    for s in store
+        .owned_by_any(&kinds, keys, Some(RELATED_FIELDS))
+        .await?
+    {
         if !s.active {
             continue;
         }

@@ -195,10 +195,40 @@ both_dbs!(crafted_personne_activite, |db| async move {
     let (found, _) = store.by_index(&kinds, &rpps, None, 10).await.unwrap();
     assert_eq!(found.len(), 1);
     let roles = store
-        .owned_by_any(&[RecordKind::PractitionerRole], &["899700218896"])
+        .owned_by_any(&[RecordKind::PractitionerRole], &["899700218896"], None)
         .await
         .unwrap();
     assert_eq!(roles.len(), 1);
+    assert!(roles[0].record.fields.len() > 2, "every field");
+    // Only some fields: those named (the site's FINESS number is empty: not stored), the
+    // others not read.
+    let only = [
+        "Code profession",
+        "Numéro FINESS site",
+        "Libellé commune (coord. structure)",
+    ];
+    let part = store
+        .owned_by_any(
+            &[RecordKind::PractitionerRole],
+            &["899700218896"],
+            Some(&only),
+        )
+        .await
+        .unwrap();
+    assert_eq!(part.len(), 1);
+    let kept: Vec<&str> = part[0].record.fields.keys().map(String::as_str).collect();
+    assert_eq!(
+        kept,
+        ["Code profession", "Libellé commune (coord. structure)"]
+    );
+    assert_eq!(
+        part[0].record.get("Code profession"),
+        roles[0].record.get("Code profession")
+    );
+    assert_eq!(
+        (part[0].version, part[0].active),
+        (roles[0].version, roles[0].active)
+    );
 });
 
 both_dbs!(missing_columns_skip_the_file, |db| async move {

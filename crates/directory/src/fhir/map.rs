@@ -225,6 +225,22 @@ pub struct Related {
     pub contact: Option<crate::space::contact::Contact>,
 }
 
+/// The fields of related records a Practitioner shows ([`add_related`]) or that tell whose
+/// they are (a mailbox's or a card's IdNat_PS): searches read only these of them.
+pub const RELATED_FIELDS: &[&str] = &[
+    "Identification nationale PP",
+    "Code profession",
+    "Libellé profession",
+    "Code savoir-faire",
+    "Libellé savoir-faire",
+    "Autorité d'enregistrement",
+    "Code type de carte",
+    "Libellé type de carte",
+    "Date début validité",
+    "Date fin validité",
+    "Date opposition",
+];
+
 /// The profession and qualification codings of a practitioner's related records.
 pub fn qualification_codes(related: &Related) -> Vec<CodeableConcept> {
     let mut out: Vec<CodeableConcept> = vec![];

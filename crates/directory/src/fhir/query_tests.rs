@@ -236,3 +236,69 @@ fn result_parameters() {
     .expect("count");
     assert!(c.summary_count);
 }
+
+#[test]
+fn a_practitioner_shows_the_same_with_its_related_records_read_in_part() {
+    use crate::extract::columns::SAVOIR_FAIRE;
+    use crate::extract::columns::{CARTES, MSSANTE, PERSONNE_ACTIVITE, PERSONNE_ACTIVITE_ROLE};
+    use crate::fhir::map::{RELATED_FIELDS, Related, practitioner_with};
+    // Every column of each related extract filled (dates as dates, authorities as a list),
+    // so that a field a Practitioner shows and searches do not read changes what it shows.
+    let full = |kind, key: &str, columns: &[&[&str]]| Record {
+        kind,
+        key: key.into(),
+        fields: columns
+            .iter()
+            .flat_map(|c| c.iter())
+            .enumerate()
+            .map(|(i, c)| {
+                let v = match *c {
+                    c if c.starts_with("Date") => format!("0{}/03/2024", 1 + i % 9),
+                    "Autorité d'enregistrement" => "CNOM/ARS".to_owned(),
+                    _ => format!("V{i}"),
+                };
+                ((*c).to_owned(), v)
+            })
+            .collect(),
+    };
+    let related = Related {
+        roles: vec![full(
+            RecordKind::PractitionerRole,
+            "810001045367|1",
+            &[PERSONNE_ACTIVITE, PERSONNE_ACTIVITE_ROLE],
+        )],
+        qualifications: vec![full(RecordKind::Qualification, "q", &[SAVOIR_FAIRE])],
+        mailboxes: vec![full(
+            RecordKind::Mailbox,
+            "dr.x@example.mssante.fr",
+            &[MSSANTE],
+        )],
+        cards: vec![full(RecordKind::Card, "2100123456", &[CARTES])],
+        contact: None,
+    };
+    let part = |records: &[Record]| -> Vec<Record> {
+        records
+            .iter()
+            .map(|r| Record {
+                fields: r
+                    .fields
+                    .iter()
+                    .filter(|(k, _)| RELATED_FIELDS.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                ..r.clone()
+            })
+            .collect()
+    };
+    let read_in_part = Related {
+        roles: part(&related.roles),
+        qualifications: part(&related.qualifications),
+        mailboxes: part(&related.mailboxes),
+        cards: part(&related.cards),
+        contact: None,
+    };
+    let s = practitioner("X", "Y", true, 0);
+    let shown = practitioner_with(&s, &related);
+    assert!(!shown.qualification.is_empty() && !shown.extension.is_empty());
+    assert_eq!(shown, practitioner_with(&s, &read_in_part));
+}

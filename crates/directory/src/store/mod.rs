@@ -4,6 +4,7 @@
 //! in [`write`], index lookups in [`search`]. Imports write one transaction per batch: a crash
 //! mid-import leaves every earlier batch committed and the rest as it was, all of it queryable.
 
+mod fields;
 pub mod search;
 pub mod write;
 
@@ -732,14 +733,21 @@ pub(crate) async fn take_versions(tx: &mut sqlx::AnyConnection, n: i64) -> Resul
 }
 
 pub(crate) fn stored(row: &sqlx::any::AnyRow) -> Result<StoredRecord> {
+    stored_only(row, None)
+}
+
+/// [`stored`], with only the fields named in `only` when given: the others are skipped
+/// while the stored JSON is read, not decoded into strings.
+pub(crate) fn stored_only(row: &sqlx::any::AnyRow, only: Option<&[&str]>) -> Result<StoredRecord> {
     let kind: String = row.try_get(0)?;
-    let fields: String = row.try_get(2)?;
+    let fields: &str = row.try_get(2)?;
     let active: i64 = row.try_get(3)?;
+    let fields = fields::decode(fields, only)?;
     Ok(StoredRecord {
         record: Record {
             kind: kind_of(&kind).with_context(|| format!("unknown record kind {kind}"))?,
             key: row.try_get(1)?,
-            fields: serde_json::from_str(&fields)?,
+            fields,
         },
         active: active != 0,
         updated_at: row.try_get(4)?,

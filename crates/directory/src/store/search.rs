@@ -2,7 +2,7 @@
 //! (value, kind, key) after a position (keyset paging), records by key in change order, a
 //! professional's related records, the owners of codes.
 
-use super::{Store, StoredRecord, stored};
+use super::{Store, StoredRecord, stored, stored_only};
 use crate::index::{
     CODE, FAMILY, FAMILY_GIVEN, OWNER, SEPARATOR, entries, family_given, prefix_end,
 };
@@ -266,10 +266,11 @@ fn kinds_str(kinds: &[RecordKind]) -> Vec<&'static str> {
 }
 
 /// Stored records in version order, without the repeats of a record several index rows found.
-fn records(rows: &[sqlx::any::AnyRow]) -> Result<Vec<StoredRecord>> {
+/// Only the fields named in `only`, when given ([`super::stored_only`]).
+fn records(rows: &[sqlx::any::AnyRow], only: Option<&[&str]>) -> Result<Vec<StoredRecord>> {
     let mut out: Vec<StoredRecord> = Vec::with_capacity(rows.len());
     for row in rows {
-        let s = stored(row)?;
+        let s = stored_only(row, only)?;
         if out.last().is_none_or(|l| l.version != s.version) {
             out.push(s);
         }
@@ -451,7 +452,7 @@ impl Store {
                 .list(chunk.iter().cloned())?;
             q.push(" AND r.version > ").bind(after_version)?;
             q.push(" ORDER BY r.version").limit(limit);
-            out.extend(records(&q.fetch(self).await?)?);
+            out.extend(records(&q.fetch(self).await?, None)?);
         }
         out.sort_by_key(|s| s.version);
         out.truncate(usize::try_from(limit).unwrap_or(0));
@@ -459,11 +460,13 @@ impl Store {
     }
 
     /// The records of `kinds` that belong to one of the professionals `idnats` (exercises,
-    /// qualifications, mailboxes), in change order per group of keys.
+    /// qualifications, mailboxes, cards), in change order per group of keys; with only the
+    /// fields named in `only`, when given.
     pub async fn owned_by_any(
         &self,
         kinds: &[RecordKind],
         idnats: &[&str],
+        only: Option<&[&str]>,
     ) -> Result<Vec<StoredRecord>> {
         let mut out = vec![];
         for chunk in idnats.chunks(KEYS_PER_QUERY) {
@@ -479,7 +482,7 @@ impl Store {
                 .list(chunk.iter().map(|k| (*k).to_owned()))?;
             q.push(" AND s.kind IN ").list(kinds_str(kinds))?;
             q.push(" ORDER BY s.version");
-            out.extend(records(&q.fetch(self).await?)?);
+            out.extend(records(&q.fetch(self).await?, only)?);
         }
         Ok(out)
     }
