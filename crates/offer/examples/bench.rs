@@ -171,16 +171,16 @@ async fn main() -> anyhow::Result<()> {
         (
             "searches by type and status",
             [
-                "capacity-type=01&capacity-status=03&nb-capacity=ge10&_count=20",
-                "capacity-type=02&capacity-status=03&_count=20",
-                "capacity-type=03&capacity-status=03&nb-capacity=gt0&_count=20",
+                "capacity-type=01&capacity-status=02&nb-capacity=ge10&_count=20",
+                "capacity-type=02&capacity-status=02&_count=20",
+                "capacity-type=01&capacity-status=06&nb-capacity=gt0&_count=20",
             ],
         ),
         (
             "searches near 20 km",
             [
                 "near=48.84|2.388|20|km&_count=20",
-                "near=45.76|4.85|20|km&capacity-status=03&_count=20",
+                "near=45.76|4.85|20|km&capacity-status=02&_count=20",
                 "near=43.6045|1.444|20|km&_count=20",
             ],
         ),

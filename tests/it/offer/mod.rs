@@ -4,6 +4,7 @@
 
 mod api;
 mod browser;
+mod codes;
 mod includes;
 mod limits;
 mod pages;

@@ -16,7 +16,7 @@ mod near;
 /// The schema's migrations, in order, each applied once (recorded in `offer_schema`; the
 /// first ones are idempotent, so that a store made before that table was is brought up to
 /// date). Statements are split on semicolons, which comments must not hold.
-const MIGRATIONS: [(i64, &str); 4] = [
+const MIGRATIONS: [(i64, &str); 5] = [
     (
         1,
         include_str!("../../../../migrations/offer/0001_offer.sql"),
@@ -32,6 +32,10 @@ const MIGRATIONS: [(i64, &str); 4] = [
     (
         4,
         include_str!("../../../../migrations/offer/0004_location_near_index.sql"),
+    ),
+    (
+        5,
+        include_str!("../../../../migrations/offer/0005_nos_codes.sql"),
     ),
 ];
 
