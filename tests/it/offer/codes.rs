@@ -21,11 +21,7 @@ fn cap(capacity_type: &str, status: &str, nb: u32, gender: Option<&str>) -> Capa
 }
 
 both_dbs!(offer_sample_codes_are_translated, |db| async move {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = match db {
-        Db::Sqlite => format!("sqlite://{}/offre.db", dir.path().display()),
-        Db::Postgres => coeur_testkit::pg::new_database_url().await,
-    };
+    let (url, _dir) = store_url(db).await;
     let store = Store::connect(&url).await.expect("offer store");
     let (mut locations, mut services) = generated();
     locations.truncate(1);

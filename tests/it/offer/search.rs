@@ -1,8 +1,9 @@
 //! The store's searches against a reference computed from the records themselves, before and
 //! after capacity updates: the capacities' index (type, status, location), kept in the
 //! update's transaction, finds exactly the matching locations, in id order, page by page;
-//! `near`, read by growing radii, gives exactly the locations of the bounding box within the
-//! distance, by distance then id, page by page.
+//! `near`, from the positions held in memory, gives exactly the locations of the bounding box
+//! within the distance, by distance then id, page by page, also after another instance of the
+//! store added locations.
 
 use super::*;
 use crate::both_dbs;
@@ -112,7 +113,8 @@ async fn check_searches(store: &Store, all: &[LocationRecord], when: &str) {
 }
 
 both_dbs!(offer_capacity_index_and_near, |db| async move {
-    let (store, _dir) = store(db).await;
+    let (url, _dir) = store_url(db).await;
+    let store = Store::connect(&url).await.expect("offer store");
     let (mut all, mut services) = (vec![], vec![]);
     for st in synthetic_structures(400) {
         let (l, s) = offer_of(&st, 3, NOW);
@@ -190,4 +192,16 @@ both_dbs!(offer_capacity_index_and_near, |db| async move {
         .expect("stale");
     assert_eq!(r, Updated::Stale(l.version));
     check_searches(&store, &all, "after a stale update").await;
+
+    // Another instance adds locations: `near` (positions held in memory) finds them too.
+    let other = Store::connect(&url).await.expect("another instance");
+    let (mut more, mut services) = (vec![], vec![]);
+    for st in &synthetic_structures(460)[400..] {
+        let (l, s) = offer_of(st, 3, NOW);
+        more.extend(l);
+        services.extend(s);
+    }
+    other.insert_offer(&more, &services).await.expect("fill");
+    all.extend(more);
+    check_searches(&store, &all, "after another instance's additions").await;
 });
