@@ -7,7 +7,6 @@
 //! they are exact whichever instance wrote last.
 
 use crate::query::{Near, bounding_box, covering_box, distance_km};
-use std::collections::HashMap;
 
 /// The first radius tried, as a fraction of the distance asked; the next one is what the
 /// density found so far says holds the locations wanted, with a margin, at least `STEP`
@@ -22,8 +21,6 @@ pub struct Positions {
     version: i64,
     /// `(latitude, longitude, id)`, by latitude.
     by_lat: Vec<(f64, f64, String)>,
-    /// `(latitude, longitude)` by id.
-    by_id: HashMap<String, (f64, f64)>,
 }
 
 /// The nearest locations found: `(distance in km, id)` by distance then id, and whether they
@@ -40,20 +37,10 @@ impl Positions {
     /// The positions read at the store's positions `version`.
     pub fn new(version: i64, mut positions: Vec<(f64, f64, String)>) -> Self {
         positions.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let by_id = positions
-            .iter()
-            .map(|(lat, lon, id)| (id.clone(), (*lat, *lon)))
-            .collect();
         Self {
             version,
             by_lat: positions,
-            by_id,
         }
-    }
-
-    /// The position of location `id`: `(latitude, longitude)`.
-    pub fn position(&self, id: &str) -> Option<(f64, f64)> {
-        self.by_id.get(id).copied()
     }
 
     /// The store's positions version these were read at.
@@ -169,11 +156,6 @@ mod tests {
         let p = grid();
         let positions = Positions::new(7, p.clone());
         assert_eq!((positions.version(), positions.len()), (7, 3602));
-        assert_eq!(
-            positions.position("l01-02"),
-            Some((48.7 + f64::from(1) * 0.005, 2.2 + f64::from(2) * 0.007))
-        );
-        assert_eq!(positions.position("nowhere"), None);
         for (lat, lon, km) in [
             (48.85, 2.35, 20.0),
             (48.85, 2.35, 0.5),

@@ -9,26 +9,19 @@ use crate::positions::Positions;
 use crate::query::{Near, Query};
 use anyhow::{Context, Result};
 use sqlx::Row;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-/// The positions held in memory, shared by a store's clones.
+/// The positions held in memory and the locations last read, by id (a location's version
+/// names its content: a location changes only with its version), shared by a store's clones.
 #[derive(Clone, Default)]
-pub(super) struct Held(Arc<RwLock<Option<Arc<Positions>>>>);
-
-/// A location as [`Store::locations_at`] reads it: id, FINESS, name, line, postal code, town,
-/// region, capacities, version, last change.
-type Found = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Vec<crate::model::Capacity>,
-    i64,
-    i64,
+pub(super) struct Held(
+    Arc<RwLock<Option<Arc<Positions>>>>,
+    Arc<Mutex<HashMap<String, Arc<LocationRecord>>>>,
 );
+
+/// The locations held at most; past it, the held ones are let go.
+const RECORDS_HELD: usize = 200_000;
 
 /// The page's rows (one more than `_count`), and whether there are more.
 fn paged(mut found: Vec<LocationRecord>, count: usize) -> (Vec<LocationRecord>, bool) {
@@ -69,9 +62,10 @@ impl Store {
 
     /// The locations among `ids` meeting `w`, if the store's positions are still at
     /// `positions`' version (`None` otherwise): one statement, which reads the version too,
-    /// answering one row (the locations as one JSON array: each row crossing from the
-    /// database's thread costs more than its decoding), their coordinates taken from
-    /// `positions`.
+    /// answering one row, the ids and versions of the locations found (each row crossing from
+    /// the database's thread costs more than its decoding); their records are those held
+    /// at that version, the others read (and held), and all asked again if one of those read
+    /// has moved on since.
     async fn locations_at(
         &self,
         positions: &Positions,
@@ -92,68 +86,63 @@ impl Store {
             format!("l.id IN ({})", ps.join(", "))
         };
         w2.sql.insert(0, among);
-        let columns = "l.id, l.finess, l.name, l.line, l.postal_code, l.city, l.region";
-        let rows = if self.sqlite {
-            format!(
-                "json_group_array(json_array({columns}, json(l.capacities), l.version, \
-                 l.updated_at)) FILTER (WHERE l.id IS NOT NULL)"
-            )
+        let found = if self.sqlite {
+            "json_group_array(json_array(l.id, l.version)) FILTER (WHERE l.id IS NOT NULL)"
         } else {
-            format!(
-                "COALESCE(json_agg(json_build_array({columns}, l.capacities::json, l.version, \
-                 l.updated_at)) FILTER (WHERE l.id IS NOT NULL), '[]'::json)::text"
-            )
+            "COALESCE(json_agg(json_build_array(l.id, l.version)) \
+             FILTER (WHERE l.id IS NOT NULL), '[]'::json)::text"
         };
         let sql = format!(
-            "SELECT m.version, {rows} FROM offer_positions m LEFT JOIN offer_location l ON {} \
+            "SELECT m.version, {found} FROM offer_positions m LEFT JOIN offer_location l ON {} \
              GROUP BY m.version",
             w2.sql.join(" AND ")
         );
-        let row = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &w2.binds)
-            .fetch_optional(&self.pool)
-            .await?
-            .context("the positions' version is missing")?;
-        if row.try_get::<i64, _>(0)? != positions.version() {
-            return Ok(None);
+        loop {
+            let row = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())), &w2.binds)
+                .fetch_optional(&self.pool)
+                .await?
+                .context("the positions' version is missing")?;
+            if row.try_get::<i64, _>(0)? != positions.version() {
+                return Ok(None);
+            }
+            let found: Vec<(String, i64)> = serde_json::from_str(&row.try_get::<String, _>(1)?)
+                .context("the locations found")?;
+            let missing: Vec<String> = {
+                let held = self
+                    .positions
+                    .1
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                found
+                    .iter()
+                    .filter(|(id, v)| held.get(id).is_none_or(|l| l.version != *v))
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            };
+            let read = self.locations_by_id(&missing).await?;
+            let mut held = self
+                .positions
+                .1
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if held.len() + read.len() > RECORDS_HELD {
+                held.clear();
+            }
+            for l in read {
+                held.insert(l.id.clone(), Arc::new(l));
+            }
+            let records: Option<Vec<LocationRecord>> = found
+                .iter()
+                .map(|(id, v)| {
+                    held.get(id)
+                        .filter(|l| l.version == *v)
+                        .map(|l| LocationRecord::clone(l))
+                })
+                .collect();
+            if let Some(records) = records {
+                return Ok(Some(records));
+            }
         }
-        let found: Vec<Found> =
-            serde_json::from_str(&row.try_get::<String, _>(1)?).context("the locations found")?;
-        found
-            .into_iter()
-            .map(
-                |(
-                    id,
-                    finess,
-                    name,
-                    line,
-                    postal_code,
-                    city,
-                    region,
-                    capacities,
-                    version,
-                    updated_at,
-                )| {
-                    let (lat, lon) = positions
-                        .position(&id)
-                        .context("a location found has no position held")?;
-                    Ok(LocationRecord {
-                        id,
-                        finess,
-                        name,
-                        line,
-                        postal_code,
-                        city,
-                        region,
-                        lat,
-                        lon,
-                        capacities,
-                        version,
-                        updated_at,
-                    })
-                },
-            )
-            .collect::<Result<_>>()
-            .map(Some)
     }
 
     /// `near` with the other conditions `w`: see [`Store::search_locations`].
