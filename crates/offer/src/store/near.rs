@@ -21,7 +21,7 @@ pub(super) struct Held(
 );
 
 /// The locations held at most; past it, the held ones are let go.
-const RECORDS_HELD: usize = 200_000;
+const RECORDS_HELD: usize = 100_000;
 
 /// The page's rows (one more than `_count`), and whether there are more.
 fn paged(mut found: Vec<LocationRecord>, count: usize) -> (Vec<LocationRecord>, bool) {
