@@ -4,7 +4,7 @@ Driven by the integration tests `offer::api::offer_peer_*` and `offer::write::*`
 (tests/it/offer/):
 
 1. fhirpy's synchronous client, with the bearer token given, searches Locations with
-   available beds (capacity-type 01, capacity-status 03, nb-capacity ge5), Locations within
+   available beds (capacity-type 01, capacity-status 02, nb-capacity ge5), Locations within
    20 km of Paris, and pages through every Location with `_count=7`;
 2. fhir.resources (the FHIR R4 4.0.1 models) validates every resource kind the API returns:
    Location, HealthcareService, Bundle (searchset and history), OperationOutcome,
@@ -39,7 +39,7 @@ def main():
     client = SyncFHIRClient(base, authorization=auth)
 
     beds = client.resources("Location").search(
-        **{"capacity-type": "01", "capacity-status": "03", "nb-capacity": "ge5"}
+        **{"capacity-type": "01", "capacity-status": "02", "nb-capacity": "ge5"}
     ).limit(7).fetch_all()
     near = client.resources("Location").search(near="48.84|2.388|20|km").fetch_all()
     every = [l.id for l in client.resources("Location").limit(7).fetch_all()]

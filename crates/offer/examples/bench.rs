@@ -166,21 +166,33 @@ async fn main() -> anyhow::Result<()> {
         UPDATES_PER_S,
     );
 
+    // The first `near` search of an instance reads the locations' positions, held from then
+    // on (until a write adds locations): once, before the searches measured.
+    let (t, cpu0) = (Instant::now(), cpu_time());
+    let pairs = [("near".to_owned(), "48.84|2.388|20|km".to_owned())];
+    let q = parse(ResourceType::Location, &pairs).map_err(|e| anyhow::anyhow!(e))?;
+    store.search_locations(&q).await?;
+    let cpu = cpu_time().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
+    println!(
+        "first near search (the positions read) {:.1} ms, {:.1} ms CPU",
+        t.elapsed().as_secs_f64() * 1e3,
+        cpu.unwrap_or_default().as_secs_f64() * 1e3
+    );
     let mut all = (vec![], Duration::ZERO, Some(Duration::ZERO));
     for (what, queries) in [
         (
             "searches by type and status",
             [
-                "capacity-type=01&capacity-status=03&nb-capacity=ge10&_count=20",
-                "capacity-type=02&capacity-status=03&_count=20",
-                "capacity-type=03&capacity-status=03&nb-capacity=gt0&_count=20",
+                "capacity-type=01&capacity-status=02&nb-capacity=ge10&_count=20",
+                "capacity-type=02&capacity-status=02&_count=20",
+                "capacity-type=01&capacity-status=06&nb-capacity=gt0&_count=20",
             ],
         ),
         (
             "searches near 20 km",
             [
                 "near=48.84|2.388|20|km&_count=20",
-                "near=45.76|4.85|20|km&capacity-status=03&_count=20",
+                "near=45.76|4.85|20|km&capacity-status=02&_count=20",
                 "near=43.6045|1.444|20|km&_count=20",
             ],
         ),

@@ -6,10 +6,29 @@
 //! read from the directory). It holds no PractitionerRole nor Task, so not
 //! `PractitionerRole:practitioner`, `PractitionerRole:service` and `Task:focus`.
 
+use crate::codes::{self, ValueSet};
 use serde_json::{Value, json};
 
 fn param(name: &str, type_: &str) -> Value {
-    json!({"name": name, "type": type_})
+    match coded(name) {
+        Some(vs) => json!({"name": name, "type": type_, "documentation": format!(
+            "`code` or `system|code`, the system being the code system {} (value set {}, {})",
+            vs.system, vs.id, vs.url)}),
+        None => json!({"name": name, "type": type_}),
+    }
+}
+
+/// The value set of a coded search parameter.
+fn coded(name: &str) -> Option<&'static ValueSet> {
+    Some(match name {
+        "_tag" => &codes::REGION,
+        "capacity-type" => &codes::CAPACITY_TYPE,
+        "capacity-status" => &codes::CAPACITY_STATUS,
+        "temporality-capacity" => &codes::TEMPORALITY,
+        "service-type" => &codes::ACTIVITY_FIELD,
+        "specialty" => &codes::OPERATIONAL_ACTIVITY,
+        _ => return None,
+    })
 }
 
 /// Whether the offer reaches the directory (the structures' Organizations).
@@ -130,5 +149,28 @@ mod tests {
                 "Organization:partof"
             ])
         );
+    }
+
+    #[test]
+    fn coded_parameters_name_their_code_system() {
+        let c = capability_statement(
+            "http://o",
+            "2026-01-01T00:00:00Z",
+            Organizations::Unavailable,
+        );
+        let params = c["rest"][0]["resource"][0]["searchParam"]
+            .as_array()
+            .unwrap();
+        let status = params
+            .iter()
+            .find(|p| p["name"] == "capacity-status")
+            .unwrap();
+        let doc = status["documentation"].as_str().unwrap();
+        assert!(
+            doc.contains("/TRE_R330-TypeStatutCapacite/") && doc.contains("J188"),
+            "{doc}"
+        );
+        let near = params.iter().find(|p| p["name"] == "near").unwrap();
+        assert!(near.get("documentation").is_none());
     }
 }

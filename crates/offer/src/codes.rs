@@ -1,17 +1,31 @@
-//! The ROR value sets (MEv3) the offer uses, each with the sample of codes the service
-//! accepts and generates. A code outside its value set is refused at the API's edge
+//! The ROR value sets (MEv3) the offer uses, each with the codes the service accepts and
+//! generates. A code outside its value set is refused at the API's edge
 //! ([`ValueSet::check`]), so nothing stored carries an unknown code.
 //!
-//! The lists are a sample of the NOS tables (`JDV_J187`… on the MOS terminology server): the
-//! codes the synthetic data uses, with their labels; adding a code is adding a row.
+//! The codes and labels are those of the ANS's NOS tables as published in the ANS's
+//! "Terminologies de Santé" FHIR IG (`ans.fr.terminologies`, 1.10.0 to 1.12.0: the
+//! CodeSystems `TRE_R329-NatureCapacite`, `TRE_R330-TypeStatutCapacite`, `TRE_R331`,
+//! `TRE_R332`, `TRE_R335`, `TRE_R337`, `TRE_R227`, the ValueSets `JDV_J188`, `JDV_J189`,
+//! `JDV_J190`, `JDV_J193`, `JDV_J17`, `JDV_J19`), and as the ROR FHIR IG
+//! (`ansforge/IG-fhir-repertoire-offre-ressources-sante`: the extension
+//! `ror-location-supported-capacity`, the examples `ror-location-exemple-1` and
+//! `ror-healthcareservice-exemple`) codes them: a `Coding`'s `system` is the code system
+//! (`TRE_R…`), the value set (`JDV_J…`) only binds the element. J188, J189, J190, J193 are
+//! their value sets' expansions; J187, J195 and J20, whose expansions were not found, the
+//! codes of their code systems; J17 (ActiviteOperationnelle, some 250 codes) and J19
+//! (ModePriseEnCharge) samples of their value sets; J237 the regions of the synthetic data
+//! (INSEE codes, TRE_R30-RegionOM). Adding a code is adding a row.
 
-/// A value set: its canonical URL (the `system` of its codings) and its codes with labels.
+/// A value set: the code system of its codings (`system`), its own URL, its codes with
+/// labels.
 #[derive(Debug)]
 pub struct ValueSet {
     /// Short name, as in the IG (`J187`).
     pub id: &'static str,
-    /// The code system's URL.
+    /// The code system's URL: the `system` of codings (`TRE_R…`).
     pub system: &'static str,
+    /// The value set's URL (`JDV_J…`), which the IG binds the element to.
+    pub url: &'static str,
     /// `(code, label)` pairs.
     pub codes: &'static [(&'static str, &'static str)],
 }
@@ -41,11 +55,12 @@ impl ValueSet {
 pub const MOS: &str = "https://mos.esante.gouv.fr/NOS";
 
 macro_rules! value_set {
-    ($name:ident, $id:literal, $path:literal, [$(($c:literal, $l:literal)),* $(,)?]) => {
-        #[doc = concat!("`", $id, "` (", $path, ").")]
+    ($name:ident, $id:literal, $vs:literal, $cs:literal, [$(($c:literal, $l:literal)),* $(,)?]) => {
+        #[doc = concat!("`", $id, "` (", $vs, ", codes of ", $cs, ").")]
         pub const $name: ValueSet = ValueSet {
             id: $id,
-            system: concat!("https://mos.esante.gouv.fr/NOS/", $path),
+            system: concat!("https://mos.esante.gouv.fr/NOS/", $cs),
+            url: concat!("https://mos.esante.gouv.fr/NOS/", $vs),
             codes: &[$(($c, $l)),*],
         };
     };
@@ -55,91 +70,107 @@ value_set!(
     CAPACITY_TYPE,
     "J187",
     "JDV_J187-NatureCapacite-ROR/FHIR/JDV-J187-NatureCapacite-ROR",
-    [
-        ("01", "Lit"),
-        ("02", "Place"),
-        ("03", "Berceau"),
-        ("04", "Couveuse"),
-        ("05", "Brancard"),
-    ]
+    "TRE_R329-NatureCapacite/FHIR/TRE-R329-NatureCapacite",
+    [("01", "Lit"), ("02", "Place"), ("03", "Logement"),]
 );
 value_set!(
     CAPACITY_STATUS,
     "J188",
     "JDV_J188-TypeStatutCapacite-ROR/FHIR/JDV-J188-TypeStatutCapacite-ROR",
+    "TRE_R330-TypeStatutCapacite/FHIR/TRE-R330-TypeStatutCapacite",
     [
-        ("01", "Installée"),
-        ("02", "Ouverte"),
-        ("03", "Disponible"),
-        ("04", "Fermée"),
-        ("05", "Occupée"),
+        ("01", "Installé"),
+        ("02", "Disponible"),
+        ("03", "Occupé"),
+        ("04", "Réservé"),
+        ("05", "Fermé"),
+        ("06", "Supplémentaire"),
     ]
 );
 value_set!(
     TEMPORALITY,
     "J189",
     "JDV_J189-TemporaliteCapacite-ROR/FHIR/JDV-J189-TemporaliteCapacite-ROR",
-    [("01", "Courante"), ("02", "Prévisionnelle"),]
+    "TRE_R331-TemporaliteCapacite/FHIR/TRE-R331-TemporaliteCapacite",
+    [
+        ("01", "Courant"),
+        ("02", "Prévisionnel 1 heure"),
+        ("03", "Prévisionnel 24 heures"),
+        ("04", "Prévisionnel 48 heures"),
+        ("05", "Prévisionnel 7 jours"),
+    ]
 );
 value_set!(
     GENDER,
     "J190",
     "JDV_J190-GenreCapacite-ROR/FHIR/JDV-J190-GenreCapacite-ROR",
-    [("01", "Homme"), ("02", "Femme"), ("03", "Indifférencié"),]
+    "TRE_R332-GenreCapacite/FHIR/TRE-R332-GenreCapacite",
+    [("01", "Femme"), ("02", "Homme"), ("04", "Indéterminé"),]
 );
 value_set!(
     SOURCE,
     "J193",
     "JDV_J193-TypeSourceCapacite-ROR/FHIR/JDV-J193-TypeSourceCapacite-ROR",
-    [("01", "Saisie manuelle"), ("02", "Flux automatisé"),]
+    "TRE_R335-TypeSourceCapacite/FHIR/TRE-R335-TypeSourceCapacite",
+    [
+        ("01", "Saisie manuelle"),
+        ("02", "Bed management"),
+        ("03", "Gestion administrative du malade (GAM)"),
+        ("04", "Dossier patient informatisé (DPI)"),
+    ]
 );
 value_set!(
     TEMPORARY_ASSIGNMENT,
     "J195",
     "JDV_J195-AffectationTemporaire-ROR/FHIR/JDV-J195-AffectationTemporaire-ROR",
-    [
-        ("01", "Pas d'affectation temporaire"),
-        ("02", "Affectation temporaire"),
-    ]
+    "TRE_R337-AffectationTemporaire/FHIR/TRE-R337-AffectationTemporaire",
+    [("01", "Aucune"), ("02", "Covid+"), ("03", "Covid-"),]
 );
 value_set!(
     ACTIVITY_FIELD,
     "J20",
     "JDV_J20-ChampActivite-ROR/FHIR/JDV-J20-ChampActivite-ROR",
+    "TRE_R227-ChampActivite/FHIR/TRE-R227-ChampActivite",
     [
-        ("01", "Médecine, chirurgie, obstétrique (MCO)"),
-        ("02", "Psychiatrie"),
-        ("03", "Soins médicaux et de réadaptation"),
-        ("04", "Médico-social"),
+        ("01", "Médecine Chirurgie Obstétrique (MCO)"),
+        ("02", "Soins Médicaux et de réadaptation (SMR)"),
+        ("03", "Psychiatrie (PSY)"),
+        ("04", "Médico-social (MS)"),
+        ("05", "Ville"),
     ]
 );
 value_set!(
     OPERATIONAL_ACTIVITY,
     "J17",
     "JDV_J17-ActiviteOperationnelle-ROR/FHIR/JDV-J17-ActiviteOperationnelle-ROR",
+    "TRE_R211-ActiviteOperationnelle/FHIR/TRE-R211-ActiviteOperationnelle",
     [
-        ("001", "Médecine générale"),
-        ("012", "Cardiologie"),
-        ("045", "Réanimation adulte"),
-        ("068", "Pédiatrie"),
-        ("092", "Gériatrie"),
-        ("110", "Psychiatrie générale"),
+        ("013", "Cardiologie générale"),
+        ("050", "Gériatrie, Gérontologie"),
+        ("083", "Médecine polyvalente"),
+        ("088", "Médecine pédiatrique"),
+        ("127", "Réanimation polyvalente"),
+        ("172", "Réadaptation polyvalente"),
+        ("229", "Psychiatrie adulte"),
+        ("241", "Réadaptation gériatrique"),
     ]
 );
 value_set!(
     CARE_MODE,
     "J19",
     "JDV_J19-ModePriseEnCharge-ROR/FHIR/JDV-J19-ModePriseEnCharge-ROR",
+    "TRE_R213-ModePriseEnCharge/FHIR/TRE-R213-ModePriseEnCharge",
     [
-        ("01", "Hospitalisation complète"),
-        ("02", "Hospitalisation de jour"),
-        ("07", "Consultation"),
+        ("28", "Hospitalisation complète (HC)"),
+        ("29", "Hospitalisation de jour (HJ)"),
+        ("32", "Consultation (CS) ou Séance"),
     ]
 );
 value_set!(
     REGION,
     "J237",
     "JDV_J237-RegionOM-ROR/FHIR/JDV-J237-RegionOM-ROR",
+    "TRE_R30-RegionOM/FHIR/TRE-R30-RegionOM",
     [
         ("11", "Île-de-France"),
         ("32", "Hauts-de-France"),
@@ -195,9 +226,34 @@ mod tests {
     fn value_sets_know_their_codes() {
         assert!(CAPACITY_TYPE.contains("01"));
         assert!(!CAPACITY_TYPE.contains("99"));
-        assert_eq!(CAPACITY_STATUS.label("03"), Some("Disponible"));
+        assert_eq!(CAPACITY_TYPE.label("03"), Some("Logement"));
+        assert_eq!(CAPACITY_STATUS.label("02"), Some("Disponible"));
+        assert_eq!(CAPACITY_STATUS.label("03"), Some("Occupé"));
+        assert_eq!(CAPACITY_STATUS.label("05"), Some("Fermé"));
         assert!(CAPACITY_STATUS.check("x").unwrap_err().contains("J188"));
-        assert!(CAPACITY_TYPE.system.starts_with(MOS));
+        assert!(!CAPACITY_STATUS.contains("07"));
+        // Codings name the code system, the binding the value set.
+        assert_eq!(
+            CAPACITY_STATUS.system,
+            "https://mos.esante.gouv.fr/NOS/TRE_R330-TypeStatutCapacite/FHIR/TRE-R330-TypeStatutCapacite"
+        );
+        assert!(CAPACITY_TYPE.url.contains("/JDV_J187-NatureCapacite-ROR/"));
+        assert!(REGION.system.contains("/TRE_R30-RegionOM/"));
+        for vs in [
+            &CAPACITY_TYPE,
+            &CAPACITY_STATUS,
+            &TEMPORALITY,
+            &GENDER,
+            &SOURCE,
+            &TEMPORARY_ASSIGNMENT,
+            &ACTIVITY_FIELD,
+            &OPERATIONAL_ACTIVITY,
+            &CARE_MODE,
+            &REGION,
+        ] {
+            assert!(vs.system.starts_with(MOS) && vs.system.contains("/TRE_R"));
+            assert!(vs.url.starts_with(MOS) && vs.url.contains("/JDV_J"));
+        }
     }
 
     #[test]

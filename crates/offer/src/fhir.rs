@@ -123,9 +123,12 @@ pub struct Extension {
     /// Sub-extensions.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub extension: Vec<Extension>,
-    /// `valueCode`.
+    /// `valueCode` (read only to be refused where the IG asks for a `CodeableConcept`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_code: Option<String>,
+    /// `valueCodeableConcept`: the capacity's coded elements.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_codeable_concept: Option<CodeableConcept>,
     /// `valueCoding`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_coding: Option<Coding>,

@@ -1,6 +1,7 @@
 //! Offer data generated for structures (deterministic: the same structure always gets the same
 //! locations, services and capacities): one to three locations placed near the structure's
-//! town, each with its services and its installed, available and occupied capacities.
+//! town, each with its services and its installed (`01`), available (`02`) and occupied
+//! (`03`) capacities (J188), and additional beds (`06`) in paediatrics.
 
 use crate::codes::{self, region_of_postal_code};
 use crate::model::{Capacity, LocationRecord, ServiceRecord};
@@ -91,14 +92,14 @@ pub fn synthetic_structures(count: usize) -> Vec<Structure> {
 
 const SERVICES: &[(&str, &str, &str, &str)] = &[
     // (name, J20, J17, J19)
-    ("Médecine polyvalente", "01", "001", "01"),
-    ("Cardiologie", "01", "012", "01"),
-    ("Réanimation", "01", "045", "01"),
-    ("Pédiatrie", "01", "068", "01"),
-    ("Court séjour gériatrique", "01", "092", "01"),
-    ("Psychiatrie adulte", "02", "110", "01"),
-    ("Hôpital de jour de psychiatrie", "02", "110", "02"),
-    ("Soins médicaux et de réadaptation", "03", "092", "01"),
+    ("Médecine polyvalente", "01", "083", "28"),
+    ("Cardiologie", "01", "013", "28"),
+    ("Réanimation", "01", "127", "28"),
+    ("Pédiatrie", "01", "088", "28"),
+    ("Court séjour gériatrique", "01", "050", "28"),
+    ("Psychiatrie adulte", "03", "229", "28"),
+    ("Hôpital de jour de psychiatrie", "03", "229", "29"),
+    ("Soins médicaux et de réadaptation", "02", "241", "28"),
 ];
 
 /// The locations and services of `s`, capacities dated `now`, placed `locations` per
@@ -120,13 +121,14 @@ pub fn offer_of(
         let svc = SERVICES[rng.below(SERVICES.len() as u64) as usize];
         let installed = 5 + rng.below(40) as u32;
         let available = rng.below(u64::from(installed) + 1) as u32;
-        let types: &[&str] = if svc.3 == "02" { &["02"] } else { &["01"] };
+        // Places for day care, beds otherwise (J187).
+        let types: &[&str] = if svc.3 == "29" { &["02"] } else { &["01"] };
         let mut capacities = vec![];
         for t in types {
             for (status, nb) in [
                 ("01", installed),
-                ("03", available),
-                ("05", installed - available),
+                ("02", available),
+                ("03", installed - available),
             ] {
                 capacities.push(Capacity {
                     capacity_type: (*t).to_owned(),
@@ -134,16 +136,17 @@ pub fn offer_of(
                     temporality: "01".into(),
                     nb,
                     source: "01".into(),
-                    gender: Some("03".into()),
+                    gender: None,
                     update_date: now,
                     temporary_assignment: "01".into(),
                 });
             }
         }
-        if svc.2 == "068" {
+        if svc.2 == "088" {
+            // Additional beds (J188 `06`).
             capacities.push(Capacity {
-                capacity_type: "03".into(),
-                status: "03".into(),
+                capacity_type: "01".into(),
+                status: "06".into(),
                 temporality: "01".into(),
                 nb: rng.below(6) as u32,
                 source: "01".into(),

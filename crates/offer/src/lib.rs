@@ -4,7 +4,7 @@
 //!
 //! Pure core: the value sets ([`codes`]), the records and their FHIR resources ([`model`],
 //! [`fhir`]), dates ([`time`]), generated offer data ([`generate`]), search parsing
-//! ([`query`]), JSON Patch of capacities ([`patch`]), authorisation decisions ([`authz`]).
+//! ([`query`]), the positions held for `near` ([`positions`]), JSON Patch of capacities ([`patch`]), authorisation decisions ([`authz`]).
 //! The IO shell: the sqlx store ([`store`]), the directory's FHIR API as a client
 //! ([`directory`]), the one write path of capacities ([`edit`]), the HTTP API ([`http`]) and
 //! the editors' pages ([`pages`]: login through coeur, their structures, the capacity form,
@@ -24,6 +24,7 @@ pub mod http;
 pub mod model;
 pub mod pages;
 pub mod patch;
+pub mod positions;
 pub mod query;
 pub mod store;
 pub mod time;

@@ -91,37 +91,66 @@ pub struct ServiceRecord {
     pub updated_at: i64,
 }
 
-fn code_ext(name: &str, code: &str) -> Extension {
+/// A coded sub-extension: a `CodeableConcept` of one coding of `vs`'s code system, as the
+/// IG's `ror-location-supported-capacity` has them.
+fn code_ext(name: &str, vs: &ValueSet, code: &str) -> Extension {
     Extension {
         url: name.to_owned(),
-        value_code: Some(code.to_owned()),
+        value_codeable_concept: Some(concept(vs, code)),
         ..Extension::default()
     }
+}
+
+/// The code of `s`'s `valueCodeableConcept`, from its coding of `vs`'s code system, checked.
+fn code_of(name: &str, s: &Extension, vs: &ValueSet) -> Result<String, String> {
+    let concept = s
+        .value_codeable_concept
+        .as_ref()
+        .ok_or_else(|| format!("{name} needs a valueCodeableConcept"))?;
+    let coding = concept
+        .coding
+        .iter()
+        .find(|c| c.system.as_deref() == Some(vs.system))
+        .ok_or_else(|| format!("{name} needs a coding of {} ({})", vs.system, vs.id))?;
+    let code = coding
+        .code
+        .as_deref()
+        .ok_or_else(|| format!("{name} needs a code"))?;
+    vs.check(code).map_err(|why| format!("{name}: {why}"))?;
+    Ok(code.to_owned())
 }
 
 impl Capacity {
     /// The `ror-location-supported-capacity` extension.
     pub fn extension(&self) -> Extension {
         let mut subs = vec![
-            code_ext("capacityType", &self.capacity_type),
-            code_ext("capacityStatus", &self.status),
-            code_ext("temporalityCapacity", &self.temporality),
+            code_ext("capacityType", &codes::CAPACITY_TYPE, &self.capacity_type),
+            code_ext("capacityStatus", &codes::CAPACITY_STATUS, &self.status),
+            code_ext(
+                "temporalityCapacity",
+                &codes::TEMPORALITY,
+                &self.temporality,
+            ),
             Extension {
                 url: "nbCapacity".into(),
                 value_integer: Some(i64::from(self.nb)),
                 ..Extension::default()
             },
-            code_ext("capacitySourceType", &self.source),
+            code_ext("capacitySourceType", &codes::SOURCE, &self.source),
         ];
         if let Some(g) = &self.gender {
-            subs.push(code_ext("genderCapacityAvailable", g));
+            subs.push(code_ext("genderCapacityAvailable", &codes::GENDER, g));
         }
         subs.push(Extension {
             url: "capacityUpdateDate".into(),
             value_date_time: Some(instant(self.update_date)),
             ..Extension::default()
         });
-        subs.push(code_ext("temporaryAssignement", &self.temporary_assignment));
+        subs.push(code_ext(
+            "temporaryAssignement",
+            &codes::TEMPORARY_ASSIGNMENT,
+            &self.temporary_assignment,
+        ));
         Extension {
             url: codes::SUPPORTED_CAPACITY.into(),
             extension: subs,
@@ -145,14 +174,7 @@ impl Capacity {
             match find(name) {
                 None if required => Err(format!("{name} is required")),
                 None => Ok(None),
-                Some(s) => {
-                    let c = s
-                        .value_code
-                        .as_deref()
-                        .ok_or_else(|| format!("{name} needs a valueCode"))?;
-                    vs.check(c).map_err(|why| format!("{name}: {why}"))?;
-                    Ok(Some(c.to_owned()))
-                }
+                Some(s) => code_of(name, s, vs).map(Some),
             }
         };
         for s in &e.extension {
@@ -293,11 +315,11 @@ mod tests {
     pub(crate) fn capacity() -> Capacity {
         Capacity {
             capacity_type: "01".into(),
-            status: "03".into(),
+            status: "02".into(),
             temporality: "01".into(),
             nb: 12,
             source: "01".into(),
-            gender: Some("03".into()),
+            gender: Some("04".into()),
             update_date: 1_767_225_600,
             temporary_assignment: "01".into(),
         }
@@ -307,6 +329,22 @@ mod tests {
     fn capacities_round_trip_through_their_extension() {
         let c = capacity();
         assert_eq!(Capacity::from_extension(&c.extension()), Ok(c));
+    }
+
+    #[test]
+    fn capacity_codings_are_those_of_the_ig() {
+        // As the IG's `ror-location-exemple-1`: a CodeableConcept of the TRE_ code system.
+        let e = serde_json::to_value(capacity().extension()).unwrap();
+        assert_eq!(
+            e["extension"][1],
+            serde_json::json!({"url": "capacityStatus", "valueCodeableConcept": {"coding": [{
+                "system": "https://mos.esante.gouv.fr/NOS/TRE_R330-TypeStatutCapacite/FHIR/TRE-R330-TypeStatutCapacite",
+                "code": "02", "display": "Disponible"}]}})
+        );
+        assert_eq!(
+            e["extension"][0]["valueCodeableConcept"]["coding"][0]["system"],
+            "https://mos.esante.gouv.fr/NOS/TRE_R329-NatureCapacite/FHIR/TRE-R329-NatureCapacite"
+        );
     }
 
     #[test]
@@ -328,9 +366,30 @@ mod tests {
         ] {
             let mut e = capacity().extension();
             assert_eq!(e.extension[at].url, element);
-            e.extension[at].value_code = Some("99".into());
+            let concept = e.extension[at].value_codeable_concept.as_mut().unwrap();
+            concept.coding[0].code = Some("99".into());
             let why = Capacity::from_extension(&e).unwrap_err();
             assert!(why.contains(element) && why.contains(set), "{why}");
+            // A known code of another system (the value set's URL is not a code system).
+            let mut e = capacity().extension();
+            let concept = e.extension[at].value_codeable_concept.as_mut().unwrap();
+            let vs_url = concept.coding[0]
+                .system
+                .clone()
+                .unwrap()
+                .replace("TRE_", "JDV_");
+            concept.coding[0].system = Some(vs_url);
+            let why = Capacity::from_extension(&e).unwrap_err();
+            assert!(
+                why.contains(element) && why.contains("needs a coding"),
+                "{why}"
+            );
+            // The plain valueCode of older drafts.
+            let mut e = capacity().extension();
+            e.extension[at].value_codeable_concept = None;
+            e.extension[at].value_code = Some("01".into());
+            let why = Capacity::from_extension(&e).unwrap_err();
+            assert!(why.contains("valueCodeableConcept"), "{why}");
         }
         let mut e = capacity().extension();
         e.extension.remove(1);
@@ -340,7 +399,8 @@ mod tests {
                 .contains("capacityStatus")
         );
         let mut e = capacity().extension();
-        e.extension.push(code_ext("capacityType", "01"));
+        e.extension
+            .push(code_ext("capacityType", &codes::CAPACITY_TYPE, "01"));
         assert!(Capacity::from_extension(&e).unwrap_err().contains("twice"));
         let mut e = capacity().extension();
         e.extension[6].value_date_time = Some("2026-01-01".into());

@@ -80,9 +80,9 @@ mod tests {
         let l = location();
         let caps = apply(
             &l,
-            br#"[{"op":"test","path":"/extension/1/extension/1/valueCode","value":"03"},
+            br#"[{"op":"test","path":"/extension/1/extension/1/valueCodeableConcept/coding/0/code","value":"02"},
                  {"op":"replace","path":"/extension/1/extension/3/valueInteger","value":2},
-                 {"op":"replace","path":"/extension/1/extension/6/valueDateTime","value":"2026-01-02T10:00:00+01:00"}]"#,
+                 {"op":"replace","path":"/extension/1/extension/5/valueDateTime","value":"2026-01-02T10:00:00+01:00"}]"#,
         )
         .unwrap();
         assert_eq!(caps[1].nb, 2);
@@ -114,7 +114,7 @@ mod tests {
         for p in [
             r#"[{"op":"replace","path":"/name","value":"x"}]"#,
             r#"[{"op":"replace","path":"/extension/0/extension/3/valueInteger","value":-3}]"#,
-            r#"[{"op":"replace","path":"/extension/0/extension/0/valueCode","value":"99"}]"#,
+            r#"[{"op":"replace","path":"/extension/0/extension/0/valueCodeableConcept/coding/0/code","value":"99"}]"#,
             r#"[{"op":"replace","path":"/extension/0/extension/3/valueInteger","value":"3"}]"#,
             r#"[{"op":"test","path":"/extension/0/extension/3/valueInteger","value":100000}]"#,
             r#"[{"op":"replace","path":"/extension/0/extension/42/valueInteger","value":1}]"#,

@@ -534,9 +534,12 @@ mod tests {
     #[test]
     fn refusals() {
         use ResourceType::*;
+        // The value set's URL is no code system.
+        let status_vs = format!("{}|03", codes::CAPACITY_STATUS.url);
         for (t, p) in [
             (Location, ("capacity-type", "99")),
             (Location, ("capacity-status", "http://other|03")),
+            (Location, ("capacity-status", &status_vs)),
             (Location, ("service-type", "01")),
             (HealthcareService, ("nb-capacity", "1")),
             (Location, ("_lastUpdated", "yesterday")),
@@ -553,7 +556,7 @@ mod tests {
             &[
                 ("_include", "HealthcareService:location"),
                 ("service-type", "01"),
-                ("specialty", "045"),
+                ("specialty", "127"),
                 ("location", "Location/x"),
             ],
         )

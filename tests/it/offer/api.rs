@@ -64,11 +64,11 @@ both_dbs!(offer_search_and_read, |db| async move {
 
     // Available beds, at least 10: one capacity matching type, status and count together.
     let url =
-        format!("{base}/Location?capacity-type=01&capacity-status=03&nb-capacity=ge10&_count=1000");
+        format!("{base}/Location?capacity-type=01&capacity-status=02&nb-capacity=ge10&_count=1000");
     let want = locs(locations.iter().filter(|l| {
         l.capacities
             .iter()
-            .any(|c| c.capacity_type == "01" && c.status == "03" && c.nb >= 10)
+            .any(|c| c.capacity_type == "01" && c.status == "02" && c.nb >= 10)
     }));
     assert!(
         !want.is_empty() && want.len() < locations.len(),
@@ -89,16 +89,17 @@ both_dbs!(offer_search_and_read, |db| async move {
         }));
         assert_eq!(ids(&get(&url, t).await.body, "match"), want, "{prefix}");
     }
-    // Cradles (only paediatrics has them) and the temporality.
+    // Additional beds (only paediatrics has them) and the temporality.
     let want = locs(
         locations
             .iter()
-            .filter(|l| l.capacities.iter().any(|c| c.capacity_type == "03")),
+            .filter(|l| l.capacities.iter().any(|c| c.status == "06")),
     );
+    assert!(!want.is_empty(), "the data has additional beds");
     assert_eq!(
         ids(
             &get(
-                &format!("{base}/Location?capacity-type=03&temporality-capacity=01&_count=1000"),
+                &format!("{base}/Location?capacity-status=06&temporality-capacity=01&_count=1000"),
                 t
             )
             .await
@@ -250,22 +251,23 @@ both_dbs!(offer_search_and_read, |db| async move {
     // Services: type, specialty, and their locations included (or reverse).
     let psy: BTreeSet<String> = services
         .iter()
-        .filter(|v| v.service_type == "02")
+        .filter(|v| v.service_type == "03")
         .map(|v| format!("HealthcareService/{}", v.id))
         .collect();
-    let b = get(&format!("{base}/HealthcareService?service-type=02&_include=HealthcareService:location&_count=1000"), t).await.body;
+    let b = get(&format!("{base}/HealthcareService?service-type=03&_include=HealthcareService:location&_count=1000"), t).await.body;
     assert_eq!(ids(&b, "match").into_iter().collect::<BTreeSet<_>>(), psy);
     let inc: BTreeSet<String> = services
         .iter()
-        .filter(|v| v.service_type == "02")
+        .filter(|v| v.service_type == "03")
         .map(|v| format!("Location/{}", v.location_id))
         .collect();
     assert_eq!(ids(&b, "include").into_iter().collect::<BTreeSet<_>>(), inc);
-    let rea = services.iter().filter(|v| v.specialty == "045").count();
+    let rea = services.iter().filter(|v| v.specialty == "127").count();
+    assert!(rea > 0);
     assert_eq!(
         ids(
             &get(
-                &format!("{base}/HealthcareService?specialty=045&_count=1000"),
+                &format!("{base}/HealthcareService?specialty=127&_count=1000"),
                 t
             )
             .await
@@ -371,7 +373,7 @@ both_dbs!(offer_peer_fhirpy_and_fhir_resources, |db| async move {
     let want = locs(locations.iter().filter(|l| {
         l.capacities
             .iter()
-            .any(|c| c.capacity_type == "01" && c.status == "03" && c.nb >= 5)
+            .any(|c| c.capacity_type == "01" && c.status == "02" && c.nb >= 5)
     }));
     let got: Vec<String> = report["available_beds"]
         .as_array()

@@ -90,7 +90,7 @@ pub(super) async fn audit(
                         "content-type": "application/json-patch+json",
                     },
                     "body": json!([
-                        {"op": "test", "path": "/extension/1/extension/1/valueCode", "value": "03"},
+                        {"op": "test", "path": "/extension/1/extension/1/valueCodeableConcept/coding/0/code", "value": "02"},
                         {"op": "replace", "path": "/extension/1/extension/3/valueInteger", "value": 17},
                     ]).to_string(),
                 }}),

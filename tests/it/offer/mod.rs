@@ -4,6 +4,7 @@
 
 mod api;
 mod browser;
+mod codes;
 mod includes;
 mod limits;
 mod pages;
@@ -32,13 +33,19 @@ pub(crate) const READER: &str = "ror-reader";
 pub(crate) const SIH_A: &str = "sih-a";
 pub(crate) const SIH_B: &str = "sih-b";
 
-/// A fresh offer store on `db`, with the directory holding it (SQLite) kept alive.
-pub(crate) async fn store(db: Db) -> (Store, tempfile::TempDir) {
+/// A fresh offer store's URL on `db`, with the directory holding it (SQLite) to keep alive.
+pub(crate) async fn store_url(db: Db) -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = match db {
         Db::Sqlite => format!("sqlite://{}/offre.db", dir.path().display()),
         Db::Postgres => coeur_testkit::pg::new_database_url().await,
     };
+    (url, dir)
+}
+
+/// A fresh offer store on `db`, with the directory holding it (SQLite) kept alive.
+pub(crate) async fn store(db: Db) -> (Store, tempfile::TempDir) {
+    let (url, dir) = store_url(db).await;
     (Store::connect(&url).await.expect("offer store"), dir)
 }
 

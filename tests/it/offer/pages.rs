@@ -490,7 +490,7 @@ both_dbs!(
         assert_eq!(read.body["extension"][1]["extension"][3]["valueInteger"], n);
         let found = get(
             &format!(
-                "{base}/Location?_id={}&capacity-status=03&nb-capacity={n}",
+                "{base}/Location?_id={}&capacity-status=02&nb-capacity={n}",
                 l.id
             ),
             Some(&reader),

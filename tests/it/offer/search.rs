@@ -1,8 +1,9 @@
 //! The store's searches against a reference computed from the records themselves, before and
 //! after capacity updates: the capacities' index (type, status, location), kept in the
 //! update's transaction, finds exactly the matching locations, in id order, page by page;
-//! `near`, read by growing radii, gives exactly the locations of the bounding box within the
-//! distance, by distance then id, page by page.
+//! `near`, from the positions held in memory, gives exactly the locations of the bounding box
+//! within the distance, by distance then id, page by page, also after another instance of the
+//! store added locations.
 
 use super::*;
 use crate::both_dbs;
@@ -65,22 +66,25 @@ fn query(s: &str) -> Query {
 async fn check_searches(store: &Store, all: &[LocationRecord], when: &str) {
     let mut searches = vec![];
     for filter in [
-        "capacity-type=01&capacity-status=03",
-        "capacity-type=01&capacity-status=03&nb-capacity=ge10",
-        "capacity-type=02&capacity-status=03",
-        "capacity-type=03&capacity-status=03&nb-capacity=gt0",
-        "capacity-type=01,02&capacity-status=05,03&nb-capacity=lt4",
-        "capacity-status=03&nb-capacity=eq0",
+        "capacity-type=01&capacity-status=02",
+        "capacity-type=01&capacity-status=02&nb-capacity=ge10",
+        "capacity-type=02&capacity-status=02",
+        "capacity-type=01&capacity-status=06&nb-capacity=gt0",
+        "capacity-type=03&capacity-status=02&nb-capacity=gt0",
+        "capacity-type=01,02&capacity-status=03,02&nb-capacity=lt4",
+        "capacity-status=02&nb-capacity=eq0",
         "capacity-type=03",
+        "capacity-status=06",
         "capacity-type=01&capacity-status=01&temporality-capacity=01&nb-capacity=ge30",
-        "capacity-type=01&capacity-status=03&capacity-update-date=gt2026-01-01T00:00:00Z",
-        "capacity-type=02&capacity-status=03&_tag=84",
-        "capacity-type=01&capacity-status=03&nb-capacity=ge1000",
+        "capacity-type=01&capacity-status=02&capacity-update-date=gt2026-01-01T00:00:00Z",
+        "capacity-type=02&capacity-status=02&_tag=84",
+        "capacity-type=01&capacity-status=02&nb-capacity=ge1000",
         "_tag=11",
         "near=48.84|2.388|20|km",
         "near=48.84|2.388|1|km",
-        "near=48.845|2.39|300|m&capacity-type=01&capacity-status=03&nb-capacity=ge5",
-        "near=45.76|4.85|20|km&capacity-status=03",
+        "near=48.845|2.39|300|m&capacity-type=01&capacity-status=02&nb-capacity=ge5",
+        "near=45.76|4.85|20|km&capacity-status=02",
+        "near=45.76|4.85|5|km&capacity-status=06",
         "near=45.76|4.85|5|km&capacity-type=03",
         "near=43.6045|1.444|20|km&_tag=76",
         "near=46.0|3.0|20|km",
@@ -109,7 +113,8 @@ async fn check_searches(store: &Store, all: &[LocationRecord], when: &str) {
 }
 
 both_dbs!(offer_capacity_index_and_near, |db| async move {
-    let (store, _dir) = store(db).await;
+    let (url, _dir) = store_url(db).await;
+    let store = Store::connect(&url).await.expect("offer store");
     let (mut all, mut services) = (vec![], vec![]);
     for st in synthetic_structures(400) {
         let (l, s) = offer_of(&st, 3, NOW);
@@ -135,12 +140,12 @@ both_dbs!(offer_capacity_index_and_near, |db| async move {
             2 => {
                 let mut c = caps[0].clone();
                 c.capacity_type = "03".into();
-                c.status = "03".into();
+                c.status = "02".into();
                 c.nb = 3;
                 c.update_date = NOW + 86_400;
                 caps.push(c);
             }
-            _ => caps.retain(|c| c.status != "03"),
+            _ => caps.retain(|c| c.status != "02"),
         }
         let auth = authorise_edit(
             &editor,
@@ -187,4 +192,16 @@ both_dbs!(offer_capacity_index_and_near, |db| async move {
         .expect("stale");
     assert_eq!(r, Updated::Stale(l.version));
     check_searches(&store, &all, "after a stale update").await;
+
+    // Another instance adds locations: `near` (positions held in memory) finds them too.
+    let other = Store::connect(&url).await.expect("another instance");
+    let (mut more, mut services) = (vec![], vec![]);
+    for st in &synthetic_structures(460)[400..] {
+        let (l, s) = offer_of(st, 3, NOW);
+        more.extend(l);
+        services.extend(s);
+    }
+    other.insert_offer(&more, &services).await.expect("fill");
+    all.extend(more);
+    check_searches(&store, &all, "after another instance's additions").await;
 });

@@ -26,9 +26,9 @@ pub(super) async fn patch(url: &str, token: &str, if_match: Option<&str>, body: 
 /// Sets the count of the location's second capacity (available beds or places).
 pub(super) fn set_available(n: i64) -> String {
     json!([
-        {"op": "test", "path": "/extension/1/extension/1/valueCode", "value": "03"},
+        {"op": "test", "path": "/extension/1/extension/1/valueCodeableConcept/coding/0/code", "value": "02"},
         {"op": "replace", "path": "/extension/1/extension/3/valueInteger", "value": n},
-        {"op": "replace", "path": "/extension/1/extension/6/valueDateTime", "value": "2026-01-02T08:30:00+01:00"}
+        {"op": "replace", "path": "/extension/1/extension/5/valueDateTime", "value": "2026-01-02T08:30:00+01:00"}
     ])
     .to_string()
 }
@@ -137,7 +137,7 @@ both_dbs!(offer_capacity_updates, |db| async move {
     assert_eq!(r.body["meta"]["versionId"], "2");
     assert_eq!(r.body["extension"][1]["extension"][3]["valueInteger"], n);
     assert_eq!(
-        r.body["extension"][1]["extension"][6]["valueDateTime"],
+        r.body["extension"][1]["extension"][5]["valueDateTime"],
         "2026-01-02T07:30:00Z"
     );
     let after = get(&url, Some(&reader)).await.body;
@@ -145,7 +145,7 @@ both_dbs!(offer_capacity_updates, |db| async move {
     // Searches see it.
     let found = get(
         &format!(
-            "{base}/Location?_id={}&capacity-status=03&nb-capacity={n}",
+            "{base}/Location?_id={}&capacity-status=02&nb-capacity={n}",
             la.id
         ),
         Some(&reader),
@@ -176,7 +176,7 @@ both_dbs!(offer_capacity_updates, |db| async move {
             "processing",
         ),
         (
-            r#"[{"op":"replace","path":"/extension/0/extension/0/valueCode","value":"42"}]"#,
+            r#"[{"op":"replace","path":"/extension/0/extension/0/valueCodeableConcept/coding/0/code","value":"42"}]"#,
             "application/json-patch+json",
             422,
             "processing",
@@ -216,12 +216,19 @@ both_dbs!(offer_capacity_updates, |db| async move {
         (2, "temporalityCapacity", "J189"),
         (4, "capacitySourceType", "J193"),
         (5, "genderCapacityAvailable", "J190"),
-        (7, "temporaryAssignement", "J195"),
+        (6, "temporaryAssignement", "J195"),
     ] {
-        let body = json!([
-            {"op": "test", "path": format!("/extension/1/extension/{at}/url"), "value": element},
-            {"op": "replace", "path": format!("/extension/1/extension/{at}/valueCode"), "value": "99"}
-        ])
+        let body = if element == "genderCapacityAvailable" {
+            // Not in the generated capacities (0..1): added with an unknown code.
+            json!([{"op": "add", "path": "/extension/1/extension/5", "value": {
+                "url": element, "valueCodeableConcept": {"coding": [{
+                    "system": coeur_offer::codes::GENDER.system, "code": "99"}]}}}])
+        } else {
+            json!([
+                {"op": "test", "path": format!("/extension/1/extension/{at}/url"), "value": element},
+                {"op": "replace", "path": format!("/extension/1/extension/{at}/valueCodeableConcept/coding/0/code"), "value": "99"}
+            ])
+        }
         .to_string();
         let r = patch(&url, &a, Some("W/\"2\""), &body).await;
         assert_outcome(&r, 422, "processing");

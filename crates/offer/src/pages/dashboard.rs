@@ -1,4 +1,4 @@
-//! Pure: the regional dashboard: the available capacities (status J188 `03`, "Disponible") of
+//! Pure: the regional dashboard: the available capacities (status J188 `02`, "Disponible") of
 //! a region's locations by capacity type, day by day over the last days, computed from the
 //! locations' capacity history (each day counts, for each location, the last version written
 //! before the day ended), and its chart as SVG drawn on the server (no script).
@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
 /// The status counted: available.
-const AVAILABLE: &str = "03";
+const AVAILABLE: &str = "02";
 
 /// One capacity type's daily counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -210,11 +210,11 @@ mod tests {
             (
                 "a".to_owned(),
                 d0 - 86_400 * 5,
-                vec![cap("01", "03", 4), cap("01", "01", 9)],
+                vec![cap("01", "02", 4), cap("01", "03", 9)],
             ),
-            ("b".to_owned(), d0 + 100, vec![cap("02", "03", 2)]),
-            ("a".to_owned(), d0 + 86_400 + 10, vec![cap("01", "03", 1)]),
-            ("a".to_owned(), d0 + 86_400 + 20, vec![cap("01", "03", 6)]),
+            ("b".to_owned(), d0 + 100, vec![cap("02", "02", 2)]),
+            ("a".to_owned(), d0 + 86_400 + 10, vec![cap("01", "02", 1)]),
+            ("a".to_owned(), d0 + 86_400 + 20, vec![cap("01", "02", 6)]),
         ];
         let c = available_by_type(&history, d0 + 2 * 86_400 + 5, 4);
         assert_eq!(

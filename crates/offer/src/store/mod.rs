@@ -16,7 +16,7 @@ mod near;
 /// The schema's migrations, in order, each applied once (recorded in `offer_schema`; the
 /// first ones are idempotent, so that a store made before that table was is brought up to
 /// date). Statements are split on semicolons, which comments must not hold.
-const MIGRATIONS: [(i64, &str); 4] = [
+const MIGRATIONS: [(i64, &str); 6] = [
     (
         1,
         include_str!("../../../../migrations/offer/0001_offer.sql"),
@@ -32,6 +32,14 @@ const MIGRATIONS: [(i64, &str); 4] = [
     (
         4,
         include_str!("../../../../migrations/offer/0004_location_near_index.sql"),
+    ),
+    (
+        5,
+        include_str!("../../../../migrations/offer/0005_nos_codes.sql"),
+    ),
+    (
+        6,
+        include_str!("../../../../migrations/offer/0006_positions_version.sql"),
     ),
 ];
 
@@ -53,6 +61,10 @@ const BATCH: usize = 200;
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// SQLite (else PostgreSQL): the SQL dialect of the few statements that differ.
+    sqlite: bool,
+    /// The locations' positions for `near`, as last read (shared by the store's clones).
+    positions: near::Held,
 }
 
 /// What a capacity update came to.
@@ -83,7 +95,6 @@ pub struct HistoryEntry {
 enum Bind {
     Text(String),
     Int(i64),
-    Real(f64),
 }
 
 /// A WHERE clause under construction with its bound values.
@@ -174,7 +185,6 @@ fn bind_all<'q>(
         q = match b {
             Bind::Text(s) => q.bind(s.as_str()),
             Bind::Int(i) => q.bind(*i),
-            Bind::Real(f) => q.bind(*f),
         };
     }
     q
@@ -303,7 +313,11 @@ impl Store {
             .await?;
             tx.commit().await?;
         }
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            sqlite,
+            positions: near::Held::default(),
+        })
     }
 
     /// How many locations are stored.
@@ -348,6 +362,10 @@ impl Store {
                 history.push((l, caps));
             }
             q.execute(&mut *tx).await?;
+            // New positions: `near`'s positions held in memory are read again.
+            sqlx::query("UPDATE offer_positions SET version = version + 1")
+                .execute(&mut *tx)
+                .await?;
             let sql = format!(
                 "INSERT INTO offer_capacity_history (location_id, version, changed_at, \
                  changed_by, capacities) VALUES {}",
