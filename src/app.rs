@@ -11,6 +11,7 @@ use coeur_common::random::{Clock, Random};
 use coeur_oauth::realm::Realm;
 use coeur_provider::AppState;
 use coeur_provider::ca_clients::RealmRequesters;
+use coeur_provider::client_cache::ClientCache;
 use coeur_provider::state::{ProviderSettings, ProviderUrls, Realms};
 use coeur_provider::store::Store;
 use coeur_storage::Db;
@@ -144,7 +145,8 @@ impl App {
         };
         // The one bus of the process, shared by the CA and the provider.
         let bus = coeur_storage::Bus::new(db.clone(), coeur_common::random::id128(&*rng));
-        let requesters = Arc::new(RealmRequesters::new(ca_realm.clone(), store.clone()));
+        let clients = ClientCache::new(store.clone(), keys.clone());
+        let requesters = Arc::new(RealmRequesters::new(ca_realm.clone(), clients.clone()));
         let ca = Arc::new(
             CaService::open(
                 settings,
@@ -168,6 +170,7 @@ impl App {
             trusted_proxies: cfg.trusted_proxies.clone(),
             lifecycle: lifecycle.clone(),
             bus,
+            clients,
         };
         let provider = AppState::new(settings, store, keys, realms, clock, rng, ca.clone())?;
         provider.remember_revocations().await?;

@@ -1,38 +1,34 @@
 //! The CA realm's clients as the CA API's requesters: what each client's registration (realm
 //! file or database) entitles it to request.
 
+use crate::client_cache::ClientCache;
 use crate::state::RealmRt;
-use crate::store::Store;
-use anyhow::Context as _;
 use coeur_ca::policy::{CaEntitlements, Lookup, Requesters};
-use coeur_oauth::client::ClientSpec;
 use std::sync::Arc;
 
-/// The clients of the realm whose tokens authorise the CA API.
+/// The clients of the realm whose tokens authorise the CA API, read through the provider's
+/// client cache (an issuance does not read the client's registration from the database each
+/// time; a change is seen as the provider's endpoints see it).
 pub struct RealmRequesters {
     realm: Arc<RealmRt>,
-    store: Store,
+    clients: Arc<ClientCache>,
 }
 
 impl RealmRequesters {
     /// The requesters of `realm`.
-    pub fn new(realm: Arc<RealmRt>, store: Store) -> Self {
-        Self { realm, store }
+    pub fn new(realm: Arc<RealmRt>, clients: Arc<ClientCache>) -> Self {
+        Self { realm, clients }
     }
 }
 
 impl Requesters for RealmRequesters {
     fn entitlements<'a>(&'a self, client_id: &'a str) -> Lookup<'a, Option<CaEntitlements>> {
         Box::pin(async move {
-            if let Some(c) = self.realm.file_client(client_id) {
-                return Ok(c.spec.ca.clone());
-            }
-            let Some(row) = self.store.client(&self.realm.realm.name, client_id).await? else {
-                return Ok(None);
-            };
-            let spec: ClientSpec =
-                serde_json::from_str(&row.spec).context("stored client registration")?;
-            Ok(spec.ca)
+            Ok(self
+                .clients
+                .client(&self.realm, client_id)
+                .await?
+                .and_then(|c| c.spec.ca))
         })
     }
 }

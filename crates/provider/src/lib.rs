@@ -14,6 +14,7 @@ mod backchannel;
 pub mod ca_clients;
 mod ciba;
 mod client_auth;
+pub mod client_cache;
 pub mod clients;
 mod cors;
 pub mod delivery;

@@ -2,8 +2,9 @@
 //! injected clock and randomness.
 
 use crate::backchannel::Backchannel;
+use crate::client_cache::{CLIENT_CACHE_TTL, ClientCache};
 use crate::clients::clients_changed_elsewhere;
-use crate::store::{ClientRow, Store};
+use crate::store::Store;
 use crate::tokens::RealmTokens;
 use anyhow::{Context, Result, anyhow, bail};
 use coeur_ca::CaService;
@@ -115,6 +116,9 @@ pub struct ProviderSettings {
     pub lifecycle: coeur_web::lifecycle::Lifecycle,
     /// The process's bus to the other instances sharing the database (shared with the CA).
     pub bus: Bus,
+    /// The clients registered in the database, cached briefly (shared with the CA's
+    /// requesters, [`crate::ca_clients::RealmRequesters`]).
+    pub clients: Arc<ClientCache>,
 }
 
 /// The realms at run time, with a token verifier each.
@@ -216,7 +220,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Randomness.
     pub rng: Arc<dyn Random>,
-    client_cache: Mutex<ClientCache>,
+    /// Clients registered in the database, cached briefly (shared with the CA's requesters).
+    pub clients: Arc<ClientCache>,
     origin_cache: Mutex<HashMap<String, (Instant, Arc<WebOrigins>)>>,
     /// The sender of Back-Channel Logout requests.
     pub(crate) backchannel: Backchannel,
@@ -296,11 +301,6 @@ pub async fn keys_rotated_elsewhere(bus: &Bus, realm: &str) {
     .await;
 }
 
-/// Clients read from the database, by (realm, client id), with the time they were read.
-type ClientCache = HashMap<(String, String), (Instant, Option<Client>)>;
-
-const CLIENT_CACHE_TTL: Duration = Duration::from_secs(2);
-
 /// Loads every `*.toml` realm file of `dir`.
 pub fn load_realms(dir: &std::path::Path, public_url: &str) -> Result<Vec<Realm>> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -343,7 +343,7 @@ impl AppState {
             realms,
             clock,
             rng,
-            client_cache: Mutex::new(HashMap::new()),
+            clients: settings.clients,
             origin_cache: Mutex::new(HashMap::new()),
             backchannel: Backchannel::new()?,
             ca,
@@ -389,9 +389,7 @@ impl AppState {
     /// Forgets what is cached of a client of `realm` (and the realm's web origins), so that
     /// it is read from the store again.
     fn forget_client(&self, realm: &str, client_id: &str) {
-        if let Ok(mut c) = self.client_cache.lock() {
-            c.remove(&(realm.to_owned(), client_id.to_owned()));
-        }
+        self.clients.forget(realm, client_id);
         if let Ok(mut o) = self.origin_cache.lock() {
             o.remove(realm);
         }
@@ -399,9 +397,7 @@ impl AppState {
 
     /// Forgets every cached client and web origin.
     fn forget_clients(&self) {
-        if let Ok(mut c) = self.client_cache.lock() {
-            c.clear();
-        }
+        self.clients.forget_all();
         if let Ok(mut o) = self.origin_cache.lock() {
             o.clear();
         }
@@ -433,27 +429,7 @@ impl AppState {
     /// dropped at once when the bus tells of a change (`coeur client add`/`remove`, another
     /// instance), else read again within seconds (SQLite, a lost message).
     pub async fn client(&self, rt: &RealmRt, client_id: &str) -> Result<Option<Client>> {
-        if let Some(c) = rt.file_clients.get(client_id) {
-            return Ok(Some(c.clone()));
-        }
-        let key = (rt.realm.name.clone(), client_id.to_owned());
-        if let Ok(cache) = self.client_cache.lock()
-            && let Some((t, c)) = cache.get(&key)
-            && t.elapsed() < CLIENT_CACHE_TTL
-        {
-            return Ok(c.clone());
-        }
-        let c = match self.store.client(&rt.realm.name, client_id).await? {
-            Some(row) => Some(self.client_from_row(&rt.realm.name, row)?),
-            None => None,
-        };
-        if let Ok(mut cache) = self.client_cache.lock() {
-            if cache.len() > 10_000 {
-                cache.clear();
-            }
-            cache.insert(key, (Instant::now(), c.clone()));
-        }
-        Ok(c)
+        self.clients.client(rt, client_id).await
     }
 
     /// The web origins of every client of a realm (file and database), those a preflight may
@@ -479,23 +455,6 @@ impl AppState {
             cache.insert(name.clone(), (Instant::now(), origins.clone()));
         }
         Ok(origins)
-    }
-
-    fn client_from_row(&self, realm: &str, row: ClientRow) -> Result<Client> {
-        let spec: ClientSpec =
-            serde_json::from_str(&row.spec).context("stored client registration")?;
-        let hmac = match &row.secret_sealed {
-            Some(s) => Some(
-                String::from_utf8(
-                    self.keys
-                        .master()
-                        .open(&client_secret_context(realm, &spec.client_id), s)?,
-                )
-                .map_err(|_| anyhow!("sealed secret is not text"))?,
-            ),
-            None => None,
-        };
-        client_from_spec(spec, row.secret_hash, hmac)
     }
 
     /// Reloads a realm's key ring if the store holds a newer version (e.g. after `coeur keys
