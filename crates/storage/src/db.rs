@@ -255,6 +255,22 @@ impl Drop for StartLock {
     }
 }
 
+/// ` LIMIT n`, the number written in the statement's text rather than bound: SQLite (3.51)
+/// plans a statement with a bound `LIMIT ?` for the value bound, so it prepares the statement
+/// again at every execution. `n` is an integer the caller chose (a constant, or a request's
+/// number already parsed and bounded), never text; each distinct `n` is a statement of its
+/// own in the connections' caches, so callers keep the values few ([`limit_rounded_up`]).
+pub fn limit_clause(n: i64) -> String {
+    format!(" LIMIT {}", n.max(0))
+}
+
+/// The smallest power of two at least `n` (at least 1): a limit a request chose, rounded so
+/// that requests make few distinct statements (the caller keeps the first `n` rows).
+pub fn limit_rounded_up(n: i64) -> i64 {
+    let n = u64::try_from(n.max(1)).unwrap_or(1);
+    i64::try_from(n.next_power_of_two()).unwrap_or(i64::MAX)
+}
+
 /// What kind of failure a ping met (the driver's message may carry host names; the kind is
 /// enough for a probe).
 fn ping_error(e: &sqlx::Error) -> &'static str {
@@ -295,6 +311,18 @@ fn create_owner_only(url: &str) -> Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn a_limit_is_written_as_a_number_and_rounded_to_few_values() {
+        assert_eq!(limit_clause(500), " LIMIT 500");
+        assert_eq!(limit_clause(-3), " LIMIT 0");
+        let rounded: Vec<i64> = [-1, 0, 1, 2, 3, 100, 128, 129, 1000]
+            .into_iter()
+            .map(limit_rounded_up)
+            .collect();
+        assert_eq!(rounded, [1, 1, 1, 2, 4, 128, 128, 256, 1024]);
+        assert_eq!(limit_rounded_up(i64::MAX), i64::MAX);
+    }
 
     #[test]
     fn a_new_sqlite_store_is_owner_only() {

@@ -116,3 +116,64 @@ both_dbs!(concurrent_issuance_gives_unique_serials, |db| async move {
         Ok(n)
     );
 });
+
+both_dbs!(listings_and_pages_stop_at_their_limit, |db| async move {
+    // The limits are written in the statements' text (a listing's rounded up, the rows past
+    // it left unread): each reading gives as many rows as asked, the same as a longer one's
+    // first rows.
+    let s = TestServer::start(db).await;
+    let api = Api::new(&s, "edit").await;
+    let w = Work::new();
+    let csr = w.csr("k", Key::P256);
+    for i in 0..5 {
+        let subject = org_subject(json!({ "service_name": format!("Listed {i}") }));
+        api.issue(ORG_CA, "ORG_AUTH_CLI", &csr, &subject).await;
+    }
+    let api = &api;
+    let listed = |limit: &str| {
+        let url = format!("/pki/api/v1/certificates?ca={ORG_CA}&limit={limit}");
+        async move {
+            let v: Value = serde_json::from_slice(&api.get(&url).await).expect("JSON");
+            v["certificates"].as_array().expect("certificates").clone()
+        }
+    };
+    let all = listed("1000").await;
+    assert!(all.len() >= 5, "{}", all.len());
+    for n in [1, 3, 5] {
+        assert_eq!(listed(&n.to_string()).await, all[..n], "limit={n}");
+    }
+    // Out of range: at least one, at most 1000.
+    assert_eq!(listed("0").await, all[..1]);
+
+    let store = &s.ca.store;
+    let first = store.certificates_page(ORG_CA, "", 2).await.expect("page");
+    let rest = store
+        .certificates_page(ORG_CA, &first[1].0, 1000)
+        .await
+        .expect("page");
+    assert_eq!(first.len(), 2);
+    assert_eq!(first.len() + rest.len(), all.len());
+    let serials: Vec<&str> = first.iter().chain(&rest).map(|(s, _)| s.as_str()).collect();
+    assert!(serials.is_sorted(), "{serials:?}");
+
+    let due = coeur::ca::ldap::outbox::due(store, i64::MAX, 10_000)
+        .await
+        .expect("due");
+    let one = coeur::ca::ldap::outbox::due(store, i64::MAX, 1)
+        .await
+        .expect("due");
+    assert_eq!(
+        one.iter().map(|r| &r.id).collect::<Vec<_>>(),
+        due.iter().take(1).map(|r| &r.id).collect::<Vec<_>>()
+    );
+
+    let ids = |n| s.state.store.identities("edit", n);
+    let (two, more) = (ids(2).await.expect("ids"), ids(1000).await.expect("ids"));
+    assert_eq!(two.len(), 2);
+    let national = |v: &[coeur::common::identity::Identity]| {
+        v.iter()
+            .map(|i| i.national_id.as_str().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(national(&two), national(&more[..2]));
+});

@@ -4,6 +4,7 @@
 use super::{AuditEntry, CaStore, CaTx, b64, outbox, unb64};
 use anyhow::Result;
 use coeur_pki::revocation::Reason;
+use coeur_storage::db::{limit_clause, limit_rounded_up};
 use sqlx::Row as _;
 
 /// A stored certificate, as LDAP delivery needs it.
@@ -230,20 +231,23 @@ impl CaStore {
     /// Certificates, newest first, filtered.
     pub async fn list_certificates(&self, f: ListFilter<'_>) -> Result<Vec<CertificateSummary>> {
         let q = f.subject_contains.unwrap_or_default();
-        let rows = sqlx::query(
+        // The limit a listing asked for, rounded up in the statement (few statements for
+        // the requests' many limits), the rows past it left unread.
+        let limit = f.limit.clamp(1, 1000);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT ca_id, serial, profile, subject, not_before, not_after, issued_at, \
              revoked_at, reason FROM certificates WHERE ($1 = '' OR ca_id = $1) AND ($2 = '' OR \
-             profile = $2) AND ($3 = '' OR subject LIKE $4) ORDER BY issued_at DESC, serial \
-             LIMIT $5",
-        )
+             profile = $2) AND ($3 = '' OR subject LIKE $4) ORDER BY issued_at DESC, serial{}",
+            limit_clause(limit_rounded_up(limit))
+        )))
         .bind(f.ca.unwrap_or_default())
         .bind(f.profile.unwrap_or_default())
         .bind(q)
         .bind(format!("%{q}%"))
-        .bind(f.limit.clamp(1, 1000))
         .fetch_all(self.pool())
         .await?;
         rows.iter()
+            .take(usize::try_from(limit).unwrap_or(0))
             .map(|r| {
                 Ok(CertificateSummary {
                     ca: r.try_get("ca_id")?,
@@ -294,13 +298,13 @@ impl CaStore {
         after: &str,
         limit: i64,
     ) -> Result<Vec<(String, StoredCert)>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT serial, profile, der, revoked_at, not_after FROM certificates WHERE ca_id = \
-             $1 AND serial > $2 ORDER BY serial LIMIT $3",
-        )
+             $1 AND serial > $2 ORDER BY serial{}",
+            limit_clause(limit)
+        )))
         .bind(ca_id)
         .bind(after)
-        .bind(limit)
         .fetch_all(self.pool())
         .await?;
         rows.iter()

@@ -6,6 +6,7 @@ use anyhow::{Result, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use coeur_pki::revocation::{Reason, Revoked};
+use coeur_storage::db::limit_clause;
 use sqlx::Row as _;
 
 /// Rows per page when reading revoked entries.
@@ -68,15 +69,21 @@ impl CaStore {
         mut f: impl FnMut(Revoked) -> Result<()>,
     ) -> Result<u64> {
         let sql = if self.is_sqlite() {
-            "SELECT group_concat(serial || ',' || revoked_at || ',' || COALESCE(reason, 0), ';') AS \
+            format!(
+                "SELECT group_concat(serial || ',' || revoked_at || ',' || COALESCE(reason, 0), ';') AS \
              page, MAX(serial) AS last, COUNT(*) AS n FROM (SELECT serial, revoked_at, reason FROM \
              certificates WHERE ca_id = $1 AND revoked_at IS NOT NULL AND revoked_at >= $2 AND \
-             serial > $3 ORDER BY serial LIMIT $4) page_rows"
+             serial > $3 ORDER BY serial{}) page_rows",
+                limit_clause(REVOKED_PAGE)
+            )
         } else {
-            "SELECT string_agg(serial || ',' || revoked_at || ',' || COALESCE(reason, 0), ';') AS \
+            format!(
+                "SELECT string_agg(serial || ',' || revoked_at || ',' || COALESCE(reason, 0), ';') AS \
              page, MAX(serial) AS last, COUNT(*) AS n FROM (SELECT serial, revoked_at, reason FROM \
              certificates WHERE ca_id = $1 AND revoked_at IS NOT NULL AND revoked_at >= $2 AND \
-             serial > $3 ORDER BY serial LIMIT $4) page_rows"
+             serial > $3 ORDER BY serial{}) page_rows",
+                limit_clause(REVOKED_PAGE)
+            )
         };
         let mut tx = self.begin().await?;
         if !self.is_sqlite() {
@@ -87,11 +94,10 @@ impl CaStore {
         let mut after = String::new();
         let mut count = 0u64;
         loop {
-            let row = sqlx::query(sql)
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(ca_id)
                 .bind(since)
                 .bind(&after)
-                .bind(REVOKED_PAGE)
                 .fetch_one(tx.conn())
                 .await?;
             let n: i64 = row.try_get("n")?;

@@ -3,6 +3,7 @@
 
 use super::{CaStore as Store, CaTx};
 use anyhow::Result;
+use coeur_storage::db::limit_clause;
 use sqlx::Row as _;
 
 /// What a row asks the publisher to bring up to date.
@@ -138,11 +139,14 @@ pub struct Row {
 
 /// Due rows, oldest first.
 pub async fn due(store: &Store, now: i64, limit: i64) -> Result<Vec<Row>> {
-    let rows = sqlx::query("SELECT id, kind, ca_id, serial, attempts, created_at FROM ldap_outbox WHERE done_at IS NULL AND next_attempt_at <= $1 ORDER BY created_at, id LIMIT $2")
-        .bind(now)
-        .bind(limit)
-        .fetch_all(store.pool())
-        .await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT id, kind, ca_id, serial, attempts, created_at FROM ldap_outbox WHERE done_at IS \
+         NULL AND next_attempt_at <= $1 ORDER BY created_at, id{}",
+        limit_clause(limit)
+    )))
+    .bind(now)
+    .fetch_all(store.pool())
+    .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let kind: String = r.try_get("kind")?;

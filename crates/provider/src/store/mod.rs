@@ -5,6 +5,7 @@ use anyhow::{Context, Result, bail};
 use coeur_common::identity::{AdmittedIdentities, Identity};
 use coeur_oauth::realm::Realm;
 use coeur_storage::Db;
+use coeur_storage::db::limit_clause;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -283,11 +284,11 @@ impl Store {
 
     /// Some identities of a realm, for listings.
     pub async fn identities(&self, realm: &str, limit: i64) -> Result<Vec<Identity>> {
-        let rows = sqlx::query(
-            "SELECT data FROM identities WHERE realm = $1 ORDER BY national_id LIMIT $2",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT data FROM identities WHERE realm = $1 ORDER BY national_id{}",
+            limit_clause(limit)
+        )))
         .bind(realm)
-        .bind(limit)
         .fetch_all(self.db.pool())
         .await?;
         rows.iter()
