@@ -15,9 +15,15 @@
 //! codes of their code systems; J17 (ActiviteOperationnelle, some 250 codes) and J19
 //! (ModePriseEnCharge) samples of their value sets; J237 the regions of the synthetic data
 //! (INSEE codes, TRE_R30-RegionOM). Adding a code is adding a row.
+//!
+//! Each code has the table's label, in French: the official one, which FHIR codings carry as
+//! their `display`; and an English one, which the editors' pages show when they are in
+//! English (the regions' names are the same in both).
+
+use coeur_web::Lang;
 
 /// A value set: the code system of its codings (`system`), its own URL, its codes with
-/// labels.
+/// their labels in French and English.
 #[derive(Debug)]
 pub struct ValueSet {
     /// Short name, as in the IG (`J187`).
@@ -26,14 +32,26 @@ pub struct ValueSet {
     pub system: &'static str,
     /// The value set's URL (`JDV_J…`), which the IG binds the element to.
     pub url: &'static str,
-    /// `(code, label)` pairs.
-    pub codes: &'static [(&'static str, &'static str)],
+    /// `(code, label, English label)`: the label is the table's, in French.
+    pub codes: &'static [(&'static str, &'static str, &'static str)],
 }
 
 impl ValueSet {
-    /// The code's label, when the code belongs to the set.
+    /// The code's label (the table's, in French: a coding's `display`), when the code belongs
+    /// to the set.
     pub fn label(&self, code: &str) -> Option<&'static str> {
-        self.codes.iter().find(|(c, _)| *c == code).map(|(_, l)| *l)
+        self.label_in(code, Lang::Fr)
+    }
+
+    /// The code's label in `lang`, when the code belongs to the set.
+    pub fn label_in(&self, code: &str, lang: Lang) -> Option<&'static str> {
+        self.codes
+            .iter()
+            .find(|(c, _, _)| *c == code)
+            .map(|(_, fr, en)| match lang {
+                Lang::Fr => *fr,
+                Lang::En => *en,
+            })
     }
 
     /// Whether `code` belongs to the set.
@@ -55,13 +73,13 @@ impl ValueSet {
 pub const MOS: &str = "https://mos.esante.gouv.fr/NOS";
 
 macro_rules! value_set {
-    ($name:ident, $id:literal, $vs:literal, $cs:literal, [$(($c:literal, $l:literal)),* $(,)?]) => {
+    ($name:ident, $id:literal, $vs:literal, $cs:literal, [$(($c:literal, $l:literal, $en:literal)),* $(,)?]) => {
         #[doc = concat!("`", $id, "` (", $vs, ", codes of ", $cs, ").")]
         pub const $name: ValueSet = ValueSet {
             id: $id,
             system: concat!("https://mos.esante.gouv.fr/NOS/", $cs),
             url: concat!("https://mos.esante.gouv.fr/NOS/", $vs),
-            codes: &[$(($c, $l)),*],
+            codes: &[$(($c, $l, $en)),*],
         };
     };
 }
@@ -71,7 +89,11 @@ value_set!(
     "J187",
     "JDV_J187-NatureCapacite-ROR/FHIR/JDV-J187-NatureCapacite-ROR",
     "TRE_R329-NatureCapacite/FHIR/TRE-R329-NatureCapacite",
-    [("01", "Lit"), ("02", "Place"), ("03", "Logement"),]
+    [
+        ("01", "Lit", "Bed"),
+        ("02", "Place", "Place"),
+        ("03", "Logement", "Housing unit"),
+    ]
 );
 value_set!(
     CAPACITY_STATUS,
@@ -79,12 +101,12 @@ value_set!(
     "JDV_J188-TypeStatutCapacite-ROR/FHIR/JDV-J188-TypeStatutCapacite-ROR",
     "TRE_R330-TypeStatutCapacite/FHIR/TRE-R330-TypeStatutCapacite",
     [
-        ("01", "Installé"),
-        ("02", "Disponible"),
-        ("03", "Occupé"),
-        ("04", "Réservé"),
-        ("05", "Fermé"),
-        ("06", "Supplémentaire"),
+        ("01", "Installé", "Installed"),
+        ("02", "Disponible", "Available"),
+        ("03", "Occupé", "Occupied"),
+        ("04", "Réservé", "Reserved"),
+        ("05", "Fermé", "Closed"),
+        ("06", "Supplémentaire", "Additional"),
     ]
 );
 value_set!(
@@ -93,11 +115,11 @@ value_set!(
     "JDV_J189-TemporaliteCapacite-ROR/FHIR/JDV-J189-TemporaliteCapacite-ROR",
     "TRE_R331-TemporaliteCapacite/FHIR/TRE-R331-TemporaliteCapacite",
     [
-        ("01", "Courant"),
-        ("02", "Prévisionnel 1 heure"),
-        ("03", "Prévisionnel 24 heures"),
-        ("04", "Prévisionnel 48 heures"),
-        ("05", "Prévisionnel 7 jours"),
+        ("01", "Courant", "Current"),
+        ("02", "Prévisionnel 1 heure", "Forecast 1 hour"),
+        ("03", "Prévisionnel 24 heures", "Forecast 24 hours"),
+        ("04", "Prévisionnel 48 heures", "Forecast 48 hours"),
+        ("05", "Prévisionnel 7 jours", "Forecast 7 days"),
     ]
 );
 value_set!(
@@ -105,7 +127,11 @@ value_set!(
     "J190",
     "JDV_J190-GenreCapacite-ROR/FHIR/JDV-J190-GenreCapacite-ROR",
     "TRE_R332-GenreCapacite/FHIR/TRE-R332-GenreCapacite",
-    [("01", "Femme"), ("02", "Homme"), ("04", "Indéterminé"),]
+    [
+        ("01", "Femme", "Woman"),
+        ("02", "Homme", "Man"),
+        ("04", "Indéterminé", "Undetermined"),
+    ]
 );
 value_set!(
     SOURCE,
@@ -113,10 +139,18 @@ value_set!(
     "JDV_J193-TypeSourceCapacite-ROR/FHIR/JDV-J193-TypeSourceCapacite-ROR",
     "TRE_R335-TypeSourceCapacite/FHIR/TRE-R335-TypeSourceCapacite",
     [
-        ("01", "Saisie manuelle"),
-        ("02", "Bed management"),
-        ("03", "Gestion administrative du malade (GAM)"),
-        ("04", "Dossier patient informatisé (DPI)"),
+        ("01", "Saisie manuelle", "Manual entry"),
+        ("02", "Bed management", "Bed management"),
+        (
+            "03",
+            "Gestion administrative du malade (GAM)",
+            "Patient administration system (GAM)"
+        ),
+        (
+            "04",
+            "Dossier patient informatisé (DPI)",
+            "Electronic patient record (DPI)"
+        ),
     ]
 );
 value_set!(
@@ -124,7 +158,11 @@ value_set!(
     "J195",
     "JDV_J195-AffectationTemporaire-ROR/FHIR/JDV-J195-AffectationTemporaire-ROR",
     "TRE_R337-AffectationTemporaire/FHIR/TRE-R337-AffectationTemporaire",
-    [("01", "Aucune"), ("02", "Covid+"), ("03", "Covid-"),]
+    [
+        ("01", "Aucune", "None"),
+        ("02", "Covid+", "Covid+"),
+        ("03", "Covid-", "Covid-"),
+    ]
 );
 value_set!(
     ACTIVITY_FIELD,
@@ -132,11 +170,19 @@ value_set!(
     "JDV_J20-ChampActivite-ROR/FHIR/JDV-J20-ChampActivite-ROR",
     "TRE_R227-ChampActivite/FHIR/TRE-R227-ChampActivite",
     [
-        ("01", "Médecine Chirurgie Obstétrique (MCO)"),
-        ("02", "Soins Médicaux et de réadaptation (SMR)"),
-        ("03", "Psychiatrie (PSY)"),
-        ("04", "Médico-social (MS)"),
-        ("05", "Ville"),
+        (
+            "01",
+            "Médecine Chirurgie Obstétrique (MCO)",
+            "Medicine, surgery, obstetrics (MCO)"
+        ),
+        (
+            "02",
+            "Soins Médicaux et de réadaptation (SMR)",
+            "Medical and rehabilitation care (SMR)"
+        ),
+        ("03", "Psychiatrie (PSY)", "Psychiatry (PSY)"),
+        ("04", "Médico-social (MS)", "Medico-social (MS)"),
+        ("05", "Ville", "Community care"),
     ]
 );
 value_set!(
@@ -145,14 +191,18 @@ value_set!(
     "JDV_J17-ActiviteOperationnelle-ROR/FHIR/JDV-J17-ActiviteOperationnelle-ROR",
     "TRE_R211-ActiviteOperationnelle/FHIR/TRE-R211-ActiviteOperationnelle",
     [
-        ("013", "Cardiologie générale"),
-        ("050", "Gériatrie, Gérontologie"),
-        ("083", "Médecine polyvalente"),
-        ("088", "Médecine pédiatrique"),
-        ("127", "Réanimation polyvalente"),
-        ("172", "Réadaptation polyvalente"),
-        ("229", "Psychiatrie adulte"),
-        ("241", "Réadaptation gériatrique"),
+        ("013", "Cardiologie générale", "General cardiology"),
+        ("050", "Gériatrie, Gérontologie", "Geriatrics, gerontology"),
+        ("083", "Médecine polyvalente", "General medicine"),
+        ("088", "Médecine pédiatrique", "Paediatric medicine"),
+        ("127", "Réanimation polyvalente", "General intensive care"),
+        ("172", "Réadaptation polyvalente", "General rehabilitation"),
+        ("229", "Psychiatrie adulte", "Adult psychiatry"),
+        (
+            "241",
+            "Réadaptation gériatrique",
+            "Geriatric rehabilitation"
+        ),
     ]
 );
 value_set!(
@@ -161,9 +211,21 @@ value_set!(
     "JDV_J19-ModePriseEnCharge-ROR/FHIR/JDV-J19-ModePriseEnCharge-ROR",
     "TRE_R213-ModePriseEnCharge/FHIR/TRE-R213-ModePriseEnCharge",
     [
-        ("28", "Hospitalisation complète (HC)"),
-        ("29", "Hospitalisation de jour (HJ)"),
-        ("32", "Consultation (CS) ou Séance"),
+        (
+            "28",
+            "Hospitalisation complète (HC)",
+            "Full-time hospitalisation (HC)"
+        ),
+        (
+            "29",
+            "Hospitalisation de jour (HJ)",
+            "Day hospitalisation (HJ)"
+        ),
+        (
+            "32",
+            "Consultation (CS) ou Séance",
+            "Consultation (CS) or session"
+        ),
     ]
 );
 value_set!(
@@ -172,16 +234,34 @@ value_set!(
     "JDV_J237-RegionOM-ROR/FHIR/JDV-J237-RegionOM-ROR",
     "TRE_R30-RegionOM/FHIR/TRE-R30-RegionOM",
     [
-        ("11", "Île-de-France"),
-        ("32", "Hauts-de-France"),
-        ("44", "Grand Est"),
-        ("52", "Pays de la Loire"),
-        ("75", "Nouvelle-Aquitaine"),
-        ("76", "Occitanie"),
-        ("84", "Auvergne-Rhône-Alpes"),
-        ("93", "Provence-Alpes-Côte d'Azur"),
+        ("11", "Île-de-France", "Île-de-France"),
+        ("32", "Hauts-de-France", "Hauts-de-France"),
+        ("44", "Grand Est", "Grand Est"),
+        ("52", "Pays de la Loire", "Pays de la Loire"),
+        ("75", "Nouvelle-Aquitaine", "Nouvelle-Aquitaine"),
+        ("76", "Occitanie", "Occitanie"),
+        ("84", "Auvergne-Rhône-Alpes", "Auvergne-Rhône-Alpes"),
+        (
+            "93",
+            "Provence-Alpes-Côte d'Azur",
+            "Provence-Alpes-Côte d'Azur"
+        ),
     ]
 );
+
+/// Every value set.
+pub const ALL: [&ValueSet; 10] = [
+    &CAPACITY_TYPE,
+    &CAPACITY_STATUS,
+    &TEMPORALITY,
+    &GENDER,
+    &SOURCE,
+    &TEMPORARY_ASSIGNMENT,
+    &ACTIVITY_FIELD,
+    &OPERATIONAL_ACTIVITY,
+    &CARE_MODE,
+    &REGION,
+];
 
 /// The region (J237) of a French department (the postal code's first two digits), for the
 /// departments of the synthetic data and their neighbours.
@@ -239,20 +319,40 @@ mod tests {
         );
         assert!(CAPACITY_TYPE.url.contains("/JDV_J187-NatureCapacite-ROR/"));
         assert!(REGION.system.contains("/TRE_R30-RegionOM/"));
-        for vs in [
-            &CAPACITY_TYPE,
-            &CAPACITY_STATUS,
-            &TEMPORALITY,
-            &GENDER,
-            &SOURCE,
-            &TEMPORARY_ASSIGNMENT,
-            &ACTIVITY_FIELD,
-            &OPERATIONAL_ACTIVITY,
-            &CARE_MODE,
-            &REGION,
-        ] {
+        for vs in ALL {
             assert!(vs.system.starts_with(MOS) && vs.system.contains("/TRE_R"));
             assert!(vs.url.starts_with(MOS) && vs.url.contains("/JDV_J"));
+        }
+    }
+
+    #[test]
+    fn every_code_has_an_english_label() {
+        for vs in ALL {
+            for (code, fr, en) in vs.codes {
+                assert!(!fr.trim().is_empty(), "{} {code}", vs.id);
+                assert!(!en.trim().is_empty(), "{} {code}: no English label", vs.id);
+                assert_eq!(vs.label_in(code, Lang::En), Some(*en));
+                assert_eq!(vs.label(code), Some(*fr), "the official label is French");
+            }
+        }
+        for (code, en) in [("01", "Bed"), ("02", "Place"), ("03", "Housing unit")] {
+            assert_eq!(CAPACITY_TYPE.label_in(code, Lang::En), Some(en));
+        }
+        for (code, en) in [
+            ("01", "Installed"),
+            ("02", "Available"),
+            ("03", "Occupied"),
+            ("04", "Reserved"),
+            ("05", "Closed"),
+            ("06", "Additional"),
+        ] {
+            assert_eq!(CAPACITY_STATUS.label_in(code, Lang::En), Some(en));
+        }
+        assert_eq!(CAPACITY_STATUS.label_in("02", Lang::Fr), Some("Disponible"));
+        assert_eq!(CAPACITY_STATUS.label_in("99", Lang::En), None);
+        // Regions keep their names.
+        for (code, fr, en) in REGION.codes {
+            assert_eq!(fr, en, "{code}");
         }
     }
 

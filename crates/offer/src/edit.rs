@@ -58,16 +58,39 @@ pub enum Edited {
     DirectoryDown(anyhow::Error),
 }
 
+/// How many times a change without an expected version is made again when another change
+/// was written between its read and its write.
+const ATTEMPTS: usize = 3;
+
 /// Changes the capacities of location `id` for `editor` (holding `scope`) if they may, from
 /// `expected` (the version they saw; `None`: whatever the current one is), to what `change`
-/// makes of the current location.
+/// makes of the current location. Without an expected version, a change written by another
+/// meanwhile is no conflict: the change is made again from the location as it then is (a
+/// few times at most, then [`Edited::Stale`]).
 pub async fn edit_capacities(
     o: &Offer,
     editor: &Editor,
     scope: &str,
     id: &str,
     expected: Option<i64>,
-    change: impl FnOnce(&LocationRecord) -> Result<Vec<Capacity>, PatchError>,
+    mut change: impl FnMut(&LocationRecord) -> Result<Vec<Capacity>, PatchError>,
+) -> Result<Edited> {
+    let mut attempt = 1;
+    loop {
+        match edit_once(o, editor, scope, id, expected, &mut change).await? {
+            Edited::Stale(_) if expected.is_none() && attempt < ATTEMPTS => attempt += 1,
+            edited => return Ok(edited),
+        }
+    }
+}
+
+async fn edit_once(
+    o: &Offer,
+    editor: &Editor,
+    scope: &str,
+    id: &str,
+    expected: Option<i64>,
+    change: &mut impl FnMut(&LocationRecord) -> Result<Vec<Capacity>, PatchError>,
 ) -> Result<Edited> {
     let Some(current) = o.store.location(id).await? else {
         return Ok(Edited::Missing);

@@ -6,7 +6,8 @@
 //! version, a forged CSRF token) gets a clear answer and changes nothing; a second editor of
 //! the same structure, logged in with a virtual CPS card, submits a form drawn from a version
 //! that moved on and gets the conflict page, nothing changed; another structure's location is
-//! refused, nothing changed; the regional dashboard draws its chart; the logout at coeur
+//! refused, nothing changed; the regional dashboard draws its chart; the pages in English
+//! (the conflict page among them) name the value sets' codes in English; the logout at coeur
 //! ends both sessions. Then (on SQLite) headless Chromium takes the same way through every
 //! page, in French and English, at desktop and phone width, the conflict page among them (a
 //! service account of the structure changes the capacity through the API while the browser's
@@ -17,6 +18,8 @@ use super::*;
 use crate::both_dbs;
 use crate::card::{back_url, card, card_client, card_leg, other_active_identities, root_pem};
 use coeur::common::random::Random;
+use coeur::web::Lang;
+use coeur_offer::codes::{CAPACITY_STATUS, CAPACITY_TYPE};
 use coeur_offer::directory::DirectorySettings;
 use coeur_offer::pages::{self, Pages, PagesConfig};
 
@@ -201,6 +204,45 @@ fn form_of(
 
 async fn post_form(b: &Browser, url: &str, form: &[(String, String)]) -> reqwest::Response {
     b.http.post(url).form(form).send().await.expect("post")
+}
+
+/// A page in `lang` names the types and statuses of `l`'s capacities in `lang`, not in the
+/// other language (where the words differ).
+fn labels_in(html: &str, l: &LocationRecord, lang: Lang) {
+    let other = match lang {
+        Lang::Fr => Lang::En,
+        Lang::En => Lang::Fr,
+    };
+    assert!(
+        html.contains(&format!("<html lang=\"{}\"", lang.tag())),
+        "{html}"
+    );
+    for c in &l.capacities {
+        for (vs, code) in [
+            (&CAPACITY_TYPE, &c.capacity_type),
+            (&CAPACITY_STATUS, &c.status),
+        ] {
+            let (shown, not) = (vs.label_in(code, lang), vs.label_in(code, other));
+            let (shown, not) = (shown.expect("a code"), not.expect("a code"));
+            assert!(html.contains(&format!(">{shown}<")), "{shown}: {html}");
+            if shown != not {
+                assert!(!html.contains(&format!(">{not}<")), "{not}: {html}");
+            }
+        }
+    }
+}
+
+/// The page at `url` asking for English.
+async fn in_english(b: &Browser, url: &str) -> String {
+    let r = b
+        .http
+        .get(url)
+        .header("accept-language", "en")
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(r.status(), 200, "{url}");
+    r.text().await.expect("html")
 }
 
 both_dbs!(
@@ -572,6 +614,23 @@ both_dbs!(
             store.location(&l.id).await.expect("read"),
             Some(current.clone())
         );
+        labels_in(&html, &current, Lang::Fr);
+        // The same post asking for English: the conflict page in English, codes named in
+        // English, nothing changed.
+        let r = post_form(
+            &b2,
+            &format!("{form_url}?ui_locales=en"),
+            &form_of(&stored, &csrf2, 2, &[("nb-1", "0")]),
+        )
+        .await;
+        assert_eq!(r.status(), 409);
+        let html = r.text().await.expect("html");
+        assert!(html.contains(&en("offer.conflict.title")), "{html}");
+        labels_in(&html, &current, Lang::En);
+        assert_eq!(
+            store.location(&l.id).await.expect("read"),
+            Some(current.clone())
+        );
         // From the current version, the second editor's change is saved.
         let r = post_form(
             &b2,
@@ -631,6 +690,16 @@ both_dbs!(
         }
         assert!(html.contains(&fr("offer.history.generated")), "{html}");
         assert_eq!(html.matches("class=\"version\"").count(), 4, "{html}");
+        labels_in(&html, &current, Lang::Fr);
+
+        // In English: the structures, the form, the history name the codes in English.
+        for url in [
+            format!("{base}/offre"),
+            form_url.clone(),
+            format!("{form_url}/historique"),
+        ] {
+            labels_in(&in_english(&b, &url).await, &current, Lang::En);
+        }
 
         // The region's dashboard: the chart with its title and description, the table.
         let r = b
@@ -659,6 +728,21 @@ both_dbs!(
             assert!(html.contains(part), "{part}: {html}");
         }
         assert!(!html.contains("<script"), "{html}");
+        // In English, the chart's legend and the table name the capacity types in English.
+        let html = in_english(&b, &format!("{base}/offre/region/{}", l.region)).await;
+        let kind = &current.capacities[0].capacity_type;
+        let (en_kind, fr_kind) = (
+            CAPACITY_TYPE.label_in(kind, Lang::En).expect("code"),
+            CAPACITY_TYPE.label_in(kind, Lang::Fr).expect("code"),
+        );
+        assert!(
+            html.contains(&format!("<th scope=\"col\">{en_kind}</th>")),
+            "{html}"
+        );
+        assert!(html.contains(&format!("\">{en_kind}</text>")), "{html}");
+        if en_kind != fr_kind {
+            assert!(!html.contains(&format!(">{fr_kind}<")), "{html}");
+        }
         let r = b
             .http
             .get(format!("{base}/offre/region/99"))

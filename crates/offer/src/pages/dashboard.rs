@@ -3,9 +3,11 @@
 //! locations' capacity history (each day counts, for each location, the last version written
 //! before the day ended), and its chart as SVG drawn on the server (no script).
 
+use super::view::label;
 use crate::codes::CAPACITY_TYPE;
 use crate::model::Capacity;
 use crate::time::day;
+use coeur_web::Lang;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -17,7 +19,7 @@ const AVAILABLE: &str = "02";
 pub struct Series {
     /// J187 code.
     pub code: String,
-    /// Its label.
+    /// Its label, in the page's language.
     pub label: String,
     /// The count of each day, oldest first.
     pub values: Vec<u64>,
@@ -38,8 +40,14 @@ pub struct Chart {
 const COLOURS: [&str; 5] = ["#00338d", "#b3261e", "#1b6e3a", "#7a4b00", "#6a1b9a"];
 
 /// The available capacities by type for each of the `days` days ending with `now`'s, from a
-/// region's history: `(location id, changed_at, capacities)`, oldest first.
-pub fn available_by_type(history: &[(String, i64, Vec<Capacity>)], now: i64, days: usize) -> Chart {
+/// region's history: `(location id, changed_at, capacities)`, oldest first; the types named
+/// in `lang`.
+pub fn available_by_type(
+    history: &[(String, i64, Vec<Capacity>)],
+    now: i64,
+    days: usize,
+    lang: Lang,
+) -> Chart {
     let today = now.div_euclid(86_400);
     let first = today - i64::try_from(days).unwrap_or(0) + 1;
     let mut state: HashMap<&str, &[Capacity]> = HashMap::new();
@@ -69,7 +77,7 @@ pub fn available_by_type(history: &[(String, i64, Vec<Capacity>)], now: i64, day
             .into_iter()
             .enumerate()
             .map(|(i, (code, values))| Series {
-                label: CAPACITY_TYPE.label(&code).unwrap_or(&code).to_owned(),
+                label: label(&CAPACITY_TYPE, &code, lang),
                 code,
                 values,
                 colour: COLOURS[i % COLOURS.len()],
@@ -216,7 +224,7 @@ mod tests {
             ("a".to_owned(), d0 + 86_400 + 10, vec![cap("01", "02", 1)]),
             ("a".to_owned(), d0 + 86_400 + 20, vec![cap("01", "02", 6)]),
         ];
-        let c = available_by_type(&history, d0 + 2 * 86_400 + 5, 4);
+        let c = available_by_type(&history, d0 + 2 * 86_400 + 5, 4, Lang::Fr);
         assert_eq!(
             c.days,
             ["2025-12-31", "2026-01-01", "2026-01-02", "2026-01-03"]
@@ -229,6 +237,13 @@ mod tests {
         assert_eq!(c.series[0].values, [4, 4, 6, 6]);
         assert_eq!(c.series[1].values, [0, 2, 2, 2]);
         assert_ne!(c.series[0].colour, c.series[1].colour);
+        // In English, the same counts under English names, in the legend too.
+        let en = available_by_type(&history, d0 + 2 * 86_400 + 5, 4, Lang::En);
+        let names: Vec<&str> = en.series.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(names, ["Bed", "Place"]);
+        assert_eq!(en.series[0].values, c.series[0].values);
+        let svg = svg_body(&en);
+        assert!(svg.contains(">Bed<") && !svg.contains("Lit"), "{svg}");
     }
 
     #[test]

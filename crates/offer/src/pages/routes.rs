@@ -2,7 +2,8 @@
 //! and its callback, a location's capacity form and its post (confirmation, conflict, errors,
 //! refusal), its history, a region's dashboard, the logout and the page after it. Pages are
 //! answered as templates that `coeur-web`'s `render_pages` layer renders in the request's
-//! language (`ui_locales`, else `Accept-Language`; French by default).
+//! language (`ui_locales`, else `Accept-Language`; French by default); the pages showing the
+//! value sets' labels are rendered in the language their handler read, the labels' too.
 
 use super::dashboard::{HEIGHT, WIDTH, available_by_type, svg_body};
 use super::form::{Row, patch_of, read_form, rows_of, version_of};
@@ -27,7 +28,7 @@ use coeur_common::random::token;
 use coeur_rp::sealed::SealError;
 use coeur_rp::session::{CsrfChecked, Session, national_id};
 use coeur_web::i18n::Text;
-use coeur_web::{error_page, localized_page, request_lang, see_other};
+use coeur_web::{Lang, error_page, localized_page, page, request_lang, see_other};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -139,11 +140,12 @@ impl Pages {
         self.path(&format!("{LOCATIONS}/{id}"))
     }
 
-    /// The form page of `l`: its capacities as `rows` (with their problems), a banner for
-    /// `notice` (saved, conflict, not saved).
+    /// The form page of `l` in `lang`: its capacities as `rows` (with their problems), a
+    /// banner for `notice` (saved, conflict, not saved).
     fn form_page(
         &self,
         status: StatusCode,
+        lang: Lang,
         session: &Session,
         l: &LocationRecord,
         rows: &[Row],
@@ -183,15 +185,16 @@ impl Pages {
             Notice::Conflict => (false, true, false),
             Notice::NotSaved => (false, false, true),
         };
-        localized_page(
+        page(
             status,
             "offer_location.html",
+            lang,
             minijinja::context! {
-                location => minijinja::Value::from_serialize(location_view(l, &services)),
-                current => minijinja::Value::from_serialize(capacities_view(&l.capacities)),
+                location => minijinja::Value::from_serialize(location_view(l, &services, lang)),
+                current => minijinja::Value::from_serialize(capacities_view(&l.capacities, lang)),
                 rows, problems, saved, conflict, not_saved,
-                types => options(&CAPACITY_TYPE),
-                statuses => options(&CAPACITY_STATUS),
+                types => options(&CAPACITY_TYPE, lang),
+                statuses => options(&CAPACITY_STATUS, lang),
                 action => self.location_path(&l.id),
                 history_url => self.path(&format!("{LOCATIONS}/{}/historique", l.id)),
                 home_url => self.path(HOME),
@@ -226,10 +229,11 @@ fn login_page(p: &Pages, logged_out: bool) -> Response {
 }
 
 /// Home: the structures of a logged-in professional, else the login button.
-async fn home(State(p): St, headers: HeaderMap) -> Response {
+async fn home(State(p): St, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     let Some(session) = p.session(&headers) else {
         return login_page(&p, false);
     };
+    let lang = request_lang(&headers, q.as_deref());
     let o = &p.offer;
     let ties = match structures_of(o, &editor(&session)).await {
         Ok(t) => t,
@@ -240,7 +244,7 @@ async fn home(State(p): St, headers: HeaderMap) -> Response {
         let locations = o.store.locations_of(&ties).await?;
         let ids: Vec<String> = locations.iter().map(|l| l.id.clone()).collect();
         let services = o.store.services_at(&ids).await?;
-        anyhow::Ok(structures_view(&ties, &locations, &services))
+        anyhow::Ok(structures_view(&ties, &locations, &services, lang))
     };
     let structures = match listed.await {
         Ok(s) => s,
@@ -252,9 +256,10 @@ async fn home(State(p): St, headers: HeaderMap) -> Response {
             minijinja::context! { url => p.path(&format!("{REGION}/{code}")), name }
         })
         .collect();
-    localized_page(
+    page(
         StatusCode::OK,
         "offer_structures.html",
+        lang,
         minijinja::context! {
             structures => minijinja::Value::from_serialize(&structures),
             regions,
@@ -397,6 +402,7 @@ async fn location(
     let notice = if saved { Notice::Saved } else { Notice::None };
     p.form_page(
         StatusCode::OK,
+        request_lang(&headers, q.as_deref()),
         &session,
         &l,
         &rows_of(&l.capacities),
@@ -406,7 +412,13 @@ async fn location(
 
 /// The form's post: checked (session, CSRF), then the one write path: authorised, the form's
 /// version current, every field valid, written whole or not at all.
-async fn save(State(p): St, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn save(
+    State(p): St,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
     let Some(session) = p.session(&headers) else {
         return login_page(&p, false);
     };
@@ -425,13 +437,16 @@ async fn save(State(p): St, Path(id): Path<String>, headers: HeaderMap, body: By
             Some("no version"),
         );
     };
-    change(&p, &checked, &id, version, &form).await
+    let lang = request_lang(&headers, q.as_deref());
+    change(&p, &checked, lang, &id, version, &form).await
 }
 
-/// Changes the capacities of `id` as the checked post asks.
+/// Changes the capacities of `id` as the checked post asks; the form again in `lang` when
+/// it is not saved.
 async fn change(
     p: &Pages,
     checked: &CsrfChecked<'_>,
+    lang: Lang,
     id: &str,
     version: i64,
     form: &[(String, String)],
@@ -466,6 +481,7 @@ async fn change(
         ),
         Ok(Edited::Stale(l)) => p.form_page(
             StatusCode::CONFLICT,
+            lang,
             session,
             &l,
             &rows_of(&l.capacities),
@@ -474,6 +490,7 @@ async fn change(
         Ok(Edited::Invalid(e)) => match (problems, o.store.location(id).await) {
             (Some(rows), Ok(Some(l))) => p.form_page(
                 StatusCode::BAD_REQUEST,
+                lang,
                 session,
                 &l,
                 &rows,
@@ -494,7 +511,12 @@ async fn change(
 }
 
 /// The history of a location's capacities, for an editor of its structure.
-async fn history(State(p): St, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn history(
+    State(p): St,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     let Some(session) = p.session(&headers) else {
         return login_page(&p, false);
     };
@@ -515,12 +537,14 @@ async fn history(State(p): St, Path(id): Path<String>, headers: HeaderMap) -> Re
         Ok(h) => h,
         Err(e) => return internal(e),
     };
-    localized_page(
+    let lang = request_lang(&headers, q.as_deref());
+    page(
         StatusCode::OK,
         "offer_history.html",
+        lang,
         minijinja::context! {
-            location => minijinja::Value::from_serialize(location_view(&l, &[])),
-            rows => minijinja::Value::from_serialize(history_view(&entries)),
+            location => minijinja::Value::from_serialize(location_view(&l, &[], lang)),
+            rows => minijinja::Value::from_serialize(history_view(&entries, lang)),
             form_url => p.location_path(&l.id),
             home_url => p.path(HOME),
             csrf => session.csrf.clone(),
@@ -531,11 +555,17 @@ async fn history(State(p): St, Path(id): Path<String>, headers: HeaderMap) -> Re
 
 /// A region's dashboard: available capacities by type over the last days, for any logged-in
 /// professional.
-async fn region(State(p): St, Path(code): Path<String>, headers: HeaderMap) -> Response {
+async fn region(
+    State(p): St,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     let Some(session) = p.session(&headers) else {
         return login_page(&p, false);
     };
-    let Some(name) = REGIONS.label(&code) else {
+    let lang = request_lang(&headers, q.as_deref());
+    let Some(name) = REGIONS.label_in(&code, lang) else {
         return not_found();
     };
     let o = &p.offer;
@@ -545,7 +575,7 @@ async fn region(State(p): St, Path(code): Path<String>, headers: HeaderMap) -> R
         Ok(h) => h,
         Err(e) => return internal(e),
     };
-    let chart = available_by_type(&history, now, DASHBOARD_DAYS);
+    let chart = available_by_type(&history, now, DASHBOARD_DAYS, lang);
     let table: Vec<minijinja::Value> = chart
         .days
         .iter()
@@ -559,9 +589,10 @@ async fn region(State(p): St, Path(code): Path<String>, headers: HeaderMap) -> R
             minijinja::context! { day => d.clone(), values }
         })
         .collect();
-    localized_page(
+    page(
         StatusCode::OK,
         "offer_region.html",
+        lang,
         minijinja::context! {
             code, name,
             days => DASHBOARD_DAYS,

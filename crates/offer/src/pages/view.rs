@@ -1,18 +1,19 @@
 //! Pure: what the pages show of the offer's records: a professional's structures with their
 //! locations, services and capacities, one location's capacities, the history of a location
-//! (who, when, before, after), the options of the form's lists.
+//! (who, when, before, after), the options of the form's lists; the value sets' labels in the
+//! page's language.
 
 use crate::codes::{CAPACITY_STATUS, CAPACITY_TYPE, REGION, ValueSet};
 use crate::model::{Capacity, LocationRecord, ServiceRecord};
 use crate::store::HistoryEntry;
 use crate::time::instant;
-use coeur_web::Text;
+use coeur_web::{Lang, Text};
 use serde::Serialize;
 
 /// A capacity as a line of a table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CapacityView {
-    /// J187 label (the nomenclature's words, in French).
+    /// J187 label, in the page's language.
     pub capacity_type: String,
     /// J188 label.
     pub status: String,
@@ -22,8 +23,9 @@ pub struct CapacityView {
     pub updated: String,
 }
 
-fn label(vs: &ValueSet, code: &str) -> String {
-    vs.label(code).unwrap_or(code).to_owned()
+/// The label of `code` in `lang` (the code itself when it is not in the set).
+pub fn label(vs: &ValueSet, code: &str, lang: Lang) -> String {
+    vs.label_in(code, lang).unwrap_or(code).to_owned()
 }
 
 /// When, as the pages write it.
@@ -32,13 +34,13 @@ pub fn when(secs: i64) -> String {
     format!("{} {} UTC", &i[..10], &i[11..16])
 }
 
-/// The lines of capacities.
-pub fn capacities_view(capacities: &[Capacity]) -> Vec<CapacityView> {
+/// The lines of capacities, in `lang`.
+pub fn capacities_view(capacities: &[Capacity], lang: Lang) -> Vec<CapacityView> {
     capacities
         .iter()
         .map(|c| CapacityView {
-            capacity_type: label(&CAPACITY_TYPE, &c.capacity_type),
-            status: label(&CAPACITY_STATUS, &c.status),
+            capacity_type: label(&CAPACITY_TYPE, &c.capacity_type, lang),
+            status: label(&CAPACITY_STATUS, &c.status, lang),
             nb: c.nb,
             updated: when(c.update_date),
         })
@@ -66,16 +68,16 @@ pub struct LocationView {
     pub services: Vec<String>,
 }
 
-/// A location with the services offered there.
-pub fn location_view(l: &LocationRecord, services: &[ServiceRecord]) -> LocationView {
+/// A location with the services offered there, in `lang`.
+pub fn location_view(l: &LocationRecord, services: &[ServiceRecord], lang: Lang) -> LocationView {
     LocationView {
         id: l.id.clone(),
         name: l.name.clone(),
         address: format!("{}, {} {}", l.line, l.postal_code, l.city),
-        region: (l.region.clone(), label(&REGION, &l.region)),
+        region: (l.region.clone(), label(&REGION, &l.region, lang)),
         version: l.version,
         updated: when(l.updated_at),
-        capacities: capacities_view(&l.capacities),
+        capacities: capacities_view(&l.capacities, lang),
         services: services
             .iter()
             .filter(|s| s.location_id == l.id)
@@ -95,11 +97,13 @@ pub struct StructureView {
     pub locations: Vec<LocationView>,
 }
 
-/// The structures `ties` (FINESS numbers, sorted as given) with their locations and services.
+/// The structures `ties` (FINESS numbers, sorted as given) with their locations and services,
+/// in `lang`.
 pub fn structures_view(
     ties: &[String],
     locations: &[LocationRecord],
     services: &[ServiceRecord],
+    lang: Lang,
 ) -> Vec<StructureView> {
     ties.iter()
         .map(|finess| StructureView {
@@ -111,7 +115,7 @@ pub fn structures_view(
             locations: locations
                 .iter()
                 .filter(|l| &l.finess == finess)
-                .map(|l| location_view(l, services))
+                .map(|l| location_view(l, services, lang))
                 .collect(),
         })
         .collect()
@@ -145,8 +149,8 @@ pub struct HistoryRow {
     pub after: Vec<CapacityView>,
 }
 
-/// The rows of a history given newest first.
-pub fn history_view(entries: &[HistoryEntry]) -> Vec<HistoryRow> {
+/// The rows of a history given newest first, in `lang`.
+pub fn history_view(entries: &[HistoryEntry], lang: Lang) -> Vec<HistoryRow> {
     entries
         .iter()
         .enumerate()
@@ -163,17 +167,20 @@ pub fn history_view(entries: &[HistoryEntry]) -> Vec<HistoryRow> {
                 who_id: who_id.to_owned(),
                 before: entries
                     .get(i + 1)
-                    .map(|p| capacities_view(&p.capacities))
+                    .map(|p| capacities_view(&p.capacities, lang))
                     .unwrap_or_default(),
-                after: capacities_view(&e.capacities),
+                after: capacities_view(&e.capacities, lang),
             }
         })
         .collect()
 }
 
-/// The options of a list: `(code, label)`.
-pub fn options(vs: &ValueSet) -> Vec<(&'static str, &'static str)> {
-    vs.codes.to_vec()
+/// The options of a list: `(code, label in lang)`.
+pub fn options(vs: &ValueSet, lang: Lang) -> Vec<(&'static str, &'static str)> {
+    vs.codes
+        .iter()
+        .map(|&(code, ..)| (code, vs.label_in(code, lang).unwrap_or(code)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -189,7 +196,7 @@ mod tests {
         l.extend(l2);
         v.extend(v2);
         let ties = vec![s[1].finess.clone(), "999999999".to_owned()];
-        let view = structures_view(&ties, &l, &v);
+        let view = structures_view(&ties, &l, &v, Lang::Fr);
         assert_eq!(view.len(), 2);
         assert_eq!(view[0].name, s[1].name);
         assert!(!view[0].locations.is_empty());
@@ -215,6 +222,43 @@ mod tests {
     }
 
     #[test]
+    fn english_pages_show_english_labels() {
+        let (l, v) = offer_of(&synthetic_structures(1)[0], 1, 0);
+        let mut l = l[0].clone();
+        l.capacities[0].capacity_type = "01".into();
+        l.capacities[0].status = "02".into();
+        l.capacities[1].capacity_type = "03".into();
+        l.capacities[1].status = "03".into();
+        let en = location_view(&l, &v, Lang::En);
+        assert_eq!(
+            (
+                en.capacities[0].capacity_type.as_str(),
+                en.capacities[0].status.as_str()
+            ),
+            ("Bed", "Available")
+        );
+        assert_eq!(
+            (
+                en.capacities[1].capacity_type.as_str(),
+                en.capacities[1].status.as_str()
+            ),
+            ("Housing unit", "Occupied")
+        );
+        let fr = location_view(&l, &v, Lang::Fr);
+        assert_eq!(
+            (
+                fr.capacities[0].capacity_type.as_str(),
+                fr.capacities[0].status.as_str()
+            ),
+            ("Lit", "Disponible")
+        );
+        assert_eq!(en.region, fr.region, "regions keep their names");
+        assert!(options(&CAPACITY_STATUS, Lang::En).contains(&("05", "Closed")));
+        assert!(options(&CAPACITY_STATUS, Lang::Fr).contains(&("05", "Fermé")));
+        assert_eq!(label(&CAPACITY_TYPE, "99", Lang::En), "99");
+    }
+
+    #[test]
     fn history_rows_show_before_and_after() {
         let caps = offer_of(&synthetic_structures(1)[0], 1, 0)
             .0
@@ -236,10 +280,10 @@ mod tests {
                 capacities: caps.clone(),
             },
         ];
-        let rows = history_view(&entries);
+        let rows = history_view(&entries, Lang::Fr);
         assert_eq!(rows[0].who, Text::new("offer.history.professional"));
         assert_eq!(rows[0].who_id, "899700218896");
-        assert_eq!(rows[0].before, capacities_view(&caps));
+        assert_eq!(rows[0].before, capacities_view(&caps, Lang::Fr));
         assert_eq!(rows[0].after[1].nb, changed[1].nb);
         assert!(rows[1].before.is_empty());
         assert_eq!(rows[1].who, Text::new("offer.history.generated"));
