@@ -501,8 +501,10 @@ impl Store {
             .collect::<Vec<_>>()
             .join(", ");
         let sql = if q.has_capacity_filter() {
-            // The matching locations' ids in order from the capacities' index (a location
-            // having several matching capacities once), then their rows by key.
+            // The matching locations' ids and versions in order from the capacities' index (a
+            // location having several matching capacities once), in one row (each row
+            // crossing from the database's thread costs more than its decoding); their
+            // records are those held at that version, the others read by key.
             let mut inner = capacity(Where {
                 binds: std::mem::take(&mut w.binds),
                 ..Where::default()
@@ -512,17 +514,34 @@ impl Store {
             } else {
                 format!(" AND {}", w.sql.join(" AND "))
             };
+            let found = if self.sqlite {
+                "json_group_array(json_array(p.id, p.version))"
+            } else {
+                "COALESCE(json_agg(json_build_array(p.id, p.version)), '[]'::json)::text"
+            };
             let sql = format!(
-                "SELECT {columns} FROM offer_location l WHERE l.id IN (SELECT m.id FROM \
-                 (SELECT DISTINCT c.location_id AS id FROM offer_capacity c \
-                 JOIN offer_location l ON l.id = c.location_id{}{filter} \
-                 ORDER BY c.location_id LIMIT {} OFFSET {}) m) ORDER BY l.id",
+                "SELECT {found} FROM (SELECT DISTINCT c.location_id AS id, l.version AS version \
+                 FROM offer_capacity c JOIN offer_location l ON l.id = c.location_id{}{filter} \
+                 ORDER BY c.location_id LIMIT {} OFFSET {}) p",
                 inner.clause(),
                 q.count + 1,
                 q.offset
             );
             w.binds = std::mem::take(&mut inner.binds);
-            sql
+            loop {
+                let row = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())), &w.binds)
+                    .fetch_one(&self.pool)
+                    .await?;
+                let mut ids: Vec<(String, i64)> =
+                    serde_json::from_str(&row.try_get::<String, _>(0)?)
+                        .context("the locations found")?;
+                ids.sort();
+                if let Some(mut found) = self.held_records(&ids).await? {
+                    let more = found.len() > q.count;
+                    found.truncate(q.count);
+                    return Ok((found, more));
+                }
+            }
         } else {
             format!(
                 "SELECT {columns} FROM offer_location l{} ORDER BY l.id LIMIT {} OFFSET {}",

@@ -107,42 +107,51 @@ impl Store {
             }
             let found: Vec<(String, i64)> = serde_json::from_str(&row.try_get::<String, _>(1)?)
                 .context("the locations found")?;
-            let missing: Vec<String> = {
-                let held = self
-                    .positions
-                    .1
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                found
-                    .iter()
-                    .filter(|(id, v)| held.get(id).is_none_or(|l| l.version != *v))
-                    .map(|(id, _)| id.clone())
-                    .collect()
-            };
-            let read = self.locations_by_id(&missing).await?;
-            let mut held = self
+            if let Some(records) = self.held_records(&found).await? {
+                return Ok(Some(records));
+            }
+        }
+    }
+
+    /// The records of the locations found, `(id, version)` pairs: those held at that version,
+    /// the others read (and held from now on); `None` when one of those read has moved on
+    /// since it was found (the caller asks again).
+    pub(super) async fn held_records(
+        &self,
+        found: &[(String, i64)],
+    ) -> Result<Option<Vec<LocationRecord>>> {
+        let missing: Vec<String> = {
+            let held = self
                 .positions
                 .1
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            if held.len() + read.len() > RECORDS_HELD {
-                held.clear();
-            }
-            for l in read {
-                held.insert(l.id.clone(), Arc::new(l));
-            }
-            let records: Option<Vec<LocationRecord>> = found
+            found
                 .iter()
-                .map(|(id, v)| {
-                    held.get(id)
-                        .filter(|l| l.version == *v)
-                        .map(|l| LocationRecord::clone(l))
-                })
-                .collect();
-            if let Some(records) = records {
-                return Ok(Some(records));
-            }
+                .filter(|(id, v)| held.get(id).is_none_or(|l| l.version != *v))
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        let read = self.locations_by_id(&missing).await?;
+        let mut held = self
+            .positions
+            .1
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if held.len() + read.len() > RECORDS_HELD {
+            held.clear();
         }
+        for l in read {
+            held.insert(l.id.clone(), Arc::new(l));
+        }
+        Ok(found
+            .iter()
+            .map(|(id, v)| {
+                held.get(id)
+                    .filter(|l| l.version == *v)
+                    .map(|l| LocationRecord::clone(l))
+            })
+            .collect())
     }
 
     /// `near` with the other conditions `w`: see [`Store::search_locations`].
