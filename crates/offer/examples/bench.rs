@@ -13,7 +13,10 @@
 //! and system; with SQLite the database works inside the process, with PostgreSQL its
 //! server's time is not counted).
 //!
-//! Arguments: DATABASE_URL LOCATIONS SECONDS
+//! Arguments: DATABASE_URL LOCATIONS SECONDS [CONCURRENCY]: CONCURRENCY operations in flight
+//! at once (default 1), as concurrent requests are served: one task each on the one thread,
+//! sharing the store's pool (one SQLite connection; up to 8 PostgreSQL connections, whose
+//! round trips then overlap).
 //!
 //! [`authorise_edit`]: coeur_offer::authz::authorise_edit
 
@@ -27,6 +30,7 @@ use coeur_offer::query::{ResourceType, parse};
 use coeur_offer::store::Store;
 use coeur_resource_server::ratelimit::RateLimit;
 use coeur_resource_server::{JwksSource, Verifier};
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,7 +58,37 @@ fn cpu_time() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-/// Measures `op` for `secs` seconds; prints its rate and p99 against the targets.
+/// Runs `op` for `secs` seconds, `concurrency` at once: each operation's latency, the wall
+/// time and this process's CPU time.
+async fn measure<F, Fut>(
+    concurrency: usize,
+    secs: u64,
+    op: F,
+) -> anyhow::Result<(Vec<Duration>, Duration, Option<Duration>)>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let (start, cpu0) = (Instant::now(), cpu_time());
+    let deadline = start + Duration::from_secs(secs);
+    let lanes = (0..concurrency).map(|_| async {
+        let mut lat = vec![];
+        while Instant::now() < deadline {
+            let t = Instant::now();
+            op().await?;
+            lat.push(t.elapsed());
+        }
+        anyhow::Ok(lat)
+    });
+    let mut lat = vec![];
+    for l in futures_util::future::join_all(lanes).await {
+        lat.extend(l?);
+    }
+    let cpu = cpu_time().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
+    Ok((lat, start.elapsed(), cpu))
+}
+
+/// Prints a rate and p99 against the targets.
 fn report(what: &str, lat: Vec<Duration>, wall: Duration, cpu: Option<Duration>, target: f64) {
     let n = lat.len() as f64;
     let rate = n / wall.as_secs_f64();
@@ -82,6 +116,8 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or("sqlite://bench-offre.db".into());
     let want: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(50_000);
     let secs: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let concurrency: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
+    println!("{concurrency} operation(s) in flight at once");
     let store = Store::connect(&url).await?;
     let now = 1_767_225_600;
     let (mut locations, mut services) = (vec![], vec![]);
@@ -134,9 +170,9 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // Audited updates, through the one write path.
-    let (mut lat, start, cpu0, mut i) = (vec![], Instant::now(), cpu_time(), 0usize);
-    while start.elapsed() < Duration::from_secs(secs) {
-        let t = Instant::now();
+    let next = Cell::new(0usize);
+    let (lat, wall, cpu) = measure(concurrency, secs, || async {
+        let i = next.replace(next.get() + 1);
         let l = &locations[(i * 7919) % locations.len()];
         let editor = Editor::ServiceAccount {
             client_id: format!("bench-{}", l.finess),
@@ -151,20 +187,12 @@ async fn main() -> anyhow::Result<()> {
         })
         .await?
         {
-            Edited::Done(_) => {}
+            Edited::Done(_) => Ok(()),
             other => anyhow::bail!("unexpected {other:?}"),
         }
-        lat.push(t.elapsed());
-        i += 1;
-    }
-    let cpu = cpu_time().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
-    report(
-        "capacity updates (audited)",
-        lat,
-        start.elapsed(),
-        cpu,
-        UPDATES_PER_S,
-    );
+    })
+    .await?;
+    report("capacity updates (audited)", lat, wall, cpu, UPDATES_PER_S);
 
     // The first `near` search of an instance reads the locations' positions, held from then
     // on (until a write adds locations): once, before the searches measured.
@@ -197,9 +225,9 @@ async fn main() -> anyhow::Result<()> {
             ],
         ),
     ] {
-        let (mut lat, start, cpu0, mut i) = (vec![], Instant::now(), cpu_time(), 0usize);
-        while start.elapsed() < Duration::from_secs(secs) {
-            let t = Instant::now();
+        let next = Cell::new(0usize);
+        let (lat, wall, cpu) = measure(concurrency, secs, || async {
+            let i = next.replace(next.get() + 1);
             // As the API takes it: the query string decoded and parsed, then the search.
             let pairs: Vec<(String, String)> =
                 url::form_urlencoded::parse(queries[i % queries.len()].as_bytes())
@@ -209,13 +237,9 @@ async fn main() -> anyhow::Result<()> {
             let (found, _) = store.search_locations(&q).await?;
             anyhow::ensure!(!found.is_empty(), "{}: nothing found", queries[i % 3]);
             std::hint::black_box(found);
-            lat.push(t.elapsed());
-            i += 1;
-        }
-        let (wall, cpu) = (
-            start.elapsed(),
-            cpu_time().zip(cpu0).map(|(b, a)| b.saturating_sub(a)),
-        );
+            Ok(())
+        })
+        .await?;
         all.0.extend(lat.iter().copied());
         all.1 += wall;
         all.2 = all.2.zip(cpu).map(|(a, b)| a + b);

@@ -110,7 +110,13 @@ async fn edit_once(
     Ok(
         match o
             .store
-            .update_capacities(&auth, expected, &capacities, o.clock.now())
+            .update_capacities(
+                &auth,
+                expected,
+                &current.capacities,
+                &capacities,
+                o.clock.now(),
+            )
             .await?
         {
             Updated::Done(l) => {

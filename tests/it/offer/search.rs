@@ -157,7 +157,7 @@ both_dbs!(offer_capacity_index_and_near, |db| async move {
         .expect("authorised");
         let now = NOW + 100 + i as i64;
         match store
-            .update_capacities(&auth, l.version, &caps, now)
+            .update_capacities(&auth, l.version, &l.capacities, &caps, now)
             .await
             .expect("update")
         {
@@ -187,7 +187,7 @@ both_dbs!(offer_capacity_index_and_near, |db| async move {
     )
     .expect("authorised");
     let r = store
-        .update_capacities(&auth, l.version - 1, &[], NOW + 9_999)
+        .update_capacities(&auth, l.version - 1, &l.capacities, &[], NOW + 9_999)
         .await
         .expect("stale");
     assert_eq!(r, Updated::Stale(l.version));

@@ -261,6 +261,10 @@ impl Store {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 1 } else { 8 })
+            // No ping before each use of the SQLite connection: it was a hop to SQLite's
+            // worker thread and back for every statement (a file does not hang up as a server
+            // does). PostgreSQL's connections are still checked.
+            .test_before_acquire(!sqlite)
             // Each connection's settings, also on those opened again later.
             .after_connect(move |conn, _| {
                 Box::pin(async move {
@@ -415,6 +419,14 @@ impl Store {
             }
             q.execute(&self.pool).await?;
         }
+        if !self.sqlite && !locations.is_empty() {
+            // The planner's statistics of what was just filled, as autovacuum would gather
+            // them later: without them PostgreSQL estimates one row per condition and plans
+            // searches by capacity with a sort of every match.
+            sqlx::query("ANALYZE offer_location, offer_capacity, offer_service")
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(())
     }
 
@@ -515,14 +527,17 @@ impl Store {
                 format!(" AND {}", w.sql.join(" AND "))
             };
             let found = if self.sqlite {
-                "json_group_array(json_array(p.id, p.version))"
+                "json_group_array(json_array(p.id, v.version))"
             } else {
-                "COALESCE(json_agg(json_build_array(p.id, p.version)), '[]'::json)::text"
+                "COALESCE(json_agg(json_build_array(p.id, v.version)), '[]'::json)::text"
             };
+            // The page's ids first (DISTINCT on the id alone, which the index gives in order:
+            // no sort), then their versions by key.
             let sql = format!(
-                "SELECT {found} FROM (SELECT DISTINCT c.location_id AS id, l.version AS version \
+                "SELECT {found} FROM (SELECT DISTINCT c.location_id AS id \
                  FROM offer_capacity c JOIN offer_location l ON l.id = c.location_id{}{filter} \
-                 ORDER BY c.location_id LIMIT {} OFFSET {}) p",
+                 ORDER BY c.location_id LIMIT {} OFFSET {}) p \
+                 JOIN offer_location v ON v.id = p.id",
                 inner.clause(),
                 q.count + 1,
                 q.offset
@@ -625,11 +640,13 @@ impl Store {
     }
 
     /// Replaces the capacities of the authorised location if it is still at
-    /// `expected_version`, recording the change in its history, in one transaction.
+    /// `expected_version`, whose capacities were `before` (as read at that version), by
+    /// `capacities`, recording the change in its history, in one transaction.
     pub async fn update_capacities(
         &self,
         auth: &EditorAuthorised,
         expected_version: i64,
+        before: &[Capacity],
         capacities: &[Capacity],
         now: i64,
     ) -> Result<Updated> {
@@ -660,27 +677,23 @@ impl Store {
             });
         };
         let location = record_of(&row, capacities.to_vec())?;
-        sqlx::query("DELETE FROM offer_capacity WHERE location_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let rows: Vec<(&str, usize, &Capacity)> = capacities
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (id, i, c))
-            .collect();
-        insert_capacity_rows(&mut tx, &rows).await?;
-        sqlx::query(
-            "INSERT INTO offer_capacity_history (location_id, version, changed_at, changed_by, \
-             capacities) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id)
-        .bind(location.version)
-        .bind(now)
-        .bind(auth.who())
-        .bind(caps.as_str())
-        .execute(&mut *tx)
-        .await?;
+        // The capacities' rows were those of `before` at the version the write replaced: only
+        // the rows that differ are written (a count changed touches one row and its index
+        // entry), then the history row.
+        let mut w = Writes::new(self.sqlite);
+        capacity_row_changes(&mut w, id, before, capacities)?;
+        w.push(|p| {
+            format!(
+                "INSERT INTO offer_capacity_history (location_id, version, changed_at, \
+                 changed_by, capacities) VALUES ({}, {}, {}, {}, {})",
+                p.param(Bind::Text(id.to_owned())),
+                p.param(Bind::Int(location.version)),
+                p.param(Bind::Int(now)),
+                p.param(Bind::Text(auth.who().to_owned())),
+                p.param(Bind::Text(caps)),
+            )
+        });
+        w.execute(&mut tx).await?;
         tx.commit().await?;
         Ok(Updated::Done(Box::new(location)))
     }
@@ -756,6 +769,137 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// The statements of one write, run in its transaction: on SQLite all in one call (one hop to
+/// its worker thread instead of one each; its driver binds the numbered parameters across the
+/// statements), on PostgreSQL one by one, each numbering its own.
+struct Writes {
+    sqlite: bool,
+    statements: Vec<(String, Vec<Bind>)>,
+    all: Vec<Bind>,
+}
+
+/// The parameters of one statement of [`Writes`].
+struct Params {
+    binds: Vec<Bind>,
+    numbered_from: usize,
+}
+
+impl Params {
+    fn param(&mut self, b: Bind) -> String {
+        self.binds.push(b);
+        format!("${}", self.numbered_from + self.binds.len())
+    }
+}
+
+impl Writes {
+    fn new(sqlite: bool) -> Self {
+        Self {
+            sqlite,
+            statements: vec![],
+            all: vec![],
+        }
+    }
+
+    /// Adds the statement `sql` writes, its values given through [`Params::param`].
+    fn push(&mut self, sql: impl FnOnce(&mut Params) -> String) {
+        let mut p = Params {
+            binds: vec![],
+            numbered_from: if self.sqlite { self.all.len() } else { 0 },
+        };
+        let text = sql(&mut p);
+        if self.sqlite {
+            self.all.extend(p.binds);
+            self.statements.push((text, vec![]));
+        } else {
+            self.statements.push((text, p.binds));
+        }
+    }
+
+    async fn execute(self, tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {
+        if self.sqlite {
+            if self.statements.is_empty() {
+                return Ok(());
+            }
+            let sql: Vec<&str> = self.statements.iter().map(|(s, _)| s.as_str()).collect();
+            bind_all(sqlx::query(sqlx::AssertSqlSafe(sql.join(";\n"))), &self.all)
+                .execute(&mut **tx)
+                .await?;
+        } else {
+            for (sql, binds) in &self.statements {
+                bind_all(sqlx::query(sqlx::AssertSqlSafe(sql.clone())), binds)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The statements turning the capacity rows of location `id` from `before` into `after`
+/// (rows by position): changed rows updated, new ones inserted, the rest deleted.
+fn capacity_row_changes(
+    w: &mut Writes,
+    id: &str,
+    before: &[Capacity],
+    after: &[Capacity],
+) -> Result<()> {
+    fn row(c: &Capacity) -> (&str, &str, &str, u32, i64) {
+        (
+            &c.capacity_type,
+            &c.status,
+            &c.temporality,
+            c.nb,
+            c.update_date,
+        )
+    }
+    for (i, (b, a)) in before.iter().zip(after).enumerate() {
+        if row(b) == row(a) {
+            continue;
+        }
+        let position = i64::try_from(i)?;
+        w.push(|p| {
+            format!(
+                "UPDATE offer_capacity SET capacity_type = {}, status = {}, temporality = {}, \
+                 nb = {}, update_date = {} WHERE location_id = {} AND position = {}",
+                p.param(Bind::Text(a.capacity_type.clone())),
+                p.param(Bind::Text(a.status.clone())),
+                p.param(Bind::Text(a.temporality.clone())),
+                p.param(Bind::Int(i64::from(a.nb))),
+                p.param(Bind::Int(a.update_date)),
+                p.param(Bind::Text(id.to_owned())),
+                p.param(Bind::Int(position)),
+            )
+        });
+    }
+    if before.len() > after.len() {
+        let from = i64::try_from(after.len())?;
+        w.push(|p| {
+            format!(
+                "DELETE FROM offer_capacity WHERE location_id = {} AND position >= {}",
+                p.param(Bind::Text(id.to_owned())),
+                p.param(Bind::Int(from)),
+            )
+        });
+    }
+    for (i, a) in after.iter().enumerate().skip(before.len()) {
+        let position = i64::try_from(i)?;
+        w.push(|p| {
+            format!(
+                "INSERT INTO offer_capacity (location_id, position, capacity_type, status, \
+                 temporality, nb, update_date) VALUES ({}, {}, {}, {}, {}, {}, {})",
+                p.param(Bind::Text(id.to_owned())),
+                p.param(Bind::Int(position)),
+                p.param(Bind::Text(a.capacity_type.clone())),
+                p.param(Bind::Text(a.status.clone())),
+                p.param(Bind::Text(a.temporality.clone())),
+                p.param(Bind::Int(i64::from(a.nb))),
+                p.param(Bind::Int(a.update_date)),
+            )
+        });
+    }
+    Ok(())
 }
 
 async fn insert_capacity_rows(
