@@ -10,6 +10,8 @@ use crate::query::{Cmp, Query, TimeCmp};
 use anyhow::{Context, Result};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
+use std::sync::Arc;
+use std::time::Duration;
 
 mod near;
 
@@ -45,13 +47,13 @@ const MIGRATIONS: [(i64, &str); 6] = [
 
 /// SQLite's settings, on each connection: the write-ahead log, synced at checkpoints only
 /// (a crash of the machine may lose the last commits, never corrupt), a page cache of
-/// 64 MiB (the default 2 MiB makes every write read its index pages from the file), and a
-/// checkpoint every 16 MiB of log (fewer fsyncs, pages written many times copied once).
+/// 64 MiB (the default 2 MiB makes every write read its index pages from the file), and
+/// checkpoints made by [`checkpoints`], the pool's own only past 64 MiB of log.
 const SQLITE_PRAGMAS: [&str; 4] = [
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",
     "PRAGMA cache_size = -65536",
-    "PRAGMA wal_autocheckpoint = 4000",
+    "PRAGMA wal_autocheckpoint = 16000",
 ];
 
 /// Locations written per statement when filling the store.
@@ -65,6 +67,42 @@ pub struct Store {
     sqlite: bool,
     /// The locations' positions for `near`, as last read (shared by the store's clones).
     positions: near::Held,
+    /// Held by the store's clones: SQLite's checkpoints stop when the last one is dropped.
+    _alive: Arc<()>,
+}
+
+/// How often SQLite's log is copied back into the database, off the write path.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Copies SQLite's log back into the database every [`CHECKPOINT_EVERY`] from a connection
+/// of its own, until `alive` is gone. A passive checkpoint waits for no one and blocks no
+/// writer: the writes no longer pay for it (the log's pages copied and the database file
+/// synced) while they hold the one connection, so that writes waiting behind them wait for
+/// no checkpoint either. The pool's own checkpoint every 16,000 pages stays as the bound of
+/// the log should this one fall behind.
+async fn checkpoints(url: &str, alive: std::sync::Weak<()>) -> Result<()> {
+    use sqlx::Connection;
+    let mut conn = sqlx::AnyConnection::connect(url)
+        .await
+        .context("connecting to the offer's database (checkpoints)")?;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if alive.strong_count() == 0 {
+                break;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&mut conn)
+                .await
+            {
+                tracing::warn!(error = %e, "offer store: checkpoint");
+            }
+        }
+        let _ = conn.close().await;
+    });
+    Ok(())
 }
 
 /// What a capacity update came to.
@@ -317,10 +355,15 @@ impl Store {
             .await?;
             tx.commit().await?;
         }
+        let alive = Arc::new(());
+        if sqlite {
+            checkpoints(&url, Arc::downgrade(&alive)).await?;
+        }
         Ok(Self {
             pool,
             sqlite,
             positions: near::Held::default(),
+            _alive: alive,
         })
     }
 
