@@ -88,6 +88,39 @@ pub struct Db {
     sqlite: bool,
     /// The PostgreSQL URL, for connections of their own (`LISTEN`).
     postgres_url: Option<std::sync::Arc<str>>,
+    /// Held by the clones: SQLite's checkpoints ([`checkpoints`]) stop when the last is gone.
+    _alive: std::sync::Arc<()>,
+}
+
+/// How often SQLite's log is copied back into the database, off the write path.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Copies SQLite's log back into the database every [`CHECKPOINT_EVERY`] (a passive
+/// checkpoint: it waits for no one and blocks no writer) from a connection of its own, until
+/// `alive` is gone. The commit that crossed the pool's threshold used to copy the log's pages
+/// and sync the file itself while every request behind it waited (the group committer's
+/// batch among them); the pool's own checkpoint (`wal_autocheckpoint`) now only bounds the log
+/// should this one fall behind.
+async fn checkpoints(url: &str, alive: std::sync::Weak<()>) -> Result<()> {
+    use sqlx::Connection;
+    let mut conn = sqlx::AnyConnection::connect(url)
+        .await
+        .context("connecting to the database (checkpoints)")?;
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while alive.strong_count() > 0 {
+            every.tick().await;
+            let done = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&mut conn)
+                .await;
+            if let Err(e) = done {
+                tracing::warn!(error = %e, "database checkpoint");
+            }
+        }
+        let _ = conn.close().await;
+    });
+    Ok(())
 }
 
 impl Db {
@@ -139,10 +172,9 @@ impl Db {
                     sqlx::query("PRAGMA mmap_size = 1073741824")
                         .execute(&mut *conn)
                         .await?;
-                    // The write-ahead log copied back every 16,000 pages (64 MiB) instead
-                    // of 1,000: the pages each commit rewrites (the leaves certificates,
-                    // grants and audit records are appended to, their indexes' upper levels)
-                    // are copied once per checkpoint, not once per 1,000 pages of commits.
+                    // The write-ahead log is copied back by `checkpoints`, off the write
+                    // path; a commit does it itself only past 16,000 pages (64 MiB) of log,
+                    // should that one fall behind.
                     sqlx::query("PRAGMA wal_autocheckpoint = 16000")
                         .execute(&mut *conn)
                         .await?;
@@ -158,10 +190,15 @@ impl Db {
             .with_context(|| "connecting to the database".to_string())?;
         migrator().run(&pool).await.context("applying migrations")?;
         let postgres_url = (!sqlite).then(|| std::sync::Arc::from(url.as_str()));
+        let alive = std::sync::Arc::new(());
+        if sqlite {
+            checkpoints(&url, std::sync::Arc::downgrade(&alive)).await?;
+        }
         Ok(Self {
             pool,
             sqlite,
             postgres_url,
+            _alive: alive,
         })
     }
 
