@@ -78,6 +78,11 @@ impl Store {
         };
         let among = if ids.is_empty() {
             "1 = 0".to_owned()
+        } else if !self.sqlite {
+            // One parameter whatever the number of candidates: one statement text, whose
+            // plan PostgreSQL keeps (ids are FHIR ids: no comma).
+            let p = w2.param(Bind::Text(ids.join(",")));
+            format!("l.id = ANY(string_to_array({p}, ','))")
         } else {
             let ps: Vec<String> = ids
                 .iter()
