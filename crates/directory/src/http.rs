@@ -69,6 +69,9 @@ pub struct Directory {
     limiter: Limiter,
     cursors: CursorKey,
     started: String,
+    /// One write of kept resources at a time ([`kept`]): a search finding it under way keeps
+    /// nothing (a later one will), and no search waits for a connection held by writes.
+    keeping: Arc<tokio::sync::Semaphore>,
 }
 
 impl Directory {
@@ -88,6 +91,7 @@ impl Directory {
             clock,
             config,
             started,
+            keeping: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
 }
@@ -277,6 +281,9 @@ const SCAN: i64 = 500;
 mod related;
 use related::{full_resource, full_resources, resolve};
 
+#[path = "http_kept.rs"]
+mod kept;
+
 /// The next candidates of a search after `after`, each with its position, and the position to
 /// go on from when there may be more: index rows in the index's order, records by key or all
 /// of the kinds in change order. Through the index, the contact details of the practitioners
@@ -427,6 +434,12 @@ async fn run_search(d: &Directory, query: &Query, mut after: Position) -> anyhow
     } else {
         None
     };
+    if let Some(drv) = driver.as_ref().filter(|d| kept::answered_as_kept(query, d)) {
+        let (matches, next_after) = kept::kept_page(d, query, drv, &after).await?;
+        let mut bundle = searchset(base, query, &d.cursors, matches, next_after, vec![]);
+        bundle.total = total;
+        return Ok(fhir(StatusCode::OK, &Resource::Bundle(bundle)));
+    }
     // Each candidate mapped once: checked, then completed if it is answered.
     let mut matched: Vec<(Position, StoredRecord, Resource)> = vec![];
     // A page and one more first: the index's criteria select nearly only matches; more
@@ -465,6 +478,7 @@ async fn run_search(d: &Directory, query: &Query, mut after: Position) -> anyhow
         matched.into_iter().map(|(_, s, r)| (s, r)).collect();
     let matches = full_resources(&d.store, matched, contacts.as_mut()).await?;
     let included = includes(d, query, &matches).await?;
+    let matches = matches.into_iter().map(Into::into).collect();
     let mut bundle = searchset(base, query, &d.cursors, matches, next_after, included);
     bundle.total = total;
     if query.elements.is_empty() {

@@ -8,6 +8,7 @@
 mod contact_sync;
 pub(crate) mod fhir;
 mod import;
+mod kept;
 mod params;
 mod search;
 mod serve;

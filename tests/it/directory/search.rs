@@ -27,7 +27,7 @@ const NOW: i64 = 1_767_225_600;
 
 /// An IdNat_PS (`8` + RPPS) whose RPPS number, `1000000` and `n` on three digits, has its Luhn
 /// key.
-fn idnat(n: u32) -> String {
+pub(super) fn idnat(n: u32) -> String {
     let base = format!("1000000{n:03}");
     let sum: u32 = base
         .bytes()
@@ -64,7 +64,7 @@ async fn import_people(store: &Store) {
     import(store, PEOPLE).await
 }
 
-async fn import(store: &Store, people: &[(u32, &str, &str)]) {
+pub(super) async fn import(store: &Store, people: &[(u32, &str, &str)]) {
     let rows: Vec<String> = people
         .iter()
         .map(|(n, family, given)| pa_row(&idnat(*n), "M", family, given, "10"))
@@ -86,7 +86,7 @@ async fn import(store: &Store, people: &[(u32, &str, &str)]) {
 }
 
 /// Serves the directory's API over `store`, readable without a token; returns its base URL.
-async fn serve(store: Store) -> String {
+pub(super) async fn serve(store: Store) -> String {
     let source = JwksSource::new(
         "http://127.0.0.1:9/unused",
         "http://127.0.0.1:9/unused/jwks",
@@ -118,7 +118,7 @@ async fn serve(store: Store) -> String {
     base
 }
 
-async fn get(url: &str) -> Value {
+pub(super) async fn get(url: &str) -> Value {
     let r = reqwest::get(url).await.expect("request");
     assert_eq!(r.status(), 200, "{url}");
     r.json().await.expect("bundle")

@@ -166,6 +166,38 @@ pub fn driver(q: &Query) -> Option<Driver> {
     }
 }
 
+/// Whether the index rows `d` reads decide the matches of `q` by themselves: every record
+/// they find is a match, found by one row, so that its resource is answered without its record
+/// being mapped to check it (and may be answered as kept, [`crate::store::kept`]). Practitioner
+/// searches whose only criteria are one `identifier` token with a system and a code (the
+/// identifier rows hold a practitioner's identifiers as its resource shows them, one row
+/// each), or one family and one given name from their start ([`Driver::Names`]: the rows hold
+/// the folded names the resource shows, one row a practitioner).
+pub fn index_decides(q: &Query, d: &Driver) -> bool {
+    if q.resource != ResourceType::Practitioner {
+        return false;
+    }
+    match d {
+        Driver::Names(n) => {
+            n.also.is_empty()
+                && q.filters.len() == 2
+                && q.filters.iter().all(|f| {
+                    matches!(f, Filter::Str(StrField::Family | StrField::Given, StrMatch::Start, v)
+                        if v.len() == 1)
+                })
+        }
+        Driver::Index(l) => {
+            l.also.is_empty()
+                && l.params == [index::IDENTIFIER]
+                && matches!(q.filters.as_slice(), [Filter::Identifier(ts)]
+                    if matches!(ts.as_slice(), [t]
+                        if t.system.as_deref().is_some_and(|s| !s.is_empty())
+                            && t.code.as_deref().is_some_and(|c| !c.is_empty())))
+        }
+        Driver::Keys(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,6 +299,41 @@ mod tests {
         );
         let d = driver(&q(ResourceType::Organization, &[("_id", "750000001")]));
         assert_eq!(d, Some(Driver::Keys(vec!["750000001".into()])));
+    }
+
+    #[test]
+    fn the_index_decides_identifier_and_name_searches_alone() {
+        let decides = |resource, params: &[(&str, &str)]| {
+            let q = q(resource, params);
+            driver(&q).is_some_and(|d| index_decides(&q, &d))
+        };
+        use ResourceType::*;
+        assert!(decides(Practitioner, &[("identifier", "sys|10001045367")]));
+        assert!(decides(
+            Practitioner,
+            &[("family", "Dupont"), ("given", "Hélène")]
+        ));
+        for params in [
+            // Any system, no code, two tokens (one record may have both), an exact match, a
+            // further criterion, a name with two values, one name alone.
+            &[("identifier", "10001045367")][..],
+            &[("identifier", "sys|")],
+            &[("identifier", "sys|1,sys|2")],
+            &[("family:exact", "Dupont"), ("given", "Hélène")],
+            &[
+                ("family", "Dupont"),
+                ("given", "Hélène"),
+                ("active", "true"),
+            ],
+            &[("identifier", "sys|1"), ("active", "true")],
+            &[("family", "Dupont,Durand"), ("given", "Hélène")],
+            &[("family", "Dupont")],
+            &[("name", "Dupont")],
+            &[("_id", "810001045367")],
+        ] {
+            assert!(!decides(Practitioner, params), "{params:?}");
+        }
+        assert!(!decides(Organization, &[("identifier", "sys|750000001")]));
     }
 
     #[test]

@@ -10,6 +10,66 @@ use super::model::*;
 use crate::record::{Record, RecordKind};
 use crate::store::StoredRecord;
 
+/// The format of the resources kept as JSON ([`crate::store::kept`]): the crate's version and
+/// a digest of the code that maps and writes them (this file, the models, the extensions), so
+/// that a kept resource is read only by the code that would map it the same way.
+pub const KEPT_FORMAT: &str = kept_format();
+
+const KEPT_SOURCES: [&[u8]; 3] = [
+    include_bytes!("map.rs"),
+    include_bytes!("model.rs"),
+    include_bytes!("extensions.rs"),
+];
+
+/// `1.` + the version's digits + `.` + 16 hex digits of FNV-1a over [`KEPT_SOURCES`].
+const fn kept_format() -> &'static str {
+    const LEN: usize = kept_format_bytes().1;
+    const BYTES: [u8; 64] = kept_format_bytes().0;
+    match std::str::from_utf8(BYTES.split_at(LEN).0) {
+        Ok(s) => s,
+        Err(_) => panic!("the kept format is ASCII"),
+    }
+}
+
+const fn kept_format_bytes() -> ([u8; 64], usize) {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut f = 0;
+    while f < KEPT_SOURCES.len() {
+        let src = KEPT_SOURCES[f];
+        let mut i = 0;
+        while i < src.len() {
+            hash ^= src[i] as u64;
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+            i += 1;
+        }
+        f += 1;
+    }
+    let mut out = [0u8; 64];
+    let mut n = 0;
+    out[n] = b'1';
+    out[n + 1] = b'.';
+    n += 2;
+    let version = env!("CARGO_PKG_VERSION").as_bytes();
+    let mut i = 0;
+    while i < version.len() && n < 40 {
+        if version[i].is_ascii_alphanumeric() {
+            out[n] = version[i];
+            n += 1;
+        }
+        i += 1;
+    }
+    out[n] = b'.';
+    n += 1;
+    let mut shift = 64;
+    while shift > 0 {
+        shift -= 4;
+        let d = ((hash >> shift) & 0xf) as u8;
+        out[n] = if d < 10 { b'0' + d } else { b'a' + d - 10 };
+        n += 1;
+    }
+    (out, n)
+}
+
 /// IdNat_PS.
 pub const SYSTEM_IDNPS: &str = "urn:oid:1.2.250.1.71.4.2.1";
 /// RPPS.

@@ -356,9 +356,65 @@ pub struct Entry {
     /// The resource's absolute URL.
     pub full_url: String,
     /// The resource.
-    pub resource: Resource,
+    pub resource: EntryResource,
     /// Why it is in the bundle.
     pub search: EntrySearch,
+}
+
+/// The resource of a bundle's entry: mapped, or as kept (its JSON, written as it is).
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // As `Resource`: entries are built once and moved little.
+pub enum EntryResource {
+    /// A mapped resource.
+    Mapped(Resource),
+    /// A resource's JSON as kept ([`crate::store::kept`]), with its `Type/id`.
+    Kept {
+        /// `Type/id`.
+        reference: String,
+        /// The resource.
+        json: Box<serde_json::value::RawValue>,
+    },
+}
+
+impl EntryResource {
+    /// `Type/id` of a directory resource.
+    pub fn reference(&self) -> Option<String> {
+        match self {
+            Self::Mapped(r) => r.reference(),
+            Self::Kept { reference, .. } => Some(reference.clone()),
+        }
+    }
+}
+
+impl PartialEq for EntryResource {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Mapped(a), Self::Mapped(b)) => a == b,
+            (Self::Kept { json: a, .. }, Self::Kept { json: b, .. }) => a.get() == b.get(),
+            _ => false,
+        }
+    }
+}
+
+impl From<Resource> for EntryResource {
+    fn from(r: Resource) -> Self {
+        Self::Mapped(r)
+    }
+}
+
+impl Serialize for EntryResource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Mapped(r) => r.serialize(s),
+            Self::Kept { json, .. } => json.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EntryResource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Resource::deserialize(d).map(Self::Mapped)
+    }
 }
 
 /// `Bundle` of type `searchset`.

@@ -13,7 +13,7 @@
 //! parameters, under a key of the server. A cursor altered, or replayed with other
 //! parameters, is refused.
 
-use super::model::{Bundle, BundleLink, Entry, EntrySearch, Resource};
+use super::model::{Bundle, BundleLink, Entry, EntryResource, EntrySearch, Resource};
 use super::query::Query;
 use crate::store::search::RowKey;
 use aws_lc_rs::hmac;
@@ -117,7 +117,7 @@ pub fn searchset(
     base: &str,
     query: &Query,
     key: &CursorKey,
-    matches: Vec<Resource>,
+    matches: Vec<EntryResource>,
     next_after: Option<Position>,
     included: Vec<Resource>,
 ) -> Bundle {
@@ -145,7 +145,7 @@ pub fn searchset(
     for (mode, r) in matches
         .into_iter()
         .map(|r| ("match", r))
-        .chain(included.into_iter().map(|r| ("include", r)))
+        .chain(included.into_iter().map(|r| ("include", r.into())))
     {
         let Some(reference) = r.reference() else {
             continue;
@@ -242,7 +242,7 @@ mod tests {
             "http://d/fhir",
             &query,
             &key,
-            vec![p("1"), p("2")],
+            vec![p("1").into(), p("2").into()],
             Some(Position::Version(9)),
             vec![p("2"), p("3")],
         );

@@ -120,6 +120,8 @@ pub async fn set_contact(store: &Store, key: &str, c: &Contact, now: i64) -> Res
         tx.rollback().await?;
         return Ok(Saved::Unchanged);
     }
+    // The practitioner's kept resource shows its contact details and its date.
+    crate::store::kept::forget_stored(&mut tx, RecordKind::Practitioner, key).await?;
     sqlx::query(
         "INSERT INTO directory_contact (practitioner_key, email, phone, updated_at) \
          VALUES ($1, $2, $3, $4) ON CONFLICT (practitioner_key) DO UPDATE SET \

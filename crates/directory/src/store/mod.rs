@@ -5,6 +5,7 @@
 //! mid-import leaves every earlier batch committed and the rest as it was, all of it queryable.
 
 mod fields;
+pub mod kept;
 pub mod search;
 pub mod write;
 
@@ -53,6 +54,10 @@ const MIGRATIONS: &[(&str, On)] = &[
     ),
     (
         include_str!("../../../../migrations/directory/0008_family_given.sql"),
+        On::Both,
+    ),
+    (
+        include_str!("../../../../migrations/directory/0009_kept_resources.sql"),
         On::Both,
     ),
 ];

@@ -94,6 +94,46 @@ pub type FoundRows = (
     HashMap<String, Contact>,
 );
 
+/// What an index search reads of each record it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// The stored record.
+    Records,
+    /// The kept resource of this format, when there is one ([`super::kept`]): for searches
+    /// whose index rows alone decide the matches, and a record found once.
+    Kept(&'static str),
+}
+
+/// What an index search read of a record it found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// The stored record ([`Read::Records`]).
+    Record(StoredRecord),
+    /// The kept resource's JSON, `None` when none is kept ([`Read::Kept`]).
+    Kept(Option<String>),
+}
+
+/// What an index search found, each at its position, the position to go on from when there
+/// may be more, the contact details of the practitioners found (by key, those who gave some,
+/// with [`Read::Records`]) and the version counter when it read them.
+pub type FoundIn = (
+    Vec<(RowKey, Found)>,
+    Option<RowKey>,
+    HashMap<String, Contact>,
+    i64,
+);
+
+/// The records of [`Found::Record`]s.
+fn records_of(found: Vec<(RowKey, Found)>) -> Vec<(RowKey, StoredRecord)> {
+    found
+        .into_iter()
+        .filter_map(|(p, f)| match f {
+            Found::Record(s) => Some((p, s)),
+            Found::Kept(_) => None,
+        })
+        .collect()
+}
+
 /// Practitioners by family and given name (each a folded prefix, FHIR's starts-with match):
 /// for each family name the family prefix begins, in order, the [`FAMILY_GIVEN`] rows of that
 /// family with the given prefix. A search reads the rows of matches only, where the family's
@@ -122,7 +162,7 @@ pub struct RowKey {
 }
 
 /// SQL being written with its arguments, placeholders numbered as they are added.
-struct Sql {
+pub(super) struct Sql {
     text: String,
     args: AnyArguments,
     n: usize,
@@ -133,20 +173,25 @@ impl Sql {
     /// A statement for `store`'s database: parameters `$1, $2, …` on PostgreSQL, `?` on
     /// SQLite (see `write::placeholders`).
     fn new(store: &Store, text: &str) -> Self {
+        Self::for_db(store.postgres, text)
+    }
+
+    /// A statement for PostgreSQL (`postgres`) or SQLite.
+    pub(super) fn for_db(postgres: bool, text: &str) -> Self {
         Self {
             text: text.to_owned(),
             args: AnyArguments::default(),
             n: 0,
-            postgres: store.postgres,
+            postgres,
         }
     }
 
-    fn push(&mut self, s: &str) -> &mut Self {
+    pub(super) fn push(&mut self, s: &str) -> &mut Self {
         self.text.push_str(s);
         self
     }
 
-    fn bind<T>(&mut self, v: T) -> Result<&mut Self>
+    pub(super) fn bind<T>(&mut self, v: T) -> Result<&mut Self>
     where
         T: sqlx::Encode<'static, Any> + sqlx::Type<Any>,
     {
@@ -239,7 +284,7 @@ impl Sql {
         Ok(self)
     }
 
-    fn list<T>(&mut self, items: impl IntoIterator<Item = T>) -> Result<&mut Self>
+    pub(super) fn list<T>(&mut self, items: impl IntoIterator<Item = T>) -> Result<&mut Self>
     where
         T: sqlx::Encode<'static, Any> + sqlx::Type<Any>,
     {
@@ -258,6 +303,14 @@ impl Sql {
         Ok(sqlx::query_with(sqlx::AssertSqlSafe(self.text), self.args)
             .fetch_all(&store.pool)
             .await?)
+    }
+
+    /// Runs the statement on `conn`: the rows it changed.
+    pub(super) async fn execute(self, conn: &mut sqlx::AnyConnection) -> Result<u64> {
+        Ok(sqlx::query_with(sqlx::AssertSqlSafe(self.text), self.args)
+            .execute(conn)
+            .await?
+            .rows_affected())
     }
 }
 
@@ -306,6 +359,22 @@ impl Store {
         after: Option<&RowKey>,
         limit: i64,
     ) -> Result<FoundRows> {
+        let (found, next, contacts, _) = self
+            .by_names_found(kinds, names, after, limit, Read::Records)
+            .await?;
+        Ok((records_of(found), next, contacts))
+    }
+
+    /// [`Store::by_names_with_contacts`], reading what `read` says of each record found; with
+    /// the version counter as the first statement read it.
+    pub async fn by_names_found(
+        &self,
+        kinds: &[RecordKind],
+        names: &Names,
+        after: Option<&RowKey>,
+        limit: i64,
+        read: Read,
+    ) -> Result<FoundIn> {
         // The prefix itself first: the smallest family name it begins, when one is.
         let mut family = match after {
             Some(a) => a
@@ -317,7 +386,7 @@ impl Store {
             None => names.family.clone(),
         };
         let end = prefix_end(&names.family);
-        let (mut out, mut contacts) = (Vec::new(), HashMap::new());
+        let (mut out, mut contacts, mut counter) = (Vec::new(), HashMap::new(), None);
         loop {
             let both = family_given(&family, &names.given)
                 .ok_or_else(|| anyhow::anyhow!("a family or given name without a row"))?;
@@ -327,13 +396,14 @@ impl Store {
                 also: names.also.clone(),
             };
             let left = limit - out.len() as i64;
-            let (found, next, found_contacts) = self
-                .by_index_with_contacts(kinds, &lookup, after, left)
+            let (found, next, found_contacts, c) = self
+                .by_index_found(kinds, &lookup, after, left, read)
                 .await?;
+            let counter = *counter.get_or_insert(c);
             out.extend(found);
             contacts.extend(found_contacts);
             if next.is_some() {
-                return Ok((out, next, contacts));
+                return Ok((out, next, contacts, counter));
             }
             // Every row of this family name is read: the next one the prefix begins.
             let row = sqlx::query(
@@ -346,7 +416,7 @@ impl Store {
             .await?;
             match row.try_get::<Option<String>, _>(0)? {
                 Some(next_family) => family = next_family,
-                None => return Ok((out, None, contacts)),
+                None => return Ok((out, None, contacts, counter)),
             }
         }
     }
@@ -360,6 +430,23 @@ impl Store {
         after: Option<&RowKey>,
         limit: i64,
     ) -> Result<FoundRows> {
+        let (found, next, contacts, _) = self
+            .by_index_found(kinds, lookup, after, limit, Read::Records)
+            .await?;
+        Ok((records_of(found), next, contacts))
+    }
+
+    /// Records of `kinds` with an index row `lookup` finds, as [`Store::by_index`], reading
+    /// what `read` says of each; with the contact details of the practitioners found (read
+    /// with their records) and the directory's version counter, read in the same statement.
+    pub async fn by_index_found(
+        &self,
+        kinds: &[RecordKind],
+        lookup: &Lookup,
+        after: Option<&RowKey>,
+        limit: i64,
+        read: Read,
+    ) -> Result<FoundIn> {
         // The index rows first, their further criteria checked on the index alone, then the
         // records of the `limit` rows kept: a subquery with its own LIMIT, so that neither
         // database reads a record before the criteria have kept its row.
@@ -392,44 +479,106 @@ impl Store {
         }
         q.push(" ORDER BY s.value, s.kind, s.record_key")
             .limit(limit);
-        // With the contact details of practitioners (a lookup by primary key, in a table
-        // holding only those professionals gave): no further statement for them.
-        q.text = format!(
-            "SELECT {RECORD_COLUMNS}, c.value, ct.email, ct.phone FROM ({}) c \
-             JOIN directory_record r ON r.kind = c.kind AND r.record_key = c.record_key \
-             LEFT JOIN directory_contact ct ON ct.practitioner_key = c.record_key \
-             AND c.kind = '{}' \
-             ORDER BY c.value, c.kind, c.record_key",
-            q.text,
-            RecordKind::Practitioner.as_str()
-        );
+        const COUNTER: &str = "(SELECT last FROM directory_version WHERE id = 1)";
+        q.text = match read {
+            // With the contact details of practitioners (a lookup by primary key, in a table
+            // holding only those professionals gave): no further statement for them.
+            Read::Records => format!(
+                "SELECT {RECORD_COLUMNS}, c.value, ct.email, ct.phone, {COUNTER} FROM ({}) c \
+                 JOIN directory_record r ON r.kind = c.kind AND r.record_key = c.record_key \
+                 LEFT JOIN directory_contact ct ON ct.practitioner_key = c.record_key \
+                 AND c.kind = '{}' \
+                 ORDER BY c.value, c.kind, c.record_key",
+                q.text,
+                RecordKind::Practitioner.as_str()
+            ),
+            Read::Kept(format) => {
+                // The format is this crate's (`fhir::map::KEPT_FORMAT`), written out so that
+                // the statement's text stays the same.
+                anyhow::ensure!(
+                    format
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.'),
+                    "an unexpected format"
+                );
+                format!(
+                    "SELECT c.value, c.kind, c.record_key, k.resource, {COUNTER} FROM ({}) c \
+                     LEFT JOIN directory_resource k ON k.kind = c.kind \
+                     AND k.record_key = c.record_key AND k.format = '{format}' \
+                     ORDER BY c.value, c.kind, c.record_key",
+                    q.text
+                )
+            }
+        };
         let rows = q.fetch(self).await?;
-        let mut out: Vec<(RowKey, StoredRecord)> = Vec::with_capacity(rows.len());
+        let mut out: Vec<(RowKey, Found)> = Vec::with_capacity(rows.len());
         let mut contacts = HashMap::new();
         let mut last = None;
+        let mut counter = None;
         for row in &rows {
-            let s = stored(row)?;
-            if s.record.kind == RecordKind::Practitioner {
-                let email: Option<String> = row.try_get(8)?;
-                let phone: Option<String> = row.try_get(9)?;
-                let c = Contact::from_stored(email.as_deref(), phone.as_deref());
-                if !c.is_empty() {
-                    contacts.insert(s.record.key.clone(), c);
+            let (position, found) = match read {
+                Read::Records => {
+                    let s = stored(row)?;
+                    if s.record.kind == RecordKind::Practitioner {
+                        let email: Option<String> = row.try_get(8)?;
+                        let phone: Option<String> = row.try_get(9)?;
+                        let c = Contact::from_stored(email.as_deref(), phone.as_deref());
+                        if !c.is_empty() {
+                            contacts.insert(s.record.key.clone(), c);
+                        }
+                    }
+                    counter.get_or_insert(row.try_get::<i64, _>(10)?);
+                    let position = RowKey {
+                        value: row.try_get(7)?,
+                        kind: s.record.kind,
+                        key: s.record.key.clone(),
+                    };
+                    last = Some(position.clone());
+                    // A record several rows find comes once, at the first of them.
+                    let first = lookup.first_value(&s.record);
+                    if first.is_some_and(|f| f != position.value) {
+                        continue;
+                    }
+                    (position, Found::Record(s))
                 }
-            }
-            let position = RowKey {
-                value: row.try_get(7)?,
-                kind: s.record.kind,
-                key: s.record.key.clone(),
+                Read::Kept(_) => {
+                    let kind: String = row.try_get(1)?;
+                    let position = RowKey {
+                        value: row.try_get(0)?,
+                        kind: super::kind_of(&kind)
+                            .ok_or_else(|| anyhow::anyhow!("unknown record kind {kind}"))?,
+                        key: row.try_get(2)?,
+                    };
+                    counter.get_or_insert(row.try_get::<i64, _>(4)?);
+                    last = Some(position.clone());
+                    (position, Found::Kept(row.try_get(3)?))
+                }
             };
-            let first = lookup.first_value(&s.record);
-            let repeat = out.last().is_some_and(|(p, _)| *p == position);
-            if !repeat && first.is_none_or(|f| f == position.value) {
-                out.push((position.clone(), s));
+            if out.last().is_some_and(|(p, _)| *p == position) {
+                continue;
             }
-            last = Some(position);
+            out.push((position, found));
         }
-        Ok((out, last.filter(|_| rows.len() as i64 == limit), contacts))
+        let counter = match counter {
+            Some(c) => c,
+            None => self.counter().await?,
+        };
+        Ok((
+            out,
+            last.filter(|_| rows.len() as i64 == limit),
+            contacts,
+            counter,
+        ))
+    }
+
+    /// The directory's version counter: the last version a write has taken.
+    pub async fn counter(&self) -> Result<i64> {
+        Ok(
+            sqlx::query("SELECT last FROM directory_version WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?,
+        )
     }
 
     /// Records of `kinds` with one of `keys`, in change order after `after_version`, at most
@@ -456,6 +605,26 @@ impl Store {
         }
         out.sort_by_key(|s| s.version);
         out.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok(out)
+    }
+
+    /// The records of `kind` with one of `keys`, in no order (through the primary key).
+    pub async fn by_key_list(
+        &self,
+        kind: RecordKind,
+        keys: &[String],
+    ) -> Result<Vec<StoredRecord>> {
+        let mut out = vec![];
+        for chunk in keys.chunks(KEYS_PER_QUERY) {
+            let mut q = Sql::new(
+                self,
+                &format!("SELECT {RECORD_COLUMNS} FROM directory_record r WHERE r.kind = "),
+            );
+            q.bind(kind.as_str())?;
+            q.push(" AND r.record_key IN ")
+                .list(chunk.iter().cloned())?;
+            out.extend(records(&q.fetch(self).await?, None)?);
+        }
         Ok(out)
     }
 

@@ -2,7 +2,7 @@
 //! one transaction per [`BATCH`], with multi-row inserts (the same statement text for every
 //! full batch, so each connection prepares it once).
 
-use super::Store;
+use super::{Store, kept};
 use crate::index::{Entry, entries};
 use crate::record::{Record, RecordKind};
 use anyhow::Result;
@@ -134,6 +134,7 @@ impl Writer {
 async fn write_batch(pool: &AnyPool, postgres: bool, changes: &[Change], now: i64) -> Result<()> {
     let mut tx = pool.begin().await?;
     let first = super::take_versions(&mut tx, changes.len() as i64).await?;
+    forget_kept(&mut tx, postgres, changes).await?;
     let mut inserts: Vec<(&Record, i64)> = vec![];
     let mut index: Vec<(&Record, Entry, i64)> = vec![];
     for (version, change) in (first..).zip(changes) {
@@ -194,6 +195,31 @@ async fn write_batch(pool: &AnyPool, postgres: bool, changes: &[Change], now: i6
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Removes the kept resources ([`super::kept`]) the changes alter, before they are written: the
+/// practitioners a new record is shown in, and those a changed or deactivated one is shown in
+/// as stored. Nothing when none is kept (an import into an empty store).
+async fn forget_kept(
+    tx: &mut sqlx::AnyConnection,
+    postgres: bool,
+    changes: &[Change],
+) -> Result<()> {
+    if !kept::any_kept(&mut *tx).await? {
+        return Ok(());
+    }
+    let mut keys = std::collections::BTreeSet::new();
+    for change in changes {
+        match change {
+            Change::Insert(r) => keys.extend(kept::shown_in(r)),
+            Change::Update(r) => {
+                keys.extend(kept::shown_in(r));
+                kept::forget_stored(&mut *tx, r.kind, &r.key).await?;
+            }
+            Change::Deactivate(kind, key) => kept::forget_stored(&mut *tx, *kind, key).await?,
+        }
+    }
+    kept::forget(&mut *tx, postgres, &keys).await
 }
 
 async fn insert_records(
