@@ -11,7 +11,8 @@
 #   (c) `coeur-annuaire serve` (public reads, pinned to one CPU with taskset) answers wrk
 #       (pinned to another CPU, scripts/bench/directory.lua): Practitioner searches by RPPS
 #       identifier, then by family and given name, each cycling through BENCH_QUERIES
-#       different professionals; requests/s and p50/p99 latency.
+#       different professionals; requests/s and p50/p99 latency. Each path is asked once
+#       first: the searches then find the practitioners' resources kept (docs/directory-fhir.md).
 #
 # coeur-annuaire is built in release mode. PostgreSQL is a throwaway cluster (initdb, pg_ctl
 # from the newest /usr/lib/postgresql/*/bin, or COEUR_PG_BIN; fsync off, as the tests' ones).
@@ -181,11 +182,31 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 CLK_TCK="$(getconf CLK_TCK)"
 
-# run_wrk LABEL: a checked warm-up, then the measurement; sets rps, p50, p99, cpu.
+# every_path_once LABEL: each request path of LABEL asked once, 8 at a time, so that the
+# measurement finds every practitioner's resource kept (a search maps and keeps those it finds
+# without one); prints how long that first pass took.
+every_path_once() {
+  python3 - "$base" "$tmp/$1.paths" <<'EOF'
+import sys, time, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+base, paths = sys.argv[1], [l.strip() for l in open(sys.argv[2]) if l.strip()]
+def ask(p):
+    with urllib.request.urlopen(base + p) as r:
+        r.read()
+t = time.time()
+with ThreadPoolExecutor(8) as pool:
+    list(pool.map(ask, paths))
+print("    first pass over the %d paths (resources mapped and kept): %.1f s" % (len(paths), time.time() - t))
+EOF
+}
+
+# run_wrk LABEL: a pass over every path, a checked warm-up, then the measurement; sets rps,
+# p50, p99, cpu.
 run_wrk() {
   local label="$1" log="$tmp/wrk-$1-$db.txt" c0 c1 t0 t1
   local -a cmd=(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -s scripts/bench/directory.lua)
   export BENCH_PATHS="$tmp/$label.paths"
+  every_path_once "$label"
   BENCH_CHECK=each "${cmd[@]}" -d"${WARMUP}s" "$base" >"$log"
   grep -q '^bench: bad responses: 0$' "$log" || { cat "$log" >&2; fail "$label: bad answers"; }
   c0="$(cpu_ticks "$server_pid")"

@@ -69,9 +69,9 @@ pub struct Directory {
     limiter: Limiter,
     cursors: CursorKey,
     started: String,
-    /// One write of kept resources at a time ([`kept`]): a search finding it under way keeps
-    /// nothing (a later one will), and no search waits for a connection held by writes.
-    keeping: Arc<tokio::sync::Semaphore>,
+    /// The writer of kept resources ([`kept::Keeper`]), started by the first search that
+    /// keeps some.
+    keeper: std::sync::OnceLock<kept::Keeper>,
 }
 
 impl Directory {
@@ -91,7 +91,7 @@ impl Directory {
             clock,
             config,
             started,
-            keeping: Arc::new(tokio::sync::Semaphore::new(1)),
+            keeper: std::sync::OnceLock::new(),
         })
     }
 }

@@ -121,18 +121,52 @@ async fn map_and_keep(
             mapped.insert(key, serde_json::to_string(&r)?);
         }
     }
-    // One write at a time: SQLite has one writer, and a write waiting for another would hold
-    // one of the pool's connections the searches read with.
-    if let Ok(permit) = d.keeping.clone().try_acquire_owned() {
-        let kept: Vec<(String, String)> =
-            mapped.iter().map(|(k, j)| (k.clone(), j.clone())).collect();
-        let store = d.store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.keep(KEPT_FORMAT, &kept, counter).await {
-                tracing::debug!(error = %format!("{e:#}"), "directory: resources not kept");
-            }
-            drop(permit);
-        });
-    }
+    let kept: Vec<(String, String)> = mapped.iter().map(|(k, j)| (k.clone(), j.clone())).collect();
+    d.keeper
+        .get_or_init(|| Keeper::start(d.store.clone()))
+        .send(kept, counter);
     Ok(mapped)
+}
+
+/// Resources mapped by searches, to keep, with the version counter they were read at.
+type ToKeep = (Vec<(String, String)>, i64);
+
+/// Keeps the resources searches mapped, in the background: one task writes them, the
+/// resources of several searches read at the same counter in one statement, one write at a
+/// time (SQLite has one writer, and a write waiting for another would hold one of the pool's
+/// connections the searches read with). When it falls behind, what it cannot take is dropped
+/// (a later search keeps it); no search waits for it.
+pub(super) struct Keeper(tokio::sync::mpsc::Sender<ToKeep>);
+
+/// Searches' resources waiting for the keeper.
+const WAITING: usize = 256;
+
+impl Keeper {
+    /// Starts the task writing into `store`.
+    fn start(store: crate::store::Store) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<ToKeep>(WAITING);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(WAITING);
+            while rx.recv_many(&mut batch, WAITING).await > 0 {
+                // Only what was read at the newest counter can still be kept.
+                let newest = batch.iter().map(|(_, c)| *c).max().unwrap_or_default();
+                let mut resources: HashMap<String, String> = HashMap::new();
+                for (list, counter) in batch.drain(..) {
+                    if counter == newest {
+                        resources.extend(list);
+                    }
+                }
+                let resources: Vec<(String, String)> = resources.into_iter().collect();
+                if let Err(e) = store.keep(KEPT_FORMAT, &resources, newest).await {
+                    tracing::debug!(error = %format!("{e:#}"), "directory: resources not kept");
+                }
+            }
+        });
+        Self(tx)
+    }
+
+    /// Hands over `resources` read at `counter`; dropped when the keeper is behind.
+    fn send(&self, resources: Vec<(String, String)>, counter: i64) {
+        let _ = self.0.try_send((resources, counter));
+    }
 }

@@ -127,6 +127,60 @@ impl Known {
     }
 }
 
+/// What an import knows of each record key ([`Known`]), in shards chosen by the key digest's
+/// first byte, each a map that grows on its own. A single map of millions of keys doubles in
+/// one step, holding its old and its new table at once: for 4 million keys, 415 MiB at that
+/// moment instead of 277 MiB, the import's peak of memory. The shards double one at a time.
+#[derive(Debug)]
+pub struct KnownKeys(Vec<HashMap<KeyId, Known>>);
+
+/// Shards of [`KnownKeys`].
+const SHARDS: usize = 64;
+
+impl Default for KnownKeys {
+    fn default() -> Self {
+        Self::with_capacity(0)
+    }
+}
+
+impl KnownKeys {
+    /// Room for about `n` keys without growing.
+    pub fn with_capacity(n: usize) -> Self {
+        Self(
+            (0..SHARDS)
+                .map(|_| HashMap::with_capacity(n / SHARDS))
+                .collect(),
+        )
+    }
+
+    fn shard(id: &KeyId) -> usize {
+        usize::from(id[0]) % SHARDS
+    }
+
+    /// Records what is known of `id`.
+    pub fn insert(&mut self, id: KeyId, known: Known) {
+        self.0[Self::shard(&id)].insert(id, known);
+    }
+
+    fn get(&self, id: &KeyId) -> Option<&Known> {
+        self.0[Self::shard(id)].get(id)
+    }
+
+    fn get_or_default(&mut self, id: KeyId) -> &mut Known {
+        self.0[Self::shard(&id)].entry(id).or_default()
+    }
+
+    /// How many keys are known.
+    pub fn len(&self) -> usize {
+        self.0.iter().map(HashMap::len).sum()
+    }
+
+    /// Whether no key is known.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(HashMap::is_empty)
+    }
+}
+
 /// The stored state of a record an extract gives again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredState(u64);
@@ -146,7 +200,7 @@ impl StoredState {
 pub struct Collector {
     kind: ExtractKind,
     header: Header,
-    known: HashMap<KeyId, Known>,
+    known: KnownKeys,
     /// The columns of an exercise (`Personne_activite`): all but the person's, IdNat kept.
     role_columns: Vec<&'static str>,
     /// The records taken and not handed out yet, with the stored state of their key.
@@ -160,11 +214,11 @@ pub struct Collector {
 impl Collector {
     /// A collector for a file whose header has been recognised, with nothing stored.
     pub fn new(kind: ExtractKind, header: Header) -> Self {
-        Self::with_stored(kind, header, HashMap::new())
+        Self::with_stored(kind, header, KnownKeys::default())
     }
 
     /// A collector that knows the stored state of the keys of `known`.
-    pub fn with_stored(kind: ExtractKind, header: Header, known: HashMap<KeyId, Known>) -> Self {
+    pub fn with_stored(kind: ExtractKind, header: Header, known: KnownKeys) -> Self {
         let role_columns = columns::PERSONNE_ACTIVITE
             .iter()
             .chain(columns::PERSONNE_ACTIVITE_ROLE)
@@ -211,7 +265,7 @@ impl Collector {
 
     /// Hands out a record the file has not given before.
     fn emit(&mut self, id: KeyId, record: Record) {
-        let k = self.known.entry(id).or_default();
+        let k = self.known.get_or_default(id);
         k.in_file = record.hash_prefix() | 1;
         let stored = k.state();
         self.out.push((record, stored));
@@ -462,4 +516,34 @@ pub fn collect<R: std::io::BufRead>(input: R) -> Result<(ExtractKind, Collected)
             rejected: c.rejected,
         },
     ))
+}
+
+#[cfg(test)]
+mod known_keys_tests {
+    use super::{Known, KnownKeys};
+    use crate::record::{RecordKind, key_id};
+
+    #[test]
+    fn keys_are_found_in_their_shard_whatever_it_is() {
+        let mut known = KnownKeys::with_capacity(1000);
+        assert!(known.is_empty());
+        let ids: Vec<_> = (0..1000)
+            .map(|n| key_id(RecordKind::Practitioner, &format!("8100010{n:05}")))
+            .collect();
+        for (n, id) in ids.iter().enumerate() {
+            known.insert(*id, Known::stored(n as u64 * 4, n % 2 == 0));
+        }
+        assert_eq!(known.len(), 1000);
+        for (n, id) in ids.iter().enumerate() {
+            assert_eq!(
+                known.get(id),
+                Some(&Known::stored(n as u64 * 4, n % 2 == 0))
+            );
+        }
+        let other = key_id(RecordKind::PractitionerRole, "81000100000");
+        assert_eq!(known.get(&other), None);
+        known.get_or_default(other).in_file = 5;
+        assert_eq!(known.len(), 1001);
+        assert_eq!(known.get(&other).map(|k| k.in_file), Some(5));
+    }
 }

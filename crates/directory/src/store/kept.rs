@@ -97,9 +97,9 @@ pub(crate) async fn forget_stored(
 }
 
 impl Store {
-    /// Keeps `resources` (practitioner key, JSON) of `format`, mapped from what was read when
-    /// the version counter was at `counter`: nothing is written if a write has been committed
-    /// since. Whether they were written.
+    /// Keeps `resources` (practitioner key, JSON; each key once) of `format`, mapped from what
+    /// was read when the version counter was at `counter`, in one transaction: nothing is
+    /// written if a write has been committed since. Whether they were written.
     pub async fn keep(
         &self,
         format: &str,
@@ -110,6 +110,7 @@ impl Store {
             return Ok(false);
         }
         let mut written = false;
+        let mut tx = self.pool.begin().await?;
         for chunk in resources.chunks(KEYS / 4) {
             let mut q = Sql::for_db(
                 self.postgres,
@@ -143,9 +144,9 @@ impl Store {
                 " ON CONFLICT (kind, record_key) DO UPDATE SET format = excluded.format, \
                  resource = excluded.resource",
             );
-            let mut conn = self.pool.acquire().await?;
-            written |= q.execute(&mut conn).await? > 0;
+            written |= q.execute(&mut tx).await? > 0;
         }
+        tx.commit().await?;
         Ok(written)
     }
 }
