@@ -96,7 +96,7 @@ pub async fn import_file<R: BufRead>(
                     summary.inserted += 1;
                     writer.push(Change::Insert(record)).await?;
                 }
-                Some(s) if s.unchanged(&record) => summary.unchanged += 1,
+                Some(s) if s.unchanged() => summary.unchanged += 1,
                 Some(_) => {
                     summary.updated += 1;
                     writer.push(Change::Update(record)).await?;

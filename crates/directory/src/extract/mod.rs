@@ -121,9 +121,12 @@ impl Known {
         }
     }
 
-    /// The stored state: whether the record is active and unchanged by `hash_prefix`.
+    /// The stored state, with the hash prefix of the record the file gave.
     fn state(self) -> Option<StoredState> {
-        (self.stored != 0).then_some(StoredState(self.stored))
+        (self.stored != 0).then_some(StoredState {
+            stored: self.stored,
+            given: self.in_file,
+        })
     }
 }
 
@@ -181,14 +184,18 @@ impl KnownKeys {
     }
 }
 
-/// The stored state of a record an extract gives again.
+/// The stored state of a record an extract gives again, with the hash prefix of the record
+/// the extract gave (taken once, when the record was handed out).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoredState(u64);
+pub struct StoredState {
+    stored: u64,
+    given: u64,
+}
 
 impl StoredState {
-    /// Whether the stored record is active with the same content as `record`.
-    pub fn unchanged(self, record: &Record) -> bool {
-        self.0 & 1 == 1 && self.0 & !3 == record.hash_prefix() & !3
+    /// Whether the stored record is active with the same content as the one the file gave.
+    pub fn unchanged(self) -> bool {
+        self.stored & 1 == 1 && self.stored & !3 == self.given & !3
     }
 }
 

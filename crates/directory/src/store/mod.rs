@@ -60,6 +60,10 @@ const MIGRATIONS: &[(&str, On)] = &[
         include_str!("../../../../migrations/directory/0009_kept_resources.sql"),
         On::Both,
     ),
+    (
+        include_str!("../../../../migrations/directory/0010_record_states.sql"),
+        On::Both,
+    ),
 ];
 
 /// The kinds whose index rows a schema file dropped for the store to write them again (with
@@ -84,6 +88,8 @@ enum On {
 /// end) gets them back.
 const INDEXES: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS directory_record_version ON directory_record (kind, version)",
+    "CREATE INDEX IF NOT EXISTS directory_record_state \
+     ON directory_record (kind, record_key, content_hash, active)",
     "CREATE INDEX IF NOT EXISTS directory_search_order \
      ON directory_search (param, value, kind, record_key)",
     "CREATE INDEX IF NOT EXISTS directory_search_of_record \
@@ -318,6 +324,7 @@ impl Store {
     pub async fn bulk_load_begin(&self) -> Result<()> {
         for name in [
             "directory_record_version",
+            "directory_record_state",
             "directory_search_order",
             "directory_search_of_record",
         ] {
@@ -460,17 +467,27 @@ impl Store {
         f: &mut (dyn FnMut(&str, &str, bool) + Send),
     ) -> Result<()> {
         let mut after: Option<String> = None;
+        // Each page starts at its key, a range of the primary key's index: with the bound in
+        // an `OR` (`$2 = 0 OR record_key > $3`, one statement for the first page and the
+        // next), SQLite read the kind's keys from the first at every page, which made a pass
+        // over millions of records quadratic.
+        let active = if active_only { " AND active = 1" } else { "" };
+        let limit = limit_clause(PAGE);
+        let first = format!(
+            "SELECT record_key, content_hash, active FROM directory_record WHERE kind = $1{active} \
+             ORDER BY record_key{limit}"
+        );
+        let next = format!(
+            "SELECT record_key, content_hash, active FROM directory_record WHERE kind = $1 \
+             AND record_key > $2{active} ORDER BY record_key{limit}"
+        );
         loop {
-            let rows = sqlx::query(
-                "SELECT record_key, content_hash, active FROM directory_record \
-                 WHERE kind = $1 AND ($2 = 0 OR record_key > $3) AND (active = 1 OR $4 = 0) \
-                 ORDER BY record_key LIMIT $5",
-            )
-            .bind(kind.as_str())
-            .bind(i64::from(after.is_some()))
-            .bind(after.clone().unwrap_or_default())
-            .bind(i64::from(active_only))
-            .bind(PAGE)
+            let rows = match &after {
+                None => sqlx::query(sqlx::AssertSqlSafe(first.as_str())).bind(kind.as_str()),
+                Some(a) => sqlx::query(sqlx::AssertSqlSafe(next.as_str()))
+                    .bind(kind.as_str())
+                    .bind(a.clone()),
+            }
             .fetch_all(&self.pool)
             .await?;
             let Some(last) = rows.last() else { break };
