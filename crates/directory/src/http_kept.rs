@@ -57,7 +57,7 @@ pub(super) async fn kept_page(
             }
             Driver::Keys(_) => anyhow::bail!("a search by keys is not decided by the index"),
         };
-        counter.get_or_insert(c);
+        counter = counter.or(c);
         found.extend(chunk);
         if found.len() > query.count {
             break;

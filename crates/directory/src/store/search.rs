@@ -115,12 +115,13 @@ pub enum Found {
 
 /// What an index search found, each at its position, the position to go on from when there
 /// may be more, the contact details of the practitioners found (by key, those who gave some,
-/// with [`Read::Records`]) and the version counter when it read them.
+/// with [`Read::Records`]) and the version counter when the first statement that found some
+/// read them (with [`Read::Kept`]; `None` when nothing was found).
 pub type FoundIn = (
     Vec<(RowKey, Found)>,
     Option<RowKey>,
     HashMap<String, Contact>,
-    i64,
+    Option<i64>,
 );
 
 /// The records of [`Found::Record`]s.
@@ -366,7 +367,7 @@ impl Store {
     }
 
     /// [`Store::by_names_with_contacts`], reading what `read` says of each record found; with
-    /// the version counter as the first statement read it.
+    /// the version counter as the first statement that found some read it.
     pub async fn by_names_found(
         &self,
         kinds: &[RecordKind],
@@ -399,7 +400,7 @@ impl Store {
             let (found, next, found_contacts, c) = self
                 .by_index_found(kinds, &lookup, after, left, read)
                 .await?;
-            let counter = *counter.get_or_insert(c);
+            counter = counter.or(c);
             out.extend(found);
             contacts.extend(found_contacts);
             if next.is_some() {
@@ -438,7 +439,8 @@ impl Store {
 
     /// Records of `kinds` with an index row `lookup` finds, as [`Store::by_index`], reading
     /// what `read` says of each; with the contact details of the practitioners found (read
-    /// with their records) and the directory's version counter, read in the same statement.
+    /// with their records, [`Read::Records`]) or the directory's version counter, read in the
+    /// same statement ([`Read::Kept`]).
     pub async fn by_index_found(
         &self,
         kinds: &[RecordKind],
@@ -484,7 +486,7 @@ impl Store {
             // With the contact details of practitioners (a lookup by primary key, in a table
             // holding only those professionals gave): no further statement for them.
             Read::Records => format!(
-                "SELECT {RECORD_COLUMNS}, c.value, ct.email, ct.phone, {COUNTER} FROM ({}) c \
+                "SELECT {RECORD_COLUMNS}, c.value, ct.email, ct.phone FROM ({}) c \
                  JOIN directory_record r ON r.kind = c.kind AND r.record_key = c.record_key \
                  LEFT JOIN directory_contact ct ON ct.practitioner_key = c.record_key \
                  AND c.kind = '{}' \
@@ -527,7 +529,6 @@ impl Store {
                             contacts.insert(s.record.key.clone(), c);
                         }
                     }
-                    counter.get_or_insert(row.try_get::<i64, _>(10)?);
                     let position = RowKey {
                         value: row.try_get(7)?,
                         kind: s.record.kind,
@@ -559,10 +560,6 @@ impl Store {
             }
             out.push((position, found));
         }
-        let counter = match counter {
-            Some(c) => c,
-            None => self.counter().await?,
-        };
         Ok((
             out,
             last.filter(|_| rows.len() as i64 == limit),
