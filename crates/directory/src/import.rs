@@ -109,9 +109,11 @@ pub async fn import_file<R: BufRead>(
     }
     writer.flush().await?;
     if bulk {
+        // Every record of these kinds is one this file gave: none is absent from it.
+        collector.forget_keys();
         store.bulk_load_end().await?;
     }
-    if complete {
+    if complete && !bulk {
         for kind in kinds {
             let mut gone = vec![];
             store

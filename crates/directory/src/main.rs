@@ -186,6 +186,17 @@ fn progress_bar(name: &str, len: u64) -> ProgressBar {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Plain lines on standard error (`RUST_LOG` chooses what), standard output being the
+    // command's own output. Not sqlx's warnings of slow statements: an import's index builds
+    // are slow by nature, and their times are logged with their names.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=error")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
     match Cli::parse().command {
         Command::Serve {
             listen,

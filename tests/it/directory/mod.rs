@@ -10,6 +10,7 @@ pub(crate) mod fhir;
 mod import;
 mod kept;
 mod params;
+mod schema;
 mod search;
 mod serve;
 mod services;

@@ -248,6 +248,12 @@ impl Collector {
         std::mem::take(&mut self.out)
     }
 
+    /// Forgets the keys seen, once every row is read and nothing will ask [`Self::in_file`]:
+    /// their memory is then free for what follows (the index builds of a first import).
+    pub fn forget_keys(&mut self) {
+        self.known = KnownKeys::default();
+    }
+
     /// Whether this file gave the record `id`.
     pub fn in_file(&self, id: &KeyId) -> bool {
         self.known.get(id).is_some_and(|k| k.in_file != 0)

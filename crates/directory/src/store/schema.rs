@@ -54,6 +54,12 @@ const MIGRATIONS: &[(&str, On)] = &[
         include_str!("../../../../migrations/directory/0010_record_states.sql"),
         On::Both,
     ),
+    (
+        include_str!("../../../../migrations/directory/0011_record_key_index.sql"),
+        On::Apart(include_str!(
+            "../../../../migrations/directory/0011_record_key_index.postgres.sql"
+        )),
+    ),
 ];
 
 /// The kinds whose index rows a schema file dropped for the store to write them again (with
@@ -70,6 +76,8 @@ enum On {
     /// and not run, on SQLite; on a PostgreSQL that refuses it (no `pg_trgm`), a warning, and
     /// tried again at the next start.
     Postgres,
+    /// The file is for SQLite; PostgreSQL's own version is this one.
+    Apart(&'static str),
 }
 
 /// The secondary indexes of the records and of the search index, as the migrations create
@@ -77,6 +85,7 @@ enum On {
 /// ([`Store::bulk_load_begin`]), and a store opened without them (an import stopped before its
 /// end) gets them back.
 const INDEXES: &[&str] = &[
+    "CREATE UNIQUE INDEX IF NOT EXISTS directory_record_key ON directory_record (kind, record_key)",
     "CREATE INDEX IF NOT EXISTS directory_record_version ON directory_record (kind, version)",
     "CREATE INDEX IF NOT EXISTS directory_record_state \
      ON directory_record (kind, record_key, content_hash, active)",
@@ -179,6 +188,7 @@ impl Store {
     /// order. Searches meanwhile read without them (slowly); the records stay whole.
     pub async fn bulk_load_begin(&self) -> Result<()> {
         for name in [
+            "directory_record_key",
             "directory_record_version",
             "directory_record_state",
             "directory_search_order",
@@ -208,12 +218,14 @@ impl Store {
     async fn on_small_cache(&self, statements: &[&str]) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         if !self.postgres {
-            sqlx::query("PRAGMA cache_size = -8192")
-                .execute(&mut *conn)
-                .await?;
+            // `threads`: SQLite sorts an index's rows on a second thread while it reads on.
+            for pragma in ["PRAGMA cache_size = -8192", "PRAGMA threads = 2"] {
+                sqlx::query(pragma).execute(&mut *conn).await?;
+            }
         }
         let mut done = Ok(());
         for statement in statements {
+            let started = std::time::Instant::now();
             if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(*statement))
                 .execute(&mut *conn)
                 .await
@@ -221,9 +233,18 @@ impl Store {
                 done = Err(e.into());
                 break;
             }
+            let seconds = started.elapsed().as_secs_f64();
+            let statement = statement.split(" ON ").next().unwrap_or_default();
+            if seconds >= 1.0 {
+                tracing::info!(statement, seconds, "directory: index or statistics built");
+            } else {
+                tracing::debug!(statement, seconds, "directory: index or statistics built");
+            }
         }
         if !self.postgres {
-            sqlx::query(CACHE_SIZE).execute(&mut *conn).await?;
+            for pragma in [CACHE_SIZE, "PRAGMA threads = 0"] {
+                sqlx::query(pragma).execute(&mut *conn).await?;
+            }
         }
         done
     }
@@ -269,8 +290,11 @@ impl Store {
     }
 }
 
-/// Runs the statements of the schema file number `n`.
+/// Runs the statements of the schema file number `n` and records it as applied, in one
+/// transaction: a file stopped halfway (a table copied into another, then renamed) leaves the
+/// schema as it was.
 async fn apply(pool: &AnyPool, postgres: bool, n: i64, file: &str) -> Result<()> {
+    let mut tx = pool.begin().await?;
     for statement in file
         .split(';')
         .map(|s| {
@@ -289,10 +313,15 @@ async fn apply(pool: &AnyPool, postgres: bool, n: i64, file: &str) -> Result<()>
             statement
         };
         sqlx::query(sqlx::AssertSqlSafe(statement))
-            .execute(pool)
+            .execute(&mut *tx)
             .await
             .with_context(|| format!("creating the directory's schema (file {n})"))?;
     }
+    sqlx::query("INSERT INTO directory_schema (file) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(n)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -312,10 +341,10 @@ pub(super) async fn migrate(pool: &AnyPool, postgres: bool) -> Result<()> {
         if applied.contains(&n) {
             continue;
         }
-        let file = if *on == On::Postgres && !postgres {
-            ""
-        } else {
-            file
+        let file = match on {
+            On::Postgres if !postgres => "",
+            On::Apart(on_postgres) if postgres => on_postgres,
+            _ => file,
         };
         if let Err(e) = apply(pool, postgres, n, file).await {
             if *on == On::Postgres {
@@ -324,10 +353,6 @@ pub(super) async fn migrate(pool: &AnyPool, postgres: bool) -> Result<()> {
             }
             return Err(e);
         }
-        sqlx::query("INSERT INTO directory_schema (file) VALUES ($1) ON CONFLICT DO NOTHING")
-            .bind(n)
-            .execute(pool)
-            .await?;
     }
     Ok(())
 }

@@ -152,7 +152,7 @@ async fn write_batch(pool: &AnyPool, postgres: bool, changes: &[Change], now: i6
                 .bind(r.kind.as_str())
                 .bind(r.key.as_str())
                 .bind(r.content_hash())
-                .bind(serde_json::to_string(&r.fields)?)
+                .bind(super::fields::encode(&r.fields)?)
                 .bind(now)
                 .bind(version)
                 .execute(&mut *tx)
@@ -228,9 +228,14 @@ async fn insert_records(
     rows: &[(&Record, i64)],
     now: i64,
 ) -> Result<()> {
+    // `OR FAIL` on SQLite: a duplicate key still fails the statement, and with it the batch's
+    // transaction, but SQLite then keeps no statement journal (a copy of every page the
+    // statement changes, to undo it alone): 6 % of a first import's time with the default
+    // `ABORT`.
     let sql = format!(
-        "INSERT INTO directory_record (kind, record_key, content_hash, fields, active, \
+        "INSERT {}INTO directory_record (kind, record_key, content_hash, fields, active, \
          updated_at, deactivated_at, version) VALUES {}",
+        if postgres { "" } else { "OR FAIL " },
         placeholders(rows.len(), 8, postgres)
     );
     let mut args = AnyArguments::default();
@@ -238,7 +243,7 @@ async fn insert_records(
         bind(&mut args, r.kind.as_str())?;
         bind(&mut args, r.key.clone())?;
         bind(&mut args, r.content_hash())?;
-        bind(&mut args, serde_json::to_string(&r.fields)?)?;
+        bind(&mut args, super::fields::encode(&r.fields)?)?;
         bind(&mut args, 1i64)?;
         bind(&mut args, now)?;
         bind(&mut args, None::<i64>)?;
