@@ -84,7 +84,8 @@ pub async fn import_file<R: BufRead>(
                     format!(
                         "{name}: reading stopped after {} rows ({} changes written, nothing \
                          deactivated)",
-                        collector.read, writer.written
+                        collector.read,
+                        writer.written()
                     )
                 });
             }
@@ -104,7 +105,7 @@ pub async fn import_file<R: BufRead>(
             }
         }
         if collector.read.is_multiple_of(PROGRESS_EVERY) {
-            progress(collector.read, writer.written);
+            progress(collector.read, writer.written());
         }
     }
     writer.flush().await?;
@@ -130,10 +131,10 @@ pub async fn import_file<R: BufRead>(
         }
         writer.flush().await?;
     }
-    if writer.written > 0 {
+    if writer.written() > 0 {
         store.analyze().await?;
     }
-    progress(collector.read, writer.written);
+    progress(collector.read, writer.written());
     summary.read = collector.read;
     summary.rejected = collector.rejected.len() as u64;
     out.summary.merge(&summary);

@@ -2,13 +2,14 @@
 //! own (schema `0011`), which a first import drops and builds again at its end, and which a
 //! store of the earlier form (the key as the table's primary key) gets when it is opened, its
 //! records kept whole; fields are stored compactly and stored records of the earlier form
-//! (a JSON object) are read as before.
+//! (a JSON object) are read as before; a batch that fails stops the writer, nothing after it
+//! written.
 
 use super::search::{idnat, import};
 use super::store_url;
 use crate::both_dbs;
 use coeur_directory::record::{Record, RecordKind};
-use coeur_directory::store::{Change, Store, Writer};
+use coeur_directory::store::{BATCH, Change, Store, Writer};
 use coeur_testkit::Db;
 use sqlx::Row;
 
@@ -174,3 +175,46 @@ both_dbs!(
         assert!(!duplicate_refused(&store, &idnat(3)).await);
     }
 );
+
+both_dbs!(directory_writer_stops_at_a_failed_batch, |db| async move {
+    let (url, _dir) = store_url(db).await;
+    let store = Store::connect(&url).await.expect("store");
+    import(&store, &[(1, "LEFÈVRE", "Hélène")]).await;
+    let practitioner = |key: String| {
+        Change::Insert(Record {
+            kind: RecordKind::Practitioner,
+            key,
+            fields: [("Nom d'exercice".to_owned(), "NOUVEAU".to_owned())].into(),
+        })
+    };
+    // The first batch holds a key already stored; the second, written after it, is not.
+    let mut w = Writer::new(&store, NOW + 60).await.expect("writer");
+    w.push(practitioner(idnat(1))).await.expect("push");
+    for n in 1..BATCH {
+        w.push(practitioner(format!("fresh-{n}")))
+            .await
+            .expect("push");
+    }
+    let after = practitioner("after-the-failed-batch".to_owned());
+    let pushed = w.push(after).await;
+    let flushed = w.flush().await;
+    assert!(
+        pushed.is_err() || flushed.is_err(),
+        "the failed batch was reported"
+    );
+    assert_eq!(w.written(), 0);
+    for key in ["fresh-1", "after-the-failed-batch"] {
+        let stored = store
+            .get(RecordKind::Practitioner, key)
+            .await
+            .expect("read");
+        assert!(stored.is_none(), "{key} was written");
+    }
+    assert_eq!(
+        store
+            .count(RecordKind::Practitioner, false)
+            .await
+            .expect("count"),
+        1
+    );
+});

@@ -272,14 +272,14 @@ impl Store {
                     .map(|(k, key)| Change::Deactivate(*k, key.clone())),
             );
         for change in changes {
-            let before = writer.written;
+            let before = writer.written();
             writer.push(change).await?;
-            if writer.written != before {
-                progress(writer.written, total);
+            if writer.written() != before {
+                progress(writer.written(), total);
             }
         }
         writer.flush().await?;
-        progress(writer.written, total);
+        progress(writer.written(), total);
         Ok(())
     }
 

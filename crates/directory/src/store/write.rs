@@ -8,6 +8,9 @@ use crate::record::{Record, RecordKind};
 use anyhow::Result;
 use sqlx::any::AnyArguments;
 use sqlx::{Any, AnyPool, Arguments, Transaction};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// Records written per transaction.
@@ -31,17 +34,53 @@ pub enum Change {
 }
 
 /// Writes changes in batches at one date, each with the next version of the directory's
-/// counter, taken in the batch's transaction ([`super::take_versions`]). A full batch is
-/// written by a task of its own while the caller reads on (one batch in flight at a time, so
-/// batches commit in order); [`Writer::flush`] waits for everything.
+/// counter, taken in the batch's transaction ([`super::take_versions`]). Full batches go
+/// through two tasks while the caller reads on: one prepares each batch (content hashes, the
+/// fields as stored, the index rows), the other writes the prepared batches, one transaction
+/// each, in order. Each stage waits for the next when one batch is ahead, so that preparing,
+/// writing and the caller's reading run side by side (a national-size first import spent
+/// half of its writer's time preparing, during which nothing was written). After an error
+/// nothing more is written; [`Writer::flush`] waits for everything and reports it.
 pub struct Writer {
     pool: AnyPool,
     postgres: bool,
     now: i64,
     pending: Vec<Change>,
-    in_flight: Option<JoinHandle<Result<u64>>>,
-    /// Changes written (committed).
-    pub written: u64,
+    pipeline: Option<Pipeline>,
+    written: Arc<AtomicU64>,
+}
+
+/// The tasks a [`Writer`] hands its full batches to.
+struct Pipeline {
+    batches: mpsc::Sender<Vec<Change>>,
+    prepare: JoinHandle<Result<()>>,
+    write: JoinHandle<Result<()>>,
+}
+
+/// A change with what its writing needs, computed ahead of its transaction.
+struct Prepared {
+    change: Change,
+    /// The content hash and the fields as stored (inserts and updates).
+    stored: Option<(String, String)>,
+    /// The index rows (inserts and updates).
+    entries: Vec<Entry>,
+}
+
+impl Prepared {
+    fn of(change: Change) -> Result<Self> {
+        let (stored, entries) = match &change {
+            Change::Insert(r) | Change::Update(r) => (
+                Some((r.content_hash(), super::fields::encode(&r.fields)?)),
+                entries(r),
+            ),
+            Change::Deactivate(..) => (None, vec![]),
+        };
+        Ok(Self {
+            change,
+            stored,
+            entries,
+        })
+    }
 }
 
 /// `($1, $2, …), (…)` for `rows` rows of `cols` columns on PostgreSQL, `(?, ?, …), (…)` on
@@ -84,12 +123,17 @@ impl Writer {
             postgres: store.postgres,
             now,
             pending: Vec::with_capacity(BATCH),
-            in_flight: None,
-            written: 0,
+            pipeline: None,
+            written: Arc::new(AtomicU64::new(0)),
         })
     }
 
-    /// Adds a change; a full batch is handed to a task that writes it.
+    /// Changes written (committed) so far.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    /// Adds a change; a full batch is handed to the tasks that prepare and write it.
     pub async fn push(&mut self, change: Change) -> Result<()> {
         self.pending.push(change);
         if self.pending.len() >= BATCH {
@@ -98,52 +142,97 @@ impl Writer {
         Ok(())
     }
 
-    /// Waits for the batch in flight.
-    async fn wait(&mut self) -> Result<()> {
-        if let Some(task) = self.in_flight.take() {
-            self.written += task
-                .await
-                .map_err(|e| anyhow::anyhow!("the batch writer stopped: {e}"))??;
-        }
-        Ok(())
-    }
-
-    /// Starts writing the pending changes once the previous batch is committed.
+    /// Hands the pending changes on, starting the tasks when needed.
     async fn send(&mut self) -> Result<()> {
-        self.wait().await?;
         if self.pending.is_empty() {
             return Ok(());
         }
         let changes = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH));
-        let (pool, now, postgres) = (self.pool.clone(), self.now, self.postgres);
-        self.in_flight = Some(tokio::spawn(async move {
-            write_batch(&pool, postgres, &changes, now).await?;
-            Ok(changes.len() as u64)
-        }));
+        let pipeline = self.pipeline.get_or_insert_with(|| {
+            Pipeline::start(
+                self.pool.clone(),
+                self.postgres,
+                self.now,
+                self.written.clone(),
+            )
+        });
+        if pipeline.batches.send(changes).await.is_err() {
+            // The tasks stopped: an error, which waiting for them gives.
+            self.finish().await?;
+            anyhow::bail!("the batch writer stopped");
+        }
         Ok(())
+    }
+
+    /// Waits until the tasks have written every batch handed to them, then stops them.
+    async fn finish(&mut self) -> Result<()> {
+        let Some(Pipeline {
+            batches,
+            prepare,
+            write,
+        }) = self.pipeline.take()
+        else {
+            return Ok(());
+        };
+        drop(batches);
+        let stopped = |e: tokio::task::JoinError| anyhow::anyhow!("the batch writer stopped: {e}");
+        let written = write.await.map_err(stopped)?;
+        let prepared = prepare.await.map_err(stopped)?;
+        written.and(prepared)
     }
 
     /// Writes every pending change and waits until all are committed.
     pub async fn flush(&mut self) -> Result<()> {
         self.send().await?;
-        self.wait().await
+        self.finish().await
     }
 }
 
-/// Writes `changes` in one transaction, with as many versions of the counter, in order.
-async fn write_batch(pool: &AnyPool, postgres: bool, changes: &[Change], now: i64) -> Result<()> {
-    let mut tx = pool.begin().await?;
-    let first = super::take_versions(&mut tx, changes.len() as i64).await?;
-    forget_kept(&mut tx, postgres, changes).await?;
-    let mut inserts: Vec<(&Record, i64)> = vec![];
-    let mut index: Vec<(&Record, Entry, i64)> = vec![];
-    for (version, change) in (first..).zip(changes) {
-        match change {
-            Change::Insert(r) => {
-                inserts.push((r, version));
-                index.extend(entries(r).into_iter().map(|e| (r, e, version)));
+impl Pipeline {
+    fn start(pool: AnyPool, postgres: bool, now: i64, written: Arc<AtomicU64>) -> Self {
+        let (batches, mut to_prepare) = mpsc::channel::<Vec<Change>>(1);
+        let (prepared, mut to_write) = mpsc::channel::<Vec<Prepared>>(1);
+        let prepare = tokio::spawn(async move {
+            while let Some(changes) = to_prepare.recv().await {
+                let batch = changes
+                    .into_iter()
+                    .map(Prepared::of)
+                    .collect::<Result<Vec<_>>>()?;
+                if prepared.send(batch).await.is_err() {
+                    break;
+                }
             }
-            Change::Update(r) => {
+            Ok(())
+        });
+        let write = tokio::spawn(async move {
+            while let Some(batch) = to_write.recv().await {
+                write_batch(&pool, postgres, &batch, now).await?;
+                written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            }
+            Ok(())
+        });
+        Self {
+            batches,
+            prepare,
+            write,
+        }
+    }
+}
+
+/// Writes `batch` in one transaction, with as many versions of the counter, in order.
+async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i64) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let first = super::take_versions(&mut tx, batch.len() as i64).await?;
+    forget_kept(&mut tx, postgres, batch.iter().map(|p| &p.change)).await?;
+    let mut inserts: Vec<(&Record, &str, &str, i64)> = vec![];
+    let mut index: Vec<(&Record, &Entry, i64)> = vec![];
+    for (version, p) in (first..).zip(batch) {
+        match (&p.change, &p.stored) {
+            (Change::Insert(r), Some((hash, fields))) => {
+                inserts.push((r, hash, fields, version));
+                index.extend(p.entries.iter().map(|e| (r, e, version)));
+            }
+            (Change::Update(r), Some((hash, fields))) => {
                 sqlx::query(
                     "UPDATE directory_record SET content_hash = $3, fields = $4, active = 1, \
                      updated_at = $5, deactivated_at = NULL, version = $6 \
@@ -151,8 +240,8 @@ async fn write_batch(pool: &AnyPool, postgres: bool, changes: &[Change], now: i6
                 )
                 .bind(r.kind.as_str())
                 .bind(r.key.as_str())
-                .bind(r.content_hash())
-                .bind(super::fields::encode(&r.fields)?)
+                .bind(hash.as_str())
+                .bind(fields.as_str())
                 .bind(now)
                 .bind(version)
                 .execute(&mut *tx)
@@ -162,9 +251,9 @@ async fn write_batch(pool: &AnyPool, postgres: bool, changes: &[Change], now: i6
                     .bind(r.key.as_str())
                     .execute(&mut *tx)
                     .await?;
-                index.extend(entries(r).into_iter().map(|e| (r, e, version)));
+                index.extend(p.entries.iter().map(|e| (r, e, version)));
             }
-            Change::Deactivate(kind, key) => {
+            (Change::Deactivate(kind, key), _) => {
                 sqlx::query(
                     "UPDATE directory_record SET active = 0, updated_at = $3, \
                      deactivated_at = $3, version = $4 WHERE kind = $1 AND record_key = $2",
@@ -185,6 +274,9 @@ async fn write_batch(pool: &AnyPool, postgres: bool, changes: &[Change], now: i6
                 .execute(&mut *tx)
                 .await?;
             }
+            (Change::Insert(_) | Change::Update(_), None) => {
+                anyhow::bail!("a record to write without its stored form")
+            }
         }
     }
     for chunk in inserts.chunks(RECORD_ROWS) {
@@ -200,10 +292,10 @@ async fn write_batch(pool: &AnyPool, postgres: bool, changes: &[Change], now: i6
 /// Removes the kept resources ([`super::kept`]) the changes alter, before they are written: the
 /// practitioners a new record is shown in, and those a changed or deactivated one is shown in
 /// as stored. Nothing when none is kept (an import into an empty store).
-async fn forget_kept(
+async fn forget_kept<'a>(
     tx: &mut sqlx::AnyConnection,
     postgres: bool,
-    changes: &[Change],
+    changes: impl Iterator<Item = &'a Change>,
 ) -> Result<()> {
     if !kept::any_kept(&mut *tx).await? {
         return Ok(());
@@ -225,7 +317,7 @@ async fn forget_kept(
 async fn insert_records(
     tx: &mut Transaction<'_, Any>,
     postgres: bool,
-    rows: &[(&Record, i64)],
+    rows: &[(&Record, &str, &str, i64)],
     now: i64,
 ) -> Result<()> {
     // `OR FAIL` on SQLite: a duplicate key still fails the statement, and with it the batch's
@@ -239,11 +331,11 @@ async fn insert_records(
         placeholders(rows.len(), 8, postgres)
     );
     let mut args = AnyArguments::default();
-    for (r, version) in rows {
+    for (r, hash, fields, version) in rows {
         bind(&mut args, r.kind.as_str())?;
         bind(&mut args, r.key.clone())?;
-        bind(&mut args, r.content_hash())?;
-        bind(&mut args, super::fields::encode(&r.fields)?)?;
+        bind(&mut args, (*hash).to_owned())?;
+        bind(&mut args, (*fields).to_owned())?;
         bind(&mut args, 1i64)?;
         bind(&mut args, now)?;
         bind(&mut args, None::<i64>)?;
@@ -259,7 +351,7 @@ async fn insert_records(
 pub(super) async fn insert_index(
     tx: &mut Transaction<'_, Any>,
     postgres: bool,
-    rows: &[(&Record, Entry, i64)],
+    rows: &[(&Record, &Entry, i64)],
 ) -> Result<()> {
     let sql = format!(
         "INSERT INTO directory_search (kind, record_key, param, system, value, version) \
