@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 /// The names written as their position. Stored records refer to these positions: the list is
-/// only ever appended to (a test pins what it holds).
+/// only ever appended to (a test pins what it holds). It copies the extracts' column names as
+/// `extract::columns` listed them when it was written, rather than refer to those lists, whose
+/// order may change; a test checks that every column listed there is here too.
 const NAMES: &[&str] = &[
     "Type d'identifiant PP",
     "Identifiant PP",
