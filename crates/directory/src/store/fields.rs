@@ -270,11 +270,10 @@ impl<'de> Visitor<'de> for Only<'_> {
 struct Kept<'a>(Option<&'a [&'a str]>);
 
 impl Kept<'_> {
-    fn keep<E>(&self, name: &str) -> Result<Option<String>, E> {
-        Ok(self
-            .0
+    fn keep(&self, name: &str) -> Option<String> {
+        self.0
             .is_none_or(|only| only.contains(&name))
-            .then(|| name.to_owned()))
+            .then(|| name.to_owned())
     }
 }
 
@@ -294,7 +293,7 @@ impl<'de> Visitor<'de> for Kept<'_> {
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        self.keep(v)
+        Ok(self.keep(v))
     }
 
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
@@ -302,7 +301,7 @@ impl<'de> Visitor<'de> for Kept<'_> {
             .ok()
             .and_then(|i| NAMES.get(i))
             .ok_or_else(|| E::custom(format!("no field name at position {v}")))?;
-        self.keep(name)
+        Ok(self.keep(name))
     }
 }
 

@@ -211,7 +211,7 @@ impl Store {
         f: &mut (dyn FnMut(&str, &str, bool) + Send),
     ) -> Result<()> {
         let mut after: Option<String> = None;
-        // Each page starts at its key, a range of the primary key's index: with the bound in
+        // Each page starts at its key, a range of the records' state index: with the bound in
         // an `OR` (`$2 = 0 OR record_key > $3`, one statement for the first page and the
         // next), SQLite read the kind's keys from the first at every page, which made a pass
         // over millions of records quadratic.

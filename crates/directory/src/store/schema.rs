@@ -302,16 +302,7 @@ impl Store {
 /// schema as it was.
 async fn apply(pool: &AnyPool, postgres: bool, n: i64, file: &str) -> Result<()> {
     let mut tx = pool.begin().await?;
-    for statement in file
-        .split(';')
-        .map(|s| {
-            s.lines()
-                .filter(|l| !l.trim_start().starts_with("--"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .filter(|s| !s.trim().is_empty())
-    {
+    for statement in coeur_common::schema::statements(file) {
         let statement = if postgres {
             statement
                 .replace("COLLATE BINARY", "COLLATE \"C\"")

@@ -57,28 +57,41 @@ struct Pipeline {
     write: JoinHandle<Result<()>>,
 }
 
-/// A change with what its writing needs, computed ahead of its transaction.
-struct Prepared {
-    change: Change,
-    /// The content hash and the fields as stored (inserts and updates).
-    stored: Option<(String, String)>,
-    /// The index rows (inserts and updates).
+/// A record with what its writing needs, computed ahead of its transaction.
+struct Stored {
+    record: Record,
+    /// Its content hash.
+    hash: String,
+    /// Its fields as stored ([`super::fields::encode`]).
+    fields: String,
+    /// Its index rows.
     entries: Vec<Entry>,
+}
+
+impl Stored {
+    fn of(record: Record) -> Result<Self> {
+        Ok(Self {
+            hash: record.content_hash(),
+            fields: super::fields::encode(&record.fields)?,
+            entries: entries(&record),
+            record,
+        })
+    }
+}
+
+/// A [`Change`] prepared for its transaction.
+enum Prepared {
+    Insert(Stored),
+    Update(Stored),
+    Deactivate(RecordKind, String),
 }
 
 impl Prepared {
     fn of(change: Change) -> Result<Self> {
-        let (stored, entries) = match &change {
-            Change::Insert(r) | Change::Update(r) => (
-                Some((r.content_hash(), super::fields::encode(&r.fields)?)),
-                entries(r),
-            ),
-            Change::Deactivate(..) => (None, vec![]),
-        };
-        Ok(Self {
-            change,
-            stored,
-            entries,
+        Ok(match change {
+            Change::Insert(r) => Self::Insert(Stored::of(r)?),
+            Change::Update(r) => Self::Update(Stored::of(r)?),
+            Change::Deactivate(kind, key) => Self::Deactivate(kind, key),
         })
     }
 }
@@ -223,16 +236,17 @@ impl Pipeline {
 async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i64) -> Result<()> {
     let mut tx = pool.begin().await?;
     let first = super::take_versions(&mut tx, batch.len() as i64).await?;
-    forget_kept(&mut tx, postgres, batch.iter().map(|p| &p.change)).await?;
-    let mut inserts: Vec<(&Record, &str, &str, i64)> = vec![];
+    forget_kept(&mut tx, postgres, batch).await?;
+    let mut inserts: Vec<(&Stored, i64)> = vec![];
     let mut index: Vec<(&Record, &Entry, i64)> = vec![];
     for (version, p) in (first..).zip(batch) {
-        match (&p.change, &p.stored) {
-            (Change::Insert(r), Some((hash, fields))) => {
-                inserts.push((r, hash, fields, version));
-                index.extend(p.entries.iter().map(|e| (r, e, version)));
+        match p {
+            Prepared::Insert(s) => {
+                inserts.push((s, version));
+                index.extend(s.entries.iter().map(|e| (&s.record, e, version)));
             }
-            (Change::Update(r), Some((hash, fields))) => {
+            Prepared::Update(s) => {
+                let r = &s.record;
                 sqlx::query(
                     "UPDATE directory_record SET content_hash = $3, fields = $4, active = 1, \
                      updated_at = $5, deactivated_at = NULL, version = $6 \
@@ -240,8 +254,8 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i6
                 )
                 .bind(r.kind.as_str())
                 .bind(r.key.as_str())
-                .bind(hash.as_str())
-                .bind(fields.as_str())
+                .bind(s.hash.as_str())
+                .bind(s.fields.as_str())
                 .bind(now)
                 .bind(version)
                 .execute(&mut *tx)
@@ -251,9 +265,9 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i6
                     .bind(r.key.as_str())
                     .execute(&mut *tx)
                     .await?;
-                index.extend(p.entries.iter().map(|e| (r, e, version)));
+                index.extend(s.entries.iter().map(|e| (r, e, version)));
             }
-            (Change::Deactivate(kind, key), _) => {
+            Prepared::Deactivate(kind, key) => {
                 sqlx::query(
                     "UPDATE directory_record SET active = 0, updated_at = $3, \
                      deactivated_at = $3, version = $4 WHERE kind = $1 AND record_key = $2",
@@ -274,9 +288,6 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i6
                 .execute(&mut *tx)
                 .await?;
             }
-            (Change::Insert(_) | Change::Update(_), None) => {
-                anyhow::bail!("a record to write without its stored form")
-            }
         }
     }
     for chunk in inserts.chunks(RECORD_ROWS) {
@@ -292,10 +303,10 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i6
 /// Removes the kept resources ([`super::kept`]) the changes alter, before they are written: the
 /// practitioners a new record is shown in, and those a changed or deactivated one is shown in
 /// as stored. Nothing when none is kept (an import into an empty store).
-async fn forget_kept<'a>(
+async fn forget_kept(
     tx: &mut sqlx::AnyConnection,
     postgres: bool,
-    changes: impl Iterator<Item = &'a Change>,
+    changes: &[Prepared],
 ) -> Result<()> {
     if !kept::any_kept(&mut *tx).await? {
         return Ok(());
@@ -303,12 +314,12 @@ async fn forget_kept<'a>(
     let mut keys = std::collections::BTreeSet::new();
     for change in changes {
         match change {
-            Change::Insert(r) => keys.extend(kept::shown_in(r)),
-            Change::Update(r) => {
-                keys.extend(kept::shown_in(r));
-                kept::forget_stored(&mut *tx, r.kind, &r.key).await?;
+            Prepared::Insert(s) => keys.extend(kept::shown_in(&s.record)),
+            Prepared::Update(s) => {
+                keys.extend(kept::shown_in(&s.record));
+                kept::forget_stored(&mut *tx, s.record.kind, &s.record.key).await?;
             }
-            Change::Deactivate(kind, key) => kept::forget_stored(&mut *tx, *kind, key).await?,
+            Prepared::Deactivate(kind, key) => kept::forget_stored(&mut *tx, *kind, key).await?,
         }
     }
     kept::forget(&mut *tx, postgres, &keys).await
@@ -317,7 +328,7 @@ async fn forget_kept<'a>(
 async fn insert_records(
     tx: &mut Transaction<'_, Any>,
     postgres: bool,
-    rows: &[(&Record, &str, &str, i64)],
+    rows: &[(&Stored, i64)],
     now: i64,
 ) -> Result<()> {
     // `OR FAIL` on SQLite: a duplicate key still fails the statement, and with it the batch's
@@ -331,11 +342,11 @@ async fn insert_records(
         placeholders(rows.len(), 8, postgres)
     );
     let mut args = AnyArguments::default();
-    for (r, hash, fields, version) in rows {
-        bind(&mut args, r.kind.as_str())?;
-        bind(&mut args, r.key.clone())?;
-        bind(&mut args, (*hash).to_owned())?;
-        bind(&mut args, (*fields).to_owned())?;
+    for (s, version) in rows {
+        bind(&mut args, s.record.kind.as_str())?;
+        bind(&mut args, s.record.key.clone())?;
+        bind(&mut args, s.hash.clone())?;
+        bind(&mut args, s.fields.clone())?;
         bind(&mut args, 1i64)?;
         bind(&mut args, now)?;
         bind(&mut args, None::<i64>)?;

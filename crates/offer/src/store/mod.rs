@@ -332,16 +332,7 @@ impl Store {
                 continue;
             }
             let mut tx = pool.begin().await?;
-            for statement in migration
-                .split(';')
-                .map(|s| {
-                    s.lines()
-                        .filter(|l| !l.trim_start().starts_with("--"))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                })
-                .filter(|s| !s.trim().is_empty())
-            {
+            for statement in coeur_common::schema::statements(migration) {
                 sqlx::query(sqlx::AssertSqlSafe(statement))
                     .execute(&mut *tx)
                     .await
