@@ -339,31 +339,52 @@ async fn seed(store: &Store, s: &DirectoryConfig, now: i64) -> Result<Option<Sum
     social_equipment(1, s.generate_structures, &mut e)
         .context("generating the directory's social equipment extract")?;
     let mut out = Outcome::default();
-    for (name, bytes) in [
-        ("finess_etablissements", f),
-        ("finess_autorisations", h),
-        ("finess_equipements_sociaux", e),
-        ("PS_LibreAcces_Personne_activite", a),
-        ("PS_LibreAcces_SavoirFaire", sf),
-        ("PS_LibreAcces_Dipl_AutExerc", d),
-        ("Extraction_Correspondance_MSSante", m),
-        ("Porteurs_CPS_CPF", c),
-    ] {
+    // One first load when the store is empty: its indexes built once, after the last file.
+    store.begin_first_load().await?;
+    let imported = import_generated(
+        store,
+        [
+            ("finess_etablissements", f),
+            ("finess_autorisations", h),
+            ("finess_equipements_sociaux", e),
+            ("PS_LibreAcces_Personne_activite", a),
+            ("PS_LibreAcces_SavoirFaire", sf),
+            ("PS_LibreAcces_Dipl_AutExerc", d),
+            ("Extraction_Correspondance_MSSante", m),
+            ("Porteurs_CPS_CPF", c),
+        ],
+        now,
+        &mut out,
+    )
+    .await;
+    store.end_first_load().await?;
+    imported?;
+    if let Some((file, why)) = out.skipped.first() {
+        anyhow::bail!("the generated {file} was refused: {why}");
+    }
+    tracing::info!(summary = %out.summary, "directory filled with generated extracts");
+    Ok(Some(out.summary))
+}
+
+/// Imports the generated extracts `files` (name, contents) in turn, as complete extracts.
+async fn import_generated(
+    store: &Store,
+    files: [(&str, Vec<u8>); 8],
+    now: i64,
+    out: &mut Outcome,
+) -> Result<()> {
+    for (name, bytes) in files {
         import_file(
             store,
             name,
             std::io::Cursor::new(bytes),
             true,
             now,
-            &mut out,
+            out,
             &mut |_, _| {},
         )
         .await
         .with_context(|| format!("importing the generated {name}"))?;
     }
-    if let Some((file, why)) = out.skipped.first() {
-        anyhow::bail!("the generated {file} was refused: {why}");
-    }
-    tracing::info!(summary = %out.summary, "directory filled with generated extracts");
-    Ok(Some(out.summary))
+    Ok(())
 }

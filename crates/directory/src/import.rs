@@ -9,7 +9,7 @@
 //! finishes the work (content hashes make it idempotent).
 
 use crate::extract::reader::{FileError, RowError, Rows};
-use crate::extract::{Collector, ExtractKind};
+use crate::extract::{Collector, ExtractKind, KnownKeys};
 use crate::record::key_id;
 use crate::store::{Change, Store, Writer};
 use crate::summary::Summary;
@@ -63,11 +63,16 @@ pub async fn import_file<R: BufRead>(
         }
     };
     let kinds = kind.record_kinds();
-    let bulk = store.is_empty().await?;
-    if bulk {
-        store.bulk_load_begin().await?;
-    }
-    let known = store.known(kinds).await?;
+    // Into an empty store, without the secondary indexes: the first load this import begins,
+    // or the one its caller began for several files.
+    let own = store.begin_first_load().await?;
+    let bulk = store.join_first_load(kinds).await?;
+    // A first load's store holds no record of these kinds (and has no index to list them).
+    let known = if bulk {
+        KnownKeys::default()
+    } else {
+        store.known(kinds).await?
+    };
     let mut collector = Collector::with_stored(kind, rows.header().clone(), known);
     let mut writer = Writer::new(store, now).await?;
     let mut summary = Summary::default();
@@ -77,8 +82,8 @@ pub async fn import_file<R: BufRead>(
             Ok(None) => break,
             Err(e) => {
                 writer.flush().await?;
-                if bulk {
-                    store.bulk_load_end().await?;
+                if own {
+                    store.end_first_load().await?;
                 }
                 return Err(read_error(e)).with_context(|| {
                     format!(
@@ -112,7 +117,9 @@ pub async fn import_file<R: BufRead>(
     if bulk {
         // Every record of these kinds is one this file gave: none is absent from it.
         collector.forget_keys();
-        store.bulk_load_end().await?;
+    }
+    if own {
+        store.end_first_load().await?;
     }
     if complete && !bulk {
         for kind in kinds {
@@ -131,7 +138,7 @@ pub async fn import_file<R: BufRead>(
         }
         writer.flush().await?;
     }
-    if writer.written() > 0 {
+    if writer.written() > 0 && !bulk {
         store.analyze().await?;
     }
     progress(collector.read, writer.written());

@@ -55,6 +55,12 @@ pub const AUTHORITY: &str = "authority";
 /// A card's number, folded: `number-smartcard` looks here.
 pub const SMARTCARD: &str = "smartcard";
 
+/// The parameters whose rows the index by record holds (`directory_search_of_record`, a
+/// partial index, schema `0012`): those a search looks up by prefix. A search's further
+/// criteria on them are checked among the record's rows of the parameter; those on the others
+/// (tokens, references) as one exact row of the index's own order.
+pub const BY_RECORD: &[&str] = &[FAMILY, GIVEN, PREFIX, NAME, CITY, POSTAL_CODE];
+
 /// One row of the search index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {

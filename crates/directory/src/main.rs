@@ -169,6 +169,46 @@ impl coeur_common::random::Clock for SystemClock {
 
 /// A progress bar over the `len` bytes of a file on a terminal; hidden (the import logs plain
 /// lines instead) when stderr is not one.
+/// Imports `files` in turn (`coeur-annuaire import`), each as an extract of its kinds
+/// (`complete`: the whole extract), with a progress bar on a terminal, plain lines otherwise.
+async fn import_files(
+    store: &Store,
+    files: Vec<PathBuf>,
+    complete: bool,
+    now: i64,
+    out: &mut Outcome,
+) -> anyhow::Result<()> {
+    for path in files {
+        let name = path.display().to_string();
+        let file = File::open(&path).with_context(|| name.clone())?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let bar = progress_bar(&name, len);
+        let terminal = !bar.is_hidden();
+        let started = std::time::Instant::now();
+        let mut progress = |rows: u64, written: u64| {
+            let line = format!("{rows} rows read, {written} changes written");
+            if terminal {
+                bar.set_message(line);
+            } else {
+                eprintln!("{name}: {line} ({:.0?})", started.elapsed());
+            }
+        };
+        import_input(
+            store,
+            &name,
+            bar.wrap_read(file),
+            complete,
+            now,
+            out,
+            &mut progress,
+        )
+        .await?;
+        bar.finish_and_clear();
+        eprintln!("{name}: imported in {:.1?}", started.elapsed());
+    }
+    Ok(())
+}
+
 fn progress_bar(name: &str, len: u64) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -299,34 +339,16 @@ async fn main() -> anyhow::Result<()> {
                 .duration_since(std::time::UNIX_EPOCH)?
                 .as_secs() as i64;
             let mut out = Outcome::default();
-            for path in files {
-                let name = path.display().to_string();
-                let file = File::open(&path).with_context(|| name.clone())?;
-                let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-                let bar = progress_bar(&name, len);
-                let terminal = !bar.is_hidden();
+            // Into an empty store, the files are one first load: the indexes are built once,
+            // after the last file (also when one fails: the records written stay searchable).
+            let first_load = store.begin_first_load().await?;
+            let imported = import_files(&store, files, !partial, now, &mut out).await;
+            if first_load {
                 let started = std::time::Instant::now();
-                let mut progress = |rows: u64, written: u64| {
-                    let line = format!("{rows} rows read, {written} changes written");
-                    if terminal {
-                        bar.set_message(line);
-                    } else {
-                        eprintln!("{name}: {line} ({:.0?})", started.elapsed());
-                    }
-                };
-                import_input(
-                    &store,
-                    &name,
-                    bar.wrap_read(file),
-                    !partial,
-                    now,
-                    &mut out,
-                    &mut progress,
-                )
-                .await?;
-                bar.finish_and_clear();
-                eprintln!("{name}: imported in {:.1?}", started.elapsed());
+                store.end_first_load().await?;
+                eprintln!("indexes and statistics built in {:.1?}", started.elapsed());
             }
+            imported?;
             for r in &out.rejected {
                 eprintln!("{}:{}: {}", r.file, r.row.line, r.row.reason);
             }

@@ -7,8 +7,13 @@
 
 use super::search::{idnat, import};
 use super::store_url;
+use super::sync::{pa_file, pa_row};
 use crate::both_dbs;
+use coeur_directory::generate::authorisations;
+use coeur_directory::import::{Outcome, import_file};
+use coeur_directory::index::{FAMILY, IDENTIFIER};
 use coeur_directory::record::{Record, RecordKind};
+use coeur_directory::store::search::{Lookup, Value};
 use coeur_directory::store::{BATCH, Change, Store, Writer};
 use coeur_testkit::Db;
 use sqlx::Row;
@@ -218,3 +223,282 @@ both_dbs!(directory_writer_stops_at_a_failed_batch, |db| async move {
         1
     );
 });
+
+/// The records' indexes as the schema creates them (no primary key).
+fn all_record_indexes() -> (Vec<String>, bool) {
+    (
+        vec![
+            "directory_record_key".to_owned(),
+            "directory_record_state".to_owned(),
+            "directory_record_version".to_owned(),
+        ],
+        false,
+    )
+}
+
+/// Imports `bytes` as the complete extract `name`.
+async fn import_bytes(store: &Store, name: &str, bytes: &[u8]) -> Outcome {
+    let mut out = Outcome::default();
+    import_file(store, name, bytes, true, NOW, &mut out, &mut |_, _| {})
+        .await
+        .expect("import");
+    assert!(out.rejected.is_empty() && out.skipped.is_empty(), "{out:?}");
+    out
+}
+
+/// The practitioners whose `identifier` rows hold `idnat`, through the search index.
+async fn found_by_identifier(store: &Store, idnat: &str) -> usize {
+    let lookup = Lookup::of(
+        vec![IDENTIFIER],
+        vec![Value::Token {
+            system: None,
+            code: idnat.to_owned(),
+        }],
+    );
+    store
+        .by_index(&[RecordKind::Practitioner], &lookup, None, 10)
+        .await
+        .expect("search")
+        .0
+        .len()
+}
+
+both_dbs!(
+    directory_first_load_spans_the_files_of_other_kinds,
+    |db| async move {
+        let (url, _dir) = store_url(db).await;
+        let store = Store::connect(&url).await.expect("store");
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
+
+        // Into the empty store, the professionals' file then the authorisations' file: no
+        // index is built until the load ends.
+        assert!(store.begin_first_load().await.expect("begin"));
+        import(&store, &[(1, "LEFÈVRE", "Hélène"), (2, "DUPONT", "Marc")]).await;
+        assert!(store.in_first_load());
+        assert_eq!(record_indexes(&pool, db).await, (vec![], false));
+        let mut authorised = vec![];
+        authorisations(1, 4, &mut authorised).expect("generated authorisations");
+        let out = import_bytes(&store, "autorisations", &authorised).await;
+        assert!(out.summary.inserted > 0, "{out:?}");
+        assert_eq!(record_indexes(&pool, db).await, (vec![], false));
+
+        store.end_first_load().await.expect("end");
+        assert!(!store.in_first_load());
+        assert_eq!(record_indexes(&pool, db).await, all_record_indexes());
+        assert_eq!(found_by_identifier(&store, &idnat(2)).await, 1);
+        assert_eq!(
+            store
+                .count(RecordKind::Authorisation, false)
+                .await
+                .expect("count"),
+            i64::try_from(out.summary.inserted).expect("count")
+        );
+        // A store holding records begins none.
+        assert!(!store.begin_first_load().await.expect("begin"));
+        assert!(duplicate_refused(&store, &idnat(1)).await);
+    }
+);
+
+both_dbs!(
+    directory_first_load_ends_before_a_file_of_kinds_it_wrote,
+    |db| async move {
+        let (url, _dir) = store_url(db).await;
+        let store = Store::connect(&url).await.expect("store");
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
+        let rows = |people: &[u32]| {
+            let rows: Vec<String> = people
+                .iter()
+                .map(|n| pa_row(&idnat(*n), "M", "MARTIN", "Éric", "10"))
+                .collect();
+            pa_file(&rows)
+        };
+
+        assert!(store.begin_first_load().await.expect("begin"));
+        let first = import_bytes(&store, "pa-1", &rows(&[1, 2])).await;
+        assert_eq!(first.summary.inserted, 4, "{first:?}");
+        // The same kinds again: the load ends, its indexes built, and the second file is
+        // compared with what the first wrote (one professional absent: deactivated).
+        let second = import_bytes(&store, "pa-2", &rows(&[1])).await;
+        assert!(!store.in_first_load());
+        assert_eq!(record_indexes(&pool, db).await, all_record_indexes());
+        assert_eq!(
+            (
+                second.summary.inserted,
+                second.summary.unchanged,
+                second.summary.deactivated
+            ),
+            (0, 2, 2),
+            "{second:?}"
+        );
+        assert_eq!(
+            store
+                .count(RecordKind::Practitioner, true)
+                .await
+                .expect("count"),
+            1
+        );
+        assert_eq!(found_by_identifier(&store, &idnat(2)).await, 1);
+    }
+);
+
+/// Puts the search index in the form schema `0012` replaced: a `version` column (the
+/// records'), the index by record over every row, `0012` not applied.
+pub(super) async fn search_before_0012(pool: &sqlx::AnyPool) {
+    let mut conn = pool.acquire().await.expect("connection");
+    for s in [
+        "ALTER TABLE directory_search ADD COLUMN version BIGINT NOT NULL DEFAULT 0",
+        "UPDATE directory_search SET version = (SELECT r.version FROM directory_record r \
+         WHERE r.kind = directory_search.kind AND r.record_key = directory_search.record_key)",
+        "DROP INDEX directory_search_of_record",
+        "CREATE INDEX directory_search_of_record \
+         ON directory_search (kind, record_key, param, value)",
+        "DELETE FROM directory_schema WHERE file = 12",
+    ] {
+        sqlx::query(s).execute(&mut *conn).await.expect(s);
+    }
+}
+
+/// Whether the index by record of `directory_search` is partial, and whether the table has a
+/// `version` column.
+async fn search_form(pool: &sqlx::AnyPool, db: Db) -> (bool, bool) {
+    let (index, column) = match db {
+        Db::Sqlite => (
+            "SELECT sql FROM sqlite_master WHERE name = 'directory_search_of_record'",
+            "SELECT name FROM pragma_table_info('directory_search') WHERE name = 'version'",
+        ),
+        Db::Postgres => (
+            "SELECT indexdef::text FROM pg_indexes WHERE indexname = 'directory_search_of_record'",
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_name = 'directory_search' AND column_name = 'version'",
+        ),
+    };
+    let sql: String = sqlx::query(index)
+        .fetch_one(pool)
+        .await
+        .expect("the index by record")
+        .try_get(0)
+        .expect("text");
+    let column = sqlx::query(column)
+        .fetch_optional(pool)
+        .await
+        .expect("columns")
+        .is_some();
+    (sql.contains("WHERE"), column)
+}
+
+/// The practitioners the index finds by family name prefix `family`, with the further
+/// criteria `also`, by number.
+async fn by_family(store: &Store, family: &str, also: Vec<Lookup>) -> Vec<String> {
+    let lookup = Lookup {
+        params: vec![FAMILY],
+        values: vec![Value::Prefix(family.to_owned())],
+        also,
+    };
+    let mut keys: Vec<String> = store
+        .by_index(&[RecordKind::Practitioner], &lookup, None, 50)
+        .await
+        .expect("search")
+        .0
+        .into_iter()
+        .map(|(_, s)| s.record.key)
+        .collect();
+    keys.sort();
+    keys
+}
+
+fn identifiers(idnats: &[String]) -> Lookup {
+    Lookup::of(
+        vec![IDENTIFIER],
+        idnats
+            .iter()
+            .map(|i| Value::Token {
+                system: None,
+                code: i.clone(),
+            })
+            .collect(),
+    )
+}
+
+both_dbs!(
+    directory_search_rows_by_record_for_names_only,
+    |db| async move {
+        let (url, _dir) = store_url(db).await;
+        let store = Store::connect(&url).await.expect("store");
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
+        let file = |people: &[(u32, &str)]| {
+            let rows: Vec<String> = people
+                .iter()
+                .map(|(n, family)| pa_row(&idnat(*n), "M", family, "Jean", "10"))
+                .collect();
+            pa_file(&rows)
+        };
+        import_bytes(
+            &store,
+            "pa",
+            &file(&[(1, "LEFÈVRE"), (2, "LEFORT"), (3, "DUPONT")]),
+        )
+        .await;
+        assert_eq!(search_form(&pool, db).await, (true, false));
+
+        // A store of the earlier form: upgraded when opened.
+        drop(store);
+        search_before_0012(&pool).await;
+        assert_eq!(search_form(&pool, db).await, (false, true));
+        let store = Store::connect(&url).await.expect("store opened again");
+        assert_eq!(search_form(&pool, db).await, (true, false));
+
+        // Further criteria: tokens (one exact row each), prefixes (the rows by record).
+        assert_eq!(
+            by_family(&store, "lef", vec![identifiers(&[idnat(2)])]).await,
+            [idnat(2)]
+        );
+        assert_eq!(
+            by_family(&store, "", vec![identifiers(&[idnat(1), idnat(3)])]).await,
+            [idnat(1), idnat(3)]
+        );
+        let family = |p: &str| Lookup::of(vec![FAMILY], vec![Value::Prefix(p.to_owned())]);
+        assert_eq!(
+            by_family(
+                &store,
+                "",
+                vec![identifiers(&[idnat(1), idnat(3)]), family("dup")]
+            )
+            .await,
+            [idnat(3)]
+        );
+
+        // A changed name: the record's rows are those of its new fields only.
+        let out = import_bytes(
+            &store,
+            "pa",
+            &file(&[(1, "MOREAU"), (2, "LEFORT"), (3, "DUPONT")]),
+        )
+        .await;
+        assert!(out.summary.updated >= 1, "{out:?}");
+        assert_eq!(by_family(&store, "lef", vec![]).await, [idnat(2)]);
+        assert_eq!(by_family(&store, "moreau", vec![]).await, [idnat(1)]);
+        assert_eq!(
+            by_family(
+                &store,
+                "mor",
+                vec![family("moreau"), identifiers(&[idnat(1)])]
+            )
+            .await,
+            [idnat(1)]
+        );
+
+        // A professional absent from a complete extract: deactivated, still found.
+        let out = import_bytes(&store, "pa", &file(&[(2, "LEFORT"), (3, "DUPONT")])).await;
+        assert_eq!(out.summary.deactivated, 2, "{out:?}");
+        assert_eq!(found_by_identifier(&store, &idnat(1)).await, 1);
+        let one = store
+            .get(RecordKind::Practitioner, &idnat(1))
+            .await
+            .expect("read")
+            .expect("stored");
+        assert!(!one.active);
+    }
+);

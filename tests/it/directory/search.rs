@@ -311,6 +311,7 @@ both_dbs!(
         // A store of the previous schema: the records without their family-and-given rows.
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
+        crate::directory::schema::search_before_0012(&pool).await;
         for s in [
             "DELETE FROM directory_search WHERE param = 'family-given'",
             "DELETE FROM directory_schema WHERE file = 8",

@@ -97,13 +97,6 @@ pub async fn set_contact(store: &Store, key: &str, c: &Contact, now: i64) -> Res
         tx.rollback().await?;
         return Ok(Saved::NoPractitioner);
     }
-    // The search index carries the record's version (keyset paging): it moves with it.
-    sqlx::query("UPDATE directory_search SET version = $3 WHERE kind = $1 AND record_key = $2")
-        .bind(RecordKind::Practitioner.as_str())
-        .bind(key)
-        .bind(version)
-        .execute(&mut *tx)
-        .await?;
     let old = sqlx::query("SELECT email, phone FROM directory_contact WHERE practitioner_key = $1")
         .bind(key)
         .fetch_optional(&mut *tx)

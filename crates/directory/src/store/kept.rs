@@ -80,18 +80,15 @@ pub(crate) async fn forget_stored(
             .bind(key)
             .execute(&mut *tx)
             .await?;
-    } else {
-        sqlx::query(
-            "DELETE FROM directory_resource WHERE kind = $1 AND record_key IN \
-             (SELECT value FROM directory_search WHERE kind = $2 AND record_key = $3 \
-             AND param = $4)",
-        )
-        .bind(practitioner)
-        .bind(kind.as_str())
-        .bind(key)
-        .bind(OWNER)
-        .execute(&mut *tx)
-        .await?;
+    } else if let Some(stored) = super::stored_record(&mut *tx, kind, key).await? {
+        // Its owners as stored: its `owner` index rows, from its stored fields.
+        for owner in entries(&stored).into_iter().filter(|e| e.param == OWNER) {
+            sqlx::query("DELETE FROM directory_resource WHERE kind = $1 AND record_key = $2")
+                .bind(practitioner)
+                .bind(owner.value)
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     Ok(())
 }

@@ -16,7 +16,8 @@ use crate::record::{Plan, Record, RecordKind, key_id, stored_hash_prefix};
 use anyhow::{Context, Result};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 pub use write::{BATCH, Change, Writer};
 
 /// A SQLite connection's page cache: 64 MiB (see [`Store::connect_for`]).
@@ -30,6 +31,8 @@ const PAGE: i64 = 20_000;
 pub struct Store {
     pool: AnyPool,
     postgres: bool,
+    /// The first load in progress ([`Store::begin_first_load`]): the kinds its imports wrote.
+    first_load: Arc<Mutex<Option<BTreeSet<RecordKind>>>>,
 }
 
 /// A stored record with its state.
@@ -145,7 +148,11 @@ impl Store {
             .context("connecting to the directory's database")?;
         let postgres = !sqlite;
         schema::migrate(&pool, postgres).await?;
-        let store = Self { pool, postgres };
+        let store = Self {
+            pool,
+            postgres,
+            first_load: Arc::default(),
+        };
         store.bulk_load_end().await?;
         store.build_index_if_missing().await?;
         Ok(store)
@@ -453,6 +460,27 @@ impl Store {
             .with_context(|| format!("the shared key {name} is not 32 bytes in hexadecimal"))?;
         Ok(key)
     }
+}
+
+/// The stored record `kind`/`key` (its fields and key), read in the transaction `tx`.
+pub(crate) async fn stored_record(
+    tx: &mut sqlx::AnyConnection,
+    kind: RecordKind,
+    key: &str,
+) -> Result<Option<Record>> {
+    let row =
+        sqlx::query("SELECT fields FROM directory_record WHERE kind = $1 AND record_key = $2")
+            .bind(kind.as_str())
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(row) = row else { return Ok(None) };
+    let fields: &str = row.try_get(0)?;
+    Ok(Some(Record {
+        kind,
+        key: key.to_owned(),
+        fields: fields::decode(fields, None)?,
+    }))
 }
 
 /// Takes `n` versions from the directory's one counter (`directory_version`) in the

@@ -4,7 +4,7 @@
 
 use super::{Store, StoredRecord, stored, stored_only};
 use crate::index::{
-    CODE, FAMILY, FAMILY_GIVEN, OWNER, SEPARATOR, entries, family_given, prefix_end,
+    BY_RECORD, CODE, FAMILY, FAMILY_GIVEN, OWNER, SEPARATOR, entries, family_given, prefix_end,
 };
 use crate::record::RecordKind;
 use crate::space::contact::Contact;
@@ -254,8 +254,14 @@ impl Sql {
         } else {
             self.any_of(&format!("{a}.param"), lookup.params.clone())?;
         }
-        self.push(" AND (");
-        for (i, v) in lookup.values.iter().enumerate() {
+        self.push(" AND ");
+        self.values(a, &lookup.values)
+    }
+
+    /// `(…)`: the index row of alias `a` holds one of `values`.
+    fn values(&mut self, a: &str, values: &[Value]) -> Result<&mut Self> {
+        self.push("(");
+        for (i, v) in values.iter().enumerate() {
             if i > 0 {
                 self.push(" OR ");
             }
@@ -279,6 +285,44 @@ impl Sql {
                         .bind(format!("%{}%", super::like_escaped(c)))?;
                     self.push(" ESCAPE '!'");
                 }
+            }
+        }
+        self.push(")");
+        Ok(self)
+    }
+
+    /// `lookup` (not its `also`) as a condition on the record of the index row `s`: one
+    /// `EXISTS` per parameter, and per value for tokens, so that each reads one exact row of
+    /// the index's order (param, value, kind, key), or, for the parameters of
+    /// [`crate::index::BY_RECORD`] (prefixes), the record's rows of that parameter in the
+    /// index by record, whose condition a parameter's own term implies.
+    fn of_same_record(&mut self, a: &str, lookup: &Lookup) -> Result<&mut Self> {
+        let mut first = true;
+        self.push("(");
+        for param in &lookup.params {
+            anyhow::ensure!(
+                param.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "an unexpected parameter"
+            );
+            let by_record = BY_RECORD.contains(param);
+            let groups: Vec<Vec<Value>> = if by_record {
+                vec![lookup.values.clone()]
+            } else {
+                lookup.values.iter().map(|v| vec![v.clone()]).collect()
+            };
+            for values in groups {
+                if !first {
+                    self.push(" OR ");
+                }
+                first = false;
+                // The parameter written out, a constant of this crate: SQLite and PostgreSQL
+                // choose a partial index only for a condition that implies the index's own.
+                self.push(&format!(
+                    "EXISTS (SELECT 1 FROM directory_search {a} WHERE {a}.param = '{param}' \
+                     AND {a}.kind = s.kind AND {a}.record_key = s.record_key AND "
+                ));
+                self.values(a, &values)?;
+                self.push(")");
             }
         }
         self.push(")");
@@ -471,13 +515,8 @@ impl Store {
             q.push("))");
         }
         for (i, also) in lookup.also.iter().enumerate() {
-            let alias = format!("a{i}");
-            q.push(&format!(
-                " AND EXISTS (SELECT 1 FROM directory_search {alias} WHERE {alias}.kind = s.kind \
-                 AND {alias}.record_key = s.record_key AND "
-            ));
-            q.criterion(&alias, also)?;
-            q.push(")");
+            q.push(" AND ");
+            q.of_same_record(&format!("a{i}"), also)?;
         }
         q.push(" ORDER BY s.value, s.kind, s.record_key")
             .limit(limit);
@@ -647,7 +686,7 @@ impl Store {
             q.push(" AND s.value IN ")
                 .list(chunk.iter().map(|k| (*k).to_owned()))?;
             q.push(" AND s.kind IN ").list(kinds_str(kinds))?;
-            q.push(" ORDER BY s.version");
+            q.push(" ORDER BY r.version");
             out.extend(records(&q.fetch(self).await?, only)?);
         }
         Ok(out)

@@ -19,7 +19,7 @@ pub const BATCH: usize = 2000;
 /// Rows per multi-row insert of records (8 columns: 4,000 parameters, below SQLite's and
 /// PostgreSQL's limits).
 const RECORD_ROWS: usize = 500;
-/// Rows per multi-row insert of index rows (6 columns).
+/// Rows per multi-row insert of index rows (5 columns).
 const INDEX_ROWS: usize = 1000;
 
 /// One change.
@@ -238,15 +238,16 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i6
     let first = super::take_versions(&mut tx, batch.len() as i64).await?;
     forget_kept(&mut tx, postgres, batch).await?;
     let mut inserts: Vec<(&Stored, i64)> = vec![];
-    let mut index: Vec<(&Record, &Entry, i64)> = vec![];
+    let mut index: Vec<(&Record, &Entry)> = vec![];
     for (version, p) in (first..).zip(batch) {
         match p {
             Prepared::Insert(s) => {
                 inserts.push((s, version));
-                index.extend(s.entries.iter().map(|e| (&s.record, e, version)));
+                index.extend(s.entries.iter().map(|e| (&s.record, e)));
             }
             Prepared::Update(s) => {
                 let r = &s.record;
+                forget_index_rows(&mut tx, r.kind, &r.key).await?;
                 sqlx::query(
                     "UPDATE directory_record SET content_hash = $3, fields = $4, active = 1, \
                      updated_at = $5, deactivated_at = NULL, version = $6 \
@@ -260,12 +261,7 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i6
                 .bind(version)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("DELETE FROM directory_search WHERE kind = $1 AND record_key = $2")
-                    .bind(r.kind.as_str())
-                    .bind(r.key.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                index.extend(s.entries.iter().map(|e| (r, e, version)));
+                index.extend(s.entries.iter().map(|e| (r, e)));
             }
             Prepared::Deactivate(kind, key) => {
                 sqlx::query(
@@ -275,15 +271,6 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i6
                 .bind(kind.as_str())
                 .bind(key.as_str())
                 .bind(now)
-                .bind(version)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE directory_search SET version = $3 \
-                     WHERE kind = $1 AND record_key = $2",
-                )
-                .bind(kind.as_str())
-                .bind(key.as_str())
                 .bind(version)
                 .execute(&mut *tx)
                 .await?;
@@ -297,6 +284,32 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i6
         insert_index(&mut tx, postgres, chunk).await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Removes the index rows of the stored record `kind`/`key`: those its stored fields give
+/// ([`crate::index::entries`]), each an exact row of the index's order (param, value, kind,
+/// key). The index by record holds only some parameters' rows (schema `0012`).
+async fn forget_index_rows(
+    tx: &mut sqlx::AnyConnection,
+    kind: RecordKind,
+    key: &str,
+) -> Result<()> {
+    let Some(stored) = super::stored_record(&mut *tx, kind, key).await? else {
+        return Ok(());
+    };
+    for e in entries(&stored) {
+        sqlx::query(
+            "DELETE FROM directory_search WHERE param = $1 AND value = $2 AND kind = $3 \
+             AND record_key = $4",
+        )
+        .bind(e.param)
+        .bind(e.value)
+        .bind(kind.as_str())
+        .bind(key.to_owned())
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(())
 }
 
@@ -362,21 +375,19 @@ async fn insert_records(
 pub(super) async fn insert_index(
     tx: &mut Transaction<'_, Any>,
     postgres: bool,
-    rows: &[(&Record, &Entry, i64)],
+    rows: &[(&Record, &Entry)],
 ) -> Result<()> {
     let sql = format!(
-        "INSERT INTO directory_search (kind, record_key, param, system, value, version) \
-         VALUES {}",
-        placeholders(rows.len(), 6, postgres)
+        "INSERT INTO directory_search (kind, record_key, param, system, value) VALUES {}",
+        placeholders(rows.len(), 5, postgres)
     );
     let mut args = AnyArguments::default();
-    for (r, e, version) in rows {
+    for (r, e) in rows {
         bind(&mut args, r.kind.as_str())?;
         bind(&mut args, r.key.clone())?;
         bind(&mut args, e.param)?;
         bind(&mut args, e.system)?;
         bind(&mut args, e.value.clone())?;
-        bind(&mut args, *version)?;
     }
     sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
         .execute(&mut **tx)
