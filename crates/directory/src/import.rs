@@ -9,7 +9,7 @@
 //! finishes the work (content hashes make it idempotent).
 
 use crate::extract::reader::{FileError, RowError, Rows};
-use crate::extract::{Collector, ExtractKind, KnownKeys};
+use crate::extract::{Collector, ExtractKind, KnownKeys, Taken};
 use crate::record::key_id;
 use crate::store::{Change, Store, Writer};
 use crate::summary::Summary;
@@ -96,16 +96,21 @@ pub async fn import_file<R: BufRead>(
             }
         };
         collector.push(row);
-        for (record, stored) in collector.take_records() {
+        for Taken {
+            record,
+            stored,
+            digest,
+        } in collector.take_records()
+        {
             match stored {
                 None => {
                     summary.inserted += 1;
-                    writer.push(Change::Insert(record)).await?;
+                    writer.push_digested(Change::Insert(record), digest).await?;
                 }
                 Some(s) if s.unchanged() => summary.unchanged += 1,
                 Some(_) => {
                     summary.updated += 1;
-                    writer.push(Change::Update(record)).await?;
+                    writer.push_digested(Change::Update(record), digest).await?;
                 }
             }
         }

@@ -90,7 +90,7 @@ impl Record {
     /// SHA-256 of kind, key and fields, each part ended by a separator. The parts are gathered
     /// into one buffer hashed at once: a digest update per part (four per field) cost more
     /// than the hashing itself.
-    fn digest(&self) -> [u8; 32] {
+    pub fn digest(&self) -> [u8; 32] {
         let mut bytes = Vec::with_capacity(
             self.kind.as_str().len()
                 + self.key.len()
@@ -122,7 +122,8 @@ impl Record {
     }
 }
 
-fn prefix_of(bytes: &[u8]) -> u64 {
+/// The first 64 bits of a digest ([`Record::hash_prefix`]).
+pub fn prefix_of(bytes: &[u8]) -> u64 {
     let mut b = [0; 8];
     b.copy_from_slice(&bytes[..8]);
     u64::from_be_bytes(b)

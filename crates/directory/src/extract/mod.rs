@@ -6,7 +6,7 @@ pub mod columns;
 pub mod reader;
 
 use crate::keys::{check_finess, check_optional, check_rpps, check_siren, check_siret};
-use crate::record::{KeyId, Record, RecordKind, key_id};
+use crate::record::{KeyId, Record, RecordKind, key_id, prefix_of};
 use reader::{FileError, Header, Row, RowError};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -221,6 +221,17 @@ impl StoredState {
     }
 }
 
+/// A record a [`Collector`] hands out.
+#[derive(Debug)]
+pub struct Taken {
+    /// The record.
+    pub record: Record,
+    /// Its stored state, when one is stored.
+    pub stored: Option<StoredState>,
+    /// Its [`Record::digest`], taken once: the writer stores it as its content hash.
+    pub digest: [u8; 32],
+}
+
 /// Takes the rows of one file one at a time and hands out its records as they come
 /// ([`Collector::take_records`]), rejecting bad rows with their reason. It remembers every
 /// record key seen (16 bytes and two hashes each, not the records): duplicates are refused,
@@ -233,7 +244,7 @@ pub struct Collector {
     /// The columns of an exercise (`Personne_activite`): all but the person's, IdNat kept.
     role_columns: Vec<&'static str>,
     /// The records taken and not handed out yet, with the stored state of their key.
-    out: Vec<(Record, Option<StoredState>)>,
+    out: Vec<Taken>,
     /// Rows read (good and bad).
     pub read: u64,
     /// Rejected rows.
@@ -266,7 +277,7 @@ impl Collector {
     }
 
     /// The records taken since the last call, each with its stored state when it had one.
-    pub fn take_records(&mut self) -> Vec<(Record, Option<StoredState>)> {
+    pub fn take_records(&mut self) -> Vec<Taken> {
         std::mem::take(&mut self.out)
     }
 
@@ -298,12 +309,18 @@ impl Collector {
         self.known.get(id).map(|k| k.in_file).filter(|h| *h != 0)
     }
 
-    /// Hands out a record the file has not given before.
-    fn emit(&mut self, id: KeyId, record: Record) {
+    /// Hands out a record the file has not given before, with its [`Record::digest`] when
+    /// already taken (else taken here).
+    fn emit(&mut self, id: KeyId, record: Record, digest: Option<[u8; 32]>) {
+        let digest = digest.unwrap_or_else(|| record.digest());
         let k = self.known.get_or_default(id);
-        k.in_file = record.hash_prefix() | 1;
+        k.in_file = prefix_of(&digest) | 1;
         let stored = k.state();
-        self.out.push((record, stored));
+        self.out.push(Taken {
+            record,
+            stored,
+            digest,
+        });
     }
 
     fn fields(&self, row: &Row, names: &[&str]) -> BTreeMap<String, String> {
@@ -348,7 +365,7 @@ impl Collector {
                 record.key
             ));
         }
-        self.emit(id, record);
+        self.emit(id, record, None);
         Ok(())
     }
 
@@ -453,7 +470,8 @@ impl Collector {
         self.role_columns = role_columns;
         let person_id = key_id(person.kind, &person.key);
         let given = self.given(&person_id);
-        if given.is_some_and(|h| h != person.hash_prefix() | 1) {
+        let person_digest = person.digest();
+        if given.is_some_and(|h| h != prefix_of(&person_digest) | 1) {
             return Err(format!("person {idnat} differs from an earlier row"));
         }
         let role_id = key_id(role.kind, &role.key);
@@ -461,9 +479,9 @@ impl Collector {
             return Err(format!("duplicate exercise {:?}", role.key));
         }
         if given.is_none() {
-            self.emit(person_id, person);
+            self.emit(person_id, person, Some(person_digest));
         }
-        self.emit(role_id, role);
+        self.emit(role_id, role, None);
         Ok(())
     }
 
@@ -513,7 +531,7 @@ impl Collector {
                     key: ej.to_owned(),
                     fields: [("nofinessej".to_owned(), ej.to_owned())].into(),
                 };
-                self.emit(id, record);
+                self.emit(id, record, None);
             }
         }
         Ok(())
@@ -539,7 +557,7 @@ pub fn collect<R: std::io::BufRead>(input: R) -> Result<(ExtractKind, Collected)
     let mut records = BTreeMap::new();
     while let Some(row) = rows.next_row()? {
         c.push(row);
-        for (r, _) in c.take_records() {
+        for Taken { record: r, .. } in c.take_records() {
             records.insert((r.kind, r.key.clone()), r);
         }
     }
@@ -580,5 +598,43 @@ mod known_keys_tests {
         known.get_or_default(other).in_file = 5;
         assert_eq!(known.len(), 1001);
         assert_eq!(known.get(&other).map(|k| k.in_file), Some(5));
+    }
+}
+
+#[cfg(test)]
+mod taken_tests {
+    use super::{Collector, ExtractKind, Taken};
+    use crate::generate::{Writers, generate};
+
+    /// Every record handed out comes with its own digest: the writer stores it as the content
+    /// hash, and a re-import compares with it.
+    #[test]
+    fn records_come_with_their_own_digest() {
+        let (mut a, mut s, mut d, mut m, mut f, mut c) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let w = Writers {
+            activite: &mut a,
+            savoir_faire: &mut s,
+            diplome: &mut d,
+            mssante: &mut m,
+            finess: &mut f,
+            cartes: &mut c,
+        };
+        generate(3, 40, 5, w).expect("generated");
+        for file in [&a, &f, &m] {
+            let mut rows = super::reader::Rows::open(file.as_slice()).expect("header");
+            let kind = ExtractKind::of_header(rows.header()).expect("kind");
+            let mut collector = Collector::new(kind, rows.header().clone());
+            let mut taken = 0;
+            while let Some(row) = rows.next_row().expect("row") {
+                collector.push(row);
+                for Taken { record, digest, .. } in collector.take_records() {
+                    assert_eq!(digest, record.digest(), "{}", record.key);
+                    taken += 1;
+                }
+            }
+            assert!(taken > 40 || file != &a, "{taken}");
+            assert!(collector.rejected.is_empty(), "{:?}", collector.rejected);
+        }
     }
 }

@@ -45,14 +45,14 @@ pub struct Writer {
     pool: AnyPool,
     postgres: bool,
     now: i64,
-    pending: Vec<Change>,
+    pending: Vec<(Change, Option<[u8; 32]>)>,
     pipeline: Option<Pipeline>,
     written: Arc<AtomicU64>,
 }
 
 /// The tasks a [`Writer`] hands its full batches to.
 struct Pipeline {
-    batches: mpsc::Sender<Vec<Change>>,
+    batches: mpsc::Sender<Vec<(Change, Option<[u8; 32]>)>>,
     prepare: JoinHandle<Result<()>>,
     write: JoinHandle<Result<()>>,
 }
@@ -69,9 +69,10 @@ struct Stored {
 }
 
 impl Stored {
-    fn of(record: Record) -> Result<Self> {
+    /// `record` prepared, its [`Record::digest`] taken unless given.
+    fn of(record: Record, digest: Option<[u8; 32]>) -> Result<Self> {
         Ok(Self {
-            hash: record.content_hash(),
+            hash: hex::encode(digest.unwrap_or_else(|| record.digest())),
             fields: super::fields::encode(&record.fields)?,
             entries: entries(&record),
             record,
@@ -87,10 +88,10 @@ enum Prepared {
 }
 
 impl Prepared {
-    fn of(change: Change) -> Result<Self> {
+    fn of((change, digest): (Change, Option<[u8; 32]>)) -> Result<Self> {
         Ok(match change {
-            Change::Insert(r) => Self::Insert(Stored::of(r)?),
-            Change::Update(r) => Self::Update(Stored::of(r)?),
+            Change::Insert(r) => Self::Insert(Stored::of(r, digest)?),
+            Change::Update(r) => Self::Update(Stored::of(r, digest)?),
             Change::Deactivate(kind, key) => Self::Deactivate(kind, key),
         })
     }
@@ -148,6 +149,16 @@ impl Writer {
 
     /// Adds a change; a full batch is handed to the tasks that prepare and write it.
     pub async fn push(&mut self, change: Change) -> Result<()> {
+        self.add((change, None)).await
+    }
+
+    /// [`Writer::push`] for an insert or an update whose record's [`Record::digest`] is taken
+    /// already (an import's `Collector` takes it): its content hash, not taken again.
+    pub async fn push_digested(&mut self, change: Change, digest: [u8; 32]) -> Result<()> {
+        self.add((change, Some(digest))).await
+    }
+
+    async fn add(&mut self, change: (Change, Option<[u8; 32]>)) -> Result<()> {
         self.pending.push(change);
         if self.pending.len() >= BATCH {
             self.send().await?;
@@ -203,7 +214,7 @@ impl Writer {
 
 impl Pipeline {
     fn start(pool: AnyPool, postgres: bool, now: i64, written: Arc<AtomicU64>) -> Self {
-        let (batches, mut to_prepare) = mpsc::channel::<Vec<Change>>(1);
+        let (batches, mut to_prepare) = mpsc::channel::<Vec<(Change, Option<[u8; 32]>)>>(1);
         let (prepared, mut to_write) = mpsc::channel::<Vec<Prepared>>(1);
         let prepare = tokio::spawn(async move {
             while let Some(changes) = to_prepare.recv().await {
