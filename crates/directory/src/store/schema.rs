@@ -121,11 +121,11 @@ impl Store {
                 .is_some();
             // Through the index's order: every record of these kinds has an `owner` or an
             // `organization` row (the index by record holds neither, schema `0012`).
+            // The parameters written out ([`super::search::Sql::params`]).
             let rows = sqlx::query(
-                "SELECT 1 FROM directory_search WHERE param IN ($1, $2) AND kind = $3 LIMIT 1",
+                "SELECT 1 FROM directory_search WHERE param IN ('owner', 'organization') \
+                 AND kind = $1 LIMIT 1",
             )
-            .bind(crate::index::OWNER)
-            .bind(crate::index::ORGANIZATION)
             .bind(kind.as_str())
             .fetch_optional(&self.pool)
             .await?

@@ -232,30 +232,31 @@ impl Sql {
 
     /// The condition of `lookup` (not its `also`) on the index rows of alias `a`.
     fn criterion(&mut self, a: &str, lookup: &Lookup) -> Result<&mut Self> {
-        if lookup
-            .values
-            .iter()
-            .any(|v| matches!(v, Value::Contains(_)))
-        {
-            // The parameters written out (they are this crate's constants, [`crate::index`]):
-            // PostgreSQL's partial trigram index on names is chosen only for a query whose
-            // condition implies its own, `param = 'name'`, when the plan is made.
-            let names: Vec<String> = lookup
-                .params
-                .iter()
-                .filter(|p| p.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
-                .map(|p| format!("'{p}'"))
-                .collect();
-            anyhow::ensure!(
-                names.len() == lookup.params.len(),
-                "an unexpected parameter"
-            );
-            self.push(&format!("{a}.param IN ({})", names.join(", ")));
-        } else {
-            self.any_of(&format!("{a}.param"), lookup.params.clone())?;
-        }
+        self.params(a, &lookup.params)?;
         self.push(" AND ");
         self.values(a, &lookup.values)
+    }
+
+    /// `a.param = '…'` or `a.param IN ('…', …)`: the parameters written out, never bound.
+    /// They are this crate's constants ([`crate::index`]). A database chooses a partial index
+    /// only for a condition that implies the index's own when it plans the statement
+    /// (PostgreSQL's trigram index of names, `param = 'name'`; the index by record). And
+    /// SQLite, finding a bound parameter where the index's condition has a constant, plans
+    /// the statement again at every execution: measured, half of an identifier search's
+    /// time went to preparing it anew.
+    pub(super) fn params(&mut self, a: &str, params: &[&str]) -> Result<&mut Self> {
+        anyhow::ensure!(
+            params
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')),
+            "an unexpected parameter"
+        );
+        let names: Vec<String> = params.iter().map(|p| format!("'{p}'")).collect();
+        match names.as_slice() {
+            [one] => self.push(&format!("{a}.param = {one}")),
+            _ => self.push(&format!("{a}.param IN ({})", names.join(", "))),
+        };
+        Ok(self)
     }
 
     /// `(…)`: the index row of alias `a` holds one of `values`.
@@ -300,10 +301,6 @@ impl Sql {
         let mut first = true;
         self.push("(");
         for param in &lookup.params {
-            anyhow::ensure!(
-                param.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
-                "an unexpected parameter"
-            );
             let by_record = BY_RECORD.contains(param);
             let groups: Vec<Vec<Value>> = if by_record {
                 vec![lookup.values.clone()]
@@ -315,11 +312,14 @@ impl Sql {
                     self.push(" OR ");
                 }
                 first = false;
-                // The parameter written out, a constant of this crate: SQLite and PostgreSQL
-                // choose a partial index only for a condition that implies the index's own.
+                // The parameter written out ([`Sql::params`]): its own term implies the
+                // condition of the index by record.
                 self.push(&format!(
-                    "EXISTS (SELECT 1 FROM directory_search {a} WHERE {a}.param = '{param}' \
-                     AND {a}.kind = s.kind AND {a}.record_key = s.record_key AND "
+                    "EXISTS (SELECT 1 FROM directory_search {a} WHERE "
+                ));
+                self.params(a, &[param])?;
+                self.push(&format!(
+                    " AND {a}.kind = s.kind AND {a}.record_key = s.record_key AND "
                 ));
                 self.values(a, &values)?;
                 self.push(")");
@@ -451,14 +451,14 @@ impl Store {
                 return Ok((out, next, contacts, counter));
             }
             // Every row of this family name is read: the next one the prefix begins.
-            let row = sqlx::query(
-                "SELECT MIN(value) FROM directory_search WHERE param = $1 AND value > $2                  AND value < $3",
-            )
-            .bind(FAMILY)
-            .bind(family)
-            .bind(end.clone())
-            .fetch_one(&self.pool)
-            .await?;
+            let mut q = Sql::new(self, "SELECT MIN(s.value) FROM directory_search s WHERE ");
+            q.params("s", &[FAMILY])?;
+            q.push(" AND s.value > ").bind(family)?;
+            q.push(" AND s.value < ").bind(end.clone())?;
+            let row =
+                q.fetch(self).await?.into_iter().next().ok_or_else(|| {
+                    anyhow::anyhow!("no answer to the next family name's statement")
+                })?;
             match row.try_get::<Option<String>, _>(0)? {
                 Some(next_family) => family = next_family,
                 None => return Ok((out, None, contacts, counter)),
@@ -679,10 +679,10 @@ impl Store {
                 self,
                 &format!(
                     "SELECT {RECORD_COLUMNS} FROM directory_search s JOIN directory_record r \
-                 ON r.kind = s.kind AND r.record_key = s.record_key WHERE s.param = "
+                 ON r.kind = s.kind AND r.record_key = s.record_key WHERE "
                 ),
             );
-            q.bind(OWNER)?;
+            q.params("s", &[OWNER])?;
             q.push(" AND s.value IN ")
                 .list(chunk.iter().map(|k| (*k).to_owned()))?;
             q.push(" AND s.kind IN ").list(kinds_str(kinds))?;
@@ -704,9 +704,9 @@ impl Store {
             let mut q = Sql::new(
                 self,
                 "SELECT s.record_key FROM directory_search s JOIN directory_record r \
-                 ON r.kind = s.kind AND r.record_key = s.record_key WHERE s.param = ",
+                 ON r.kind = s.kind AND r.record_key = s.record_key WHERE ",
             );
-            q.bind(CODE)?;
+            q.params("s", &[CODE])?;
             match v {
                 Value::Token { system, code } => {
                     q.push(" AND s.value = ").bind(code.clone())?;
@@ -729,5 +729,59 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Lookup, Sql, Value};
+    use crate::index::{CODE, FAMILY, GIVEN, IDENTIFIER};
+
+    /// The parameters are written out in every condition on the index, never bound: SQLite
+    /// would otherwise plan the statement again at every execution (see [`Sql::params`]).
+    #[test]
+    fn parameters_are_written_out() {
+        let lookup = Lookup {
+            params: vec![FAMILY, GIVEN],
+            values: vec![Value::Prefix("dup".into())],
+            also: vec![
+                Lookup::of(
+                    vec![CODE],
+                    vec![
+                        Value::Token {
+                            system: Some("s".into()),
+                            code: "10".into(),
+                        },
+                        Value::Token {
+                            system: None,
+                            code: "21".into(),
+                        },
+                    ],
+                ),
+                Lookup::of(vec![FAMILY], vec![Value::Prefix("dupo".into())]),
+            ],
+        };
+        for postgres in [false, true] {
+            let mut q = Sql::for_db(postgres, "");
+            q.criterion("s", &lookup).expect("criterion");
+            for also in &lookup.also {
+                q.push(" AND ");
+                q.of_same_record("a", also).expect("also");
+            }
+            let text = q.text;
+            assert!(
+                text.starts_with("s.param IN ('family', 'given') AND "),
+                "{text}"
+            );
+            // One exact row per token, the prefix among the record's rows of its parameter.
+            assert_eq!(text.matches("a.param = 'code'").count(), 2, "{text}");
+            assert_eq!(text.matches("a.param = 'family'").count(), 1, "{text}");
+            assert!(
+                !text.contains("param = ?") && !text.contains("param = $"),
+                "{text}"
+            );
+        }
+        let mut q = Sql::for_db(false, "");
+        assert!(q.params("s", &[IDENTIFIER, "x'; --"]).is_err());
     }
 }

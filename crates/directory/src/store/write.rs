@@ -258,7 +258,7 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i6
             }
             Prepared::Update(s) => {
                 let r = &s.record;
-                forget_index_rows(&mut tx, r.kind, &r.key).await?;
+                forget_index_rows(&mut tx, postgres, r.kind, &r.key).await?;
                 sqlx::query(
                     "UPDATE directory_record SET content_hash = $3, fields = $4, active = 1, \
                      updated_at = $5, deactivated_at = NULL, version = $6 \
@@ -303,6 +303,7 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i6
 /// key). The index by record holds only some parameters' rows (schema `0012`).
 async fn forget_index_rows(
     tx: &mut sqlx::AnyConnection,
+    postgres: bool,
     kind: RecordKind,
     key: &str,
 ) -> Result<()> {
@@ -310,16 +311,12 @@ async fn forget_index_rows(
         return Ok(());
     };
     for e in entries(&stored) {
-        sqlx::query(
-            "DELETE FROM directory_search WHERE param = $1 AND value = $2 AND kind = $3 \
-             AND record_key = $4",
-        )
-        .bind(e.param)
-        .bind(e.value)
-        .bind(kind.as_str())
-        .bind(key.to_owned())
-        .execute(&mut *tx)
-        .await?;
+        let mut q = super::search::Sql::for_db(postgres, "DELETE FROM directory_search WHERE ");
+        q.params("directory_search", &[e.param])?;
+        q.push(" AND value = ").bind(e.value)?;
+        q.push(" AND kind = ").bind(kind.as_str())?;
+        q.push(" AND record_key = ").bind(key.to_owned())?;
+        q.execute(&mut *tx).await?;
     }
     Ok(())
 }
