@@ -33,7 +33,7 @@ use crate::app::App;
 use crate::config::DirectoryConfig;
 use crate::service_clients::{ClientOf, ensure_client};
 use anyhow::{Context, Result, anyhow};
-use coeur_directory::generate::{Writers, authorisations, generate, social_equipment};
+use coeur_directory::generate::{authorisations, generate_in_memory, social_equipment};
 use coeur_directory::http::{Access, Config, Directory, router};
 use coeur_directory::import::{Outcome, import_file};
 use coeur_directory::record::RecordKind;
@@ -316,22 +316,8 @@ async fn seed(store: &Store, s: &DirectoryConfig, now: i64) -> Result<Option<Sum
             return Ok(None);
         }
     }
-    let (mut a, mut sf, mut d, mut m, mut f, mut c) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    generate(
-        1,
-        s.generate_professionals,
-        s.generate_structures,
-        Writers {
-            activite: &mut a,
-            savoir_faire: &mut sf,
-            diplome: &mut d,
-            mssante: &mut m,
-            finess: &mut f,
-            cartes: &mut c,
-        },
-    )
-    .context("generating the directory's extracts")?;
+    let g = generate_in_memory(1, s.generate_professionals, s.generate_structures)
+        .context("generating the directory's extracts")?;
     let mut h = vec![];
     authorisations(1, s.generate_structures, &mut h)
         .context("generating the directory's authorisations extract")?;
@@ -344,14 +330,14 @@ async fn seed(store: &Store, s: &DirectoryConfig, now: i64) -> Result<Option<Sum
     let imported = import_generated(
         store,
         [
-            ("finess_etablissements", f),
+            ("finess_etablissements", g.finess),
             ("finess_autorisations", h),
             ("finess_equipements_sociaux", e),
-            ("PS_LibreAcces_Personne_activite", a),
-            ("PS_LibreAcces_SavoirFaire", sf),
-            ("PS_LibreAcces_Dipl_AutExerc", d),
-            ("Extraction_Correspondance_MSSante", m),
-            ("Porteurs_CPS_CPF", c),
+            ("PS_LibreAcces_Personne_activite", g.activite),
+            ("PS_LibreAcces_SavoirFaire", g.savoir_faire),
+            ("PS_LibreAcces_Dipl_AutExerc", g.diplome),
+            ("Extraction_Correspondance_MSSante", g.mssante),
+            ("Porteurs_CPS_CPF", g.cartes),
         ],
         now,
         &mut out,

