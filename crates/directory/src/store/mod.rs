@@ -33,6 +33,8 @@ pub struct Store {
     postgres: bool,
     /// The first load in progress ([`Store::begin_first_load`]): the kinds its imports wrote.
     first_load: Arc<Mutex<Option<BTreeSet<RecordKind>>>>,
+    /// SQLite's URL, for the writer's checkpoints on a connection of their own.
+    sqlite_url: Option<Arc<str>>,
 }
 
 /// A stored record with its state.
@@ -152,6 +154,7 @@ impl Store {
             pool,
             postgres,
             first_load: Arc::default(),
+            sqlite_url: sqlite.then(|| Arc::from(url.as_str())),
         };
         store.bulk_load_end().await?;
         store.build_index_if_missing().await?;

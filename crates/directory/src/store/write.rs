@@ -44,6 +44,7 @@ pub enum Change {
 pub struct Writer {
     pool: AnyPool,
     postgres: bool,
+    sqlite_url: Option<Arc<str>>,
     now: i64,
     pending: Vec<(Change, Option<[u8; 32]>)>,
     pipeline: Option<Pipeline>,
@@ -59,23 +60,35 @@ struct Pipeline {
     checkpoint: Option<JoinHandle<()>>,
 }
 
-/// Copies SQLite's log into the database from another connection of the pool each time
-/// `committed` is told of a commit, one checkpoint at a time (a passive one: it waits for
-/// no one and blocks no writer), until `committed`'s sender is gone. Without it, the commit
-/// that crossed the connection's threshold (`wal_autocheckpoint`) copied the log's pages and
-/// synced the file while the batches behind it waited: at 1.25 M rows, the writing went
-/// from 36.7 s to 34.2 s. The threshold stays, as the log's bound should this task fall
-/// behind.
-fn checkpoints(pool: AnyPool, mut committed: mpsc::Receiver<()>) -> JoinHandle<()> {
+/// Copies SQLite's log into the database file `url` each time `committed` is told of a
+/// commit, one checkpoint at a time (a passive one: it waits for no one and blocks no
+/// writer), until `committed`'s sender is gone; from a connection of its own, with SQLite's
+/// small default page cache (a connection of the pool, later writing batches too, would fill
+/// a second 64 MiB cache: +60 MiB at the peak of a national-size import). Without it, the
+/// commit that crossed the connection's threshold (`wal_autocheckpoint`) copied the log's
+/// pages and synced the file while the batches behind it waited: at 1.25 M rows, the writing
+/// went from 36.7 s to 34.2 s. The threshold stays, as the log's bound should this task fall
+/// behind or fail to connect.
+fn checkpoints(url: Arc<str>, mut committed: mpsc::Receiver<()>) -> JoinHandle<()> {
+    use sqlx::Connection;
     tokio::spawn(async move {
+        let mut conn = match sqlx::AnyConnection::connect(&url).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!(error = %e, "directory: no connection for the checkpoints");
+                while committed.recv().await.is_some() {}
+                return;
+            }
+        };
         while committed.recv().await.is_some() {
             let done = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&pool)
+                .execute(&mut conn)
                 .await;
             if let Err(e) = done {
                 tracing::warn!(error = %e, "directory: checkpoint");
             }
         }
+        let _ = conn.close().await;
     })
 }
 
@@ -157,6 +170,7 @@ impl Writer {
         Ok(Self {
             pool: store.pool.clone(),
             postgres: store.postgres,
+            sqlite_url: store.sqlite_url.clone(),
             now,
             pending: Vec::with_capacity(BATCH),
             pipeline: None,
@@ -198,6 +212,7 @@ impl Writer {
             Pipeline::start(
                 self.pool.clone(),
                 self.postgres,
+                self.sqlite_url.clone(),
                 self.now,
                 self.written.clone(),
             )
@@ -239,7 +254,13 @@ impl Writer {
 }
 
 impl Pipeline {
-    fn start(pool: AnyPool, postgres: bool, now: i64, written: Arc<AtomicU64>) -> Self {
+    fn start(
+        pool: AnyPool,
+        postgres: bool,
+        sqlite_url: Option<Arc<str>>,
+        now: i64,
+        written: Arc<AtomicU64>,
+    ) -> Self {
         let (batches, mut to_prepare) = mpsc::channel::<Vec<(Change, Option<[u8; 32]>)>>(1);
         let (prepared, mut to_write) = mpsc::channel::<Vec<Prepared>>(1);
         let prepare = tokio::spawn(async move {
@@ -255,7 +276,7 @@ impl Pipeline {
             Ok(())
         });
         let (committed, to_checkpoint) = mpsc::channel::<()>(1);
-        let checkpoint = (!postgres).then(|| checkpoints(pool.clone(), to_checkpoint));
+        let checkpoint = sqlite_url.map(|url| checkpoints(url, to_checkpoint));
         let write = tokio::spawn(async move {
             while let Some(batch) = to_write.recv().await {
                 write_batch(&pool, postgres, &batch, now).await?;
