@@ -502,3 +502,22 @@ both_dbs!(
         assert!(!one.active);
     }
 );
+
+/// SQLite as built for coeur maps up to 16 GiB of a file (`.cargo/config.toml`): built with its
+/// default maximum, 2 GiB, it reads a national-size store's search index one call a page.
+#[tokio::test]
+async fn sqlite_maps_a_national_size_file_whole() {
+    let (url, _dir) = store_url(Db::Sqlite).await;
+    let _store = Store::connect(&url).await.expect("store");
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
+    let mut conn = pool.acquire().await.expect("connection");
+    let asked: i64 = 16 << 30;
+    let set: i64 = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA mmap_size = {asked}")))
+        .fetch_one(&mut *conn)
+        .await
+        .expect("mmap_size")
+        .try_get(0)
+        .expect("its value");
+    assert_eq!(set, asked, "SQLite's maximum map size is below 16 GiB");
+}
