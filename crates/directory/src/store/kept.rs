@@ -67,29 +67,40 @@ pub(crate) async fn forget(
 
 /// Removes the kept resources the stored record `kind`/`key` is shown in, as stored (before
 /// the write changes it: an update may give a card another holder): a practitioner's own, the
-/// owners' of the others (their `owner` index rows).
+/// owners' of the others (their `owner` index rows), read from the store.
 pub(crate) async fn forget_stored(
     tx: &mut AnyConnection,
     kind: RecordKind,
     key: &str,
 ) -> Result<()> {
-    let practitioner = RecordKind::Practitioner.as_str();
     if kind == RecordKind::Practitioner {
-        sqlx::query("DELETE FROM directory_resource WHERE kind = $1 AND record_key = $2")
-            .bind(practitioner)
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
-    } else if let Some(stored) = super::stored_record(&mut *tx, kind, key).await? {
-        // Its owners as stored: its `owner` index rows, from its stored fields.
-        for owner in entries(&stored).into_iter().filter(|e| e.param == OWNER) {
-            sqlx::query("DELETE FROM directory_resource WHERE kind = $1 AND record_key = $2")
-                .bind(practitioner)
-                .bind(owner.value)
-                .execute(&mut *tx)
-                .await?;
-        }
+        return forget_practitioner(tx, key).await;
     }
+    match super::stored_record(&mut *tx, kind, key).await? {
+        Some(stored) => forget_shown_as(tx, &stored).await,
+        None => Ok(()),
+    }
+}
+
+/// [`forget_stored`] for a record already read as it is stored.
+pub(crate) async fn forget_shown_as(tx: &mut AnyConnection, stored: &Record) -> Result<()> {
+    if stored.kind == RecordKind::Practitioner {
+        return forget_practitioner(tx, &stored.key).await;
+    }
+    // Its owners as stored: its `owner` index rows, from its stored fields.
+    for owner in entries(stored).into_iter().filter(|e| e.param == OWNER) {
+        forget_practitioner(tx, &owner.value).await?;
+    }
+    Ok(())
+}
+
+/// Removes the kept resource of the practitioner `key`.
+async fn forget_practitioner(tx: &mut AnyConnection, key: &str) -> Result<()> {
+    sqlx::query("DELETE FROM directory_resource WHERE kind = $1 AND record_key = $2")
+        .bind(RecordKind::Practitioner.as_str())
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

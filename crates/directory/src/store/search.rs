@@ -301,11 +301,10 @@ impl Sql {
         let mut first = true;
         self.push("(");
         for param in &lookup.params {
-            let by_record = BY_RECORD.contains(param);
-            let groups: Vec<Vec<Value>> = if by_record {
-                vec![lookup.values.clone()]
+            let groups: Vec<&[Value]> = if BY_RECORD.contains(param) {
+                vec![&lookup.values]
             } else {
-                lookup.values.iter().map(|v| vec![v.clone()]).collect()
+                lookup.values.chunks(1).collect()
             };
             for values in groups {
                 if !first {
@@ -321,7 +320,7 @@ impl Sql {
                 self.push(&format!(
                     " AND {a}.kind = s.kind AND {a}.record_key = s.record_key AND "
                 ));
-                self.values(a, &values)?;
+                self.values(a, values)?;
                 self.push(")");
             }
         }

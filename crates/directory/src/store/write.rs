@@ -299,10 +299,21 @@ impl Pipeline {
 async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i64) -> Result<()> {
     let mut tx = pool.begin().await?;
     let first = super::take_versions(&mut tx, batch.len() as i64).await?;
-    forget_kept(&mut tx, postgres, batch).await?;
+    // Each changed record as stored, read once: its index rows and the kept resources it is
+    // shown in are those of its stored form.
+    let mut before = Vec::with_capacity(batch.len());
+    for p in batch {
+        before.push(match p {
+            Prepared::Update(s) => {
+                super::stored_record(&mut tx, s.record.kind, &s.record.key).await?
+            }
+            Prepared::Insert(_) | Prepared::Deactivate(..) => None,
+        });
+    }
+    forget_kept(&mut tx, postgres, batch, &before).await?;
     let mut inserts: Vec<(&Stored, i64)> = vec![];
     let mut index: Vec<(&Record, &Entry)> = vec![];
-    for (version, p) in (first..).zip(batch) {
+    for ((version, p), before) in (first..).zip(batch).zip(&before) {
         match p {
             Prepared::Insert(s) => {
                 inserts.push((s, version));
@@ -310,7 +321,9 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i6
             }
             Prepared::Update(s) => {
                 let r = &s.record;
-                forget_index_rows(&mut tx, postgres, r.kind, &r.key).await?;
+                if let Some(before) = before {
+                    forget_index_rows(&mut tx, postgres, before).await?;
+                }
                 sqlx::query(
                     "UPDATE directory_record SET content_hash = $3, fields = $4, active = 1, \
                      updated_at = $5, deactivated_at = NULL, version = $6 \
@@ -350,24 +363,20 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i6
     Ok(())
 }
 
-/// Removes the index rows of the stored record `kind`/`key`: those its stored fields give
+/// Removes the index rows of the record `stored`, as stored: those its stored fields give
 /// ([`crate::index::entries`]), each an exact row of the index's order (param, value, kind,
 /// key). The index by record holds only some parameters' rows (schema `0012`).
 async fn forget_index_rows(
     tx: &mut sqlx::AnyConnection,
     postgres: bool,
-    kind: RecordKind,
-    key: &str,
+    stored: &Record,
 ) -> Result<()> {
-    let Some(stored) = super::stored_record(&mut *tx, kind, key).await? else {
-        return Ok(());
-    };
-    for e in entries(&stored) {
+    for e in entries(stored) {
         let mut q = super::search::Sql::for_db(postgres, "DELETE FROM directory_search WHERE ");
         q.params("directory_search", &[e.param])?;
         q.push(" AND value = ").bind(e.value)?;
-        q.push(" AND kind = ").bind(kind.as_str())?;
-        q.push(" AND record_key = ").bind(key.to_owned())?;
+        q.push(" AND kind = ").bind(stored.kind.as_str())?;
+        q.push(" AND record_key = ").bind(stored.key.clone())?;
         q.execute(&mut *tx).await?;
     }
     Ok(())
@@ -375,22 +384,27 @@ async fn forget_index_rows(
 
 /// Removes the kept resources ([`super::kept`]) the changes alter, before they are written: the
 /// practitioners a new record is shown in, and those a changed or deactivated one is shown in
-/// as stored. Nothing when none is kept (an import into an empty store).
+/// as stored (`before`, each changed record's stored form). Nothing when none is kept (an
+/// import into an empty store).
 async fn forget_kept(
     tx: &mut sqlx::AnyConnection,
     postgres: bool,
     changes: &[Prepared],
+    before: &[Option<Record>],
 ) -> Result<()> {
     if !kept::any_kept(&mut *tx).await? {
         return Ok(());
     }
     let mut keys = std::collections::BTreeSet::new();
-    for change in changes {
+    for (change, before) in changes.iter().zip(before) {
         match change {
             Prepared::Insert(s) => keys.extend(kept::shown_in(&s.record)),
             Prepared::Update(s) => {
                 keys.extend(kept::shown_in(&s.record));
-                kept::forget_stored(&mut *tx, s.record.kind, &s.record.key).await?;
+                match before {
+                    Some(before) => kept::forget_shown_as(&mut *tx, before).await?,
+                    None => kept::forget_stored(&mut *tx, s.record.kind, &s.record.key).await?,
+                }
             }
             Prepared::Deactivate(kind, key) => kept::forget_stored(&mut *tx, *kind, key).await?,
         }
