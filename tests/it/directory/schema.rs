@@ -521,3 +521,21 @@ async fn sqlite_maps_a_national_size_file_whole() {
         .expect("its value");
     assert_eq!(set, asked, "SQLite's maximum map size is below 16 GiB");
 }
+
+/// A new SQLite store has 16 KiB pages (`store::PAGE_SIZE`): a national-size first import
+/// writes and reads its 7 GiB a page at a time.
+#[tokio::test]
+async fn a_new_sqlite_store_has_16_kib_pages() {
+    let (url, _dir) = store_url(Db::Sqlite).await;
+    let store = Store::connect(&url).await.expect("store");
+    drop(store);
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
+    let size: i64 = sqlx::query("PRAGMA page_size")
+        .fetch_one(&pool)
+        .await
+        .expect("page_size")
+        .try_get(0)
+        .expect("its value");
+    assert_eq!(size, 16384);
+}

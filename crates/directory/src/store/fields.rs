@@ -183,8 +183,10 @@ const NAMES: &[&str] = &[
     "indsupaut",
 ];
 
-/// A name's position in [`NAMES`].
-static POSITIONS: LazyLock<HashMap<&'static str, u64>> =
+/// A name's position in [`NAMES`]; hashed with foldhash, not SipHash: names are no input an
+/// attacker chooses to collide (they are looked up, never inserted), and every field of every
+/// record written is looked up here.
+static POSITIONS: LazyLock<HashMap<&'static str, u64, foldhash::fast::FixedState>> =
     LazyLock::new(|| (0u64..).zip(NAMES).map(|(i, n)| (*n, i)).collect());
 
 /// The stored form of `fields`.

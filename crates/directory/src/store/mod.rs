@@ -23,6 +23,15 @@ pub use write::{BATCH, Change, Writer};
 /// A SQLite connection's page cache: 64 MiB (see [`Store::connect_for`]).
 const CACHE_SIZE: &str = "PRAGMA cache_size = -65536";
 
+/// The page size of a new SQLite store: 16 KiB, not SQLite's 4 KiB. A national-size store
+/// holds some 7 GiB; with 4 KiB pages a first import wrote and read them a system call a page
+/// (the log's frames, the checkpoints, the index builds' reads of the tables), and each index's
+/// tree was a level deeper. Measured on a national-size first import: 97.8 s instead of 108 s,
+/// system time 21 s instead of 32 s (8 KiB: no better than 4 KiB); searches by identifier and
+/// by name as fast. A store created before keeps its pages: SQLite changes a file's page size
+/// only when the file is new.
+const PAGE_SIZE: &str = "PRAGMA page_size = 16384";
+
 /// Keys read per round trip when listing stored states.
 const PAGE: i64 = 20_000;
 
@@ -129,6 +138,7 @@ impl Store {
             opts.after_connect(move |conn, _| {
                 Box::pin(async move {
                     for pragma in [
+                        PAGE_SIZE,
                         "PRAGMA journal_mode = WAL",
                         "PRAGMA synchronous = NORMAL",
                         "PRAGMA busy_timeout = 10000",

@@ -173,17 +173,10 @@ impl Store {
             let records = rows.iter().map(stored).collect::<Result<Vec<_>>>()?;
             let entries: Vec<_> = records
                 .iter()
-                .flat_map(|s| {
-                    crate::index::entries(&s.record)
-                        .into_iter()
-                        .map(move |e| (&s.record, e))
-                })
+                .map(|s| (&s.record, crate::index::entries(&s.record)))
                 .collect();
-            let rows: Vec<_> = entries.iter().map(|(r, e)| (*r, e)).collect();
             let mut tx = self.pool.begin().await?;
-            for chunk in rows.chunks(1000) {
-                write::insert_index(&mut tx, self.postgres, chunk).await?;
-            }
+            write::insert_index(&mut tx, self.postgres, &entries).await?;
             tx.commit().await?;
         }
         Ok(())

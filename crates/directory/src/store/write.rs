@@ -7,7 +7,8 @@ use crate::index::{Entry, entries};
 use crate::record::{Record, RecordKind};
 use anyhow::Result;
 use sqlx::any::AnyArguments;
-use sqlx::{Any, AnyPool, Arguments, Transaction};
+use sqlx::{Any, AnyPool, Transaction};
+use sqlx_core::any::AnyValueKind;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
@@ -49,6 +50,13 @@ pub struct Writer {
     pending: Vec<(Change, Option<[u8; 32]>)>,
     pipeline: Option<Pipeline>,
     written: Arc<AtomicU64>,
+}
+
+/// A prepared batch: its changes, and the arguments of the multi-row inserts of their index
+/// rows, each with its number of rows (the rows of new and changed records, in order).
+struct Batch {
+    changes: Vec<Prepared>,
+    index: Vec<(usize, AnyArguments)>,
 }
 
 /// The tasks a [`Writer`] hands its full batches to.
@@ -95,11 +103,13 @@ fn checkpoints(url: Arc<str>, mut committed: mpsc::Receiver<()>) -> JoinHandle<(
 /// A record with what its writing needs, computed ahead of its transaction.
 struct Stored {
     record: Record,
+    /// Its key, shared by the arguments of its row and of its index rows.
+    key: Arc<String>,
     /// Its content hash.
-    hash: String,
+    hash: Arc<String>,
     /// Its fields as stored ([`super::fields::encode`]).
-    fields: String,
-    /// Its index rows.
+    fields: Arc<String>,
+    /// Its index rows, until their arguments are built ([`Batch`]).
     entries: Vec<Entry>,
 }
 
@@ -107,12 +117,55 @@ impl Stored {
     /// `record` prepared, its [`Record::digest`] taken unless given.
     fn of(record: Record, digest: Option<[u8; 32]>) -> Result<Self> {
         Ok(Self {
-            hash: hex::encode(digest.unwrap_or_else(|| record.digest())),
-            fields: super::fields::encode(&record.fields)?,
+            key: Arc::new(record.key.clone()),
+            hash: Arc::new(hex::encode(digest.unwrap_or_else(|| record.digest()))),
+            fields: Arc::new(super::fields::encode(&record.fields)?),
             entries: entries(&record),
             record,
         })
     }
+}
+
+/// The arguments of multi-row inserts, their texts shared (`Arc<String>`) rather than copied
+/// for each value: binding a `&str` or a `String` through sqlx's `Any` driver copies the text
+/// into a new `String` behind a new `Arc`, for each of the 100 M values of a national-size
+/// first import (a record's key for each of its index rows, the same kind, parameter and
+/// system names again and again), before SQLite's own copy. sqlx binds no shared text for
+/// `Any` but through its arguments' own (hidden) value kind, taken from `sqlx-core` directly
+/// at the version sqlx pins; SQLite's `Any` driver takes its `Text` (copying it once more into
+/// its own arguments, which no API avoids), PostgreSQL's encodes from it. The constant texts
+/// (kinds, parameters, systems) are shared within one [`Texts`], one per batch: each batch's
+/// arguments are built on one thread and freed on SQLite's, so no counter of a shared text
+/// goes back and forth between threads.
+#[derive(Default)]
+struct Texts {
+    constants: Vec<(&'static str, Arc<String>)>,
+}
+
+impl Texts {
+    fn constant(&mut self, s: &'static str) -> Arc<String> {
+        if let Some((_, t)) = self
+            .constants
+            .iter()
+            .find(|(c, _)| std::ptr::eq(c.as_ptr(), s.as_ptr()) && c.len() == s.len())
+        {
+            return t.clone();
+        }
+        let t = Arc::new(s.to_owned());
+        self.constants.push((s, t.clone()));
+        t
+    }
+}
+
+fn text(args: &mut AnyArguments, t: Arc<String>) {
+    args.values.0.push(AnyValueKind::Text(t));
+}
+
+fn integer(args: &mut AnyArguments, i: Option<i64>) {
+    args.values.0.push(match i {
+        Some(i) => AnyValueKind::BigInt(i),
+        None => AnyValueKind::Null(sqlx::any::AnyTypeInfoKind::BigInt),
+    });
 }
 
 /// A [`Change`] prepared for its transaction.
@@ -129,6 +182,56 @@ impl Prepared {
             Change::Update(r) => Self::Update(Stored::of(r, digest)?),
             Change::Deactivate(kind, key) => Self::Deactivate(kind, key),
         })
+    }
+}
+
+impl Batch {
+    /// `changes` prepared, with the arguments of their index rows.
+    fn of(changes: Vec<(Change, Option<[u8; 32]>)>) -> Result<Self> {
+        let mut changes = changes
+            .into_iter()
+            .map(Prepared::of)
+            .collect::<Result<Vec<_>>>()?;
+        let mut texts = Texts::default();
+        let mut index = vec![];
+        let mut rows = IndexRows::default();
+        for change in &mut changes {
+            if let Prepared::Insert(s) | Prepared::Update(s) = change {
+                let kind = texts.constant(s.record.kind.as_str());
+                for e in std::mem::take(&mut s.entries) {
+                    rows.push(&mut texts, &kind, &s.key, e);
+                    if rows.rows == INDEX_ROWS {
+                        index.push(std::mem::take(&mut rows).done());
+                    }
+                }
+            }
+        }
+        if rows.rows > 0 {
+            index.push(rows.done());
+        }
+        Ok(Self { changes, index })
+    }
+}
+
+/// The arguments of one multi-row insert of index rows.
+#[derive(Default)]
+struct IndexRows {
+    rows: usize,
+    args: AnyArguments,
+}
+
+impl IndexRows {
+    fn push(&mut self, texts: &mut Texts, kind: &Arc<String>, key: &Arc<String>, e: Entry) {
+        text(&mut self.args, kind.clone());
+        text(&mut self.args, key.clone());
+        text(&mut self.args, texts.constant(e.param));
+        text(&mut self.args, texts.constant(e.system));
+        text(&mut self.args, Arc::new(e.value));
+        self.rows += 1;
+    }
+
+    fn done(self) -> (usize, AnyArguments) {
+        (self.rows, self.args)
     }
 }
 
@@ -154,14 +257,6 @@ fn placeholders(rows: usize, cols: usize, postgres: bool) -> String {
         s.push(')');
     }
     s
-}
-
-fn bind<T>(args: &mut AnyArguments, v: T) -> Result<()>
-where
-    T: sqlx::Encode<'static, Any> + sqlx::Type<Any>,
-{
-    args.add(v)
-        .map_err(|e| anyhow::anyhow!("binding a value: {e}"))
 }
 
 impl Writer {
@@ -262,14 +357,10 @@ impl Pipeline {
         written: Arc<AtomicU64>,
     ) -> Self {
         let (batches, mut to_prepare) = mpsc::channel::<Vec<(Change, Option<[u8; 32]>)>>(1);
-        let (prepared, mut to_write) = mpsc::channel::<Vec<Prepared>>(1);
+        let (prepared, mut to_write) = mpsc::channel::<Batch>(1);
         let prepare = tokio::spawn(async move {
             while let Some(changes) = to_prepare.recv().await {
-                let batch = changes
-                    .into_iter()
-                    .map(Prepared::of)
-                    .collect::<Result<Vec<_>>>()?;
-                if prepared.send(batch).await.is_err() {
+                if prepared.send(Batch::of(changes)?).await.is_err() {
                     break;
                 }
             }
@@ -279,8 +370,9 @@ impl Pipeline {
         let checkpoint = sqlite_url.map(|url| checkpoints(url, to_checkpoint));
         let write = tokio::spawn(async move {
             while let Some(batch) = to_write.recv().await {
-                write_batch(&pool, postgres, &batch, now).await?;
-                written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                let len = batch.changes.len() as u64;
+                write_batch(&pool, postgres, batch, now).await?;
+                written.fetch_add(len, Ordering::Relaxed);
                 // A checkpoint after this commit, unless one is asked for already.
                 let _ = committed.try_send(());
             }
@@ -296,7 +388,12 @@ impl Pipeline {
 }
 
 /// Writes `batch` in one transaction, with as many versions of the counter, in order.
-async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i64) -> Result<()> {
+async fn write_batch(pool: &AnyPool, postgres: bool, batch: Batch, now: i64) -> Result<()> {
+    let Batch {
+        changes: batch,
+        index,
+    } = batch;
+    let batch = &batch[..];
     let mut tx = pool.begin().await?;
     let first = super::take_versions(&mut tx, batch.len() as i64).await?;
     // Each changed record as stored, read once: its index rows and the kept resources it is
@@ -312,13 +409,9 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i6
     }
     forget_kept(&mut tx, postgres, batch, &before).await?;
     let mut inserts: Vec<(&Stored, i64)> = vec![];
-    let mut index: Vec<(&Record, &Entry)> = vec![];
     for ((version, p), before) in (first..).zip(batch).zip(&before) {
         match p {
-            Prepared::Insert(s) => {
-                inserts.push((s, version));
-                index.extend(s.entries.iter().map(|e| (&s.record, e)));
-            }
+            Prepared::Insert(s) => inserts.push((s, version)),
             Prepared::Update(s) => {
                 let r = &s.record;
                 if let Some(before) = before {
@@ -331,13 +424,12 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i6
                 )
                 .bind(r.kind.as_str())
                 .bind(r.key.as_str())
-                .bind(s.hash.as_str())
-                .bind(s.fields.as_str())
+                .bind(&*s.hash)
+                .bind(&*s.fields)
                 .bind(now)
                 .bind(version)
                 .execute(&mut *tx)
                 .await?;
-                index.extend(s.entries.iter().map(|e| (r, e)));
             }
             Prepared::Deactivate(kind, key) => {
                 sqlx::query(
@@ -356,8 +448,14 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: &[Prepared], now: i6
     for chunk in inserts.chunks(RECORD_ROWS) {
         insert_records(&mut tx, postgres, chunk, now).await?;
     }
-    for chunk in index.chunks(INDEX_ROWS) {
-        insert_index(&mut tx, postgres, chunk).await?;
+    let mut statement = (0, String::new());
+    for (rows, args) in index {
+        if statement.0 != rows {
+            statement = (rows, index_insert(rows, postgres));
+        }
+        sqlx::query_with(sqlx::AssertSqlSafe(statement.1.clone()), args)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(())
@@ -429,15 +527,16 @@ async fn insert_records(
         placeholders(rows.len(), 8, postgres)
     );
     let mut args = AnyArguments::default();
+    let mut texts = Texts::default();
     for (s, version) in rows {
-        bind(&mut args, s.record.kind.as_str())?;
-        bind(&mut args, s.record.key.clone())?;
-        bind(&mut args, s.hash.clone())?;
-        bind(&mut args, s.fields.clone())?;
-        bind(&mut args, 1i64)?;
-        bind(&mut args, now)?;
-        bind(&mut args, None::<i64>)?;
-        bind(&mut args, *version)?;
+        text(&mut args, texts.constant(s.record.kind.as_str()));
+        text(&mut args, s.key.clone());
+        text(&mut args, s.hash.clone());
+        text(&mut args, s.fields.clone());
+        integer(&mut args, Some(1));
+        integer(&mut args, Some(now));
+        integer(&mut args, None);
+        integer(&mut args, Some(*version));
     }
     sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
         .execute(&mut **tx)
@@ -445,27 +544,40 @@ async fn insert_records(
     Ok(())
 }
 
-/// Writes index rows.
+/// The insert of `rows` index rows.
+fn index_insert(rows: usize, postgres: bool) -> String {
+    format!(
+        "INSERT INTO directory_search (kind, record_key, param, system, value) VALUES {}",
+        placeholders(rows, 5, postgres)
+    )
+}
+
+/// Writes the index rows of `records`.
 pub(super) async fn insert_index(
     tx: &mut Transaction<'_, Any>,
     postgres: bool,
-    rows: &[(&Record, &Entry)],
+    records: &[(&Record, Vec<Entry>)],
 ) -> Result<()> {
-    let sql = format!(
-        "INSERT INTO directory_search (kind, record_key, param, system, value) VALUES {}",
-        placeholders(rows.len(), 5, postgres)
-    );
-    let mut args = AnyArguments::default();
-    for (r, e) in rows {
-        bind(&mut args, r.kind.as_str())?;
-        bind(&mut args, r.key.clone())?;
-        bind(&mut args, e.param)?;
-        bind(&mut args, e.system)?;
-        bind(&mut args, e.value.clone())?;
+    let mut texts = Texts::default();
+    let mut rows = IndexRows::default();
+    for (r, entries) in records {
+        let (kind, key) = (texts.constant(r.kind.as_str()), Arc::new(r.key.clone()));
+        for e in entries {
+            rows.push(&mut texts, &kind, &key, e.clone());
+            if rows.rows == INDEX_ROWS {
+                let (n, args) = std::mem::take(&mut rows).done();
+                sqlx::query_with(sqlx::AssertSqlSafe(index_insert(n, postgres)), args)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
     }
-    sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-        .execute(&mut **tx)
-        .await?;
+    if rows.rows > 0 {
+        let (n, args) = rows.done();
+        sqlx::query_with(sqlx::AssertSqlSafe(index_insert(n, postgres)), args)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 
