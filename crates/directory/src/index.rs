@@ -61,6 +61,44 @@ pub const SMARTCARD: &str = "smartcard";
 /// (tokens, references) as one exact row of the index's own order.
 pub const BY_RECORD: &[&str] = &[FAMILY, GIVEN, PREFIX, NAME, CITY, POSTAL_CODE];
 
+/// The systems of the index rows, each stored as its short code (schema `0013`): the systems
+/// are URLs of up to 100 bytes, and a third of a national-size index's rows hold one (every
+/// exercise's profession, mode, role and authority): they made up a third of the table's
+/// bytes. The codes are stored: a pair is never changed nor removed, only added.
+pub const STORED_SYSTEMS: &[(&str, &str)] = &[
+    (SYSTEM_IDNPS, "1"),
+    (SYSTEM_RPPS, "2"),
+    (SYSTEM_ADELI, "3"),
+    (SYSTEM_FINESS, "4"),
+    (SYSTEM_SIRENE, "5"),
+    (SYSTEM_G15, "6"),
+    (SYSTEM_R23, "7"),
+    (SYSTEM_R21, "8"),
+    (SYSTEM_R60, "9"),
+    (SYSTEM_SPECIALTY, "10"),
+    (SYSTEM_ORG_KIND, "11"),
+    (SYSTEM_R66, "12"),
+    (SYSTEM_R75, "13"),
+    (SYSTEM_R274, "14"),
+    (SYSTEM_R275, "15"),
+    (SYSTEM_R276, "16"),
+    (SYSTEM_R280, "17"),
+    (SYSTEM_R209, "18"),
+    (SYSTEM_R279, "19"),
+];
+
+/// The stored form of an index row's system ([`STORED_SYSTEMS`]): empty for none, `None` for a
+/// system no row holds (a search by it finds nothing).
+pub fn stored_system(system: &str) -> Option<&'static str> {
+    if system.is_empty() {
+        return Some("");
+    }
+    STORED_SYSTEMS
+        .iter()
+        .find(|(s, _)| *s == system)
+        .map(|(_, code)| *code)
+}
+
 /// One row of the search index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -209,6 +247,98 @@ pub fn prefix_end(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn systems_are_stored_as_short_codes_that_schema_0013_writes() {
+        let migration = include_str!("../../../migrations/directory/0013_short_index_systems.sql");
+        for (i, (system, code)) in STORED_SYSTEMS.iter().enumerate() {
+            assert_eq!(
+                *code,
+                (i + 1).to_string(),
+                "codes are positions, never reused"
+            );
+            assert_eq!(stored_system(system), Some(*code));
+            assert!(
+                migration.contains(&format!("WHEN '{system}' THEN '{code}'")),
+                "{system}"
+            );
+        }
+        assert_eq!(migration.matches("WHEN '").count(), STORED_SYSTEMS.len());
+        assert_eq!(stored_system(""), Some(""));
+        assert_eq!(stored_system("https://example.org"), None);
+        // A code is no system: asked for as one, it finds nothing.
+        assert_eq!(stored_system("1"), None);
+    }
+
+    #[test]
+    fn every_system_an_index_row_holds_is_stored_as_a_code() {
+        let records = [
+            Record::of(
+                RecordKind::Practitioner,
+                "810001045367",
+                &[
+                    ("Type d'identifiant PP", "8"),
+                    ("Identifiant PP", "10001045367"),
+                ],
+            ),
+            Record::of(
+                RecordKind::Practitioner,
+                "0751234567",
+                &[
+                    ("Type d'identifiant PP", "0"),
+                    ("Identifiant PP", "751234567"),
+                ],
+            ),
+            Record::of(
+                RecordKind::PractitionerRole,
+                "810001045367|R1|10|S||",
+                &[
+                    ("Code profession", "10"),
+                    ("Code mode exercice", "S"),
+                    ("Code rôle", "FON-01"),
+                    ("Autorité d'enregistrement", "CNOM/CNOM"),
+                ],
+            ),
+            Record::of(
+                RecordKind::Qualification,
+                "810001045367|10|S|SM26",
+                &[("Code profession", "10"), ("Code savoir-faire", "SM26")],
+            ),
+            Record::of(
+                RecordKind::SocialEquipment,
+                "750000001|1|2|3",
+                &[("de", "1"), ("ta", "2"), ("client", "3")],
+            ),
+            Record::of(RecordKind::LegalEntity, "750000002", &[]),
+            Record::of(
+                RecordKind::Establishment,
+                "750000001",
+                &[
+                    ("siret", "26750045200011"),
+                    ("categetab", "355"),
+                    ("codeape", "8610Z"),
+                ],
+            ),
+            Record::of(
+                RecordKind::Authorisation,
+                "750000001|01|02|03",
+                &[("activite", "01"), ("modalite", "02"), ("forme", "03")],
+            ),
+        ];
+        let mut systems = std::collections::BTreeSet::new();
+        for r in &records {
+            for e in entries(r) {
+                assert!(stored_system(e.system).is_some(), "{}", e.system);
+                systems.insert(e.system);
+            }
+        }
+        systems.remove("");
+        assert_eq!(
+            systems.len(),
+            STORED_SYSTEMS.len(),
+            "every listed system is used"
+        );
+    }
     use crate::fhir::map::resource;
     use crate::fhir::model::Resource;
     use crate::store::StoredRecord;

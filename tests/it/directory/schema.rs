@@ -9,9 +9,10 @@ use super::search::{idnat, import};
 use super::store_url;
 use super::sync::{pa_file, pa_row};
 use crate::both_dbs;
+use coeur_directory::fhir::map::SYSTEM_G15;
 use coeur_directory::generate::authorisations;
 use coeur_directory::import::{Outcome, import_file};
-use coeur_directory::index::{FAMILY, IDENTIFIER};
+use coeur_directory::index::{CODE, FAMILY, IDENTIFIER, STORED_SYSTEMS};
 use coeur_directory::record::{Record, RecordKind};
 use coeur_directory::store::search::{Lookup, Value};
 use coeur_directory::store::{BATCH, Change, Store, Writer};
@@ -539,3 +540,71 @@ async fn a_new_sqlite_store_has_16_kib_pages() {
         .expect("its value");
     assert_eq!(size, 16384);
 }
+
+/// The practitioners' exercises the index finds by code `code` of system `system`.
+async fn roles_by_code(store: &Store, system: Option<&str>, code: &str) -> usize {
+    let lookup = Lookup::of(
+        vec![CODE],
+        vec![Value::Token {
+            system: system.map(str::to_owned),
+            code: code.to_owned(),
+        }],
+    );
+    store
+        .by_index(&[RecordKind::PractitionerRole], &lookup, None, 10)
+        .await
+        .expect("search")
+        .0
+        .len()
+}
+
+/// How many of the search index's rows hold a system longer than a code.
+async fn long_systems(pool: &sqlx::AnyPool) -> i64 {
+    sqlx::query("SELECT COUNT(*) FROM directory_search WHERE length(system) > 2")
+        .fetch_one(pool)
+        .await
+        .expect("systems")
+        .try_get(0)
+        .expect("count")
+}
+
+both_dbs!(
+    directory_index_rows_hold_systems_as_short_codes,
+    |db| async move {
+        let (url, _dir) = store_url(db).await;
+        let store = Store::connect(&url).await.expect("store");
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
+        import(&store, &[(1, "LEFÈVRE", "Hélène"), (2, "DUPONT", "Marc")]).await;
+        assert_eq!(long_systems(&pool).await, 0);
+        assert_eq!(roles_by_code(&store, Some(SYSTEM_G15), "10").await, 2);
+        assert_eq!(roles_by_code(&store, None, "10").await, 2);
+        assert_eq!(
+            roles_by_code(&store, Some("https://example.org"), "10").await,
+            0
+        );
+        assert_eq!(roles_by_code(&store, Some("6"), "10").await, 0);
+
+        // A store of the earlier form (systems written out, 0013 not applied): its rows get
+        // their codes when it is opened.
+        drop(store);
+        let mut back = String::from("UPDATE directory_search SET system = CASE system");
+        for (system, code) in STORED_SYSTEMS {
+            back.push_str(&format!(" WHEN '{code}' THEN '{system}'"));
+        }
+        back.push_str(" ELSE system END");
+        sqlx::query(sqlx::AssertSqlSafe(back))
+            .execute(&pool)
+            .await
+            .expect("systems written out");
+        sqlx::query("DELETE FROM directory_schema WHERE file = 13")
+            .execute(&pool)
+            .await
+            .expect("0013 not applied");
+        assert!(long_systems(&pool).await > 0);
+        let store = Store::connect(&url).await.expect("store opened again");
+        assert_eq!(long_systems(&pool).await, 0);
+        assert_eq!(roles_by_code(&store, Some(SYSTEM_G15), "10").await, 2);
+        assert_eq!(found_by_identifier(&store, &idnat(1)).await, 1);
+    }
+);

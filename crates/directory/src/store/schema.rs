@@ -65,6 +65,10 @@ const MIGRATIONS: &[(&str, On)] = &[
         include_str!("../../../../migrations/directory/0012_search_rows_by_record.sql"),
         On::Both,
     ),
+    (
+        include_str!("../../../../migrations/directory/0013_short_index_systems.sql"),
+        On::Both,
+    ),
 ];
 
 /// The kinds whose index rows a schema file dropped for the store to write them again (with

@@ -259,6 +259,15 @@ impl Sql {
         Ok(self)
     }
 
+    /// ` AND …`: the index row of alias `a` is of `system`, as stored
+    /// ([`crate::index::stored_system`]); none is, of a system no row holds.
+    fn system(&mut self, a: &str, system: &str) -> Result<&mut Self> {
+        match crate::index::stored_system(system) {
+            Some(code) => self.push(&format!(" AND {a}.system = ")).bind(code),
+            None => Ok(self.push(" AND 1 = 0")),
+        }
+    }
+
     /// `(…)`: the index row of alias `a` holds one of `values`.
     fn values(&mut self, a: &str, values: &[Value]) -> Result<&mut Self> {
         self.push("(");
@@ -270,8 +279,7 @@ impl Sql {
                 Value::Token { system, code } => {
                     self.push(&format!("({a}.value = ")).bind(code.clone())?;
                     if let Some(system) = system {
-                        self.push(&format!(" AND {a}.system = "))
-                            .bind(system.clone())?;
+                        self.system(a, system)?;
                     }
                     self.push(")");
                 }
@@ -710,7 +718,7 @@ impl Store {
                 Value::Token { system, code } => {
                     q.push(" AND s.value = ").bind(code.clone())?;
                     if let Some(system) = system {
-                        q.push(" AND s.system = ").bind(system.clone())?;
+                        q.system("s", system)?;
                     }
                 }
                 Value::Prefix(_) | Value::Contains(_) => anyhow::bail!("codes are tokens"),
@@ -719,8 +727,7 @@ impl Store {
                 .bind(RecordKind::Qualification.as_str())?;
             q.push(" OR (s.kind = ")
                 .bind(RecordKind::PractitionerRole.as_str())?;
-            q.push(" AND s.system = ")
-                .bind(profession_system.to_owned())?;
+            q.system("s", profession_system)?;
             q.push(")) AND r.active = 1");
             for row in q.fetch(self).await? {
                 let key: String = row.try_get(0)?;
