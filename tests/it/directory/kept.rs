@@ -219,3 +219,50 @@ both_dbs!(
         pool.close().await;
     }
 );
+
+both_dbs!(
+    directory_first_load_removes_what_is_kept_meanwhile,
+    |db| async move {
+        // A first load's batches of new records go on SQLite's own connection; one written
+        // while a resource is kept (a search during the load) goes through the pool, which
+        // removes the kept resources its records are shown in.
+        let (url, _dir) = store_url(db).await;
+        let store = Store::connect(&url).await.expect("store");
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
+        assert!(store.begin_first_load().await.expect("begin"));
+        import(&store, &[(1, "LEFÈVRE", "Hélène"), (2, "DUPONT", "Marc")]).await;
+        let (one, two) = (idnat(1), idnat(2));
+        for key in [&one, &two] {
+            sqlx::query(
+                "INSERT INTO directory_resource (kind, record_key, format, resource) \
+                 VALUES ($1, $2, $3, '{}')",
+            )
+            .bind(RecordKind::Practitioner.as_str())
+            .bind(key.as_str())
+            .bind(KEPT_FORMAT)
+            .execute(&pool)
+            .await
+            .expect("kept");
+        }
+        let mut w = Writer::new(&store, NOW + 60).await.expect("writer");
+        w.push(Change::Insert(Record {
+            kind: RecordKind::Mailbox,
+            key: "helene.lefevre@pro.mssante.fr".to_owned(),
+            fields: [("Identification nationale PP".to_owned(), one.clone())].into(),
+        }))
+        .await
+        .expect("push");
+        w.flush().await.expect("flush");
+        assert!(kept(&pool, &one).await.is_none(), "shown in: removed");
+        assert!(kept(&pool, &two).await.is_some(), "another: kept");
+        store.end_first_load().await.expect("end");
+        assert!(
+            store
+                .get(RecordKind::Mailbox, "helene.lefevre@pro.mssante.fr")
+                .await
+                .expect("read")
+                .is_some()
+        );
+    }
+);

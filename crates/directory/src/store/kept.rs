@@ -39,10 +39,13 @@ pub fn shown_in(r: &Record) -> Vec<String> {
         .collect()
 }
 
+/// A row when any resource is kept.
+pub(crate) const ANY_KEPT: &str = "SELECT 1 FROM directory_resource LIMIT 1";
+
 /// Whether any resource is kept, read in a writing transaction after its versions are taken
 /// (an import into an empty store then removes nothing, row by row).
 pub(crate) async fn any_kept(tx: &mut AnyConnection) -> Result<bool> {
-    Ok(sqlx::query("SELECT 1 FROM directory_resource LIMIT 1")
+    Ok(sqlx::query(ANY_KEPT)
         .fetch_optional(&mut *tx)
         .await?
         .is_some())

@@ -32,6 +32,11 @@ const CACHE_SIZE: &str = "PRAGMA cache_size = -65536";
 /// only when the file is new.
 const PAGE_SIZE: &str = "PRAGMA page_size = 16384";
 
+/// An import's map size on SQLite: none (see [`Store::connect_for`]).
+const IMPORT_MMAP: &str = "PRAGMA mmap_size = 0";
+/// An import's log threshold on SQLite (see [`Store::connect_for`]).
+const IMPORT_CHECKPOINTS: &str = "PRAGMA wal_autocheckpoint = 16000";
+
 /// Keys read per round trip when listing stored states.
 const PAGE: i64 = 20_000;
 
@@ -122,7 +127,7 @@ impl Store {
         // page cache for each (a name search touches hundreds of pages across the file).
         let mmap = match workload {
             Workload::Searches => "PRAGMA mmap_size = 17179869184",
-            Workload::Import => "PRAGMA mmap_size = 0",
+            Workload::Import => IMPORT_MMAP,
         };
         // An import's batches write some 5 MiB each: with SQLite's default (1,000 pages) every
         // commit copied its pages into the file and synced it (16 % of an import's time), and
@@ -132,20 +137,12 @@ impl Store {
         // unreadable; not taken.)
         let checkpoints = match workload {
             Workload::Searches => "PRAGMA wal_autocheckpoint = 1000",
-            Workload::Import => "PRAGMA wal_autocheckpoint = 16000",
+            Workload::Import => IMPORT_CHECKPOINTS,
         };
         let opts = if sqlite {
             opts.after_connect(move |conn, _| {
                 Box::pin(async move {
-                    for pragma in [
-                        PAGE_SIZE,
-                        "PRAGMA journal_mode = WAL",
-                        "PRAGMA synchronous = NORMAL",
-                        "PRAGMA busy_timeout = 10000",
-                        CACHE_SIZE,
-                        mmap,
-                        checkpoints,
-                    ] {
+                    for pragma in sqlite_pragmas(mmap, checkpoints) {
                         sqlx::query(pragma).execute(&mut *conn).await?;
                     }
                     Ok(())
@@ -496,17 +493,54 @@ pub(crate) async fn stored_record(
     }))
 }
 
+/// The settings of a connection to a SQLite store (see [`Store::connect_for`]), with its map
+/// size and log threshold.
+fn sqlite_pragmas(mmap: &'static str, checkpoints: &'static str) -> [&'static str; 7] {
+    [
+        PAGE_SIZE,
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = NORMAL",
+        "PRAGMA busy_timeout = 10000",
+        CACHE_SIZE,
+        mmap,
+        checkpoints,
+    ]
+}
+
+/// A SQLite connection of its own to the store `url` (a first load's writer,
+/// [`write::Writer`]), set as the pool's connections for an import ([`Workload::Import`]) but
+/// for its page cache.
+pub(crate) async fn own_sqlite_connection(url: &str) -> Result<sqlx::SqliteConnection> {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(url)
+        .await
+        .context("connecting to the directory's database")?;
+    for pragma in sqlite_pragmas(IMPORT_MMAP, IMPORT_CHECKPOINTS) {
+        sqlx::query(pragma).execute(&mut conn).await?;
+    }
+    // A small page cache: a first load appends to two tables (no index is there), a few pages
+    // at a time; with the pool's 64 MiB it held pages written once (+55 MiB at the peak of a
+    // 1.25 M-row import).
+    sqlx::query("PRAGMA cache_size = -8192")
+        .execute(&mut conn)
+        .await?;
+    Ok(conn)
+}
+
+/// Takes `$1` versions of the counter, giving the last.
+pub(crate) const TAKE_VERSIONS: &str =
+    "UPDATE directory_version SET last = last + $1 WHERE id = 1 RETURNING last";
+
 /// Takes `n` versions from the directory's one counter (`directory_version`) in the
 /// transaction `tx` and returns the first: the row stays locked until `tx` ends, so versions
 /// are unique and committed in increasing order, whoever writes (an import's batch, a
 /// professional's contact change).
 pub(crate) async fn take_versions(tx: &mut sqlx::AnyConnection, n: i64) -> Result<i64> {
-    let row =
-        sqlx::query("UPDATE directory_version SET last = last + $1 WHERE id = 1 RETURNING last")
-            .bind(n)
-            .fetch_one(&mut *tx)
-            .await
-            .context("taking versions")?;
+    let row = sqlx::query(TAKE_VERSIONS)
+        .bind(n)
+        .fetch_one(&mut *tx)
+        .await
+        .context("taking versions")?;
     let last: i64 = row.try_get(0)?;
     Ok(last - n + 1)
 }

@@ -7,7 +7,8 @@ use crate::index::{Entry, entries};
 use crate::record::{Record, RecordKind};
 use anyhow::Result;
 use sqlx::any::AnyArguments;
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Any, AnyPool, Arguments, Connection, SqliteConnection, Transaction};
 use sqlx_core::any::AnyValueKind;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,10 +43,19 @@ pub enum Change {
 /// writing and the caller's reading run side by side (a national-size first import spent
 /// half of its writer's time preparing, during which nothing was written). After an error
 /// nothing more is written; [`Writer::flush`] waits for everything and reports it.
+///
+/// During a first load into a SQLite store ([`Store::in_first_load`]) the batches of new
+/// records are written on a SQLite connection of the writer's own rather than through the
+/// pool ([`Via::Sqlite`]): their arguments are SQLite's, built while the batch before is
+/// written, their texts bound from where they are. Through `Any`, every value was converted
+/// into SQLite's arguments, a copy of each text on the writing task, the import's bottleneck
+/// (always busy while the reading and the preparing waited for it).
 pub struct Writer {
     pool: AnyPool,
     postgres: bool,
     sqlite_url: Option<Arc<str>>,
+    /// Where batches of new records go.
+    via: Via,
     now: i64,
     pending: Vec<(Change, Option<[u8; 32]>)>,
     pipeline: Option<Pipeline>,
@@ -53,10 +63,23 @@ pub struct Writer {
 }
 
 /// A prepared batch: its changes, and the arguments of the multi-row inserts of their index
-/// rows, each with its number of rows (the rows of new and changed records, in order).
+/// rows, each with its number of rows (the rows of new and changed records, in order), in the
+/// form of the connection that writes them.
 struct Batch {
+    via: Via,
     changes: Vec<Prepared>,
-    index: Vec<(usize, AnyArguments)>,
+    index: Vec<(usize, Args)>,
+}
+
+/// The connection a batch is written on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Via {
+    /// The store's pool (`Any`): every batch on PostgreSQL, and on SQLite but during a first
+    /// load.
+    Pool,
+    /// The writer's own SQLite connection: a batch of new records only, during a first load
+    /// into a SQLite store, while no resource is kept.
+    Sqlite,
 }
 
 /// The tasks a [`Writer`] hands its full batches to.
@@ -104,46 +127,116 @@ fn checkpoints(url: Arc<str>, mut committed: mpsc::Receiver<()>) -> JoinHandle<(
 struct Stored {
     record: Record,
     /// Its key, shared by the arguments of its row and of its index rows.
-    key: Arc<String>,
+    key: Text,
     /// Its content hash.
-    hash: Arc<String>,
+    hash: Text,
     /// Its fields as stored ([`super::fields::encode`]).
-    fields: Arc<String>,
+    fields: Text,
     /// Its index rows, until their arguments are built ([`Batch`]).
     entries: Vec<Entry>,
 }
 
 impl Stored {
-    /// `record` prepared, its [`Record::digest`] taken unless given.
-    fn of(record: Record, digest: Option<[u8; 32]>) -> Result<Self> {
+    /// `record` prepared for `via`, its [`Record::digest`] taken unless given.
+    fn of(record: Record, digest: Option<[u8; 32]>, via: Via) -> Result<Self> {
         Ok(Self {
-            key: Arc::new(record.key.clone()),
-            hash: Arc::new(hex::encode(digest.unwrap_or_else(|| record.digest()))),
-            fields: Arc::new(super::fields::encode(&record.fields)?),
+            key: Text::of(record.key.clone(), via),
+            hash: Text::of(hex::encode(digest.unwrap_or_else(|| record.digest())), via),
+            fields: Text::of(super::fields::encode(&record.fields)?, via),
             entries: entries(&record),
             record,
         })
     }
 }
 
-/// The arguments of multi-row inserts, their texts shared (`Arc<String>`) rather than copied
-/// for each value: binding a `&str` or a `String` through sqlx's `Any` driver copies the text
-/// into a new `String` behind a new `Arc`, for each of the 100 M values of a national-size
-/// first import (a record's key for each of its index rows, the same kind, parameter and
-/// system names again and again), before SQLite's own copy. sqlx binds no shared text for
-/// `Any` but through its arguments' own (hidden) value kind, taken from `sqlx-core` directly
-/// at the version sqlx pins; SQLite's `Any` driver takes its `Text` (copying it once more into
-/// its own arguments, which no API avoids), PostgreSQL's encodes from it. The constant texts
-/// (kinds, parameters, systems) are shared within one [`Texts`], one per batch: each batch's
-/// arguments are built on one thread and freed on SQLite's, so no counter of a shared text
-/// goes back and forth between threads.
-#[derive(Default)]
+/// A text bound by the arguments of a batch, shared by all that bind it, in the form its
+/// connection takes: `Any`'s (see [`Texts`]), or SQLite's, which binds it from where it is.
+#[derive(Clone)]
+enum Text {
+    Any(Arc<String>),
+    Sqlite(Arc<str>),
+}
+
+impl Text {
+    fn of(s: String, via: Via) -> Self {
+        match via {
+            Via::Pool => Self::Any(Arc::new(s)),
+            Via::Sqlite => Self::Sqlite(Arc::from(s)),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Any(t) => t,
+            Self::Sqlite(t) => t,
+        }
+    }
+}
+
+/// The arguments of one statement, for the connection that runs it.
+enum Args {
+    Any(AnyArguments),
+    Sqlite(SqliteArguments),
+}
+
+impl Args {
+    fn new(via: Via) -> Self {
+        match via {
+            Via::Pool => Self::Any(AnyArguments::default()),
+            Via::Sqlite => Self::Sqlite(SqliteArguments::default()),
+        }
+    }
+
+    fn text(&mut self, t: Text) -> Result<()> {
+        match (self, t) {
+            (Self::Any(args), Text::Any(t)) => args.values.0.push(AnyValueKind::Text(t)),
+            (Self::Sqlite(args), Text::Sqlite(t)) => args
+                .add(t)
+                .map_err(|e| anyhow::anyhow!("binding a text: {e}"))?,
+            _ => anyhow::bail!("a text of another connection's form"),
+        }
+        Ok(())
+    }
+
+    fn integer(&mut self, i: Option<i64>) -> Result<()> {
+        match self {
+            Self::Any(args) => args.values.0.push(match i {
+                Some(i) => AnyValueKind::BigInt(i),
+                None => AnyValueKind::Null(sqlx::any::AnyTypeInfoKind::BigInt),
+            }),
+            Self::Sqlite(args) => args
+                .add(i)
+                .map_err(|e| anyhow::anyhow!("binding an integer: {e}"))?,
+        }
+        Ok(())
+    }
+}
+
+/// The texts of a batch's arguments, shared ([`Text`]) rather than copied for each value:
+/// binding a `&str` or a `String` through sqlx's `Any` driver copies the text into a new
+/// `String` behind a new `Arc`, for each of the 100 M values of a national-size first import
+/// (a record's key for each of its index rows, the same kind, parameter and system names again
+/// and again), before SQLite's own copy. sqlx binds no shared text for `Any` but through its
+/// arguments' own (hidden) value kind, taken from `sqlx-core` directly at the version sqlx
+/// pins; SQLite's `Any` driver takes its `Text` (copying it once more into its own arguments,
+/// which no `Any` API avoids), PostgreSQL's encodes from it. SQLite's own arguments bind an
+/// `Arc<str>` as it is ([`Via::Sqlite`]). The constant texts (kinds, parameters, systems) are
+/// shared within one [`Texts`], one per batch: each batch's arguments are built on one thread
+/// and freed on SQLite's, so no counter of a shared text goes back and forth between threads.
 struct Texts {
-    constants: Vec<(&'static str, Arc<String>)>,
+    via: Via,
+    constants: Vec<(&'static str, Text)>,
 }
 
 impl Texts {
-    fn constant(&mut self, s: &'static str) -> Arc<String> {
+    fn new(via: Via) -> Self {
+        Self {
+            via,
+            constants: vec![],
+        }
+    }
+
+    fn constant(&mut self, s: &'static str) -> Text {
         if let Some((_, t)) = self
             .constants
             .iter()
@@ -151,21 +244,10 @@ impl Texts {
         {
             return t.clone();
         }
-        let t = Arc::new(s.to_owned());
+        let t = Text::of(s.to_owned(), self.via);
         self.constants.push((s, t.clone()));
         t
     }
-}
-
-fn text(args: &mut AnyArguments, t: Arc<String>) {
-    args.values.0.push(AnyValueKind::Text(t));
-}
-
-fn integer(args: &mut AnyArguments, i: Option<i64>) {
-    args.values.0.push(match i {
-        Some(i) => AnyValueKind::BigInt(i),
-        None => AnyValueKind::Null(sqlx::any::AnyTypeInfoKind::BigInt),
-    });
 }
 
 /// A [`Change`] prepared for its transaction.
@@ -176,64 +258,110 @@ enum Prepared {
 }
 
 impl Prepared {
-    fn of((change, digest): (Change, Option<[u8; 32]>)) -> Result<Self> {
+    fn of((change, digest): (Change, Option<[u8; 32]>), via: Via) -> Result<Self> {
         Ok(match change {
-            Change::Insert(r) => Self::Insert(Stored::of(r, digest)?),
-            Change::Update(r) => Self::Update(Stored::of(r, digest)?),
+            Change::Insert(r) => Self::Insert(Stored::of(r, digest, via)?),
+            Change::Update(r) => Self::Update(Stored::of(r, digest, via)?),
             Change::Deactivate(kind, key) => Self::Deactivate(kind, key),
         })
     }
 }
 
 impl Batch {
-    /// `changes` prepared, with the arguments of their index rows.
-    fn of(changes: Vec<(Change, Option<[u8; 32]>)>) -> Result<Self> {
+    /// `changes` prepared for `via` (the pool, for a batch that changes stored records), with
+    /// the arguments of their index rows.
+    fn of(changes: Vec<(Change, Option<[u8; 32]>)>, via: Via) -> Result<Self> {
+        let only_inserts = changes.iter().all(|(c, _)| matches!(c, Change::Insert(_)));
+        let via = if only_inserts { via } else { Via::Pool };
         let mut changes = changes
             .into_iter()
-            .map(Prepared::of)
+            .map(|c| Prepared::of(c, via))
             .collect::<Result<Vec<_>>>()?;
-        let mut texts = Texts::default();
-        let mut index = vec![];
-        let mut rows = IndexRows::default();
-        for change in &mut changes {
-            if let Prepared::Insert(s) | Prepared::Update(s) = change {
-                let kind = texts.constant(s.record.kind.as_str());
-                for e in std::mem::take(&mut s.entries) {
-                    rows.push(&mut texts, &kind, &s.key, e);
-                    if rows.rows == INDEX_ROWS {
-                        index.push(std::mem::take(&mut rows).done());
-                    }
+        let index = index_args(&mut changes, via)?;
+        Ok(Self {
+            via,
+            changes,
+            index,
+        })
+    }
+
+    /// This batch of new records prepared again for the pool.
+    fn for_pool(self) -> Result<Self> {
+        let changes = self
+            .changes
+            .into_iter()
+            .map(|p| match p {
+                Prepared::Insert(s) => Ok(Prepared::Insert(Stored {
+                    key: Text::of(s.record.key.clone(), Via::Pool),
+                    hash: Text::of(s.hash.as_str().to_owned(), Via::Pool),
+                    fields: Text::of(s.fields.as_str().to_owned(), Via::Pool),
+                    entries: entries(&s.record),
+                    record: s.record,
+                })),
+                _ => anyhow::bail!("a first load's batch holds new records only"),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut changes = changes;
+        let index = index_args(&mut changes, Via::Pool)?;
+        Ok(Self {
+            via: Via::Pool,
+            changes,
+            index,
+        })
+    }
+}
+
+/// The arguments of the multi-row inserts of the index rows of the new and changed records of
+/// `changes`, in order, for `via` (the rows taken from the records).
+fn index_args(changes: &mut [Prepared], via: Via) -> Result<Vec<(usize, Args)>> {
+    let mut texts = Texts::new(via);
+    let mut index = vec![];
+    let mut rows = IndexRows::new(via);
+    for change in changes {
+        if let Prepared::Insert(s) | Prepared::Update(s) = change {
+            let kind = texts.constant(s.record.kind.as_str());
+            for e in std::mem::take(&mut s.entries) {
+                rows.push(&mut texts, &kind, &s.key, e)?;
+                if rows.rows == INDEX_ROWS {
+                    index.push(std::mem::replace(&mut rows, IndexRows::new(via)).done());
                 }
             }
         }
-        if rows.rows > 0 {
-            index.push(rows.done());
-        }
-        Ok(Self { changes, index })
     }
+    if rows.rows > 0 {
+        index.push(rows.done());
+    }
+    Ok(index)
 }
 
 /// The arguments of one multi-row insert of index rows.
-#[derive(Default)]
 struct IndexRows {
     rows: usize,
-    args: AnyArguments,
+    args: Args,
 }
 
 impl IndexRows {
-    fn push(&mut self, texts: &mut Texts, kind: &Arc<String>, key: &Arc<String>, e: Entry) {
-        text(&mut self.args, kind.clone());
-        text(&mut self.args, key.clone());
-        text(&mut self.args, texts.constant(e.param));
+    fn new(via: Via) -> Self {
+        Self {
+            rows: 0,
+            args: Args::new(via),
+        }
+    }
+
+    fn push(&mut self, texts: &mut Texts, kind: &Text, key: &Text, e: Entry) -> Result<()> {
+        self.args.text(kind.clone())?;
+        self.args.text(key.clone())?;
+        self.args.text(texts.constant(e.param))?;
         // Every system an index row holds is listed (a unit test of `index` checks the rows of
         // each kind); one that were not would be stored as it is, and found by no search.
         let system = crate::index::stored_system(e.system).unwrap_or(e.system);
-        text(&mut self.args, texts.constant(system));
-        text(&mut self.args, Arc::new(e.value));
+        self.args.text(texts.constant(system))?;
+        self.args.text(Text::of(e.value, texts.via))?;
         self.rows += 1;
+        Ok(())
     }
 
-    fn done(self) -> (usize, AnyArguments) {
+    fn done(self) -> (usize, Args) {
         (self.rows, self.args)
     }
 }
@@ -265,10 +393,12 @@ fn placeholders(rows: usize, cols: usize, postgres: bool) -> String {
 impl Writer {
     /// A writer of changes dated `now`.
     pub async fn new(store: &Store, now: i64) -> Result<Self> {
+        let first_load = store.in_first_load() && store.sqlite_url.is_some();
         Ok(Self {
             pool: store.pool.clone(),
             postgres: store.postgres,
             sqlite_url: store.sqlite_url.clone(),
+            via: if first_load { Via::Sqlite } else { Via::Pool },
             now,
             pending: Vec::with_capacity(BATCH),
             pipeline: None,
@@ -311,6 +441,7 @@ impl Writer {
                 self.pool.clone(),
                 self.postgres,
                 self.sqlite_url.clone(),
+                self.via,
                 self.now,
                 self.written.clone(),
             )
@@ -356,6 +487,7 @@ impl Pipeline {
         pool: AnyPool,
         postgres: bool,
         sqlite_url: Option<Arc<str>>,
+        via: Via,
         now: i64,
         written: Arc<AtomicU64>,
     ) -> Self {
@@ -363,21 +495,42 @@ impl Pipeline {
         let (prepared, mut to_write) = mpsc::channel::<Batch>(1);
         let prepare = tokio::spawn(async move {
             while let Some(changes) = to_prepare.recv().await {
-                if prepared.send(Batch::of(changes)?).await.is_err() {
+                if prepared.send(Batch::of(changes, via)?).await.is_err() {
                     break;
                 }
             }
             Ok(())
         });
         let (committed, to_checkpoint) = mpsc::channel::<()>(1);
+        let own_url = sqlite_url.clone();
         let checkpoint = sqlite_url.map(|url| checkpoints(url, to_checkpoint));
         let write = tokio::spawn(async move {
+            let mut own: Option<SqliteConnection> = None;
             while let Some(batch) = to_write.recv().await {
                 let len = batch.changes.len() as u64;
-                write_batch(&pool, postgres, batch, now).await?;
+                match (batch.via, own_url.as_deref()) {
+                    (Via::Sqlite, Some(url)) => {
+                        let conn = match own.as_mut() {
+                            Some(conn) => conn,
+                            None => own.insert(super::own_sqlite_connection(url).await?),
+                        };
+                        if let Some(batch) = write_new_records(conn, batch, now).await? {
+                            // A resource is kept: the batch removes those its records are
+                            // shown in, as any batch written through the pool.
+                            write_batch(&pool, postgres, batch.for_pool()?, now).await?;
+                        }
+                    }
+                    (Via::Sqlite, None) => {
+                        write_batch(&pool, postgres, batch.for_pool()?, now).await?;
+                    }
+                    (Via::Pool, _) => write_batch(&pool, postgres, batch, now).await?,
+                }
                 written.fetch_add(len, Ordering::Relaxed);
                 // A checkpoint after this commit, unless one is asked for already.
                 let _ = committed.try_send(());
+            }
+            if let Some(conn) = own {
+                conn.close().await?;
             }
             Ok(())
         });
@@ -395,6 +548,7 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: Batch, now: i64) -> 
     let Batch {
         changes: batch,
         index,
+        ..
     } = batch;
     let batch = &batch[..];
     let mut tx = pool.begin().await?;
@@ -427,8 +581,8 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: Batch, now: i64) -> 
                 )
                 .bind(r.kind.as_str())
                 .bind(r.key.as_str())
-                .bind(&*s.hash)
-                .bind(&*s.fields)
+                .bind(s.hash.as_str())
+                .bind(s.fields.as_str())
                 .bind(now)
                 .bind(version)
                 .execute(&mut *tx)
@@ -449,18 +603,85 @@ async fn write_batch(pool: &AnyPool, postgres: bool, batch: Batch, now: i64) -> 
         }
     }
     for chunk in inserts.chunks(RECORD_ROWS) {
-        insert_records(&mut tx, postgres, chunk, now).await?;
+        let args = record_args(chunk, now, Via::Pool)?;
+        let sql = records_insert(chunk.len(), postgres);
+        execute_any(&mut tx, sql, args).await?;
     }
     let mut statement = (0, String::new());
     for (rows, args) in index {
         if statement.0 != rows {
             statement = (rows, index_insert(rows, postgres));
         }
-        sqlx::query_with(sqlx::AssertSqlSafe(statement.1.clone()), args)
-            .execute(&mut *tx)
-            .await?;
+        execute_any(&mut tx, statement.1.clone(), args).await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Writes `batch`, of new records only (a first load's), in one transaction on the writer's own
+/// SQLite connection; nothing, and the batch back, when a resource is kept (its records may be
+/// shown in one: see [`forget_kept`]).
+async fn write_new_records(
+    conn: &mut SqliteConnection,
+    batch: Batch,
+    now: i64,
+) -> Result<Option<Batch>> {
+    let mut tx = conn.begin().await?;
+    let n = batch.changes.len() as i64;
+    let last: i64 = sqlx::query_scalar(super::TAKE_VERSIONS)
+        .bind(n)
+        .fetch_one(&mut *tx)
+        .await?;
+    // Read once the versions are taken: no resource can be kept meanwhile.
+    if sqlx::query(kept::ANY_KEPT)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some()
+    {
+        tx.rollback().await?;
+        return Ok(Some(batch));
+    }
+    let mut inserts: Vec<(&Stored, i64)> = Vec::with_capacity(batch.changes.len());
+    for (version, p) in (last - n + 1..).zip(&batch.changes) {
+        match p {
+            Prepared::Insert(s) => inserts.push((s, version)),
+            Prepared::Update(_) | Prepared::Deactivate(..) => {
+                anyhow::bail!("a first load's batch holds new records only")
+            }
+        }
+    }
+    for chunk in inserts.chunks(RECORD_ROWS) {
+        let args = record_args(chunk, now, Via::Sqlite)?;
+        execute_sqlite(&mut tx, records_insert(chunk.len(), false), args).await?;
+    }
+    let mut statement = (0, String::new());
+    for (rows, args) in batch.index {
+        if statement.0 != rows {
+            statement = (rows, index_insert(rows, false));
+        }
+        execute_sqlite(&mut tx, statement.1.clone(), args).await?;
+    }
+    tx.commit().await?;
+    Ok(None)
+}
+
+async fn execute_any(tx: &mut sqlx::AnyConnection, sql: String, args: Args) -> Result<()> {
+    let Args::Any(args) = args else {
+        anyhow::bail!("SQLite's arguments for the pool");
+    };
+    sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+async fn execute_sqlite(tx: &mut SqliteConnection, sql: String, args: Args) -> Result<()> {
+    let Args::Sqlite(args) = args else {
+        anyhow::bail!("the pool's arguments for SQLite");
+    };
+    sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 
@@ -513,38 +734,34 @@ async fn forget_kept(
     kept::forget(&mut *tx, postgres, &keys).await
 }
 
-async fn insert_records(
-    tx: &mut Transaction<'_, Any>,
-    postgres: bool,
-    rows: &[(&Stored, i64)],
-    now: i64,
-) -> Result<()> {
-    // `OR FAIL` on SQLite: a duplicate key still fails the statement, and with it the batch's
-    // transaction, but SQLite then keeps no statement journal (a copy of every page the
-    // statement changes, to undo it alone): 6 % of a first import's time with the default
-    // `ABORT`.
-    let sql = format!(
+/// The insert of `rows` records. `OR FAIL` on SQLite: a duplicate key still fails the
+/// statement, and with it the batch's transaction, but SQLite then keeps no statement journal
+/// (a copy of every page the statement changes, to undo it alone): 6 % of a first import's
+/// time with the default `ABORT`.
+fn records_insert(rows: usize, postgres: bool) -> String {
+    format!(
         "INSERT {}INTO directory_record (kind, record_key, content_hash, fields, active, \
          updated_at, deactivated_at, version) VALUES {}",
         if postgres { "" } else { "OR FAIL " },
-        placeholders(rows.len(), 8, postgres)
-    );
-    let mut args = AnyArguments::default();
-    let mut texts = Texts::default();
+        placeholders(rows, 8, postgres)
+    )
+}
+
+/// The arguments of the insert of new records `rows`, each with its version, for `via`.
+fn record_args(rows: &[(&Stored, i64)], now: i64, via: Via) -> Result<Args> {
+    let mut args = Args::new(via);
+    let mut texts = Texts::new(via);
     for (s, version) in rows {
-        text(&mut args, texts.constant(s.record.kind.as_str()));
-        text(&mut args, s.key.clone());
-        text(&mut args, s.hash.clone());
-        text(&mut args, s.fields.clone());
-        integer(&mut args, Some(1));
-        integer(&mut args, Some(now));
-        integer(&mut args, None);
-        integer(&mut args, Some(*version));
+        args.text(texts.constant(s.record.kind.as_str()))?;
+        args.text(s.key.clone())?;
+        args.text(s.hash.clone())?;
+        args.text(s.fields.clone())?;
+        args.integer(Some(1))?;
+        args.integer(Some(now))?;
+        args.integer(None)?;
+        args.integer(Some(*version))?;
     }
-    sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    Ok(args)
 }
 
 /// The insert of `rows` index rows.
@@ -561,25 +778,22 @@ pub(super) async fn insert_index(
     postgres: bool,
     records: &[(&Record, Vec<Entry>)],
 ) -> Result<()> {
-    let mut texts = Texts::default();
-    let mut rows = IndexRows::default();
+    let mut texts = Texts::new(Via::Pool);
+    let mut rows = IndexRows::new(Via::Pool);
     for (r, entries) in records {
-        let (kind, key) = (texts.constant(r.kind.as_str()), Arc::new(r.key.clone()));
+        let kind = texts.constant(r.kind.as_str());
+        let key = Text::of(r.key.clone(), Via::Pool);
         for e in entries {
-            rows.push(&mut texts, &kind, &key, e.clone());
+            rows.push(&mut texts, &kind, &key, e.clone())?;
             if rows.rows == INDEX_ROWS {
-                let (n, args) = std::mem::take(&mut rows).done();
-                sqlx::query_with(sqlx::AssertSqlSafe(index_insert(n, postgres)), args)
-                    .execute(&mut **tx)
-                    .await?;
+                let (n, args) = std::mem::replace(&mut rows, IndexRows::new(Via::Pool)).done();
+                execute_any(tx, index_insert(n, postgres), args).await?;
             }
         }
     }
     if rows.rows > 0 {
         let (n, args) = rows.done();
-        sqlx::query_with(sqlx::AssertSqlSafe(index_insert(n, postgres)), args)
-            .execute(&mut **tx)
-            .await?;
+        execute_any(tx, index_insert(n, postgres), args).await?;
     }
     Ok(())
 }
