@@ -241,8 +241,12 @@ pub struct Collector {
     kind: ExtractKind,
     header: Header,
     known: KnownKeys,
-    /// The columns of an exercise (`Personne_activite`): all but the person's, IdNat kept.
-    role_columns: Vec<&'static str>,
+    /// The columns of a person and of an exercise (`Personne_activite`: all but the person's,
+    /// IdNat kept) present in the header, with their positions, in the order of their names:
+    /// a record's fields are then built in order (not sorted for each row) without looking
+    /// each name up again (2 M rows of some 40 fields at national size).
+    person_fields: Vec<(&'static str, usize)>,
+    role_fields: Vec<(&'static str, usize)>,
     /// The records taken and not handed out yet, with the stored state of their key.
     out: Vec<Taken>,
     /// Rows read (good and bad).
@@ -259,17 +263,28 @@ impl Collector {
 
     /// A collector that knows the stored state of the keys of `known`.
     pub fn with_stored(kind: ExtractKind, header: Header, known: KnownKeys) -> Self {
-        let role_columns = columns::PERSONNE_ACTIVITE
+        let role_columns: Vec<&'static str> = columns::PERSONNE_ACTIVITE
             .iter()
             .chain(columns::PERSONNE_ACTIVITE_ROLE)
             .copied()
             .filter(|c| !PERSON_COLUMNS.contains(c) || *c == "Identification nationale PP")
             .collect();
+        let in_order = |names: &[&'static str]| {
+            let mut at: Vec<_> = names
+                .iter()
+                .filter_map(|n| Some((*n, header.position(n)?)))
+                .collect();
+            at.sort_unstable();
+            at.dedup_by_key(|(n, _)| *n);
+            at
+        };
+        let (person_fields, role_fields) = (in_order(PERSON_COLUMNS), in_order(&role_columns));
         Self {
             kind,
             header,
             known,
-            role_columns,
+            person_fields,
+            role_fields,
             out: Vec::new(),
             read: 0,
             rejected: Vec::new(),
@@ -328,6 +343,16 @@ impl Collector {
             .iter()
             .filter_map(|n| {
                 let v = &row.fields[self.header.position(n)?];
+                (!v.is_empty()).then(|| ((*n).to_owned(), v.clone()))
+            })
+            .collect()
+    }
+
+    /// [`Self::fields`] of columns given with their positions, in the order of their names.
+    fn fields_at(row: &Row, at: &[(&str, usize)]) -> BTreeMap<String, String> {
+        at.iter()
+            .filter_map(|(n, i)| {
+                let v = &row.fields[*i];
                 (!v.is_empty()).then(|| ((*n).to_owned(), v.clone()))
             })
             .collect()
@@ -450,9 +475,8 @@ impl Collector {
         let person = Record {
             kind: RecordKind::Practitioner,
             key: idnat.clone(),
-            fields: self.fields(row, PERSON_COLUMNS),
+            fields: Self::fields_at(row, &self.person_fields),
         };
-        let role_columns = std::mem::take(&mut self.role_columns);
         let role_key = [
             idnat.as_str(),
             self.get(row, "Identifiant technique de la structure"),
@@ -465,9 +489,8 @@ impl Collector {
         let role = Record {
             kind: RecordKind::PractitionerRole,
             key: role_key,
-            fields: self.fields(row, &role_columns),
+            fields: Self::fields_at(row, &self.role_fields),
         };
-        self.role_columns = role_columns;
         let person_id = key_id(person.kind, &person.key);
         let given = self.given(&person_id);
         let person_digest = person.digest();
