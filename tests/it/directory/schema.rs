@@ -608,3 +608,33 @@ both_dbs!(
         assert_eq!(found_by_identifier(&store, &idnat(1)).await, 1);
     }
 );
+
+both_dbs!(directory_first_load_keeps_values_whole, |db| async move {
+    // A first load writes on a connection of its own (SQLite's arguments, PostgreSQL's
+    // COPY): a value with a tab, a backslash or a line break is stored as it is.
+    let (url, _dir) = store_url(db).await;
+    let store = Store::connect(&url).await.expect("store");
+    assert!(store.begin_first_load().await.expect("begin"));
+    let family = "O\\BRIEN\tDE\nLA\rCOUR";
+    let record = Record {
+        kind: RecordKind::Practitioner,
+        key: idnat(7),
+        fields: [
+            ("Nom d'exercice".to_owned(), family.to_owned()),
+            ("Prénom d'exercice".to_owned(), "Jean".to_owned()),
+        ]
+        .into(),
+    };
+    let mut w = Writer::new(&store, NOW).await.expect("writer");
+    w.push(Change::Insert(record.clone())).await.expect("push");
+    w.flush().await.expect("flush");
+    store.end_first_load().await.expect("end");
+    let stored = store
+        .get(RecordKind::Practitioner, &idnat(7))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.record, record);
+    assert_eq!(by_family(&store, "o", vec![]).await, [idnat(7)]);
+    assert_eq!(found_by_identifier(&store, &idnat(7)).await, 1);
+});

@@ -49,6 +49,8 @@ pub struct Store {
     first_load: Arc<Mutex<Option<BTreeSet<RecordKind>>>>,
     /// SQLite's URL, for the writer's checkpoints on a connection of their own.
     sqlite_url: Option<Arc<str>>,
+    /// The PostgreSQL database's URL (a first load's writer connects on its own).
+    postgres_url: Option<Arc<str>>,
 }
 
 /// A stored record with its state.
@@ -162,6 +164,7 @@ impl Store {
             postgres,
             first_load: Arc::default(),
             sqlite_url: sqlite.then(|| Arc::from(url.as_str())),
+            postgres_url: postgres.then(|| Arc::from(url.as_str())),
         };
         store.bulk_load_end().await?;
         store.build_index_if_missing().await?;

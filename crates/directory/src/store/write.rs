@@ -8,7 +8,7 @@ use crate::record::{Record, RecordKind};
 use anyhow::Result;
 use sqlx::any::AnyArguments;
 use sqlx::sqlite::SqliteArguments;
-use sqlx::{Any, AnyPool, Arguments, Connection, SqliteConnection, Transaction};
+use sqlx::{Any, AnyPool, Arguments, Connection, PgConnection, SqliteConnection, Transaction};
 use sqlx_core::any::AnyValueKind;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,6 +54,8 @@ pub struct Writer {
     pool: AnyPool,
     postgres: bool,
     sqlite_url: Option<Arc<str>>,
+    /// PostgreSQL's URL, for a first load's connection.
+    postgres_url: Option<Arc<str>>,
     /// Where batches of new records go.
     via: Via,
     now: i64,
@@ -69,6 +71,8 @@ struct Batch {
     via: Via,
     changes: Vec<Prepared>,
     index: Vec<(usize, Args)>,
+    /// The index rows as `COPY` data ([`Via::Postgres`]).
+    copy: Vec<u8>,
 }
 
 /// The connection a batch is written on.
@@ -80,6 +84,10 @@ enum Via {
     /// The writer's own SQLite connection: a batch of new records only, during a first load
     /// into a SQLite store, while no resource is kept.
     Sqlite,
+    /// The writer's own PostgreSQL connection, the rows sent with `COPY` rather than
+    /// multi-row inserts: a batch of new records only, during a first load into a
+    /// PostgreSQL store, while no resource is kept.
+    Postgres,
 }
 
 /// The tasks a [`Writer`] hands its full batches to.
@@ -160,7 +168,7 @@ enum Text {
 impl Text {
     fn of(s: String, via: Via) -> Self {
         match via {
-            Via::Pool => Self::Any(Arc::new(s)),
+            Via::Pool | Via::Postgres => Self::Any(Arc::new(s)),
             Via::Sqlite => Self::Sqlite(Arc::from(s)),
         }
     }
@@ -182,7 +190,7 @@ enum Args {
 impl Args {
     fn new(via: Via) -> Self {
         match via {
-            Via::Pool => Self::Any(AnyArguments::default()),
+            Via::Pool | Via::Postgres => Self::Any(AnyArguments::default()),
             Via::Sqlite => Self::Sqlite(SqliteArguments::default()),
         }
     }
@@ -277,11 +285,15 @@ impl Batch {
             .into_iter()
             .map(|c| Prepared::of(c, via))
             .collect::<Result<Vec<_>>>()?;
-        let index = index_args(&mut changes, via)?;
+        let (index, copy) = match via {
+            Via::Postgres => (vec![], index_copy(&mut changes)),
+            Via::Pool | Via::Sqlite => (index_args(&mut changes, via)?, vec![]),
+        };
         Ok(Self {
             via,
             changes,
             index,
+            copy,
         })
     }
 
@@ -307,8 +319,59 @@ impl Batch {
             via: Via::Pool,
             changes,
             index,
+            copy: vec![],
         })
     }
+}
+
+/// The index rows of the new records of `changes` as `COPY` data (the rows taken from the
+/// records).
+fn index_copy(changes: &mut [Prepared]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(changes.len() * 6 * 48);
+    for change in changes {
+        if let Prepared::Insert(s) | Prepared::Update(s) = change {
+            for e in std::mem::take(&mut s.entries) {
+                let system = crate::index::stored_system(e.system).unwrap_or(e.system);
+                copy_line(
+                    &mut out,
+                    &[
+                        Some(s.record.kind.as_str()),
+                        Some(s.key.as_str()),
+                        Some(e.param),
+                        Some(system),
+                        Some(&e.value),
+                    ],
+                );
+            }
+        }
+    }
+    out
+}
+
+/// One row of PostgreSQL's `COPY` text format: the values separated by tabs, `\N` for none,
+/// a backslash, a newline, a carriage return and a tab escaped. Written here: sqlx sends
+/// `COPY` data as bytes, and the format's escaping is these four characters.
+fn copy_line(out: &mut Vec<u8>, values: &[Option<&str>]) {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        match v {
+            None => out.extend_from_slice(b"\\N"),
+            Some(v) => {
+                for b in v.bytes() {
+                    match b {
+                        b'\\' => out.extend_from_slice(b"\\\\"),
+                        b'\n' => out.extend_from_slice(b"\\n"),
+                        b'\r' => out.extend_from_slice(b"\\r"),
+                        b'\t' => out.extend_from_slice(b"\\t"),
+                        b => out.push(b),
+                    }
+                }
+            }
+        }
+    }
+    out.push(b'\n');
 }
 
 /// The arguments of the multi-row inserts of the index rows of the new and changed records of
@@ -393,12 +456,17 @@ fn placeholders(rows: usize, cols: usize, postgres: bool) -> String {
 impl Writer {
     /// A writer of changes dated `now`.
     pub async fn new(store: &Store, now: i64) -> Result<Self> {
-        let first_load = store.in_first_load() && store.sqlite_url.is_some();
+        let via = match (store.in_first_load(), store.postgres) {
+            (false, _) => Via::Pool,
+            (true, false) => Via::Sqlite,
+            (true, true) => Via::Postgres,
+        };
         Ok(Self {
             pool: store.pool.clone(),
             postgres: store.postgres,
             sqlite_url: store.sqlite_url.clone(),
-            via: if first_load { Via::Sqlite } else { Via::Pool },
+            postgres_url: store.postgres_url.clone(),
+            via,
             now,
             pending: Vec::with_capacity(BATCH),
             pipeline: None,
@@ -441,6 +509,7 @@ impl Writer {
                 self.pool.clone(),
                 self.postgres,
                 self.sqlite_url.clone(),
+                self.postgres_url.clone(),
                 self.via,
                 self.now,
                 self.written.clone(),
@@ -487,6 +556,7 @@ impl Pipeline {
         pool: AnyPool,
         postgres: bool,
         sqlite_url: Option<Arc<str>>,
+        postgres_url: Option<Arc<str>>,
         via: Via,
         now: i64,
         written: Arc<AtomicU64>,
@@ -506,9 +576,25 @@ impl Pipeline {
         let checkpoint = sqlite_url.map(|url| checkpoints(url, to_checkpoint));
         let write = tokio::spawn(async move {
             let mut own: Option<SqliteConnection> = None;
+            let mut own_pg: Option<PgConnection> = None;
             while let Some(batch) = to_write.recv().await {
                 let len = batch.changes.len() as u64;
                 match (batch.via, own_url.as_deref()) {
+                    (Via::Postgres, _) if postgres_url.is_some() => {
+                        let conn = match own_pg.as_mut() {
+                            Some(conn) => conn,
+                            None => own_pg.insert(
+                                PgConnection::connect(postgres_url.as_deref().unwrap_or(""))
+                                    .await?,
+                            ),
+                        };
+                        if let Some(batch) = copy_new_records(conn, batch, now).await? {
+                            write_batch(&pool, postgres, batch.for_pool()?, now).await?;
+                        }
+                    }
+                    (Via::Postgres, _) => {
+                        write_batch(&pool, postgres, batch.for_pool()?, now).await?;
+                    }
                     (Via::Sqlite, Some(url)) => {
                         let conn = match own.as_mut() {
                             Some(conn) => conn,
@@ -530,6 +616,9 @@ impl Pipeline {
                 let _ = committed.try_send(());
             }
             if let Some(conn) = own {
+                conn.close().await?;
+            }
+            if let Some(conn) = own_pg {
                 conn.close().await?;
             }
             Ok(())
@@ -660,6 +749,66 @@ async fn write_new_records(
             statement = (rows, index_insert(rows, false));
         }
         execute_sqlite(&mut tx, statement.1.clone(), args).await?;
+    }
+    tx.commit().await?;
+    Ok(None)
+}
+
+/// [`write_new_records`] on PostgreSQL: the rows sent with `COPY`.
+async fn copy_new_records(
+    conn: &mut PgConnection,
+    batch: Batch,
+    now: i64,
+) -> Result<Option<Batch>> {
+    let mut tx = conn.begin().await?;
+    let n = batch.changes.len() as i64;
+    let last: i64 = sqlx::query_scalar(super::TAKE_VERSIONS)
+        .bind(n)
+        .fetch_one(&mut *tx)
+        .await?;
+    // Read once the versions are taken: no resource can be kept meanwhile.
+    if sqlx::query(kept::ANY_KEPT)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some()
+    {
+        tx.rollback().await?;
+        return Ok(Some(batch));
+    }
+    let mut records = Vec::with_capacity(batch.changes.len() * 600);
+    let now = now.to_string();
+    for (version, p) in (last - n + 1..).zip(&batch.changes) {
+        let Prepared::Insert(s) = p else {
+            anyhow::bail!("a first load's batch holds new records only");
+        };
+        copy_line(
+            &mut records,
+            &[
+                Some(s.record.kind.as_str()),
+                Some(s.key.as_str()),
+                Some(s.hash.as_str()),
+                Some(s.fields.as_str()),
+                Some("1"),
+                Some(&now),
+                None,
+                Some(&version.to_string()),
+            ],
+        );
+    }
+    for (statement, data) in [
+        (
+            "COPY directory_record (kind, record_key, content_hash, fields, active, updated_at, \
+             deactivated_at, version) FROM STDIN",
+            records,
+        ),
+        (
+            "COPY directory_search (kind, record_key, param, system, value) FROM STDIN",
+            batch.copy,
+        ),
+    ] {
+        let mut copy = (*tx).copy_in_raw(statement).await?;
+        copy.send(data).await?;
+        copy.finish().await?;
     }
     tx.commit().await?;
     Ok(None)
@@ -807,5 +956,15 @@ mod tests {
             "($1, $2, $3), ($4, $5, $6)"
         );
         assert_eq!(super::placeholders(2, 2, false), "(?, ?), (?, ?)");
+    }
+
+    #[test]
+    fn copy_lines_escape_what_the_text_format_reads_as_syntax() {
+        let mut out = vec![];
+        super::copy_line(
+            &mut out,
+            &[Some("a\tb\\c"), None, Some("d\ne\rf"), Some("")],
+        );
+        assert_eq!(out, b"a\\tb\\\\c\t\\N\td\\ne\\rf\t\n");
     }
 }
