@@ -47,10 +47,9 @@ pub struct Store {
     postgres: bool,
     /// The first load in progress ([`Store::begin_first_load`]): the kinds its imports wrote.
     first_load: Arc<Mutex<Option<BTreeSet<RecordKind>>>>,
-    /// SQLite's URL, for the writer's checkpoints on a connection of their own.
-    sqlite_url: Option<Arc<str>>,
-    /// The PostgreSQL database's URL (a first load's writer connects on its own).
-    postgres_url: Option<Arc<str>>,
+    /// The database's URL: the writer's connections of their own (SQLite's checkpoints, a
+    /// first load's writing) connect to it.
+    url: Arc<str>,
 }
 
 /// A stored record with its state.
@@ -163,8 +162,7 @@ impl Store {
             pool,
             postgres,
             first_load: Arc::default(),
-            sqlite_url: sqlite.then(|| Arc::from(url.as_str())),
-            postgres_url: postgres.then(|| Arc::from(url.as_str())),
+            url: Arc::from(url.as_str()),
         };
         store.bulk_load_end().await?;
         store.build_index_if_missing().await?;

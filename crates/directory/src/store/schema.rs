@@ -180,7 +180,7 @@ impl Store {
                 .map(|s| (&s.record, crate::index::entries(&s.record)))
                 .collect();
             let mut tx = self.pool.begin().await?;
-            write::insert_index(&mut tx, self.postgres, &entries).await?;
+            write::insert_index(&mut tx, self.postgres, entries).await?;
             tx.commit().await?;
         }
         Ok(())

@@ -2,14 +2,17 @@
 //! one transaction per [`BATCH`], with multi-row inserts (the same statement text for every
 //! full batch, so each connection prepares it once).
 
+mod args;
+
 use super::{Store, kept};
 use crate::index::{Entry, entries};
 use crate::record::{Record, RecordKind};
 use anyhow::Result;
-use sqlx::any::AnyArguments;
-use sqlx::sqlite::SqliteArguments;
-use sqlx::{Any, AnyPool, Arguments, Connection, PgConnection, SqliteConnection, Transaction};
-use sqlx_core::any::AnyValueKind;
+use args::{
+    Args, Text, copy_line, index_args, index_copy, index_insert, record_args, records_insert,
+    rows_args,
+};
+use sqlx::{Any, AnyPool, Connection, PgConnection, SqliteConnection, Transaction};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
@@ -53,9 +56,8 @@ pub enum Change {
 pub struct Writer {
     pool: AnyPool,
     postgres: bool,
-    sqlite_url: Option<Arc<str>>,
-    /// PostgreSQL's URL, for a first load's connection.
-    postgres_url: Option<Arc<str>>,
+    /// The database's URL ([`Store`]'s).
+    url: Arc<str>,
     /// Where batches of new records go.
     via: Via,
     now: i64,
@@ -157,107 +159,6 @@ impl Stored {
     }
 }
 
-/// A text bound by the arguments of a batch, shared by all that bind it, in the form its
-/// connection takes: `Any`'s (see [`Texts`]), or SQLite's, which binds it from where it is.
-#[derive(Clone)]
-enum Text {
-    Any(Arc<String>),
-    Sqlite(Arc<str>),
-}
-
-impl Text {
-    fn of(s: String, via: Via) -> Self {
-        match via {
-            Via::Pool | Via::Postgres => Self::Any(Arc::new(s)),
-            Via::Sqlite => Self::Sqlite(Arc::from(s)),
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        match self {
-            Self::Any(t) => t,
-            Self::Sqlite(t) => t,
-        }
-    }
-}
-
-/// The arguments of one statement, for the connection that runs it.
-enum Args {
-    Any(AnyArguments),
-    Sqlite(SqliteArguments),
-}
-
-impl Args {
-    fn new(via: Via) -> Self {
-        match via {
-            Via::Pool | Via::Postgres => Self::Any(AnyArguments::default()),
-            Via::Sqlite => Self::Sqlite(SqliteArguments::default()),
-        }
-    }
-
-    fn text(&mut self, t: Text) -> Result<()> {
-        match (self, t) {
-            (Self::Any(args), Text::Any(t)) => args.values.0.push(AnyValueKind::Text(t)),
-            (Self::Sqlite(args), Text::Sqlite(t)) => args
-                .add(t)
-                .map_err(|e| anyhow::anyhow!("binding a text: {e}"))?,
-            _ => anyhow::bail!("a text of another connection's form"),
-        }
-        Ok(())
-    }
-
-    fn integer(&mut self, i: Option<i64>) -> Result<()> {
-        match self {
-            Self::Any(args) => args.values.0.push(match i {
-                Some(i) => AnyValueKind::BigInt(i),
-                None => AnyValueKind::Null(sqlx::any::AnyTypeInfoKind::BigInt),
-            }),
-            Self::Sqlite(args) => args
-                .add(i)
-                .map_err(|e| anyhow::anyhow!("binding an integer: {e}"))?,
-        }
-        Ok(())
-    }
-}
-
-/// The texts of a batch's arguments, shared ([`Text`]) rather than copied for each value:
-/// binding a `&str` or a `String` through sqlx's `Any` driver copies the text into a new
-/// `String` behind a new `Arc`, for each of the 100 M values of a national-size first import
-/// (a record's key for each of its index rows, the same kind, parameter and system names again
-/// and again), before SQLite's own copy. sqlx binds no shared text for `Any` but through its
-/// arguments' own (hidden) value kind, taken from `sqlx-core` directly at the version sqlx
-/// pins; SQLite's `Any` driver takes its `Text` (copying it once more into its own arguments,
-/// which no `Any` API avoids), PostgreSQL's encodes from it. SQLite's own arguments bind an
-/// `Arc<str>` as it is ([`Via::Sqlite`]). The constant texts (kinds, parameters, systems) are
-/// shared within one [`Texts`], one per batch: each batch's arguments are built on one thread
-/// and freed on SQLite's, so no counter of a shared text goes back and forth between threads.
-struct Texts {
-    via: Via,
-    constants: Vec<(&'static str, Text)>,
-}
-
-impl Texts {
-    fn new(via: Via) -> Self {
-        Self {
-            via,
-            constants: vec![],
-        }
-    }
-
-    fn constant(&mut self, s: &'static str) -> Text {
-        if let Some((_, t)) = self
-            .constants
-            .iter()
-            .find(|(c, _)| std::ptr::eq(c.as_ptr(), s.as_ptr()) && c.len() == s.len())
-        {
-            return t.clone();
-        }
-        let t = Text::of(s.to_owned(), self.via);
-        self.constants.push((s, t.clone()));
-        t
-    }
-}
-
 /// A [`Change`] prepared for its transaction.
 enum Prepared {
     Insert(Stored),
@@ -324,135 +225,6 @@ impl Batch {
     }
 }
 
-/// The index rows of the new records of `changes` as `COPY` data (the rows taken from the
-/// records).
-fn index_copy(changes: &mut [Prepared]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(changes.len() * 6 * 48);
-    for change in changes {
-        if let Prepared::Insert(s) | Prepared::Update(s) = change {
-            for e in std::mem::take(&mut s.entries) {
-                let system = crate::index::stored_system(e.system).unwrap_or(e.system);
-                copy_line(
-                    &mut out,
-                    &[
-                        Some(s.record.kind.as_str()),
-                        Some(s.key.as_str()),
-                        Some(e.param),
-                        Some(system),
-                        Some(&e.value),
-                    ],
-                );
-            }
-        }
-    }
-    out
-}
-
-/// One row of PostgreSQL's `COPY` text format: the values separated by tabs, `\N` for none,
-/// a backslash, a newline, a carriage return and a tab escaped. Written here: sqlx sends
-/// `COPY` data as bytes, and the format's escaping is these four characters.
-fn copy_line(out: &mut Vec<u8>, values: &[Option<&str>]) {
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            out.push(b'\t');
-        }
-        match v {
-            None => out.extend_from_slice(b"\\N"),
-            Some(v) => {
-                for b in v.bytes() {
-                    match b {
-                        b'\\' => out.extend_from_slice(b"\\\\"),
-                        b'\n' => out.extend_from_slice(b"\\n"),
-                        b'\r' => out.extend_from_slice(b"\\r"),
-                        b'\t' => out.extend_from_slice(b"\\t"),
-                        b => out.push(b),
-                    }
-                }
-            }
-        }
-    }
-    out.push(b'\n');
-}
-
-/// The arguments of the multi-row inserts of the index rows of the new and changed records of
-/// `changes`, in order, for `via` (the rows taken from the records).
-fn index_args(changes: &mut [Prepared], via: Via) -> Result<Vec<(usize, Args)>> {
-    let mut texts = Texts::new(via);
-    let mut index = vec![];
-    let mut rows = IndexRows::new(via);
-    for change in changes {
-        if let Prepared::Insert(s) | Prepared::Update(s) = change {
-            let kind = texts.constant(s.record.kind.as_str());
-            for e in std::mem::take(&mut s.entries) {
-                rows.push(&mut texts, &kind, &s.key, e)?;
-                if rows.rows == INDEX_ROWS {
-                    index.push(std::mem::replace(&mut rows, IndexRows::new(via)).done());
-                }
-            }
-        }
-    }
-    if rows.rows > 0 {
-        index.push(rows.done());
-    }
-    Ok(index)
-}
-
-/// The arguments of one multi-row insert of index rows.
-struct IndexRows {
-    rows: usize,
-    args: Args,
-}
-
-impl IndexRows {
-    fn new(via: Via) -> Self {
-        Self {
-            rows: 0,
-            args: Args::new(via),
-        }
-    }
-
-    fn push(&mut self, texts: &mut Texts, kind: &Text, key: &Text, e: Entry) -> Result<()> {
-        self.args.text(kind.clone())?;
-        self.args.text(key.clone())?;
-        self.args.text(texts.constant(e.param))?;
-        // Every system an index row holds is listed (a unit test of `index` checks the rows of
-        // each kind); one that were not would be stored as it is, and found by no search.
-        let system = crate::index::stored_system(e.system).unwrap_or(e.system);
-        self.args.text(texts.constant(system))?;
-        self.args.text(Text::of(e.value, texts.via))?;
-        self.rows += 1;
-        Ok(())
-    }
-
-    fn done(self) -> (usize, Args) {
-        (self.rows, self.args)
-    }
-}
-
-/// `($1, $2, …), (…)` for `rows` rows of `cols` columns on PostgreSQL, `(?, ?, …), (…)` on
-/// SQLite: sqlx binds SQLite's parameters by looking up each one's name, a walk of the list
-/// of named parameters, which makes numbered ones quadratic in a multi-row insert (measured:
-/// three quarters of an import's time with 4,000 parameters a statement).
-fn placeholders(rows: usize, cols: usize, postgres: bool) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        s.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..cols {
-            if c > 0 {
-                s.push_str(", ");
-            }
-            if postgres {
-                s.push('$');
-                s.push_str(&(r * cols + c + 1).to_string());
-            } else {
-                s.push('?');
-            }
-        }
-        s.push(')');
-    }
-    s
-}
-
 impl Writer {
     /// A writer of changes dated `now`.
     pub async fn new(store: &Store, now: i64) -> Result<Self> {
@@ -464,8 +236,7 @@ impl Writer {
         Ok(Self {
             pool: store.pool.clone(),
             postgres: store.postgres,
-            sqlite_url: store.sqlite_url.clone(),
-            postgres_url: store.postgres_url.clone(),
+            url: store.url.clone(),
             via,
             now,
             pending: Vec::with_capacity(BATCH),
@@ -508,8 +279,7 @@ impl Writer {
             Pipeline::start(
                 self.pool.clone(),
                 self.postgres,
-                self.sqlite_url.clone(),
-                self.postgres_url.clone(),
+                self.url.clone(),
                 self.via,
                 self.now,
                 self.written.clone(),
@@ -555,8 +325,7 @@ impl Pipeline {
     fn start(
         pool: AnyPool,
         postgres: bool,
-        sqlite_url: Option<Arc<str>>,
-        postgres_url: Option<Arc<str>>,
+        url: Arc<str>,
         via: Via,
         now: i64,
         written: Arc<AtomicU64>,
@@ -572,44 +341,36 @@ impl Pipeline {
             Ok(())
         });
         let (committed, to_checkpoint) = mpsc::channel::<()>(1);
-        let own_url = sqlite_url.clone();
-        let checkpoint = sqlite_url.map(|url| checkpoints(url, to_checkpoint));
+        let checkpoint = (!postgres).then(|| checkpoints(url.clone(), to_checkpoint));
         let write = tokio::spawn(async move {
             let mut own: Option<SqliteConnection> = None;
             let mut own_pg: Option<PgConnection> = None;
             while let Some(batch) = to_write.recv().await {
                 let len = batch.changes.len() as u64;
-                match (batch.via, own_url.as_deref()) {
-                    (Via::Postgres, _) if postgres_url.is_some() => {
+                // A first load's batch comes back when a resource is kept: it then removes
+                // those its records are shown in, as any batch written through the pool.
+                let back = match batch.via {
+                    Via::Postgres => {
                         let conn = match own_pg.as_mut() {
                             Some(conn) => conn,
-                            None => own_pg.insert(
-                                PgConnection::connect(postgres_url.as_deref().unwrap_or(""))
-                                    .await?,
-                            ),
+                            None => own_pg.insert(PgConnection::connect(&url).await?),
                         };
-                        if let Some(batch) = copy_new_records(conn, batch, now).await? {
-                            write_batch(&pool, postgres, batch.for_pool()?, now).await?;
-                        }
+                        copy_new_records(conn, batch, now).await?
                     }
-                    (Via::Postgres, _) => {
-                        write_batch(&pool, postgres, batch.for_pool()?, now).await?;
-                    }
-                    (Via::Sqlite, Some(url)) => {
+                    Via::Sqlite => {
                         let conn = match own.as_mut() {
                             Some(conn) => conn,
-                            None => own.insert(super::own_sqlite_connection(url).await?),
+                            None => own.insert(super::own_sqlite_connection(&url).await?),
                         };
-                        if let Some(batch) = write_new_records(conn, batch, now).await? {
-                            // A resource is kept: the batch removes those its records are
-                            // shown in, as any batch written through the pool.
-                            write_batch(&pool, postgres, batch.for_pool()?, now).await?;
-                        }
+                        write_new_records(conn, batch, now).await?
                     }
-                    (Via::Sqlite, None) => {
-                        write_batch(&pool, postgres, batch.for_pool()?, now).await?;
+                    Via::Pool => {
+                        write_batch(&pool, postgres, batch, now).await?;
+                        None
                     }
-                    (Via::Pool, _) => write_batch(&pool, postgres, batch, now).await?,
+                };
+                if let Some(batch) = back {
+                    write_batch(&pool, postgres, batch.for_pool()?, now).await?;
                 }
                 written.fetch_add(len, Ordering::Relaxed);
                 // A checkpoint after this commit, unless one is asked for already.
@@ -716,22 +477,12 @@ async fn write_new_records(
     now: i64,
 ) -> Result<Option<Batch>> {
     let mut tx = conn.begin().await?;
-    let n = batch.changes.len() as i64;
-    let last: i64 = sqlx::query_scalar(super::TAKE_VERSIONS)
-        .bind(n)
-        .fetch_one(&mut *tx)
-        .await?;
-    // Read once the versions are taken: no resource can be kept meanwhile.
-    if sqlx::query(kept::ANY_KEPT)
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some()
-    {
+    let Some(first) = versions_unless_kept(&mut tx, batch.changes.len()).await? else {
         tx.rollback().await?;
         return Ok(Some(batch));
-    }
+    };
     let mut inserts: Vec<(&Stored, i64)> = Vec::with_capacity(batch.changes.len());
-    for (version, p) in (last - n + 1..).zip(&batch.changes) {
+    for (version, p) in (first..).zip(&batch.changes) {
         match p {
             Prepared::Insert(s) => inserts.push((s, version)),
             Prepared::Update(_) | Prepared::Deactivate(..) => {
@@ -754,6 +505,29 @@ async fn write_new_records(
     Ok(None)
 }
 
+/// Takes `n` versions of the counter in `tx` (a first load's own connection), giving the first,
+/// unless a resource is kept (read once the versions are taken: none can be kept meanwhile):
+/// then `None`, and the batch goes through the pool.
+async fn versions_unless_kept<DB>(tx: &mut Transaction<'_, DB>, n: usize) -> Result<Option<i64>>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    i64: sqlx::Type<DB> + for<'q> sqlx::Encode<'q, DB> + for<'r> sqlx::Decode<'r, DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    let n = i64::try_from(n)?;
+    let last: i64 = sqlx::query_scalar(super::TAKE_VERSIONS)
+        .bind(n)
+        .fetch_one(&mut **tx)
+        .await?;
+    let kept = sqlx::query(kept::ANY_KEPT)
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some();
+    Ok((!kept).then_some(last - n + 1))
+}
+
 /// [`write_new_records`] on PostgreSQL: the rows sent with `COPY`.
 async fn copy_new_records(
     conn: &mut PgConnection,
@@ -761,23 +535,13 @@ async fn copy_new_records(
     now: i64,
 ) -> Result<Option<Batch>> {
     let mut tx = conn.begin().await?;
-    let n = batch.changes.len() as i64;
-    let last: i64 = sqlx::query_scalar(super::TAKE_VERSIONS)
-        .bind(n)
-        .fetch_one(&mut *tx)
-        .await?;
-    // Read once the versions are taken: no resource can be kept meanwhile.
-    if sqlx::query(kept::ANY_KEPT)
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some()
-    {
+    let Some(first) = versions_unless_kept(&mut tx, batch.changes.len()).await? else {
         tx.rollback().await?;
         return Ok(Some(batch));
-    }
+    };
     let mut records = Vec::with_capacity(batch.changes.len() * 600);
     let now = now.to_string();
-    for (version, p) in (last - n + 1..).zip(&batch.changes) {
+    for (version, p) in (first..).zip(&batch.changes) {
         let Prepared::Insert(s) = p else {
             anyhow::bail!("a first load's batch holds new records only");
         };
@@ -883,88 +647,17 @@ async fn forget_kept(
     kept::forget(&mut *tx, postgres, &keys).await
 }
 
-/// The insert of `rows` records. `OR FAIL` on SQLite: a duplicate key still fails the
-/// statement, and with it the batch's transaction, but SQLite then keeps no statement journal
-/// (a copy of every page the statement changes, to undo it alone): 6 % of a first import's
-/// time with the default `ABORT`.
-fn records_insert(rows: usize, postgres: bool) -> String {
-    format!(
-        "INSERT {}INTO directory_record (kind, record_key, content_hash, fields, active, \
-         updated_at, deactivated_at, version) VALUES {}",
-        if postgres { "" } else { "OR FAIL " },
-        placeholders(rows, 8, postgres)
-    )
-}
-
-/// The arguments of the insert of new records `rows`, each with its version, for `via`.
-fn record_args(rows: &[(&Stored, i64)], now: i64, via: Via) -> Result<Args> {
-    let mut args = Args::new(via);
-    let mut texts = Texts::new(via);
-    for (s, version) in rows {
-        args.text(texts.constant(s.record.kind.as_str()))?;
-        args.text(s.key.clone())?;
-        args.text(s.hash.clone())?;
-        args.text(s.fields.clone())?;
-        args.integer(Some(1))?;
-        args.integer(Some(now))?;
-        args.integer(None)?;
-        args.integer(Some(*version))?;
-    }
-    Ok(args)
-}
-
-/// The insert of `rows` index rows.
-fn index_insert(rows: usize, postgres: bool) -> String {
-    format!(
-        "INSERT INTO directory_search (kind, record_key, param, system, value) VALUES {}",
-        placeholders(rows, 5, postgres)
-    )
-}
-
 /// Writes the index rows of `records`.
 pub(super) async fn insert_index(
     tx: &mut Transaction<'_, Any>,
     postgres: bool,
-    records: &[(&Record, Vec<Entry>)],
+    records: Vec<(&Record, Vec<Entry>)>,
 ) -> Result<()> {
-    let mut texts = Texts::new(Via::Pool);
-    let mut rows = IndexRows::new(Via::Pool);
-    for (r, entries) in records {
-        let kind = texts.constant(r.kind.as_str());
-        let key = Text::of(r.key.clone(), Via::Pool);
-        for e in entries {
-            rows.push(&mut texts, &kind, &key, e.clone())?;
-            if rows.rows == INDEX_ROWS {
-                let (n, args) = std::mem::replace(&mut rows, IndexRows::new(Via::Pool)).done();
-                execute_any(tx, index_insert(n, postgres), args).await?;
-            }
-        }
-    }
-    if rows.rows > 0 {
-        let (n, args) = rows.done();
+    let rows = records
+        .into_iter()
+        .map(|(r, entries)| (r.kind.as_str(), Text::of(r.key.clone(), Via::Pool), entries));
+    for (n, args) in rows_args(rows, Via::Pool)? {
         execute_any(tx, index_insert(n, postgres), args).await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn placeholders_number_every_column() {
-        assert_eq!(
-            super::placeholders(2, 3, true),
-            "($1, $2, $3), ($4, $5, $6)"
-        );
-        assert_eq!(super::placeholders(2, 2, false), "(?, ?), (?, ?)");
-    }
-
-    #[test]
-    fn copy_lines_escape_what_the_text_format_reads_as_syntax() {
-        let mut out = vec![];
-        super::copy_line(
-            &mut out,
-            &[Some("a\tb\\c"), None, Some("d\ne\rf"), Some("")],
-        );
-        assert_eq!(out, b"a\\tb\\\\c\t\\N\td\\ne\\rf\t\n");
-    }
 }
