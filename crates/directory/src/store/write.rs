@@ -9,8 +9,7 @@ use crate::index::{Entry, entries};
 use crate::record::{Record, RecordKind};
 use anyhow::Result;
 use args::{
-    Args, Text, copy_line, index_args, index_copy, index_insert, record_args, records_insert,
-    rows_args,
+    Args, CopyData, Text, index_args, index_insert, record_args, records_insert, rows_args,
 };
 use sqlx::{Any, AnyPool, Connection, PgConnection, SqliteConnection, Transaction};
 use std::sync::Arc;
@@ -73,8 +72,8 @@ struct Batch {
     via: Via,
     changes: Vec<Prepared>,
     index: Vec<(usize, Args)>,
-    /// The index rows as `COPY` data ([`Via::Postgres`]).
-    copy: Vec<u8>,
+    /// The records and their index rows as `COPY` data ([`Via::Postgres`]).
+    copy: Option<CopyData>,
 }
 
 /// The connection a batch is written on.
@@ -179,7 +178,7 @@ impl Prepared {
 impl Batch {
     /// `changes` prepared for `via` (the pool, for a batch that changes stored records), with
     /// the arguments of their index rows.
-    fn of(changes: Vec<(Change, Option<[u8; 32]>)>, via: Via) -> Result<Self> {
+    fn of(changes: Vec<(Change, Option<[u8; 32]>)>, via: Via, now: i64) -> Result<Self> {
         let only_inserts = changes.iter().all(|(c, _)| matches!(c, Change::Insert(_)));
         let via = if only_inserts { via } else { Via::Pool };
         let mut changes = changes
@@ -187,8 +186,8 @@ impl Batch {
             .map(|c| Prepared::of(c, via))
             .collect::<Result<Vec<_>>>()?;
         let (index, copy) = match via {
-            Via::Postgres => (vec![], index_copy(&mut changes)),
-            Via::Pool | Via::Sqlite => (index_args(&mut changes, via)?, vec![]),
+            Via::Postgres => (vec![], Some(CopyData::of(&mut changes, now))),
+            Via::Pool | Via::Sqlite => (index_args(&mut changes, via)?, None),
         };
         Ok(Self {
             via,
@@ -220,7 +219,7 @@ impl Batch {
             via: Via::Pool,
             changes,
             index,
-            copy: vec![],
+            copy: None,
         })
     }
 }
@@ -334,7 +333,7 @@ impl Pipeline {
         let (prepared, mut to_write) = mpsc::channel::<Batch>(1);
         let prepare = tokio::spawn(async move {
             while let Some(changes) = to_prepare.recv().await {
-                if prepared.send(Batch::of(changes, via)?).await.is_err() {
+                if prepared.send(Batch::of(changes, via, now)?).await.is_err() {
                     break;
                 }
             }
@@ -355,7 +354,7 @@ impl Pipeline {
                             Some(conn) => conn,
                             None => own_pg.insert(PgConnection::connect(&url).await?),
                         };
-                        copy_new_records(conn, batch, now).await?
+                        copy_new_records(conn, batch).await?
                     }
                     Via::Sqlite => {
                         let conn = match own.as_mut() {
@@ -529,45 +528,28 @@ where
 }
 
 /// [`write_new_records`] on PostgreSQL: the rows sent with `COPY`.
-async fn copy_new_records(
-    conn: &mut PgConnection,
-    batch: Batch,
-    now: i64,
-) -> Result<Option<Batch>> {
+async fn copy_new_records(conn: &mut PgConnection, batch: Batch) -> Result<Option<Batch>> {
     let mut tx = conn.begin().await?;
     let Some(first) = versions_unless_kept(&mut tx, batch.changes.len()).await? else {
         tx.rollback().await?;
         return Ok(Some(batch));
     };
-    let mut records = Vec::with_capacity(batch.changes.len() * 600);
-    let now = now.to_string();
-    for (version, p) in (first..).zip(&batch.changes) {
-        let Prepared::Insert(s) = p else {
-            anyhow::bail!("a first load's batch holds new records only");
-        };
-        copy_line(
-            &mut records,
-            &[
-                Some(s.record.kind.as_str()),
-                Some(s.key.as_str()),
-                Some(s.hash.as_str()),
-                Some(s.fields.as_str()),
-                Some("1"),
-                Some(&now),
-                None,
-                Some(&version.to_string()),
-            ],
-        );
-    }
+    let Some(data) = batch.copy else {
+        anyhow::bail!("a first load's batch without its COPY data");
+    };
+    anyhow::ensure!(
+        data.len() == batch.changes.len(),
+        "a first load's batch holds new records only"
+    );
     for (statement, data) in [
         (
             "COPY directory_record (kind, record_key, content_hash, fields, active, updated_at, \
              deactivated_at, version) FROM STDIN",
-            records,
+            data.records(first),
         ),
         (
             "COPY directory_search (kind, record_key, param, system, value) FROM STDIN",
-            batch.copy,
+            data.index,
         ),
     ] {
         let mut copy = (*tx).copy_in_raw(statement).await?;
