@@ -342,8 +342,8 @@ impl Collector {
         names
             .iter()
             .filter_map(|n| {
-                let v = &row.fields[self.header.position(n)?];
-                (!v.is_empty()).then(|| ((*n).to_owned(), v.clone()))
+                let v = row.field(self.header.position(n)?);
+                (!v.is_empty()).then(|| ((*n).to_owned(), v.to_owned()))
             })
             .collect()
     }
@@ -352,8 +352,8 @@ impl Collector {
     fn fields_at(row: &Row, at: &[(&str, usize)]) -> BTreeMap<String, String> {
         at.iter()
             .filter_map(|(n, i)| {
-                let v = &row.fields[*i];
-                (!v.is_empty()).then(|| ((*n).to_owned(), v.clone()))
+                let v = row.field(*i);
+                (!v.is_empty()).then(|| ((*n).to_owned(), v.to_owned()))
             })
             .collect()
     }
@@ -361,7 +361,7 @@ impl Collector {
     fn get<'r>(&self, row: &'r Row, name: &str) -> &'r str {
         self.header
             .position(name)
-            .map(|i| row.fields[i].as_str())
+            .map(|i| row.field(i))
             .unwrap_or("")
     }
 

@@ -101,8 +101,26 @@ impl Header {
 pub struct Row {
     /// 1-based line number.
     pub line: u64,
-    /// The fields, trimmed.
-    pub fields: Vec<String>,
+    /// The line, decoded.
+    text: String,
+    /// Where each field, trimmed, lies in `text`: one string a row rather than one a field
+    /// (some 50 a row of `Personne_activite`, most of them copied again into records).
+    spans: Vec<(usize, usize)>,
+}
+
+impl Row {
+    /// The field at `i` (a position of the header), trimmed.
+    pub fn field(&self, i: usize) -> &str {
+        let (start, end) = self.spans[i];
+        &self.text[start..end]
+    }
+
+    /// The fields, trimmed, in order.
+    pub fn fields(&self) -> impl Iterator<Item = &str> {
+        self.spans
+            .iter()
+            .map(|&(start, end)| &self.text[start..end])
+    }
 }
 
 /// Streams the rows of an extract.
@@ -143,8 +161,8 @@ impl<R: BufRead> Rows<R> {
             }
             self.line += 1;
             let complete = self.buf.last() == Some(&b'\n');
-            let text = decode(&self.buf);
-            let text = text.trim_end_matches(['\r', '\n']);
+            let mut text = decode(&self.buf);
+            text.truncate(text.trim_end_matches(['\r', '\n']).len());
             if text.trim().is_empty() {
                 continue;
             }
@@ -152,21 +170,25 @@ impl<R: BufRead> Rows<R> {
         }
     }
 
-    fn split(&self, text: &str, complete: bool) -> Result<Row, RowError> {
+    fn split(&self, text: String, complete: bool) -> Result<Row, RowError> {
         let sep = self.header.separator;
-        let mut fields: Vec<String> = text.split(sep).map(|s| s.trim().to_owned()).collect();
-        let expected = self.header.names.len();
-        if fields.len() == expected + 1 && fields.last().is_some_and(|s| s.is_empty()) {
-            fields.pop();
+        let mut spans: Vec<(usize, usize)> = Vec::with_capacity(self.header.names.len() + 1);
+        let mut start = 0;
+        for field in text.split(sep) {
+            let trimmed = field.trim_start();
+            let from = start + (field.len() - trimmed.len());
+            spans.push((from, from + trimmed.trim_end().len()));
+            start += field.len() + sep.len_utf8();
         }
-        if fields.len() != expected {
-            let reason = if !complete && fields.len() < expected {
-                format!(
-                    "truncated last line: {} of {expected} columns",
-                    fields.len()
-                )
+        let expected = self.header.names.len();
+        if spans.len() == expected + 1 && spans.last().is_some_and(|(a, b)| a == b) {
+            spans.pop();
+        }
+        if spans.len() != expected {
+            let reason = if !complete && spans.len() < expected {
+                format!("truncated last line: {} of {expected} columns", spans.len())
             } else {
-                format!("expected {expected} columns, found {}", fields.len())
+                format!("expected {expected} columns, found {}", spans.len())
             };
             return Err(RowError {
                 line: self.line,
@@ -175,7 +197,8 @@ impl<R: BufRead> Rows<R> {
         }
         Ok(Row {
             line: self.line,
-            fields,
+            text,
+            spans,
         })
     }
 }
@@ -194,13 +217,13 @@ mod tests {
         assert_eq!(rows.header().names, ["A", "B", "C"]);
         let r = rows.next_row().unwrap().unwrap().unwrap();
         assert_eq!(
-            (r.line, r.fields.as_slice()),
-            (2, &["1", "2", "3"].map(String::from)[..])
+            (r.line, r.fields().collect::<Vec<_>>()),
+            (2, vec!["1", "2", "3"])
         );
         let r = rows.next_row().unwrap().unwrap().unwrap();
-        assert_eq!(r.fields[0], "é");
+        assert_eq!(r.field(0), "é");
         let r = rows.next_row().unwrap().unwrap().unwrap();
-        assert_eq!(r.fields, ["4", "5", "6"]);
+        assert_eq!(r.fields().collect::<Vec<_>>(), ["4", "5", "6"]);
         let e = rows.next_row().unwrap().unwrap().unwrap_err();
         assert_eq!(e.line, 5);
         assert!(e.reason.starts_with("truncated last line"), "{}", e.reason);

@@ -209,15 +209,22 @@ fn copy_values(out: &mut Vec<u8>, values: &[Option<&str>]) {
         match v {
             None => out.extend_from_slice(b"\\N"),
             Some(v) => {
-                for b in v.bytes() {
-                    match b {
-                        b'\\' => out.extend_from_slice(b"\\\\"),
-                        b'\n' => out.extend_from_slice(b"\\n"),
-                        b'\r' => out.extend_from_slice(b"\\r"),
-                        b'\t' => out.extend_from_slice(b"\\t"),
-                        b => out.push(b),
-                    }
+                // Runs of plain bytes copied whole: most values have nothing to escape.
+                let mut rest = v.as_bytes();
+                while let Some(i) = rest
+                    .iter()
+                    .position(|b| matches!(b, b'\\' | b'\n' | b'\r' | b'\t'))
+                {
+                    out.extend_from_slice(&rest[..i]);
+                    out.extend_from_slice(match rest[i] {
+                        b'\\' => b"\\\\",
+                        b'\n' => b"\\n",
+                        b'\r' => b"\\r",
+                        _ => b"\\t",
+                    });
+                    rest = &rest[i + 1..];
                 }
+                out.extend_from_slice(rest);
             }
         }
     }
