@@ -58,8 +58,15 @@ pub struct Record {
     /// The natural key within the kind.
     pub key: String,
     /// The kept columns.
-    pub fields: BTreeMap<String, String>,
+    pub fields: Fields,
 }
+
+/// A field's name: the column's own (`'static`, not allocated for each record read or
+/// imported) for the columns the extracts have, owned for any other.
+pub type FieldName = std::borrow::Cow<'static, str>;
+
+/// A record's fields, name → value.
+pub type Fields = BTreeMap<FieldName, String>;
 
 #[cfg(test)]
 impl Record {
@@ -70,7 +77,7 @@ impl Record {
             key: key.into(),
             fields: fields
                 .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .map(|(k, v)| (FieldName::Owned((*k).to_owned()), (*v).to_owned()))
                 .collect(),
         }
     }
@@ -217,7 +224,7 @@ mod tests {
             key: "810001".into(),
             fields: [("b", "2"), ("a", "é")]
                 .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .map(|(k, v)| (k.into(), v.to_owned()))
                 .collect(),
         };
         let bytes = "practitioner\0810001\0a\u{1f}é\0b\u{1f}2\0";
@@ -230,7 +237,7 @@ mod tests {
         Record {
             kind: RecordKind::Practitioner,
             key: key.into(),
-            fields: [("family".to_owned(), v.to_owned())].into(),
+            fields: [("family".into(), v.to_owned())].into(),
         }
     }
 

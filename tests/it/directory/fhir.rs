@@ -445,7 +445,7 @@ both_dbs!(fhir_search_read_and_paging, |db| async move {
             let record = Record {
                 kind: RecordKind::Practitioner,
                 key: key.clone(),
-                fields: [("Nom d'exercice".to_owned(), "AJOUT".to_owned())].into(),
+                fields: [("Nom d'exercice".into(), "AJOUT".to_owned())].into(),
             };
             let plan = Plan {
                 insert: vec![(RecordKind::Practitioner, key.clone())],

@@ -216,7 +216,7 @@ both_dbs!(crafted_personne_activite, |db| async move {
         .await
         .unwrap();
     assert_eq!(part.len(), 1);
-    let kept: Vec<&str> = part[0].record.fields.keys().map(String::as_str).collect();
+    let kept: Vec<&str> = part[0].record.fields.keys().map(|k| k.as_ref()).collect();
     assert_eq!(
         kept,
         ["Code profession", "Libellé commune (coord. structure)"]

@@ -128,7 +128,7 @@ both_dbs!(
         let mailbox = Record {
             kind: RecordKind::Mailbox,
             key: "helene.lefevre@pro.mssante.fr".to_owned(),
-            fields: [("Identification nationale PP".to_owned(), one.clone())].into(),
+            fields: [("Identification nationale PP".into(), one.clone())].into(),
         };
         write(&store, Change::Insert(mailbox.clone())).await;
         let now = answers_as_read("new mailbox").await;
@@ -152,7 +152,7 @@ both_dbs!(
         let mut changed = role.clone();
         changed
             .fields
-            .insert("Code profession".to_owned(), "21".to_owned());
+            .insert("Code profession".into(), "21".to_owned());
         write(&store, Change::Update(changed)).await;
         let now = answers_as_read("changed exercise").await;
         assert_ne!(now["qualification"], before);
@@ -193,7 +193,7 @@ both_dbs!(
             Change::Insert(Record {
                 kind: RecordKind::Practitioner,
                 key: idnat(3),
-                fields: [("Nom d'exercice".to_owned(), "NOUVEAU".to_owned())].into(),
+                fields: [("Nom d'exercice".into(), "NOUVEAU".to_owned())].into(),
             }),
         )
         .await;
@@ -249,7 +249,7 @@ both_dbs!(
         w.push(Change::Insert(Record {
             kind: RecordKind::Mailbox,
             key: "helene.lefevre@pro.mssante.fr".to_owned(),
-            fields: [("Identification nationale PP".to_owned(), one.clone())].into(),
+            fields: [("Identification nationale PP".into(), one.clone())].into(),
         }))
         .await
         .expect("push");

@@ -27,7 +27,7 @@ async fn duplicate_refused(store: &Store, key: &str) -> bool {
     let record = Record {
         kind: RecordKind::Practitioner,
         key: key.to_owned(),
-        fields: [("Nom d'exercice".to_owned(), "DOUBLON".to_owned())].into(),
+        fields: [("Nom d'exercice".into(), "DOUBLON".to_owned())].into(),
     };
     w.push(Change::Insert(record)).await.expect("push");
     w.flush().await.is_err()
@@ -190,7 +190,7 @@ both_dbs!(directory_writer_stops_at_a_failed_batch, |db| async move {
         Change::Insert(Record {
             kind: RecordKind::Practitioner,
             key,
-            fields: [("Nom d'exercice".to_owned(), "NOUVEAU".to_owned())].into(),
+            fields: [("Nom d'exercice".into(), "NOUVEAU".to_owned())].into(),
         })
     };
     // The first batch holds a key already stored; the second, written after it, is not.
@@ -620,8 +620,8 @@ both_dbs!(directory_first_load_keeps_values_whole, |db| async move {
         kind: RecordKind::Practitioner,
         key: idnat(7),
         fields: [
-            ("Nom d'exercice".to_owned(), family.to_owned()),
-            ("Prénom d'exercice".to_owned(), "Jean".to_owned()),
+            ("Nom d'exercice".into(), family.to_owned()),
+            ("Prénom d'exercice".into(), "Jean".to_owned()),
         ]
         .into(),
     };

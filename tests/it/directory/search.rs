@@ -348,7 +348,7 @@ both_dbs!(directory_versions_from_one_counter, |db| async move {
     let added = Record {
         kind: RecordKind::Practitioner,
         key: idnat(11),
-        fields: [("Nom d'exercice".to_owned(), "NOUVEAU".to_owned())].into(),
+        fields: [("Nom d'exercice".into(), "NOUVEAU".to_owned())].into(),
     };
     writer.push(Change::Insert(added)).await.expect("push");
     writer.flush().await.expect("flush");

@@ -77,7 +77,7 @@ impl Collector {
             }
         }
         let key = [site, discipline, activity, clientele].join("|");
-        let names: Vec<&str> = EQUIPEMENTS
+        let names: Vec<&'static str> = EQUIPEMENTS
             .iter()
             .chain(EQUIPEMENTS_OPTIONAL)
             .copied()
@@ -115,7 +115,7 @@ impl Collector {
             }
         }
         let key = authorisation_key(site, activity, modality, form);
-        let names: Vec<&str> = AUTORISATIONS
+        let names: Vec<&'static str> = AUTORISATIONS
             .iter()
             .chain(AUTORISATIONS_OPTIONAL)
             .copied()

@@ -6,7 +6,7 @@ pub mod columns;
 pub mod reader;
 
 use crate::keys::{check_finess, check_optional, check_rpps, check_siren, check_siret};
-use crate::record::{KeyId, Record, RecordKind, key_id, prefix_of};
+use crate::record::{FieldName, Fields, KeyId, Record, RecordKind, key_id, prefix_of};
 use reader::{FileError, Header, Row, RowError};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -338,22 +338,22 @@ impl Collector {
         });
     }
 
-    fn fields(&self, row: &Row, names: &[&str]) -> BTreeMap<String, String> {
+    fn fields(&self, row: &Row, names: &[&'static str]) -> Fields {
         names
             .iter()
             .filter_map(|n| {
                 let v = row.field(self.header.position(n)?);
-                (!v.is_empty()).then(|| ((*n).to_owned(), v.to_owned()))
+                (!v.is_empty()).then(|| (FieldName::Borrowed(*n), v.to_owned()))
             })
             .collect()
     }
 
     /// [`Self::fields`] of columns given with their positions, in the order of their names.
-    fn fields_at(row: &Row, at: &[(&str, usize)]) -> BTreeMap<String, String> {
+    fn fields_at(row: &Row, at: &[(&'static str, usize)]) -> Fields {
         at.iter()
             .filter_map(|(n, i)| {
                 let v = row.field(*i);
-                (!v.is_empty()).then(|| ((*n).to_owned(), v.to_owned()))
+                (!v.is_empty()).then(|| (FieldName::Borrowed(*n), v.to_owned()))
             })
             .collect()
     }
@@ -552,7 +552,7 @@ impl Collector {
                 let record = Record {
                     kind: RecordKind::LegalEntity,
                     key: ej.to_owned(),
-                    fields: [("nofinessej".to_owned(), ej.to_owned())].into(),
+                    fields: [(FieldName::Borrowed("nofinessej"), ej.to_owned())].into(),
                 };
                 self.emit(id, record, None);
             }

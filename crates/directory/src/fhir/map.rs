@@ -662,7 +662,7 @@ mod tests {
                 key: key.into(),
                 fields: fields
                     .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .map(|(k, v)| ((*k).to_owned().into(), (*v).to_owned()))
                     .collect(),
             },
             active: true,

@@ -23,7 +23,7 @@ fn practitioner(family: &str, given: &str, active: bool, updated_at: i64) -> Sto
                 ("Prénom d'exercice", given),
             ]
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .map(|(k, v)| ((*k).to_owned().into(), (*v).to_owned()))
             .collect(),
         },
         active,
@@ -88,7 +88,7 @@ fn qualification_and_mailbox_match_the_related_records() {
         key: key.into(),
         fields: f
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .map(|(k, v)| ((*k).to_owned().into(), (*v).to_owned()))
             .collect(),
     };
     let related = Related {
@@ -257,7 +257,7 @@ fn a_practitioner_shows_the_same_with_its_related_records_read_in_part() {
                     "Autorité d'enregistrement" => "CNOM/ARS".to_owned(),
                     _ => format!("V{i}"),
                 };
-                ((*c).to_owned(), v)
+                ((*c).to_owned().into(), v)
             })
             .collect(),
     };
@@ -283,7 +283,7 @@ fn a_practitioner_shows_the_same_with_its_related_records_read_in_part() {
                 fields: r
                     .fields
                     .iter()
-                    .filter(|(k, _)| RELATED_FIELDS.contains(&k.as_str()))
+                    .filter(|(k, _)| RELATED_FIELDS.contains(&k.as_ref()))
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
                 ..r.clone()

@@ -7,6 +7,7 @@
 //! stored exercise (1.3 KB as an object). Records written earlier as a JSON object of
 //! strings are read as they are; both forms decode to the same fields.
 
+use crate::record::{FieldName, Fields};
 use anyhow::Result;
 use serde::Deserializer as _;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -190,18 +191,18 @@ static POSITIONS: LazyLock<HashMap<&'static str, u64, foldhash::fast::FixedState
     LazyLock::new(|| (0u64..).zip(NAMES).map(|(i, n)| (*n, i)).collect());
 
 /// The stored form of `fields`.
-pub(crate) fn encode(fields: &BTreeMap<String, String>) -> Result<String> {
+pub(crate) fn encode(fields: &Fields) -> Result<String> {
     Ok(serde_json::to_string(&Compact(fields))?)
 }
 
 /// Writes fields as `[name, value, …]`, a listed name as its position.
-struct Compact<'a>(&'a BTreeMap<String, String>);
+struct Compact<'a>(&'a Fields);
 
 impl Serialize for Compact<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.0.len() * 2))?;
         for (name, value) in self.0 {
-            match POSITIONS.get(name.as_str()) {
+            match POSITIONS.get(name.as_ref()) {
                 Some(n) => seq.serialize_element(n)?,
                 None => seq.serialize_element(name)?,
             }
@@ -213,7 +214,7 @@ impl Serialize for Compact<'_> {
 
 /// The fields stored as `json`; only those named in `only`, when given: the others are
 /// skipped while the JSON is read, not decoded into strings.
-pub(crate) fn decode(json: &str, only: Option<&[&str]>) -> Result<BTreeMap<String, String>> {
+pub(crate) fn decode(json: &str, only: Option<&[&str]>) -> Result<Fields> {
     let mut de = serde_json::Deserializer::from_str(json);
     let fields = if json.starts_with('[') {
         de.deserialize_seq(Only(only))?
@@ -228,7 +229,7 @@ pub(crate) fn decode(json: &str, only: Option<&[&str]>) -> Result<BTreeMap<Strin
 struct Only<'a>(Option<&'a [&'a str]>);
 
 impl<'de> Visitor<'de> for Only<'_> {
-    type Value = BTreeMap<String, String>;
+    type Value = Fields;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("an array of names and strings, or an object of strings")
@@ -272,15 +273,13 @@ impl<'de> Visitor<'de> for Only<'_> {
 struct Kept<'a>(Option<&'a [&'a str]>);
 
 impl Kept<'_> {
-    fn keep(&self, name: &str) -> Option<String> {
-        self.0
-            .is_none_or(|only| only.contains(&name))
-            .then(|| name.to_owned())
+    fn keeps(&self, name: &str) -> bool {
+        self.0.is_none_or(|only| only.contains(&name))
     }
 }
 
 impl<'de> DeserializeSeed<'de> for Kept<'_> {
-    type Value = Option<String>;
+    type Value = Option<FieldName>;
 
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
@@ -288,14 +287,19 @@ impl<'de> DeserializeSeed<'de> for Kept<'_> {
 }
 
 impl<'de> Visitor<'de> for Kept<'_> {
-    type Value = Option<String>;
+    type Value = Option<FieldName>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a field name or its position")
     }
 
+    /// A listed name as the list's own (no string allocated for each field of each record
+    /// read), another one owned.
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(self.keep(v))
+        Ok(self.keeps(v).then(|| match POSITIONS.get(v) {
+            Some(&i) => FieldName::Borrowed(NAMES[i as usize]),
+            None => FieldName::Owned(v.to_owned()),
+        }))
     }
 
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
@@ -303,7 +307,7 @@ impl<'de> Visitor<'de> for Kept<'_> {
             .ok()
             .and_then(|i| NAMES.get(i))
             .ok_or_else(|| E::custom(format!("no field name at position {v}")))?;
-        Ok(self.keep(name))
+        Ok(self.keeps(name).then_some(FieldName::Borrowed(name)))
     }
 }
 
@@ -351,7 +355,7 @@ mod tests {
 
     #[test]
     fn fields_are_stored_with_listed_names_as_positions_and_read_back_whole() {
-        let fields: BTreeMap<String, String> = [
+        let fields: crate::record::Fields = [
             ("Nom d'exercice", "MARTIN \"Jo\" \\ é"),
             ("Identifiant PP", "10000000001"),
             ("nofinessej", "010000024"),
@@ -359,7 +363,7 @@ mod tests {
             ("Code profession", ""),
         ]
         .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .map(|(k, v)| (k.into(), v.to_owned()))
         .collect();
         let stored = encode(&fields).unwrap();
         assert!(stored.starts_with('['), "{stored}");
