@@ -98,35 +98,49 @@ impl Record {
     /// into one buffer hashed at once: a digest update per part (four per field) cost more
     /// than the hashing itself.
     pub fn digest(&self) -> [u8; 32] {
-        let mut bytes = Vec::with_capacity(
-            self.kind.as_str().len()
-                + self.key.len()
-                + 2
-                + self
-                    .fields
-                    .iter()
-                    .map(|(k, v)| k.len() + v.len() + 2)
-                    .sum::<usize>(),
-        );
-        for part in [self.kind.as_str(), self.key.as_str()] {
-            bytes.extend_from_slice(part.as_bytes());
-            bytes.push(0);
-        }
-        for (k, v) in &self.fields {
-            bytes.extend_from_slice(k.as_bytes());
-            bytes.push(0x1f);
-            bytes.extend_from_slice(v.as_bytes());
-            bytes.push(0);
-        }
-        let mut out = [0; 32];
-        out.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes).as_ref());
-        out
+        digest_of(
+            self.kind,
+            &self.key,
+            self.fields.iter().map(|(k, v)| (k.as_ref(), v.as_str())),
+        )
     }
 
     /// A field, empty when absent.
     pub fn get(&self, name: &str) -> &str {
         self.fields.get(name).map(String::as_str).unwrap_or("")
     }
+}
+
+/// [`Record::digest`] of the record of `kind`, `key` and `fields` (in name order, none
+/// empty), without the record: an import checks the rows that repeat a professional against
+/// the first without building the record again.
+pub fn digest_of<'n, 'v>(
+    kind: RecordKind,
+    key: &str,
+    fields: impl Iterator<Item = (&'n str, &'v str)> + Clone,
+) -> [u8; 32] {
+    let mut bytes = Vec::with_capacity(
+        kind.as_str().len()
+            + key.len()
+            + 2
+            + fields
+                .clone()
+                .map(|(k, v)| k.len() + v.len() + 2)
+                .sum::<usize>(),
+    );
+    for part in [kind.as_str(), key] {
+        bytes.extend_from_slice(part.as_bytes());
+        bytes.push(0);
+    }
+    for (k, v) in fields {
+        bytes.extend_from_slice(k.as_bytes());
+        bytes.push(0x1f);
+        bytes.extend_from_slice(v.as_bytes());
+        bytes.push(0);
+    }
+    let mut out = [0; 32];
+    out.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes).as_ref());
+    out
 }
 
 /// The first 64 bits of a digest ([`Record::hash_prefix`]).

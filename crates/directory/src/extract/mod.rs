@@ -6,7 +6,7 @@ pub mod columns;
 pub mod reader;
 
 use crate::keys::{check_finess, check_optional, check_rpps, check_siren, check_siret};
-use crate::record::{FieldName, Fields, KeyId, Record, RecordKind, key_id, prefix_of};
+use crate::record::{FieldName, Fields, KeyId, Record, RecordKind, digest_of, key_id, prefix_of};
 use reader::{FileError, Header, Row, RowError};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -350,12 +350,19 @@ impl Collector {
 
     /// [`Self::fields`] of columns given with their positions, in the order of their names.
     fn fields_at(row: &Row, at: &[(&'static str, usize)]) -> Fields {
-        at.iter()
-            .filter_map(|(n, i)| {
-                let v = row.field(*i);
-                (!v.is_empty()).then(|| (FieldName::Borrowed(*n), v.to_owned()))
-            })
+        Self::values_at(row, at)
+            .map(|(n, v)| (FieldName::Borrowed(n), v.to_owned()))
             .collect()
+    }
+
+    /// The names and values of [`Self::fields_at`], not copied.
+    fn values_at<'a>(
+        row: &'a Row,
+        at: &'a [(&'static str, usize)],
+    ) -> impl Iterator<Item = (&'static str, &'a str)> + Clone {
+        at.iter()
+            .map(|(n, i)| (*n, row.field(*i)))
+            .filter(|(_, v)| !v.is_empty())
     }
 
     fn get<'r>(&self, row: &'r Row, name: &str) -> &'r str {
@@ -472,11 +479,6 @@ impl Collector {
             self.get(row, "Numéro FINESS établissement juridique"),
             check_finess,
         ))?;
-        let person = Record {
-            kind: RecordKind::Practitioner,
-            key: idnat.clone(),
-            fields: Self::fields_at(row, &self.person_fields),
-        };
         let role_key = [
             idnat.as_str(),
             self.get(row, "Identifiant technique de la structure"),
@@ -491,9 +493,15 @@ impl Collector {
             key: role_key,
             fields: Self::fields_at(row, &self.role_fields),
         };
-        let person_id = key_id(person.kind, &person.key);
+        let person_id = key_id(RecordKind::Practitioner, &idnat);
         let given = self.given(&person_id);
-        let person_digest = person.digest();
+        // The professional's record is built once, from their first row; the rows after it
+        // are checked against it by digest alone (at national size, 0.8 M rows of 2.1 M).
+        let person_digest = digest_of(
+            RecordKind::Practitioner,
+            &idnat,
+            Self::values_at(row, &self.person_fields),
+        );
         if given.is_some_and(|h| h != prefix_of(&person_digest) | 1) {
             return Err(format!("person {idnat} differs from an earlier row"));
         }
@@ -502,6 +510,11 @@ impl Collector {
             return Err(format!("duplicate exercise {:?}", role.key));
         }
         if given.is_none() {
+            let person = Record {
+                kind: RecordKind::Practitioner,
+                fields: Self::fields_at(row, &self.person_fields),
+                key: idnat,
+            };
             self.emit(person_id, person, Some(person_digest));
         }
         self.emit(role_id, role, None);
