@@ -231,6 +231,15 @@ mod tests {
     }
 
     #[test]
+    fn fields_are_trimmed_in_place_whatever_their_spaces_and_letters() {
+        let data = "A|B|C|D\n  é a | b\t|  |Ü  \n";
+        let mut rows = Rows::open(data.as_bytes()).unwrap();
+        let r = rows.next_row().unwrap().unwrap().unwrap();
+        assert_eq!(r.fields().collect::<Vec<_>>(), ["é a", "b", "", "Ü"]);
+        assert_eq!(r.field(3), "Ü");
+    }
+
+    #[test]
     fn semicolon_files_and_missing_columns() {
         let data = "x;y\n1;2\n";
         let rows = Rows::open(data.as_bytes()).unwrap();
