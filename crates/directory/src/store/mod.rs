@@ -174,6 +174,11 @@ impl Store {
         &self.pool
     }
 
+    /// The most connections the store's pool opens.
+    pub fn connections(&self) -> u32 {
+        self.pool.options().get_max_connections()
+    }
+
     /// Whether the database is PostgreSQL (else SQLite).
     pub fn is_postgres(&self) -> bool {
         self.postgres
