@@ -343,16 +343,20 @@ impl Collector {
             .iter()
             .filter_map(|n| {
                 let v = row.field(self.header.position(n)?);
-                (!v.is_empty()).then(|| (FieldName::Borrowed(*n), v.to_owned()))
+                (!v.is_empty()).then_some((FieldName::Borrowed(*n), v))
             })
             .collect()
     }
 
     /// [`Self::fields`] of columns given with their positions, in the order of their names.
     fn fields_at(row: &Row, at: &[(&'static str, usize)]) -> Fields {
-        Self::values_at(row, at)
-            .map(|(n, v)| (FieldName::Borrowed(n), v.to_owned()))
-            .collect()
+        let values = Self::values_at(row, at);
+        let len = values.clone().map(|(_, v)| v.len()).sum();
+        let mut fields = Fields::builder(len, at.len());
+        for (n, v) in values {
+            fields.push(FieldName::Borrowed(n), v);
+        }
+        fields.build()
     }
 
     /// The names and values of [`Self::fields_at`], not copied.

@@ -284,7 +284,7 @@ fn a_practitioner_shows_the_same_with_its_related_records_read_in_part() {
                     .fields
                     .iter()
                     .filter(|(k, _)| RELATED_FIELDS.contains(&k.as_ref()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .map(|(k, v)| (k.clone(), v))
                     .collect(),
                 ..r.clone()
             })

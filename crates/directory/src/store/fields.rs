@@ -7,12 +7,12 @@
 //! stored exercise (1.3 KB as an object). Records written earlier as a JSON object of
 //! strings are read as they are; both forms decode to the same fields.
 
-use crate::record::{FieldName, Fields};
+use crate::record::{FieldName, Fields, FieldsBuilder};
 use anyhow::Result;
 use serde::Deserializer as _;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeSeq, Serializer};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 /// The names written as their position. Stored records refer to these positions: the list is
@@ -236,35 +236,58 @@ impl<'de> Visitor<'de> for Only<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = BTreeMap::new();
+        let mut out = Fields::builder(0, 0);
         while let Some(name) = map.next_key_seed(Kept(self.0))? {
             match name {
-                Some(name) => {
-                    out.insert(name, map.next_value::<String>()?);
-                }
+                Some(name) => map.next_value_seed(Push(&mut out, name))?,
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(out)
+        Ok(out.build())
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         use serde::de::Error;
-        let mut out = BTreeMap::new();
+        let mut out = Fields::builder(0, 0);
         while let Some(name) = seq.next_element_seed(Kept(self.0))? {
             let missing = || A::Error::custom("a field name without its value");
             match name {
-                Some(name) => {
-                    out.insert(name, seq.next_element::<String>()?.ok_or_else(missing)?);
-                }
+                Some(name) => seq
+                    .next_element_seed(Push(&mut out, name))?
+                    .ok_or_else(missing)?,
                 None => {
                     seq.next_element::<IgnoredAny>()?.ok_or_else(missing)?;
                 }
             }
         }
-        Ok(out)
+        Ok(out.build())
+    }
+}
+
+/// A field's value, a string, added with its name to the fields being read (copied from the
+/// stored JSON once, into the fields' one string).
+struct Push<'a>(&'a mut FieldsBuilder, FieldName);
+
+impl<'de> DeserializeSeed<'de> for Push<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Push<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a field's value, a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        self.0.push(self.1, v);
+        Ok(())
     }
 }
 
@@ -314,7 +337,6 @@ impl<'de> Visitor<'de> for Kept<'_> {
 #[cfg(test)]
 mod tests {
     use super::{NAMES, POSITIONS, decode, encode};
-    use std::collections::BTreeMap;
 
     #[test]
     fn only_the_fields_named_are_kept_whatever_their_escapes() {
@@ -323,8 +345,8 @@ mod tests {
         assert_eq!(all.len(), 4);
         let some = decode(json, Some(&["Prénom", "Code", "Absent"])).unwrap();
         assert_eq!(some.len(), 2);
-        assert_eq!(some["Prénom"], "José \"Jo\"");
-        assert_eq!(some["Code"], "10");
+        assert_eq!(some.get("Prénom"), Some("José \"Jo\""));
+        assert_eq!(some.get("Code"), Some("10"));
         assert_eq!(decode(json, Some(&[])).unwrap().len(), 0);
     }
 
@@ -378,7 +400,7 @@ mod tests {
         assert_eq!(some.len(), 2);
         assert_eq!(some["Nom d'exercice"], fields["Nom d'exercice"]);
         assert_eq!(decode(&stored, Some(&[])).unwrap().len(), 0);
-        assert_eq!(encode(&BTreeMap::new()).unwrap(), "[]");
+        assert_eq!(encode(&crate::record::Fields::default()).unwrap(), "[]");
         assert!(decode("[]", None).unwrap().is_empty());
     }
 
