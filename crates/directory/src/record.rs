@@ -192,15 +192,6 @@ impl<V: AsRef<str>, const N: usize> From<[(FieldName, V); N]> for Fields {
     }
 }
 
-impl<'a> IntoIterator for &'a Fields {
-    type Item = (&'a FieldName, &'a str);
-    type IntoIter = Box<dyn Iterator<Item = (&'a FieldName, &'a str)> + 'a>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        Box::new(self.iter())
-    }
-}
-
 impl std::ops::Index<&str> for Fields {
     type Output = str;
 

@@ -201,7 +201,7 @@ struct Compact<'a>(&'a Fields);
 impl Serialize for Compact<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.0.len() * 2))?;
-        for (name, value) in self.0 {
+        for (name, value) in self.0.iter() {
             match POSITIONS.get(name.as_ref()) {
                 Some(n) => seq.serialize_element(n)?,
                 None => seq.serialize_element(name)?,
