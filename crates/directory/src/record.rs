@@ -65,12 +65,12 @@ pub struct Record {
 /// imported) for the columns the extracts have, owned for any other.
 pub type FieldName = std::borrow::Cow<'static, str>;
 
-/// A record's fields, name → value, in the names' order (bytewise), each name once, none
-/// empty but as given. The values are one string, each name with its value's span: a record
-/// read from an extract row or from the store costs two allocations, where a map of owned
-/// strings cost one a field (some 25 an exercise) and its tree's nodes; building and dropping
-/// those maps were 8 % of a national-size import's CPU. Written by hand: no crate keeps a
-/// small sorted map of names over one string.
+/// A record's fields, name → value, in the names' order (bytewise), each name once (an
+/// import keeps no empty one). The values are one string, each name with its value's span:
+/// a record read from an extract row or from the store costs two allocations, where a map of
+/// owned strings cost one a field (some 25 an exercise) and its tree's nodes; building and
+/// dropping those maps were 8 % of a national-size import's CPU. Written by hand: no crate
+/// keeps a small sorted map of names over one string.
 #[derive(Clone, Default)]
 pub struct Fields {
     text: String,
